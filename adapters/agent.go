@@ -1,0 +1,81 @@
+package adapters
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Agent statuses. Only active agents can be invoked.
+const (
+	StatusActive   = "active"
+	StatusInactive = "inactive"
+	StatusDraft    = "draft"
+)
+
+// Agent is the canonical agent every dialect is a view of. Fields one
+// dialect documents and another lacks live here, not in dialect-private
+// tables, so an agent made through one API is usable through all of them.
+type Agent struct {
+	ID string `json:"id"`
+	// Tenant owns the agent; empty means every tenant (operator-declared).
+	Tenant string `json:"tenant,omitempty"`
+	// Project scopes the agent within its tenant (Tenzro projects).
+	Project     string `json:"project,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// SystemPrompt is the agent's instructions (v2 "template").
+	SystemPrompt string `json:"system_prompt,omitempty"`
+	// Model is the model name the router resolves to a provider.
+	Model string `json:"model"`
+	// Provider pins the provider instance; empty lets routing decide.
+	Provider string   `json:"provider,omitempty"`
+	Sampling Sampling `json:"sampling,omitempty"`
+	// Tools names the tools and toolkits the agent may use.
+	Tools []string `json:"tools,omitempty"`
+	// Reasoning is the agent's thinking default, overridable per request.
+	Reasoning bool `json:"reasoning,omitempty"`
+	// ReasoningEffort is the effort asked for when reasoning is on.
+	ReasoningEffort string `json:"reasoning_effort,omitempty"`
+	// HistoryTurns is how many earlier turns of a session are replayed.
+	HistoryTurns int          `json:"history_turns,omitempty"`
+	Memory       MemoryConfig `json:"memory,omitempty"`
+	Status       string       `json:"status,omitempty"`
+	Tags         []string     `json:"tags,omitempty"`
+	Version      string       `json:"version,omitempty"`
+	// Extensions holds dialect-documented settings with no behaviour in the
+	// runtime yet (v2 worker_config, …), kept so they read back as written.
+	Extensions map[string]json.RawMessage `json:"extensions,omitempty"`
+	CreatedAt  time.Time                  `json:"created_at"`
+	UpdatedAt  time.Time                  `json:"updated_at"`
+	// Declared marks agents from the operator's configuration, which no
+	// API can change or delete.
+	Declared bool `json:"-"`
+}
+
+// MemoryConfig selects the kinds of long-term memory an agent keeps.
+type MemoryConfig struct {
+	Semantic   bool `json:"semantic,omitempty"`
+	Episodic   bool `json:"episodic,omitempty"`
+	Procedural bool `json:"procedural,omitempty"`
+}
+
+// DefaultHistoryTurns is how many earlier turns a session replays when the
+// agent does not say.
+const DefaultHistoryTurns = 10
+
+// Active reports whether the agent can be invoked.
+func (a *Agent) Active() bool { return a.Status == "" || a.Status == StatusActive }
+
+// VisibleTo reports whether tenant may use the agent.
+func (a *Agent) VisibleTo(tenant string) bool { return a.Tenant == "" || a.Tenant == tenant }
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	KeyID  string
+	Tenant string
+	Tier   string
+	Email  string
+	// Projects limits the key to these projects; empty means all of the
+	// tenant's projects.
+	Projects []string
+}

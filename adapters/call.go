@@ -1,0 +1,35 @@
+package adapters
+
+import "encoding/json"
+
+// Call is one invocation of an agent as a dialect decoded it: who calls,
+// which agent, the new messages and the per-request settings. The runtime
+// turns it into provider requests.
+type Call struct {
+	Principal *Principal
+	// Dialect names the inbound API, for logs and metrics.
+	Dialect string
+	Agent   *Agent
+	// SessionID continues a stored conversation; empty is a one-off
+	// exchange.
+	SessionID string
+	// Messages are the client's new messages. For stateless APIs (Chat
+	// Completions) they are the whole conversation.
+	Messages []Message
+	// ClientTools are tools the client executes itself: the runtime passes
+	// them to the model and returns calls to them instead of running them.
+	ClientTools []Tool
+	ToolChoice  json.RawMessage
+	Sampling    Sampling
+	// Reasoning overrides the agent's thinking default when set.
+	Reasoning *bool
+	// ReasoningEffort, when set, replaces the agent's effort.
+	ReasoningEffort string
+	// Model overrides the agent's model when set.
+	Model string
+	// SystemPrompt overrides the agent's system prompt when set.
+	SystemPrompt *string
+	Stream       bool
+	// Extra carries client fields passed verbatim to compatible upstreams.
+	Extra map[string]json.RawMessage
+}

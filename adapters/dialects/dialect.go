@@ -1,0 +1,93 @@
+// Package dialects is the frame every inbound API dialect plugs into: a
+// dialect is a set of routes and an error shape, registered by name, and
+// built over the agent runtime. The Caddy handler mounts the routes,
+// authenticates callers and admits requests before a dialect sees them, so
+// dialect code holds none of that.
+package dialects
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime"
+)
+
+// Dialect is one inbound API.
+type Dialect interface {
+	// Routes are the dialect's endpoints.
+	Routes() []Route
+	// WriteError answers with err in the dialect's documented error shape.
+	WriteError(w http.ResponseWriter, err *adapters.Error)
+}
+
+// HandlerFunc serves one route for an authenticated caller. It returns an
+// error only if it has written nothing; the frame then answers with the
+// dialect's error shape. Once a handler has started a response (a stream),
+// it reports failures in that response itself.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error
+
+// Route is one endpoint: a net/http ServeMux pattern ("POST /v1/chat",
+// "GET /v2/agents/{id}") and its handler.
+type Route struct {
+	Pattern string
+	Handler HandlerFunc
+}
+
+// Limits bound what clients may send.
+type Limits struct {
+	// MaxBodyBytes caps request bodies.
+	MaxBodyBytes int64
+	// MaxImageBytes caps one decoded inline image.
+	MaxImageBytes int64
+}
+
+// Env is what dialects are built over.
+type Env struct {
+	Runtime *runtime.Runtime
+	Limits  Limits
+}
+
+// Factory builds a dialect over env.
+type Factory func(env *Env) Dialect
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Factory{}
+)
+
+// Register makes a dialect available under name; dialect packages call it
+// from init. It panics on duplicates.
+func Register(name string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("dialects: registered twice: " + name)
+	}
+	registry[name] = f
+}
+
+// New builds the dialect called name.
+func New(name string, env *Env) (Dialect, error) {
+	mu.RLock()
+	f, ok := registry[name]
+	mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown dialect %q (known: %v)", name, Names())
+	}
+	return f(env), nil
+}
+
+// Names lists the registered dialects in sorted order.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for k := range registry {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

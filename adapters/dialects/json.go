@@ -1,0 +1,160 @@
+package dialects
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/agentgate/agentgate/adapters"
+)
+
+// WriteJSON answers with status and v encoded as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding response"}`)
+	}
+	WriteRawJSON(w, status, b)
+}
+
+// WriteRawJSON answers with status and an encoded JSON body.
+func WriteRawJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ReadBody reads r's body up to limit bytes; a larger body is a 413.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = 8 << 20
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, adapters.Errorf(adapters.KindInvalidRequest, "reading request body: %v", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, tooLarge(limit)
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) *adapters.Error {
+	return &adapters.Error{Kind: adapters.KindTooLarge, Code: "request_too_large",
+		Message: "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
+}
+
+// DecodeJSON reads r's body (up to limit) into v and turns every decoding
+// failure into a 400 that names the field at fault.
+func DecodeJSON(r *http.Request, limit int64, v any) ([]byte, error) {
+	body, err := ReadBody(r, limit)
+	if err != nil {
+		return nil, err
+	}
+	return body, Unmarshal(body, v)
+}
+
+// Unmarshal decodes body into v with errors that name the field at fault.
+func Unmarshal(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json", Message: "request body is empty; expected a JSON object"}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+func jsonError(err error) *adapters.Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json",
+				Message: "request body must be a JSON object, not " + te.Value}
+		}
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_type", Param: field,
+			Message: field + ": expected " + typeName(te.Type.String()) + ", got " + te.Value}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json",
+			Message: "malformed JSON at byte " + strconv.FormatInt(se.Offset, 10) + ": " + se.Error()}
+	}
+	var fe *adapters.Error
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json", Message: "malformed JSON: " + err.Error()}
+}
+
+func typeName(goType string) string {
+	switch {
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "a boolean"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map"), strings.Contains(goType, "."):
+		return "an object"
+	}
+	return goType
+}
+
+// AppendString appends s to dst as a JSON string. It is the hot-path
+// alternative to json.Marshal for stream chunks: no allocation, no HTML
+// escaping, invalid UTF-8 replaced by U+FFFD.
+func AppendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,275 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/tidwall/gjson"
+)
+
+// chatRequest is the part of a Chat Completions request agentgate
+// interprets; every other top-level field is passed upstream verbatim.
+type chatRequest struct {
+	Model         string        `json:"model"`
+	Messages      []chatMessage `json:"messages"`
+	Stream        bool          `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Tools               []chatTool      `json:"tools"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Stop                json.RawMessage `json:"stop"`
+	Seed                *int64          `json:"seed"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
+	ReasoningEffort     string          `json:"reasoning_effort"`
+}
+
+// interpreted lists the fields chatRequest consumes; the rest are Extra.
+var interpreted = map[string]bool{
+	"model": true, "messages": true, "stream": true, "stream_options": true, "tools": true,
+	"tool_choice": true, "temperature": true, "top_p": true, "max_tokens": true,
+	"max_completion_tokens": true, "stop": true, "seed": true, "response_format": true,
+	"reasoning_effort": true,
+}
+
+type chatMessage struct {
+	Role       string          `json:"role"`
+	Content    json.RawMessage `json:"content"`
+	Name       string          `json:"name"`
+	ToolCalls  []chatToolCall  `json:"tool_calls"`
+	ToolCallID string          `json:"tool_call_id"`
+}
+
+type chatToolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+type chatTool struct {
+	Type     string `json:"type"`
+	Function struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Parameters  json.RawMessage `json:"parameters"`
+		Strict      *bool           `json:"strict"`
+	} `json:"function"`
+}
+
+type contentPart struct {
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	ImageURL *struct {
+		URL    string `json:"url"`
+		Detail string `json:"detail"`
+	} `json:"image_url"`
+}
+
+// decodedChat is a validated request, ready to become a Call once its
+// agent is resolved.
+type decodedChat struct {
+	model        string
+	includeUsage bool
+	call         adapters.Call
+}
+
+// decodeChat parses and validates a Chat Completions body. Every failure
+// is an *adapters.Error naming the field at fault.
+func decodeChat(body []byte) (*decodedChat, error) {
+	var req chatRequest
+	if err := dialects.Unmarshal(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Model == "" {
+		return nil, adapters.BadField("model", "is required: an agent id or name from GET /v1/models")
+	}
+	if req.Messages == nil {
+		return nil, adapters.BadField("messages", "is required")
+	}
+	if len(req.Messages) == 0 {
+		return nil, adapters.BadField("messages", "must hold at least one message")
+	}
+	out := &decodedChat{model: req.Model}
+	c := &out.call
+	c.Stream = req.Stream
+	out.includeUsage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	msgs := make([]adapters.Message, 0, len(req.Messages))
+	for i := range req.Messages {
+		m, err := decodeMessage(i, &req.Messages[i])
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	c.Messages = msgs
+	for i, t := range req.Tools {
+		if t.Type != "function" {
+			return nil, adapters.BadField("tools["+strconv.Itoa(i)+"].type", "only function tools are supported, got %q", t.Type)
+		}
+		if t.Function.Name == "" {
+			return nil, adapters.BadField("tools["+strconv.Itoa(i)+"].function.name", "is required")
+		}
+		c.ClientTools = append(c.ClientTools, adapters.Tool{Name: t.Function.Name, Description: t.Function.Description,
+			Parameters: t.Function.Parameters, Strict: t.Function.Strict})
+	}
+	if len(req.ToolChoice) > 0 && !bytes.Equal(req.ToolChoice, []byte("null")) {
+		c.ToolChoice = req.ToolChoice
+	}
+	c.Sampling = adapters.Sampling{Temperature: req.Temperature, TopP: req.TopP, MaxTokens: req.MaxTokens,
+		Seed: req.Seed, ResponseFormat: nonNull(req.ResponseFormat)}
+	if req.MaxCompletionTokens != nil {
+		c.Sampling.MaxTokens = req.MaxCompletionTokens
+	}
+	if stop, err := decodeStop(req.Stop); err != nil {
+		return nil, err
+	} else {
+		c.Sampling.Stop = stop
+	}
+	switch req.ReasoningEffort {
+	case "":
+	case "none":
+		off := false
+		c.Reasoning = &off
+	default:
+		on := true
+		c.Reasoning, c.ReasoningEffort = &on, req.ReasoningEffort
+	}
+	c.Extra = extraFields(body)
+	return out, nil
+}
+
+func decodeMessage(i int, m *chatMessage) (adapters.Message, error) {
+	field := "messages[" + strconv.Itoa(i) + "]"
+	var out adapters.Message
+	switch m.Role {
+	case "system", "developer":
+		out.Role = adapters.RoleSystem
+	case "user":
+		out.Role = adapters.RoleUser
+	case "assistant":
+		out.Role = adapters.RoleAssistant
+	case "tool":
+		out.Role = adapters.RoleTool
+		if m.ToolCallID == "" {
+			return out, adapters.BadField(field+".tool_call_id", "is required for tool messages")
+		}
+		out.ToolCallID = m.ToolCallID
+	case "":
+		return out, adapters.BadField(field+".role", "is required")
+	default:
+		return out, adapters.BadField(field+".role", "must be system, developer, user, assistant or tool, got %q", m.Role)
+	}
+	out.Name = m.Name
+	parts, err := decodeContent(field+".content", m.Content, out.Role == adapters.RoleUser)
+	if err != nil {
+		return out, err
+	}
+	out.Parts = parts
+	if out.Role == adapters.RoleAssistant {
+		for j, tc := range m.ToolCalls {
+			if tc.ID == "" || tc.Function.Name == "" {
+				return out, adapters.BadField(field+".tool_calls["+strconv.Itoa(j)+"]", "needs an id and a function name")
+			}
+			out.ToolCalls = append(out.ToolCalls, adapters.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
+	}
+	if len(out.Parts) == 0 && len(out.ToolCalls) == 0 && out.Role != adapters.RoleAssistant {
+		return out, adapters.BadField(field+".content", "is required")
+	}
+	return out, nil
+}
+
+// decodeContent accepts a string, null, or an array of text (and, for user
+// messages, image_url) parts.
+func decodeContent(field string, raw json.RawMessage, images bool) ([]adapters.Part, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, adapters.BadField(field, "is not a valid string")
+		}
+		return []adapters.Part{{Type: adapters.PartText, Text: s}}, nil
+	case '[':
+	default:
+		return nil, adapters.BadField(field, "must be a string or an array of content parts")
+	}
+	var parts []contentPart
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return nil, adapters.BadField(field, "must be an array of content parts with a type each")
+	}
+	out := make([]adapters.Part, 0, len(parts))
+	for j, p := range parts {
+		pf := field + "[" + strconv.Itoa(j) + "]"
+		switch p.Type {
+		case "text", "refusal":
+			out = append(out, adapters.Part{Type: adapters.PartText, Text: p.Text})
+		case "image_url":
+			if !images {
+				return nil, adapters.BadField(pf+".type", "image parts are only allowed in user messages")
+			}
+			if p.ImageURL == nil || p.ImageURL.URL == "" {
+				return nil, adapters.BadField(pf+".image_url.url", "is required")
+			}
+			out = append(out, adapters.Part{Type: adapters.PartImage, ImageURL: p.ImageURL.URL, Detail: p.ImageURL.Detail})
+		default:
+			return nil, adapters.BadField(pf+".type", "unsupported content part type %q (supported: text, image_url)", p.Type)
+		}
+	}
+	return out, nil
+}
+
+func decodeStop(raw json.RawMessage) ([]string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, adapters.BadField("stop", "must be a string or an array of strings")
+		}
+		return []string{s}, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, adapters.BadField("stop", "must be a string or an array of strings")
+	}
+	return list, nil
+}
+
+func nonNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil
+	}
+	return raw
+}
+
+// extraFields collects the top-level fields agentgate does not interpret,
+// to pass them upstream as they came.
+func extraFields(body []byte) map[string]json.RawMessage {
+	var extra map[string]json.RawMessage
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		if !interpreted[k.Str] {
+			if extra == nil {
+				extra = map[string]json.RawMessage{}
+			}
+			extra[k.Str] = json.RawMessage(v.Raw)
+		}
+		return true
+	})
+	return extra
+}

@@ -1,0 +1,82 @@
+// Package openai serves the OpenAI-compatible surface: Chat Completions
+// and Models, with an agent's id or name as the model. Any OpenAI SDK
+// pointed at agentgate's /v1 works unchanged.
+package openai
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
+)
+
+// Name is the dialect's registered name.
+const Name = "openai"
+
+func init() {
+	dialects.Register(Name, func(env *dialects.Env) dialects.Dialect { return &Dialect{env: env} })
+}
+
+// Dialect is the OpenAI-compatible API.
+type Dialect struct {
+	env *dialects.Env
+}
+
+// Routes implements dialects.Dialect.
+func (d *Dialect) Routes() []dialects.Route {
+	return []dialects.Route{
+		{Pattern: "POST /v1/chat/completions", Handler: d.chatCompletions},
+		{Pattern: "GET /v1/models", Handler: d.listModels},
+		{Pattern: "GET /v1/models/{id}", Handler: d.getModel},
+	}
+}
+
+// WriteError implements dialects.Dialect with OpenAI's error object, so the
+// SDKs raise the matching exception class.
+func (d *Dialect) WriteError(w http.ResponseWriter, err *adapters.Error) {
+	WriteError(w, err)
+}
+
+// WriteError answers with err as an OpenAI error object; other dialects
+// that present OpenAI's API (Responses) share it.
+func WriteError(w http.ResponseWriter, err *adapters.Error) {
+	if err.RetryAfter > 0 {
+		secs := int(err.RetryAfter.Seconds() + 0.999)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	dialects.WriteRawJSON(w, err.Status(), AppendError(nil, err))
+}
+
+// AppendError appends err's OpenAI error object ({"error":{…}}) to dst.
+func AppendError(dst []byte, err *adapters.Error) []byte {
+	dst = append(dst, `{"error":{"message":`...)
+	dst = dialects.AppendString(dst, err.Message)
+	dst = append(dst, `,"type":`...)
+	dst = dialects.AppendString(dst, errorType(err))
+	dst = append(dst, `,"param":`...)
+	if err.Param != "" {
+		dst = dialects.AppendString(dst, err.Param)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"code":`...)
+	dst = dialects.AppendString(dst, err.CodeOrDefault())
+	return append(dst, "}}"...)
+}
+
+func errorType(err *adapters.Error) string {
+	switch err.Kind {
+	case adapters.KindInvalidRequest, adapters.KindNotFound, adapters.KindTooLarge, adapters.KindConflict:
+		return "invalid_request_error"
+	case adapters.KindUnauthenticated:
+		return "authentication_error"
+	case adapters.KindForbidden:
+		return "permission_error"
+	case adapters.KindRateLimited:
+		return "rate_limit_exceeded"
+	case adapters.KindQuotaExceeded:
+		return "insufficient_quota"
+	}
+	return "server_error"
+}

@@ -1,0 +1,114 @@
+package adapters
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// ErrorKind classifies a failure independently of any wire format; each
+// dialect maps kinds to its own error shape.
+type ErrorKind uint8
+
+// The kinds of error a request can end with.
+const (
+	KindInvalidRequest ErrorKind = iota + 1
+	KindUnauthenticated
+	KindForbidden
+	KindNotFound
+	KindConflict
+	KindTooLarge
+	KindRateLimited
+	KindQuotaExceeded
+	KindUpstream
+	KindUnavailable
+	KindTimeout
+	KindInternal
+)
+
+var kindStatus = [...]int{
+	0,
+	http.StatusBadRequest,
+	http.StatusUnauthorized,
+	http.StatusForbidden,
+	http.StatusNotFound,
+	http.StatusConflict,
+	http.StatusRequestEntityTooLarge,
+	http.StatusTooManyRequests,
+	http.StatusTooManyRequests,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+	http.StatusInternalServerError,
+}
+
+var kindCodes = [...]string{
+	"", "invalid_request", "invalid_api_key", "forbidden", "not_found", "conflict",
+	"request_too_large", "rate_limit_exceeded", "insufficient_quota", "upstream_error",
+	"upstream_unavailable", "upstream_timeout", "internal_error",
+}
+
+// Error is a failure with a kind, a message for the client and, for bad
+// input, the field at fault.
+type Error struct {
+	Kind    ErrorKind `json:"kind"`
+	Message string    `json:"message"`
+	// Param names the request field at fault, when there is one.
+	Param string `json:"param,omitempty"`
+	// Code overrides the kind's default machine-readable code.
+	Code string `json:"code,omitempty"`
+	// RetryAfter tells rate-limited clients when to come back.
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+	// UpstreamStatus is the HTTP status the upstream answered with.
+	UpstreamStatus int `json:"upstream_status,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Param != "" {
+		return e.Param + ": " + e.Message
+	}
+	return e.Message
+}
+
+// Status is the HTTP status for e.
+func (e *Error) Status() int {
+	if int(e.Kind) < len(kindStatus) && e.Kind != 0 {
+		return kindStatus[e.Kind]
+	}
+	return http.StatusInternalServerError
+}
+
+// CodeOrDefault is e.Code, or the kind's default code.
+func (e *Error) CodeOrDefault() string {
+	if e.Code != "" {
+		return e.Code
+	}
+	if int(e.Kind) < len(kindCodes) {
+		return kindCodes[e.Kind]
+	}
+	return "internal_error"
+}
+
+// Errorf builds an Error of kind k.
+func Errorf(k ErrorKind, format string, args ...any) *Error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// BadField builds an invalid-request Error naming field.
+func BadField(field, format string, args ...any) *Error {
+	return &Error{Kind: KindInvalidRequest, Param: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+}
+
+// AsError returns err as an *Error, wrapping unknown errors as internal
+// ones so no raw Go error text decides a status.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Kind: KindInternal, Message: "internal error"}
+}

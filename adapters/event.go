@@ -1,0 +1,97 @@
+package adapters
+
+import "fmt"
+
+// EventType names a canonical event.
+type EventType uint8
+
+// The canonical events, in the order a run emits them: one Start, any
+// number of Thinking, Delta, ToolCall and ToolResult, then Paused or Usage
+// and Done, or Error.
+const (
+	EventStart EventType = iota + 1
+	EventThinking
+	EventDelta
+	EventToolCall
+	EventToolResult
+	EventPaused
+	EventUsage
+	EventDone
+	EventError
+)
+
+var eventNames = [...]string{"", "start", "thinking", "delta", "tool_call", "tool_result", "paused", "usage", "done", "error"}
+
+func (t EventType) String() string {
+	if int(t) < len(eventNames) {
+		return eventNames[t]
+	}
+	return "unknown"
+}
+
+// MarshalText encodes the type by name, so recorded runs and golden files
+// read as text.
+func (t EventType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText decodes a type name.
+func (t *EventType) UnmarshalText(b []byte) error {
+	for i, n := range eventNames {
+		if i > 0 && n == string(b) {
+			*t = EventType(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown event type %q", b)
+}
+
+// Event is one step of a run.
+type Event struct {
+	Type EventType `json:"type"`
+	// Text is the text of a Thinking or Delta event.
+	Text string `json:"text,omitempty"`
+	// Signature accompanies Thinking when the provider signs its thoughts.
+	Signature string `json:"signature,omitempty"`
+	// ToolCall is set on ToolCall events (a complete call) and on
+	// ToolResult events (the call the result answers).
+	ToolCall *ToolCall `json:"tool_call,omitempty"`
+	// ToolResult is the JSON result of a tool on ToolResult events.
+	ToolResult string `json:"tool_result,omitempty"`
+	// ToolError marks a ToolResult that reports a failure.
+	ToolError bool `json:"tool_error,omitempty"`
+	// Usage is set on Usage events.
+	Usage *Usage `json:"usage,omitempty"`
+	// Model is the upstream model that answered, on Start and Done.
+	Model string `json:"model,omitempty"`
+	// FinishReason is set on Done: stop, length, tool_calls or
+	// content_filter.
+	FinishReason string `json:"finish_reason,omitempty"`
+	// Err is set on Error events.
+	Err *Error `json:"error,omitempty"`
+}
+
+// Usage counts the tokens of one model call.
+type Usage struct {
+	InputTokens     int `json:"input_tokens"`
+	OutputTokens    int `json:"output_tokens"`
+	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
+	CachedTokens    int `json:"cached_tokens,omitempty"`
+	// Estimated marks counts the gateway estimated because the upstream
+	// reported none.
+	Estimated bool `json:"estimated,omitempty"`
+}
+
+// Total is input plus output tokens.
+func (u Usage) Total() int { return u.InputTokens + u.OutputTokens }
+
+// Add accumulates o into u.
+func (u *Usage) Add(o Usage) {
+	u.InputTokens += o.InputTokens
+	u.OutputTokens += o.OutputTokens
+	u.ReasoningTokens += o.ReasoningTokens
+	u.CachedTokens += o.CachedTokens
+	u.Estimated = u.Estimated || o.Estimated
+}
+
+// Emit receives the events of a model call or a run in order. An error
+// returned by Emit (typically the client went away) stops the producer.
+type Emit func(Event) error

@@ -1,0 +1,348 @@
+package openai
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/tidwall/gjson"
+)
+
+// defaultEffort is the reasoning_effort sent when a request asks for
+// reasoning without saying how much.
+const defaultEffort = "medium"
+
+// reservedExtra are body keys Extra may never set: they are owned by the
+// canonical request (or by how the provider reads the response), whether or
+// not the canonical request sets them.
+var reservedExtra = map[string]bool{
+	"model":            true,
+	"messages":         true,
+	"stream":           true,
+	"stream_options":   true,
+	"reasoning_effort": true,
+}
+
+// buildChatBody encodes req as an OpenAI Chat Completions request body,
+// appending to dst. Keys are written in a fixed order (model, messages,
+// tools, tool_choice, sampling, reasoning_effort, stream, stream_options)
+// followed by req.Extra in sorted key order, so equal requests give equal
+// bytes.
+func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
+	b := dst
+	b = append(b, `{"model":`...)
+	b = appendString(b, req.Model)
+
+	b = append(b, `,"messages":[`...)
+	first := true
+	if req.System != "" {
+		b = append(b, `{"role":"system","content":`...)
+		b = appendString(b, req.System)
+		b = append(b, '}')
+		first = false
+	}
+	for i := range req.Messages {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		var err error
+		if b, err = appendMessage(b, &req.Messages[i]); err != nil {
+			return dst, err
+		}
+	}
+	b = append(b, ']')
+
+	if len(req.Tools) > 0 {
+		b = append(b, `,"tools":[`...)
+		for i := range req.Tools {
+			t := &req.Tools[i]
+			if t.Name == "" {
+				return dst, adapters.BadField("tools", "tool %d has no name", i)
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"type":"function","function":{"name":`...)
+			b = appendString(b, t.Name)
+			if t.Description != "" {
+				b = append(b, `,"description":`...)
+				b = appendString(b, t.Description)
+			}
+			if !isNullOrEmpty(t.Parameters) {
+				if !gjson.ValidBytes(t.Parameters) {
+					return dst, adapters.BadField("tools", "parameters of tool %q are not valid JSON", t.Name)
+				}
+				b = append(b, `,"parameters":`...)
+				b = appendRaw(b, t.Parameters)
+			}
+			if t.Strict != nil {
+				b = append(b, `,"strict":`...)
+				b = appendBool(b, *t.Strict)
+			}
+			b = append(b, `}}`...)
+		}
+		b = append(b, ']')
+		// tool_choice without tools is rejected by OpenAI, so it only goes
+		// with them.
+		if !isNullOrEmpty(req.ToolChoice) {
+			if !gjson.ValidBytes(req.ToolChoice) {
+				return dst, adapters.BadField("tool_choice", "not valid JSON")
+			}
+			b = append(b, `,"tool_choice":`...)
+			b = appendRaw(b, req.ToolChoice)
+		}
+	}
+
+	s := &req.Sampling
+	if s.Temperature != nil {
+		if !finite(*s.Temperature) {
+			return dst, adapters.BadField("temperature", "must be a finite number")
+		}
+		b = append(b, `,"temperature":`...)
+		b = appendFloat(b, *s.Temperature)
+	}
+	if s.TopP != nil {
+		if !finite(*s.TopP) {
+			return dst, adapters.BadField("top_p", "must be a finite number")
+		}
+		b = append(b, `,"top_p":`...)
+		b = appendFloat(b, *s.TopP)
+	}
+	if s.MaxTokens != nil {
+		// Reasoning models reject max_tokens.
+		if req.Reasoning != nil {
+			b = append(b, `,"max_completion_tokens":`...)
+		} else {
+			b = append(b, `,"max_tokens":`...)
+		}
+		b = appendInt(b, int64(*s.MaxTokens))
+	}
+	if len(s.Stop) > 0 {
+		b = append(b, `,"stop":[`...)
+		for i, stop := range s.Stop {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, stop)
+		}
+		b = append(b, ']')
+	}
+	if s.Seed != nil {
+		b = append(b, `,"seed":`...)
+		b = appendInt(b, *s.Seed)
+	}
+	if !isNullOrEmpty(s.ResponseFormat) {
+		if !gjson.ValidBytes(s.ResponseFormat) {
+			return dst, adapters.BadField("response_format", "not valid JSON")
+		}
+		b = append(b, `,"response_format":`...)
+		b = appendRaw(b, s.ResponseFormat)
+	}
+	if req.Reasoning != nil {
+		effort := req.Reasoning.Effort
+		if effort == "" {
+			effort = defaultEffort
+		}
+		b = append(b, `,"reasoning_effort":`...)
+		b = appendString(b, effort)
+	}
+	if req.Stream {
+		b = append(b, `,"stream":true,"stream_options":{"include_usage":true}`...)
+	}
+
+	if len(req.Extra) > 0 {
+		var err error
+		if b, err = appendExtra(b, req); err != nil {
+			return dst, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendExtra appends the keys of req.Extra that the canonical fields did
+// not set, in sorted order.
+func appendExtra(b []byte, req *adapters.Request) ([]byte, error) {
+	keys := make([]string, 0, len(req.Extra))
+	for k := range req.Extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	s := &req.Sampling
+	for _, k := range keys {
+		raw := req.Extra[k]
+		if reservedExtra[k] || len(raw) == 0 {
+			continue
+		}
+		switch k {
+		case "tools":
+			if len(req.Tools) > 0 {
+				continue
+			}
+		case "tool_choice":
+			if len(req.Tools) > 0 && !isNullOrEmpty(req.ToolChoice) {
+				continue
+			}
+		case "temperature":
+			if s.Temperature != nil {
+				continue
+			}
+		case "top_p":
+			if s.TopP != nil {
+				continue
+			}
+		case "max_tokens", "max_completion_tokens":
+			// One limit only: a second one would contradict the first, and
+			// reasoning models reject max_tokens outright.
+			if s.MaxTokens != nil {
+				continue
+			}
+		case "stop":
+			if len(s.Stop) > 0 {
+				continue
+			}
+		case "seed":
+			if s.Seed != nil {
+				continue
+			}
+		case "response_format":
+			if !isNullOrEmpty(s.ResponseFormat) {
+				continue
+			}
+		}
+		if !gjson.ValidBytes(raw) {
+			return b, adapters.BadField(k, "not valid JSON")
+		}
+		b = append(b, ',')
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendRaw(b, raw)
+	}
+	return b, nil
+}
+
+// appendMessage appends one message object.
+func appendMessage(b []byte, m *adapters.Message) ([]byte, error) {
+	switch m.Role {
+	case adapters.RoleSystem:
+		b = append(b, `{"role":"system","content":`...)
+		b = appendString(b, m.Text())
+		b = appendName(b, m.Name)
+	case adapters.RoleUser:
+		b = append(b, `{"role":"user","content":`...)
+		b = appendUserContent(b, m.Parts)
+		b = appendName(b, m.Name)
+	case adapters.RoleAssistant:
+		b = append(b, `{"role":"assistant","content":`...)
+		if text := m.Text(); text != "" {
+			b = appendString(b, text)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = appendName(b, m.Name)
+		if len(m.ToolCalls) > 0 {
+			b = append(b, `,"tool_calls":[`...)
+			for i := range m.ToolCalls {
+				tc := &m.ToolCalls[i]
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"id":`...)
+				b = appendString(b, tc.ID)
+				b = append(b, `,"type":"function","function":{"name":`...)
+				b = appendString(b, tc.Name)
+				b = append(b, `,"arguments":`...)
+				args := tc.Arguments
+				if args == "" {
+					args = "{}"
+				}
+				b = appendString(b, args)
+				b = append(b, `}}`...)
+			}
+			b = append(b, ']')
+		}
+	case adapters.RoleTool:
+		b = append(b, `{"role":"tool","tool_call_id":`...)
+		b = appendString(b, m.ToolCallID)
+		b = append(b, `,"content":`...)
+		b = appendString(b, m.Text())
+	default:
+		return b, adapters.BadField("messages", "unsupported role %q", m.Role)
+	}
+	return append(b, '}'), nil
+}
+
+// appendUserContent writes a single text part as a plain string and
+// anything else as an array of parts.
+func appendUserContent(b []byte, parts []adapters.Part) []byte {
+	if len(parts) == 0 {
+		return append(b, `""`...)
+	}
+	if len(parts) == 1 && parts[0].Type != adapters.PartImage {
+		return appendString(b, parts[0].Text)
+	}
+	b = append(b, '[')
+	for i := range parts {
+		p := &parts[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if p.Type == adapters.PartImage {
+			b = append(b, `{"type":"image_url","image_url":{"url":`...)
+			b = appendString(b, p.ImageURL)
+			if p.Detail != "" {
+				b = append(b, `,"detail":`...)
+				b = appendString(b, p.Detail)
+			}
+			b = append(b, `}}`...)
+			continue
+		}
+		b = append(b, `{"type":"text","text":`...)
+		b = appendString(b, p.Text)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendName(b []byte, name string) []byte {
+	if name == "" {
+		return b
+	}
+	b = append(b, `,"name":`...)
+	return appendString(b, name)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, "true"...)
+	}
+	return append(b, "false"...)
+}
+
+func appendInt(b []byte, v int64) []byte {
+	return strconv.AppendInt(b, v, 10)
+}
+
+// bodySize estimates the encoded size of req so the body is built with one
+// allocation.
+func bodySize(req *adapters.Request) int {
+	n := 256 + len(req.Model) + len(req.System)
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		n += 64
+		for j := range m.Parts {
+			n += len(m.Parts[j].Text) + len(m.Parts[j].ImageURL) + 48
+		}
+		for j := range m.ToolCalls {
+			n += len(m.ToolCalls[j].Arguments) + len(m.ToolCalls[j].Name) + len(m.ToolCalls[j].ID) + 64
+		}
+	}
+	for i := range req.Tools {
+		n += len(req.Tools[i].Name) + len(req.Tools[i].Description) + len(req.Tools[i].Parameters) + 64
+	}
+	for k, v := range req.Extra {
+		n += len(k) + len(v) + 4
+	}
+	// Escapes make the output a little longer than the input.
+	return n + n/16
+}

@@ -1,0 +1,65 @@
+package openai
+
+import (
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/tidwall/gjson"
+)
+
+// readResponse emits the events of a non-streamed chat completion. Any
+// problem with the body is found before the first event, so it is returned
+// as an *adapters.Error with nothing emitted.
+func readResponse(body string, reqModel string, status int, emit adapters.Emit) error {
+	if !gjson.Valid(body) {
+		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an invalid response", UpstreamStatus: status}
+	}
+	doc := gjson.Parse(body)
+	if ev := doc.Get("error"); ev.Exists() && ev.Type != gjson.Null {
+		return upstreamError(ev, status)
+	}
+	choice := doc.Get("choices.0")
+	if !choice.IsObject() {
+		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned no choices", UpstreamStatus: status}
+	}
+	msg := choice.Get("message")
+
+	s := events{emit: emit, reqModel: reqModel}
+	if err := s.start(doc.Get("model").String()); err != nil {
+		return err
+	}
+	thinking := msg.Get("reasoning_content")
+	if thinking.Type != gjson.String || thinking.Str == "" {
+		thinking = msg.Get("reasoning")
+	}
+	if thinking.Type == gjson.String && thinking.Str != "" {
+		if err := s.send(adapters.Event{Type: adapters.EventThinking, Text: thinking.Str}); err != nil {
+			return err
+		}
+	}
+	if c := msg.Get("content"); c.Type == gjson.String && c.Str != "" {
+		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: c.Str}); err != nil {
+			return err
+		}
+	} else if r := msg.Get("refusal"); r.Type == gjson.String && r.Str != "" {
+		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: r.Str}); err != nil {
+			return err
+		}
+	}
+	msg.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
+		if !tc.IsObject() {
+			return true
+		}
+		acc := toolAcc{index: len(s.calls), id: tc.Get("id").String(), name: tc.Get("function.name").String()}
+		if args := tc.Get("function.arguments"); args.Type == gjson.String {
+			acc.args = []byte(args.Str)
+		} else if args.IsObject() {
+			acc.args = []byte(args.Raw)
+		}
+		s.calls = append(s.calls, acc)
+		return true
+	})
+	if u := doc.Get("usage"); u.IsObject() {
+		s.usage, s.hasUsage = readUsage(u), true
+	}
+	s.finish = choice.Get("finish_reason").String()
+	return s.end()
+}

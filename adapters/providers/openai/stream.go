@@ -1,0 +1,424 @@
+package openai
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/tidwall/gjson"
+)
+
+// maxToolCalls bounds the parallel tool calls of one answer, so a
+// misbehaving upstream cannot make the index lookup quadratic.
+const maxToolCalls = 256
+
+// toolAcc accumulates the fragments of one streamed tool call.
+type toolAcc struct {
+	index int
+	id    string
+	name  string
+	args  []byte
+}
+
+// events turns upstream chunks into canonical events. It remembers what
+// must wait for the end of the stream (tool calls, usage, finish reason)
+// and whether emit has failed, so the caller never reports an emit error as
+// an upstream one.
+type events struct {
+	emit       adapters.Emit
+	reqModel   string
+	model      string
+	started    bool
+	emitFailed bool
+	finish     string
+	usage      adapters.Usage
+	hasUsage   bool
+	calls      []toolAcc
+}
+
+func (s *events) send(ev adapters.Event) error {
+	if err := s.emit(ev); err != nil {
+		s.emitFailed = true
+		return err
+	}
+	return nil
+}
+
+func (s *events) start(model string) error {
+	if s.started {
+		return nil
+	}
+	s.started = true
+	if model == "" {
+		model = s.reqModel
+	}
+	s.model = model
+	return s.send(adapters.Event{Type: adapters.EventStart, Model: model})
+}
+
+// fail reports err: after Start an *adapters.Error is also emitted as an
+// Error event. Errors that are not *adapters.Error (the caller's context
+// ending) are returned as they are.
+func (s *events) fail(err error) error {
+	ae, ok := err.(*adapters.Error)
+	if !ok || !s.started || s.emitFailed {
+		return err
+	}
+	if e := s.send(adapters.Event{Type: adapters.EventError, Err: ae}); e != nil {
+		return e
+	}
+	return err
+}
+
+// end emits the tool calls, usage and Done.
+func (s *events) end() error {
+	if err := s.start(""); err != nil {
+		return err
+	}
+	for i := range s.calls {
+		c := &s.calls[i]
+		if err := s.send(adapters.Event{Type: adapters.EventToolCall, ToolCall: c.toolCall()}); err != nil {
+			return err
+		}
+	}
+	if s.hasUsage {
+		u := s.usage
+		if err := s.send(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
+			return err
+		}
+	}
+	return s.send(adapters.Event{Type: adapters.EventDone, Model: s.model, FinishReason: finishReason(s.finish, len(s.calls) > 0)})
+}
+
+func (c *toolAcc) toolCall() *adapters.ToolCall {
+	id := c.id
+	if id == "" {
+		// Some OpenAI-compatible servers omit ids; the runtime needs one to
+		// link the result to the call.
+		id = "call_" + strconv.Itoa(c.index)
+	}
+	args := string(c.args)
+	if args == "" {
+		args = "{}"
+	}
+	return &adapters.ToolCall{ID: id, Name: c.name, Arguments: args}
+}
+
+// finishReason normalises an upstream finish_reason to stop, length,
+// tool_calls or content_filter.
+func finishReason(r string, hasCalls bool) string {
+	switch r {
+	case "length", "max_tokens":
+		return "length"
+	case "content_filter":
+		return "content_filter"
+	case "tool_calls", "function_call", "tool_use":
+		return "tool_calls"
+	}
+	// Some servers (older Ollama, some llama.cpp builds) say "stop" after
+	// tool calls.
+	if hasCalls {
+		return "tool_calls"
+	}
+	return "stop"
+}
+
+func readUsage(u gjson.Result) adapters.Usage {
+	return adapters.Usage{
+		InputTokens:     int(u.Get("prompt_tokens").Int()),
+		OutputTokens:    int(u.Get("completion_tokens").Int()),
+		ReasoningTokens: int(u.Get("completion_tokens_details.reasoning_tokens").Int()),
+		CachedTokens:    int(u.Get("prompt_tokens_details.cached_tokens").Int()),
+	}
+}
+
+// upstreamError is the error for an {"error":…} object in a 200 response.
+func upstreamError(ev gjson.Result, status int) *adapters.Error {
+	msg := ev.Str
+	if ev.IsObject() {
+		msg = ev.Get("message").String()
+	}
+	if msg == "" {
+		msg = "upstream reported an error"
+	} else {
+		msg = "upstream error: " + clip(msg)
+	}
+	return &adapters.Error{Kind: adapters.KindUpstream, Message: msg, UpstreamStatus: status}
+}
+
+var errMalformedChunk = &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent a malformed stream chunk"}
+
+// chunk handles one chat.completion.chunk. It returns the emit error or an
+// *adapters.Error for an error chunk.
+func (s *events) chunk(data []byte, status int) error {
+	if !gjson.ValidBytes(data) {
+		e := *errMalformedChunk
+		e.UpstreamStatus = status
+		return &e
+	}
+	// One copy per chunk: every string below aliases doc, which outlives
+	// the reader's reused buffer.
+	doc := gjson.Parse(string(data))
+	if !doc.IsObject() {
+		e := *errMalformedChunk
+		e.UpstreamStatus = status
+		return &e
+	}
+	var model, choices, usage, groq, errv gjson.Result
+	doc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "model":
+			model = v
+		case "choices":
+			choices = v
+		case "usage":
+			usage = v
+		case "x_groq":
+			groq = v
+		case "error":
+			errv = v
+		}
+		return true
+	})
+	if errv.Exists() && errv.Type != gjson.Null {
+		return upstreamError(errv, status)
+	}
+	if err := s.start(model.String()); err != nil {
+		return err
+	}
+	if usage.IsObject() {
+		s.usage, s.hasUsage = readUsage(usage), true
+	} else if gu := groq.Get("usage"); gu.IsObject() {
+		s.usage, s.hasUsage = readUsage(gu), true
+	}
+	if !choices.IsArray() {
+		return nil
+	}
+	var err error
+	choices.ForEach(func(_, c gjson.Result) bool {
+		err = s.choice(c)
+		return err == nil
+	})
+	return err
+}
+
+func (s *events) choice(c gjson.Result) error {
+	var index, delta, finish gjson.Result
+	c.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "index":
+			index = v
+		case "delta":
+			delta = v
+		case "finish_reason":
+			finish = v
+		}
+		return true
+	})
+	// Only the first choice is relayed (n > 1 is not supported).
+	if index.Int() != 0 {
+		return nil
+	}
+	if finish.Type == gjson.String && finish.Str != "" {
+		s.finish = finish.Str
+	}
+	if !delta.IsObject() {
+		return nil
+	}
+	var content, reasoningContent, reasoning, refusal, calls gjson.Result
+	delta.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "content":
+			content = v
+		case "reasoning_content":
+			reasoningContent = v
+		case "reasoning":
+			reasoning = v
+		case "refusal":
+			refusal = v
+		case "tool_calls":
+			calls = v
+		}
+		return true
+	})
+	// Servers that send both carry the same text in each.
+	if t := reasoningContent.String(); reasoningContent.Type == gjson.String && t != "" {
+		if err := s.send(adapters.Event{Type: adapters.EventThinking, Text: t}); err != nil {
+			return err
+		}
+	} else if t := reasoning.String(); reasoning.Type == gjson.String && t != "" {
+		if err := s.send(adapters.Event{Type: adapters.EventThinking, Text: t}); err != nil {
+			return err
+		}
+	}
+	if content.Type == gjson.String && content.Str != "" {
+		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: content.Str}); err != nil {
+			return err
+		}
+	}
+	if refusal.Type == gjson.String && refusal.Str != "" {
+		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: refusal.Str}); err != nil {
+			return err
+		}
+	}
+	if calls.IsArray() {
+		calls.ForEach(func(_, tc gjson.Result) bool {
+			s.toolFragment(tc)
+			return true
+		})
+	}
+	return nil
+}
+
+// toolFragment stitches one tool_calls[] fragment into its call, keyed by
+// index. Servers that omit index are matched by id, else continue the last
+// call.
+func (s *events) toolFragment(tc gjson.Result) {
+	if !tc.IsObject() {
+		return
+	}
+	var index, id, fn gjson.Result
+	tc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "index":
+			index = v
+		case "id":
+			id = v
+		case "function":
+			fn = v
+		}
+		return true
+	})
+	var acc *toolAcc
+	switch {
+	case index.Type == gjson.Number:
+		n := int(index.Int())
+		for i := range s.calls {
+			if s.calls[i].index == n {
+				acc = &s.calls[i]
+				break
+			}
+		}
+		if acc == nil {
+			if len(s.calls) >= maxToolCalls {
+				return
+			}
+			s.calls = append(s.calls, toolAcc{index: n})
+			acc = &s.calls[len(s.calls)-1]
+		}
+	case id.Str != "":
+		for i := range s.calls {
+			if s.calls[i].id == id.Str {
+				acc = &s.calls[i]
+				break
+			}
+		}
+		if acc == nil {
+			if len(s.calls) >= maxToolCalls {
+				return
+			}
+			s.calls = append(s.calls, toolAcc{index: len(s.calls)})
+			acc = &s.calls[len(s.calls)-1]
+		}
+	case len(s.calls) > 0:
+		acc = &s.calls[len(s.calls)-1]
+	default:
+		s.calls = append(s.calls, toolAcc{})
+		acc = &s.calls[0]
+	}
+	if acc.id == "" && id.Type == gjson.String {
+		acc.id = id.Str
+	}
+	name, args := fn.Get("name"), fn.Get("arguments")
+	if acc.name == "" && name.Type == gjson.String {
+		acc.name = name.Str
+	}
+	if args.Type == gjson.String {
+		acc.args = append(acc.args, args.Str...)
+	} else if args.IsObject() {
+		// A few servers send arguments as an object instead of a string.
+		acc.args = append(acc.args, args.Raw...)
+	}
+}
+
+// readStream reads an SSE chat completion stream from body and emits its
+// events. ctx is the call's context, used to tell cancellation and
+// timeouts from upstream failures; status is the HTTP status the stream
+// came with.
+func readStream(ctx context.Context, body io.Reader, reqModel string, status int, timeout time.Duration, emit adapters.Emit) error {
+	s := events{emit: emit, reqModel: reqModel}
+	sr := newSSEReader(body)
+	sawDone := false
+	for {
+		data, err := sr.Next()
+		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			if s.finish != "" && ctx.Err() == nil {
+				// The answer is complete; only the trailer (usage, [DONE])
+				// was lost.
+				break
+			}
+			if errors.Is(err, errEventTooLarge) {
+				return s.fail(&adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent an oversized stream event", UpstreamStatus: status})
+			}
+			te := transportError(ctx, err, timeout)
+			if ae, ok := te.(*adapters.Error); ok {
+				ae.UpstreamStatus = status
+				if ae.Kind == adapters.KindUnavailable {
+					ae.Message = "upstream connection broke during the stream"
+				}
+			}
+			return s.fail(te)
+		}
+		if isDone(data) {
+			sawDone = true
+			break
+		}
+		if isBlank(data) {
+			continue
+		}
+		if sr.unterminated && !gjson.ValidBytes(data) {
+			// An event cut off by EOF: a partial line is lost, not
+			// malformed; whether the answer is complete is decided below.
+			break
+		}
+		if err := s.chunk(data, status); err != nil {
+			if s.emitFailed {
+				return err
+			}
+			return s.fail(err)
+		}
+	}
+	if !s.started {
+		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an empty stream", UpstreamStatus: status}
+	}
+	if !sawDone && s.finish == "" {
+		return s.fail(&adapters.Error{Kind: adapters.KindUpstream, Message: "upstream stream ended before the answer was complete", UpstreamStatus: status})
+	}
+	return s.end()
+}
+
+func isDone(data []byte) bool {
+	i, j := 0, len(data)
+	for i < j && isSpace(data[i]) {
+		i++
+	}
+	for j > i && isSpace(data[j-1]) {
+		j--
+	}
+	return string(data[i:j]) == "[DONE]"
+}
+
+func isBlank(data []byte) bool {
+	for _, c := range data {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}

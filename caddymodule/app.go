@@ -1,0 +1,257 @@
+// Package caddymodule is agentgate's Caddy glue: the agentgate app (global
+// configuration: store, providers, routes, agents, keys), the
+// http.handlers.agentgate handler (dialect routes, auth), the admin API and
+// the CLI. It holds no dialect or provider logic.
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/state"
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the agentgate app: everything the gateway's handlers share. In a
+// Caddyfile it is the `agentgate` global option.
+type App struct {
+	// DataDir holds the embedded store (agentgate.db). Default: ./data,
+	// relative to Caddy's working directory.
+	DataDir string `json:"data_dir,omitempty"`
+	// Providers are the upstream provider instances.
+	Providers []ProviderConfig `json:"providers,omitempty"`
+	// Routes map model names to providers: exact names, aliases and
+	// prefixes ending in "*".
+	Routes []RouteConfig `json:"routes,omitempty"`
+	// Agents are operator-declared agents, visible to every tenant unless
+	// one is named.
+	Agents []AgentConfig `json:"agents,omitempty"`
+	// Keys are API keys from the configuration (the bootstrap key).
+	Keys []KeyConfig `json:"keys,omitempty"`
+	// MaxBodyBytes caps request bodies. Default: 8 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// MaxImageBytes caps one decoded inline image. Default: 5 MiB.
+	MaxImageBytes int64 `json:"max_image_bytes,omitempty"`
+	// UsageFlushInterval bounds how long usage records wait before they
+	// are committed in a batch. Default: 200ms.
+	UsageFlushInterval caddy.Duration `json:"usage_flush_interval,omitempty"`
+
+	store     state.Store
+	storePath string
+	runtime   *runtime.Runtime
+	keys      *keyring
+	env       *dialects.Env
+	log       *zap.Logger
+}
+
+// ProviderConfig configures one provider instance.
+type ProviderConfig struct {
+	// Name is what agents and routes call this instance.
+	Name string `json:"name"`
+	// Type is the provider implementation: openai, mock, …
+	Type string `json:"type"`
+	// BaseURL of the upstream API; empty means the provider's default.
+	BaseURL string `json:"base_url,omitempty"`
+	// APIKey for the upstream; placeholders such as {env.OPENAI_API_KEY}
+	// are expanded at provision time, so secrets stay out of the JSON.
+	APIKey string `json:"api_key,omitempty"`
+	// Models are exact model names routed to this provider.
+	Models []string `json:"models,omitempty"`
+	// Timeout bounds one upstream call.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// Options are provider-specific settings (mock: delay, reply).
+	Options map[string]string `json:"options,omitempty"`
+}
+
+// RouteConfig maps a model name pattern to a provider.
+type RouteConfig struct {
+	// Match is an exact model name or a prefix ending in "*".
+	Match    string `json:"match"`
+	Provider string `json:"provider"`
+	// Target renames the model upstream (aliases).
+	Target string `json:"target,omitempty"`
+}
+
+// AgentConfig declares an agent.
+type AgentConfig struct {
+	ID           string `json:"id"`
+	Name         string `json:"name,omitempty"`
+	Description  string `json:"description,omitempty"`
+	Tenant       string `json:"tenant,omitempty"`
+	SystemPrompt string `json:"system_prompt,omitempty"`
+	Model        string `json:"model"`
+	// Provider pins the provider instance; empty lets routes decide.
+	Provider        string   `json:"provider,omitempty"`
+	Temperature     *float64 `json:"temperature,omitempty"`
+	TopP            *float64 `json:"top_p,omitempty"`
+	MaxTokens       *int     `json:"max_tokens,omitempty"`
+	Reasoning       bool     `json:"reasoning,omitempty"`
+	ReasoningEffort string   `json:"reasoning_effort,omitempty"`
+	// HistoryTurns is how many earlier turns a session replays.
+	HistoryTurns int      `json:"history_turns,omitempty"`
+	Tools        []string `json:"tools,omitempty"`
+}
+
+// KeyConfig declares an API key. Key is the secret (usually a placeholder
+// such as {env.AGENTGATE_API_KEY}); an empty key after expansion is
+// skipped with a warning.
+type KeyConfig struct {
+	Key      string   `json:"key"`
+	Tenant   string   `json:"tenant,omitempty"`
+	Tier     string   `json:"tier,omitempty"`
+	Email    string   `json:"email,omitempty"`
+	Projects []string `json:"projects,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "agentgate", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision opens the store (shared with the previous config across a
+// reload), builds the providers and the runtime.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.log = ctx.Logger()
+	repl := caddy.NewReplacer()
+	if a.DataDir == "" {
+		a.DataDir = "data"
+	}
+	dir, err := filepath.Abs(repl.ReplaceAll(a.DataDir, ""))
+	if err != nil {
+		return fmt.Errorf("data_dir: %v", err)
+	}
+	store, err := acquireStore(filepath.Join(dir, "agentgate.db"))
+	if err != nil {
+		return err
+	}
+	a.store, a.storePath = store, filepath.Join(dir, "agentgate.db")
+
+	providers := make(map[string]adapters.Provider, len(a.Providers))
+	var routes []runtime.Route
+	for i, pc := range a.Providers {
+		if pc.Name == "" {
+			return fmt.Errorf("providers[%d]: name is required", i)
+		}
+		if _, dup := providers[pc.Name]; dup {
+			return fmt.Errorf("provider %q declared twice", pc.Name)
+		}
+		opts := make(map[string]string, len(pc.Options))
+		for k, v := range pc.Options {
+			opts[k] = repl.ReplaceAll(v, "")
+		}
+		p, err := adapters.NewProvider(pc.Type, adapters.ProviderConfig{
+			Name: pc.Name, BaseURL: repl.ReplaceAll(pc.BaseURL, ""), APIKey: repl.ReplaceAll(pc.APIKey, ""),
+			Timeout: time.Duration(pc.Timeout), Options: opts,
+		})
+		if err != nil {
+			return fmt.Errorf("provider %q: %v", pc.Name, err)
+		}
+		providers[pc.Name] = p
+		for _, m := range pc.Models {
+			routes = append(routes, runtime.Route{Pattern: m, Provider: pc.Name})
+		}
+	}
+	for _, rc := range a.Routes {
+		routes = append(routes, runtime.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target})
+	}
+	agents := make([]*adapters.Agent, 0, len(a.Agents))
+	for i := range a.Agents {
+		ag, err := a.Agents[i].agent(repl)
+		if err != nil {
+			return fmt.Errorf("agents[%d]: %v", i, err)
+		}
+		agents = append(agents, ag)
+	}
+	a.runtime, err = runtime.New(runtime.Config{
+		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
+		UsageFlushInterval: time.Duration(a.UsageFlushInterval),
+	})
+	if err != nil {
+		return err
+	}
+	a.keys, err = newKeyring(store, a.Keys, repl, a.log)
+	if err != nil {
+		return err
+	}
+	if a.MaxBodyBytes == 0 {
+		a.MaxBodyBytes = 8 << 20
+	}
+	if a.MaxImageBytes == 0 {
+		a.MaxImageBytes = 5 << 20
+	}
+	a.env = &dialects.Env{Runtime: a.runtime, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
+	return nil
+}
+
+func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
+	if c.ID == "" {
+		return nil, errors.New("id is required")
+	}
+	if c.Model == "" {
+		return nil, fmt.Errorf("agent %q: model is required", c.ID)
+	}
+	name := c.Name
+	if name == "" {
+		name = c.ID
+	}
+	return &adapters.Agent{
+		ID: c.ID, Name: name, Description: c.Description, Tenant: c.Tenant,
+		SystemPrompt: repl.ReplaceAll(c.SystemPrompt, ""), Model: repl.ReplaceAll(c.Model, ""), Provider: c.Provider,
+		Sampling:  adapters.Sampling{Temperature: c.Temperature, TopP: c.TopP, MaxTokens: c.MaxTokens},
+		Reasoning: c.Reasoning, ReasoningEffort: c.ReasoningEffort, HistoryTurns: c.HistoryTurns,
+		Tools: c.Tools, Status: adapters.StatusActive,
+	}, nil
+}
+
+// Validate checks what Provision could not.
+func (a *App) Validate() error {
+	if a.MaxBodyBytes < 1024 {
+		return fmt.Errorf("max_body_bytes must be at least 1024, got %d", a.MaxBodyBytes)
+	}
+	return nil
+}
+
+// Start implements caddy.App; the runtime's background work started in
+// Provision so handlers provisioned with it can serve at once.
+func (a *App) Start() error {
+	if a.keys.empty() {
+		a.log.Warn("no API keys exist yet: every request will be rejected with 401. " +
+			"Set AGENTGATE_API_KEY before starting, or create one with `caddy agentgate key create --tenant default`")
+	}
+	return nil
+}
+
+// Stop implements caddy.App.
+func (a *App) Stop() error { return nil }
+
+// Cleanup stops the runtime (committing queued usage records) and releases
+// this config's hold on the store; the last holder closes it. It copes
+// with a Provision that failed half way.
+func (a *App) Cleanup() error {
+	if a.runtime != nil {
+		a.runtime.Close()
+	}
+	if a.store != nil {
+		a.store = nil
+		return releaseStore(a.storePath)
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

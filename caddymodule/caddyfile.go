@@ -1,0 +1,314 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("agentgate", parseGlobal)
+	httpcaddyfile.RegisterHandlerDirective("agentgate", parseDirective)
+	// Before basic_auth: agentgate's routes carry their own API-key auth,
+	// and it must run before respond, reverse_proxy and file_server (and
+	// before encode and templates, which would buffer streams) so a site
+	// can serve agentgate beside an existing app without an order line.
+	httpcaddyfile.RegisterDirectiveOrder("agentgate", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseGlobal parses the agentgate global option:
+//
+//	agentgate {
+//	    data_dir <dir>
+//	    max_body_bytes <n>
+//	    max_image_bytes <n>
+//	    usage_flush_interval <duration>
+//	    provider <name> <type> {
+//	        base_url <url>
+//	        api_key <key>
+//	        models <model...>
+//	        timeout <duration>
+//	        <option> <value>        # provider-specific (mock: delay, reply)
+//	    }
+//	    route <model|prefix*> <provider> [<target model>]
+//	    agent <id> {
+//	        name <name>
+//	        description <text>
+//	        tenant <tenant>
+//	        system_prompt <text>
+//	        model <model>
+//	        provider <name>
+//	        temperature <float>
+//	        top_p <float>
+//	        max_tokens <int>
+//	        reasoning on|off
+//	        reasoning_effort low|medium|high
+//	        history_turns <int>
+//	        tools <tool...>
+//	    }
+//	    key <secret> {
+//	        tenant <tenant>
+//	        tier <tier>
+//	        email <email>
+//	        projects <project...>
+//	    }
+//	}
+func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(App)
+	if prev, ok := existing.(httpcaddyfile.App); ok {
+		// Repeated agentgate blocks (e.g. from imported snippets) merge.
+		if err := json.Unmarshal(prev.Value, app); err != nil {
+			return nil, err
+		}
+	}
+	d.Next() // the option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "data_dir":
+			err = oneArg(d, &app.DataDir)
+		case "max_body_bytes":
+			err = intArg(d, &app.MaxBodyBytes)
+		case "max_image_bytes":
+			err = intArg(d, &app.MaxImageBytes)
+		case "usage_flush_interval":
+			err = durationArg(d, &app.UsageFlushInterval)
+		case "provider":
+			err = parseProvider(d, app)
+		case "route":
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 {
+				return nil, d.ArgErr()
+			}
+			rc := RouteConfig{Match: args[0], Provider: args[1]}
+			if len(args) == 3 {
+				rc.Target = args[2]
+			}
+			app.Routes = append(app.Routes, rc)
+		case "agent":
+			err = parseAgent(d, app)
+		case "key":
+			err = parseKey(d, app)
+		default:
+			return nil, d.Errf("unrecognized agentgate option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return httpcaddyfile.App{Name: "agentgate", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseProvider(d *caddyfile.Dispenser, app *App) error {
+	var pc ProviderConfig
+	if !d.Args(&pc.Name, &pc.Type) {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch key := d.Val(); key {
+		case "base_url":
+			err = oneArg(d, &pc.BaseURL)
+		case "api_key":
+			err = oneArg(d, &pc.APIKey)
+		case "models":
+			pc.Models = append(pc.Models, d.RemainingArgs()...)
+		case "timeout":
+			err = durationArg(d, &pc.Timeout)
+		default:
+			var v string
+			if err = oneArg(d, &v); err == nil {
+				if pc.Options == nil {
+					pc.Options = map[string]string{}
+				}
+				pc.Options[key] = v
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	app.Providers = append(app.Providers, pc)
+	return nil
+}
+
+func parseAgent(d *caddyfile.Dispenser, app *App) error {
+	var ac AgentConfig
+	if !d.Args(&ac.ID) {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "name":
+			err = oneArg(d, &ac.Name)
+		case "description":
+			err = oneArg(d, &ac.Description)
+		case "tenant":
+			err = oneArg(d, &ac.Tenant)
+		case "system_prompt":
+			err = oneArg(d, &ac.SystemPrompt)
+		case "model":
+			err = oneArg(d, &ac.Model)
+		case "provider":
+			err = oneArg(d, &ac.Provider)
+		case "temperature":
+			ac.Temperature = new(float64)
+			err = floatArg(d, ac.Temperature)
+		case "top_p":
+			ac.TopP = new(float64)
+			err = floatArg(d, ac.TopP)
+		case "max_tokens":
+			var n int64
+			err = intArg(d, &n)
+			m := int(n)
+			ac.MaxTokens = &m
+		case "reasoning":
+			var v string
+			if err = oneArg(d, &v); err == nil {
+				switch v {
+				case "on", "true":
+					ac.Reasoning = true
+				case "off", "false":
+					ac.Reasoning = false
+				default:
+					err = d.Errf("reasoning must be on or off, got %q", v)
+				}
+			}
+		case "reasoning_effort":
+			err = oneArg(d, &ac.ReasoningEffort)
+		case "history_turns":
+			var n int64
+			err = intArg(d, &n)
+			ac.HistoryTurns = int(n)
+		case "tools":
+			ac.Tools = append(ac.Tools, d.RemainingArgs()...)
+		default:
+			err = d.Errf("unrecognized agent option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	app.Agents = append(app.Agents, ac)
+	return nil
+}
+
+func parseKey(d *caddyfile.Dispenser, app *App) error {
+	var kc KeyConfig
+	if !d.Args(&kc.Key) {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "tenant":
+			err = oneArg(d, &kc.Tenant)
+		case "tier":
+			err = oneArg(d, &kc.Tier)
+		case "email":
+			err = oneArg(d, &kc.Email)
+		case "projects":
+			kc.Projects = append(kc.Projects, d.RemainingArgs()...)
+		default:
+			err = d.Errf("unrecognized key option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	app.Keys = append(app.Keys, kc)
+	return nil
+}
+
+// parseDirective parses the agentgate handler directive:
+//
+//	agentgate [<matcher>] {
+//	    dialects <name...>
+//	}
+func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var hd Handler
+	err := hd.UnmarshalCaddyfile(h.Dispenser)
+	return &hd, err
+}
+
+// UnmarshalCaddyfile implements caddyfile.Unmarshaler.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "dialects":
+			h.Dialects = append(h.Dialects, d.RemainingArgs()...)
+			if len(h.Dialects) == 0 {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unrecognized agentgate directive option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func intArg(d *caddyfile.Dispenser, dst *int64) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return d.Errf("%s: not an integer: %q", d.Val(), s)
+	}
+	*dst = n
+	return nil
+}
+
+func floatArg(d *caddyfile.Dispenser, dst *float64) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return d.Errf("not a number: %q", s)
+	}
+	*dst = f
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("not a duration: %q", s)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// Interface guards.
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,122 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/runtime"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler serves agentgate's API dialects. Requests that match no dialect
+// route go to the next handler, so agentgate composes with reverse_proxy
+// or file_server in front of an existing app.
+type Handler struct {
+	// Dialects to serve, by name. Default: every registered dialect.
+	Dialects []string `json:"dialects,omitempty"`
+
+	mux *http.ServeMux
+	app *App
+	log *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.agentgate", New: func() caddy.Module { return new(Handler) }}
+}
+
+// Provision builds the route table over the agentgate app's runtime.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.log = ctx.Logger()
+	appIface, err := ctx.App("agentgate")
+	if err != nil {
+		return err
+	}
+	h.app = appIface.(*App)
+	names := h.Dialects
+	if len(names) == 0 {
+		names = dialects.Names()
+	}
+	h.mux = http.NewServeMux()
+	for _, name := range names {
+		d, err := dialects.New(name, h.app.env)
+		if err != nil {
+			return err
+		}
+		for _, rt := range d.Routes() {
+			h.mux.Handle(rt.Pattern, &route{h: h, dialect: name, d: d, fn: rt.Handler})
+		}
+	}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// Handler reports the pattern without serving; ServeHTTP then matches
+	// again to set the path values. Matching is a few hundred nanoseconds,
+	// far cheaper than cloning the request to carry next in its context.
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		return next.ServeHTTP(w, r)
+	}
+	h.mux.ServeHTTP(w, r)
+	return nil
+}
+
+// route is one dialect endpoint behind authentication.
+type route struct {
+	h       *Handler
+	dialect string
+	d       dialects.Dialect
+	fn      dialects.HandlerFunc
+}
+
+func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		// A bug in one request must not take the connection down with a
+		// bare reset: log it with its stack and answer in the dialect's
+		// shape (if the response has not begun, the client sees a 500).
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.Any("panic", v), zap.Stack("stack"))
+			rt.d.WriteError(w, &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"})
+		}
+	}()
+	p, err := rt.h.app.keys.authenticate(r)
+	if err != nil {
+		rt.fail(w, r, err)
+		return
+	}
+	ctx, _ := runtime.WithMeter(r.Context())
+	r = r.WithContext(ctx)
+	if err := rt.fn(w, r, p); err != nil {
+		rt.fail(w, r, err)
+	}
+}
+
+// fail answers with err in the dialect's shape; errors that are not
+// *adapters.Error are bugs or store failures: logged, and answered with a
+// generic 500 that leaks nothing.
+func (rt *route) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		rt.h.log.Error("request failed", zap.String("dialect", rt.dialect), zap.String("uri", r.RequestURI), zap.Error(err))
+		e = adapters.AsError(err)
+	}
+	rt.d.WriteError(w, e)
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,148 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/state"
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+// keyPrefix marks agentgate API keys, so leaked keys are recognisable
+// by secret scanners.
+const keyPrefix = "agk_"
+
+// keyring authenticates API keys: the configuration's keys, held only in
+// memory, and the store's, created through the admin API. Only SHA-256
+// hashes are kept.
+type keyring struct {
+	store    state.Store
+	declared map[[32]byte]*state.APIKey
+}
+
+func newKeyring(store state.Store, cfg []KeyConfig, repl *caddy.Replacer, log *zap.Logger) (*keyring, error) {
+	k := &keyring{store: store, declared: map[[32]byte]*state.APIKey{}}
+	for i, kc := range cfg {
+		secret := repl.ReplaceAll(kc.Key, "")
+		if secret == "" {
+			log.Warn("API key from the configuration is empty after expanding placeholders; skipped", zap.Int("index", i), zap.String("key", kc.Key))
+			continue
+		}
+		if len(secret) < 16 {
+			return nil, errors.New("keys: a configured API key must be at least 16 characters")
+		}
+		h := sha256.Sum256([]byte(secret))
+		tenant, tier := kc.Tenant, kc.Tier
+		if tenant == "" {
+			tenant = "default"
+		}
+		if tier == "" {
+			tier = "pro"
+		}
+		k.declared[h] = &state.APIKey{ID: "cfg_" + hex.EncodeToString(h[:6]), Hash: h, Tenant: tenant, Tier: tier,
+			Email: kc.Email, Projects: kc.Projects, Prefix: prefixOf(secret)}
+	}
+	return k, nil
+}
+
+func (k *keyring) empty() bool {
+	if len(k.declared) > 0 {
+		return false
+	}
+	keys, err := k.store.ListKeys(context.Background())
+	return err == nil && len(keys) == 0
+}
+
+// errNoKey and errBadKey are the two ways authentication fails.
+var (
+	errNoKey = &adapters.Error{Kind: adapters.KindUnauthenticated, Code: "missing_api_key",
+		Message: "missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"}
+	errBadKey = &adapters.Error{Kind: adapters.KindUnauthenticated, Code: "invalid_api_key",
+		Message: "invalid API key"}
+)
+
+// authenticate returns the principal of r's API key.
+func (k *keyring) authenticate(r *http.Request) (*adapters.Principal, error) {
+	secret := requestKey(r)
+	if secret == "" {
+		return nil, errNoKey
+	}
+	h := sha256.Sum256([]byte(secret))
+	key, ok := k.declared[h]
+	if !ok {
+		var err error
+		key, err = k.store.KeyByHash(r.Context(), h)
+		if errors.Is(err, state.ErrNotFound) {
+			return nil, errBadKey
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The lookup is by hash; compare again in constant time so no code
+	// path branches on secret-dependent bytes.
+	if subtle.ConstantTimeCompare(key.Hash[:], h[:]) != 1 {
+		return nil, errBadKey
+	}
+	return &adapters.Principal{KeyID: key.ID, Tenant: key.Tenant, Tier: key.Tier, Email: key.Email, Projects: key.Projects}, nil
+}
+
+// requestKey reads the key from Authorization: Bearer or X-API-Key.
+func requestKey(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+// newSecret returns a fresh random API key: 192 bits, base64url.
+func newSecret() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return keyPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func prefixOf(secret string) string {
+	if len(secret) > 8 {
+		return secret[:8]
+	}
+	return secret
+}
+
+// createKey generates, stores and returns a new key; the secret is
+// returned once and never stored.
+func (k *keyring) createKey(ctx context.Context, tenant, tier, email string, projects []string, created time.Time) (string, *state.APIKey, error) {
+	secret := newSecret()
+	rec := &state.APIKey{ID: runtime.NewID("key_"), Hash: sha256.Sum256([]byte(secret)), Tenant: tenant, Tier: tier,
+		Email: email, Projects: projects, Created: created.UTC(), Prefix: prefixOf(secret)}
+	if err := k.store.PutKey(ctx, rec); err != nil {
+		return "", nil, err
+	}
+	return secret, rec, nil
+}
+
+// list returns the configuration's keys, then the stored ones.
+func (k *keyring) list(ctx context.Context) ([]*state.APIKey, error) {
+	stored, err := k.store.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*state.APIKey, 0, len(k.declared)+len(stored))
+	for _, key := range k.declared {
+		out = append(out, key)
+	}
+	return append(out, stored...), nil
+}

@@ -1,0 +1,16 @@
+// Package agentgate registers the agentgate Caddy modules, its dialects and
+// its providers. Import it (or build with `xcaddy build --with
+// github.com/agentgate/agentgate`) to add agentgate to a Caddy binary.
+package agentgate
+
+import (
+	// The Caddy modules: app, handler, admin API, CLI.
+	_ "github.com/agentgate/agentgate/caddymodule"
+
+	// Dialects: one registration line each.
+	_ "github.com/agentgate/agentgate/adapters/dialects/openai"
+
+	// Providers: one registration line each.
+	_ "github.com/agentgate/agentgate/adapters/providers/mock"
+	_ "github.com/agentgate/agentgate/adapters/providers/openai"
+)

@@ -1,0 +1,236 @@
+// Package fakeupstream is an OpenAI-compatible upstream for tests and
+// benchmarks: it speaks the real Chat Completions wire format (JSON and
+// SSE with stream_options.include_usage), records what it was sent, and
+// can stream slowly, reason, call tools and fail on demand.
+package fakeupstream
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// OpenAI is a fake OpenAI-compatible server. Set its fields before use.
+type OpenAI struct {
+	// Reply is the answer text, streamed word by word.
+	Reply string
+	// TokenDelay is the pause before each streamed word.
+	TokenDelay time.Duration
+	// Reasoning is streamed as reasoning_content when the request asks
+	// for reasoning (reasoning_effort).
+	Reasoning string
+	// ToolName, when set and the request offers that tool and its last
+	// message is not a tool result, makes the model call it with
+	// ToolArgs instead of answering.
+	ToolName string
+	ToolArgs string
+	// Status, when non-zero, is answered instead of a completion, with
+	// an OpenAI error body.
+	Status int
+	// OmitUsage drops usage from responses.
+	OmitUsage bool
+
+	mu       sync.Mutex
+	requests [][]byte
+	canceled int
+
+	// Server is the running HTTP server; URL is its base URL with /v1.
+	Server *httptest.Server
+	URL    string
+}
+
+// PromptTokens is what the fake reports as prompt tokens for a request
+// with n messages: fixed per message so tests can predict usage.
+func PromptTokens(n int) int { return 10 * n }
+
+// Start starts the server on loopback.
+func (o *OpenAI) Start() *OpenAI {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", o.chat)
+	mux.HandleFunc("POST /v1/embeddings", o.embeddings)
+	o.Server = httptest.NewServer(mux)
+	o.URL = o.Server.URL + "/v1"
+	return o
+}
+
+// Close stops the server.
+func (o *OpenAI) Close() { o.Server.Close() }
+
+// Requests returns the bodies received so far.
+func (o *OpenAI) Requests() [][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([][]byte(nil), o.requests...)
+}
+
+// LastRequest returns the last body received, parsed.
+func (o *OpenAI) LastRequest() gjson.Result {
+	r := o.Requests()
+	if len(r) == 0 {
+		return gjson.Result{}
+	}
+	return gjson.ParseBytes(r[len(r)-1])
+}
+
+// Canceled reports how many streams ended because the client went away.
+func (o *OpenAI) Canceled() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.canceled
+}
+
+func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	o.mu.Lock()
+	o.requests = append(o.requests, body)
+	o.mu.Unlock()
+	if o.Status != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		if o.Status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		w.WriteHeader(o.Status)
+		fmt.Fprintf(w, `{"error":{"message":"fake upstream failure %d","type":"server_error","param":null,"code":null}}`, o.Status)
+		return
+	}
+	req := gjson.ParseBytes(body)
+	model := req.Get("model").String()
+	nmsg := len(req.Get("messages").Array())
+	reply := o.Reply
+	if reply == "" {
+		reply = "Hello from the fake upstream."
+	}
+	words := strings.SplitAfter(reply, " ")
+	var reasoning []string
+	if o.Reasoning != "" && req.Get("reasoning_effort").Exists() {
+		reasoning = strings.SplitAfter(o.Reasoning, " ")
+	}
+	toolCall := o.ToolName != "" && offersTool(req, o.ToolName) &&
+		req.Get("messages.@reverse.0.role").String() != "tool"
+	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,"completion_tokens_details":{"reasoning_tokens":%d}}`,
+		PromptTokens(nmsg), len(words)+len(reasoning), PromptTokens(nmsg)+len(words)+len(reasoning), len(reasoning))
+	if toolCall {
+		words = nil
+		usage = fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":5,"total_tokens":%d}`, PromptTokens(nmsg), PromptTokens(nmsg)+5)
+	}
+	if o.OmitUsage {
+		usage = "null"
+	}
+	finish := "stop"
+	if toolCall {
+		finish = "tool_calls"
+	}
+	if !req.Get("stream").Bool() {
+		msg := map[string]any{"role": "assistant", "content": strings.Join(words, "")}
+		if len(reasoning) > 0 {
+			msg["reasoning_content"] = strings.Join(reasoning, "")
+		}
+		if toolCall {
+			msg["content"] = nil
+			msg["tool_calls"] = []any{map[string]any{"id": "call_fake_1", "type": "function",
+				"function": map[string]any{"name": o.ToolName, "arguments": o.ToolArgs}}}
+		}
+		resp := map[string]any{"id": "chatcmpl-fake", "object": "chat.completion", "created": 1730000000, "model": model,
+			"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
+			"usage":   json.RawMessage(usage)}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
+	send := func(delta string, finish string) bool {
+		f := "null"
+		if finish != "" {
+			f = strconv.Quote(finish)
+		}
+		_, err := fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":1730000000,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":%s,\"finish_reason\":%s}],\"usage\":null}\n\n", model, delta, f)
+		if err == nil {
+			err = rc.Flush()
+		}
+		return err == nil
+	}
+	wait := func() bool {
+		if o.TokenDelay == 0 {
+			return true
+		}
+		select {
+		case <-time.After(o.TokenDelay):
+			return true
+		case <-r.Context().Done():
+			o.mu.Lock()
+			o.canceled++
+			o.mu.Unlock()
+			return false
+		}
+	}
+	if !send(`{"role":"assistant","content":""}`, "") {
+		return
+	}
+	for _, t := range reasoning {
+		if !wait() || !send(`{"reasoning_content":`+strconv.Quote(t)+`}`, "") {
+			return
+		}
+	}
+	for _, t := range words {
+		b, _ := json.Marshal(t)
+		if !wait() || !send(`{"content":`+string(b)+`}`, "") {
+			return
+		}
+	}
+	if toolCall {
+		args, _ := json.Marshal(o.ToolArgs)
+		send(`{"tool_calls":[{"index":0,"id":"call_fake_1","type":"function","function":{"name":`+strconv.Quote(o.ToolName)+`,"arguments":""}}]}`, "")
+		send(`{"tool_calls":[{"index":0,"function":{"arguments":`+string(args)+`}}]}`, "")
+	}
+	send(`{}`, finish)
+	if req.Get("stream_options.include_usage").Bool() && usage != "null" {
+		fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":1730000000,\"model\":%q,\"choices\":[],\"usage\":%s}\n\n", model, usage)
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	_ = rc.Flush()
+}
+
+func offersTool(req gjson.Result, name string) bool {
+	for _, t := range req.Get("tools").Array() {
+		if t.Get("function.name").String() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// embeddings answers with a deterministic 8-dimensional vector per input.
+func (o *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	req := gjson.ParseBytes(body)
+	var inputs []string
+	if in := req.Get("input"); in.IsArray() {
+		for _, v := range in.Array() {
+			inputs = append(inputs, v.String())
+		}
+	} else {
+		inputs = []string{in.String()}
+	}
+	data := make([]any, len(inputs))
+	tokens := 0
+	for i, s := range inputs {
+		vec := make([]float32, 8)
+		for j, c := range s {
+			vec[(j+int(c))%8] += 1
+		}
+		tokens += len(strings.Fields(s))
+		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": vec}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": req.Get("model").String(),
+		"usage": map[string]int{"prompt_tokens": tokens, "total_tokens": tokens}})
+}

@@ -1,0 +1,180 @@
+// Package testgate starts a real Caddy, in-process, with the agentgate
+// modules and a Caddyfile, on loopback ports chosen by the kernel, for
+// end-to-end tests. Caddy's config is process-global, so tests using it
+// must not run in parallel with each other.
+package testgate
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	// Caddy's standard modules and agentgate's, as in cmd/agentgate.
+	_ "github.com/agentgate/agentgate"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// Test keys of two tenants, declared in every Start config.
+const (
+	KeyA = "agk_test_tenant_a_key_0000000000"
+	KeyB = "agk_test_tenant_b_key_0000000000"
+)
+
+// Gateway is a running Caddy.
+type Gateway struct {
+	// URL is the agentgate site's base URL; Admin the admin endpoint's
+	// host:port.
+	URL, Admin, DataDir string
+	port, adminPort    int
+	t                  testing.TB
+}
+
+// Config builds the Caddyfile of a test gateway: block goes inside the
+// agentgate global option, site inside the site block after agentgate.
+type Config struct {
+	Block string
+	Site  string
+	// Global is extra global options.
+	Global string
+}
+
+// Start runs Caddy with cfg and stops it when the test ends.
+func Start(t testing.TB, cfg Config) *Gateway {
+	t.Helper()
+	g := &Gateway{DataDir: t.TempDir(), port: freePort(t), adminPort: freePort(t), t: t}
+	g.URL = fmt.Sprintf("http://127.0.0.1:%d", g.port)
+	g.Admin = fmt.Sprintf("127.0.0.1:%d", g.adminPort)
+	g.Load(cfg)
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Logf("stopping caddy: %v", err)
+		}
+	})
+	return g
+}
+
+// Caddyfile renders cfg for this gateway.
+func (g *Gateway) Caddyfile(cfg Config) string {
+	site := cfg.Site
+	if site == "" {
+		site = `respond "not agentgate" 404`
+	}
+	return fmt.Sprintf(`{
+	admin %s
+	persist_config off
+	auto_https off
+	%s
+	agentgate {
+		data_dir %s
+		usage_flush_interval 20ms
+		key %s {
+			tenant tenant-a
+			tier pro
+			email a@example.com
+		}
+		key %s {
+			tenant tenant-b
+			tier pro
+			email b@example.com
+		}
+%s
+	}
+}
+
+http://127.0.0.1:%d {
+	agentgate
+	%s
+}
+`, g.Admin, cfg.Global, g.DataDir, KeyA, KeyB, cfg.Block, g.port, site)
+}
+
+// Load (re)loads Caddy with cfg, as `caddy reload` does.
+func (g *Gateway) Load(cfg Config) {
+	g.t.Helper()
+	if err := g.TryLoad(cfg); err != nil {
+		g.t.Fatalf("loading config: %v\n%s", err, g.Caddyfile(cfg))
+	}
+}
+
+// TryLoad is Load returning the error.
+func (g *Gateway) TryLoad(cfg Config) error {
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	js, warns, err := adapter.Adapt([]byte(g.Caddyfile(cfg)), nil)
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		g.t.Logf("caddyfile warning: %s", w.String())
+	}
+	if err := caddy.Load(js, true); err != nil {
+		return err
+	}
+	return waitListening(g.port)
+}
+
+// Do sends a request with key (if any) and returns status and body.
+func (g *Gateway) Do(method, path, key string, body any) (int, []byte, http.Header) {
+	g.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, g.URL+path, rd)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, resp.Header
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitListening(port int) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("caddy is not listening on port %d", port)
+}

@@ -1,0 +1,71 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
+)
+
+// Agent returns the agent id (or, failing that, the agent named id) that p
+// may use. Operator-declared agents are visible to every tenant they name
+// (all when they name none); stored agents only to their own tenant.
+func (rt *Runtime) Agent(ctx context.Context, p *adapters.Principal, id string) (*adapters.Agent, error) {
+	if a, ok := rt.declared[id]; ok && a.VisibleTo(p.Tenant) {
+		return a, nil
+	}
+	a, err := rt.store.GetAgent(ctx, p.Tenant, id)
+	if err == nil {
+		return a, nil
+	}
+	if !errors.Is(err, state.ErrNotFound) {
+		return nil, err
+	}
+	for _, d := range rt.declaredOrder {
+		if d.Name == id && d.VisibleTo(p.Tenant) {
+			return d, nil
+		}
+	}
+	all, err := rt.store.ListAgents(ctx, p.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range all {
+		if a.Name == id {
+			return a, nil
+		}
+	}
+	return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "agent_not_found", Param: "agent",
+		Message: "agent " + quote(id) + " not found"}
+}
+
+// Agents lists the agents p may use: declared ones first, in configuration
+// order, then the tenant's own by creation time.
+func (rt *Runtime) Agents(ctx context.Context, p *adapters.Principal) ([]*adapters.Agent, error) {
+	stored, err := rt.store.ListAgents(ctx, p.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*adapters.Agent, 0, len(rt.declaredOrder)+len(stored))
+	for _, a := range rt.declaredOrder {
+		if a.VisibleTo(p.Tenant) {
+			out = append(out, a)
+		}
+	}
+	return append(out, stored...), nil
+}
+
+// IsDeclared reports whether id names an operator-declared agent, whose id
+// no API may take.
+func (rt *Runtime) IsDeclared(id string) bool {
+	_, ok := rt.declared[id]
+	return ok
+}
+
+func quote(s string) string {
+	if len(s) > 128 {
+		s = s[:128] + "…"
+	}
+	return "'" + s + "'"
+}

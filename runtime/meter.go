@@ -1,0 +1,80 @@
+package runtime
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+)
+
+type meterKey struct{}
+
+// Meter is the request-scoped account of what one HTTP request did: the
+// runtime fills it, the Caddy handler reads it to settle quotas, export
+// metrics and set placeholders. It is safe for concurrent use because
+// orchestrated sub-agents report into their parent's meter.
+type Meter struct {
+	mu        sync.Mutex
+	agentID   string
+	model     string
+	provider  string
+	usage     adapters.Usage
+	calls     int
+	firstByte time.Duration
+	upstream  time.Duration
+	errCode   string
+}
+
+// WithMeter returns ctx carrying a new Meter.
+func WithMeter(ctx context.Context) (context.Context, *Meter) {
+	m := &Meter{}
+	return context.WithValue(ctx, meterKey{}, m), m
+}
+
+// MeterFrom returns the Meter in ctx, or nil.
+func MeterFrom(ctx context.Context) *Meter {
+	m, _ := ctx.Value(meterKey{}).(*Meter)
+	return m
+}
+
+func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, firstByte, upstream time.Duration, errCode string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.calls == 0 {
+		m.agentID, m.model, m.provider, m.firstByte = agentID, model, provider, firstByte
+	}
+	m.calls++
+	m.usage.Add(u)
+	m.upstream += upstream
+	if errCode != "" {
+		m.errCode = errCode
+	}
+}
+
+// MeterSnapshot is a copy of a Meter's figures.
+type MeterSnapshot struct {
+	AgentID, Model, Provider string
+	Usage                    adapters.Usage
+	// Calls is the number of upstream model calls made.
+	Calls int
+	// FirstByte is the time from the first call's start to its first
+	// generated token; Upstream the total time spent in upstream calls.
+	FirstByte, Upstream time.Duration
+	// ErrCode is the code of the last failed call, if any.
+	ErrCode string
+}
+
+// Snapshot returns the figures so far.
+func (m *Meter) Snapshot() MeterSnapshot {
+	if m == nil {
+		return MeterSnapshot{}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return MeterSnapshot{AgentID: m.agentID, Model: m.model, Provider: m.provider, Usage: m.usage,
+		Calls: m.calls, FirstByte: m.firstByte, Upstream: m.upstream, ErrCode: m.errCode}
+}

@@ -1,0 +1,85 @@
+// Package runtime is the agent runtime: it turns a canonical Call on an
+// agent into provider requests (system prompt, session history, the new
+// turn, reasoning), forwards the provider's events to the dialect, and
+// records sessions and usage. It never parses HTTP.
+package runtime
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
+	"go.uber.org/zap"
+)
+
+// Config is what a Runtime is built from.
+type Config struct {
+	Store     state.Store
+	Providers map[string]adapters.Provider
+	Routes    []Route
+	// Agents are the operator-declared agents, in configuration order.
+	Agents []*adapters.Agent
+	Logger *zap.Logger
+	// UsageFlushInterval bounds how long a usage record waits in memory.
+	UsageFlushInterval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Runtime runs agents. It is safe for concurrent use.
+type Runtime struct {
+	store         state.Store
+	router        *Router
+	declared      map[string]*adapters.Agent
+	declaredOrder []*adapters.Agent
+	recorder      *Recorder
+	log           *zap.Logger
+	now           func() time.Time
+}
+
+// New builds a runtime and starts its usage recorder; Close stops it.
+func New(cfg Config) (*Runtime, error) {
+	router, err := NewRouter(cfg.Providers, cfg.Routes)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, log: log, now: now}
+	for _, a := range cfg.Agents {
+		if _, dup := rt.declared[a.ID]; dup {
+			return nil, fmt.Errorf("agent %q declared twice", a.ID)
+		}
+		if _, _, ok := router.Resolve(a.Model, a.Provider); !ok {
+			return nil, fmt.Errorf("agent %q: no provider serves model %q", a.ID, a.Model)
+		}
+		a.Declared = true
+		rt.declared[a.ID] = a
+		rt.declaredOrder = append(rt.declaredOrder, a)
+	}
+	rt.recorder = NewRecorder(cfg.Store, log, cfg.UsageFlushInterval)
+	return rt, nil
+}
+
+// Store is the runtime's store, for dialects that manage objects directly.
+func (rt *Runtime) Store() state.Store { return rt.store }
+
+// Router is the runtime's model router.
+func (rt *Runtime) Router() *Router { return rt.router }
+
+// Recorder is the runtime's usage recorder.
+func (rt *Runtime) Recorder() *Recorder { return rt.recorder }
+
+// Now is the runtime's clock.
+func (rt *Runtime) Now() time.Time { return rt.now() }
+
+// Close commits pending usage records and stops background work. The
+// store stays open: its owner closes it.
+func (rt *Runtime) Close() { rt.recorder.Close() }

@@ -1,0 +1,56 @@
+package state
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/agentgate/agentgate/adapters"
+)
+
+// Deep copies of the cached types. clone_test.go fills every field of each
+// type by reflection and fails if a copy shares memory with its original,
+// so a reference-typed field added to these types later cannot slip past.
+
+func cloneAgent(a *adapters.Agent) *adapters.Agent {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.Sampling = cloneSampling(a.Sampling)
+	c.Tools = slices.Clone(a.Tools)
+	c.Tags = slices.Clone(a.Tags)
+	if a.Extensions != nil {
+		c.Extensions = make(map[string]json.RawMessage, len(a.Extensions))
+		for k, v := range a.Extensions {
+			c.Extensions[k] = slices.Clone(v)
+		}
+	}
+	return &c
+}
+
+func cloneSampling(s adapters.Sampling) adapters.Sampling {
+	s.Temperature = clonePtr(s.Temperature)
+	s.TopP = clonePtr(s.TopP)
+	s.MaxTokens = clonePtr(s.MaxTokens)
+	s.Seed = clonePtr(s.Seed)
+	s.Stop = slices.Clone(s.Stop)
+	s.ResponseFormat = slices.Clone(s.ResponseFormat)
+	return s
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+func cloneKey(k *APIKey) *APIKey {
+	if k == nil {
+		return nil
+	}
+	c := *k
+	c.Projects = slices.Clone(k.Projects)
+	return &c
+}

@@ -1,0 +1,52 @@
+package state
+
+import (
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/adapters"
+)
+
+// SeedSessions writes sessions × turnsEach turns of msgs, as AppendTurn
+// would have, for benchmarks that need a big store quickly: a few large
+// transactions without fsync. Session i of tenant is named id(i); seeding
+// is fastest when id(i) sorts like i.
+func SeedSessions(b *Bolt, tenant string, sessions, turnsEach int, id func(int) string, msgs []adapters.Message) error {
+	turn, err := json.Marshal(msgs)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	b.db.NoSync = true
+	defer func() { b.db.NoSync = false }()
+	const chunk = 20_000
+	for lo := 0; lo < sessions; lo += chunk {
+		err := b.update(func(tx *bolt.Tx) error {
+			sb, tb := tx.Bucket(bucketSessions), tx.Bucket(bucketTurns)
+			sb.FillPercent, tb.FillPercent = 0.9, 0.9
+			for i := lo; i < min(lo+chunk, sessions); i++ {
+				sid := id(i)
+				meta, err := json.Marshal(Session{ID: sid, Tenant: tenant, AgentID: "a", Turns: turnsEach, Created: now, Updated: now})
+				if err != nil {
+					return err
+				}
+				if err := sb.Put(join(tenant, sid), meta); err != nil {
+					return err
+				}
+				prefix := turnPrefix(tenant, sid)
+				for seq := 1; seq <= turnsEach; seq++ {
+					if err := tb.Put(turnKey(prefix, uint64(seq)), turn); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return b.db.Sync()
+}

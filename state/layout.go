@@ -1,0 +1,121 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// The on-disk layout of schema version 1. Every name below is a bucket at
+// the root of the bbolt file; values are JSON unless noted.
+//
+//	meta      "magic" → "agentgate", "schema" → 8-byte big-endian version
+//	agents    tenant \0 id → adapters.Agent
+//	keys      id → APIKey
+//	keyhash   sha256 (32 bytes) → id
+//	sessions  tenant \0 id → Session
+//	turns     tenant \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
+//	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord
+//	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
+//
+// Tenants, ids and scopes never contain NUL (writes reject them), so a
+// prefix ending in \0 selects exactly one tenant or session, and the same
+// prefix ending in \x01 is its exclusive upper bound.
+var (
+	bucketMeta     = []byte("meta")
+	bucketAgents   = []byte("agents")
+	bucketKeys     = []byte("keys")
+	bucketKeyHash  = []byte("keyhash")
+	bucketSessions = []byte("sessions")
+	bucketTurns    = []byte("turns")
+	bucketUsage    = []byte("usage")
+	bucketCounters = []byte("counters")
+
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters}
+
+	metaMagicKey  = []byte("magic")
+	metaSchemaKey = []byte("schema")
+	metaMagic     = []byte("agentgate")
+)
+
+// schemaVersion is the layout version this build writes and reads.
+const schemaVersion = 1
+
+// validName reports whether s can be a tenant or part of a key.
+func validName(s string) bool { return !strings.ContainsRune(s, 0) }
+
+// validID reports whether s can be an object id.
+func validID(s string) bool { return s != "" && validName(s) }
+
+func invalidID(kind, s string) error { return fmt.Errorf("state: %w: %s %q", ErrInvalidID, kind, s) }
+
+// join returns a \0 b as a fresh key.
+func join(a, b string) []byte {
+	k := make([]byte, 0, len(a)+1+len(b))
+	k = append(k, a...)
+	k = append(k, 0)
+	return append(k, b...)
+}
+
+// prefixEnd returns the exclusive upper bound of the keys starting with
+// prefix, which must end in \0.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	end[len(end)-1] = 1
+	return end
+}
+
+// turnPrefix is the key prefix of the turns of tenant's session id.
+func turnPrefix(tenant, id string) []byte { return append(join(tenant, id), 0) }
+
+// turnKey is the key of turn seq of a session.
+func turnKey(prefix []byte, seq uint64) []byte {
+	k := make([]byte, len(prefix), len(prefix)+8)
+	copy(k, prefix)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// usageKey is the key of a usage record of tenant at t; seq breaks ties
+// between records of the same instant.
+func usageKey(tenant string, t time.Time, seq uint64) []byte {
+	k := make([]byte, 0, len(tenant)+1+16)
+	k = append(k, tenant...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, sortableNanos(t))
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// sortableNanos maps t to a uint64 whose byte order is t's order: Unix
+// nanoseconds, clamped to the int64 range (zero times included), with the
+// sign bit flipped so times before 1970 sort first.
+func sortableNanos(t time.Time) uint64 {
+	var n int64
+	switch {
+	case t.Before(minNanoTime):
+		n = math.MinInt64
+	case t.After(maxNanoTime):
+		n = math.MaxInt64
+	default:
+		n = t.UnixNano()
+	}
+	return uint64(n) ^ (1 << 63)
+}
+
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// counterKey is the key of scope's counter for the month of t.
+func counterKey(scope string, t time.Time) []byte { return join(scope, MonthKey(t)) }
+
+func encodeInt64(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+
+func decodeInt64(b []byte) int64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
+}

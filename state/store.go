@@ -1,0 +1,123 @@
+// Package state defines the Store that keeps agentgate's durable objects
+// (agents, API keys, sessions, usage records and counters) and its embedded
+// bbolt implementation. It knows nothing of HTTP or Caddy.
+package state
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+)
+
+// ErrNotFound is returned when an object does not exist or belongs to
+// another tenant; callers cannot tell the two apart, by design.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned when creating an object whose id is taken.
+var ErrExists = errors.New("already exists")
+
+// Store is the persistence contract every backend implements and the
+// contract test suite (storetest) checks. Every read and write of tenant
+// data is scoped by tenant.
+type Store interface {
+	// CreateAgent stores a new agent; ErrExists if tenant already has one
+	// with that id.
+	CreateAgent(ctx context.Context, a *adapters.Agent) error
+	// PutAgent creates or replaces an agent.
+	PutAgent(ctx context.Context, a *adapters.Agent) error
+	// GetAgent returns tenant's agent id, or ErrNotFound.
+	GetAgent(ctx context.Context, tenant, id string) (*adapters.Agent, error)
+	// ListAgents returns tenant's agents ordered by creation time, then id.
+	ListAgents(ctx context.Context, tenant string) ([]*adapters.Agent, error)
+	// DeleteAgent removes tenant's agent id, or returns ErrNotFound.
+	DeleteAgent(ctx context.Context, tenant, id string) error
+
+	// PutKey creates or replaces an API key record.
+	PutKey(ctx context.Context, k *APIKey) error
+	// KeyByHash returns the key whose secret hashes to hash, or ErrNotFound.
+	KeyByHash(ctx context.Context, hash [32]byte) (*APIKey, error)
+	// GetKey returns the key with this id, or ErrNotFound.
+	GetKey(ctx context.Context, id string) (*APIKey, error)
+	// ListKeys returns every key ordered by creation time.
+	ListKeys(ctx context.Context) ([]*APIKey, error)
+	// DeleteKey removes a key, or returns ErrNotFound.
+	DeleteKey(ctx context.Context, id string) error
+
+	// GetSession returns tenant's session id, or ErrNotFound.
+	GetSession(ctx context.Context, tenant, id string) (*Session, error)
+	// AppendTurn adds one turn's messages to tenant's session s.ID,
+	// creating the session (with s's AgentID) when it does not exist. It is
+	// durable when it returns; concurrent calls are group-committed.
+	AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error
+	// RecentTurns returns the messages of the last n turns of tenant's
+	// session id, oldest first (n <= 0 means none).
+	RecentTurns(ctx context.Context, tenant, id string, n int) ([]adapters.Message, error)
+
+	// AppendUsage stores usage records in one transaction and adds their
+	// tokens to the monthly counters of their key and tenant.
+	AppendUsage(ctx context.Context, recs []UsageRecord) error
+	// ListUsage returns tenant's most recent usage records, newest first.
+	ListUsage(ctx context.Context, tenant string, limit int) ([]UsageRecord, error)
+	// MonthlyTokens returns the tokens recorded for a counter scope
+	// ("key:<id>" or "tenant:<name>") in the calendar month (UTC) of t.
+	MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error)
+
+	// Close releases the backend. The store must not be used afterwards.
+	Close() error
+}
+
+// APIKey is a stored API key. The secret itself is never stored.
+type APIKey struct {
+	ID string `json:"id"`
+	// Hash is the SHA-256 of the secret.
+	Hash     [32]byte  `json:"hash"`
+	Tenant   string    `json:"tenant"`
+	Tier     string    `json:"tier"`
+	Email    string    `json:"email,omitempty"`
+	Projects []string  `json:"projects,omitempty"`
+	Created  time.Time `json:"created_at"`
+	// Prefix is the first characters of the secret, shown in listings so
+	// operators can tell keys apart.
+	Prefix string `json:"prefix"`
+}
+
+// Session is a stored conversation's metadata; its messages are read with
+// RecentTurns.
+type Session struct {
+	ID      string    `json:"id"`
+	Tenant  string    `json:"tenant"`
+	AgentID string    `json:"agent_id"`
+	Turns   int       `json:"turns"`
+	Created time.Time `json:"created_at"`
+	Updated time.Time `json:"updated_at"`
+}
+
+// UsageRecord is one model call's usage log entry.
+type UsageRecord struct {
+	ID        string    `json:"id"`
+	Time      time.Time `json:"created_at"`
+	Tenant    string    `json:"tenant"`
+	KeyID     string    `json:"key_id"`
+	Dialect   string    `json:"dialect"`
+	AgentID   string    `json:"agent_id"`
+	Model     string    `json:"model_id"`
+	Provider  string    `json:"provider"`
+	SessionID string    `json:"session_id,omitempty"`
+	// ParentID links sub-calls (fallback attempts, sub-agents, memory
+	// steps) to the run they belong to.
+	ParentID        string `json:"parent_id,omitempty"`
+	InputTokens     int    `json:"input_tokens"`
+	OutputTokens    int    `json:"output_tokens"`
+	ReasoningTokens int    `json:"reasoning_tokens"`
+	CachedTokens    int    `json:"cached_tokens"`
+	// Estimated marks token counts the gateway estimated.
+	Estimated bool  `json:"estimated"`
+	LatencyMs int64 `json:"latency_ms"`
+	// Status is "ok" or the error code the call ended with.
+	Status string `json:"status"`
+}
+
+// MonthKey formats the calendar month (UTC) of t as counters use it.
+func MonthKey(t time.Time) string { return t.UTC().Format("2006-01") }

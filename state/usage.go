@@ -1,0 +1,118 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// AppendUsage stores usage records in one transaction and adds their
+// input plus output tokens to the monthly counters "key:<KeyID>" (when
+// KeyID is set) and "tenant:<Tenant>" of the record's month.
+func (b *Bolt) AppendUsage(ctx context.Context, recs []UsageRecord) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
+	defer b.exit()
+	if len(recs) == 0 {
+		return nil
+	}
+	vals := make([][]byte, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if !validName(r.Tenant) {
+			return invalidID("tenant", r.Tenant)
+		}
+		if !validName(r.KeyID) {
+			return invalidID("key id", r.KeyID)
+		}
+		v, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("state: encode usage record %q: %w", r.ID, err)
+		}
+		vals[i] = v
+	}
+	return b.update(func(tx *bolt.Tx) error {
+		usage, counters := tx.Bucket(bucketUsage), tx.Bucket(bucketCounters)
+		for i := range recs {
+			r := &recs[i]
+			seq, err := usage.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := usage.Put(usageKey(r.Tenant, r.Time, seq), vals[i]); err != nil {
+				return err
+			}
+			tokens := int64(r.InputTokens) + int64(r.OutputTokens)
+			if r.KeyID != "" {
+				if err := addCounter(counters, "key:"+r.KeyID, r.Time, tokens); err != nil {
+					return err
+				}
+			}
+			if err := addCounter(counters, "tenant:"+r.Tenant, r.Time, tokens); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func addCounter(b *bolt.Bucket, scope string, t time.Time, n int64) error {
+	k := counterKey(scope, t)
+	return b.Put(k, encodeInt64(decodeInt64(b.Get(k))+n))
+}
+
+// ListUsage returns tenant's most recent usage records, newest first, at
+// most limit of them (none when limit <= 0). Records of the same instant
+// come latest-appended first.
+func (b *Bolt) ListUsage(ctx context.Context, tenant string, limit int) ([]UsageRecord, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	if limit <= 0 || !validName(tenant) {
+		return nil, nil
+	}
+	prefix := join(tenant, "")
+	var recs []UsageRecord
+	err := b.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketUsage).Cursor()
+		k, v := c.Seek(prefixEnd(prefix))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(recs) < limit; k, v = c.Prev() {
+			var r UsageRecord
+			if err := decode(v, &r, "usage record of tenant", tenant); err != nil {
+				return err
+			}
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	return recs, err
+}
+
+// MonthlyTokens returns the tokens recorded for a counter scope ("key:<id>"
+// or "tenant:<name>") in the calendar month (UTC) of t.
+func (b *Bolt) MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error) {
+	if err := b.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer b.exit()
+	if !validName(scope) {
+		return 0, nil
+	}
+	var n int64
+	err := b.view(func(tx *bolt.Tx) error {
+		n = decodeInt64(tx.Bucket(bucketCounters).Get(counterKey(scope, t)))
+		return nil
+	})
+	return n, err
+}
