@@ -20,6 +20,8 @@ type Config struct {
 	Routes    []Route
 	// Agents are the operator-declared agents, in configuration order.
 	Agents []*adapters.Agent
+	// Tiers are the service levels keys are on; nil means none.
+	Tiers *Tiers
 	Logger *zap.Logger
 	// UsageFlushInterval bounds how long a usage record waits in memory.
 	UsageFlushInterval time.Duration
@@ -34,6 +36,7 @@ type Runtime struct {
 	declared      map[string]*adapters.Agent
 	declaredOrder []*adapters.Agent
 	recorder      *Recorder
+	tiers         *Tiers
 	log           *zap.Logger
 	now           func() time.Time
 }
@@ -52,7 +55,11 @@ func New(cfg Config) (*Runtime, error) {
 	if now == nil {
 		now = time.Now
 	}
-	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, log: log, now: now}
+	tiers := cfg.Tiers
+	if tiers == nil {
+		tiers = NewTiers()
+	}
+	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log, now: now}
 	for _, a := range cfg.Agents {
 		if _, dup := rt.declared[a.ID]; dup {
 			return nil, fmt.Errorf("agent %q declared twice", a.ID)
@@ -73,6 +80,9 @@ func (rt *Runtime) Store() state.Store { return rt.store }
 
 // Router is the runtime's model router.
 func (rt *Runtime) Router() *Router { return rt.router }
+
+// Tiers are the service levels keys are on.
+func (rt *Runtime) Tiers() *Tiers { return rt.tiers }
 
 // Recorder is the runtime's usage recorder.
 func (rt *Runtime) Recorder() *Recorder { return rt.recorder }

@@ -34,8 +34,8 @@ type Gateway struct {
 	// URL is the agentgate site's base URL; Admin the admin endpoint's
 	// host:port.
 	URL, Admin, DataDir string
-	port, adminPort    int
-	t                  testing.TB
+	port, adminPort     int
+	t                   testing.TB
 }
 
 // Config builds the Caddyfile of a test gateway: block goes inside the
