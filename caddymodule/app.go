@@ -38,6 +38,9 @@ type App struct {
 	Agents []AgentConfig `json:"agents,omitempty"`
 	// Keys are API keys from the configuration (the bootstrap key).
 	Keys []KeyConfig `json:"keys,omitempty"`
+	// Tiers are the service levels keys are on; the admin API can add and
+	// change tiers at run time.
+	Tiers []runtime.Tier `json:"tiers,omitempty"`
 	// MaxBodyBytes caps request bodies. Default: 8 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// MaxImageBytes caps one decoded inline image. Default: 5 MiB.
@@ -172,8 +175,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		agents = append(agents, ag)
 	}
+	for i, t := range a.Tiers {
+		if t.Name == "" {
+			return fmt.Errorf("tiers[%d]: name is required", i)
+		}
+	}
 	a.runtime, err = runtime.New(runtime.Config{
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
+		Tiers: runtime.NewTiers(a.Tiers...),
 		UsageFlushInterval: time.Duration(a.UsageFlushInterval),
 	})
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/agentgate/agentgate/runtime"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -51,6 +53,13 @@ func init() {
 //	        history_turns <int>
 //	        tools <tool...>
 //	    }
+//	    tier <name> {
+//	        monthly_tokens <n>          # per key; 0 or absent: unlimited
+//	        tenant_monthly_tokens <n>   # all of a tenant's keys on this tier together
+//	        rpm <n>                     # requests per minute per key
+//	        tpm <n>                     # tokens per minute per key
+//	        concurrent <n>              # requests in flight per key
+//	    }
 //	    key <secret> {
 //	        tenant <tenant>
 //	        tier <tier>
@@ -97,6 +106,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = parseAgent(d, app)
 		case "key":
 			err = parseKey(d, app)
+		case "tier":
+			err = parseTier(d, app)
 		default:
 			return nil, d.Errf("unrecognized agentgate option %q", d.Val())
 		}
@@ -199,6 +210,38 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 		}
 	}
 	app.Agents = append(app.Agents, ac)
+	return nil
+}
+
+func parseTier(d *caddyfile.Dispenser, app *App) error {
+	var t runtime.Tier
+	if !d.Args(&t.Name) {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var dst *int64
+		switch d.Val() {
+		case "monthly_tokens":
+			dst = &t.MonthlyTokens
+		case "tenant_monthly_tokens":
+			dst = &t.TenantMonthlyTokens
+		case "rpm":
+			dst = &t.RPM
+		case "tpm":
+			dst = &t.TPM
+		case "concurrent":
+			dst = &t.Concurrent
+		default:
+			return d.Errf("unrecognized tier option %q", d.Val())
+		}
+		if err := intArg(d, dst); err != nil {
+			return err
+		}
+		if *dst < 0 {
+			return d.Errf("%s must not be negative", d.Val())
+		}
+	}
+	app.Tiers = append(app.Tiers, t)
 	return nil
 }
 

@@ -76,6 +76,9 @@ func (g *Gateway) Caddyfile(cfg Config) string {
 	agentgate {
 		data_dir %s
 		usage_flush_interval 20ms
+		tier pro {
+			monthly_tokens 1000000
+		}
 		key %s {
 			tenant tenant-a
 			tier pro
