@@ -131,7 +131,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch r.Method {
 	case http.MethodGet:
-		k, err := app.store.GetKey(r.Context(), id)
+		k, err := app.backend.store.GetKey(r.Context(), id)
 		if errors.Is(err, state.ErrNotFound) {
 			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("key %s not found", id)}
 		}
@@ -143,7 +143,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if strings.HasPrefix(id, "cfg_") {
 			return caddy.APIError{HTTPStatus: http.StatusConflict, Err: errors.New("key comes from the configuration; remove it there and reload")}
 		}
-		err := app.store.DeleteKey(r.Context(), id)
+		err := app.backend.store.DeleteKey(r.Context(), id)
 		if errors.Is(err, state.ErrNotFound) {
 			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("key %s not found", id)}
 		}

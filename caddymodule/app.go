@@ -13,7 +13,6 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -46,10 +45,11 @@ type App struct {
 	// MaxImageBytes caps one decoded inline image. Default: 5 MiB.
 	MaxImageBytes int64 `json:"max_image_bytes,omitempty"`
 	// UsageFlushInterval bounds how long usage records wait before they
-	// are committed in a batch. Default: 200ms.
+	// are committed in a batch. Default: 200ms. A store already open
+	// across a reload keeps the interval it was opened with.
 	UsageFlushInterval caddy.Duration `json:"usage_flush_interval,omitempty"`
 
-	store     state.Store
+	backend   *backend
 	storePath string
 	runtime   *runtime.Runtime
 	keys      *keyring
@@ -133,11 +133,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("data_dir: %v", err)
 	}
-	store, err := acquireStore(filepath.Join(dir, "agentgate.db"))
+	a.storePath = filepath.Join(dir, "agentgate.db")
+	be, err := acquireBackend(a.storePath, time.Duration(a.UsageFlushInterval), a.log)
 	if err != nil {
 		return err
 	}
-	a.store, a.storePath = store, filepath.Join(dir, "agentgate.db")
+	a.backend = be
+	store := be.store
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
 	var routes []runtime.Route
@@ -182,8 +184,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.runtime, err = runtime.New(runtime.Config{
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: runtime.NewTiers(a.Tiers...),
-		UsageFlushInterval: time.Duration(a.UsageFlushInterval),
+		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder,
 	})
 	if err != nil {
 		return err
@@ -250,8 +251,8 @@ func (a *App) Cleanup() error {
 	if a.runtime != nil {
 		a.runtime.Close()
 	}
-	if a.store != nil {
-		a.store = nil
+	if a.backend != nil {
+		a.backend = nil
 		return releaseStore(a.storePath)
 	}
 	return nil

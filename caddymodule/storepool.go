@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"time"
 
+	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
 
 // stores holds each open store by absolute path. Caddy provisions a new
@@ -12,26 +14,38 @@ import (
 // the same store; bbolt locks its file, so opening it twice would block.
 var stores = caddy.NewUsagePool()
 
-type pooledStore struct{ state.Store }
+// backend is what outlives a config: the open store and the usage
+// recorder writing to it. Calls still running on an old config after a
+// reload keep recording through it until the last config lets go.
+type backend struct {
+	store    state.Store
+	recorder *runtime.Recorder
+}
 
-func (p pooledStore) Destruct() error { return p.Close() }
+// Destruct commits queued usage records, then closes the store.
+func (b *backend) Destruct() error {
+	b.recorder.Close()
+	return b.store.Close()
+}
 
 // storeLockTimeout is how long to wait for another process's lock on the
 // store file before giving up with a clear message.
 const storeLockTimeout = 2 * time.Second
 
-func acquireStore(path string) (state.Store, error) {
+// acquireBackend opens the store at path, or shares the one already open.
+// flushEvery applies when this call opens it.
+func acquireBackend(path string, flushEvery time.Duration, log *zap.Logger) (*backend, error) {
 	v, _, err := stores.LoadOrNew(path, func() (caddy.Destructor, error) {
 		s, err := state.OpenBolt(path, state.BoltOptions{LockTimeout: storeLockTimeout})
 		if err != nil {
 			return nil, err
 		}
-		return pooledStore{s}, nil
+		return &backend{store: s, recorder: runtime.NewRecorder(s, log, flushEvery)}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.(pooledStore).Store, nil
+	return v.(*backend), nil
 }
 
 func releaseStore(path string) error {

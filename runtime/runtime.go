@@ -23,6 +23,11 @@ type Config struct {
 	// Tiers are the service levels keys are on; nil means none.
 	Tiers *Tiers
 	Logger *zap.Logger
+	// Recorder writes usage records. When nil the runtime starts its own
+	// (flushing every UsageFlushInterval) and stops it on Close; a shared
+	// recorder outlives the runtime, so calls still running on an old
+	// config after a reload keep their records.
+	Recorder *Recorder
 	// UsageFlushInterval bounds how long a usage record waits in memory.
 	UsageFlushInterval time.Duration
 	// Now is the clock; nil means time.Now.
@@ -36,6 +41,7 @@ type Runtime struct {
 	declared      map[string]*adapters.Agent
 	declaredOrder []*adapters.Agent
 	recorder      *Recorder
+	ownRecorder   bool
 	tiers         *Tiers
 	log           *zap.Logger
 	now           func() time.Time
@@ -71,7 +77,10 @@ func New(cfg Config) (*Runtime, error) {
 		rt.declared[a.ID] = a
 		rt.declaredOrder = append(rt.declaredOrder, a)
 	}
-	rt.recorder = NewRecorder(cfg.Store, log, cfg.UsageFlushInterval)
+	rt.recorder = cfg.Recorder
+	if rt.recorder == nil {
+		rt.recorder, rt.ownRecorder = NewRecorder(cfg.Store, log, cfg.UsageFlushInterval), true
+	}
 	return rt, nil
 }
 
@@ -90,6 +99,11 @@ func (rt *Runtime) Recorder() *Recorder { return rt.recorder }
 // Now is the runtime's clock.
 func (rt *Runtime) Now() time.Time { return rt.now() }
 
-// Close commits pending usage records and stops background work. The
-// store stays open: its owner closes it.
-func (rt *Runtime) Close() { rt.recorder.Close() }
+// Close stops the runtime's own background work, committing its pending
+// usage records. The store and a shared recorder stay: their owner closes
+// them.
+func (rt *Runtime) Close() {
+	if rt.ownRecorder {
+		rt.recorder.Close()
+	}
+}
