@@ -21,7 +21,7 @@ type Config struct {
 	// Agents are the operator-declared agents, in configuration order.
 	Agents []*adapters.Agent
 	// Tiers are the service levels keys are on; nil means none.
-	Tiers *Tiers
+	Tiers  *Tiers
 	Logger *zap.Logger
 	// Recorder writes usage records. When nil the runtime starts its own
 	// (flushing every UsageFlushInterval) and stops it on Close; a shared
