@@ -13,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -39,7 +40,7 @@ type App struct {
 	Keys []KeyConfig `json:"keys,omitempty"`
 	// Tiers are the service levels keys are on; the admin API can add and
 	// change tiers at run time.
-	Tiers []runtime.Tier `json:"tiers,omitempty"`
+	Tiers []state.Tier `json:"tiers,omitempty"`
 	// MaxBodyBytes caps request bodies. Default: 8 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// MaxImageBytes caps one decoded inline image. Default: 5 MiB.

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/state"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -214,7 +214,7 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 }
 
 func parseTier(d *caddyfile.Dispenser, app *App) error {
-	var t runtime.Tier
+	var t state.Tier
 	if !d.Args(&t.Name) {
 		return d.ArgErr()
 	}

@@ -5,6 +5,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -64,6 +65,9 @@ func New(cfg Config) (*Runtime, error) {
 	tiers := cfg.Tiers
 	if tiers == nil {
 		tiers = NewTiers()
+	}
+	if err := tiers.load(context.Background(), cfg.Store); err != nil {
+		return nil, fmt.Errorf("loading tiers: %w", err)
 	}
 	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log, now: now}
 	for _, a := range cfg.Agents {

@@ -1,62 +1,85 @@
 package runtime
 
 import (
+	"context"
 	"sort"
 	"sync"
+
+	"github.com/agentgate/agentgate/state"
 )
 
-// Tier is a service level: what a key on it may spend. Zero means
-// unlimited for every limit.
-type Tier struct {
-	Name string `json:"name"`
-	// MonthlyTokens caps the tokens a key spends per calendar month (UTC).
-	MonthlyTokens int64 `json:"monthly_tokens"`
-	// TenantMonthlyTokens caps the tokens all of a tenant's keys on this
-	// tier spend per month together.
-	TenantMonthlyTokens int64 `json:"tenant_monthly_tokens,omitempty"`
-	// RPM and TPM cap requests and tokens per minute per key.
-	RPM int64 `json:"rpm"`
-	TPM int64 `json:"tpm"`
-	// Concurrent caps a key's requests in flight (streams included).
-	Concurrent int64 `json:"concurrent"`
-}
-
-// Tiers is the set of tiers, changeable at run time (admin API).
+// Tiers is the set of service levels: the configuration's, overridden by
+// tiers set at run time through the admin API (kept in the store, so they
+// survive reloads and restarts until deleted).
 type Tiers struct {
-	mu    sync.RWMutex
-	tiers map[string]Tier
+	mu        sync.RWMutex
+	declared  map[string]state.Tier
+	overrides map[string]state.Tier
 }
 
-// NewTiers returns a set holding tiers.
-func NewTiers(tiers ...Tier) *Tiers {
-	t := &Tiers{tiers: make(map[string]Tier, len(tiers))}
+// NewTiers returns a set holding the configuration's tiers.
+func NewTiers(tiers ...state.Tier) *Tiers {
+	t := &Tiers{declared: make(map[string]state.Tier, len(tiers)), overrides: map[string]state.Tier{}}
 	for _, tr := range tiers {
-		t.tiers[tr.Name] = tr
+		t.declared[tr.Name] = tr
 	}
 	return t
 }
 
+// load reads the run-time tiers from store.
+func (t *Tiers) load(ctx context.Context, store state.Store) error {
+	list, err := store.ListTiers(ctx)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tr := range list {
+		t.overrides[tr.Name] = *tr
+	}
+	return nil
+}
+
 // Get returns the tier called name.
-func (t *Tiers) Get(name string) (Tier, bool) {
+func (t *Tiers) Get(name string) (state.Tier, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	tr, ok := t.tiers[name]
+	if tr, ok := t.overrides[name]; ok {
+		return tr, true
+	}
+	tr, ok := t.declared[name]
 	return tr, ok
 }
 
-// Put creates or replaces a tier.
-func (t *Tiers) Put(tr Tier) {
+// Empty reports whether no tier exists: then nothing is limited.
+func (t *Tiers) Empty() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.declared) == 0 && len(t.overrides) == 0
+}
+
+// Put creates or replaces a tier and stores it.
+func (t *Tiers) Put(ctx context.Context, store state.Store, tr state.Tier) error {
+	if err := store.PutTier(ctx, &tr); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.tiers[tr.Name] = tr
+	t.overrides[tr.Name] = tr
+	return nil
 }
 
 // List returns every tier by name.
-func (t *Tiers) List() []Tier {
+func (t *Tiers) List() []state.Tier {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]Tier, 0, len(t.tiers))
-	for _, tr := range t.tiers {
+	out := make([]state.Tier, 0, len(t.declared)+len(t.overrides))
+	for name, tr := range t.declared {
+		if _, over := t.overrides[name]; !over {
+			out = append(out, tr)
+		}
+	}
+	for _, tr := range t.overrides {
 		out = append(out, tr)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

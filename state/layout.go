@@ -19,6 +19,7 @@ import (
 //	turns     tenant \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
 //	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
+//	tiers     name → Tier (tiers set through the admin API)
 //
 // Tenants, ids and scopes never contain NUL (writes reject them), so a
 // prefix ending in \0 selects exactly one tenant or session, and the same
@@ -32,8 +33,9 @@ var (
 	bucketTurns    = []byte("turns")
 	bucketUsage    = []byte("usage")
 	bucketCounters = []byte("counters")
+	bucketTiers    = []byte("tiers")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters}
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketTiers}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")

@@ -64,6 +64,13 @@ type Store interface {
 	// ("key:<id>" or "tenant:<name>") in the calendar month (UTC) of t.
 	MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error)
 
+	// PutTier creates or replaces a tier set at run time.
+	PutTier(ctx context.Context, t *Tier) error
+	// ListTiers returns the tiers set at run time, by name.
+	ListTiers(ctx context.Context) ([]*Tier, error)
+	// DeleteTier removes a tier set at run time, or returns ErrNotFound.
+	DeleteTier(ctx context.Context, name string) error
+
 	// Close releases the backend. The store must not be used afterwards.
 	Close() error
 }
@@ -117,6 +124,22 @@ type UsageRecord struct {
 	LatencyMs int64 `json:"latency_ms"`
 	// Status is "ok" or the error code the call ended with.
 	Status string `json:"status"`
+}
+
+// Tier is a service level: what a key on it may spend. Zero means
+// unlimited for every limit.
+type Tier struct {
+	Name string `json:"name"`
+	// MonthlyTokens caps the tokens a key spends per calendar month (UTC).
+	MonthlyTokens int64 `json:"monthly_tokens"`
+	// TenantMonthlyTokens caps the tokens all of a tenant's keys on this
+	// tier spend per month together.
+	TenantMonthlyTokens int64 `json:"tenant_monthly_tokens,omitempty"`
+	// RPM and TPM cap requests and tokens per minute per key.
+	RPM int64 `json:"rpm"`
+	TPM int64 `json:"tpm"`
+	// Concurrent caps a key's requests in flight (streams included).
+	Concurrent int64 `json:"concurrent"`
 }
 
 // MonthKey formats the calendar month (UTC) of t as counters use it.

@@ -72,6 +72,9 @@ func (g *Gateway) Caddyfile(cfg Config) string {
 	admin %s
 	persist_config off
 	auto_https off
+	log {
+		level ERROR
+	}
 	%s
 	agentgate {
 		data_dir %s
@@ -94,6 +97,7 @@ func (g *Gateway) Caddyfile(cfg Config) string {
 }
 
 http://127.0.0.1:%d {
+	bind 127.0.0.1
 	agentgate
 	%s
 }

@@ -1,0 +1,207 @@
+// Command agentgate-bench measures what agentgate costs on the hot path, as
+// DESIGN.md's "Performance budget" asks: every figure is a comparison, in
+// the same run on the same machine, between
+//
+//   - direct:     the client calling a fake OpenAI-compatible upstream;
+//   - caddy:      the same through plain Caddy `reverse_proxy`;
+//   - agentgate:  the same through the agentgate handler (API-key auth, a
+//     tier without limits, the agent path "bench", metering, metrics).
+//
+// Usage (what `./xcaddy.sh bench` runs after building ./agentgate):
+//
+//	go build -o ./agentgate ./cmd/agentgate
+//	go run ./cmd/agentgate-bench -binary ./agentgate [flags]
+//
+// Flags:
+//
+//	-binary path      Caddy with the agentgate modules (default ./agentgate)
+//	-duration d       measured time per scenario and target (default 8s)
+//	-warmup d         unmeasured warm-up per scenario and target (default 1s)
+//	-rate n           requests/s (open loop); 0 = as fast as -workers
+//	                  closed-loop workers go (default 0)
+//	-workers n        concurrent workers (default 32)
+//	-token-delay d    upstream pause before each streamed token (default 5ms)
+//	-tokens n         words in the upstream's answer (default 10)
+//	-scenarios list   comma-separated: nonstream,stream (default both)
+//	-keep             keep the temporary directory (Caddyfile, logs, data)
+//
+// Two child processes are started, so that their CPU time does not mix:
+// the fake upstream (this binary re-executed with the hidden flag
+// -serve-upstream; it runs internal/fakeupstream.OpenAI on 127.0.0.1:0) and
+// ONE `<binary> run` serving two loopback sites, plain reverse_proxy and
+// agentgate, from a generated Caddyfile (admin on loopback, persist_config
+// off, auto_https off, log level ERROR, no access logs, every file in a
+// temporary directory). The load generator (vegeta, as a library) runs in
+// this process. Nothing leaves loopback.
+//
+// Scenarios: a small POST /v1/chat/completions, non-streaming and streaming
+// ("stream":true with usage; the upstream waits -token-delay before each
+// of -tokens words, so time to first byte means something).
+//
+// Measures, per scenario and target:
+//
+//   - requests/s: successful responses over the wall time of the run;
+//   - p50 / p99: whole-response latency, from vegeta's per-request start
+//     to the last body byte (exact percentiles over every request);
+//   - TTFB p50 / p99 (streaming): per request, from the same start to the
+//     first byte of the response BODY, i.e. the first SSE event. The
+//     client's Transport is wrapped: it tags each response body with the
+//     request's X-Vegeta-Seq and records when the first Read returns
+//     data; the result with that sequence number gets it. Response headers
+//     alone are not counted, as a gateway could send them before the model
+//     has said anything;
+//   - errors: transport errors, non-2xx statuses, and bodies that are not a
+//     completion (no "choices") or a finished stream (no "data: [DONE]");
+//   - Caddy CPU µs/request: utime+stime of the Caddy process from
+//     /proc/<pid>/stat (clock ticks of 10 ms) read before and after each
+//     measured run, divided by the requests of the run. Caddy serves only
+//     the current target, so on the direct rows it shows its idle cost;
+//   - upstream CPU µs/request: the same for the fake upstream process.
+//
+// Progress goes to stderr; the table, as Markdown, and the ratios
+// (agentgate ÷ direct and ÷ plain Caddy requests/s, agentgate ÷ plain Caddy
+// CPU per request, agentgate − plain Caddy p99, and for streams agentgate −
+// direct TTFB) go to stdout at the end. The exit status is 1 when any run
+// has more than 1% errors, 2 on a setup failure, 130 when interrupted.
+// With the defaults a whole run takes about a minute.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	binary     string
+	duration   time.Duration
+	warmup     time.Duration
+	rate       int
+	workers    int
+	tokenDelay time.Duration
+	tokens     int
+	scenarios  string
+	keep       bool
+
+	serveUpstream bool
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agentgate-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.binary, "binary", "./agentgate", "Caddy with the agentgate modules")
+	fs.DurationVar(&o.duration, "duration", 8*time.Second, "measured time per scenario and target")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up per scenario and target")
+	fs.IntVar(&o.rate, "rate", 0, "requests/s (open loop); 0 = closed loop, as fast as -workers go")
+	fs.IntVar(&o.workers, "workers", 32, "concurrent workers")
+	fs.DurationVar(&o.tokenDelay, "token-delay", 5*time.Millisecond, "upstream pause before each streamed token")
+	fs.IntVar(&o.tokens, "tokens", 10, "words in the upstream's answer")
+	fs.StringVar(&o.scenarios, "scenarios", "nonstream,stream", "comma-separated scenarios: nonstream,stream")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Caddyfile, logs, data)")
+	fs.BoolVar(&o.serveUpstream, "serve-upstream", false, "internal: run the fake upstream and print its URL")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: agentgate-bench -binary ./agentgate [flags]\n\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Name == "serve-upstream" {
+				return
+			}
+			name, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(stderr, "  -%s %s\n    \t%s (default %q)\n", f.Name, name, usage, f.DefValue)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if o.serveUpstream {
+		return serveUpstream(o)
+	}
+	scen, err := parseScenarios(o.scenarios)
+	if err != nil {
+		fmt.Fprintln(stderr, "agentgate-bench:", err)
+		return 2
+	}
+	if o.workers < 1 || o.rate < 0 || o.duration <= 0 || o.tokens < 1 {
+		fmt.Fprintln(stderr, "agentgate-bench: need -workers ≥ 1, -rate ≥ 0, -duration > 0, -tokens ≥ 1")
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	env, err := setup(ctx, o, stderr)
+	if env != nil {
+		defer env.close()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "agentgate-bench:", err)
+		if ctx.Err() != nil {
+			return 130
+		}
+		return 2
+	}
+
+	facts := machineFacts(o)
+	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s and agentgate %s (Caddy pid %d)\n",
+		env.upstreamURL, env.upstream.pid(), env.caddyURL, env.gateURL, env.caddy.pid())
+	var results []result
+	for _, sc := range scen {
+		for _, tg := range env.targets() {
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "agentgate-bench: interrupted")
+				return 130
+			}
+			r := measure(ctx, o, env, sc, tg, stderr)
+			if ctx.Err() != nil {
+				break // a partial run is not a result
+			}
+			fmt.Fprintln(stderr, "  "+r.progressLine())
+			results = append(results, r)
+		}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "agentgate-bench: interrupted")
+		return 130
+	}
+
+	fmt.Fprint(stdout, report(facts, results))
+	for _, r := range results {
+		if r.errorRate() > 0.01 {
+			fmt.Fprintf(stderr, "agentgate-bench: %s %s: %d errors in %d requests (first: %s)\n",
+				r.scenario, r.target, r.errors, r.requests, r.firstError)
+			if r.target != targetDirect {
+				fmt.Fprintf(stderr, "Caddy log: %s\n", env.caddyLog)
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// parseScenarios checks a -scenarios list.
+func parseScenarios(s string) ([]scenario, error) {
+	var out []scenario
+	for _, name := range strings.Split(s, ",") {
+		switch strings.TrimSpace(name) {
+		case "nonstream":
+			out = append(out, scenarioNonStream)
+		case "stream":
+			out = append(out, scenarioStream)
+		case "":
+		default:
+			return nil, fmt.Errorf("unknown scenario %q (want nonstream, stream)", name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no scenario in %q", s)
+	}
+	return out, nil
+}

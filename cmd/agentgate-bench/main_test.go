@@ -1,0 +1,201 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// A command name with spaces and parentheses, as /proc allows.
+	stat := "4242 (my (weird) cmd) S 1 4242 4242 0 -1 4194560 1200 0 0 0 " +
+		"250 75 0 0 20 0 12 0 123456 1000000 2000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0"
+	got, err := parseStatCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 325 {
+		t.Errorf("utime+stime = %d, want 325", got)
+	}
+	for _, bad := range []string{"", "1 (x) S 1 2", "1 (x) S 1 2 3 4 5 6 7 8 9 10 u s"} {
+		if _, err := parseStatCPU(bad); err == nil {
+			t.Errorf("parseStatCPU(%q) did not fail", bad)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("empty: %v", got)
+	}
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {0, time.Millisecond}, {0.5, time.Millisecond}} {
+		if got := percentile(d, c.p); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if got := percentile([]time.Duration{7}, 99); got != 7 {
+		t.Errorf("single: %v", got)
+	}
+}
+
+func TestFormatting(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		412 * time.Microsecond:   "412µs",
+		1234 * time.Microsecond:  "1.23ms",
+		53120 * time.Microsecond: "53.1ms",
+		1500 * time.Millisecond:  "1500ms",
+	} {
+		if got := fmtDur(d); got != want {
+			t.Errorf("fmtDur(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if got := fmtDelta(-2 * time.Millisecond); got != "−2.00ms" {
+		t.Errorf("fmtDelta = %q", got)
+	}
+	if got := fmtDelta(300 * time.Microsecond); got != "+300µs" {
+		t.Errorf("fmtDelta = %q", got)
+	}
+	if got := fmtRatio(90, 100); got != "0.90×" {
+		t.Errorf("fmtRatio = %q", got)
+	}
+	if got := fmtRatio(1, 0); got != "n/a" {
+		t.Errorf("fmtRatio by zero = %q", got)
+	}
+}
+
+func TestResultFigures(t *testing.T) {
+	r := result{requests: 1000, errors: 10, elapsed: 2 * time.Second, caddyCPU: 150 * time.Millisecond, cpuOK: true}
+	if got := r.rps(); got != 495 {
+		t.Errorf("rps = %v", got)
+	}
+	if got := r.errorRate(); got != 0.01 {
+		t.Errorf("error rate = %v", got)
+	}
+	if got, ok := r.cpuPerRequest(r.caddyCPU); !ok || got != 150 {
+		t.Errorf("cpu/req = %v %v", got, ok)
+	}
+	if _, ok := (result{requests: 5}).cpuPerRequest(time.Second); ok {
+		t.Error("cpu/req without CPU figures")
+	}
+	if got := (result{}).errorRate(); got != 1 {
+		t.Errorf("a run with no requests must count as failed, got %v", got)
+	}
+}
+
+func TestReport(t *testing.T) {
+	ms := time.Millisecond
+	var rs []result
+	for _, sc := range []scenario{scenarioNonStream, scenarioStream} {
+		rs = append(rs,
+			result{scenario: sc, target: targetDirect, requests: 1000, elapsed: time.Second, p99: 2 * ms, ttfb50: ms, ttfb99: ms, cpuOK: true},
+			result{scenario: sc, target: targetCaddy, requests: 500, elapsed: time.Second, p99: 4 * ms, ttfb50: ms, ttfb99: 3 * ms, caddyCPU: 50 * ms, cpuOK: true},
+			result{scenario: sc, target: targetAgentgate, requests: 450, elapsed: time.Second, p99: 5 * ms, ttfb50: 2 * ms, ttfb99: 3 * ms, caddyCPU: 54 * ms, cpuOK: true},
+		)
+	}
+	out := report([]string{"machine: test"}, rs)
+	for _, want := range []string{
+		"| non-streaming | agentgate | 450 | 0µs | 5.00ms | – | – | 0 / 450 | 120 | 0 |",
+		"| streaming | agentgate | 450 | 0µs | 5.00ms | 2.00ms | 3.00ms | 0 / 450 | 120 | 0 |",
+		"agentgate req/s ÷ direct req/s: 0.45×",
+		"agentgate req/s ÷ plain Caddy req/s: 0.90×",
+		"agentgate CPU/req ÷ plain Caddy CPU/req: 1.20× (120 µs vs 100 µs)",
+		"agentgate p99 − plain Caddy p99: +1.00ms",
+		"agentgate TTFB − direct TTFB: p50 +1.00ms, p99 +2.00ms",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestParseScenarios(t *testing.T) {
+	got, err := parseScenarios("stream, nonstream")
+	if err != nil || len(got) != 2 || got[0] != scenarioStream || got[1] != scenarioNonStream {
+		t.Errorf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"", ",", "streams"} {
+		if _, err := parseScenarios(bad); err == nil {
+			t.Errorf("parseScenarios(%q) did not fail", bad)
+		}
+	}
+}
+
+func TestValidBody(t *testing.T) {
+	if !validBody(scenarioNonStream, []byte(`{"choices":[]}`)) || validBody(scenarioNonStream, []byte(`{"error":{}}`)) {
+		t.Error("non-streaming body check")
+	}
+	if !validBody(scenarioStream, []byte("data: {}\n\ndata: [DONE]\n\n")) || validBody(scenarioStream, []byte("data: {}\n\n")) {
+		t.Error("stream body check")
+	}
+}
+
+// The transport must attribute each body's first byte to its own request,
+// by vegeta's sequence number, and record nothing for an empty body.
+func TestTTFBTransportTagsBySequence(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/empty" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		io.WriteString(w, "data: hello\n\n")
+	}))
+	defer srv.Close()
+	rec := &firstBytes{at: map[uint64]time.Time{}}
+	client := &http.Client{Transport: &ttfbTransport{base: http.DefaultTransport, rec: rec}}
+	get := func(path, seq string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		if seq != "" {
+			req.Header.Set("X-Vegeta-Seq", seq)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	before := time.Now()
+	get("/", "7")
+	get("/", "8")
+	get("/empty", "9")
+	get("/", "") // not from vegeta: nothing recorded
+	if len(rec.at) != 2 {
+		t.Errorf("recorded %d first bytes, want 2: %v", len(rec.at), rec.at)
+	}
+	for _, seq := range []uint64{7, 8} {
+		at, ok := rec.take(seq)
+		if !ok || at.Before(before) {
+			t.Errorf("seq %d: %v %v", seq, at, ok)
+		}
+		if _, ok := rec.take(seq); ok {
+			t.Errorf("seq %d taken twice", seq)
+		}
+	}
+	if _, ok := rec.take(9); ok {
+		t.Error("an empty body has no first byte")
+	}
+}
+
+func TestCaddyfile(t *testing.T) {
+	cf := caddyfile(caddyfileParams{Admin: 1, PlainPort: 2, GatePort: 3, UpstreamHost: "127.0.0.1:4",
+		UpstreamURL: "http://127.0.0.1:4/v1", DataDir: "/tmp/d", StorageDir: "/tmp/s", Key: "agk_x"})
+	for _, want := range []string{
+		"admin 127.0.0.1:1", "persist_config off", "auto_https off", "level ERROR",
+		"base_url http://127.0.0.1:4/v1", "agent bench {", "key agk_x {", "tier unlimited",
+		"http://127.0.0.1:2 {\n\treverse_proxy 127.0.0.1:4\n}", "http://127.0.0.1:3 {\n\tagentgate",
+	} {
+		if !strings.Contains(cf, want) {
+			t.Errorf("Caddyfile lacks %q:\n%s", want, cf)
+		}
+	}
+}

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+type scenario string
+
+const (
+	scenarioNonStream scenario = "non-streaming"
+	scenarioStream    scenario = "streaming"
+)
+
+const (
+	targetDirect    = "direct"
+	targetCaddy     = "plain Caddy"
+	targetAgentgate = "agentgate"
+)
+
+// target is one way of reaching the upstream.
+type target struct {
+	name, baseURL, model, key string
+}
+
+func (e *env) targets() []target {
+	return []target{
+		{targetDirect, e.upstreamURL, upstreamModel, upstreamKey},
+		{targetCaddy, e.caddyURL + "/v1", upstreamModel, upstreamKey},
+		{targetAgentgate, e.gateURL + "/v1", agentModel, e.key},
+	}
+}
+
+// requestBody is the chat completion every target is sent.
+func requestBody(sc scenario, model string) []byte {
+	stream := ""
+	if sc == scenarioStream {
+		stream = `,"stream":true,"stream_options":{"include_usage":true}`
+	}
+	return []byte(`{"model":"` + model + `","messages":[{"role":"user","content":"Say hello in a few words."}],"max_tokens":32` + stream + `}`)
+}
+
+// validBody reports whether a 2xx body is a whole answer: a completion,
+// or a stream that ran to its end.
+func validBody(sc scenario, body []byte) bool {
+	if sc == scenarioStream {
+		return bytes.Contains(body, []byte("data: [DONE]"))
+	}
+	return bytes.Contains(body, []byte(`"choices"`))
+}
+
+// result is one measured run of a scenario against a target.
+type result struct {
+	scenario         scenario
+	target           string
+	requests, errors int
+	elapsed          time.Duration
+	p50, p99         time.Duration // whole response
+	ttfb50, ttfb99   time.Duration // first body byte (streaming only)
+	caddyCPU         time.Duration
+	upstreamCPU      time.Duration
+	cpuOK            bool
+	firstError       string
+}
+
+func (r result) successes() int { return r.requests - r.errors }
+
+func (r result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.successes()) / r.elapsed.Seconds()
+}
+
+func (r result) errorRate() float64 {
+	if r.requests == 0 {
+		return 1 // nothing got through at all
+	}
+	return float64(r.errors) / float64(r.requests)
+}
+
+// cpuPerRequest is cpu over the run's requests, in µs; ok is false when
+// it is unknown.
+func (r result) cpuPerRequest(cpu time.Duration) (float64, bool) {
+	if !r.cpuOK || r.requests == 0 {
+		return 0, false
+	}
+	return float64(cpu) / float64(time.Microsecond) / float64(r.requests), true
+}
+
+func (r result) progressLine() string {
+	s := fmt.Sprintf("%-13s %-11s %8.0f req/s  p50 %s  p99 %s", r.scenario, r.target, r.rps(), fmtDur(r.p50), fmtDur(r.p99))
+	if r.scenario == scenarioStream {
+		s += fmt.Sprintf("  TTFB p50 %s p99 %s", fmtDur(r.ttfb50), fmtDur(r.ttfb99))
+	}
+	if c, ok := r.cpuPerRequest(r.caddyCPU); ok {
+		s += fmt.Sprintf("  Caddy CPU %.0fµs/req", c)
+	}
+	s += fmt.Sprintf("  errors %d/%d", r.errors, r.requests)
+	if r.firstError != "" {
+		s += " (first: " + r.firstError + ")"
+	}
+	return s
+}
+
+// measure warms tg up, then runs sc against it for o.duration.
+func measure(ctx context.Context, o options, e *env, sc scenario, tg target, stderr io.Writer) result {
+	if o.warmup > 0 {
+		attack(ctx, o, sc, tg, o.warmup, nil)
+	}
+	r := result{scenario: sc, target: tg.name}
+	c0, err1 := procCPU(e.caddy.pid())
+	u0, err2 := procCPU(e.upstream.pid())
+	attack(ctx, o, sc, tg, o.duration, &r)
+	c1, err3 := procCPU(e.caddy.pid())
+	u1, err4 := procCPU(e.upstream.pid())
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		fmt.Fprintf(stderr, "  (no CPU figures: %v)\n", err)
+	} else {
+		r.cpuOK = true
+		r.caddyCPU, r.upstreamCPU = c1-c0, u1-u0
+	}
+	return r
+}
+
+// attack runs sc against tg for du; it fills r unless r is nil (warm-up).
+func attack(ctx context.Context, o options, sc scenario, tg target, du time.Duration, r *result) {
+	fb := &firstBytes{at: map[uint64]time.Time{}}
+	tr := &http.Transport{
+		Proxy:               nil, // loopback only, whatever the environment says
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 10000,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &ttfbTransport{base: tr, rec: fb}}
+
+	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(uint64(o.workers))}
+	pacer := vegeta.Pacer(vegeta.ConstantPacer{}) // zero: no pause between hits
+	if o.rate > 0 {
+		pacer = vegeta.ConstantPacer{Freq: o.rate, Per: time.Second}
+		opts = append(opts, vegeta.MaxWorkers(10000))
+	} else {
+		// Closed loop: exactly -workers requests in flight.
+		opts = append(opts, vegeta.MaxWorkers(uint64(o.workers)))
+	}
+	atk := vegeta.NewAttacker(opts...)
+	targeter := vegeta.NewStaticTargeter(vegeta.Target{
+		Method: http.MethodPost,
+		URL:    tg.baseURL + "/chat/completions",
+		Body:   requestBody(sc, tg.model),
+		Header: http.Header{
+			"Content-Type":  {"application/json"},
+			"Authorization": {"Bearer " + tg.key},
+		},
+	})
+
+	var lat, ttfb []time.Duration
+	var requests, errs int
+	var firstErr string
+	start := time.Now()
+	results := atk.Attack(targeter, pacer, du, string(sc)+" "+tg.name)
+	done := ctx.Done()
+	for res := range collect(results, done, atk) {
+		requests++
+		bad := ""
+		switch {
+		case res.Error != "":
+			bad = res.Error
+		case res.Code < 200 || res.Code > 299:
+			bad = fmt.Sprintf("status %d: %.200s", res.Code, res.Body)
+		case !validBody(sc, res.Body):
+			bad = fmt.Sprintf("incomplete body: %.200s", res.Body)
+		}
+		at, hasFirst := fb.take(res.Seq)
+		if bad != "" {
+			errs++
+			if firstErr == "" {
+				firstErr = bad
+			}
+			continue
+		}
+		lat = append(lat, res.Latency)
+		if hasFirst {
+			ttfb = append(ttfb, at.Sub(res.Timestamp))
+		}
+	}
+	if r == nil {
+		return
+	}
+	r.requests, r.errors, r.firstError = requests, errs, firstErr
+	r.elapsed = time.Since(start)
+	slices.Sort(lat)
+	slices.Sort(ttfb)
+	r.p50, r.p99 = percentile(lat, 50), percentile(lat, 99)
+	r.ttfb50, r.ttfb99 = percentile(ttfb, 50), percentile(ttfb, 99)
+}
+
+// collect passes results on, stopping the attack (and still draining it)
+// once done is closed.
+func collect(results <-chan *vegeta.Result, done <-chan struct{}, atk *vegeta.Attacker) <-chan *vegeta.Result {
+	out := make(chan *vegeta.Result)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case res, ok := <-results:
+				if !ok {
+					return
+				}
+				out <- res
+			case <-done:
+				atk.Stop()
+				done = nil
+			}
+		}
+	}()
+	return out
+}
+
+// firstBytes holds, per vegeta sequence number, when the first byte of a
+// response body arrived.
+type firstBytes struct {
+	mu sync.Mutex
+	at map[uint64]time.Time
+}
+
+func (f *firstBytes) record(seq uint64, t time.Time) {
+	f.mu.Lock()
+	f.at[seq] = t
+	f.mu.Unlock()
+}
+
+func (f *firstBytes) take(seq uint64) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.at[seq]
+	delete(f.at, seq)
+	return t, ok
+}
+
+// ttfbTransport tags every response body with its request's vegeta
+// sequence number (vegeta sets X-Vegeta-Seq on each request) so the time
+// its first byte is read can be matched with the result.
+type ttfbTransport struct {
+	base http.RoundTripper
+	rec  *firstBytes
+}
+
+func (t *ttfbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	if seq, perr := strconv.ParseUint(req.Header.Get("X-Vegeta-Seq"), 10, 64); perr == nil {
+		resp.Body = &firstByteBody{ReadCloser: resp.Body, seq: seq, rec: t.rec}
+	}
+	return resp, nil
+}
+
+// firstByteBody records when its first Read returns data. vegeta reads
+// the body as soon as the headers are in, so a Read that returns at once
+// means the bytes came with the headers.
+type firstByteBody struct {
+	io.ReadCloser
+	seq  uint64
+	rec  *firstBytes
+	seen bool
+}
+
+func (b *firstByteBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 && !b.seen {
+		b.seen = true
+		b.rec.record(b.seq, time.Now())
+	}
+	return n, err
+}
+
+// percentile is the nearest-rank p-th percentile of sorted; 0 when empty.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat: USER_HZ,
+// which the kernel ABI fixes at 100 on Linux whatever CONFIG_HZ is
+// (sysconf(_SC_CLK_TCK), `getconf CLK_TCK`).
+const clockTick = 10 * time.Millisecond
+
+// procCPU is the user+system CPU time process pid has used so far.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	ticks, err := parseStatCPU(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(ticks) * clockTick, nil
+}
+
+// parseStatCPU returns utime+stime, in clock ticks, from the contents of
+// /proc/<pid>/stat. The command name (field 2) is in parentheses and may
+// hold spaces and parentheses itself, so fields are counted from the last
+// ')': state is field 3, utime field 14, stime field 15.
+func parseStatCPU(stat string) (uint64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("no command name")
+	}
+	f := strings.Fields(stat[i+1:])
+	// f[0] is field 3.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("only %d fields", len(f)+2)
+	}
+	utime, err := strconv.ParseUint(f[14-3], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("utime: %w", err)
+	}
+	stime, err := strconv.ParseUint(f[15-3], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stime: %w", err)
+	}
+	return utime + stime, nil
+}

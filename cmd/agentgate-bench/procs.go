@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/fakeupstream"
+)
+
+// Model names: what the upstream is asked for directly and through plain
+// Caddy, and the agent the agentgate target calls (which asks the upstream
+// for upstreamModel).
+const (
+	upstreamModel = "gpt-bench"
+	agentModel    = "bench"
+	upstreamKey   = "sk-bench-upstream"
+)
+
+// serveUpstream is the -serve-upstream child: it serves the fake upstream
+// on loopback, prints its base URL (…/v1) on stdout, and runs until its
+// stdin closes (the parent went away) or it is signalled.
+func serveUpstream(o options) int {
+	words := make([]string, o.tokens)
+	for i := range words {
+		words[i] = fmt.Sprintf("word%d", i+1)
+	}
+	up := (&fakeupstream.OpenAI{Reply: strings.Join(words, " "), TokenDelay: o.tokenDelay}).Start()
+	fmt.Println(up.URL)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	<-ctx.Done()
+	closed := make(chan struct{})
+	go func() { up.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+	}
+	return 0
+}
+
+// child is a started child process.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+	err  error         // its exit status, once done
+}
+
+func startChild(name string, cmd *exec.Cmd) (*child, error) {
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the child to exit (SIGINT: Caddy shuts down gracefully) and
+// kills it after grace.
+func (c *child) stop(grace time.Duration) {
+	if c == nil || c.exited() {
+		return
+	}
+	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
+		_ = c.cmd.Process.Kill()
+	}
+	select {
+	case <-c.done:
+	case <-time.After(grace):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// env is the running setup: both children and the three base URLs.
+type env struct {
+	dir        string
+	keep       bool
+	upstream   *child
+	upstreamIn io.Closer // the upstream's stdin: closing it ends the upstream
+	caddy      *child
+	caddyLog   string
+	key        string
+
+	upstreamURL string // base URL with /v1
+	caddyURL    string // plain reverse_proxy site
+	gateURL     string // agentgate site
+}
+
+// close stops both children and removes the temporary directory.
+func (e *env) close() {
+	e.caddy.stop(10 * time.Second)
+	if e.upstreamIn != nil {
+		_ = e.upstreamIn.Close()
+	}
+	e.upstream.stop(5 * time.Second)
+	if e.keep {
+		fmt.Fprintf(os.Stderr, "kept %s\n", e.dir)
+		return
+	}
+	_ = os.RemoveAll(e.dir)
+}
+
+// setup starts the upstream and Caddy and waits until both serve. On
+// error the returned env, if not nil, must still be closed.
+func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
+	bin, err := filepath.Abs(o.binary)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%v (build it: go build -o ./agentgate ./cmd/agentgate)", err)
+	}
+	dir, err := os.MkdirTemp("", "agentgate-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir, keep: o.keep, caddyLog: filepath.Join(dir, "caddy.log")}
+
+	// The upstream: this very binary, re-executed.
+	self, err := os.Executable()
+	if err != nil {
+		return e, err
+	}
+	cmd := exec.Command(self, "-serve-upstream", "-token-delay", o.tokenDelay.String(), "-tokens", fmt.Sprint(o.tokens))
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return e, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return e, err
+	}
+	if e.upstream, err = startChild("upstream", cmd); err != nil {
+		return e, err
+	}
+	e.upstreamIn = stdin
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			return e, errors.New("the upstream exited without printing its URL")
+		}
+		e.upstreamURL = strings.TrimSpace(line)
+	case <-time.After(15 * time.Second):
+		return e, errors.New("the upstream did not print its URL within 15s")
+	case <-ctx.Done():
+		return e, ctx.Err()
+	}
+	u, err := url.Parse(e.upstreamURL)
+	if err != nil || u.Host == "" {
+		return e, fmt.Errorf("the upstream printed %q, not a URL", e.upstreamURL)
+	}
+
+	// Caddy: one process, two sites.
+	ports, err := freePorts(3)
+	if err != nil {
+		return e, err
+	}
+	admin, plainPort, gatePort := ports[0], ports[1], ports[2]
+	e.caddyURL = fmt.Sprintf("http://127.0.0.1:%d", plainPort)
+	e.gateURL = fmt.Sprintf("http://127.0.0.1:%d", gatePort)
+	secret := make([]byte, 16)
+	if _, err := rand.Read(secret); err != nil {
+		return e, err
+	}
+	e.key = "agk_bench_" + hex.EncodeToString(secret)
+	cf := caddyfile(caddyfileParams{
+		Admin: admin, PlainPort: plainPort, GatePort: gatePort,
+		UpstreamHost: u.Host, UpstreamURL: e.upstreamURL,
+		DataDir: filepath.Join(dir, "data"), StorageDir: filepath.Join(dir, "caddy"),
+		Key: e.key,
+	})
+	cfPath := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfPath, []byte(cf), 0o600); err != nil {
+		return e, err
+	}
+	logf, err := os.Create(e.caddyLog)
+	if err != nil {
+		return e, err
+	}
+	defer logf.Close()
+	cmd = exec.Command(bin, "run", "--config", cfPath, "--adapter", "caddyfile")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Keep Caddy's autosave, certificates and locks in the temp directory.
+	cmd.Env = append(os.Environ(),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"XDG_DATA_HOME="+filepath.Join(dir, "share"))
+	if e.caddy, err = startChild("caddy", cmd); err != nil {
+		return e, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range []int{plainPort, gatePort} {
+		if err := waitListening(ctx, e.caddy, p, deadline); err != nil {
+			return e, fmt.Errorf("%v\n--- %s:\n%s", err, e.caddyLog, tail(e.caddyLog, 30))
+		}
+	}
+	return e, nil
+}
+
+type caddyfileParams struct {
+	Admin, PlainPort, GatePort int
+	UpstreamHost, UpstreamURL  string
+	DataDir, StorageDir, Key   string
+}
+
+// caddyfile is the configuration of the Caddy under test.
+func caddyfile(p caddyfileParams) string {
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	persist_config off
+	auto_https off
+	storage file_system %q
+	log {
+		level ERROR
+	}
+	agentgate {
+		data_dir %q
+		provider up openai {
+			base_url %s
+			api_key %s
+		}
+		agent %s {
+			name "Bench"
+			model %s
+			provider up
+		}
+		tier unlimited {
+		}
+		key %s {
+			tenant bench
+			tier unlimited
+			email bench@example.com
+		}
+	}
+}
+
+# Plain Caddy: the baseline agentgate is compared with.
+http://127.0.0.1:%d {
+	reverse_proxy %s
+}
+
+http://127.0.0.1:%d {
+	agentgate
+	respond "agentgate: no such endpoint" 404
+}
+`, p.Admin, p.StorageDir, p.DataDir, p.UpstreamURL, upstreamKey, agentModel, upstreamModel, p.Key,
+		p.PlainPort, p.UpstreamHost, p.GatePort)
+}
+
+// freePorts returns n distinct loopback ports the kernel had free.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// waitListening waits until port answers HTTP, failing early if c exits.
+func waitListening(ctx context.Context, c *child, port int, deadline time.Time) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	for {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if c.exited() {
+			return fmt.Errorf("%s exited: %v", c.name, c.err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is not serving on port %d: %v", c.name, port, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// machineFacts describes the machine and the settings, for the header.
+func machineFacts(o options) []string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel := runtime.GOOS
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel += " " + strings.TrimSpace(string(b))
+	}
+	version := "unknown"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, o.binary, "version").Output(); err == nil {
+		if f := strings.Fields(string(out)); len(f) > 0 {
+			version = f[0]
+		}
+	}
+	load := fmt.Sprintf("closed loop, %d workers", o.workers)
+	if o.rate > 0 {
+		load = fmt.Sprintf("open loop at %d req/s (up to 10000 workers, %d to start)", o.rate, o.workers)
+	}
+	facts := []string{
+		fmt.Sprintf("machine: nproc %d, GOMAXPROCS %d (load generator), %s, %s/%s, kernel %s",
+			runtime.NumCPU(), runtime.GOMAXPROCS(0), cpu, runtime.GOOS, runtime.GOARCH, kernel),
+		fmt.Sprintf("build: %s; Caddy %s (%s)", runtime.Version(), version, o.binary),
+		fmt.Sprintf("load: %s, %s measured per row after %s warm-up; load generator, upstream and Caddy share the machine",
+			load, o.duration, o.warmup),
+		fmt.Sprintf("upstream: fakeupstream.OpenAI in its own process, %d-word answer, streamed with %s before each word",
+			o.tokens, o.tokenDelay),
+	}
+	if load := loadavg(); load != "" {
+		facts = append(facts, "load average before the run: "+load)
+	}
+	return facts
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// report renders the results as one Markdown table plus the ratios.
+func report(facts []string, results []result) string {
+	var b strings.Builder
+	b.WriteString("## agentgate-bench\n\n")
+	for _, f := range facts {
+		b.WriteString("- " + f + "\n")
+	}
+	b.WriteString("\n| scenario | target | req/s | p50 | p99 | TTFB p50 | TTFB p99 | errors | Caddy CPU µs/req | upstream CPU µs/req |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range results {
+		ttfb50, ttfb99 := "–", "–"
+		if r.scenario == scenarioStream {
+			ttfb50, ttfb99 = fmtDur(r.ttfb50), fmtDur(r.ttfb99)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d / %d | %s | %s |\n",
+			r.scenario, r.target, r.rps(), fmtDur(r.p50), fmtDur(r.p99), ttfb50, ttfb99,
+			r.errors, r.requests, fmtCPU(r, r.caddyCPU), fmtCPU(r, r.upstreamCPU))
+	}
+	b.WriteString("\np50/p99: whole response. TTFB: first body byte (first SSE event). CPU: user+system time of the process over the row's requests (10 ms ticks).\n")
+
+	var scen []scenario
+	for _, r := range results {
+		if !containsScenario(scen, r.scenario) {
+			scen = append(scen, r.scenario)
+		}
+	}
+	for _, sc := range scen {
+		direct, okD := find(results, sc, targetDirect)
+		plain, okP := find(results, sc, targetCaddy)
+		gate, okG := find(results, sc, targetAgentgate)
+		if !okG {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s:\n", sc)
+		if okD {
+			fmt.Fprintf(&b, "- agentgate req/s ÷ direct req/s: %s\n", fmtRatio(gate.rps(), direct.rps()))
+		}
+		if okP {
+			fmt.Fprintf(&b, "- agentgate req/s ÷ plain Caddy req/s: %s\n", fmtRatio(gate.rps(), plain.rps()))
+			gc, ok1 := gate.cpuPerRequest(gate.caddyCPU)
+			pc, ok2 := plain.cpuPerRequest(plain.caddyCPU)
+			if ok1 && ok2 {
+				fmt.Fprintf(&b, "- agentgate CPU/req ÷ plain Caddy CPU/req: %s (%.0f µs vs %.0f µs)\n", fmtRatio(gc, pc), gc, pc)
+			}
+			fmt.Fprintf(&b, "- agentgate p99 − plain Caddy p99: %s\n", fmtDelta(gate.p99-plain.p99))
+		}
+		if sc == scenarioStream {
+			if okD {
+				fmt.Fprintf(&b, "- agentgate TTFB − direct TTFB: p50 %s, p99 %s\n",
+					fmtDelta(gate.ttfb50-direct.ttfb50), fmtDelta(gate.ttfb99-direct.ttfb99))
+			}
+			if okP {
+				fmt.Fprintf(&b, "- agentgate TTFB − plain Caddy TTFB: p50 %s, p99 %s\n",
+					fmtDelta(gate.ttfb50-plain.ttfb50), fmtDelta(gate.ttfb99-plain.ttfb99))
+			}
+		}
+	}
+	return b.String()
+}
+
+func containsScenario(list []scenario, sc scenario) bool {
+	for _, s := range list {
+		if s == sc {
+			return true
+		}
+	}
+	return false
+}
+
+func find(results []result, sc scenario, target string) (result, bool) {
+	for _, r := range results {
+		if r.scenario == sc && r.target == target {
+			return r, true
+		}
+	}
+	return result{}, false
+}
+
+func fmtCPU(r result, cpu time.Duration) string {
+	c, ok := r.cpuPerRequest(cpu)
+	if !ok {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f", c)
+}
+
+// fmtDur prints a latency with three significant digits or so.
+func fmtDur(d time.Duration) string {
+	us := float64(d) / float64(time.Microsecond)
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", us)
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", us/1000)
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%.1fms", us/1000)
+	default:
+		return fmt.Sprintf("%.0fms", us/1000)
+	}
+}
+
+// fmtDelta is fmtDur with a sign.
+func fmtDelta(d time.Duration) string {
+	if d < 0 {
+		return "−" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}
+
+// fmtRatio prints a/b, or n/a when b is zero.
+func fmtRatio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
