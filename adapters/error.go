@@ -58,6 +58,9 @@ type Error struct {
 	Param string `json:"param,omitempty"`
 	// Code overrides the kind's default machine-readable code.
 	Code string `json:"code,omitempty"`
+	// Reason refines the kind: for rate limits, which limit was hit
+	// (requests, tokens or concurrency).
+	Reason string `json:"reason,omitempty"`
 	// RetryAfter tells rate-limited clients when to come back.
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// UpstreamStatus is the HTTP status the upstream answered with.

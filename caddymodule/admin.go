@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +21,14 @@ func init() {
 // adminAPI serves agentgate's operator endpoints on Caddy's admin
 // listener (never on the public one):
 //
-//	POST   /agentgate/keys        {"tenant","tier","email","projects"} → {"id","key",…}
-//	GET    /agentgate/keys        → [{"id","tenant","tier","email","prefix","created_at"}]
+//	POST   /agentgate/keys         {"tenant","tier","email","projects"} → {"id","key",…}
+//	GET    /agentgate/keys         → [{"id","tenant","tier","email","prefix","created_at"}]
+//	GET    /agentgate/keys/{id}    → the key and its monthly usage
+//	PATCH  /agentgate/keys/{id}    {"tier"} moves the key to another tier
 //	DELETE /agentgate/keys/{id}
+//	GET    /agentgate/tiers        → [{"name","monthly_tokens","tenant_monthly_tokens","rpm","tpm","concurrent"}]
+//	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent"} creates or updates
+//	DELETE /agentgate/tiers/{name} drops a tier set here (the configuration's, if any, applies again)
 //
 // Caddy rebuilds the admin server before it provisions apps, so handlers
 // find the running agentgate app at request time.
@@ -38,6 +44,8 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/agentgate/keys", Handler: caddy.AdminHandlerFunc(handleKeys)},
 		{Pattern: "/agentgate/keys/", Handler: caddy.AdminHandlerFunc(handleKey)},
+		{Pattern: "/agentgate/tiers", Handler: caddy.AdminHandlerFunc(handleTiers)},
+		{Pattern: "/agentgate/tiers/", Handler: caddy.AdminHandlerFunc(handleTiers)},
 	}
 }
 
@@ -62,6 +70,15 @@ type keyView struct {
 	// Declared keys come from the configuration and cannot be revoked
 	// through the API.
 	Declared bool `json:"declared,omitempty"`
+	// Usage is the key's monthly quota use, on GET of one key.
+	Usage *keyUsage `json:"usage,omitempty"`
+}
+
+type keyUsage struct {
+	Month    string `json:"month"`
+	Used     int64  `json:"used_monthly_tokens"`
+	Reserved int64  `json:"reserved_tokens"`
+	Limit    int64  `json:"total_monthly_tokens"`
 }
 
 func viewOf(k *state.APIKey, declared bool) keyView {
@@ -94,14 +111,8 @@ func handleKeys(w http.ResponseWriter, r *http.Request) error {
 		return writeAdminJSON(w, http.StatusOK, out)
 	case http.MethodPost:
 		var req createKeyRequest
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
-		}
-		if len(body) > 0 {
-			if err := json.Unmarshal(body, &req); err != nil {
-				return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %v", err)}
-			}
+		if err := decodeAdmin(r, &req); err != nil {
+			return err
 		}
 		if req.Tenant == "" {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("tenant is required")}
@@ -129,13 +140,47 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 	if id == "" || strings.Contains(id, "/") {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("no such key")}
 	}
+	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
-		k, err := app.backend.store.GetKey(r.Context(), id)
+		k, declared, err := app.keys.get(ctx, id)
 		if errors.Is(err, state.ErrNotFound) {
 			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("key %s not found", id)}
 		}
 		if err != nil {
+			return err
+		}
+		t := now()
+		q, err := app.backend.limits.Quota(ctx, "key:"+k.ID, t)
+		if err != nil {
+			return err
+		}
+		v := viewOf(k, declared)
+		tier, _ := app.runtime.Tiers().Get(k.Tier)
+		v.Usage = &keyUsage{Month: state.MonthKey(t), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens}
+		return writeAdminJSON(w, http.StatusOK, v)
+	case http.MethodPatch:
+		var req struct {
+			Tier string `json:"tier"`
+		}
+		if err := decodeAdmin(r, &req); err != nil {
+			return err
+		}
+		if _, ok := app.runtime.Tiers().Get(req.Tier); !ok {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("tier %q does not exist", req.Tier)}
+		}
+		k, declared, err := app.keys.get(ctx, id)
+		if errors.Is(err, state.ErrNotFound) {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("key %s not found", id)}
+		}
+		if err != nil {
+			return err
+		}
+		if declared {
+			return caddy.APIError{HTTPStatus: http.StatusConflict, Err: errors.New("key comes from the configuration; change its tier there and reload")}
+		}
+		k.Tier = req.Tier
+		if err := app.backend.store.PutKey(ctx, k); err != nil {
 			return err
 		}
 		return writeAdminJSON(w, http.StatusOK, viewOf(k, false))
@@ -154,6 +199,66 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+}
+
+func handleTiers(w http.ResponseWriter, r *http.Request) error {
+	app, err := activeApp()
+	if err != nil {
+		return err
+	}
+	tiers := app.runtime.Tiers()
+	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/agentgate/tiers"), "/")
+	switch {
+	case name == "" && r.Method == http.MethodGet:
+		return writeAdminJSON(w, http.StatusOK, tiers.List())
+	case name != "" && r.Method == http.MethodGet:
+		t, ok := tiers.Get(name)
+		if !ok {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tier %q not found", name)}
+		}
+		return writeAdminJSON(w, http.StatusOK, t)
+	case name != "" && r.Method == http.MethodPut:
+		var t state.Tier
+		if err := decodeAdmin(r, &t); err != nil {
+			return err
+		}
+		if t.MonthlyTokens < 0 || t.TenantMonthlyTokens < 0 || t.RPM < 0 || t.TPM < 0 || t.Concurrent < 0 {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("limits must not be negative (0 means unlimited)")}
+		}
+		t.Name = name
+		if err := tiers.Put(r.Context(), app.backend.store, t); err != nil {
+			return err
+		}
+		return writeAdminJSON(w, http.StatusOK, t)
+	case name != "" && r.Method == http.MethodDelete:
+		err := tiers.Delete(r.Context(), app.backend.store, name)
+		if errors.Is(err, state.ErrNotFound) {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("tier %q was not set through the admin API", name)}
+		}
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+}
+
+// decodeAdmin decodes a JSON request body into v.
+func decodeAdmin(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %v", err)}
+	}
+	return nil
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) error {

@@ -52,7 +52,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 		for _, rt := range d.Routes() {
-			h.mux.Handle(rt.Pattern, &route{h: h, dialect: name, d: d, fn: rt.Handler})
+			h.mux.Handle(rt.Pattern, &route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel})
 		}
 	}
 	return nil
@@ -72,10 +72,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // route is one dialect endpoint behind authentication.
 type route struct {
-	h       *Handler
-	dialect string
-	d       dialects.Dialect
-	fn      dialects.HandlerFunc
+	h          *Handler
+	dialect    string
+	d          dialects.Dialect
+	fn         dialects.HandlerFunc
+	callsModel bool
 }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -96,9 +97,14 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.fail(w, r, err)
 		return
 	}
-	ctx, _ := runtime.WithMeter(r.Context())
-	r = r.WithContext(ctx)
-	if err := rt.fn(w, r, p); err != nil {
+	adm, err := rt.h.admit(w, r, p, rt.callsModel)
+	if err != nil {
+		rt.fail(w, r, err)
+		return
+	}
+	ctx, meter := runtime.WithMeter(r.Context())
+	defer func() { adm.done(ctx, int64(meter.Snapshot().Usage.Total())) }()
+	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
 		rt.fail(w, r, err)
 	}
 }

@@ -134,6 +134,18 @@ func (k *keyring) createKey(ctx context.Context, tenant, tier, email string, pro
 	return secret, rec, nil
 }
 
+// get returns the key with id and whether it comes from the configuration.
+func (k *keyring) get(ctx context.Context, id string) (*state.APIKey, bool, error) {
+	for _, key := range k.declared {
+		if key.ID == id {
+			c := *key
+			return &c, true, nil
+		}
+	}
+	key, err := k.store.GetKey(ctx, id)
+	return key, false, err
+}
+
 // list returns the configuration's keys, then the stored ones.
 func (k *keyring) list(ctx context.Context) ([]*state.APIKey, error) {
 	stored, err := k.store.ListKeys(ctx)

@@ -20,6 +20,8 @@ var stores = caddy.NewUsagePool()
 type backend struct {
 	store    state.Store
 	recorder *runtime.Recorder
+	// limits keeps rate-limit and quota state across reloads.
+	limits state.Limits
 }
 
 // Destruct commits queued usage records, then closes the store.
@@ -40,7 +42,8 @@ func acquireBackend(path string, flushEvery time.Duration, log *zap.Logger) (*ba
 		if err != nil {
 			return nil, err
 		}
-		return &backend{store: s, recorder: runtime.NewRecorder(s, log, flushEvery)}, nil
+		rec := runtime.NewRecorder(s, log, flushEvery)
+		return &backend{store: s, recorder: rec, limits: state.NewMemoryLimits(s, rec.Flush)}, nil
 	})
 	if err != nil {
 		return nil, err

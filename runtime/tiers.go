@@ -85,3 +85,15 @@ func (t *Tiers) List() []state.Tier {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// Delete removes a tier set at run time; the configuration's tier of that
+// name, if any, applies again.
+func (t *Tiers) Delete(ctx context.Context, store state.Store, name string) error {
+	if err := store.DeleteTier(ctx, name); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.overrides, name)
+	return nil
+}

@@ -34,6 +34,9 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request, p *adapters.Princi
 type Route struct {
 	Pattern string
 	Handler HandlerFunc
+	// CallsModel marks routes that invoke a model: token rate limits and
+	// monthly quotas apply to them (request limits apply to every route).
+	CallsModel bool
 }
 
 // Limits bound what clients may send.

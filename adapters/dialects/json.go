@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -157,4 +158,16 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// SetRetryAfter sets Retry-After (whole seconds, rounded up) and
+// retry-after-ms, which the OpenAI SDKs prefer, when err says when to
+// come back.
+func SetRetryAfter(w http.ResponseWriter, err *adapters.Error) {
+	if err.RetryAfter <= 0 {
+		return
+	}
+	h := w.Header()
+	h.Set("Retry-After", strconv.FormatInt(int64((err.RetryAfter+time.Second-1)/time.Second), 10))
+	h.Set("retry-after-ms", strconv.FormatInt(err.RetryAfter.Milliseconds(), 10))
 }

@@ -62,6 +62,16 @@ func Start(t testing.TB, cfg Config) *Gateway {
 	return g
 }
 
+// Restart stops Caddy (every module cleaned up, the store closed) and
+// starts it again with cfg on the same ports and data directory.
+func (g *Gateway) Restart(cfg Config) {
+	g.t.Helper()
+	if err := caddy.Stop(); err != nil {
+		g.t.Fatalf("stopping caddy: %v", err)
+	}
+	g.Load(cfg)
+}
+
 // Caddyfile renders cfg for this gateway.
 func (g *Gateway) Caddyfile(cfg Config) string {
 	site := cfg.Site

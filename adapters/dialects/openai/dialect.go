@@ -5,7 +5,6 @@ package openai
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -26,7 +25,7 @@ type Dialect struct {
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
 	return []dialects.Route{
-		{Pattern: "POST /v1/chat/completions", Handler: d.chatCompletions},
+		{Pattern: "POST /v1/chat/completions", Handler: d.chatCompletions, CallsModel: true},
 		{Pattern: "GET /v1/models", Handler: d.listModels},
 		{Pattern: "GET /v1/models/{id}", Handler: d.getModel},
 	}
@@ -41,10 +40,7 @@ func (d *Dialect) WriteError(w http.ResponseWriter, err *adapters.Error) {
 // WriteError answers with err as an OpenAI error object; other dialects
 // that present OpenAI's API (Responses) share it.
 func WriteError(w http.ResponseWriter, err *adapters.Error) {
-	if err.RetryAfter > 0 {
-		secs := int(err.RetryAfter.Seconds() + 0.999)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-	}
+	dialects.SetRetryAfter(w, err)
 	dialects.WriteRawJSON(w, err.Status(), AppendError(nil, err))
 }
 
@@ -74,6 +70,9 @@ func errorType(err *adapters.Error) string {
 	case adapters.KindForbidden:
 		return "permission_error"
 	case adapters.KindRateLimited:
+		if err.Reason == "requests" || err.Reason == "tokens" {
+			return err.Reason // what OpenAI itself sends
+		}
 		return "rate_limit_exceeded"
 	case adapters.KindQuotaExceeded:
 		return "insufficient_quota"

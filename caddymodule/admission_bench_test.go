@@ -1,0 +1,57 @@
+package caddymodule
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/state"
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+// BenchmarkAdmission measures the edge's own per-request cost: API-key
+// authentication, the concurrency slot, rpm and tpm buckets, a monthly
+// quota reservation and its settlement.
+func BenchmarkAdmission(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bench.db")
+	be, err := acquireBackend(path, 0, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer releaseStore(path)
+	tiers := runtime.NewTiers(state.Tier{Name: "pro", MonthlyTokens: 1 << 50, RPM: 1 << 40, TPM: 1 << 50, Concurrent: 1 << 20})
+	rt, err := runtime.New(runtime.Config{Store: be.store, Providers: map[string]adapters.Provider{}, Tiers: tiers, Recorder: be.recorder})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const secret = "agk_benchmark_key_000000000000000"
+	keys, err := newKeyring(be.store, []KeyConfig{{Key: secret, Tenant: "t", Tier: "pro"}}, caddy.NewReplacer(), zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &Handler{app: &App{runtime: rt, keys: keys, backend: be, MaxBodyBytes: 1 << 20}}
+	body := `{"model":"assistant","max_tokens":64,"messages":[{"role":"user","content":"` + strings.Repeat("hello ", 40) + `"}]}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := httptest.NewRecorder()
+		for pb.Next() {
+			r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+secret)
+			p, err := h.app.keys.authenticate(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			adm, err := h.admit(w, r, p, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			adm.done(r.Context(), 100)
+		}
+	})
+}

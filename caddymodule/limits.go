@@ -1,0 +1,212 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
+	"github.com/tidwall/gjson"
+)
+
+// now is the admission clock; tests replace it.
+var now = time.Now
+
+const (
+	// defaultOutputReserve is the output a request that names no maximum
+	// is assumed to produce when its tokens are reserved.
+	defaultOutputReserve = 1024
+	// maxOutputReserve caps what one request's named maximum reserves.
+	maxOutputReserve = 32768
+)
+
+var minute = time.Minute
+
+// admission is what one request took from its key's limits. Every request
+// through a dialect route is admitted (or refused) here, before the
+// dialect sees it, and settled when the dialect returns:
+//
+//   - concurrent: a slot per request in flight, streams included;
+//   - rpm: a token bucket of rpm requests refilled over a minute;
+//   - tpm: a token bucket of tpm tokens; a request takes its estimate
+//     (prompt bytes / 4 + its maximum output, else 1024) and, when it
+//     ends, gives back or owes the difference to its real usage;
+//   - monthly quotas (per key and, where the tier says so, per tenant):
+//     the estimate is reserved before the upstream call and replaced by
+//     the real usage after it. A request whose reservation does not fit
+//     is refused before any upstream call.
+//
+// Overspend bound: at any time used + reserved <= quota, and each
+// request's reservation is replaced by its real usage, so the settled
+// total can exceed the quota only by what in-flight requests use beyond
+// their own estimates: sum over them of max(0, actual - estimate). With a
+// max_tokens in every request and no session history that is zero.
+type admission struct {
+	lim      state.Limits
+	keyID    string
+	tier     state.Tier
+	slot     bool
+	estimate int64
+	// scopes are the quota scopes the estimate is reserved in.
+	scopes []string
+}
+
+// admit applies p's tier to r. It sets the x-ratelimit-* headers OpenAI
+// clients read and returns an *adapters.Error when the request is refused.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Principal, callsModel bool) (*admission, error) {
+	tiers := h.app.runtime.Tiers()
+	if tiers.Empty() {
+		return nil, nil
+	}
+	tier, ok := tiers.Get(p.Tier)
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindForbidden, Code: "unknown_tier",
+			Message: "this key's tier " + strconv.Quote(p.Tier) + " is not configured; ask the operator to define it or move the key to another tier"}
+	}
+	ctx := r.Context()
+	lim := h.app.backend.limits
+	a := &admission{lim: lim, keyID: p.KeyID, tier: tier}
+	t := now()
+	hdr := w.Header()
+
+	if tier.Concurrent > 0 {
+		ok, err := lim.Acquire(ctx, "conc:"+p.KeyID, tier.Concurrent)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Reason: "concurrency", Code: "rate_limit_exceeded", RetryAfter: time.Second,
+				Message: "too many requests in flight for this key: the limit of tier " + strconv.Quote(tier.Name) + " is " + strconv.FormatInt(tier.Concurrent, 10) + " at a time"}
+		}
+		a.slot = true
+	}
+	if tier.RPM > 0 {
+		b := state.Bucket{Capacity: float64(tier.RPM), Period: minute}
+		st, ok, err := lim.Take(ctx, "rpm:"+p.KeyID, b, 1, t)
+		if err != nil {
+			a.release(ctx)
+			return nil, err
+		}
+		setLimitHeaders(hdr, "requests", tier.RPM, st)
+		if !ok {
+			a.release(ctx)
+			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Reason: "requests", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter,
+				Message: "rate limit reached for requests: " + strconv.FormatInt(tier.RPM, 10) + " per minute on tier " + strconv.Quote(tier.Name) + "; retry in " + st.RetryAfter.Round(time.Millisecond).String()}
+		}
+	}
+	if !callsModel || (tier.TPM == 0 && tier.MonthlyTokens == 0 && tier.TenantMonthlyTokens == 0) {
+		return a, nil
+	}
+	a.estimate = estimateTokens(r, h.app.MaxBodyBytes)
+	if tier.TPM > 0 {
+		b := state.Bucket{Capacity: float64(tier.TPM), Period: minute}
+		st, ok, err := lim.Take(ctx, "tpm:"+p.KeyID, b, float64(a.estimate), t)
+		if err != nil {
+			a.release(ctx)
+			return nil, err
+		}
+		setLimitHeaders(hdr, "tokens", tier.TPM, st)
+		if !ok {
+			a.release(ctx)
+			msg := "rate limit reached for tokens: " + strconv.FormatInt(tier.TPM, 10) + " per minute on tier " + strconv.Quote(tier.Name) +
+				"; this request needs about " + strconv.FormatInt(a.estimate, 10)
+			if a.estimate > tier.TPM {
+				msg += ", more than a whole minute's allowance: lower max_tokens or shorten the input"
+				st.RetryAfter = 0
+			} else {
+				msg += "; retry in " + st.RetryAfter.Round(time.Millisecond).String()
+			}
+			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Reason: "tokens", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter, Message: msg}
+		}
+	}
+	for _, q := range []struct {
+		scope string
+		limit int64
+		who   string
+	}{{"key:" + p.KeyID, tier.MonthlyTokens, "this key"}, {"tenant:" + p.Tenant, tier.TenantMonthlyTokens, "tenant " + strconv.Quote(p.Tenant)}} {
+		if q.limit == 0 {
+			continue
+		}
+		st, ok, err := lim.Reserve(ctx, q.scope, q.limit, a.estimate, t)
+		if err != nil {
+			a.done(ctx, 0)
+			return nil, err
+		}
+		if !ok {
+			a.done(ctx, 0)
+			reset := monthEnd(t)
+			hdr.Set("x-should-retry", "false")
+			return nil, &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota",
+				Message: "monthly token quota exhausted for " + q.who + ": " + strconv.FormatInt(st.Used, 10) + " of " + strconv.FormatInt(q.limit, 10) +
+					" tokens used (" + strconv.FormatInt(st.Reserved, 10) + " reserved by requests in flight), this request needs about " +
+					strconv.FormatInt(a.estimate, 10) + "; the quota resets at " + reset.Format(time.RFC3339)}
+		}
+		a.scopes = append(a.scopes, q.scope)
+	}
+	return a, nil
+}
+
+// release frees the concurrency slot.
+func (a *admission) release(ctx context.Context) {
+	if a.slot {
+		_ = a.lim.Release(ctx, "conc:"+a.keyID)
+		a.slot = false
+	}
+}
+
+// done settles the request with the tokens it really used.
+func (a *admission) done(ctx context.Context, used int64) {
+	if a == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx) // a client that left is billed all the same
+	a.release(ctx)
+	t := now()
+	if a.tier.TPM > 0 && a.estimate > 0 {
+		_ = a.lim.Adjust(ctx, "tpm:"+a.keyID, state.Bucket{Capacity: float64(a.tier.TPM), Period: minute}, float64(a.estimate-used), t)
+	}
+	for _, s := range a.scopes {
+		_ = a.lim.Settle(ctx, s, a.estimate, used, t)
+	}
+}
+
+// setLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>.
+func setLimitHeaders(h http.Header, kind string, limit int64, st state.BucketState) {
+	h.Set("x-ratelimit-limit-"+kind, strconv.FormatInt(limit, 10))
+	h.Set("x-ratelimit-remaining-"+kind, strconv.FormatInt(int64(math.Floor(st.Remaining)), 10))
+	h.Set("x-ratelimit-reset-"+kind, st.Reset.Round(time.Millisecond).String())
+}
+
+// estimateTokens approximates what a request will cost before it runs:
+// its body's bytes / 4 for the prompt, plus the maximum output it names.
+// It reads the body and puts it back for the dialect.
+func estimateTokens(r *http.Request, limit int64) int64 {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit {
+		return defaultOutputReserve
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+	if err != nil {
+		return defaultOutputReserve
+	}
+	out := int64(defaultOutputReserve)
+	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens"} {
+		if v := gjson.GetBytes(body, f); v.Type == gjson.Number && v.Int() > 0 {
+			out = min(v.Int(), maxOutputReserve)
+			break
+		}
+	}
+	return int64(len(body)+3)/4 + out
+}
+
+// monthEnd is when the quota month of t ends: the next month's first
+// instant, UTC.
+func monthEnd(t time.Time) time.Time {
+	y, m, _ := t.UTC().Date()
+	return time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
+}
