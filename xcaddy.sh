@@ -36,7 +36,7 @@ run() {
   Your API key (tenant "default", tier "pro"): $AGENTGATE_API_KEY
   It is kept in $keyfile; set AGENTGATE_API_KEY to use your own instead.
   More keys:  $BIN agentgate key create --tenant <name>
-  Try it:     curl -s localhost:${AGENTGATE_LISTEN_PORT:-8000}/v1/models -H "Authorization: Bearer \$(cat $keyfile)"
+  Try it:     curl -s localhost:8000/v1/models -H "Authorization: Bearer \$(cat $keyfile)"
 
 MSG
 	fi
