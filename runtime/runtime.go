@@ -78,6 +78,10 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("agent %q: no provider serves model %q", a.ID, a.Model)
 		}
 		a.Declared = true
+		if a.CreatedAt.IsZero() {
+			// Declared agents exist from the moment their config loads.
+			a.CreatedAt, a.UpdatedAt = now(), now()
+		}
 		rt.declared[a.ID] = a
 		rt.declaredOrder = append(rt.declaredOrder, a)
 	}
