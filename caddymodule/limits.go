@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -189,11 +190,15 @@ func estimateTokens(r *http.Request, limit int64) int64 {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit {
 		return defaultOutputReserve
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-	if err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	body := buf.Bytes()
+	if err != nil || int64(len(body)) > limit {
+		// Let the dialect see the whole body and answer for it (413).
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
 		return defaultOutputReserve
 	}
+	r.Body = dialects.NewBufferedBody(body)
 	out := int64(defaultOutputReserve)
 	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens"} {
 		if v := gjson.GetBytes(body, f); v.Type == gjson.Number && v.Int() > 0 {

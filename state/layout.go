@@ -17,7 +17,7 @@ import (
 //	keyhash   sha256 (32 bytes) → id
 //	sessions  tenant \0 id → Session
 //	turns     tenant \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
-//	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord
+//	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord (binary, usagecodec.go)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
 //	tiers     name → Tier (tiers set through the admin API)
 //

@@ -3,7 +3,6 @@ package state
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -30,11 +29,18 @@ func (b *Bolt) AppendUsage(ctx context.Context, recs []UsageRecord) error {
 		if !validName(r.KeyID) {
 			return invalidID("key id", r.KeyID)
 		}
-		v, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("state: encode usage record %q: %w", r.ID, err)
+		vals[i] = encodeUsage(r)
+	}
+	// A batch holds many records of few keys: sum each counter first and
+	// write it once.
+	sums := map[string]int64{}
+	for i := range recs {
+		r := &recs[i]
+		tokens := int64(r.InputTokens) + int64(r.OutputTokens)
+		if r.KeyID != "" {
+			sums[string(counterKey("key:"+r.KeyID, r.Time))] += tokens
 		}
-		vals[i] = v
+		sums[string(counterKey("tenant:"+r.Tenant, r.Time))] += tokens
 	}
 	return b.update(func(tx *bolt.Tx) error {
 		usage, counters := tx.Bucket(bucketUsage), tx.Bucket(bucketCounters)
@@ -47,23 +53,14 @@ func (b *Bolt) AppendUsage(ctx context.Context, recs []UsageRecord) error {
 			if err := usage.Put(usageKey(r.Tenant, r.Time, seq), vals[i]); err != nil {
 				return err
 			}
-			tokens := int64(r.InputTokens) + int64(r.OutputTokens)
-			if r.KeyID != "" {
-				if err := addCounter(counters, "key:"+r.KeyID, r.Time, tokens); err != nil {
-					return err
-				}
-			}
-			if err := addCounter(counters, "tenant:"+r.Tenant, r.Time, tokens); err != nil {
+		}
+		for k, n := range sums {
+			if err := counters.Put([]byte(k), encodeInt64(decodeInt64(counters.Get([]byte(k)))+n)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-}
-
-func addCounter(b *bolt.Bucket, scope string, t time.Time, n int64) error {
-	k := counterKey(scope, t)
-	return b.Put(k, encodeInt64(decodeInt64(b.Get(k))+n))
 }
 
 // ListUsage returns tenant's most recent usage records, newest first, at
@@ -89,8 +86,8 @@ func (b *Bolt) ListUsage(ctx context.Context, tenant string, limit int) ([]Usage
 		}
 		for ; k != nil && bytes.HasPrefix(k, prefix) && len(recs) < limit; k, v = c.Prev() {
 			var r UsageRecord
-			if err := decode(v, &r, "usage record of tenant", tenant); err != nil {
-				return err
+			if err := decodeUsage(v, &r); err != nil {
+				return fmt.Errorf("state: usage record of tenant %q: %w", tenant, ErrCorrupt)
 			}
 			recs = append(recs, r)
 		}

@@ -32,10 +32,28 @@ func WriteRawJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// BufferedBody is a request body already read in full (by admission,
+// which estimates tokens from it), so ReadBody need not copy it again.
+type BufferedBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+// NewBufferedBody wraps a complete body.
+func NewBufferedBody(data []byte) *BufferedBody {
+	return &BufferedBody{Reader: bytes.NewReader(data), data: data}
+}
+
+// Close implements io.Closer.
+func (*BufferedBody) Close() error { return nil }
+
 // ReadBody reads r's body up to limit bytes; a larger body is a 413.
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = 8 << 20
+	}
+	if bb, ok := r.Body.(*BufferedBody); ok && int64(len(bb.data)) <= limit {
+		return bb.data, nil
 	}
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
