@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -42,11 +43,11 @@ func (p *Provider) Embed(ctx context.Context, model string, inputs []string) ([]
 		return nil, adapters.Usage{}, err
 	}
 	defer resp.Body.Close()
-	var sb strings.Builder
+	var sb bytes.Buffer
 	if resp.ContentLength > 0 && resp.ContentLength <= maxResponseBody {
-		sb.Grow(int(resp.ContentLength))
+		sb.Grow(int(resp.ContentLength) + bytes.MinRead)
 	}
-	m, err := io.Copy(&sb, io.LimitReader(resp.Body, maxResponseBody+1))
+	m, err := sb.ReadFrom(io.LimitReader(resp.Body, maxResponseBody+1))
 	if err != nil {
 		te := transportError(ctx, err, p.timeout)
 		if ae, ok := te.(*adapters.Error); ok {

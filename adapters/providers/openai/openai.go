@@ -171,11 +171,13 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 		}
 		return err
 	}
-	var sb strings.Builder
+	// bytes.Buffer reads straight into itself; io.Copy into a
+	// strings.Builder would allocate a 32 KiB copy buffer per call.
+	var buf bytes.Buffer
 	if n := resp.ContentLength; n > 0 && n <= maxResponseBody {
-		sb.Grow(int(n))
+		buf.Grow(int(n) + bytes.MinRead)
 	}
-	n, err := io.Copy(&sb, io.LimitReader(resp.Body, maxResponseBody+1))
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBody+1))
 	if err != nil {
 		te := transportError(ctx, err, p.timeout)
 		if ae, ok := te.(*adapters.Error); ok {
@@ -186,7 +188,7 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 	if n > maxResponseBody {
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
 	}
-	return readResponse(sb.String(), req.Model, resp.StatusCode, emit)
+	return readResponse(buf.String(), req.Model, resp.StatusCode, emit)
 }
 
 // post sends a JSON body and returns a 2xx response, or the error for a
