@@ -28,8 +28,11 @@ type Agent struct {
 	// Model is the model name the router resolves to a provider.
 	Model string `json:"model"`
 	// Provider pins the provider instance; empty lets routing decide.
-	Provider string   `json:"provider,omitempty"`
-	Sampling Sampling `json:"sampling,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	// Fallbacks are models tried in order, routed by name (possibly to
+	// other providers), when Model's retries are exhausted.
+	Fallbacks []string `json:"fallbacks,omitempty"`
+	Sampling  Sampling `json:"sampling,omitempty"`
 	// Tools names the tools and toolkits the agent may use.
 	Tools []string `json:"tools,omitempty"`
 	// Reasoning is the agent's thinking default, overridable per request.

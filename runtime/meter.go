@@ -45,7 +45,11 @@ func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, fi
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.calls == 0 {
-		m.agentID, m.model, m.provider, m.firstByte = agentID, model, provider, firstByte
+		m.agentID, m.firstByte = agentID, firstByte
+	}
+	if m.calls == 0 || errCode == "" {
+		// The model that answered, after retries and fallbacks.
+		m.model, m.provider = model, provider
 	}
 	m.calls++
 	m.usage.Add(u)

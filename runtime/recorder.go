@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -42,8 +43,17 @@ func NewRecorder(store state.Store, log *zap.Logger, interval time.Duration) *Re
 	return r
 }
 
-// Record queues rec for the next batch.
+// Record queues rec for the next batch. After Close, when no batch will
+// follow, it is written at once.
 func (r *Recorder) Record(rec state.UsageRecord) {
+	select {
+	case <-r.done:
+		if err := r.store.AppendUsage(context.Background(), []state.UsageRecord{rec}); err != nil {
+			r.log.Error("writing a usage record after the recorder stopped", zap.String("id", rec.ID), zap.Error(err))
+		}
+		return
+	default:
+	}
 	r.mu.Lock()
 	r.pending = append(r.pending, rec)
 	full := len(r.pending) >= r.maxBatch
@@ -75,6 +85,36 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// retry handles a batch the store refused. A record the store can never
+// take (an invalid id) must not hold back the others, so the batch is
+// written record by record and such records are dropped with a log line;
+// anything else (a full disk) is kept for the next commit.
+func (r *Recorder) retry(batch []state.UsageRecord, err error) {
+	if !errors.Is(err, state.ErrInvalidID) {
+		r.log.Error("writing usage records; will retry", zap.Int("records", len(batch)), zap.Error(err))
+		r.mu.Lock()
+		r.pending = append(batch, r.pending...)
+		r.mu.Unlock()
+		return
+	}
+	var keep []state.UsageRecord
+	for _, rec := range batch {
+		err := r.store.AppendUsage(context.Background(), []state.UsageRecord{rec})
+		switch {
+		case err == nil:
+		case errors.Is(err, state.ErrInvalidID):
+			r.log.Error("dropping a usage record the store cannot take", zap.String("id", rec.ID), zap.Error(err))
+		default:
+			keep = append(keep, rec)
+		}
+	}
+	if len(keep) > 0 {
+		r.mu.Lock()
+		r.pending = append(keep, r.pending...)
+		r.mu.Unlock()
 	}
 }
 
@@ -110,12 +150,8 @@ func (r *Recorder) commit() {
 	r.pending, r.flushes = nil, nil
 	r.mu.Unlock()
 	if len(batch) > 0 {
-		// A failed batch is retried with the next one rather than dropped.
 		if err := r.store.AppendUsage(context.Background(), batch); err != nil {
-			r.log.Error("writing usage records", zap.Int("records", len(batch)), zap.Error(err))
-			r.mu.Lock()
-			r.pending = append(batch, r.pending...)
-			r.mu.Unlock()
+			r.retry(batch, err)
 		}
 	}
 	for _, ch := range waiters {

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -17,10 +16,13 @@ type Result struct {
 	SessionID string
 	Text      string
 	Reasoning string
-	ToolCalls []adapters.ToolCall
-	Usage     adapters.Usage
+	// ReasoningSignature is the provider's signature of Reasoning, kept
+	// so later turns can replay signed thinking.
+	ReasoningSignature string
+	ToolCalls          []adapters.ToolCall
+	Usage              adapters.Usage
 	// Model is the upstream model that answered; Provider the provider
-	// instance it was routed to.
+	// instance it was routed to (the last attempt's, after fallbacks).
 	Model        string
 	Provider     string
 	FinishReason string
@@ -47,90 +49,23 @@ func (rt *Runtime) Run(ctx context.Context, call *adapters.Call, emit adapters.E
 	if err != nil {
 		return nil, err
 	}
-	model := call.Model
-	if model == "" {
-		model = agent.Model
-	}
-	providerName, upstreamModel, ok := rt.router.Resolve(model, agent.Provider)
-	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model",
-			Message: "no provider serves model " + quote(model)}
-	}
-	req.Model = upstreamModel
-	res := &Result{RunID: NewID("run-"), SessionID: call.SessionID, Model: upstreamModel, Provider: providerName}
-
-	var (
-		text, thinking strings.Builder
-		gotUsage       bool
-		firstByte      time.Duration
-	)
-	markFirstByte := func() {
-		if firstByte == 0 {
-			firstByte = rt.now().Sub(start)
-		}
-	}
-	estimate := func() adapters.Usage {
-		return adapters.Usage{
-			InputTokens:     EstimateRequestTokens(req),
-			OutputTokens:    EstimateTokens(text.String()) + EstimateTokens(thinking.String()),
-			ReasoningTokens: EstimateTokens(thinking.String()),
-			Estimated:       true,
-		}
-	}
-	forward := func(ev adapters.Event) error {
-		switch ev.Type {
-		case adapters.EventStart:
-			if ev.Model != "" {
-				res.Model = ev.Model
-			}
-		case adapters.EventThinking:
-			markFirstByte()
-			thinking.WriteString(ev.Text)
-		case adapters.EventDelta:
-			markFirstByte()
-			text.WriteString(ev.Text)
-		case adapters.EventToolCall:
-			markFirstByte()
-			res.ToolCalls = append(res.ToolCalls, *ev.ToolCall)
-		case adapters.EventUsage:
-			gotUsage = true
-			res.Usage.Add(*ev.Usage)
-		case adapters.EventDone:
-			res.FinishReason = ev.FinishReason
-			if !gotUsage {
-				gotUsage = true
-				u := estimate()
-				res.Usage = u
-				if err := emit(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
-					return err
-				}
-			}
-			res.Text, res.Reasoning = text.String(), thinking.String()
-			if err := rt.saveTurn(ctx, call, res); err != nil {
-				return err
-			}
-		}
-		return emit(ev)
-	}
-
-	err = rt.router.Provider(providerName).Chat(ctx, req, forward)
+	res := &Result{RunID: NewID("run-"), SessionID: call.SessionID}
+	a, err := rt.complete(ctx, call, req, res.RunID, emit, func(a *attempt) error {
+		res.fill(a)
+		return rt.saveTurn(ctx, call, res)
+	})
 	res.Latency = rt.now().Sub(start)
-	res.Text, res.Reasoning = text.String(), thinking.String()
-	status := "ok"
-	if err != nil {
-		status = errorCode(ctx, err)
-		// A call that produced output is billed for it even when it failed
-		// or the client left; one that failed before producing anything
-		// costs nothing.
-		if !gotUsage && (text.Len() > 0 || thinking.Len() > 0) {
-			res.Usage = estimate()
-		}
+	if a != nil {
+		res.fill(a)
 	}
-	rt.account(ctx, call, res, firstByte, status)
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, err
+}
+
+// fill copies an attempt's outcome into r.
+func (r *Result) fill(a *attempt) {
+	r.Text, r.Reasoning, r.ReasoningSignature = a.text.String(), a.thinking.String(), a.signature
+	r.ToolCalls, r.Usage, r.FinishReason = a.toolCalls, a.usage, a.finish
+	r.Model, r.Provider = a.model, a.provider
 }
 
 func (rt *Runtime) buildRequest(ctx context.Context, call *adapters.Call) (*adapters.Request, error) {
@@ -198,7 +133,7 @@ func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, res *Resul
 		return nil
 	}
 	reply := adapters.TextMessage(adapters.RoleAssistant, res.Text)
-	reply.Reasoning = res.Reasoning
+	reply.Reasoning, reply.ReasoningSignature = res.Reasoning, res.ReasoningSignature
 	reply.ToolCalls = res.ToolCalls
 	msgs := make([]adapters.Message, 0, len(call.Messages)+1)
 	msgs = append(msgs, call.Messages...)
@@ -209,31 +144,48 @@ func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, res *Resul
 	}, msgs)
 }
 
-// account writes the usage record of one model call and reports it to the
-// request's meter.
-func (rt *Runtime) account(ctx context.Context, call *adapters.Call, res *Result, firstByte time.Duration, status string) {
+// accountAttempt writes the usage record of one attempt and reports it to
+// the request's meter. A failed attempt that produced output is billed for
+// it (the client saw it, or left while it streamed); one that failed
+// before producing anything costs nothing.
+func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req *adapters.Request, a *attempt,
+	id, runID string, latency time.Duration, err error) {
+	status := "ok"
+	if err != nil {
+		status = errorCode(ctx, err, a.emitErr)
+		if !a.gotUsage && (a.text.Len() > 0 || a.thinking.Len() > 0) {
+			a.usage = a.estimate(req)
+		}
+	}
+	parent := ""
+	if id != runID {
+		parent = runID
+	}
 	p := call.Principal
 	rt.recorder.Record(state.UsageRecord{
-		ID: res.RunID, Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
-		AgentID: call.Agent.ID, Model: res.Model, Provider: res.Provider, SessionID: call.SessionID,
-		InputTokens: res.Usage.InputTokens, OutputTokens: res.Usage.OutputTokens,
-		ReasoningTokens: res.Usage.ReasoningTokens, CachedTokens: res.Usage.CachedTokens,
-		Estimated: res.Usage.Estimated, LatencyMs: res.Latency.Milliseconds(), Status: status,
+		ID: id, ParentID: parent, Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
+		AgentID: call.Agent.ID, Model: a.model, Provider: a.provider, SessionID: call.SessionID,
+		InputTokens: a.usage.InputTokens, OutputTokens: a.usage.OutputTokens,
+		ReasoningTokens: a.usage.ReasoningTokens, CachedTokens: a.usage.CachedTokens,
+		Estimated: a.usage.Estimated, LatencyMs: latency.Milliseconds(), Status: status,
 	})
 	errCode := ""
-	if status != "ok" {
+	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall(call.Agent.ID, res.Model, res.Provider, res.Usage, firstByte, res.Latency, errCode)
+	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, a.firstByte, latency, errCode)
 }
 
-func errorCode(ctx context.Context, err error) string {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+// errorCode names how a call ended for logs and metrics: client_closed
+// when the client went away (its context ended or writing to it failed),
+// the error's code for gateway and upstream errors, internal_error else.
+func errorCode(ctx context.Context, err, emitErr error) string {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || (emitErr != nil && errors.Is(err, emitErr)) {
 		return "client_closed"
 	}
 	var e *adapters.Error
 	if errors.As(err, &e) {
 		return e.CodeOrDefault()
 	}
-	return "client_closed" // emit failed: the client could not be written to
+	return "internal_error"
 }

@@ -31,8 +31,12 @@ type Config struct {
 	Recorder *Recorder
 	// UsageFlushInterval bounds how long a usage record waits in memory.
 	UsageFlushInterval time.Duration
+	// Retry bounds retries and fallbacks of failed model calls.
+	Retry RetryPolicy
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Sleep waits between retries; nil means a real, cancellable sleep.
+	Sleep func(context.Context, time.Duration) error
 }
 
 // Runtime runs agents. It is safe for concurrent use.
@@ -46,6 +50,8 @@ type Runtime struct {
 	tiers         *Tiers
 	log           *zap.Logger
 	now           func() time.Time
+	retry         RetryPolicy
+	sleep         func(context.Context, time.Duration) error
 }
 
 // New builds a runtime and starts its usage recorder; Close stops it.
@@ -69,7 +75,12 @@ func New(cfg Config) (*Runtime, error) {
 	if err := tiers.load(context.Background(), cfg.Store); err != nil {
 		return nil, fmt.Errorf("loading tiers: %w", err)
 	}
-	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log, now: now}
+	sleep := cfg.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log,
+		now: now, retry: cfg.Retry.withDefaults(), sleep: sleep}
 	for _, a := range cfg.Agents {
 		if _, dup := rt.declared[a.ID]; dup {
 			return nil, fmt.Errorf("agent %q declared twice", a.ID)

@@ -19,6 +19,7 @@ func cloneAgent(a *adapters.Agent) *adapters.Agent {
 	c.Sampling = cloneSampling(a.Sampling)
 	c.Tools = slices.Clone(a.Tools)
 	c.Tags = slices.Clone(a.Tags)
+	c.Fallbacks = slices.Clone(a.Fallbacks)
 	if a.Extensions != nil {
 		c.Extensions = make(map[string]json.RawMessage, len(a.Extensions))
 		for k, v := range a.Extensions {

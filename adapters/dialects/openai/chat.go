@@ -164,6 +164,9 @@ func (e *chunkEncoder) emit(ev adapters.Event) error {
 	case adapters.EventStart:
 		return e.chunk([]byte(`{"role":"assistant","content":""}`), "")
 	case adapters.EventThinking:
+		if ev.Text == "" {
+			return nil // a signature alone: nothing for the client
+		}
 		d = dialects.AppendString(append(d, `{"reasoning_content":`...), ev.Text)
 	case adapters.EventDelta:
 		d = dialects.AppendString(append(d, `{"content":`...), ev.Text)
