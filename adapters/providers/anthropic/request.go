@@ -1,0 +1,607 @@
+package anthropic
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/tidwall/gjson"
+)
+
+// Token defaults.
+const (
+	// DefaultMaxTokens is max_tokens when the request sets none (Anthropic
+	// requires one). With thinking on, the thinking budget is added to it.
+	DefaultMaxTokens = 4096
+	// MinThinkingBudget is the smallest budget_tokens Anthropic accepts.
+	MinThinkingBudget = 1024
+	// minThinkingTopP is the lowest top_p Anthropic accepts with thinking.
+	minThinkingTopP = 0.95
+)
+
+// effortBudgets maps a reasoning effort to budget_tokens; other efforts
+// (and none given) get medium's.
+var effortBudgets = map[string]int{
+	"minimal": MinThinkingBudget,
+	"low":     MinThinkingBudget,
+	"medium":  4096,
+	"high":    16000,
+	"xhigh":   32000,
+}
+
+// toolChoice is a tool_choice decoded from its OpenAI (or Anthropic) form.
+type toolChoice struct {
+	typ  string // auto, none, any, tool; empty: the upstream default
+	name string // for tool
+}
+
+func (c toolChoice) forcesTool() bool { return c.typ == "any" || c.typ == "tool" }
+
+// parseToolChoice accepts "auto", "none", "required",
+// {"type":"function","function":{"name":…}} and Anthropic's own
+// {"type":"auto"|"any"|"none"|"tool","name":…}.
+func parseToolChoice(raw []byte) (toolChoice, error) {
+	if isNullOrEmpty(raw) {
+		return toolChoice{}, nil
+	}
+	if !gjson.ValidBytes(raw) {
+		return toolChoice{}, adapters.BadField("tool_choice", "not valid JSON")
+	}
+	v := gjson.ParseBytes(raw)
+	switch {
+	case v.Type == gjson.String:
+		switch v.Str {
+		case "auto", "none":
+			return toolChoice{typ: v.Str}, nil
+		case "required", "any":
+			return toolChoice{typ: "any"}, nil
+		}
+	case v.IsObject():
+		switch typ := v.Get("type").String(); typ {
+		case "function":
+			if name := v.Get("function.name").String(); name != "" {
+				return toolChoice{typ: "tool", name: name}, nil
+			}
+		case "tool":
+			if name := v.Get("name").String(); name != "" {
+				return toolChoice{typ: "tool", name: name}, nil
+			}
+		case "auto", "none", "any":
+			return toolChoice{typ: typ}, nil
+		}
+	}
+	return toolChoice{}, adapters.BadField("tool_choice", "must be auto, none, required or a function")
+}
+
+// requestOptions are the provider settings that shape request bodies.
+type requestOptions struct {
+	// defMaxTokens replaces DefaultMaxTokens when positive.
+	defMaxTokens int
+	// adaptive sends thinking as {"type":"adaptive"} with
+	// output_config.effort, as Claude Opus 4.7 and later require, instead
+	// of {"type":"enabled","budget_tokens":…}.
+	adaptive bool
+}
+
+// plan is what buildBody decides before writing anything.
+type plan struct {
+	maxTokens int
+	thinking  bool
+	budget    int    // budget_tokens (enabled mode)
+	effort    string // output_config.effort (adaptive mode); may be empty
+	choice    toolChoice
+}
+
+// adaptiveEfforts maps a reasoning effort to output_config.effort.
+var adaptiveEfforts = map[string]string{
+	"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max",
+}
+
+// planRequest settles max_tokens, thinking and tool_choice, which depend
+// on each other:
+//
+//   - thinking is on when req.Reasoning is set (effort "none" without a
+//     budget turns it off), with budget_tokens = Reasoning.BudgetTokens or
+//     the effort's budget (minimal and low 1024, medium or unknown 4096,
+//     high 16000, xhigh 32000), at least 1024. In adaptive mode the effort
+//     goes to output_config.effort instead and BudgetTokens only sizes the
+//     default max_tokens;
+//   - Anthropic rejects budgeted thinking with a forced tool (tool_choice
+//     any or tool): the explicit tool choice wins and thinking is dropped
+//     (adaptive thinking allows forced tools);
+//   - Anthropic rejects a tool-use loop continued with thinking on unless
+//     the assistant turn that called the tools starts with its signed
+//     thinking block; when the history lacks it (a client of the OpenAI
+//     surface cannot carry signatures), thinking is dropped for the rest
+//     of that loop rather than failing the call;
+//   - max_tokens is req.MaxTokens, or DefaultMaxTokens plus the budget. It
+//     must exceed budget_tokens: an effort-derived budget is lowered to
+//     half of max_tokens (never under 1024); an explicit budget that does
+//     not fit is a 400, as is max_tokens ≤ 1024 with budgeted thinking on.
+func planRequest(req *adapters.Request, o requestOptions) (plan, error) {
+	var p plan
+	var err error
+	if len(req.Tools) > 0 {
+		if p.choice, err = parseToolChoice(req.ToolChoice); err != nil {
+			return p, err
+		}
+	}
+	explicit := false
+	if r := req.Reasoning; r != nil && !(r.Effort == "none" && r.BudgetTokens <= 0) {
+		p.thinking = true
+		p.budget, explicit = r.BudgetTokens, r.BudgetTokens > 0
+		if !explicit {
+			b, ok := effortBudgets[r.Effort]
+			if !ok {
+				b = effortBudgets["medium"]
+			}
+			p.budget = b
+		}
+		p.budget = max(p.budget, MinThinkingBudget)
+		if o.adaptive {
+			p.effort = adaptiveEfforts[r.Effort]
+		}
+		if (!o.adaptive && p.choice.forcesTool()) || unsignedToolLoop(req.Messages) {
+			p.thinking, p.budget, p.effort, explicit = false, 0, "", false
+		}
+	}
+	if mt := req.MaxTokens; mt != nil {
+		if *mt <= 0 {
+			return p, adapters.BadField("max_tokens", "must be positive")
+		}
+		p.maxTokens = *mt
+		if p.thinking && !o.adaptive && p.budget >= p.maxTokens {
+			if explicit {
+				return p, adapters.BadField("max_tokens", "must be greater than the thinking budget (%d tokens)", p.budget)
+			}
+			p.budget = max(p.maxTokens/2, MinThinkingBudget)
+			if p.budget >= p.maxTokens {
+				return p, adapters.BadField("max_tokens", "must be greater than %d with reasoning on (Anthropic's minimum thinking budget)", MinThinkingBudget)
+			}
+		}
+	} else {
+		def := o.defMaxTokens
+		if def <= 0 {
+			def = DefaultMaxTokens
+		}
+		p.maxTokens = def + p.budget
+	}
+	return p, nil
+}
+
+// unsignedToolLoop reports whether msgs end inside a tool-use loop (the
+// last assistant message called tools and only tool results follow it)
+// whose assistant message carries no signed thinking.
+func unsignedToolLoop(msgs []adapters.Message) bool {
+	sawResult := false
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := &msgs[i]
+		switch m.Role {
+		case adapters.RoleTool:
+			sawResult = true
+		case adapters.RoleSystem:
+		case adapters.RoleAssistant:
+			return sawResult && len(m.ToolCalls) > 0 && m.ReasoningSignature == ""
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// turnRole is the Messages API role a canonical message is sent in, or ""
+// for messages that are not sent as messages (system) or contribute no
+// content block (Anthropic rejects empty content and empty text blocks).
+func turnRole(m *adapters.Message) string {
+	switch m.Role {
+	case adapters.RoleUser:
+		for i := range m.Parts {
+			if p := &m.Parts[i]; p.Text != "" || (p.Type == adapters.PartImage && p.ImageURL != "") {
+				return "user"
+			}
+		}
+	case adapters.RoleTool:
+		return "user"
+	case adapters.RoleAssistant:
+		if m.ReasoningSignature != "" || len(m.ToolCalls) > 0 {
+			return "assistant"
+		}
+		for i := range m.Parts {
+			if p := &m.Parts[i]; p.Type != adapters.PartImage && p.Text != "" {
+				return "assistant"
+			}
+		}
+	}
+	return ""
+}
+
+// buildBody encodes req as a Messages API request body, appending to dst.
+// Keys are written in a fixed order (model, max_tokens, system, messages,
+// tools, tool_choice, temperature, top_p, stop_sequences, thinking,
+// output_config, stream) so equal requests give equal bytes.
+//
+// Seed, ResponseFormat and Extra have no Messages API equivalent and are
+// not sent, except Extra's parallel_tool_calls:false, which becomes
+// tool_choice.disable_parallel_tool_use.
+func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, error) {
+	for i := range req.Messages {
+		switch req.Messages[i].Role {
+		case adapters.RoleSystem, adapters.RoleUser, adapters.RoleAssistant, adapters.RoleTool:
+		default:
+			return dst, adapters.BadField("messages", "unsupported role %q", req.Messages[i].Role)
+		}
+	}
+	p, err := planRequest(req, o)
+	if err != nil {
+		return dst, err
+	}
+	b := dst
+	b = append(b, `{"model":`...)
+	b = appendString(b, req.Model)
+	b = append(b, `,"max_tokens":`...)
+	b = strconv.AppendInt(b, int64(p.maxTokens), 10)
+	b = appendSystem(b, req)
+
+	b = append(b, `,"messages":[`...)
+	msgs := req.Messages
+	first := true
+	for i := 0; i < len(msgs); {
+		role := turnRole(&msgs[i])
+		if role == "" {
+			i++
+			continue
+		}
+		// The turn runs over every following message of the same role;
+		// messages sent as nothing (system, empty) do not interrupt it.
+		j, end := i+1, i+1
+		for ; j < len(msgs); j++ {
+			r := turnRole(&msgs[j])
+			if r == "" {
+				continue
+			}
+			if r != role {
+				break
+			}
+			end = j + 1
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		if b, err = appendTurn(b, role, msgs[i:end]); err != nil {
+			return dst, err
+		}
+		i = end
+	}
+	b = append(b, ']')
+
+	if len(req.Tools) > 0 {
+		if b, err = appendTools(b, req.Tools); err != nil {
+			return dst, err
+		}
+		noParallel := string(req.Extra["parallel_tool_calls"]) == "false"
+		if p.choice.typ != "" || noParallel {
+			typ := p.choice.typ
+			if typ == "" {
+				typ = "auto"
+			}
+			b = append(b, `,"tool_choice":{"type":`...)
+			b = appendString(b, typ)
+			if typ == "tool" {
+				b = append(b, `,"name":`...)
+				b = appendString(b, p.choice.name)
+			}
+			if noParallel && typ != "none" {
+				b = append(b, `,"disable_parallel_tool_use":true`...)
+			}
+			b = append(b, '}')
+		}
+	}
+
+	s := &req.Sampling
+	// Anthropic rejects temperature with thinking, and top_p below 0.95.
+	if s.Temperature != nil {
+		if !finite(*s.Temperature) {
+			return dst, adapters.BadField("temperature", "must be a finite number")
+		}
+		if !p.thinking {
+			b = append(b, `,"temperature":`...)
+			b = appendFloat(b, *s.Temperature)
+		}
+	}
+	if s.TopP != nil {
+		if !finite(*s.TopP) {
+			return dst, adapters.BadField("top_p", "must be a finite number")
+		}
+		if !p.thinking || *s.TopP >= minThinkingTopP {
+			b = append(b, `,"top_p":`...)
+			b = appendFloat(b, *s.TopP)
+		}
+	}
+	if len(s.Stop) > 0 {
+		b = append(b, `,"stop_sequences":[`...)
+		for i, stop := range s.Stop {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, stop)
+		}
+		b = append(b, ']')
+	}
+	switch {
+	case p.thinking && o.adaptive:
+		b = append(b, `,"thinking":{"type":"adaptive"}`...)
+		if p.effort != "" {
+			b = append(b, `,"output_config":{"effort":`...)
+			b = appendString(b, p.effort)
+			b = append(b, '}')
+		}
+	case p.thinking:
+		b = append(b, `,"thinking":{"type":"enabled","budget_tokens":`...)
+		b = strconv.AppendInt(b, int64(p.budget), 10)
+		b = append(b, '}')
+	}
+	if req.Stream {
+		b = append(b, `,"stream":true`...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendSystem writes the top-level system prompt: req.System and the text
+// of every system message, in order, separated by blank lines.
+func appendSystem(b []byte, req *adapters.Request) []byte {
+	n := 0
+	if req.System != "" {
+		n++
+	}
+	for i := range req.Messages {
+		if req.Messages[i].Role == adapters.RoleSystem && req.Messages[i].Text() != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return b
+	}
+	b = append(b, `,"system":`...)
+	if n == 1 && req.System != "" {
+		return appendString(b, req.System)
+	}
+	var sb strings.Builder
+	if req.System != "" {
+		sb.WriteString(req.System)
+	}
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		if m.Role != adapters.RoleSystem {
+			continue
+		}
+		if t := m.Text(); t != "" {
+			if sb.Len() > 0 {
+				sb.WriteString("\n\n")
+			}
+			sb.WriteString(t)
+		}
+	}
+	return appendString(b, sb.String())
+}
+
+// appendTurn writes one message of role made of msgs (the messages that
+// are not sent as turns, system or empty, are skipped). A user turn puts
+// its tool_result blocks first, as Anthropic requires; an assistant turn
+// puts its thinking first.
+func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) {
+	b = append(b, `{"role":`...)
+	b = appendString(b, role)
+	b = append(b, `,"content":[`...)
+	n := 0
+	var err error
+	if role == "user" {
+		for i := range msgs {
+			if m := &msgs[i]; m.Role == adapters.RoleTool {
+				if b, err = appendToolResult(b, &n, m); err != nil {
+					return b, err
+				}
+			}
+		}
+		for i := range msgs {
+			if m := &msgs[i]; m.Role == adapters.RoleUser {
+				if b, err = appendParts(b, &n, m.Parts, true); err != nil {
+					return b, err
+				}
+			}
+		}
+		return append(b, "]}"...), nil
+	}
+	for i := range msgs {
+		if m := &msgs[i]; m.Role == adapters.RoleAssistant && m.ReasoningSignature != "" {
+			b = sep(b, &n)
+			b = append(b, `{"type":"thinking","thinking":`...)
+			b = appendString(b, m.Reasoning)
+			b = append(b, `,"signature":`...)
+			b = appendString(b, m.ReasoningSignature)
+			b = append(b, '}')
+		}
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Role != adapters.RoleAssistant {
+			continue
+		}
+		// Assistant messages cannot hold images.
+		if b, err = appendParts(b, &n, m.Parts, false); err != nil {
+			return b, err
+		}
+		for j := range m.ToolCalls {
+			tc := &m.ToolCalls[j]
+			b = sep(b, &n)
+			b = append(b, `{"type":"tool_use","id":`...)
+			b = appendString(b, tc.ID)
+			b = append(b, `,"name":`...)
+			b = appendString(b, tc.Name)
+			b = append(b, `,"input":`...)
+			b = appendInput(b, tc.Arguments)
+			b = append(b, '}')
+		}
+	}
+	return append(b, "]}"...), nil
+}
+
+// sep writes the comma before every block but the first.
+func sep(b []byte, n *int) []byte {
+	if *n > 0 {
+		b = append(b, ',')
+	}
+	*n++
+	return b
+}
+
+// appendInput writes tool call arguments as the JSON object Anthropic
+// wants; arguments that are not one (invalid JSON from a model) become {}.
+func appendInput(b []byte, args string) []byte {
+	if !gjson.Valid(args) || !gjson.Parse(args).IsObject() {
+		return append(b, "{}"...)
+	}
+	return appendRaw(b, []byte(args))
+}
+
+// appendParts writes text parts as text blocks (empty ones are dropped:
+// Anthropic rejects them) and, when images is set, image parts as image
+// blocks.
+func appendParts(b []byte, n *int, parts []adapters.Part, images bool) ([]byte, error) {
+	for i := range parts {
+		p := &parts[i]
+		if p.Type == adapters.PartImage {
+			if !images || p.ImageURL == "" {
+				continue
+			}
+			var err error
+			b = sep(b, n)
+			if b, err = appendImage(b, p.ImageURL); err != nil {
+				return b, err
+			}
+			continue
+		}
+		if p.Text == "" {
+			continue
+		}
+		b = sep(b, n)
+		b = append(b, `{"type":"text","text":`...)
+		b = appendString(b, p.Text)
+		b = append(b, '}')
+	}
+	return b, nil
+}
+
+// appendImage writes an image block: a base64 source for a data: URL, a
+// url source for an http(s) URL.
+func appendImage(b []byte, u string) ([]byte, error) {
+	if rest, ok := cutPrefixFold(u, "data:"); ok {
+		meta, data, ok := strings.Cut(rest, ",")
+		mediaType, isBase64 := strings.CutSuffix(meta, ";base64")
+		if i := strings.IndexByte(mediaType, ';'); i >= 0 {
+			mediaType = mediaType[:i] // parameters such as charset
+		}
+		if !ok || !isBase64 || mediaType == "" {
+			return b, adapters.BadField("messages", "image data URLs must be data:<media type>;base64,<data>")
+		}
+		b = append(b, `{"type":"image","source":{"type":"base64","media_type":`...)
+		b = appendString(b, strings.ToLower(mediaType))
+		b = append(b, `,"data":`...)
+		b = appendString(b, data)
+		return append(b, "}}"...), nil
+	}
+	if _, ok := cutPrefixFold(u, "https://"); !ok {
+		if _, ok := cutPrefixFold(u, "http://"); !ok {
+			return b, adapters.BadField("messages", "image URLs must be http(s) or data: URLs")
+		}
+	}
+	b = append(b, `{"type":"image","source":{"type":"url","url":`...)
+	b = appendString(b, u)
+	return append(b, "}}"...), nil
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// appendToolResult writes a RoleTool message as a tool_result block: its
+// text as a string content, or text and image blocks when it has images.
+func appendToolResult(b []byte, n *int, m *adapters.Message) ([]byte, error) {
+	if m.ToolCallID == "" {
+		return b, adapters.BadField("messages", "tool message without tool_call_id")
+	}
+	b = sep(b, n)
+	b = append(b, `{"type":"tool_result","tool_use_id":`...)
+	b = appendString(b, m.ToolCallID)
+	if m.HasImages() {
+		b = append(b, `,"content":[`...)
+		k := 0
+		var err error
+		if b, err = appendParts(b, &k, m.Parts, true); err != nil {
+			return b, err
+		}
+		b = append(b, ']')
+	} else if text := m.Text(); text != "" {
+		b = append(b, `,"content":`...)
+		b = appendString(b, text)
+	}
+	return append(b, '}'), nil
+}
+
+// appendTools writes the tools array. Parameters default to an empty
+// object schema, which Anthropic requires.
+func appendTools(b []byte, tools []adapters.Tool) ([]byte, error) {
+	b = append(b, `,"tools":[`...)
+	for i := range tools {
+		t := &tools[i]
+		if t.Name == "" {
+			return b, adapters.BadField("tools", "tool %d has no name", i)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendString(b, t.Name)
+		if t.Description != "" {
+			b = append(b, `,"description":`...)
+			b = appendString(b, t.Description)
+		}
+		b = append(b, `,"input_schema":`...)
+		if isNullOrEmpty(t.Parameters) {
+			b = append(b, `{"type":"object"}`...)
+		} else {
+			if !gjson.ValidBytes(t.Parameters) {
+				return b, adapters.BadField("tools", "parameters of tool %q are not valid JSON", t.Name)
+			}
+			if !gjson.ParseBytes(t.Parameters).IsObject() {
+				return b, adapters.BadField("tools", "parameters of tool %q must be a JSON Schema object", t.Name)
+			}
+			b = appendRaw(b, t.Parameters)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+// bodySize estimates the encoded size of req so the body is built with one
+// allocation.
+func bodySize(req *adapters.Request) int {
+	n := 256 + len(req.Model) + len(req.System)
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		n += 64 + len(m.Reasoning) + len(m.ReasoningSignature) + len(m.ToolCallID)
+		for j := range m.Parts {
+			n += len(m.Parts[j].Text) + len(m.Parts[j].ImageURL) + 64
+		}
+		for j := range m.ToolCalls {
+			n += len(m.ToolCalls[j].Arguments) + len(m.ToolCalls[j].Name) + len(m.ToolCalls[j].ID) + 64
+		}
+	}
+	for i := range req.Tools {
+		n += len(req.Tools[i].Name) + len(req.Tools[i].Description) + len(req.Tools[i].Parameters) + 64
+	}
+	return n + n/16
+}
