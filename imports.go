@@ -8,9 +8,12 @@ import (
 	_ "github.com/agentgate/agentgate/caddymodule"
 
 	// Dialects: one registration line each.
+	_ "github.com/agentgate/agentgate/adapters/dialects/egzora"
 	_ "github.com/agentgate/agentgate/adapters/dialects/openai"
 
 	// Providers: one registration line each.
+	_ "github.com/agentgate/agentgate/adapters/providers/anthropic"
+	_ "github.com/agentgate/agentgate/adapters/providers/gemini"
 	_ "github.com/agentgate/agentgate/adapters/providers/mock"
 	_ "github.com/agentgate/agentgate/adapters/providers/openai"
 )

@@ -69,3 +69,26 @@ func quote(s string) string {
 	}
 	return "'" + s + "'"
 }
+
+// Passthrough returns an ad-hoc agent that calls model directly, for
+// OpenAI-compatible clients that name an upstream model rather than an
+// agent: no system prompt, no tools, no memory. The model must be routed
+// explicitly and allowed by p's tier.
+func (rt *Runtime) Passthrough(p *adapters.Principal, model string) (*adapters.Agent, error) {
+	if _, _, ok := rt.router.Match(model); !ok {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model",
+			Message: "model " + quote(model) + " is neither an agent nor a routed model"}
+	}
+	if err := rt.checkModelAllowed(p, model); err != nil {
+		return nil, err
+	}
+	return &adapters.Agent{Name: model, Model: model, Status: adapters.StatusActive}, nil
+}
+
+func (rt *Runtime) checkModelAllowed(p *adapters.Principal, model string) error {
+	if tier, ok := rt.tiers.Get(p.Tier); ok && !tier.AllowsModel(model) {
+		return &adapters.Error{Kind: adapters.KindForbidden, Code: "model_not_allowed", Param: "model",
+			Message: "tier " + quote(p.Tier) + " may not call model " + quote(model) + " directly"}
+	}
+	return nil
+}

@@ -83,5 +83,20 @@ func (r *Router) Resolve(model, pinned string) (string, string, bool) {
 	return "", "", false
 }
 
+// Match is Resolve without a pin and without the single-provider
+// fallback: it reports whether model is routed explicitly, which is what
+// calling a model directly (passthrough) requires.
+func (r *Router) Match(model string) (string, string, bool) {
+	if _, ok := r.exact[model]; ok {
+		return r.Resolve(model, "")
+	}
+	for _, rt := range r.prefixes {
+		if strings.HasPrefix(model, rt.Pattern) {
+			return r.Resolve(model, "")
+		}
+	}
+	return "", "", false
+}
+
 // Provider returns the provider instance called name.
 func (r *Router) Provider(name string) adapters.Provider { return r.providers[name] }

@@ -43,7 +43,7 @@ func TestTiersDeclared(t *testing.T) {
 				t.Errorf("List = %q, want %q", got, tc.wantList)
 			}
 			for _, tr := range tc.declared {
-				if got, ok := tiers.Get(tr.Name); !ok || got != tr {
+				if got, ok := tiers.Get(tr.Name); !ok || !reflect.DeepEqual(got, tr) {
 					t.Errorf("Get(%q) = %+v, %v; want %+v", tr.Name, got, ok, tr)
 				}
 			}
@@ -75,7 +75,7 @@ func TestTiersOverrides(t *testing.T) {
 		{"team", team},
 	}
 	for _, c := range checks {
-		if got, ok := tiers.Get(c.name); !ok || got != c.want {
+		if got, ok := tiers.Get(c.name); !ok || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("Get(%q) = %+v, %v; want %+v", c.name, got, ok, c.want)
 		}
 	}
@@ -86,7 +86,7 @@ func TestTiersOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListTiers: %v", err)
 	}
-	if len(stored) != 2 || *stored[0] != proOverride || *stored[1] != team {
+	if len(stored) != 2 || !reflect.DeepEqual(*stored[0], proOverride) || !reflect.DeepEqual(*stored[1], team) {
 		t.Errorf("stored tiers = %+v, want the two overrides", stored)
 	}
 
@@ -94,7 +94,7 @@ func TestTiersOverrides(t *testing.T) {
 	if err := tiers.Delete(ctx, store, "pro"); err != nil {
 		t.Fatalf("Delete(pro): %v", err)
 	}
-	if got, ok := tiers.Get("pro"); !ok || got != tierPro {
+	if got, ok := tiers.Get("pro"); !ok || !reflect.DeepEqual(got, tierPro) {
 		t.Errorf("Get(pro) after Delete = %+v, %v; want the declared %+v", got, ok, tierPro)
 	}
 	if err := tiers.Delete(ctx, store, "team"); err != nil {
@@ -190,7 +190,7 @@ func TestTiersLoadedByNew(t *testing.T) {
 				t.Errorf("List = %+v, want %d tiers", tiers.List(), len(tc.want))
 			}
 			for name, want := range tc.want {
-				if got, ok := tiers.Get(name); !ok || got != want {
+				if got, ok := tiers.Get(name); !ok || !reflect.DeepEqual(got, want) {
 					t.Errorf("Get(%q) = %+v, %v; want %+v", name, got, ok, want)
 				}
 			}

@@ -6,6 +6,7 @@ package state
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -140,6 +141,23 @@ type Tier struct {
 	TPM int64 `json:"tpm"`
 	// Concurrent caps a key's requests in flight (streams included).
 	Concurrent int64 `json:"concurrent"`
+	// Models limits the models a key on this tier may call directly
+	// (model passthrough, embeddings) to these names or prefixes ending
+	// in "*"; empty allows every routed model. Agents are not affected.
+	Models []string `json:"models,omitempty"`
+}
+
+// AllowsModel reports whether t lets a key call model directly.
+func (t Tier) AllowsModel(model string) bool {
+	if len(t.Models) == 0 {
+		return true
+	}
+	for _, m := range t.Models {
+		if p, ok := strings.CutSuffix(m, "*"); ok && strings.HasPrefix(model, p) || m == model {
+			return true
+		}
+	}
+	return false
 }
 
 // MonthKey formats the calendar month (UTC) of t as counters use it.

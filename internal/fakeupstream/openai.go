@@ -37,10 +37,15 @@ type OpenAI struct {
 	Status int
 	// OmitUsage drops usage from responses.
 	OmitUsage bool
+	// HoldLast, when set, makes a stream wait before its last token until
+	// HoldLast is closed (or the client goes away), so a test can look at
+	// a stream in flight without assuming anything about timing.
+	HoldLast chan struct{}
 
 	mu       sync.Mutex
 	requests [][]byte
 	canceled int
+	sent     int
 
 	// Server is the running HTTP server; URL is its base URL with /v1.
 	Server *httptest.Server
@@ -85,6 +90,14 @@ func (o *OpenAI) Canceled() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.canceled
+}
+
+// Sent reports how many tokens (reasoning and answer words) streams have
+// begun to write so far: an upper bound of what clients can have seen.
+func (o *OpenAI) Sent() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sent
 }
 
 func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +171,21 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		return err == nil
 	}
+	canceled := func() bool {
+		o.mu.Lock()
+		o.canceled++
+		o.mu.Unlock()
+		return false
+	}
+	left := len(reasoning) + len(words)
 	wait := func() bool {
+		if left--; left == 0 && o.HoldLast != nil {
+			select {
+			case <-o.HoldLast:
+			case <-r.Context().Done():
+				return canceled()
+			}
+		}
 		if o.TokenDelay == 0 {
 			return true
 		}
@@ -166,23 +193,28 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(o.TokenDelay):
 			return true
 		case <-r.Context().Done():
-			o.mu.Lock()
-			o.canceled++
-			o.mu.Unlock()
-			return false
+			return canceled()
 		}
+	}
+	sendToken := func(delta string) bool {
+		// Counted before it is written, so Sent never lags what a client
+		// can have received.
+		o.mu.Lock()
+		o.sent++
+		o.mu.Unlock()
+		return send(delta, "")
 	}
 	if !send(`{"role":"assistant","content":""}`, "") {
 		return
 	}
 	for _, t := range reasoning {
-		if !wait() || !send(`{"reasoning_content":`+strconv.Quote(t)+`}`, "") {
+		if !wait() || !sendToken(`{"reasoning_content":`+strconv.Quote(t)+`}`) {
 			return
 		}
 	}
 	for _, t := range words {
 		b, _ := json.Marshal(t)
-		if !wait() || !send(`{"content":`+string(b)+`}`, "") {
+		if !wait() || !sendToken(`{"content":`+string(b)+`}`) {
 			return
 		}
 	}

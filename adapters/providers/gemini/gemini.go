@@ -1,0 +1,428 @@
+// Package gemini is the provider for Google's Gemini API
+// (generativelanguage.googleapis.com, v1beta). It registers itself as
+// provider type "gemini".
+//
+// It is built on google.golang.org/genai, Google's maintained Go SDK for the
+// Gemini API. The older github.com/google/generative-ai-go is deprecated
+// (its README: support ended 2025-08-31) and points to genai as its
+// successor, so it is not used. Calls go through Models.GenerateContent
+// (POST …/models/{model}:generateContent), Models.GenerateContentStream
+// (…:streamGenerateContent?alt=sse, parsed by the SDK) and
+// Models.EmbedContent (…:batchEmbedContents), with the key in the
+// x-goog-api-key header.
+//
+// Translation, in short: the system prompt and system messages become
+// systemInstruction; user and assistant turns become "user" and "model"
+// contents; tool results become functionResponse parts named after the call
+// they answer; images become inlineData (data: URLs) or fileData (http(s)
+// URLs); tools become function declarations with parametersJsonSchema; a
+// reasoning request becomes thinkingConfig with includeThoughts. Gemini
+// rarely gives function calls ids, so the provider makes them up; thought
+// signatures are surfaced on Thinking events and tool calls and sent back on
+// later turns, as Gemini 3 requires.
+//
+// The SDK's own retries and automatic continuation stay off: retrying is the
+// gateway's decision, made before the first byte reaches the client.
+package gemini
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"google.golang.org/genai"
+)
+
+func init() {
+	adapters.RegisterProvider("gemini", New)
+}
+
+// Defaults.
+const (
+	DefaultBaseURL     = "https://generativelanguage.googleapis.com"
+	DefaultAPIVersion  = "v1beta"
+	DefaultTimeout     = 10 * time.Minute
+	DefaultDialTimeout = 10 * time.Second
+)
+
+// maxResponseBody bounds a non-streamed response (and an error body). It is
+// a variable for tests.
+var maxResponseBody int64 = 64 << 20
+
+// Provider calls the Gemini API. It is safe for concurrent use; all calls
+// share one SDK client, one HTTP client and its connection pool.
+type Provider struct {
+	apiKey    string
+	timeout   time.Duration
+	client    *genai.Client
+	transport *http.Transport
+	// newCallID makes the id of a function call Gemini sent without one.
+	newCallID func() string
+}
+
+var (
+	_ adapters.Provider = (*Provider)(nil)
+	_ adapters.Embedder = (*Provider)(nil)
+)
+
+// New builds a provider from cfg:
+//
+//   - BaseURL: the API root (default https://generativelanguage.googleapis.com);
+//     a trailing slash and a trailing API version (/v1beta, /v1, /v1alpha)
+//     are tolerated, the version then being used.
+//   - APIKey: sent as x-goog-api-key. When empty no key is sent (for a proxy
+//     that adds its own); the SDK's GEMINI_API_KEY/GOOGLE_API_KEY
+//     environment fallback is never used.
+//   - Timeout: bounds one whole call, streams included (default 10m).
+//   - Options: "api_version" (default v1beta), "header.<Name>" (any extra
+//     header), "dial_timeout" (default 10s) and "header_timeout" (how long
+//     to wait for response headers; default: only Timeout bounds it).
+func New(cfg adapters.ProviderConfig) (adapters.Provider, error) {
+	return NewProvider(cfg)
+}
+
+// NewProvider is New with the concrete type.
+func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
+	base := strings.TrimSpace(cfg.BaseURL)
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	base = strings.TrimRight(base, "/")
+	version := ""
+	for _, v := range []string{"v1beta", "v1alpha", "v1"} {
+		if strings.HasSuffix(base, "/"+v) {
+			base, version = strings.TrimSuffix(base, "/"+v), v
+			break
+		}
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("gemini provider %q: base URL %q must be an absolute http(s) URL", cfg.Name, cfg.BaseURL)
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("gemini provider %q: negative timeout", cfg.Name)
+	}
+	p := &Provider{
+		apiKey:    cfg.APIKey,
+		timeout:   cfg.Timeout,
+		newCallID: randomCallID,
+	}
+	if p.timeout == 0 {
+		p.timeout = DefaultTimeout
+	}
+	headers := http.Header{}
+	dialTimeout := DefaultDialTimeout
+	var headerTimeout time.Duration
+	for k, v := range cfg.Options {
+		switch {
+		case k == "api_version":
+			if v == "" || strings.ContainsAny(v, "/?#") {
+				return nil, fmt.Errorf("gemini provider %q: invalid api_version %q", cfg.Name, v)
+			}
+			version = v
+		case strings.HasPrefix(k, "header."):
+			name := strings.TrimPrefix(k, "header.")
+			if name == "" || strings.EqualFold(name, "x-goog-api-key") || strings.EqualFold(name, "Authorization") {
+				return nil, fmt.Errorf("gemini provider %q: option %q: set the key with api_key", cfg.Name, k)
+			}
+			headers.Set(name, v)
+		case k == "dial_timeout" || k == "header_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return nil, fmt.Errorf("gemini provider %q: option %s: invalid duration %q", cfg.Name, k, v)
+			}
+			if k == "dial_timeout" {
+				dialTimeout = d
+			} else {
+				headerTimeout = d
+			}
+		}
+	}
+	if version == "" {
+		version = DefaultAPIVersion
+	}
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	p.transport = &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   dialTimeout,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	key := cfg.APIKey
+	if key == "" {
+		// The SDK insists on a key for the Gemini API and would otherwise
+		// take one from the environment; the transport drops this one.
+		key = noKey
+	}
+	rt := &transport{base: p.transport, headers: headers, dropKey: cfg.APIKey == ""}
+	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
+		APIKey:     key,
+		Backend:    genai.BackendGeminiAPI,
+		HTTPClient: &http.Client{Transport: rt},
+		HTTPOptions: genai.HTTPOptions{
+			BaseURL:    base + "/",
+			APIVersion: version,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gemini provider %q: %v", cfg.Name, err)
+	}
+	p.client = client
+	return p, nil
+}
+
+// noKey stands in for an empty API key inside the SDK.
+const noKey = "agentgate-no-key"
+
+// CloseIdleConnections closes the provider's idle upstream connections (for
+// a config reload that drops the provider).
+func (p *Provider) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+
+// Chat sends req to models/{model}:generateContent, or
+// :streamGenerateContent?alt=sse when req.Stream, and emits its events.
+func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
+	if err := checkModel(req.Model); err != nil {
+		return err
+	}
+	contents, config, err := buildRequest(req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errCallTimeout)
+	defer cancel()
+	rec := &exchange{}
+	ctx = context.WithValue(ctx, exchangeKey{}, rec)
+	s := &events{emit: emit, reqModel: req.Model, newCallID: p.newCallID}
+
+	if !req.Stream {
+		resp, err := p.client.Models.GenerateContent(ctx, req.Model, contents, config)
+		if err != nil {
+			return p.callError(ctx, err, rec)
+		}
+		s.status = rec.status
+		return s.response(resp)
+	}
+	for resp, err := range p.client.Models.GenerateContentStream(ctx, req.Model, contents, config) {
+		s.status = rec.status
+		if err != nil {
+			if s.emitFailed {
+				return err
+			}
+			return s.fail(p.streamError(ctx, err, rec, s.started))
+		}
+		if err := s.chunk(resp); err != nil {
+			if s.emitFailed {
+				return err
+			}
+			return s.fail(err)
+		}
+	}
+	return s.endStream()
+}
+
+// checkModel rejects model names the SDK would refuse to put in a URL.
+func checkModel(model string) error {
+	if model == "" {
+		return adapters.BadField("model", "is required")
+	}
+	if strings.ContainsAny(model, "?&#") || strings.Contains(model, "..") {
+		return adapters.BadField("model", "invalid model name %q", model)
+	}
+	return nil
+}
+
+// randomCallID makes a function call id: "call_" and 24 hex digits.
+func randomCallID() string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, 29)
+	b = append(b, "call_"...)
+	for range 2 {
+		v := rand.Uint64()
+		for range 12 {
+			b = append(b, hex[v&0xf])
+			v >>= 4
+		}
+	}
+	return string(b)
+}
+
+// exchange records what the upstream answered to one call: the SDK's
+// errors carry neither the HTTP status nor the headers (Retry-After).
+type exchange struct {
+	sent   bool
+	status int
+	header http.Header
+}
+
+type exchangeKey struct{}
+
+// transport adds the configured headers, drops the placeholder key,
+// bounds non-streamed bodies and records each answer's status and headers
+// in the call's exchange.
+type transport struct {
+	base    http.RoundTripper
+	headers http.Header
+	dropKey bool
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if len(t.headers) > 0 || t.dropKey {
+		req = req.Clone(req.Context())
+		for k, v := range t.headers {
+			req.Header[k] = v
+		}
+		if t.dropKey {
+			req.Header.Del("x-goog-api-key")
+		}
+	}
+	rec, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	if rec != nil {
+		rec.sent = true
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		rec.status, rec.header = resp.StatusCode, resp.Header
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body = &limitedBody{rc: resp.Body, left: maxResponseBody}
+	}
+	return resp, nil
+}
+
+var errTooLarge = errors.New("gemini: upstream response too large")
+
+// limitedBody fails reads past its limit instead of truncating silently.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// At the limit: fine if the body ends here.
+		var one [1]byte
+		if n, err := b.rc.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// callError turns the error of a call that produced no event into the
+// gateway's error: an *adapters.Error, or ctx's error when the caller gave
+// up.
+func (p *Provider) callError(ctx context.Context, err error, rec *exchange) error {
+	if apiErr, ok := asAPIError(err); ok {
+		if rec.status >= 200 && rec.status < 300 {
+			// An error event at the start of a 200 stream.
+			e := fromAPIError(apiErr, 0, nil)
+			e.UpstreamStatus = inbandStatus(apiErr.Code, rec.status)
+			return p.scrub(e)
+		}
+		return p.scrub(fromAPIError(apiErr, rec.status, rec.header))
+	}
+	if ctx.Err() == nil && errors.Is(err, errTooLarge) {
+		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: rec.status}
+	}
+	if !rec.sent && ctx.Err() == nil {
+		return &adapters.Error{Kind: adapters.KindInternal, Message: "cannot build the upstream request"}
+	}
+	if rec.status >= 200 && rec.status < 300 && ctx.Err() == nil && !isNetError(err) {
+		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an invalid response", UpstreamStatus: rec.status}
+	}
+	te := transportError(ctx, err, p.timeout)
+	if ae, ok := te.(*adapters.Error); ok && rec.status != 0 {
+		ae.UpstreamStatus = rec.status
+	}
+	return te
+}
+
+// streamError is callError for an error the stream iterator yielded, before
+// or after the first event.
+func (p *Provider) streamError(ctx context.Context, err error, rec *exchange, started bool) error {
+	if !started {
+		if _, ok := asAPIError(err); ok || ctx.Err() != nil || isNetError(err) || errors.Is(err, errTooLarge) || !rec.sent || rec.status < 200 || rec.status >= 300 {
+			return p.callError(ctx, err, rec)
+		}
+	}
+	if apiErr, ok := asAPIError(err); ok {
+		// An error event inside a 200 stream.
+		e := p.scrub(fromAPIError(apiErr, 0, nil))
+		e.UpstreamStatus = inbandStatus(apiErr.Code, rec.status)
+		return e
+	}
+	if ctx.Err() != nil || isNetError(err) {
+		te := transportError(ctx, err, p.timeout)
+		if ae, ok := te.(*adapters.Error); ok {
+			ae.UpstreamStatus = rec.status
+			if ae.Kind == adapters.KindUnavailable {
+				ae.Message = "upstream connection broke during the stream"
+			}
+		}
+		return te
+	}
+	return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent a malformed stream chunk", UpstreamStatus: rec.status}
+}
+
+// inbandStatus is the status reported for an error event inside a stream:
+// the error's own code, which tells a retryable failure (500, 503) from a
+// final one, else the stream's HTTP status.
+func inbandStatus(code, httpStatus int) int {
+	if code >= 400 && code <= 599 {
+		return code
+	}
+	return httpStatus
+}
+
+// scrub removes the provider's key from a message the upstream wrote.
+func (p *Provider) scrub(e *adapters.Error) *adapters.Error {
+	if len(p.apiKey) >= 8 && strings.Contains(e.Message, p.apiKey) {
+		e.Message = strings.ReplaceAll(e.Message, p.apiKey, "[redacted]")
+	}
+	return e
+}
+
+func asAPIError(err error) (genai.APIError, bool) {
+	var v genai.APIError
+	if errors.As(err, &v) {
+		return v, true
+	}
+	var pv *genai.APIError
+	if errors.As(err, &pv) && pv != nil {
+		return *pv, true
+	}
+	return genai.APIError{}, false
+}
+
+func isNetError(err error) bool {
+	var nerr net.Error
+	if errors.As(err, &nerr) {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
