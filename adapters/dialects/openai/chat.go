@@ -19,9 +19,9 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 		return err
 	}
 	ctx := r.Context()
-	agent, err := d.env.Runtime.Agent(ctx, p, req.model)
+	agent, err := d.resolve(ctx, p, req.model)
 	if err != nil {
-		return modelNotFound(req.model, err)
+		return err
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent

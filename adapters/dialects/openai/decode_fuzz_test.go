@@ -39,3 +39,21 @@ func FuzzDecodeChat(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeEmbeddings: arbitrary bodies never panic the embeddings
+// decoder, and rejections are 4xx *adapters.Error naming what is wrong.
+func FuzzDecodeEmbeddings(f *testing.F) {
+	f.Add([]byte(`{"model":"m","input":"x"}`))
+	f.Add([]byte(`{"model":"m","input":["a",""],"encoding_format":"base64"}`))
+	f.Add([]byte(`{"model":"m","input":[[1,2]],"dimensions":3}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, _, err := decodeEmbeddings(body)
+		if err == nil {
+			return
+		}
+		var e *adapters.Error
+		if !errors.As(err, &e) || e.Status() >= 500 || e.Message == "" {
+			t.Fatalf("bad rejection %T %v", err, err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -53,6 +54,24 @@ func appendModel(b []byte, a *adapters.Agent) []byte {
 	b = append(b, `,"name":`...)
 	b = dialects.AppendString(b, a.Name)
 	return append(b, '}')
+}
+
+// resolve finds the agent a request's model names: an agent's id or name
+// or, failing that, a routed upstream model called directly (passthrough),
+// so existing OpenAI code works by changing only its base URL.
+func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
+	agent, err := d.env.Runtime.Agent(ctx, p, model)
+	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
+		return agent, err
+	}
+	agent, perr := d.env.Runtime.Passthrough(p, model)
+	if perr == nil {
+		return agent, nil
+	}
+	if adapters.AsError(perr).Kind == adapters.KindForbidden {
+		return nil, perr
+	}
+	return nil, modelNotFound(model, err)
 }
 
 // modelNotFound turns an unknown agent into OpenAI's model_not_found, in
