@@ -39,6 +39,9 @@ type Agent struct {
 	Reasoning bool `json:"reasoning,omitempty"`
 	// ReasoningEffort is the effort asked for when reasoning is on.
 	ReasoningEffort string `json:"reasoning_effort,omitempty"`
+	// MaxIterations bounds the model calls of one run's tool loop; 0
+	// means the runtime's default.
+	MaxIterations int `json:"max_iterations,omitempty"`
 	// HistoryTurns is how many earlier turns of a session are replayed.
 	HistoryTurns int          `json:"history_turns,omitempty"`
 	Memory       MemoryConfig `json:"memory,omitempty"`

@@ -19,8 +19,13 @@ type Call struct {
 	// ClientTools are tools the client executes itself: the runtime passes
 	// them to the model and returns calls to them instead of running them.
 	ClientTools []Tool
-	ToolChoice  json.RawMessage
-	Sampling    Sampling
+	// Tools names operator-declared tools or toolkits the request adds to
+	// the agent's own.
+	Tools []string
+	// MaxIterations, when set, replaces the agent's tool-loop bound.
+	MaxIterations int
+	ToolChoice    json.RawMessage
+	Sampling      Sampling
 	// Reasoning overrides the agent's thinking default when set.
 	Reasoning *bool
 	// ReasoningEffort, when set, replaces the agent's effort.

@@ -58,6 +58,9 @@ type Event struct {
 	ToolResult string `json:"tool_result,omitempty"`
 	// ToolError marks a ToolResult that reports a failure.
 	ToolError bool `json:"tool_error,omitempty"`
+	// Executed marks a ToolCall (and its ToolResult) that the runtime runs
+	// itself: clients observe it, they must not run it.
+	Executed bool `json:"executed,omitempty"`
 	// Usage is set on Usage events.
 	Usage *Usage `json:"usage,omitempty"`
 	// Model is the upstream model that answered, on Start and Done.

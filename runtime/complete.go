@@ -20,10 +20,6 @@ type attempt struct {
 	gotUsage  bool
 	finish    string
 	firstByte time.Duration
-	// start is the provider's Start event, held back until the first
-	// event with content so a failure before it can still be retried:
-	// until then nothing of the answer has reached the client.
-	start     *adapters.Event
 	committed bool
 	// emitErr is the error the client side returned: the client left.
 	emitErr error
@@ -38,13 +34,20 @@ func (a *attempt) estimate(req *adapters.Request) adapters.Usage {
 	}
 }
 
-// complete makes one model call for req with the candidates' models in
-// order (the first, then fallbacks), retrying each per the retry policy
-// while nothing has reached the client. Every attempt is accounted (usage
-// record and meter). beforeDone runs when the answer is complete, before
-// Done is forwarded.
-func (rt *Runtime) complete(ctx context.Context, call *adapters.Call, req *adapters.Request, runID string,
-	emit adapters.Emit, beforeDone func(*attempt) error) (*attempt, error) {
+// message is the assistant message the attempt produced.
+func (a *attempt) message() adapters.Message {
+	m := adapters.TextMessage(adapters.RoleAssistant, a.text.String())
+	m.Reasoning, m.ReasoningSignature, m.ToolCalls = a.thinking.String(), a.signature, a.toolCalls
+	return m
+}
+
+// complete makes one model call for st's request with the candidates'
+// models in order (the call's, then the agent's fallbacks), retrying each
+// per the retry policy while nothing of this call has reached the client.
+// Every attempt is accounted (usage record and meter). Usage and Done are
+// not forwarded: the run emits them once, when it ends.
+func (rt *Runtime) complete(ctx context.Context, st *runState) (*attempt, error) {
+	call, req := st.call, st.req
 	started := rt.now()
 	deadline := started.Add(rt.retry.Deadline)
 	models := append([]string{call.Model}, call.Agent.Fallbacks...)
@@ -54,7 +57,6 @@ func (rt *Runtime) complete(ctx context.Context, call *adapters.Call, req *adapt
 	var (
 		last    *attempt
 		lastErr error
-		n       int
 	)
 	for mi, model := range models {
 		pinned := ""
@@ -74,13 +76,16 @@ func (rt *Runtime) complete(ctx context.Context, call *adapters.Call, req *adapt
 		for try := 0; ; try++ {
 			a := &attempt{model: upstream, provider: provider}
 			t0 := rt.now()
-			err := rt.router.Provider(provider).Chat(ctx, &r, rt.forwarder(ctx, a, &r, t0, emit, beforeDone))
-			id := runID
-			if n > 0 {
-				id = runID + "." + strconv.Itoa(n)
+			err := rt.router.Provider(provider).Chat(ctx, &r, rt.forwarder(a, st, t0))
+			if err == nil && !a.gotUsage {
+				a.usage, a.gotUsage = a.estimate(&r), true
 			}
-			n++
-			rt.accountAttempt(ctx, call, &r, a, id, runID, rt.now().Sub(t0), err)
+			id := st.res.RunID
+			if st.attempts > 0 {
+				id += "." + strconv.Itoa(st.attempts)
+			}
+			st.attempts++
+			rt.accountAttempt(ctx, call, &r, a, id, st.res.RunID, rt.now().Sub(t0), err)
 			if err == nil {
 				return a, nil
 			}
@@ -106,11 +111,19 @@ func (rt *Runtime) complete(ctx context.Context, call *adapters.Call, req *adapt
 	return last, lastErr
 }
 
-// forwarder accumulates an attempt's events and passes them on, holding
-// back Start until content follows and estimating usage the upstream did
-// not report.
-func (rt *Runtime) forwarder(ctx context.Context, a *attempt, req *adapters.Request, t0 time.Time,
-	emit adapters.Emit, beforeDone func(*attempt) error) adapters.Emit {
+// forwarder accumulates an attempt's events and passes its content on.
+// The provider's Start is held back until content follows, so a failure
+// before it can still be retried (nothing has reached the client), and is
+// forwarded once per run.
+func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Emit {
+	emit := func(ev adapters.Event) error {
+		err := st.emit(ev)
+		if err != nil && a.emitErr == nil {
+			a.emitErr = err
+		}
+		return err
+	}
+	var start *adapters.Event
 	commit := func() error {
 		if a.committed {
 			return nil
@@ -119,18 +132,11 @@ func (rt *Runtime) forwarder(ctx context.Context, a *attempt, req *adapters.Requ
 		if a.firstByte == 0 {
 			a.firstByte = rt.now().Sub(t0)
 		}
-		if a.start != nil {
-			return emit(*a.start)
+		if start != nil && !st.startSent {
+			st.startSent = true
+			return emit(*start)
 		}
 		return nil
-	}
-	emitTo := emit
-	emit = func(ev adapters.Event) error {
-		err := emitTo(ev)
-		if err != nil && a.emitErr == nil {
-			a.emitErr = err
-		}
-		return err
 	}
 	return func(ev adapters.Event) error {
 		switch ev.Type {
@@ -139,7 +145,7 @@ func (rt *Runtime) forwarder(ctx context.Context, a *attempt, req *adapters.Requ
 				a.model = ev.Model
 			}
 			held := ev
-			a.start = &held
+			start = &held
 			return nil
 		case adapters.EventThinking:
 			a.thinking.WriteString(ev.Text)
@@ -150,28 +156,14 @@ func (rt *Runtime) forwarder(ctx context.Context, a *attempt, req *adapters.Requ
 			a.text.WriteString(ev.Text)
 		case adapters.EventToolCall:
 			a.toolCalls = append(a.toolCalls, *ev.ToolCall)
+			_, ev.Executed = st.methods[ev.ToolCall.Name]
 		case adapters.EventUsage:
 			a.gotUsage = true
 			a.usage.Add(*ev.Usage)
+			return nil
 		case adapters.EventDone:
 			a.finish = ev.FinishReason
-			if err := commit(); err != nil {
-				return err
-			}
-			if !a.gotUsage {
-				a.gotUsage = true
-				a.usage = a.estimate(req)
-				u := a.usage
-				if err := emit(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
-					return err
-				}
-			}
-			if beforeDone != nil {
-				if err := beforeDone(a); err != nil {
-					return err
-				}
-			}
-			return emit(ev)
+			return commit()
 		case adapters.EventError:
 			if !a.committed {
 				return nil // the error is returned too; it may yet be retried

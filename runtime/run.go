@@ -2,11 +2,24 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
+	"go.uber.org/zap"
+)
+
+// Run statuses a Result reports.
+const (
+	StatusCompleted     = "completed"
+	StatusPaused        = "paused"
+	StatusCancelled     = "cancelled"
+	StatusMaxIterations = "max_iterations"
 )
 
 // Result is what a run produced, for dialects that answer with one JSON
@@ -14,30 +27,75 @@ import (
 type Result struct {
 	RunID     string
 	SessionID string
+	// Status is completed, paused (tools wait for confirmation),
+	// cancelled (every paused call rejected) or max_iterations.
+	Status string
+	// Text and Reasoning are the final answer's.
 	Text      string
 	Reasoning string
 	// ReasoningSignature is the provider's signature of Reasoning, kept
 	// so later turns can replay signed thinking.
 	ReasoningSignature string
-	ToolCalls          []adapters.ToolCall
-	Usage              adapters.Usage
-	// Model is the upstream model that answered; Provider the provider
-	// instance it was routed to (the last attempt's, after fallbacks).
+	// ToolCalls are calls of client tools the client must run.
+	ToolCalls []adapters.ToolCall
+	// Steps are the tools the runtime ran, in order, with their results.
+	Steps []Step
+	// Pending are the calls a paused run waits on.
+	Pending []state.PendingCall
+	// Usage sums every model call of the run.
+	Usage adapters.Usage
+	// Model is the upstream model that answered last; Provider the
+	// provider instance it was routed to (after fallbacks).
 	Model        string
 	Provider     string
 	FinishReason string
+	Iterations   int
 	Latency      time.Duration
+}
+
+// Step is one tool the runtime ran during a run.
+type Step struct {
+	Call    adapters.ToolCall
+	Toolkit string
+	Result  json.RawMessage
+	Failed  bool
+	// Declined marks a call a person rejected.
+	Declined bool
 }
 
 // defaultReasoningEffort is asked for when an agent reasons but names no
 // effort.
 const defaultReasoningEffort = "medium"
 
-// Run executes call and forwards its events to emit in order. Usage always
-// reaches emit before Done: when the upstream reports none, the runtime
-// estimates it and marks it so. A session turn is stored before Done is
-// forwarded, so a client that saw the end of an answer can rely on the
-// next turn seeing it.
+// DefaultMaxIterations bounds a run's model calls when neither the agent
+// nor the request does.
+const DefaultMaxIterations = 10
+
+// CancelledText answers a run whose every paused tool call was rejected.
+const CancelledText = "Tool execution cancelled by user."
+
+// runState is a run in progress.
+type runState struct {
+	call    *adapters.Call
+	req     *adapters.Request
+	res     *Result
+	methods map[string]*tools.Method
+	// turn is what the session gains when the run completes: the new
+	// messages and every assistant and tool message after them.
+	turn      []adapters.Message
+	emit      adapters.Emit
+	startSent bool
+	attempts  int
+}
+
+// Run executes call and forwards its events to emit in order: Start once,
+// then thinking, deltas, tool calls and tool results as the tool loop
+// runs (the model asks for tools, the runtime runs them concurrently and
+// feeds their results back, until an answer or the iteration bound), then
+// Paused when a tool needs a person's confirmation, then Usage (summed
+// over every model call; estimated and marked so when an upstream reports
+// none) and Done. A session turn is stored before Done, so a client that
+// saw the end of an answer can rely on the next turn seeing it.
 func (rt *Runtime) Run(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*Result, error) {
 	start := rt.now()
 	agent := call.Agent
@@ -49,23 +107,197 @@ func (rt *Runtime) Run(ctx context.Context, call *adapters.Call, emit adapters.E
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{RunID: NewID("run-"), SessionID: call.SessionID}
-	a, err := rt.complete(ctx, call, req, res.RunID, emit, func(a *attempt) error {
-		res.fill(a)
-		return rt.saveTurn(ctx, call, res)
-	})
-	res.Latency = rt.now().Sub(start)
-	if a != nil {
-		res.fill(a)
+	methods, err := rt.runTools(call)
+	if err != nil {
+		return nil, err
 	}
-	return res, err
+	for _, m := range methods {
+		req.Tools = append(req.Tools, m.Tool())
+	}
+	st := &runState{call: call, req: req, methods: methods, emit: emit,
+		res:  &Result{RunID: NewID("run-"), SessionID: call.SessionID},
+		turn: append([]adapters.Message(nil), call.Messages...)}
+	err = rt.loop(ctx, st)
+	st.res.Latency = rt.now().Sub(start)
+	return st.res, err
 }
 
-// fill copies an attempt's outcome into r.
-func (r *Result) fill(a *attempt) {
-	r.Text, r.Reasoning, r.ReasoningSignature = a.text.String(), a.thinking.String(), a.signature
-	r.ToolCalls, r.Usage, r.FinishReason = a.toolCalls, a.usage, a.finish
-	r.Model, r.Provider = a.model, a.provider
+// runTools resolves the operator-declared tools of a run. Tools a request
+// names must exist (400 otherwise); an agent's own tools were checked
+// when the agent was made, so one that has since left the configuration is
+// skipped with a warning rather than failing every call to the agent.
+func (rt *Runtime) runTools(call *adapters.Call) (map[string]*tools.Method, error) {
+	if len(call.Agent.Tools) == 0 && len(call.Tools) == 0 {
+		return nil, nil
+	}
+	out := map[string]*tools.Method{}
+	for _, name := range call.Agent.Tools {
+		if rt.tools == nil {
+			break
+		}
+		ms, err := rt.tools.Resolve([]string{name})
+		if err != nil {
+			rt.log.Warn("agent names a tool that is not declared; skipped", zap.String("agent", call.Agent.ID), zap.String("tool", name))
+			continue
+		}
+		for _, m := range ms {
+			out[m.Name] = m
+		}
+	}
+	if len(call.Tools) > 0 {
+		if rt.tools == nil {
+			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_tool", Param: "tools",
+				Message: "no tools are declared by the operator, but " + quote(call.Tools[0]) + " was asked for"}
+		}
+		ms, err := rt.tools.Resolve(call.Tools)
+		if err != nil {
+			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_tool", Param: "tools",
+				Message: err.Error() + "; declared toolkits: " + strings.Join(rt.tools.Names(), ", ")}
+		}
+		for _, m := range ms {
+			out[m.Name] = m
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// loop runs model calls and tools until the run answers, pauses or hits
+// its iteration bound.
+func (rt *Runtime) loop(ctx context.Context, st *runState) error {
+	res := st.res
+	maxIter := st.call.MaxIterations
+	if maxIter <= 0 {
+		maxIter = st.call.Agent.MaxIterations
+	}
+	if maxIter <= 0 {
+		maxIter = DefaultMaxIterations
+	}
+	for {
+		a, err := rt.complete(ctx, st)
+		if a != nil {
+			res.Usage.Add(a.usage)
+			res.Text, res.Reasoning, res.ReasoningSignature = a.text.String(), a.thinking.String(), a.signature
+			res.Model, res.Provider, res.FinishReason = a.model, a.provider, a.finish
+		}
+		if err != nil {
+			return err
+		}
+		res.Iterations++
+		var runtimeCalls, clientCalls []adapters.ToolCall
+		for _, tc := range a.toolCalls {
+			if _, ok := st.methods[tc.Name]; ok {
+				runtimeCalls = append(runtimeCalls, tc)
+			} else {
+				clientCalls = append(clientCalls, tc)
+			}
+		}
+		if len(runtimeCalls) == 0 || len(clientCalls) > 0 {
+			// An answer, or calls only the client can run.
+			res.ToolCalls = a.toolCalls
+			return rt.finish(ctx, st, a.message(), StatusCompleted, a.finish)
+		}
+		assistant := a.message()
+		st.req.Messages = append(st.req.Messages, assistant)
+		st.turn = append(st.turn, assistant)
+		if res.Iterations >= maxIter {
+			return rt.finish(ctx, st, assistant, StatusMaxIterations, StatusMaxIterations)
+		}
+		var pending []state.PendingCall
+		for _, tc := range runtimeCalls {
+			m := st.methods[tc.Name]
+			pending = append(pending, state.PendingCall{ToolCall: tc, Toolkit: m.Toolkit, RequiresConfirmation: m.RequiresConfirmation})
+		}
+		for _, pc := range pending {
+			if pc.RequiresConfirmation {
+				return rt.pause(ctx, st, pending)
+			}
+		}
+		if err := rt.execute(ctx, st, pending, nil); err != nil {
+			return err
+		}
+	}
+}
+
+// decision is what a person decided about one paused call.
+type decision struct {
+	confirmed bool
+	args      json.RawMessage
+}
+
+// execute runs calls concurrently (declined ones are reported to the
+// model as declined), then emits their results in call order and appends
+// them to the conversation.
+func (rt *Runtime) execute(ctx context.Context, st *runState, calls []state.PendingCall, decisions map[string]decision) error {
+	steps := make([]Step, len(calls))
+	var wg sync.WaitGroup
+	for i, pc := range calls {
+		steps[i] = Step{Call: pc.ToolCall, Toolkit: pc.Toolkit}
+		if d, ok := decisions[pc.ID]; ok && !d.confirmed {
+			steps[i].Declined, steps[i].Failed = true, true
+			steps[i].Result = json.RawMessage(`{"error":"the user declined this tool call; do not retry it"}`)
+			continue
+		}
+		wg.Add(1)
+		go func(i int, m *tools.Method) {
+			defer wg.Done()
+			steps[i].Result, steps[i].Failed = tools.Run(ctx, m, json.RawMessage(steps[i].Call.Arguments))
+		}(i, st.methods[pc.Name])
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range steps {
+		s := &steps[i]
+		call := s.Call
+		if err := st.emit(adapters.Event{Type: adapters.EventToolResult, ToolCall: &call, ToolResult: string(s.Result),
+			ToolError: s.Failed, Executed: true}); err != nil {
+			return err
+		}
+		msg := adapters.TextMessage(adapters.RoleTool, string(s.Result))
+		msg.ToolCallID, msg.Name = call.ID, call.Name
+		st.req.Messages = append(st.req.Messages, msg)
+		st.turn = append(st.turn, msg)
+	}
+	st.res.Steps = append(st.res.Steps, steps...)
+	return nil
+}
+
+// finish ends a run: Usage, the session turn, Done.
+func (rt *Runtime) finish(ctx context.Context, st *runState, final adapters.Message, status, finishReason string) error {
+	res := st.res
+	res.Status, res.FinishReason = status, finishReason
+	if err := rt.sendStart(st); err != nil {
+		return err
+	}
+	u := res.Usage
+	if err := st.emit(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
+		return err
+	}
+	if final.Role != "" && (len(st.turn) == 0 || !sameMessage(st.turn[len(st.turn)-1], final)) {
+		st.turn = append(st.turn, final)
+	}
+	if err := rt.saveTurn(ctx, st.call, st.turn); err != nil {
+		return err
+	}
+	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason})
+}
+
+// sendStart emits Start if no model call did (an empty answer, a
+// cancelled run).
+func (rt *Runtime) sendStart(st *runState) error {
+	if st.startSent {
+		return nil
+	}
+	st.startSent = true
+	return st.emit(adapters.Event{Type: adapters.EventStart, Model: st.res.Model})
+}
+
+func sameMessage(a, b adapters.Message) bool {
+	return a.Role == b.Role && a.Text() == b.Text() && len(a.ToolCalls) == len(b.ToolCalls)
 }
 
 func (rt *Runtime) buildRequest(ctx context.Context, call *adapters.Call) (*adapters.Request, error) {
@@ -128,20 +360,14 @@ func (rt *Runtime) history(ctx context.Context, call *adapters.Call) ([]adapters
 	return rt.store.RecentTurns(ctx, tenant, call.SessionID, n)
 }
 
-func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, res *Result) error {
+func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {
 	if call.SessionID == "" {
 		return nil
 	}
-	reply := adapters.TextMessage(adapters.RoleAssistant, res.Text)
-	reply.Reasoning, reply.ReasoningSignature = res.Reasoning, res.ReasoningSignature
-	reply.ToolCalls = res.ToolCalls
-	msgs := make([]adapters.Message, 0, len(call.Messages)+1)
-	msgs = append(msgs, call.Messages...)
-	msgs = append(msgs, reply)
 	now := rt.now()
 	return rt.store.AppendTurn(ctx, &state.Session{
 		ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Created: now, Updated: now,
-	}, msgs)
+	}, turn)
 }
 
 // accountAttempt writes the usage record of one attempt and reports it to

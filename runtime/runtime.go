@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
 	"go.uber.org/zap"
 )
@@ -31,6 +32,11 @@ type Config struct {
 	Recorder *Recorder
 	// UsageFlushInterval bounds how long a usage record waits in memory.
 	UsageFlushInterval time.Duration
+	// Tools are the operator-declared toolkits agents may use.
+	Tools *tools.Registry
+	// PausedRunTTL is how long a paused run waits for its commit;
+	// default 24h.
+	PausedRunTTL time.Duration
 	// Retry bounds retries and fallbacks of failed model calls.
 	Retry RetryPolicy
 	// Now is the clock; nil means time.Now.
@@ -51,6 +57,8 @@ type Runtime struct {
 	log           *zap.Logger
 	now           func() time.Time
 	retry         RetryPolicy
+	tools         *tools.Registry
+	pausedTTL     time.Duration
 	sleep         func(context.Context, time.Duration) error
 }
 
@@ -80,7 +88,10 @@ func New(cfg Config) (*Runtime, error) {
 		sleep = sleepCtx
 	}
 	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log,
-		now: now, retry: cfg.Retry.withDefaults(), sleep: sleep}
+		now: now, retry: cfg.Retry.withDefaults(), sleep: sleep, tools: cfg.Tools, pausedTTL: cfg.PausedRunTTL}
+	if rt.pausedTTL <= 0 {
+		rt.pausedTTL = 24 * time.Hour
+	}
 	for _, a := range cfg.Agents {
 		if _, dup := rt.declared[a.ID]; dup {
 			return nil, fmt.Errorf("agent %q declared twice", a.ID)
@@ -102,6 +113,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	return rt, nil
 }
+
+// Tools is the registry of operator-declared tools (nil when none).
+func (rt *Runtime) Tools() *tools.Registry { return rt.tools }
 
 // Store is the runtime's store, for dialects that manage objects directly.
 func (rt *Runtime) Store() state.Store { return rt.store }

@@ -20,6 +20,7 @@ import (
 //	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord (binary, usagecodec.go)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
 //	tiers     name → Tier (tiers set through the admin API)
+//	runs      tenant \0 id → Run (paused runs)
 //
 // Tenants, ids and scopes never contain NUL (writes reject them), so a
 // prefix ending in \0 selects exactly one tenant or session, and the same
@@ -34,8 +35,9 @@ var (
 	bucketUsage    = []byte("usage")
 	bucketCounters = []byte("counters")
 	bucketTiers    = []byte("tiers")
+	bucketRuns     = []byte("runs")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketTiers}
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketTiers, bucketRuns}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")

@@ -19,6 +19,10 @@ var ErrNotFound = errors.New("not found")
 // ErrExists is returned when creating an object whose id is taken.
 var ErrExists = errors.New("already exists")
 
+// ErrConflict is returned when an object is not in the state an operation
+// needs (a paused run already committed).
+var ErrConflict = errors.New("conflict")
+
 // Store is the persistence contract every backend implements and the
 // contract test suite (storetest) checks. Every read and write of tenant
 // data is scoped by tenant.
@@ -64,6 +68,15 @@ type Store interface {
 	// MonthlyTokens returns the tokens recorded for a counter scope
 	// ("key:<id>" or "tenant:<name>") in the calendar month (UTC) of t.
 	MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error)
+
+	// PutRun creates or replaces a run.
+	PutRun(ctx context.Context, r *Run) error
+	// GetRun returns tenant's run id, or ErrNotFound.
+	GetRun(ctx context.Context, tenant, id string) (*Run, error)
+	// ClaimRun atomically moves tenant's paused run id to status and
+	// returns it as it was: ErrNotFound when there is no such run,
+	// ErrConflict when it is no longer paused. A run is committed once.
+	ClaimRun(ctx context.Context, tenant, id, status string) (*Run, error)
 
 	// PutTier creates or replaces a tier set at run time.
 	PutTier(ctx context.Context, t *Tier) error
@@ -125,6 +138,48 @@ type UsageRecord struct {
 	LatencyMs int64 `json:"latency_ms"`
 	// Status is "ok" or the error code the call ended with.
 	Status string `json:"status"`
+}
+
+// Run statuses.
+const (
+	RunPaused    = "paused"
+	RunResuming  = "resuming"
+	RunCompleted = "completed"
+	RunCancelled = "cancelled"
+)
+
+// Run is an agent run kept beyond its request: a run paused before tools
+// that need a person's confirmation, with everything needed to resume it.
+type Run struct {
+	ID        string `json:"id"`
+	Tenant    string `json:"tenant"`
+	AgentID   string `json:"agent_id"`
+	SessionID string `json:"session_id,omitempty"`
+	Dialect   string `json:"dialect"`
+	Status    string `json:"status"`
+	// Model is the model the run used (a request's override included).
+	Model  string `json:"model"`
+	System string `json:"system,omitempty"`
+	// Tools are the names of the runtime tools the run may call.
+	Tools []string `json:"tools,omitempty"`
+	// Messages is the conversation to resume from: history, the new turn
+	// and the assistant message that asked for the pending calls.
+	Messages []adapters.Message `json:"messages"`
+	// Turn is what the session gains when the run completes.
+	Turn []adapters.Message `json:"turn,omitempty"`
+	// Pending are the tool calls waiting for a decision.
+	Pending    []PendingCall  `json:"pending"`
+	Usage      adapters.Usage `json:"usage"`
+	Iterations int            `json:"iterations"`
+	Created    time.Time      `json:"created_at"`
+	Expires    time.Time      `json:"expires_at"`
+}
+
+// PendingCall is a tool call of a paused run.
+type PendingCall struct {
+	adapters.ToolCall
+	Toolkit              string `json:"toolkit,omitempty"`
+	RequiresConfirmation bool   `json:"requires_confirmation"`
 }
 
 // Tier is a service level: what a key on it may spend. Zero means

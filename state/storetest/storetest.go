@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"UsageSameInstant", testUsageSameInstant},
 		{"MonthlyTokens", testMonthlyTokens},
 		{"Tiers", testTiers},
+		{"Runs", testRuns},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -776,5 +777,53 @@ func testTiers(t *testing.T, s state.Store) {
 	}
 	if err := s.PutTier(ctx, &state.Tier{}); err == nil {
 		t.Fatal("tier without a name accepted")
+	}
+}
+
+func testRuns(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	run := &state.Run{ID: "run-1", Tenant: "a", AgentID: "ag", Status: state.RunPaused, Model: "m",
+		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "hi")},
+		Pending:  []state.PendingCall{{ToolCall: adapters.ToolCall{ID: "tc-1", Name: "send_email", Arguments: `{"to":"x"}`}, RequiresConfirmation: true}}}
+	if err := s.PutRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetRun(ctx, "b", "run-1"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("another tenant's run: %v", err)
+	}
+	if _, err := s.ClaimRun(ctx, "b", "run-1", state.RunResuming); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("claim by another tenant: %v", err)
+	}
+	// Fifty concurrent claims: exactly one wins.
+	var wins, conflicts int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.ClaimRun(ctx, "a", "run-1", state.RunResuming)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && r.Status == state.RunPaused && r.Pending[0].Arguments == `{"to":"x"}`:
+				wins++
+			case errors.Is(err, state.ErrConflict):
+				conflicts++
+			default:
+				t.Errorf("claim: %+v %v", r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || conflicts != 49 {
+		t.Fatalf("wins %d conflicts %d", wins, conflicts)
+	}
+	got, err := s.GetRun(ctx, "a", "run-1")
+	if err != nil || got.Status != state.RunResuming || len(got.Messages) != 1 {
+		t.Fatalf("after claim: %+v %v", got, err)
+	}
+	if _, err := s.ClaimRun(ctx, "a", "nope", state.RunResuming); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("unknown run: %v", err)
 	}
 }

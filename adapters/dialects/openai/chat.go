@@ -171,6 +171,9 @@ func (e *chunkEncoder) emit(ev adapters.Event) error {
 	case adapters.EventDelta:
 		d = dialects.AppendString(append(d, `{"content":`...), ev.Text)
 	case adapters.EventToolCall:
+		if ev.Executed {
+			return nil // agentgate runs it; the client must not
+		}
 		d = append(d, `{"tool_calls":[`...)
 		d = appendToolCall(d, e.toolIndex, ev.ToolCall)
 		d = append(d, "]"...)
