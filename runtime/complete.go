@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"go.uber.org/zap"
 )
 
 // attempt is one try of one model call: what it produced so far.
@@ -73,6 +74,12 @@ func (rt *Runtime) complete(ctx context.Context, st *runState) (*attempt, error)
 		}
 		r := *req
 		r.Model = upstream
+		if err := rt.fitCapabilities(&r, model); err != nil {
+			if mi == 0 {
+				return nil, err
+			}
+			continue // a fallback that cannot take the request is no fallback
+		}
 		for try := 0; ; try++ {
 			a := &attempt{model: upstream, provider: provider}
 			t0 := rt.now()
@@ -174,4 +181,67 @@ func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Em
 		}
 		return emit(ev)
 	}
+}
+
+// fitCapabilities checks req against what model lacks: a clear 400, or,
+// where the operator chose to drop, req without the missing input.
+func (rt *Runtime) fitCapabilities(req *adapters.Request, model string) error {
+	lacks := rt.router.Lacks(model)
+	if !lacks.Images && !lacks.Tools && !lacks.Reasoning {
+		return nil
+	}
+	refuse := func(what, param string) error {
+		if lacks.Drop {
+			rt.log.Warn("dropping input the model cannot take", zap.String("model", model), zap.String("input", what))
+			return nil
+		}
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unsupported_" + param, Param: param,
+			Message: "model " + quote(model) + " cannot take " + what}
+	}
+	if lacks.Images && hasImages(req.Messages) {
+		if err := refuse("images", "images"); err != nil {
+			return err
+		}
+		req.Messages = withoutImages(req.Messages)
+	}
+	if lacks.Tools && len(req.Tools) > 0 {
+		if err := refuse("tools", "tools"); err != nil {
+			return err
+		}
+		req.Tools, req.ToolChoice = nil, nil
+	}
+	if lacks.Reasoning && req.Reasoning != nil {
+		if err := refuse("reasoning", "reasoning"); err != nil {
+			return err
+		}
+		req.Reasoning = nil
+	}
+	return nil
+}
+
+func hasImages(msgs []adapters.Message) bool {
+	for i := range msgs {
+		if msgs[i].HasImages() {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutImages copies msgs without their image parts.
+func withoutImages(msgs []adapters.Message) []adapters.Message {
+	out := make([]adapters.Message, len(msgs))
+	for i, m := range msgs {
+		if m.HasImages() {
+			parts := make([]adapters.Part, 0, len(m.Parts))
+			for _, p := range m.Parts {
+				if p.Type != adapters.PartImage {
+					parts = append(parts, p)
+				}
+			}
+			m.Parts = parts
+		}
+		out[i] = m
+	}
+	return out
 }

@@ -15,6 +15,19 @@ type Route struct {
 	Pattern  string
 	Provider string
 	Target   string
+	// Lacks lists what the routed models cannot take.
+	Lacks Capabilities
+}
+
+// Capabilities are inputs some models cannot take. A request that needs
+// one a model lacks gets a clear 400 naming it, instead of a confusing
+// upstream error — or, with Drop, goes through without it (logged).
+type Capabilities struct {
+	Images    bool `json:"images,omitempty"`
+	Tools     bool `json:"tools,omitempty"`
+	Reasoning bool `json:"reasoning,omitempty"`
+	// Drop removes what the model lacks instead of refusing the request.
+	Drop bool `json:"drop,omitempty"`
 }
 
 // Router resolves model names to providers.
@@ -96,6 +109,20 @@ func (r *Router) Match(model string) (string, string, bool) {
 		}
 	}
 	return "", "", false
+}
+
+// Lacks returns what the route serving model (as Resolve finds it) says
+// the model cannot take.
+func (r *Router) Lacks(model string) Capabilities {
+	if rt, ok := r.exact[model]; ok {
+		return rt.Lacks
+	}
+	for _, rt := range r.prefixes {
+		if strings.HasPrefix(model, rt.Pattern) {
+			return rt.Lacks
+		}
+	}
+	return Capabilities{}
 }
 
 // Provider returns the provider instance called name.
