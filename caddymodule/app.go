@@ -49,12 +49,25 @@ type App struct {
 	// are committed in a batch. Default: 200ms. A store already open
 	// across a reload keeps the interval it was opened with.
 	UsageFlushInterval caddy.Duration `json:"usage_flush_interval,omitempty"`
+	// Toolkits are HTTP toolkits: methods are operator-declared webhooks.
+	Toolkits []ToolkitConfig `json:"toolkits,omitempty"`
+	// MCPServers are MCP servers whose tools agents may use.
+	MCPServers []MCPConfig `json:"mcp_servers,omitempty"`
+	// Retries bounds retries and fallbacks of failed upstream calls.
+	Retries *RetryConfig `json:"retries,omitempty"`
+	// PausedRunTTL is how long a run paused for confirmation waits for
+	// its commit. Default: 24h.
+	PausedRunTTL caddy.Duration `json:"paused_run_ttl,omitempty"`
+	// Metrics tunes the agentgate_* Prometheus metrics.
+	Metrics *MetricsConfig `json:"metrics,omitempty"`
 
 	backend   *backend
 	storePath string
+	tools     *toolset
 	runtime   *runtime.Runtime
 	keys      *keyring
 	env       *dialects.Env
+	metrics   *metrics
 	log       *zap.Logger
 }
 
@@ -69,6 +82,11 @@ type ProviderConfig struct {
 	// APIKey for the upstream; placeholders such as {env.OPENAI_API_KEY}
 	// are expanded at provision time, so secrets stay out of the JSON.
 	APIKey string `json:"api_key,omitempty"`
+	// APIKeys and BaseURLs, when several are given, form a pool: one
+	// upstream per base URL and key, the least busy serving each call, a
+	// key answered 429 cooling down for its Retry-After.
+	APIKeys  []string `json:"api_keys,omitempty"`
+	BaseURLs []string `json:"base_urls,omitempty"`
 	// Models are exact model names routed to this provider.
 	Models []string `json:"models,omitempty"`
 	// Timeout bounds one upstream call.
@@ -84,6 +102,9 @@ type RouteConfig struct {
 	Provider string `json:"provider"`
 	// Target renames the model upstream (aliases).
 	Target string `json:"target,omitempty"`
+	// Lacks says what the routed models cannot take (images, tools,
+	// reasoning): such requests get a clear 400, or with drop lose it.
+	Lacks runtime.Capabilities `json:"lacks,omitzero"`
 }
 
 // AgentConfig declares an agent.
@@ -104,6 +125,11 @@ type AgentConfig struct {
 	// HistoryTurns is how many earlier turns a session replays.
 	HistoryTurns int      `json:"history_turns,omitempty"`
 	Tools        []string `json:"tools,omitempty"`
+	// Fallbacks are models tried in order when the model's retries are
+	// exhausted (routed by name, possibly to another provider).
+	Fallbacks []string `json:"fallbacks,omitempty"`
+	// MaxIterations bounds the agent's tool loop; default 10.
+	MaxIterations int `json:"max_iterations,omitempty"`
 }
 
 // KeyConfig declares an API key. Key is the secret (usually a placeholder
@@ -126,6 +152,10 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // reload), builds the providers and the runtime.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.log = ctx.Logger()
+	var err error
+	if a.metrics, err = newMetrics(ctx, a.Metrics); err != nil {
+		return err
+	}
 	repl := caddy.NewReplacer()
 	if a.DataDir == "" {
 		a.DataDir = "data"
@@ -151,24 +181,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if _, dup := providers[pc.Name]; dup {
 			return fmt.Errorf("provider %q declared twice", pc.Name)
 		}
-		opts := make(map[string]string, len(pc.Options))
-		for k, v := range pc.Options {
-			opts[k] = repl.ReplaceAll(v, "")
-		}
-		p, err := adapters.NewProvider(pc.Type, adapters.ProviderConfig{
-			Name: pc.Name, BaseURL: repl.ReplaceAll(pc.BaseURL, ""), APIKey: repl.ReplaceAll(pc.APIKey, ""),
-			Timeout: time.Duration(pc.Timeout), Options: opts,
-		})
+		p, err := pc.build(repl)
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}
-		providers[pc.Name] = p
+		providers[pc.Name] = meterProvider(pc.Name, p)
 		for _, m := range pc.Models {
 			routes = append(routes, runtime.Route{Pattern: m, Provider: pc.Name})
 		}
 	}
 	for _, rc := range a.Routes {
-		routes = append(routes, runtime.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target})
+		routes = append(routes, runtime.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
 	}
 	agents := make([]*adapters.Agent, 0, len(a.Agents))
 	for i := range a.Agents {
@@ -183,9 +206,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
 	}
+	a.tools, err = a.provisionTools(a.log)
+	if err != nil {
+		return err
+	}
+	if err := a.checkAgentTools(agents); err != nil {
+		return err
+	}
 	a.runtime, err = runtime.New(runtime.Config{
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder,
+		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
+		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 	})
 	if err != nil {
 		return err
@@ -220,7 +251,7 @@ func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
 		SystemPrompt: repl.ReplaceAll(c.SystemPrompt, ""), Model: repl.ReplaceAll(c.Model, ""), Provider: c.Provider,
 		Sampling:  adapters.Sampling{Temperature: c.Temperature, TopP: c.TopP, MaxTokens: c.MaxTokens},
 		Reasoning: c.Reasoning, ReasoningEffort: c.ReasoningEffort, HistoryTurns: c.HistoryTurns,
-		Tools: c.Tools, Status: adapters.StatusActive,
+		Tools: c.Tools, Status: adapters.StatusActive, Fallbacks: c.Fallbacks, MaxIterations: c.MaxIterations,
 	}, nil
 }
 
@@ -249,6 +280,7 @@ func (a *App) Stop() error { return nil }
 // this config's hold on the store; the last holder closes it. It copes
 // with a Provision that failed half way.
 func (a *App) Cleanup() error {
+	a.tools.close()
 	if a.runtime != nil {
 		a.runtime.Close()
 	}

@@ -30,14 +30,29 @@ func init() {
 //	    max_body_bytes <n>
 //	    max_image_bytes <n>
 //	    usage_flush_interval <duration>
+//	    metrics {
+//	        tenant_label on|off     # per-tenant labels and quota gauges; default off
+//	    }
 //	    provider <name> <type> {
-//	        base_url <url>
-//	        api_key <key>
+//	        base_url <url...>        # several: a pool
+//	        api_key <key...>         # several: a pool
 //	        models <model...>
 //	        timeout <duration>
 //	        <option> <value>        # provider-specific (mock: delay, reply)
 //	    }
-//	    route <model|prefix*> <provider> [<target model>]
+//	    route <model|prefix*> <provider> [<target model>] {
+//	        lacks images|tools|reasoning...   # what these models cannot take
+//	        drop                              # drop it instead of a 400
+//	    }
+//	    retries {
+//	        max <n>                  # per model; default 2
+//	        backoff <duration>       # first wait, doubled per retry; default 250ms
+//	        max_backoff <duration>   # default 4s
+//	        deadline <duration>      # all attempts of one call; default 30s
+//	    }
+//	    paused_run_ttl <duration>    # default 24h
+//	    toolkit <name> http { method <name> <url> { … } }   # see parseToolkit
+//	    mcp <name> <endpoint> { … }                         # see parseMCP
 //	    agent <id> {
 //	        name <name>
 //	        description <text>
@@ -52,6 +67,8 @@ func init() {
 //	        reasoning_effort low|medium|high
 //	        history_turns <int>
 //	        tools <tool...>
+//	        fallbacks <model...>
+//	        max_iterations <int>
 //	    }
 //	    tier <name> {
 //	        monthly_tokens <n>          # per key; 0 or absent: unlimited
@@ -93,21 +110,23 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 		case "provider":
 			err = parseProvider(d, app)
 		case "route":
-			args := d.RemainingArgs()
-			if len(args) < 2 || len(args) > 3 {
-				return nil, d.ArgErr()
-			}
-			rc := RouteConfig{Match: args[0], Provider: args[1]}
-			if len(args) == 3 {
-				rc.Target = args[2]
-			}
-			app.Routes = append(app.Routes, rc)
+			err = parseRoute(d, app)
 		case "agent":
 			err = parseAgent(d, app)
 		case "key":
 			err = parseKey(d, app)
 		case "tier":
 			err = parseTier(d, app)
+		case "toolkit":
+			err = parseToolkit(d, app)
+		case "mcp":
+			err = parseMCP(d, app)
+		case "retries":
+			err = parseRetries(d, app)
+		case "paused_run_ttl":
+			err = durationArg(d, &app.PausedRunTTL)
+		case "metrics":
+			err = parseMetrics(d, app)
 		default:
 			return nil, d.Errf("unrecognized agentgate option %q", d.Val())
 		}
@@ -127,9 +146,25 @@ func parseProvider(d *caddyfile.Dispenser, app *App) error {
 		var err error
 		switch key := d.Val(); key {
 		case "base_url":
-			err = oneArg(d, &pc.BaseURL)
+			// Several base URLs (or repeated lines) form a pool.
+			urls := d.RemainingArgs()
+			if len(urls) == 0 {
+				return d.ArgErr()
+			}
+			if pc.BaseURL == "" {
+				pc.BaseURL, urls = urls[0], urls[1:]
+			}
+			pc.BaseURLs = append(pc.BaseURLs, urls...)
 		case "api_key":
-			err = oneArg(d, &pc.APIKey)
+			// Several keys (or repeated lines) form a pool.
+			keys := d.RemainingArgs()
+			if len(keys) == 0 {
+				return d.ArgErr()
+			}
+			if pc.APIKey == "" {
+				pc.APIKey, keys = keys[0], keys[1:]
+			}
+			pc.APIKeys = append(pc.APIKeys, keys...)
 		case "models":
 			pc.Models = append(pc.Models, d.RemainingArgs()...)
 		case "timeout":
@@ -202,6 +237,12 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 			ac.HistoryTurns = int(n)
 		case "tools":
 			ac.Tools = append(ac.Tools, d.RemainingArgs()...)
+		case "fallbacks":
+			ac.Fallbacks = append(ac.Fallbacks, d.RemainingArgs()...)
+		case "max_iterations":
+			var n int64
+			err = intArg(d, &n)
+			ac.MaxIterations = int(n)
 		default:
 			err = d.Errf("unrecognized agent option %q", d.Val())
 		}
@@ -210,6 +251,66 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 		}
 	}
 	app.Agents = append(app.Agents, ac)
+	return nil
+}
+
+func parseRoute(d *caddyfile.Dispenser, app *App) error {
+	args := d.RemainingArgs()
+	if len(args) < 2 || len(args) > 3 {
+		return d.ArgErr()
+	}
+	rc := RouteConfig{Match: args[0], Provider: args[1]}
+	if len(args) == 3 {
+		rc.Target = args[2]
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "lacks":
+			for _, what := range d.RemainingArgs() {
+				switch what {
+				case "images":
+					rc.Lacks.Images = true
+				case "tools":
+					rc.Lacks.Tools = true
+				case "reasoning":
+					rc.Lacks.Reasoning = true
+				default:
+					return d.Errf("lacks: unknown input %q (images, tools, reasoning)", what)
+				}
+			}
+		case "drop":
+			rc.Lacks.Drop = true
+		default:
+			return d.Errf("unrecognized route option %q", d.Val())
+		}
+	}
+	app.Routes = append(app.Routes, rc)
+	return nil
+}
+
+func parseRetries(d *caddyfile.Dispenser, app *App) error {
+	rc := &RetryConfig{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "max":
+			var n int64
+			err = intArg(d, &n)
+			rc.Max = int(n)
+		case "backoff":
+			err = durationArg(d, &rc.Backoff)
+		case "max_backoff":
+			err = durationArg(d, &rc.MaxBackoff)
+		case "deadline":
+			err = durationArg(d, &rc.Deadline)
+		default:
+			err = d.Errf("unrecognized retries option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	app.Retries = rc
 	return nil
 }
 
@@ -242,6 +343,35 @@ func parseTier(d *caddyfile.Dispenser, app *App) error {
 		}
 	}
 	app.Tiers = append(app.Tiers, t)
+	return nil
+}
+
+func parseMetrics(d *caddyfile.Dispenser, app *App) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if app.Metrics == nil {
+		app.Metrics = new(MetricsConfig)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "tenant_label":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			switch v {
+			case "on", "true":
+				app.Metrics.TenantLabel = true
+			case "off", "false":
+				app.Metrics.TenantLabel = false
+			default:
+				return d.Errf("tenant_label must be on or off, got %q", v)
+			}
+		default:
+			return d.Errf("unrecognized metrics option %q", d.Val())
+		}
+	}
 	return nil
 }
 

@@ -1,12 +1,12 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -51,8 +51,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
+		dm := h.app.metrics.dialect(name)
 		for _, rt := range d.Routes() {
-			h.mux.Handle(rt.Pattern, &route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel})
+			h.mux.Handle(rt.Pattern, &route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, metrics: dm})
 		}
 	}
 	return nil
@@ -77,48 +78,60 @@ type route struct {
 	d          dialects.Dialect
 	fn         dialects.HandlerFunc
 	callsModel bool
+	metrics    *dialectMetrics
 }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// x sees the response (status, stream), sets the placeholders and
+	// exports the request's metrics when it ends.
+	x := rt.metrics.begin(w, r)
+	w = x
 	defer func() {
 		// A bug in one request must not take the connection down with a
 		// bare reset: log it with its stack and answer in the dialect's
 		// shape (if the response has not begun, the client sees a 500).
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
+				x.fail(context.Canceled)
+				x.end()
 				panic(v)
 			}
 			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.Any("panic", v), zap.Stack("stack"))
-			rt.d.WriteError(w, &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"})
+			e := &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"}
+			x.fail(e)
+			rt.d.WriteError(w, e)
 		}
+		x.end()
 	}()
 	p, err := rt.h.app.keys.authenticate(r)
 	if err != nil {
-		rt.fail(w, r, err)
+		rt.fail(x, r, err)
 		return
 	}
+	x.principal = p
 	adm, err := rt.h.admit(w, r, p, rt.callsModel)
 	if err != nil {
-		rt.fail(w, r, err)
+		rt.fail(x, r, err)
 		return
 	}
-	ctx, meter := runtime.WithMeter(r.Context())
+	ctx, meter := x.withMeter(r.Context())
 	defer func() { adm.done(ctx, int64(meter.Snapshot().Usage.Total())) }()
 	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
-		rt.fail(w, r, err)
+		rt.fail(x, r, err)
 	}
 }
 
 // fail answers with err in the dialect's shape; errors that are not
 // *adapters.Error are bugs or store failures: logged, and answered with a
 // generic 500 that leaks nothing.
-func (rt *route) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (rt *route) fail(x *exchange, r *http.Request, err error) {
+	x.fail(err)
 	var e *adapters.Error
 	if !errors.As(err, &e) {
 		rt.h.log.Error("request failed", zap.String("dialect", rt.dialect), zap.String("uri", r.RequestURI), zap.Error(err))
 		e = adapters.AsError(err)
 	}
-	rt.d.WriteError(w, e)
+	rt.d.WriteError(x, e)
 }
 
 // Interface guards.

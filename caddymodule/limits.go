@@ -126,10 +126,10 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		}
 	}
 	for _, q := range []struct {
-		scope string
-		limit int64
-		who   string
-	}{{"key:" + p.KeyID, tier.MonthlyTokens, "this key"}, {"tenant:" + p.Tenant, tier.TenantMonthlyTokens, "tenant " + strconv.Quote(p.Tenant)}} {
+		scope, kind string
+		limit       int64
+		who         string
+	}{{"key:" + p.KeyID, "key", tier.MonthlyTokens, "this key"}, {"tenant:" + p.Tenant, "tenant", tier.TenantMonthlyTokens, "tenant " + strconv.Quote(p.Tenant)}} {
 		if q.limit == 0 {
 			continue
 		}
@@ -138,11 +138,14 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 			a.done(ctx, 0)
 			return nil, err
 		}
+		if q.kind == "tenant" {
+			h.app.metrics.tenantQuota(p.Tenant, st.Used, q.limit)
+		}
 		if !ok {
 			a.done(ctx, 0)
 			reset := monthEnd(t)
 			hdr.Set("x-should-retry", "false")
-			return nil, &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota",
+			return nil, &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: q.kind,
 				Message: "monthly token quota exhausted for " + q.who + ": " + strconv.FormatInt(st.Used, 10) + " of " + strconv.FormatInt(q.limit, 10) +
 					" tokens used (" + strconv.FormatInt(st.Reserved, 10) + " reserved by requests in flight), this request needs about " +
 					strconv.FormatInt(a.estimate, 10) + "; the quota resets at " + reset.Format(time.RFC3339)}

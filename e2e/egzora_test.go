@@ -41,7 +41,7 @@ func egzBlock(up *fakeupstream.OpenAI) string {
 			system_prompt "You are the agent prompt."
 			model gpt-test
 			provider up
-			tools web_search calculator
+			tools current_time calculator
 		}
 		agent thinker {
 			name "Thinker"

@@ -1,0 +1,533 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MetricsConfig tunes agentgate's Prometheus metrics. The metrics
+// themselves are always on: they are served by Caddy's admin endpoint
+// (/metrics) and by the `metrics` handler, beside Caddy's own.
+type MetricsConfig struct {
+	// TenantLabel adds a tenant label to agentgate_requests_total and
+	// agentgate_tokens_total and exports each tenant's monthly quota
+	// (agentgate_tenant_quota_used_tokens, _limit_tokens). Off by default:
+	// one series per tenant is what an operator with a handful of tenants
+	// wants and one with thousands does not. Tenants beyond the first
+	// maxLabelValues seen share the value "_other".
+	TenantLabel bool `json:"tenant_label,omitempty"`
+}
+
+const (
+	// maxLabelValues caps the distinct values one label (agent, model,
+	// provider, tenant) takes in this process; later values are exported
+	// as otherLabel. Agents are created through the APIs by tenants, so
+	// without a cap one tenant could grow the exposition without bound.
+	maxLabelValues = 200
+	// maxLabelLen is the longest value exported as is.
+	maxLabelLen = 128
+	// otherLabel stands for values past the cap (and invalid ones);
+	// noneLabel for values a request never had (unauthenticated, or a
+	// route that calls no model).
+	otherLabel = "_other"
+	noneLabel  = "none"
+	// maxCachedSeries bounds the series cache; past it, series handles
+	// are looked up per request (correct, a little slower).
+	maxCachedSeries = 8192
+)
+
+// latencyBuckets fit LLM latencies: from a cached answer's 10 ms to a long
+// reasoning run's five minutes.
+var latencyBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
+// outcome is how a request through a dialect route ended.
+type outcome uint8
+
+const (
+	outcomeOK outcome = iota
+	// outcomeClientError: the request was invalid, named an unknown agent
+	// or model, was too large… (4xx other than auth and limits), whether
+	// the gateway or the upstream found it so.
+	outcomeClientError
+	// outcomeUnauthorized: no key, a bad key or a forbidden action.
+	outcomeUnauthorized
+	// outcomeRateLimited: refused by the gateway's rate limits.
+	outcomeRateLimited
+	// outcomeQuotaExceeded: refused by a monthly token quota.
+	outcomeQuotaExceeded
+	// outcomeUpstreamError: the provider failed, timed out, was
+	// unreachable or rate-limited the gateway, before or during a stream.
+	outcomeUpstreamError
+	// outcomeClientClosed: the client went away before the answer ended.
+	outcomeClientClosed
+	// outcomeInternalError: a bug or a store failure (500).
+	outcomeInternalError
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{
+	"ok", "client_error", "unauthorized", "rate_limited", "quota_exceeded",
+	"upstream_error", "client_closed", "internal_error",
+}
+
+func (o outcome) String() string { return outcomeNames[o] }
+
+// Token types of agentgate_tokens_total. Reasoning tokens are part of the
+// output tokens and cached tokens part of the input tokens, as providers
+// report them: add input and output for a total, never all four.
+const (
+	tokInput = iota
+	tokOutput
+	tokReasoning
+	tokCached
+	numTokenTypes
+)
+
+var tokenTypeNames = [numTokenTypes]string{"input", "output", "reasoning", "cached"}
+
+// The collectors are package-level so their values survive config reloads;
+// every App Provision registers them into that config's registry.
+var (
+	requestLabels = []string{"dialect", "agent", "model", "provider", "outcome"}
+	tokenLabels   = []string{"type", "model", "provider", "agent"}
+
+	requestsOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "requests_total",
+		Help: "Requests served by agentgate's dialect routes, by dialect, agent, model, provider and outcome."}
+	tokensOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "tokens_total",
+		Help: "Tokens used, as the upstream reported them (estimated when it reported none), by type (input, output, reasoning, cached), model, provider and agent. Reasoning is part of output and cached part of input."}
+
+	requestsVec       = prometheus.NewCounterVec(requestsOpts, requestLabels)
+	requestsTenantVec = prometheus.NewCounterVec(requestsOpts, append(requestLabels[:len(requestLabels):len(requestLabels)], "tenant"))
+	tokensVec         = prometheus.NewCounterVec(tokensOpts, tokenLabels)
+	tokensTenantVec   = prometheus.NewCounterVec(tokensOpts, append(tokenLabels[:len(tokenLabels):len(tokenLabels)], "tenant"))
+
+	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "agentgate", Name: "request_duration_seconds",
+		Help:    "Time from a dialect request's arrival to the end of its answer (the whole stream for streams), by dialect, model and provider.",
+		Buckets: latencyBuckets}, []string{"dialect", "model", "provider"})
+	upstreamDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "agentgate", Name: "upstream_duration_seconds",
+		Help:    "Time a request spent in upstream model calls, by model and provider.",
+		Buckets: latencyBuckets}, []string{"model", "provider"})
+	timeToFirstToken = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "agentgate", Name: "time_to_first_token_seconds",
+		Help:    "Time from the start of the upstream call to its first generated token (text, reasoning or tool call), by model and provider.",
+		Buckets: latencyBuckets}, []string{"model", "provider"})
+	activeStreams = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "active_streams",
+		Help: "Streaming (text/event-stream) responses in flight, by dialect."}, []string{"dialect"})
+	rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "rate_limited_requests_total",
+		Help: "Requests refused by the gateway's rate limits, by reason: requests (per minute), tokens (per minute) or concurrency."}, []string{"reason"})
+	quotaRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "quota_rejected_requests_total",
+		Help: "Requests refused because a monthly token quota would be exceeded, by scope: key or tenant."}, []string{"scope"})
+	upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "upstream_errors_total",
+		Help: "Failed upstream model calls, by provider and status: the upstream's HTTP status, or timeout, network (unreachable, or the connection broke), stream (a 2xx answer cut off or malformed) or error."}, []string{"provider", "status"})
+	tenantQuotaUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_quota_used_tokens",
+		Help: "Tokens a tenant has used of its monthly quota, as of its latest admitted request (with tenant_label on, for tiers with tenant_monthly_tokens)."}, []string{"tenant"})
+	tenantQuotaLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_quota_limit_tokens",
+		Help: "A tenant's monthly token quota (with tenant_label on, for tiers with tenant_monthly_tokens)."}, []string{"tenant"})
+)
+
+// Bounded label values, shared by every config like the collectors.
+var (
+	agentValues    = newBoundedValues(maxLabelValues)
+	modelValues    = newBoundedValues(maxLabelValues)
+	providerValues = newBoundedValues(maxLabelValues)
+	tenantValues   = newBoundedValues(maxLabelValues)
+)
+
+// Children of the small, fixed label sets, created once.
+var (
+	rateLimitedBy = map[string]prometheus.Counter{
+		"requests": rateLimited.WithLabelValues("requests"), "tokens": rateLimited.WithLabelValues("tokens"),
+		"concurrency": rateLimited.WithLabelValues("concurrency"), otherLabel: rateLimited.WithLabelValues(otherLabel),
+	}
+	quotaRejectedBy = map[string]prometheus.Counter{
+		"key": quotaRejected.WithLabelValues("key"), "tenant": quotaRejected.WithLabelValues("tenant"),
+	}
+)
+
+// metrics is one App's view of the collectors.
+type metrics struct {
+	tenant bool
+	cache  seriesCache
+}
+
+// newMetrics registers the collectors into ctx's metrics registry (a new
+// one per config load), tolerating the ones already there.
+func newMetrics(ctx caddy.Context, cfg *MetricsConfig) (*metrics, error) {
+	m := &metrics{tenant: cfg != nil && cfg.TenantLabel}
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return m, nil
+	}
+	cs := []prometheus.Collector{requestDuration, upstreamDuration, timeToFirstToken, activeStreams, rateLimited, quotaRejected, upstreamErrors}
+	if m.tenant {
+		cs = append(cs, requestsTenantVec, tokensTenantVec, tenantQuotaUsed, tenantQuotaLimit)
+	} else {
+		cs = append(cs, requestsVec, tokensVec)
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) && are.ExistingCollector == c {
+				continue
+			}
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// dialectMetrics is what one dialect's routes observe into.
+type dialectMetrics struct {
+	m      *metrics
+	name   string
+	active prometheus.Gauge
+}
+
+func (m *metrics) dialect(name string) *dialectMetrics {
+	return &dialectMetrics{m: m, name: name, active: activeStreams.WithLabelValues(name)}
+}
+
+// tenantQuota exports a tenant's quota figures, when tenant labels are on.
+func (m *metrics) tenantQuota(tenant string, used, limit int64) {
+	if m == nil || !m.tenant {
+		return
+	}
+	t := tenantValues.get(tenant)
+	tenantQuotaUsed.WithLabelValues(t).Set(float64(used))
+	tenantQuotaLimit.WithLabelValues(t).Set(float64(limit))
+}
+
+// observe records one finished request.
+func (dm *dialectMetrics) observe(snap *runtime.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
+	tenant := ""
+	if dm.m.tenant && p != nil {
+		tenant = p.Tenant
+	}
+	s := dm.m.series(dm.name, snap.AgentID, snap.Model, snap.Provider, tenant)
+	s.requests(o).Inc()
+	s.duration.Observe(seconds)
+	if snap.Calls > 0 {
+		u := s.usage()
+		u.tokens[tokInput].Add(float64(snap.Usage.InputTokens))
+		u.tokens[tokOutput].Add(float64(snap.Usage.OutputTokens))
+		u.tokens[tokReasoning].Add(float64(snap.Usage.ReasoningTokens))
+		u.tokens[tokCached].Add(float64(snap.Usage.CachedTokens))
+		u.upstream.Observe(snap.Upstream.Seconds())
+		if snap.FirstByte > 0 {
+			u.ttft.Observe(snap.FirstByte.Seconds())
+		}
+	}
+}
+
+// seriesKey is a request's raw label values; tenanted tells the two
+// families of requests and tokens apart.
+type seriesKey struct {
+	dialect, agent, model, provider, tenant string
+	tenanted                                bool
+}
+
+// series holds the collector children of one label tuple, so a request
+// finds all of them with one map lookup and no allocation.
+type series struct {
+	// dialect, agent, model, provider, tenant after bounding.
+	dialect, agent, model, provider, tenant string
+	tenanted                                bool
+
+	duration prometheus.Observer
+	outcomes [numOutcomes]atomic.Pointer[prometheus.Counter]
+	// usageSeries is created on the first request that called a model,
+	// so routes that call none export no token series.
+	usageOnce   sync.Once
+	usageSeries *usageSeries
+}
+
+type usageSeries struct {
+	tokens         [numTokenTypes]prometheus.Counter
+	upstream, ttft prometheus.Observer
+}
+
+func (s *series) requests(o outcome) prometheus.Counter {
+	if c := s.outcomes[o].Load(); c != nil {
+		return *c
+	}
+	var c prometheus.Counter
+	if s.tenanted {
+		c = requestsTenantVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String(), s.tenant)
+	} else {
+		c = requestsVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String())
+	}
+	s.outcomes[o].Store(&c) // a racing request stores the same child
+	return c
+}
+
+func (s *series) usage() *usageSeries {
+	s.usageOnce.Do(func() {
+		u := &usageSeries{
+			upstream: upstreamDuration.WithLabelValues(s.model, s.provider),
+			ttft:     timeToFirstToken.WithLabelValues(s.model, s.provider),
+		}
+		for i, typ := range tokenTypeNames {
+			if s.tenanted {
+				u.tokens[i] = tokensTenantVec.WithLabelValues(typ, s.model, s.provider, s.agent, s.tenant)
+			} else {
+				u.tokens[i] = tokensVec.WithLabelValues(typ, s.model, s.provider, s.agent)
+			}
+		}
+		s.usageSeries = u
+	})
+	return s.usageSeries
+}
+
+// seriesCache maps raw label tuples to their series.
+type seriesCache struct {
+	mu sync.RWMutex
+	m  map[seriesKey]*series
+}
+
+func (m *metrics) series(dialect, agent, model, provider, tenant string) *series {
+	k := seriesKey{dialect: dialect, agent: agent, model: model, provider: provider, tenant: tenant, tenanted: m.tenant}
+	c := &m.cache
+	c.mu.RLock()
+	s, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = newSeries(k)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[k]; ok {
+		return prev
+	}
+	if len(c.m) < maxCachedSeries {
+		if c.m == nil {
+			c.m = make(map[seriesKey]*series)
+		}
+		c.m[k] = s
+	}
+	return s
+}
+
+func newSeries(k seriesKey) *series {
+	s := &series{
+		dialect: k.dialect, agent: agentValues.get(k.agent), model: modelValues.get(k.model),
+		provider: providerValues.get(k.provider), tenanted: k.tenanted,
+	}
+	if k.tenanted {
+		s.tenant = tenantValues.get(k.tenant)
+	}
+	s.duration = requestDuration.WithLabelValues(s.dialect, s.model, s.provider)
+	return s
+}
+
+// boundedValues admits the first max distinct values of a label; the rest
+// become otherLabel.
+type boundedValues struct {
+	mu   sync.RWMutex
+	seen map[string]struct{}
+	max  int
+}
+
+func newBoundedValues(max int) *boundedValues {
+	return &boundedValues{seen: make(map[string]struct{}), max: max}
+}
+
+func (b *boundedValues) get(v string) string {
+	if v == "" {
+		return noneLabel
+	}
+	if len(v) > maxLabelLen || !utf8.ValidString(v) {
+		return otherLabel
+	}
+	b.mu.RLock()
+	_, ok := b.seen[v]
+	b.mu.RUnlock()
+	if ok {
+		return v
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.seen[v]; ok {
+		return v
+	}
+	if len(b.seen) >= b.max {
+		return otherLabel
+	}
+	b.seen[v] = struct{}{}
+	return v
+}
+
+// outcomeOf classifies the error a request failed with. Rate limits the
+// upstream imposed on the gateway are upstream errors, not the gateway's.
+func outcomeOf(err error) outcome {
+	if errors.Is(err, context.Canceled) {
+		return outcomeClientClosed
+	}
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		return outcomeInternalError
+	}
+	switch e.Kind {
+	case adapters.KindInvalidRequest, adapters.KindNotFound, adapters.KindConflict, adapters.KindTooLarge:
+		return outcomeClientError
+	case adapters.KindUnauthenticated, adapters.KindForbidden:
+		return outcomeUnauthorized
+	case adapters.KindRateLimited:
+		if e.UpstreamStatus != 0 {
+			return outcomeUpstreamError
+		}
+		return outcomeRateLimited
+	case adapters.KindQuotaExceeded:
+		return outcomeQuotaExceeded
+	case adapters.KindUpstream, adapters.KindUnavailable, adapters.KindTimeout:
+		return outcomeUpstreamError
+	}
+	return outcomeInternalError
+}
+
+// outcomeOfStatus classifies a response a dialect answered with an error
+// status on its own, without returning the error.
+func outcomeOfStatus(status int) outcome {
+	switch {
+	case status == 0 || status < 400:
+		return outcomeOK
+	case status == 401 || status == 403:
+		return outcomeUnauthorized
+	case status == 429:
+		return outcomeRateLimited
+	case status == 502 || status == 503 || status == 504:
+		return outcomeUpstreamError
+	case status < 500:
+		return outcomeClientError
+	}
+	return outcomeInternalError
+}
+
+// countRefusal counts a request the gateway's own limits refused.
+func countRefusal(o outcome, err error) {
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		return
+	}
+	switch o {
+	case outcomeRateLimited:
+		c, ok := rateLimitedBy[e.Reason]
+		if !ok {
+			c = rateLimitedBy[otherLabel]
+		}
+		c.Inc()
+	case outcomeQuotaExceeded:
+		c, ok := quotaRejectedBy[e.Reason]
+		if !ok {
+			c = quotaRejectedBy["key"]
+		}
+		c.Inc()
+	}
+}
+
+// meteredProvider counts a provider's failed calls in
+// agentgate_upstream_errors_total. It forwards adapters.Embedder; any
+// optional provider interface added later must be forwarded here too.
+type meteredProvider struct {
+	adapters.Provider
+	name string
+}
+
+type meteredEmbedder struct {
+	*meteredProvider
+	e adapters.Embedder
+}
+
+// meterProvider wraps p, named name in the configuration.
+func meterProvider(name string, p adapters.Provider) adapters.Provider {
+	mp := &meteredProvider{Provider: p, name: name}
+	if e, ok := p.(adapters.Embedder); ok {
+		return &meteredEmbedder{meteredProvider: mp, e: e}
+	}
+	return mp
+}
+
+// Unwrap returns the wrapped provider.
+func (p *meteredProvider) Unwrap() adapters.Provider { return p.Provider }
+
+// Chat implements adapters.Provider. It also reports how the call ended
+// to the request's exchange, if the call is made for one.
+func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	if x == nil {
+		err := p.Provider.Chat(ctx, req, emit)
+		if err != nil {
+			countUpstreamError(ctx, p.name, err)
+		}
+		return err
+	}
+	var emitErr error
+	err := p.Provider.Chat(ctx, req, func(ev adapters.Event) error {
+		err := emit(ev)
+		if err != nil && emitErr == nil {
+			emitErr = err
+		}
+		return err
+	})
+	if err != nil && emitErr == nil {
+		countUpstreamError(ctx, p.name, err)
+	}
+	x.noteCall(ctx, err, emitErr)
+	return err
+}
+
+// Embed implements adapters.Embedder.
+func (p *meteredEmbedder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, adapters.Usage, error) {
+	v, u, err := p.e.Embed(ctx, model, inputs)
+	if err != nil {
+		countUpstreamError(ctx, p.name, err)
+	}
+	return v, u, err
+}
+
+// countUpstreamError counts err if the upstream caused it: an HTTP error
+// status, a timeout, an unreachable upstream, a broken connection or
+// stream. Failures of the caller (it went away) and requests the provider
+// refused to send are not upstream errors.
+func countUpstreamError(ctx context.Context, provider string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		return
+	}
+	var status string
+	switch {
+	case e.UpstreamStatus >= 400:
+		status = strconv.Itoa(e.UpstreamStatus)
+	case e.Kind == adapters.KindTimeout:
+		status = "timeout"
+	case e.UpstreamStatus != 0:
+		// The upstream's answer began (2xx) and then failed: cut off
+		// or malformed.
+		status = "stream"
+	case e.Kind == adapters.KindUnavailable:
+		status = "network"
+	case e.Kind == adapters.KindUpstream:
+		status = "error"
+	default:
+		return
+	}
+	upstreamErrors.WithLabelValues(providerValues.get(provider), status).Inc()
+}
+
+// Interface guards.
+var (
+	_ adapters.Provider = (*meteredProvider)(nil)
+	_ adapters.Embedder = (*meteredEmbedder)(nil)
+)

@@ -1,0 +1,256 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+)
+
+func TestBoundedValues(t *testing.T) {
+	b := newBoundedValues(3)
+	for i, c := range []struct{ in, want string }{
+		{"", noneLabel},
+		{"a", "a"}, {"b", "b"}, {"a", "a"}, {"c", "c"},
+		{"d", otherLabel}, {"a", "a"}, {"c", "c"}, {"e", otherLabel},
+		{strings.Repeat("x", maxLabelLen+1), otherLabel},
+		{"bad\xff", otherLabel},
+	} {
+		if got := b.get(c.in); got != c.want {
+			t.Errorf("case %d: get(%q) = %q, want %q", i, c.in, got, c.want)
+		}
+	}
+}
+
+func TestOutcomeOf(t *testing.T) {
+	for i, c := range []struct {
+		err  error
+		want outcome
+	}{
+		{&adapters.Error{Kind: adapters.KindInvalidRequest}, outcomeClientError},
+		{&adapters.Error{Kind: adapters.KindInvalidRequest, UpstreamStatus: 400}, outcomeClientError},
+		{&adapters.Error{Kind: adapters.KindNotFound}, outcomeClientError},
+		{&adapters.Error{Kind: adapters.KindTooLarge}, outcomeClientError},
+		{&adapters.Error{Kind: adapters.KindUnauthenticated}, outcomeUnauthorized},
+		{&adapters.Error{Kind: adapters.KindForbidden}, outcomeUnauthorized},
+		{&adapters.Error{Kind: adapters.KindRateLimited, Reason: "requests"}, outcomeRateLimited},
+		{&adapters.Error{Kind: adapters.KindRateLimited, UpstreamStatus: 429}, outcomeUpstreamError},
+		{&adapters.Error{Kind: adapters.KindQuotaExceeded, Reason: "tenant"}, outcomeQuotaExceeded},
+		{&adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500}, outcomeUpstreamError},
+		{&adapters.Error{Kind: adapters.KindUnavailable}, outcomeUpstreamError},
+		{&adapters.Error{Kind: adapters.KindTimeout}, outcomeUpstreamError},
+		{&adapters.Error{Kind: adapters.KindInternal}, outcomeInternalError},
+		{fmt.Errorf("wrapped: %w", context.Canceled), outcomeClientClosed},
+		{errors.New("store on fire"), outcomeInternalError},
+	} {
+		if got := outcomeOf(c.err); got != c.want {
+			t.Errorf("case %d: outcomeOf(%v) = %s, want %s", i, c.err, got, c.want)
+		}
+	}
+}
+
+func TestCountUpstreamError(t *testing.T) {
+	base := func(status string) float64 {
+		var d dto.Metric
+		if err := upstreamErrors.WithLabelValues("unit-up", status).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetCounter().GetValue()
+	}
+	cases := []struct {
+		err    error
+		status string
+		counts bool
+	}{
+		{&adapters.Error{Kind: adapters.KindUnavailable, UpstreamStatus: 503}, "503", true},
+		{&adapters.Error{Kind: adapters.KindInvalidRequest, UpstreamStatus: 400}, "400", true},
+		{&adapters.Error{Kind: adapters.KindTimeout}, "timeout", true},
+		{&adapters.Error{Kind: adapters.KindUnavailable}, "network", true},
+		{&adapters.Error{Kind: adapters.KindUpstream}, "error", true},
+		{&adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 200}, "stream", true},
+		// Refused by the provider before sending, or not the upstream's doing.
+		{&adapters.Error{Kind: adapters.KindInvalidRequest}, "", false},
+		{context.Canceled, "", false},
+	}
+	for i, c := range cases {
+		status := c.status
+		if status == "" {
+			status = "error"
+		}
+		before := base(status)
+		countUpstreamError(context.Background(), "unit-up", c.err)
+		grew := base(status) - before
+		if (grew == 1) != c.counts {
+			t.Errorf("case %d: %v counted %v times under %q", i, c.err, grew, status)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := base("500")
+	countUpstreamError(ctx, "unit-up", &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500})
+	if base("500") != before {
+		t.Error("a call whose client left counted as an upstream error")
+	}
+}
+
+// TestMetricsLint runs Prometheus's linter (promlint, as Caddy's
+// promlinter does) over every agentgate collector.
+func TestMetricsLint(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	for _, tenant := range []bool{false, true} {
+		m := &metrics{tenant: tenant}
+		dm := m.dialect("lint")
+		snap := runtime.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1,
+			Usage: adapters.Usage{InputTokens: 1, OutputTokens: 2}, FirstByte: time.Millisecond, Upstream: time.Second}
+		dm.observe(&snap, &adapters.Principal{Tenant: "t"}, outcomeOK, 1)
+		m.tenantQuota("t", 1, 2)
+	}
+	rateLimitedBy["requests"].Add(0)
+	quotaRejectedBy["key"].Add(0)
+	upstreamErrors.WithLabelValues("lint", "500").Add(0)
+	for _, c := range []prometheus.Collector{requestsVec, tokensVec, requestDuration, upstreamDuration, timeToFirstToken,
+		activeStreams, rateLimited, quotaRejected, upstreamErrors, tenantQuotaUsed, tenantQuotaLimit} {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	// The tenant variants lint the same; they cannot share a registry
+	// with the plain ones.
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(requestsTenantVec, tokensTenantVec)
+	if mfs, err = reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	if problems, _ = promlint.NewWithMetricFamilies(mfs).Lint(); len(problems) > 0 {
+		t.Errorf("promlint: %v", problems)
+	}
+}
+
+// TestPlaceholdersResolve checks that every documented placeholder is
+// known, before and after the request ends.
+func TestPlaceholdersResolve(t *testing.T) {
+	m := &metrics{}
+	r := httptest.NewRequest("GET", "/v1/models", nil)
+	repl := caddyhttp.NewTestReplacer(r)
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	x := m.dialect("unit").begin(httptest.NewRecorder(), r)
+	for _, p := range placeholders {
+		if _, ok := repl.Get(strings.Trim(p, "{}")); !ok {
+			t.Errorf("%s is unknown", p)
+		}
+	}
+	if _, ok := repl.Get("http.agentgate.nonsense"); ok {
+		t.Error("an unknown agentgate placeholder resolved")
+	}
+	x.principal = &adapters.Principal{Tenant: "t1", KeyID: "k1", Tier: "pro"}
+	x.WriteHeader(http.StatusTooManyRequests)
+	x.end()
+	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0} {
+		if got, _ := repl.Get("http.agentgate." + k); got != want {
+			t.Errorf("%s = %#v, want %#v", k, got, want)
+		}
+	}
+}
+
+// BenchmarkMetricsObserve is the per-request cost of exporting a finished
+// model request's metrics: one series lookup, a request counter, four
+// token counters and three histograms.
+func BenchmarkMetricsObserve(b *testing.B) {
+	for _, tenant := range []bool{false, true} {
+		b.Run(fmt.Sprintf("tenant_label=%v", tenant), func(b *testing.B) {
+			dm := (&metrics{tenant: tenant}).dialect("bench")
+			p := &adapters.Principal{Tenant: "bench-tenant", KeyID: "k"}
+			snap := runtime.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+				Usage:     adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8},
+				FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					dm.observe(&snap, p, outcomeOK, 0.95)
+				}
+			})
+		})
+	}
+	// For comparison: the same without the series cache, looking each
+	// child up by its label values.
+	b.Run("uncached", func(b *testing.B) {
+		snap := runtime.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+			Usage: adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8}, FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				a, m, p := agentValues.get(snap.AgentID), modelValues.get(snap.Model), providerValues.get(snap.Provider)
+				requestsVec.WithLabelValues("bench", a, m, p, "ok").Inc()
+				requestDuration.WithLabelValues("bench", m, p).Observe(0.95)
+				for i, typ := range tokenTypeNames {
+					tokensVec.WithLabelValues(typ, m, p, a).Add(float64(i))
+				}
+				upstreamDuration.WithLabelValues(m, p).Observe(snap.Upstream.Seconds())
+				timeToFirstToken.WithLabelValues(m, p).Observe(snap.FirstByte.Seconds())
+			}
+		})
+	})
+}
+
+// BenchmarkExchange is the whole per-request metrics path of a dialect
+// route: the response writer wrapper, the placeholders' registration,
+// the status and stream bookkeeping and the export at the end. The
+// baseline does what happens for every request anyway (a replacer in the
+// request's context, the runtime's meter); the difference is the metrics'
+// cost.
+func BenchmarkExchange(b *testing.B) {
+	dm := (&metrics{}).dialect("bench")
+	r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+	for _, metered := range []bool{false, true} {
+		name := "baseline"
+		if metered {
+			name = "metered"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := httptest.NewRecorder()
+				p := &adapters.Principal{Tenant: "bench-tenant"}
+				for pb.Next() {
+					repl := caddy.NewReplacer()
+					rr := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, repl))
+					if !metered {
+						_, _ = runtime.WithMeter(rr.Context())
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusOK)
+						continue
+					}
+					x := dm.begin(w, rr)
+					x.principal = p
+					_, _ = x.withMeter(rr.Context())
+					x.Header().Set("Content-Type", "application/json")
+					x.WriteHeader(http.StatusOK)
+					x.end()
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime"
+	"github.com/caddyserver/caddy/v2"
+)
+
+// build makes the provider a config declares: one upstream, or a pool of
+// one upstream per base URL and key when several are given.
+func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) {
+	opts := make(map[string]string, len(pc.Options))
+	for k, v := range pc.Options {
+		opts[k] = repl.ReplaceAll(v, "")
+	}
+	keys := expandAll(repl, append([]string{pc.APIKey}, pc.APIKeys...))
+	urls := expandAll(repl, append([]string{pc.BaseURL}, pc.BaseURLs...))
+	if len(keys) == 0 {
+		keys = []string{""}
+	}
+	if len(urls) == 0 {
+		urls = []string{""}
+	}
+	var members []runtime.PoolMember
+	for _, u := range urls {
+		for _, k := range keys {
+			p, err := adapters.NewProvider(pc.Type, adapters.ProviderConfig{Name: pc.Name, BaseURL: u, APIKey: k,
+				Timeout: time.Duration(pc.Timeout), Options: opts})
+			if err != nil {
+				return nil, err
+			}
+			members = append(members, runtime.PoolMember{Provider: p})
+		}
+	}
+	if len(members) == 1 {
+		return members[0].Provider, nil
+	}
+	return runtime.NewPool(members, nil), nil
+}
+
+// expandAll expands placeholders and drops what expands to nothing (an
+// unset {env.X}).
+func expandAll(repl *caddy.Replacer, vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		if v = repl.ReplaceAll(v, ""); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// RetryConfig bounds how failed upstream calls are retried: only before
+// anything reached the client, for connection errors, timeouts, 429 and
+// 5xx, with exponential backoff and full jitter.
+type RetryConfig struct {
+	// Max retries per model; default 2, negative for none.
+	Max int `json:"max,omitempty"`
+	// Backoff is the first wait (default 250ms), doubled per retry up to
+	// MaxBackoff (default 4s); an upstream Retry-After replaces it.
+	Backoff    caddy.Duration `json:"backoff,omitempty"`
+	MaxBackoff caddy.Duration `json:"max_backoff,omitempty"`
+	// Deadline bounds all attempts of one call, fallbacks included
+	// (default 30s).
+	Deadline caddy.Duration `json:"deadline,omitempty"`
+}
+
+func (c *RetryConfig) policy() runtime.RetryPolicy {
+	if c == nil {
+		return runtime.RetryPolicy{}
+	}
+	return runtime.RetryPolicy{Max: c.Max, Backoff: time.Duration(c.Backoff), MaxBackoff: time.Duration(c.MaxBackoff),
+		Deadline: time.Duration(c.Deadline)}
+}
+
+// checkAgentTools refuses declared agents that name tools nobody
+// declared (MCP servers connect later, so their names are taken on trust).
+func (a *App) checkAgentTools(agents []*adapters.Agent) error {
+	mcp := map[string]bool{}
+	for _, m := range a.MCPServers {
+		mcp[m.Name] = true
+	}
+	var errs []error
+	for _, ag := range agents {
+		for _, name := range ag.Tools {
+			if mcp[name] {
+				continue
+			}
+			if _, err := a.tools.registry.Resolve([]string{name}); err != nil {
+				errs = append(errs, fmt.Errorf("agent %q: tool %q is not declared (toolkits: %v)", ag.ID, name, a.tools.registry.Names()))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
