@@ -76,6 +76,7 @@ func init() {
 //	        rpm <n>                     # requests per minute per key
 //	        tpm <n>                     # tokens per minute per key
 //	        concurrent <n>              # requests in flight per key
+//	        models <model|prefix*...>   # models keys may call directly (default: any routed)
 //	    }
 //	    key <secret> {
 //	        tenant <tenant>
@@ -322,6 +323,12 @@ func parseTier(d *caddyfile.Dispenser, app *App) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var dst *int64
 		switch d.Val() {
+		case "models":
+			t.Models = append(t.Models, d.RemainingArgs()...)
+			if len(t.Models) == 0 {
+				return d.ArgErr()
+			}
+			continue
 		case "monthly_tokens":
 			dst = &t.MonthlyTokens
 		case "tenant_monthly_tokens":
