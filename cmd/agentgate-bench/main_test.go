@@ -104,8 +104,8 @@ func TestReport(t *testing.T) {
 	}
 	out := report([]string{"machine: test"}, rs)
 	for _, want := range []string{
-		"| non-streaming | agentgate | 450 | 0µs | 5.00ms | – | – | 0 / 450 | 120 | 0 |",
-		"| streaming | agentgate | 450 | 0µs | 5.00ms | 2.00ms | 3.00ms | 0 / 450 | 120 | 0 |",
+		"| non-streaming | agentgate | 450 | 0µs | 5.00ms | – | – | – | – | 0 / 450 | 120 | 0 |",
+		"| streaming | agentgate | 450 | 0µs | 5.00ms | 2.00ms | 3.00ms | 0µs | 0µs | 0 / 450 | 120 | 0 |",
 		"agentgate req/s ÷ direct req/s: 0.45×",
 		"agentgate req/s ÷ plain Caddy req/s: 0.90×",
 		"agentgate CPU/req ÷ plain Caddy CPU/req: 1.20× (120 µs vs 100 µs)",
@@ -196,6 +196,22 @@ func TestCaddyfile(t *testing.T) {
 	} {
 		if !strings.Contains(cf, want) {
 			t.Errorf("Caddyfile lacks %q:\n%s", want, cf)
+		}
+	}
+}
+
+func TestHasToken(t *testing.T) {
+	for i, c := range []struct {
+		in   string
+		want bool
+	}{
+		{`data: {"choices":[{"delta":{"role":"assistant","content":""}}]}`, false},
+		{`data: {"choices":[{"delta":{"content":"Hi"}}]}`, true},
+		{`{"content":""} {"content":"x"}`, true},
+		{`"content":"`, false},
+	} {
+		if got := hasToken([]byte(c.in)); got != c.want {
+			t.Errorf("case %d: hasToken(%s) = %v", i, c.in, got)
 		}
 	}
 }

@@ -71,6 +71,7 @@ type result struct {
 	elapsed          time.Duration
 	p50, p99         time.Duration // whole response
 	ttfb50, ttfb99   time.Duration // first body byte (streaming only)
+	ttft50, ttft99   time.Duration // first content token (streaming only)
 	caddyCPU         time.Duration
 	upstreamCPU      time.Duration
 	cpuOK            bool
@@ -105,7 +106,7 @@ func (r result) cpuPerRequest(cpu time.Duration) (float64, bool) {
 func (r result) progressLine() string {
 	s := fmt.Sprintf("%-13s %-11s %8.0f req/s  p50 %s  p99 %s", r.scenario, r.target, r.rps(), fmtDur(r.p50), fmtDur(r.p99))
 	if r.scenario == scenarioStream {
-		s += fmt.Sprintf("  TTFB p50 %s p99 %s", fmtDur(r.ttfb50), fmtDur(r.ttfb99))
+		s += fmt.Sprintf("  TTFB p50 %s p99 %s  TTFT p50 %s p99 %s", fmtDur(r.ttfb50), fmtDur(r.ttfb99), fmtDur(r.ttft50), fmtDur(r.ttft99))
 	}
 	if c, ok := r.cpuPerRequest(r.caddyCPU); ok {
 		s += fmt.Sprintf("  Caddy CPU %.0fµs/req", c)
@@ -140,6 +141,7 @@ func measure(ctx context.Context, o options, e *env, sc scenario, tg target, std
 // attack runs sc against tg for du; it fills r unless r is nil (warm-up).
 func attack(ctx context.Context, o options, sc scenario, tg target, du time.Duration, r *result) {
 	fb := &firstBytes{at: map[uint64]time.Time{}}
+	ft := &firstBytes{at: map[uint64]time.Time{}}
 	tr := &http.Transport{
 		Proxy:               nil, // loopback only, whatever the environment says
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -147,7 +149,7 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 		DisableCompression:  true,
 	}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &ttfbTransport{base: tr, rec: fb}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &ttfbTransport{base: tr, rec: fb, token: ft}}
 
 	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(uint64(o.workers))}
 	pacer := vegeta.Pacer(vegeta.ConstantPacer{}) // zero: no pause between hits
@@ -169,7 +171,7 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 		},
 	})
 
-	var lat, ttfb []time.Duration
+	var lat, ttfb, ttft []time.Duration
 	var requests, errs int
 	var firstErr string
 	start := time.Now()
@@ -187,6 +189,7 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 			bad = fmt.Sprintf("incomplete body: %.200s", res.Body)
 		}
 		at, hasFirst := fb.take(res.Seq)
+		tokenAt, hasToken := ft.take(res.Seq)
 		if bad != "" {
 			errs++
 			if firstErr == "" {
@@ -198,6 +201,9 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 		if hasFirst {
 			ttfb = append(ttfb, at.Sub(res.Timestamp))
 		}
+		if hasToken {
+			ttft = append(ttft, tokenAt.Sub(res.Timestamp))
+		}
 	}
 	if r == nil {
 		return
@@ -206,6 +212,8 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 	r.elapsed = time.Since(start)
 	slices.Sort(lat)
 	slices.Sort(ttfb)
+	slices.Sort(ttft)
+	r.ttft50, r.ttft99 = percentile(ttft, 50), percentile(ttft, 99)
 	r.p50, r.p99 = percentile(lat, 50), percentile(lat, 99)
 	r.ttfb50, r.ttfb99 = percentile(ttfb, 50), percentile(ttfb, 99)
 }
@@ -257,8 +265,9 @@ func (f *firstBytes) take(seq uint64) (time.Time, bool) {
 // sequence number (vegeta sets X-Vegeta-Seq on each request) so the time
 // its first byte is read can be matched with the result.
 type ttfbTransport struct {
-	base http.RoundTripper
-	rec  *firstBytes
+	base  http.RoundTripper
+	rec   *firstBytes
+	token *firstBytes
 }
 
 func (t *ttfbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -267,20 +276,28 @@ func (t *ttfbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	if seq, perr := strconv.ParseUint(req.Header.Get("X-Vegeta-Seq"), 10, 64); perr == nil {
-		resp.Body = &firstByteBody{ReadCloser: resp.Body, seq: seq, rec: t.rec}
+		resp.Body = &firstByteBody{ReadCloser: resp.Body, seq: seq, rec: t.rec, token: t.token}
 	}
 	return resp, nil
 }
 
-// firstByteBody records when its first Read returns data. vegeta reads
-// the body as soon as the headers are in, so a Read that returns at once
-// means the bytes came with the headers.
+// firstByteBody records when its first Read returns data, and when the
+// first chunk with generated text (a non-empty "content") arrives: the
+// time to first token a user perceives. vegeta reads the body as soon as
+// the headers are in, so a Read that returns at once means the bytes came
+// with the headers.
 type firstByteBody struct {
 	io.ReadCloser
-	seq  uint64
-	rec  *firstBytes
-	seen bool
+	seq       uint64
+	rec       *firstBytes
+	token     *firstBytes
+	seen      bool
+	seenToken bool
+	tail      []byte // the end of the previous read, for markers split across reads
 }
+
+// contentMarker starts a chat.completion.chunk's text delta.
+var contentMarker = []byte(`"content":"`)
 
 func (b *firstByteBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
@@ -288,7 +305,30 @@ func (b *firstByteBody) Read(p []byte) (int, error) {
 		b.seen = true
 		b.rec.record(b.seq, time.Now())
 	}
+	if n > 0 && !b.seenToken && b.token != nil {
+		buf := append(b.tail, p[:n]...)
+		if hasToken(buf) {
+			b.seenToken = true
+			b.token.record(b.seq, time.Now())
+		}
+		b.tail = append(b.tail[:0], buf[max(0, len(buf)-len(contentMarker)):]...)
+	}
 	return n, err
+}
+
+// hasToken reports whether buf holds a non-empty content delta.
+func hasToken(buf []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(buf[i:], contentMarker)
+		if j < 0 {
+			return false
+		}
+		k := i + j + len(contentMarker)
+		if k < len(buf) && buf[k] != '"' {
+			return true
+		}
+		i = k
+	}
 }
 
 // percentile is the nearest-rank p-th percentile of sorted; 0 when empty.

@@ -71,18 +71,21 @@ func report(facts []string, results []result) string {
 	for _, f := range facts {
 		b.WriteString("- " + f + "\n")
 	}
-	b.WriteString("\n| scenario | target | req/s | p50 | p99 | TTFB p50 | TTFB p99 | errors | Caddy CPU µs/req | upstream CPU µs/req |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("\n| scenario | target | req/s | p50 | p99 | TTFB p50 | TTFB p99 | TTFT p50 | TTFT p99 | errors | Caddy CPU µs/req | upstream CPU µs/req |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range results {
-		ttfb50, ttfb99 := "–", "–"
+		ttfb50, ttfb99, ttft50, ttft99 := "–", "–", "–", "–"
 		if r.scenario == scenarioStream {
 			ttfb50, ttfb99 = fmtDur(r.ttfb50), fmtDur(r.ttfb99)
+			ttft50, ttft99 = fmtDur(r.ttft50), fmtDur(r.ttft99)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %d / %d | %s | %s |\n",
-			r.scenario, r.target, r.rps(), fmtDur(r.p50), fmtDur(r.p99), ttfb50, ttfb99,
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s |\n",
+			r.scenario, r.target, r.rps(), fmtDur(r.p50), fmtDur(r.p99), ttfb50, ttfb99, ttft50, ttft99,
 			r.errors, r.requests, fmtCPU(r, r.caddyCPU), fmtCPU(r, r.upstreamCPU))
 	}
-	b.WriteString("\np50/p99: whole response. TTFB: first body byte (first SSE event). CPU: user+system time of the process over the row's requests (10 ms ticks).\n")
+	b.WriteString("\np50/p99: whole response. TTFB: first body byte (first SSE event). TTFT: first chunk carrying generated text " +
+		"(agentgate holds the upstream's content-less first chunk until text follows, so a failure before it can still be retried). " +
+		"CPU: user+system time of the process over the row's requests (10 ms ticks).\n")
 
 	var scen []scenario
 	for _, r := range results {
@@ -118,6 +121,14 @@ func report(facts []string, results []result) string {
 			if okP {
 				fmt.Fprintf(&b, "- agentgate TTFB − plain Caddy TTFB: p50 %s, p99 %s\n",
 					fmtDelta(gate.ttfb50-plain.ttfb50), fmtDelta(gate.ttfb99-plain.ttfb99))
+			}
+			if okD {
+				fmt.Fprintf(&b, "- agentgate TTFT − direct TTFT: p50 %s, p99 %s\n",
+					fmtDelta(gate.ttft50-direct.ttft50), fmtDelta(gate.ttft99-direct.ttft99))
+			}
+			if okP {
+				fmt.Fprintf(&b, "- agentgate TTFT − plain Caddy TTFT: p50 %s, p99 %s\n",
+					fmtDelta(gate.ttft50-plain.ttft50), fmtDelta(gate.ttft99-plain.ttft99))
 			}
 		}
 	}
