@@ -34,18 +34,14 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 )
 
 func init() {
@@ -60,21 +56,13 @@ const (
 	DefaultDialTimeout = 10 * time.Second
 )
 
-// maxResponseBody bounds a non-streamed response.
-const maxResponseBody = 64 << 20
-
 // Provider calls one Anthropic Messages API upstream. It is safe for
 // concurrent use; all calls share one HTTP client and its connection pool.
 type Provider struct {
 	name        string
 	messagesURL string
-	apiKey      string
-	bearer      bool
-	headers     http.Header
-	timeout     time.Duration
 	reqOpts     requestOptions
-	client      *http.Client
-	transport   *http.Transport
+	client      *wire.Client // sends the key as x-api-key or a Bearer token
 }
 
 var _ adapters.Provider = (*Provider)(nil)
@@ -101,102 +89,75 @@ func New(cfg adapters.ProviderConfig) (adapters.Provider, error) {
 
 // NewProvider is New with the concrete type.
 func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
-	base := strings.TrimSpace(cfg.BaseURL)
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	base = strings.TrimRight(base, "/")
+	o := wire.NewOptions("anthropic", cfg, DefaultDialTimeout, "Authorization", "X-Api-Key")
+	base := wire.TrimBaseURL(cfg.BaseURL, DefaultBaseURL)
 	base = strings.TrimSuffix(base, "/v1/messages")
 	base = strings.TrimSuffix(base, "/v1")
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("anthropic provider %q: base URL %q must be an absolute http(s) URL", cfg.Name, cfg.BaseURL)
+	if _, ok := wire.ParseBaseURL(base); !ok {
+		return nil, o.BadBaseURL()
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("anthropic provider %q: negative timeout", cfg.Name)
+	timeout, err := o.Timeout(cfg.Timeout, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
 	p := &Provider{
 		name:        cfg.Name,
 		messagesURL: base + "/v1/messages",
-		apiKey:      cfg.APIKey,
-		timeout:     cfg.Timeout,
-		headers:     http.Header{},
 	}
-	if p.timeout == 0 {
-		p.timeout = DefaultTimeout
-	}
-	p.headers.Set("Anthropic-Version", DefaultVersion)
-	dialTimeout := DefaultDialTimeout
-	var headerTimeout time.Duration
+	o.Headers.Set("Anthropic-Version", DefaultVersion)
+	bearer := false
 	for k, v := range cfg.Options {
-		switch {
-		case k == "version":
+		switch k {
+		case "version":
 			if v != "" {
-				p.headers.Set("Anthropic-Version", v)
+				o.Headers.Set("Anthropic-Version", v)
 			}
-		case k == "beta":
+		case "beta":
 			if v != "" {
-				p.headers.Set("Anthropic-Beta", v)
+				o.Headers.Set("Anthropic-Beta", v)
 			}
-		case k == "auth":
+		case "auth":
 			switch strings.ToLower(v) {
 			case "", "x-api-key":
 			case "bearer":
-				p.bearer = true
+				bearer = true
 			default:
-				return nil, fmt.Errorf("anthropic provider %q: option auth: %q is neither x-api-key nor bearer", cfg.Name, v)
+				return nil, o.Errorf("option auth: %q is neither x-api-key nor bearer", v)
 			}
-		case k == "max_tokens":
+		case "max_tokens":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				return nil, fmt.Errorf("anthropic provider %q: option max_tokens: invalid count %q", cfg.Name, v)
+				return nil, o.Errorf("option max_tokens: invalid count %q", v)
 			}
 			p.reqOpts.defMaxTokens = n
-		case k == "thinking":
+		case "thinking":
 			switch v {
 			case "", "enabled":
 			case "adaptive":
 				p.reqOpts.adaptive = true
 			default:
-				return nil, fmt.Errorf("anthropic provider %q: option thinking: %q is neither enabled nor adaptive", cfg.Name, v)
+				return nil, o.Errorf("option thinking: %q is neither enabled nor adaptive", v)
 			}
-		case strings.HasPrefix(k, "header."):
-			name := strings.TrimPrefix(k, "header.")
-			if name == "" || strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "X-Api-Key") {
-				return nil, fmt.Errorf("anthropic provider %q: option %q: set the key with api_key", cfg.Name, k)
-			}
-			p.headers.Set(name, v)
-		case k == "dial_timeout" || k == "header_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return nil, fmt.Errorf("anthropic provider %q: option %s: invalid duration %q", cfg.Name, k, v)
-			}
-			if k == "dial_timeout" {
-				dialTimeout = d
-			} else {
-				headerTimeout = d
+		default:
+			if err := o.Parse(k, v); err != nil {
+				return nil, err
 			}
 		}
 	}
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	p.transport = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   dialTimeout,
-		ResponseHeaderTimeout: headerTimeout,
-		ExpectContinueTimeout: time.Second,
+	switch {
+	case cfg.APIKey == "":
+	case bearer:
+		o.Headers.Set("Authorization", "Bearer "+cfg.APIKey)
+	default:
+		o.Headers.Set("X-Api-Key", cfg.APIKey)
 	}
-	p.client = &http.Client{Transport: p.transport}
+	p.client = o.Client(timeout, errCallTimeout, MapStatus)
 	return p, nil
 }
 
 // CloseIdleConnections closes the provider's idle upstream connections (for
 // a config reload that drops the provider).
-func (p *Provider) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Provider) CloseIdleConnections() { p.client.CloseIdleConnections() }
 
 // Chat sends req to {base}/v1/messages and emits its events.
 func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
@@ -204,90 +165,11 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errCallTimeout)
-	defer cancel()
-	resp, err := p.post(ctx, body, req.Stream)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-
-	ct := resp.Header.Get("Content-Type")
-	stream := req.Stream
-	if stream && strings.HasPrefix(ct, "application/json") {
-		stream = false // a proxy answered the stream with one message
-	} else if !stream && strings.HasPrefix(ct, "text/event-stream") {
-		stream = true
-	}
-	if stream {
-		err := readStream(ctx, resp.Body, req.Model, resp.StatusCode, p.timeout, emit)
-		if err == nil {
-			drain(resp.Body, cancel)
-		}
-		return err
-	}
-	var sb strings.Builder
-	if n := resp.ContentLength; n > 0 && n <= maxResponseBody {
-		sb.Grow(int(n))
-	}
-	n, err := io.Copy(&sb, io.LimitReader(resp.Body, maxResponseBody+1))
-	if err != nil {
-		te := transportError(ctx, err, p.timeout)
-		if ae, ok := te.(*adapters.Error); ok {
-			ae.UpstreamStatus = resp.StatusCode
-		}
-		return te
-	}
-	if n > maxResponseBody {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
-	}
-	return readResponse(sb.String(), req.Model, resp.StatusCode, emit)
-}
-
-// post sends a JSON body and returns a 2xx response, or the error for a
-// failed call: an *adapters.Error, or ctx's error when the caller gave up.
-func (p *Provider) post(ctx context.Context, body []byte, stream bool) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.messagesURL, bytes.NewReader(body))
-	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot build the upstream request"}
-	}
-	h := hreq.Header
-	for k, v := range p.headers {
-		h[k] = v
-	}
-	h.Set("Content-Type", "application/json")
-	if stream {
-		h.Set("Accept", "text/event-stream")
-	} else {
-		h.Set("Accept", "application/json")
-	}
-	if p.apiKey != "" {
-		if p.bearer {
-			h.Set("Authorization", "Bearer "+p.apiKey)
-		} else {
-			h.Set("X-Api-Key", p.apiKey)
-		}
-	}
-	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", "agentgate")
-	}
-	resp, err := p.client.Do(hreq)
-	if err != nil {
-		return nil, transportError(ctx, err, p.timeout)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, MapStatus(resp.StatusCode, resp.Header, msg)
-}
-
-// drain reads what is left of a finished stream (usually only the chunked
-// terminator after message_stop) so the connection returns to the pool,
-// giving up quickly if the upstream keeps it open.
-func drain(body io.Reader, cancel context.CancelFunc) {
-	t := time.AfterFunc(100*time.Millisecond, cancel)
-	_, _ = io.CopyN(io.Discard, body, 64<<10)
-	t.Stop()
+	return p.client.Call(ctx, p.messagesURL, body, req.Stream,
+		func(ctx context.Context, body io.Reader, status int) error {
+			return readStream(ctx, body, req.Model, status, p.client.Timeout(), emit)
+		},
+		func(body string, status int) error {
+			return readResponse(body, req.Model, status, emit)
+		})
 }

@@ -1,25 +1,23 @@
 package anthropic
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/tidwall/gjson"
 )
 
 // errCallTimeout is the cause of the per-call deadline the provider sets.
 var errCallTimeout = errors.New("anthropic: upstream call timed out")
 
-// maxErrorBody bounds how much of an error response is read.
-const maxErrorBody = 64 << 10
+// maxRetryAfterMs bounds retry-after-ms, as Anthropic's SDKs do.
+const maxRetryAfterMs = 1e12
 
 // StatusOverloaded is Anthropic's "overloaded_error" status.
 const StatusOverloaded = 529
@@ -47,54 +45,21 @@ const StatusOverloaded = 529
 // always set.
 func MapStatus(status int, header http.Header, body []byte) *adapters.Error {
 	typ, msg := errorDetails(body)
-	e := &adapters.Error{UpstreamStatus: status}
-	switch {
-	case typ == "overloaded_error" || status == StatusOverloaded:
-		e.Kind = adapters.KindUnavailable
-		e.Message = fmt.Sprintf("upstream overloaded (HTTP %d)", status)
-		e.RetryAfter = retryAfter(header, time.Now())
-	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
-		e.Kind = adapters.KindInvalidRequest
-		e.Message = orDefault(msg, fmt.Sprintf("upstream rejected the request (HTTP %d)", status))
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		e.Kind = adapters.KindUpstream
-		e.Message = fmt.Sprintf("upstream rejected the gateway's credentials (HTTP %d)", status)
-	case status == http.StatusNotFound:
-		if typ == "not_found_error" {
-			e.Kind = adapters.KindNotFound
-			e.Message = orDefault(msg, "model not found")
-			e.Code = "model_not_found"
-			e.Param = "model"
-		} else {
-			e.Kind = adapters.KindUpstream
-			e.Message = "upstream endpoint not found (HTTP 404)"
-		}
-	case status == http.StatusRequestTimeout:
-		e.Kind = adapters.KindTimeout
-		e.Message = "upstream timed out (HTTP 408)"
-	case status == http.StatusRequestEntityTooLarge:
-		e.Kind = adapters.KindTooLarge
-		e.Message = orDefault(msg, "request too large for the upstream (HTTP 413)")
-	case status == http.StatusTooManyRequests:
-		e.Kind = adapters.KindRateLimited
-		e.Message = "upstream rate limit reached, retry later"
-		e.RetryAfter = retryAfter(header, time.Now())
-	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
-		e.Kind = adapters.KindUnavailable
-		e.Message = fmt.Sprintf("upstream unavailable (HTTP %d)", status)
-		e.RetryAfter = retryAfter(header, time.Now())
-	default:
-		e.Kind = adapters.KindUpstream
-		e.Message = fmt.Sprintf("upstream error (HTTP %d)", status)
+	if typ == "overloaded_error" || status == StatusOverloaded {
+		return &adapters.Error{Kind: adapters.KindUnavailable, UpstreamStatus: status,
+			Message:    fmt.Sprintf("upstream overloaded (HTTP %d)", status),
+			RetryAfter: wire.RetryAfter(header, time.Now(), maxRetryAfterMs)}
 	}
-	return e
+	return wire.MapHTTPStatus(status, header, wire.StatusDetails{
+		Message: msg, ModelNotFound: typ == "not_found_error",
+	}, maxRetryAfterMs)
 }
 
 // streamError is the error for an "error" event in a stream (or an error
 // object in a 200 response): the same types as HTTP errors, without a
 // status to go by.
 func streamError(ev gjson.Result, status int) *adapters.Error {
-	typ, msg := ev.Get("type").String(), clip(ev.Get("message").String())
+	typ, msg := ev.Get("type").String(), wire.Clip(ev.Get("message").String())
 	e := &adapters.Error{UpstreamStatus: status}
 	switch typ {
 	case "overloaded_error":
@@ -102,9 +67,9 @@ func streamError(ev gjson.Result, status int) *adapters.Error {
 	case "rate_limit_error":
 		e.Kind, e.Message = adapters.KindRateLimited, "upstream rate limit reached, retry later"
 	case "request_too_large":
-		e.Kind, e.Message = adapters.KindTooLarge, orDefault(msg, "request too large for the upstream")
+		e.Kind, e.Message = adapters.KindTooLarge, wire.OrDefault(msg, "request too large for the upstream")
 	case "invalid_request_error":
-		e.Kind, e.Message = adapters.KindInvalidRequest, orDefault(msg, "upstream rejected the request")
+		e.Kind, e.Message = adapters.KindInvalidRequest, wire.OrDefault(msg, "upstream rejected the request")
 	case "authentication_error", "permission_error":
 		e.Kind, e.Message = adapters.KindUpstream, "upstream rejected the gateway's credentials"
 	case "timeout_error":
@@ -131,12 +96,12 @@ func errorDetails(body []byte) (typ, msg string) {
 		doc := gjson.ParseBytes(body)
 		if ev := doc.Get("error"); ev.Exists() {
 			if ev.Type == gjson.String {
-				return "", clip(ev.Str)
+				return "", wire.Clip(ev.Str)
 			}
-			return ev.Get("type").String(), clip(ev.Get("message").String())
+			return ev.Get("type").String(), wire.Clip(ev.Get("message").String())
 		}
 		if m := doc.Get("message"); m.Type == gjson.String {
-			return "", clip(m.Str)
+			return "", wire.Clip(m.Str)
 		}
 		return "", ""
 	}
@@ -144,78 +109,5 @@ func errorDetails(body []byte) (typ, msg string) {
 	if strings.HasPrefix(s, "<") || !utf8.ValidString(s) {
 		return "", ""
 	}
-	return "", clip(s)
-}
-
-func clip(s string) string {
-	const max = 1000
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// retryAfter reads retry-after-ms (milliseconds) or retry-after (seconds
-// or an HTTP date), as Anthropic's SDKs do.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After-Ms"); v != "" {
-		if ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && ms > 0 && finite(ms) && ms < 1e12 {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s > 0 && finite(s) && s < 1e9 {
-			return time.Duration(s * float64(time.Second))
-		}
-		return 0
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-// transportError classifies a failure to reach or read the upstream. ctx is
-// the call's context (with the provider's deadline). It returns ctx's error
-// unchanged when the caller cancelled, and an *adapters.Error otherwise.
-func transportError(ctx context.Context, err error, timeout time.Duration) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(context.Cause(ctx), errCallTimeout) {
-			return &adapters.Error{Kind: adapters.KindTimeout, Message: fmt.Sprintf("upstream did not finish within %s", timeout)}
-		}
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &adapters.Error{Kind: adapters.KindTimeout, Message: "upstream did not finish before the request deadline"}
-		}
-		return ctxErr
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream unreachable"}
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream unreachable (DNS)"}
-	}
-	var nerr net.Error
-	if errors.As(err, &nerr) && nerr.Timeout() {
-		return &adapters.Error{Kind: adapters.KindTimeout, Message: "upstream timed out"}
-	}
-	return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream connection failed"}
+	return "", wire.Clip(s)
 }

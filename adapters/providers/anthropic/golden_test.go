@@ -242,19 +242,6 @@ func TestDefaultMaxTokensOption(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", "q\"b\\s/", "\x00\x01\x1f\x7f", "<>&", "\u2028\u2029", "ü😀", "bad\xffutf8", "\t\r\n"} {
-		got := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("%q -> %s: %v", s, got, err)
-		}
-		if want := strings.ToValidUTF8(s, "\uFFFD"); back != want {
-			t.Errorf("%q -> %s -> %q", s, got, back)
-		}
-	}
-}
-
 // goldenEvent is the JSON-lines form of an event in response goldens.
 type goldenEvent struct {
 	Type         string             `json:"type"`

@@ -293,19 +293,6 @@ func TestStreamErrorTypes(t *testing.T) {
 	}
 }
 
-func TestRetryAfterDate(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	h := http.Header{"Retry-After": {now.Add(30 * time.Second).Format(http.TimeFormat)}}
-	if got := retryAfter(h, now); got != 30*time.Second {
-		t.Errorf("got %v", got)
-	}
-	for _, v := range []string{"-3", "soon", "NaN", "", "1e300"} {
-		if got := retryAfter(http.Header{"Retry-After": {v}}, now); got != 0 {
-			t.Errorf("%q: got %v", v, got)
-		}
-	}
-}
-
 func TestConnectionRefused(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

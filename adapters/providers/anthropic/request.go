@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/jsonx"
 	"github.com/tidwall/gjson"
 )
 
@@ -41,7 +43,7 @@ func (c toolChoice) forcesTool() bool { return c.typ == "any" || c.typ == "tool"
 // {"type":"function","function":{"name":…}} and Anthropic's own
 // {"type":"auto"|"any"|"none"|"tool","name":…}.
 func parseToolChoice(raw []byte) (toolChoice, error) {
-	if isNullOrEmpty(raw) {
+	if wire.IsNullOrEmpty(raw) {
 		return toolChoice{}, nil
 	}
 	if !gjson.ValidBytes(raw) {
@@ -237,7 +239,7 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 	}
 	b := dst
 	b = append(b, `{"model":`...)
-	b = appendString(b, req.Model)
+	b = jsonx.AppendStringJS(b, req.Model)
 	b = append(b, `,"max_tokens":`...)
 	b = strconv.AppendInt(b, int64(p.maxTokens), 10)
 	b = appendSystem(b, req)
@@ -286,10 +288,10 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 				typ = "auto"
 			}
 			b = append(b, `,"tool_choice":{"type":`...)
-			b = appendString(b, typ)
+			b = jsonx.AppendStringJS(b, typ)
 			if typ == "tool" {
 				b = append(b, `,"name":`...)
-				b = appendString(b, p.choice.name)
+				b = jsonx.AppendStringJS(b, p.choice.name)
 			}
 			if noParallel && typ != "none" {
 				b = append(b, `,"disable_parallel_tool_use":true`...)
@@ -301,39 +303,33 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 	s := &req.Sampling
 	// Anthropic rejects temperature with thinking, and top_p below 0.95.
 	if s.Temperature != nil {
-		if !finite(*s.Temperature) {
+		if !wire.Finite(*s.Temperature) {
 			return dst, adapters.BadField("temperature", "must be a finite number")
 		}
 		if !p.thinking {
 			b = append(b, `,"temperature":`...)
-			b = appendFloat(b, *s.Temperature)
+			b = wire.AppendFloat(b, *s.Temperature)
 		}
 	}
 	if s.TopP != nil {
-		if !finite(*s.TopP) {
+		if !wire.Finite(*s.TopP) {
 			return dst, adapters.BadField("top_p", "must be a finite number")
 		}
 		if !p.thinking || *s.TopP >= minThinkingTopP {
 			b = append(b, `,"top_p":`...)
-			b = appendFloat(b, *s.TopP)
+			b = wire.AppendFloat(b, *s.TopP)
 		}
 	}
 	if len(s.Stop) > 0 {
-		b = append(b, `,"stop_sequences":[`...)
-		for i, stop := range s.Stop {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, stop)
-		}
-		b = append(b, ']')
+		b = append(b, `,"stop_sequences":`...)
+		b = wire.AppendStrings(b, s.Stop)
 	}
 	switch {
 	case p.thinking && o.adaptive:
 		b = append(b, `,"thinking":{"type":"adaptive"}`...)
 		if p.effort != "" {
 			b = append(b, `,"output_config":{"effort":`...)
-			b = appendString(b, p.effort)
+			b = jsonx.AppendStringJS(b, p.effort)
 			b = append(b, '}')
 		}
 	case p.thinking:
@@ -364,7 +360,7 @@ func appendSystem(b []byte, req *adapters.Request) []byte {
 	}
 	b = append(b, `,"system":`...)
 	if n == 1 && req.System != "" {
-		return appendString(b, req.System)
+		return jsonx.AppendStringJS(b, req.System)
 	}
 	var sb strings.Builder
 	if req.System != "" {
@@ -382,7 +378,7 @@ func appendSystem(b []byte, req *adapters.Request) []byte {
 			sb.WriteString(t)
 		}
 	}
-	return appendString(b, sb.String())
+	return jsonx.AppendStringJS(b, sb.String())
 }
 
 // appendTurn writes one message of role made of msgs (the messages that
@@ -391,7 +387,7 @@ func appendSystem(b []byte, req *adapters.Request) []byte {
 // puts its thinking first.
 func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) {
 	b = append(b, `{"role":`...)
-	b = appendString(b, role)
+	b = jsonx.AppendStringJS(b, role)
 	b = append(b, `,"content":[`...)
 	n := 0
 	var err error
@@ -416,9 +412,9 @@ func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) 
 		if m := &msgs[i]; m.Role == adapters.RoleAssistant && m.ReasoningSignature != "" {
 			b = sep(b, &n)
 			b = append(b, `{"type":"thinking","thinking":`...)
-			b = appendString(b, m.Reasoning)
+			b = jsonx.AppendStringJS(b, m.Reasoning)
 			b = append(b, `,"signature":`...)
-			b = appendString(b, m.ReasoningSignature)
+			b = jsonx.AppendStringJS(b, m.ReasoningSignature)
 			b = append(b, '}')
 		}
 	}
@@ -435,9 +431,9 @@ func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) 
 			tc := &m.ToolCalls[j]
 			b = sep(b, &n)
 			b = append(b, `{"type":"tool_use","id":`...)
-			b = appendString(b, tc.ID)
+			b = jsonx.AppendStringJS(b, tc.ID)
 			b = append(b, `,"name":`...)
-			b = appendString(b, tc.Name)
+			b = jsonx.AppendStringJS(b, tc.Name)
 			b = append(b, `,"input":`...)
 			b = appendInput(b, tc.Arguments)
 			b = append(b, '}')
@@ -461,7 +457,7 @@ func appendInput(b []byte, args string) []byte {
 	if !gjson.Valid(args) || !gjson.Parse(args).IsObject() {
 		return append(b, "{}"...)
 	}
-	return appendRaw(b, []byte(args))
+	return wire.AppendRaw(b, []byte(args))
 }
 
 // appendParts writes text parts as text blocks (empty ones are dropped:
@@ -486,7 +482,7 @@ func appendParts(b []byte, n *int, parts []adapters.Part, images bool) ([]byte, 
 		}
 		b = sep(b, n)
 		b = append(b, `{"type":"text","text":`...)
-		b = appendString(b, p.Text)
+		b = jsonx.AppendStringJS(b, p.Text)
 		b = append(b, '}')
 	}
 	return b, nil
@@ -505,9 +501,9 @@ func appendImage(b []byte, u string) ([]byte, error) {
 			return b, adapters.BadField("messages", "image data URLs must be data:<media type>;base64,<data>")
 		}
 		b = append(b, `{"type":"image","source":{"type":"base64","media_type":`...)
-		b = appendString(b, strings.ToLower(mediaType))
+		b = jsonx.AppendStringJS(b, strings.ToLower(mediaType))
 		b = append(b, `,"data":`...)
-		b = appendString(b, data)
+		b = jsonx.AppendStringJS(b, data)
 		return append(b, "}}"...), nil
 	}
 	if _, ok := cutPrefixFold(u, "https://"); !ok {
@@ -516,7 +512,7 @@ func appendImage(b []byte, u string) ([]byte, error) {
 		}
 	}
 	b = append(b, `{"type":"image","source":{"type":"url","url":`...)
-	b = appendString(b, u)
+	b = jsonx.AppendStringJS(b, u)
 	return append(b, "}}"...), nil
 }
 
@@ -535,7 +531,7 @@ func appendToolResult(b []byte, n *int, m *adapters.Message) ([]byte, error) {
 	}
 	b = sep(b, n)
 	b = append(b, `{"type":"tool_result","tool_use_id":`...)
-	b = appendString(b, m.ToolCallID)
+	b = jsonx.AppendStringJS(b, m.ToolCallID)
 	if m.HasImages() {
 		b = append(b, `,"content":[`...)
 		k := 0
@@ -546,7 +542,7 @@ func appendToolResult(b []byte, n *int, m *adapters.Message) ([]byte, error) {
 		b = append(b, ']')
 	} else if text := m.Text(); text != "" {
 		b = append(b, `,"content":`...)
-		b = appendString(b, text)
+		b = jsonx.AppendStringJS(b, text)
 	}
 	return append(b, '}'), nil
 }
@@ -564,13 +560,13 @@ func appendTools(b []byte, tools []adapters.Tool) ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = appendString(b, t.Name)
+		b = jsonx.AppendStringJS(b, t.Name)
 		if t.Description != "" {
 			b = append(b, `,"description":`...)
-			b = appendString(b, t.Description)
+			b = jsonx.AppendStringJS(b, t.Description)
 		}
 		b = append(b, `,"input_schema":`...)
-		if isNullOrEmpty(t.Parameters) {
+		if wire.IsNullOrEmpty(t.Parameters) {
 			b = append(b, `{"type":"object"}`...)
 		} else {
 			if !gjson.ValidBytes(t.Parameters) {
@@ -579,7 +575,7 @@ func appendTools(b []byte, tools []adapters.Tool) ([]byte, error) {
 			if !gjson.ParseBytes(t.Parameters).IsObject() {
 				return b, adapters.BadField("tools", "parameters of tool %q must be a JSON Schema object", t.Name)
 			}
-			b = appendRaw(b, t.Parameters)
+			b = wire.AppendRaw(b, t.Parameters)
 		}
 		b = append(b, '}')
 	}

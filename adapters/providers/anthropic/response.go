@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/tidwall/gjson"
 )
 
@@ -28,8 +29,8 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned no content", UpstreamStatus: status}
 	}
 
-	s := events{emit: emit, reqModel: reqModel}
-	if err := s.start(doc.Get("model").String()); err != nil {
+	s := events{Emitter: wire.NewEmitter(emit, reqModel)}
+	if err := s.Start(doc.Get("model").String()); err != nil {
 		return err
 	}
 	var err error
@@ -40,12 +41,12 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 		switch cb.Get("type").String() {
 		case blockText:
 			if t := cb.Get("text"); t.Type == gjson.String && t.Str != "" {
-				err = s.send(adapters.Event{Type: adapters.EventDelta, Text: t.Str})
+				err = s.Send(adapters.Event{Type: adapters.EventDelta, Text: t.Str})
 			}
 		case blockThinking:
 			t, sig := cb.Get("thinking").String(), cb.Get("signature").String()
 			if t != "" || sig != "" {
-				err = s.send(adapters.Event{Type: adapters.EventThinking, Text: t, Signature: sig})
+				err = s.Send(adapters.Event{Type: adapters.EventThinking, Text: t, Signature: sig})
 			}
 		case blockToolUse:
 			args := compactObject(cb.Get("input"))
@@ -53,7 +54,7 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 				args = "{}"
 			}
 			s.calls++
-			err = s.send(adapters.Event{Type: adapters.EventToolCall, ToolCall: &adapters.ToolCall{
+			err = s.Send(adapters.Event{Type: adapters.EventToolCall, ToolCall: &adapters.ToolCall{
 				ID: cb.Get("id").String(), Name: cb.Get("name").String(), Arguments: args}})
 		}
 		return err == nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/tidwall/gjson"
 )
 
@@ -37,14 +38,11 @@ type block struct {
 }
 
 // events turns Messages API content into canonical events. It remembers
-// what arrives only at the end (stop reason, usage) and whether emit has
-// failed, so the caller never reports an emit error as an upstream one.
+// what arrives only at the end (stop reason, usage); the Emitter remembers
+// whether emit has failed, so the caller never reports an emit error as an
+// upstream one.
 type events struct {
-	emit       adapters.Emit
-	reqModel   string
-	model      string
-	started    bool
-	emitFailed bool
+	wire.Emitter
 	stopReason string
 	calls      int
 	blocks     []block
@@ -52,40 +50,6 @@ type events struct {
 	hasUsage bool
 	// Raw usage counts; message_delta repeats them cumulatively.
 	in, out, cacheRead, cacheWrite int
-}
-
-func (s *events) send(ev adapters.Event) error {
-	if err := s.emit(ev); err != nil {
-		s.emitFailed = true
-		return err
-	}
-	return nil
-}
-
-func (s *events) start(model string) error {
-	if s.started {
-		return nil
-	}
-	s.started = true
-	if model == "" {
-		model = s.reqModel
-	}
-	s.model = model
-	return s.send(adapters.Event{Type: adapters.EventStart, Model: model})
-}
-
-// fail reports err: after Start an *adapters.Error is also emitted as an
-// Error event. Errors that are not *adapters.Error (the caller's context
-// ending) are returned as they are.
-func (s *events) fail(err error) error {
-	ae, ok := err.(*adapters.Error)
-	if !ok || !s.started || s.emitFailed {
-		return err
-	}
-	if e := s.send(adapters.Event{Type: adapters.EventError, Err: ae}); e != nil {
-		return e
-	}
-	return err
 }
 
 // readUsage takes the counts u holds; absent ones keep their value, since
@@ -127,7 +91,7 @@ func (s *events) usage() adapters.Usage {
 
 // end emits what is left of unfinished blocks, the usage and Done.
 func (s *events) end() error {
-	if err := s.start(""); err != nil {
+	if err := s.Start(""); err != nil {
 		return err
 	}
 	for i := range s.blocks {
@@ -137,11 +101,11 @@ func (s *events) end() error {
 	}
 	if s.hasUsage {
 		u := s.usage()
-		if err := s.send(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
 			return err
 		}
 	}
-	return s.send(adapters.Event{Type: adapters.EventDone, Model: s.model, FinishReason: finishReason(s.stopReason, s.calls > 0)})
+	return s.Done(finishReason(s.stopReason, s.calls > 0))
 }
 
 // finishBlock emits a complete tool call, or the signature that closes a
@@ -161,10 +125,10 @@ func (s *events) finishBlock(b *block) error {
 			args = "{}"
 		}
 		s.calls++
-		return s.send(adapters.Event{Type: adapters.EventToolCall, ToolCall: &adapters.ToolCall{ID: b.id, Name: b.name, Arguments: args}})
+		return s.Send(adapters.Event{Type: adapters.EventToolCall, ToolCall: &adapters.ToolCall{ID: b.id, Name: b.name, Arguments: args}})
 	case blockThinking:
 		if len(b.sig) > 0 {
-			return s.send(adapters.Event{Type: adapters.EventThinking, Signature: string(b.sig)})
+			return s.Send(adapters.Event{Type: adapters.EventThinking, Signature: string(b.sig)})
 		}
 	}
 	return nil
@@ -194,7 +158,7 @@ func compactObject(v gjson.Result) string {
 	if !v.IsObject() {
 		return ""
 	}
-	return string(appendRaw(nil, []byte(v.Raw)))
+	return string(wire.AppendRaw(nil, []byte(v.Raw)))
 }
 
 func (s *events) blockAt(index int) *block {
@@ -253,17 +217,17 @@ func (s *events) event(name, data []byte, status int) error {
 	}
 	switch kind {
 	case "message_start":
-		if err := s.start(message.Get("model").String()); err != nil {
+		if err := s.Start(message.Get("model").String()); err != nil {
 			return err
 		}
 		s.readUsage(message.Get("usage"))
 	case "content_block_start":
-		if err := s.start(""); err != nil {
+		if err := s.Start(""); err != nil {
 			return err
 		}
 		return s.blockStart(int(index.Int()), contentBlock)
 	case "content_block_delta":
-		if err := s.start(""); err != nil {
+		if err := s.Start(""); err != nil {
 			return err
 		}
 		return s.blockDelta(int(index.Int()), delta)
@@ -272,7 +236,7 @@ func (s *events) event(name, data []byte, status int) error {
 			return s.finishBlock(b)
 		}
 	case "message_delta":
-		if err := s.start(""); err != nil {
+		if err := s.Start(""); err != nil {
 			return err
 		}
 		if r := delta.Get("stop_reason"); r.Type == gjson.String {
@@ -280,7 +244,7 @@ func (s *events) event(name, data []byte, status int) error {
 		}
 		s.readUsage(usage)
 	case "message_stop":
-		if err := s.start(""); err != nil {
+		if err := s.Start(""); err != nil {
 			return err
 		}
 		return errStop
@@ -313,14 +277,14 @@ func (s *events) blockStart(index int, cb gjson.Result) error {
 	switch b.typ {
 	case blockText:
 		if t := cb.Get("text"); t.Type == gjson.String && t.Str != "" {
-			return s.send(adapters.Event{Type: adapters.EventDelta, Text: t.Str})
+			return s.Send(adapters.Event{Type: adapters.EventDelta, Text: t.Str})
 		}
 	case blockThinking:
 		if sig := cb.Get("signature"); sig.Type == gjson.String {
 			b.sig = append(b.sig, sig.Str...)
 		}
 		if t := cb.Get("thinking"); t.Type == gjson.String && t.Str != "" {
-			return s.send(adapters.Event{Type: adapters.EventThinking, Text: t.Str})
+			return s.Send(adapters.Event{Type: adapters.EventThinking, Text: t.Str})
 		}
 	case blockToolUse:
 		b.id = cb.Get("id").String()
@@ -336,21 +300,21 @@ func (s *events) blockDelta(index int, d gjson.Result) error {
 	switch d.Get("type").String() {
 	case "text_delta":
 		if t := d.Get("text"); t.Type == gjson.String && t.Str != "" {
-			return s.send(adapters.Event{Type: adapters.EventDelta, Text: t.Str})
+			return s.Send(adapters.Event{Type: adapters.EventDelta, Text: t.Str})
 		}
 	case "thinking_delta":
 		if t := d.Get("thinking"); t.Type == gjson.String && t.Str != "" {
-			return s.send(adapters.Event{Type: adapters.EventThinking, Text: t.Str})
+			return s.Send(adapters.Event{Type: adapters.EventThinking, Text: t.Str})
 		}
 	case "signature_delta":
 		if b := s.blockAt(index); b != nil && b.typ == blockThinking && !b.done {
-			if sig := d.Get("signature"); sig.Type == gjson.String && len(b.sig)+len(sig.Str) <= maxEventSize {
+			if sig := d.Get("signature"); sig.Type == gjson.String && len(b.sig)+len(sig.Str) <= wire.MaxEventSize {
 				b.sig = append(b.sig, sig.Str...)
 			}
 		}
 	case "input_json_delta":
 		if b := s.blockAt(index); b != nil && b.typ == blockToolUse && !b.done {
-			if pj := d.Get("partial_json"); pj.Type == gjson.String && len(b.input)+len(pj.Str) <= maxEventSize {
+			if pj := d.Get("partial_json"); pj.Type == gjson.String && len(b.input)+len(pj.Str) <= wire.MaxEventSize {
 				b.input = append(b.input, pj.Str...)
 			}
 		}
@@ -364,8 +328,8 @@ func (s *events) blockDelta(index int, d gjson.Result) error {
 // timeouts from upstream failures; status is the HTTP status the stream
 // came with.
 func readStream(ctx context.Context, body io.Reader, reqModel string, status int, timeout time.Duration, emit adapters.Emit) error {
-	s := events{emit: emit, reqModel: reqModel}
-	sr := newSSEReader(body)
+	s := events{Emitter: wire.NewEmitter(emit, reqModel)}
+	sr := wire.NewSSEReader(body)
 	sawStop := false
 	for {
 		name, data, err := sr.Next()
@@ -377,22 +341,12 @@ func readStream(ctx context.Context, body io.Reader, reqModel string, status int
 				// The answer is complete; only message_stop was lost.
 				break
 			}
-			if errors.Is(err, errEventTooLarge) {
-				return s.fail(&adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent an oversized stream event", UpstreamStatus: status})
-			}
-			te := transportError(ctx, err, timeout)
-			if ae, ok := te.(*adapters.Error); ok {
-				ae.UpstreamStatus = status
-				if ae.Kind == adapters.KindUnavailable {
-					ae.Message = "upstream connection broke during the stream"
-				}
-			}
-			return s.fail(te)
+			return s.Fail(wire.StreamError(ctx, err, timeout, errCallTimeout, status))
 		}
-		if isBlank(data) {
+		if wire.IsBlank(data) {
 			continue
 		}
-		if sr.unterminated && !gjson.ValidBytes(data) {
+		if sr.Unterminated() && !gjson.ValidBytes(data) {
 			// An event cut off by EOF: a partial line is lost, not
 			// malformed; whether the answer is complete is decided below.
 			break
@@ -402,26 +356,11 @@ func readStream(ctx context.Context, body io.Reader, reqModel string, status int
 				sawStop = true
 				break
 			}
-			if s.emitFailed {
+			if s.EmitFailed() {
 				return err
 			}
-			return s.fail(err)
+			return s.Fail(err)
 		}
 	}
-	if !s.started {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an empty stream", UpstreamStatus: status}
-	}
-	if !sawStop && s.stopReason == "" {
-		return s.fail(&adapters.Error{Kind: adapters.KindUpstream, Message: "upstream stream ended before the answer was complete", UpstreamStatus: status})
-	}
-	return s.end()
-}
-
-func isBlank(data []byte) bool {
-	for _, c := range data {
-		if !isSpace(c) {
-			return false
-		}
-	}
-	return true
+	return s.EndStream(sawStop || s.stopReason != "", status, s.end)
 }

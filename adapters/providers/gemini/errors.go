@@ -1,11 +1,8 @@
 package gemini
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"google.golang.org/genai"
 )
 
@@ -64,7 +62,7 @@ func fromAPIError(apiErr genai.APIError, status int, header http.Header) *adapte
 	if gs == "" {
 		gs = statusFor(code)
 	}
-	msg := clip(strings.TrimSpace(apiErr.Message))
+	msg := wire.Clip(strings.TrimSpace(apiErr.Message))
 	if strings.HasPrefix(msg, "<") || !utf8.ValidString(msg) {
 		msg = "" // an HTML page, not a message
 	}
@@ -88,11 +86,11 @@ func fromAPIError(apiErr genai.APIError, status int, header http.Header) *adapte
 		e.Message = "upstream rejected the gateway's credentials (" + label + ")"
 	case gs == "INVALID_ARGUMENT" || gs == "OUT_OF_RANGE":
 		e.Kind = adapters.KindInvalidRequest
-		e.Message = orDefault(msg, "upstream rejected the request ("+label+")")
+		e.Message = wire.OrDefault(msg, "upstream rejected the request ("+label+")")
 	case gs == "NOT_FOUND":
 		if isModelNotFound(msg) {
 			e.Kind = adapters.KindNotFound
-			e.Message = orDefault(msg, "model not found")
+			e.Message = wire.OrDefault(msg, "model not found")
 			e.Code = "model_not_found"
 			e.Param = "model"
 		} else {
@@ -104,7 +102,7 @@ func fromAPIError(apiErr genai.APIError, status int, header http.Header) *adapte
 		e.Message = "upstream timed out (" + label + ")"
 	case code == http.StatusRequestEntityTooLarge:
 		e.Kind = adapters.KindTooLarge
-		e.Message = orDefault(msg, "request too large for the upstream (HTTP 413)")
+		e.Message = wire.OrDefault(msg, "request too large for the upstream (HTTP 413)")
 	default:
 		e.Kind = adapters.KindUpstream
 		e.Message = "upstream error (" + label + ")"
@@ -176,22 +174,7 @@ func retryDelay(details []map[string]any, h http.Header, now time.Time) time.Dur
 			}
 		}
 	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s > 0 && finite(s) && s < 1e9 {
-			return time.Duration(s * float64(time.Second))
-		}
-		return 0
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+	return wire.RetryAfterSeconds(h, now)
 }
 
 // quotaReason tells which limit a google.rpc.QuotaFailure names: "tokens"
@@ -216,51 +199,4 @@ func quotaReason(details []map[string]any) string {
 		}
 	}
 	return ""
-}
-
-func clip(s string) string {
-	const max = 1000
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// transportError classifies a failure to reach or read the upstream. ctx is
-// the call's context (with the provider's deadline). It returns ctx's error
-// unchanged when the caller cancelled, and an *adapters.Error otherwise.
-func transportError(ctx context.Context, err error, timeout time.Duration) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(context.Cause(ctx), errCallTimeout) {
-			return &adapters.Error{Kind: adapters.KindTimeout, Message: fmt.Sprintf("upstream did not finish within %s", timeout)}
-		}
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &adapters.Error{Kind: adapters.KindTimeout, Message: "upstream did not finish before the request deadline"}
-		}
-		return ctxErr
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream unreachable"}
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream unreachable (DNS)"}
-	}
-	var nerr net.Error
-	if errors.As(err, &nerr) && nerr.Timeout() {
-		return &adapters.Error{Kind: adapters.KindTimeout, Message: "upstream timed out"}
-	}
-	return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream connection failed"}
 }

@@ -28,16 +28,15 @@ package gemini
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"google.golang.org/genai"
 )
 
@@ -91,11 +90,8 @@ func New(cfg adapters.ProviderConfig) (adapters.Provider, error) {
 
 // NewProvider is New with the concrete type.
 func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
-	base := strings.TrimSpace(cfg.BaseURL)
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	base = strings.TrimRight(base, "/")
+	o := wire.NewOptions("gemini", cfg, DefaultDialTimeout, "x-goog-api-key", "Authorization")
+	base := wire.TrimBaseURL(cfg.BaseURL, DefaultBaseURL)
 	version := ""
 	for _, v := range []string{"v1beta", "v1alpha", "v1"} {
 		if strings.HasSuffix(base, "/"+v) {
@@ -103,71 +99,42 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 			break
 		}
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return nil, fmt.Errorf("gemini provider %q: base URL %q must be an absolute http(s) URL", cfg.Name, cfg.BaseURL)
+	if u, ok := wire.ParseBaseURL(base); !ok || u.RawQuery != "" {
+		return nil, o.BadBaseURL()
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("gemini provider %q: negative timeout", cfg.Name)
+	timeout, err := o.Timeout(cfg.Timeout, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
 	p := &Provider{
 		apiKey:    cfg.APIKey,
-		timeout:   cfg.Timeout,
+		timeout:   timeout,
 		newCallID: randomCallID,
 	}
-	if p.timeout == 0 {
-		p.timeout = DefaultTimeout
-	}
-	headers := http.Header{}
-	dialTimeout := DefaultDialTimeout
-	var headerTimeout time.Duration
 	for k, v := range cfg.Options {
-		switch {
-		case k == "api_version":
+		switch k {
+		case "api_version":
 			if v == "" || strings.ContainsAny(v, "/?#") {
-				return nil, fmt.Errorf("gemini provider %q: invalid api_version %q", cfg.Name, v)
+				return nil, o.Errorf("invalid api_version %q", v)
 			}
 			version = v
-		case strings.HasPrefix(k, "header."):
-			name := strings.TrimPrefix(k, "header.")
-			if name == "" || strings.EqualFold(name, "x-goog-api-key") || strings.EqualFold(name, "Authorization") {
-				return nil, fmt.Errorf("gemini provider %q: option %q: set the key with api_key", cfg.Name, k)
-			}
-			headers.Set(name, v)
-		case k == "dial_timeout" || k == "header_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return nil, fmt.Errorf("gemini provider %q: option %s: invalid duration %q", cfg.Name, k, v)
-			}
-			if k == "dial_timeout" {
-				dialTimeout = d
-			} else {
-				headerTimeout = d
+		default:
+			if err := o.Parse(k, v); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if version == "" {
 		version = DefaultAPIVersion
 	}
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	p.transport = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   dialTimeout,
-		ResponseHeaderTimeout: headerTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
+	p.transport = o.Transport()
 	key := cfg.APIKey
 	if key == "" {
 		// The SDK insists on a key for the Gemini API and would otherwise
 		// take one from the environment; the transport drops this one.
 		key = noKey
 	}
-	rt := &transport{base: p.transport, headers: headers, dropKey: cfg.APIKey == ""}
+	rt := &transport{base: p.transport, headers: o.Headers, dropKey: cfg.APIKey == ""}
 	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		APIKey:     key,
 		Backend:    genai.BackendGeminiAPI,
@@ -178,7 +145,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("gemini provider %q: %v", cfg.Name, err)
+		return nil, o.Errorf("%v", err)
 	}
 	p.client = client
 	return p, nil
@@ -205,7 +172,7 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 	defer cancel()
 	rec := &exchange{}
 	ctx = context.WithValue(ctx, exchangeKey{}, rec)
-	s := &events{emit: emit, reqModel: req.Model, newCallID: p.newCallID}
+	s := &events{Emitter: wire.NewEmitter(emit, req.Model), newCallID: p.newCallID}
 
 	if !req.Stream {
 		resp, err := p.client.Models.GenerateContent(ctx, req.Model, contents, config)
@@ -218,16 +185,16 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 	for resp, err := range p.client.Models.GenerateContentStream(ctx, req.Model, contents, config) {
 		s.status = rec.status
 		if err != nil {
-			if s.emitFailed {
+			if s.EmitFailed() {
 				return err
 			}
-			return s.fail(p.streamError(ctx, err, rec, s.started))
+			return s.Fail(p.streamError(ctx, err, rec, s.Started()))
 		}
 		if err := s.chunk(resp); err != nil {
-			if s.emitFailed {
+			if s.EmitFailed() {
 				return err
 			}
-			return s.fail(err)
+			return s.Fail(err)
 		}
 	}
 	return s.endStream()
@@ -341,9 +308,9 @@ func (p *Provider) callError(ctx context.Context, err error, rec *exchange) erro
 			// An error event at the start of a 200 stream.
 			e := fromAPIError(apiErr, 0, nil)
 			e.UpstreamStatus = inbandStatus(apiErr.Code, rec.status)
-			return p.scrub(e)
+			return wire.Redact(e, p.apiKey)
 		}
-		return p.scrub(fromAPIError(apiErr, rec.status, rec.header))
+		return wire.Redact(fromAPIError(apiErr, rec.status, rec.header), p.apiKey)
 	}
 	if ctx.Err() == nil && errors.Is(err, errTooLarge) {
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: rec.status}
@@ -354,7 +321,7 @@ func (p *Provider) callError(ctx context.Context, err error, rec *exchange) erro
 	if rec.status >= 200 && rec.status < 300 && ctx.Err() == nil && !isNetError(err) {
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an invalid response", UpstreamStatus: rec.status}
 	}
-	te := transportError(ctx, err, p.timeout)
+	te := wire.TransportError(ctx, err, p.timeout, errCallTimeout)
 	if ae, ok := te.(*adapters.Error); ok && rec.status != 0 {
 		ae.UpstreamStatus = rec.status
 	}
@@ -371,19 +338,12 @@ func (p *Provider) streamError(ctx context.Context, err error, rec *exchange, st
 	}
 	if apiErr, ok := asAPIError(err); ok {
 		// An error event inside a 200 stream.
-		e := p.scrub(fromAPIError(apiErr, 0, nil))
+		e := wire.Redact(fromAPIError(apiErr, 0, nil), p.apiKey)
 		e.UpstreamStatus = inbandStatus(apiErr.Code, rec.status)
 		return e
 	}
 	if ctx.Err() != nil || isNetError(err) {
-		te := transportError(ctx, err, p.timeout)
-		if ae, ok := te.(*adapters.Error); ok {
-			ae.UpstreamStatus = rec.status
-			if ae.Kind == adapters.KindUnavailable {
-				ae.Message = "upstream connection broke during the stream"
-			}
-		}
-		return te
+		return wire.StreamError(ctx, err, p.timeout, errCallTimeout, rec.status)
 	}
 	return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent a malformed stream chunk", UpstreamStatus: rec.status}
 }
@@ -396,14 +356,6 @@ func inbandStatus(code, httpStatus int) int {
 		return code
 	}
 	return httpStatus
-}
-
-// scrub removes the provider's key from a message the upstream wrote.
-func (p *Provider) scrub(e *adapters.Error) *adapters.Error {
-	if len(p.apiKey) >= 8 && strings.Contains(e.Message, p.apiKey) {
-		e.Message = strings.ReplaceAll(e.Message, p.apiKey, "[redacted]")
-	}
-	return e
 }
 
 func asAPIError(err error) (genai.APIError, bool) {

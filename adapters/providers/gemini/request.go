@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/tidwall/gjson"
 	"google.golang.org/genai"
 )
@@ -404,13 +405,13 @@ func applyTools(config *genai.GenerateContentConfig, req *adapters.Request) erro
 // applySampling sets the generation parameters and the response format.
 func applySampling(config *genai.GenerateContentConfig, s *adapters.Sampling) error {
 	if s.Temperature != nil {
-		if !finite(*s.Temperature) {
+		if !wire.Finite(*s.Temperature) {
 			return adapters.BadField("temperature", "must be a finite number")
 		}
 		config.Temperature = genai.Ptr(float32(*s.Temperature))
 	}
 	if s.TopP != nil {
-		if !finite(*s.TopP) {
+		if !wire.Finite(*s.TopP) {
 			return adapters.BadField("top_p", "must be a finite number")
 		}
 		config.TopP = genai.Ptr(float32(*s.TopP))
@@ -458,8 +459,6 @@ func applySampling(config *genai.GenerateContentConfig, s *adapters.Sampling) er
 	}
 	return nil
 }
-
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // isNullOrEmpty reports whether raw JSON is absent or the literal null.
 func isNullOrEmpty(raw []byte) bool {

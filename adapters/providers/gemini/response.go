@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"google.golang.org/genai"
 )
 
@@ -14,53 +15,15 @@ const maxToolCalls = 256
 
 // events turns Gemini responses (a whole one, or stream chunks) into
 // canonical events. Function calls, usage and the finish reason wait for
-// the end; emit failures are remembered so they are never reported as
-// upstream errors.
+// the end; the Emitter remembers emit failures so they are never reported
+// as upstream errors.
 type events struct {
-	emit       adapters.Emit
-	reqModel   string
-	newCallID  func() string
-	status     int
-	model      string
-	started    bool
-	emitFailed bool
-	finish     genai.FinishReason
-	usage      *genai.GenerateContentResponseUsageMetadata
-	calls      []adapters.ToolCall
-}
-
-func (s *events) send(ev adapters.Event) error {
-	if err := s.emit(ev); err != nil {
-		s.emitFailed = true
-		return err
-	}
-	return nil
-}
-
-func (s *events) start(model string) error {
-	if s.started {
-		return nil
-	}
-	s.started = true
-	if model == "" {
-		model = s.reqModel
-	}
-	s.model = model
-	return s.send(adapters.Event{Type: adapters.EventStart, Model: model})
-}
-
-// fail reports err: after Start an *adapters.Error is also emitted as an
-// Error event. Other errors (the caller's context ending) are returned as
-// they are.
-func (s *events) fail(err error) error {
-	ae, ok := err.(*adapters.Error)
-	if !ok || !s.started || s.emitFailed {
-		return err
-	}
-	if e := s.send(adapters.Event{Type: adapters.EventError, Err: ae}); e != nil {
-		return e
-	}
-	return err
+	wire.Emitter
+	newCallID func() string
+	status    int
+	finish    genai.FinishReason
+	usage     *genai.GenerateContentResponseUsageMetadata
+	calls     []adapters.ToolCall
 }
 
 // response emits the events of a non-streamed answer.
@@ -74,22 +37,16 @@ func (s *events) response(resp *genai.GenerateContentResponse) error {
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned no candidates", UpstreamStatus: s.status}
 	}
 	if err := s.chunk(resp); err != nil {
-		return s.fail(err)
+		return s.Fail(err)
 	}
 	return s.end()
 }
 
-// endStream finishes a stream that ended without an error.
+// endStream finishes a stream that ended without an error. Gemini streams
+// have no terminator: the finish reason is the only sign that the answer
+// is complete.
 func (s *events) endStream() error {
-	if !s.started {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an empty stream", UpstreamStatus: s.status}
-	}
-	if s.finish == "" {
-		// Gemini streams have no terminator: the finish reason is the only
-		// sign that the answer is complete.
-		return s.fail(&adapters.Error{Kind: adapters.KindUpstream, Message: "upstream stream ended before the answer was complete", UpstreamStatus: s.status})
-	}
-	return s.end()
+	return s.EndStream(s.finish != "", s.status, s.end)
 }
 
 // blocked is the error for a prompt Gemini refused to answer, or nil.
@@ -99,7 +56,7 @@ func (s *events) blocked(pf *genai.GenerateContentResponsePromptFeedback) *adapt
 	}
 	msg := "the upstream's content filter blocked the prompt (" + string(pf.BlockReason) + ")"
 	if pf.BlockReasonMessage != "" {
-		msg += ": " + clip(pf.BlockReasonMessage)
+		msg += ": " + wire.Clip(pf.BlockReasonMessage)
 	}
 	return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "content_blocked", Message: msg, UpstreamStatus: s.status}
 }
@@ -114,7 +71,7 @@ func (s *events) chunk(resp *genai.GenerateContentResponse) error {
 			return err
 		}
 	}
-	if err := s.start(resp.ModelVersion); err != nil {
+	if err := s.Start(resp.ModelVersion); err != nil {
 		return err
 	}
 	if resp.UsageMetadata != nil {
@@ -177,15 +134,15 @@ func (s *events) part(p *genai.Part) error {
 		if p.Text == "" && sig == "" {
 			return nil
 		}
-		return s.send(adapters.Event{Type: adapters.EventThinking, Text: p.Text, Signature: sig})
+		return s.Send(adapters.Event{Type: adapters.EventThinking, Text: p.Text, Signature: sig})
 	}
 	if sig != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventThinking, Signature: sig}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventThinking, Signature: sig}); err != nil {
 			return err
 		}
 	}
 	if p.Text != "" {
-		return s.send(adapters.Event{Type: adapters.EventDelta, Text: p.Text})
+		return s.Send(adapters.Event{Type: adapters.EventDelta, Text: p.Text})
 	}
 	return nil
 }
@@ -193,15 +150,15 @@ func (s *events) part(p *genai.Part) error {
 // end emits the function calls, the usage and Done, or fails the call when
 // the model's function call was unusable.
 func (s *events) end() error {
-	if err := s.start(""); err != nil {
+	if err := s.Start(""); err != nil {
 		return err
 	}
 	reason, err := s.finishReason()
 	if err != nil {
-		return s.fail(err)
+		return s.Fail(err)
 	}
 	for i := range s.calls {
-		if err := s.send(adapters.Event{Type: adapters.EventToolCall, ToolCall: &s.calls[i]}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventToolCall, ToolCall: &s.calls[i]}); err != nil {
 			return err
 		}
 	}
@@ -212,11 +169,11 @@ func (s *events) end() error {
 			ReasoningTokens: int(u.ThoughtsTokenCount),
 			CachedTokens:    int(u.CachedContentTokenCount),
 		}
-		if err := s.send(adapters.Event{Type: adapters.EventUsage, Usage: &usage}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventUsage, Usage: &usage}); err != nil {
 			return err
 		}
 	}
-	return s.send(adapters.Event{Type: adapters.EventDone, Model: s.model, FinishReason: reason})
+	return s.Done(reason)
 }
 
 // finishReason normalises Gemini's finish reason to stop, length,

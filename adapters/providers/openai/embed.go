@@ -1,15 +1,15 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"io"
 	"math"
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/jsonx"
 	"github.com/tidwall/gjson"
 )
 
@@ -26,39 +26,23 @@ func (p *Provider) Embed(ctx context.Context, model string, inputs []string) ([]
 	}
 	b := make([]byte, 0, n)
 	b = append(b, `{"model":`...)
-	b = appendString(b, model)
-	b = append(b, `,"input":[`...)
-	for i, in := range inputs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, in)
-	}
-	b = append(b, `],"encoding_format":"float"}`...)
+	b = jsonx.AppendStringJS(b, model)
+	b = append(b, `,"input":`...)
+	b = wire.AppendStrings(b, inputs)
+	b = append(b, `,"encoding_format":"float"}`...)
 
-	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errCallTimeout)
+	ctx, cancel := p.client.WithTimeout(ctx)
 	defer cancel()
-	resp, err := p.post(ctx, p.embedURL, b, false)
+	resp, err := p.client.Post(ctx, p.embedURL, b, false)
 	if err != nil {
 		return nil, adapters.Usage{}, err
 	}
 	defer resp.Body.Close()
-	var sb bytes.Buffer
-	if resp.ContentLength > 0 && resp.ContentLength <= maxResponseBody {
-		sb.Grow(int(resp.ContentLength) + bytes.MinRead)
-	}
-	m, err := sb.ReadFrom(io.LimitReader(resp.Body, maxResponseBody+1))
+	body, err := p.client.ReadBody(ctx, resp)
 	if err != nil {
-		te := transportError(ctx, err, p.timeout)
-		if ae, ok := te.(*adapters.Error); ok {
-			ae.UpstreamStatus = resp.StatusCode
-		}
-		return nil, adapters.Usage{}, te
+		return nil, adapters.Usage{}, err
 	}
-	if m > maxResponseBody {
-		return nil, adapters.Usage{}, &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
-	}
-	return parseEmbeddings(sb.String(), len(inputs), resp.StatusCode)
+	return parseEmbeddings(body, len(inputs), resp.StatusCode)
 }
 
 // parseEmbeddings reads an embeddings response holding want vectors.

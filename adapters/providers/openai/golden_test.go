@@ -130,30 +130,6 @@ func TestRequestErrors(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", "q\"b\\s/", "\x00\x01\x1f\x7f", "<>&", "\u2028\u2029", "ü😀", "bad\xffutf8", "\t\r\n"} {
-		got := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("%q -> %s: %v", s, got, err)
-		}
-		want := strings.ToValidUTF8(s, "\uFFFD")
-		if back != want {
-			t.Errorf("%q -> %s -> %q", s, got, back)
-		}
-	}
-}
-
-func TestAppendFloat(t *testing.T) {
-	for _, f := range []float64{0, 1, 0.7, -2.5, 1e-7, 123456789, 1e21, 3.14159} {
-		got := appendFloat(nil, f)
-		want, _ := json.Marshal(f)
-		if string(got) != string(want) {
-			t.Errorf("%v: got %s want %s", f, got, want)
-		}
-	}
-}
-
 // goldenEvent is the JSON-lines form of an event in response goldens.
 type goldenEvent struct {
 	Type         string             `json:"type"`

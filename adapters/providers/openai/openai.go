@@ -8,17 +8,13 @@
 package openai
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 )
 
 func init() {
@@ -32,20 +28,13 @@ const (
 	DefaultDialTimeout = 10 * time.Second
 )
 
-// maxResponseBody bounds a non-streamed response.
-const maxResponseBody = 64 << 20
-
 // Provider calls one OpenAI-compatible upstream. It is safe for concurrent
 // use; all calls share one HTTP client and its connection pool.
 type Provider struct {
-	name      string
-	chatURL   string
-	embedURL  string
-	auth      string // "Bearer <key>", or empty
-	headers   http.Header
-	timeout   time.Duration
-	client    *http.Client
-	transport *http.Transport
+	name     string
+	chatURL  string
+	embedURL string
+	client   *wire.Client // sends the key as "Authorization: Bearer <key>"
 }
 
 var (
@@ -71,77 +60,41 @@ func New(cfg adapters.ProviderConfig) (adapters.Provider, error) {
 
 // NewProvider is New with the concrete type.
 func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
-	base := strings.TrimSpace(cfg.BaseURL)
-	if base == "" {
-		base = DefaultBaseURL
+	o := wire.NewOptions("openai", cfg, DefaultDialTimeout, "Authorization")
+	base := strings.TrimSuffix(wire.TrimBaseURL(cfg.BaseURL, DefaultBaseURL), "/chat/completions")
+	if _, ok := wire.ParseBaseURL(base); !ok {
+		return nil, o.BadBaseURL()
 	}
-	base = strings.TrimRight(base, "/")
-	base = strings.TrimSuffix(base, "/chat/completions")
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("openai provider %q: base URL %q must be an absolute http(s) URL", cfg.Name, cfg.BaseURL)
+	timeout, err := o.Timeout(cfg.Timeout, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("openai provider %q: negative timeout", cfg.Name)
-	}
-	p := &Provider{
-		name:     cfg.Name,
-		chatURL:  base + "/chat/completions",
-		embedURL: base + "/embeddings",
-		timeout:  cfg.Timeout,
-		headers:  http.Header{},
-	}
-	if p.timeout == 0 {
-		p.timeout = DefaultTimeout
-	}
-	if cfg.APIKey != "" {
-		p.auth = "Bearer " + cfg.APIKey
-	}
-	dialTimeout := DefaultDialTimeout
-	var headerTimeout time.Duration
 	for k, v := range cfg.Options {
-		switch {
-		case k == "organization":
-			p.headers.Set("OpenAI-Organization", v)
-		case k == "project":
-			p.headers.Set("OpenAI-Project", v)
-		case strings.HasPrefix(k, "header."):
-			name := strings.TrimPrefix(k, "header.")
-			if name == "" || strings.EqualFold(name, "Authorization") {
-				return nil, fmt.Errorf("openai provider %q: option %q: set the key with api_key", cfg.Name, k)
-			}
-			p.headers.Set(name, v)
-		case k == "dial_timeout" || k == "header_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return nil, fmt.Errorf("openai provider %q: option %s: invalid duration %q", cfg.Name, k, v)
-			}
-			if k == "dial_timeout" {
-				dialTimeout = d
-			} else {
-				headerTimeout = d
+		switch k {
+		case "organization":
+			o.Headers.Set("OpenAI-Organization", v)
+		case "project":
+			o.Headers.Set("OpenAI-Project", v)
+		default:
+			if err := o.Parse(k, v); err != nil {
+				return nil, err
 			}
 		}
 	}
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	p.transport = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   dialTimeout,
-		ResponseHeaderTimeout: headerTimeout,
-		ExpectContinueTimeout: time.Second,
+	if cfg.APIKey != "" {
+		o.Headers.Set("Authorization", "Bearer "+cfg.APIKey)
 	}
-	p.client = &http.Client{Transport: p.transport}
-	return p, nil
+	return &Provider{
+		name:     cfg.Name,
+		chatURL:  base + "/chat/completions",
+		embedURL: base + "/embeddings",
+		client:   o.Client(timeout, errCallTimeout, MapStatus),
+	}, nil
 }
 
 // CloseIdleConnections closes the provider's idle upstream connections (for
 // a config reload that drops the provider).
-func (p *Provider) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Provider) CloseIdleConnections() { p.client.CloseIdleConnections() }
 
 // Chat sends req to {base}/chat/completions and emits its events.
 func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
@@ -149,88 +102,11 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errCallTimeout)
-	defer cancel()
-	resp, err := p.post(ctx, p.chatURL, body, req.Stream)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-
-	ct := resp.Header.Get("Content-Type")
-	stream := req.Stream
-	if stream && strings.HasPrefix(ct, "application/json") {
-		stream = false // the server ignored "stream"
-	} else if !stream && strings.HasPrefix(ct, "text/event-stream") {
-		stream = true
-	}
-	if stream {
-		err := readStream(ctx, resp.Body, req.Model, resp.StatusCode, p.timeout, emit)
-		if err == nil {
-			drain(resp.Body, cancel)
-		}
-		return err
-	}
-	// bytes.Buffer reads straight into itself; io.Copy into a
-	// strings.Builder would allocate a 32 KiB copy buffer per call.
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 && n <= maxResponseBody {
-		buf.Grow(int(n) + bytes.MinRead)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBody+1))
-	if err != nil {
-		te := transportError(ctx, err, p.timeout)
-		if ae, ok := te.(*adapters.Error); ok {
-			ae.UpstreamStatus = resp.StatusCode
-		}
-		return te
-	}
-	if n > maxResponseBody {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
-	}
-	return readResponse(buf.String(), req.Model, resp.StatusCode, emit)
-}
-
-// post sends a JSON body and returns a 2xx response, or the error for a
-// failed call: an *adapters.Error, or ctx's error when the caller gave up.
-func (p *Provider) post(ctx context.Context, target string, body []byte, stream bool) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot build the upstream request"}
-	}
-	h := hreq.Header
-	for k, v := range p.headers {
-		h[k] = v
-	}
-	h.Set("Content-Type", "application/json")
-	if stream {
-		h.Set("Accept", "text/event-stream")
-	} else {
-		h.Set("Accept", "application/json")
-	}
-	if p.auth != "" {
-		h.Set("Authorization", p.auth)
-	}
-	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", "agentgate")
-	}
-	resp, err := p.client.Do(hreq)
-	if err != nil {
-		return nil, transportError(ctx, err, p.timeout)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, MapStatus(resp.StatusCode, resp.Header, msg)
-}
-
-// drain reads what is left of a finished stream (usually only the chunked
-// terminator after [DONE]) so the connection returns to the pool, giving up
-// quickly if the upstream keeps it open.
-func drain(body io.Reader, cancel context.CancelFunc) {
-	t := time.AfterFunc(100*time.Millisecond, cancel)
-	_, _ = io.CopyN(io.Discard, body, 64<<10)
-	t.Stop()
+	return p.client.Call(ctx, p.chatURL, body, req.Stream,
+		func(ctx context.Context, body io.Reader, status int) error {
+			return readStream(ctx, body, req.Model, status, p.client.Timeout(), emit)
+		},
+		func(body string, status int) error {
+			return readResponse(body, req.Model, status, emit)
+		})
 }

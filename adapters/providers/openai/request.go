@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/jsonx"
 	"github.com/tidwall/gjson"
 )
 
@@ -31,13 +33,13 @@ var reservedExtra = map[string]bool{
 func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 	b := dst
 	b = append(b, `{"model":`...)
-	b = appendString(b, req.Model)
+	b = jsonx.AppendStringJS(b, req.Model)
 
 	b = append(b, `,"messages":[`...)
 	first := true
 	if req.System != "" {
 		b = append(b, `{"role":"system","content":`...)
-		b = appendString(b, req.System)
+		b = jsonx.AppendStringJS(b, req.System)
 		b = append(b, '}')
 		first = false
 	}
@@ -64,17 +66,17 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"type":"function","function":{"name":`...)
-			b = appendString(b, t.Name)
+			b = jsonx.AppendStringJS(b, t.Name)
 			if t.Description != "" {
 				b = append(b, `,"description":`...)
-				b = appendString(b, t.Description)
+				b = jsonx.AppendStringJS(b, t.Description)
 			}
-			if !isNullOrEmpty(t.Parameters) {
+			if !wire.IsNullOrEmpty(t.Parameters) {
 				if !gjson.ValidBytes(t.Parameters) {
 					return dst, adapters.BadField("tools", "parameters of tool %q are not valid JSON", t.Name)
 				}
 				b = append(b, `,"parameters":`...)
-				b = appendRaw(b, t.Parameters)
+				b = wire.AppendRaw(b, t.Parameters)
 			}
 			if t.Strict != nil {
 				b = append(b, `,"strict":`...)
@@ -85,29 +87,29 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 		b = append(b, ']')
 		// tool_choice without tools is rejected by OpenAI, so it only goes
 		// with them.
-		if !isNullOrEmpty(req.ToolChoice) {
+		if !wire.IsNullOrEmpty(req.ToolChoice) {
 			if !gjson.ValidBytes(req.ToolChoice) {
 				return dst, adapters.BadField("tool_choice", "not valid JSON")
 			}
 			b = append(b, `,"tool_choice":`...)
-			b = appendRaw(b, req.ToolChoice)
+			b = wire.AppendRaw(b, req.ToolChoice)
 		}
 	}
 
 	s := &req.Sampling
 	if s.Temperature != nil {
-		if !finite(*s.Temperature) {
+		if !wire.Finite(*s.Temperature) {
 			return dst, adapters.BadField("temperature", "must be a finite number")
 		}
 		b = append(b, `,"temperature":`...)
-		b = appendFloat(b, *s.Temperature)
+		b = wire.AppendFloat(b, *s.Temperature)
 	}
 	if s.TopP != nil {
-		if !finite(*s.TopP) {
+		if !wire.Finite(*s.TopP) {
 			return dst, adapters.BadField("top_p", "must be a finite number")
 		}
 		b = append(b, `,"top_p":`...)
-		b = appendFloat(b, *s.TopP)
+		b = wire.AppendFloat(b, *s.TopP)
 	}
 	if s.MaxTokens != nil {
 		// Reasoning models reject max_tokens.
@@ -119,25 +121,19 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 		b = appendInt(b, int64(*s.MaxTokens))
 	}
 	if len(s.Stop) > 0 {
-		b = append(b, `,"stop":[`...)
-		for i, stop := range s.Stop {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, stop)
-		}
-		b = append(b, ']')
+		b = append(b, `,"stop":`...)
+		b = wire.AppendStrings(b, s.Stop)
 	}
 	if s.Seed != nil {
 		b = append(b, `,"seed":`...)
 		b = appendInt(b, *s.Seed)
 	}
-	if !isNullOrEmpty(s.ResponseFormat) {
+	if !wire.IsNullOrEmpty(s.ResponseFormat) {
 		if !gjson.ValidBytes(s.ResponseFormat) {
 			return dst, adapters.BadField("response_format", "not valid JSON")
 		}
 		b = append(b, `,"response_format":`...)
-		b = appendRaw(b, s.ResponseFormat)
+		b = wire.AppendRaw(b, s.ResponseFormat)
 	}
 	if req.Reasoning != nil {
 		effort := req.Reasoning.Effort
@@ -145,7 +141,7 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 			effort = defaultEffort
 		}
 		b = append(b, `,"reasoning_effort":`...)
-		b = appendString(b, effort)
+		b = jsonx.AppendStringJS(b, effort)
 	}
 	if req.Stream {
 		b = append(b, `,"stream":true,"stream_options":{"include_usage":true}`...)
@@ -180,7 +176,7 @@ func appendExtra(b []byte, req *adapters.Request) ([]byte, error) {
 				continue
 			}
 		case "tool_choice":
-			if len(req.Tools) > 0 && !isNullOrEmpty(req.ToolChoice) {
+			if len(req.Tools) > 0 && !wire.IsNullOrEmpty(req.ToolChoice) {
 				continue
 			}
 		case "temperature":
@@ -206,7 +202,7 @@ func appendExtra(b []byte, req *adapters.Request) ([]byte, error) {
 				continue
 			}
 		case "response_format":
-			if !isNullOrEmpty(s.ResponseFormat) {
+			if !wire.IsNullOrEmpty(s.ResponseFormat) {
 				continue
 			}
 		}
@@ -214,9 +210,9 @@ func appendExtra(b []byte, req *adapters.Request) ([]byte, error) {
 			return b, adapters.BadField(k, "not valid JSON")
 		}
 		b = append(b, ',')
-		b = appendString(b, k)
+		b = jsonx.AppendStringJS(b, k)
 		b = append(b, ':')
-		b = appendRaw(b, raw)
+		b = wire.AppendRaw(b, raw)
 	}
 	return b, nil
 }
@@ -226,7 +222,7 @@ func appendMessage(b []byte, m *adapters.Message) ([]byte, error) {
 	switch m.Role {
 	case adapters.RoleSystem:
 		b = append(b, `{"role":"system","content":`...)
-		b = appendString(b, m.Text())
+		b = jsonx.AppendStringJS(b, m.Text())
 		b = appendName(b, m.Name)
 	case adapters.RoleUser:
 		b = append(b, `{"role":"user","content":`...)
@@ -235,7 +231,7 @@ func appendMessage(b []byte, m *adapters.Message) ([]byte, error) {
 	case adapters.RoleAssistant:
 		b = append(b, `{"role":"assistant","content":`...)
 		if text := m.Text(); text != "" {
-			b = appendString(b, text)
+			b = jsonx.AppendStringJS(b, text)
 		} else {
 			b = append(b, "null"...)
 		}
@@ -248,24 +244,24 @@ func appendMessage(b []byte, m *adapters.Message) ([]byte, error) {
 					b = append(b, ',')
 				}
 				b = append(b, `{"id":`...)
-				b = appendString(b, tc.ID)
+				b = jsonx.AppendStringJS(b, tc.ID)
 				b = append(b, `,"type":"function","function":{"name":`...)
-				b = appendString(b, tc.Name)
+				b = jsonx.AppendStringJS(b, tc.Name)
 				b = append(b, `,"arguments":`...)
 				args := tc.Arguments
 				if args == "" {
 					args = "{}"
 				}
-				b = appendString(b, args)
+				b = jsonx.AppendStringJS(b, args)
 				b = append(b, `}}`...)
 			}
 			b = append(b, ']')
 		}
 	case adapters.RoleTool:
 		b = append(b, `{"role":"tool","tool_call_id":`...)
-		b = appendString(b, m.ToolCallID)
+		b = jsonx.AppendStringJS(b, m.ToolCallID)
 		b = append(b, `,"content":`...)
-		b = appendString(b, m.Text())
+		b = jsonx.AppendStringJS(b, m.Text())
 	default:
 		return b, adapters.BadField("messages", "unsupported role %q", m.Role)
 	}
@@ -279,7 +275,7 @@ func appendUserContent(b []byte, parts []adapters.Part) []byte {
 		return append(b, `""`...)
 	}
 	if len(parts) == 1 && parts[0].Type != adapters.PartImage {
-		return appendString(b, parts[0].Text)
+		return jsonx.AppendStringJS(b, parts[0].Text)
 	}
 	b = append(b, '[')
 	for i := range parts {
@@ -289,16 +285,16 @@ func appendUserContent(b []byte, parts []adapters.Part) []byte {
 		}
 		if p.Type == adapters.PartImage {
 			b = append(b, `{"type":"image_url","image_url":{"url":`...)
-			b = appendString(b, p.ImageURL)
+			b = jsonx.AppendStringJS(b, p.ImageURL)
 			if p.Detail != "" {
 				b = append(b, `,"detail":`...)
-				b = appendString(b, p.Detail)
+				b = jsonx.AppendStringJS(b, p.Detail)
 			}
 			b = append(b, `}}`...)
 			continue
 		}
 		b = append(b, `{"type":"text","text":`...)
-		b = appendString(b, p.Text)
+		b = jsonx.AppendStringJS(b, p.Text)
 		b = append(b, '}')
 	}
 	return append(b, ']')
@@ -309,7 +305,7 @@ func appendName(b []byte, name string) []byte {
 		return b
 	}
 	b = append(b, `,"name":`...)
-	return appendString(b, name)
+	return jsonx.AppendStringJS(b, name)
 }
 
 func appendBool(b []byte, v bool) []byte {

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/tidwall/gjson"
 )
 
@@ -22,8 +23,8 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 	}
 	msg := choice.Get("message")
 
-	s := events{emit: emit, reqModel: reqModel}
-	if err := s.start(doc.Get("model").String()); err != nil {
+	s := events{Emitter: wire.NewEmitter(emit, reqModel)}
+	if err := s.Start(doc.Get("model").String()); err != nil {
 		return err
 	}
 	thinking := msg.Get("reasoning_content")
@@ -31,16 +32,16 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 		thinking = msg.Get("reasoning")
 	}
 	if thinking.Type == gjson.String && thinking.Str != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventThinking, Text: thinking.Str}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventThinking, Text: thinking.Str}); err != nil {
 			return err
 		}
 	}
 	if c := msg.Get("content"); c.Type == gjson.String && c.Str != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: c.Str}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventDelta, Text: c.Str}); err != nil {
 			return err
 		}
 	} else if r := msg.Get("refusal"); r.Type == gjson.String && r.Str != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: r.Str}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventDelta, Text: r.Str}); err != nil {
 			return err
 		}
 	}

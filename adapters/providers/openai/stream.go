@@ -2,12 +2,12 @@ package openai
 
 import (
 	"context"
-	"errors"
 	"io"
 	"strconv"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/tidwall/gjson"
 )
 
@@ -24,73 +24,35 @@ type toolAcc struct {
 }
 
 // events turns upstream chunks into canonical events. It remembers what
-// must wait for the end of the stream (tool calls, usage, finish reason)
-// and whether emit has failed, so the caller never reports an emit error as
-// an upstream one.
+// must wait for the end of the stream (tool calls, usage, finish reason);
+// the Emitter remembers whether emit has failed, so the caller never
+// reports an emit error as an upstream one.
 type events struct {
-	emit       adapters.Emit
-	reqModel   string
-	model      string
-	started    bool
-	emitFailed bool
-	finish     string
-	usage      adapters.Usage
-	hasUsage   bool
-	calls      []toolAcc
-}
-
-func (s *events) send(ev adapters.Event) error {
-	if err := s.emit(ev); err != nil {
-		s.emitFailed = true
-		return err
-	}
-	return nil
-}
-
-func (s *events) start(model string) error {
-	if s.started {
-		return nil
-	}
-	s.started = true
-	if model == "" {
-		model = s.reqModel
-	}
-	s.model = model
-	return s.send(adapters.Event{Type: adapters.EventStart, Model: model})
-}
-
-// fail reports err: after Start an *adapters.Error is also emitted as an
-// Error event. Errors that are not *adapters.Error (the caller's context
-// ending) are returned as they are.
-func (s *events) fail(err error) error {
-	ae, ok := err.(*adapters.Error)
-	if !ok || !s.started || s.emitFailed {
-		return err
-	}
-	if e := s.send(adapters.Event{Type: adapters.EventError, Err: ae}); e != nil {
-		return e
-	}
-	return err
+	wire.Emitter
+	finish   string
+	usage    adapters.Usage
+	hasUsage bool
+	calls    []toolAcc
 }
 
 // end emits the tool calls, usage and Done.
 func (s *events) end() error {
-	if err := s.start(""); err != nil {
+	if err := s.Start(""); err != nil {
 		return err
 	}
 	for i := range s.calls {
 		c := &s.calls[i]
-		if err := s.send(adapters.Event{Type: adapters.EventToolCall, ToolCall: c.toolCall()}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventToolCall, ToolCall: c.toolCall()}); err != nil {
 			return err
 		}
 	}
 	if s.hasUsage {
 		u := s.usage
-		if err := s.send(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
 			return err
 		}
 	}
-	return s.send(adapters.Event{Type: adapters.EventDone, Model: s.model, FinishReason: finishReason(s.finish, len(s.calls) > 0)})
+	return s.Done(finishReason(s.finish, len(s.calls) > 0))
 }
 
 func (c *toolAcc) toolCall() *adapters.ToolCall {
@@ -144,7 +106,7 @@ func upstreamError(ev gjson.Result, status int) *adapters.Error {
 	if msg == "" {
 		msg = "upstream reported an error"
 	} else {
-		msg = "upstream error: " + clip(msg)
+		msg = "upstream error: " + wire.Clip(msg)
 	}
 	return &adapters.Error{Kind: adapters.KindUpstream, Message: msg, UpstreamStatus: status}
 }
@@ -186,7 +148,7 @@ func (s *events) chunk(data []byte, status int) error {
 	if errv.Exists() && errv.Type != gjson.Null {
 		return upstreamError(errv, status)
 	}
-	if err := s.start(model.String()); err != nil {
+	if err := s.Start(model.String()); err != nil {
 		return err
 	}
 	if usage.IsObject() {
@@ -246,21 +208,21 @@ func (s *events) choice(c gjson.Result) error {
 	})
 	// Servers that send both carry the same text in each.
 	if t := reasoningContent.String(); reasoningContent.Type == gjson.String && t != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventThinking, Text: t}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventThinking, Text: t}); err != nil {
 			return err
 		}
 	} else if t := reasoning.String(); reasoning.Type == gjson.String && t != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventThinking, Text: t}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventThinking, Text: t}); err != nil {
 			return err
 		}
 	}
 	if content.Type == gjson.String && content.Str != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: content.Str}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventDelta, Text: content.Str}); err != nil {
 			return err
 		}
 	}
 	if refusal.Type == gjson.String && refusal.Str != "" {
-		if err := s.send(adapters.Event{Type: adapters.EventDelta, Text: refusal.Str}); err != nil {
+		if err := s.Send(adapters.Event{Type: adapters.EventDelta, Text: refusal.Str}); err != nil {
 			return err
 		}
 	}
@@ -349,11 +311,11 @@ func (s *events) toolFragment(tc gjson.Result) {
 // timeouts from upstream failures; status is the HTTP status the stream
 // came with.
 func readStream(ctx context.Context, body io.Reader, reqModel string, status int, timeout time.Duration, emit adapters.Emit) error {
-	s := events{emit: emit, reqModel: reqModel}
-	sr := newSSEReader(body)
+	s := events{Emitter: wire.NewEmitter(emit, reqModel)}
+	sr := wire.NewSSEReader(body)
 	sawDone := false
 	for {
-		data, err := sr.Next()
+		_, data, err := sr.Next()
 		if err != nil {
 			if err == io.EOF {
 				break
@@ -363,62 +325,37 @@ func readStream(ctx context.Context, body io.Reader, reqModel string, status int
 				// was lost.
 				break
 			}
-			if errors.Is(err, errEventTooLarge) {
-				return s.fail(&adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent an oversized stream event", UpstreamStatus: status})
-			}
-			te := transportError(ctx, err, timeout)
-			if ae, ok := te.(*adapters.Error); ok {
-				ae.UpstreamStatus = status
-				if ae.Kind == adapters.KindUnavailable {
-					ae.Message = "upstream connection broke during the stream"
-				}
-			}
-			return s.fail(te)
+			return s.Fail(wire.StreamError(ctx, err, timeout, errCallTimeout, status))
 		}
 		if isDone(data) {
 			sawDone = true
 			break
 		}
-		if isBlank(data) {
+		if wire.IsBlank(data) {
 			continue
 		}
-		if sr.unterminated && !gjson.ValidBytes(data) {
+		if sr.Unterminated() && !gjson.ValidBytes(data) {
 			// An event cut off by EOF: a partial line is lost, not
 			// malformed; whether the answer is complete is decided below.
 			break
 		}
 		if err := s.chunk(data, status); err != nil {
-			if s.emitFailed {
+			if s.EmitFailed() {
 				return err
 			}
-			return s.fail(err)
+			return s.Fail(err)
 		}
 	}
-	if !s.started {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an empty stream", UpstreamStatus: status}
-	}
-	if !sawDone && s.finish == "" {
-		return s.fail(&adapters.Error{Kind: adapters.KindUpstream, Message: "upstream stream ended before the answer was complete", UpstreamStatus: status})
-	}
-	return s.end()
+	return s.EndStream(sawDone || s.finish != "", status, s.end)
 }
 
 func isDone(data []byte) bool {
 	i, j := 0, len(data)
-	for i < j && isSpace(data[i]) {
+	for i < j && wire.IsSpace(data[i]) {
 		i++
 	}
-	for j > i && isSpace(data[j-1]) {
+	for j > i && wire.IsSpace(data[j-1]) {
 		j--
 	}
 	return string(data[i:j]) == "[DONE]"
-}
-
-func isBlank(data []byte) bool {
-	for _, c := range data {
-		if !isSpace(c) {
-			return false
-		}
-	}
-	return true
 }

@@ -1,23 +1,18 @@
-package anthropic
+package wire
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
-
-	"github.com/agentgate/agentgate/adapters"
 )
 
 // readAllEvents returns "name|data" for every event.
 func readAllEvents(r io.Reader) ([]string, error) {
-	sr := newSSEReader(r)
+	sr := NewSSEReader(r)
 	var out []string
 	for {
 		name, data, err := sr.Next()
@@ -37,6 +32,7 @@ func TestSSEReader(t *testing.T) {
 		in   string
 		want []string
 	}{
+		{"lf", "data: a\n\ndata: b\n\n", []string{"|a", "|b"}},
 		{"named", "event: ping\ndata: {}\n\nevent: message_stop\ndata: x\n\n", []string{"ping|{}", "message_stop|x"}},
 		{"unnamed", "data: a\n\n", []string{"|a"}},
 		{"name does not leak", "event: a\ndata: 1\n\ndata: 2\n\n", []string{"a|1", "|2"}},
@@ -53,9 +49,11 @@ func TestSSEReader(t *testing.T) {
 		{"empty data line", "data\n\n", []string{"|"}},
 		{"blank lines only", "\n\n\r\n", nil},
 		{"no final blank line", "data: a\n\nevent: z\ndata: b", []string{"|a", "z|b"}},
+		{"no final newline after blank", "data: a\n", []string{"|a"}},
 		{"bom", "\xEF\xBB\xBFevent: e\ndata: a\n\n", []string{"e|a"}},
+		{"done", "data: [DONE]\n\n", []string{"|[DONE]"}},
 		{"long line", "data: " + strings.Repeat("x", 100000) + "\n\n", []string{"|" + strings.Repeat("x", 100000)}},
-		{"long name clipped", "event: " + strings.Repeat("n", 1000) + "\ndata: 1\n\n", []string{strings.Repeat("n", maxEventName) + "|1"}},
+		{"long name clipped", "event: " + strings.Repeat("n", 1000) + "\ndata: 1\n\n", []string{strings.Repeat("n", MaxEventName) + "|1"}},
 		{"empty", "", nil},
 	}
 	for _, tt := range tests {
@@ -87,45 +85,70 @@ func TestSSEReaderError(t *testing.T) {
 	}
 }
 
-// FuzzStream feeds arbitrary bytes to the stream parser: it must never
-// panic, must keep the event contract, must not depend on how the input is
-// split into reads, and must report only canonical errors.
-func FuzzStream(f *testing.F) {
-	files, _ := filepath.Glob("testdata/responses/*.sse")
-	for _, name := range files {
-		if raw, err := os.ReadFile(name); err == nil {
-			f.Add(raw)
+func TestSSEReaderUnterminated(t *testing.T) {
+	sr := NewSSEReader(strings.NewReader("data: a\n\ndata: b"))
+	if _, data, err := sr.Next(); err != nil || string(data) != "a" || sr.Unterminated() {
+		t.Fatalf("first: %q %v unterminated=%v", data, err, sr.Unterminated())
+	}
+	if _, data, err := sr.Next(); err != nil || string(data) != "b" || !sr.Unterminated() {
+		t.Fatalf("second: %q %v unterminated=%v", data, err, sr.Unterminated())
+	}
+	if _, _, err := sr.Next(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// xs reads as n bytes of 'x'.
+type xs int
+
+func (n *xs) Read(p []byte) (int, error) {
+	if *n <= 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(len(p), int(*n))]
+	for i := range p {
+		p[i] = 'x'
+	}
+	*n -= xs(len(p))
+	return len(p), nil
+}
+
+func TestSSEReaderTooLarge(t *testing.T) {
+	half, over := xs(MaxEventSize/2), xs(MaxEventSize/2)
+	long := xs(MaxEventSize + 1)
+	for name, r := range map[string]io.Reader{
+		"event": io.MultiReader(strings.NewReader("data: "), &half, strings.NewReader("\ndata: "), &over, strings.NewReader("\n\n")),
+		"line":  io.MultiReader(strings.NewReader("data: "), &long),
+	} {
+		if _, err := readAllEvents(r); !errors.Is(err, ErrEventTooLarge) {
+			t.Errorf("%s: got %v, want ErrEventTooLarge", name, err)
 		}
 	}
+}
+
+// FuzzSSEReader feeds arbitrary bytes to the reader: it must never panic,
+// must not depend on how the input is split into reads, and never returns
+// an event over the limits.
+func FuzzSSEReader(f *testing.F) {
 	for _, s := range []string{
-		"", "data:", "event: message_stop", "event: message_stop\ndata: {}\n\n", "data: null\n\n", "data: []\n\n", "\r\r\r",
-		"event: error\ndata: {}\n\n", "event: error\ndata: {\"error\":\"x\"}\n\n",
-		"data: {\"type\":\"content_block_start\",\"index\":-1,\"content_block\":{\"type\":\"tool_use\"}}\n\ndata: {\"type\":\"message_stop\"}\n\n",
-		"data: {\"type\":\"content_block_delta\",\"index\":99999999999,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":7}}\n\n",
-		"data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":\"many\",\"input_tokens\":-5}}\n\n",
-		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\"}}\n\n",
-		"event: ping\ndata: {\"type\":\"message_start\",\"message\":7}\n\n",
+		"", "data:", "data: [DONE]", "data: {}\n\n", "\r\r\r", "\xEF\xBB", "\xEF\xBB\xBFdata: a",
+		"event: message_stop\ndata: {}\n\n", "event: error\ndata: {\"error\":\"x\"}\n\n",
+		": c\r\nid: 1\r\nevent: e\r\ndata: 1\r\ndata: 2\r\n\r\ndata: 3\r",
+		"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var whole, bytewise []adapters.Event
-		errWhole := readStream(context.Background(), bytes.NewReader(data), "m", 200, DefaultTimeout, collect(&whole))
-		errByte := readStream(context.Background(), iotest.OneByteReader(bytes.NewReader(data)), "m", 200, DefaultTimeout, collect(&bytewise))
-		checkOrder(t, whole, errWhole)
-		if a, b := eventLines(t, whole, errWhole), eventLines(t, bytewise, errByte); !bytes.Equal(a, b) {
-			t.Fatalf("split reads differ:\n%s\n%s", a, b)
+		whole, errWhole := readAllEvents(bytes.NewReader(data))
+		bytewise, errByte := readAllEvents(iotest.OneByteReader(bytes.NewReader(data)))
+		if errWhole != nil || errByte != nil || !reflect.DeepEqual(whole, bytewise) {
+			t.Fatalf("split reads differ:\n%q %v\n%q %v", whole, errWhole, bytewise, errByte)
 		}
-		var ae *adapters.Error
-		if errWhole != nil && !errors.As(errWhole, &ae) {
-			t.Fatalf("non-canonical error %v", errWhole)
-		}
-		// The non-stream parser must cope with the same bytes.
-		var evs []adapters.Event
-		err := readResponse(string(data), "m", 200, collect(&evs))
-		checkOrder(t, evs, err)
-		if err != nil && !errors.As(err, &ae) {
-			t.Fatalf("non-canonical error %v", err)
+		for _, ev := range whole {
+			name, _, _ := strings.Cut(ev, "|")
+			if len(name) > MaxEventName || len(ev) > MaxEventName+1+MaxEventSize {
+				t.Fatalf("event over the limits: %d bytes", len(ev))
+			}
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package anthropic
+package wire
 
 import (
 	"bytes"
@@ -6,16 +6,20 @@ import (
 	"io"
 )
 
-// maxEventSize bounds one SSE line and one event's data, so a misbehaving
-// upstream cannot make the gateway buffer without limit.
-const maxEventSize = 32 << 20
+// MaxEventSize bounds one SSE line and one event's data, so a misbehaving
+// upstream cannot make the gateway buffer without limit. Providers use it
+// to bound what they accumulate across events too.
+const MaxEventSize = 32 << 20
 
-// maxEventName bounds an event: value; Anthropic's are short words.
-const maxEventName = 256
+// MaxEventName bounds an event: value; longer names are clipped.
+// Upstreams use short words.
+const MaxEventName = 256
 
-var errEventTooLarge = errors.New("anthropic: SSE event too large")
+// ErrEventTooLarge is returned by SSEReader.Next for an event or line over
+// MaxEventSize.
+var ErrEventTooLarge = errors.New("SSE event too large")
 
-// sseReader splits a text/event-stream into events (name and data),
+// SSEReader splits a text/event-stream into events (name and data),
 // following the WHATWG rules: lines end in CRLF, LF or CR; lines starting
 // with ':' are comments; "data" lines of one event are joined with LF;
 // "event" sets the event's name; other fields are ignored; a blank line
@@ -23,10 +27,7 @@ var errEventTooLarge = errors.New("anthropic: SSE event too large")
 // name included). Unlike browsers it also dispatches an event left
 // unterminated at EOF, so a stream whose last "data:" line lacks the final
 // blank line is not lost.
-//
-// Anthropic names every event with an event: line equal to the "type" of
-// its JSON data; the caller decides what to do when the two disagree.
-type sseReader struct {
+type SSEReader struct {
 	rd         io.Reader
 	buf        []byte // unread input is buf[start:end]
 	start, end int
@@ -43,14 +44,19 @@ type sseReader struct {
 	unterminated bool
 }
 
-func newSSEReader(r io.Reader) *sseReader {
-	return &sseReader{rd: r, buf: make([]byte, 4096)}
+// NewSSEReader returns a reader of r's events.
+func NewSSEReader(r io.Reader) *SSEReader {
+	return &SSEReader{rd: r, buf: make([]byte, 4096)}
 }
+
+// Unterminated reports whether the last event Next returned was cut off by
+// EOF (no blank line after it): its last line may be partial.
+func (s *SSEReader) Unterminated() bool { return s.unterminated }
 
 // Next returns the name (empty without an event: line) and data of the
 // next event. Both slices are valid until the following call. At the end of
 // the input it returns io.EOF, or the read error that ended it.
-func (s *sseReader) Next() (name, data []byte, err error) {
+func (s *SSEReader) Next() (name, data []byte, err error) {
 	for {
 		line, err := s.readLine()
 		if err != nil {
@@ -83,8 +89,8 @@ func (s *sseReader) Next() (name, data []byte, err error) {
 		}
 		switch string(field) {
 		case "event":
-			if len(value) > maxEventName {
-				value = value[:maxEventName]
+			if len(value) > MaxEventName {
+				value = value[:MaxEventName]
 			}
 			s.name = append(s.name[:0], value...)
 		case "data":
@@ -94,8 +100,8 @@ func (s *sseReader) Next() (name, data []byte, err error) {
 			} else {
 				s.data = append(s.data, '\n')
 			}
-			if len(s.data)+len(value) > maxEventSize {
-				return nil, nil, errEventTooLarge
+			if len(s.data)+len(value) > MaxEventSize {
+				return nil, nil, ErrEventTooLarge
 			}
 			s.data = append(s.data, value...)
 		}
@@ -105,7 +111,7 @@ func (s *sseReader) Next() (name, data []byte, err error) {
 // readLine returns the next line without its terminator. The slice points
 // into the read buffer and is valid until the next call. A final line
 // without a terminator is returned before io.EOF.
-func (s *sseReader) readLine() ([]byte, error) {
+func (s *SSEReader) readLine() ([]byte, error) {
 	scanned := 0 // bytes of buf[start:end] known to hold no terminator
 	for {
 		if s.skipLF && s.start < s.end {
@@ -157,7 +163,7 @@ func (s *sseReader) readLine() ([]byte, error) {
 }
 
 // fill reads more input, compacting or growing the buffer as needed.
-func (s *sseReader) fill() error {
+func (s *SSEReader) fill() error {
 	if s.start > 0 && s.start == s.end {
 		s.start, s.end = 0, 0
 	}
@@ -166,8 +172,8 @@ func (s *sseReader) fill() error {
 			n := copy(s.buf, s.buf[s.start:s.end])
 			s.start, s.end = 0, n
 		} else {
-			if len(s.buf) >= maxEventSize {
-				return errEventTooLarge
+			if len(s.buf) >= MaxEventSize {
+				return ErrEventTooLarge
 			}
 			nb := make([]byte, 2*len(s.buf))
 			copy(nb, s.buf[:s.end])

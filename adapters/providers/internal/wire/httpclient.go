@@ -1,0 +1,155 @@
+package wire
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+)
+
+// MaxResponseBody bounds a non-streamed response.
+const MaxResponseBody = 64 << 20
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 64 << 10
+
+// Client posts JSON to an upstream for a provider that speaks HTTP itself.
+// It is safe for concurrent use; all calls share one connection pool.
+type Client struct {
+	http        *http.Client
+	transport   *http.Transport
+	headers     http.Header
+	timeout     time.Duration
+	callTimeout error
+	mapStatus   func(status int, header http.Header, body []byte) *adapters.Error
+}
+
+// Client returns a client that sends o.Headers with every request, bounds
+// every call by timeout with cause callTimeout (a provider's own sentinel)
+// and turns non-2xx answers into errors with mapStatus.
+func (o *Options) Client(timeout time.Duration, callTimeout error, mapStatus func(int, http.Header, []byte) *adapters.Error) *Client {
+	t := o.Transport()
+	return &Client{http: &http.Client{Transport: t}, transport: t, headers: o.Headers,
+		timeout: timeout, callTimeout: callTimeout, mapStatus: mapStatus}
+}
+
+// Timeout is the bound on one whole call, streams included.
+func (c *Client) Timeout() time.Duration { return c.timeout }
+
+// CloseIdleConnections closes the idle upstream connections.
+func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+
+// WithTimeout bounds ctx by the call timeout, with the cause
+// TransportError tells from the caller's own deadline.
+func (c *Client) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, c.timeout, c.callTimeout)
+}
+
+// TransportError is TransportError for a call bounded by WithTimeout.
+func (c *Client) TransportError(ctx context.Context, err error) error {
+	return TransportError(ctx, err, c.timeout, c.callTimeout)
+}
+
+// Post sends a JSON body and returns a 2xx response, or the error for a
+// failed call: an *adapters.Error, or ctx's error when the caller gave up.
+func (c *Client) Post(ctx context.Context, target string, body []byte, stream bool) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot build the upstream request"}
+	}
+	h := hreq.Header
+	for k, v := range c.headers {
+		h[k] = v
+	}
+	h.Set("Content-Type", "application/json")
+	if stream {
+		h.Set("Accept", "text/event-stream")
+	} else {
+		h.Set("Accept", "application/json")
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "agentgate")
+	}
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		return nil, c.TransportError(ctx, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return nil, c.mapStatus(resp.StatusCode, resp.Header, msg)
+}
+
+// ReadBody reads a non-streamed answer, up to MaxResponseBody.
+func (c *Client) ReadBody(ctx context.Context, resp *http.Response) (string, error) {
+	// bytes.Buffer reads straight into itself; io.Copy into a
+	// strings.Builder would allocate a 32 KiB copy buffer per call.
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= MaxResponseBody {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxResponseBody+1))
+	if err != nil {
+		te := c.TransportError(ctx, err)
+		if ae, ok := te.(*adapters.Error); ok {
+			ae.UpstreamStatus = resp.StatusCode
+		}
+		return "", te
+	}
+	if n > MaxResponseBody {
+		return "", &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
+	}
+	return buf.String(), nil
+}
+
+// Call makes one call bounded by the call timeout: it posts body and hands
+// a 2xx answer to readStream when it is an event stream, draining what is
+// left after a clean end so the connection is reused, or to readWhole.
+// The Content-Type decides, not what was asked: a server may ignore
+// "stream", and a proxy may answer a stream with one message.
+func (c *Client) Call(ctx context.Context, target string, body []byte, stream bool,
+	readStream func(ctx context.Context, body io.Reader, status int) error,
+	readWhole func(body string, status int) error,
+) error {
+	ctx, cancel := c.WithTimeout(ctx)
+	defer cancel()
+	resp, err := c.Post(ctx, target, body, stream)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+
+	ct := resp.Header.Get("Content-Type")
+	if stream && strings.HasPrefix(ct, "application/json") {
+		stream = false
+	} else if !stream && strings.HasPrefix(ct, "text/event-stream") {
+		stream = true
+	}
+	if stream {
+		err := readStream(ctx, resp.Body, resp.StatusCode)
+		if err == nil {
+			drain(resp.Body, cancel)
+		}
+		return err
+	}
+	text, err := c.ReadBody(ctx, resp)
+	if err != nil {
+		return err
+	}
+	return readWhole(text, resp.StatusCode)
+}
+
+// drain reads what is left of a finished stream (usually only the chunked
+// terminator after the final event) so the connection returns to the
+// pool, giving up quickly if the upstream keeps it open.
+func drain(body io.Reader, cancel context.CancelFunc) {
+	t := time.AfterFunc(100*time.Millisecond, cancel)
+	_, _ = io.CopyN(io.Discard, body, 64<<10)
+	t.Stop()
+}

@@ -1,0 +1,71 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+)
+
+func TestCall(t *testing.T) {
+	var gotHeader http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHeader = r.Header
+		switch r.URL.Path {
+		case "/sse":
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "data: x\n\n")
+		case "/json":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"a":1}`)
+		default:
+			w.WriteHeader(http.StatusTeapot)
+			_, _ = io.WriteString(w, "no")
+		}
+	}))
+	defer srv.Close()
+	o := NewOptions("test", adapters.ProviderConfig{}, time.Second)
+	o.Headers.Set("Authorization", "Bearer k")
+	o.Headers.Set("Content-Type", "text/plain") // the client's own wins
+	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte) *adapters.Error {
+		return &adapters.Error{Kind: adapters.KindUpstream, Message: string(body), UpstreamStatus: status}
+	})
+	defer c.CloseIdleConnections()
+
+	var got string
+	stream := func(_ context.Context, body io.Reader, status int) error {
+		b, _ := io.ReadAll(body)
+		got = "stream " + string(b)
+		return nil
+	}
+	whole := func(body string, status int) error {
+		got = "whole " + body
+		return nil
+	}
+	for _, tt := range []struct {
+		path   string
+		stream bool
+		want   string
+	}{
+		{"/sse", false, "stream data: x\n\n"},
+		{"/json", true, `whole {"a":1}`}, // the last call: its headers are checked below
+	} {
+		if err := c.Call(context.Background(), srv.URL+tt.path, []byte("{}"), tt.stream, stream, whole); err != nil || got != tt.want {
+			t.Errorf("%s: got %q %v", tt.path, got, err)
+		}
+	}
+	if gotHeader.Get("Authorization") != "Bearer k" || gotHeader.Get("Content-Type") != "application/json" ||
+		gotHeader.Get("Accept") != "text/event-stream" || gotHeader.Get("User-Agent") != "agentgate" {
+		t.Errorf("headers sent: %v", gotHeader)
+	}
+	err := c.Call(context.Background(), srv.URL+"/teapot", []byte("{}"), false, stream, whole)
+	var ae *adapters.Error
+	if !errors.As(err, &ae) || ae.UpstreamStatus != http.StatusTeapot || ae.Message != "no" {
+		t.Errorf("got %v", err)
+	}
+}
