@@ -8,8 +8,12 @@ import (
 	_ "github.com/agentgate/agentgate/caddymodule"
 
 	// Dialects: one registration line each.
+	_ "github.com/agentgate/agentgate/adapters/dialects/agentsv2"
 	_ "github.com/agentgate/agentgate/adapters/dialects/egzora"
+	_ "github.com/agentgate/agentgate/adapters/dialects/engrami"
 	_ "github.com/agentgate/agentgate/adapters/dialects/openai"
+	_ "github.com/agentgate/agentgate/adapters/dialects/responses"
+	_ "github.com/agentgate/agentgate/adapters/dialects/tenzro"
 
 	// Providers: one registration line each.
 	_ "github.com/agentgate/agentgate/adapters/providers/anthropic"

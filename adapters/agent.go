@@ -42,17 +42,39 @@ type Agent struct {
 	// MaxIterations bounds the model calls of one run's tool loop; 0
 	// means the runtime's default.
 	MaxIterations int `json:"max_iterations,omitempty"`
+	// Pattern is how the agent orchestrates its SubAgents (PatternSingle,
+	// PatternSequential, PatternParallel, PatternHierarchical); empty
+	// means PatternSingle. See runtime/orchestrate.go.
+	Pattern string `json:"pattern,omitempty"`
+	// SubAgents are the ids of the agents an orchestrating agent runs, in
+	// order.
+	SubAgents []string `json:"sub_agents,omitempty"`
 	// HistoryTurns is how many earlier turns of a session are replayed.
-	HistoryTurns int          `json:"history_turns,omitempty"`
-	Memory       MemoryConfig `json:"memory,omitempty"`
-	Status       string       `json:"status,omitempty"`
-	Tags         []string     `json:"tags,omitempty"`
-	Version      string       `json:"version,omitempty"`
+	HistoryTurns int `json:"history_turns,omitempty"`
+	// NoHistory keeps a session's earlier turns out of the context: every
+	// call sees only its own messages (turns are still stored).
+	NoHistory bool `json:"no_history,omitempty"`
+	// ReasoningMinSteps and ReasoningMaxSteps bound the explicit reasoning
+	// steps asked of a model that cannot think natively (v2
+	// reasoning_min_steps/reasoning_max_steps); 0 means unbounded.
+	ReasoningMinSteps int          `json:"reasoning_min_steps,omitempty"`
+	ReasoningMaxSteps int          `json:"reasoning_max_steps,omitempty"`
+	Memory            MemoryConfig `json:"memory,omitempty"`
+	Status            string       `json:"status,omitempty"`
+	Tags              []string     `json:"tags,omitempty"`
+	Version           string       `json:"version,omitempty"`
 	// Extensions holds dialect-documented settings with no behaviour in the
 	// runtime yet (v2 worker_config, …), kept so they read back as written.
 	Extensions map[string]json.RawMessage `json:"extensions,omitempty"`
 	CreatedAt  time.Time                  `json:"created_at"`
 	UpdatedAt  time.Time                  `json:"updated_at"`
+	// DeletedAt marks a soft-deleted agent: no dialect lists or invokes
+	// it, but its sessions and runs are kept.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
+	// Guardrails are the agent's input and output rules; nil means none.
+	Guardrails *Guardrails `json:"guardrails,omitempty"`
+	// Knowledge attaches knowledge sources (RAG); nil means none.
+	Knowledge *Knowledge `json:"knowledge,omitempty"`
 	// Declared marks agents from the operator's configuration, which no
 	// API can change or delete.
 	Declared bool `json:"-"`
@@ -63,7 +85,18 @@ type MemoryConfig struct {
 	Semantic   bool `json:"semantic,omitempty"`
 	Episodic   bool `json:"episodic,omitempty"`
 	Procedural bool `json:"procedural,omitempty"`
+	// EmbeddingModel embeds the agent's memories and recall queries;
+	// empty means the gateway's embedding_model, and without one recall
+	// ranks by keywords (BM25).
+	EmbeddingModel string `json:"embedding_model,omitempty"`
+	// Model runs the memory manager (fact and instruction extraction after
+	// each turn); empty means the gateway's memory model, else the
+	// agent's own.
+	Model string `json:"model,omitempty"`
 }
+
+// Enabled reports whether the agent keeps any kind of long-term memory.
+func (m MemoryConfig) Enabled() bool { return m.Semantic || m.Episodic || m.Procedural }
 
 // DefaultHistoryTurns is how many earlier turns a session replays when the
 // agent does not say.
@@ -71,6 +104,9 @@ const DefaultHistoryTurns = 10
 
 // Active reports whether the agent can be invoked.
 func (a *Agent) Active() bool { return a.Status == "" || a.Status == StatusActive }
+
+// Deleted reports whether the agent was (soft) deleted.
+func (a *Agent) Deleted() bool { return !a.DeletedAt.IsZero() }
 
 // VisibleTo reports whether tenant may use the agent.
 func (a *Agent) VisibleTo(tenant string) bool { return a.Tenant == "" || a.Tenant == tenant }

@@ -34,7 +34,27 @@ type Call struct {
 	Model string
 	// SystemPrompt overrides the agent's system prompt when set.
 	SystemPrompt *string
-	Stream       bool
+	// PromptVars, when set, fill the {{name}} placeholders of the system
+	// prompt (the agent's or the override): {{timezone}},
+	// {{user_profile.full_name}}, … Unknown placeholders stay as written.
+	PromptVars map[string]string
+	// RunID, when set, is the id the run gets (a dialect that streams the
+	// id with every event chooses it up front); it must come from
+	// runtime.NewID ("run-…", or "exec_…" for executions). Empty means the
+	// runtime makes one.
+	RunID string
+	// ParentRunID, when set, is the run this one works for (a sub-agent
+	// run of an orchestrated agent): its usage records name it as their
+	// parent.
+	ParentRunID string
+	// Project scopes the call's session within the tenant (Tenzro
+	// projects): a session is continued only in the project it began in.
+	Project string
+	// UserID names the end user the call is for (Engrami context.user_id,
+	// v2 user_id): long-term memory is kept and recalled per end user of
+	// an agent. Empty means no particular user.
+	UserID string
+	Stream bool
 	// Extra carries client fields passed verbatim to compatible upstreams.
 	Extra map[string]json.RawMessage
 }

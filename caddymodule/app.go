@@ -13,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -60,6 +61,10 @@ type App struct {
 	PausedRunTTL caddy.Duration `json:"paused_run_ttl,omitempty"`
 	// Metrics tunes the agentgate_* Prometheus metrics.
 	Metrics *MetricsConfig `json:"metrics,omitempty"`
+	// EmbeddingModel embeds agents' long-term memories and recall queries
+	// (routed like any model) for agents that name none; without one,
+	// memory is recalled by keywords (BM25).
+	EmbeddingModel string `json:"embedding_model,omitempty"`
 
 	backend   *backend
 	storePath string
@@ -217,6 +222,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
 		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
+		Memory: memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
 	})
 	if err != nil {
 		return err

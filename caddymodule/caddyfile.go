@@ -128,6 +128,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = durationArg(d, &app.PausedRunTTL)
 		case "metrics":
 			err = parseMetrics(d, app)
+		case "embedding_model":
+			err = oneArg(d, &app.EmbeddingModel)
 		default:
 			return nil, d.Errf("unrecognized agentgate option %q", d.Val())
 		}

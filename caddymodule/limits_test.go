@@ -181,15 +181,24 @@ func stream(t *testing.T, g *testgate.Gateway, started *sync.WaitGroup) string {
 	return sb.String()
 }
 
-// keyUsage reads a key's monthly usage from the admin API.
+// keyUsage reads a key's monthly usage from the admin API once every
+// request has settled: a client can read its answer a moment before the
+// handler's deferred settlement runs, so reservations still in flight are
+// waited out.
 func keyUsage(t *testing.T, g *testgate.Gateway, keyID string) (used, reserved int64) {
 	t.Helper()
-	status, body := admin(t, g, http.MethodGet, "/agentgate/keys/"+keyID, "")
-	u := gjson.Get(body, "usage")
-	if status != 200 || !u.Exists() {
-		t.Fatalf("GET key %s: %d %s", keyID, status, body)
+	for i := 0; ; i++ {
+		status, body := admin(t, g, http.MethodGet, "/agentgate/keys/"+keyID, "")
+		u := gjson.Get(body, "usage")
+		if status != 200 || !u.Exists() {
+			t.Fatalf("GET key %s: %d %s", keyID, status, body)
+		}
+		used, reserved = u.Get("used_monthly_tokens").Int(), u.Get("reserved_tokens").Int()
+		if reserved == 0 || i == 200 {
+			return used, reserved
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return u.Get("used_monthly_tokens").Int(), u.Get("reserved_tokens").Int()
 }
 
 func keyAID(t *testing.T, g *testgate.Gateway) string {

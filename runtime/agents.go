@@ -11,15 +11,17 @@ import (
 // Agent returns the agent id (or, failing that, the agent named id) that p
 // may use. Operator-declared agents are visible to every tenant they name
 // (all when they name none); stored agents only to their own tenant.
+// Soft-deleted agents, and agents of projects p's key may not use, are
+// not found.
 func (rt *Runtime) Agent(ctx context.Context, p *adapters.Principal, id string) (*adapters.Agent, error) {
 	if a, ok := rt.declared[id]; ok && a.VisibleTo(p.Tenant) {
 		return a, nil
 	}
 	a, err := rt.store.GetAgent(ctx, p.Tenant, id)
-	if err == nil {
+	if err == nil && !a.Deleted() && a.VisibleToPrincipal(p) {
 		return a, nil
 	}
-	if !errors.Is(err, state.ErrNotFound) {
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return nil, err
 	}
 	for _, d := range rt.declaredOrder {
@@ -32,16 +34,21 @@ func (rt *Runtime) Agent(ctx context.Context, p *adapters.Principal, id string) 
 		return nil, err
 	}
 	for _, a := range all {
-		if a.Name == id {
+		if a.Name == id && !a.Deleted() && a.VisibleToPrincipal(p) {
 			return a, nil
 		}
 	}
-	return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "agent_not_found", Param: "agent",
+	return nil, agentNotFound(id)
+}
+
+func agentNotFound(id string) *adapters.Error {
+	return &adapters.Error{Kind: adapters.KindNotFound, Code: "agent_not_found", Param: "agent",
 		Message: "agent " + quote(id) + " not found"}
 }
 
 // Agents lists the agents p may use: declared ones first, in configuration
-// order, then the tenant's own by creation time.
+// order, then the tenant's own by creation time (those of projects p's
+// key may not use left out).
 func (rt *Runtime) Agents(ctx context.Context, p *adapters.Principal) ([]*adapters.Agent, error) {
 	stored, err := rt.store.ListAgents(ctx, p.Tenant)
 	if err != nil {
@@ -53,7 +60,58 @@ func (rt *Runtime) Agents(ctx context.Context, p *adapters.Principal) ([]*adapte
 			out = append(out, a)
 		}
 	}
-	return append(out, stored...), nil
+	for _, a := range stored {
+		if !a.Deleted() && a.VisibleToPrincipal(p) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// CreateAgent stores a new agent of a.Tenant. An id an operator declared,
+// or one the tenant already uses, is a 409 naming "id"; the id of an
+// agent the tenant deleted may be taken again (the new agent replaces the
+// tombstone, and continues the sessions kept under that id).
+func (rt *Runtime) CreateAgent(ctx context.Context, a *adapters.Agent) error {
+	exists := &adapters.Error{Kind: adapters.KindConflict, Code: "agent_exists", Param: "id",
+		Message: "agent " + quote(a.ID) + " already exists"}
+	if rt.IsDeclared(a.ID) {
+		exists.Message += " (declared in the gateway's configuration)"
+		return exists
+	}
+	rt.agentsMu.Lock()
+	defer rt.agentsMu.Unlock()
+	err := rt.store.CreateAgent(ctx, a)
+	if !errors.Is(err, state.ErrExists) {
+		return err
+	}
+	prev, gerr := rt.store.GetAgent(ctx, a.Tenant, a.ID)
+	if gerr != nil || !prev.Deleted() {
+		return exists
+	}
+	return rt.store.PutAgent(ctx, a)
+}
+
+// DeleteAgent soft-deletes p's tenant's agent id: it disappears from every
+// dialect, its system prompt is removed from storage, and its sessions and
+// runs are kept. Declared agents cannot be deleted (403).
+func (rt *Runtime) DeleteAgent(ctx context.Context, p *adapters.Principal, id string) error {
+	if a, ok := rt.declared[id]; ok && a.VisibleTo(p.Tenant) {
+		return &adapters.Error{Kind: adapters.KindForbidden, Code: "agent_declared", Param: "agent",
+			Message: "agent " + quote(id) + " is declared in the gateway's configuration and cannot be deleted through the API"}
+	}
+	rt.agentsMu.Lock()
+	defer rt.agentsMu.Unlock()
+	a, err := rt.store.GetAgent(ctx, p.Tenant, id)
+	if errors.Is(err, state.ErrNotFound) || (err == nil && (a.Deleted() || !a.VisibleToPrincipal(p))) {
+		return agentNotFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	now := rt.now()
+	a.DeletedAt, a.UpdatedAt, a.SystemPrompt = now, now, ""
+	return rt.store.PutAgent(ctx, a)
 }
 
 // IsDeclared reports whether id names an operator-declared agent, whose id

@@ -63,6 +63,14 @@ func (rt *Runtime) complete(ctx context.Context, st *runState) (*attempt, error)
 		pinned := ""
 		if mi == 0 {
 			pinned = call.Agent.Provider
+			// A request's model that the operator routed explicitly goes
+			// where it is routed, not to the provider the agent's own
+			// model is pinned to.
+			if call.Model != "" && call.Model != call.Agent.Model {
+				if _, _, routed := rt.router.Match(call.Model); routed {
+					pinned = ""
+				}
+			}
 		}
 		provider, upstream, ok := rt.router.Resolve(model, pinned)
 		if !ok {
@@ -74,7 +82,7 @@ func (rt *Runtime) complete(ctx context.Context, st *runState) (*attempt, error)
 		}
 		r := *req
 		r.Model = upstream
-		if err := rt.fitCapabilities(&r, model); err != nil {
+		if err := rt.fitCapabilities(&r, model, call.Agent); err != nil {
 			if mi == 0 {
 				return nil, err
 			}
@@ -119,9 +127,9 @@ func (rt *Runtime) complete(ctx context.Context, st *runState) (*attempt, error)
 }
 
 // forwarder accumulates an attempt's events and passes its content on.
-// The provider's Start is held back until content follows, so a failure
-// before it can still be retried (nothing has reached the client), and is
-// forwarded once per run.
+// The provider's Start goes out at once (once per run), so the client's
+// first byte follows the upstream's; an attempt that sent anything to the
+// client is committed and no longer retried.
 func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Emit {
 	emit := func(ev adapters.Event) error {
 		err := st.emit(ev)
@@ -130,19 +138,11 @@ func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Em
 		}
 		return err
 	}
-	var start *adapters.Event
 	commit := func() error {
-		if a.committed {
-			return nil
-		}
-		a.committed = true
 		if a.firstByte == 0 {
 			a.firstByte = rt.now().Sub(t0)
 		}
-		if start != nil && !st.startSent {
-			st.startSent = true
-			return emit(*start)
-		}
+		a.committed = true
 		return nil
 	}
 	return func(ev adapters.Event) error {
@@ -151,9 +151,11 @@ func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Em
 			if ev.Model != "" {
 				a.model = ev.Model
 			}
-			held := ev
-			start = &held
-			return nil
+			if st.startSent {
+				return nil
+			}
+			st.startSent, a.committed = true, true
+			return emit(ev)
 		case adapters.EventThinking:
 			a.thinking.WriteString(ev.Text)
 			if ev.Signature != "" {
@@ -170,7 +172,7 @@ func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Em
 			return nil
 		case adapters.EventDone:
 			a.finish = ev.FinishReason
-			return commit()
+			return nil
 		case adapters.EventError:
 			if !a.committed {
 				return nil // the error is returned too; it may yet be retried
@@ -185,8 +187,20 @@ func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Em
 
 // fitCapabilities checks req against what model lacks: a clear 400, or,
 // where the operator chose to drop, req without the missing input.
-func (rt *Runtime) fitCapabilities(req *adapters.Request, model string) error {
+//
+// An agent that bounds its reasoning steps (v2 reasoning_min_steps and
+// reasoning_max_steps) reasons natively where the model can, and where it
+// cannot, is asked for those steps explicitly in the system prompt.
+func (rt *Runtime) fitCapabilities(req *adapters.Request, model string, agent *adapters.Agent) error {
 	lacks := rt.router.Lacks(model)
+	if lacks.Reasoning && req.Reasoning != nil && (agent.ReasoningMinSteps > 0 || agent.ReasoningMaxSteps > 0) {
+		req.Reasoning = nil
+		instr := ReasoningStepsInstruction(agent.ReasoningMinSteps, agent.ReasoningMaxSteps)
+		if req.System != "" {
+			instr = req.System + "\n\n" + instr
+		}
+		req.System = instr
+	}
 	if !lacks.Images && !lacks.Tools && !lacks.Reasoning {
 		return nil
 	}

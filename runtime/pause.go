@@ -138,10 +138,8 @@ func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string
 		return nil, err
 	}
 	req := &adapters.Request{System: run.System, Messages: run.Messages, Stream: call.Stream,
-		Sampling: call.Agent.Sampling.Merge(call.Sampling)}
-	for _, m := range methods {
-		req.Tools = append(req.Tools, m.Tool())
-	}
+		Sampling: call.Agent.Sampling.Merge(call.Sampling), Reasoning: reasoningOf(call)}
+	req.Tools = appendTools(req.Tools, methods)
 	st := &runState{call: &resumed, req: req, methods: methods, emit: emit, turn: run.Turn,
 		res: &Result{RunID: run.ID, SessionID: run.SessionID, Usage: run.Usage, Iterations: run.Iterations}}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,12 @@ type Result struct {
 	FinishReason string
 	Iterations   int
 	Latency      time.Duration
+	// MemoryAccessed are the ids of the long-term memory items recalled
+	// into the run's context.
+	MemoryAccessed []string
+	// Sources are the knowledge chunks retrieved into the run's context
+	// (RAG), best first; Cited marks those the answer cites.
+	Sources []Source
 }
 
 // Step is one tool the runtime ran during a run.
@@ -86,6 +93,9 @@ type runState struct {
 	emit      adapters.Emit
 	startSent bool
 	attempts  int
+	// guard filters the client-bound events by the agent's output
+	// guardrails (guardrails.go); nil when it has none.
+	guard *outputGuard
 }
 
 // Run executes call and forwards its events to emit in order: Start once,
@@ -96,12 +106,28 @@ type runState struct {
 // over every model call; estimated and marked so when an upstream reports
 // none) and Done. A session turn is stored before Done, so a client that
 // saw the end of an answer can rely on the next turn seeing it.
+//
+// An agent with an orchestration pattern runs its sub-agents as the
+// pattern says (Orchestrate, orchestrate.go).
 func (rt *Runtime) Run(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*Result, error) {
+	if call.Agent.Orchestrates() {
+		return rt.Orchestrate(ctx, call, emit)
+	}
+	return rt.run(ctx, call, emit, nil)
+}
+
+// run is Run for one agent's own tool loop; extra are runtime tools the
+// run offers besides the operator's (an orchestrator's sub-agents).
+func (rt *Runtime) run(ctx context.Context, call *adapters.Call, emit adapters.Emit, extra map[string]*tools.Method) (*Result, error) {
 	start := rt.now()
 	agent := call.Agent
 	if !agent.Active() {
 		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "agent",
 			Message: "agent " + quote(agent.ID) + " is " + agent.Status + ", not active"}
+	}
+	call, err := rt.guardInput(call)
+	if err != nil {
+		return nil, err
 	}
 	req, err := rt.buildRequest(ctx, call)
 	if err != nil {
@@ -111,15 +137,45 @@ func (rt *Runtime) Run(ctx context.Context, call *adapters.Call, emit adapters.E
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range methods {
-		req.Tools = append(req.Tools, m.Tool())
+	for n, m := range extra {
+		if methods == nil {
+			methods = map[string]*tools.Method{}
+		}
+		methods[n] = m
+	}
+	req.Tools = appendTools(req.Tools, methods)
+	runID := call.RunID
+	if runID == "" {
+		runID = NewID("run-")
+	}
+	sources, err := rt.augmentRequest(ctx, call, req, runID)
+	if err != nil {
+		return nil, err
 	}
 	st := &runState{call: call, req: req, methods: methods, emit: emit,
-		res:  &Result{RunID: NewID("run-"), SessionID: call.SessionID},
+		res:  &Result{RunID: runID, SessionID: call.SessionID, Sources: sources},
 		turn: append([]adapters.Message(nil), call.Messages...)}
+	mem := rt.recallMemory(ctx, st)
 	err = rt.loop(ctx, st)
+	citeSources(st.res)
 	st.res.Latency = rt.now().Sub(start)
+	rt.rememberRun(st, mem, err)
 	return st.res, err
+}
+
+// appendTools adds the runtime's tools to a request in name order: a
+// stable request (golden files, upstream prompt caches) whatever order
+// the map holds them in.
+func appendTools(dst []adapters.Tool, methods map[string]*tools.Method) []adapters.Tool {
+	names := make([]string, 0, len(methods))
+	for n := range methods {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		dst = append(dst, methods[n].Tool())
+	}
+	return dst
 }
 
 // runTools resolves the operator-declared tools of a run. Tools a request
@@ -167,6 +223,9 @@ func (rt *Runtime) runTools(call *adapters.Call) (map[string]*tools.Method, erro
 // loop runs model calls and tools until the run answers, pauses or hits
 // its iteration bound.
 func (rt *Runtime) loop(ctx context.Context, st *runState) error {
+	if err := rt.guardStream(st); err != nil {
+		return err
+	}
 	res := st.res
 	maxIter := st.call.MaxIterations
 	if maxIter <= 0 {
@@ -177,6 +236,7 @@ func (rt *Runtime) loop(ctx context.Context, st *runState) error {
 	}
 	for {
 		a, err := rt.complete(ctx, st)
+		a, err = rt.guardAnswer(ctx, st, a, err)
 		if a != nil {
 			res.Usage.Add(a.usage)
 			res.Text, res.Reasoning, res.ReasoningSignature = a.text.String(), a.thinking.String(), a.signature
@@ -313,26 +373,37 @@ func (rt *Runtime) buildRequest(ctx context.Context, call *adapters.Call) (*adap
 	if call.SystemPrompt != nil {
 		req.System = *call.SystemPrompt
 	}
-	reasoning := agent.Reasoning
-	if call.Reasoning != nil {
-		reasoning = *call.Reasoning
+	if call.PromptVars != nil {
+		req.System = RenderPrompt(req.System, call.PromptVars)
 	}
-	if reasoning {
-		effort := call.ReasoningEffort
-		if effort == "" {
-			effort = agent.ReasoningEffort
-		}
-		if effort == "" {
-			effort = defaultReasoningEffort
-		}
-		req.Reasoning = &adapters.Reasoning{Effort: effort}
-	}
+	req.Reasoning = reasoningOf(call)
 	history, err := rt.history(ctx, call)
 	if err != nil {
 		return nil, err
 	}
 	req.Messages = append(history, call.Messages...)
 	return req, nil
+}
+
+// reasoningOf is the thinking call asks for: the agent's default unless
+// the call overrides it; nil when off.
+func reasoningOf(call *adapters.Call) *adapters.Reasoning {
+	agent := call.Agent
+	reasoning := agent.Reasoning
+	if call.Reasoning != nil {
+		reasoning = *call.Reasoning
+	}
+	if !reasoning {
+		return nil
+	}
+	effort := call.ReasoningEffort
+	if effort == "" {
+		effort = agent.ReasoningEffort
+	}
+	if effort == "" {
+		effort = defaultReasoningEffort
+	}
+	return &adapters.Reasoning{Effort: effort}
 }
 
 // history loads the earlier turns of call's session, checking that the
@@ -349,9 +420,12 @@ func (rt *Runtime) history(ctx context.Context, call *adapters.Call) ([]adapters
 	if err != nil {
 		return nil, err
 	}
-	if s.AgentID != call.Agent.ID {
+	if s.AgentID != call.Agent.ID || s.Project != call.Project {
 		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "session_not_found", Param: "session_id",
 			Message: "session " + quote(call.SessionID) + " not found for agent " + quote(call.Agent.ID)}
+	}
+	if call.Agent.NoHistory {
+		return nil, nil // the turn is still stored; nothing is replayed
 	}
 	n := call.Agent.HistoryTurns
 	if n == 0 {
@@ -366,7 +440,7 @@ func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, turn []ada
 	}
 	now := rt.now()
 	return rt.store.AppendTurn(ctx, &state.Session{
-		ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Created: now, Updated: now,
+		ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, Created: now, Updated: now,
 	}, turn)
 }
 
@@ -383,7 +457,7 @@ func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req 
 			a.usage = a.estimate(req)
 		}
 	}
-	parent := ""
+	parent := call.ParentRunID
 	if id != runID {
 		parent = runID
 	}

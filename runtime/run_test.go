@@ -531,20 +531,21 @@ func TestRunFailures(t *testing.T) {
 			wantStatus: "context_length_exceeded", wantIs: tooLong,
 		},
 		{
-			// Start is held back until content follows, so the first
-			// write is Start with the first delta: that delta was
-			// produced and is billed.
+			// Start goes out at once: the client is gone before anything
+			// was produced, so nothing is billed.
 			name: "client closes on the first write", failEmitAt: 1,
 			events:     reply("produced"),
-			wantStatus: "client_closed", wantIs: errBrokenPipe, wantText: "produced",
+			wantStatus: "client_closed", wantIs: errBrokenPipe,
 		},
 		{
+			// Start reached the client, so the failure is reported in the
+			// stream rather than retried.
 			name: "provider fails after Start, before content",
 			events: []adapters.Event{
 				{Type: adapters.EventStart, Model: "m-2024"},
 				{Type: adapters.EventError, Err: upstream},
 			},
-			wantStatus: "upstream_error", wantIs: upstream, silent: true,
+			wantStatus: "upstream_error", wantIs: upstream,
 		},
 		{
 			name: "provider fails mid-stream",

@@ -7,9 +7,11 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
 	"go.uber.org/zap"
@@ -37,6 +39,12 @@ type Config struct {
 	// PausedRunTTL is how long a paused run waits for its commit;
 	// default 24h.
 	PausedRunTTL time.Duration
+	// Memory configures agents' long-term memory (recall, write-back,
+	// the embedding model); the zero value is on, with keyword recall.
+	Memory memory.Options
+	// RAG configures knowledge retrieval (rag.go); the zero value ranks
+	// documents by keywords unless they are embedded.
+	RAG RAGConfig
 	// Retry bounds retries and fallbacks of failed model calls.
 	Retry RetryPolicy
 	// Now is the clock; nil means time.Now.
@@ -60,6 +68,11 @@ type Runtime struct {
 	tools         *tools.Registry
 	pausedTTL     time.Duration
 	sleep         func(context.Context, time.Duration) error
+	// agentsMu serializes agent creation and deletion, which read then
+	// write (taking the id of a deleted agent again).
+	agentsMu sync.Mutex
+	memory   *memory.Manager
+	rag      *ragState
 }
 
 // New builds a runtime and starts its usage recorder; Close stops it.
@@ -92,12 +105,18 @@ func New(cfg Config) (*Runtime, error) {
 	if rt.pausedTTL <= 0 {
 		rt.pausedTTL = 24 * time.Hour
 	}
+	if rt.rag, err = newRAGState(&cfg, router); err != nil {
+		return nil, err
+	}
 	for _, a := range cfg.Agents {
 		if _, dup := rt.declared[a.ID]; dup {
 			return nil, fmt.Errorf("agent %q declared twice", a.ID)
 		}
 		if _, _, ok := router.Resolve(a.Model, a.Provider); !ok {
 			return nil, fmt.Errorf("agent %q: no provider serves model %q", a.ID, a.Model)
+		}
+		if err := rt.ValidateGuardrailsAndKnowledge(a); err != nil {
+			return nil, fmt.Errorf("agent %q: %w", a.ID, err)
 		}
 		a.Declared = true
 		if a.CreatedAt.IsZero() {
@@ -110,6 +129,12 @@ func New(cfg Config) (*Runtime, error) {
 	rt.recorder = cfg.Recorder
 	if rt.recorder == nil {
 		rt.recorder, rt.ownRecorder = NewRecorder(cfg.Store, log, cfg.UsageFlushInterval), true
+	}
+	if err := rt.startMemory(&cfg); err != nil {
+		if rt.ownRecorder {
+			rt.recorder.Close()
+		}
+		return nil, err
 	}
 	return rt, nil
 }
@@ -136,6 +161,7 @@ func (rt *Runtime) Now() time.Time { return rt.now() }
 // usage records. The store and a shared recorder stay: their owner closes
 // them.
 func (rt *Runtime) Close() {
+	rt.memory.Close() // its jobs record usage: before the recorder stops
 	if rt.ownRecorder {
 		rt.recorder.Close()
 	}

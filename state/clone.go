@@ -20,12 +20,36 @@ func cloneAgent(a *adapters.Agent) *adapters.Agent {
 	c.Tools = slices.Clone(a.Tools)
 	c.Tags = slices.Clone(a.Tags)
 	c.Fallbacks = slices.Clone(a.Fallbacks)
+	c.Guardrails = cloneGuardrails(a.Guardrails)
+	c.Knowledge = cloneKnowledge(a.Knowledge)
+	c.SubAgents = slices.Clone(a.SubAgents)
 	if a.Extensions != nil {
 		c.Extensions = make(map[string]json.RawMessage, len(a.Extensions))
 		for k, v := range a.Extensions {
 			c.Extensions[k] = slices.Clone(v)
 		}
 	}
+	return &c
+}
+
+func cloneGuardrails(g *adapters.Guardrails) *adapters.Guardrails {
+	if g == nil {
+		return nil
+	}
+	c := *g
+	c.DenyPatterns = slices.Clone(g.DenyPatterns)
+	c.RedactPatterns = slices.Clone(g.RedactPatterns)
+	c.RedactPII = slices.Clone(g.RedactPII)
+	c.OutputJSONSchema = slices.Clone(g.OutputJSONSchema)
+	return &c
+}
+
+func cloneKnowledge(k *adapters.Knowledge) *adapters.Knowledge {
+	if k == nil {
+		return nil
+	}
+	c := *k
+	c.Sources = slices.Clone(k.Sources)
 	return &c
 }
 

@@ -21,6 +21,13 @@ import (
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
 //	tiers     name → Tier (tiers set through the admin API)
 //	runs      tenant \0 id → Run (paused runs)
+//	counts    tenant \0 name → count (8-byte BE int64; counts.go)
+//	docs       tenant \0 id → Document (knowledge documents; documents.go)
+//	chunks     tenant \0 source \0 doc \0 seq (4-byte BE) → Chunk (binary, documents.go)
+//	docsources tenant \0 source → SourceInfo (counts and revision of a knowledge source)
+//	memories  tenant \0 agent \0 id → Memory (binary: JSON fields, then float32 embedding; memory.go)
+//	agentstats tenant \0 agent → AgentStats (memory.go)
+//	turnrecs  tenant \0 agent \0 run id → TurnRecord (answers end users may rate; memory.go)
 //
 // Tenants, ids and scopes never contain NUL (writes reject them), so a
 // prefix ending in \0 selects exactly one tenant or session, and the same
@@ -36,8 +43,14 @@ var (
 	bucketCounters = []byte("counters")
 	bucketTiers    = []byte("tiers")
 	bucketRuns     = []byte("runs")
+	bucketCounts   = []byte("counts")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketTiers, bucketRuns}
+	// Knowledge documents (documents.go).
+	bucketDocs       = []byte("docs")
+	bucketChunks     = []byte("chunks")
+	bucketDocSources = []byte("docsources")
+
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")

@@ -44,8 +44,8 @@ func (b *Bolt) GetSession(ctx context.Context, tenant, id string) (*Session, err
 }
 
 // AppendTurn adds one turn's messages to tenant's session s.ID, creating
-// the session (with s's AgentID, and s.Created unless zero) when it does
-// not exist. Concurrent calls share one transaction and one fsync
+// the session (with s's AgentID and Project, and s.Created unless zero)
+// when it does not exist. Concurrent calls share one transaction and one fsync
 // (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
 // 10ms, for others to join). It is durable when it returns nil.
 func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error {
@@ -65,7 +65,7 @@ func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Messa
 	}
 	now := time.Now().UTC()
 	key, prefix := join(s.Tenant, s.ID), turnPrefix(s.Tenant, s.ID)
-	tenant, id, agentID, created := s.Tenant, s.ID, s.AgentID, s.Created
+	tenant, id, agentID, project, created := s.Tenant, s.ID, s.AgentID, s.Project, s.Created
 	if created.IsZero() {
 		created = now
 	}
@@ -74,7 +74,7 @@ func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Messa
 	// so it changes nothing outside the transaction.
 	return b.batch(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
-		meta := Session{ID: id, Tenant: tenant, AgentID: agentID, Created: created}
+		meta := Session{ID: id, Tenant: tenant, AgentID: agentID, Project: project, Created: created}
 		if v := sessions.Get(key); v != nil {
 			meta = Session{}
 			if err := decode(v, &meta, "session", id); err != nil {

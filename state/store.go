@@ -53,7 +53,8 @@ type Store interface {
 	// GetSession returns tenant's session id, or ErrNotFound.
 	GetSession(ctx context.Context, tenant, id string) (*Session, error)
 	// AppendTurn adds one turn's messages to tenant's session s.ID,
-	// creating the session (with s's AgentID) when it does not exist. It is
+	// creating the session (with s's AgentID and Project) when it does not
+	// exist. It is
 	// durable when it returns; concurrent calls are group-committed.
 	AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error
 	// RecentTurns returns the messages of the last n turns of tenant's
@@ -85,6 +86,29 @@ type Store interface {
 	// DeleteTier removes a tier set at run time, or returns ErrNotFound.
 	DeleteTier(ctx context.Context, name string) error
 
+	// Documents keeps knowledge documents and their chunks (documents.go).
+	Documents
+
+	// PutMemories creates or replaces long-term memory items in one
+	// transaction.
+	PutMemories(ctx context.Context, items []*Memory) error
+	// ListMemories returns every memory of tenant's agent (all kinds, all
+	// end users), oldest first, then by id.
+	ListMemories(ctx context.Context, tenant, agentID string) ([]*Memory, error)
+	// DeleteMemories removes tenant's memories of agentID with the given
+	// ids (all of them when ids is nil) and returns how many it removed.
+	DeleteMemories(ctx context.Context, tenant, agentID string, ids []string) (int, error)
+
+	// RecordTurns adds answered runs to their agents' statistics and
+	// keeps each run's record for feedback, in one transaction.
+	RecordTurns(ctx context.Context, recs []TurnRecord) error
+	// AgentStats returns tenant's statistics of agentID (zero when none).
+	AgentStats(ctx context.Context, tenant, agentID string) (AgentStats, error)
+	// RateTurn records end-user feedback ("up" or "down") on tenant's
+	// agent's answer runID, replacing an earlier vote; ErrNotFound when
+	// the agent has no such answer.
+	RateTurn(ctx context.Context, tenant, agentID, runID, rating string) error
+
 	// Close releases the backend. The store must not be used afterwards.
 	Close() error
 }
@@ -107,9 +131,12 @@ type APIKey struct {
 // Session is a stored conversation's metadata; its messages are read with
 // RecentTurns.
 type Session struct {
-	ID      string    `json:"id"`
-	Tenant  string    `json:"tenant"`
-	AgentID string    `json:"agent_id"`
+	ID      string `json:"id"`
+	Tenant  string `json:"tenant"`
+	AgentID string `json:"agent_id"`
+	// Project is the project the session began in (Tenzro projects);
+	// empty for dialects without projects.
+	Project string    `json:"project,omitempty"`
 	Turns   int       `json:"turns"`
 	Created time.Time `json:"created_at"`
 	Updated time.Time `json:"updated_at"`

@@ -84,7 +84,7 @@ func report(facts []string, results []result) string {
 			r.errors, r.requests, fmtCPU(r, r.caddyCPU), fmtCPU(r, r.upstreamCPU))
 	}
 	b.WriteString("\np50/p99: whole response. TTFB: first body byte (first SSE event). TTFT: first chunk carrying generated text " +
-		"(agentgate holds the upstream's content-less first chunk until text follows, so a failure before it can still be retried). " +
+		"(a first chunk without text, such as the role chunk, does not count). " +
 		"CPU: user+system time of the process over the row's requests (10 ms ticks).\n")
 
 	var scen []scenario

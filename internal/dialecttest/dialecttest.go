@@ -21,6 +21,8 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/runtime/memory"
+	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -107,8 +109,30 @@ var (
 	TenantB = &adapters.Principal{KeyID: "key_b", Tenant: "tenant-b", Tier: "free", Email: "b@example.com"}
 )
 
+// Options tune a harness's runtime beyond the defaults of New.
+type Options struct {
+	// Tools are the operator-declared toolkits; nil means none.
+	Tools *tools.Registry
+	// Routes map model names to the "script" provider (capabilities).
+	Routes []runtime.Route
+	// PausedRunTTL is how long paused runs wait; 0 means the default.
+	PausedRunTTL time.Duration
+	// Now replaces the fixed Clock (a test that lets time pass).
+	Now func() time.Time
+	// Memory configures long-term memory; nil turns it off (recall,
+	// write-back and statistics), so the memory manager's background
+	// calls do not interleave with a case's scripted ones.
+	Memory *memory.Options
+}
+
 // New builds a harness for dialect name with agents declared.
 func New(t testing.TB, name string, script *Script, agents ...*adapters.Agent) *Harness {
+	t.Helper()
+	return NewWith(t, name, script, Options{}, agents...)
+}
+
+// NewWith is New with opts.
+func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...*adapters.Agent) *Harness {
 	t.Helper()
 	store, err := state.OpenBolt(filepath.Join(t.TempDir(), "test.db"), state.BoltOptions{})
 	if err != nil {
@@ -120,9 +144,18 @@ func New(t testing.TB, name string, script *Script, agents ...*adapters.Agent) *
 			a.Provider = "script"
 		}
 	}
+	now := opts.Now
+	if now == nil {
+		now = func() time.Time { return Clock }
+	}
+	mem := memory.Options{Disabled: true}
+	if opts.Memory != nil {
+		mem = *opts.Memory
+	}
 	rt, err := runtime.New(runtime.Config{
 		Store: store, Providers: map[string]adapters.Provider{"script": script}, Agents: agents,
-		Now: func() time.Time { return Clock }, UsageFlushInterval: time.Millisecond,
+		Now: now, UsageFlushInterval: time.Millisecond,
+		Tools: opts.Tools, Routes: opts.Routes, PausedRunTTL: opts.PausedRunTTL, Memory: mem,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -16,12 +16,17 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/agentgate/agentgate/runtime/memory"
 )
 
 // OpenAI is a fake OpenAI-compatible server. Set its fields before use.
 type OpenAI struct {
 	// Reply is the answer text, streamed word by word.
 	Reply string
+	// ReplyFunc, when set, chooses the answer text for each request (its
+	// parsed body); "" falls back to Reply.
+	ReplyFunc func(req gjson.Result) string
 	// TokenDelay is the pause before each streamed word.
 	TokenDelay time.Duration
 	// Reasoning is streamed as reasoning_content when the request asks
@@ -32,6 +37,11 @@ type OpenAI struct {
 	// ToolArgs instead of answering.
 	ToolName string
 	ToolArgs string
+	// ToolCallID is the id of that call; empty means "call_fake_1".
+	ToolCallID string
+	// ToolCalls, when set, replace ToolName/ToolArgs/ToolCallID: the model
+	// calls every one of them the request offers, in one response.
+	ToolCalls []ToolCall
 	// Status, when non-zero, is answered instead of a completion, with
 	// an OpenAI error body.
 	Status int
@@ -50,6 +60,11 @@ type OpenAI struct {
 	// Server is the running HTTP server; URL is its base URL with /v1.
 	Server *httptest.Server
 	URL    string
+}
+
+// ToolCall is a call the fake model makes.
+type ToolCall struct {
+	ID, Name, Args string
 }
 
 // PromptTokens is what the fake reports as prompt tokens for a request
@@ -76,13 +91,20 @@ func (o *OpenAI) Requests() [][]byte {
 	return append([][]byte(nil), o.requests...)
 }
 
-// LastRequest returns the last body received, parsed.
+// LastRequest returns the last body received for a client's call,
+// parsed. The memory manager's calls (system prompt beginning with
+// memory.ManagerPrompt) are left out: they run in the background after
+// an agent with memory has answered, and would race with a test looking
+// at what the answer's call sent; Requests has them.
 func (o *OpenAI) LastRequest() gjson.Result {
 	r := o.Requests()
-	if len(r) == 0 {
-		return gjson.Result{}
+	for i := len(r) - 1; i >= 0; i-- {
+		req := gjson.ParseBytes(r[i])
+		if !strings.HasPrefix(req.Get("messages.0.content").String(), memory.ManagerPrompt) {
+			return req
+		}
 	}
-	return gjson.ParseBytes(r[len(r)-1])
+	return gjson.Result{}
 }
 
 // Canceled reports how many streams ended because the client went away.
@@ -118,6 +140,11 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	model := req.Get("model").String()
 	nmsg := len(req.Get("messages").Array())
 	reply := o.Reply
+	if o.ReplyFunc != nil {
+		if r := o.ReplyFunc(req); r != "" {
+			reply = r
+		}
+	}
 	if reply == "" {
 		reply = "Hello from the fake upstream."
 	}
@@ -126,8 +153,23 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	if o.Reasoning != "" && req.Get("reasoning_effort").Exists() {
 		reasoning = strings.SplitAfter(o.Reasoning, " ")
 	}
-	toolCall := o.ToolName != "" && offersTool(req, o.ToolName) &&
-		req.Get("messages.@reverse.0.role").String() != "tool"
+	calls := o.ToolCalls
+	if len(calls) == 0 && o.ToolName != "" {
+		id := o.ToolCallID
+		if id == "" {
+			id = "call_fake_1"
+		}
+		calls = []ToolCall{{ID: id, Name: o.ToolName, Args: o.ToolArgs}}
+	}
+	var offered []ToolCall
+	if req.Get("messages.@reverse.0.role").String() != "tool" {
+		for _, c := range calls {
+			if offersTool(req, c.Name) {
+				offered = append(offered, c)
+			}
+		}
+	}
+	toolCall := len(offered) > 0
 	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,"completion_tokens_details":{"reasoning_tokens":%d}}`,
 		PromptTokens(nmsg), len(words)+len(reasoning), PromptTokens(nmsg)+len(words)+len(reasoning), len(reasoning))
 	if toolCall {
@@ -148,8 +190,12 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		if toolCall {
 			msg["content"] = nil
-			msg["tool_calls"] = []any{map[string]any{"id": "call_fake_1", "type": "function",
-				"function": map[string]any{"name": o.ToolName, "arguments": o.ToolArgs}}}
+			var tcs []any
+			for _, c := range offered {
+				tcs = append(tcs, map[string]any{"id": c.ID, "type": "function",
+					"function": map[string]any{"name": c.Name, "arguments": c.Args}})
+			}
+			msg["tool_calls"] = tcs
 		}
 		resp := map[string]any{"id": "chatcmpl-fake", "object": "chat.completion", "created": 1730000000, "model": model,
 			"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
@@ -218,10 +264,13 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if toolCall {
-		args, _ := json.Marshal(o.ToolArgs)
-		send(`{"tool_calls":[{"index":0,"id":"call_fake_1","type":"function","function":{"name":`+strconv.Quote(o.ToolName)+`,"arguments":""}}]}`, "")
-		send(`{"tool_calls":[{"index":0,"function":{"arguments":`+string(args)+`}}]}`, "")
+	for i, c := range offered {
+		args, _ := json.Marshal(c.Args)
+		id, _ := json.Marshal(c.ID)
+		name, _ := json.Marshal(c.Name)
+		idx := strconv.Itoa(i)
+		send(`{"tool_calls":[{"index":`+idx+`,"id":`+string(id)+`,"type":"function","function":{"name":`+string(name)+`,"arguments":""}}]}`, "")
+		send(`{"tool_calls":[{"index":`+idx+`,"function":{"arguments":`+string(args)+`}}]}`, "")
 	}
 	send(`{}`, finish)
 	if req.Get("stream_options.include_usage").Bool() && usage != "null" {

@@ -15,7 +15,7 @@ import (
 // Builtins is the toolkit of tools that need no network: calculator and
 // current_time. now is the clock current_time reads.
 func Builtins(now func() time.Time) *Toolkit {
-	return &Toolkit{Name: "builtin", Methods: []*Method{
+	return &Toolkit{Name: "builtin", Kind: KindBuiltin, Methods: []*Method{
 		{
 			Name:        "calculator",
 			Description: "Evaluates an arithmetic expression with + - * / ^ %, parentheses and sqrt(), e.g. sqrt(144) + 56.",

@@ -72,7 +72,7 @@ func HTTPToolkit(name string, methods []HTTPMethodConfig, client *http.Client) (
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	tk := &Toolkit{Name: name}
+	tk := &Toolkit{Name: name, Kind: KindHTTP}
 	seen := map[string]bool{}
 	for i, mc := range methods {
 		if mc.Name == "" {

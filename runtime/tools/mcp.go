@@ -154,7 +154,7 @@ func (c *mcpConn) listToolkit(ctx context.Context, opts MCPOptions) (*Toolkit, e
 			return nil, fmt.Errorf("mcp toolkit %q: confirm names %q, which is not one of its tools", c.toolkit, n)
 		}
 	}
-	tk := &Toolkit{Name: c.toolkit}
+	tk := &Toolkit{Name: c.toolkit, Kind: KindMCP}
 	for _, t := range listed {
 		if !methodName.MatchString(t.Name) {
 			return nil, fmt.Errorf("mcp toolkit %q: tool %q has a name models cannot call (1 to 64 letters, digits, underscores or hyphens); list the tools to expose to leave it out", c.toolkit, t.Name)

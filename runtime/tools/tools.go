@@ -47,9 +47,19 @@ func (m *Method) Tool() adapters.Tool {
 	return adapters.Tool{Name: m.Name, Description: m.Description, Parameters: params}
 }
 
+// The kinds of toolkit.
+const (
+	KindBuiltin = "builtin"
+	KindHTTP    = "http"
+	KindMCP     = "mcp"
+)
+
 // Toolkit is a named set of methods.
 type Toolkit struct {
-	Name    string
+	Name string
+	// Kind is KindBuiltin, KindHTTP or KindMCP (empty: unspecified), so
+	// APIs that name MCP servers can check they name one.
+	Kind    string
 	Methods []*Method
 }
 
@@ -142,6 +152,14 @@ func (r *Registry) Method(toolkit, method string) (*Method, bool) {
 		return nil, false
 	}
 	return m, true
+}
+
+// Toolkit returns the toolkit called name.
+func (r *Registry) Toolkit(name string) (*Toolkit, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	tk, ok := r.toolkits[name]
+	return tk, ok
 }
 
 // Names lists the toolkits, for error messages.

@@ -45,6 +45,14 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"MonthlyTokens", testMonthlyTokens},
 		{"Tiers", testTiers},
 		{"Runs", testRuns},
+		{"Memories", testMemories},
+		{"MemoryTenantIsolation", testMemoryTenantIsolation},
+		{"MemoryDelete", testMemoryDelete},
+		{"TurnStats", testTurnStats},
+		{"Documents", testDocuments},
+		{"DocumentReplace", testDocumentReplace},
+		{"DocumentTenantIsolation", testDocumentTenantIsolation},
+		{"DocumentInvalidID", testDocumentInvalidID},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -117,6 +125,14 @@ func fullAgent(tenant, id string, created time.Time) *adapters.Agent {
 		Extensions:      map[string]json.RawMessage{"worker_config": json.RawMessage(`{"n":1}`)},
 		CreatedAt:       created,
 		UpdatedAt:       created.Add(time.Minute),
+		Guardrails: &adapters.Guardrails{
+			DenyPatterns:     []adapters.GuardRule{{Name: "secret", Pattern: `(?i)secret`, AppliesTo: adapters.GuardInput}},
+			RedactPatterns:   []adapters.GuardRule{{Name: "key", Pattern: `sk-\w+`}},
+			RedactPII:        []string{"email", "card"},
+			MaxInputChars:    4000,
+			OutputJSONSchema: json.RawMessage(`{"type":"object"}`),
+		},
+		Knowledge: &adapters.Knowledge{Sources: []string{"handbook"}, TopK: 3, MinScore: 0.2, EmbeddingModel: "emb"},
 	}
 }
 

@@ -1,0 +1,98 @@
+// Package responses serves the Responses dialect: the client API of
+// /api/client/v1 (agents by key, agent versions, and agent invocation in
+// the OpenAI Responses format) and the same Responses surface at
+// /v1/responses, so an OpenAI SDK pointed at agentgate's /v1 gets Chat
+// Completions and Responses from one base URL.
+//
+//	GET  /api/client/v1/agents[?status=active|inactive|draft]   {"agents":[…]}
+//	GET  /api/client/v1/agents/{agentKey}                      {"agent":{…}}
+//	POST /api/client/v1/agents/{agentKey}/versions             publish the working copy: 201 {"version":n,…}
+//	GET  /api/client/v1/agents/{agentKey}/versions             {"versions":[…]}, oldest first
+//	GET  /api/client/v1/agents/{agentKey}/versions/{n}         {"version":n,…}
+//	POST /api/client/v1/responses, /api/client/v1/agents/responses, /v1/responses
+//	GET  /api/client/v1/responses/{id}, /v1/responses/{id}     the conversation's latest response
+//	GET  /api/client/v1/models[/{id}]                          the invocable agents, OpenAI's list format
+//
+// Conversations. A response's id is resp_{conversationId}, as the
+// document says, where the conversation id is the canonical session id
+// (conv_… for conversations this dialect starts; any dialect's session id
+// works). Every response of one conversation therefore has the same id:
+// previous_response_id set to it continues the conversation (the gateway
+// keeps the history), and GET /responses/{id} returns the conversation's
+// latest response. A request without previous_response_id starts a new
+// conversation; store: false makes a one-off response nothing can
+// continue or fetch. The conversation remembers its agent and the agent
+// version it runs at; instructions add to the agent's system prompt for
+// one request and are never carried over.
+//
+// Versions. Without version, a request runs the agent's latest published
+// version, or its working copy when none is published; version pins one.
+// A continued conversation keeps the version it ran at unless the request
+// names another, which it then keeps.
+//
+// Errors are OpenAI error objects with the document's statuses: 400 for
+// bad input (the field is named in param) and agents that are not
+// active, 401, 404 for unknown agents, versions and conversations, and 500
+// for failures while the agent runs (upstream errors keep their code).
+// Rate limits and quotas are 429s, as every dialect's.
+package responses
+
+import (
+	"net/http"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/adapters/dialects/openai"
+)
+
+// Name is the dialect's registered name.
+const Name = "responses"
+
+func init() {
+	dialects.Register(Name, func(env *dialects.Env) dialects.Dialect { return &Dialect{env: env} })
+}
+
+// Dialect is the Responses client API.
+type Dialect struct {
+	env *dialects.Env
+}
+
+// Prefix is the base path of the client API.
+const Prefix = "/api/client/v1"
+
+// Routes implements dialects.Dialect.
+func (d *Dialect) Routes() []dialects.Route {
+	return []dialects.Route{
+		{Pattern: "GET " + Prefix + "/agents", Handler: d.listAgents},
+		{Pattern: "GET " + Prefix + "/agents/{agentKey}", Handler: d.getAgent},
+		{Pattern: "GET " + Prefix + "/agents/{agentKey}/versions", Handler: d.listVersions},
+		{Pattern: "POST " + Prefix + "/agents/{agentKey}/versions", Handler: d.publishVersion},
+		{Pattern: "GET " + Prefix + "/agents/{agentKey}/versions/{version}", Handler: d.getVersion},
+		{Pattern: "POST " + Prefix + "/responses", Handler: d.create, CallsModel: true},
+		{Pattern: "POST " + Prefix + "/agents/responses", Handler: d.create, CallsModel: true},
+		{Pattern: "GET " + Prefix + "/responses/{id}", Handler: d.retrieve},
+		{Pattern: "GET " + Prefix + "/models", Handler: d.listModels},
+		{Pattern: "GET " + Prefix + "/models/{id}", Handler: d.getModel},
+		{Pattern: "POST /v1/responses", Handler: d.create, CallsModel: true},
+		{Pattern: "GET /v1/responses/{id}", Handler: d.retrieve},
+	}
+}
+
+// WriteError implements dialects.Dialect with OpenAI's error object, so
+// the SDKs raise the matching exception, and the statuses of the
+// document's table: failures while the agent runs (upstream errors,
+// timeouts, unavailable providers) are 500s, keeping their code.
+func (d *Dialect) WriteError(w http.ResponseWriter, err *adapters.Error) {
+	openai.WriteError(w, docError(err))
+}
+
+// docError maps err to the status the document gives it.
+func docError(err *adapters.Error) *adapters.Error {
+	switch err.Kind {
+	case adapters.KindUpstream, adapters.KindUnavailable, adapters.KindTimeout:
+		e := *err
+		e.Code, e.Kind = err.CodeOrDefault(), adapters.KindInternal
+		return &e
+	}
+	return err
+}
