@@ -29,6 +29,8 @@ func init() {
 //	GET    /agentgate/tiers        → [{"name","monthly_tokens","tenant_monthly_tokens","rpm","tpm","concurrent"}]
 //	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent"} creates or updates
 //	DELETE /agentgate/tiers/{name} drops a tier set here (the configuration's, if any, applies again)
+//	GET    /agentgate/memories?tenant=&agent=[&type=] → the agent's long-term memories, kept
+//	       even after the agent was deleted with delete_memory=false
 //
 // Caddy rebuilds the admin server before it provisions apps, so handlers
 // find the running agentgate app at request time.
@@ -44,6 +46,7 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/agentgate/keys", Handler: caddy.AdminHandlerFunc(handleKeys)},
 		{Pattern: "/agentgate/keys/", Handler: caddy.AdminHandlerFunc(handleKey)},
+		{Pattern: "/agentgate/memories", Handler: caddy.AdminHandlerFunc(handleMemories)},
 		{Pattern: "/agentgate/tiers", Handler: caddy.AdminHandlerFunc(handleTiers)},
 		{Pattern: "/agentgate/tiers/", Handler: caddy.AdminHandlerFunc(handleTiers)},
 	}
@@ -242,6 +245,46 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+}
+
+// memoryView is a memory as the admin API shows it, without its vector.
+type memoryView struct {
+	ID             string    `json:"id"`
+	Kind           string    `json:"type"`
+	Content        string    `json:"content"`
+	UserID         string    `json:"user_id,omitempty"`
+	SessionID      string    `json:"session_id,omitempty"`
+	Source         string    `json:"source,omitempty"`
+	EmbeddingModel string    `json:"embedding_model,omitempty"`
+	Created        time.Time `json:"created_at"`
+}
+
+func handleMemories(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+	}
+	app, err := activeApp()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	tenant, agent, kind := q.Get("tenant"), q.Get("agent"), q.Get("type")
+	if tenant == "" || agent == "" {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("tenant and agent are required")}
+	}
+	mems, err := app.backend.store.ListMemories(r.Context(), tenant, agent)
+	if err != nil {
+		return err
+	}
+	out := make([]memoryView, 0, len(mems))
+	for _, m := range mems {
+		if kind != "" && m.Kind != kind {
+			continue
+		}
+		out = append(out, memoryView{ID: m.ID, Kind: m.Kind, Content: m.Content, UserID: m.UserID, SessionID: m.SessionID,
+			Source: m.Source, EmbeddingModel: m.EmbeddingModel, Created: m.Created})
+	}
+	return writeAdminJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
 }
 
 // decodeAdmin decodes a JSON request body into v.

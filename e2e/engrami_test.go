@@ -349,8 +349,25 @@ func TestEngramiDeleteMemory(t *testing.T) {
 		engMust(t, g, "GET", "/api/v1/agents/"+id+"/memory", a, nil, 404)
 		engMust(t, g, "GET", "/api/v1/agents/"+id, a, nil, 404)
 	}
-	// Stop Caddy (its store closes, committing everything) and read the
-	// store as an operator would.
+	// An operator reads the kept memories through the admin API (the
+	// extracted fact is written in a batch, so it may take a moment)…
+	var status int
+	var body string
+	for i := 0; i < 200; i++ {
+		status, body = adminDo(t, g, "GET", "/agentgate/memories?tenant=tenant-a&agent="+ids[false]+"&type=semantic", "")
+		if strings.Contains(body, "The user lives in Lisbon.") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status != 200 || !strings.Contains(body, "The user lives in Lisbon.") || !strings.Contains(body, "refund") {
+		t.Errorf("admin memories of the kept agent: %d %s", status, body)
+	}
+	if status, body := adminDo(t, g, "GET", "/agentgate/memories?tenant=tenant-a&agent="+ids[true], ""); status != 200 || gjson.Get(body, "total").Int() != 0 {
+		t.Errorf("admin memories of the purged agent: %d %s", status, body)
+	}
+	// …and, with Caddy stopped (its store closes, committing everything),
+	// in the store itself.
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
