@@ -135,6 +135,10 @@ type AgentConfig struct {
 	Fallbacks []string `json:"fallbacks,omitempty"`
 	// MaxIterations bounds the agent's tool loop; default 10.
 	MaxIterations int `json:"max_iterations,omitempty"`
+	// Guardrails are the agent's input and output rules.
+	Guardrails *adapters.Guardrails `json:"guardrails,omitempty"`
+	// Knowledge attaches knowledge sources (RAG) of the agent's tenant.
+	Knowledge *adapters.Knowledge `json:"knowledge,omitempty"`
 }
 
 // KeyConfig declares an API key. Key is the secret (usually a placeholder
@@ -258,6 +262,7 @@ func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
 		Sampling:  adapters.Sampling{Temperature: c.Temperature, TopP: c.TopP, MaxTokens: c.MaxTokens},
 		Reasoning: c.Reasoning, ReasoningEffort: c.ReasoningEffort, HistoryTurns: c.HistoryTurns,
 		Tools: c.Tools, Status: adapters.StatusActive, Fallbacks: c.Fallbacks, MaxIterations: c.MaxIterations,
+		Guardrails: c.Guardrails, Knowledge: c.Knowledge,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
 
 	"github.com/caddyserver/caddy/v2"
@@ -246,6 +247,16 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 			var n int64
 			err = intArg(d, &n)
 			ac.MaxIterations = int(n)
+		case "guardrails":
+			if ac.Guardrails == nil {
+				ac.Guardrails = &adapters.Guardrails{}
+			}
+			err = parseGuardrails(d, ac.Guardrails)
+		case "knowledge":
+			if ac.Knowledge == nil {
+				ac.Knowledge = &adapters.Knowledge{}
+			}
+			err = parseKnowledge(d, ac.Knowledge)
 		default:
 			err = d.Errf("unrecognized agent option %q", d.Val())
 		}
@@ -254,6 +265,98 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 		}
 	}
 	app.Agents = append(app.Agents, ac)
+	return nil
+}
+
+// parseGuardrails parses an agent's guardrails block:
+//
+//	guardrails {
+//	    deny <name> <regexp> [input|output]
+//	    redact <name> <regexp> [input|output]
+//	    redact_pii email phone card
+//	    max_input_chars <n>
+//	    output_json_schema <json>
+//	}
+func parseGuardrails(d *caddyfile.Dispenser, g *adapters.Guardrails) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "deny", "redact":
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 {
+				return d.Errf("%s: want <name> <regexp> [input|output]", opt)
+			}
+			rule := adapters.GuardRule{Name: args[0], Pattern: args[1]}
+			if len(args) == 3 {
+				switch args[2] {
+				case adapters.GuardInput, adapters.GuardOutput:
+					rule.AppliesTo = args[2]
+				case "both":
+				default:
+					return d.Errf("%s %s: applies to input or output, got %q", opt, args[0], args[2])
+				}
+			}
+			if opt == "deny" {
+				g.DenyPatterns = append(g.DenyPatterns, rule)
+			} else {
+				g.RedactPatterns = append(g.RedactPatterns, rule)
+			}
+		case "redact_pii":
+			kinds := d.RemainingArgs()
+			if len(kinds) == 0 {
+				return d.ArgErr()
+			}
+			g.RedactPII = append(g.RedactPII, kinds...)
+		case "max_input_chars":
+			var n int64
+			err = intArg(d, &n)
+			g.MaxInputChars = int(n)
+		case "output_json_schema":
+			var v string
+			if err = oneArg(d, &v); err == nil {
+				if !json.Valid([]byte(v)) {
+					return d.Errf("output_json_schema: not valid JSON: %s", v)
+				}
+				g.OutputJSONSchema = json.RawMessage(v)
+			}
+		default:
+			err = d.Errf("unrecognized guardrails option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseKnowledge parses `knowledge <source...> { top_k <n>; min_score <f>;
+// embedding_model <m> }`.
+func parseKnowledge(d *caddyfile.Dispenser, k *adapters.Knowledge) error {
+	k.Sources = append(k.Sources, d.RemainingArgs()...)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "top_k":
+			var n int64
+			err = intArg(d, &n)
+			k.TopK = int(n)
+		case "min_score":
+			err = floatArg(d, &k.MinScore)
+		case "embedding_model":
+			err = oneArg(d, &k.EmbeddingModel)
+		default:
+			err = d.Errf("unrecognized knowledge option %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(k.Sources) == 0 {
+		return d.Err("knowledge: at least one source is required")
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@
 //	POST /api/client/v1/responses, /api/client/v1/agents/responses, /v1/responses
 //	GET  /api/client/v1/responses/{id}, /v1/responses/{id}     the conversation's latest response
 //	GET  /api/client/v1/models[/{id}]                          the invocable agents, OpenAI's list format
+//	/api/client/v1/knowledge…                                  knowledge documents (see knowledge.go)
 //
 // Conversations. A response's id is resp_{conversationId}, as the
 // document says, where the conversation id is the canonical session id
@@ -75,6 +76,12 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET " + Prefix + "/models/{id}", Handler: d.getModel},
 		{Pattern: "POST /v1/responses", Handler: d.create, CallsModel: true},
 		{Pattern: "GET /v1/responses/{id}", Handler: d.retrieve},
+		{Pattern: "GET " + Prefix + "/knowledge", Handler: d.listSources},
+		{Pattern: "POST " + Prefix + "/knowledge/{source}/documents", Handler: d.addDocument, CallsModel: true},
+		// GET …/knowledge/{source}/documents and …/knowledge/documents/{id}
+		// overlap, which net/http refuses; one pattern serves both.
+		{Pattern: "GET " + Prefix + "/knowledge/{a}/{b}", Handler: d.getKnowledge},
+		{Pattern: "DELETE " + Prefix + "/knowledge/documents/{id}", Handler: d.deleteDocument},
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -62,7 +64,10 @@ type builder struct {
 	// onUsage runs when the run's usage arrives: the answer is complete,
 	// its turn is about to be stored.
 	onUsage func()
-	buf     []byte
+	// cited are the knowledge chunks the answer cites, known once the run
+	// returns: the message's output_text parts annotate them.
+	cited []runtime.Source
+	buf   []byte
 }
 
 func newBuilder(h header, summary bool, sse *dialects.SSE, now func() int64) *builder {
@@ -109,10 +114,52 @@ func (b *builder) emit(ev adapters.Event) error {
 			b.onUsage()
 		}
 	case adapters.EventDone:
+		// The open item ends when the run returns (end), with the
+		// sources its answer cites.
 		b.finish = ev.FinishReason
-		return b.closeOpen()
 	}
 	return nil
+}
+
+// end closes the open item once the run returned res.
+func (b *builder) end(res *runtime.Result) error {
+	if res != nil {
+		for _, s := range res.Sources {
+			if s.Cited {
+				b.cited = append(b.cited, s)
+			}
+		}
+	}
+	return b.closeOpen()
+}
+
+// appendAnnotations writes the annotations of an output_text part holding
+// text: a file_citation for each cited knowledge chunk the text names, at
+// the character index of its "[chunk id]" marker (of the bare id when the
+// brackets are missing).
+func (b *builder) appendAnnotations(d []byte, text string) []byte {
+	d = append(d, '[')
+	first := true
+	for _, s := range b.cited {
+		at := strings.Index(text, "["+s.ChunkID+"]")
+		if at < 0 {
+			if at = strings.Index(text, s.ChunkID); at < 0 {
+				continue
+			}
+		}
+		if !first {
+			d = append(d, ',')
+		}
+		first = false
+		d = append(d, `{"type":"file_citation","file_id":`...)
+		d = dialects.AppendString(d, s.DocumentID)
+		d = append(d, `,"filename":`...)
+		d = dialects.AppendString(d, s.Title)
+		d = append(d, `,"index":`...)
+		d = strconv.AppendInt(d, int64(utf8.RuneCountInString(text[:at])), 10)
+		d = append(d, '}')
+	}
+	return append(d, ']')
 }
 
 // status is the response's status once the run ended, and why it is
@@ -290,18 +337,21 @@ func (b *builder) closeOpen() error {
 	case it.kind == kindMessage:
 		steps[0].typ = "response.output_text.done"
 		steps[0].tail = append(dialects.AppendString([]byte(`,"content_index":0,"text":`), text), `,"logprobs":[]`...)
+		if len(b.cited) > 0 {
+			steps[0].tail = b.appendAnnotations(append(steps[0].tail, `,"annotations":`...), text)
+		}
 		steps[1].typ = "response.content_part.done"
-		steps[1].tail = appendTextPart([]byte(`,"content_index":0,"part":`), "output_text", text)
+		steps[1].tail = b.appendTextPart([]byte(`,"content_index":0,"part":`), "output_text", text)
 	case b.summary:
 		steps[0].typ = "response.reasoning_summary_text.done"
 		steps[0].tail = dialects.AppendString([]byte(`,"summary_index":0,"text":`), text)
 		steps[1].typ = "response.reasoning_summary_part.done"
-		steps[1].tail = appendTextPart([]byte(`,"summary_index":0,"part":`), "summary_text", text)
+		steps[1].tail = b.appendTextPart([]byte(`,"summary_index":0,"part":`), "summary_text", text)
 	default:
 		steps[0].typ = "response.reasoning_text.done"
 		steps[0].tail = dialects.AppendString([]byte(`,"content_index":0,"text":`), text)
 		steps[1].typ = "response.content_part.done"
-		steps[1].tail = appendTextPart([]byte(`,"content_index":0,"part":`), "reasoning_text", text)
+		steps[1].tail = b.appendTextPart([]byte(`,"content_index":0,"part":`), "reasoning_text", text)
 	}
 	for _, s := range steps {
 		d := b.ref(b.head(s.typ), it)
@@ -345,12 +395,13 @@ func (b *builder) addCall(tc adapters.ToolCall) error {
 }
 
 // appendTextPart writes a content part holding text.
-func appendTextPart(d []byte, typ, text string) []byte {
+func (b *builder) appendTextPart(d []byte, typ, text string) []byte {
 	d = append(d, `{"type":"`...)
 	d = append(d, typ...)
 	d = append(d, '"')
 	if typ == "output_text" {
-		d = append(d, `,"annotations":[],"logprobs":[]`...)
+		d = b.appendAnnotations(append(d, `,"annotations":`...), text)
+		d = append(d, `,"logprobs":[]`...)
 	}
 	d = append(d, `,"text":`...)
 	d = dialects.AppendString(d, text)
@@ -371,19 +422,19 @@ func (b *builder) appendItem(d []byte, it *item, done bool, status string) []byt
 		d = append(d, status...)
 		d = append(d, `","content":[`...)
 		if done {
-			d = appendTextPart(d, "output_text", string(it.text))
+			d = b.appendTextPart(d, "output_text", string(it.text))
 		}
 		d = append(d, `],"role":"assistant"`...)
 	case kindReasoning:
 		d = append(d, `,"type":"reasoning","summary":[`...)
 		if done && b.summary {
-			d = appendTextPart(d, "summary_text", string(it.text))
+			d = b.appendTextPart(d, "summary_text", string(it.text))
 		}
 		d = append(d, ']')
 		if !b.summary {
 			d = append(d, `,"content":[`...)
 			if done {
-				d = appendTextPart(d, "reasoning_text", string(it.text))
+				d = b.appendTextPart(d, "reasoning_text", string(it.text))
 			}
 			d = append(d, ']')
 		}

@@ -107,7 +107,10 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		}
 	}
 
-	_, err = rt.Run(ctx, call, b.emit)
+	res, err := rt.Run(ctx, call, b.emit)
+	if err == nil {
+		err = b.end(res)
+	}
 	if err != nil {
 		e := docError(adapters.AsError(err))
 		if sv != nil {
