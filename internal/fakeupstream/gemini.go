@@ -429,13 +429,12 @@ func (g *Gemini) generate(w http.ResponseWriter, r *http.Request, req gjson.Resu
 		}
 	}
 	sendToken := func(part map[string]any) bool {
-		if !send(chunk([]any{part}, false)) {
-			return false
-		}
+		// Counted before the write, so Sent never lags what a client can
+		// already have read.
 		g.mu.Lock()
 		g.sent++
 		g.mu.Unlock()
-		return true
+		return send(chunk([]any{part}, false))
 	}
 	for _, t := range thoughts {
 		if !wait() || !sendToken(map[string]any{"text": t, "thought": true}) {
