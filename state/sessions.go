@@ -109,12 +109,7 @@ func (b *Bolt) RecentTurns(ctx context.Context, tenant, id string, n int) ([]ada
 	total := 0
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketTurns).Cursor()
-		k, v := c.Seek(prefixEnd(prefix))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
+		k, v := seekLast(c, prefix)
 		for ; k != nil && bytes.HasPrefix(k, prefix) && len(turns) < n; k, v = c.Prev() {
 			var msgs []adapters.Message
 			if err := decode(v, &msgs, "turn of session", id); err != nil {
