@@ -123,7 +123,7 @@ func handleKeys(w http.ResponseWriter, r *http.Request) error {
 		if req.Tier == "" {
 			req.Tier = "free"
 		}
-		secret, rec, err := app.keys.createKey(r.Context(), req.Tenant, req.Tier, req.Email, req.Projects, time.Now())
+		secret, rec, err := app.keys.createKey(r.Context(), req.Tenant, req.Tier, req.Email, req.Projects, app.clock.Now())
 		if err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		t := now()
+		t := app.clock.Now()
 		q, err := app.backend.limits.Quota(ctx, "key:"+k.ID, t)
 		if err != nil {
 			return err

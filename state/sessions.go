@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -45,7 +44,8 @@ func (b *Bolt) GetSession(ctx context.Context, tenant, id string) (*Session, err
 
 // AppendTurn adds one turn's messages to tenant's session s.ID, creating
 // the session (with s's AgentID and Project, and s.Created unless zero)
-// when it does not exist. Concurrent calls share one transaction and one fsync
+// when it does not exist. s.Updated is the turn's time: the store keeps
+// no clock of its own. Concurrent calls share one transaction and one fsync
 // (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
 // 10ms, for others to join). It is durable when it returns nil.
 func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error {
@@ -63,7 +63,7 @@ func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Messa
 	if err != nil {
 		return fmt.Errorf("state: encode turn of session %q: %w", s.ID, err)
 	}
-	now := time.Now().UTC()
+	now := s.Updated.UTC()
 	key, prefix := join(s.Tenant, s.ID), turnPrefix(s.Tenant, s.ID)
 	tenant, id, agentID, project, created := s.Tenant, s.ID, s.AgentID, s.Project, s.Created
 	if created.IsZero() {
