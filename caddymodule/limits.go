@@ -24,7 +24,7 @@ const (
 	maxOutputReserve = 32768
 )
 
-var minute = time.Minute
+const minute = time.Minute
 
 // admission is what one request took from its key's limits. Every request
 // through a dialect route is admitted (or refused) here, before the
