@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
@@ -313,6 +314,10 @@ func decodeAdmin(r *http.Request, v any) ([]byte, error) {
 		return nil, caddy.APIError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("request body is larger than %d bytes", maxAdminBody)}
 	}
 	if err := dialects.UnmarshalStrict(body, v); err != nil {
+		var e *adapters.Error
+		if errors.As(err, &e) {
+			err = errors.New(e.Message) // which names the field at fault
+		}
 		return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 	}
 	return body, nil

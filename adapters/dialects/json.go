@@ -109,7 +109,7 @@ func UnmarshalStrict(body []byte, v any) error {
 		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			field, _ = strconv.Unquote(field)
 			return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_field", Param: field,
-				Message: "unknown field"}
+				Message: field + ": unknown field"}
 		}
 		return jsonError(err)
 	}

@@ -64,7 +64,7 @@ func TestUnmarshalRefusesWhatIsNotOneObject(t *testing.T) {
 					continue
 				}
 				if code == "unknown_field" {
-					if e.Param != "cuont" || e.Error() != "cuont: unknown field" {
+					if e.Param != "cuont" || e.Message != "cuont: unknown field" {
 						t.Errorf("unknown field not named: %+v", e)
 					}
 					continue
