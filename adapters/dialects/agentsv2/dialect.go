@@ -52,6 +52,9 @@
 // is "" when completed (the deltas hold the answer), null when paused and
 // the cancellation text when cancelled. A failure after the stream began
 // ends it with "event: error" and {"detail", "status": "error", "run_id"}.
+// stream defaults to true for chat and commit alike, except that a commit
+// rejecting every pending call and naming no stream answers the JSON
+// object, as the document's cancel example shows.
 //
 // Errors: 422 {"detail": [{"loc": ["body", "<field>", ...], "msg",
 // "type"}]} listing every invalid field (["query", "<name>"] for query
