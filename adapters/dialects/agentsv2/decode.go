@@ -316,8 +316,8 @@ type commitRequest struct {
 	// that cancels the run and does not answers JSON, as the document's
 	// cancel example shows.
 	streamGiven bool
-	model                    string
-	decisions                []runtime.Decision
+	model       string
+	decisions   []runtime.Decision
 }
 
 // decodeCommit parses and validates a CommitRequest.
