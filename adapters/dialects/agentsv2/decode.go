@@ -313,7 +313,7 @@ type commitRequest struct {
 	runID, userID, sessionID string
 	stream                   bool
 	// streamGiven is whether the request named stream at all: a commit
-	// that cancels the run and does not answers JSON, as the document's
+	// that cancels the run and names none answers JSON, as the document's
 	// cancel example shows.
 	streamGiven bool
 	model       string
