@@ -234,7 +234,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.keys, err = newKeyring(store, a.Keys, repl, a.log)
+	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.runtime.Now())
 	if err != nil {
 		return err
 	}
