@@ -189,4 +189,7 @@ func TestDraftAgentRefusedByEveryDialect(t *testing.T) {
 	if got, want := strings.Join(statusKeys(t, g, testgate.KeyA, "?status=draft"), ","), "declared-draft,v2-draft,"+tz.Get("agent_id").Str; got != want {
 		t.Errorf("?status=draft lists %s, want %s", got, want)
 	}
+	if got := strings.Join(statusKeys(t, g, testgate.KeyB, "?status=draft"), ","); got != "declared-draft" {
+		t.Errorf("tenant B: ?status=draft lists %s", got)
+	}
 }
