@@ -50,7 +50,14 @@ type Config struct {
 // Start runs Caddy with cfg and stops it when the test ends.
 func Start(t testing.TB, cfg Config) *Gateway {
 	t.Helper()
-	g := &Gateway{DataDir: t.TempDir(), port: freePort(t), adminPort: freePort(t), t: t}
+	return StartIn(t, t.TempDir(), cfg)
+}
+
+// StartIn is Start on the data directory dataDir, which the test may have
+// filled (with a store an older agentgate wrote, say).
+func StartIn(t testing.TB, dataDir string, cfg Config) *Gateway {
+	t.Helper()
+	g := &Gateway{DataDir: dataDir, port: freePort(t), adminPort: freePort(t), t: t}
 	g.URL = fmt.Sprintf("http://127.0.0.1:%d", g.port)
 	g.Admin = fmt.Sprintf("127.0.0.1:%d", g.adminPort)
 	g.Load(cfg)

@@ -385,7 +385,8 @@ var goldenCases = []goldenCase{
 		post("/v2/agents/amnesiac/chat", `{"message":"one","stream":false,"user_id":"u","session_id":"s2","timezone":"UTC","locale":"en"}`),
 		post("/v2/agents/amnesiac/chat", `{"message":"two","stream":false,"user_id":"u","session_id":"s2","timezone":"UTC","locale":"en"}`),
 		asB(post("/v2/agents/short/chat", `{"message":"other tenant","stream":false,"user_id":"u","session_id":"s1","timezone":"UTC","locale":"en"}`)),
-		post("/v2/agents/amnesiac/chat", `{"message":"not my session","stream":false,"user_id":"u","session_id":"s1","timezone":"UTC","locale":"en"}`),
+		// short's session id is new to amnesiac: a session of its own.
+		post("/v2/agents/amnesiac/chat", `{"message":"same id, another agent","stream":false,"user_id":"u","session_id":"s1","timezone":"UTC","locale":"en"}`),
 	}},
 	{name: "reasoning", events: []string{evThinking}, steps: []step{
 		post("/v2/agents", docCreate),

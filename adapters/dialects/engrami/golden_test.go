@@ -214,6 +214,7 @@ var goldenCases = []goldenCase{
 		chatAs("nobody", `{"message":"hi"}`),
 		asB(chatAs("agent_abc123", `{"message":"hi"}`)),
 		asB(chatAs("secret-a", `{"message":"hi"}`)),
+		// The id is new to helper: a conversation of its own.
 		chatAs("helper", `{"message":"hi","conversation_id":"conv_xyz789"}`),
 	}},
 	{name: "feedback", script: [][]adapters.Event{answerPlain, extractNothing}, steps: []step{

@@ -336,7 +336,8 @@ var goldenCases = []goldenCase{
 		as("pa", in("proj_a", get("/agent/agents/{a1}/conversations/conv_b"))),
 		in("proj_a", get("/agent/agents/{a1}/conversations/conv_b")),
 		in("proj_b", get("/agent/agents/{a1}/conversations/conv_b")),
-		// A shared (declared) agent: a conversation stays in its project.
+		// A shared (declared) agent: a conversation stays in its project;
+		// the same id in another project is another conversation.
 		in("proj_b", post("/agent/agents/researcher/chat", `{"message":"hi","conversation_id":"conv_shared"}`)),
 		as("pa", in("proj_a", get("/agent/agents/researcher/conversations/conv_shared"))),
 		as("pa", in("proj_a", post("/agent/agents/researcher/chat", `{"message":"again","conversation_id":"conv_shared"}`))),
@@ -614,7 +615,7 @@ func TestGoldenErrors(t *testing.T) {
 		{Kind: adapters.KindForbidden, Code: "model_not_allowed", Message: "tier 'free' may not call model 'm' directly"},
 		{Kind: adapters.KindForbidden, Message: "forbidden"},
 		notFound("agent_xyz"),
-		{Kind: adapters.KindNotFound, Code: "session_not_found", Param: "session_id", Message: "session 'conv_x' not found for agent 'a'"},
+		{Kind: adapters.KindNotFound, Code: "conversation_not_found", Param: "conversation_id", Message: "Conversation 'conv_x' not found"},
 		{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model", Message: "no provider serves model 'm'"},
 		{Kind: adapters.KindNotFound, Message: "not found"},
 		{Kind: adapters.KindConflict, Code: "agent_in_use", Message: "Agent 'a' is a sub-agent of 'b'"},
