@@ -14,7 +14,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -456,47 +455,18 @@ func rspWantAPIError(t *testing.T, err error, status int, code string) {
 // responses.retrieve against the gateway. The SDK is installed into a
 // temporary directory (npm's cache is kept across runs).
 func TestResponsesNodeSDK(t *testing.T) {
-	node, nerr := exec.LookPath("node")
-	npm, perr := exec.LookPath("npm")
-	if nerr != nil || perr != nil {
-		t.Skip("node and npm are not installed: the npm openai SDK test needs them")
-	}
-	dir := t.TempDir()
-	cache := filepath.Join(os.TempDir(), "agentgate-e2e-npm-cache")
-	if c, err := os.UserCacheDir(); err == nil {
-		cache = filepath.Join(c, "agentgate-e2e", "npm")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	// Pinned: the version this test was written against (it runs on Node
 	// 18 and later, with no dependencies).
-	install := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-save", "--no-package-lock",
-		"--prefer-offline", "--loglevel=error", "--prefix", dir, "--cache", cache, "openai@6.30.1")
-	install.Env = append(os.Environ(), "npm_config_update_notifier=false")
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("\n\n*** npm install openai FAILED: the npm openai SDK could not be installed, so the Responses API was NOT checked against it ***\n%v\n%s", err, out)
-	}
-	script, err := os.ReadFile(filepath.Join("testdata", "responses", "sdk.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Beside node_modules, so `import 'openai'` resolves there.
-	if err := os.WriteFile(filepath.Join(dir, "sdk.mjs"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sdk := installNodeSDK(ctx, t, "openai@6.30.1")
 
 	up := (&fakeupstream.OpenAI{Reply: rspReply}).Start()
 	defer up.Close()
 	g := rspStart(t, up)
 	for _, base := range []string{"/api/client/v1", "/v1"} {
 		t.Run(base, func(t *testing.T) {
-			cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "sdk.mjs"), g.URL+base, testgate.KeyA, "support-bot")
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("node: %v\n%s\n%s", err, out, stderr.String())
-			}
+			out := sdk.run(ctx, t, "responses/sdk.mjs", g.URL+base, testgate.KeyA, "support-bot")
 			r := gjson.ParseBytes(out)
 			checks := map[string]string{
 				"create.object": "response", "create.status": "completed", "create.text": rspReply, "create.wireText": rspReply,
