@@ -104,8 +104,18 @@ type ProviderConfig struct {
 	BaseURLs []string `json:"base_urls,omitempty"`
 	// Models are exact model names routed to this provider.
 	Models []string `json:"models,omitempty"`
-	// Timeout bounds one upstream call.
+	// Timeout bounds one upstream call (default 10m): it is what bounds a
+	// non-streamed call, which a reasoning model may think over for
+	// minutes before its first byte.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// StreamHeaderTimeout bounds how long a streamed call waits for the
+	// upstream's response headers (default 30s); StreamIdleTimeout how
+	// long it waits for more of the stream, from the headers to the first
+	// bytes and between two reads (default 60s). A stalled attempt is
+	// retried like a 5xx while nothing has reached the client. A negative
+	// value turns the bound off.
+	StreamHeaderTimeout caddy.Duration `json:"stream_header_timeout,omitempty"`
+	StreamIdleTimeout   caddy.Duration `json:"stream_idle_timeout,omitempty"`
 	// Options are provider-specific settings (mock: delay, reply).
 	Options map[string]string `json:"options,omitempty"`
 }
