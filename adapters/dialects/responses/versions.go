@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 
@@ -13,6 +14,7 @@ import (
 // not how they are made):
 //
 //	POST /agents/{agentKey}/versions            publish the working copy → 201 versionView
+//	                                            (no body, or {}: publishing takes no parameters)
 //	GET  /agents/{agentKey}/versions            {"versions":[versionView…]}, oldest first
 //	GET  /agents/{agentKey}/versions/{version}  versionView
 
@@ -34,6 +36,18 @@ func viewVersion(v *state.AgentVersion) versionView {
 }
 
 func (d *Dialect) publishVersion(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	// Publishing takes no parameters, so a request may send no body; one
+	// that sends something must send the empty object, not something a
+	// client meant as parameters that would be ignored.
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := dialects.UnmarshalStrict(body, &struct{}{}); err != nil {
+			return err
+		}
+	}
 	a, err := d.agent(r, p)
 	if err != nil {
 		return err
