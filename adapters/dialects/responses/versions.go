@@ -1,7 +1,6 @@
 package responses
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
 
@@ -14,7 +13,7 @@ import (
 // not how they are made):
 //
 //	POST /agents/{agentKey}/versions            publish the working copy → 201 versionView
-//	                                            (no body, or {}: publishing takes no parameters)
+//	                                            (body {}: publishing takes no parameters)
 //	GET  /agents/{agentKey}/versions            {"versions":[versionView…]}, oldest first
 //	GET  /agents/{agentKey}/versions/{version}  versionView
 
@@ -40,13 +39,12 @@ func (d *Dialect) publishVersion(w http.ResponseWriter, r *http.Request, p *adap
 	if err != nil {
 		return err
 	}
-	// Publishing takes no parameters, so a request may send no body; one
-	// that sends something must send the empty object, not something a
-	// client meant as parameters that would be ignored.
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := dialects.UnmarshalStrict(body, &struct{}{}); err != nil {
-			return err
-		}
+	// Publishing takes no parameters: the body is the empty object, so
+	// nothing a client meant as a parameter is silently ignored, and an
+	// empty body (a client that lost its payload) is refused like on every
+	// other route that takes JSON.
+	if err := dialects.UnmarshalStrict(body, &struct{}{}); err != nil {
+		return err
 	}
 	a, err := d.agent(r, p)
 	if err != nil {
