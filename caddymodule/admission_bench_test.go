@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/internal/clock"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -25,8 +25,8 @@ func BenchmarkAdmission(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer releaseStore(path)
-	tiers := runtime.NewTiers(state.Tier{Name: "pro", MonthlyTokens: 1 << 50, RPM: 1 << 40, TPM: 1 << 50, Concurrent: 1 << 20})
-	rt, err := runtime.New(runtime.Config{Store: be.store, Providers: map[string]adapters.Provider{}, Tiers: tiers, Recorder: be.recorder})
+	tiers := engine.NewTiers(state.Tier{Name: "pro", MonthlyTokens: 1 << 50, RPM: 1 << 40, TPM: 1 << 50, Concurrent: 1 << 20})
+	rt, err := engine.New(engine.Config{Store: be.store, Providers: map[string]adapters.Provider{}, Tiers: tiers, Recorder: be.recorder})
 	if err != nil {
 		b.Fatal(err)
 	}

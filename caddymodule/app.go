@@ -12,9 +12,9 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/internal/clock"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -74,7 +74,7 @@ type App struct {
 	backend   *backend
 	storePath string
 	tools     *toolset
-	runtime   *runtime.Runtime
+	runtime   *engine.Runtime
 	keys      *keyring
 	env       *dialects.Env
 	metrics   *metrics
@@ -129,7 +129,7 @@ type RouteConfig struct {
 	Target string `json:"target,omitempty"`
 	// Lacks says what the routed models cannot take (images, tools,
 	// reasoning): such requests get a clear 400, or with drop lose it.
-	Lacks runtime.Capabilities `json:"lacks,omitzero"`
+	Lacks engine.Capabilities `json:"lacks,omitzero"`
 }
 
 // AgentConfig declares an agent.
@@ -209,7 +209,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	store := be.store
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
-	var routes []runtime.Route
+	var routes []engine.Route
 	for i, pc := range a.Providers {
 		if pc.Name == "" {
 			return fmt.Errorf("providers[%d]: name is required", i)
@@ -223,11 +223,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		providers[pc.Name] = meterProvider(pc.Name, p)
 		for _, m := range pc.Models {
-			routes = append(routes, runtime.Route{Pattern: m, Provider: pc.Name})
+			routes = append(routes, engine.Route{Pattern: m, Provider: pc.Name})
 		}
 	}
 	for _, rc := range a.Routes {
-		routes = append(routes, runtime.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
+		routes = append(routes, engine.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
 	}
 	agents := make([]*adapters.Agent, 0, len(a.Agents))
 	for i := range a.Agents {
@@ -249,9 +249,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.checkAgentTools(agents); err != nil {
 		return err
 	}
-	a.runtime, err = runtime.New(runtime.Config{
+	a.runtime, err = engine.New(engine.Config{
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
+		Tiers: engine.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory: memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
 		Now:    a.clock.Now,

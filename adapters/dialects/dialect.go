@@ -12,7 +12,7 @@ import (
 	"sync"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 )
 
 // Dialect is one inbound API.
@@ -49,7 +49,7 @@ type Limits struct {
 
 // Env is what dialects are built over.
 type Env struct {
-	Runtime *runtime.Runtime
+	Runtime *engine.Runtime
 	Limits  Limits
 }
 

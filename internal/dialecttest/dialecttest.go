@@ -20,9 +20,9 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/memory"
-	"github.com/agentgate/agentgate/runtime/tools"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -95,7 +95,7 @@ func LoadEvents(t testing.TB, path string) []adapters.Event {
 // provider ("script"), and the dialect under test.
 type Harness struct {
 	Script  *Script
-	Runtime *runtime.Runtime
+	Runtime *engine.Runtime
 	Store   state.Store
 	Env     *dialects.Env
 	mux     *http.ServeMux
@@ -114,7 +114,7 @@ type Options struct {
 	// Tools are the operator-declared toolkits; nil means none.
 	Tools *tools.Registry
 	// Routes map model names to the "script" provider (capabilities).
-	Routes []runtime.Route
+	Routes []engine.Route
 	// PausedRunTTL is how long paused runs wait; 0 means the default.
 	PausedRunTTL time.Duration
 	// Now replaces the fixed Clock (a test that lets time pass).
@@ -152,7 +152,7 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 	if opts.Memory != nil {
 		mem = *opts.Memory
 	}
-	rt, err := runtime.New(runtime.Config{
+	rt, err := engine.New(engine.Config{
 		Store: store, Providers: map[string]adapters.Provider{"script": script}, Agents: agents,
 		Now: now, UsageFlushInterval: time.Millisecond,
 		Tools: opts.Tools, Routes: opts.Routes, PausedRunTTL: opts.PausedRunTTL, Memory: mem,
@@ -174,7 +174,7 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 			if req.Header.Get("X-Test-Tenant") == "b" {
 				p = TenantB
 			}
-			ctx, _ := runtime.WithMeter(req.Context())
+			ctx, _ := engine.WithMeter(req.Context())
 			if err := fn(w, req.WithContext(ctx), p); err != nil {
 				d.WriteError(w, adapters.AsError(err))
 			}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/agentgate/agentgate/runtime/memory"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 )
 
 // OpenAI is a fake OpenAI-compatible server. Set its fields before use.

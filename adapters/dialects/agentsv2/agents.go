@@ -10,7 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime/tools"
+	"github.com/agentgate/agentgate/engine/tools"
 )
 
 // The documented defaults and bounds of AgentConfigRequest.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -48,10 +48,10 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		Principal: p, Dialect: Name, Agent: agent, SessionID: req.sessionID,
 		Messages: []adapters.Message{{Role: adapters.RoleUser, Parts: parts}},
 		Tools:    req.tools, Sampling: req.sampling, Model: req.model, SystemPrompt: req.systemPrompt,
-		PromptVars: req.vars, RunID: runtime.NewID("run-"), Stream: req.stream,
+		PromptVars: req.vars, RunID: engine.NewID("run-"), Stream: req.stream,
 	}
 	out := &answer{d: d, agentID: agent.ID, sessionID: req.sessionID, model: model, runID: call.RunID}
-	return out.serve(w, req.stream, func(emit adapters.Emit) (*runtime.Result, error) {
+	return out.serve(w, req.stream, func(emit adapters.Emit) (*engine.Result, error) {
 		return d.env.Runtime.Run(ctx, call, emit)
 	})
 }
@@ -131,7 +131,7 @@ func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		Model: req.model, Stream: stream}
 	out := &answer{d: d, agentID: agent.ID, sessionID: run.SessionID, model: model, runID: run.ID,
 		cancelling: cancelling}
-	return out.serve(w, stream, func(emit adapters.Emit) (*runtime.Result, error) {
+	return out.serve(w, stream, func(emit adapters.Emit) (*engine.Result, error) {
 		return d.env.Runtime.Resume(ctx, call, req.runID, req.decisions, emit)
 	})
 }
@@ -139,7 +139,7 @@ func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 // rejectsAll reports whether decisions reject every pending call, so the
 // runtime cancels the run (it runs calls that need no confirmation, and
 // calls nobody decided on, as confirmed).
-func rejectsAll(pending []state.PendingCall, decisions []runtime.Decision) bool {
+func rejectsAll(pending []state.PendingCall, decisions []engine.Decision) bool {
 	byID := map[string]bool{}
 	for _, d := range decisions {
 		byID[d.ToolCallID] = d.Confirmed
@@ -204,7 +204,7 @@ type final struct {
 	Tools      []toolView  `json:"tools"`
 }
 
-func (a *answer) serve(w http.ResponseWriter, stream bool, run func(adapters.Emit) (*runtime.Result, error)) error {
+func (a *answer) serve(w http.ResponseWriter, stream bool, run func(adapters.Emit) (*engine.Result, error)) error {
 	if !stream {
 		res, err := run(func(adapters.Event) error { return nil })
 		if err != nil {
@@ -255,7 +255,7 @@ func (a *answer) event(ev adapters.Event) error {
 
 // response folds a result into the final object. A stream's completed
 // content is "" (its deltas carried the text); a paused one is null.
-func (a *answer) response(res *runtime.Result) final {
+func (a *answer) response(res *engine.Result) final {
 	f := final{Status: res.Status, RunID: res.RunID, AgentID: a.agentID, SessionID: a.sessionID, Model: a.model,
 		TokenUsage: &tokenUsage{InputTokens: res.Usage.InputTokens, OutputTokens: res.Usage.OutputTokens,
 			TotalTokens: res.Usage.Total()},
@@ -264,14 +264,14 @@ func (a *answer) response(res *runtime.Result) final {
 		f.RunID = a.runID
 	}
 	switch res.Status {
-	case runtime.StatusPaused:
+	case engine.StatusPaused:
 		for _, pc := range res.Pending {
 			f.Tools = append(f.Tools, toolView{ToolCallID: pc.ID, ToolName: pc.Name,
 				RequiresConfirmation: pc.RequiresConfirmation, ToolArgs: args(pc.Arguments), Result: json.RawMessage("null")})
 		}
 		return f
-	case runtime.StatusCancelled:
-		text := runtime.CancelledText
+	case engine.StatusCancelled:
+		text := engine.CancelledText
 		f.Content = &text
 	default:
 		text := res.Text

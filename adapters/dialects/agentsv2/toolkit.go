@@ -13,7 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime/tools"
+	"github.com/agentgate/agentgate/engine/tools"
 )
 
 // toolkitRun answers GET /v2/agents/{id}/toolkit/run: it runs one method

@@ -6,7 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 )
 
 // The thinking block. When reasoning is on for a request and the model
@@ -97,7 +97,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 // appendSummary writes what a client needs after the answer: the session
 // to continue, the agent and model, usage, latency and the run id. It
 // starts with a comma: the caller has opened the object.
-func appendSummary(b []byte, agentID string, res *runtime.Result) []byte {
+func appendSummary(b []byte, agentID string, res *engine.Result) []byte {
 	b = append(b, `,"session_id":`...)
 	if res.SessionID != "" {
 		b = dialects.AppendString(b, res.SessionID)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -163,7 +163,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if spec.id != nil {
 		a.ID = *spec.id
 	} else {
-		a.ID = runtime.NewID("agent_")
+		a.ID = engine.NewID("agent_")
 	}
 	if err := d.apply(spec, a); err != nil {
 		return err

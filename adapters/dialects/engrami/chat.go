@@ -8,8 +8,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/memory"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 )
 
 // A message id is the run's id under this dialect's prefix: "msg_X" is
@@ -46,14 +46,14 @@ func (d *Dialect) prepare(r *http.Request, p *adapters.Principal, stream bool) (
 	}
 	conv := req.conversationID
 	if conv == "" {
-		conv = runtime.NewID("conv_")
+		conv = engine.NewID("conv_")
 	}
 	return &adapters.Call{Principal: p, Dialect: Name, Agent: a, SessionID: conv, UserID: req.userID, PromptVars: req.vars,
-		RunID: runtime.NewID(runPrefix), Stream: stream,
+		RunID: engine.NewID(runPrefix), Stream: stream,
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, req.message)}}, nil
 }
 
-func accessed(res *runtime.Result) []string {
+func accessed(res *engine.Result) []string {
 	if res.MemoryAccessed == nil {
 		return []string{}
 	}

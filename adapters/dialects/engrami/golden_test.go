@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime/memory"
-	"github.com/agentgate/agentgate/runtime/tools"
 )
 
 // reply is one scripted model answer: its text in words, and its usage.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime/memory"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/state"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 )
 
 func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
@@ -25,7 +25,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
-	id := "chatcmpl-" + runtime.NewID("")
+	id := "chatcmpl-" + engine.NewID("")
 	created := d.env.Runtime.Now().Unix()
 
 	if !call.Stream {
@@ -48,7 +48,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 }
 
 // appendCompletion writes a non-streamed chat.completion object.
-func appendCompletion(b []byte, id, model string, created int64, res *runtime.Result) []byte {
+func appendCompletion(b []byte, id, model string, created int64, res *engine.Result) []byte {
 	b = append(b, `{"id":`...)
 	b = dialects.AppendString(b, id)
 	b = append(b, `,"object":"chat.completion","created":`...)

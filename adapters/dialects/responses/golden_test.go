@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/tidwall/gjson"
 )
 
@@ -382,7 +382,7 @@ func newHarness(t *testing.T, scripts []string) *dialecttest.Harness {
 		script.Events = [][]adapters.Event{events(t, evText)}
 	}
 	return dialecttest.NewWith(t, Name, script, dialecttest.Options{
-		Routes: []runtime.Route{{Pattern: "gpt-*", Provider: "script"}, {Pattern: "o-*", Provider: "script"}},
+		Routes: []engine.Route{{Pattern: "gpt-*", Provider: "script"}, {Pattern: "o-*", Provider: "script"}},
 	}, agents()...)
 }
 

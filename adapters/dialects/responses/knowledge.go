@@ -5,7 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -66,7 +66,7 @@ func (d *Dialect) addDocument(w http.ResponseWriter, r *http.Request, p *adapter
 	if _, err := dialects.DecodeJSON(r, d.env.Limits.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	doc, err := d.env.Runtime.AddDocument(r.Context(), p, runtime.DocumentInput{ID: req.ID, Source: r.PathValue("source"),
+	doc, err := d.env.Runtime.AddDocument(r.Context(), p, engine.DocumentInput{ID: req.ID, Source: r.PathValue("source"),
 		Title: req.Title, Text: req.Text, Format: req.Format, EmbeddingModel: req.EmbeddingModel, Metadata: req.Metadata,
 		Dialect: Name})
 	if err != nil {

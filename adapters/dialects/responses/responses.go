@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -62,7 +62,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	}
 
 	sid := ""
-	id := idPrefix + runtime.NewID("conv_")
+	id := idPrefix + engine.NewID("conv_")
 	if prev != nil {
 		sid, id = prev.ID, req.previousID
 	} else if req.store {

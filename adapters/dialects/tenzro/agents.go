@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -146,7 +146,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		return err
 	}
 	now := d.env.Runtime.Now()
-	a := &adapters.Agent{ID: runtime.NewID("agent_"), Tenant: p.Tenant, Project: project, Model: DefaultModel,
+	a := &adapters.Agent{ID: engine.NewID("agent_"), Tenant: p.Tenant, Project: project, Model: DefaultModel,
 		Pattern: adapters.PatternSingle, Status: adapters.StatusActive, CreatedAt: now, UpdatedAt: now}
 	apply(a, spec)
 	ctx := r.Context()

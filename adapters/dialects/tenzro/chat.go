@@ -8,7 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -54,11 +54,11 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	}
 	convID := req.conversationID
 	if convID == "" {
-		convID = runtime.NewID("conv_")
+		convID = engine.NewID("conv_")
 	}
 	call := &adapters.Call{Principal: p, Dialect: Name, Agent: agent, SessionID: convID, Project: project,
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, req.message)},
-		RunID:    runtime.NewID("run-"), Stream: req.stream}
+		RunID:    engine.NewID("run-"), Stream: req.stream}
 	if req.context != nil {
 		system := withContext(agent.SystemPrompt, req.vars, req.context)
 		call.SystemPrompt = &system
@@ -97,7 +97,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 // withContext fills the system prompt's placeholders from a request's
 // context; a prompt that has none gets the context appended as JSON.
 func withContext(prompt string, vars map[string]string, context json.RawMessage) string {
-	rendered := runtime.RenderPrompt(prompt, vars)
+	rendered := engine.RenderPrompt(prompt, vars)
 	if rendered != prompt {
 		return rendered
 	}
@@ -110,8 +110,8 @@ func withContext(prompt string, vars map[string]string, context json.RawMessage)
 
 // paused turns a run that stopped for a person's confirmation, which
 // this API cannot give, into an error.
-func paused(res *runtime.Result) error {
-	if res.Status != runtime.StatusPaused {
+func paused(res *engine.Result) error {
+	if res.Status != engine.StatusPaused {
 		return nil
 	}
 	name := ""
@@ -123,7 +123,7 @@ func paused(res *runtime.Result) error {
 }
 
 // toolCalls shows the tools a run ran.
-func toolCalls(steps []runtime.Step) []toolCallView {
+func toolCalls(steps []engine.Step) []toolCallView {
 	out := make([]toolCallView, 0, len(steps))
 	for _, s := range steps {
 		out = append(out, toolCallView{Name: s.Call.Name, Arguments: arguments(s.Call.Arguments), Result: result(s.Result)})

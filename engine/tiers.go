@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/agentgate/agentgate/state"
+)
+
+// Tiers is the set of service levels: the configuration's, overridden by
+// tiers set at run time through the admin API (kept in the store, so they
+// survive reloads and restarts until deleted).
+type Tiers struct {
+	mu        sync.RWMutex
+	declared  map[string]state.Tier
+	overrides map[string]state.Tier
+}
+
+// NewTiers returns a set holding the configuration's tiers.
+func NewTiers(tiers ...state.Tier) *Tiers {
+	t := &Tiers{declared: make(map[string]state.Tier, len(tiers)), overrides: map[string]state.Tier{}}
+	for _, tr := range tiers {
+		t.declared[tr.Name] = tr
+	}
+	return t
+}
+
+// load reads the run-time tiers from store.
+func (t *Tiers) load(ctx context.Context, store state.Store) error {
+	list, err := store.ListTiers(ctx)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tr := range list {
+		t.overrides[tr.Name] = *tr
+	}
+	return nil
+}
+
+// Get returns the tier called name.
+func (t *Tiers) Get(name string) (state.Tier, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if tr, ok := t.overrides[name]; ok {
+		return tr, true
+	}
+	tr, ok := t.declared[name]
+	return tr, ok
+}
+
+// Empty reports whether no tier exists: then nothing is limited.
+func (t *Tiers) Empty() bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.declared) == 0 && len(t.overrides) == 0
+}
+
+// Put creates or replaces a tier and stores it.
+func (t *Tiers) Put(ctx context.Context, store state.Store, tr state.Tier) error {
+	if err := store.PutTier(ctx, &tr); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.overrides[tr.Name] = tr
+	return nil
+}
+
+// List returns every tier by name.
+func (t *Tiers) List() []state.Tier {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]state.Tier, 0, len(t.declared)+len(t.overrides))
+	for name, tr := range t.declared {
+		if _, over := t.overrides[name]; !over {
+			out = append(out, tr)
+		}
+	}
+	for _, tr := range t.overrides {
+		out = append(out, tr)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Delete removes a tier set at run time; the configuration's tier of that
+// name, if any, applies again.
+func (t *Tiers) Delete(ctx context.Context, store state.Store, name string) error {
+	if err := store.DeleteTier(ctx, name); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.overrides, name)
+	return nil
+}
