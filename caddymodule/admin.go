@@ -160,7 +160,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		v := viewOf(k, declared)
-		tier, _ := app.runtime.Tiers().Get(k.Tier)
+		tier, _ := app.engine.Tiers().Get(k.Tier)
 		v.Usage = &keyUsage{Month: state.MonthKey(t), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens}
 		return writeAdminJSON(w, http.StatusOK, v)
 	case http.MethodPatch:
@@ -170,7 +170,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if _, err := decodeAdmin(r, &req); err != nil {
 			return err
 		}
-		if _, ok := app.runtime.Tiers().Get(req.Tier); !ok {
+		if _, ok := app.engine.Tiers().Get(req.Tier); !ok {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("tier %q does not exist", req.Tier)}
 		}
 		k, declared, err := app.keys.get(ctx, id)
@@ -210,7 +210,7 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tiers := app.runtime.Tiers()
+	tiers := app.engine.Tiers()
 	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/agentgate/tiers"), "/")
 	switch {
 	case name == "" && r.Method == http.MethodGet:

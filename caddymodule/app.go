@@ -14,6 +14,8 @@ import (
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/tiers"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
@@ -74,7 +76,7 @@ type App struct {
 	backend   *backend
 	storePath string
 	tools     *toolset
-	runtime   *engine.Runtime
+	engine    *engine.Engine
 	keys      *keyring
 	env       *dialects.Env
 	metrics   *metrics
@@ -129,7 +131,7 @@ type RouteConfig struct {
 	Target string `json:"target,omitempty"`
 	// Lacks says what the routed models cannot take (images, tools,
 	// reasoning): such requests get a clear 400, or with drop lose it.
-	Lacks engine.Capabilities `json:"lacks,omitzero"`
+	Lacks models.Capabilities `json:"lacks,omitzero"`
 }
 
 // AgentConfig declares an agent.
@@ -209,7 +211,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	store := be.store
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
-	var routes []engine.Route
+	var routes []models.Route
 	for i, pc := range a.Providers {
 		if pc.Name == "" {
 			return fmt.Errorf("providers[%d]: name is required", i)
@@ -223,11 +225,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		providers[pc.Name] = meterProvider(pc.Name, p)
 		for _, m := range pc.Models {
-			routes = append(routes, engine.Route{Pattern: m, Provider: pc.Name})
+			routes = append(routes, models.Route{Pattern: m, Provider: pc.Name})
 		}
 	}
 	for _, rc := range a.Routes {
-		routes = append(routes, engine.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
+		routes = append(routes, models.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
 	}
 	agents := make([]*adapters.Agent, 0, len(a.Agents))
 	for i := range a.Agents {
@@ -249,9 +251,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.checkAgentTools(agents); err != nil {
 		return err
 	}
-	a.runtime, err = engine.New(engine.Config{
+	a.engine, err = engine.New(engine.Config{
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: engine.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
+		Tiers: tiers.New(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory: memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
 		Now:    a.clock.Now,
@@ -259,7 +261,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.runtime.Now())
+	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.engine.Now())
 	if err != nil {
 		return err
 	}
@@ -269,7 +271,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxImageBytes == 0 {
 		a.MaxImageBytes = 5 << 20
 	}
-	a.env = &dialects.Env{Runtime: a.runtime, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
+	a.env = &dialects.Env{Engine: a.engine, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
 	return nil
 }
 
@@ -327,8 +329,8 @@ func (a *App) Stop() error { return nil }
 // with a Provision that failed half way.
 func (a *App) Cleanup() error {
 	a.tools.close()
-	if a.runtime != nil {
-		a.runtime.Close()
+	if a.engine != nil {
+		a.engine.Close()
 	}
 	if a.backend != nil {
 		a.backend = nil

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -207,7 +207,7 @@ func (m *metrics) tenantQuota(tenant string, used, limit int64) {
 }
 
 // observe records one finished request.
-func (dm *dialectMetrics) observe(snap *engine.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
+func (dm *dialectMetrics) observe(snap *models.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
 	if dm.m.tenant && p != nil {
 		tenant = p.Tenant

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,7 +112,7 @@ func TestMetricsLint(t *testing.T) {
 	for _, tenant := range []bool{false, true} {
 		m := &metrics{tenant: tenant}
 		dm := m.dialect("lint")
-		snap := engine.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1,
+		snap := models.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1,
 			Usage: adapters.Usage{InputTokens: 1, OutputTokens: 2}, FirstByte: time.Millisecond, Upstream: time.Second}
 		dm.observe(&snap, &adapters.Principal{Tenant: "t"}, outcomeOK, 1)
 		m.tenantQuota("t", 1, 2)
@@ -183,7 +183,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 		b.Run(fmt.Sprintf("tenant_label=%v", tenant), func(b *testing.B) {
 			dm := (&metrics{tenant: tenant}).dialect("bench")
 			p := &adapters.Principal{Tenant: "bench-tenant", KeyID: "k"}
-			snap := engine.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+			snap := models.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
 				Usage:     adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8},
 				FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
 			b.ReportAllocs()
@@ -197,7 +197,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 	// For comparison: the same without the series cache, looking each
 	// child up by its label values.
 	b.Run("uncached", func(b *testing.B) {
-		snap := engine.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+		snap := models.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
 			Usage: adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8}, FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -238,7 +238,7 @@ func BenchmarkExchange(b *testing.B) {
 					repl := caddy.NewReplacer()
 					rr := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, repl))
 					if !metered {
-						_, _ = engine.WithMeter(rr.Context())
+						_, _ = models.WithMeter(rr.Context())
 						w.Header().Set("Content-Type", "application/json")
 						w.WriteHeader(http.StatusOK)
 						continue

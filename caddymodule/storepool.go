@@ -3,7 +3,7 @@ package caddymodule
 import (
 	"time"
 
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -19,7 +19,7 @@ var stores = caddy.NewUsagePool()
 // reload keep recording through it until the last config lets go.
 type backend struct {
 	store    state.Store
-	recorder *engine.Recorder
+	recorder *models.Recorder
 	// limits keeps rate-limit and quota state across reloads.
 	limits state.Limits
 }
@@ -42,7 +42,7 @@ func acquireBackend(path string, flushEvery time.Duration, log *zap.Logger) (*ba
 		if err != nil {
 			return nil, err
 		}
-		rec := engine.NewRecorder(s, log, flushEvery)
+		rec := models.NewRecorder(s, log, flushEvery)
 		return &backend{store: s, recorder: rec, limits: state.NewMemoryLimits(s, rec.Flush)}, nil
 	})
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	openaiprov "github.com/agentgate/agentgate/adapters/providers/openai"
 	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/agentgate/agentgate/state"
@@ -67,14 +69,14 @@ func ragHelperAgent() *adapters.Agent {
 
 // guardRuntime builds a runtime over store with the openai provider "up"
 // on the fake upstream, embeddings routed to it.
-func guardRuntime(t *testing.T, store state.Store, up *fakeupstream.OpenAI) *engine.Runtime {
+func guardRuntime(t *testing.T, store state.Store, up *fakeupstream.OpenAI) *engine.Engine {
 	t.Helper()
 	prov, err := openaiprov.New(adapters.ProviderConfig{Name: "up", BaseURL: up.URL, APIKey: "sk-upstream"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rt, err := engine.New(engine.Config{Store: store, Providers: map[string]adapters.Provider{"up": prov},
-		Routes: []engine.Route{{Pattern: "gpt-*", Provider: "up"}, {Pattern: "text-embedding-*", Provider: "up"}}})
+		Routes: []models.Route{{Pattern: "gpt-*", Provider: "up"}, {Pattern: "text-embedding-*", Provider: "up"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +85,9 @@ func guardRuntime(t *testing.T, store state.Store, up *fakeupstream.OpenAI) *eng
 
 // addGuardHandbook adds the handbook to tenant-a's source "handbook",
 // embedded through the upstream.
-func addGuardHandbook(t *testing.T, rt *engine.Runtime) {
+func addGuardHandbook(t *testing.T, rt *engine.Engine) {
 	t.Helper()
-	d, err := rt.AddDocument(context.Background(), guardTenantA, engine.DocumentInput{ID: "doc_handbook", Source: "handbook",
+	d, err := rt.Knowledge().AddDocument(context.Background(), guardTenantA, knowledge.DocumentInput{ID: "doc_handbook", Source: "handbook",
 		Text: guardHandbook, Format: "markdown", EmbeddingModel: ragEmbeddingModel})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +165,7 @@ func TestGuardrailsAndRAGRuntime(t *testing.T) {
 		if !strings.Contains(system, "["+refundsChunk+"] Handbook — Handbook > Refunds\nRefunds are issued within 30 days") {
 			t.Errorf("upstream system prompt lacks the chunk:\n%s", system)
 		}
-		var cited *engine.Source
+		var cited *adapters.Source
 		for i := range res.Sources {
 			if res.Sources[i].Method != "embedding" {
 				t.Errorf("source %s ranked by %s, want embedding", res.Sources[i].ChunkID, res.Sources[i].Method)
@@ -208,7 +210,7 @@ func TestGuardrailsAndRAGThroughCaddy(t *testing.T) {
 		rt := guardRuntime(t, store, up)
 		defer rt.Close()
 		for _, a := range []*adapters.Agent{guardedAgent(), ragHelperAgent()} {
-			if err := rt.CreateAgent(context.Background(), a); err != nil {
+			if err := rt.Agents().Create(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
 		}

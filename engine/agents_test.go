@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 )
 
 // agentsRuntime declares "shared" (every tenant) and "decl-a" (tenant-a
 // only) and stores "stored-a1", "stored-a2" for tenant-a and "stored-b1"
 // for tenant-b.
-func agentsRuntime(t *testing.T) *Runtime {
+func agentsRuntime(t *testing.T) *Engine {
 	t.Helper()
 	rt, store := newTestRuntime(t, Config{
 		Providers: map[string]adapters.Provider{"p": newFake(reply("ok")...)},
@@ -57,7 +58,7 @@ func TestAgentsList(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.p.Tenant, func(t *testing.T) {
-			list, err := rt.Agents(context.Background(), tc.p)
+			list, err := rt.Agents().List(context.Background(), tc.p)
 			if err != nil {
 				t.Fatalf("Agents: %v", err)
 			}
@@ -104,7 +105,7 @@ func TestAgentLookup(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := rt.Agent(context.Background(), tc.p, tc.id)
+			a, err := rt.Agents().Get(context.Background(), tc.p, tc.id)
 			if tc.want == "" {
 				if err == nil {
 					t.Fatalf("Agent(%q) for %s = %s, want not found", tc.id, tc.p.Tenant, a.ID)
@@ -124,7 +125,7 @@ func TestAgentLookup(t *testing.T) {
 
 func TestAgentNotFoundMessageBounded(t *testing.T) {
 	rt := agentsRuntime(t)
-	_, err := rt.Agent(context.Background(), tenantA, strings.Repeat("x", 10000))
+	_, err := rt.Agents().Get(context.Background(), tenantA, strings.Repeat("x", 10000))
 	wantError(t, err, adapters.KindNotFound, "agent_not_found", "agent")
 	if err != nil && len(err.Error()) > 300 {
 		t.Errorf("error message of %d bytes echoes the whole id", len(err.Error()))
@@ -134,7 +135,7 @@ func TestAgentNotFoundMessageBounded(t *testing.T) {
 func TestIsDeclared(t *testing.T) {
 	rt := agentsRuntime(t)
 	for id, want := range map[string]bool{"shared": true, "decl-a": true, "stored-a1": false, "nope": false, "Shared helper": false} {
-		if got := rt.IsDeclared(id); got != want {
+		if got := rt.Agents().IsDeclared(id); got != want {
 			t.Errorf("IsDeclared(%q) = %v, want %v", id, got, want)
 		}
 	}
@@ -155,7 +156,7 @@ func TestDeclaredAgentsKeepCreationTime(t *testing.T) {
 
 func TestNewRejectsBadAgents(t *testing.T) {
 	providers := map[string]adapters.Provider{"openai": newFake(), "local": newFake()}
-	routes := []Route{{Pattern: "gpt-*", Provider: "openai"}}
+	routes := []models.Route{{Pattern: "gpt-*", Provider: "openai"}}
 	tests := []struct {
 		name    string
 		agents  []*adapters.Agent
@@ -185,7 +186,7 @@ func TestNewAcceptsPinnedAgent(t *testing.T) {
 		Providers: map[string]adapters.Provider{"openai": newFake(), "local": newFake(reply("ok")...)},
 		Agents:    []*adapters.Agent{a},
 	})
-	got, err := rt.Agent(context.Background(), tenantA, "a")
+	got, err := rt.Agents().Get(context.Background(), tenantA, "a")
 	if err != nil || got != a {
 		t.Fatalf("Agent(a) = %v, %v", got, err)
 	}

@@ -10,10 +10,12 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/guard"
+	"github.com/agentgate/agentgate/engine/knowledge"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/toolloop"
+	"go.uber.org/zap"
 )
 
 // Guardrails are applied by the runtime for every dialect:
@@ -36,25 +38,40 @@ import (
 //     when the repaired answer does not match either. The answer emitted
 //     and returned is the bare JSON (a Markdown fence around it dropped).
 
-// guardCacheSize bounds the compiled guardrails kept: agents are read
-// from the store per call, so compiled forms are found by content.
+// guardCacheSize bounds the compiled guardrails an engine keeps: agents
+// are read from the store per call, so compiled forms are found by
+// content.
 const guardCacheSize = 512
-
-var guards = func() *lru.Cache[string, *guard.Guard] {
-	c, _ := lru.New[string, *guard.Guard](guardCacheSize)
-	return c
-}()
 
 // ValidateGuardrails checks an agent's guardrails as a dialect or the
 // configuration would set them: nil, or an invalid-request error naming
 // the field at fault (guardrails.deny_patterns[0].pattern, …).
 func ValidateGuardrails(g *adapters.Guardrails) error {
-	_, err := compileGuard(g)
+	if g == nil {
+		return nil
+	}
+	_, err := compile(g)
 	return err
 }
 
+// ValidateGuardrailsAndKnowledge checks an agent's guardrails and
+// knowledge settings as a dialect would set them on an agent it creates
+// or updates (the engine checks declared agents itself): nil, or a 400
+// naming the field (guardrails.deny_patterns[0].pattern,
+// knowledge.sources[1], knowledge.embedding_model, …).
+func (e *Engine) ValidateGuardrailsAndKnowledge(a *adapters.Agent) error {
+	return validateAgent(a, e.models.Router())
+}
+
+func validateAgent(a *adapters.Agent, router *models.Router) error {
+	if err := ValidateGuardrails(a.Guardrails); err != nil {
+		return err
+	}
+	return knowledge.Validate(a.Knowledge, router)
+}
+
 // compileGuard compiles g, once per distinct configuration.
-func compileGuard(g *adapters.Guardrails) (*guard.Guard, error) {
+func (e *Engine) compileGuard(g *adapters.Guardrails) (*guard.Guard, error) {
 	if g == nil {
 		return nil, nil
 	}
@@ -62,9 +79,19 @@ func compileGuard(g *adapters.Guardrails) (*guard.Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := guards.Get(string(key)); ok {
+	if c, ok := e.guards.Get(string(key)); ok {
 		return c, nil
 	}
+	c, err := compile(g)
+	if err != nil {
+		return nil, err
+	}
+	e.guards.Add(string(key), c)
+	return c, nil
+}
+
+// compile compiles g, naming the field at fault in a 400.
+func compile(g *adapters.Guardrails) (*guard.Guard, error) {
 	c, err := guard.Compile(g)
 	if err != nil {
 		var fe *guard.FieldError
@@ -74,20 +101,19 @@ func compileGuard(g *adapters.Guardrails) (*guard.Guard, error) {
 		}
 		return nil, err
 	}
-	guards.Add(string(key), c)
 	return c, nil
 }
 
 // guardBlocked is the error of a deny rule's match.
 func guardBlocked(rule, where string) *adapters.Error {
 	return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "guardrail_blocked", Param: where,
-		Message: "blocked by guardrail " + quote(rule)}
+		Message: "blocked by guardrail " + adapters.Quote(rule)}
 }
 
 // guardInput applies the agent's input rules to call: a copy with its
 // messages redacted, or call itself when nothing changes.
-func (rt *Runtime) guardInput(call *adapters.Call) (*adapters.Call, error) {
-	g, err := compileGuard(call.Agent.Guardrails)
+func (e *Engine) guardInput(call *adapters.Call) (*adapters.Call, error) {
+	g, err := e.compileGuard(call.Agent.Guardrails)
 	if g == nil || err != nil {
 		return call, err
 	}
@@ -170,8 +196,10 @@ func schemaInstruction(schema string) string {
 
 // outputGuard filters the client-bound events of a run: answer text and
 // thinking through stream filters, the answer held whole when it must be
-// validated JSON.
+// validated JSON. It is the run's toolloop.Checker.
 type outputGuard struct {
+	models         *models.Models
+	log            *zap.Logger
 	g              *guard.Guard
 	next           adapters.Emit
 	text, thinking *guard.Stream
@@ -184,22 +212,19 @@ type outputGuard struct {
 }
 
 // guardStream puts the agent's output rules between st's run and its
-// client. It is idempotent.
-func (rt *Runtime) guardStream(st *runState) error {
-	if st.guard != nil {
-		return nil
-	}
-	g, err := compileGuard(st.call.Agent.Guardrails)
+// client, and returns the check of its answers (nil when it has none).
+func (e *Engine) guardStream(st *toolloop.State) (toolloop.Checker, error) {
+	g, err := e.compileGuard(st.Call.Agent.Guardrails)
 	if g == nil || err != nil {
-		return err
+		return nil, err
 	}
 	if g.Output == nil && g.Schema == nil {
-		return nil
+		return nil, nil
 	}
-	og := &outputGuard{g: g, next: st.emit, text: guard.NewStream(g.Output), thinking: guard.NewStream(g.OutputRedact),
-		holdJSON: g.Schema != nil}
-	st.guard, st.emit = og, og.emit
-	return nil
+	og := &outputGuard{models: e.models, log: e.log, g: g, next: st.Model.Emit, text: guard.NewStream(g.Output),
+		thinking: guard.NewStream(g.OutputRedact), holdJSON: g.Schema != nil}
+	st.Model.Emit = og.emit
+	return og, nil
 }
 
 func (o *outputGuard) emit(ev adapters.Event) error {
@@ -302,17 +327,17 @@ func (o *outputGuard) discard() {
 	o.held.Reset()
 }
 
-// filterAttempt applies the output rules to what an attempt keeps (its
+// filterAnswer applies the output rules to what an answer keeps (its
 // text and, unless signed for replay, its thinking), as the stream did.
-func (o *outputGuard) filterAttempt(a *attempt) error {
-	text, denied := o.g.Output.Apply(a.text.String())
+func (o *outputGuard) filterAnswer(a *models.Answer) error {
+	text, denied := o.g.Output.Apply(a.Text.String())
 	if denied != "" {
 		return guardBlocked(denied, "output")
 	}
-	setBuilder(&a.text, text)
-	if a.signature == "" && o.g.OutputRedact != nil {
-		thinking, _ := o.g.OutputRedact.Apply(a.thinking.String())
-		setBuilder(&a.thinking, thinking)
+	setBuilder(&a.Text, text)
+	if a.Signature == "" && o.g.OutputRedact != nil {
+		thinking, _ := o.g.OutputRedact.Apply(a.Thinking.String())
+		setBuilder(&a.Thinking, thinking)
 	}
 	return nil
 }
@@ -324,61 +349,57 @@ func setBuilder(b *strings.Builder, s string) {
 	}
 }
 
-// guardAnswer applies the output rules to a model call's result: the
-// deny error its stream hit, the redaction of what the run keeps, and for
-// a final answer the JSON schema, with one repair call.
-func (rt *Runtime) guardAnswer(ctx context.Context, st *runState, a *attempt, err error) (*attempt, error) {
-	og := st.guard
-	if og == nil {
-		return a, err
-	}
+// Check applies the output rules to a model call's result: the deny
+// error its stream hit, the redaction of what the run keeps, and for a
+// final answer the JSON schema, with one repair call.
+func (og *outputGuard) Check(ctx context.Context, st *toolloop.State, a *models.Answer, err error) (*models.Answer, error) {
 	if berr := og.err(); berr != nil {
 		return a, berr
 	}
 	if err != nil || a == nil {
 		return a, err
 	}
-	if err := og.filterAttempt(a); err != nil {
+	if err := og.filterAnswer(a); err != nil {
 		return a, err
 	}
-	if og.g.Schema == nil || len(a.toolCalls) > 0 {
+	if og.g.Schema == nil || len(a.ToolCalls) > 0 {
 		return a, nil
 	}
-	doc, verr := og.g.CheckJSON(a.text.String())
+	doc, verr := og.g.CheckJSON(a.Text.String())
 	if verr == nil {
-		setBuilder(&a.text, doc)
+		setBuilder(&a.Text, doc)
 		return a, og.release(doc)
 	}
-	rt.log.Debug("answer does not match the output schema; asking for a repair")
+	og.log.Debug("answer does not match the output schema; asking for a repair")
 	og.discard()
-	msgs := st.req.Messages
-	st.req.Messages = append(slices.Clip(msgs), a.message(), adapters.TextMessage(adapters.RoleUser,
+	msgs := st.Request.Messages
+	st.Request.Messages = append(slices.Clip(msgs), a.Message(), adapters.TextMessage(adapters.RoleUser,
 		"Your answer does not match the required JSON Schema: "+verr.Error()+
 			". Answer again with only the corrected JSON value, without any other text."))
-	a2, err := rt.complete(ctx, st)
-	st.req.Messages = msgs
+	a2, err := og.models.Complete(ctx, st.Model, st.Request)
+	st.Request.Messages = msgs
 	if a2 == nil {
 		return a, err
 	}
-	a2.usage.Add(a.usage)
+	a2.Usage.Add(a.Usage)
 	if berr := og.err(); berr != nil {
 		return a2, berr
 	}
 	if err != nil {
 		return a2, err
 	}
-	if err := og.filterAttempt(a2); err != nil {
+	if err := og.filterAnswer(a2); err != nil {
 		return a2, err
 	}
-	if len(a2.toolCalls) > 0 {
+	if len(a2.ToolCalls) > 0 {
 		return a2, nil // the loop runs them; the next answer is checked again
 	}
-	doc, verr = og.g.CheckJSON(a2.text.String())
+	doc, verr = og.g.CheckJSON(a2.Text.String())
 	if verr != nil {
 		og.discard()
 		return a2, &adapters.Error{Kind: adapters.KindUpstream, Code: "guardrail_output_invalid", Param: "output",
 			Message: "the model's answer does not match the agent's output JSON schema after one repair attempt: " + verr.Error()}
 	}
-	setBuilder(&a2.text, doc)
+	setBuilder(&a2.Text, doc)
 	return a2, og.release(doc)
 }

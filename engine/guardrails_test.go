@@ -104,15 +104,15 @@ func TestGuardrailsInput(t *testing.T) {
 				if err.Error() != "input: "+tc.wantErr {
 					t.Errorf("error = %q, want %q", err.Error(), "input: "+tc.wantErr)
 				}
-				if len(prov.requests()) != 0 || len(c.events) != 0 {
-					t.Errorf("a blocked request reached the model (%d calls) or the client (%d events)", len(prov.requests()), len(c.events))
+				if len(prov.Requests()) != 0 || len(c.events) != 0 {
+					t.Errorf("a blocked request reached the model (%d calls) or the client (%d events)", len(prov.Requests()), len(c.events))
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := describe(prov.lastRequest(t).Messages); !reflect.DeepEqual(got, tc.wantSent) {
+			if got := describe(prov.LastRequest(t).Messages); !reflect.DeepEqual(got, tc.wantSent) {
 				t.Errorf("model saw %q, want %q", got, tc.wantSent)
 			}
 			if now, _ := json.Marshal(call.Messages); string(now) != string(orig) {
@@ -141,7 +141,7 @@ func TestGuardrailsInputRedactsSession(t *testing.T) {
 
 // TestGuardrailsStreamRedaction streams an answer one character per
 // event: every secret spans many events, yet none reaches the client even
-// in part, and the Result and the session hold the same redacted text.
+// in part, and the toolloop.Result and the session hold the same redacted text.
 func TestGuardrailsStreamRedaction(t *testing.T) {
 	answer := "Reach Jane at jane.doe@example.com or +44 20 7946 0958; pay with 4111-1111-1111-1111. Key sk-abcdefghijklmnopqrstuvwxyz."
 	want := "Reach Jane at [REDACTED_EMAIL] or [REDACTED_PHONE]; pay with [REDACTED_CARD]. Key [REDACTED_API_KEY]."
@@ -224,7 +224,7 @@ func TestGuardrailsOutputDeny(t *testing.T) {
 }
 
 func TestGuardrailsToolLoopAndThinking(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{
+	prov := &fakeProvider{Script: [][]adapters.Event{
 		{
 			{Type: adapters.EventStart},
 			{Type: adapters.EventThinking, Text: "The user is ann@"},
@@ -286,14 +286,14 @@ func TestGuardrailsJSONSchema(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			prov := &fakeProvider{}
 			for _, a := range tc.answers {
-				prov.script = append(prov.script, charDeltas(a, usage))
+				prov.Script = append(prov.Script, charDeltas(a, usage))
 			}
 			rt, store := singleRuntime(t, prov)
 			agent := guardedAgent(adapters.Guardrails{OutputJSONSchema: json.RawMessage(orderSchema), RedactPII: []string{"email"}})
 			var c collect
 			res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_j", Stream: true,
 				Messages: []adapters.Message{userMsg("order two teas")}}, c.emit)
-			reqs := prov.requests()
+			reqs := prov.Requests()
 			if len(reqs) != tc.calls {
 				t.Fatalf("%d model calls, want %d", len(reqs), tc.calls)
 			}
@@ -353,7 +353,7 @@ func TestGuardrailsInvalidConfig(t *testing.T) {
 	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("hi")}},
 		(&collect{}).emit)
 	wantError(t, err, adapters.KindInvalidRequest, "invalid_guardrails", "guardrails.deny_patterns[0].pattern")
-	if len(prov.requests()) != 0 {
+	if len(prov.Requests()) != 0 {
 		t.Error("an agent with broken guardrails reached the model: they must fail closed")
 	}
 	if err := ValidateGuardrails(&adapters.Guardrails{RedactPII: []string{"ssn"}}); err == nil ||

@@ -2,105 +2,38 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/enginetest"
 	"github.com/agentgate/agentgate/state"
 )
 
-// testClock is the fixed time test runtimes run at.
-var testClock = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
-
+// The shared test support of the engine's packages (internal/enginetest)
+// under the names these tests use.
 var (
-	tenantA = &adapters.Principal{KeyID: "key_a", Tenant: "tenant-a", Tier: "pro"}
-	tenantB = &adapters.Principal{KeyID: "key_b", Tenant: "tenant-b", Tier: "free"}
+	testClock = enginetest.Clock
+	tenantA   = enginetest.TenantA
+	tenantB   = enginetest.TenantB
 )
 
-// fakeProvider records each request and replays scripted events: one
-// list per call, the last one repeating.
-type fakeProvider struct {
-	mu     sync.Mutex
-	script [][]adapters.Event
-	// err is returned before any event when set.
-	err  error
-	reqs []*adapters.Request
-}
+type fakeProvider = enginetest.Provider
 
-func newFake(events ...adapters.Event) *fakeProvider {
-	return &fakeProvider{script: [][]adapters.Event{events}}
-}
+func newFake(events ...adapters.Event) *fakeProvider { return enginetest.NewProvider(events...) }
 
-func (f *fakeProvider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
-	f.mu.Lock()
-	n := len(f.reqs)
-	f.reqs = append(f.reqs, req)
-	var events []adapters.Event
-	if len(f.script) > 0 {
-		events = f.script[min(n, len(f.script)-1)]
-	}
-	err := f.err
-	f.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	for _, ev := range events {
-		if ev.Type == adapters.EventError {
-			_ = emit(ev)
-			return ev.Err
-		}
-		if err := emit(ev); err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (f *fakeProvider) requests() []*adapters.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*adapters.Request(nil), f.reqs...)
-}
-
-func (f *fakeProvider) lastRequest(t *testing.T) *adapters.Request {
-	t.Helper()
-	reqs := f.requests()
-	if len(reqs) == 0 {
-		t.Fatal("provider was not called")
-	}
-	return reqs[len(reqs)-1]
-}
-
-// reply is the usual event sequence of a plain text answer without usage.
-func reply(text string) []adapters.Event {
-	return []adapters.Event{
-		{Type: adapters.EventStart},
-		{Type: adapters.EventDelta, Text: text},
-		{Type: adapters.EventDone, FinishReason: "stop"},
-	}
-}
+func reply(text string) []adapters.Event { return enginetest.Reply(text) }
 
 func openStore(t *testing.T) *state.Bolt {
 	t.Helper()
-	store, err := state.OpenBolt(filepath.Join(t.TempDir(), "test.db"), state.BoltOptions{})
-	if err != nil {
-		t.Fatalf("OpenBolt: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	return store
+	return enginetest.OpenStore(t)
 }
 
 // newTestRuntime builds a runtime over a fresh store. The runtime is
 // closed before the store.
-func newTestRuntime(t *testing.T, cfg Config) (*Runtime, *state.Bolt) {
+func newTestRuntime(t *testing.T, cfg Config) (*Engine, *state.Bolt) {
 	t.Helper()
 	store := openStore(t)
 	cfg.Store = store
@@ -119,18 +52,18 @@ func newTestRuntime(t *testing.T, cfg Config) (*Runtime, *state.Bolt) {
 }
 
 // singleRuntime is a runtime whose only provider, "p", is prov.
-func singleRuntime(t *testing.T, prov adapters.Provider) (*Runtime, *state.Bolt) {
+func singleRuntime(t *testing.T, prov adapters.Provider) (*Engine, *state.Bolt) {
 	t.Helper()
 	return newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}})
 }
 
 // usageOf flushes the recorder and returns tenant's usage records, newest
 // first.
-func usageOf(t *testing.T, rt *Runtime, tenant string) []state.UsageRecord {
+func usageOf(t *testing.T, rt *Engine, tenant string) []state.UsageRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := rt.Recorder().Flush(ctx); err != nil {
+	if err := rt.Models().Recorder().Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 	recs, err := rt.Store().ListUsage(ctx, tenant, 1000)
@@ -175,25 +108,13 @@ func describe(msgs []adapters.Message) []string {
 	return out
 }
 
-func userMsg(text string) adapters.Message { return adapters.TextMessage(adapters.RoleUser, text) }
+func userMsg(text string) adapters.Message { return enginetest.UserMsg(text) }
 
 // wantError checks that err is an *adapters.Error of kind k, with param
 // when param is not empty.
 func wantError(t *testing.T, err error, k adapters.ErrorKind, code, param string) {
 	t.Helper()
-	var e *adapters.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error = %v (%T), want *adapters.Error", err, err)
-	}
-	if e.Kind != k {
-		t.Errorf("error kind = %d, want %d (%v)", e.Kind, k, e)
-	}
-	if code != "" && e.CodeOrDefault() != code {
-		t.Errorf("error code = %q, want %q", e.CodeOrDefault(), code)
-	}
-	if param != "" && e.Param != param {
-		t.Errorf("error param = %q, want %q", e.Param, param)
-	}
+	enginetest.WantError(t, err, k, code, param)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/models"
 )
 
 // embedProvider is a fake provider that also embeds: one dimension per
@@ -35,11 +36,11 @@ func withUsage(evs []adapters.Event, in, out int) []adapters.Event {
 	return append(append(evs[:n-1:n-1], adapters.Event{Type: adapters.EventUsage, Usage: &adapters.Usage{InputTokens: in, OutputTokens: out}}), evs[n-1])
 }
 
-func flushMemory(t *testing.T, rt *Runtime) {
+func flushMemory(t *testing.T, rt *Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := rt.Memory().Flush(ctx); err != nil {
+	if err := rt.Knowledge().Memory().Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -49,7 +50,7 @@ func flushMemory(t *testing.T, rt *Runtime) {
 // dialect "memory"), and recalled into the system prompt of a run in
 // another conversation of the same user, whose result lists it.
 func TestRunRecallsAndRemembers(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{
+	prov := &fakeProvider{Script: [][]adapters.Event{
 		withUsage(reply("Nice to meet you, Ada."), 10, 5),
 		withUsage(reply(`{"facts":["The user's favourite colour is teal."],"instructions":["Always answer in French."]}`), 50, 20),
 		withUsage(reply("Teal."), 30, 2),
@@ -73,7 +74,7 @@ func TestRunRecallsAndRemembers(t *testing.T) {
 	// The second run's memory step runs in the background once the run
 	// has returned: wait for it, so the count does not race with it.
 	flushMemory(t, rt)
-	reqs := prov.requests()
+	reqs := prov.Requests()
 	if len(reqs) != 4 || !strings.HasPrefix(reqs[1].System, memory.ManagerPrompt) || !strings.HasPrefix(reqs[3].System, memory.ManagerPrompt) {
 		t.Fatalf("%d model calls, want 4 (answer, memory manager, answer, memory manager)", len(reqs))
 	}
@@ -87,13 +88,11 @@ func TestRunRecallsAndRemembers(t *testing.T) {
 		t.Errorf("MemoryAccessed = %v", res.MemoryAccessed)
 	}
 	// Another user of the same agent recalls nothing of Ada's.
-	prov.mu.Lock()
-	prov.script = append(prov.script, reply("I don't know."))
-	prov.mu.Unlock()
+	prov.Then(reply("I don't know.")...)
 	bob, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s3", UserID: "bob",
 		Messages: []adapters.Message{userMsg("What is my favourite colour?")}}, (&collect{}).emit)
-	if err != nil || len(bob.MemoryAccessed) != 0 || strings.Contains(prov.lastRequest(t).System, "teal") {
-		t.Fatalf("bob recalled %v: %s (%v)", bob.MemoryAccessed, prov.lastRequest(t).System, err)
+	if err != nil || len(bob.MemoryAccessed) != 0 || strings.Contains(prov.LastRequest(t).System, "teal") {
+		t.Fatalf("bob recalled %v: %s (%v)", bob.MemoryAccessed, prov.LastRequest(t).System, err)
 	}
 	flushMemory(t, rt)
 
@@ -115,7 +114,7 @@ func TestRunRecallsAndRemembers(t *testing.T) {
 	if manager != 1 || embeds == 0 {
 		t.Errorf("memory usage records: %d manager calls of the first run, %d embeddings", manager, embeds)
 	}
-	st, err := rt.Memory().Stats(context.Background(), "tenant-a", "ag")
+	st, err := rt.Knowledge().Memory().Stats(context.Background(), "tenant-a", "ag")
 	if err != nil || st.Conversations != 3 || st.Responses != 3 {
 		t.Errorf("stats %+v %v", st, err)
 	}
@@ -134,14 +133,14 @@ func TestRunWithoutMemory(t *testing.T) {
 		}
 	}
 	flushMemory(t, rt)
-	if reqs := prov.requests(); len(reqs) != 2 || reqs[1].System != "S" {
+	if reqs := prov.Requests(); len(reqs) != 2 || reqs[1].System != "S" {
 		t.Fatalf("%d calls, system %q", len(reqs), reqs[len(reqs)-1].System)
 	}
 }
 
 func TestMemoryConfigErrors(t *testing.T) {
 	providers := map[string]adapters.Provider{"a": newFake(), "b": newFake()}
-	_, err := New(Config{Store: openStore(t), Providers: providers, Routes: []Route{{Pattern: "m", Provider: "a"}},
+	_, err := New(Config{Store: openStore(t), Providers: providers, Routes: []models.Route{{Pattern: "m", Provider: "a"}},
 		Memory: memory.Options{EmbeddingModel: "nowhere"}})
 	if err == nil || !strings.Contains(err.Error(), "embedding_model") {
 		t.Fatalf("unrouted embedding model: %v", err)

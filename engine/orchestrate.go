@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
 	"go.uber.org/zap"
 )
@@ -84,10 +85,10 @@ func orchestrationDepth(ctx context.Context) int {
 // once all are done); the answer's events follow. A sub-agent that fails
 // fails the orchestration (parallel siblings are cancelled); one that
 // hits its iteration bound passes on what it has, with its status.
-func (rt *Runtime) Orchestrate(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*Result, error) {
+func (e *Engine) Orchestrate(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*toolloop.Result, error) {
 	agent := call.Agent
 	if !agent.Orchestrates() {
-		return rt.run(ctx, call, emit, nil)
+		return e.run(ctx, call, emit, nil)
 	}
 	if !agent.Active() {
 		return nil, adapters.NotActive(agent, "agent")
@@ -95,24 +96,24 @@ func (rt *Runtime) Orchestrate(ctx context.Context, call *adapters.Call, emit ad
 	depth := orchestrationDepth(ctx) + 1
 	if depth > MaxOrchestrationDepth {
 		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "orchestration_too_deep", Param: "sub_agents",
-			Message: "agent " + quote(agent.ID) + " nests sub-agents deeper than " + strconv.Itoa(MaxOrchestrationDepth) + " levels"}
+			Message: "agent " + adapters.Quote(agent.ID) + " nests sub-agents deeper than " + strconv.Itoa(MaxOrchestrationDepth) + " levels"}
 	}
 	// The agent's input guardrails apply before any sub-agent sees the
 	// input (its own run applies them again: redaction is idempotent).
-	call, err := rt.guardInput(call)
+	call, err := e.guardInput(call)
 	if err != nil {
 		return nil, err
 	}
-	subs, err := rt.subAgents(ctx, call)
+	subs, err := e.subAgents(ctx, call)
 	if err != nil {
 		return nil, err
 	}
 	c := *call
 	if c.RunID == "" {
-		c.RunID = NewID("run-")
+		c.RunID = adapters.NewID("run-")
 	}
 	ctx = context.WithValue(ctx, depthKey{}, depth)
-	o := &orchestration{rt: rt, call: &c, subs: subs, emit: emit}
+	o := &orchestration{e: e, call: &c, subs: subs, emit: emit}
 	switch agent.Pattern {
 	case adapters.PatternSequential:
 		return o.sequential(ctx)
@@ -122,24 +123,24 @@ func (rt *Runtime) Orchestrate(ctx context.Context, call *adapters.Call, emit ad
 		return o.hierarchical(ctx)
 	}
 	return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_pattern", Param: "pattern",
-		Message: "agent " + quote(agent.ID) + " has the unknown orchestration pattern " + quote(agent.Pattern)}
+		Message: "agent " + adapters.Quote(agent.ID) + " has the unknown orchestration pattern " + adapters.Quote(agent.Pattern)}
 }
 
 // subAgents resolves call's agent's sub-agents, by id, within the
 // caller's tenant and the call's project.
-func (rt *Runtime) subAgents(ctx context.Context, call *adapters.Call) ([]*adapters.Agent, error) {
+func (e *Engine) subAgents(ctx context.Context, call *adapters.Call) ([]*adapters.Agent, error) {
 	agent := call.Agent
 	if len(agent.SubAgents) == 0 {
 		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "no_sub_agents", Param: "sub_agents",
-			Message: "agent " + quote(agent.ID) + " orchestrates (" + agent.Pattern + ") but has no sub-agents"}
+			Message: "agent " + adapters.Quote(agent.ID) + " orchestrates (" + agent.Pattern + ") but has no sub-agents"}
 	}
 	out := make([]*adapters.Agent, 0, len(agent.SubAgents))
 	for _, id := range agent.SubAgents {
-		a, err := rt.Agent(ctx, call.Principal, id)
+		a, err := e.agents.Get(ctx, call.Principal, id)
 		var e *adapters.Error
 		if errors.As(err, &e) && e.Kind == adapters.KindNotFound || err == nil && (a.ID != id || !a.InProject(call.Project)) {
 			return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "agent_not_found", Param: "sub_agents",
-				Message: "sub-agent " + quote(id) + " of agent " + quote(agent.ID) + " not found"}
+				Message: "sub-agent " + adapters.Quote(id) + " of agent " + adapters.Quote(agent.ID) + " not found"}
 		}
 		if err != nil {
 			return nil, err
@@ -151,7 +152,7 @@ func (rt *Runtime) subAgents(ctx context.Context, call *adapters.Call) ([]*adapt
 
 // orchestration is one orchestrated run in progress.
 type orchestration struct {
-	rt   *Runtime
+	e    *Engine
 	call *adapters.Call
 	subs []*adapters.Agent
 	emit adapters.Emit
@@ -184,21 +185,21 @@ func (o *orchestration) task() string {
 // delegation is the call of sub-agent tool name with input as its task.
 func delegation(name, input string) adapters.ToolCall {
 	args, _ := json.Marshal(map[string]string{"task": input})
-	return adapters.ToolCall{ID: NewID("call_"), Name: name, Arguments: string(args)}
+	return adapters.ToolCall{ID: adapters.NewID("call_"), Name: name, Arguments: string(args)}
 }
 
 // runSub runs sub-agent a on input (the task of tc) for the
 // orchestrator, metered and logged under the orchestrator's run, and
 // returns its result as a step.
-func (o *orchestration) runSub(ctx context.Context, a *adapters.Agent, tc adapters.ToolCall, input string) (Step, *Result, error) {
+func (o *orchestration) runSub(ctx context.Context, a *adapters.Agent, tc adapters.ToolCall, input string) (toolloop.Step, *toolloop.Result, error) {
 	call := o.call
 	sub := &adapters.Call{Principal: call.Principal, Dialect: call.Dialect, Agent: a, Project: call.Project,
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, input)},
-		RunID:    NewID("run-"), ParentRunID: call.RunID}
-	step := Step{Call: tc, Toolkit: SubAgentToolkit}
-	o.rt.log.Info("sub-agent run", zap.String("parent_run_id", call.RunID), zap.String("run_id", sub.RunID),
+		RunID:    adapters.NewID("run-"), ParentRunID: call.RunID}
+	step := toolloop.Step{Call: tc, Toolkit: SubAgentToolkit}
+	o.e.log.Info("sub-agent run", zap.String("parent_run_id", call.RunID), zap.String("run_id", sub.RunID),
 		zap.String("agent", call.Agent.ID), zap.String("pattern", call.Agent.Pattern), zap.String("sub_agent", a.ID))
-	res, err := o.rt.Run(ctx, sub, func(adapters.Event) error { return ctx.Err() })
+	res, err := o.e.Run(ctx, sub, func(adapters.Event) error { return ctx.Err() })
 	if res != nil {
 		o.mu.Lock()
 		o.usage.Add(res.Usage)
@@ -208,7 +209,7 @@ func (o *orchestration) runSub(ctx context.Context, a *adapters.Agent, tc adapte
 		return step, res, err
 	}
 	out := SubAgentResult{AgentID: a.ID, Name: a.Name, Output: res.Text}
-	if res.Status != StatusCompleted {
+	if res.Status != toolloop.StatusCompleted {
 		out.Status, step.Failed = res.Status, true
 	}
 	step.Result, _ = json.Marshal(out)
@@ -216,20 +217,20 @@ func (o *orchestration) runSub(ctx context.Context, a *adapters.Agent, tc adapte
 }
 
 // callEvent and resultEvent show a sub-agent step in the event stream.
-func callEvent(s *Step) adapters.Event {
+func callEvent(s *toolloop.Step) adapters.Event {
 	c := s.Call
 	return adapters.Event{Type: adapters.EventToolCall, ToolCall: &c, Executed: true}
 }
 
-func resultEvent(s *Step) adapters.Event {
+func resultEvent(s *toolloop.Step) adapters.Event {
 	c := s.Call
 	return adapters.Event{Type: adapters.EventToolResult, ToolCall: &c, ToolResult: string(s.Result), ToolError: s.Failed, Executed: true}
 }
 
-func (o *orchestration) sequential(ctx context.Context) (*Result, error) {
+func (o *orchestration) sequential(ctx context.Context) (*toolloop.Result, error) {
 	task := o.task()
-	names := subToolNames(o.rt, o.subs)
-	steps := make([]Step, 0, len(o.subs))
+	names := subToolNames(o.e, o.subs)
+	steps := make([]toolloop.Step, 0, len(o.subs))
 	var outputs strings.Builder
 	prev := ""
 	for i, a := range o.subs {
@@ -240,7 +241,7 @@ func (o *orchestration) sequential(ctx context.Context) (*Result, error) {
 		if err := o.start(); err != nil {
 			return o.partial(steps), err
 		}
-		pending := Step{Call: delegation(names[i], input)}
+		pending := toolloop.Step{Call: delegation(names[i], input)}
 		if err := o.emit(callEvent(&pending)); err != nil {
 			return o.partial(steps), err
 		}
@@ -260,24 +261,24 @@ func (o *orchestration) sequential(ctx context.Context) (*Result, error) {
 	return o.synthesise(ctx, steps, section)
 }
 
-func (o *orchestration) parallel(ctx context.Context) (*Result, error) {
+func (o *orchestration) parallel(ctx context.Context) (*toolloop.Result, error) {
 	task := o.task()
-	names := subToolNames(o.rt, o.subs)
+	names := subToolNames(o.e, o.subs)
 	if err := o.start(); err != nil {
 		return o.partial(nil), err
 	}
 	calls := make([]adapters.ToolCall, len(o.subs))
 	for i := range o.subs {
 		calls[i] = delegation(names[i], task)
-		pending := Step{Call: calls[i]}
+		pending := toolloop.Step{Call: calls[i]}
 		if err := o.emit(callEvent(&pending)); err != nil {
 			return o.partial(nil), err
 		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	steps := make([]Step, len(o.subs))
-	results := make([]*Result, len(o.subs))
+	steps := make([]toolloop.Step, len(o.subs))
+	results := make([]*toolloop.Result, len(o.subs))
 	errs := make([]error, len(o.subs))
 	var wg sync.WaitGroup
 	for i, a := range o.subs {
@@ -321,7 +322,7 @@ func (o *orchestration) parallel(ctx context.Context) (*Result, error) {
 // agent with the stages' outputs added to its system prompt, no tools,
 // and the call's session, so the conversation keeps the user's message
 // and the answer.
-func (o *orchestration) synthesise(ctx context.Context, steps []Step, section string) (*Result, error) {
+func (o *orchestration) synthesise(ctx context.Context, steps []toolloop.Step, section string) (*toolloop.Result, error) {
 	call := *o.call
 	agent := *call.Agent
 	agent.Tools, agent.Pattern, agent.SubAgents = nil, adapters.PatternSingle, nil
@@ -341,7 +342,7 @@ func (o *orchestration) synthesise(ctx context.Context, steps []Step, section st
 	}
 	system += section
 	call.SystemPrompt = &system
-	res, err := o.rt.run(ctx, &call, o.wrapEmit(), nil)
+	res, err := o.e.run(ctx, &call, o.wrapEmit(), nil)
 	return o.merge(res, steps), err
 }
 
@@ -368,7 +369,7 @@ func (o *orchestration) wrapEmit() adapters.Emit {
 
 // merge adds the sub-agent steps (before the agent's own) and usage to
 // the agent's result.
-func (o *orchestration) merge(res *Result, steps []Step) *Result {
+func (o *orchestration) merge(res *toolloop.Result, steps []toolloop.Step) *toolloop.Result {
 	if res == nil {
 		return o.partial(steps)
 	}
@@ -380,16 +381,16 @@ func (o *orchestration) merge(res *Result, steps []Step) *Result {
 }
 
 // partial is the result of an orchestration that ended early.
-func (o *orchestration) partial(steps []Step) *Result {
+func (o *orchestration) partial(steps []toolloop.Step) *toolloop.Result {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return &Result{RunID: o.call.RunID, SessionID: o.call.SessionID, Steps: steps, Usage: o.usage}
+	return &toolloop.Result{RunID: o.call.RunID, SessionID: o.call.SessionID, Steps: steps, Usage: o.usage}
 }
 
 // hierarchical runs the agent's own tool loop with a delegation tool per
 // sub-agent.
-func (o *orchestration) hierarchical(ctx context.Context) (*Result, error) {
-	names := subToolNames(o.rt, o.subs)
+func (o *orchestration) hierarchical(ctx context.Context) (*toolloop.Result, error) {
+	names := subToolNames(o.e, o.subs)
 	extra := make(map[string]*tools.Method, len(o.subs))
 	for i, a := range o.subs {
 		desc := "Delegate a task to the sub-agent " + strconv.Quote(a.Name)
@@ -416,7 +417,7 @@ func (o *orchestration) hierarchical(ctx context.Context) (*Result, error) {
 			},
 		}
 	}
-	res, err := o.rt.run(ctx, o.call, o.wrapEmit(), extra)
+	res, err := o.e.run(ctx, o.call, o.wrapEmit(), extra)
 	if res != nil {
 		o.mu.Lock()
 		res.Usage.Add(o.usage)
@@ -428,13 +429,13 @@ func (o *orchestration) hierarchical(ctx context.Context) (*Result, error) {
 // subToolNames names the tools and steps of sub-agents: each one's id,
 // made a valid tool name (letters, digits, _ and -, at most 64), unique
 // among them and the operator's tools.
-func subToolNames(rt *Runtime, subs []*adapters.Agent) []string {
+func subToolNames(e *Engine, subs []*adapters.Agent) []string {
 	out := make([]string, len(subs))
 	taken := map[string]bool{}
 	for i, a := range subs {
 		base := toolName(a.ID)
 		name := base
-		for n := 2; taken[name] || rt.operatorTool(name); n++ {
+		for n := 2; taken[name] || e.operatorTool(name); n++ {
 			suffix := "_" + strconv.Itoa(n)
 			name = base[:min(len(base), 64-len(suffix))] + suffix
 		}
@@ -444,11 +445,11 @@ func subToolNames(rt *Runtime, subs []*adapters.Agent) []string {
 	return out
 }
 
-func (rt *Runtime) operatorTool(name string) bool {
-	if rt.tools == nil {
+func (e *Engine) operatorTool(name string) bool {
+	if e.tools == nil {
 		return false
 	}
-	_, ok := rt.tools.Method("", name)
+	_, ok := e.tools.Method("", name)
 	return ok
 }
 
@@ -476,10 +477,10 @@ func toolName(id string) string {
 // cycle goes through a; and neither a nor any agent that reaches a
 // nests sub-agents deeper than MaxOrchestrationDepth. Failures are 400s
 // naming "sub_agents" (or "pattern").
-func (rt *Runtime) CheckOrchestration(ctx context.Context, p *adapters.Principal, project string, a *adapters.Agent) error {
+func (e *Engine) CheckOrchestration(ctx context.Context, p *adapters.Principal, project string, a *adapters.Agent) error {
 	bad := func(format string, args ...any) error { return adapters.BadField("sub_agents", format, args...) }
 	if a.Pattern != "" && !slices.Contains(adapters.Patterns, a.Pattern) {
-		return adapters.BadField("pattern", "unknown orchestration pattern %s (known: %s)", quote(a.Pattern), strings.Join(adapters.Patterns, ", "))
+		return adapters.BadField("pattern", "unknown orchestration pattern %s (known: %s)", adapters.Quote(a.Pattern), strings.Join(adapters.Patterns, ", "))
 	}
 	if !a.Orchestrates() {
 		if len(a.SubAgents) > 0 {
@@ -493,7 +494,7 @@ func (rt *Runtime) CheckOrchestration(ctx context.Context, p *adapters.Principal
 	case n > MaxSubAgents:
 		return bad("at most %d sub-agents, not %d", MaxSubAgents, n)
 	}
-	agents, err := rt.Agents(ctx, p)
+	agents, err := e.agents.List(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -509,14 +510,14 @@ func (rt *Runtime) CheckOrchestration(ctx context.Context, p *adapters.Principal
 	for _, id := range a.SubAgents {
 		switch {
 		case id == a.ID:
-			return bad("agent %s cannot be its own sub-agent", quote(id))
+			return bad("agent %s cannot be its own sub-agent", adapters.Quote(id))
 		case seen[id]:
-			return bad("sub-agent %s is named twice", quote(id))
+			return bad("sub-agent %s is named twice", adapters.Quote(id))
 		}
 		seen[id] = true
 		if _, ok := graph[id]; !ok {
 			return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "agent_not_found", Param: "sub_agents",
-				Message: "sub_agents: agent " + quote(id) + " not found in this project"}
+				Message: "sub_agents: agent " + adapters.Quote(id) + " not found in this project"}
 		}
 	}
 	graph[a.ID] = a.SubAgents
@@ -548,7 +549,7 @@ func (rt *Runtime) CheckOrchestration(ctx context.Context, p *adapters.Principal
 	if d := depth(a.ID, nil); cycle != nil {
 		return bad("a cycle of sub-agents: %s", strings.Join(cycle, " → "))
 	} else if d > MaxOrchestrationDepth {
-		return bad("agent %s would nest sub-agents %d levels deep; at most %d", quote(a.ID), d, MaxOrchestrationDepth)
+		return bad("agent %s would nest sub-agents %d levels deep; at most %d", adapters.Quote(a.ID), d, MaxOrchestrationDepth)
 	}
 	// Agents that reach a: a's depth adds to theirs.
 	for id := range graph {
@@ -558,7 +559,7 @@ func (rt *Runtime) CheckOrchestration(ctx context.Context, p *adapters.Principal
 		if d := depth(id, nil); cycle != nil {
 			return bad("a cycle of sub-agents: %s", strings.Join(cycle, " → "))
 		} else if d > MaxOrchestrationDepth {
-			return bad("agent %s, which runs %s, would nest sub-agents %d levels deep; at most %d", quote(id), quote(a.ID), d, MaxOrchestrationDepth)
+			return bad("agent %s, which runs %s, would nest sub-agents %d levels deep; at most %d", adapters.Quote(id), adapters.Quote(a.ID), d, MaxOrchestrationDepth)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -47,7 +48,7 @@ func (e *echoProvider) Chat(ctx context.Context, req *adapters.Request, emit ada
 	return ctx.Err()
 }
 
-func (e *echoProvider) requests() []*adapters.Request {
+func (e *echoProvider) Requests() []*adapters.Request {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]*adapters.Request(nil), e.reqs...)
@@ -56,7 +57,7 @@ func (e *echoProvider) requests() []*adapters.Request {
 // bySystem returns the requests whose system prompt starts with name.
 func (e *echoProvider) bySystem(name string) []*adapters.Request {
 	var out []*adapters.Request
-	for _, r := range e.requests() {
+	for _, r := range e.Requests() {
 		if strings.HasPrefix(r.System, name) {
 			out = append(out, r)
 		}
@@ -85,7 +86,7 @@ func echo(req *adapters.Request) []adapters.Event {
 }
 
 // orchestrationRuntime stores agents of tenant-a in project proj.
-func orchestrationRuntime(t *testing.T, prov adapters.Provider, agents ...*adapters.Agent) (*Runtime, *state.Bolt) {
+func orchestrationRuntime(t *testing.T, prov adapters.Provider, agents ...*adapters.Agent) (*Engine, *state.Bolt) {
 	t.Helper()
 	rt, store := singleRuntime(t, prov)
 	for _, a := range agents {
@@ -138,10 +139,10 @@ func TestSequentialChainsSubAgentsThenTheParentAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Text != "Boss(plan a trip)" || res.Status != StatusCompleted {
+	if res.Text != "Boss(plan a trip)" || res.Status != toolloop.StatusCompleted {
 		t.Fatalf("result %q %s", res.Text, res.Status)
 	}
-	reqs := prov.requests()
+	reqs := prov.Requests()
 	if len(reqs) != 3 || !strings.HasPrefix(reqs[0].System, "Alpha") || !strings.HasPrefix(reqs[1].System, "Beta") || !strings.HasPrefix(reqs[2].System, "Boss") {
 		t.Fatalf("order of calls: %v", systems(reqs))
 	}
@@ -359,7 +360,7 @@ func TestHierarchicalIsBoundedByMaxIterations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != StatusMaxIterations || res.Iterations != 3 || len(res.Steps) != 2 || len(prov.bySystem("Worker")) != 2 {
+	if res.Status != toolloop.StatusMaxIterations || res.Iterations != 3 || len(res.Steps) != 2 || len(prov.bySystem("Worker")) != 2 {
 		t.Errorf("status %s, %d iterations, %d steps, %d worker calls", res.Status, res.Iterations, len(res.Steps), len(prov.bySystem("Worker")))
 	}
 }
@@ -417,7 +418,7 @@ func TestOrchestrationErrors(t *testing.T) {
 	noop := func(adapters.Event) error { return nil }
 	_, err := rt.Run(context.Background(), subAgentCall(deep[0], "x"), noop)
 	wantError(t, err, adapters.KindInvalidRequest, "orchestration_too_deep", "sub_agents")
-	if n := len(prov.requests()); n != 0 {
+	if n := len(prov.Requests()); n != 0 {
 		t.Errorf("%d model calls before the depth error", n)
 	}
 	_, err = rt.Run(context.Background(), subAgentCall(deep[1], "x"), noop)
@@ -504,18 +505,18 @@ func TestProjectScoping(t *testing.T) {
 		&adapters.Agent{ID: "shared", SystemPrompt: "Shared"})
 	ctx := context.Background()
 	limited := &adapters.Principal{KeyID: "k", Tenant: "tenant-a", Projects: []string{"proj-a"}}
-	if _, err := rt.Agent(ctx, limited, "in-b"); err == nil {
+	if _, err := rt.Agents().Get(ctx, limited, "in-b"); err == nil {
 		t.Error("a key limited to proj-a found an agent of proj-b")
 	}
 	for _, id := range []string{"in-a", "shared"} {
-		if _, err := rt.Agent(ctx, limited, id); err != nil {
+		if _, err := rt.Agents().Get(ctx, limited, id); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}
 	}
-	if err := rt.DeleteAgent(ctx, limited, "in-b"); err == nil {
+	if err := rt.Agents().Delete(ctx, limited, "in-b"); err == nil {
 		t.Error("a key limited to proj-a deleted an agent of proj-b")
 	}
-	list, _ := rt.Agents(ctx, limited)
+	list, _ := rt.Agents().List(ctx, limited)
 	var ids []string
 	for _, a := range list {
 		ids = append(ids, a.ID)
@@ -525,7 +526,7 @@ func TestProjectScoping(t *testing.T) {
 	}
 	// A session begun in one project is not continued in another: the id
 	// starts a conversation of its own there.
-	shared, _ := rt.Agent(ctx, tenantA, "shared")
+	shared, _ := rt.Agents().Get(ctx, tenantA, "shared")
 	call := &adapters.Call{Principal: tenantA, Agent: shared, SessionID: "conv", Project: "proj-a", Messages: []adapters.Message{userMsg("hi")}}
 	if _, err := rt.Run(ctx, call, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
@@ -536,7 +537,7 @@ func TestProjectScoping(t *testing.T) {
 	if _, err := rt.Run(ctx, &other, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	reqs := prov.requests()
+	reqs := prov.Requests()
 	if got := describe(reqs[len(reqs)-1].Messages); !slices.Equal(got, []string{"user:hello b"}) {
 		t.Errorf("proj-b's first turn sent %q: history of proj-a's conversation", got)
 	}

@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // RenderPrompt fills the {{name}} placeholders of a prompt template from
 // vars: names are letters, digits, underscores, hyphens and dots
@@ -56,20 +53,4 @@ func placeholderName(s string) bool {
 		}
 	}
 	return true
-}
-
-// ReasoningStepsInstruction is appended to the system prompt of an agent
-// that bounds its reasoning steps when the model it calls cannot think
-// natively: the bounded reasoning is asked for explicitly instead.
-func ReasoningStepsInstruction(minSteps, maxSteps int) string {
-	minSteps = max(minSteps, 1)
-	if maxSteps < minSteps {
-		maxSteps = minSteps
-	}
-	steps := "between " + strconv.Itoa(minSteps) + " and " + strconv.Itoa(maxSteps) + " numbered steps"
-	if minSteps == maxSteps {
-		steps = "exactly " + strconv.Itoa(minSteps) + " numbered steps"
-	}
-	return "Before answering, reason step by step in " + steps +
-		" (\"Step 1: …\", \"Step 2: …\"), then give your final answer after a line reading \"Answer:\"."
 }

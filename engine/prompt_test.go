@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/state"
 )
@@ -41,26 +43,26 @@ func TestRunRendersPromptVarsAndTakesRunID(t *testing.T) {
 	rt, _ := singleRuntime(t, prov)
 	override := "Override for {{user}}"
 	agent := &adapters.Agent{ID: "a", Model: "m", SystemPrompt: "You help {{user}} at {{time}}; {{other}} stays"}
-	id := NewID("run-")
+	id := adapters.NewID("run-")
 	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, RunID: id,
 		PromptVars: map[string]string{"user": "Jane", "time": "10:00"}, Messages: []adapters.Message{userMsg("hi")}},
 		func(adapters.Event) error { return nil })
 	if err != nil || res.RunID != id {
 		t.Fatalf("run id %q, err %v", res.RunID, err)
 	}
-	if got := prov.lastRequest(t).System; got != "You help Jane at 10:00; {{other}} stays" {
+	if got := prov.LastRequest(t).System; got != "You help Jane at 10:00; {{other}} stays" {
 		t.Errorf("system = %q", got)
 	}
 	_, _ = rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SystemPrompt: &override,
 		PromptVars: map[string]string{"user": "Ada"}, Messages: []adapters.Message{userMsg("hi")}},
 		func(adapters.Event) error { return nil })
-	if got := prov.lastRequest(t).System; got != "Override for Ada" {
+	if got := prov.LastRequest(t).System; got != "Override for Ada" {
 		t.Errorf("override = %q", got)
 	}
 	// Without vars nothing is rendered (other dialects' prompts).
 	_, _ = rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("hi")}},
 		func(adapters.Event) error { return nil })
-	if got := prov.lastRequest(t).System; got != agent.SystemPrompt {
+	if got := prov.LastRequest(t).System; got != agent.SystemPrompt {
 		t.Errorf("without vars = %q", got)
 	}
 }
@@ -75,7 +77,7 @@ func TestNoHistoryReplaysNothingButKeepsTurns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := describe(prov.lastRequest(t).Messages); strings.Join(got, "|") != "user:two" {
+	if got := describe(prov.LastRequest(t).Messages); strings.Join(got, "|") != "user:two" {
 		t.Errorf("second request = %v", got)
 	}
 	msgs, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "a", "s"), 10)
@@ -88,26 +90,26 @@ func TestCreateAndSoftDeleteAgents(t *testing.T) {
 	ctx := context.Background()
 	rt, store := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": newFake(reply("ok")...)},
 		Agents: []*adapters.Agent{{ID: "declared", Name: "Declared", Model: "m"}}})
-	wantError(t, rt.CreateAgent(ctx, &adapters.Agent{ID: "declared", Tenant: "tenant-a", Model: "m"}),
+	wantError(t, rt.Agents().Create(ctx, &adapters.Agent{ID: "declared", Tenant: "tenant-a", Model: "m"}),
 		adapters.KindConflict, "agent_exists", "id")
 	a := &adapters.Agent{ID: "mine", Name: "Mine", Tenant: "tenant-a", Model: "m", SystemPrompt: "secret prompt"}
-	if err := rt.CreateAgent(ctx, a); err != nil {
+	if err := rt.Agents().Create(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, rt.CreateAgent(ctx, a), adapters.KindConflict, "agent_exists", "id")
-	wantError(t, rt.DeleteAgent(ctx, tenantA, "declared"), adapters.KindForbidden, "agent_declared", "agent")
-	wantError(t, rt.DeleteAgent(ctx, tenantB, "mine"), adapters.KindNotFound, "agent_not_found", "agent")
-	if err := rt.DeleteAgent(ctx, tenantA, "mine"); err != nil {
+	wantError(t, rt.Agents().Create(ctx, a), adapters.KindConflict, "agent_exists", "id")
+	wantError(t, rt.Agents().Delete(ctx, tenantA, "declared"), adapters.KindForbidden, "agent_declared", "agent")
+	wantError(t, rt.Agents().Delete(ctx, tenantB, "mine"), adapters.KindNotFound, "agent_not_found", "agent")
+	if err := rt.Agents().Delete(ctx, tenantA, "mine"); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, rt.DeleteAgent(ctx, tenantA, "mine"), adapters.KindNotFound, "agent_not_found", "agent")
-	if _, err := rt.Agent(ctx, tenantA, "mine"); err == nil {
+	wantError(t, rt.Agents().Delete(ctx, tenantA, "mine"), adapters.KindNotFound, "agent_not_found", "agent")
+	if _, err := rt.Agents().Get(ctx, tenantA, "mine"); err == nil {
 		t.Error("deleted agent found by id")
 	}
-	if _, err := rt.Agent(ctx, tenantA, "Mine"); err == nil {
+	if _, err := rt.Agents().Get(ctx, tenantA, "Mine"); err == nil {
 		t.Error("deleted agent found by name")
 	}
-	list, _ := rt.Agents(ctx, tenantA)
+	list, _ := rt.Agents().List(ctx, tenantA)
 	if len(list) != 1 || list[0].ID != "declared" {
 		t.Errorf("agents = %v", list)
 	}
@@ -116,10 +118,10 @@ func TestCreateAndSoftDeleteAgents(t *testing.T) {
 		t.Errorf("tombstone = %+v", stored)
 	}
 	// The id can be taken again.
-	if err := rt.CreateAgent(ctx, &adapters.Agent{ID: "mine", Name: "Mine again", Tenant: "tenant-a", Model: "m"}); err != nil {
+	if err := rt.Agents().Create(ctx, &adapters.Agent{ID: "mine", Name: "Mine again", Tenant: "tenant-a", Model: "m"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := rt.Agent(ctx, tenantA, "mine"); err != nil || got.Name != "Mine again" {
+	if got, err := rt.Agents().Get(ctx, tenantA, "mine"); err != nil || got.Name != "Mine again" {
 		t.Errorf("re-created = %+v, %v", got, err)
 	}
 }
@@ -127,7 +129,7 @@ func TestCreateAndSoftDeleteAgents(t *testing.T) {
 func TestRequestModelRoutedAwayFromAgentsPin(t *testing.T) {
 	pinned, other := newFake(reply("pinned")...), newFake(reply("other")...)
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"pinned": pinned, "other": other},
-		Routes: []Route{{Pattern: "gemini-*", Provider: "other"}}})
+		Routes: []models.Route{{Pattern: "gemini-*", Provider: "other"}}})
 	agent := &adapters.Agent{ID: "a", Model: "m", Provider: "pinned"}
 	run := func(model string) {
 		t.Helper()
@@ -139,16 +141,16 @@ func TestRequestModelRoutedAwayFromAgentsPin(t *testing.T) {
 	run("gemini-2.5-pro") // routed explicitly: goes where routed
 	run("unrouted")       // not routed: the agent's pin
 	run("")
-	if len(other.requests()) != 1 || other.requests()[0].Model != "gemini-2.5-pro" || len(pinned.requests()) != 2 ||
-		pinned.requests()[0].Model != "unrouted" {
-		t.Errorf("other %d, pinned %d", len(other.requests()), len(pinned.requests()))
+	if len(other.Requests()) != 1 || other.Requests()[0].Model != "gemini-2.5-pro" || len(pinned.Requests()) != 2 ||
+		pinned.Requests()[0].Model != "unrouted" {
+		t.Errorf("other %d, pinned %d", len(other.Requests()), len(pinned.Requests()))
 	}
 }
 
 func TestReasoningStepsNativeOrExplicit(t *testing.T) {
 	prov := newFake(reply("ok")...)
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov},
-		Routes: []Route{{Pattern: "old-*", Provider: "p", Lacks: Capabilities{Reasoning: true}}, {Pattern: "new-*", Provider: "p"}}})
+		Routes: []models.Route{{Pattern: "old-*", Provider: "p", Lacks: models.Capabilities{Reasoning: true}}, {Pattern: "new-*", Provider: "p"}}})
 	agent := &adapters.Agent{ID: "a", Model: "new-1", SystemPrompt: "Be careful.", Reasoning: true, ReasoningEffort: "low",
 		ReasoningMinSteps: 2, ReasoningMaxSteps: 4}
 	call := func(model string) *adapters.Request {
@@ -156,12 +158,12 @@ func TestReasoningStepsNativeOrExplicit(t *testing.T) {
 			Messages: []adapters.Message{userMsg("why")}}, func(adapters.Event) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
-		return prov.lastRequest(t)
+		return prov.LastRequest(t)
 	}
 	if r := call("new-1"); r.Reasoning == nil || r.Reasoning.Effort != "low" || r.System != "Be careful." {
 		t.Errorf("native: %+v %q", r.Reasoning, r.System)
 	}
-	if r := call("old-1"); r.Reasoning != nil || r.System != "Be careful.\n\n"+ReasoningStepsInstruction(2, 4) ||
+	if r := call("old-1"); r.Reasoning != nil || r.System != "Be careful.\n\n"+models.ReasoningStepsInstruction(2, 4) ||
 		!strings.Contains(r.System, "between 2 and 4 numbered steps") {
 		t.Errorf("explicit: %+v %q", r.Reasoning, r.System)
 	}
@@ -170,7 +172,7 @@ func TestReasoningStepsNativeOrExplicit(t *testing.T) {
 	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Model: "old-1",
 		Messages: []adapters.Message{userMsg("why")}}, func(adapters.Event) error { return nil })
 	wantError(t, err, adapters.KindInvalidRequest, "unsupported_reasoning", "reasoning")
-	if got := ReasoningStepsInstruction(3, 3); !strings.Contains(got, "exactly 3 numbered steps") {
+	if got := models.ReasoningStepsInstruction(3, 3); !strings.Contains(got, "exactly 3 numbered steps") {
 		t.Errorf("equal bounds: %q", got)
 	}
 }
@@ -183,20 +185,20 @@ func TestResumeKeepsReasoningAndToolOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov := &fakeProvider{script: [][]adapters.Event{
+	prov := &fakeProvider{Script: [][]adapters.Event{
 		callTool(adapters.ToolCall{ID: "c1", Name: "alpha", Arguments: `{}`}), reply("done")}}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Tools: reg, PausedRunTTL: time.Hour})
 	agent := &adapters.Agent{ID: "a", Model: "m", Tools: []string{"K"}, Reasoning: true}
 	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent,
 		Messages: []adapters.Message{userMsg("go")}}, func(adapters.Event) error { return nil })
-	if err != nil || res.Status != StatusPaused {
+	if err != nil || res.Status != toolloop.StatusPaused {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if _, err := rt.Resume(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent}, res.RunID,
-		[]Decision{{ToolCallID: "c1", Confirmed: true}}, func(adapters.Event) error { return nil }); err != nil {
+		[]toolloop.Decision{{ToolCallID: "c1", Confirmed: true}}, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range prov.requests() {
+	for i, r := range prov.Requests() {
 		var names []string
 		for _, tl := range r.Tools {
 			names = append(names, tl.Name)

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/knowledge"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -61,10 +63,10 @@ func (f *fakeEmbedder) embedCalls() int {
 
 // ragRuntime is a runtime whose provider "p" chats with prov's script and
 // embeds; "emb" is routed to it.
-func ragRuntime(t *testing.T, prov *fakeEmbedder, cfg RAGConfig) (*Runtime, *state.Bolt) {
+func ragRuntime(t *testing.T, prov *fakeEmbedder, cfg knowledge.RAGConfig) (*Engine, *state.Bolt) {
 	t.Helper()
 	return newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov, "other": newFake()},
-		Routes: []Route{{Pattern: "emb", Provider: "p"}, {Pattern: "m", Provider: "p"}}, RAG: cfg})
+		Routes: []models.Route{{Pattern: "emb", Provider: "p"}, {Pattern: "m", Provider: "p"}}, RAG: cfg})
 }
 
 const handbook = `# Handbook
@@ -87,26 +89,26 @@ Write to the support team any day of the week; we answer within 24 hours.
 
 func TestDocumentsAPI(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: newFake(reply("ok")...)}
-	rt, _ := ragRuntime(t, prov, RAGConfig{MaxDocumentChars: 5000})
+	rt, _ := ragRuntime(t, prov, knowledge.RAGConfig{MaxDocumentChars: 5000})
 	ctx := context.Background()
 	for _, tc := range []struct {
-		in          DocumentInput
+		in          knowledge.DocumentInput
 		kind        adapters.ErrorKind
 		param, code string
 	}{
-		{DocumentInput{Text: "x"}, adapters.KindInvalidRequest, "source", "invalid_document"},
-		{DocumentInput{Source: "kb", Text: "x", Format: "html"}, adapters.KindInvalidRequest, "format", "invalid_document"},
-		{DocumentInput{Source: "kb", Text: " \n\n "}, adapters.KindInvalidRequest, "text", "invalid_document"},
-		{DocumentInput{Source: "kb", Text: strings.Repeat("x", 5001)}, adapters.KindTooLarge, "text", "document_too_large"},
-		{DocumentInput{Source: "k\x00b", Text: "x"}, adapters.KindInvalidRequest, "source", "invalid_document"},
-		{DocumentInput{Source: "kb", ID: strings.Repeat("i", 200), Text: "x"}, adapters.KindInvalidRequest, "id", "invalid_document"},
-		{DocumentInput{Source: "kb", Text: "x", EmbeddingModel: "nope"}, adapters.KindNotFound, "embedding_model", "model_not_found"},
+		{knowledge.DocumentInput{Text: "x"}, adapters.KindInvalidRequest, "source", "invalid_document"},
+		{knowledge.DocumentInput{Source: "kb", Text: "x", Format: "html"}, adapters.KindInvalidRequest, "format", "invalid_document"},
+		{knowledge.DocumentInput{Source: "kb", Text: " \n\n "}, adapters.KindInvalidRequest, "text", "invalid_document"},
+		{knowledge.DocumentInput{Source: "kb", Text: strings.Repeat("x", 5001)}, adapters.KindTooLarge, "text", "document_too_large"},
+		{knowledge.DocumentInput{Source: "k\x00b", Text: "x"}, adapters.KindInvalidRequest, "source", "invalid_document"},
+		{knowledge.DocumentInput{Source: "kb", ID: strings.Repeat("i", 200), Text: "x"}, adapters.KindInvalidRequest, "id", "invalid_document"},
+		{knowledge.DocumentInput{Source: "kb", Text: "x", EmbeddingModel: "nope"}, adapters.KindNotFound, "embedding_model", "model_not_found"},
 	} {
-		_, err := rt.AddDocument(ctx, tenantA, tc.in)
+		_, err := rt.Knowledge().AddDocument(ctx, tenantA, tc.in)
 		wantError(t, err, tc.kind, tc.code, tc.param)
 	}
 
-	d, err := rt.AddDocument(ctx, tenantA, DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"})
+	d, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,40 +119,40 @@ func TestDocumentsAPI(t *testing.T) {
 	if prov.embedCalls() != 0 {
 		t.Error("embedded without an embedding model")
 	}
-	got, err := rt.GetDocument(ctx, tenantA, d.ID)
+	got, err := rt.Knowledge().GetDocument(ctx, tenantA, d.ID)
 	if err != nil || got.ID != d.ID {
 		t.Fatalf("GetDocument = %+v, %v", got, err)
 	}
-	list, err := rt.ListDocuments(ctx, tenantA, "handbook")
+	list, err := rt.Knowledge().ListDocuments(ctx, tenantA, "handbook")
 	if err != nil || len(list) != 1 {
 		t.Fatalf("ListDocuments = %v, %v", list, err)
 	}
-	sources, err := rt.KnowledgeSources(ctx, tenantA)
+	sources, err := rt.Knowledge().Sources(ctx, tenantA)
 	if err != nil || len(sources) != 1 || sources[0].Name != "handbook" || sources[0].Chunks != 4 {
 		t.Errorf("KnowledgeSources = %+v, %v", sources, err)
 	}
 
 	// Another tenant sees none of it, by id or by source.
-	_, err = rt.GetDocument(ctx, tenantB, d.ID)
+	_, err = rt.Knowledge().GetDocument(ctx, tenantB, d.ID)
 	wantError(t, err, adapters.KindNotFound, "document_not_found", "document_id")
-	wantError(t, rt.DeleteDocument(ctx, tenantB, d.ID), adapters.KindNotFound, "document_not_found", "document_id")
-	if list, _ := rt.ListDocuments(ctx, tenantB, ""); len(list) != 0 {
+	wantError(t, rt.Knowledge().DeleteDocument(ctx, tenantB, d.ID), adapters.KindNotFound, "document_not_found", "document_id")
+	if list, _ := rt.Knowledge().ListDocuments(ctx, tenantB, ""); len(list) != 0 {
 		t.Errorf("tenant-b lists %d documents", len(list))
 	}
-	hits, err := rt.SearchKnowledge(ctx, tenantB, "test", &adapters.Knowledge{Sources: []string{"handbook"}}, "refunds")
+	hits, err := rt.Knowledge().Search(ctx, tenantB, "test", &adapters.Knowledge{Sources: []string{"handbook"}}, "refunds")
 	if err != nil || len(hits) != 0 {
 		t.Errorf("tenant-b retrieves %+v, %v", hits, err)
 	}
 
 	// Replacing by id keeps the creation time.
-	d2, err := rt.AddDocument(ctx, tenantA, DocumentInput{ID: d.ID, Source: "handbook", Title: "v2", Text: "Only this now."})
+	d2, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{ID: d.ID, Source: "handbook", Title: "v2", Text: "Only this now."})
 	if err != nil || d2.Chunks != 1 || !d2.Created.Equal(d.Created) || d2.Title != "v2" || d2.Format != state.FormatText {
 		t.Errorf("replaced = %+v, %v", d2, err)
 	}
-	if err := rt.DeleteDocument(ctx, tenantA, d.ID); err != nil {
+	if err := rt.Knowledge().DeleteDocument(ctx, tenantA, d.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, rt.DeleteDocument(ctx, tenantA, d.ID), adapters.KindNotFound, "document_not_found", "document_id")
+	wantError(t, rt.Knowledge().DeleteDocument(ctx, tenantA, d.ID), adapters.KindNotFound, "document_not_found", "document_id")
 }
 
 func knowledgeAgent(k adapters.Knowledge) *adapters.Agent {
@@ -158,7 +160,7 @@ func knowledgeAgent(k adapters.Knowledge) *adapters.Agent {
 }
 
 // chunkOf returns the id of the chunk of doc whose text contains s.
-func chunkOf(t *testing.T, rt *Runtime, p *adapters.Principal, source, s string) string {
+func chunkOf(t *testing.T, rt *Engine, p *adapters.Principal, source, s string) string {
 	t.Helper()
 	id := ""
 	err := rt.Store().ScanChunks(context.Background(), p.Tenant, source, func(c *state.Chunk) error {
@@ -175,19 +177,19 @@ func chunkOf(t *testing.T, rt *Runtime, p *adapters.Principal, source, s string)
 
 func TestRAGKeywordRetrieval(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: &fakeProvider{}}
-	rt, _ := ragRuntime(t, prov, RAGConfig{})
+	rt, _ := ragRuntime(t, prov, knowledge.RAGConfig{})
 	ctx := context.Background()
-	if _, err := rt.AddDocument(ctx, tenantA, DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"}); err != nil {
+	if _, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"}); err != nil {
 		t.Fatal(err)
 	}
 	refunds := chunkOf(t, rt, tenantA, "handbook", "Refunds are issued")
-	prov.script = [][]adapters.Event{reply("You have 30 days [" + refunds + "].")}
+	prov.Script = [][]adapters.Event{reply("You have 30 days [" + refunds + "].")}
 	res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook", "missing"}, TopK: 2}),
 		Messages: []adapters.Message{userMsg("How long do I have to get a refund?")}}, (&collect{}).emit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := prov.lastRequest(t).System
+	sys := prov.LastRequest(t).System
 	if !strings.HasPrefix(sys, "You are Acme's helper.\n\n# Knowledge\n") ||
 		!strings.Contains(sys, "["+refunds+"] Handbook — Handbook > Refunds\nRefunds are issued within 30 days") {
 		t.Errorf("system prompt:\n%s", sys)
@@ -211,19 +213,19 @@ func TestRAGKeywordRetrieval(t *testing.T) {
 
 	// A message sharing no word with the knowledge retrieves nothing and
 	// leaves the prompt alone.
-	prov.script = [][]adapters.Event{reply("Hi!")}
+	prov.Script = [][]adapters.Event{reply("Hi!")}
 	res, err = rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook"}}),
 		Messages: []adapters.Message{userMsg("zebra quokka")}}, (&collect{}).emit)
-	if err != nil || len(res.Sources) != 0 || prov.lastRequest(t).System != "You are Acme's helper." {
-		t.Errorf("unrelated message: sources %+v, system %q, %v", res.Sources, prov.lastRequest(t).System, err)
+	if err != nil || len(res.Sources) != 0 || prov.LastRequest(t).System != "You are Acme's helper." {
+		t.Errorf("unrelated message: sources %+v, system %q, %v", res.Sources, prov.LastRequest(t).System, err)
 	}
 }
 
 func TestRAGEmbeddingRetrieval(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: &fakeProvider{}}
-	rt, store := ragRuntime(t, prov, RAGConfig{EmbeddingModel: "emb"})
+	rt, store := ragRuntime(t, prov, knowledge.RAGConfig{EmbeddingModel: "emb"})
 	ctx := context.Background()
-	d, err := rt.AddDocument(ctx, tenantA, DocumentInput{Source: "handbook", Text: handbook, Format: "markdown", Dialect: "test"})
+	d, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown", Dialect: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +243,7 @@ func TestRAGEmbeddingRetrieval(t *testing.T) {
 		t.Fatalf("%d chunks stored with vectors", vectors)
 	}
 	shipping := chunkOf(t, rt, tenantA, "handbook", "Orders ship")
-	prov.script = [][]adapters.Event{reply("Two business days [" + shipping + "].")}
+	prov.Script = [][]adapters.Event{reply("Two business days [" + shipping + "].")}
 	call := &adapters.Call{Principal: tenantA, Dialect: "test", Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook"}, TopK: 1}),
 		Messages: []adapters.Message{userMsg("When do orders ship?")}}
 	res, err := rt.Run(ctx, call, (&collect{}).emit)
@@ -289,11 +291,11 @@ func TestRAGEmbeddingRetrieval(t *testing.T) {
 // change what the next run retrieves.
 func TestRAGIndexFreshness(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: newFake(reply("ok")...)}
-	rt, _ := ragRuntime(t, prov, RAGConfig{})
+	rt, _ := ragRuntime(t, prov, knowledge.RAGConfig{})
 	ctx := context.Background()
 	k := &adapters.Knowledge{Sources: []string{"kb"}}
 	search := func(q string) []string {
-		hits, err := rt.SearchKnowledge(ctx, tenantA, "test", k, q)
+		hits, err := rt.Knowledge().Search(ctx, tenantA, "test", k, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,14 +308,14 @@ func TestRAGIndexFreshness(t *testing.T) {
 	if got := search("walrus"); len(got) != 0 {
 		t.Fatalf("empty source: %v", got)
 	}
-	d, err := rt.AddDocument(ctx, tenantA, DocumentInput{ID: "doc_w", Source: "kb", Text: "The walrus lives in the Arctic."})
+	d, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{ID: "doc_w", Source: "kb", Text: "The walrus lives in the Arctic."})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := search("walrus"); len(got) != 1 || got[0] != d.ID {
 		t.Fatalf("after add: %v", got)
 	}
-	if _, err := rt.AddDocument(ctx, tenantA, DocumentInput{ID: "doc_w", Source: "kb", Text: "Penguins live in the Antarctic."}); err != nil {
+	if _, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{ID: "doc_w", Source: "kb", Text: "Penguins live in the Antarctic."}); err != nil {
 		t.Fatal(err)
 	}
 	if got := search("walrus"); len(got) != 0 {
@@ -322,14 +324,14 @@ func TestRAGIndexFreshness(t *testing.T) {
 	if got := search("penguin"); len(got) != 1 {
 		t.Errorf("after replace, the new text is not found: %v", got)
 	}
-	if err := rt.DeleteDocument(ctx, tenantA, "doc_w"); err != nil {
+	if err := rt.Knowledge().DeleteDocument(ctx, tenantA, "doc_w"); err != nil {
 		t.Fatal(err)
 	}
 	if got := search("penguin"); len(got) != 0 {
 		t.Errorf("after delete: %v", got)
 	}
 	// Another tenant's source of the same name is another source.
-	if _, err := rt.AddDocument(ctx, tenantB, DocumentInput{Source: "kb", Text: "Penguins of tenant B."}); err != nil {
+	if _, err := rt.Knowledge().AddDocument(ctx, tenantB, knowledge.DocumentInput{Source: "kb", Text: "Penguins of tenant B."}); err != nil {
 		t.Fatal(err)
 	}
 	if got := search("penguin"); len(got) != 0 {
@@ -339,7 +341,7 @@ func TestRAGIndexFreshness(t *testing.T) {
 
 func TestRAGConfigErrors(t *testing.T) {
 	_, err := New(Config{Store: openStore(t), Providers: map[string]adapters.Provider{"p": newFake(), "q": newFake()},
-		Routes: []Route{{Pattern: "m", Provider: "p"}}, RAG: RAGConfig{EmbeddingModel: "nope"}})
+		Routes: []models.Route{{Pattern: "m", Provider: "p"}}, RAG: knowledge.RAGConfig{EmbeddingModel: "nope"}})
 	if err == nil || !strings.Contains(err.Error(), "embedding_model") {
 		t.Errorf("New with an unrouted embedding model = %v", err)
 	}
@@ -393,20 +395,20 @@ func benchRetrieval(b *testing.B, dims int) {
 	seedKnowledge(b, store, 10_000, dims)
 	prov := &constEmbedder{dims: dims}
 	rt, err := New(Config{Store: store, Providers: map[string]adapters.Provider{"p": prov},
-		Routes: []Route{{Pattern: "emb", Provider: "p"}}, UsageFlushInterval: time.Hour})
+		Routes: []models.Route{{Pattern: "emb", Provider: "p"}}, UsageFlushInterval: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer rt.Close()
 	k := &adapters.Knowledge{Sources: []string{"big"}, TopK: 4}
 	ctx := context.Background()
-	if _, err := rt.SearchKnowledge(ctx, tenantA, "bench", k, "warm up w1"); err != nil { // builds the index
+	if _, err := rt.Knowledge().Search(ctx, tenantA, "bench", k, "warm up w1"); err != nil { // builds the index
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		hits, err := rt.SearchKnowledge(ctx, tenantA, "bench", k, "how does w3 relate to w42 and w777")
+		hits, err := rt.Knowledge().Search(ctx, tenantA, "bench", k, "how does w3 relate to w42 and w777")
 		if err != nil || len(hits) != 4 {
 			b.Fatalf("%d hits, %v", len(hits), err)
 		}
@@ -435,7 +437,7 @@ func BenchmarkRetrieval10kChunksEmbeddings768(b *testing.B) { benchRetrieval(b, 
 
 func TestValidateGuardrailsAndKnowledge(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: newFake()}
-	rt, _ := ragRuntime(t, prov, RAGConfig{})
+	rt, _ := ragRuntime(t, prov, knowledge.RAGConfig{})
 	for _, tc := range []struct {
 		agent adapters.Agent
 		param string // "" for valid
@@ -443,7 +445,7 @@ func TestValidateGuardrailsAndKnowledge(t *testing.T) {
 		{adapters.Agent{}, ""},
 		{adapters.Agent{Knowledge: &adapters.Knowledge{Sources: []string{"a", "b"}, TopK: 8, MinScore: 0.3, EmbeddingModel: "emb"}}, ""},
 		{adapters.Agent{Knowledge: &adapters.Knowledge{Sources: []string{"a", ""}}}, "knowledge.sources[1]"},
-		{adapters.Agent{Knowledge: &adapters.Knowledge{TopK: MaxTopK + 1}}, "knowledge.top_k"},
+		{adapters.Agent{Knowledge: &adapters.Knowledge{TopK: knowledge.MaxTopK + 1}}, "knowledge.top_k"},
 		{adapters.Agent{Knowledge: &adapters.Knowledge{MinScore: -1}}, "knowledge.min_score"},
 		{adapters.Agent{Knowledge: &adapters.Knowledge{EmbeddingModel: "nope"}}, "knowledge.embedding_model"},
 		{adapters.Agent{Guardrails: &adapters.Guardrails{RedactPatterns: []adapters.GuardRule{{Name: "x", Pattern: "[z-a]"}}}}, "guardrails.redact_patterns[0].pattern"},
@@ -471,8 +473,8 @@ func TestValidateGuardrailsAndKnowledge(t *testing.T) {
 func TestRAGSharesMemoryEmbeddingModel(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: newFake(reply("ok")...)}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov, "other": newFake()},
-		Routes: []Route{{Pattern: "emb", Provider: "p"}}, Memory: memory.Options{EmbeddingModel: "emb"}})
-	d, err := rt.AddDocument(context.Background(), tenantA, DocumentInput{Source: "kb", Text: "Walruses are large."})
+		Routes: []models.Route{{Pattern: "emb", Provider: "p"}}, Memory: memory.Options{EmbeddingModel: "emb"}})
+	d, err := rt.Knowledge().AddDocument(context.Background(), tenantA, knowledge.DocumentInput{Source: "kb", Text: "Walruses are large."})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 )
 
 // stepClock is a fake clock that attempts and backoffs move forward.
@@ -89,8 +90,8 @@ func TestRetryDeadline(t *testing.T) {
 			fallback := &slowProvider{clock: clock}
 			rt, _ := newTestRuntime(t, Config{
 				Providers: map[string]adapters.Provider{"primary": primary, "fallback": fallback},
-				Routes:    []Route{{Pattern: "gpt-primary", Provider: "primary"}, {Pattern: "gpt-fallback", Provider: "fallback"}},
-				Retry:     RetryPolicy{Max: 5, Backoff: time.Millisecond, MaxBackoff: tt.maxBackoff, Deadline: 10 * time.Second},
+				Routes:    []models.Route{{Pattern: "gpt-primary", Provider: "primary"}, {Pattern: "gpt-fallback", Provider: "fallback"}},
+				Retry:     models.RetryPolicy{Max: 5, Backoff: time.Millisecond, MaxBackoff: tt.maxBackoff, Deadline: 10 * time.Second},
 				Now:       clock.Now,
 				Sleep:     clock.sleep,
 			})

@@ -2,105 +2,18 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"slices"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/knowledge"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/state"
-	"go.uber.org/zap"
 )
-
-// Run statuses a Result reports.
-const (
-	StatusCompleted     = "completed"
-	StatusPaused        = "paused"
-	StatusCancelled     = "cancelled"
-	StatusMaxIterations = "max_iterations"
-)
-
-// Result is what a run produced, for dialects that answer with one JSON
-// body or close a stream with a summary.
-type Result struct {
-	RunID     string
-	SessionID string
-	// Status is completed, paused (tools wait for confirmation),
-	// cancelled (every paused call rejected) or max_iterations.
-	Status string
-	// Text and Reasoning are the final answer's.
-	Text      string
-	Reasoning string
-	// ReasoningSignature is the provider's signature of Reasoning, kept
-	// so later turns can replay signed thinking.
-	ReasoningSignature string
-	// ToolCalls are calls of client tools the client must run.
-	ToolCalls []adapters.ToolCall
-	// Steps are the tools the runtime ran, in order, with their results.
-	Steps []Step
-	// Pending are the calls a paused run waits on.
-	Pending []state.PendingCall
-	// Usage sums every model call of the run.
-	Usage adapters.Usage
-	// Model is the upstream model that answered last; Provider the
-	// provider instance it was routed to (after fallbacks).
-	Model        string
-	Provider     string
-	FinishReason string
-	Iterations   int
-	Latency      time.Duration
-	// MemoryAccessed are the ids of the long-term memory items recalled
-	// into the run's context.
-	MemoryAccessed []string
-	// Sources are the knowledge chunks retrieved into the run's context
-	// (RAG), best first; Cited marks those the answer cites.
-	Sources []Source
-}
-
-// Step is one tool the runtime ran during a run.
-type Step struct {
-	Call    adapters.ToolCall
-	Toolkit string
-	Result  json.RawMessage
-	Failed  bool
-	// Declined marks a call a person rejected.
-	Declined bool
-}
-
-// defaultReasoningEffort is asked for when an agent reasons but names no
-// effort.
-const defaultReasoningEffort = "medium"
-
-// DefaultMaxIterations bounds a run's model calls when neither the agent
-// nor the request does.
-const DefaultMaxIterations = 10
-
-// CancelledText answers a run whose every paused tool call was rejected.
-const CancelledText = "Tool execution cancelled by user."
-
-// runState is a run in progress.
-type runState struct {
-	call    *adapters.Call
-	req     *adapters.Request
-	res     *Result
-	methods map[string]*tools.Method
-	// turn is what the session gains when the run completes: the new
-	// messages and every assistant and tool message after them.
-	turn      []adapters.Message
-	emit      adapters.Emit
-	startSent bool
-	attempts  int
-	// guard filters the client-bound events by the agent's output
-	// guardrails (guardrails.go); nil when it has none.
-	guard *outputGuard
-}
 
 // Run executes call and forwards its events to emit in order: Start once,
 // then thinking, deltas, tool calls and tool results as the tool loop
-// runs (the model asks for tools, the runtime runs them concurrently and
+// runs (the model asks for tools, the loop runs them concurrently and
 // feeds their results back, until an answer or the iteration bound), then
 // Paused when a tool needs a person's confirmation, then Usage (summed
 // over every model call; estimated and marked so when an upstream reports
@@ -109,30 +22,37 @@ type runState struct {
 //
 // An agent with an orchestration pattern runs its sub-agents as the
 // pattern says (Orchestrate, orchestrate.go).
-func (rt *Runtime) Run(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*Result, error) {
+func (e *Engine) Run(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*toolloop.Result, error) {
 	if call.Agent.Orchestrates() {
-		return rt.Orchestrate(ctx, call, emit)
+		return e.Orchestrate(ctx, call, emit)
 	}
-	return rt.run(ctx, call, emit, nil)
+	return e.run(ctx, call, emit, nil)
 }
 
-// run is Run for one agent's own tool loop; extra are runtime tools the
-// run offers besides the operator's (an orchestrator's sub-agents).
-func (rt *Runtime) run(ctx context.Context, call *adapters.Call, emit adapters.Emit, extra map[string]*tools.Method) (*Result, error) {
-	start := rt.now()
+// Resume commits a paused run (toolloop.Loop.Resume): confirmed calls
+// run, rejected ones are reported to the model as declined, and the run
+// continues to its end.
+func (e *Engine) Resume(ctx context.Context, call *adapters.Call, runID string, decisions []toolloop.Decision, emit adapters.Emit) (*toolloop.Result, error) {
+	return e.loop.Resume(ctx, call, runID, decisions, emit)
+}
+
+// run is Run for one agent's own tool loop; extra are tools the run
+// offers besides the operator's (an orchestrator's sub-agents).
+func (e *Engine) run(ctx context.Context, call *adapters.Call, emit adapters.Emit, extra map[string]*tools.Method) (*toolloop.Result, error) {
+	start := e.now()
 	agent := call.Agent
 	if !agent.Active() {
 		return nil, adapters.NotActive(agent, "agent")
 	}
-	call, err := rt.guardInput(call)
+	call, err := e.guardInput(call)
 	if err != nil {
 		return nil, err
 	}
-	req, err := rt.buildRequest(ctx, call)
+	req, err := e.buildRequest(ctx, call)
 	if err != nil {
 		return nil, err
 	}
-	methods, err := rt.runTools(call)
+	methods, err := e.loop.Methods(call)
 	if err != nil {
 		return nil, err
 	}
@@ -142,224 +62,28 @@ func (rt *Runtime) run(ctx context.Context, call *adapters.Call, emit adapters.E
 		}
 		methods[n] = m
 	}
-	req.Tools = appendTools(req.Tools, methods)
+	req.Tools = toolloop.AppendTools(req.Tools, methods)
 	runID := call.RunID
 	if runID == "" {
-		runID = NewID("run-")
+		runID = adapters.NewID("run-")
 	}
-	sources, err := rt.augmentRequest(ctx, call, req, runID)
+	sources, err := e.augmentRequest(ctx, call, req, runID)
 	if err != nil {
 		return nil, err
 	}
-	st := &runState{call: call, req: req, methods: methods, emit: emit,
-		res:  &Result{RunID: runID, SessionID: call.SessionID, Sources: sources},
-		turn: append([]adapters.Message(nil), call.Messages...)}
-	mem := rt.recallMemory(ctx, st)
-	err = rt.loop(ctx, st)
-	citeSources(st.res)
-	st.res.Latency = rt.now().Sub(start)
-	rt.rememberRun(st, mem, err)
-	return st.res, err
+	st := toolloop.NewState(call, req, methods, &toolloop.Result{RunID: runID, SessionID: call.SessionID, Sources: sources},
+		append([]adapters.Message(nil), call.Messages...), emit)
+	mem := e.recallMemory(ctx, st)
+	err = e.loop.Run(ctx, st)
+	knowledge.Cite(st.Result.Sources, st.Result.Text)
+	st.Result.Latency = e.now().Sub(start)
+	if err == nil && st.Result.Status == toolloop.StatusCompleted {
+		e.knowledge.Remember(st.Call, runID, mem, st.Result.Text, st.Result.Latency)
+	}
+	return st.Result, err
 }
 
-// appendTools adds the runtime's tools to a request in name order: a
-// stable request (golden files, upstream prompt caches) whatever order
-// the map holds them in.
-func appendTools(dst []adapters.Tool, methods map[string]*tools.Method) []adapters.Tool {
-	names := make([]string, 0, len(methods))
-	for n := range methods {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		dst = append(dst, methods[n].Tool())
-	}
-	return dst
-}
-
-// runTools resolves the operator-declared tools of a run. Tools a request
-// names must exist (400 otherwise); an agent's own tools were checked
-// when the agent was made, so one that has since left the configuration is
-// skipped with a warning rather than failing every call to the agent.
-func (rt *Runtime) runTools(call *adapters.Call) (map[string]*tools.Method, error) {
-	if len(call.Agent.Tools) == 0 && len(call.Tools) == 0 {
-		return nil, nil
-	}
-	out := map[string]*tools.Method{}
-	for _, name := range call.Agent.Tools {
-		if rt.tools == nil {
-			break
-		}
-		ms, err := rt.tools.Resolve([]string{name})
-		if err != nil {
-			rt.log.Warn("agent names a tool that is not declared; skipped", zap.String("agent", call.Agent.ID), zap.String("tool", name))
-			continue
-		}
-		for _, m := range ms {
-			out[m.Name] = m
-		}
-	}
-	if len(call.Tools) > 0 {
-		if rt.tools == nil {
-			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_tool", Param: "tools",
-				Message: "no tools are declared by the operator, but " + quote(call.Tools[0]) + " was asked for"}
-		}
-		ms, err := rt.tools.Resolve(call.Tools)
-		if err != nil {
-			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_tool", Param: "tools",
-				Message: err.Error() + "; declared toolkits: " + strings.Join(rt.tools.Names(), ", ")}
-		}
-		for _, m := range ms {
-			out[m.Name] = m
-		}
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
-}
-
-// loop runs model calls and tools until the run answers, pauses or hits
-// its iteration bound.
-func (rt *Runtime) loop(ctx context.Context, st *runState) error {
-	if err := rt.guardStream(st); err != nil {
-		return err
-	}
-	res := st.res
-	maxIter := st.call.MaxIterations
-	if maxIter <= 0 {
-		maxIter = st.call.Agent.MaxIterations
-	}
-	if maxIter <= 0 {
-		maxIter = DefaultMaxIterations
-	}
-	for {
-		a, err := rt.complete(ctx, st)
-		a, err = rt.guardAnswer(ctx, st, a, err)
-		if a != nil {
-			res.Usage.Add(a.usage)
-			res.Text, res.Reasoning, res.ReasoningSignature = a.text.String(), a.thinking.String(), a.signature
-			res.Model, res.Provider, res.FinishReason = a.model, a.provider, a.finish
-		}
-		if err != nil {
-			return err
-		}
-		res.Iterations++
-		var runtimeCalls, clientCalls []adapters.ToolCall
-		for _, tc := range a.toolCalls {
-			if _, ok := st.methods[tc.Name]; ok {
-				runtimeCalls = append(runtimeCalls, tc)
-			} else {
-				clientCalls = append(clientCalls, tc)
-			}
-		}
-		if len(runtimeCalls) == 0 || len(clientCalls) > 0 {
-			// An answer, or calls only the client can run.
-			res.ToolCalls = a.toolCalls
-			return rt.finish(ctx, st, a.message(), StatusCompleted, a.finish)
-		}
-		assistant := a.message()
-		st.req.Messages = append(st.req.Messages, assistant)
-		st.turn = append(st.turn, assistant)
-		if res.Iterations >= maxIter {
-			return rt.finish(ctx, st, assistant, StatusMaxIterations, StatusMaxIterations)
-		}
-		var pending []state.PendingCall
-		for _, tc := range runtimeCalls {
-			m := st.methods[tc.Name]
-			pending = append(pending, state.PendingCall{ToolCall: tc, Toolkit: m.Toolkit, RequiresConfirmation: m.RequiresConfirmation})
-		}
-		for _, pc := range pending {
-			if pc.RequiresConfirmation {
-				return rt.pause(ctx, st, pending)
-			}
-		}
-		if err := rt.execute(ctx, st, pending, nil); err != nil {
-			return err
-		}
-	}
-}
-
-// decision is what a person decided about one paused call.
-type decision struct {
-	confirmed bool
-	args      json.RawMessage
-}
-
-// execute runs calls concurrently (declined ones are reported to the
-// model as declined), then emits their results in call order and appends
-// them to the conversation.
-func (rt *Runtime) execute(ctx context.Context, st *runState, calls []state.PendingCall, decisions map[string]decision) error {
-	steps := make([]Step, len(calls))
-	var wg sync.WaitGroup
-	for i, pc := range calls {
-		steps[i] = Step{Call: pc.ToolCall, Toolkit: pc.Toolkit}
-		if d, ok := decisions[pc.ID]; ok && !d.confirmed {
-			steps[i].Declined, steps[i].Failed = true, true
-			steps[i].Result = json.RawMessage(`{"error":"the user declined this tool call; do not retry it"}`)
-			continue
-		}
-		wg.Add(1)
-		go func(i int, m *tools.Method) {
-			defer wg.Done()
-			steps[i].Result, steps[i].Failed = tools.Run(ctx, m, json.RawMessage(steps[i].Call.Arguments))
-		}(i, st.methods[pc.Name])
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for i := range steps {
-		s := &steps[i]
-		call := s.Call
-		if err := st.emit(adapters.Event{Type: adapters.EventToolResult, ToolCall: &call, ToolResult: string(s.Result),
-			ToolError: s.Failed, Executed: true}); err != nil {
-			return err
-		}
-		msg := adapters.TextMessage(adapters.RoleTool, string(s.Result))
-		msg.ToolCallID, msg.Name = call.ID, call.Name
-		st.req.Messages = append(st.req.Messages, msg)
-		st.turn = append(st.turn, msg)
-	}
-	st.res.Steps = append(st.res.Steps, steps...)
-	return nil
-}
-
-// finish ends a run: Usage, the session turn, Done.
-func (rt *Runtime) finish(ctx context.Context, st *runState, final adapters.Message, status, finishReason string) error {
-	res := st.res
-	res.Status, res.FinishReason = status, finishReason
-	if err := rt.sendStart(st); err != nil {
-		return err
-	}
-	u := res.Usage
-	if err := st.emit(adapters.Event{Type: adapters.EventUsage, Usage: &u}); err != nil {
-		return err
-	}
-	if final.Role != "" && (len(st.turn) == 0 || !sameMessage(st.turn[len(st.turn)-1], final)) {
-		st.turn = append(st.turn, final)
-	}
-	if err := rt.saveTurn(ctx, st.call, st.turn); err != nil {
-		return err
-	}
-	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason})
-}
-
-// sendStart emits Start if no model call did (an empty answer, a
-// cancelled run).
-func (rt *Runtime) sendStart(st *runState) error {
-	if st.startSent {
-		return nil
-	}
-	st.startSent = true
-	return st.emit(adapters.Event{Type: adapters.EventStart, Model: st.res.Model})
-}
-
-func sameMessage(a, b adapters.Message) bool {
-	return a.Role == b.Role && a.Text() == b.Text() && len(a.ToolCalls) == len(b.ToolCalls)
-}
-
-func (rt *Runtime) buildRequest(ctx context.Context, call *adapters.Call) (*adapters.Request, error) {
+func (e *Engine) buildRequest(ctx context.Context, call *adapters.Call) (*adapters.Request, error) {
 	agent := call.Agent
 	req := &adapters.Request{
 		System:     agent.SystemPrompt,
@@ -375,8 +99,8 @@ func (rt *Runtime) buildRequest(ctx context.Context, call *adapters.Call) (*adap
 	if call.PromptVars != nil {
 		req.System = RenderPrompt(req.System, call.PromptVars)
 	}
-	req.Reasoning = reasoningOf(call)
-	history, err := rt.history(ctx, call)
+	req.Reasoning = models.Reasoning(call)
+	history, err := e.history(ctx, call)
 	if err != nil {
 		return nil, err
 	}
@@ -384,31 +108,57 @@ func (rt *Runtime) buildRequest(ctx context.Context, call *adapters.Call) (*adap
 	return req, nil
 }
 
-// reasoningOf is the thinking call asks for: the agent's default unless
-// the call overrides it; nil when off.
-func reasoningOf(call *adapters.Call) *adapters.Reasoning {
-	agent := call.Agent
-	reasoning := agent.Reasoning
-	if call.Reasoning != nil {
-		reasoning = *call.Reasoning
+// augmentRequest adds to req's system prompt what the agent's
+// configuration contributes beyond its prompt: the knowledge section
+// (the chunks retrieved for the caller's last message, which it returns)
+// and the output schema's instruction.
+func (e *Engine) augmentRequest(ctx context.Context, call *adapters.Call, req *adapters.Request, runID string) ([]adapters.Source, error) {
+	section, sources, err := e.knowledge.Retrieve(ctx, call, runID)
+	if err != nil {
+		return nil, err
 	}
-	if !reasoning {
-		return nil
+	req.System = appendSection(req.System, section)
+	if g := call.Agent.Guardrails; g != nil && len(g.OutputJSONSchema) > 0 {
+		cg, err := e.compileGuard(g)
+		if err != nil {
+			return nil, err
+		}
+		if cg != nil && cg.Schema != nil {
+			req.System = appendSection(req.System, schemaInstruction(cg.SchemaJSON))
+		}
 	}
-	effort := call.ReasoningEffort
-	if effort == "" {
-		effort = agent.ReasoningEffort
+	return sources, nil
+}
+
+func appendSection(system, section string) string {
+	switch {
+	case section == "":
+		return system
+	case system == "":
+		return section
+	default:
+		return system + "\n\n" + section
 	}
-	if effort == "" {
-		effort = defaultReasoningEffort
+}
+
+// recallMemory adds what the agent remembers to the run's system prompt
+// and reports it on the result; what it returns is for the write-back.
+func (e *Engine) recallMemory(ctx context.Context, st *toolloop.State) *knowledge.Recollection {
+	rc := e.knowledge.Recall(ctx, st.Call, st.Result.RunID)
+	if rc != nil && rc.Section != "" {
+		if st.Request.System != "" {
+			st.Request.System += "\n\n"
+		}
+		st.Request.System += rc.Section
+		st.Result.MemoryAccessed = rc.IDs
 	}
-	return &adapters.Reasoning{Effort: effort}
+	return rc
 }
 
 // history loads the earlier turns of call's session. A session is the
 // conversation of one tenant with one agent (in one project): an id new to
 // the called agent has none.
-func (rt *Runtime) history(ctx context.Context, call *adapters.Call) ([]adapters.Message, error) {
+func (e *Engine) history(ctx context.Context, call *adapters.Call) ([]adapters.Message, error) {
 	if call.SessionID == "" || call.Agent.NoHistory {
 		return nil, nil // a turn without history is still stored
 	}
@@ -416,7 +166,7 @@ func (rt *Runtime) history(ctx context.Context, call *adapters.Call) ([]adapters
 	if n == 0 {
 		n = adapters.DefaultHistoryTurns
 	}
-	return rt.store.RecentTurns(ctx, sessionKey(call), n)
+	return e.store.RecentTurns(ctx, sessionKey(call), n)
 }
 
 // sessionKey names call's session: its id with the called agent, in the
@@ -425,59 +175,22 @@ func sessionKey(call *adapters.Call) state.SessionKey {
 	return state.SessionKey{Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, ID: call.SessionID}
 }
 
-func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {
+func (e *Engine) saveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {
 	if call.SessionID == "" {
 		return nil
 	}
-	now := rt.now()
-	return rt.store.AppendTurn(ctx, &state.Session{
+	now := e.now()
+	return e.store.AppendTurn(ctx, &state.Session{
 		ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, Created: now, Updated: now,
 	}, turn)
 }
 
-// accountAttempt writes the usage record of one attempt and reports it to
-// the request's meter. A failed attempt that produced output is billed for
-// it (the client saw it, or left while it streamed); one that failed
-// before producing anything costs nothing.
-func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req *adapters.Request, a *attempt,
-	id, runID string, latency time.Duration, err error) {
-	status := "ok"
-	if err != nil {
-		status = errorCode(ctx, err, a.emitErr)
-		if !a.gotUsage && (a.text.Len() > 0 || a.thinking.Len() > 0) {
-			a.usage = a.estimate(req)
-		}
-	}
-	parent := call.ParentRunID
-	if id != runID {
-		parent = runID
-	}
-	p := call.Principal
-	at := rt.now()
-	rt.recorder.Record(state.UsageRecord{
-		ID: id, ParentID: parent, Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
-		AgentID: call.Agent.ID, Model: a.model, Provider: a.provider, SessionID: call.SessionID,
-		InputTokens: a.usage.InputTokens, OutputTokens: a.usage.OutputTokens,
-		ReasoningTokens: a.usage.ReasoningTokens, CachedTokens: a.usage.CachedTokens,
-		Estimated: a.usage.Estimated, LatencyMs: latency.Milliseconds(), Status: status,
-	})
-	errCode := ""
-	if err != nil {
-		errCode = status
-	}
-	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, a.firstByte, latency, errCode, at)
-}
+// hooks are the engine's parts of a run the tool loop calls: output
+// guardrails and the session.
+type hooks struct{ e *Engine }
 
-// errorCode names how a call ended for logs and metrics: client_closed
-// when the client went away (its context ended or writing to it failed),
-// the error's code for gateway and upstream errors, internal_error else.
-func errorCode(ctx context.Context, err, emitErr error) string {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) || (emitErr != nil && errors.Is(err, emitErr)) {
-		return "client_closed"
-	}
-	var e *adapters.Error
-	if errors.As(err, &e) {
-		return e.CodeOrDefault()
-	}
-	return "internal_error"
+func (h hooks) Guard(st *toolloop.State) (toolloop.Checker, error) { return h.e.guardStream(st) }
+
+func (h hooks) SaveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {
+	return h.e.saveTurn(ctx, call, turn)
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -20,13 +22,13 @@ func TestRunBuildsRequest(t *testing.T) {
 		// agent settings (Model defaults to "gpt-4o")
 		agent adapters.Agent
 		call  adapters.Call
-		check func(t *testing.T, req *adapters.Request, res *Result)
+		check func(t *testing.T, req *adapters.Request, res *toolloop.Result)
 	}{
 		{
 			name:  "system prompt and model from the agent",
 			agent: adapters.Agent{SystemPrompt: "Be brief."},
 			call:  adapters.Call{Messages: []adapters.Message{userMsg("hi")}},
-			check: func(t *testing.T, req *adapters.Request, res *Result) {
+			check: func(t *testing.T, req *adapters.Request, res *toolloop.Result) {
 				if req.System != "Be brief." {
 					t.Errorf("System = %q", req.System)
 				}
@@ -42,7 +44,7 @@ func TestRunBuildsRequest(t *testing.T) {
 			name:  "call system prompt overrides",
 			agent: adapters.Agent{SystemPrompt: "Be brief."},
 			call:  adapters.Call{SystemPrompt: ptr("Be verbose.")},
-			check: func(t *testing.T, req *adapters.Request, _ *Result) {
+			check: func(t *testing.T, req *adapters.Request, _ *toolloop.Result) {
 				if req.System != "Be verbose." {
 					t.Errorf("System = %q, want the call's", req.System)
 				}
@@ -52,7 +54,7 @@ func TestRunBuildsRequest(t *testing.T) {
 			name:  "call system prompt can clear",
 			agent: adapters.Agent{SystemPrompt: "Be brief."},
 			call:  adapters.Call{SystemPrompt: ptr("")},
-			check: func(t *testing.T, req *adapters.Request, _ *Result) {
+			check: func(t *testing.T, req *adapters.Request, _ *toolloop.Result) {
 				if req.System != "" {
 					t.Errorf("System = %q, want empty", req.System)
 				}
@@ -61,7 +63,7 @@ func TestRunBuildsRequest(t *testing.T) {
 		{
 			name: "call model overrides and is routed",
 			call: adapters.Call{Model: "anthropic/claude-x"},
-			check: func(t *testing.T, req *adapters.Request, res *Result) {
+			check: func(t *testing.T, req *adapters.Request, res *toolloop.Result) {
 				if req.Model != "claude-x" || res.Provider != "anthropic" || res.Model != "claude-x" {
 					t.Errorf("Model, provider, result model = %q, %q, %q; want claude-x, anthropic, claude-x", req.Model, res.Provider, res.Model)
 				}
@@ -70,7 +72,7 @@ func TestRunBuildsRequest(t *testing.T) {
 		{
 			name: "alias resolves to its target",
 			call: adapters.Call{Model: "fast"},
-			check: func(t *testing.T, req *adapters.Request, res *Result) {
+			check: func(t *testing.T, req *adapters.Request, res *toolloop.Result) {
 				if req.Model != "gpt-4o-mini" || res.Provider != "openai" {
 					t.Errorf("Model, provider = %q, %q; want gpt-4o-mini, openai", req.Model, res.Provider)
 				}
@@ -79,7 +81,7 @@ func TestRunBuildsRequest(t *testing.T) {
 		{
 			name:  "agent pinned provider skips routing",
 			agent: adapters.Agent{Provider: "anthropic"},
-			check: func(t *testing.T, req *adapters.Request, res *Result) {
+			check: func(t *testing.T, req *adapters.Request, res *toolloop.Result) {
 				if req.Model != "gpt-4o" || res.Provider != "anthropic" {
 					t.Errorf("Model, provider = %q, %q; want gpt-4o, anthropic", req.Model, res.Provider)
 				}
@@ -94,7 +96,7 @@ func TestRunBuildsRequest(t *testing.T) {
 				Temperature: ptr(0.9), Seed: ptr(int64(7)), Stop: []string{"STOP"},
 				ResponseFormat: json.RawMessage(`{"type":"json_object"}`),
 			}},
-			check: func(t *testing.T, req *adapters.Request, _ *Result) {
+			check: func(t *testing.T, req *adapters.Request, _ *toolloop.Result) {
 				s := req.Sampling
 				if s.Temperature == nil || *s.Temperature != 0.9 {
 					t.Errorf("Temperature = %v, want the call's 0.9", s.Temperature)
@@ -119,7 +121,7 @@ func TestRunBuildsRequest(t *testing.T) {
 		{
 			name:  "agent sampling kept when the call sets none",
 			agent: adapters.Agent{Sampling: adapters.Sampling{Temperature: ptr(0.3)}},
-			check: func(t *testing.T, req *adapters.Request, _ *Result) {
+			check: func(t *testing.T, req *adapters.Request, _ *toolloop.Result) {
 				if req.Temperature == nil || *req.Temperature != 0.3 {
 					t.Errorf("Temperature = %v, want 0.3", req.Temperature)
 				}
@@ -131,7 +133,7 @@ func TestRunBuildsRequest(t *testing.T) {
 		{
 			name: "client tools, tool choice, stream and extra passed through",
 			call: adapters.Call{ClientTools: tools, ToolChoice: json.RawMessage(`"required"`), Stream: true, Extra: extra},
-			check: func(t *testing.T, req *adapters.Request, _ *Result) {
+			check: func(t *testing.T, req *adapters.Request, _ *toolloop.Result) {
 				if !reflect.DeepEqual(req.Tools, tools) {
 					t.Errorf("Tools = %+v", req.Tools)
 				}
@@ -146,7 +148,7 @@ func TestRunBuildsRequest(t *testing.T) {
 			provs := map[string]*fakeProvider{"openai": newFake(reply("ok")...), "anthropic": newFake(reply("ok")...)}
 			rt, _ := newTestRuntime(t, Config{
 				Providers: map[string]adapters.Provider{"openai": provs["openai"], "anthropic": provs["anthropic"]},
-				Routes: []Route{
+				Routes: []models.Route{
 					{Pattern: "gpt-*", Provider: "openai"},
 					{Pattern: "anthropic/*", Provider: "anthropic"},
 					{Pattern: "fast", Provider: "openai", Target: "gpt-4o-mini"},
@@ -165,7 +167,7 @@ func TestRunBuildsRequest(t *testing.T) {
 			}
 			var req *adapters.Request
 			for name, p := range provs {
-				reqs := p.requests()
+				reqs := p.Requests()
 				if name == res.Provider && len(reqs) != 1 {
 					t.Fatalf("provider %s got %d requests, want 1", name, len(reqs))
 				}
@@ -216,7 +218,7 @@ func TestRunReasoning(t *testing.T) {
 			if _, err := rt.Run(context.Background(), call, func(adapters.Event) error { return nil }); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			got := prov.lastRequest(t).Reasoning
+			got := prov.LastRequest(t).Reasoning
 			switch {
 			case tc.want == "" && got != nil:
 				t.Errorf("Reasoning = %+v, want nil", *got)
@@ -249,11 +251,11 @@ func TestRunRejects(t *testing.T) {
 			a, b := newFake(reply("ok")...), newFake(reply("ok")...)
 			rt, _ := newTestRuntime(t, Config{
 				Providers: map[string]adapters.Provider{"openai": a, "anthropic": b},
-				Routes:    []Route{{Pattern: "gpt-*", Provider: "openai"}},
+				Routes:    []models.Route{{Pattern: "gpt-*", Provider: "openai"}},
 			})
 			agent := tc.agent
 			agent.ID = "agent-1"
-			ctx, meter := WithMeter(context.Background())
+			ctx, meter := models.WithMeter(context.Background())
 			var c collect
 			res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: &agent, Model: tc.model,
 				Messages: []adapters.Message{userMsg("hi")}}, c.emit)
@@ -261,7 +263,7 @@ func TestRunRejects(t *testing.T) {
 				t.Fatalf("Run = %+v, nil; want error", res)
 			}
 			wantError(t, err, tc.kind, tc.code, tc.param)
-			if n := len(a.requests()) + len(b.requests()); n != 0 {
+			if n := len(a.Requests()) + len(b.Requests()); n != 0 {
 				t.Errorf("providers got %d requests, want none", n)
 			}
 			if len(c.events) != 0 {
@@ -292,7 +294,7 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 	prov := newFake(events...)
 	rt, _ := singleRuntime(t, prov)
 	agent := &adapters.Agent{ID: "agent-1", Model: "gpt-4o"}
-	ctx, meter := WithMeter(context.Background())
+	ctx, meter := models.WithMeter(context.Background())
 	var c collect
 	res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Dialect: "openai", Agent: agent, SessionID: "sess-1",
 		Messages: []adapters.Message{userMsg("hi")}}, c.emit)
@@ -308,19 +310,19 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 	if !strings.HasPrefix(res.RunID, "run-") || len(res.RunID) != len("run-")+26 {
 		t.Errorf("RunID = %q", res.RunID)
 	}
-	want := Result{
-		RunID: res.RunID, SessionID: "sess-1", Status: StatusCompleted, Iterations: 1,
+	want := toolloop.Result{
+		RunID: res.RunID, SessionID: "sess-1", Status: toolloop.StatusCompleted, Iterations: 1,
 		Text: "Hello", Reasoning: "let me think", ReasoningSignature: "sig",
 		ToolCalls: []adapters.ToolCall{*toolCall},
 		Usage:     adapters.Usage{InputTokens: 10, OutputTokens: 5, ReasoningTokens: 2, CachedTokens: 3},
 		Model:     "gpt-4o-2024-08-06", Provider: "p", FinishReason: "tool_calls", Latency: res.Latency,
 	}
 	if !reflect.DeepEqual(*res, want) {
-		t.Errorf("Result = %+v\nwant %+v", *res, want)
+		t.Errorf("toolloop.Result = %+v\nwant %+v", *res, want)
 	}
 
 	snap := meter.Snapshot()
-	wantSnap := MeterSnapshot{AgentID: "agent-1", Model: "gpt-4o-2024-08-06", Provider: "p", Usage: want.Usage, Calls: 1}
+	wantSnap := models.MeterSnapshot{AgentID: "agent-1", Model: "gpt-4o-2024-08-06", Provider: "p", Usage: want.Usage, Calls: 1}
 	if !reflect.DeepEqual(snap, wantSnap) {
 		t.Errorf("meter = %+v, want %+v", snap, wantSnap)
 	}
@@ -344,7 +346,7 @@ func TestRunModelWithoutStartModel(t *testing.T) {
 	prov := newFake(reply("hi")...)
 	rt, _ := newTestRuntime(t, Config{
 		Providers: map[string]adapters.Provider{"openai": prov, "other": newFake()},
-		Routes:    []Route{{Pattern: "openai/*", Provider: "openai"}},
+		Routes:    []models.Route{{Pattern: "openai/*", Provider: "openai"}},
 	})
 	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA,
 		Agent: &adapters.Agent{ID: "a", Model: "openai/gpt-4o"}}, func(adapters.Event) error { return nil })
@@ -414,7 +416,7 @@ func TestRunEstimatesMissingUsage(t *testing.T) {
 			prov := newFake(tc.events...)
 			rt, _ := singleRuntime(t, prov)
 			var c collect
-			ctx, meter := WithMeter(context.Background())
+			ctx, meter := models.WithMeter(context.Background())
 			res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m", SystemPrompt: "You help."},
 				Messages: []adapters.Message{userMsg("What is the answer?")}}, c.emit)
 			if err != nil {
@@ -436,7 +438,7 @@ func TestRunEstimatesMissingUsage(t *testing.T) {
 				t.Fatal("usage event without usage")
 			}
 			wantUsage := adapters.Usage{
-				InputTokens:     EstimateRequestTokens(prov.lastRequest(t)),
+				InputTokens:     models.EstimateRequestTokens(prov.LastRequest(t)),
 				OutputTokens:    tc.wantOut,
 				ReasoningTokens: tc.wantReason,
 				Estimated:       true,
@@ -560,9 +562,9 @@ func TestRunFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			prov := newFake(tc.events...)
-			prov.err = tc.err
+			prov.Err = tc.err
 			rt, store := singleRuntime(t, prov)
-			ctx, meter := WithMeter(context.Background())
+			ctx, meter := models.WithMeter(context.Background())
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			n := 0
@@ -598,9 +600,9 @@ func TestRunFailures(t *testing.T) {
 			var want adapters.Usage
 			if produced != "" {
 				want = adapters.Usage{
-					InputTokens:     EstimateRequestTokens(prov.lastRequest(t)),
-					OutputTokens:    EstimateTokens(res.Text) + EstimateTokens(res.Reasoning),
-					ReasoningTokens: EstimateTokens(res.Reasoning),
+					InputTokens:     models.EstimateRequestTokens(prov.LastRequest(t)),
+					OutputTokens:    models.EstimateTokens(res.Text) + models.EstimateTokens(res.Reasoning),
+					ReasoningTokens: models.EstimateTokens(res.Reasoning),
 					Estimated:       true,
 				}
 				if want.OutputTokens == 0 || want.InputTokens == 0 {
@@ -645,7 +647,7 @@ func TestRunFailures(t *testing.T) {
 }
 
 func TestRunMeterAccumulatesCalls(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{
+	prov := &fakeProvider{Script: [][]adapters.Event{
 		{
 			{Type: adapters.EventStart, Model: "first-model"},
 			{Type: adapters.EventDelta, Text: "one"},
@@ -660,7 +662,7 @@ func TestRunMeterAccumulatesCalls(t *testing.T) {
 		},
 	}}
 	rt, _ := singleRuntime(t, prov)
-	ctx, meter := WithMeter(context.Background())
+	ctx, meter := models.WithMeter(context.Background())
 	for _, id := range []string{"first", "second"} {
 		if _, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: id, Model: "m"}},
 			func(adapters.Event) error { return nil }); err != nil {
@@ -669,7 +671,7 @@ func TestRunMeterAccumulatesCalls(t *testing.T) {
 	}
 	s := meter.Snapshot()
 	// The agent is the first call's; the model the last that answered.
-	want := MeterSnapshot{AgentID: "first", Model: "second-model", Provider: "p",
+	want := models.MeterSnapshot{AgentID: "first", Model: "second-model", Provider: "p",
 		Usage: adapters.Usage{InputTokens: 7, OutputTokens: 3}, Calls: 2}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("meter = %+v, want %+v", s, want)

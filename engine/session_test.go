@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -18,7 +19,7 @@ func sessKey(p *adapters.Principal, agent, id string) state.SessionKey {
 
 // runTurn runs one session turn of agent for p with user text and fails
 // the test on error.
-func runTurn(t *testing.T, rt *Runtime, p *adapters.Principal, agent *adapters.Agent, session, text string) *Result {
+func runTurn(t *testing.T, rt *Engine, p *adapters.Principal, agent *adapters.Agent, session, text string) *toolloop.Result {
 	t.Helper()
 	res, err := rt.Run(context.Background(), &adapters.Call{Principal: p, Agent: agent, SessionID: session,
 		Messages: []adapters.Message{userMsg(text)}}, func(adapters.Event) error { return nil })
@@ -29,7 +30,7 @@ func runTurn(t *testing.T, rt *Runtime, p *adapters.Principal, agent *adapters.A
 }
 
 func TestSessionTurns(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{
+	prov := &fakeProvider{Script: [][]adapters.Event{
 		{
 			{Type: adapters.EventStart},
 			{Type: adapters.EventThinking, Text: "greeting"},
@@ -80,7 +81,7 @@ func TestSessionTurns(t *testing.T) {
 
 	// Turn 2 replays turn 1, reasoning included.
 	runTurn(t, rt, tenantA, agent, "sess-1", "what time is it?")
-	req := prov.lastRequest(t)
+	req := prov.LastRequest(t)
 	if got, want := describe(req.Messages), []string{"user:hi", "assistant:Hello!|r=greeting", "user:what time is it?"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("turn 2 request = %q, want %q", got, want)
 	}
@@ -91,7 +92,7 @@ func TestSessionTurns(t *testing.T) {
 	// Turn 3 replays the tool call turn 2 asked for.
 	runTurn(t, rt, tenantA, agent, "sess-1", "and?")
 	want := []string{"user:hi", "assistant:Hello!|r=greeting", "user:what time is it?", "assistant:|tc=clock({})", "user:and?"}
-	if got := describe(prov.lastRequest(t).Messages); !reflect.DeepEqual(got, want) {
+	if got := describe(prov.LastRequest(t).Messages); !reflect.DeepEqual(got, want) {
 		t.Errorf("turn 3 request = %q, want %q", got, want)
 	}
 	if s, _ := store.GetSession(ctx, sessKey(tenantA, "agent-1", "sess-1")); s == nil || s.Turns != 3 {
@@ -115,9 +116,9 @@ func TestSessionHistoryTurns(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.historyTurns), func(t *testing.T) {
 			prov := newFake()
-			prov.script = nil
+			prov.Script = nil
 			for i := 1; i <= 5; i++ {
-				prov.script = append(prov.script, reply(fmt.Sprintf("answer %d", i)))
+				prov.Script = append(prov.Script, reply(fmt.Sprintf("answer %d", i)))
 			}
 			rt, _ := singleRuntime(t, prov)
 			agent := &adapters.Agent{ID: "agent-1", Model: "m", HistoryTurns: tc.historyTurns}
@@ -129,7 +130,7 @@ func TestSessionHistoryTurns(t *testing.T) {
 				want = append(want, fmt.Sprintf("user:question %d", i), fmt.Sprintf("assistant:answer %d", i))
 			}
 			want = append(want, "user:question 5")
-			if got := describe(prov.lastRequest(t).Messages); !reflect.DeepEqual(got, want) {
+			if got := describe(prov.LastRequest(t).Messages); !reflect.DeepEqual(got, want) {
 				t.Errorf("turn 5 request = %q\nwant %q", got, want)
 			}
 		})
@@ -139,22 +140,22 @@ func TestSessionHistoryTurns(t *testing.T) {
 // TestSessionPerAgent: one id used with two agents of a tenant names two
 // conversations; each agent's turns replay only its own history.
 func TestSessionPerAgent(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{reply("one for 1"), reply("one for 2"), reply("two for 1"), reply("two for 2")}}
+	prov := &fakeProvider{Script: [][]adapters.Event{reply("one for 1"), reply("one for 2"), reply("two for 1"), reply("two for 2")}}
 	rt, store := singleRuntime(t, prov)
 	first := &adapters.Agent{ID: "agent-1", Model: "m"}
 	other := &adapters.Agent{ID: "agent-2", Model: "m"}
 
 	runTurn(t, rt, tenantA, first, "sess-1", "hi 1")
 	runTurn(t, rt, tenantA, other, "sess-1", "hi 2")
-	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:hi 2"}; !reflect.DeepEqual(got, want) {
+	if got, want := describe(prov.LastRequest(t).Messages), []string{"user:hi 2"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("agent-2's first turn = %q, want %q (an id new to the agent starts a conversation)", got, want)
 	}
 	runTurn(t, rt, tenantA, first, "sess-1", "again 1")
-	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:hi 1", "assistant:one for 1", "user:again 1"}; !reflect.DeepEqual(got, want) {
+	if got, want := describe(prov.LastRequest(t).Messages), []string{"user:hi 1", "assistant:one for 1", "user:again 1"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("agent-1's second turn = %q, want %q", got, want)
 	}
 	runTurn(t, rt, tenantA, other, "sess-1", "again 2")
-	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:hi 2", "assistant:one for 2", "user:again 2"}; !reflect.DeepEqual(got, want) {
+	if got, want := describe(prov.LastRequest(t).Messages), []string{"user:hi 2", "assistant:one for 2", "user:again 2"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("agent-2's second turn = %q, want %q", got, want)
 	}
 	for _, agent := range []string{"agent-1", "agent-2"} {
@@ -166,17 +167,17 @@ func TestSessionPerAgent(t *testing.T) {
 }
 
 func TestSessionTenantsAreIndependent(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{reply("for a"), reply("for b"), reply("again a")}}
+	prov := &fakeProvider{Script: [][]adapters.Event{reply("for a"), reply("for b"), reply("again a")}}
 	rt, store := singleRuntime(t, prov)
 	agent := &adapters.Agent{ID: "agent-1", Model: "m"}
 
 	runTurn(t, rt, tenantA, agent, "shared", "a's secret")
 	runTurn(t, rt, tenantB, agent, "shared", "b asks")
-	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:b asks"}; !reflect.DeepEqual(got, want) {
+	if got, want := describe(prov.LastRequest(t).Messages), []string{"user:b asks"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("tenant b's first turn = %q, want %q (no history of tenant a)", got, want)
 	}
 	runTurn(t, rt, tenantA, agent, "shared", "a again")
-	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:a's secret", "assistant:for a", "user:a again"}; !reflect.DeepEqual(got, want) {
+	if got, want := describe(prov.LastRequest(t).Messages), []string{"user:a's secret", "assistant:for a", "user:a again"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("tenant a's second turn = %q, want %q", got, want)
 	}
 
@@ -192,7 +193,7 @@ func TestSessionTenantsAreIndependent(t *testing.T) {
 	other := &adapters.Agent{ID: "agent-2", Model: "m"}
 	runTurn(t, rt, tenantB, other, "only-a", "b uses an id a has not used")
 	runTurn(t, rt, tenantA, other, "only-a", "a uses it too")
-	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:a uses it too"}; !reflect.DeepEqual(got, want) {
+	if got, want := describe(prov.LastRequest(t).Messages), []string{"user:a uses it too"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("tenant a's turn = %q, want %q", got, want)
 	}
 	if s, err := store.GetSession(context.Background(), sessKey(tenantA, "agent-2", "only-a")); err != nil || s.Turns != 1 || s.Tenant != "tenant-a" {
@@ -207,7 +208,7 @@ func TestSessionNotStoredOnFailure(t *testing.T) {
 	ctx := context.Background()
 
 	// A new session whose first turn fails is not created.
-	prov.err = &adapters.Error{Kind: adapters.KindUpstream, Message: "boom"}
+	prov.Err = &adapters.Error{Kind: adapters.KindUpstream, Message: "boom"}
 	if _, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-new",
 		Messages: []adapters.Message{userMsg("hi")}}, func(adapters.Event) error { return nil }); err == nil {
 		t.Fatal("Run succeeded, want the provider's error")
@@ -217,17 +218,13 @@ func TestSessionNotStoredOnFailure(t *testing.T) {
 	}
 
 	// An existing session keeps its turns when a later one fails.
-	prov.mu.Lock()
-	prov.err = nil
-	prov.mu.Unlock()
+	prov.SetErr(nil)
 	runTurn(t, rt, tenantA, agent, "sess-old", "one")
-	prov.mu.Lock()
-	prov.script = [][]adapters.Event{{
+	prov.SetScript([]adapters.Event{
 		{Type: adapters.EventStart},
 		{Type: adapters.EventDelta, Text: "half an ans"},
 		{Type: adapters.EventError, Err: &adapters.Error{Kind: adapters.KindUpstream, Message: "cut"}},
-	}}
-	prov.mu.Unlock()
+	})
 	if _, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-old",
 		Messages: []adapters.Message{userMsg("two")}}, func(adapters.Event) error { return nil }); err == nil {
 		t.Fatal("Run succeeded, want the provider's error")
@@ -248,7 +245,7 @@ func TestNoSessionStoresNothing(t *testing.T) {
 	agent := &adapters.Agent{ID: "agent-1", Model: "m"}
 	runTurn(t, rt, tenantA, agent, "", "first")
 	runTurn(t, rt, tenantA, agent, "", "second")
-	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:second"}; !reflect.DeepEqual(got, want) {
+	if got, want := describe(prov.LastRequest(t).Messages), []string{"user:second"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("request without session = %q, want %q", got, want)
 	}
 }

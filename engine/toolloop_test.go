@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/state"
 )
@@ -50,7 +52,7 @@ func (k *toolKit) received(name string) []string {
 	return append([]string(nil), k.args[name]...)
 }
 
-func toolRuntime(t *testing.T, prov *fakeProvider, kit *toolKit, clock *time.Time) (*Runtime, *state.Bolt) {
+func toolRuntime(t *testing.T, prov *fakeProvider, kit *toolKit, clock *time.Time) (*Engine, *state.Bolt) {
 	t.Helper()
 	ok := func(json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{"ok":true}`), nil }
 	reg, err := tools.NewRegistry(
@@ -70,7 +72,7 @@ func toolRuntime(t *testing.T, prov *fakeProvider, kit *toolKit, clock *time.Tim
 }
 
 func TestToolLoopRunsToolsAndFeedsResultsBack(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{
+	prov := &fakeProvider{Script: [][]adapters.Event{
 		callTool(adapters.ToolCall{ID: "c1", Name: "calculator", Arguments: `{"expression":"sqrt(144)+56"}`},
 			adapters.ToolCall{ID: "c2", Name: "explode", Arguments: `{}`}),
 		reply("The answer is 68."),
@@ -95,11 +97,11 @@ func TestToolLoopRunsToolsAndFeedsResultsBack(t *testing.T) {
 		t.Fatalf("a failing tool must reach the model as a tool error: %+v", c.events[4])
 	}
 	// Usage sums both calls: the first reported, the second estimated.
-	if res.Status != StatusCompleted || res.Iterations != 2 || len(res.Steps) != 2 || res.Text != "The answer is 68." ||
-		res.Usage.InputTokens <= 5 || res.Usage.OutputTokens != 2+EstimateTokens("The answer is 68.") || !res.Usage.Estimated {
+	if res.Status != toolloop.StatusCompleted || res.Iterations != 2 || len(res.Steps) != 2 || res.Text != "The answer is 68." ||
+		res.Usage.InputTokens <= 5 || res.Usage.OutputTokens != 2+models.EstimateTokens("The answer is 68.") || !res.Usage.Estimated {
 		t.Fatalf("result = %+v", res)
 	}
-	second := prov.requests()[1].Messages
+	second := prov.Requests()[1].Messages
 	if got := describe(second); strings.Join(got, "|") != `user:compute|assistant:|tc=calculator({"expression":"sqrt(144)+56"})|tc=explode({})|tool:{"expression":"sqrt(144)+56","result":68}|tool:{"error":"disk on fire"}` {
 		t.Fatalf("second request = %v", got)
 	}
@@ -142,7 +144,7 @@ func TestToolLoopRunsIndependentCallsConcurrently(t *testing.T) {
 	}
 	kit := &toolKit{}
 	reg, _ := tools.NewRegistry(&tools.Toolkit{Name: "K", Methods: []*tools.Method{kit.method("a", false, slow), kit.method("b", false, slow)}})
-	prov := &fakeProvider{script: [][]adapters.Event{
+	prov := &fakeProvider{Script: [][]adapters.Event{
 		callTool(adapters.ToolCall{ID: "1", Name: "a"}, adapters.ToolCall{ID: "2", Name: "b"}), reply("done")}}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Tools: reg})
 	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "x", Model: "m", Tools: []string{"K"}}},
@@ -153,7 +155,7 @@ func TestToolLoopRunsIndependentCallsConcurrently(t *testing.T) {
 }
 
 func TestToolLoopStopsAtMaxIterations(t *testing.T) {
-	prov := &fakeProvider{script: [][]adapters.Event{callTool(adapters.ToolCall{ID: "c", Name: "current_time"})}}
+	prov := &fakeProvider{Script: [][]adapters.Event{callTool(adapters.ToolCall{ID: "c", Name: "current_time"})}}
 	rt, _ := toolRuntime(t, prov, &toolKit{}, nil)
 	var c collect
 	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, MaxIterations: 3,
@@ -161,10 +163,10 @@ func TestToolLoopStopsAtMaxIterations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != StatusMaxIterations || res.Iterations != 3 || len(prov.requests()) != 3 || len(res.Steps) != 2 {
-		t.Fatalf("result %+v after %d calls", res, len(prov.requests()))
+	if res.Status != toolloop.StatusMaxIterations || res.Iterations != 3 || len(prov.Requests()) != 3 || len(res.Steps) != 2 {
+		t.Fatalf("result %+v after %d calls", res, len(prov.Requests()))
 	}
-	if last := c.events[len(c.events)-1]; last.Type != adapters.EventDone || last.FinishReason != StatusMaxIterations {
+	if last := c.events[len(c.events)-1]; last.Type != adapters.EventDone || last.FinishReason != toolloop.StatusMaxIterations {
 		t.Fatalf("last event %+v", last)
 	}
 }
@@ -180,8 +182,8 @@ func TestPausedRunCommit(t *testing.T) {
 	email := adapters.ToolCall{ID: "tc-001", Name: "send_email", Arguments: `{"to":"jane@acme.com","subject":"Password Reset"}`}
 	clock := testClock
 	agent := &adapters.Agent{ID: "support", Model: "m", Tools: []string{"EmailToolkit", "builtin"}}
-	pause := func(t *testing.T, extra ...adapters.ToolCall) (*Runtime, *fakeProvider, *toolKit, *Result) {
-		prov := &fakeProvider{script: [][]adapters.Event{callTool(append([]adapters.ToolCall{email}, extra...)...), reply("Sent it.")}}
+	pause := func(t *testing.T, extra ...adapters.ToolCall) (*Engine, *fakeProvider, *toolKit, *toolloop.Result) {
+		prov := &fakeProvider{Script: [][]adapters.Event{callTool(append([]adapters.ToolCall{email}, extra...)...), reply("Sent it.")}}
 		kit := &toolKit{}
 		rt, _ := toolRuntime(t, prov, kit, &clock)
 		var c collect
@@ -195,7 +197,7 @@ func TestPausedRunCommit(t *testing.T) {
 			want = append(want, adapters.EventToolCall)
 		}
 		want = append(want, adapters.EventPaused, adapters.EventUsage, adapters.EventDone)
-		if res.Status != StatusPaused || len(res.Pending) != 1+len(extra) || !res.Pending[0].RequiresConfirmation || !equalTypes(c.types(), want) {
+		if res.Status != toolloop.StatusPaused || len(res.Pending) != 1+len(extra) || !res.Pending[0].RequiresConfirmation || !equalTypes(c.types(), want) {
 			t.Fatalf("pause: %+v events %v", res, c.types())
 		}
 		if len(kit.received("send_email")) != 0 {
@@ -203,7 +205,7 @@ func TestPausedRunCommit(t *testing.T) {
 		}
 		return rt, prov, kit, res
 	}
-	commit := func(rt *Runtime, p *adapters.Principal, runID string, ds ...Decision) (*Result, []adapters.Event, error) {
+	commit := func(rt *Engine, p *adapters.Principal, runID string, ds ...toolloop.Decision) (*toolloop.Result, []adapters.Event, error) {
 		var c collect
 		res, err := rt.Resume(context.Background(), &adapters.Call{Principal: p, Agent: agent, Dialect: "agentsv2"}, runID, ds, c.emit)
 		return res, c.events, err
@@ -212,55 +214,55 @@ func TestPausedRunCommit(t *testing.T) {
 	t.Run("edited args run and the answer follows", func(t *testing.T) {
 		rt, prov, kit, paused := pause(t)
 		edited := json.RawMessage(`{"to":"jane@acme.com","subject":"Password Reset Instructions"}`)
-		res, evs, err := commit(rt, tenantA, paused.RunID, Decision{ToolCallID: "tc-001", Confirmed: true, Args: edited})
+		res, evs, err := commit(rt, tenantA, paused.RunID, toolloop.Decision{ToolCallID: "tc-001", Confirmed: true, Args: edited})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := kit.received("send_email"); len(got) != 1 || got[0] != string(edited) {
 			t.Fatalf("webhook got %v", got)
 		}
-		if res.Status != StatusCompleted || res.Text != "Sent it." || evs[len(evs)-1].Type != adapters.EventDone {
+		if res.Status != toolloop.StatusCompleted || res.Text != "Sent it." || evs[len(evs)-1].Type != adapters.EventDone {
 			t.Fatalf("resumed: %+v", res)
 		}
 		// The model sees the arguments that actually ran.
-		msgs := prov.lastRequest(t).Messages
+		msgs := prov.LastRequest(t).Messages
 		if msgs[1].ToolCalls[0].Arguments != string(edited) || msgs[2].ToolCallID != "tc-001" {
 			t.Fatalf("resumed request: %v", describe(msgs))
 		}
-		_, _, err = commit(rt, tenantA, paused.RunID, Decision{ToolCallID: "tc-001", Confirmed: true})
+		_, _, err = commit(rt, tenantA, paused.RunID, toolloop.Decision{ToolCallID: "tc-001", Confirmed: true})
 		wantError(t, err, adapters.KindConflict, "run_not_paused", "run_id")
 	})
 	t.Run("all rejected cancels", func(t *testing.T) {
 		rt, _, kit, paused := pause(t)
-		res, _, err := commit(rt, tenantA, paused.RunID, Decision{ToolCallID: "tc-001", Confirmed: false})
-		if err != nil || res.Status != StatusCancelled || res.Text != CancelledText || len(kit.received("send_email")) != 0 {
+		res, _, err := commit(rt, tenantA, paused.RunID, toolloop.Decision{ToolCallID: "tc-001", Confirmed: false})
+		if err != nil || res.Status != toolloop.StatusCancelled || res.Text != toolloop.CancelledText || len(kit.received("send_email")) != 0 {
 			t.Fatalf("cancel: %+v %v", res, err)
 		}
 	})
 	t.Run("mixed confirmation", func(t *testing.T) {
 		rt, prov, kit, paused := pause(t, adapters.ToolCall{ID: "tc-002", Name: "send_email", Arguments: `{"to":"boss@acme.com"}`})
-		res, _, err := commit(rt, tenantA, paused.RunID, Decision{ToolCallID: "tc-001", Confirmed: true}, Decision{ToolCallID: "tc-002", Confirmed: false})
-		if err != nil || res.Status != StatusCompleted || len(kit.received("send_email")) != 1 {
+		res, _, err := commit(rt, tenantA, paused.RunID, toolloop.Decision{ToolCallID: "tc-001", Confirmed: true}, toolloop.Decision{ToolCallID: "tc-002", Confirmed: false})
+		if err != nil || res.Status != toolloop.StatusCompleted || len(kit.received("send_email")) != 1 {
 			t.Fatalf("mixed: %+v %v %v", res, err, kit.received("send_email"))
 		}
-		msgs := prov.lastRequest(t).Messages
+		msgs := prov.LastRequest(t).Messages
 		if !strings.Contains(msgs[3].Text(), "declined") {
 			t.Fatalf("the rejected call must reach the model as declined: %v", describe(msgs))
 		}
 	})
 	t.Run("another tenant, unknown, missing decision, expired", func(t *testing.T) {
 		rt, _, _, paused := pause(t)
-		_, _, err := commit(rt, tenantB, paused.RunID, Decision{ToolCallID: "tc-001", Confirmed: true})
+		_, _, err := commit(rt, tenantB, paused.RunID, toolloop.Decision{ToolCallID: "tc-001", Confirmed: true})
 		wantError(t, err, adapters.KindNotFound, "run_not_found", "run_id")
 		_, _, err = commit(rt, tenantA, "run-nope")
 		wantError(t, err, adapters.KindNotFound, "run_not_found", "run_id")
 		_, _, err = commit(rt, tenantA, paused.RunID)
 		wantError(t, err, adapters.KindInvalidRequest, "missing_decision", "updated_tools")
-		_, _, err = commit(rt, tenantA, paused.RunID, Decision{ToolCallID: "tc-999", Confirmed: true})
+		_, _, err = commit(rt, tenantA, paused.RunID, toolloop.Decision{ToolCallID: "tc-999", Confirmed: true})
 		wantError(t, err, adapters.KindInvalidRequest, "unknown_tool_call", "updated_tools")
 		clock = clock.Add(2 * time.Hour)
 		defer func() { clock = testClock }()
-		_, _, err = commit(rt, tenantA, paused.RunID, Decision{ToolCallID: "tc-001", Confirmed: true})
+		_, _, err = commit(rt, tenantA, paused.RunID, toolloop.Decision{ToolCallID: "tc-001", Confirmed: true})
 		wantError(t, err, adapters.KindNotFound, "run_expired", "run_id")
 	})
 }

@@ -49,8 +49,8 @@ type Limits struct {
 
 // Env is what dialects are built over.
 type Env struct {
-	Runtime *engine.Runtime
-	Limits  Limits
+	Engine *engine.Engine
+	Limits Limits
 }
 
 // Factory builds a dialect over env.

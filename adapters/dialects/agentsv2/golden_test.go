@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/internal/dialecttest"
 )
@@ -504,7 +504,7 @@ func newHarness(t *testing.T, scripts []string) *harness {
 	h := &harness{hooks: &webhooks{}, now: dialecttest.Clock}
 	h.Harness = dialecttest.NewWith(t, Name, script, dialecttest.Options{
 		Tools:        registry(t, h.hooks),
-		Routes:       []engine.Route{{Pattern: "nothink-*", Provider: "script", Lacks: engine.Capabilities{Reasoning: true}}},
+		Routes:       []models.Route{{Pattern: "nothink-*", Provider: "script", Lacks: models.Capabilities{Reasoning: true}}},
 		PausedRunTTL: time.Hour,
 		Now: func() time.Time {
 			h.mu.Lock()

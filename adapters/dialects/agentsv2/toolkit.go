@@ -44,7 +44,7 @@ func (d *Dialect) toolkitRun(w http.ResponseWriter, r *http.Request, p *adapters
 	if err != nil {
 		return err
 	}
-	reg := d.env.Runtime.Tools()
+	reg := d.env.Engine.Tools()
 	var tk *tools.Toolkit
 	if reg != nil {
 		tk, _ = reg.Toolkit(toolkit)

@@ -306,7 +306,7 @@ func TestGolden(t *testing.T) {
 					out.WriteString("\n")
 				}
 				rec := do(h, s)
-				if err := h.Runtime.Memory().Flush(t.Context()); err != nil {
+				if err := h.Engine.Knowledge().Memory().Flush(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 				var body struct {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
 func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
@@ -25,11 +25,11 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
-	id := "chatcmpl-" + engine.NewID("")
-	created := d.env.Runtime.Now().Unix()
+	id := "chatcmpl-" + adapters.NewID("")
+	created := d.env.Engine.Now().Unix()
 
 	if !call.Stream {
-		res, err := d.env.Runtime.Run(ctx, call, func(adapters.Event) error { return nil })
+		res, err := d.env.Engine.Run(ctx, call, func(adapters.Event) error { return nil })
 		if err != nil {
 			return err
 		}
@@ -37,7 +37,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 		return nil
 	}
 	enc := newChunkEncoder(dialects.NewSSE(w), id, req.model, created, req.includeUsage)
-	_, err = d.env.Runtime.Run(ctx, call, enc.emit)
+	_, err = d.env.Engine.Run(ctx, call, enc.emit)
 	if err != nil && !enc.sse.Started() {
 		return err
 	}
@@ -48,7 +48,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 }
 
 // appendCompletion writes a non-streamed chat.completion object.
-func appendCompletion(b []byte, id, model string, created int64, res *engine.Result) []byte {
+func appendCompletion(b []byte, id, model string, created int64, res *toolloop.Result) []byte {
 	b = append(b, `{"id":`...)
 	b = dialects.AppendString(b, id)
 	b = append(b, `,"object":"chat.completion","created":`...)

@@ -10,7 +10,7 @@ import (
 )
 
 func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters
 }
 
 func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	a, err := d.env.Runtime.Agent(r.Context(), p, r.PathValue("id"))
+	a, err := d.env.Engine.Agents().Get(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return modelNotFound(r.PathValue("id"), err)
 	}
@@ -60,11 +60,11 @@ func appendModel(b []byte, a *adapters.Agent) []byte {
 // or, failing that, a routed upstream model called directly (passthrough),
 // so existing OpenAI code works by changing only its base URL.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := d.env.Runtime.Agent(ctx, p, model)
+	agent, err := d.env.Engine.Agents().Get(ctx, p, model)
 	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
 		return agent, err
 	}
-	agent, perr := d.env.Runtime.Passthrough(p, model)
+	agent, perr := d.env.Engine.Passthrough(p, model)
 	if perr == nil {
 		return agent, nil
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
 // header holds the fields of a response object fixed before the run.
@@ -66,7 +66,7 @@ type builder struct {
 	onUsage func()
 	// cited are the knowledge chunks the answer cites, known once the run
 	// returns: the message's output_text parts annotate them.
-	cited []engine.Source
+	cited []adapters.Source
 	buf   []byte
 }
 
@@ -122,7 +122,7 @@ func (b *builder) emit(ev adapters.Event) error {
 }
 
 // end closes the open item once the run returned res.
-func (b *builder) end(res *engine.Result) error {
+func (b *builder) end(res *toolloop.Result) error {
 	if res != nil {
 		for _, s := range res.Sources {
 			if s.Cited {
@@ -166,13 +166,13 @@ func (b *builder) appendAnnotations(d []byte, text string) []byte {
 // incomplete when it is.
 func (b *builder) status() (string, string) {
 	switch {
-	case b.paused || b.finish == engine.StatusPaused:
+	case b.paused || b.finish == toolloop.StatusPaused:
 		return "incomplete", "tool_confirmation_required"
 	case b.finish == "length":
 		return "incomplete", "max_output_tokens"
 	case b.finish == "content_filter":
 		return "incomplete", "content_filter"
-	case b.finish == engine.StatusMaxIterations:
+	case b.finish == toolloop.StatusMaxIterations:
 		return "incomplete", "max_tool_iterations"
 	}
 	return "completed", ""
@@ -240,9 +240,9 @@ func (b *builder) openItem(kind itemKind) error {
 	it := &item{kind: kind}
 	switch kind {
 	case kindMessage:
-		it.id = engine.NewID("msg_")
+		it.id = adapters.NewID("msg_")
 	case kindReasoning:
-		it.id = engine.NewID("rs_")
+		it.id = adapters.NewID("rs_")
 	}
 	b.items = append(b.items, it)
 	b.open = it
@@ -368,7 +368,7 @@ func (b *builder) addCall(tc adapters.ToolCall) error {
 	if err := b.closeOpen(); err != nil {
 		return err
 	}
-	it := &item{kind: kindCall, id: engine.NewID("fc_"), call: tc}
+	it := &item{kind: kindCall, id: adapters.NewID("fc_"), call: tc}
 	b.items = append(b.items, it)
 	if b.sse == nil {
 		return nil

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/dialecttest"
 	"github.com/tidwall/gjson"
 )
@@ -325,7 +325,7 @@ const (
 func publish(agent string, n int) func(*testing.T, *dialecttest.Harness) {
 	return func(t *testing.T, h *dialecttest.Harness) {
 		for range n {
-			if _, err := h.Runtime.PublishVersion(t.Context(), dialecttest.TenantA.Tenant, agent); err != nil {
+			if _, err := h.Engine.Agents().PublishVersion(t.Context(), dialecttest.TenantA.Tenant, agent); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -348,7 +348,7 @@ func editions(t *testing.T, h *dialecttest.Harness) {
 			a.SystemPrompt, a.Sampling.Temperature, a.Model = "Unpublished prompt.", ptr(0.9), "gpt-4o-mini"
 		},
 	} {
-		if _, err := h.Runtime.PublishVersion(ctx, "tenant-a", "editable"); err != nil {
+		if _, err := h.Engine.Agents().PublishVersion(ctx, "tenant-a", "editable"); err != nil {
 			t.Fatal(err)
 		}
 		edit()
@@ -382,7 +382,7 @@ func newHarness(t *testing.T, scripts []string) *dialecttest.Harness {
 		script.Events = [][]adapters.Event{events(t, evText)}
 	}
 	return dialecttest.NewWith(t, Name, script, dialecttest.Options{
-		Routes: []engine.Route{{Pattern: "gpt-*", Provider: "script"}, {Pattern: "o-*", Provider: "script"}},
+		Routes: []models.Route{{Pattern: "gpt-*", Provider: "script"}, {Pattern: "o-*", Provider: "script"}},
 	}, agents()...)
 }
 

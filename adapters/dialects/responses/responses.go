@@ -9,7 +9,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -28,7 +27,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		return err
 	}
 	ctx := r.Context()
-	rt := d.env.Runtime
+	rt := d.env.Engine
 	agent, err := d.resolve(ctx, p, req.model)
 	if err != nil {
 		return err
@@ -47,9 +46,9 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if inherited {
 		n = prev.Version
 	}
-	agent, version, err := rt.AgentAtVersion(ctx, p.Tenant, agent, n)
+	agent, version, err := rt.Agents().AtVersion(ctx, p.Tenant, agent, n)
 	if err != nil && inherited && adapters.AsError(err).Kind == adapters.KindNotFound {
-		agent, version, err = rt.AgentAtVersion(ctx, p.Tenant, agent, 0)
+		agent, version, err = rt.Agents().AtVersion(ctx, p.Tenant, agent, 0)
 	}
 	if err != nil {
 		return err
@@ -62,7 +61,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	}
 
 	sid := ""
-	id := idPrefix + engine.NewID("conv_")
+	id := idPrefix + adapters.NewID("conv_")
 	if prev != nil {
 		sid, id = prev.ID, req.previousID
 	} else if req.store {
@@ -144,8 +143,8 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 // resolve finds the agent a request's model names: an agent's key (or
 // name) or, failing that, a routed upstream model called directly.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	rt := d.env.Runtime
-	agent, err := rt.Agent(ctx, p, model)
+	rt := d.env.Engine
+	agent, err := rt.Agents().Get(ctx, p, model)
 	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
 		return agent, err
 	}
@@ -170,7 +169,7 @@ func (d *Dialect) previous(ctx context.Context, p *adapters.Principal, id string
 	if !ok || sid == "" {
 		return nil, notFound
 	}
-	store := d.env.Runtime.Store()
+	store := d.env.Engine.Store()
 	if rs, ok := store.(state.ResponseStore); ok {
 		rec, err := rs.GetResponse(ctx, p.Tenant, sid)
 		if err == nil && rec.AgentID != agent.ID {
@@ -293,7 +292,7 @@ func (d *Dialect) retrieve(w http.ResponseWriter, r *http.Request, p *adapters.P
 	notFound := &adapters.Error{Kind: adapters.KindNotFound, Code: "response_not_found", Param: "response_id",
 		Message: "Response with id " + q(id) + " not found."}
 	sid, ok := strings.CutPrefix(id, idPrefix)
-	rs, stores := d.env.Runtime.Store().(state.ResponseStore)
+	rs, stores := d.env.Engine.Store().(state.ResponseStore)
 	if !ok || sid == "" || !stores {
 		return notFound
 	}

@@ -249,7 +249,7 @@ func notFound(id string) *adapters.Error {
 
 // agent returns the agent id, by id, that p may use in project.
 func (d *Dialect) agent(ctx context.Context, p *adapters.Principal, project, id string) (*adapters.Agent, error) {
-	a, err := d.env.Runtime.Agent(ctx, p, id)
+	a, err := d.env.Engine.Agents().Get(ctx, p, id)
 	var e *adapters.Error
 	if errors.As(err, &e) && e.Kind == adapters.KindNotFound || err == nil && (a.ID != id || !a.InProject(project)) {
 		return nil, notFound(id)

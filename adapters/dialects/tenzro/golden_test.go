@@ -17,7 +17,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/internal/dialecttest"
 )
@@ -197,7 +197,7 @@ func newHarness(t *testing.T, scripts []string) *harness {
 			case "pa":
 				p = limitedA
 			}
-			ctx, _ := engine.WithMeter(req.Context())
+			ctx, _ := models.WithMeter(req.Context())
 			if err := fn(w, req.WithContext(ctx), p); err != nil {
 				d.WriteError(w, adapters.AsError(err))
 			}

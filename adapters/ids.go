@@ -1,4 +1,4 @@
-package engine
+package adapters
 
 import (
 	"crypto/rand"
@@ -26,4 +26,13 @@ func NewID(prefix string) string {
 	sb.WriteString(prefix)
 	sb.WriteString(idEncoding.EncodeToString(b[:]))
 	return sb.String()
+}
+
+// Quote puts a client-given id or name in single quotes for an error
+// message, clipped to 128 bytes so a huge value cannot bloat the answer.
+func Quote(s string) string {
+	if len(s) > 128 {
+		s = s[:128] + "…"
+	}
+	return "'" + s + "'"
 }

@@ -1,4 +1,4 @@
-package engine
+package models
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -187,51 +186,5 @@ func TestRecorderConcurrentWithClose(t *testing.T) {
 	r.Close()
 	if recs := listUsage(t, store, "tenant-a"); len(recs) != 1600 {
 		t.Errorf("records after Close = %d, want 1600", len(recs))
-	}
-}
-
-func TestRuntimeUsesSharedRecorder(t *testing.T) {
-	store := openStore(t)
-	shared := NewRecorder(store, zap.NewNop(), time.Hour)
-	defer shared.Close()
-	rt, err := New(Config{Store: store, Providers: map[string]adapters.Provider{"p": newFake(reply("ok")...)}, Recorder: shared})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if rt.Recorder() != shared {
-		t.Fatal("runtime does not use the configured recorder")
-	}
-	if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
-		func(adapters.Event) error { return nil }); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	rt.Close()
-	// The runtime's Close leaves a shared recorder running: it still
-	// accepts and commits records.
-	shared.Record(usageRecord("tenant-a", 99))
-	if err := shared.Flush(context.Background()); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	if recs := listUsage(t, store, "tenant-a"); len(recs) != 2 {
-		t.Errorf("records = %d, want 2", len(recs))
-	}
-}
-
-func TestRuntimeCloseCommitsOwnRecorder(t *testing.T) {
-	store := openStore(t)
-	rt, err := New(Config{Store: store, Providers: map[string]adapters.Provider{"p": newFake(reply("ok")...)},
-		UsageFlushInterval: time.Hour})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	for range 3 {
-		if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
-			func(adapters.Event) error { return nil }); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	}
-	rt.Close()
-	if recs := listUsage(t, store, "tenant-a"); len(recs) != 3 {
-		t.Errorf("records after runtime Close = %d, want 3", len(recs))
 	}
 }

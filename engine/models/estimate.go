@@ -1,4 +1,4 @@
-package engine
+package models
 
 import "github.com/agentgate/agentgate/adapters"
 

@@ -1,4 +1,4 @@
-package engine
+package models
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 func TestPoolMovesAwayFromARateLimitedKey(t *testing.T) {
 	now := testClock
-	limited := &fakeProvider{err: &adapters.Error{Kind: adapters.KindRateLimited, RetryAfter: 5 * time.Second}}
+	limited := &fakeProvider{Err: &adapters.Error{Kind: adapters.KindRateLimited, RetryAfter: 5 * time.Second}}
 	healthy := newFake(reply("ok")...)
 	pool := NewPool([]PoolMember{{Provider: limited}, {Provider: healthy}}, func() time.Time { return now })
 	for i := 0; i < 3; i++ {
@@ -20,27 +20,27 @@ func TestPoolMovesAwayFromARateLimitedKey(t *testing.T) {
 		}
 	}
 	// The limited key was tried once, then cooled down for its Retry-After.
-	if n := len(limited.requests()); n != 1 {
+	if n := len(limited.Requests()); n != 1 {
 		t.Fatalf("limited key called %d times during its cooldown", n)
 	}
-	if n := len(healthy.requests()); n != 3 {
+	if n := len(healthy.Requests()); n != 3 {
 		t.Fatalf("healthy key served %d of 3", n)
 	}
 	now = now.Add(6 * time.Second)
-	limited.err = nil
-	limited.script = [][]adapters.Event{reply("back")}
+	limited.Err = nil
+	limited.Script = [][]adapters.Event{reply("back")}
 	for i := 0; i < 4; i++ {
 		_ = pool.Chat(context.Background(), &adapters.Request{}, func(adapters.Event) error { return nil })
 	}
-	if n := len(limited.requests()); n < 2 {
+	if n := len(limited.Requests()); n < 2 {
 		t.Fatalf("the key did not come back after its cooldown (%d calls)", n)
 	}
 }
 
 func TestPoolAllCoolingReportsWhenToRetry(t *testing.T) {
 	now := testClock
-	a := &fakeProvider{err: &adapters.Error{Kind: adapters.KindRateLimited, RetryAfter: 3 * time.Second}}
-	b := &fakeProvider{err: &adapters.Error{Kind: adapters.KindRateLimited, RetryAfter: 7 * time.Second}}
+	a := &fakeProvider{Err: &adapters.Error{Kind: adapters.KindRateLimited, RetryAfter: 3 * time.Second}}
+	b := &fakeProvider{Err: &adapters.Error{Kind: adapters.KindRateLimited, RetryAfter: 7 * time.Second}}
 	pool := NewPool([]PoolMember{{Provider: a}, {Provider: b}}, func() time.Time { return now })
 	err := pool.Chat(context.Background(), &adapters.Request{}, func(adapters.Event) error { return nil })
 	wantError(t, err, adapters.KindRateLimited, "", "")

@@ -1,4 +1,4 @@
-package engine
+package knowledge
 
 import (
 	"cmp"
@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/knowledge/rag"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -62,25 +63,6 @@ const (
 	maxIDLen   = 128
 )
 
-// Source is a knowledge chunk a run retrieved into its context, which
-// the model may cite by its id, [ChunkID]. Dialects report them as
-// annotations or metadata.
-type Source struct {
-	DocumentID string `json:"document_id"`
-	ChunkID    string `json:"chunk_id"`
-	// Source is the knowledge source the document belongs to.
-	Source  string `json:"source"`
-	Title   string `json:"title,omitempty"`
-	Heading string `json:"heading,omitempty"`
-	Text    string `json:"text"`
-	// Score is the chunk's rank score: cosine similarity, BM25 or the
-	// reciprocal-rank fusion of both, as Method says.
-	Score  float64 `json:"score"`
-	Method string  `json:"method"`
-	// Cited marks chunks the answer cites by id.
-	Cited bool `json:"cited,omitempty"`
-}
-
 // DocumentInput is a document to add to a knowledge source.
 type DocumentInput struct {
 	// ID, when set, names the document (replacing the tenant's document
@@ -107,7 +89,7 @@ type ragState struct {
 	cache *lru.Cache[string, *sourceIndex]
 }
 
-func newRAGState(config *Config, router *Router) (*ragState, error) {
+func newRAGState(config *Config, router *models.Router) (*ragState, error) {
 	cfg := config.RAG
 	if m := cfg.EmbeddingModel; m != "" {
 		if _, _, ok := router.Resolve(m, ""); !ok {
@@ -248,7 +230,7 @@ func nameProblem(s string) string {
 // model, else not at all) and stored; agents attaching the source
 // retrieve from it from the next call on. A document with in.ID replaces
 // the tenant's document of that id.
-func (rt *Runtime) AddDocument(ctx context.Context, p *adapters.Principal, in DocumentInput) (*state.Document, error) {
+func (k *Knowledge) AddDocument(ctx context.Context, p *adapters.Principal, in DocumentInput) (*state.Document, error) {
 	if err := checkName("source", in.Source); err != nil {
 		return nil, err
 	}
@@ -270,17 +252,17 @@ func (rt *Runtime) AddDocument(ctx context.Context, p *adapters.Principal, in Do
 		return nil, badDocument("text", "is not valid UTF-8")
 	}
 	chars := utf8.RuneCountInString(in.Text)
-	if chars > rt.rag.cfg.MaxDocumentChars {
+	if chars > k.rag.cfg.MaxDocumentChars {
 		return nil, &adapters.Error{Kind: adapters.KindTooLarge, Code: "document_too_large", Param: "text",
-			Message: "text: the document has " + strconv.Itoa(chars) + " characters, more than the " + strconv.Itoa(rt.rag.cfg.MaxDocumentChars) + " allowed"}
+			Message: "text: the document has " + strconv.Itoa(chars) + " characters, more than the " + strconv.Itoa(k.rag.cfg.MaxDocumentChars) + " allowed"}
 	}
-	pieces := rag.Split(in.Text, rag.Options{Size: rt.rag.cfg.ChunkChars, Overlap: rt.rag.cfg.ChunkOverlap, Markdown: format == state.FormatMarkdown})
+	pieces := rag.Split(in.Text, rag.Options{Size: k.rag.cfg.ChunkChars, Overlap: k.rag.cfg.ChunkOverlap, Markdown: format == state.FormatMarkdown})
 	if len(pieces) == 0 {
 		return nil, badDocument("text", "has no content")
 	}
-	model := rt.rag.cfg.EmbeddingModel
+	model := k.rag.cfg.EmbeddingModel
 	if in.EmbeddingModel != "" {
-		if err := rt.checkModelAllowed(p, in.EmbeddingModel); err != nil {
+		if err := k.tiers.CheckModel(p, in.EmbeddingModel); err != nil {
 			return nil, err
 		}
 		model = in.EmbeddingModel
@@ -292,12 +274,12 @@ func (rt *Runtime) AddDocument(ctx context.Context, p *adapters.Principal, in Do
 			title = title[:i]
 		}
 	}
-	now := rt.now()
+	now := k.now()
 	id := in.ID
 	created := now
 	if id == "" {
-		id = NewID("doc_")
-	} else if prev, err := rt.store.GetDocument(ctx, p.Tenant, id); err == nil {
+		id = adapters.NewID("doc_")
+	} else if prev, err := k.store.GetDocument(ctx, p.Tenant, id); err == nil {
 		created = prev.Created
 	} else if !errors.Is(err, state.ErrNotFound) {
 		return nil, err
@@ -315,20 +297,17 @@ func (rt *Runtime) AddDocument(ctx context.Context, p *adapters.Principal, in Do
 			for i := range batch {
 				inputs[i] = indexText(batch[i].Title, batch[i].Heading, batch[i].Text)
 			}
-			vecs, err := rt.embedFor(ctx, p, in.Dialect, "", "", model, inputs)
+			vecs, _, err := k.models.Embed(ctx, &models.Embedding{Account: models.Account{Principal: p, Dialect: in.Dialect},
+				Model: model, Inputs: inputs})
 			if err != nil {
 				return nil, err
-			}
-			if len(vecs) != len(batch) {
-				return nil, &adapters.Error{Kind: adapters.KindUpstream, Code: "upstream_error", Param: "embedding_model",
-					Message: "embedding model " + quote(model) + " returned " + strconv.Itoa(len(vecs)) + " vectors for " + strconv.Itoa(len(batch)) + " inputs"}
 			}
 			for i := range batch {
 				batch[i].Vector = vecs[i]
 			}
 		}
 	}
-	if err := rt.store.PutDocument(ctx, d, chunks); err != nil {
+	if err := k.store.PutDocument(ctx, d, chunks); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -337,16 +316,10 @@ func (rt *Runtime) AddDocument(ctx context.Context, p *adapters.Principal, in Do
 // MaxTopK bounds Knowledge.TopK.
 const MaxTopK = 50
 
-// ValidateGuardrailsAndKnowledge checks an agent's guardrails and
-// knowledge settings as a dialect would set them on an agent it creates
-// or updates (the runtime checks declared agents itself): nil, or a 400
-// naming the field (guardrails.deny_patterns[0].pattern,
-// knowledge.sources[1], knowledge.embedding_model, …).
-func (rt *Runtime) ValidateGuardrailsAndKnowledge(a *adapters.Agent) error {
-	if err := ValidateGuardrails(a.Guardrails); err != nil {
-		return err
-	}
-	k := a.Knowledge
+// Validate checks an agent's knowledge settings, its embedding model
+// against router: nil, or a 400 naming the field (knowledge.sources[1],
+// knowledge.embedding_model, …).
+func Validate(k *adapters.Knowledge, router *models.Router) error {
 	if k == nil {
 		return nil
 	}
@@ -367,8 +340,8 @@ func (rt *Runtime) ValidateGuardrailsAndKnowledge(a *adapters.Agent) error {
 		return bad("min_score", "must not be negative")
 	}
 	if k.EmbeddingModel != "" {
-		if _, _, ok := rt.router.Resolve(k.EmbeddingModel, ""); !ok {
-			return bad("embedding_model", "no provider serves model %s", quote(k.EmbeddingModel))
+		if _, _, ok := router.Resolve(k.EmbeddingModel, ""); !ok {
+			return bad("embedding_model", "no provider serves model %s", adapters.Quote(k.EmbeddingModel))
 		}
 	}
 	return nil
@@ -377,12 +350,12 @@ func (rt *Runtime) ValidateGuardrailsAndKnowledge(a *adapters.Agent) error {
 // documentNotFound is the error of an unknown document id.
 func documentNotFound(id string) *adapters.Error {
 	return &adapters.Error{Kind: adapters.KindNotFound, Code: "document_not_found", Param: "document_id",
-		Message: "document " + quote(id) + " not found"}
+		Message: "document " + adapters.Quote(id) + " not found"}
 }
 
 // GetDocument returns p's tenant's document id (404 when none).
-func (rt *Runtime) GetDocument(ctx context.Context, p *adapters.Principal, id string) (*state.Document, error) {
-	d, err := rt.store.GetDocument(ctx, p.Tenant, id)
+func (k *Knowledge) GetDocument(ctx context.Context, p *adapters.Principal, id string) (*state.Document, error) {
+	d, err := k.store.GetDocument(ctx, p.Tenant, id)
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, documentNotFound(id)
 	}
@@ -391,40 +364,39 @@ func (rt *Runtime) GetDocument(ctx context.Context, p *adapters.Principal, id st
 
 // ListDocuments returns p's tenant's documents of source (of every source
 // when empty), oldest first.
-func (rt *Runtime) ListDocuments(ctx context.Context, p *adapters.Principal, source string) ([]*state.Document, error) {
-	return rt.store.ListDocuments(ctx, p.Tenant, source)
+func (k *Knowledge) ListDocuments(ctx context.Context, p *adapters.Principal, source string) ([]*state.Document, error) {
+	return k.store.ListDocuments(ctx, p.Tenant, source)
 }
 
 // DeleteDocument removes p's tenant's document id and its chunks (404
 // when none).
-func (rt *Runtime) DeleteDocument(ctx context.Context, p *adapters.Principal, id string) error {
-	err := rt.store.DeleteDocument(ctx, p.Tenant, id, rt.now())
+func (k *Knowledge) DeleteDocument(ctx context.Context, p *adapters.Principal, id string) error {
+	err := k.store.DeleteDocument(ctx, p.Tenant, id, k.now())
 	if errors.Is(err, state.ErrNotFound) {
 		return documentNotFound(id)
 	}
 	return err
 }
 
-// KnowledgeSources lists p's tenant's knowledge sources that hold
-// documents.
-func (rt *Runtime) KnowledgeSources(ctx context.Context, p *adapters.Principal) ([]state.SourceInfo, error) {
-	return rt.store.ListSources(ctx, p.Tenant)
+// Sources lists p's tenant's knowledge sources that hold documents.
+func (kn *Knowledge) Sources(ctx context.Context, p *adapters.Principal) ([]state.SourceInfo, error) {
+	return kn.store.ListSources(ctx, p.Tenant)
 }
 
-// SearchKnowledge returns the chunks of p's tenant's sources k names that
-// best match query, best first, as a run would retrieve them.
-func (rt *Runtime) SearchKnowledge(ctx context.Context, p *adapters.Principal, dialect string, k *adapters.Knowledge, query string) ([]Source, error) {
-	return rt.retrieve(ctx, p, dialect, "", "", k, query)
+// Search returns the chunks of p's tenant's sources k names that best
+// match query, best first, as a run would retrieve them.
+func (kn *Knowledge) Search(ctx context.Context, p *adapters.Principal, dialect string, k *adapters.Knowledge, query string) ([]adapters.Source, error) {
+	return kn.retrieve(ctx, p, dialect, "", "", k, query)
 }
 
 // retrieve ranks the chunks of k's sources for query. The query is
 // embedded with k's model, else the model most of the sources' chunks
 // were embedded with; when embedding fails, retrieval falls back to
 // keywords rather than failing the run.
-func (rt *Runtime) retrieve(ctx context.Context, p *adapters.Principal, dialect, agentID, runID string, k *adapters.Knowledge, query string) ([]Source, error) {
+func (kn *Knowledge) retrieve(ctx context.Context, p *adapters.Principal, dialect, agentID, runID string, k *adapters.Knowledge, query string) ([]adapters.Source, error) {
 	topK := k.TopK
 	if topK <= 0 {
-		topK = rt.rag.cfg.TopK
+		topK = kn.rag.cfg.TopK
 	}
 	type src struct {
 		name string
@@ -437,7 +409,7 @@ func (rt *Runtime) retrieve(ctx context.Context, p *adapters.Principal, dialect,
 			continue
 		}
 		seen[name] = true
-		snap, err := rt.rag.snapshot(ctx, rt.store, p.Tenant, name)
+		snap, err := kn.rag.snapshot(ctx, kn.store, p.Tenant, name)
 		if err != nil {
 			return nil, err
 		}
@@ -459,12 +431,13 @@ func (rt *Runtime) retrieve(ctx context.Context, p *adapters.Principal, dialect,
 	}
 	var qv []float32
 	if model != "" {
-		ectx, cancel := context.WithTimeout(ctx, rt.rag.cfg.EmbedTimeout)
-		vecs, err := rt.embedFor(ectx, p, dialect, agentID, runID, model, []string{query})
+		ectx, cancel := context.WithTimeout(ctx, kn.rag.cfg.EmbedTimeout)
+		vecs, _, err := kn.models.Embed(ectx, &models.Embedding{Account: models.Account{Principal: p, Dialect: dialect, AgentID: agentID,
+			ParentID: runID}, Model: model, Inputs: []string{query}})
 		cancel()
 		switch {
 		case err != nil:
-			rt.log.Warn("embedding a knowledge query failed; ranking by keywords", zap.String("model", model), zap.Error(err))
+			kn.log.Warn("embedding a knowledge query failed; ranking by keywords", zap.String("model", model), zap.Error(err))
 		case len(vecs) == 1:
 			qv = vecs[0]
 		}
@@ -503,102 +476,46 @@ func (rt *Runtime) retrieve(ctx context.Context, p *adapters.Principal, dialect,
 	if len(all) > topK {
 		all = all[:topK]
 	}
-	out := make([]Source, 0, len(all))
+	out := make([]adapters.Source, 0, len(all))
 	for _, r := range all {
 		c := r.snap.chunks[r.id]
 		if c == nil {
 			continue
 		}
-		out = append(out, Source{DocumentID: c.DocID, ChunkID: c.ID, Source: r.src, Title: c.Title, Heading: c.Heading,
+		out = append(out, adapters.Source{DocumentID: c.DocID, ChunkID: c.ID, Source: r.src, Title: c.Title, Heading: c.Heading,
 			Text: c.Text, Score: r.score, Method: r.method})
 	}
 	return out, nil
 }
 
-// augmentRequest adds to req's system prompt what the agent's
-// configuration contributes beyond its prompt: the knowledge section
-// (the chunks retrieved for the caller's last message, which it returns)
-// and the output schema's instruction.
-func (rt *Runtime) augmentRequest(ctx context.Context, call *adapters.Call, req *adapters.Request, runID string) ([]Source, error) {
-	var sources []Source
-	if k := call.Agent.Knowledge; k != nil && len(k.Sources) > 0 {
-		if query := strings.TrimSpace(lastUserText(call.Messages)); query != "" {
-			hits, err := rt.retrieve(ctx, call.Principal, call.Dialect, call.Agent.ID, runID, k, query)
-			if err != nil {
-				return nil, err
-			}
-			excerpts := make([]rag.Excerpt, len(hits))
-			for i, h := range hits {
-				excerpts[i] = rag.Excerpt{ID: h.ChunkID, Title: h.Title, Heading: h.Heading, Text: h.Text}
-			}
-			section, n := rag.Section(excerpts, rt.rag.cfg.MaxContextChars)
-			sources = hits[:n]
-			req.System = appendSection(req.System, section)
-		}
+// Retrieve returns the knowledge section of call's system prompt (the
+// chunks of its agent's sources retrieved for the caller's last message)
+// and the chunks it holds; nothing when the agent attaches no source or
+// the message has no text.
+func (kn *Knowledge) Retrieve(ctx context.Context, call *adapters.Call, runID string) (string, []adapters.Source, error) {
+	k := call.Agent.Knowledge
+	if k == nil || len(k.Sources) == 0 {
+		return "", nil, nil
 	}
-	if g := call.Agent.Guardrails; g != nil && len(g.OutputJSONSchema) > 0 {
-		cg, err := compileGuard(g)
-		if err != nil {
-			return nil, err
-		}
-		if cg != nil && cg.Schema != nil {
-			req.System = appendSection(req.System, schemaInstruction(cg.SchemaJSON))
-		}
+	query := strings.TrimSpace(lastUserText(call.Messages))
+	if query == "" {
+		return "", nil, nil
 	}
-	return sources, nil
-}
-
-func appendSection(system, section string) string {
-	switch {
-	case section == "":
-		return system
-	case system == "":
-		return section
-	default:
-		return system + "\n\n" + section
-	}
-}
-
-// citeSources marks the sources res's answer cites.
-func citeSources(res *Result) {
-	for i := range res.Sources {
-		res.Sources[i].Cited = strings.Contains(res.Text, res.Sources[i].ChunkID)
-	}
-}
-
-// embedFor computes embeddings for the runtime's own use (documents,
-// knowledge queries): routed like any model call (as memory's are: the
-// single-provider fallback included) and accounted to p (linked to the
-// run when runID is set), without the tier's model list, which bounds
-// what keys call directly.
-func (rt *Runtime) embedFor(ctx context.Context, p *adapters.Principal, dialect, agentID, runID, model string, inputs []string) ([][]float32, error) {
-	provider, upstream, ok := rt.router.Resolve(model, "")
-	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "embedding_model",
-			Message: "no provider serves embedding model " + quote(model)}
-	}
-	emb, ok := rt.router.Provider(provider).(adapters.Embedder)
-	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "embeddings_not_supported", Param: "embedding_model",
-			Message: "provider " + quote(provider) + " of model " + quote(model) + " does not compute embeddings"}
-	}
-	t0 := rt.now()
-	vecs, usage, err := emb.Embed(ctx, upstream, inputs)
-	at := rt.now()
-	latency := at.Sub(t0)
-	status := "ok"
+	hits, err := kn.retrieve(ctx, call.Principal, call.Dialect, call.Agent.ID, runID, k, query)
 	if err != nil {
-		status = errorCode(ctx, err, nil)
+		return "", nil, err
 	}
-	rt.recorder.Record(state.UsageRecord{
-		ID: NewID("emb-"), ParentID: runID, Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, AgentID: agentID,
-		Model: upstream, Provider: provider, InputTokens: usage.InputTokens, Estimated: usage.Estimated,
-		LatencyMs: latency.Milliseconds(), Status: status,
-	})
-	errCode := ""
-	if err != nil {
-		errCode = status
+	excerpts := make([]rag.Excerpt, len(hits))
+	for i, h := range hits {
+		excerpts[i] = rag.Excerpt{ID: h.ChunkID, Title: h.Title, Heading: h.Heading, Text: h.Text}
 	}
-	MeterFrom(ctx).recordCall(agentID, upstream, provider, usage, 0, latency, errCode, at)
-	return vecs, err
+	section, n := rag.Section(excerpts, kn.rag.cfg.MaxContextChars)
+	return section, hits[:n], nil
+}
+
+// Cite marks the sources an answer's text cites.
+func Cite(sources []adapters.Source, text string) {
+	for i := range sources {
+		sources[i].Cited = strings.Contains(text, sources[i].ChunkID)
+	}
 }

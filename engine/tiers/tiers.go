@@ -1,33 +1,38 @@
-package engine
+// Package tiers holds the service levels API keys are on: the
+// configuration's tiers, overridden by those set at run time through the
+// admin API. Admission (caddymodule) reads their limits; the engine reads
+// which models a tier's keys may call directly.
+package tiers
 
 import (
 	"context"
 	"sort"
 	"sync"
 
+	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
 )
 
-// Tiers is the set of service levels: the configuration's, overridden by
+// Set is the set of service levels: the configuration's, overridden by
 // tiers set at run time through the admin API (kept in the store, so they
 // survive reloads and restarts until deleted).
-type Tiers struct {
+type Set struct {
 	mu        sync.RWMutex
 	declared  map[string]state.Tier
 	overrides map[string]state.Tier
 }
 
-// NewTiers returns a set holding the configuration's tiers.
-func NewTiers(tiers ...state.Tier) *Tiers {
-	t := &Tiers{declared: make(map[string]state.Tier, len(tiers)), overrides: map[string]state.Tier{}}
+// New returns a set holding the configuration's tiers.
+func New(tiers ...state.Tier) *Set {
+	t := &Set{declared: make(map[string]state.Tier, len(tiers)), overrides: map[string]state.Tier{}}
 	for _, tr := range tiers {
 		t.declared[tr.Name] = tr
 	}
 	return t
 }
 
-// load reads the run-time tiers from store.
-func (t *Tiers) load(ctx context.Context, store state.Store) error {
+// Load reads the run-time tiers from store.
+func (t *Set) Load(ctx context.Context, store state.Store) error {
 	list, err := store.ListTiers(ctx)
 	if err != nil {
 		return err
@@ -41,7 +46,7 @@ func (t *Tiers) load(ctx context.Context, store state.Store) error {
 }
 
 // Get returns the tier called name.
-func (t *Tiers) Get(name string) (state.Tier, bool) {
+func (t *Set) Get(name string) (state.Tier, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if tr, ok := t.overrides[name]; ok {
@@ -52,14 +57,14 @@ func (t *Tiers) Get(name string) (state.Tier, bool) {
 }
 
 // Empty reports whether no tier exists: then nothing is limited.
-func (t *Tiers) Empty() bool {
+func (t *Set) Empty() bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return len(t.declared) == 0 && len(t.overrides) == 0
 }
 
 // Put creates or replaces a tier and stores it.
-func (t *Tiers) Put(ctx context.Context, store state.Store, tr state.Tier) error {
+func (t *Set) Put(ctx context.Context, store state.Store, tr state.Tier) error {
 	if err := store.PutTier(ctx, &tr); err != nil {
 		return err
 	}
@@ -70,7 +75,7 @@ func (t *Tiers) Put(ctx context.Context, store state.Store, tr state.Tier) error
 }
 
 // List returns every tier by name.
-func (t *Tiers) List() []state.Tier {
+func (t *Set) List() []state.Tier {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	out := make([]state.Tier, 0, len(t.declared)+len(t.overrides))
@@ -88,12 +93,22 @@ func (t *Tiers) List() []state.Tier {
 
 // Delete removes a tier set at run time; the configuration's tier of that
 // name, if any, applies again.
-func (t *Tiers) Delete(ctx context.Context, store state.Store, name string) error {
+func (t *Set) Delete(ctx context.Context, store state.Store, name string) error {
 	if err := store.DeleteTier(ctx, name); err != nil {
 		return err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.overrides, name)
+	return nil
+}
+
+// CheckModel refuses (403) a model p's tier does not let its keys call
+// directly (passthrough, embeddings, documents' embedding models).
+func (t *Set) CheckModel(p *adapters.Principal, model string) error {
+	if tier, ok := t.Get(p.Tier); ok && !tier.AllowsModel(model) {
+		return &adapters.Error{Kind: adapters.KindForbidden, Code: "model_not_allowed", Param: "model",
+			Message: "tier " + adapters.Quote(p.Tier) + " may not call model " + adapters.Quote(model) + " directly"}
+	}
 	return nil
 }

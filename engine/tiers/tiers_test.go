@@ -1,4 +1,4 @@
-package engine
+package tiers
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/enginetest"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -35,7 +35,7 @@ func TestTiersDeclared(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tiers := NewTiers(tc.declared...)
+			tiers := New(tc.declared...)
 			if tiers.Empty() != tc.wantEmpty {
 				t.Errorf("Empty = %v, want %v", tiers.Empty(), tc.wantEmpty)
 			}
@@ -56,8 +56,8 @@ func TestTiersDeclared(t *testing.T) {
 
 func TestTiersOverrides(t *testing.T) {
 	ctx := context.Background()
-	store := openStore(t)
-	tiers := NewTiers(tierFree, tierPro)
+	store := enginetest.OpenStore(t)
+	tiers := New(tierFree, tierPro)
 
 	proOverride := state.Tier{Name: "pro", MonthlyTokens: 5, RPM: 1}
 	team := state.Tier{Name: "team", TPM: 1000}
@@ -118,8 +118,8 @@ func TestTiersOverrides(t *testing.T) {
 
 func TestTiersEmptyWithOnlyOverrides(t *testing.T) {
 	ctx := context.Background()
-	store := openStore(t)
-	tiers := NewTiers()
+	store := enginetest.OpenStore(t)
+	tiers := New()
 	if err := tiers.Put(ctx, store, state.Tier{Name: "solo", RPM: 1}); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -135,88 +135,13 @@ func TestTiersEmptyWithOnlyOverrides(t *testing.T) {
 }
 
 func TestTiersPutFailureChangesNothing(t *testing.T) {
-	store := openStore(t)
-	tiers := NewTiers(tierFree)
+	store := enginetest.OpenStore(t)
+	tiers := New(tierFree)
 	// An empty name is not a valid store key.
 	if err := tiers.Put(context.Background(), store, state.Tier{Name: "", RPM: 1}); err == nil {
 		t.Fatal("Put of a nameless tier succeeded")
 	}
 	if got := tierNames(tiers.List()); !reflect.DeepEqual(got, []string{"free"}) {
 		t.Errorf("List after failed Put = %q", got)
-	}
-}
-
-func TestTiersLoadedByNew(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name      string
-		stored    []state.Tier
-		declared  *Tiers
-		wantEmpty bool
-		want      map[string]state.Tier
-	}{
-		{"nothing", nil, nil, true, map[string]state.Tier{}},
-		{"declared only", nil, NewTiers(tierFree), false, map[string]state.Tier{"free": tierFree}},
-		{"stored only", []state.Tier{{Name: "team", RPM: 7}}, nil, false, map[string]state.Tier{"team": {Name: "team", RPM: 7}}},
-		{
-			"stored overrides declared",
-			[]state.Tier{{Name: "pro", RPM: 1}, {Name: "team", RPM: 7}},
-			NewTiers(tierFree, tierPro),
-			false,
-			map[string]state.Tier{"free": tierFree, "pro": {Name: "pro", RPM: 1}, "team": {Name: "team", RPM: 7}},
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			store := openStore(t)
-			for _, tr := range tc.stored {
-				if err := store.PutTier(ctx, &tr); err != nil {
-					t.Fatalf("PutTier: %v", err)
-				}
-			}
-			rt, err := New(Config{Store: store, Providers: map[string]adapters.Provider{"p": newFake()}, Tiers: tc.declared})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			defer rt.Close()
-			tiers := rt.Tiers()
-			if tc.declared != nil && tiers != tc.declared {
-				t.Error("runtime does not use the configured tiers")
-			}
-			if tiers.Empty() != tc.wantEmpty {
-				t.Errorf("Empty = %v, want %v", tiers.Empty(), tc.wantEmpty)
-			}
-			if len(tiers.List()) != len(tc.want) {
-				t.Errorf("List = %+v, want %d tiers", tiers.List(), len(tc.want))
-			}
-			for name, want := range tc.want {
-				if got, ok := tiers.Get(name); !ok || !reflect.DeepEqual(got, want) {
-					t.Errorf("Get(%q) = %+v, %v; want %+v", name, got, ok, want)
-				}
-			}
-		})
-	}
-}
-
-// A runtime built after a run-time change sees it: tiers survive reloads.
-func TestTiersSurviveReload(t *testing.T) {
-	ctx := context.Background()
-	store := openStore(t)
-	providers := map[string]adapters.Provider{"p": newFake()}
-	rt1, err := New(Config{Store: store, Providers: providers, Tiers: NewTiers(tierPro)})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := rt1.Tiers().Put(ctx, store, state.Tier{Name: "pro", RPM: 2}); err != nil {
-		t.Fatalf("Put: %v", err)
-	}
-	rt1.Close()
-	rt2, err := New(Config{Store: store, Providers: providers, Tiers: NewTiers(tierPro)})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	defer rt2.Close()
-	if got, _ := rt2.Tiers().Get("pro"); got.RPM != 2 {
-		t.Errorf("pro after reload = %+v, want the run-time override", got)
 	}
 }

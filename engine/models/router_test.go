@@ -1,4 +1,4 @@
-package engine
+package models
 
 import (
 	"strings"
@@ -160,14 +160,5 @@ func TestNewRouterErrors(t *testing.T) {
 				t.Errorf("error = %q, want it to contain %q", err, tc.wantErr)
 			}
 		})
-	}
-}
-
-func TestNewRejectsBadRouting(t *testing.T) {
-	store := openStore(t)
-	_, err := New(Config{Store: store, Providers: threeProviders(),
-		Routes: []Route{{Pattern: "m", Provider: "openai"}, {Pattern: "m", Provider: "local"}}})
-	if err == nil || !strings.Contains(err.Error(), "routed twice") {
-		t.Errorf("New with duplicate route: error = %v, want routed twice", err)
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package toolloop
 
 import (
 	"context"
@@ -6,16 +6,18 @@ import (
 	"errors"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/state"
+	"go.uber.org/zap"
 )
 
 // pause stops a run before tools that need a person's confirmation and
 // persists it, with everything needed to resume, until its TTL.
-func (rt *Runtime) pause(ctx context.Context, st *runState, pending []state.PendingCall) error {
-	call, res := st.call, st.res
-	now := rt.now()
-	names := make([]string, 0, len(st.methods))
-	for n := range st.methods {
+func (l *Loop) pause(ctx context.Context, st *State, pending []state.PendingCall) error {
+	call, res := st.Call, st.Result
+	now := l.now()
+	names := make([]string, 0, len(st.Methods))
+	for n := range st.Methods {
 		names = append(names, n)
 	}
 	model := call.Model
@@ -24,15 +26,15 @@ func (rt *Runtime) pause(ctx context.Context, st *runState, pending []state.Pend
 	}
 	run := &state.Run{
 		ID: res.RunID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, SessionID: call.SessionID,
-		Dialect: call.Dialect, Status: state.RunPaused, Model: model, System: st.req.System, Tools: names,
-		Messages: st.req.Messages, Turn: st.turn, Pending: pending, Usage: res.Usage, Iterations: res.Iterations,
-		Created: now, Expires: now.Add(rt.pausedTTL),
+		Dialect: call.Dialect, Status: state.RunPaused, Model: model, System: st.Request.System, Tools: names,
+		Messages: st.Request.Messages, Turn: st.Turn, Pending: pending, Usage: res.Usage, Iterations: res.Iterations,
+		Created: now, Expires: now.Add(l.pausedTTL),
 	}
-	if err := rt.store.PutRun(ctx, run); err != nil {
+	if err := l.store.PutRun(ctx, run); err != nil {
 		return err
 	}
 	res.Status, res.Pending, res.FinishReason = StatusPaused, pending, StatusPaused
-	if err := rt.sendStart(st); err != nil {
+	if err := st.Model.Start(res.Model); err != nil {
 		return err
 	}
 	if err := st.emit(adapters.Event{Type: adapters.EventPaused}); err != nil {
@@ -61,24 +63,24 @@ type Decision struct {
 // expired, already committed or another tenant's runs are 4xx errors.
 // call carries the principal, the dialect, the agent and streaming; the
 // model and session are the paused run's.
-func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string, decisions []Decision, emit adapters.Emit) (*Result, error) {
-	start := rt.now()
+func (l *Loop) Resume(ctx context.Context, call *adapters.Call, runID string, decisions []Decision, emit adapters.Emit) (*Result, error) {
+	start := l.now()
 	p := call.Principal
-	run, err := rt.store.GetRun(ctx, p.Tenant, runID)
+	run, err := l.store.GetRun(ctx, p.Tenant, runID)
 	if errors.Is(err, state.ErrNotFound) || (err == nil && run.AgentID != call.Agent.ID) {
 		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "run_not_found", Param: "run_id",
-			Message: "run " + quote(runID) + " not found for agent " + quote(call.Agent.ID)}
+			Message: "run " + adapters.Quote(runID) + " not found for agent " + adapters.Quote(call.Agent.ID)}
 	}
 	if err != nil {
 		return nil, err
 	}
 	if run.Status != state.RunPaused {
 		return nil, &adapters.Error{Kind: adapters.KindConflict, Code: "run_not_paused", Param: "run_id",
-			Message: "run " + quote(runID) + " is " + run.Status + ": a paused run can be committed once"}
+			Message: "run " + adapters.Quote(runID) + " is " + run.Status + ": a paused run can be committed once"}
 	}
 	if start.After(run.Expires) {
 		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "run_expired", Param: "run_id",
-			Message: "run " + quote(runID) + " expired at " + run.Expires.UTC().Format("2006-01-02T15:04:05Z")}
+			Message: "run " + adapters.Quote(runID) + " expired at " + run.Expires.UTC().Format("2006-01-02T15:04:05Z")}
 	}
 	byID := make(map[string]decision, len(decisions))
 	known := map[string]bool{}
@@ -88,11 +90,11 @@ func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string
 	for _, d := range decisions {
 		if !known[d.ToolCallID] {
 			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_tool_call", Param: "updated_tools",
-				Message: "tool call " + quote(d.ToolCallID) + " is not pending in run " + quote(runID)}
+				Message: "tool call " + adapters.Quote(d.ToolCallID) + " is not pending in run " + adapters.Quote(runID)}
 		}
 		if d.Args != nil && !json.Valid(d.Args) {
 			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_tool_args", Param: "updated_tools",
-				Message: "tool_args of " + quote(d.ToolCallID) + " is not valid JSON"}
+				Message: "tool_args of " + adapters.Quote(d.ToolCallID) + " is not valid JSON"}
 		}
 		byID[d.ToolCallID] = decision{confirmed: d.Confirmed, args: d.Args}
 	}
@@ -101,7 +103,7 @@ func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string
 		d, ok := byID[pc.ID]
 		if pc.RequiresConfirmation && !ok {
 			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "missing_decision", Param: "updated_tools",
-				Message: "tool call " + quote(pc.ID) + " (" + pc.Name + ") needs a decision: confirmed true or false"}
+				Message: "tool call " + adapters.Quote(pc.ID) + " (" + pc.Name + ") needs a decision: confirmed true or false"}
 		}
 		if !ok || d.confirmed {
 			confirmedAny = true // calls needing no confirmation run with confirmed ones
@@ -119,10 +121,10 @@ func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string
 	if confirmedAny && !call.Agent.Active() {
 		return nil, adapters.NotActive(call.Agent, "agent")
 	}
-	claimed, err := rt.store.ClaimRun(ctx, p.Tenant, runID, state.RunResuming)
+	claimed, err := l.store.ClaimRun(ctx, p.Tenant, runID, state.RunResuming)
 	if errors.Is(err, state.ErrConflict) || errors.Is(err, state.ErrNotFound) {
 		return nil, &adapters.Error{Kind: adapters.KindConflict, Code: "run_not_paused", Param: "run_id",
-			Message: "run " + quote(runID) + " was committed already"}
+			Message: "run " + adapters.Quote(runID) + " was committed already"}
 	}
 	if err != nil {
 		return nil, err
@@ -138,33 +140,33 @@ func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string
 	resumed.Agent = &adapters.Agent{}
 	*resumed.Agent = *call.Agent
 	resumed.Agent.Tools = nil // the paused run's tools, exactly
-	methods, err := rt.runTools(&resumed)
+	methods, err := l.Methods(&resumed)
 	if err != nil {
 		return nil, err
 	}
 	req := &adapters.Request{System: run.System, Messages: run.Messages, Stream: call.Stream,
-		Sampling: call.Agent.Sampling.Merge(call.Sampling), Reasoning: reasoningOf(call)}
-	req.Tools = appendTools(req.Tools, methods)
-	st := &runState{call: &resumed, req: req, methods: methods, emit: emit, turn: run.Turn,
-		res: &Result{RunID: run.ID, SessionID: run.SessionID, Usage: run.Usage, Iterations: run.Iterations}}
+		Sampling: call.Agent.Sampling.Merge(call.Sampling), Reasoning: models.Reasoning(call)}
+	req.Tools = AppendTools(req.Tools, methods)
+	st := NewState(&resumed, req, methods, &Result{RunID: run.ID, SessionID: run.SessionID, Usage: run.Usage, Iterations: run.Iterations},
+		run.Turn, emit)
 
 	if !confirmedAny {
-		st.res.Text = CancelledText
-		if err := rt.sendStart(st); err != nil {
-			return st.res, err
+		st.Result.Text = CancelledText
+		if err := st.Model.Start(st.Result.Model); err != nil {
+			return st.Result, err
 		}
 		// Every call answered as declined keeps the conversation valid for
 		// providers that require a result after each tool call.
-		if err := rt.execute(ctx, st, run.Pending, byID); err != nil {
-			return st.res, err
+		if err := l.execute(ctx, st, run.Pending, byID); err != nil {
+			return st.Result, err
 		}
 		if err := emit(adapters.Event{Type: adapters.EventDelta, Text: CancelledText}); err != nil {
-			return st.res, err
+			return st.Result, err
 		}
-		err := rt.finish(ctx, st, adapters.TextMessage(adapters.RoleAssistant, CancelledText), StatusCancelled, StatusCancelled)
-		rt.closeRun(ctx, run, state.RunCancelled)
-		st.res.Latency = rt.now().Sub(start)
-		return st.res, err
+		err := l.finish(ctx, st, adapters.TextMessage(adapters.RoleAssistant, CancelledText), StatusCancelled, StatusCancelled)
+		l.closeRun(ctx, run, state.RunCancelled)
+		st.Result.Latency = l.now().Sub(start)
+		return st.Result, err
 	}
 
 	// Edited arguments replace the model's, in the conversation too, so
@@ -183,24 +185,24 @@ func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string
 			}
 		}
 	}
-	if n := len(st.turn); n > 0 {
-		st.turn[n-1] = *last
+	if n := len(st.Turn); n > 0 {
+		st.Turn[n-1] = *last
 	}
-	if err := rt.execute(ctx, st, calls, byID); err != nil {
-		return st.res, err
+	if err := l.execute(ctx, st, calls, byID); err != nil {
+		return st.Result, err
 	}
-	err = rt.loop(ctx, st)
-	if st.res.Status != StatusPaused {
-		rt.closeRun(ctx, run, state.RunCompleted)
+	err = l.Run(ctx, st)
+	if st.Result.Status != StatusPaused {
+		l.closeRun(ctx, run, state.RunCompleted)
 	}
-	st.res.Latency = rt.now().Sub(start)
-	return st.res, err
+	st.Result.Latency = l.now().Sub(start)
+	return st.Result, err
 }
 
 // closeRun records a resumed run's end; it can never be committed again.
-func (rt *Runtime) closeRun(ctx context.Context, run *state.Run, status string) {
+func (l *Loop) closeRun(ctx context.Context, run *state.Run, status string) {
 	run.Status = status
-	if err := rt.store.PutRun(context.WithoutCancel(ctx), run); err != nil {
-		rt.log.Warn("recording the end of a resumed run")
+	if err := l.store.PutRun(context.WithoutCancel(ctx), run); err != nil {
+		l.log.Warn("recording the end of a resumed run", zap.String("run_id", run.ID), zap.Error(err))
 	}
 }

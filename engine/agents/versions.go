@@ -1,4 +1,4 @@
-package engine
+package agents
 
 import (
 	"context"
@@ -22,36 +22,36 @@ import (
 
 // PublishVersion publishes the working copy of tenant's agent key (an id
 // or a name) as its next version.
-func (rt *Runtime) PublishVersion(ctx context.Context, tenant, key string) (*state.AgentVersion, error) {
-	vs, err := rt.versionStore()
+func (r *Registry) PublishVersion(ctx context.Context, tenant, key string) (*state.AgentVersion, error) {
+	vs, err := r.versionStore()
 	if err != nil {
 		return nil, err
 	}
-	a, err := rt.Agent(ctx, &adapters.Principal{Tenant: tenant}, key)
+	a, err := r.Get(ctx, &adapters.Principal{Tenant: tenant}, key)
 	if err != nil {
 		return nil, err
 	}
-	return vs.PublishVersion(ctx, tenant, a, a.Declared, rt.now())
+	return vs.PublishVersion(ctx, tenant, a, a.Declared, r.now())
 }
 
 // GetVersion returns version n of tenant's agent key: 404 when it was
 // never published (or belongs to an earlier agent of the same id).
-func (rt *Runtime) GetVersion(ctx context.Context, tenant, key string, n int) (*state.AgentVersion, error) {
-	a, err := rt.Agent(ctx, &adapters.Principal{Tenant: tenant}, key)
+func (r *Registry) GetVersion(ctx context.Context, tenant, key string, n int) (*state.AgentVersion, error) {
+	a, err := r.Get(ctx, &adapters.Principal{Tenant: tenant}, key)
 	if err != nil {
 		return nil, err
 	}
-	return rt.version(ctx, tenant, a, n)
+	return r.version(ctx, tenant, a, n)
 }
 
 // ListVersions returns the published versions of tenant's agent key,
 // oldest first.
-func (rt *Runtime) ListVersions(ctx context.Context, tenant, key string) ([]*state.AgentVersion, error) {
-	a, err := rt.Agent(ctx, &adapters.Principal{Tenant: tenant}, key)
+func (r *Registry) ListVersions(ctx context.Context, tenant, key string) ([]*state.AgentVersion, error) {
+	a, err := r.Get(ctx, &adapters.Principal{Tenant: tenant}, key)
 	if err != nil {
 		return nil, err
 	}
-	vs, ok := rt.store.(state.VersionStore)
+	vs, ok := r.store.(state.VersionStore)
 	if !ok {
 		return nil, nil
 	}
@@ -68,20 +68,20 @@ func (rt *Runtime) ListVersions(ctx context.Context, tenant, key string) ([]*sta
 	return out, nil
 }
 
-// AgentAtVersion returns the configuration of a that a call of tenant
+// AtVersion returns the configuration of a that a call of tenant
 // runs: version n when n > 0 (404 when unknown), else the latest
 // published version, else a itself (the working copy). The version used
 // is returned too; 0 means the working copy. The returned agent keeps a's
 // id, tenant, status and deletion.
-func (rt *Runtime) AgentAtVersion(ctx context.Context, tenant string, a *adapters.Agent, n int) (*adapters.Agent, int, error) {
+func (r *Registry) AtVersion(ctx context.Context, tenant string, a *adapters.Agent, n int) (*adapters.Agent, int, error) {
 	if n > 0 {
-		v, err := rt.version(ctx, tenant, a, n)
+		v, err := r.version(ctx, tenant, a, n)
 		if err != nil {
 			return nil, 0, err
 		}
 		return atVersion(a, v), v.Version, nil
 	}
-	vs, ok := rt.store.(state.VersionStore)
+	vs, ok := r.store.(state.VersionStore)
 	if !ok || a.ID == "" {
 		return a, 0, nil
 	}
@@ -100,14 +100,14 @@ func (rt *Runtime) AgentAtVersion(ctx context.Context, tenant string, a *adapter
 	return atVersion(a, v), v.Version, nil
 }
 
-func (rt *Runtime) version(ctx context.Context, tenant string, a *adapters.Agent, n int) (*state.AgentVersion, error) {
+func (r *Registry) version(ctx context.Context, tenant string, a *adapters.Agent, n int) (*state.AgentVersion, error) {
 	notFound := &adapters.Error{Kind: adapters.KindNotFound, Code: "version_not_found", Param: "version",
-		Message: "version " + strconv.Itoa(n) + " of agent " + quote(a.ID) + " was not published"}
+		Message: "version " + strconv.Itoa(n) + " of agent " + adapters.Quote(a.ID) + " was not published"}
 	if a.ID == "" {
-		notFound.Message = quote(a.Model) + " is a model, not an agent: it has no published versions"
+		notFound.Message = adapters.Quote(a.Model) + " is a model, not an agent: it has no published versions"
 		return nil, notFound
 	}
-	vs, ok := rt.store.(state.VersionStore)
+	vs, ok := r.store.(state.VersionStore)
 	if !ok {
 		return nil, notFound
 	}
@@ -118,8 +118,8 @@ func (rt *Runtime) version(ctx context.Context, tenant string, a *adapters.Agent
 	return v, err
 }
 
-func (rt *Runtime) versionStore() (state.VersionStore, error) {
-	vs, ok := rt.store.(state.VersionStore)
+func (r *Registry) versionStore() (state.VersionStore, error) {
+	vs, ok := r.store.(state.VersionStore)
 	if !ok {
 		return nil, &adapters.Error{Kind: adapters.KindInternal, Code: "versions_unsupported",
 			Message: "the configured store does not keep agent versions"}

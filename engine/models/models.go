@@ -1,0 +1,62 @@
+// Package models makes the engine's model calls. It resolves a model name
+// to a provider instance (routes, aliases, prefixes; a Pool spreads one
+// provider's calls over several keys or base URLs), fits the request to
+// what the model can take, retries failed attempts with backoff and then
+// tries the agent's fallbacks, computes embeddings (one lookup for every
+// caller: dialects, knowledge, memory), and reports every call's usage at
+// one point, report.go: its usage record (Recorder) and the request's
+// Meter. It knows nothing of agents' tool loops, sessions or HTTP.
+package models
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config is what Models are built from.
+type Config struct {
+	Router *Router
+	// Retry bounds retries and fallbacks of failed calls.
+	Retry RetryPolicy
+	// Recorder takes the usage record of every call.
+	Recorder *Recorder
+	Logger   *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Sleep waits between retries; nil means a real, cancellable sleep.
+	Sleep func(context.Context, time.Duration) error
+}
+
+// Models makes model calls. It is safe for concurrent use.
+type Models struct {
+	router   *Router
+	retry    RetryPolicy
+	recorder *Recorder
+	log      *zap.Logger
+	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
+}
+
+// New returns Models over cfg's router and recorder.
+func New(cfg Config) *Models {
+	m := &Models{router: cfg.Router, retry: cfg.Retry.withDefaults(), recorder: cfg.Recorder, log: cfg.Logger,
+		now: cfg.Now, sleep: cfg.Sleep}
+	if m.log == nil {
+		m.log = zap.NewNop()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.sleep == nil {
+		m.sleep = sleepCtx
+	}
+	return m
+}
+
+// Router is the router calls are resolved by.
+func (m *Models) Router() *Router { return m.router }
+
+// Recorder is where the calls' usage records go.
+func (m *Models) Recorder() *Recorder { return m.recorder }
