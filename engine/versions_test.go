@@ -32,6 +32,9 @@ func TestAgentVersions(t *testing.T) {
 	if err := store.PutAgent(ctx, own); err != nil {
 		t.Fatal(err)
 	}
+	// A write the registry did not make, as another instance's: the
+	// store's change feed would tell it.
+	rt.Agents().Invalidate("tenant-a")
 	live, _ := rt.Agents().Get(ctx, tenantA, "own")
 	got, n, err = rt.Agents().AtVersion(ctx, "tenant-a", live, 0)
 	if err != nil || n != 1 || got.SystemPrompt != "v1" || got.Status != adapters.StatusInactive {

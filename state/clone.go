@@ -79,3 +79,8 @@ func cloneKey(k *APIKey) *APIKey {
 	c.Projects = slices.Clone(k.Projects)
 	return &c
 }
+
+// CloneAgent returns a deep copy of a, sharing no memory with it, for
+// in-memory indexes of agents (the engine's registry) that hand out
+// agents their callers may change.
+func CloneAgent(a *adapters.Agent) *adapters.Agent { return cloneAgent(a) }

@@ -1,6 +1,7 @@
 // Package agents is the agent registry: the operator's declared agents
-// and the agents tenants store through the APIs, found by id or by name,
-// created, changed and soft-deleted, and their published versions.
+// and the agents tenants store through the APIs, found by id or by name
+// (index.go: one lookup per request, misses included), created, changed
+// and soft-deleted, and their published versions.
 package agents
 
 import (
@@ -22,6 +23,14 @@ type Config struct {
 	Declared []*adapters.Agent
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// IndexTTL bounds how long a tenant's index is used before it is read
+	// again from the store: the staleness bound of writes that do not pass
+	// through this registry (another instance's, without Invalidate
+	// hooked to the store's changes). Default 1 minute.
+	IndexTTL time.Duration
+	// IndexTenants bounds the tenants whose index is kept, least recently
+	// used first out; default 1024.
+	IndexTenants int
 }
 
 // Registry is the agents of every tenant. It is safe for concurrent use.
@@ -32,7 +41,8 @@ type Registry struct {
 	now           func() time.Time
 	// mu serializes agent creation, changes and deletion, which read then
 	// write (taking the id of a deleted agent again).
-	mu sync.Mutex
+	mu    sync.Mutex
+	index *index
 }
 
 // New returns the registry of cfg's declared agents and store.
@@ -46,38 +56,33 @@ func New(cfg Config) (*Registry, error) {
 	for _, a := range cfg.Declared {
 		r.declared[a.ID] = a
 	}
+	var err error
+	r.index, err = newIndex(cfg.Store, cfg.Declared, now, cfg.IndexTTL, cfg.IndexTenants)
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
 }
+
+// Invalidate drops what the registry knows of tenant's stored agents (of
+// every tenant when tenant is empty), so the next lookup reads them from
+// the store again. The registry calls it after its own writes; whatever
+// tells of writes made elsewhere (the store's change feed, shared by
+// several instances) calls it too.
+func (r *Registry) Invalidate(tenant string) { r.index.invalidate(tenant) }
 
 // Get returns the agent id (or, failing that, the agent named id) that p
 // may use. Operator-declared agents are visible to every tenant they name
 // (all when they name none); stored agents only to their own tenant.
 // Soft-deleted agents, and agents of projects p's key may not use, are
-// not found.
+// not found. It costs one lookup in the tenant's index, misses included.
 func (r *Registry) Get(ctx context.Context, p *adapters.Principal, id string) (*adapters.Agent, error) {
-	if a, ok := r.declared[id]; ok && a.VisibleTo(p.Tenant) {
-		return a, nil
-	}
-	a, err := r.store.GetAgent(ctx, p.Tenant, id)
-	if err == nil && !a.Deleted() && a.VisibleToPrincipal(p) {
-		return a, nil
-	}
-	if err != nil && !errors.Is(err, state.ErrNotFound) {
-		return nil, err
-	}
-	for _, d := range r.declaredOrder {
-		if d.Name == id && d.VisibleTo(p.Tenant) {
-			return d, nil
-		}
-	}
-	all, err := r.store.ListAgents(ctx, p.Tenant)
+	t, err := r.index.tenant(ctx, p.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range all {
-		if a.Name == id && !a.Deleted() && a.VisibleToPrincipal(p) {
-			return a, nil
-		}
+	if a := t.find(p, id); a != nil {
+		return handOut(a), nil
 	}
 	return nil, agentNotFound(id)
 }
@@ -91,22 +96,27 @@ func agentNotFound(id string) *adapters.Error {
 // order, then the tenant's own by creation time (those of projects p's
 // key may not use left out).
 func (r *Registry) List(ctx context.Context, p *adapters.Principal) ([]*adapters.Agent, error) {
-	stored, err := r.store.ListAgents(ctx, p.Tenant)
+	t, err := r.index.tenant(ctx, p.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*adapters.Agent, 0, len(r.declaredOrder)+len(stored))
-	for _, a := range r.declaredOrder {
-		if a.VisibleTo(p.Tenant) {
-			out = append(out, a)
-		}
-	}
-	for _, a := range stored {
-		if !a.Deleted() && a.VisibleToPrincipal(p) {
-			out = append(out, a)
+	out := make([]*adapters.Agent, 0, len(t.ordered))
+	for _, a := range t.ordered {
+		if a.Declared || a.VisibleToPrincipal(p) {
+			out = append(out, handOut(a))
 		}
 	}
 	return out, nil
+}
+
+// handOut is what callers get of an indexed agent: a declared agent as
+// configured (shared, never changed), a stored one as a copy of its own,
+// which the caller may change without touching the index.
+func handOut(a *adapters.Agent) *adapters.Agent {
+	if a.Declared {
+		return a
+	}
+	return state.CloneAgent(a)
 }
 
 // Create stores a new agent of a.Tenant. An id an operator declared, or
@@ -122,6 +132,7 @@ func (r *Registry) Create(ctx context.Context, a *adapters.Agent) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.Invalidate(a.Tenant)
 	err := r.store.CreateAgent(ctx, a)
 	if !errors.Is(err, state.ErrExists) {
 		return err
@@ -143,6 +154,7 @@ func (r *Registry) Delete(ctx context.Context, p *adapters.Principal, id string)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.Invalidate(p.Tenant)
 	a, err := r.store.GetAgent(ctx, p.Tenant, id)
 	if errors.Is(err, state.ErrNotFound) || (err == nil && (a.Deleted() || !a.VisibleToPrincipal(p))) {
 		return agentNotFound(id)

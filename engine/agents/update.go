@@ -21,6 +21,7 @@ func (r *Registry) Update(ctx context.Context, p *adapters.Principal, id string,
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.Invalidate(p.Tenant)
 	a, err := r.store.GetAgent(ctx, p.Tenant, id)
 	if errors.Is(err, state.ErrNotFound) || err == nil && a.Deleted() {
 		return nil, agentNotFound(id)

@@ -355,6 +355,9 @@ func editions(t *testing.T, h *dialecttest.Harness) {
 		if err := h.Store.PutAgent(ctx, a); err != nil {
 			t.Fatal(err)
 		}
+		// Written past the registry, as another instance would: the
+		// store's change feed would tell it.
+		h.Engine.Agents().Invalidate("tenant-a")
 	}
 }
 

@@ -2,6 +2,7 @@ package tenzro
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -284,16 +285,24 @@ func (d *Dialect) patch(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		return err
 	}
 	ctx := r.Context()
-	a, err := d.managed(ctx, p, project, r.PathValue("id"))
+	id := r.PathValue("id")
+	if _, err := d.managed(ctx, p, project, id); err != nil {
+		return err
+	}
+	// Applied to the agent as stored, through the registry, which keeps
+	// its index of the tenant's agents fresh.
+	a, err := d.env.Engine.Agents().Update(ctx, p, id, func(a *adapters.Agent) error {
+		if !a.InProject(project) {
+			return notFound(id)
+		}
+		apply(a, spec)
+		return d.check(ctx, p, project, a, spec, false)
+	})
+	var e *adapters.Error
+	if errors.As(err, &e) && e.Kind == adapters.KindNotFound && e.Code == "agent_not_found" {
+		return notFound(id)
+	}
 	if err != nil {
-		return err
-	}
-	apply(a, spec)
-	if err := d.check(ctx, p, project, a, spec, false); err != nil {
-		return err
-	}
-	a.UpdatedAt = d.env.Engine.Now()
-	if err := d.env.Engine.Store().PutAgent(ctx, a); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
