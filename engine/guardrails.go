@@ -258,7 +258,7 @@ func (o *outputGuard) emit(ev adapters.Event) error {
 		o.thinking.Reset()
 		o.held.Reset()
 		return o.next(ev)
-	default: // tool calls, usage, paused, done: the text so far is whole
+	default: // tool calls and their deltas, usage, paused, done: the text so far is whole
 		if err := o.endThinking(); err != nil {
 			return err
 		}

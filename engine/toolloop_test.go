@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,45 @@ func TestToolLoopRunsToolsAndFeedsResultsBack(t *testing.T) {
 	msgs, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "a", "s1"), 5)
 	if len(msgs) != 5 || msgs[1].ToolCalls[0].ID != "c1" || msgs[4].Text() != "The answer is 68." {
 		t.Fatalf("session = %v", describe(msgs))
+	}
+}
+
+// TestToolCallDeltasReachTheClient: a provider's tool-call deltas go to
+// the client as they come, marked Executed when the run runs the tool
+// (on every delta of the call, not only the first, which names it); the
+// loop runs the whole calls.
+func TestToolCallDeltasReachTheClient(t *testing.T) {
+	calc := adapters.ToolCall{ID: "c1", Name: "calculator", Arguments: `{"expression":"1+1"}`}
+	client := adapters.ToolCall{ID: "c2", Name: "lookup", Arguments: `{"q":"x"}`}
+	first := []adapters.Event{{Type: adapters.EventStart},
+		{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: "c1", Name: "calculator", Arguments: `{"expression":`}},
+		{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: "c1", Arguments: `"1+1"}`}},
+		{Type: adapters.EventToolCall, ToolCall: &calc},
+		{Type: adapters.EventDone, FinishReason: "tool_calls"}}
+	second := []adapters.Event{{Type: adapters.EventStart},
+		{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: "c2", Name: "lookup", Arguments: `{"q":`}},
+		{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: "c2", Arguments: `"x"}`}},
+		{Type: adapters.EventToolCall, ToolCall: &client},
+		{Type: adapters.EventDone, FinishReason: "tool_calls"}}
+	prov := &fakeProvider{Script: [][]adapters.Event{first, second}}
+	rt, _ := toolRuntime(t, prov, &toolKit{}, nil)
+	var c collect
+	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m", Tools: []string{"builtin"}},
+		ClientTools: []adapters.Tool{{Name: "lookup"}}, Messages: []adapters.Message{userMsg("go")}}, c.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deltas []string
+	for _, ev := range c.events {
+		if ev.Type == adapters.EventToolCallDelta {
+			deltas = append(deltas, fmt.Sprintf("%s:%v", ev.ToolCall.ID, ev.Executed))
+		}
+	}
+	if got := strings.Join(deltas, " "); got != "c1:true c1:true c2:false c2:false" {
+		t.Errorf("deltas = %s", got)
+	}
+	if len(res.Steps) != 1 || res.Steps[0].Call.Arguments != calc.Arguments || len(res.ToolCalls) != 1 || res.ToolCalls[0] != client {
+		t.Errorf("the loop ran %+v and returned %+v", res.Steps, res.ToolCalls)
 	}
 }
 

@@ -28,6 +28,9 @@ type Answer struct {
 	committed bool
 	// emitErr is the error the client side returned: the client left.
 	emitErr error
+	// executedDeltas tells, by call id, whether the tool calls whose
+	// deltas this attempt forwarded are the run's own (Executed).
+	executedDeltas map[string]bool
 }
 
 func (a *Answer) estimate(req *adapters.Request) adapters.Usage {
@@ -164,7 +167,8 @@ func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (*
 // forwarder accumulates an attempt's events and passes its content on.
 // The provider's Start goes out at once (once per run), so the client's
 // first byte follows the upstream's; an attempt that sent anything to the
-// client is committed and no longer retried.
+// client is committed and no longer retried. Tool-call deltas go out as
+// they arrive; the run's loop works on the whole calls that follow them.
 func (m *Models) forwarder(a *Answer, r *Run, t0 time.Time) adapters.Emit {
 	emit := func(ev adapters.Event) error {
 		err := r.Emit(ev)
@@ -198,6 +202,17 @@ func (m *Models) forwarder(a *Answer, r *Run, t0 time.Time) adapters.Emit {
 			}
 		case adapters.EventDelta:
 			a.Text.WriteString(ev.Text)
+		case adapters.EventToolCallDelta:
+			// The call's first delta names it; later ones only continue it.
+			executed, seen := a.executedDeltas[ev.ToolCall.ID]
+			if !seen {
+				executed = r.executes(ev.ToolCall.Name)
+				if a.executedDeltas == nil {
+					a.executedDeltas = map[string]bool{}
+				}
+				a.executedDeltas[ev.ToolCall.ID] = executed
+			}
+			ev.Executed = executed
 		case adapters.EventToolCall:
 			a.ToolCalls = append(a.ToolCalls, *ev.ToolCall)
 			ev.Executed = r.executes(ev.ToolCall.Name)

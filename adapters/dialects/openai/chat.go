@@ -122,15 +122,20 @@ func finishReason(r string) string {
 }
 
 // chunkEncoder turns canonical events into chat.completion.chunk events.
-// Usage arrives before Done from the runtime but OpenAI sends it last, in
-// its own chunk with empty choices, so it is held until Done.
+// Usage arrives before Done from the engine but OpenAI sends it last, in
+// its own chunk with empty choices, so it is held until Done. Tool calls
+// stream as OpenAI streams them: a call's first chunk carries its index,
+// id, type and name, later ones only more of its arguments.
 type chunkEncoder struct {
 	sse          *dialects.SSE
 	prefix       []byte // {"id":…,"choices":[{"index":0,"delta":
 	includeUsage bool
 	usage        adapters.Usage
 	toolIndex    int
-	buf          []byte
+	// streamed holds the index of each tool call sent as deltas, by id:
+	// its whole ToolCall event then adds nothing.
+	streamed map[string]int
+	buf      []byte
 }
 
 func newChunkEncoder(sse *dialects.SSE, id, model string, created int64, includeUsage bool) *chunkEncoder {
@@ -170,9 +175,29 @@ func (e *chunkEncoder) emit(ev adapters.Event) error {
 		d = dialects.AppendString(append(d, `{"reasoning_content":`...), ev.Text)
 	case adapters.EventDelta:
 		d = dialects.AppendString(append(d, `{"content":`...), ev.Text)
-	case adapters.EventToolCall:
+	case adapters.EventToolCallDelta:
 		if ev.Executed {
 			return nil // agentgate runs it; the client must not
+		}
+		d = append(d, `{"tool_calls":[`...)
+		if i, ok := e.streamed[ev.ToolCall.ID]; ok {
+			d = append(d, `{"index":`...)
+			d = strconv.AppendInt(d, int64(i), 10)
+			d = append(d, `,"function":{"arguments":`...)
+			d = dialects.AppendString(d, ev.ToolCall.Arguments)
+			d = append(d, "}}"...)
+		} else {
+			if e.streamed == nil {
+				e.streamed = map[string]int{}
+			}
+			e.streamed[ev.ToolCall.ID] = e.toolIndex
+			d = appendToolCall(d, e.toolIndex, ev.ToolCall)
+			e.toolIndex++
+		}
+		d = append(d, "]"...)
+	case adapters.EventToolCall:
+		if _, sent := e.streamed[ev.ToolCall.ID]; ev.Executed || sent {
+			return nil // agentgate runs it, or its deltas carried it
 		}
 		d = append(d, `{"tool_calls":[`...)
 		d = appendToolCall(d, e.toolIndex, ev.ToolCall)

@@ -37,6 +37,18 @@ const (
 {"type":"tool_call","tool_call":{"id":"call_t1","name":"get_time","arguments":"{}"}}
 {"type":"usage","usage":{"input_tokens":30,"output_tokens":9}}
 {"type":"done","model":"gpt-4o-2026-01-01","finish_reason":"tool_calls"}`
+	// Tool calls as a provider that streams them sends them: deltas as
+	// they arrive, then each call whole.
+	evToolCallDeltas = `{"type":"start","model":"gpt-4o-2026-01-01"}
+{"type":"delta","text":"Let me check."}
+{"type":"tool_call_delta","tool_call":{"id":"call_w1","name":"get_weather","arguments":""}}
+{"type":"tool_call_delta","tool_call":{"id":"call_w1","arguments":"{\"city\":"}}
+{"type":"tool_call_delta","tool_call":{"id":"call_t1","name":"get_time","arguments":"{}"}}
+{"type":"tool_call_delta","tool_call":{"id":"call_w1","arguments":"\"Paris\"}"}}
+{"type":"tool_call","tool_call":{"id":"call_w1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}
+{"type":"tool_call","tool_call":{"id":"call_t1","name":"get_time","arguments":"{}"}}
+{"type":"usage","usage":{"input_tokens":30,"output_tokens":9}}
+{"type":"done","model":"gpt-4o-2026-01-01","finish_reason":"tool_calls"}`
 	evAfterTool = `{"type":"start","model":"gpt-4o-2026-01-01"}
 {"type":"delta","text":"It is 21°C in Paris at noon."}
 {"type":"usage","usage":{"input_tokens":52,"output_tokens":10}}
@@ -162,6 +174,10 @@ var goldenCases = []goldenCase{
 			`{"type":"function_call_output","call_id":"call_t1","output":[{"type":"input_text","text":"12:00"}]}]}`),
 		post(`{"model":"support-bot","input":"Weather and time in Paris?","tools":[` + weatherTool + `,` + timeTool + `],"stream":true}`),
 		post(`{"model":"support-bot","previous_response_id":"$ID","input":[{"type":"function_call_output","call_id":"call_w1","output":"{\"temp\":21}"},{"type":"function_call_output","call_id":"call_t1","output":"12:00"}],"stream":true}`),
+	}},
+	{name: "function_call_deltas", events: []string{evToolCallDeltas, evToolCallDeltas}, steps: []step{
+		post(`{"model":"support-bot","input":"Weather and time in Paris?","tools":[` + weatherTool + `,` + timeTool + `],"stream":true}`),
+		post(`{"model":"support-bot","input":"Weather and time in Paris?","tools":[` + weatherTool + `,` + timeTool + `]}`),
 	}},
 	{name: "function_call_errors", events: []string{evToolCall}, steps: []step{
 		post(`{"model":"support-bot","input":"Weather?","tools":[` + weatherTool + `]}`),
