@@ -5,6 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -38,7 +39,7 @@ const storeLockTimeout = 2 * time.Second
 // flushEvery applies when this call opens it.
 func acquireBackend(path string, flushEvery time.Duration, log *zap.Logger) (*backend, error) {
 	v, _, err := stores.LoadOrNew(path, func() (caddy.Destructor, error) {
-		s, err := state.OpenBolt(path, state.BoltOptions{LockTimeout: storeLockTimeout})
+		s, err := bbolt.Open(path, bbolt.Options{LockTimeout: storeLockTimeout})
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package state
+package state_test
 
 import (
 	"context"
@@ -6,12 +6,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 func TestBucketIsSmooth(t *testing.T) {
-	m := NewMemoryLimits(nil, nil)
+	m := state.NewMemoryLimits(nil, nil)
 	ctx := context.Background()
-	b := Bucket{Capacity: 6, Period: time.Minute}
+	b := state.Bucket{Capacity: 6, Period: time.Minute}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 6; i++ {
 		if _, ok, _ := m.Take(ctx, "k", b, 1, t0); !ok {
@@ -37,7 +40,7 @@ func TestBucketIsSmooth(t *testing.T) {
 }
 
 func TestSlots(t *testing.T) {
-	m := NewMemoryLimits(nil, nil)
+	m := state.NewMemoryLimits(nil, nil)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		if ok, _ := m.Acquire(ctx, "k", 2); !ok {
@@ -54,17 +57,17 @@ func TestSlots(t *testing.T) {
 }
 
 func TestQuotaReservationsNeverOverspend(t *testing.T) {
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "q.db"), BoltOptions{})
+	s, err := bbolt.Open(filepath.Join(t.TempDir(), "q.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	now := time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC)
 	ctx := context.Background()
-	if err := s.AppendUsage(ctx, []UsageRecord{{ID: "r", Time: now, Tenant: "t", KeyID: "k", InputTokens: 30, OutputTokens: 10}}); err != nil {
+	if err := s.AppendUsage(ctx, []state.UsageRecord{{ID: "r", Time: now, Tenant: "t", KeyID: "k", InputTokens: 30, OutputTokens: 10}}); err != nil {
 		t.Fatal(err)
 	}
-	m := NewMemoryLimits(s, nil)
+	m := state.NewMemoryLimits(s, nil)
 	const limit, estimate, actual = 1000, 100, 80
 	var wg sync.WaitGroup
 	var mu sync.Mutex

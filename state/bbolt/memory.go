@@ -1,4 +1,4 @@
-package state
+package bbolt
 
 import (
 	"bytes"
@@ -10,9 +10,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/state"
 )
 
 // Long-term memory and agent statistics buckets (see layout.go).
@@ -26,84 +27,6 @@ func init() {
 	dataBuckets = append(dataBuckets, bucketMemories, bucketAgentStats, bucketTurnRecords)
 }
 
-// The kinds of long-term memory an agent keeps.
-const (
-	// MemorySemantic items are facts: what the agent knows about its user
-	// or its domain (extracted from conversations, or added through an API).
-	MemorySemantic = "semantic"
-	// MemoryEpisodic items are past exchanges: what was asked, what was
-	// answered, when.
-	MemoryEpisodic = "episodic"
-	// MemoryProcedural items are standing instructions and preferences
-	// ("always answer in French") that shape the system prompt.
-	MemoryProcedural = "procedural"
-)
-
-// ValidMemoryKind reports whether k is one of the memory kinds.
-func ValidMemoryKind(k string) bool {
-	return k == MemorySemantic || k == MemoryEpisodic || k == MemoryProcedural
-}
-
-// Memory is one item of an agent's long-term memory, scoped to a tenant,
-// an agent and, when UserID is set, one end user of that agent. It is a
-// generic retrievable item (kind, content, embedding, metadata), so other
-// retrieval features can keep their items the same way.
-type Memory struct {
-	ID      string `json:"id"`
-	Tenant  string `json:"tenant"`
-	AgentID string `json:"agent_id"`
-	// UserID is the end user the item belongs to; empty means the agent
-	// as a whole.
-	UserID string `json:"user_id,omitempty"`
-	// SessionID is the conversation the item came from, if any.
-	SessionID string `json:"session_id,omitempty"`
-	// Kind is MemorySemantic, MemoryEpisodic or MemoryProcedural.
-	Kind    string `json:"kind"`
-	Content string `json:"content"`
-	// Source says where the item came from: "api" (added by a client),
-	// "conversation" (an episode) or "manager" (extracted after a turn).
-	Source string `json:"source,omitempty"`
-	// EmbeddingModel is the model Embedding was computed with; empty when
-	// the item has no embedding (keyword recall only).
-	EmbeddingModel string    `json:"embedding_model,omitempty"`
-	Embedding      []float32 `json:"-"`
-	// Metadata holds free-form attributes (the exchange of an episode, the
-	// caller's tags of a knowledge item).
-	Metadata map[string]string `json:"metadata,omitempty"`
-	Created  time.Time         `json:"created_at"`
-	Updated  time.Time         `json:"updated_at"`
-}
-
-// AgentStats are the running counters of one tenant's use of one agent.
-type AgentStats struct {
-	// Conversations counts the sessions started with the agent.
-	Conversations int64 `json:"conversations"`
-	// Responses counts the runs that answered, and ResponseMs sums their
-	// latency.
-	Responses  int64 `json:"responses"`
-	ResponseMs int64 `json:"response_ms"`
-	// Up and Down count end users' feedback on the agent's answers (one
-	// vote per answer; a changed vote moves from one count to the other).
-	Up   int64 `json:"up"`
-	Down int64 `json:"down"`
-}
-
-// TurnRecord is one answered run of an agent, for its statistics and so
-// that end users can rate the answer later.
-type TurnRecord struct {
-	Tenant  string `json:"tenant"`
-	AgentID string `json:"agent_id"`
-	// RunID identifies the answer (feedback names it).
-	RunID     string `json:"run_id"`
-	SessionID string `json:"session_id,omitempty"`
-	// NewSession marks the first turn of a session: a new conversation.
-	NewSession bool      `json:"new_session,omitempty"`
-	LatencyMs  int64     `json:"latency_ms"`
-	Time       time.Time `json:"time"`
-	// Rating is the end user's feedback: "", "up" or "down".
-	Rating string `json:"rating,omitempty"`
-}
-
 // memoryCodecV1 is the version byte of a stored memory: then a uvarint
 // length and the JSON of the item's fields, then its embedding as
 // little-endian float32s (4 bytes each, to the end of the value). Binary
@@ -113,7 +36,7 @@ const memoryCodecV1 = 1
 
 var errMemoryCodec = errors.New("malformed memory item")
 
-func encodeMemory(m *Memory) ([]byte, error) {
+func encodeMemory(m *state.Memory) ([]byte, error) {
 	meta, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -128,7 +51,7 @@ func encodeMemory(m *Memory) ([]byte, error) {
 	return b, nil
 }
 
-func decodeMemory(b []byte, m *Memory) error {
+func decodeMemory(b []byte, m *state.Memory) error {
 	if len(b) == 0 || b[0] != memoryCodecV1 {
 		return errMemoryCodec
 	}
@@ -159,7 +82,7 @@ func memoryPrefix(tenant, agent string) []byte { return append(join(tenant, agen
 
 // PutMemories creates or replaces memory items, all in one transaction
 // shared with concurrent callers.
-func (b *Bolt) PutMemories(ctx context.Context, items []*Memory) error {
+func (b *Store) PutMemories(ctx context.Context, items []*state.Memory) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
@@ -170,17 +93,8 @@ func (b *Bolt) PutMemories(ctx context.Context, items []*Memory) error {
 	keys := make([][]byte, len(items))
 	vals := make([][]byte, len(items))
 	for i, m := range items {
-		if !validName(m.Tenant) {
-			return invalidID("tenant", m.Tenant)
-		}
-		if !validID(m.AgentID) {
-			return invalidID("agent id", m.AgentID)
-		}
-		if !validID(m.ID) {
-			return invalidID("memory id", m.ID)
-		}
-		if !ValidMemoryKind(m.Kind) {
-			return fmt.Errorf("state: %w: memory kind %q", ErrInvalidID, m.Kind)
+		if err := state.CheckMemory(m); err != nil {
+			return err
 		}
 		v, err := encodeMemory(m)
 		if err != nil {
@@ -189,7 +103,7 @@ func (b *Bolt) PutMemories(ctx context.Context, items []*Memory) error {
 		keys[i] = append(memoryPrefix(m.Tenant, m.AgentID), m.ID...)
 		vals[i] = v
 	}
-	return b.batch(func(tx *bolt.Tx) error {
+	err := b.batch(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketMemories)
 		for i := range keys {
 			if err := bk.Put(keys[i], vals[i]); err != nil {
@@ -198,24 +112,79 @@ func (b *Bolt) PutMemories(ctx context.Context, items []*Memory) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	publishMemories(b, items)
+	return nil
 }
 
-// ListMemories returns every memory of tenant's agent (all kinds, all end
-// users), oldest first, then by id.
-func (b *Bolt) ListMemories(ctx context.Context, tenant, agentID string) ([]*Memory, error) {
+// publishMemories tells of items written: one change per agent.
+func publishMemories(b *Store, items []*state.Memory) {
+	type agent struct{ tenant, id string }
+	byAgent := map[agent][]string{}
+	var order []agent
+	for _, m := range items {
+		k := agent{m.Tenant, m.AgentID}
+		if _, ok := byAgent[k]; !ok {
+			order = append(order, k)
+		}
+		byAgent[k] = append(byAgent[k], m.ID)
+	}
+	for _, k := range order {
+		b.publish(state.Change{Kind: state.ChangeMemory, Tenant: k.tenant, ID: k.id, Items: byAgent[k]})
+	}
+}
+
+// GetMemories returns those of tenant's memories of agentID with the
+// given ids that exist.
+func (b *Store) GetMemories(ctx context.Context, tenant, agentID string, ids []string) ([]*state.Memory, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer b.exit()
-	if !validName(tenant) || !validID(agentID) {
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
 		return nil, nil
 	}
 	prefix := memoryPrefix(tenant, agentID)
-	var list []*Memory
+	var list []*state.Memory
+	err := b.view(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketMemories)
+		for _, id := range ids {
+			if !state.ValidID(id) {
+				continue
+			}
+			v := bk.Get(append(append([]byte(nil), prefix...), id...))
+			if v == nil {
+				continue
+			}
+			m := new(state.Memory)
+			if err := decodeMemory(v, m); err != nil {
+				return fmt.Errorf("state: decode memory %q: %w", id, err)
+			}
+			list = append(list, m)
+		}
+		return nil
+	})
+	return list, err
+}
+
+// ListMemories returns every memory of tenant's agent (all kinds, all end
+// users), oldest first, then by id.
+func (b *Store) ListMemories(ctx context.Context, tenant, agentID string) ([]*state.Memory, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
+		return nil, nil
+	}
+	prefix := memoryPrefix(tenant, agentID)
+	var list []*state.Memory
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMemories).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			m := new(Memory)
+			m := new(state.Memory)
 			if err := decodeMemory(v, m); err != nil {
 				return fmt.Errorf("state: decode memory %q: %w", k[len(prefix):], err)
 			}
@@ -226,7 +195,7 @@ func (b *Bolt) ListMemories(ctx context.Context, tenant, agentID string) ([]*Mem
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *Memory) int {
+	slices.SortStableFunc(list, func(x, y *state.Memory) int {
 		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
 	})
 	return list, nil
@@ -234,18 +203,19 @@ func (b *Bolt) ListMemories(ctx context.Context, tenant, agentID string) ([]*Mem
 
 // DeleteMemories removes tenant's memories of agentID with the given ids,
 // or all of them when ids is nil, and returns how many it removed.
-func (b *Bolt) DeleteMemories(ctx context.Context, tenant, agentID string, ids []string) (int, error) {
+func (b *Store) DeleteMemories(ctx context.Context, tenant, agentID string, ids []string) (int, error) {
 	if err := b.enter(ctx); err != nil {
 		return 0, err
 	}
 	defer b.exit()
-	if !validName(tenant) || !validID(agentID) {
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
 		return 0, nil
 	}
 	prefix := memoryPrefix(tenant, agentID)
 	var n int
+	var removed []string
 	err := b.update(func(tx *bolt.Tx) error {
-		n = 0
+		n, removed = 0, nil
 		bk := tx.Bucket(bucketMemories)
 		if ids == nil {
 			var keys [][]byte
@@ -257,12 +227,13 @@ func (b *Bolt) DeleteMemories(ctx context.Context, tenant, agentID string, ids [
 				if err := bk.Delete(k); err != nil {
 					return err
 				}
+				removed = append(removed, string(k[len(prefix):]))
 			}
 			n = len(keys)
 			return nil
 		}
 		for _, id := range ids {
-			if !validID(id) {
+			if !state.ValidID(id) {
 				continue
 			}
 			k := append(append([]byte(nil), prefix...), id...)
@@ -272,10 +243,14 @@ func (b *Bolt) DeleteMemories(ctx context.Context, tenant, agentID string, ids [
 			if err := bk.Delete(k); err != nil {
 				return err
 			}
+			removed = append(removed, id)
 			n++
 		}
 		return nil
 	})
+	if err == nil && n > 0 {
+		b.publish(state.Change{Kind: state.ChangeMemory, Tenant: tenant, ID: agentID, Items: removed})
+	}
 	return n, err
 }
 
@@ -287,7 +262,7 @@ func turnRecordKey(tenant, agent, run string) []byte {
 // RecordTurns adds answered runs to their agents' statistics and keeps
 // each run's record (for feedback), in one transaction shared with
 // concurrent callers.
-func (b *Bolt) RecordTurns(ctx context.Context, recs []TurnRecord) error {
+func (b *Store) RecordTurns(ctx context.Context, recs []state.TurnRecord) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
@@ -296,28 +271,32 @@ func (b *Bolt) RecordTurns(ctx context.Context, recs []TurnRecord) error {
 		return nil
 	}
 	for _, r := range recs {
-		if !validName(r.Tenant) {
-			return invalidID("tenant", r.Tenant)
+		if !state.ValidName(r.Tenant) {
+			return state.InvalidID("tenant", r.Tenant)
 		}
-		if !validID(r.AgentID) {
-			return invalidID("agent id", r.AgentID)
+		if !state.ValidID(r.AgentID) {
+			return state.InvalidID("agent id", r.AgentID)
 		}
-		if r.RunID != "" && !validName(r.RunID) {
-			return invalidID("run id", r.RunID)
+		if r.RunID != "" && !state.ValidName(r.RunID) {
+			return state.InvalidID("run id", r.RunID)
 		}
 	}
 	return b.batch(func(tx *bolt.Tx) error {
 		stats, turns := tx.Bucket(bucketAgentStats), tx.Bucket(bucketTurnRecords)
-		deltas := map[string]*AgentStats{}
+		deltas := map[string]*state.AgentStats{}
 		var order []string
 		for i := range recs {
 			r := &recs[i]
 			k := string(join(r.Tenant, r.AgentID))
 			d := deltas[k]
 			if d == nil {
-				d = new(AgentStats)
+				d = new(state.AgentStats)
 				deltas[k] = d
 				order = append(order, k)
+			}
+			key := turnRecordKey(r.Tenant, r.AgentID, r.RunID)
+			if r.RunID != "" && turns.Get(key) != nil {
+				continue // recorded already: a retried batch
 			}
 			if r.NewSession {
 				d.Conversations++
@@ -331,7 +310,7 @@ func (b *Bolt) RecordTurns(ctx context.Context, recs []TurnRecord) error {
 			if err != nil {
 				return err
 			}
-			if err := turns.Put(turnRecordKey(r.Tenant, r.AgentID, r.RunID), v); err != nil {
+			if err := turns.Put(key, v); err != nil {
 				return err
 			}
 		}
@@ -344,8 +323,8 @@ func (b *Bolt) RecordTurns(ctx context.Context, recs []TurnRecord) error {
 	})
 }
 
-func addStats(bk *bolt.Bucket, key []byte, d AgentStats) error {
-	var s AgentStats
+func addStats(bk *bolt.Bucket, key []byte, d state.AgentStats) error {
+	var s state.AgentStats
 	if v := bk.Get(key); v != nil {
 		if err := json.Unmarshal(v, &s); err != nil {
 			return fmt.Errorf("state: decode agent statistics: %w", err)
@@ -364,13 +343,13 @@ func addStats(bk *bolt.Bucket, key []byte, d AgentStats) error {
 }
 
 // AgentStats returns tenant's statistics of agentID; zero when it has none.
-func (b *Bolt) AgentStats(ctx context.Context, tenant, agentID string) (AgentStats, error) {
-	var s AgentStats
+func (b *Store) AgentStats(ctx context.Context, tenant, agentID string) (state.AgentStats, error) {
+	var s state.AgentStats
 	if err := b.enter(ctx); err != nil {
 		return s, err
 	}
 	defer b.exit()
-	if !validName(tenant) || !validID(agentID) {
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
 		return s, nil
 	}
 	err := b.view(func(tx *bolt.Tx) error {
@@ -383,9 +362,9 @@ func (b *Bolt) AgentStats(ctx context.Context, tenant, agentID string) (AgentSta
 }
 
 // RateTurn records an end user's feedback ("up" or "down") on tenant's
-// agent's answer runID, replacing an earlier vote on it: ErrNotFound when
+// agent's answer runID, replacing an earlier vote on it: state.ErrNotFound when
 // the agent has no such answer.
-func (b *Bolt) RateTurn(ctx context.Context, tenant, agentID, runID, rating string) error {
+func (b *Store) RateTurn(ctx context.Context, tenant, agentID, runID, rating string) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
@@ -393,24 +372,24 @@ func (b *Bolt) RateTurn(ctx context.Context, tenant, agentID, runID, rating stri
 	if rating != "up" && rating != "down" {
 		return fmt.Errorf("state: rating %q is neither up nor down", rating)
 	}
-	if !validName(tenant) || !validID(agentID) || !validID(runID) {
-		return ErrNotFound
+	if !state.ValidName(tenant) || !state.ValidID(agentID) || !state.ValidID(runID) {
+		return state.ErrNotFound
 	}
 	k := turnRecordKey(tenant, agentID, runID)
 	return b.update(func(tx *bolt.Tx) error {
 		turns := tx.Bucket(bucketTurnRecords)
 		v := turns.Get(k)
 		if v == nil {
-			return ErrNotFound
+			return state.ErrNotFound
 		}
-		var r TurnRecord
+		var r state.TurnRecord
 		if err := decode(v, &r, "turn record", runID); err != nil {
 			return err
 		}
 		if r.Rating == rating {
 			return nil
 		}
-		var d AgentStats
+		var d state.AgentStats
 		switch r.Rating {
 		case "up":
 			d.Up--

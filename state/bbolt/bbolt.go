@@ -1,4 +1,8 @@
-package state
+// Package bbolt is the embedded store: every object in one bbolt file
+// that one process holds (bbolt locks it), no server to run. It is
+// agentgate's default backend, the Caddy module agentgate.storage.bbolt
+// (module.go).
+package bbolt
 
 import (
 	"context"
@@ -11,49 +15,51 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/agentgate/agentgate/state"
 )
 
-// BoltOptions tunes OpenBolt. The zero value is ready to use.
-type BoltOptions struct {
+// Options tunes Open. The zero value is ready to use.
+type Options struct {
 	// LockTimeout bounds the wait for the file lock another process holds
-	// (default 2s); past it OpenBolt fails with ErrLocked.
+	// (default 2s); past it Open fails with ErrLocked.
 	LockTimeout time.Duration
-	// CacheSize is the number of agents, keys and sessions the read cache
-	// holds (default DefaultCacheSize); negative disables the cache.
-	CacheSize int
+	// Now is the clock stamping what the store dates itself (a session's
+	// last update, a source's); nil means time.Now.
+	Now func() time.Time
 }
 
-// DefaultLockTimeout is BoltOptions.LockTimeout's default.
+// DefaultLockTimeout is Options.LockTimeout's default.
 const DefaultLockTimeout = 2 * time.Second
 
-// Bolt is the Store kept in one bbolt file, with an LRU read cache in
-// front. It is safe for concurrent use by one process; bbolt's file lock
-// keeps other processes out.
-type Bolt struct {
-	db    *bolt.DB
-	path  string
-	key   string // in openFiles
-	cache *readCache
+// Store is the state.Store kept in one bbolt file. It is safe for
+// concurrent use by one process; bbolt's file lock keeps other processes
+// out, so the changes it tells of (state.Changes) are all its own.
+type Store struct {
+	db   *bolt.DB
+	path string
+	key  string // in openFiles
+	now  func() time.Time
+	feed state.Feed
 	// life is held shared by every call in flight and exclusively by
 	// Close, which so waits for them.
 	life   sync.RWMutex
 	closed bool
 }
 
-var _ Store = (*Bolt)(nil)
+var _ state.Store = (*Store)(nil)
 
-// OpenBolt opens or creates the store at path, creating its directory
-// (0700) when missing. It fails with ErrLocked when another process has
-// the file open (after LockTimeout) or this one does (at once), ErrNotStore when the file is something else, ErrSchema
-// when a newer agentgate wrote it, and ErrCorrupt when bbolt cannot read
-// it.
-func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
+// Open opens or creates the store at path, creating its directory (0700)
+// when missing. It fails with ErrLocked when another process has the file
+// open (after LockTimeout) or this one does (at once), ErrNotStore when
+// the file is something else, ErrSchema when a newer agentgate wrote it,
+// and ErrCorrupt when bbolt cannot read it.
+func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
-	cache, err := newReadCache(opts.CacheSize)
-	if err != nil {
-		return nil, fmt.Errorf("state: store %s: %w", path, err)
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -69,7 +75,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		releasePath(key)
 		return nil, err
 	}
-	b := &Bolt{db: db, path: path, key: key, cache: cache}
+	b := &Store{db: db, path: path, key: key, now: opts.Now}
 	if err := b.initSchema(); err != nil {
 		_ = db.Close()
 		releasePath(key)
@@ -122,28 +128,39 @@ func recoverCorrupt(path string, err *error) {
 }
 
 // Path returns the file the store is kept in.
-func (b *Bolt) Path() string { return b.path }
+func (b *Store) Path() string { return b.path }
 
 // Close waits for the calls in flight, then closes the file; later calls
-// fail with ErrClosed. Closing twice is a no-op.
-func (b *Bolt) Close() error {
+// fail with state.ErrClosed. Closing twice is a no-op.
+func (b *Store) Close() error {
 	b.life.Lock()
 	defer b.life.Unlock()
 	if b.closed {
 		return nil
 	}
 	b.closed = true
+	b.feed.Close()
 	defer releasePath(b.key)
 	return b.db.Close()
 }
 
+// Subscribe implements state.Changes: the store tells of its own writes,
+// the only ones there are, once they committed.
+func (b *Store) Subscribe(fn func(state.Change)) (cancel func()) { return b.feed.Subscribe(fn) }
+
+// publish tells subscribers of a committed write.
+func (b *Store) publish(c state.Change) {
+	c.Local = true
+	b.feed.Publish(c)
+}
+
 // enter starts a call: it fails when the store is closed or ctx is done,
 // and otherwise holds off Close until the caller's deferred b.exit().
-func (b *Bolt) enter(ctx context.Context) error {
+func (b *Store) enter(ctx context.Context) error {
 	b.life.RLock()
 	if b.closed {
 		b.life.RUnlock()
-		return ErrClosed
+		return state.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		b.life.RUnlock()
@@ -153,23 +170,23 @@ func (b *Bolt) enter(ctx context.Context) error {
 }
 
 // exit ends a call begun by a successful enter.
-func (b *Bolt) exit() { b.life.RUnlock() }
+func (b *Store) exit() { b.life.RUnlock() }
 
 // view runs fn in a read transaction.
-func (b *Bolt) view(fn func(*bolt.Tx) error) (err error) {
+func (b *Store) view(fn func(*bolt.Tx) error) (err error) {
 	defer recoverCorrupt(b.path, &err)
 	return b.db.View(fn)
 }
 
 // update runs fn in a write transaction of its own.
-func (b *Bolt) update(fn func(*bolt.Tx) error) (err error) {
+func (b *Store) update(fn func(*bolt.Tx) error) (err error) {
 	defer recoverCorrupt(b.path, &err)
 	return b.db.Update(fn)
 }
 
 // batch runs fn in a write transaction it may share with concurrent
 // callers (one fsync for all of them). fn may run more than once.
-func (b *Bolt) batch(fn func(*bolt.Tx) error) (err error) {
+func (b *Store) batch(fn func(*bolt.Tx) error) (err error) {
 	defer recoverCorrupt(b.path, &err)
 	return b.db.Batch(fn)
 }

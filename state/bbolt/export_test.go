@@ -1,4 +1,4 @@
-package state
+package bbolt
 
 import (
 	"encoding/json"
@@ -7,16 +7,18 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/agentgate/agentgate/adapters"
+
+	"github.com/agentgate/agentgate/state"
 )
 
 // SeedSessions writes sessions × turnsEach turns of msgs, as AppendTurn
 // would have, for benchmarks that need a big store quickly: a few large
-// transactions without fsync. Session i of tenant is named id(i) and
+// transactions without fsync. state.Session i of tenant is named id(i) and
 // talks to agent SeedAgent; seeding is fastest when id(i) sorts like i.
 // SeedAgent is the agent of the sessions SeedSessions writes.
 const SeedAgent = "a"
 
-func SeedSessions(b *Bolt, tenant string, sessions, turnsEach int, id func(int) string, msgs []adapters.Message) error {
+func SeedSessions(b *Store, tenant string, sessions, turnsEach int, id func(int) string, msgs []adapters.Message) error {
 	turn, err := json.Marshal(msgs)
 	if err != nil {
 		return err
@@ -31,7 +33,7 @@ func SeedSessions(b *Bolt, tenant string, sessions, turnsEach int, id func(int) 
 			sb.FillPercent, tb.FillPercent = 0.9, 0.9
 			for i := lo; i < min(lo+chunk, sessions); i++ {
 				sid := id(i)
-				sess := Session{ID: sid, Tenant: tenant, AgentID: SeedAgent, Turns: turnsEach, Created: now, Updated: now}
+				sess := state.Session{ID: sid, Tenant: tenant, AgentID: SeedAgent, Turns: turnsEach, Created: now, Updated: now}
 				meta, err := json.Marshal(sess)
 				if err != nil {
 					return err
@@ -57,4 +59,4 @@ func SeedSessions(b *Bolt, tenant string, sessions, turnsEach int, id func(int) 
 
 // Migrate runs the migration from schema version v on b's store again, in
 // a transaction of its own.
-func Migrate(b *Bolt, v int) error { return b.update(migrations[v-1]) }
+func Migrate(b *Store, v int) error { return b.update(migrations[v-1]) }

@@ -1,4 +1,4 @@
-package state
+package bbolt
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 // initSchema checks that the file is an agentgate store this build reads,
 // makes an empty file one, and migrates a store of an older schema
 // version, all in one transaction. It writes nothing to a file it rejects.
-func (b *Bolt) initSchema() error {
+func (b *Store) initSchema() error {
 	var (
 		fresh   bool
 		missing bool

@@ -1,11 +1,11 @@
-package state
+package bbolt
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
-	"strings"
 	"time"
+
+	"github.com/agentgate/agentgate/state"
 )
 
 // The on-disk layout of schema version 2. Every name below is a bucket at
@@ -14,21 +14,24 @@ import (
 //
 //	meta      "magic" → "agentgate", "schema" → 8-byte big-endian version
 //	agents    tenant \0 id → adapters.Agent
-//	keys      id → APIKey
+//	keys      id → state.APIKey
 //	keyhash   sha256 (32 bytes) → id
-//	agentsessions tenant \0 agent \0 project \0 id → Session
+//	agentsessions tenant \0 agent \0 project \0 id → state.Session
 //	agentturns    tenant \0 agent \0 project \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
-//	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord (binary, usagecodec.go)
+//	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → state.UsageRecord (binary, usagecodec.go)
+//	usageids  record id → usage key (records already stored: a retried batch adds nothing twice)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
-//	tiers     name → Tier (tiers set through the admin API)
-//	runs      tenant \0 id → Run (paused runs)
+//	tiers     name → state.Tier (tiers set through the admin API)
+//	runs      tenant \0 id → state.Run (paused runs)
 //	counts    tenant \0 name → count (8-byte BE int64; counts.go)
-//	docs       tenant \0 id → Document (knowledge documents; documents.go)
-//	chunks     tenant \0 source \0 doc \0 seq (4-byte BE) → Chunk (binary, documents.go)
-//	docsources tenant \0 source → SourceInfo (counts and revision of a knowledge source)
-//	memories  tenant \0 agent \0 id → Memory (binary: JSON fields, then float32 embedding; memory.go)
-//	agentstats tenant \0 agent → AgentStats (memory.go)
-//	turnrecs  tenant \0 agent \0 run id → TurnRecord (answers end users may rate; memory.go)
+//	docs       tenant \0 id → state.Document (knowledge documents; documents.go)
+//	chunks     tenant \0 source \0 doc \0 seq (4-byte BE) → state.Chunk (binary, documents.go)
+//	docsources tenant \0 source → state.SourceInfo (counts and revision of a knowledge source)
+//	memories  tenant \0 agent \0 id → state.Memory (binary: JSON fields, then float32 embedding; memory.go)
+//	agentstats tenant \0 agent → state.AgentStats (memory.go)
+//	turnrecs  tenant \0 agent \0 run id → state.TurnRecord (answers end users may rate; memory.go)
+//	versions  tenant \0 agent id \0 n (8-byte BE, 1-based) → state.AgentVersion (made by the first publish)
+//	responses tenant \0 session id → state.StoredResponse (made by the first write)
 //
 // Tenants, agents, projects, ids and scopes never contain NUL (writes
 // reject them), so a prefix ending in \0 selects exactly one tenant or
@@ -42,6 +45,7 @@ var (
 	bucketSessions = []byte("agentsessions")
 	bucketTurns    = []byte("agentturns")
 	bucketUsage    = []byte("usage")
+	bucketUsageIDs = []byte("usageids")
 	bucketCounters = []byte("counters")
 	bucketTiers    = []byte("tiers")
 	bucketRuns     = []byte("runs")
@@ -52,7 +56,10 @@ var (
 	bucketChunks     = []byte("chunks")
 	bucketDocSources = []byte("docsources")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources}
+	bucketVersions  = []byte("versions")
+	bucketResponses = []byte("responses")
+
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketUsageIDs, bucketCounters, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources, bucketVersions, bucketResponses}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")
@@ -62,14 +69,6 @@ var (
 // schemaVersion is the layout version this build writes and reads; it
 // opens stores of older versions by migrating them (migrate.go).
 const schemaVersion = 2
-
-// validName reports whether s can be a tenant or part of a key.
-func validName(s string) bool { return !strings.ContainsRune(s, 0) }
-
-// validID reports whether s can be an object id.
-func validID(s string) bool { return s != "" && validName(s) }
-
-func invalidID(kind, s string) error { return fmt.Errorf("state: %w: %s %q", ErrInvalidID, kind, s) }
 
 // join returns a \0 b as a fresh key.
 func join(a, b string) []byte {
@@ -88,7 +87,7 @@ func prefixEnd(prefix []byte) []byte {
 }
 
 // sessionKey is the key of the session k names.
-func sessionKey(k SessionKey) []byte {
+func sessionKey(k state.SessionKey) []byte {
 	// One spare byte of capacity for turnPrefix's separator.
 	key := make([]byte, 0, len(k.Tenant)+len(k.AgentID)+len(k.Project)+len(k.ID)+4)
 	for _, part := range [...]string{k.Tenant, k.AgentID, k.Project} {
@@ -99,7 +98,7 @@ func sessionKey(k SessionKey) []byte {
 }
 
 // turnPrefix is the key prefix of the turns of the session k names.
-func turnPrefix(k SessionKey) []byte { return append(sessionKey(k), 0) }
+func turnPrefix(k state.SessionKey) []byte { return append(sessionKey(k), 0) }
 
 // turnKey is the key of turn seq of a session.
 func turnKey(prefix []byte, seq uint64) []byte {
@@ -140,7 +139,7 @@ var (
 )
 
 // counterKey is the key of scope's counter for the month of t.
-func counterKey(scope string, t time.Time) []byte { return join(scope, MonthKey(t)) }
+func counterKey(scope string, t time.Time) []byte { return join(scope, state.MonthKey(t)) }
 
 func encodeInt64(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
 

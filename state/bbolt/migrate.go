@@ -1,10 +1,12 @@
-package state
+package bbolt
 
 import (
 	"bytes"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/state"
 )
 
 // migrations[v-1] upgrades a store of schema version v to v+1. OpenBolt
@@ -18,7 +20,7 @@ var migrations = [schemaVersion - 1]func(tx *bolt.Tx) error{
 }
 
 // Schema version 1's buckets of sessions and their turns, keyed by tenant
-// and id across all agents: tenant \0 id → Session and tenant \0 id \0 seq
+// and id across all agents: tenant \0 id → state.Session and tenant \0 id \0 seq
 // → []adapters.Message.
 var (
 	v1Sessions = []byte("sessions")
@@ -63,13 +65,13 @@ func moveV1Sessions(tx *bolt.Tx, old *bolt.Bucket) error {
 		if !ok {
 			return fmt.Errorf("session key %q has no tenant: %w", k, ErrCorrupt)
 		}
-		var s Session
+		var s state.Session
 		if err := decode(v, &s, "session", string(id)); err != nil {
 			return err
 		}
 		s.Tenant, s.ID = string(tenant), string(id)
 		key := s.Key()
-		if err := checkSessionKey(key); err != nil {
+		if err := state.CheckSessionKey(key); err != nil {
 			return fmt.Errorf("session %q: %w", id, err)
 		}
 		// Values read in a write transaction stay valid only while their

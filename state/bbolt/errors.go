@@ -1,30 +1,25 @@
-package state
+package bbolt
 
 import (
 	"errors"
 	"fmt"
 )
 
-// Errors of the bbolt backend, beside ErrNotFound and ErrExists. Each is
+// Errors of the bbolt backend, beside those of package state. Each is
 // returned wrapped with detail; test for them with errors.Is.
 var (
-	// ErrLocked is returned by OpenBolt when another process (typically a
+	// ErrLocked is returned by Open when another process (typically a
 	// second Caddy) holds the store file.
 	ErrLocked = errors.New("store is in use by another process")
-	// ErrNotStore is returned by OpenBolt for a file that is not an
-	// agentgate store: not a bbolt database at all, or a bbolt database
-	// written by something else.
+	// ErrNotStore is returned by Open for a file that is not an agentgate
+	// store: not a bbolt database at all, or a bbolt database written by
+	// something else.
 	ErrNotStore = errors.New("not an agentgate store")
-	// ErrSchema is returned by OpenBolt for a store written with a schema
+	// ErrSchema is returned by Open for a store written with a schema
 	// version this build does not read.
 	ErrSchema = errors.New("unsupported store schema")
 	// ErrCorrupt is returned when bbolt panicked on the file's contents.
 	ErrCorrupt = errors.New("store file is corrupt")
-	// ErrClosed is returned by every method of a closed store.
-	ErrClosed = errors.New("store is closed")
-	// ErrInvalidID is returned for writes whose tenant, id or scope cannot
-	// be stored: ids must be non-empty, and no name may contain a NUL byte.
-	ErrInvalidID = errors.New("invalid id")
 )
 
 // lockedError is ErrLocked with the path and the remedy.

@@ -1,4 +1,4 @@
-package state_test
+package bbolt_test
 
 import (
 	"bufio"
@@ -23,14 +23,15 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/agentgate/agentgate/state/storetest"
 )
 
 var ctx = context.Background()
 
-func openBolt(t testing.TB, path string, opts state.BoltOptions) *state.Bolt {
+func openBolt(t testing.TB, path string, opts bbolt.Options) *bbolt.Store {
 	t.Helper()
-	s, err := state.OpenBolt(path, opts)
+	s, err := bbolt.Open(path, opts)
 	if err != nil {
 		t.Fatalf("OpenBolt: %v", err)
 	}
@@ -38,22 +39,14 @@ func openBolt(t testing.TB, path string, opts state.BoltOptions) *state.Bolt {
 }
 
 func TestBoltContract(t *testing.T) {
-	for name, opts := range map[string]state.BoltOptions{
-		"cached":    {},
-		"uncached":  {CacheSize: -1},
-		"tinycache": {CacheSize: 2},
-	} {
-		t.Run(name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) state.Store {
-				return openBolt(t, filepath.Join(t.TempDir(), "agentgate.db"), opts)
-			})
-		})
-	}
+	storetest.Run(t, storetest.Backend{Open: func(t *testing.T) state.Store {
+		return openBolt(t, filepath.Join(t.TempDir(), "agentgate.db"), bbolt.Options{})
+	}})
 }
 
 func TestBoltReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	s := openBolt(t, path, state.BoltOptions{})
+	s := openBolt(t, path, bbolt.Options{})
 	at := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
 	agent := &adapters.Agent{ID: "a1", Tenant: "t", Name: "persisted", Model: "m", CreatedAt: at}
 	key := &state.APIKey{ID: "k1", Hash: sha256.Sum256([]byte("s")), Tenant: "t", Created: at}
@@ -66,7 +59,7 @@ func TestBoltReopen(t *testing.T) {
 	must(t, s.AppendUsage(ctx, []state.UsageRecord{{ID: "u1", Time: at, Tenant: "t", KeyID: "k1", InputTokens: 10, OutputTokens: 5}}))
 	must(t, s.Close())
 
-	s = openBolt(t, path, state.BoltOptions{})
+	s = openBolt(t, path, bbolt.Options{})
 	defer s.Close()
 	if got, err := s.GetAgent(ctx, "t", "a1"); err != nil || got.Name != "persisted" {
 		t.Fatalf("GetAgent after reopen = %+v, %v", got, err)
@@ -113,7 +106,7 @@ func TestBoltLocked(t *testing.T) {
 			return db.Close
 		}, []string{"already in use by another Caddy process", "caddy reload"}},
 		{"this process", func(t *testing.T, path string) func() error {
-			return openBolt(t, path, state.BoltOptions{}).Close
+			return openBolt(t, path, bbolt.Options{}).Close
 		}, []string{"already open in this process"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,13 +114,13 @@ func TestBoltLocked(t *testing.T) {
 			release := tc.hold(t, path)
 
 			start := time.Now()
-			s2, err := state.OpenBolt(path, state.BoltOptions{LockTimeout: 100 * time.Millisecond})
+			s2, err := bbolt.Open(path, bbolt.Options{LockTimeout: 100 * time.Millisecond})
 			elapsed := time.Since(start)
 			if err == nil {
 				s2.Close()
 				t.Fatal("second OpenBolt on an open store succeeded")
 			}
-			if !errors.Is(err, state.ErrLocked) {
+			if !errors.Is(err, bbolt.ErrLocked) {
 				t.Fatalf("err = %v, want ErrLocked", err)
 			}
 			for _, want := range append(tc.want, path) {
@@ -142,7 +135,7 @@ func TestBoltLocked(t *testing.T) {
 
 			// Once the holder closes, the store opens again.
 			must(t, release())
-			s3 := openBolt(t, path, state.BoltOptions{LockTimeout: 100 * time.Millisecond})
+			s3 := openBolt(t, path, bbolt.Options{LockTimeout: 100 * time.Millisecond})
 			must(t, s3.Close())
 		})
 	}
@@ -199,13 +192,13 @@ func TestBoltRejectsFiles(t *testing.T) {
 	}{
 		{"random bytes", func(t *testing.T, path string) {
 			must(t, os.WriteFile(path, randomBytes(64<<10), 0o600))
-		}, state.ErrNotStore},
+		}, bbolt.ErrNotStore},
 		{"short random bytes", func(t *testing.T, path string) {
 			must(t, os.WriteFile(path, randomBytes(100), 0o600))
-		}, state.ErrNotStore},
+		}, bbolt.ErrNotStore},
 		{"text file", func(t *testing.T, path string) {
 			must(t, os.WriteFile(path, []byte("{\n  \"apps\": {\"http\": {}}\n}\n"), 0o600))
-		}, state.ErrNotStore},
+		}, bbolt.ErrNotStore},
 		{"foreign bbolt", func(t *testing.T, path string) {
 			writeBolt(t, path, func(tx *bolt.Tx) error {
 				b, err := tx.CreateBucket([]byte("certificates"))
@@ -214,25 +207,25 @@ func TestBoltRejectsFiles(t *testing.T) {
 				}
 				return b.Put([]byte("x"), []byte("y"))
 			})
-		}, state.ErrNotStore},
+		}, bbolt.ErrNotStore},
 		{"foreign meta bucket", func(t *testing.T, path string) {
 			writeBolt(t, path, agentgateMeta("somethingelse", 1))
-		}, state.ErrNotStore},
+		}, bbolt.ErrNotStore},
 		{"newer schema", func(t *testing.T, path string) {
 			writeBolt(t, path, agentgateMeta("agentgate", 3))
-		}, state.ErrSchema},
+		}, bbolt.ErrSchema},
 		{"corrupt freelist", func(t *testing.T, path string) {
-			s := openBolt(t, path, state.BoltOptions{})
+			s := openBolt(t, path, bbolt.Options{})
 			must(t, s.Close())
 			corruptFreelist(t, path)
-		}, state.ErrCorrupt},
+		}, bbolt.ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "store.db")
 			tc.make(t, path)
 			before, err := os.ReadFile(path)
 			must(t, err)
-			s, err := state.OpenBolt(path, state.BoltOptions{LockTimeout: 100 * time.Millisecond})
+			s, err := bbolt.Open(path, bbolt.Options{LockTimeout: 100 * time.Millisecond})
 			if err == nil {
 				s.Close()
 				t.Fatal("OpenBolt succeeded")
@@ -268,7 +261,7 @@ func TestBoltAdoptsEmptyFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "store.db")
 			make(t, path)
-			s := openBolt(t, path, state.BoltOptions{})
+			s := openBolt(t, path, bbolt.Options{})
 			defer s.Close()
 			must(t, s.CreateAgent(ctx, &adapters.Agent{ID: "a", Tenant: "t"}))
 			must(t, s.AppendUsage(ctx, []state.UsageRecord{{Tenant: "t", KeyID: "k", Time: time.Now(), InputTokens: 1}}))
@@ -278,7 +271,7 @@ func TestBoltAdoptsEmptyFiles(t *testing.T) {
 
 func TestBoltCreatesDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
-	s := openBolt(t, filepath.Join(dir, "store.db"), state.BoltOptions{})
+	s := openBolt(t, filepath.Join(dir, "store.db"), bbolt.Options{})
 	defer s.Close()
 	fi, err := os.Stat(dir)
 	must(t, err)
@@ -293,7 +286,7 @@ func TestBoltCreatesDirectory(t *testing.T) {
 }
 
 func TestBoltClosed(t *testing.T) {
-	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), state.BoltOptions{})
+	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), bbolt.Options{})
 	must(t, s.CreateAgent(ctx, &adapters.Agent{ID: "a", Tenant: "t"}))
 	_, err := s.GetAgent(ctx, "t", "a") // now cached
 	must(t, err)
@@ -301,18 +294,18 @@ func TestBoltClosed(t *testing.T) {
 	must(t, s.Close())
 	_, err = s.GetAgent(ctx, "t", "a")
 	if !errors.Is(err, state.ErrClosed) {
-		t.Errorf("GetAgent after Close: err = %v, want ErrClosed", err)
+		t.Errorf("GetAgent after Close: err = %v, want state.ErrClosed", err)
 	}
 	if err := s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "t"}, nil); !errors.Is(err, state.ErrClosed) {
-		t.Errorf("AppendTurn after Close: err = %v, want ErrClosed", err)
+		t.Errorf("AppendTurn after Close: err = %v, want state.ErrClosed", err)
 	}
 }
 
 // TestBoltCloseWaits closes the store while AppendTurn calls are in
-// flight: each either completes durably or fails with ErrClosed.
+// flight: each either completes durably or fails with state.ErrClosed.
 func TestBoltCloseWaits(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	s := openBolt(t, path, state.BoltOptions{})
+	s := openBolt(t, path, bbolt.Options{})
 	const n = 20
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -325,7 +318,7 @@ func TestBoltCloseWaits(t *testing.T) {
 	must(t, s.Close())
 	wg.Wait()
 
-	s = openBolt(t, path, state.BoltOptions{})
+	s = openBolt(t, path, bbolt.Options{})
 	defer s.Close()
 	done := 0
 	for i, err := range errs {
@@ -348,7 +341,7 @@ func TestBoltCloseWaits(t *testing.T) {
 }
 
 func TestBoltCanceledContext(t *testing.T) {
-	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), state.BoltOptions{})
+	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), bbolt.Options{})
 	defer s.Close()
 	c, cancel := context.WithCancel(ctx)
 	cancel()
@@ -361,12 +354,12 @@ func TestBoltCanceledContext(t *testing.T) {
 }
 
 func TestBoltInvalidIDs(t *testing.T) {
-	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), state.BoltOptions{})
+	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), bbolt.Options{})
 	defer s.Close()
 	for name, err := range map[string]error{
 		"agent tenant NUL":    s.CreateAgent(ctx, &adapters.Agent{ID: "a", Tenant: "t\x00u"}),
-		"agent id NUL":        s.PutAgent(ctx, &adapters.Agent{ID: "a\x00b", Tenant: "t"}),
-		"agent id empty":      s.PutAgent(ctx, &adapters.Agent{Tenant: "t"}),
+		"agent id NUL":        s.CreateAgent(ctx, &adapters.Agent{ID: "a\x00b", Tenant: "t"}),
+		"agent id empty":      s.UpdateAgent(ctx, &adapters.Agent{Tenant: "t"}),
 		"key id empty":        s.PutKey(ctx, &state.APIKey{}),
 		"session id NUL":      s.AppendTurn(ctx, &state.Session{ID: "s\x00", Tenant: "t"}, nil),
 		"session tenant NUL":  s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "\x00"}, nil),
@@ -375,74 +368,7 @@ func TestBoltInvalidIDs(t *testing.T) {
 		"usage tenant NUL":    s.AppendUsage(ctx, []state.UsageRecord{{Tenant: "t\x00"}}),
 	} {
 		if !errors.Is(err, state.ErrInvalidID) {
-			t.Errorf("%s: err = %v, want ErrInvalidID", name, err)
-		}
-	}
-}
-
-// TestBoltCacheConsistency races writers against cached readers; once the
-// writers stop, every read must see the last write.
-func TestBoltCacheConsistency(t *testing.T) {
-	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), state.BoltOptions{CacheSize: 8})
-	defer s.Close()
-	const objects, writes = 4, 12
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, _ = s.GetAgent(ctx, "t", fmt.Sprint("a", i%objects))
-				_, _ = s.KeyByHash(ctx, sha256.Sum256([]byte(fmt.Sprint("k", i%objects, "-", i%writes))))
-				_, _ = s.GetSession(ctx, state.SessionKey{Tenant: "t", ID: fmt.Sprint("s", i%objects)})
-			}
-		})
-	}
-	var writers sync.WaitGroup
-	for o := range objects {
-		writers.Go(func() {
-			check := func(err error) {
-				if err != nil {
-					t.Error(err)
-				}
-			}
-			for w := range writes {
-				id := fmt.Sprint("a", o)
-				if w%7 == 3 {
-					_ = s.DeleteAgent(ctx, "t", id)
-				} else {
-					check(s.PutAgent(ctx, &adapters.Agent{ID: id, Tenant: "t", Name: fmt.Sprint(w)}))
-				}
-				check(s.PutKey(ctx, &state.APIKey{ID: fmt.Sprint("k", o), Hash: sha256.Sum256([]byte(fmt.Sprint("k", o, "-", w))), Tier: fmt.Sprint(w)}))
-				check(s.AppendTurn(ctx, &state.Session{ID: fmt.Sprint("s", o), Tenant: "t"}, nil))
-			}
-		})
-	}
-	writers.Wait()
-	close(stop)
-	wg.Wait()
-	for o := range objects {
-		a, err := s.GetAgent(ctx, "t", fmt.Sprint("a", o))
-		if err != nil || a.Name != fmt.Sprint(writes-1) {
-			t.Errorf("agent a%d = %+v, %v; want the last write %d", o, a, err, writes-1)
-		}
-		for w := range writes {
-			k, err := s.KeyByHash(ctx, sha256.Sum256([]byte(fmt.Sprint("k", o, "-", w))))
-			if w == writes-1 {
-				if err != nil || k.Tier != fmt.Sprint(w) {
-					t.Errorf("key k%d by current hash = %+v, %v", o, k, err)
-				}
-			} else if !errors.Is(err, state.ErrNotFound) {
-				t.Errorf("key k%d by replaced hash %d = %+v, %v", o, w, k, err)
-			}
-		}
-		sess, err := s.GetSession(ctx, state.SessionKey{Tenant: "t", ID: fmt.Sprint("s", o)})
-		if err != nil || sess.Turns != writes {
-			t.Errorf("session s%d = %+v, %v; want %d turns", o, sess, err, writes)
+			t.Errorf("%s: err = %v, want state.ErrInvalidID", name, err)
 		}
 	}
 }
@@ -476,7 +402,7 @@ func TestBoltKilledWriter(t *testing.T) {
 		t.Fatalf("writer acknowledged only %d turns", len(acked))
 	}
 
-	s := openBolt(t, path, state.BoltOptions{LockTimeout: 5 * time.Second})
+	s := openBolt(t, path, bbolt.Options{LockTimeout: 5 * time.Second})
 	defer s.Close()
 	msgs, err := s.RecentTurns(ctx, state.SessionKey{Tenant: "t", ID: "s"}, 1<<20)
 	must(t, err)
@@ -497,7 +423,7 @@ func TestBoltKilledWriter(t *testing.T) {
 // killedWriter appends turns from 16 goroutines until it is killed,
 // printing "ok N" once turn N is durable.
 func killedWriter(path string) {
-	s, err := state.OpenBolt(path, state.BoltOptions{})
+	s, err := bbolt.Open(path, bbolt.Options{})
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
@@ -531,12 +457,12 @@ func must(t testing.TB, err error) {
 // seeded is the key of the session id that SeedSessions wrote for tenant
 // "tenant".
 func seeded(id string) state.SessionKey {
-	return state.SessionKey{Tenant: "tenant", AgentID: state.SeedAgent, ID: id}
+	return state.SessionKey{Tenant: "tenant", AgentID: bbolt.SeedAgent, ID: id}
 }
 
 func BenchmarkRecentTurns(b *testing.B) {
 	const sessions, turnsEach = 100_000, 3
-	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), state.BoltOptions{})
+	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), bbolt.Options{})
 	defer s.Close()
 	turn := []adapters.Message{
 		adapters.TextMessage(adapters.RoleUser, "What is the capital of France?"),
@@ -544,8 +470,8 @@ func BenchmarkRecentTurns(b *testing.B) {
 	}
 	name := func(i int) string { return fmt.Sprintf("sess-%07d", i) }
 	start := time.Now()
-	must(b, state.SeedSessions(s, "tenant", sessions, turnsEach, name, turn))
-	must(b, state.SeedSessions(s, "tenant", 1, 1000, func(int) string { return "long" }, turn))
+	must(b, bbolt.SeedSessions(s, "tenant", sessions, turnsEach, name, turn))
+	must(b, bbolt.SeedSessions(s, "tenant", 1, 1000, func(int) string { return "long" }, turn))
 	b.Logf("seeded %d sessions × %d turns + 1 × 1000 in %v", sessions, turnsEach, time.Since(start).Round(time.Millisecond))
 
 	for _, n := range []int{1, 10} {
@@ -580,7 +506,7 @@ func BenchmarkRecentTurns(b *testing.B) {
 	})
 }
 
-func benchmarkGetAgent(b *testing.B, opts state.BoltOptions) {
+func benchmarkGetAgent(b *testing.B, opts bbolt.Options) {
 	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), opts)
 	defer s.Close()
 	a := &adapters.Agent{
@@ -610,16 +536,14 @@ func benchmarkGetAgent(b *testing.B, opts state.BoltOptions) {
 	})
 }
 
-func BenchmarkGetAgentCached(b *testing.B) { benchmarkGetAgent(b, state.BoltOptions{}) }
-
-// BenchmarkGetAgentUncached is the same read straight from bbolt, for
-// comparison.
-func BenchmarkGetAgentUncached(b *testing.B) { benchmarkGetAgent(b, state.BoltOptions{CacheSize: -1}) }
+// BenchmarkGetAgent reads straight from bbolt (state/cache benchmarks
+// the cached read).
+func BenchmarkGetAgent(b *testing.B) { benchmarkGetAgent(b, bbolt.Options{}) }
 
 // BenchmarkAppendTurnParallel shows group commit: many concurrent
 // appenders share each fsync.
 func BenchmarkAppendTurnParallel(b *testing.B) {
-	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), state.BoltOptions{})
+	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), bbolt.Options{})
 	defer s.Close()
 	msg := []adapters.Message{adapters.TextMessage(adapters.RoleUser, "hello")}
 	var n sync.Mutex
@@ -642,7 +566,7 @@ func BenchmarkAppendTurnParallel(b *testing.B) {
 // BenchmarkAppendTurnSerial is a lone writer: each call waits out the
 // batch delay and pays its own fsync.
 func BenchmarkAppendTurnSerial(b *testing.B) {
-	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), state.BoltOptions{})
+	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), bbolt.Options{})
 	defer s.Close()
 	msg := []adapters.Message{adapters.TextMessage(adapters.RoleUser, "hello")}
 	for b.Loop() {

@@ -1,9 +1,11 @@
-package state
+package bbolt
 
 import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/agentgate/agentgate/state"
 )
 
 // Usage records are the store's most frequent write (one per model call),
@@ -13,15 +15,15 @@ import (
 // pages, and pages are what a commit writes.
 const usageCodecV1 = 1
 
-func encodeUsage(r *UsageRecord) []byte {
+func encodeUsage(r *state.UsageRecord) []byte {
 	n := 1 + 10*6 + 1
-	for _, s := range r.strings() {
+	for _, s := range usageStrings(r) {
 		n += binary.MaxVarintLen64 + len(*s)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, usageCodecV1)
 	b = binary.AppendVarint(b, r.Time.UnixNano())
-	for _, s := range r.strings() {
+	for _, s := range usageStrings(r) {
 		b = binary.AppendUvarint(b, uint64(len(*s)))
 		b = append(b, *s...)
 	}
@@ -35,13 +37,13 @@ func encodeUsage(r *UsageRecord) []byte {
 }
 
 // strings lists the record's string fields in codec order.
-func (r *UsageRecord) strings() [10]*string {
+func usageStrings(r *state.UsageRecord) [10]*string {
 	return [10]*string{&r.ID, &r.Tenant, &r.KeyID, &r.Dialect, &r.AgentID, &r.Model, &r.Provider, &r.SessionID, &r.ParentID, &r.Status}
 }
 
 var errUsageCodec = errors.New("malformed usage record")
 
-func decodeUsage(b []byte, r *UsageRecord) error {
+func decodeUsage(b []byte, r *state.UsageRecord) error {
 	if len(b) == 0 || b[0] != usageCodecV1 {
 		return errUsageCodec
 	}
@@ -52,7 +54,7 @@ func decodeUsage(b []byte, r *UsageRecord) error {
 	}
 	b = b[n:]
 	r.Time = time.Unix(0, nanos).UTC()
-	for _, s := range r.strings() {
+	for _, s := range usageStrings(r) {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < l {
 			return errUsageCodec

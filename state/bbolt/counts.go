@@ -1,37 +1,25 @@
-package state
+package bbolt
 
 import (
 	"bytes"
 	"context"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/state"
 )
 
-// Counts keeps named per-tenant counters that never reset (how many
-// executions an agent ran in a project, …). It is optional: a store that
-// does not implement it reports no counts.
-type Counts interface {
-	// AddCount adds delta to tenant's counter name and returns its new
-	// value. Concurrent calls are group-committed.
-	AddCount(ctx context.Context, tenant, name string, delta int64) (int64, error)
-	// CountsWithPrefix returns tenant's counters whose names start with
-	// prefix, by name.
-	CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error)
-}
-
-var _ Counts = (*Bolt)(nil)
-
 // AddCount adds delta to tenant's counter name and returns its new value.
-func (b *Bolt) AddCount(ctx context.Context, tenant, name string, delta int64) (int64, error) {
+func (b *Store) AddCount(ctx context.Context, tenant, name string, delta int64) (int64, error) {
 	if err := b.enter(ctx); err != nil {
 		return 0, err
 	}
 	defer b.exit()
-	if !validName(tenant) {
-		return 0, invalidID("tenant", tenant)
+	if !state.ValidName(tenant) {
+		return 0, state.InvalidID("tenant", tenant)
 	}
-	if !validID(name) {
-		return 0, invalidID("counter", name)
+	if !state.ValidID(name) {
+		return 0, state.InvalidID("counter", name)
 	}
 	k := join(tenant, name)
 	var n int64
@@ -47,13 +35,13 @@ func (b *Bolt) AddCount(ctx context.Context, tenant, name string, delta int64) (
 
 // CountsWithPrefix returns tenant's counters whose names start with
 // prefix.
-func (b *Bolt) CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error) {
+func (b *Store) CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer b.exit()
 	out := map[string]int64{}
-	if !validName(tenant) || !validName(prefix) {
+	if !state.ValidName(tenant) || !state.ValidName(prefix) {
 		return out, nil
 	}
 	tp := join(tenant, "")

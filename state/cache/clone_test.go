@@ -1,10 +1,11 @@
-package state
+package cache
 
 import (
 	"reflect"
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
 )
 
 // fill sets every field reachable from v to a non-zero value: pointers
@@ -109,9 +110,9 @@ func TestCloneIsDeep(t *testing.T) {
 		clone func(any) any
 	}{
 		{"Agent", new(adapters.Agent), func(v any) any { return cloneAgent(v.(*adapters.Agent)) }},
-		{"APIKey", new(APIKey), func(v any) any { return cloneKey(v.(*APIKey)) }},
-		// Sessions are cached and returned by value.
-		{"Session", new(Session), func(v any) any { c := *v.(*Session); return &c }},
+		{"APIKey", new(state.APIKey), func(v any) any { return cloneKey(v.(*state.APIKey)) }},
+		{"AgentVersion", new(state.AgentVersion), func(v any) any { return cloneVersion(v.(*state.AgentVersion)) }},
+		{"Tier", new(state.Tier), func(v any) any { return cloneTier(v.(*state.Tier)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fill(reflect.ValueOf(tc.orig).Elem())

@@ -1,4 +1,4 @@
-package state
+package bbolt
 
 import (
 	"bytes"
@@ -9,36 +9,37 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/state"
 )
 
 // PutKey creates or replaces an API key record and its hash index entry.
-// It fails with ErrExists when another key id already has k.Hash, since
-// one secret must authenticate exactly one key.
-func (b *Bolt) PutKey(ctx context.Context, k *APIKey) error {
+// It fails with state.ErrExists when another key id already has k.Hash,
+// since one secret must authenticate exactly one key.
+func (b *Store) PutKey(ctx context.Context, k *state.APIKey) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
 	defer b.exit()
-	if !validID(k.ID) {
-		return invalidID("key id", k.ID)
+	if !state.ValidID(k.ID) {
+		return state.InvalidID("key id", k.ID)
 	}
-	if !validName(k.Tenant) {
-		return invalidID("tenant", k.Tenant)
+	if !state.ValidName(k.Tenant) {
+		return state.InvalidID("tenant", k.Tenant)
 	}
 	v, err := json.Marshal(k)
 	if err != nil {
 		return fmt.Errorf("state: encode key %q: %w", k.ID, err)
 	}
 	id := []byte(k.ID)
-	stale := []string{keyHashCacheKey(k.Hash)}
-	defer func() { b.cache.invalidate(stale...) }()
-	return b.update(func(tx *bolt.Tx) error {
+	hashes := [][32]byte{k.Hash}
+	err = b.update(func(tx *bolt.Tx) error {
 		keys, index := tx.Bucket(bucketKeys), tx.Bucket(bucketKeyHash)
 		if owner := index.Get(k.Hash[:]); owner != nil && !bytes.Equal(owner, id) {
-			return fmt.Errorf("state: key %q: hash already belongs to key %q: %w", k.ID, owner, ErrExists)
+			return fmt.Errorf("state: key %q: hash already belongs to key %q: %w", k.ID, owner, state.ErrExists)
 		}
 		if old := keys.Get(id); old != nil {
-			var prev APIKey
+			var prev state.APIKey
 			if err := decode(old, &prev, "key", k.ID); err != nil {
 				return err
 			}
@@ -46,7 +47,7 @@ func (b *Bolt) PutKey(ctx context.Context, k *APIKey) error {
 				if err := index.Delete(prev.Hash[:]); err != nil {
 					return err
 				}
-				stale = append(stale, keyHashCacheKey(prev.Hash))
+				hashes = append(hashes, prev.Hash)
 			}
 		}
 		if err := keys.Put(id, v); err != nil {
@@ -54,24 +55,25 @@ func (b *Bolt) PutKey(ctx context.Context, k *APIKey) error {
 		}
 		return index.Put(k.Hash[:], id)
 	})
+	if err != nil {
+		return err
+	}
+	b.publish(state.Change{Kind: state.ChangeKey, ID: k.ID, Keys: hashes})
+	return nil
 }
 
-// KeyByHash returns the key whose secret hashes to hash, or ErrNotFound.
-func (b *Bolt) KeyByHash(ctx context.Context, hash [32]byte) (*APIKey, error) {
+// KeyByHash returns the key whose secret hashes to hash, or
+// state.ErrNotFound.
+func (b *Store) KeyByHash(ctx context.Context, hash [32]byte) (*state.APIKey, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer b.exit()
-	ck := keyHashCacheKey(hash)
-	if v, ok := b.cache.get(ck); ok {
-		return cloneKey(v.(*APIKey)), nil
-	}
-	token := b.cache.begin(ck)
-	var k *APIKey
+	var k *state.APIKey
 	err := b.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketKeyHash).Get(hash[:])
 		if id == nil {
-			return ErrNotFound
+			return state.ErrNotFound
 		}
 		var err error
 		k, err = getKey(tx, id)
@@ -80,20 +82,19 @@ func (b *Bolt) KeyByHash(ctx context.Context, hash [32]byte) (*APIKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.cache.fill(ck, token, k)
-	return cloneKey(k), nil
+	return k, nil
 }
 
-// GetKey returns the key with this id, or ErrNotFound.
-func (b *Bolt) GetKey(ctx context.Context, id string) (*APIKey, error) {
+// GetKey returns the key with this id, or state.ErrNotFound.
+func (b *Store) GetKey(ctx context.Context, id string) (*state.APIKey, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer b.exit()
-	if !validID(id) {
-		return nil, ErrNotFound
+	if !state.ValidID(id) {
+		return nil, state.ErrNotFound
 	}
-	var k *APIKey
+	var k *state.APIKey
 	err := b.view(func(tx *bolt.Tx) error {
 		var err error
 		k, err = getKey(tx, []byte(id))
@@ -102,12 +103,12 @@ func (b *Bolt) GetKey(ctx context.Context, id string) (*APIKey, error) {
 	return k, err
 }
 
-func getKey(tx *bolt.Tx, id []byte) (*APIKey, error) {
+func getKey(tx *bolt.Tx, id []byte) (*state.APIKey, error) {
 	v := tx.Bucket(bucketKeys).Get(id)
 	if v == nil {
-		return nil, ErrNotFound
+		return nil, state.ErrNotFound
 	}
-	k := new(APIKey)
+	k := new(state.APIKey)
 	if err := decode(v, k, "key", string(id)); err != nil {
 		return nil, err
 	}
@@ -115,15 +116,15 @@ func getKey(tx *bolt.Tx, id []byte) (*APIKey, error) {
 }
 
 // ListKeys returns every key ordered by creation time, then id.
-func (b *Bolt) ListKeys(ctx context.Context) ([]*APIKey, error) {
+func (b *Store) ListKeys(ctx context.Context) ([]*state.APIKey, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer b.exit()
-	var list []*APIKey
+	var list []*state.APIKey
 	err := b.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-			k := new(APIKey)
+			k := new(state.APIKey)
 			if err := decode(v, k, "key", string(id)); err != nil {
 				return err
 			}
@@ -134,30 +135,29 @@ func (b *Bolt) ListKeys(ctx context.Context) ([]*APIKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *APIKey) int {
+	slices.SortStableFunc(list, func(x, y *state.APIKey) int {
 		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
 	})
 	return list, nil
 }
 
 // DeleteKey removes a key and its hash index entry, or returns
-// ErrNotFound.
-func (b *Bolt) DeleteKey(ctx context.Context, id string) error {
+// state.ErrNotFound.
+func (b *Store) DeleteKey(ctx context.Context, id string) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
 	defer b.exit()
-	if !validID(id) {
-		return ErrNotFound
+	if !state.ValidID(id) {
+		return state.ErrNotFound
 	}
-	var stale []string
-	defer func() { b.cache.invalidate(stale...) }()
-	return b.update(func(tx *bolt.Tx) error {
+	var hash [32]byte
+	err := b.update(func(tx *bolt.Tx) error {
 		k, err := getKey(tx, []byte(id))
 		if err != nil {
 			return err
 		}
-		stale = append(stale, keyHashCacheKey(k.Hash))
+		hash = k.Hash
 		index := tx.Bucket(bucketKeyHash)
 		if owner := index.Get(k.Hash[:]); bytes.Equal(owner, []byte(id)) {
 			if err := index.Delete(k.Hash[:]); err != nil {
@@ -166,4 +166,9 @@ func (b *Bolt) DeleteKey(ctx context.Context, id string) error {
 		}
 		return tx.Bucket(bucketKeys).Delete([]byte(id))
 	})
+	if err != nil {
+		return err
+	}
+	b.publish(state.Change{Kind: state.ChangeKey, ID: id, Keys: [][32]byte{hash}})
+	return nil
 }

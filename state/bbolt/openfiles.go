@@ -1,4 +1,4 @@
-package state
+package bbolt
 
 import (
 	"path/filepath"

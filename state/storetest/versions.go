@@ -1,8 +1,7 @@
-package state_test
+package storetest
 
 import (
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,9 +10,12 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-func TestVersions(t *testing.T) {
-	s := openBolt(t, filepath.Join(t.TempDir(), "v.db"), state.BoltOptions{})
-	defer s.Close()
+var versionTests = []Test{
+	single("Publish", testVersions),
+	{Name: "ConcurrentPublish", Fn: testVersionsConcurrent},
+}
+
+func testVersions(t *testing.T, s state.Store) {
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	if _, err := s.LatestVersion(ctx, "t1", "bot"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("latest of nothing: %v", err)
@@ -67,23 +69,21 @@ func TestVersions(t *testing.T) {
 	}
 }
 
-// TestVersionsConcurrent: concurrent publishes get distinct numbers.
-func TestVersionsConcurrent(t *testing.T) {
-	s := openBolt(t, filepath.Join(t.TempDir(), "v.db"), state.BoltOptions{})
-	defer s.Close()
+// testVersionsConcurrent: concurrent publishes on both instances get
+// distinct numbers, 1 to n.
+func testVersionsConcurrent(t *testing.T, s, twin state.Store) {
 	var wg sync.WaitGroup
 	seen := make([]int, 20)
 	for i := range seen {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			v, err := s.PublishVersion(ctx, "t", &adapters.Agent{ID: "a"}, false, time.Now())
+		h := pick(i, s, twin)
+		wg.Go(func() {
+			v, err := h.PublishVersion(ctx, "t", &adapters.Agent{ID: "a"}, false, day)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			seen[i] = v.Version
-		}()
+		})
 	}
 	wg.Wait()
 	got := map[int]bool{}
@@ -95,34 +95,8 @@ func TestVersionsConcurrent(t *testing.T) {
 			t.Fatalf("versions %v: %d missing", seen, n)
 		}
 	}
-}
-
-func TestStoredResponses(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.db")
-	s := openBolt(t, path, state.BoltOptions{})
-	if _, err := s.GetResponse(ctx, "t1", "conv_1"); !errors.Is(err, state.ErrNotFound) {
-		t.Fatalf("get before any: %v", err)
-	}
-	r := &state.StoredResponse{ID: "conv_1", Tenant: "t1", AgentID: "bot", Version: 3, Body: []byte(`{"id":"resp_conv_1","n":1}`)}
-	if err := s.PutResponse(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	r.Body = []byte(`{"id":"resp_conv_1","n":2}`)
-	if err := s.PutResponse(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutResponse(ctx, &state.StoredResponse{ID: "", Tenant: "t1"}); !errors.Is(err, state.ErrInvalidID) {
-		t.Errorf("empty id: %v", err)
-	}
-	s.Close()
-	// Durable across a reopen; tenant-scoped.
-	s = openBolt(t, path, state.BoltOptions{})
-	defer s.Close()
-	got, err := s.GetResponse(ctx, "t1", "conv_1")
-	if err != nil || string(got.Body) != `{"id":"resp_conv_1","n":2}` || got.AgentID != "bot" || got.Version != 3 {
-		t.Fatalf("get: %+v %v", got, err)
-	}
-	if _, err := s.GetResponse(ctx, "t2", "conv_1"); !errors.Is(err, state.ErrNotFound) {
-		t.Fatalf("other tenant: %v", err)
+	latest, err := twin.LatestVersion(ctx, "t", "a")
+	if err != nil || latest.Version != len(seen) {
+		t.Fatalf("latest after concurrent publishes: %+v %v", latest, err)
 	}
 }

@@ -1,10 +1,11 @@
-package state
+package cache
 
 import (
 	"encoding/json"
 	"slices"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
 )
 
 // Deep copies of the cached types. clone_test.go fills every field of each
@@ -71,11 +72,26 @@ func clonePtr[T any](p *T) *T {
 	return &v
 }
 
-func cloneKey(k *APIKey) *APIKey {
+func cloneKey(k *state.APIKey) *state.APIKey {
 	if k == nil {
 		return nil
 	}
 	c := *k
 	c.Projects = slices.Clone(k.Projects)
+	return &c
+}
+
+func cloneVersion(v *state.AgentVersion) *state.AgentVersion {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	c.Agent = *cloneAgent(&v.Agent)
+	return &c
+}
+
+func cloneTier(t *state.Tier) *state.Tier {
+	c := *t
+	c.Models = slices.Clone(t.Models)
 	return &c
 }

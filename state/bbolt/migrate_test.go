@@ -1,4 +1,4 @@
-package state_test
+package bbolt_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // v1Store is a store of schema version 1 (sessions keyed by tenant and id
@@ -96,7 +97,7 @@ func checkSessions(t *testing.T, s state.Store, extra map[state.SessionKey][2]st
 // and running the migration again changes nothing.
 func TestBoltMigratesV1Sessions(t *testing.T) {
 	path := copyV1Store(t)
-	s := openBolt(t, path, state.BoltOptions{})
+	s := openBolt(t, path, bbolt.Options{})
 	checkSessions(t, s, nil)
 
 	for _, k := range []state.SessionKey{
@@ -122,7 +123,7 @@ func TestBoltMigratesV1Sessions(t *testing.T) {
 	checkSessions(t, s, extra)
 
 	// The migration is idempotent: run again, it finds nothing to move.
-	must(t, state.Migrate(s, 1))
+	must(t, bbolt.Migrate(s, 1))
 	checkSessions(t, s, extra)
 	must(t, s.Close())
 
@@ -141,7 +142,7 @@ func TestBoltMigratesV1Sessions(t *testing.T) {
 	}))
 	must(t, db.Close())
 
-	s = openBolt(t, path, state.BoltOptions{})
+	s = openBolt(t, path, bbolt.Options{})
 	defer s.Close()
 	checkSessions(t, s, extra)
 }
@@ -160,7 +161,7 @@ func TestBoltMigrationAllOrNothing(t *testing.T) {
 	before, err := os.ReadFile(path)
 	must(t, err)
 
-	_, err = state.OpenBolt(path, state.BoltOptions{})
+	_, err = bbolt.Open(path, bbolt.Options{})
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "migrate schema version 1 to 2") {
 		t.Fatalf("OpenBolt of a store that cannot migrate: %v", err)
 	}
