@@ -116,7 +116,9 @@ var convDialects = []struct {
 			h.Set("X-Project-ID", convProject)
 			return h
 		},
-		func(_, conv, text string) map[string]any { return map[string]any{"message": text, "conversation_id": conv} },
+		func(_, conv, text string) map[string]any {
+			return map[string]any{"message": text, "conversation_id": conv}
+		},
 		"conversation_id")},
 	{"agentsv2", convTurn(func(agent, _ string) string { return "/v2/agents/" + agent + "/chat" },
 		func(key string) http.Header { return http.Header{"X-Api-Key": {key}} },
@@ -158,7 +160,9 @@ func TestConversationsPerAgent(t *testing.T) {
 	for _, d := range convDialects {
 		t.Run(d.name, func(t *testing.T) {
 			conv := "conv_xyz789_" + d.name
-			say := func(tenant, agent, what string) string { return fmt.Sprintf("%s: %s to %s (%s)", tenant, what, agent, d.name) }
+			say := func(tenant, agent, what string) string {
+				return fmt.Sprintf("%s: %s to %s (%s)", tenant, what, agent, d.name)
+			}
 			check := func(text string, want ...string) {
 				t.Helper()
 				if got := convRequest(t, up, text); !slices.Equal(got, want) {
@@ -185,6 +189,27 @@ func TestConversationsPerAgent(t *testing.T) {
 			check(say("a", "alpha", "third"), user(say("a", "alpha", "first")), answer,
 				user(say("a", "alpha", "second")), answer, user(say("a", "alpha", "third")))
 		})
+	}
+
+	// Responses continues an id's conversation with the agent its model
+	// names: previous_response_id resp_{id} reads the conversation per
+	// agent too. (Its stored response is then the id's, per tenant: a
+	// Responses id names one conversation.)
+	text := "a: via responses"
+	body := map[string]any{"model": "beta", "input": text, "previous_response_id": "resp_conv_xyz789_egzora"}
+	if status, out, _ := g.Do("POST", "/api/client/v1/responses", testgate.KeyA, body); status != 200 {
+		t.Fatalf("responses: %d %s", status, out)
+	}
+	if got, want := convRequest(t, up, text), []string{"user:a: first to beta (egzora)", "assistant:Noted.",
+		"user:a: second to beta (egzora)", "assistant:Noted.", "user:" + text}; !slices.Equal(got, want) {
+		t.Errorf("responses sent upstream\n %q\nwant %q", got, want)
+	}
+	body = map[string]any{"model": "alpha", "input": "b: via responses", "previous_response_id": "resp_conv_xyz789_egzora"}
+	if status, out, _ := g.Do("POST", "/api/client/v1/responses", testgate.KeyB, body); status != 200 {
+		t.Fatalf("tenant b's responses: %d %s", status, out)
+	}
+	if got, want := convRequest(t, up, "b: via responses"), []string{"user:b: first to alpha (egzora)", "assistant:Noted.", "user:b: via responses"}; !slices.Equal(got, want) {
+		t.Errorf("tenant b's responses sent upstream\n %q\nwant %q", got, want)
 	}
 
 	// Engrami's statistics count, for each agent and tenant, one

@@ -19,6 +19,13 @@ type Keys interface {
 	ListKeys(ctx context.Context) ([]*APIKey, error)
 	// DeleteKey removes a key, or returns ErrNotFound.
 	DeleteKey(ctx context.Context, id string) error
+
+	// DeclaredKeysSeen returns when each of ids (keys the configuration
+	// declares) was first declared, recording at for the ids never seen
+	// before; of instances recording one id at once, the first wins for
+	// all. Such keys are never stored (their secret lives in the
+	// configuration), so this first sighting is their creation time.
+	DeclaredKeysSeen(ctx context.Context, ids []string, at time.Time) (map[string]time.Time, error)
 }
 
 // APIKey is a stored API key. The secret itself is never stored.

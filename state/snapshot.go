@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 )
@@ -26,27 +27,35 @@ type Snapshots interface {
 
 // Record is one exported object: exactly one field is set.
 type Record struct {
-	Agent    *adapters.Agent `json:"agent,omitempty"`
-	Version  *AgentVersion   `json:"version,omitempty"`
-	Key      *APIKey         `json:"key,omitempty"`
-	Tier     *Tier           `json:"tier,omitempty"`
-	Session  *SessionRecord  `json:"session,omitempty"`
-	Run      *Run            `json:"run,omitempty"`
-	Usage    *UsageRecord    `json:"usage,omitempty"`
-	Counter  *CounterRecord  `json:"counter,omitempty"`
-	Count    *CountRecord    `json:"count,omitempty"`
-	Memory   *Memory         `json:"memory,omitempty"`
-	Stats    *StatsRecord    `json:"stats,omitempty"`
-	Turn     *TurnRecord     `json:"turn,omitempty"`
-	Document *DocumentRecord `json:"document,omitempty"`
-	Source   *SourceRecord   `json:"source,omitempty"`
-	Response *StoredResponse `json:"response,omitempty"`
+	Agent    *adapters.Agent    `json:"agent,omitempty"`
+	Version  *AgentVersion      `json:"version,omitempty"`
+	Key      *APIKey            `json:"key,omitempty"`
+	Declared *DeclaredKeyRecord `json:"declared_key,omitempty"`
+	Tier     *Tier              `json:"tier,omitempty"`
+	Session  *SessionRecord     `json:"session,omitempty"`
+	Run      *Run               `json:"run,omitempty"`
+	Usage    *UsageRecord       `json:"usage,omitempty"`
+	Counter  *CounterRecord     `json:"counter,omitempty"`
+	Count    *CountRecord       `json:"count,omitempty"`
+	Memory   *Memory            `json:"memory,omitempty"`
+	Stats    *StatsRecord       `json:"stats,omitempty"`
+	Turn     *TurnRecord        `json:"turn,omitempty"`
+	Document *DocumentRecord    `json:"document,omitempty"`
+	Source   *SourceRecord      `json:"source,omitempty"`
+	Response *StoredResponse    `json:"response,omitempty"`
 }
 
 // SessionRecord is a session with all its turns, oldest first.
 type SessionRecord struct {
 	Session
 	Messages [][]adapters.Message `json:"messages"`
+}
+
+// DeclaredKeyRecord is when a key the configuration declares was first
+// seen.
+type DeclaredKeyRecord struct {
+	ID   string    `json:"id"`
+	Seen time.Time `json:"seen"`
 }
 
 // CounterRecord is one monthly token counter.
@@ -84,7 +93,7 @@ type SourceRecord struct {
 }
 
 // RecordKinds are the kinds of Record in export order; Kind names them.
-var RecordKinds = []string{"agent", "version", "key", "tier", "session", "run", "usage", "counter", "count",
+var RecordKinds = []string{"agent", "version", "key", "declared_key", "tier", "session", "run", "usage", "counter", "count",
 	"memory", "stats", "turn", "document", "source", "response"}
 
 // Kind names what r holds, one of RecordKinds ("" when nothing).
@@ -96,6 +105,8 @@ func (r *Record) Kind() string {
 		return "version"
 	case r.Key != nil:
 		return "key"
+	case r.Declared != nil:
+		return "declared_key"
 	case r.Tier != nil:
 		return "tier"
 	case r.Session != nil:

@@ -32,6 +32,7 @@ import (
 //	turnrecs  tenant \0 agent \0 run id → state.TurnRecord (answers end users may rate; memory.go)
 //	versions  tenant \0 agent id \0 n (8-byte BE, 1-based) → state.AgentVersion (made by the first publish)
 //	responses tenant \0 session id → state.StoredResponse (made by the first write)
+//	declaredkeys key id → first sighting of a configuration-declared key (8-byte BE unix nanos; declaredkeys.go)
 //
 // Tenants, agents, projects, ids and scopes never contain NUL (writes
 // reject them), so a prefix ending in \0 selects exactly one tenant or
@@ -56,10 +57,11 @@ var (
 	bucketChunks     = []byte("chunks")
 	bucketDocSources = []byte("docsources")
 
-	bucketVersions  = []byte("versions")
-	bucketResponses = []byte("responses")
+	bucketVersions     = []byte("versions")
+	bucketResponses    = []byte("responses")
+	bucketDeclaredKeys = []byte("declaredkeys")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketUsageIDs, bucketCounters, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources, bucketVersions, bucketResponses}
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketUsageIDs, bucketCounters, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources, bucketVersions, bucketResponses, bucketDeclaredKeys}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")

@@ -99,8 +99,9 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 	total := 0
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketTurns).Cursor()
-		tk, v := c.Seek(prefixEnd(prefix))
-		if tk == nil {
+		// The last turn is the one before the prefix's upper bound.
+		var tk, v []byte
+		if end, _ := c.Seek(prefixEnd(prefix)); end == nil {
 			tk, v = c.Last()
 		} else {
 			tk, v = c.Prev()

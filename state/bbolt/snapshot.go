@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -25,6 +26,7 @@ func (b *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			exportJSON(bucketAgents, "agent", func(r *state.Record) any { r.Agent = new(adapters.Agent); return r.Agent }),
 			exportJSON(bucketVersions, "version", func(r *state.Record) any { r.Version = new(state.AgentVersion); return r.Version }),
 			exportJSON(bucketKeys, "key", func(r *state.Record) any { r.Key = new(state.APIKey); return r.Key }),
+			exportDeclaredKeys,
 			exportJSON(bucketTiers, "tier", func(r *state.Record) any { r.Tier = new(state.Tier); return r.Tier }),
 			exportSessions,
 			exportJSON(bucketRuns, "run", func(r *state.Record) any { r.Run = new(state.Run); return r.Run }),
@@ -61,6 +63,16 @@ func exportJSON(bucket []byte, kind string, into func(*state.Record) any) func(*
 			return fn(rec)
 		})
 	}
+}
+
+func exportDeclaredKeys(tx *bolt.Tx, fn func(*state.Record) error) error {
+	return tx.Bucket(bucketDeclaredKeys).ForEach(func(k, v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("state: declared key %q: %w", k, ErrCorrupt)
+		}
+		seen := time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+		return fn(&state.Record{Declared: &state.DeclaredKeyRecord{ID: string(k), Seen: seen}})
+	})
 }
 
 func exportSessions(tx *bolt.Tx, fn func(*state.Record) error) error {
@@ -211,6 +223,8 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 			return err
 		}
 		return tx.Bucket(bucketKeyHash).Put(r.Key.Hash[:], []byte(r.Key.ID))
+	case r.Declared != nil:
+		return tx.Bucket(bucketDeclaredKeys).Put([]byte(r.Declared.ID), binary.BigEndian.AppendUint64(nil, uint64(r.Declared.Seen.UnixNano())))
 	case r.Tier != nil:
 		return put(bucketTiers, []byte(r.Tier.Name), r.Tier)
 	case r.Session != nil:

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ var keyTests = []Test{
 	single("ListOrder", testKeyListOrder),
 	single("Copies", testKeyCopies),
 	{Name: "RevokedEverywhere", Fn: testKeyRevokedEverywhere},
+	{Name: "DeclaredKeysSeen", Fn: testDeclaredKeysSeen},
 }
 
 func key(id, tenant string, created time.Time) *state.APIKey {
@@ -147,4 +149,44 @@ func testKeyRevokedEverywhere(t *testing.T, s, twin state.Store) {
 	must(t, s.DeleteKey(ctx, "k1"))
 	_, err := twin.KeyByHash(ctx, k.Hash)
 	wantErr(t, "KeyByHash of a revoked key on the other instance", err, state.ErrNotFound)
+}
+
+// testDeclaredKeysSeen: the first sighting of a declared key is kept,
+// by every instance, whichever recorded it first.
+func testDeclaredKeysSeen(t *testing.T, s, twin state.Store) {
+	first := time.Date(2026, 2, 28, 23, 59, 59, 500, time.FixedZone("X", 3600))
+	seen, err := s.DeclaredKeysSeen(ctx, []string{"cfg_a", "cfg_b"}, first)
+	if err != nil || !seen["cfg_a"].Equal(first) || !seen["cfg_b"].Equal(first) || seen["cfg_a"].Location() != time.UTC {
+		t.Fatalf("first sighting: %v, %v", seen, err)
+	}
+	if _, err := s.DeclaredKeysSeen(ctx, []string{"ok", ""}, first); err == nil {
+		t.Error("an empty key id was accepted")
+	}
+	later := first.Add(24 * time.Hour)
+	seen, err = twin.DeclaredKeysSeen(ctx, []string{"cfg_b", "cfg_c"}, later)
+	if err != nil || len(seen) != 2 || !seen["cfg_b"].Equal(first) || !seen["cfg_c"].Equal(later) {
+		t.Fatalf("seen again through the other instance: %v, %v", seen, err)
+	}
+	if seen, err = s.DeclaredKeysSeen(ctx, nil, later); err != nil || len(seen) != 0 {
+		t.Fatalf("no ids: %v, %v", seen, err)
+	}
+	// Instances starting at once agree on one first sighting.
+	var wg sync.WaitGroup
+	got := make([]time.Time, 10)
+	for i := range got {
+		h := pick(i, s, twin)
+		wg.Go(func() {
+			seen, err := h.DeclaredKeysSeen(ctx, []string{"cfg_race"}, later.Add(time.Duration(i)*time.Second))
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = seen["cfg_race"]
+		})
+	}
+	wg.Wait()
+	for _, g := range got {
+		if !g.Equal(got[0]) {
+			t.Fatalf("concurrent first sightings disagree: %v", got)
+		}
+	}
 }

@@ -136,6 +136,8 @@ func Fill(t testing.TB, s state.Store) {
 	}
 	must(t, s.PutKey(ctx, key("k1", "t1", day)))
 	must(t, s.PutKey(ctx, key("k2", "t2", day)))
+	_, err := s.DeclaredKeysSeen(ctx, []string{"cfg_a"}, day.Add(-time.Hour))
+	must(t, err)
 	must(t, s.PutTier(ctx, &state.Tier{Name: "gold", MonthlyTokens: 1000, RPM: 10, Models: []string{"gpt-*"}}))
 	for i := 1; i <= 3; i++ {
 		must(t, s.AppendTurn(ctx, &state.Session{Tenant: "t1", AgentID: "ag", Project: "p", ID: "conv", Created: day}, turn("conv", i)))
@@ -147,7 +149,7 @@ func Fill(t testing.TB, s state.Store) {
 		Usage:   adapters.Usage{InputTokens: 3}, Iterations: 1, Created: day, Expires: day.Add(24 * time.Hour)}))
 	must(t, s.AppendUsage(ctx, []state.UsageRecord{usage("u1", "t1", "k1", day, 10, 5), usage("u2", "t1", "k1", day.Add(time.Second), 1, 2),
 		usage("u3", "t2", "k2", day.Add(-40*24*time.Hour), 7, 7)}))
-	_, err := s.AddCount(ctx, "t1", "exec/p/ag", 3)
+	_, err = s.AddCount(ctx, "t1", "exec/p/ag", 3)
 	must(t, err)
 	must(t, s.PutMemories(ctx, []*state.Memory{memory("t1", "ag", "m1", day), memory("t1", "ag", "m2", day.Add(time.Minute))}))
 	must(t, s.RecordTurns(ctx, []state.TurnRecord{{Tenant: "t1", AgentID: "ag", RunID: "r1", SessionID: "conv", NewSession: true, LatencyMs: 40, Time: day},
@@ -174,6 +176,9 @@ func CheckFilled(t testing.TB, s state.Store) {
 	}
 	if k, err := s.KeyByHash(ctx, sha256.Sum256([]byte("secret-k2"))); err != nil || k.ID != "k2" {
 		t.Errorf("key by hash: %+v %v", k, err)
+	}
+	if seen, err := s.DeclaredKeysSeen(ctx, []string{"cfg_a"}, day); err != nil || !seen["cfg_a"].Equal(day.Add(-time.Hour)) {
+		t.Errorf("declared key seen: %v %v", seen, err)
 	}
 	if tiers, err := s.ListTiers(ctx); err != nil || len(tiers) != 1 || tiers[0].RPM != 10 {
 		t.Errorf("tiers: %+v %v", tiers, err)

@@ -30,7 +30,8 @@
 // runtime.MaxOrchestrationDepth levels deep. temperature (0–2),
 // max_iterations (1–MaxIterations, the agent's tool-loop bound), thinking
 // (ask the model to reason first: "thinking" stream events) and status
-// (active or inactive) are optional. How the patterns run is
+// (active, inactive or draft; chat and execute of an agent that is not
+// active are a 400 "agent_not_active") are optional. How the patterns run is
 // runtime.Orchestrate's documentation.
 //
 // Chat answers {"message": {"role": "assistant", "content"},
