@@ -21,7 +21,8 @@ import (
 // shared by several gateway instances guarantees, not how one does it:
 // every read and write of tenant data is scoped by tenant, and the
 // guarantees under concurrent writers (on one instance or several) are
-// those each role states.
+// those each role states. Times are kept to the microsecond at least
+// (PostgreSQL's precision); dialects show seconds or milliseconds.
 type Store interface {
 	Agents
 	Versions
