@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/pgtest"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
@@ -45,6 +46,29 @@ type Config struct {
 	Site  string
 	// Global is extra global options.
 	Global string
+}
+
+// storage is the `storage` line of the agentgate block of the gateways
+// tests start; empty: the embedded store in their data directory.
+var storage string
+
+// UseStorage makes the gateways t starts keep their state as line (a
+// `storage` line of the agentgate block) says, until t ends: the same
+// tests then run on another backend.
+func UseStorage(t testing.TB, line string) {
+	prev := storage
+	storage = line
+	t.Cleanup(func() { storage = prev })
+}
+
+// UsePostgres makes the gateways t starts keep their state in a new
+// database of the test binary's shared PostgreSQL server (pgtest.Shared:
+// the package's TestMain runs pgtest.Main), and returns its DSN.
+func UsePostgres(t testing.TB) string {
+	t.Helper()
+	dsn := pgtest.Shared(t).CreateDB(t)
+	UseStorage(t, "storage postgres "+dsn)
+	return dsn
 }
 
 // Start runs Caddy with cfg and stops it when the test ends.
@@ -95,6 +119,7 @@ func (g *Gateway) Caddyfile(cfg Config) string {
 	%s
 	agentgate {
 		data_dir %s
+		%s
 		usage_flush_interval 20ms
 		tier pro {
 			monthly_tokens 1000000
@@ -118,7 +143,7 @@ http://127.0.0.1:%d {
 	agentgate
 	%s
 }
-`, g.Admin, cfg.Global, g.DataDir, KeyA, KeyB, cfg.Block, g.port, site)
+`, g.Admin, cfg.Global, g.DataDir, storage, KeyA, KeyB, cfg.Block, g.port, site)
 }
 
 // Load (re)loads Caddy with cfg, as `caddy reload` does.

@@ -98,4 +98,3 @@ func (s *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 	}
 	return out, nil
 }
-

@@ -417,4 +417,3 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 	}
 	return nil
 }
-

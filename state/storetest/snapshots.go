@@ -87,7 +87,8 @@ func CompareExports(t testing.TB, want, got []*state.Record) {
 	}
 }
 
-// canonical renders records as sorted JSON lines, times in UTC.
+// canonical renders records as sorted JSON lines, times in UTC to the
+// microsecond (what every store keeps).
 func canonical(t testing.TB, recs []*state.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
@@ -115,7 +116,7 @@ func utcTimes(v any) any {
 		}
 	case string:
 		if tm, err := time.Parse(time.RFC3339Nano, v); err == nil && len(v) >= 20 {
-			return tm.UTC().Format(time.RFC3339Nano)
+			return tm.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
 		}
 	}
 	return v
