@@ -5,8 +5,14 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/pgtest"
+	"github.com/agentgate/agentgate/internal/procgate"
 )
 
-// TestMain stops the shared PostgreSQL server the tests on PostgreSQL
-// start (storage_test.go).
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain stops the shared PostgreSQL server of the tests on PostgreSQL
+// and removes the binary the tests of separate processes built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.StopShared()
+	procgate.Cleanup()
+	os.Exit(code)
+}

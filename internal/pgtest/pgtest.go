@@ -100,13 +100,20 @@ func Shared(t testing.TB) *Server {
 // started: call it from TestMain as os.Exit(pgtest.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
+	StopShared()
+	return code
+}
+
+// StopShared stops and removes the shared server, if one started: for a
+// TestMain that does more than Main.
+func StopShared() {
 	if s := shared.s; s != nil {
 		if err := s.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest: stopping the shared server:", err)
 		}
 		s.remove()
+		shared.s = nil
 	}
-	return code
 }
 
 var errAbsent = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or on PATH")
