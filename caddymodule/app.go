@@ -74,12 +74,12 @@ type App struct {
 
 	backend       *backend
 	storeLocation string
-	tools     *toolset
-	runtime   *runtime.Runtime
-	keys      *keyring
-	env       *dialects.Env
-	metrics   *metrics
-	log       *zap.Logger
+	tools         *toolset
+	runtime       *runtime.Runtime
+	keys          *keyring
+	env           *dialects.Env
+	metrics       *metrics
+	log           *zap.Logger
 }
 
 // ProviderConfig configures one provider instance.

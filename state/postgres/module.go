@@ -154,4 +154,3 @@ var (
 	_ caddyfile.Unmarshaler = (*Module)(nil)
 	_ state.Opener          = (*Module)(nil)
 )
-
