@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -70,14 +69,13 @@ func copyStore(ctx context.Context, out io.Writer, from, to string) error {
 		return fmt.Errorf("copying %s to %s: %w (the destination holds part of the copy: empty it before trying again)", srcName, dstName, err)
 	}
 	fmt.Fprintf(out, "copied %s to %s:\n", srcName, dstName)
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	total := 0
 	for _, kind := range state.RecordKinds {
-		fmt.Fprintf(tw, "\t%d\t%s\n", counts[kind], strings.ReplaceAll(kind, "_", " "))
+		fmt.Fprintf(out, "%10d  %s\n", counts[kind], strings.ReplaceAll(kind, "_", " "))
 		total += counts[kind]
 	}
-	fmt.Fprintf(tw, "\t%d\tin all\n", total)
-	return tw.Flush()
+	_, err = fmt.Fprintf(out, "%10d  in all\n", total)
+	return err
 }
 
 // openStorage opens the store spec names through its agentgate.storage

@@ -147,15 +147,15 @@ func (s *Store) DeclaredKeysSeen(ctx context.Context, ids []string, at time.Time
 		return out, nil
 	}
 	b := &pgx.Batch{}
-	b.Queue("INSERT INTO declared_keys (id, seen) SELECT unnest($1::text[]), $2 ON CONFLICT (id) DO NOTHING", ids, at)
-	b.Queue("SELECT id, seen FROM declared_keys WHERE id = ANY($1)", ids).Query(func(rows pgx.Rows) error {
+	b.Queue("INSERT INTO declared_keys (id, seen_ns) SELECT unnest($1::text[]), $2 ON CONFLICT (id) DO NOTHING", ids, at.UnixNano())
+	b.Queue("SELECT id, seen_ns FROM declared_keys WHERE id = ANY($1)", ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
-			var seen time.Time
+			var seen int64
 			if err := rows.Scan(&id, &seen); err != nil {
 				return err
 			}
-			out[id] = seen.UTC()
+			out[id] = time.Unix(0, seen).UTC()
 		}
 		return rows.Err()
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -49,10 +50,11 @@ func (s *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			k, err := jsonRow[state.APIKey](r)
 			return &state.Record{Key: k}, err
 		}},
-		{"SELECT id, seen FROM declared_keys ORDER BY id", func(r pgx.Rows) (*state.Record, error) {
+		{"SELECT id, seen_ns FROM declared_keys ORDER BY id", func(r pgx.Rows) (*state.Record, error) {
 			d := new(state.DeclaredKeyRecord)
-			err := r.Scan(&d.ID, &d.Seen)
-			d.Seen = d.Seen.UTC()
+			var ns int64
+			err := r.Scan(&d.ID, &ns)
+			d.Seen = time.Unix(0, ns).UTC()
 			return &state.Record{Declared: d}, err
 		}},
 		{"SELECT body FROM tiers ORDER BY name", func(r pgx.Rows) (*state.Record, error) {
@@ -302,8 +304,8 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 			k.ID, k.Hash[:], k.Created, body)
 		return err
 	case r.Declared != nil:
-		b.Queue(`INSERT INTO declared_keys (id, seen) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seen = excluded.seen`,
-			r.Declared.ID, r.Declared.Seen)
+		b.Queue(`INSERT INTO declared_keys (id, seen_ns) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seen_ns = excluded.seen_ns`,
+			r.Declared.ID, r.Declared.Seen.UnixNano())
 	case r.Tier != nil:
 		body, err := js(r.Tier)
 		b.Queue(`INSERT INTO tiers (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = excluded.body`, r.Tier.Name, body)
