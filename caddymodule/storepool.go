@@ -44,7 +44,7 @@ func (b *backend) Destruct() error {
 // sweepEvery is how often expired paused runs are removed from the store.
 // On a shared store every instance sweeps; a sweep that finds nothing
 // costs one indexed query.
-const sweepEvery = time.Minute
+var sweepEvery = time.Minute
 
 // sweep removes runs past their expiry until ctx ends.
 func (b *backend) sweep(ctx context.Context, log *zap.Logger) {

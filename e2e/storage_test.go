@@ -3,9 +3,13 @@ package e2e
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tidwall/gjson"
 
+	"github.com/agentgate/agentgate/internal/fakeupstream"
+	"github.com/agentgate/agentgate/internal/pgtest"
 	"github.com/agentgate/agentgate/internal/testgate"
 )
 
@@ -53,5 +57,68 @@ func TestDialectsOnPostgres(t *testing.T) {
 				t.Fatalf("the gateway left no trace in PostgreSQL: %d declared keys, %v", n, err)
 			}
 		})
+	}
+}
+
+// TestPostgresOutage: while the database is down, requests that need it
+// fail with a 503 in their dialect's shape (and Retry-After), with no
+// restart the gateway serves again once it is back, and the usage of the
+// requests it answered before the outage is kept.
+func TestPostgresOutage(t *testing.T) {
+	srv := pgtest.Start(t) // its own server: the test stops it
+	up := (&fakeupstream.OpenAI{Reply: "ok"}).Start()
+	defer up.Close()
+	dsn := srv.CreateDB(t)
+	g := testgate.Start(t, testgate.Config{Storage: "storage postgres " + dsn, Block: `
+		provider up openai {
+			base_url ` + up.URL + `
+		}
+		agent assistant {
+			model gpt-test
+			provider up
+		}
+`})
+	chat := `{"model":"assistant","messages":[{"role":"user","content":"Hi"}]}`
+	egz := map[string]any{"agent_id": "assistant", "message": "Hi", "session_id": "s1"}
+	if s, body, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA, chat); s != 200 {
+		t.Fatalf("before the outage: %d %s", s, body)
+	}
+	if s, body, _ := g.Do("POST", "/v1/chat", testgate.KeyA, egz); s != 200 {
+		t.Fatalf("egzora before the outage: %d %s", s, body)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// An Egzora turn needs the session; Engrami's agents and OpenAI's
+	// passthrough with a declared agent reach the store for usage only
+	// (batched), so they may still answer.
+	for _, tc := range []struct{ name, method, path, body, code string }{
+		{"egzora", "POST", "/v1/chat", `{"agent_id":"assistant","message":"Hi","session_id":"s1"}`, "error.code"},
+		{"engrami", "GET", "/api/v1/agents", "", "error.code"},
+		{"v2", "GET", "/v2/agents", "", "detail"},
+	} {
+		s, body, hdr := g.Do(tc.method, tc.path, testgate.KeyA, tc.body)
+		if s != 503 || !gjson.GetBytes(body, tc.code).Exists() || hdr.Get("Retry-After") == "" {
+			t.Errorf("%s while PostgreSQL is down: %d %s (Retry-After %q), want a 503 in the dialect's shape", tc.name, s, body, hdr.Get("Retry-After"))
+		}
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, body, _ := g.Do("POST", "/v1/chat", testgate.KeyA, egz)
+		if s == 200 {
+			break
+		}
+		if s != 503 || time.Now().After(deadline) {
+			t.Fatalf("after PostgreSQL came back: %d %s", s, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The usage of the answers before the outage is all there.
+	s, body, _ := g.Do("GET", "/v1/logs?limit=100", testgate.KeyA, nil)
+	if n := len(gjson.ParseBytes(body).Array()); s != 200 || n < 3 {
+		t.Fatalf("logs after the outage: %d, %d records", s, n)
 	}
 }
