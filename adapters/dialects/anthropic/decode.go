@@ -35,6 +35,9 @@ type messagesRequest struct {
 		Type         string `json:"type"`
 		BudgetTokens *int   `json:"budget_tokens"`
 	} `json:"thinking"`
+	// CacheControl asks for automatic caching: a breakpoint on the last
+	// cacheable block.
+	CacheControl json.RawMessage `json:"cache_control"`
 }
 
 type message struct {
@@ -139,6 +142,13 @@ func decodeMessages(body []byte, limits dialects.Limits, counting bool) (*decode
 			return nil, err
 		}
 	}
+	cc, err := cacheControl("", req.CacheControl)
+	if err != nil {
+		return nil, err
+	}
+	if cc != nil {
+		cacheLast(c.Messages, cc)
+	}
 	if c.ClientTools, err = decodeTools(req.Tools); err != nil {
 		return nil, err
 	}
@@ -224,6 +234,29 @@ func decodeSystem(raw json.RawMessage) ([]adapters.Message, error) {
 	return out, nil
 }
 
+// cacheLast puts the breakpoint of automatic caching on the last block of
+// the last message that has none yet, as Anthropic places it.
+func cacheLast(msgs []adapters.Message, cc json.RawMessage) {
+	if len(msgs) == 0 {
+		return
+	}
+	m := &msgs[len(msgs)-1]
+	switch {
+	case m.Role == adapters.RoleTool:
+		if m.CacheControl == nil {
+			m.CacheControl = cc
+		}
+	case len(m.ToolCalls) > 0:
+		if tc := &m.ToolCalls[len(m.ToolCalls)-1]; tc.CacheControl == nil {
+			tc.CacheControl = cc
+		}
+	case len(m.Parts) > 0:
+		if p := &m.Parts[len(m.Parts)-1]; p.CacheControl == nil {
+			p.CacheControl = cc
+		}
+	}
+}
+
 // cacheControl checks a cache_control value: absent, null, or an object
 // of type ephemeral (with an optional ttl), passed on as it came.
 func cacheControl(field string, raw json.RawMessage) (json.RawMessage, error) {
@@ -233,7 +266,10 @@ func cacheControl(field string, raw json.RawMessage) (json.RawMessage, error) {
 	}
 	v := gjson.ParseBytes(raw)
 	if !v.IsObject() || v.Get("type").String() != "ephemeral" {
-		return nil, adapters.BadField(field+".cache_control", `must be {"type":"ephemeral"}`)
+		if field != "" {
+			field += "."
+		}
+		return nil, adapters.BadField(field+"cache_control", `must be {"type":"ephemeral"}`)
 	}
 	return raw, nil
 }

@@ -1,0 +1,404 @@
+package e2e
+
+// Acceptance tests of issue 17's anthropic dialect: the official Go SDK
+// (github.com/anthropics/anthropic-sdk-go/v2) through a real Caddy against
+// each of the three provider types' fakes, reusing the provider suite's
+// upstreams (pvProviders): answers, streams, images, tool round trips,
+// thinking with its signature sent back, count_tokens, passthrough, usage
+// records, quota and metrics to the token; every error class; a request
+// shaped like Claude Code's.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/tidwall/gjson"
+
+	"github.com/agentgate/agentgate/internal/fakeupstream"
+	"github.com/agentgate/agentgate/internal/testgate"
+)
+
+// anClient is the Anthropic SDK pointed at g with only its base URL and
+// key changed.
+func anClient(g *testgate.Gateway, key string, opts ...option.RequestOption) anthropic.Client {
+	return anthropic.NewClient(append([]option.RequestOption{option.WithBaseURL(g.URL), option.WithAPIKey(key),
+		option.WithMaxRetries(0)}, opts...)...)
+}
+
+// anText is the text of a message's text blocks.
+func anText(m *anthropic.Message) string {
+	var b strings.Builder
+	for _, c := range m.Content {
+		if c.Type == "text" {
+			b.WriteString(c.Text)
+		}
+	}
+	return b.String()
+}
+
+// anThinking is the thinking of a message's thinking blocks and the last
+// signature among them.
+func anThinking(m *anthropic.Message) (thinking, signature string) {
+	for _, c := range m.Content {
+		if c.Type == "thinking" {
+			thinking += c.Thinking
+			if c.Signature != "" {
+				signature = c.Signature
+			}
+		}
+	}
+	return thinking, signature
+}
+
+// anSignature is the signature of the thinking an upstream's fake signs.
+func anSignature(u *pvUpstream) string {
+	switch u.name {
+	case "anthropic":
+		return fakeupstream.AnthropicSignature(pvReasoning)
+	case "gemini":
+		return fakeupstream.FakeSignature
+	}
+	return "" // OpenAI-compatible reasoning is not signed
+}
+
+// anUsage checks an Anthropic usage object to the token: input_tokens
+// leaves out cached tokens, which these fakes report none of.
+func anUsage(t *testing.T, what string, u anthropic.Usage, in, out int) {
+	t.Helper()
+	if u.InputTokens != int64(in) || u.OutputTokens != int64(out) || u.CacheReadInputTokens != 0 || u.CacheCreationInputTokens != 0 {
+		t.Errorf("%s: usage %d in, %d out, %d cache read, %d cache write; want %d in, %d out",
+			what, u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens, in, out)
+	}
+}
+
+// anStreamed is a stream read to its end: the accumulated message, how
+// many text deltas it had, and the event types in order.
+type anStreamed struct {
+	msg        anthropic.Message
+	textDeltas int
+	events     []string
+	err        error
+}
+
+func anStream(ctx context.Context, client anthropic.Client, params anthropic.MessageNewParams, opts ...option.RequestOption) *anStreamed {
+	stream := client.Messages.NewStreaming(ctx, params, opts...)
+	defer stream.Close()
+	s := &anStreamed{}
+	for stream.Next() {
+		ev := stream.Current()
+		s.events = append(s.events, ev.Type)
+		if ev.Type == "content_block_delta" && ev.Delta.Type == "text_delta" {
+			s.textDeltas++
+		}
+		if err := s.msg.Accumulate(ev); err != nil {
+			s.err = err
+			return s
+		}
+	}
+	s.err = stream.Err()
+	return s
+}
+
+// anCall runs params streamed or not and returns the answer.
+func anCall(t *testing.T, client anthropic.Client, params anthropic.MessageNewParams, stream bool) *anthropic.Message {
+	t.Helper()
+	if stream {
+		s := anStream(context.Background(), client, params)
+		if s.err != nil {
+			t.Fatalf("stream: %v", s.err)
+		}
+		return &s.msg
+	}
+	m, err := client.Messages.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var anWeatherTool = anthropic.ToolUnionParam{OfTool: &anthropic.ToolParam{Name: pvTool, Description: anthropic.String("Weather of a city"),
+	InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}, Required: []string{"city"}}}}
+
+// anUsedTokens is the monthly token use of KeyA's tenant key, as Egzora's
+// profile reports it.
+func anUsedTokens(t *testing.T, g *testgate.Gateway) int64 {
+	t.Helper()
+	status, body, _ := g.Do("GET", "/v1/auth/profile", testgate.KeyA, nil)
+	if status != 200 {
+		t.Fatalf("profile: %d %s", status, body)
+	}
+	return gjson.GetBytes(body, "used_monthly_tokens").Int()
+}
+
+// anMetric sums the admin endpoint's samples of name with the labels kv.
+func anMetric(t *testing.T, g *testgate.Gateway, name string, kv ...string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + g.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+next:
+	for _, m := range fams[name].GetMetric() {
+		for i := 0; i+1 < len(kv); i += 2 {
+			found := false
+			for _, l := range m.GetLabel() {
+				found = found || (l.GetName() == kv[i] && l.GetValue() == kv[i+1])
+			}
+			if !found {
+				continue next
+			}
+		}
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
+}
+
+func TestAnthropicSDKSuite(t *testing.T) {
+	ups, block := pvProviders(t)
+	g := testgate.Start(t, testgate.Config{Block: block})
+	img := egzJPEG(t)
+	for _, u := range ups {
+		t.Run(u.name, func(t *testing.T) { anSurface(t, g, u, img) })
+	}
+}
+
+func anSurface(t *testing.T, g *testgate.Gateway, u *pvUpstream, img string) {
+	client := anClient(g, testgate.KeyA)
+	ctx := context.Background()
+	words, thoughts := egzWords(pvReply), egzWords(pvReasoning)
+	in2 := fakeupstream.PromptTokens(2) // the agent's system prompt and the user's message
+	user := func(text string) []anthropic.MessageParam {
+		return []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(text))}
+	}
+
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("answer/stream=%v", stream), func(t *testing.T) {
+			used := anUsedTokens(t, g)
+			requests := anMetric(t, g, "agentgate_requests_total", "dialect", "anthropic", "agent", u.agent, "outcome", "ok")
+			params := anthropic.MessageNewParams{Model: u.agent, MaxTokens: 256, Messages: user("Weather in Paris?")}
+			var m *anthropic.Message
+			if stream {
+				s := anStream(ctx, client, params)
+				if s.err != nil {
+					t.Fatal(s.err)
+				}
+				if s.textDeltas != words {
+					t.Errorf("%d text deltas, want one per upstream token (%d)", s.textDeltas, words)
+				}
+				want := []string{"message_start", "content_block_start"}
+				for range words {
+					want = append(want, "content_block_delta")
+				}
+				want = append(want, "content_block_stop", "message_delta", "message_stop")
+				if strings.Join(s.events, ",") != strings.Join(want, ",") {
+					t.Errorf("events %v, want %v (ping is skipped by the SDK)", s.events, want)
+				}
+				m = &s.msg
+			} else {
+				var err error
+				if m, err = client.Messages.New(ctx, params); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if anText(m) != pvReply || m.StopReason != "end_turn" || m.Role != "assistant" || m.Model != u.agent || !strings.HasPrefix(m.ID, "msg_") {
+				t.Errorf("message %+v", m)
+			}
+			anUsage(t, "usage", m.Usage, in2, words)
+			if sent := pvSent(t, u, "request", "Weather in Paris?", stream); u.reasoned(sent) {
+				t.Errorf("upstream asked to reason: %s", sent.Raw)
+			}
+			pvLastRecord(t, g, u, "anthropic", "log", in2, words, 0)
+			if got := anUsedTokens(t, g) - used; got != int64(in2+words) {
+				t.Errorf("monthly quota grew by %d tokens, want the answer's %d", got, in2+words)
+			}
+			if got := anMetric(t, g, "agentgate_requests_total", "dialect", "anthropic", "agent", u.agent, "outcome", "ok") - requests; got != 1 {
+				t.Errorf("agentgate_requests_total{dialect=\"anthropic\",outcome=\"ok\"} grew by %v, want 1", got)
+			}
+		})
+	}
+
+	t.Run("image", func(t *testing.T) {
+		mediaType, data, _ := strings.Cut(strings.TrimPrefix(img, "data:"), ";base64,")
+		for _, stream := range []bool{false, true} {
+			what := fmt.Sprintf("stream=%v", stream)
+			m := anCall(t, client, anthropic.MessageNewParams{Model: u.agent, MaxTokens: 256, Messages: []anthropic.MessageParam{
+				anthropic.NewUserMessage(anthropic.NewImageBlockBase64(mediaType, data), anthropic.NewTextBlock("What is in this picture?"))}}, stream)
+			if anText(m) != pvReply {
+				t.Errorf("%s: answer %q", what, anText(m))
+			}
+			anUsage(t, what, m.Usage, in2, words)
+			if got := u.image(pvSent(t, u, what, "What is in this picture?", stream)); got != img {
+				t.Errorf("%s: upstream image %q, want %q", what, got, img)
+			}
+		}
+	})
+
+	t.Run("tool round trip", func(t *testing.T) {
+		for _, stream := range []bool{false, true} {
+			what := fmt.Sprintf("stream=%v", stream)
+			params := anthropic.MessageNewParams{Model: u.agent, MaxTokens: 256, Messages: user("Weather in Paris?"),
+				Tools: []anthropic.ToolUnionParam{anWeatherTool}}
+			m := anCall(t, client, params, stream)
+			var use anthropic.ContentBlockUnion
+			for _, c := range m.Content {
+				if c.Type == "tool_use" {
+					use = c
+				}
+			}
+			if use.Name != pvTool || use.ID == "" || !pvJSONEqual(string(use.Input), pvToolArgs) || m.StopReason != "tool_use" {
+				t.Fatalf("%s: answer %+v (stop %q), want a call of %s", what, m.Content, m.StopReason, pvTool)
+			}
+			anUsage(t, what+" call", m.Usage, in2, 5)
+			if sent := pvSent(t, u, what, "Weather in Paris?", stream); u.tool(sent) != pvTool {
+				t.Errorf("%s: tool not offered upstream: %s", what, sent.Raw)
+			}
+			pvLastRecord(t, g, u, "anthropic", what+" call log", in2, 5, 0)
+
+			params.Messages = append(params.Messages, m.ToParam(),
+				anthropic.NewUserMessage(anthropic.NewToolResultBlock(use.ID, pvToolOut, false)))
+			answer := anCall(t, client, params, stream)
+			if anText(answer) != pvReply || answer.StopReason != "end_turn" {
+				t.Errorf("%s: answer after the tool result %q (%s)", what, anText(answer), answer.StopReason)
+			}
+			anUsage(t, what+" answer", answer.Usage, fakeupstream.PromptTokens(4), words)
+			if err := u.toolResult(u.last(), use.ID); err != nil {
+				t.Errorf("%s: tool round trip not sent upstream intact: %v", what, err)
+			}
+			pvLastRecord(t, g, u, "anthropic", what+" answer log", fakeupstream.PromptTokens(4), words, 0)
+		}
+	})
+
+	t.Run("thinking", func(t *testing.T) {
+		counted := thoughts
+		if !u.countsReasoning {
+			counted = 0
+		}
+		for _, stream := range []bool{false, true} {
+			what := fmt.Sprintf("stream=%v", stream)
+			params := anthropic.MessageNewParams{Model: u.agent, MaxTokens: 4096, Messages: user("Think, then answer"),
+				Thinking: anthropic.ThinkingConfigParamOfEnabled(2048)}
+			m := anCall(t, client, params, stream)
+			thinking, sig := anThinking(m)
+			if anText(m) != pvReply || thinking != pvReasoning || sig != anSignature(u) {
+				t.Errorf("%s: answer %q, thinking %q signed %q; want %q, %q signed %q", what, anText(m), thinking, sig, pvReply, pvReasoning, anSignature(u))
+			}
+			if m.Content[0].Type != "thinking" {
+				t.Errorf("%s: the answer does not start with its thinking: %+v", what, m.Content)
+			}
+			anUsage(t, what, m.Usage, in2, words+thoughts)
+			if sent := pvSent(t, u, what, "Think, then answer", stream); !u.reasoned(sent) {
+				t.Errorf("%s: upstream not asked to reason: %s", what, sent.Raw)
+			}
+			pvLastRecord(t, g, u, "anthropic", what+" log", in2, words+thoughts, counted)
+
+			// The next turn sends the signed thinking back; the Anthropic
+			// fake rejects a signature it did not make.
+			params.Messages = append(params.Messages, m.ToParam(), anthropic.NewUserMessage(anthropic.NewTextBlock("And tomorrow?")))
+			next := anCall(t, client, params, stream)
+			if anText(next) != pvReply {
+				t.Errorf("%s: next turn %q", what, anText(next))
+			}
+			sent := u.last()
+			switch u.name {
+			case "anthropic":
+				b := sent.Get("messages.1.content.0")
+				if b.Get("type").String() != "thinking" || b.Get("thinking").String() != pvReasoning || b.Get("signature").String() != sig {
+					t.Errorf("%s: thinking not sent back signed: %s", what, sent.Get("messages.1").Raw)
+				}
+			case "gemini":
+				p := sent.Get("contents.1.parts.0")
+				if !p.Get("thought").Bool() || p.Get("text").String() != pvReasoning || pvField(p, "thoughtSignature", "thought_signature").String() != sig {
+					t.Errorf("%s: thought not sent back signed: %s", what, sent.Get("contents.1").Raw)
+				}
+			}
+		}
+	})
+
+	t.Run("count tokens", func(t *testing.T) {
+		calls := u.calls()
+		res, err := client.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{Model: u.agent, Messages: user("Weather in Paris?"),
+			Tools: []anthropic.MessageCountTokensToolUnionParam{{OfTool: anWeatherTool.OfTool}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The agent's prompt, the message and the tool, four bytes a token.
+		if res.InputTokens < 20 || res.InputTokens > 80 {
+			t.Errorf("input_tokens %d", res.InputTokens)
+		}
+		if u.calls() != calls {
+			t.Error("count_tokens called the upstream")
+		}
+	})
+
+	t.Run("passthrough", func(t *testing.T) {
+		m := anCall(t, client, anthropic.MessageNewParams{Model: u.model, MaxTokens: 128, Messages: user("Direct?"),
+			System: []anthropic.TextBlockParam{{Text: "Client system."}}}, false)
+		if anText(m) != pvReply || m.Model != u.model {
+			t.Errorf("answer %+v", m)
+		}
+		sent := u.last()
+		if got := u.system(sent); got != "Client system." {
+			t.Errorf("upstream system %q, want only the client's", got)
+		}
+		anUsage(t, "usage", m.Usage, in2, words)
+	})
+
+	t.Run("gateway errors", func(t *testing.T) {
+		check := func(what string, err error, status int, typ string) {
+			t.Helper()
+			var apiErr *anthropic.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != status || string(apiErr.Type()) != typ || apiErr.Message == "" || apiErr.RequestID == "" {
+				t.Errorf("%s: %v, want %d %s with a message and a request id", what, err, status, typ)
+			}
+		}
+		stranger := anClient(g, "agk_wrong_key_0000000000000000")
+		_, err := stranger.Messages.New(ctx, anthropic.MessageNewParams{Model: u.agent, MaxTokens: 16, Messages: user("hi")})
+		check("bad key", err, 401, "authentication_error")
+		_, err = client.Messages.New(ctx, anthropic.MessageNewParams{Model: "no-such-model", MaxTokens: 16, Messages: user("hi")})
+		check("unknown model", err, 404, "not_found_error")
+		_, err = client.Messages.New(ctx, anthropic.MessageNewParams{Model: u.agent, MaxTokens: 4096, Messages: user("hi"),
+			Thinking: anthropic.ThinkingConfigParamOfEnabled(100)})
+		check("thinking budget", err, 400, "invalid_request_error")
+		s := anStream(ctx, client, anthropic.MessageNewParams{Model: u.agent, MaxTokens: 16, Messages: []anthropic.MessageParam{
+			anthropic.NewUserMessage(anthropic.NewImageBlockBase64("image/tiff", "AAAA"))}})
+		check("stream with a bad image", s.err, 400, "invalid_request_error")
+	})
+
+	t.Run("models", func(t *testing.T) {
+		page := client.Models.ListAutoPaging(ctx, anthropic.ModelListParams{Limit: anthropic.Int(2)})
+		var ids []string
+		for page.Next() {
+			ids = append(ids, page.Current().ID)
+		}
+		if err := page.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(ids, ",") != "on-openai,on-gemini,on-anthropic" {
+			t.Errorf("models %v", ids)
+		}
+		mi, err := client.Models.Get(ctx, u.agent, anthropic.ModelGetParams{})
+		if err != nil || mi.ID != u.agent || mi.CreatedAt.IsZero() {
+			t.Errorf("model %+v: %v", mi, err)
+		}
+		// Without anthropic-version the same path is OpenAI's list.
+		status, body, _ := g.Do("GET", "/v1/models", testgate.KeyA, nil)
+		if status != 200 || gjson.GetBytes(body, "object").String() != "list" || gjson.GetBytes(body, "data.0.object").String() != "model" {
+			t.Errorf("OpenAI models list: %d %s", status, body)
+		}
+	})
+}
