@@ -402,3 +402,182 @@ func anSurface(t *testing.T, g *testgate.Gateway, u *pvUpstream, img string) {
 		}
 	})
 }
+
+// Keys of the limited tiers of TestAnthropicErrors.
+const (
+	anKeyRPM    = "agk_test_anthropic_rpm_000000000"
+	anKeyNarrow = "agk_test_anthropic_narrow_000000"
+	anKeyTiny   = "agk_test_anthropic_tiny_00000000"
+)
+
+// TestAnthropicErrors: every error class reaches the Go SDK as the
+// *anthropic.Error with Anthropic's status and type — the upstream's
+// failures on each provider type (overloaded, rate limited, broken, and
+// a failure after the stream began), and the gateway's own (rate limit
+// with retry-after, monthly quota, model not allowed, body too large,
+// documents the route's models lack).
+func TestAnthropicErrors(t *testing.T) {
+	type upstreams struct{ openai, gemini, anthropic string }
+	start := func(status int) upstreams {
+		oa := (&fakeupstream.OpenAI{Status: status}).Start()
+		gm := (&fakeupstream.Gemini{Status: status, APIKey: "gm-key"}).Start()
+		an := (&fakeupstream.Anthropic{Status: status, APIKey: "an-key"}).Start()
+		t.Cleanup(oa.Close)
+		t.Cleanup(gm.Close)
+		t.Cleanup(an.Close)
+		return upstreams{oa.URL, gm.URL, an.URL}
+	}
+	ok := (&fakeupstream.OpenAI{Reply: "fine"}).Start()
+	t.Cleanup(ok.Close)
+	midstream := (&fakeupstream.Anthropic{Reply: "Half an answer.", StreamError: "overloaded_error", APIKey: "an-key"}).Start()
+	t.Cleanup(midstream.Close)
+	block := fmt.Sprintf(`
+		retries {
+			max -1
+		}
+		max_body_bytes 65536
+		provider ok openai {
+			base_url %s
+			api_key sk-ok
+		}
+		provider midstream anthropic {
+			base_url %s
+			api_key an-key
+		}
+		route gpt-ok ok
+		route gpt-nodocs ok {
+			lacks documents
+		}
+		route claude-midstream midstream
+		tier rpm {
+			rpm 1
+		}
+		tier narrow {
+			models gpt-ok
+		}
+		tier tiny {
+			monthly_tokens 5
+		}
+		key %s {
+			tenant tenant-a
+			tier rpm
+		}
+		key %s {
+			tenant tenant-a
+			tier narrow
+		}
+		key %s {
+			tenant tenant-a
+			tier tiny
+		}
+`, ok.URL, midstream.URL, anKeyRPM, anKeyNarrow, anKeyTiny)
+	failing := map[string]struct {
+		status int
+		typ    string
+	}{
+		"overloaded": {529, "overloaded_error"}, // 503 from OpenAI and Gemini, 529 from Anthropic
+		"limited":    {429, "rate_limit_error"},
+		"broken":     {502, "api_error"},
+	}
+	for name, status := range map[string]int{"overloaded": 0, "limited": 429, "broken": 500} {
+		ups := start(status)
+		if name == "overloaded" {
+			a := start(529)
+			b := start(503)
+			ups = upstreams{b.openai, b.gemini, a.anthropic}
+		}
+		block += fmt.Sprintf(`
+		provider openai-%[1]s openai {
+			base_url %[2]s
+			api_key sk-x
+		}
+		provider gemini-%[1]s gemini {
+			base_url %[3]s
+			api_key gm-key
+		}
+		provider anthropic-%[1]s anthropic {
+			base_url %[4]s
+			api_key an-key
+		}
+		route gpt-%[1]s openai-%[1]s
+		route gemini-%[1]s gemini-%[1]s
+		route claude-%[1]s anthropic-%[1]s
+`, name, ups.openai, ups.gemini, ups.anthropic)
+	}
+	g := testgate.Start(t, testgate.Config{Block: block})
+	ctx := context.Background()
+	user := []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}
+	check := func(t *testing.T, what string, err error, status int, typ string) *anthropic.Error {
+		t.Helper()
+		var apiErr *anthropic.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != status || string(apiErr.Type()) != typ || apiErr.Message == "" {
+			t.Errorf("%s: %v, want %d %s", what, err, status, typ)
+			return nil
+		}
+		return apiErr
+	}
+
+	for name, want := range failing {
+		for _, prefix := range []string{"gpt", "gemini", "claude"} {
+			model := prefix + "-" + name
+			t.Run(model, func(t *testing.T) {
+				client := anClient(g, testgate.KeyA)
+				for _, stream := range []bool{false, true} {
+					var err error
+					if stream {
+						err = anStream(ctx, client, anthropic.MessageNewParams{Model: model, MaxTokens: 16, Messages: user}).err
+					} else {
+						_, err = client.Messages.New(ctx, anthropic.MessageNewParams{Model: model, MaxTokens: 16, Messages: user})
+					}
+					if e := check(t, fmt.Sprintf("stream=%v", stream), err, want.status, want.typ); e != nil && want.status == 429 &&
+						e.Response.Header.Get("Retry-After") == "" {
+						t.Errorf("stream=%v: 429 without retry-after", stream)
+					}
+				}
+			})
+		}
+	}
+
+	t.Run("after the stream began", func(t *testing.T) {
+		s := anStream(ctx, anClient(g, testgate.KeyA), anthropic.MessageNewParams{Model: "claude-midstream", MaxTokens: 16, Messages: user})
+		check(t, "stream", s.err, 200, "overloaded_error") // the stream's status was 200 OK
+		if len(s.events) == 0 || s.events[0] != "message_start" || s.textDeltas != 1 {
+			t.Errorf("events before the error: %v", s.events)
+		}
+	})
+
+	t.Run("gateway limits", func(t *testing.T) {
+		rpm := anClient(g, anKeyRPM)
+		if _, err := rpm.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-ok", MaxTokens: 16, Messages: user}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := rpm.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-ok", MaxTokens: 16, Messages: user})
+		if e := check(t, "rpm", err, 429, "rate_limit_error"); e != nil && e.Response.Header.Get("Retry-After") == "" {
+			t.Error("rpm: no retry-after")
+		}
+
+		tiny := anClient(g, anKeyTiny)
+		_, err = tiny.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-ok", MaxTokens: 16, Messages: user})
+		if e := check(t, "quota", err, 429, "rate_limit_error"); e != nil && e.Response.Header.Get("X-Should-Retry") != "false" {
+			t.Error("quota: the SDKs are not told not to retry")
+		}
+
+		narrow := anClient(g, anKeyNarrow)
+		if _, err := narrow.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-ok", MaxTokens: 16, Messages: user}); err != nil {
+			t.Fatalf("allowed model: %v", err)
+		}
+		_, err = narrow.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-nodocs", MaxTokens: 16, Messages: user})
+		check(t, "model not allowed", err, 403, "permission_error")
+
+		client := anClient(g, testgate.KeyA)
+		_, err = client.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-ok", MaxTokens: 16, Messages: []anthropic.MessageParam{
+			anthropic.NewUserMessage(anthropic.NewTextBlock(strings.Repeat("x", 70000)))}})
+		check(t, "body too large", err, 413, "request_too_large")
+
+		_, err = client.Messages.New(ctx, anthropic.MessageNewParams{Model: "gpt-nodocs", MaxTokens: 16, Messages: []anthropic.MessageParam{
+			anthropic.NewUserMessage(anthropic.NewDocumentBlock(anthropic.PlainTextSourceParam{Data: "notes"}), anthropic.NewTextBlock("Read"))}})
+		if e := check(t, "documents the model lacks", err, 400, "invalid_request_error"); e != nil && !strings.Contains(e.Message, "documents") {
+			t.Errorf("the 400 does not name documents: %s", e.Message)
+		}
+	})
+}
