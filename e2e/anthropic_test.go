@@ -9,15 +9,19 @@ package e2e
 // shaped like Claude Code's.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/tidwall/gjson"
@@ -580,4 +584,153 @@ func TestAnthropicErrors(t *testing.T) {
 			t.Errorf("the 400 does not name documents: %s", e.Message)
 		}
 	})
+}
+
+// claudeCodeTools are tool definitions shaped like Claude Code's: JSON
+// Schema draft-07 with $schema and additionalProperties, the weather tool
+// the fakes call among them, a cache breakpoint on the last.
+func claudeCodeTools() []map[string]any {
+	names := []string{"Task", "Bash", "Glob", "Grep", "LS", "ExitPlanMode", "Read", "Edit", "MultiEdit", "Write",
+		"NotebookEdit", "WebFetch", "TodoWrite", "WebSearch", "BashOutput", "KillShell", "SlashCommand", pvTool,
+		"mcp__ide__getDiagnostics", "mcp__ide__executeCode"}
+	tools := make([]map[string]any, 0, len(names))
+	for i, n := range names {
+		props := map[string]any{"path": map[string]any{"type": "string", "description": "The absolute path"},
+			"limit": map[string]any{"type": "number"}}
+		required := []string{"path"}
+		if n == pvTool {
+			props, required = map[string]any{"city": map[string]any{"type": "string"}}, []string{"city"}
+		}
+		t := map[string]any{"name": n, "description": strings.Repeat("Use this tool carefully. ", 8),
+			"input_schema": map[string]any{"type": "object", "properties": props, "required": required,
+				"additionalProperties": false, "$schema": "http://json-schema.org/draft-07/schema#"}}
+		if i == len(names)-1 {
+			t["cache_control"] = map[string]any{"type": "ephemeral"}
+		}
+		tools = append(tools, t)
+	}
+	return tools
+}
+
+// TestClaudeCodeShapedRequests drives each provider as Claude Code does:
+// POST /v1/messages?beta=true with its anthropic-beta values and x-api-key,
+// system blocks with cache_control, twenty tools, metadata.user_id,
+// streaming with thinking on, and a multi-turn tool loop that sends every
+// assistant turn back as it came (signed thinking, tool_use) with the
+// tool results, until the model answers; then one more user turn.
+func TestClaudeCodeShapedRequests(t *testing.T) {
+	ups, block := pvProviders(t)
+	g := testgate.Start(t, testgate.Config{Block: block})
+	tools := claudeCodeTools()
+	for _, u := range ups {
+		t.Run(u.name, func(t *testing.T) {
+			body := map[string]any{
+				"model": u.model, "max_tokens": 32000, "temperature": 1, "stream": true,
+				"thinking": map[string]any{"type": "enabled", "budget_tokens": 31999},
+				"metadata": map[string]any{"user_id": "user_2f1c_account__session_6b0e"},
+				"system": []map[string]any{
+					{"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.", "cache_control": map[string]any{"type": "ephemeral"}},
+					{"type": "text", "text": "You are an interactive CLI tool. " + strings.Repeat("Follow the rules. ", 50), "cache_control": map[string]any{"type": "ephemeral"}},
+				},
+				"tools": tools,
+			}
+			messages := []any{map[string]any{"role": "user", "content": []map[string]any{
+				{"type": "text", "text": "<system-reminder>This is a reminder.</system-reminder>"},
+				{"type": "text", "text": "What is the weather in Paris?", "cache_control": map[string]any{"type": "ephemeral"}},
+			}}}
+			turns, calls := 0, 0
+			for round := 0; round < 2; round++ {
+				for {
+					turns++
+					if turns > 6 {
+						t.Fatal("the tool loop does not end")
+					}
+					body["messages"] = messages
+					m := claudeCodeTurn(t, g, body)
+					assistant, _ := json.Marshal(m.ToParam())
+					messages = append(messages, json.RawMessage(assistant))
+					if m.StopReason != "tool_use" {
+						if anText(&m) != pvReply {
+							t.Errorf("turn %d: answer %q", turns, anText(&m))
+						}
+						break
+					}
+					var results []map[string]any
+					for _, c := range m.Content {
+						if c.Type == "tool_use" {
+							calls++
+							results = append(results, map[string]any{"type": "tool_result", "tool_use_id": c.ID, "content": pvToolOut})
+						}
+					}
+					results[len(results)-1]["cache_control"] = map[string]any{"type": "ephemeral"}
+					messages = append(messages, map[string]any{"role": "user", "content": results})
+				}
+				messages = append(messages, map[string]any{"role": "user", "content": "Thanks. And tomorrow?"})
+			}
+			if calls != 2 {
+				t.Errorf("%d tool calls in two rounds, want one per round", calls)
+			}
+			sent := u.last()
+			if !u.reasoned(sent) || u.tool(sent) != tools[0]["name"] {
+				t.Errorf("last upstream request lost thinking or tools: %s", sent.Raw)
+			}
+			switch u.name {
+			case "anthropic":
+				if sent.Get("system.#").Int() != 2 || sent.Get("system.1.cache_control.type").String() != "ephemeral" ||
+					sent.Get("tools.#").Int() != int64(len(tools)) || sent.Get("tools.19.cache_control.type").String() != "ephemeral" ||
+					sent.Get("messages.0.content.1.cache_control.type").String() != "ephemeral" ||
+					sent.Get("messages.2.content.0.cache_control.type").String() != "ephemeral" ||
+					sent.Get("messages.1.content.0.type").String() != "thinking" {
+					t.Errorf("cache breakpoints or thinking not carried to the Anthropic upstream: %s", sent.Raw)
+				}
+			case "openai":
+				if sent.Get("tools.#").Int() != int64(len(tools)) || sent.Get("messages.0.role").String() != "system" || sent.Get("messages.1.role").String() != "system" {
+					t.Errorf("OpenAI upstream request: %s", sent.Raw)
+				}
+			case "gemini":
+				if n := len(pvField(sent.Get("tools.0"), "functionDeclarations", "function_declarations").Array()); n != len(tools) {
+					t.Errorf("%d function declarations upstream", n)
+				}
+			}
+		})
+	}
+}
+
+// claudeCodeTurn streams one turn as Claude Code sends it and returns
+// the accumulated answer, checking its usage against its usage record.
+func claudeCodeTurn(t *testing.T, g *testgate.Gateway, body map[string]any) anthropic.Message {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", g.URL+"/v1/messages?beta=true", bytes.NewReader(b))
+	for k, v := range map[string]string{"Content-Type": "application/json", "Accept": "application/json", "X-Api-Key": testgate.KeyA,
+		"Anthropic-Version": "2023-06-01", "X-App": "cli", "User-Agent": "claude-cli/2.0.0 (external, cli)",
+		"Anthropic-Beta":                            "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27",
+		"Anthropic-Dangerous-Direct-Browser-Access": "true"} {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+	stream := ssestream.NewStream[anthropic.MessageStreamEventUnion](ssestream.NewDecoder(res), nil)
+	var m anthropic.Message
+	for stream.Next() {
+		if err := m.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rec := pvLogs(t, g, 1)[0]
+	if rec.Get("dialect").String() != "anthropic" || rec.Get("input_tokens").Int() != m.Usage.InputTokens ||
+		rec.Get("output_tokens").Int() != m.Usage.OutputTokens || m.Usage.OutputTokens == 0 {
+		t.Errorf("usage %+v, record %s", m.Usage, rec.Raw)
+	}
+	return m
 }
