@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -733,4 +734,56 @@ func claudeCodeTurn(t *testing.T, g *testgate.Gateway, body map[string]any) anth
 		t.Errorf("usage %+v, record %s", m.Usage, rec.Raw)
 	}
 	return m
+}
+
+// TestAnthropicNodeSDK runs the official npm @anthropic-ai/sdk — the last
+// 0.x release (x-api-key, anthropic-version 2023-06-01) and the newest 1.x
+// (Authorization: Bearer, a newer dated version) — against each provider
+// type: answers, both stream interfaces, an image, a tool round trip,
+// signed thinking sent back, count_tokens, the models list and the error
+// classes.
+func TestAnthropicNodeSDK(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ups, block := pvProviders(t)
+	g := testgate.Start(t, testgate.Config{Block: block})
+	img := egzJPEG(t)
+	words := egzWords(pvReply)
+	in2 := fakeupstream.PromptTokens(2)
+	for _, version := range []string{"0.137.0", "1.17.0"} {
+		t.Run(version, func(t *testing.T) {
+			sdk := installNodeSDK(ctx, t, "@anthropic-ai/sdk@"+version)
+			for _, u := range ups {
+				t.Run(u.name, func(t *testing.T) {
+					out := sdk.run(ctx, t, "anthropic/sdk.mjs", g.URL, testgate.KeyA, u.agent, img)
+					r := gjson.ParseBytes(out)
+					for k, want := range map[string]any{
+						"create.type": "message", "create.role": "assistant", "create.model": u.agent, "create.text": pvReply,
+						"create.stop": "end_turn", "create.usage.input_tokens": in2, "create.usage.output_tokens": words,
+						"rawStream.text": pvReply, "helper.text": pvReply, "helper.onText": pvReply, "helper.stop": "end_turn",
+						"helper.usage.input_tokens": in2, "helper.usage.output_tokens": words, "image.text": pvReply,
+						"tools.stop": "tool_use", "tools.name": pvTool, "tools.input.city": "Paris", "tools.idSet": true,
+						"tools.answer": pvReply, "tools.answerStop": "end_turn",
+						"thinking.first": "thinking", "thinking.thinking": pvReasoning, "thinking.signature": anSignature(u),
+						"thinking.text": pvReply, "thinking.next": pvReply,
+						"models.retrieved": u.agent, "models.type": "model", "models.ids": `["on-openai","on-gemini","on-anthropic"]`,
+						"badKey.status": 401, "badKey.cls": "AuthenticationError", "badKey.type": "authentication_error",
+						"notFound.status": 404, "notFound.cls": "NotFoundError", "notFound.type": "not_found_error",
+						"badRequest.status": 400, "badRequest.cls": "BadRequestError", "badRequest.type": "invalid_request_error",
+					} {
+						got := r.Get(k)
+						if fmt.Sprint(want) != got.String() && got.Raw != fmt.Sprint(want) {
+							t.Errorf("%s = %s, want %v", k, got.Raw, want)
+						}
+					}
+					if !strings.HasPrefix(r.Get("create.id").String(), "msg_") || r.Get("countTokens").Int() < 20 || r.Get("badKey.requestID").String() == "" {
+						t.Errorf("id, count or request id: %s", out)
+					}
+					if ev := r.Get("rawStream.events").Array(); len(ev) != words+5 || ev[0].String() != "message_start" || ev[len(ev)-1].String() != "message_stop" {
+						t.Errorf("raw stream events %s", r.Get("rawStream.events").Raw)
+					}
+				})
+			}
+		})
+	}
 }
