@@ -705,7 +705,7 @@ func claudeCodeTurn(t *testing.T, g *testgate.Gateway, body map[string]any) anth
 	req, _ := http.NewRequest("POST", g.URL+"/v1/messages?beta=true", bytes.NewReader(b))
 	for k, v := range map[string]string{"Content-Type": "application/json", "Accept": "application/json", "X-Api-Key": testgate.KeyA,
 		"Anthropic-Version": "2023-06-01", "X-App": "cli", "User-Agent": "claude-cli/2.0.0 (external, cli)",
-		"Anthropic-Beta":                            "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27",
+		"Anthropic-Beta": "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27",
 		"Anthropic-Dangerous-Direct-Browser-Access": "true"} {
 		req.Header.Set(k, v)
 	}
