@@ -787,3 +787,50 @@ func TestAnthropicNodeSDK(t *testing.T) {
 		})
 	}
 }
+
+// TestTenantIsolationAnthropic: tenant A's agent is invisible to tenant B
+// on every route of the dialect, and B's rejected requests never reach
+// the upstream.
+func TestTenantIsolationAnthropic(t *testing.T) {
+	up := (&fakeupstream.OpenAI{}).Start()
+	defer up.Close()
+	g := testgate.Start(t, testgate.Config{Block: openaiBlock(up)})
+	ctx := context.Background()
+	clientA, clientB := anClient(g, testgate.KeyA), anClient(g, testgate.KeyB)
+	user := []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}
+	if _, err := clientA.Messages.New(ctx, anthropic.MessageNewParams{Model: "secret-a", MaxTokens: 16, Messages: user}); err != nil {
+		t.Fatalf("tenant A: %v", err)
+	}
+	calls := len(up.Requests())
+	notFound := func(what string, err error) {
+		t.Helper()
+		var apiErr *anthropic.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || string(apiErr.Type()) != "not_found_error" {
+			t.Errorf("tenant B %s: %v, want 404 not_found_error", what, err)
+		}
+	}
+	for _, model := range []string{"secret-a", "Secret A"} {
+		_, err := clientB.Messages.New(ctx, anthropic.MessageNewParams{Model: model, MaxTokens: 16, Messages: user})
+		notFound("messages "+model, err)
+		notFound("stream "+model, anStream(ctx, clientB, anthropic.MessageNewParams{Model: model, MaxTokens: 16, Messages: user}).err)
+		_, err = clientB.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{Model: model, Messages: user})
+		notFound("count_tokens "+model, err)
+	}
+	_, err := clientB.Models.Get(ctx, "secret-a", anthropic.ModelGetParams{})
+	notFound("models/secret-a", err)
+	page, err := clientB.Models.List(ctx, anthropic.ModelListParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range page.Data {
+		if m.ID == "secret-a" {
+			t.Error("tenant B lists tenant A's agent")
+		}
+	}
+	if mi, err := clientA.Models.Get(ctx, "secret-a", anthropic.ModelGetParams{}); err != nil || mi.DisplayName != "Secret A" {
+		t.Errorf("tenant A's own agent: %+v %v", mi, err)
+	}
+	if n := len(up.Requests()) - calls; n != 0 {
+		t.Errorf("upstream called %d times for tenant B's rejected requests", n)
+	}
+}
