@@ -1,15 +1,23 @@
 package anthropic
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
 	"github.com/tidwall/gjson"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/internal/dialecttest"
+	"github.com/agentgate/agentgate/runtime/tools"
 )
 
 func answerScript() *dialecttest.Script {
@@ -220,4 +228,61 @@ func TestTenantIsolation(t *testing.T) {
 	if n := len(h.Script.Requests()); n != 1 {
 		t.Errorf("%d model calls, want tenant A's one", n)
 	}
+}
+
+// TestAgentToolsRunInTheGateway: an agent's own tools run in the gateway
+// and stay out of the answer (no tool_use the client would try to run);
+// the text of each model call is a block of its own, streamed or not,
+// and the usage sums both calls.
+func TestAgentToolsRunInTheGateway(t *testing.T) {
+	reg, err := tools.NewRegistry(&tools.Toolkit{Name: "Research", Kind: tools.KindHTTP, Methods: []*tools.Method{{
+		Name: "web_search", Description: "Search the web",
+		Call: func(context.Context, json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{"hits":1}`), nil }}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := &dialecttest.Script{Events: [][]adapters.Event{{
+		{Type: adapters.EventStart}, {Type: adapters.EventDelta, Text: "Searching."},
+		{Type: adapters.EventToolCall, ToolCall: &adapters.ToolCall{ID: "call_1", Name: "web_search", Arguments: `{"q":"x"}`}},
+		{Type: adapters.EventUsage, Usage: &adapters.Usage{InputTokens: 10, OutputTokens: 4}},
+		{Type: adapters.EventDone, FinishReason: "tool_calls"},
+	}, {
+		{Type: adapters.EventStart}, {Type: adapters.EventDelta, Text: "Found it."},
+		{Type: adapters.EventUsage, Usage: &adapters.Usage{InputTokens: 20, OutputTokens: 3}},
+		{Type: adapters.EventDone, FinishReason: "stop"},
+	}}}
+	researcher := &adapters.Agent{ID: "researcher", Model: "gpt-test", Tools: []string{"Research"}, Status: adapters.StatusActive}
+	for _, stream := range []bool{false, true} {
+		h := dialecttest.NewWith(t, Name, &dialecttest.Script{Events: script.Events}, dialecttest.Options{Tools: reg}, researcher)
+		body := fmt.Sprintf(`{"model":"researcher","max_tokens":64,"stream":%v,"messages":[{"role":"user","content":"Look it up"}]}`, stream)
+		rec := h.Do("POST", "/v1/messages", []byte(body))
+		msg := rec.Body.String()
+		if stream {
+			msg = accumulate(t, rec)
+		}
+		m := gjson.Parse(msg)
+		if m.Get("content.#.type").String() != `["text","text"]` || m.Get("content.#.text").String() != `["Searching.","Found it."]` ||
+			m.Get("stop_reason").String() != "end_turn" || m.Get("usage.input_tokens").Int() != 30 || m.Get("usage.output_tokens").Int() != 7 {
+			t.Errorf("stream=%v: %s", stream, msg)
+		}
+	}
+}
+
+// accumulate reads a recorded stream with the official SDK into the
+// message it carries, as JSON.
+func accumulate(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	res := &http.Response{StatusCode: rec.Code, Header: rec.Header(), Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes()))}
+	stream := ssestream.NewStream[sdk.MessageStreamEventUnion](ssestream.NewDecoder(res), nil)
+	var acc sdk.Message
+	for stream.Next() {
+		if err := acc.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(acc)
+	return string(b)
 }

@@ -36,7 +36,7 @@ type outBlock struct {
 //
 // Tool calls the runtime executes itself (an agent's tools) are not the
 // client's to run: they and their results are left out, and the text of
-// every model call of the run is in the answer.
+// every model call of the run is in the answer, a block per call.
 type encoder struct {
 	id, model string
 	send      func(name string, data []byte) error
@@ -113,7 +113,11 @@ func (e *encoder) emit(ev adapters.Event) error {
 		}
 		return e.delta("text_delta", "text", ev.Text)
 	case adapters.EventToolCall:
-		if ev.Executed || ev.ToolCall == nil {
+		if ev.Executed {
+			// The agent's own tool: the text after it is a new block.
+			return e.stopBlock()
+		}
+		if ev.ToolCall == nil {
 			return nil
 		}
 		tc := ev.ToolCall
