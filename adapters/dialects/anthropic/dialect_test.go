@@ -237,7 +237,9 @@ func TestTenantIsolation(t *testing.T) {
 func TestAgentToolsRunInTheGateway(t *testing.T) {
 	reg, err := tools.NewRegistry(&tools.Toolkit{Name: "Research", Kind: tools.KindHTTP, Methods: []*tools.Method{{
 		Name: "web_search", Description: "Search the web",
-		Call: func(context.Context, json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{"hits":1}`), nil }}}})
+		Call: func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{"hits":1}`), nil
+		}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
