@@ -180,7 +180,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, meter := x.withMeter(r.Context())
-	defer func() { adm.done(ctx, int64(meter.Snapshot().Usage.Total())) }()
+	defer func() { adm.done(ctx, meter.Spent()) }()
 	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
 		rt.fail(x, r, err)
 	}

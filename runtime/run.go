@@ -456,8 +456,9 @@ func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req 
 		parent = runID
 	}
 	p := call.Principal
+	at := rt.now()
 	rt.recorder.Record(state.UsageRecord{
-		ID: id, ParentID: parent, Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
+		ID: id, ParentID: parent, Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
 		AgentID: call.Agent.ID, Model: a.model, Provider: a.provider, SessionID: call.SessionID,
 		InputTokens: a.usage.InputTokens, OutputTokens: a.usage.OutputTokens,
 		ReasoningTokens: a.usage.ReasoningTokens, CachedTokens: a.usage.CachedTokens,
@@ -467,7 +468,7 @@ func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req 
 	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, a.firstByte, latency, errCode)
+	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, a.firstByte, latency, errCode, at)
 }
 
 // errorCode names how a call ended for logs and metrics: client_closed
