@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
@@ -20,7 +21,7 @@ import (
 // quota reservation and its settlement.
 func BenchmarkAdmission(b *testing.B) {
 	opener := &bbolt.Module{File: filepath.Join(b.TempDir(), "bench.db")}
-	be, err := acquireBackend(opener, 0, zap.NewNop())
+	be, err := acquireBackend(opener, 0, clock.Real{}, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +36,8 @@ func BenchmarkAdmission(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := &Handler{app: &App{runtime: rt, keys: keys, backend: be, MaxBodyBytes: 1 << 20}}
+	clk := clock.Real{}
+	h := &Handler{app: &App{clock: clk, runtime: rt, keys: keys, backend: be, MaxBodyBytes: 1 << 20}}
 	body := `{"model":"assistant","max_tokens":64,"messages":[{"role":"user","content":"` + strings.Repeat("hello ", 40) + `"}]}`
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -52,7 +54,7 @@ func BenchmarkAdmission(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			adm.done(r.Context(), 100)
+			adm.done(r.Context(), []state.Spend{{At: clk.Now(), Tokens: 100}})
 		}
 	})
 }

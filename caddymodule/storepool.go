@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
@@ -46,8 +47,8 @@ func (b *backend) Destruct() error {
 // costs one indexed query.
 var sweepEvery = time.Minute
 
-// sweep removes runs past their expiry until ctx ends.
-func (b *backend) sweep(ctx context.Context, log *zap.Logger) {
+// sweep removes runs past their expiry, by clk, until ctx ends.
+func (b *backend) sweep(ctx context.Context, clk clock.Clock, log *zap.Logger) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
 	for {
@@ -56,7 +57,7 @@ func (b *backend) sweep(ctx context.Context, log *zap.Logger) {
 			return
 		case <-t.C:
 		}
-		n, err := b.store.SweepRuns(ctx, now())
+		n, err := b.store.SweepRuns(ctx, clk.Now())
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("sweeping expired paused runs", zap.Error(err))
@@ -67,8 +68,9 @@ func (b *backend) sweep(ctx context.Context, log *zap.Logger) {
 }
 
 // acquireBackend opens the store opener names, or shares the one already
-// open there. flushEvery applies when this call opens it.
-func acquireBackend(opener state.Opener, flushEvery time.Duration, log *zap.Logger) (*backend, error) {
+// open there. flushEvery and clk (the sweeper's) apply when this call
+// opens it.
+func acquireBackend(opener state.Opener, flushEvery time.Duration, clk clock.Clock, log *zap.Logger) (*backend, error) {
 	v, _, err := stores.LoadOrNew(opener.Location(), func() (caddy.Destructor, error) {
 		s, err := opener.Open()
 		if err != nil {
@@ -78,7 +80,7 @@ func acquireBackend(opener state.Opener, flushEvery time.Duration, log *zap.Logg
 		b := &backend{store: s, recorder: rec, limits: state.NewMemoryLimits(s, rec.Flush)}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.stopSweeps = cancel
-		b.swept.Go(func() { b.sweep(ctx, log) })
+		b.swept.Go(func() { b.sweep(ctx, clk, log) })
 		return b, nil
 	})
 	if err != nil {

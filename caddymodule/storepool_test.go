@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 )
@@ -20,13 +21,14 @@ func TestExpiredRunsSwept(t *testing.T) {
 	sweepEvery = 10 * time.Millisecond
 	defer func() { sweepEvery = prev }()
 	opener := &bbolt.Module{File: filepath.Join(t.TempDir(), "agentgate.db")}
-	be, err := acquireBackend(opener, 0, zap.NewNop())
+	clk := clock.NewManual(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+	be, err := acquireBackend(opener, 0, clk, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer releaseStore(opener.Location())
 	ctx := context.Background()
-	for id, expires := range map[string]time.Time{"expired": now().Add(-time.Minute), "waiting": now().Add(time.Hour)} {
+	for id, expires := range map[string]time.Time{"expired": clk.Now().Add(-time.Minute), "waiting": clk.Now().Add(time.Hour)} {
 		if err := be.store.PutRun(ctx, &state.Run{ID: id, Tenant: "t", Status: state.RunPaused, Expires: expires}); err != nil {
 			t.Fatal(err)
 		}

@@ -21,8 +21,8 @@ type Documents interface {
 	// empty), ordered by creation time, then id.
 	ListDocuments(ctx context.Context, tenant, source string) ([]*Document, error)
 	// DeleteDocument removes tenant's document id and its chunks, or
-	// returns ErrNotFound.
-	DeleteDocument(ctx context.Context, tenant, id string) error
+	// returns ErrNotFound; at is when (its source's update time).
+	DeleteDocument(ctx context.Context, tenant, id string, at time.Time) error
 	// ListSources returns tenant's knowledge sources that hold documents,
 	// by name.
 	ListSources(ctx context.Context, tenant string) ([]SourceInfo, error)

@@ -20,7 +20,8 @@ type Sessions interface {
 	GetSession(ctx context.Context, k SessionKey) (*Session, error)
 	// AppendTurn adds one turn's messages to the session s.Key() names,
 	// creating it (created at s.Created unless zero) when it does not
-	// exist. It is durable when it returns.
+	// exist. s.Updated is the turn's time: a store keeps no clock of its
+	// own. It is durable when it returns.
 	AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error
 	// RecentTurns returns the messages of the last n turns of the session
 	// k names, oldest first (n <= 0, or no such session, gives none).

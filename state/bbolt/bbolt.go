@@ -24,9 +24,6 @@ type Options struct {
 	// LockTimeout bounds the wait for the file lock another process holds
 	// (default 2s); past it Open fails with ErrLocked.
 	LockTimeout time.Duration
-	// Now is the clock stamping what the store dates itself (a session's
-	// last update, a source's); nil means time.Now.
-	Now func() time.Time
 }
 
 // DefaultLockTimeout is Options.LockTimeout's default.
@@ -34,12 +31,12 @@ const DefaultLockTimeout = 2 * time.Second
 
 // Store is the state.Store kept in one bbolt file. It is safe for
 // concurrent use by one process; bbolt's file lock keeps other processes
-// out, so the changes it tells of (state.Changes) are all its own.
+// out, so the changes it tells of (state.Changes) are all its own. It
+// keeps no clock: the times it stores are its callers'.
 type Store struct {
 	db   *bolt.DB
 	path string
 	key  string // in openFiles
-	now  func() time.Time
 	feed state.Feed
 	// life is held shared by every call in flight and exclusively by
 	// Close, which so waits for them.
@@ -58,9 +55,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("state: store %s: %w", path, err)
@@ -75,7 +69,7 @@ func Open(path string, opts Options) (*Store, error) {
 		releasePath(key)
 		return nil, err
 	}
-	b := &Store{db: db, path: path, key: key, now: opts.Now}
+	b := &Store{db: db, path: path, key: key}
 	if err := b.initSchema(); err != nil {
 		_ = db.Close()
 		releasePath(key)

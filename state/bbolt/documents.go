@@ -231,7 +231,7 @@ func (b *Store) ListDocuments(ctx context.Context, tenant, source string) ([]*st
 }
 
 // DeleteDocument removes tenant's document id and its chunks.
-func (b *Store) DeleteDocument(ctx context.Context, tenant, id string) error {
+func (b *Store) DeleteDocument(ctx context.Context, tenant, id string, at time.Time) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (b *Store) DeleteDocument(ctx context.Context, tenant, id string) error {
 		if err := docs.Delete(dk); err != nil {
 			return err
 		}
-		return bumpSource(tx, tenant, d.Source, -1, -d.Chunks, b.now().UTC())
+		return bumpSource(tx, tenant, d.Source, -1, -d.Chunks, at.UTC())
 	})
 }
 

@@ -38,6 +38,7 @@ func (b *Store) GetSession(ctx context.Context, k state.SessionKey) (*state.Sess
 
 // AppendTurn adds one turn's messages to the session s.Key() names,
 // creating it (created at s.Created unless zero) when it does not exist.
+// s.Updated is the turn's time: the store keeps no clock of its own.
 // Concurrent calls share one transaction and one fsync (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
 // 10ms, for others to join). It is durable when it returns nil.
 func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapters.Message) error {
@@ -53,7 +54,7 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 	if err != nil {
 		return fmt.Errorf("state: encode turn of session %q: %w", s.ID, err)
 	}
-	now := b.now().UTC()
+	now := s.Updated.UTC()
 	key, prefix := sessionKey(k), turnPrefix(k)
 	created := s.Created
 	if created.IsZero() {
@@ -99,13 +100,7 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 	total := 0
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketTurns).Cursor()
-		// The last turn is the one before the prefix's upper bound.
-		var tk, v []byte
-		if end, _ := c.Seek(prefixEnd(prefix)); end == nil {
-			tk, v = c.Last()
-		} else {
-			tk, v = c.Prev()
-		}
+		tk, v := seekLast(c, prefix)
 		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
 			var msgs []adapters.Message
 			if err := decode(v, &msgs, "turn of session", k.ID); err != nil {

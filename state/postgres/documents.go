@@ -129,7 +129,7 @@ func (s *Store) ListDocuments(ctx context.Context, tenant, source string) ([]*st
 }
 
 // DeleteDocument removes tenant's document id and its chunks.
-func (s *Store) DeleteDocument(ctx context.Context, tenant, id string) error {
+func (s *Store) DeleteDocument(ctx context.Context, tenant, id string, at time.Time) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (s *Store) DeleteDocument(ctx context.Context, tenant, id string) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM chunks WHERE tenant = $1 AND source = $2 AND doc_id = $3", tenant, d.Source, id); err != nil {
 			return err
 		}
-		return bumpSource(ctx, tx, tenant, d.Source, -1, -d.Chunks, s.now().UTC())
+		return bumpSource(ctx, tx, tenant, d.Source, -1, -d.Chunks, at.UTC())
 	}))
 }
 

@@ -43,9 +43,6 @@ type Options struct {
 	MaxConns int32
 	// ConnectTimeout bounds one connection attempt (default 5s).
 	ConnectTimeout time.Duration
-	// Now is the clock stamping what the store dates itself (a session's
-	// last update, a source's); nil means time.Now.
-	Now func() time.Time
 	// Log receives the listener's reconnections; nil means none.
 	Log *zap.Logger
 	// Tracer sees every query (tests count round trips with it).
@@ -57,13 +54,13 @@ const DefaultConnectTimeout = 5 * time.Second
 
 // Store is the state.Store kept in a PostgreSQL database. It is safe for
 // concurrent use, and any number of Stores (in any number of processes)
-// may share one database.
+// may share one database. It keeps no clock: the times it stores are its
+// callers' (the database's own now() dates only the schema's versions).
 type Store struct {
 	pool     *pgxpool.Pool
 	location string
 	// origin tells this handle's notifications from other instances'.
 	origin string
-	now    func() time.Time
 	log    *zap.Logger
 	feed   state.Feed
 
@@ -93,13 +90,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
 	cfg.ConnConfig.Tracer = opts.Tracer
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	s := &Store{location: Location(cfg.ConnConfig), origin: newOrigin(), now: opts.Now, log: opts.Log, closed: make(chan struct{})}
+	s := &Store{location: Location(cfg.ConnConfig), origin: newOrigin(), log: opts.Log, closed: make(chan struct{})}
 	s.pool, err = pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres at %s: %w", s.location, err)

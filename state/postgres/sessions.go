@@ -42,7 +42,8 @@ func (s *Store) GetSession(ctx context.Context, k state.SessionKey) (*state.Sess
 }
 
 // AppendTurn adds one turn's messages to the session s.Key() names,
-// creating it when it does not exist, in one statement.
+// creating it when it does not exist, in one statement; sess.Updated is
+// the turn's time.
 func (s *Store) AppendTurn(ctx context.Context, sess *state.Session, msgs []adapters.Message) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -55,7 +56,7 @@ func (s *Store) AppendTurn(ctx context.Context, sess *state.Session, msgs []adap
 	if err != nil {
 		return fmt.Errorf("state: encode turn of session %q: %w", k.ID, err)
 	}
-	now := s.now().UTC()
+	now := sess.Updated.UTC()
 	created := sess.Created
 	if created.IsZero() {
 		created = now

@@ -160,7 +160,7 @@ func Fill(t testing.TB, s state.Store) {
 	must(t, s.PutDocument(ctx, d, chunks))
 	d2, chunks2 := doc("t1", "kb", "d2", day, 1)
 	must(t, s.PutDocument(ctx, d2, chunks2))
-	must(t, s.DeleteDocument(ctx, "t1", "d2"))
+	must(t, s.DeleteDocument(ctx, "t1", "d2", day))
 	must(t, s.PutResponse(ctx, &state.StoredResponse{ID: "conv", Tenant: "t1", AgentID: "ag", Version: 2, Body: json.RawMessage(`{"id":"resp_1"}`), Updated: day}))
 }
 

@@ -1,7 +1,7 @@
 // Package tenzro serves the Tenzro Agent API under /agent/agents over the
 // shared agent runtime:
 //
-//	POST   /agent/agents                                      create an agent in the project (201)
+//	POST   /agent/agents                                      create an agent in the project (200)
 //	GET    /agent/agents                                      the project's agents, with their executions
 //	GET    /agent/agents/{id}                                 one agent (every setting)
 //	PATCH  /agent/agents/{id}                                 change some settings
