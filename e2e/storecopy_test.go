@@ -86,7 +86,7 @@ func TestStoreCopy(t *testing.T) {
 		t.Fatalf("not paused: %s", paused.Raw)
 	}
 	resp := gjson.ParseBytes(mustDo(t, g, "POST", "/v1/responses", a, `{"model":"`+eng+`","input":"Hi","store":true}`, 200)).Get("id").String()
-	mustDo(t, g, "POST", "/api/client/v1/agents/"+eng+"/versions", a, "", 201)
+	mustDo(t, g, "POST", "/api/client/v1/agents/"+eng+"/versions", a, "{}", 201)
 	mustDo(t, g, "POST", "/api/client/v1/knowledge/handbook/documents", a, map[string]any{"id": "doc_1", "title": "Returns",
 		"text": "# Returns\nThirty days from delivery.", "format": "markdown", "embedding_model": "text-embedding-3-small"}, 201)
 

@@ -6,7 +6,8 @@
 //	go run ./state/testdata/genv1 state/testdata/v1-sessions.db
 //
 // It does not build against later code (the Store's session methods
-// changed); it is kept to show how the file was made.
+// changed, and the store moved to state/bbolt, with this directory); it
+// is kept to show how the file was made.
 package main
 
 import (
