@@ -21,7 +21,8 @@ type Sessions interface {
 	// AppendTurn adds one turn's messages to the session s.Key() names,
 	// creating it (created at s.Created unless zero) when it does not
 	// exist. s.Updated is the turn's time: a store keeps no clock of its
-	// own. It is durable when it returns.
+	// own. It is durable when it returns, and sets s.Turns to the
+	// session's number of turns with this one (1: it began the session).
 	AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error
 	// RecentTurns returns the messages of the last n turns of the session
 	// k names, oldest first (n <= 0, or no such session, gives none).

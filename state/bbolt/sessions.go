@@ -61,8 +61,10 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 		created = now
 	}
 	// Batch may run this more than once, each time in a new transaction,
-	// so it changes nothing outside the transaction.
-	return b.batch(func(tx *bolt.Tx) error {
+	// so it changes nothing outside the transaction but turns, which the
+	// run that commits sets last.
+	var turns int
+	err = b.batch(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		meta := state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Project: k.Project, Created: created}
 		if v := sessions.Get(key); v != nil {
@@ -73,6 +75,7 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 		}
 		meta.Turns++
 		meta.Updated = now
+		turns = meta.Turns
 		v, err := json.Marshal(meta)
 		if err != nil {
 			return err
@@ -82,6 +85,11 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 		}
 		return sessions.Put(key, v)
 	})
+	if err != nil {
+		return err
+	}
+	s.Turns = turns
+	return nil
 }
 
 // RecentTurns returns the messages of the last n turns of the session k

@@ -20,7 +20,8 @@ const appendTurnSQL = `WITH s AS (
 	INSERT INTO sessions (tenant, agent_id, project, id, turns, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $6)
 	ON CONFLICT (tenant, agent_id, project, id) DO UPDATE SET turns = sessions.turns + 1, updated_at = excluded.updated_at
 	RETURNING turns)
-INSERT INTO turns (tenant, agent_id, project, session_id, seq, messages) SELECT $1, $2, $3, $4, s.turns, $7 FROM s`
+INSERT INTO turns (tenant, agent_id, project, session_id, seq, messages) SELECT $1, $2, $3, $4, s.turns, $7 FROM s
+RETURNING seq`
 
 // GetSession returns the session k names, or state.ErrNotFound.
 func (s *Store) GetSession(ctx context.Context, k state.SessionKey) (*state.Session, error) {
@@ -61,8 +62,12 @@ func (s *Store) AppendTurn(ctx context.Context, sess *state.Session, msgs []adap
 	if created.IsZero() {
 		created = now
 	}
-	_, err = s.pool.Exec(ctx, appendTurnSQL, k.Tenant, k.AgentID, k.Project, k.ID, created, now, turn)
-	return s.fail(err)
+	var seq int
+	if err := s.pool.QueryRow(ctx, appendTurnSQL, k.Tenant, k.AgentID, k.Project, k.ID, created, now, turn).Scan(&seq); err != nil {
+		return s.fail(err)
+	}
+	sess.Turns = seq
+	return nil
 }
 
 // RecentTurns returns the messages of the last n turns of the session k

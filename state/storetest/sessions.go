@@ -220,12 +220,16 @@ func testSessionConcurrentAppend(t *testing.T, s, twin state.Store) {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*workers)
+	numbers := make(chan int, 2*workers)
 	for w := range workers {
 		s := pick(w, s, twin)
 		wg.Go(func() {
 			for i := range 2 {
 				msg := []adapters.Message{adapters.TextMessage(adapters.RoleUser, fmt.Sprintf("w%d-%d", w, i))}
-				errs <- s.AppendTurn(ctx, &state.Session{ID: shared.ID, Tenant: shared.Tenant, AgentID: shared.AgentID}, msg)
+				sess := &state.Session{ID: shared.ID, Tenant: shared.Tenant, AgentID: shared.AgentID}
+				err := s.AppendTurn(ctx, sess, msg)
+				numbers <- sess.Turns
+				errs <- err
 			}
 			k := own(w)
 			errs <- s.AppendTurn(ctx, &state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID}, turn("own", w))
@@ -235,6 +239,15 @@ func testSessionConcurrentAppend(t *testing.T, s, twin state.Store) {
 	close(errs)
 	for err := range errs {
 		must(t, err)
+	}
+	close(numbers)
+	// Each append got its own number: 1 to 2*workers, once each.
+	seenNumbers := map[int]bool{}
+	for n := range numbers {
+		if n < 1 || n > 2*workers || seenNumbers[n] {
+			t.Fatalf("an append was numbered %d (numbers so far %v)", n, seenNumbers)
+		}
+		seenNumbers[n] = true
 	}
 
 	got, err := s.GetSession(ctx, shared)
@@ -278,6 +291,9 @@ func testSessionOrderAcrossInstances(t *testing.T, s, twin state.Store) {
 	sess := &state.Session{ID: "conv", Tenant: "t", AgentID: "a"}
 	for i := 1; i <= 6; i++ {
 		must(t, pick(i, s, twin).AppendTurn(ctx, sess, turn("conv", i)))
+		if sess.Turns != i {
+			t.Fatalf("AppendTurn of turn %d set Turns to %d", i, sess.Turns)
+		}
 	}
 	for _, h := range []state.Store{s, twin} {
 		got, err := h.RecentTurns(ctx, sess.Key(), 10)
