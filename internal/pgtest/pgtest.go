@@ -43,14 +43,38 @@ type Server struct {
 	dir      string // holds data/, the socket, the log
 	bin      string
 	asUser   string // run server commands as this user ("" for ourselves)
+	durable  bool   // fsync on: New's servers, not the tests'
 	dbs      atomic.Int64
+}
+
+// New starts a server outside tests (the benchmark command); Close
+// stops and removes it. ErrAbsent says the server is not installed.
+// Unlike the tests' servers it syncs its writes to disk, as a real
+// deployment does, so what it costs is what a gateway would see.
+func New() (*Server, error) {
+	s, err := prepare()
+	if err != nil {
+		return nil, err
+	}
+	s.durable = true
+	if err := s.startOrRemove(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the server and removes its files.
+func (s *Server) Close() error {
+	err := s.Stop()
+	s.remove()
+	return err
 }
 
 // Start starts a server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s, err := start()
-	if errors.Is(err, errAbsent) {
+	if errors.Is(err, ErrAbsent) {
 		Absent(t, err)
 	}
 	if err != nil {
@@ -87,7 +111,7 @@ var shared struct {
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	shared.once.Do(func() { shared.s, shared.err = start() })
-	if errors.Is(shared.err, errAbsent) {
+	if errors.Is(shared.err, ErrAbsent) {
 		Absent(t, shared.err)
 	}
 	if shared.err != nil {
@@ -116,7 +140,9 @@ func StopShared() {
 	}
 }
 
-var errAbsent = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or on PATH")
+// ErrAbsent is returned when the PostgreSQL server binaries are not
+// installed.
+var ErrAbsent = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or on PATH")
 
 // binDir finds the newest installed server's binaries.
 func binDir() (string, error) {
@@ -130,7 +156,7 @@ func binDir() (string, error) {
 	if p, err := exec.LookPath("pg_ctl"); err == nil {
 		return filepath.Dir(p), nil
 	}
-	return "", errAbsent
+	return "", ErrAbsent
 }
 
 func version(binDir string) int {
@@ -139,6 +165,26 @@ func version(binDir string) int {
 }
 
 func start() (*Server, error) {
+	s, err := prepare()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startOrRemove(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) startOrRemove() error {
+	if err := s.Restart(); err != nil {
+		s.remove()
+		return err
+	}
+	return nil
+}
+
+// prepare creates a server's data directory (initdb) on a free port.
+func prepare() (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -175,10 +221,6 @@ func start() (*Server, error) {
 		s.remove()
 		return nil, err
 	}
-	if err := s.Restart(); err != nil {
-		s.remove()
-		return nil, err
-	}
 	return s, nil
 }
 
@@ -187,8 +229,10 @@ func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 // Restart starts the server again on its port after Stop: what a
 // database coming back after an outage looks like.
 func (s *Server) Restart() error {
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off -c max_connections=400",
-		s.Port, s.dir)
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=400", s.Port, s.dir)
+	if !s.durable {
+		opts += " -c fsync=off -c full_page_writes=off"
+	}
 	if out, err := s.run("pg_ctl", "-D", s.data(), "-l", filepath.Join(s.dir, "log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
 		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
@@ -216,11 +260,20 @@ func (s *Server) DSN(db string) string {
 // CreateDB creates a new, empty database and returns its DSN.
 func (s *Server) CreateDB(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("test_%d_%s", s.dbs.Add(1), randomHex(4))
-	if err := s.Exec(context.Background(), "postgres", "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database %s: %v", name, err)
+	dsn, err := s.CreateDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return s.DSN(name)
+	return dsn
+}
+
+// CreateDatabase creates a new, empty database and returns its DSN.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
+	name := fmt.Sprintf("test_%d_%s", s.dbs.Add(1), randomHex(4))
+	if err := s.Exec(ctx, "postgres", "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("creating database %s: %w", name, err)
+	}
+	return s.DSN(name), nil
 }
 
 // Exec runs sql in database db.
