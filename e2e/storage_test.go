@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +122,24 @@ func TestPostgresOutage(t *testing.T) {
 	s, body, _ := g.Do("GET", "/v1/logs?limit=100", testgate.KeyA, nil)
 	if n := len(gjson.ParseBytes(body).Array()); s != 200 || n < 3 {
 		t.Fatalf("logs after the outage: %d, %d records", s, n)
+	}
+}
+
+// TestPostgresUnreachableAtStart: a gateway whose database cannot be
+// reached does not start, with an error naming the database's host and
+// port, never the password.
+func TestPostgresUnreachableAtStart(t *testing.T) {
+	port := testgate.FreePort(t) // nothing listens there
+	const password = "n0t-in-any-log"
+	g := testgate.Start(t, testgate.Config{})
+	err := g.TryLoad(testgate.Config{Storage: fmt.Sprintf("storage postgres postgres://agentgate:%s@127.0.0.1:%d/agentgate?connect_timeout=2 {\n\t\t\tconnect_timeout 2s\n\t\t}", password, port)})
+	if err == nil {
+		t.Fatal("a gateway started on an unreachable database")
+	}
+	if want := fmt.Sprintf("postgres://agentgate@127.0.0.1:%d/agentgate", port); !strings.Contains(err.Error(), want) {
+		t.Errorf("the error does not name %s: %v", want, err)
+	}
+	if strings.Contains(err.Error(), password) {
+		t.Errorf("the error shows the password: %v", err)
 	}
 }
