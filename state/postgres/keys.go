@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,7 +37,7 @@ func (s *Store) PutKey(ctx context.Context, k *state.APIKey) error {
 			if h := [32]byte(old); h != k.Hash {
 				change.Keys = append(change.Keys, h)
 			}
-		case err != pgx.ErrNoRows:
+		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, hash, created_at, body) VALUES ($1, $2, $3, $4)

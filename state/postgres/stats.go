@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -89,7 +90,7 @@ func (s *Store) AgentStats(ctx context.Context, tenant, agentID string) (state.A
 	}
 	err := s.pool.QueryRow(ctx, `SELECT conversations, responses, response_ms, up, down FROM agent_stats
 		WHERE tenant = $1 AND agent_id = $2`, tenant, agentID).Scan(&st.Conversations, &st.Responses, &st.ResponseMs, &st.Up, &st.Down)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil
 	}
 	return st, s.fail(err)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -132,7 +133,7 @@ func (s *Store) MonthlyTokens(ctx context.Context, scope string, t time.Time) (i
 	}
 	var n int64
 	err := s.pool.QueryRow(ctx, "SELECT tokens FROM counters WHERE scope = $1 AND month = $2", scope, state.MonthKey(t)).Scan(&n)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
 	return n, s.fail(err)
