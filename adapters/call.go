@@ -30,6 +30,10 @@ type Call struct {
 	Reasoning *bool
 	// ReasoningEffort, when set, replaces the agent's effort.
 	ReasoningEffort string
+	// ReasoningBudget, when positive, bounds thinking in tokens (Gemini
+	// thinkingBudget, Anthropic budget_tokens); providers that take a
+	// budget prefer it to the effort.
+	ReasoningBudget int
 	// Model overrides the agent's model when set.
 	Model string
 	// SystemPrompt overrides the agent's system prompt when set.

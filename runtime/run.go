@@ -403,7 +403,7 @@ func reasoningOf(call *adapters.Call) *adapters.Reasoning {
 	if effort == "" {
 		effort = defaultReasoningEffort
 	}
-	return &adapters.Reasoning{Effort: effort}
+	return &adapters.Reasoning{Effort: effort, BudgetTokens: max(call.ReasoningBudget, 0)}
 }
 
 // history loads the earlier turns of call's session, checking that the

@@ -219,7 +219,7 @@ func turnRole(m *adapters.Message) string {
 
 // buildBody encodes req as a Messages API request body, appending to dst.
 // Keys are written in a fixed order (model, max_tokens, system, messages,
-// tools, tool_choice, temperature, top_p, stop_sequences, thinking,
+// tools, tool_choice, temperature, top_p, top_k, stop_sequences, thinking,
 // output_config, stream) so equal requests give equal bytes.
 //
 // Seed, ResponseFormat and Extra have no Messages API equivalent and are
@@ -319,6 +319,11 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 			b = append(b, `,"top_p":`...)
 			b = wire.AppendFloat(b, *s.TopP)
 		}
+	}
+	// Anthropic rejects top_k with thinking, as it does temperature.
+	if s.TopK != nil && !p.thinking {
+		b = append(b, `,"top_k":`...)
+		b = strconv.AppendInt(b, int64(*s.TopK), 10)
 	}
 	if len(s.Stop) > 0 {
 		b = append(b, `,"stop_sequences":`...)

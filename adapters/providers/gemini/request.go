@@ -416,6 +416,12 @@ func applySampling(config *genai.GenerateContentConfig, s *adapters.Sampling) er
 		}
 		config.TopP = genai.Ptr(float32(*s.TopP))
 	}
+	if s.TopK != nil {
+		if *s.TopK <= 0 || *s.TopK > math.MaxInt32 {
+			return adapters.BadField("top_k", "must be a positive integer")
+		}
+		config.TopK = genai.Ptr(float32(*s.TopK))
+	}
 	if s.MaxTokens != nil {
 		if *s.MaxTokens <= 0 || *s.MaxTokens > math.MaxInt32 {
 			return adapters.BadField("max_tokens", "must be between 1 and %d", math.MaxInt32)
