@@ -52,7 +52,7 @@ func appendError(b []byte, err *adapters.Error) []byte {
 	b = append(b, `,"status":`...)
 	b = dialects.AppendString(b, googleStatus(err.Kind))
 	b = append(b, `,"details":[`...)
-	if err.Param != "" {
+	if err.Param != "" && (err.Kind == adapters.KindInvalidRequest || err.Kind == adapters.KindTooLarge) {
 		b = append(b, `{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":`...)
 		b = dialects.AppendString(b, err.Param)
 		b = append(b, `,"description":`...)

@@ -146,7 +146,7 @@ func (o object) list(name string) ([]gjson.Result, error) {
 // objects returns field name as an array of objects.
 func (o object) objects(name string) ([]object, error) {
 	items, err := o.list(name)
-	if err != nil {
+	if err != nil || items == nil {
 		return nil, err
 	}
 	out := make([]object, len(items))

@@ -35,14 +35,15 @@ type packed struct {
 	Reasoning bool `json:"r,omitempty"`
 }
 
-// isStdBase64 reports whether s is standard, padded base64 that decodes
-// and re-encodes to itself.
-func isStdBase64(s string) bool {
+// plainSignature reports whether s can go out as it is: standard, padded
+// base64 that decodes and re-encodes to itself, and not mistakable for a
+// packed signature.
+func plainSignature(s string) bool {
 	if s == "" {
 		return false
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
-	return err == nil && base64.StdEncoding.EncodeToString(b) == s
+	return err == nil && base64.StdEncoding.EncodeToString(b) == s && !bytes.HasPrefix(b, []byte(packMagic))
 }
 
 // wireSignature is the thoughtSignature sent for canonical signature sig.
@@ -50,7 +51,7 @@ func isStdBase64(s string) bool {
 // reasoning signature rides on a part that is not the reasoning's (a
 // function call part, whose own signature it would otherwise pass for).
 func wireSignature(sig, hidden string, reasoning bool) string {
-	if hidden == "" && !reasoning && isStdBase64(sig) {
+	if hidden == "" && !reasoning && plainSignature(sig) {
 		return sig
 	}
 	js, _ := json.Marshal(packed{Signature: sig, Thinking: hidden, Reasoning: reasoning})
