@@ -127,7 +127,7 @@ func requestKey(r *http.Request) string {
 // of the query is kept as the client wrote it.
 func takeQueryKey(r *http.Request) string {
 	raw := r.URL.RawQuery
-	if raw == "" || !strings.Contains(raw, "key=") {
+	if raw == "" {
 		return ""
 	}
 	var key string
