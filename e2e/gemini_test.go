@@ -7,6 +7,7 @@ package e2e
 // the usage log; embeddings; every error class.
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,9 +16,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
@@ -622,4 +625,208 @@ func gmDoKey(t *testing.T, g *testgate.Gateway, method, path, body, key string) 
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out, resp.Header
+}
+
+// gmLimitsBlock declares an OpenAI-compatible upstream, a shared agent and
+// one of tenant A's, an embedding route, and keys on a tier with a token
+// rate limit and on one with a monthly quota.
+func gmLimitsBlock(up *fakeupstream.OpenAI) string {
+	return openaiBlock(up) + `
+		route text-embedding-* up
+		tier tight {
+			tpm 600
+		}
+		tier poor {
+			monthly_tokens 1
+		}
+		key agk_test_tight_key_000000000000 {
+			tenant tenant-a
+			tier tight
+		}
+		key agk_test_poor_key_0000000000000 {
+			tenant tenant-a
+			tier poor
+		}
+`
+}
+
+// TestGeminiLimitsMetricsAndIsolation: the gemini dialect's requests are
+// counted in the metrics with dialect="gemini" and their tokens; the
+// token rate limit reads generationConfig.maxOutputTokens; quotas refuse
+// with RESOURCE_EXHAUSTED; and no route lets tenant B see or use tenant
+// A's agent or usage.
+func TestGeminiLimitsMetricsAndIsolation(t *testing.T) {
+	up := (&fakeupstream.OpenAI{Reply: "Hello there friend."}).Start()
+	defer up.Close()
+	g := testgate.Start(t, testgate.Config{Block: gmLimitsBlock(up)})
+	ctx := context.Background()
+	hi := []*genai.Content{genai.NewContentFromText("hi", genai.RoleUser)}
+
+	t.Run("metrics", func(t *testing.T) {
+		before := g.Scrape(t)
+		ok := before.Get("agentgate_requests_total", "dialect", "gemini", "agent", "assistant", "outcome", "ok")
+		in := before.Get("agentgate_tokens_total", "agent", "assistant", "type", "input")
+		out := before.Get("agentgate_tokens_total", "agent", "assistant", "type", "output")
+		client := gmClient(t, g, testgate.KeyA)
+		for _, stream := range []bool{false, true} {
+			if _, err := gmGenerate(ctx, client, "assistant", stream, hi, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := g.WaitMetric(t, ok+2, "agentgate_requests_total", "dialect", "gemini", "agent", "assistant", "outcome", "ok")
+		// Each: the agent's system prompt and "hi"; three words out.
+		if got := after.Get("agentgate_tokens_total", "agent", "assistant", "type", "input") - in; got != float64(2*fakeupstream.PromptTokens(2)) {
+			t.Errorf("input tokens counted %v, want %d", got, 2*fakeupstream.PromptTokens(2))
+		}
+		if got := after.Get("agentgate_tokens_total", "agent", "assistant", "type", "output") - out; got != 6 {
+			t.Errorf("output tokens counted %v, want 6", got)
+		}
+		if after.Get("agentgate_request_duration_seconds", "dialect", "gemini") == 0 {
+			t.Error("no request durations with dialect=\"gemini\"")
+		}
+	})
+
+	t.Run("token rate limit reads maxOutputTokens", func(t *testing.T) {
+		tight := gmClient(t, g, "agk_test_tight_key_000000000000")
+		// Reserving 5000 output tokens cannot fit a 600-token minute.
+		_, err := gmGenerate(ctx, tight, "assistant", false, hi, &genai.GenerateContentConfig{MaxOutputTokens: 5000})
+		if e := gmCheckError(t, "over tpm", err, 429, "RESOURCE_EXHAUSTED"); !strings.Contains(e.Message, "needs about") {
+			t.Errorf("message %q", e.Message)
+		}
+		// 50 does (the default reserve of 1024 would not).
+		if _, err := gmGenerate(ctx, tight, "assistant", false, hi, &genai.GenerateContentConfig{MaxOutputTokens: 50}); err != nil {
+			t.Fatalf("within tpm: %v", err)
+		}
+	})
+
+	t.Run("quota", func(t *testing.T) {
+		calls := len(up.Requests())
+		_, err := gmGenerate(ctx, gmClient(t, g, "agk_test_poor_key_0000000000000"), "assistant", true, hi, nil)
+		e := gmCheckError(t, "quota", err, 429, "RESOURCE_EXHAUSTED")
+		if !strings.Contains(fmt.Sprint(e.Details), "INSUFFICIENT_QUOTA") {
+			t.Errorf("details %+v", e.Details)
+		}
+		if len(up.Requests()) != calls {
+			t.Error("a refused request reached the upstream")
+		}
+	})
+
+	t.Run("tenant isolation", func(t *testing.T) {
+		body := `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
+		for _, path := range []string{
+			"/v1beta/models/secret-a:generateContent",
+			"/v1beta/models/secret-a:streamGenerateContent?alt=sse",
+			"/v1beta/models/secret-a:streamGenerateContent",
+			"/v1beta/models/secret-a:countTokens",
+			"/v1/models/secret-a:generateContent",
+			"/v1/models/secret-a:streamGenerateContent?alt=sse",
+			"/v1/models/secret-a:countTokens",
+		} {
+			if status, out, _ := gmDoKey(t, g, "POST", path, body, testgate.KeyA); status != 200 {
+				t.Errorf("tenant A %s: %d %s", path, status, out)
+			}
+			status, out, _ := gmDoKey(t, g, "POST", path, body, testgate.KeyB)
+			if status != 404 || gjson.GetBytes(out, "error.status").Str != "NOT_FOUND" {
+				t.Errorf("tenant B %s: %d %s, want 404 NOT_FOUND", path, status, out)
+			}
+		}
+		if status, out, _ := gmDoKey(t, g, "GET", "/v1beta/models/secret-a", "", testgate.KeyB); status != 404 {
+			t.Errorf("tenant B GET secret-a: %d %s", status, out)
+		}
+		for key, want := range map[string]int{testgate.KeyA: 2, testgate.KeyB: 1} {
+			n := 0
+			for m, err := range gmClient(t, g, key).Models.All(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Name == "models/secret-a" && key == testgate.KeyB {
+					t.Error("tenant B lists tenant A's agent")
+				}
+				n++
+			}
+			if n != want {
+				t.Errorf("key %s… lists %d models, want %d", key[:12], n, want)
+			}
+		}
+		// Embeddings hold no tenant's objects, but their usage is the
+		// caller's: tenant B's log shows none of tenant A's.
+		for _, key := range []string{testgate.KeyA, testgate.KeyB} {
+			if status, out, _ := gmDoKey(t, g, "POST", "/v1beta/models/text-embedding-3-small:batchEmbedContents",
+				`{"requests":[{"content":{"parts":[{"text":"tenant"}]}}]}`, key); status != 200 {
+				t.Fatalf("embed: %d %s", status, out)
+			}
+			if status, out, _ := gmDoKey(t, g, "POST", "/v1/models/text-embedding-3-small:embedContent",
+				`{"content":{"parts":[{"text":"tenant"}]}}`, key); status != 200 {
+				t.Fatalf("embed: %d %s", status, out)
+			}
+		}
+		status, out, _ := g.Do("GET", "/v1/logs?limit=100", testgate.KeyB, nil)
+		if status != 200 {
+			t.Fatalf("logs: %d %s", status, out)
+		}
+		embeds := 0
+		for _, rec := range gjson.ParseBytes(out).Array() {
+			if rec.Get("agent_id").Str == "secret-a" {
+				t.Errorf("tenant B's log holds tenant A's run %s", rec.Raw)
+			}
+			if rec.Get("model_id").Str == "text-embedding-3-small" {
+				embeds++
+			}
+		}
+		if embeds != 2 {
+			t.Errorf("tenant B's log holds %d embeddings, want its own 2", embeds)
+		}
+	})
+}
+
+// TestGeminiKeyNotLogged: with the access log filter the README shows, a
+// key sent as ?key= or x-goog-api-key never reaches Caddy's access log,
+// and the request still authenticates.
+func TestGeminiKeyNotLogged(t *testing.T) {
+	up := (&fakeupstream.OpenAI{Reply: "ok"}).Start()
+	defer up.Close()
+	logFile := t.TempDir() + "/access.log"
+	g := testgate.Start(t, testgate.Config{Block: openaiBlock(up), Site: `
+	log {
+		output file ` + logFile + `
+		format filter {
+			request>uri query {
+				replace key REDACTED
+			}
+			request>headers>X-Goog-Api-Key replace REDACTED
+			request>headers>X-Api-Key replace REDACTED
+		}
+	}`})
+	body := `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
+	if status, out, _ := gmDoKey(t, g, "POST", "/v1beta/models/assistant:generateContent?key="+testgate.KeyA, body, ""); status != 200 {
+		t.Fatalf("?key=: %d %s", status, out)
+	}
+	if status, out, _ := gmDoKey(t, g, "GET", "/v1beta/models?pageSize=5&key="+testgate.KeyB, "", ""); status != 200 {
+		t.Fatalf("?key=: %d %s", status, out)
+	}
+	if status, out, _ := gmDoKey(t, g, "GET", "/v1beta/models", "", testgate.KeyA); status != 200 {
+		t.Fatalf("x-goog-api-key: %d %s", status, out)
+	}
+	if status, _, _ := gmDoKey(t, g, "GET", "/v1beta/models?key=agk_wrong_key_0000000000", "", ""); status != 401 {
+		t.Fatalf("a wrong ?key= authenticated: %d", status)
+	}
+	var log []byte
+	for i := 0; i < 200; i++ { // the access log is written when each request ends
+		log, _ = os.ReadFile(logFile)
+		if bytes.Count(log, []byte("\n")) >= 4 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := bytes.Count(log, []byte("\n")); n < 4 {
+		t.Fatalf("%d access log lines, want 4:\n%s", n, log)
+	}
+	for _, secret := range []string{testgate.KeyA, testgate.KeyB, "agk_wrong_key_0000000000"} {
+		if bytes.Contains(log, []byte(secret)) {
+			t.Errorf("a key reached the access log:\n%s", log)
+		}
+	}
+	if !bytes.Contains(log, []byte("key=REDACTED")) || !bytes.Contains(log, []byte("pageSize=5")) {
+		t.Errorf("the filter did not run as documented:\n%s", log)
+	}
 }
