@@ -94,8 +94,18 @@ type ProviderConfig struct {
 	BaseURLs []string `json:"base_urls,omitempty"`
 	// Models are exact model names routed to this provider.
 	Models []string `json:"models,omitempty"`
-	// Timeout bounds one upstream call.
+	// Timeout bounds one upstream call (default 10m): it is what bounds a
+	// non-streamed call, which a reasoning model may think over for
+	// minutes before its first byte.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// StreamHeaderTimeout bounds how long a streamed call waits for the
+	// upstream's response headers (default 30s); StreamIdleTimeout how
+	// long it waits for more of the stream, from the headers to the first
+	// bytes and between two reads (default 60s). A stalled attempt is
+	// retried like a 5xx while nothing has reached the client. A negative
+	// value turns the bound off.
+	StreamHeaderTimeout caddy.Duration `json:"stream_header_timeout,omitempty"`
+	StreamIdleTimeout   caddy.Duration `json:"stream_idle_timeout,omitempty"`
 	// Options are provider-specific settings (mock: delay, reply).
 	Options map[string]string `json:"options,omitempty"`
 }
@@ -139,6 +149,9 @@ type AgentConfig struct {
 	Guardrails *adapters.Guardrails `json:"guardrails,omitempty"`
 	// Knowledge attaches knowledge sources (RAG) of the agent's tenant.
 	Knowledge *adapters.Knowledge `json:"knowledge,omitempty"`
+	// Status is active (the default), inactive or draft: only an active
+	// agent answers; the others are listed and refused with a 400.
+	Status string `json:"status,omitempty"`
 }
 
 // KeyConfig declares an API key. Key is the secret (usually a placeholder
@@ -231,7 +244,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.keys, err = newKeyring(store, a.Keys, repl, a.log)
+	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.runtime.Now())
 	if err != nil {
 		return err
 	}
@@ -256,12 +269,19 @@ func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
 	if name == "" {
 		name = c.ID
 	}
+	status := c.Status
+	if status == "" {
+		status = adapters.StatusActive
+	}
+	if !adapters.ValidStatus(status) {
+		return nil, fmt.Errorf("agent %q: status must be active, inactive or draft, got %q", c.ID, c.Status)
+	}
 	return &adapters.Agent{
 		ID: c.ID, Name: name, Description: c.Description, Tenant: c.Tenant,
 		SystemPrompt: repl.ReplaceAll(c.SystemPrompt, ""), Model: repl.ReplaceAll(c.Model, ""), Provider: c.Provider,
 		Sampling:  adapters.Sampling{Temperature: c.Temperature, TopP: c.TopP, MaxTokens: c.MaxTokens},
 		Reasoning: c.Reasoning, ReasoningEffort: c.ReasoningEffort, HistoryTurns: c.HistoryTurns,
-		Tools: c.Tools, Status: adapters.StatusActive, Fallbacks: c.Fallbacks, MaxIterations: c.MaxIterations,
+		Tools: c.Tools, Status: status, Fallbacks: c.Fallbacks, MaxIterations: c.MaxIterations,
 		Guardrails: c.Guardrails, Knowledge: c.Knowledge,
 	}, nil
 }

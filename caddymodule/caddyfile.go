@@ -38,7 +38,9 @@ func init() {
 //	        base_url <url...>        # several: a pool
 //	        api_key <key...>         # several: a pool
 //	        models <model...>
-//	        timeout <duration>
+//	        timeout <duration>                # one call; default 10m
+//	        stream_header_timeout <duration>  # streamed call: wait for headers; default 30s
+//	        stream_idle_timeout <duration>    # streamed call: longest silence; default 60s
 //	        <option> <value>        # provider-specific (mock: delay, reply)
 //	    }
 //	    route <model|prefix*> <provider> [<target model>] {
@@ -49,7 +51,7 @@ func init() {
 //	        max <n>                  # per model; default 2
 //	        backoff <duration>       # first wait, doubled per retry; default 250ms
 //	        max_backoff <duration>   # default 4s
-//	        deadline <duration>      # all attempts of one call; default 30s
+//	        deadline <duration>      # no retry or fallback starts after it; default 30s
 //	    }
 //	    paused_run_ttl <duration>    # default 24h
 //	    toolkit <name> http { method <name> <url> { … } }   # see parseToolkit
@@ -70,6 +72,7 @@ func init() {
 //	        tools <tool...>
 //	        fallbacks <model...>
 //	        max_iterations <int>
+//	        status active|inactive|draft   # default active; others are listed, refused with 400
 //	    }
 //	    tier <name> {
 //	        monthly_tokens <n>          # per key; 0 or absent: unlimited
@@ -173,6 +176,10 @@ func parseProvider(d *caddyfile.Dispenser, app *App) error {
 			pc.Models = append(pc.Models, d.RemainingArgs()...)
 		case "timeout":
 			err = durationArg(d, &pc.Timeout)
+		case "stream_header_timeout":
+			err = durationArg(d, &pc.StreamHeaderTimeout)
+		case "stream_idle_timeout":
+			err = durationArg(d, &pc.StreamIdleTimeout)
 		default:
 			var v string
 			if err = oneArg(d, &v); err == nil {
@@ -257,6 +264,10 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 				ac.Knowledge = &adapters.Knowledge{}
 			}
 			err = parseKnowledge(d, ac.Knowledge)
+		case "status":
+			if err = oneArg(d, &ac.Status); err == nil && !adapters.ValidStatus(ac.Status) {
+				err = d.Errf("status must be active, inactive or draft, got %q", ac.Status)
+			}
 		default:
 			err = d.Errf("unrecognized agent option %q", d.Val())
 		}

@@ -103,7 +103,13 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	if !callsModel || (tier.TPM == 0 && tier.MonthlyTokens == 0 && tier.TenantMonthlyTokens == 0) {
 		return a, nil
 	}
-	a.estimate = estimateTokens(r, h.app.MaxBodyBytes)
+	var err error
+	a.estimate, err = estimateTokens(r, h.app.MaxBodyBytes)
+	if err != nil {
+		// A body that failed to arrive ended the request's context.
+		a.release(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	if tier.TPM > 0 {
 		b := state.Bucket{Capacity: float64(tier.TPM), Period: minute}
 		st, ok, err := lim.Take(ctx, "tpm:"+p.KeyID, b, float64(a.estimate), t)
@@ -188,18 +194,23 @@ func setLimitHeaders(h http.Header, kind string, limit int64, st state.BucketSta
 
 // estimateTokens approximates what a request will cost before it runs:
 // its body's bytes / 4 for the prompt, plus the maximum output it names.
-// It reads the body and puts it back for the dialect.
-func estimateTokens(r *http.Request, limit int64) int64 {
+// It reads the body and puts it back for the dialect. A body that cannot
+// be read (the server's read timeout passed, the client broke off) is a
+// 400, answered before the request takes anything from its limits.
+func estimateTokens(r *http.Request, limit int64) (int64, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit {
-		return defaultOutputReserve
+		return defaultOutputReserve, nil
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return 0, dialects.BodyError(err)
+	}
 	body := buf.Bytes()
-	if err != nil || int64(len(body)) > limit {
+	if int64(len(body)) > limit {
 		// Let the dialect see the whole body and answer for it (413).
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-		return defaultOutputReserve
+		return defaultOutputReserve, nil
 	}
 	r.Body = dialects.NewBufferedBody(body)
 	out := int64(defaultOutputReserve)
@@ -210,7 +221,7 @@ func estimateTokens(r *http.Request, limit int64) int64 {
 			break
 		}
 	}
-	return int64(len(body)+3)/4 + out
+	return int64(len(body)+3)/4 + out, nil
 }
 
 // monthEnd is when the quota month of t ends: the next month's first

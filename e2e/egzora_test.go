@@ -472,14 +472,14 @@ func TestEgzoraSessions(t *testing.T) {
 		t.Errorf("turn 3 sent upstream %q, want %q", got, want)
 	}
 
-	// A session belongs to one agent.
-	calls := len(up.Requests())
+	// A session belongs to one agent: the id is new to another agent,
+	// which starts a conversation of its own on it.
 	status, res = egzChat(t, g, testgate.KeyA, map[string]any{"agent_id": "thinker", "message": "Hi", "session_id": sid})
-	if status != 404 || res.Get("error.param").String() != "session_id" || res.Get("error.type").String() != "not_found_error" {
-		t.Errorf("another agent's session: %d %s", status, res.Raw)
+	if status != 200 || res.Get("session_id").String() != sid {
+		t.Errorf("another agent with the id: %d %s", status, res.Raw)
 	}
-	if len(up.Requests()) != calls {
-		t.Error("a request for another agent's session reached the upstream")
+	if got := egzHistory(up.LastRequest()); strings.Join(got, "|") != "system:Think first.|user:Hi" {
+		t.Errorf("another agent with the id sent upstream %q", got)
 	}
 
 	// Without a session id: a one-off exchange, still logged.

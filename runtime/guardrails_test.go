@@ -130,7 +130,7 @@ func TestGuardrailsInputRedactsSession(t *testing.T) {
 	if _, err := rt.Run(context.Background(), call, (&collect{}).emit); err != nil {
 		t.Fatal(err)
 	}
-	turns, err := store.RecentTurns(context.Background(), tenantA.Tenant, "conv_1", 5)
+	turns, err := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "conv_1"), 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestGuardrailsStreamRedaction(t *testing.T) {
 	if got := c.types(); got[0] != adapters.EventStart || got[len(got)-2] != adapters.EventUsage || got[len(got)-1] != adapters.EventDone {
 		t.Errorf("event order %v", got)
 	}
-	turns, err := store.RecentTurns(context.Background(), tenantA.Tenant, "conv_s", 1)
+	turns, err := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "conv_s"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestGuardrailsOutputDeny(t *testing.T) {
 			t.Error("a blocked run ended with Done")
 		}
 	}
-	if turns, _ := store.RecentTurns(context.Background(), tenantA.Tenant, "conv_d", 1); len(turns) != 0 {
+	if turns, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "conv_d"), 1); len(turns) != 0 {
 		t.Errorf("a blocked answer was stored: %q", describe(turns))
 	}
 
@@ -315,7 +315,7 @@ func TestGuardrailsJSONSchema(t *testing.T) {
 				if c.text() != "" {
 					t.Errorf("the client saw %q", c.text())
 				}
-				if turns, _ := store.RecentTurns(context.Background(), tenantA.Tenant, "conv_j", 1); len(turns) != 0 {
+				if turns, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "conv_j"), 1); len(turns) != 0 {
 					t.Errorf("a failed answer was stored")
 				}
 				return
@@ -338,7 +338,7 @@ func TestGuardrailsJSONSchema(t *testing.T) {
 			if res.Usage.OutputTokens != 5*tc.calls {
 				t.Errorf("usage %+v does not sum the repair call", res.Usage)
 			}
-			turns, _ := store.RecentTurns(context.Background(), tenantA.Tenant, "conv_j", 1)
+			turns, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "conv_j"), 1)
 			if got := describe(turns); !reflect.DeepEqual(got, []string{"user:order two teas", "assistant:" + tc.want}) {
 				t.Errorf("stored %q", got)
 			}

@@ -61,7 +61,7 @@ func (rt *Runtime) recallMemory(ctx context.Context, st *runState) *runMemory {
 	}
 	rm := &runMemory{asked: lastUserText(call.Messages)}
 	if call.SessionID != "" {
-		_, err := rt.store.GetSession(ctx, call.Principal.Tenant, call.SessionID)
+		_, err := rt.store.GetSession(ctx, sessionKey(call))
 		rm.newSession = errors.Is(err, state.ErrNotFound)
 	}
 	rec, err := rt.memory.Recall(ctx, rt.memoryTurn(st, rm))

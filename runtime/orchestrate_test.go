@@ -188,12 +188,23 @@ func TestSequentialChainsSubAgentsThenTheParentAnswers(t *testing.T) {
 		t.Errorf("usage records: %+v (run %s)", recs, res.RunID)
 	}
 	// The session keeps the user's message and the answer, in the project.
-	msgs, _ := store.RecentTurns(context.Background(), "tenant-a", "s1", 10)
+	key := state.SessionKey{Tenant: "tenant-a", AgentID: "boss", Project: "proj", ID: "s1"}
+	msgs, _ := store.RecentTurns(context.Background(), key, 10)
 	if got := describe(msgs); !slices.Equal(got, []string{"user:plan a trip", "assistant:Boss(plan a trip)"}) {
 		t.Errorf("session %v", got)
 	}
-	if s, _ := store.GetSession(context.Background(), "tenant-a", "s1"); s.Project != "proj" || s.AgentID != "boss" {
-		t.Errorf("session %+v", s)
+	if s, err := store.GetSession(context.Background(), key); err != nil || s.Turns != 1 {
+		t.Errorf("session %+v, %v", s, err)
+	}
+	// Sub-agents run without a session: nothing is stored under the id
+	// for them, so a conversation a user has with a sub-agent itself is
+	// untouched by the orchestrations it takes part in.
+	for _, sub := range []string{"alpha", "beta"} {
+		k := key
+		k.AgentID = sub
+		if s, err := store.GetSession(context.Background(), k); !errors.Is(err, state.ErrNotFound) {
+			t.Errorf("sub-agent %s has a session under the orchestration's id: %+v, %v", sub, s, err)
+		}
 	}
 }
 
@@ -512,7 +523,8 @@ func TestProjectScoping(t *testing.T) {
 	if !slices.Equal(ids, []string{"in-a", "shared"}) {
 		t.Errorf("limited list %v", ids)
 	}
-	// A session begun in one project is not continued in another.
+	// A session begun in one project is not continued in another: the id
+	// starts a conversation of its own there.
 	shared, _ := rt.Agent(ctx, tenantA, "shared")
 	call := &adapters.Call{Principal: tenantA, Agent: shared, SessionID: "conv", Project: "proj-a", Messages: []adapters.Message{userMsg("hi")}}
 	if _, err := rt.Run(ctx, call, func(adapters.Event) error { return nil }); err != nil {
@@ -520,9 +532,18 @@ func TestProjectScoping(t *testing.T) {
 	}
 	other := *call
 	other.Project = "proj-b"
-	_, err := rt.Run(ctx, &other, func(adapters.Event) error { return nil })
-	wantError(t, err, adapters.KindNotFound, "session_not_found", "session_id")
-	if s, _ := store.GetSession(ctx, "tenant-a", "conv"); s.Project != "proj-a" || s.Turns != 1 {
-		t.Errorf("session %+v", s)
+	other.Messages = []adapters.Message{userMsg("hello b")}
+	if _, err := rt.Run(ctx, &other, func(adapters.Event) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	reqs := prov.requests()
+	if got := describe(reqs[len(reqs)-1].Messages); !slices.Equal(got, []string{"user:hello b"}) {
+		t.Errorf("proj-b's first turn sent %q: history of proj-a's conversation", got)
+	}
+	for _, project := range []string{"proj-a", "proj-b"} {
+		k := state.SessionKey{Tenant: "tenant-a", AgentID: "shared", Project: project, ID: "conv"}
+		if s, err := store.GetSession(ctx, k); err != nil || s.Turns != 1 {
+			t.Errorf("session in %s = %+v, %v; want 1 turn", project, s, err)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func TestNoHistoryReplaysNothingButKeepsTurns(t *testing.T) {
 	if got := describe(prov.lastRequest(t).Messages); strings.Join(got, "|") != "user:two" {
 		t.Errorf("second request = %v", got)
 	}
-	msgs, _ := store.RecentTurns(context.Background(), "tenant-a", "s", 10)
+	msgs, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "a", "s"), 10)
 	if len(msgs) != 4 {
 		t.Errorf("stored %d messages, want 4", len(msgs))
 	}

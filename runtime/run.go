@@ -122,8 +122,7 @@ func (rt *Runtime) run(ctx context.Context, call *adapters.Call, emit adapters.E
 	start := rt.now()
 	agent := call.Agent
 	if !agent.Active() {
-		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "agent",
-			Message: "agent " + quote(agent.ID) + " is " + agent.Status + ", not active"}
+		return nil, adapters.NotActive(agent, "agent")
 	}
 	call, err := rt.guardInput(call)
 	if err != nil {
@@ -406,32 +405,24 @@ func reasoningOf(call *adapters.Call) *adapters.Reasoning {
 	return &adapters.Reasoning{Effort: effort, BudgetTokens: max(call.ReasoningBudget, 0)}
 }
 
-// history loads the earlier turns of call's session, checking that the
-// session belongs to the caller's tenant and to the called agent.
+// history loads the earlier turns of call's session. A session is the
+// conversation of one tenant with one agent (in one project): an id new to
+// the called agent has none.
 func (rt *Runtime) history(ctx context.Context, call *adapters.Call) ([]adapters.Message, error) {
-	if call.SessionID == "" {
-		return nil, nil
-	}
-	tenant := call.Principal.Tenant
-	s, err := rt.store.GetSession(ctx, tenant, call.SessionID)
-	if errors.Is(err, state.ErrNotFound) {
-		return nil, nil // a new id starts a new session
-	}
-	if err != nil {
-		return nil, err
-	}
-	if s.AgentID != call.Agent.ID || s.Project != call.Project {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "session_not_found", Param: "session_id",
-			Message: "session " + quote(call.SessionID) + " not found for agent " + quote(call.Agent.ID)}
-	}
-	if call.Agent.NoHistory {
-		return nil, nil // the turn is still stored; nothing is replayed
+	if call.SessionID == "" || call.Agent.NoHistory {
+		return nil, nil // a turn without history is still stored
 	}
 	n := call.Agent.HistoryTurns
 	if n == 0 {
 		n = adapters.DefaultHistoryTurns
 	}
-	return rt.store.RecentTurns(ctx, tenant, call.SessionID, n)
+	return rt.store.RecentTurns(ctx, sessionKey(call), n)
+}
+
+// sessionKey names call's session: its id with the called agent, in the
+// call's project, of the caller's tenant.
+func sessionKey(call *adapters.Call) state.SessionKey {
+	return state.SessionKey{Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, ID: call.SessionID}
 }
 
 func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {

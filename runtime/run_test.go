@@ -637,7 +637,7 @@ func TestRunFailures(t *testing.T) {
 				t.Errorf("meter = %+v, want 1 call, err %q, usage %+v", snap, tc.wantStatus, want)
 			}
 
-			if _, err := store.GetSession(context.Background(), tenantA.Tenant, "sess-fail"); !errors.Is(err, state.ErrNotFound) {
+			if _, err := store.GetSession(context.Background(), sessKey(tenantA, "a", "sess-fail")); !errors.Is(err, state.ErrNotFound) {
 				t.Errorf("session of a failed turn: GetSession error = %v, want not found", err)
 			}
 		})

@@ -11,6 +11,11 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
+// sessKey names the session id of agent for p (no project).
+func sessKey(p *adapters.Principal, agent, id string) state.SessionKey {
+	return state.SessionKey{Tenant: p.Tenant, AgentID: agent, ID: id}
+}
+
 // runTurn runs one session turn of agent for p with user text and fails
 // the test on error.
 func runTurn(t *testing.T, rt *Runtime, p *adapters.Principal, agent *adapters.Agent, session, text string) *Result {
@@ -47,7 +52,7 @@ func TestSessionTurns(t *testing.T) {
 	_, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-1",
 		Messages: []adapters.Message{userMsg("hi")}}, func(ev adapters.Event) error {
 		if ev.Type == adapters.EventDone {
-			_, err := store.GetSession(ctx, tenantA.Tenant, "sess-1")
+			_, err := store.GetSession(ctx, sessKey(tenantA, "agent-1", "sess-1"))
 			storedAtDone = err == nil
 		}
 		return nil
@@ -58,14 +63,14 @@ func TestSessionTurns(t *testing.T) {
 	if !storedAtDone {
 		t.Error("turn not stored when Done was emitted")
 	}
-	s, err := store.GetSession(ctx, tenantA.Tenant, "sess-1")
+	s, err := store.GetSession(ctx, sessKey(tenantA, "agent-1", "sess-1"))
 	if err != nil {
 		t.Fatalf("GetSession: %v", err)
 	}
 	if s.AgentID != "agent-1" || s.Turns != 1 || s.Tenant != "tenant-a" {
 		t.Errorf("session = %+v, want agent-1, 1 turn, tenant-a", s)
 	}
-	turns, err := store.RecentTurns(ctx, tenantA.Tenant, "sess-1", 10)
+	turns, err := store.RecentTurns(ctx, sessKey(tenantA, "agent-1", "sess-1"), 10)
 	if err != nil {
 		t.Fatalf("RecentTurns: %v", err)
 	}
@@ -89,7 +94,7 @@ func TestSessionTurns(t *testing.T) {
 	if got := describe(prov.lastRequest(t).Messages); !reflect.DeepEqual(got, want) {
 		t.Errorf("turn 3 request = %q, want %q", got, want)
 	}
-	if s, _ := store.GetSession(ctx, tenantA.Tenant, "sess-1"); s == nil || s.Turns != 3 {
+	if s, _ := store.GetSession(ctx, sessKey(tenantA, "agent-1", "sess-1")); s == nil || s.Turns != 3 {
 		t.Errorf("session after 3 turns = %+v", s)
 	}
 }
@@ -131,26 +136,32 @@ func TestSessionHistoryTurns(t *testing.T) {
 	}
 }
 
-func TestSessionOfAnotherAgent(t *testing.T) {
-	prov := newFake(reply("ok")...)
+// TestSessionPerAgent: one id used with two agents of a tenant names two
+// conversations; each agent's turns replay only its own history.
+func TestSessionPerAgent(t *testing.T) {
+	prov := &fakeProvider{script: [][]adapters.Event{reply("one for 1"), reply("one for 2"), reply("two for 1"), reply("two for 2")}}
 	rt, store := singleRuntime(t, prov)
 	first := &adapters.Agent{ID: "agent-1", Model: "m"}
 	other := &adapters.Agent{ID: "agent-2", Model: "m"}
-	runTurn(t, rt, tenantA, first, "sess-1", "hi")
 
-	var c collect
-	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: other, SessionID: "sess-1",
-		Messages: []adapters.Message{userMsg("let me in")}}, c.emit)
-	wantError(t, err, adapters.KindNotFound, "session_not_found", "session_id")
-	if n := len(prov.requests()); n != 1 {
-		t.Errorf("provider calls = %d, want 1 (none for the rejected turn)", n)
+	runTurn(t, rt, tenantA, first, "sess-1", "hi 1")
+	runTurn(t, rt, tenantA, other, "sess-1", "hi 2")
+	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:hi 2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("agent-2's first turn = %q, want %q (an id new to the agent starts a conversation)", got, want)
 	}
-	if len(c.events) != 0 {
-		t.Errorf("emitted %v for a rejected turn", c.types())
+	runTurn(t, rt, tenantA, first, "sess-1", "again 1")
+	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:hi 1", "assistant:one for 1", "user:again 1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("agent-1's second turn = %q, want %q", got, want)
 	}
-	s, err := store.GetSession(context.Background(), tenantA.Tenant, "sess-1")
-	if err != nil || s.AgentID != "agent-1" || s.Turns != 1 {
-		t.Errorf("session after rejected turn = %+v, %v; want agent-1 with 1 turn", s, err)
+	runTurn(t, rt, tenantA, other, "sess-1", "again 2")
+	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:hi 2", "assistant:one for 2", "user:again 2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("agent-2's second turn = %q, want %q", got, want)
+	}
+	for _, agent := range []string{"agent-1", "agent-2"} {
+		s, err := store.GetSession(context.Background(), sessKey(tenantA, agent, "sess-1"))
+		if err != nil || s.AgentID != agent || s.Turns != 2 {
+			t.Errorf("%s's session = %+v, %v; want 2 turns", agent, s, err)
+		}
 	}
 }
 
@@ -170,22 +181,22 @@ func TestSessionTenantsAreIndependent(t *testing.T) {
 	}
 
 	for tenant, turns := range map[string]int{"tenant-a": 2, "tenant-b": 1} {
-		s, err := store.GetSession(context.Background(), tenant, "shared")
+		s, err := store.GetSession(context.Background(), state.SessionKey{Tenant: tenant, AgentID: "agent-1", ID: "shared"})
 		if err != nil || s.Turns != turns {
 			t.Errorf("%s session = %+v, %v; want %d turns", tenant, s, err, turns)
 		}
 	}
 
-	// Tenant b's session of agent-2 does not make the id agent-2's for
-	// tenant a: a's turn with agent-1 starts a fresh session of a's own.
+	// Tenant b's session of agent-2 is nothing to tenant a: a's turn with
+	// agent-2 on the same id starts a fresh session of a's own.
 	other := &adapters.Agent{ID: "agent-2", Model: "m"}
 	runTurn(t, rt, tenantB, other, "only-a", "b uses an id a has not used")
-	runTurn(t, rt, tenantA, agent, "only-a", "a uses it too")
+	runTurn(t, rt, tenantA, other, "only-a", "a uses it too")
 	if got, want := describe(prov.lastRequest(t).Messages), []string{"user:a uses it too"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("tenant a's turn = %q, want %q", got, want)
 	}
-	if s, err := store.GetSession(context.Background(), tenantA.Tenant, "only-a"); err != nil || s.AgentID != "agent-1" {
-		t.Errorf("tenant a's session = %+v, %v; want agent-1's", s, err)
+	if s, err := store.GetSession(context.Background(), sessKey(tenantA, "agent-2", "only-a")); err != nil || s.Turns != 1 || s.Tenant != "tenant-a" {
+		t.Errorf("tenant a's session = %+v, %v; want a's own, 1 turn", s, err)
 	}
 }
 
@@ -201,7 +212,7 @@ func TestSessionNotStoredOnFailure(t *testing.T) {
 		Messages: []adapters.Message{userMsg("hi")}}, func(adapters.Event) error { return nil }); err == nil {
 		t.Fatal("Run succeeded, want the provider's error")
 	}
-	if _, err := store.GetSession(ctx, tenantA.Tenant, "sess-new"); !errors.Is(err, state.ErrNotFound) {
+	if _, err := store.GetSession(ctx, sessKey(tenantA, "agent-1", "sess-new")); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("GetSession after failed first turn: %v, want not found", err)
 	}
 
@@ -221,11 +232,11 @@ func TestSessionNotStoredOnFailure(t *testing.T) {
 		Messages: []adapters.Message{userMsg("two")}}, func(adapters.Event) error { return nil }); err == nil {
 		t.Fatal("Run succeeded, want the provider's error")
 	}
-	s, err := store.GetSession(ctx, tenantA.Tenant, "sess-old")
+	s, err := store.GetSession(ctx, sessKey(tenantA, "agent-1", "sess-old"))
 	if err != nil || s.Turns != 1 {
 		t.Fatalf("session after failed turn = %+v, %v; want 1 turn", s, err)
 	}
-	turns, _ := store.RecentTurns(ctx, tenantA.Tenant, "sess-old", 10)
+	turns, _ := store.RecentTurns(ctx, sessKey(tenantA, "agent-1", "sess-old"), 10)
 	if got, want := describe(turns), []string{"user:one", "assistant:first answer"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("stored turns = %q, want %q", got, want)
 	}

@@ -104,7 +104,7 @@ func TestToolLoopRunsToolsAndFeedsResultsBack(t *testing.T) {
 		t.Fatalf("second request = %v", got)
 	}
 	// The session keeps the whole loop, so the next turn replays it validly.
-	msgs, _ := store.RecentTurns(context.Background(), "tenant-a", "s1", 5)
+	msgs, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "a", "s1"), 5)
 	if len(msgs) != 5 || msgs[1].ToolCalls[0].ID != "c1" || msgs[4].Text() != "The answer is 68." {
 		t.Fatalf("session = %v", describe(msgs))
 	}

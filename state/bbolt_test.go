@@ -74,17 +74,17 @@ func TestBoltReopen(t *testing.T) {
 	if got, err := s.KeyByHash(ctx, key.Hash); err != nil || got.ID != "k1" {
 		t.Fatalf("KeyByHash after reopen = %+v, %v", got, err)
 	}
-	if sess, err := s.GetSession(ctx, "t", "s1"); err != nil || sess.Turns != 3 {
+	if sess, err := s.GetSession(ctx, state.SessionKey{Tenant: "t", AgentID: "a1", ID: "s1"}); err != nil || sess.Turns != 3 {
 		t.Fatalf("GetSession after reopen = %+v, %v", sess, err)
 	}
-	msgs, err := s.RecentTurns(ctx, "t", "s1", 2)
+	msgs, err := s.RecentTurns(ctx, state.SessionKey{Tenant: "t", AgentID: "a1", ID: "s1"}, 2)
 	must(t, err)
 	if len(msgs) != 2 || msgs[0].Text() != "turn 1" || msgs[1].Text() != "turn 2" {
 		t.Fatalf("RecentTurns after reopen = %+v", msgs)
 	}
 	// Appending continues the sequence rather than overwriting turn 1.
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t"}, []adapters.Message{adapters.TextMessage(adapters.RoleUser, "turn 3")}))
-	msgs, err = s.RecentTurns(ctx, "t", "s1", 10)
+	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "a1"}, []adapters.Message{adapters.TextMessage(adapters.RoleUser, "turn 3")}))
+	msgs, err = s.RecentTurns(ctx, state.SessionKey{Tenant: "t", AgentID: "a1", ID: "s1"}, 10)
 	must(t, err)
 	if len(msgs) != 4 || msgs[3].Text() != "turn 3" {
 		t.Fatalf("RecentTurns after append past reopen = %+v", msgs)
@@ -219,7 +219,7 @@ func TestBoltRejectsFiles(t *testing.T) {
 			writeBolt(t, path, agentgateMeta("somethingelse", 1))
 		}, state.ErrNotStore},
 		{"newer schema", func(t *testing.T, path string) {
-			writeBolt(t, path, agentgateMeta("agentgate", 2))
+			writeBolt(t, path, agentgateMeta("agentgate", 3))
 		}, state.ErrSchema},
 		{"corrupt freelist", func(t *testing.T, path string) {
 			s := openBolt(t, path, state.BoltOptions{})
@@ -329,7 +329,7 @@ func TestBoltCloseWaits(t *testing.T) {
 	defer s.Close()
 	done := 0
 	for i, err := range errs {
-		_, getErr := s.GetSession(ctx, "t", fmt.Sprint("s", i))
+		_, getErr := s.GetSession(ctx, state.SessionKey{Tenant: "t", ID: fmt.Sprint("s", i)})
 		switch {
 		case err == nil:
 			done++
@@ -364,13 +364,15 @@ func TestBoltInvalidIDs(t *testing.T) {
 	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), state.BoltOptions{})
 	defer s.Close()
 	for name, err := range map[string]error{
-		"agent tenant NUL":   s.CreateAgent(ctx, &adapters.Agent{ID: "a", Tenant: "t\x00u"}),
-		"agent id NUL":       s.PutAgent(ctx, &adapters.Agent{ID: "a\x00b", Tenant: "t"}),
-		"agent id empty":     s.PutAgent(ctx, &adapters.Agent{Tenant: "t"}),
-		"key id empty":       s.PutKey(ctx, &state.APIKey{}),
-		"session id NUL":     s.AppendTurn(ctx, &state.Session{ID: "s\x00", Tenant: "t"}, nil),
-		"session tenant NUL": s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "\x00"}, nil),
-		"usage tenant NUL":   s.AppendUsage(ctx, []state.UsageRecord{{Tenant: "t\x00"}}),
+		"agent tenant NUL":    s.CreateAgent(ctx, &adapters.Agent{ID: "a", Tenant: "t\x00u"}),
+		"agent id NUL":        s.PutAgent(ctx, &adapters.Agent{ID: "a\x00b", Tenant: "t"}),
+		"agent id empty":      s.PutAgent(ctx, &adapters.Agent{Tenant: "t"}),
+		"key id empty":        s.PutKey(ctx, &state.APIKey{}),
+		"session id NUL":      s.AppendTurn(ctx, &state.Session{ID: "s\x00", Tenant: "t"}, nil),
+		"session tenant NUL":  s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "\x00"}, nil),
+		"session agent NUL":   s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "t", AgentID: "a\x00"}, nil),
+		"session project NUL": s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "t", Project: "p\x00"}, nil),
+		"usage tenant NUL":    s.AppendUsage(ctx, []state.UsageRecord{{Tenant: "t\x00"}}),
 	} {
 		if !errors.Is(err, state.ErrInvalidID) {
 			t.Errorf("%s: err = %v, want ErrInvalidID", name, err)
@@ -396,7 +398,7 @@ func TestBoltCacheConsistency(t *testing.T) {
 				}
 				_, _ = s.GetAgent(ctx, "t", fmt.Sprint("a", i%objects))
 				_, _ = s.KeyByHash(ctx, sha256.Sum256([]byte(fmt.Sprint("k", i%objects, "-", i%writes))))
-				_, _ = s.GetSession(ctx, "t", fmt.Sprint("s", i%objects))
+				_, _ = s.GetSession(ctx, state.SessionKey{Tenant: "t", ID: fmt.Sprint("s", i%objects)})
 			}
 		})
 	}
@@ -438,7 +440,7 @@ func TestBoltCacheConsistency(t *testing.T) {
 				t.Errorf("key k%d by replaced hash %d = %+v, %v", o, w, k, err)
 			}
 		}
-		sess, err := s.GetSession(ctx, "t", fmt.Sprint("s", o))
+		sess, err := s.GetSession(ctx, state.SessionKey{Tenant: "t", ID: fmt.Sprint("s", o)})
 		if err != nil || sess.Turns != writes {
 			t.Errorf("session s%d = %+v, %v; want %d turns", o, sess, err, writes)
 		}
@@ -476,7 +478,7 @@ func TestBoltKilledWriter(t *testing.T) {
 
 	s := openBolt(t, path, state.BoltOptions{LockTimeout: 5 * time.Second})
 	defer s.Close()
-	msgs, err := s.RecentTurns(ctx, "t", "s", 1<<20)
+	msgs, err := s.RecentTurns(ctx, state.SessionKey{Tenant: "t", ID: "s"}, 1<<20)
 	must(t, err)
 	stored := map[int]bool{}
 	for _, m := range msgs {
@@ -526,6 +528,12 @@ func must(t testing.TB, err error) {
 	}
 }
 
+// seeded is the key of the session id that SeedSessions wrote for tenant
+// "tenant".
+func seeded(id string) state.SessionKey {
+	return state.SessionKey{Tenant: "tenant", AgentID: state.SeedAgent, ID: id}
+}
+
 func BenchmarkRecentTurns(b *testing.B) {
 	const sessions, turnsEach = 100_000, 3
 	s := openBolt(b, filepath.Join(b.TempDir(), "bench.db"), state.BoltOptions{})
@@ -543,7 +551,7 @@ func BenchmarkRecentTurns(b *testing.B) {
 	for _, n := range []int{1, 10} {
 		b.Run(fmt.Sprintf("random/n=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				msgs, err := s.RecentTurns(ctx, "tenant", name(rand.IntN(sessions)), n)
+				msgs, err := s.RecentTurns(ctx, seeded(name(rand.IntN(sessions))), n)
 				if err != nil || len(msgs) != 2*min(n, turnsEach) {
 					b.Fatalf("RecentTurns = %d messages, %v", len(msgs), err)
 				}
@@ -553,7 +561,7 @@ func BenchmarkRecentTurns(b *testing.B) {
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("long/n=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				msgs, err := s.RecentTurns(ctx, "tenant", "long", n)
+				msgs, err := s.RecentTurns(ctx, seeded("long"), n)
 				if err != nil || len(msgs) != 2*n {
 					b.Fatalf("RecentTurns = %d messages, %v", len(msgs), err)
 				}
@@ -563,7 +571,7 @@ func BenchmarkRecentTurns(b *testing.B) {
 	b.Run("random/n=10/parallel", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := s.RecentTurns(ctx, "tenant", name(rand.IntN(sessions)), 10); err != nil {
+				if _, err := s.RecentTurns(ctx, seeded(name(rand.IntN(sessions))), 10); err != nil {
 					b.Error(err)
 					return
 				}

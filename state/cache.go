@@ -53,9 +53,9 @@ func newReadCache(size int) (*readCache, error) {
 }
 
 // Cache keys: one letter for the kind of object, then its key.
-func agentCacheKey(tenant, id string) string   { return "a" + tenant + "\x00" + id }
-func sessionCacheKey(tenant, id string) string { return "s" + tenant + "\x00" + id }
-func keyHashCacheKey(h [32]byte) string        { return "h" + string(h[:]) }
+func agentCacheKey(tenant, id string) string { return "a" + tenant + "\x00" + id }
+func sessionCacheKey(k SessionKey) string    { return "s" + string(sessionKey(k)) }
+func keyHashCacheKey(h [32]byte) string      { return "h" + string(h[:]) }
 
 func (c *readCache) epoch(k string) *atomic.Uint64 {
 	return &c.epochs[maphash.String(c.seed, k)%uint64(len(c.epochs))]

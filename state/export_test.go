@@ -11,8 +11,11 @@ import (
 
 // SeedSessions writes sessions × turnsEach turns of msgs, as AppendTurn
 // would have, for benchmarks that need a big store quickly: a few large
-// transactions without fsync. Session i of tenant is named id(i); seeding
-// is fastest when id(i) sorts like i.
+// transactions without fsync. Session i of tenant is named id(i) and
+// talks to agent SeedAgent; seeding is fastest when id(i) sorts like i.
+// SeedAgent is the agent of the sessions SeedSessions writes.
+const SeedAgent = "a"
+
 func SeedSessions(b *Bolt, tenant string, sessions, turnsEach int, id func(int) string, msgs []adapters.Message) error {
 	turn, err := json.Marshal(msgs)
 	if err != nil {
@@ -28,14 +31,15 @@ func SeedSessions(b *Bolt, tenant string, sessions, turnsEach int, id func(int) 
 			sb.FillPercent, tb.FillPercent = 0.9, 0.9
 			for i := lo; i < min(lo+chunk, sessions); i++ {
 				sid := id(i)
-				meta, err := json.Marshal(Session{ID: sid, Tenant: tenant, AgentID: "a", Turns: turnsEach, Created: now, Updated: now})
+				sess := Session{ID: sid, Tenant: tenant, AgentID: SeedAgent, Turns: turnsEach, Created: now, Updated: now}
+				meta, err := json.Marshal(sess)
 				if err != nil {
 					return err
 				}
-				if err := sb.Put(join(tenant, sid), meta); err != nil {
+				if err := sb.Put(sessionKey(sess.Key()), meta); err != nil {
 					return err
 				}
-				prefix := turnPrefix(tenant, sid)
+				prefix := turnPrefix(sess.Key())
 				for seq := 1; seq <= turnsEach; seq++ {
 					if err := tb.Put(turnKey(prefix, uint64(seq)), turn); err != nil {
 						return err
@@ -50,3 +54,7 @@ func SeedSessions(b *Bolt, tenant string, sessions, turnsEach int, id func(int) 
 	}
 	return b.db.Sync()
 }
+
+// Migrate runs the migration from schema version v on b's store again, in
+// a transaction of its own.
+func Migrate(b *Bolt, v int) error { return b.update(migrations[v-1]) }

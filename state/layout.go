@@ -8,15 +8,16 @@ import (
 	"time"
 )
 
-// The on-disk layout of schema version 1. Every name below is a bucket at
-// the root of the bbolt file; values are JSON unless noted.
+// The on-disk layout of schema version 2. Every name below is a bucket at
+// the root of the bbolt file; values are JSON unless noted. (Stores of an
+// older version are migrated when opened: migrate.go.)
 //
 //	meta      "magic" → "agentgate", "schema" → 8-byte big-endian version
 //	agents    tenant \0 id → adapters.Agent
 //	keys      id → APIKey
 //	keyhash   sha256 (32 bytes) → id
-//	sessions  tenant \0 id → Session
-//	turns     tenant \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
+//	agentsessions tenant \0 agent \0 project \0 id → Session
+//	agentturns    tenant \0 agent \0 project \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
 //	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord (binary, usagecodec.go)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
 //	tiers     name → Tier (tiers set through the admin API)
@@ -28,17 +29,19 @@ import (
 //	memories  tenant \0 agent \0 id → Memory (binary: JSON fields, then float32 embedding; memory.go)
 //	agentstats tenant \0 agent → AgentStats (memory.go)
 //	turnrecs  tenant \0 agent \0 run id → TurnRecord (answers end users may rate; memory.go)
+//	declaredkeys key id → first sighting of a configuration-declared key (8-byte BE unix nanos; declaredkeys.go)
 //
-// Tenants, ids and scopes never contain NUL (writes reject them), so a
-// prefix ending in \0 selects exactly one tenant or session, and the same
-// prefix ending in \x01 is its exclusive upper bound.
+// Tenants, agents, projects, ids and scopes never contain NUL (writes
+// reject them), so a prefix ending in \0 selects exactly one tenant or
+// session, and the same prefix ending in \x01 is its exclusive upper
+// bound.
 var (
 	bucketMeta     = []byte("meta")
 	bucketAgents   = []byte("agents")
 	bucketKeys     = []byte("keys")
 	bucketKeyHash  = []byte("keyhash")
-	bucketSessions = []byte("sessions")
-	bucketTurns    = []byte("turns")
+	bucketSessions = []byte("agentsessions")
+	bucketTurns    = []byte("agentturns")
 	bucketUsage    = []byte("usage")
 	bucketCounters = []byte("counters")
 	bucketTiers    = []byte("tiers")
@@ -57,8 +60,9 @@ var (
 	metaMagic     = []byte("agentgate")
 )
 
-// schemaVersion is the layout version this build writes and reads.
-const schemaVersion = 1
+// schemaVersion is the layout version this build writes and reads; it
+// opens stores of older versions by migrating them (migrate.go).
+const schemaVersion = 2
 
 // validName reports whether s can be a tenant or part of a key.
 func validName(s string) bool { return !strings.ContainsRune(s, 0) }
@@ -84,8 +88,19 @@ func prefixEnd(prefix []byte) []byte {
 	return end
 }
 
-// turnPrefix is the key prefix of the turns of tenant's session id.
-func turnPrefix(tenant, id string) []byte { return append(join(tenant, id), 0) }
+// sessionKey is the key of the session k names.
+func sessionKey(k SessionKey) []byte {
+	// One spare byte of capacity for turnPrefix's separator.
+	key := make([]byte, 0, len(k.Tenant)+len(k.AgentID)+len(k.Project)+len(k.ID)+4)
+	for _, part := range [...]string{k.Tenant, k.AgentID, k.Project} {
+		key = append(key, part...)
+		key = append(key, 0)
+	}
+	return append(key, k.ID...)
+}
+
+// turnPrefix is the key prefix of the turns of the session k names.
+func turnPrefix(k SessionKey) []byte { return append(sessionKey(k), 0) }
 
 // turnKey is the key of turn seq of a session.
 func turnKey(prefix []byte, seq uint64) []byte {

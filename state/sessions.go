@@ -13,16 +13,16 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 )
 
-// GetSession returns tenant's session id, or ErrNotFound.
-func (b *Bolt) GetSession(ctx context.Context, tenant, id string) (*Session, error) {
+// GetSession returns the session k names, or ErrNotFound.
+func (b *Bolt) GetSession(ctx context.Context, k SessionKey) (*Session, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer b.exit()
-	if !validName(tenant) || !validID(id) {
+	if checkSessionKey(k) != nil {
 		return nil, ErrNotFound
 	}
-	ck := sessionCacheKey(tenant, id)
+	ck := sessionCacheKey(k)
 	if v, ok := b.cache.get(ck); ok {
 		s := v.(Session)
 		return &s, nil
@@ -30,11 +30,11 @@ func (b *Bolt) GetSession(ctx context.Context, tenant, id string) (*Session, err
 	token := b.cache.begin(ck)
 	var s Session
 	err := b.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketSessions).Get(join(tenant, id))
+		v := tx.Bucket(bucketSessions).Get(sessionKey(k))
 		if v == nil {
 			return ErrNotFound
 		}
-		return decode(v, &s, "session", id)
+		return decode(v, &s, "session", k.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -43,9 +43,8 @@ func (b *Bolt) GetSession(ctx context.Context, tenant, id string) (*Session, err
 	return &s, nil
 }
 
-// AppendTurn adds one turn's messages to tenant's session s.ID, creating
-// the session (with s's AgentID and Project, and s.Created unless zero)
-// when it does not exist. Concurrent calls share one transaction and one fsync
+// AppendTurn adds one turn's messages to the session s.Key() names,
+// creating it (created at s.Created unless zero) when it does not exist. Concurrent calls share one transaction and one fsync
 // (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
 // 10ms, for others to join). It is durable when it returns nil.
 func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error {
@@ -53,31 +52,29 @@ func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Messa
 		return err
 	}
 	defer b.exit()
-	if !validName(s.Tenant) {
-		return invalidID("tenant", s.Tenant)
-	}
-	if !validID(s.ID) {
-		return invalidID("session id", s.ID)
+	k := s.Key()
+	if err := checkSessionKey(k); err != nil {
+		return err
 	}
 	turn, err := json.Marshal(msgs)
 	if err != nil {
 		return fmt.Errorf("state: encode turn of session %q: %w", s.ID, err)
 	}
 	now := time.Now().UTC()
-	key, prefix := join(s.Tenant, s.ID), turnPrefix(s.Tenant, s.ID)
-	tenant, id, agentID, project, created := s.Tenant, s.ID, s.AgentID, s.Project, s.Created
+	key, prefix := sessionKey(k), turnPrefix(k)
+	created := s.Created
 	if created.IsZero() {
 		created = now
 	}
-	defer b.cache.invalidate(sessionCacheKey(tenant, id))
+	defer b.cache.invalidate(sessionCacheKey(k))
 	// Batch may run this more than once, each time in a new transaction,
 	// so it changes nothing outside the transaction.
 	return b.batch(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
-		meta := Session{ID: id, Tenant: tenant, AgentID: agentID, Project: project, Created: created}
+		meta := Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Project: k.Project, Created: created}
 		if v := sessions.Get(key); v != nil {
 			meta = Session{}
-			if err := decode(v, &meta, "session", id); err != nil {
+			if err := decode(v, &meta, "session", k.ID); err != nil {
 				return err
 			}
 		}
@@ -94,30 +91,32 @@ func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Messa
 	})
 }
 
-// RecentTurns returns the messages of the last n turns of tenant's session
-// id, oldest first. n <= 0, or a session that does not exist, gives none.
-func (b *Bolt) RecentTurns(ctx context.Context, tenant, id string, n int) ([]adapters.Message, error) {
+// RecentTurns returns the messages of the last n turns of the session k
+// names, oldest first. n <= 0, or a session that does not exist, gives
+// none.
+func (b *Bolt) RecentTurns(ctx context.Context, k SessionKey, n int) ([]adapters.Message, error) {
 	if err := b.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer b.exit()
-	if n <= 0 || !validName(tenant) || !validID(id) {
+	if n <= 0 || checkSessionKey(k) != nil {
 		return nil, nil
 	}
-	prefix := turnPrefix(tenant, id)
+	prefix := turnPrefix(k)
 	var turns [][]adapters.Message
 	total := 0
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketTurns).Cursor()
-		k, v := c.Seek(prefixEnd(prefix))
-		if k == nil {
-			k, v = c.Last()
+		// The last turn is the one before the prefix's upper bound.
+		var tk, v []byte
+		if end, _ := c.Seek(prefixEnd(prefix)); end == nil {
+			tk, v = c.Last()
 		} else {
-			k, v = c.Prev()
+			tk, v = c.Prev()
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(turns) < n; k, v = c.Prev() {
+		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
 			var msgs []adapters.Message
-			if err := decode(v, &msgs, "turn of session", id); err != nil {
+			if err := decode(v, &msgs, "turn of session", k.ID); err != nil {
 				return err
 			}
 			turns = append(turns, msgs)
@@ -133,4 +132,19 @@ func (b *Bolt) RecentTurns(ctx context.Context, tenant, id string, n int) ([]ada
 		out = append(out, t...)
 	}
 	return out, nil
+}
+
+// checkSessionKey reports which part of k cannot be stored.
+func checkSessionKey(k SessionKey) error {
+	switch {
+	case !validName(k.Tenant):
+		return invalidID("tenant", k.Tenant)
+	case !validName(k.AgentID):
+		return invalidID("agent id", k.AgentID)
+	case !validName(k.Project):
+		return invalidID("project", k.Project)
+	case !validID(k.ID):
+		return invalidID("session id", k.ID)
+	}
+	return nil
 }

@@ -50,16 +50,16 @@ type Store interface {
 	// DeleteKey removes a key, or returns ErrNotFound.
 	DeleteKey(ctx context.Context, id string) error
 
-	// GetSession returns tenant's session id, or ErrNotFound.
-	GetSession(ctx context.Context, tenant, id string) (*Session, error)
-	// AppendTurn adds one turn's messages to tenant's session s.ID,
-	// creating the session (with s's AgentID and Project) when it does not
-	// exist. It is
-	// durable when it returns; concurrent calls are group-committed.
+	// GetSession returns the session k names, or ErrNotFound. The same id
+	// under another tenant, agent or project names another session.
+	GetSession(ctx context.Context, k SessionKey) (*Session, error)
+	// AppendTurn adds one turn's messages to the session s.Key() names,
+	// creating it when it does not exist. It is durable when it returns;
+	// concurrent calls are group-committed.
 	AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error
-	// RecentTurns returns the messages of the last n turns of tenant's
-	// session id, oldest first (n <= 0 means none).
-	RecentTurns(ctx context.Context, tenant, id string, n int) ([]adapters.Message, error)
+	// RecentTurns returns the messages of the last n turns of the session
+	// k names, oldest first (n <= 0 means none).
+	RecentTurns(ctx context.Context, k SessionKey, n int) ([]adapters.Message, error)
 
 	// AppendUsage stores usage records in one transaction and adds their
 	// tokens to the monthly counters of their key and tenant.
@@ -129,17 +129,29 @@ type APIKey struct {
 }
 
 // Session is a stored conversation's metadata; its messages are read with
-// RecentTurns.
+// RecentTurns. Tenant, AgentID, Project and ID are its key.
 type Session struct {
 	ID      string `json:"id"`
 	Tenant  string `json:"tenant"`
 	AgentID string `json:"agent_id"`
-	// Project is the project the session began in (Tenzro projects);
+	// Project is the project the session belongs to (Tenzro projects);
 	// empty for dialects without projects.
 	Project string    `json:"project,omitempty"`
 	Turns   int       `json:"turns"`
 	Created time.Time `json:"created_at"`
 	Updated time.Time `json:"updated_at"`
+}
+
+// SessionKey names a session: a conversation id is scoped to the tenant,
+// the agent it talks to and the project (where the dialect has projects),
+// so an id that is new to an agent starts a new conversation with it.
+type SessionKey struct {
+	Tenant, AgentID, Project, ID string
+}
+
+// Key returns the key that names s.
+func (s *Session) Key() SessionKey {
+	return SessionKey{Tenant: s.Tenant, AgentID: s.AgentID, Project: s.Project, ID: s.ID}
 }
 
 // UsageRecord is one model call's usage log entry.

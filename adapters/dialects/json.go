@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -60,12 +61,23 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, adapters.Errorf(adapters.KindInvalidRequest, "reading request body: %v", err)
+		return nil, BodyError(err)
 	}
 	if int64(len(body)) > limit {
 		return nil, tooLarge(limit)
 	}
 	return body, nil
+}
+
+// BodyError is the 400 for a request body that could not be read: one
+// that did not arrive within the server's read timeout (Caddy's read_body),
+// or one the client broke off.
+func BodyError(err error) *adapters.Error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "request_timeout",
+			Message: "the request body did not arrive within the server's read timeout"}
+	}
+	return adapters.Errorf(adapters.KindInvalidRequest, "reading request body: %v", err)
 }
 
 func tooLarge(limit int64) *adapters.Error {

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"KeyCopies", testKeyCopies},
 		{"SessionAppend", testSessionAppend},
 		{"SessionRecentTurns", testSessionRecentTurns},
+		{"SessionPerAgent", testSessionPerAgent},
 		{"SessionTenantIsolation", testSessionTenantIsolation},
 		{"SessionConcurrentAppend", testSessionConcurrentAppend},
 		{"UsageList", testUsageList},
@@ -483,14 +484,15 @@ func turns(tag string, from, to int) []adapters.Message {
 }
 
 func testSessionAppend(t *testing.T, s state.Store) {
-	_, err := s.GetSession(ctx, "t", "s1")
+	k1 := state.SessionKey{Tenant: "t", AgentID: "ag1", ID: "s1"}
+	_, err := s.GetSession(ctx, k1)
 	wantErr(t, "GetSession before any turn", err, state.ErrNotFound)
 
 	before := time.Now().Add(-time.Second)
 	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "ag1"}, turn("s1", 1)))
-	got, err := s.GetSession(ctx, "t", "s1")
+	got, err := s.GetSession(ctx, k1)
 	must(t, err)
-	if got.ID != "s1" || got.Tenant != "t" || got.AgentID != "ag1" || got.Turns != 1 {
+	if got.ID != "s1" || got.Tenant != "t" || got.AgentID != "ag1" || got.Project != "" || got.Turns != 1 {
 		t.Fatalf("GetSession after first turn = %+v", got)
 	}
 	if got.Created.Before(before) || got.Updated.Before(got.Created) {
@@ -498,29 +500,30 @@ func testSessionAppend(t *testing.T, s state.Store) {
 	}
 	created := got.Created
 
-	// The agent of an existing session stays.
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "other"}, turn("s1", 2)))
-	got, err = s.GetSession(ctx, "t", "s1")
+	// A later turn keeps the creation time, whatever the caller passes.
+	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "ag1", Created: day}, turn("s1", 2)))
+	got, err = s.GetSession(ctx, k1)
 	must(t, err)
-	if got.AgentID != "ag1" || got.Turns != 2 || !got.Created.Equal(created) || got.Updated.Before(created) {
+	if got.Turns != 2 || !got.Created.Equal(created) || got.Updated.Before(created) {
 		t.Fatalf("GetSession after second turn = %+v", got)
 	}
 	// The returned session is a copy.
 	got.Turns = 99
-	got, err = s.GetSession(ctx, "t", "s1")
+	got, err = s.GetSession(ctx, k1)
 	must(t, err)
 	if got.Turns != 2 {
 		t.Fatalf("GetSession after mutating a returned session: Turns = %d", got.Turns)
 	}
 
 	// A given creation time is kept.
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "s2", Tenant: "t", AgentID: "ag1", Created: day}, turn("s2", 1)))
-	got, err = s.GetSession(ctx, "t", "s2")
+	k2 := state.SessionKey{Tenant: "t", AgentID: "ag1", Project: "p", ID: "s2"}
+	must(t, s.AppendTurn(ctx, &state.Session{ID: "s2", Tenant: "t", AgentID: "ag1", Project: "p", Created: day}, turn("s2", 1)))
+	got, err = s.GetSession(ctx, k2)
 	must(t, err)
-	if !got.Created.Equal(day) {
-		t.Fatalf("session created %v, want %v", got.Created, day)
+	if !got.Created.Equal(day) || got.Project != "p" {
+		t.Fatalf("session %+v, want created %v in project p", got, day)
 	}
-	if err := s.AppendTurn(ctx, &state.Session{Tenant: "t"}, turn("x", 1)); err == nil {
+	if err := s.AppendTurn(ctx, &state.Session{Tenant: "t", AgentID: "ag1"}, turn("x", 1)); err == nil {
 		t.Fatal("AppendTurn with empty session id succeeded")
 	}
 }
@@ -530,67 +533,123 @@ func testSessionRecentTurns(t *testing.T, s state.Store) {
 	for i := 1; i <= 5; i++ {
 		must(t, s.AppendTurn(ctx, sess, turn("s", i)))
 	}
-	// A neighbour whose keys sort right after s's must not leak in.
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "s0", Tenant: "t"}, turn("s0", 1)))
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "t0"}, turn("t0", 1)))
+	// Neighbours whose keys sort right after s's must not leak in.
+	for _, n := range []state.Session{
+		{ID: "s0", Tenant: "t", AgentID: "a"},
+		{ID: "s", Tenant: "t0", AgentID: "a"},
+		{ID: "s", Tenant: "t", AgentID: "a0"},
+		{ID: "s", Tenant: "t", AgentID: "a", Project: "p"},
+	} {
+		must(t, s.AppendTurn(ctx, &n, turn("neighbour", 1)))
+	}
+	key := func(id string) state.SessionKey { return state.SessionKey{Tenant: "t", AgentID: "a", ID: id} }
 	for _, tc := range []struct {
 		name string
-		id   string
+		key  state.SessionKey
 		n    int
 		want []adapters.Message
 	}{
-		{"zero", "s", 0, nil},
-		{"negative", "s", -3, nil},
-		{"one", "s", 1, turns("s", 5, 5)},
-		{"some", "s", 3, turns("s", 3, 5)},
-		{"all", "s", 5, turns("s", 1, 5)},
-		{"more than stored", "s", 50, turns("s", 1, 5)},
-		{"unknown session", "nope", 5, nil},
-		{"neighbour", "s0", 5, turns("s0", 1, 1)},
+		{"zero", key("s"), 0, nil},
+		{"negative", key("s"), -3, nil},
+		{"one", key("s"), 1, turns("s", 5, 5)},
+		{"some", key("s"), 3, turns("s", 3, 5)},
+		{"all", key("s"), 5, turns("s", 1, 5)},
+		{"more than stored", key("s"), 50, turns("s", 1, 5)},
+		{"unknown session", key("nope"), 5, nil},
+		{"neighbour id", key("s0"), 5, turns("neighbour", 1, 1)},
+		{"neighbour project", state.SessionKey{Tenant: "t", AgentID: "a", Project: "p", ID: "s"}, 5, turns("neighbour", 1, 1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.RecentTurns(ctx, "t", tc.id, tc.n)
+			got, err := s.RecentTurns(ctx, tc.key, tc.n)
 			must(t, err)
 			if len(got) != len(tc.want) {
-				t.Fatalf("RecentTurns(%q, %d) = %d messages, want %d", tc.id, tc.n, len(got), len(tc.want))
+				t.Fatalf("RecentTurns(%+v, %d) = %d messages, want %d", tc.key, tc.n, len(got), len(tc.want))
 			}
 			if len(got) > 0 {
-				equalJSON(t, fmt.Sprintf("RecentTurns(%q, %d)", tc.id, tc.n), got, tc.want)
+				equalJSON(t, fmt.Sprintf("RecentTurns(%+v, %d)", tc.key, tc.n), got, tc.want)
 			}
 		})
 	}
 	// Empty turns count as turns.
 	must(t, s.AppendTurn(ctx, sess, nil))
-	got, err := s.RecentTurns(ctx, "t", "s", 2)
+	got, err := s.RecentTurns(ctx, key("s"), 2)
 	must(t, err)
 	equalJSON(t, "RecentTurns over an empty turn", got, turns("s", 5, 5))
 }
 
+// testSessionPerAgent: one conversation id used with two agents (and in
+// two projects) of one tenant names independent sessions, even where the
+// parts of their keys run together the same.
+func testSessionPerAgent(t *testing.T, s state.Store) {
+	sessions := []state.Session{
+		{Tenant: "t", AgentID: "aa", ID: "conv"},
+		{Tenant: "t", AgentID: "bb", ID: "conv"},
+		{Tenant: "t", AgentID: "aa", Project: "p1", ID: "conv"},
+		{Tenant: "t", AgentID: "bb", Project: "p1", ID: "conv"},
+		{Tenant: "t", AgentID: "a", ID: "aconv"},
+		{Tenant: "t", AgentID: "", Project: "aa", ID: "conv"},
+	}
+	// Interleaved turns: session i gets i+1 of them.
+	for round := range len(sessions) {
+		for i := range sessions {
+			if round <= i {
+				must(t, s.AppendTurn(ctx, &sessions[i], turn(fmt.Sprint(i), round+1)))
+			}
+		}
+	}
+	for i := range sessions {
+		k := sessions[i].Key()
+		got, err := s.GetSession(ctx, k)
+		must(t, err)
+		if got.Key() != k || got.Turns != i+1 {
+			t.Errorf("GetSession(%+v) = %+v, want %d turns", k, got, i+1)
+		}
+		msgs, err := s.RecentTurns(ctx, k, 10)
+		must(t, err)
+		equalJSON(t, fmt.Sprintf("RecentTurns(%+v)", k), msgs, turns(fmt.Sprint(i), 1, i+1))
+	}
+	// An agent that never used the id has no session under it.
+	for _, k := range []state.SessionKey{
+		{Tenant: "t", AgentID: "cc", ID: "conv"},
+		{Tenant: "t", AgentID: "aa", Project: "p2", ID: "conv"},
+		{Tenant: "t", AgentID: "aac", ID: "onv"},
+	} {
+		_, err := s.GetSession(ctx, k)
+		wantErr(t, fmt.Sprintf("GetSession(%+v)", k), err, state.ErrNotFound)
+		if msgs, err := s.RecentTurns(ctx, k, 10); err != nil || len(msgs) != 0 {
+			t.Errorf("RecentTurns(%+v) = %d messages, %v", k, len(msgs), err)
+		}
+	}
+}
+
 func testSessionTenantIsolation(t *testing.T, s state.Store) {
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "shared", Tenant: "A", AgentID: "aa"}, turn("A", 1)))
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "shared", Tenant: "B", AgentID: "bb"}, turn("B", 1)))
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "shared", Tenant: "A", AgentID: "aa"}, turn("A", 2)))
+	a := &state.Session{ID: "shared", Tenant: "A", AgentID: "ag"}
+	b := &state.Session{ID: "shared", Tenant: "B", AgentID: "ag"}
+	must(t, s.AppendTurn(ctx, a, turn("A", 1)))
+	must(t, s.AppendTurn(ctx, b, turn("B", 1)))
+	must(t, s.AppendTurn(ctx, a, turn("A", 2)))
 
 	for _, tc := range []struct {
-		tenant, agent string
-		turns         int
-		msgs          []adapters.Message
+		sess  *state.Session
+		turns int
+		msgs  []adapters.Message
 	}{
-		{"A", "aa", 2, turns("A", 1, 2)},
-		{"B", "bb", 1, turns("B", 1, 1)},
+		{a, 2, turns("A", 1, 2)},
+		{b, 1, turns("B", 1, 1)},
 	} {
-		got, err := s.GetSession(ctx, tc.tenant, "shared")
+		got, err := s.GetSession(ctx, tc.sess.Key())
 		must(t, err)
-		if got.Tenant != tc.tenant || got.AgentID != tc.agent || got.Turns != tc.turns {
-			t.Fatalf("GetSession(%q) = %+v", tc.tenant, got)
+		if got.Key() != tc.sess.Key() || got.Turns != tc.turns {
+			t.Fatalf("GetSession(%+v) = %+v", tc.sess.Key(), got)
 		}
-		msgs, err := s.RecentTurns(ctx, tc.tenant, "shared", 10)
+		msgs, err := s.RecentTurns(ctx, tc.sess.Key(), 10)
 		must(t, err)
-		equalJSON(t, "RecentTurns of tenant "+tc.tenant, msgs, tc.msgs)
+		equalJSON(t, "RecentTurns of tenant "+tc.sess.Tenant, msgs, tc.msgs)
 	}
-	_, err := s.GetSession(ctx, "C", "shared")
+	other := state.SessionKey{Tenant: "C", AgentID: "ag", ID: "shared"}
+	_, err := s.GetSession(ctx, other)
 	wantErr(t, "GetSession of another tenant", err, state.ErrNotFound)
-	msgs, err := s.RecentTurns(ctx, "C", "shared", 10)
+	msgs, err := s.RecentTurns(ctx, other, 10)
 	must(t, err)
 	if len(msgs) != 0 {
 		t.Fatalf("RecentTurns of another tenant = %d messages", len(msgs))
@@ -599,16 +658,20 @@ func testSessionTenantIsolation(t *testing.T, s state.Store) {
 
 func testSessionConcurrentAppend(t *testing.T, s state.Store) {
 	const workers = 50
+	shared := state.SessionKey{Tenant: "t", AgentID: "a", ID: "shared"}
+	own := func(w int) state.SessionKey {
+		return state.SessionKey{Tenant: "t", AgentID: "a", ID: fmt.Sprintf("own%d", w)}
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*workers)
 	for w := range workers {
 		wg.Go(func() {
 			for i := range 2 {
 				msg := []adapters.Message{adapters.TextMessage(adapters.RoleUser, fmt.Sprintf("w%d-%d", w, i))}
-				errs <- s.AppendTurn(ctx, &state.Session{ID: "shared", Tenant: "t", AgentID: "a"}, msg)
+				errs <- s.AppendTurn(ctx, &state.Session{ID: shared.ID, Tenant: shared.Tenant, AgentID: shared.AgentID}, msg)
 			}
-			own := &state.Session{ID: fmt.Sprintf("own%d", w), Tenant: "t", AgentID: "a"}
-			errs <- s.AppendTurn(ctx, own, turn("own", w))
+			k := own(w)
+			errs <- s.AppendTurn(ctx, &state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID}, turn("own", w))
 		})
 	}
 	wg.Wait()
@@ -617,12 +680,12 @@ func testSessionConcurrentAppend(t *testing.T, s state.Store) {
 		must(t, err)
 	}
 
-	got, err := s.GetSession(ctx, "t", "shared")
+	got, err := s.GetSession(ctx, shared)
 	must(t, err)
 	if got.Turns != 2*workers {
 		t.Fatalf("shared session has %d turns, want %d", got.Turns, 2*workers)
 	}
-	msgs, err := s.RecentTurns(ctx, "t", "shared", 3*workers)
+	msgs, err := s.RecentTurns(ctx, shared, 3*workers)
 	must(t, err)
 	seen := map[string]bool{}
 	last := map[int]int{}
@@ -645,7 +708,7 @@ func testSessionConcurrentAppend(t *testing.T, s state.Store) {
 		t.Fatalf("shared session has %d distinct messages, want %d", len(seen), 2*workers)
 	}
 	for w := range workers {
-		msgs, err := s.RecentTurns(ctx, "t", fmt.Sprintf("own%d", w), 5)
+		msgs, err := s.RecentTurns(ctx, own(w), 5)
 		must(t, err)
 		equalJSON(t, fmt.Sprintf("session own%d", w), msgs, turn("own", w))
 	}

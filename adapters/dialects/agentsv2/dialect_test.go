@@ -111,11 +111,12 @@ func TestSoftDelete(t *testing.T) {
 	if err != nil || !stored.Deleted() || stored.SystemPrompt != "" || stored.Name != "Code Reviewer Agent" {
 		t.Errorf("stored tombstone = %+v, %v", stored, err)
 	}
-	sess, err := h.Store.GetSession(ctx, "tenant-a", "sess-review")
+	key := state.SessionKey{Tenant: "tenant-a", AgentID: "code-reviewer", ID: "sess-review"}
+	sess, err := h.Store.GetSession(ctx, key)
 	if err != nil || sess.AgentID != "code-reviewer" || sess.Turns != 1 {
 		t.Errorf("session after delete = %+v, %v", sess, err)
 	}
-	msgs, _ := h.Store.RecentTurns(ctx, "tenant-a", "sess-review", 5)
+	msgs, _ := h.Store.RecentTurns(ctx, key, 5)
 	if len(msgs) != 2 {
 		t.Errorf("history after delete = %d messages", len(msgs))
 	}

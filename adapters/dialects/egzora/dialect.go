@@ -17,15 +17,18 @@
 // concatenated chunks equal the non-streamed "response", thinking block
 // included (see ThinkingHeader).
 //
+// A session_id is the caller's conversation with the agent it names: the
+// same id with another agent (or another tenant) is another conversation,
+// and an id new to the agent starts one.
+//
 // Every error, on every route and mid-stream, has one shape:
 //
 //	{"error": {"message": "...", "type": "...", "code": "...", "param": "images[1]" | null}}
 //
 // with the HTTP status of the failure: 400 for bad input (param names the
-// field), 401 for a missing or bad key, 404 for an unknown agent or a
-// session of another agent, 413 for an oversized body, 429 (with
-// Retry-After) for rate limits and quotas, 502/503/504 for upstream
-// failures and 500 for anything else.
+// field), 401 for a missing or bad key, 404 for an unknown agent, 413 for
+// an oversized body, 429 (with Retry-After) for rate limits and quotas,
+// 502/503/504 for upstream failures and 500 for anything else.
 package egzora
 
 import (

@@ -185,7 +185,7 @@ var goldenCases = []goldenCase{
 	}},
 
 	// Sessions: the second turn replays the first; tenant B's same id is
-	// a fresh session of its own; another agent's session is a 404.
+	// a fresh session of its own, and so is another agent's.
 	{name: "session", events: []string{evTurn1, evTurn2, evTurn1}, steps: []step{
 		chatStep(`{"agent_id":"assistant","message":"My name is Ada.","session_id":"s-123"}`),
 		chatStep(`{"agent_id":"assistant","message":"What is my name?","session_id":"s-123","stream":true}`),
@@ -343,7 +343,7 @@ func TestGoldenErrors(t *testing.T) {
 		{Kind: adapters.KindUnauthenticated, Code: "missing_api_key", Message: "missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"},
 		{Kind: adapters.KindUnauthenticated, Code: "invalid_api_key", Message: "invalid API key"},
 		{Kind: adapters.KindForbidden, Message: "this key may not use project p"},
-		{Kind: adapters.KindNotFound, Code: "session_not_found", Param: "session_id", Message: "session 's' not found for agent 'a'"},
+		{Kind: adapters.KindNotFound, Code: "agent_not_found", Param: "agent", Message: "agent 'a' not found"},
 		{Kind: adapters.KindTooLarge, Code: "request_too_large", Message: "request body is larger than the limit of 1024 bytes"},
 		{Kind: adapters.KindRateLimited, Message: "rate limit of 20 requests per minute reached", RetryAfter: 1500 * time.Millisecond},
 		{Kind: adapters.KindQuotaExceeded, Message: "monthly token quota exhausted", RetryAfter: 72 * time.Hour},

@@ -28,7 +28,8 @@
 // procedural_enabled} (each defaults to true, true and false), tools,
 // temperature (0 to 2), max_tokens, and beyond the document an optional
 // caller-chosen id (letters, digits, "_" and "-"; a generated "agent_…"
-// otherwise), status ("active" or "inactive") and
+// otherwise), status ("active", "inactive" or "draft": only active agents
+// answer, the others are a 400 "agent_not_active" when chatted with) and
 // memory_config.embedding_model. The model must be one the gateway
 // routes, and tools must be tools or toolkits the operator declared (a
 // 400 names the others): tenants cannot attach arbitrary tools. An agent
@@ -39,8 +40,9 @@
 // (mean latency of its answers, "2.3s") and satisfaction_rate (the share
 // of thumbs up among end users' feedback, null until there is some).
 //
-// Chat. conversation_id continues a conversation (a new one is generated,
-// "conv_…", when absent); context.user_id names the end user, whose
+// Chat. conversation_id continues the caller's conversation with this
+// agent (an id new to the agent starts one; one is generated, "conv_…",
+// when absent); context.user_id names the end user, whose
 // memories are kept apart from every other user's; the other context
 // fields fill {{name}} placeholders of the system prompt. The agent's
 // standing instructions and the facts and earlier exchanges most relevant
@@ -176,9 +178,6 @@ func agentError(err error) error {
 	c.Param = param
 	if msg != "" {
 		c.Message = msg
-		if c.Code == "session_not_found" {
-			c.Code = "conversation_not_found"
-		}
 	}
 	return &c
 }

@@ -29,19 +29,15 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	}
 	ctx := r.Context()
 	rt := d.env.Runtime
-	var prev *state.StoredResponse
-	if req.previousID != "" {
-		if prev, err = d.previous(ctx, p, req.previousID); err != nil {
-			return err
-		}
-	}
 	agent, err := d.resolve(ctx, p, req.model)
 	if err != nil {
 		return err
 	}
-	if prev != nil && prev.AgentID != agent.ID {
-		return &adapters.Error{Kind: adapters.KindNotFound, Code: "previous_response_not_found", Param: "previous_response_id",
-			Message: "Previous response with id " + q(req.previousID) + " not found for agent " + q(req.model) + "."}
+	var prev *state.StoredResponse
+	if req.previousID != "" {
+		if prev, err = d.previous(ctx, p, req.previousID, agent, req.model); err != nil {
+			return err
+		}
 	}
 	// A continued conversation keeps its version unless the request
 	// names one; a version since withdrawn (its agent made anew) gives way
@@ -59,8 +55,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		return err
 	}
 	if !agent.Active() {
-		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "model",
-			Message: "Agent " + q(req.model) + " is " + agent.Status + ", not active"}
+		return adapters.NotActive(agent, "model")
 	}
 	if err := linkOutputs(req, prev); err != nil {
 		return err
@@ -164,10 +159,11 @@ func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model stri
 	return nil, modelNotFound(model, err)
 }
 
-// previous loads the conversation a previous_response_id continues: its
-// stored response or, for a conversation another dialect began, its
-// session. Unknown ids and other tenants' are the same 404.
-func (d *Dialect) previous(ctx context.Context, p *adapters.Principal, id string) (*state.StoredResponse, error) {
+// previous loads the conversation of agent (named model in the request)
+// that a previous_response_id continues: its stored response or, for a
+// conversation another dialect began with the agent, its session.
+// Unknown ids, other agents' and other tenants' are the same 404.
+func (d *Dialect) previous(ctx context.Context, p *adapters.Principal, id string, agent *adapters.Agent, model string) (*state.StoredResponse, error) {
 	notFound := &adapters.Error{Kind: adapters.KindNotFound, Code: "previous_response_not_found", Param: "previous_response_id",
 		Message: "Previous response with id " + q(id) + " not found."}
 	sid, ok := strings.CutPrefix(id, idPrefix)
@@ -177,6 +173,10 @@ func (d *Dialect) previous(ctx context.Context, p *adapters.Principal, id string
 	store := d.env.Runtime.Store()
 	if rs, ok := store.(state.ResponseStore); ok {
 		rec, err := rs.GetResponse(ctx, p.Tenant, sid)
+		if err == nil && rec.AgentID != agent.ID {
+			notFound.Message = "Previous response with id " + q(id) + " not found for agent " + q(model) + "."
+			return nil, notFound
+		}
 		if err == nil {
 			return rec, nil
 		}
@@ -184,14 +184,14 @@ func (d *Dialect) previous(ctx context.Context, p *adapters.Principal, id string
 			return nil, err
 		}
 	}
-	s, err := store.GetSession(ctx, p.Tenant, sid)
+	_, err := store.GetSession(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: sid})
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, notFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &state.StoredResponse{ID: sid, Tenant: p.Tenant, AgentID: s.AgentID}, nil
+	return &state.StoredResponse{ID: sid, Tenant: p.Tenant, AgentID: agent.ID}, nil
 }
 
 // linkOutputs names the function each function_call_output answers (some

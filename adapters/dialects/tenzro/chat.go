@@ -69,7 +69,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 			err = paused(res)
 		}
 		if err != nil {
-			return conversationError(err, convID)
+			return err
 		}
 		w.Header().Set(ConversationHeader, convID)
 		writeJSON(w, http.StatusOK, chatResponse{Message: messageView{Role: "assistant", Content: res.Text},
@@ -85,23 +85,13 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	if err != nil {
 		if !s.sse.Started() {
 			w.Header().Del(ConversationHeader)
-			return conversationError(err, convID)
+			return err
 		}
 		_ = s.sse.Event("", appendError(nil, adapters.AsError(err)))
 		return nil
 	}
 	_ = s.sse.Event("", []byte("[DONE]"))
 	return nil
-}
-
-// conversationError words the runtime's error for a conversation of
-// another agent or project as this API does.
-func conversationError(err error, id string) error {
-	if e := adapters.AsError(err); e.Code == "session_not_found" {
-		return &adapters.Error{Kind: adapters.KindNotFound, Code: "conversation_not_found", Param: "conversation_id",
-			Message: "Conversation " + quote(id) + " not found"}
-	}
-	return err
 }
 
 // withContext fills the system prompt's placeholders from a request's
@@ -247,14 +237,15 @@ func (d *Dialect) conversation(w http.ResponseWriter, r *http.Request, p *adapte
 	missing := &adapters.Error{Kind: adapters.KindNotFound, Code: "conversation_not_found", Param: "conversation_id",
 		Message: "Conversation " + quote(id) + " not found"}
 	store := d.env.Runtime.Store()
-	s, err := store.GetSession(ctx, p.Tenant, id)
-	if errors.Is(err, state.ErrNotFound) || err == nil && (s.AgentID != agent.ID || s.Project != project) {
+	key := state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, Project: project, ID: id}
+	s, err := store.GetSession(ctx, key)
+	if errors.Is(err, state.ErrNotFound) {
 		return missing
 	}
 	if err != nil {
 		return err
 	}
-	msgs, err := store.RecentTurns(ctx, p.Tenant, id, min(s.Turns, maxHistoryTurns))
+	msgs, err := store.RecentTurns(ctx, key, min(s.Turns, maxHistoryTurns))
 	if err != nil {
 		return err
 	}

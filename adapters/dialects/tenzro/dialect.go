@@ -1,7 +1,7 @@
 // Package tenzro serves the Tenzro Agent API under /agent/agents over the
 // shared agent runtime:
 //
-//	POST   /agent/agents                                      create an agent in the project (201)
+//	POST   /agent/agents                                      create an agent in the project (200)
 //	GET    /agent/agents                                      the project's agents, with their executions
 //	GET    /agent/agents/{id}                                 one agent (every setting)
 //	PATCH  /agent/agents/{id}                                 change some settings
@@ -30,7 +30,8 @@
 // runtime.MaxOrchestrationDepth levels deep. temperature (0–2),
 // max_iterations (1–MaxIterations, the agent's tool-loop bound), thinking
 // (ask the model to reason first: "thinking" stream events) and status
-// (active or inactive) are optional. How the patterns run is
+// (active, inactive or draft; chat and execute of an agent that is not
+// active are a 400 "agent_not_active") are optional. How the patterns run is
 // runtime.Orchestrate's documentation.
 //
 // Chat answers {"message": {"role": "assistant", "content"},
@@ -65,7 +66,8 @@
 // Every error has the document's shape, {"error": {"code", "message",
 // "status"}}: validation_error 400 (the message names the field),
 // unauthorized 401, forbidden / project_forbidden / agent_declared 403,
-// agent_not_found / conversation_not_found / model_not_found 404,
+// agent_not_found / conversation_not_found (history of a conversation
+// the agent does not have) / model_not_found 404,
 // agent_in_use / tool_requires_confirmation / conflict 409,
 // payload_too_large 413, rate_limited and
 // quota_exceeded 429 (with Retry-After), upstream_error 502,
@@ -217,10 +219,7 @@ func errorCode(err *adapters.Error) string {
 	case adapters.KindForbidden:
 		return "forbidden"
 	case adapters.KindNotFound:
-		switch {
-		case err.Code == "session_not_found":
-			return "conversation_not_found"
-		case strings.HasSuffix(err.Code, "_not_found"):
+		if strings.HasSuffix(err.Code, "_not_found") {
 			return err.Code
 		}
 		return "not_found"

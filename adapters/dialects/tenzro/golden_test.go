@@ -281,6 +281,13 @@ var goldenCases = []goldenCase{
 			`"tools":["builtin","support.search_docs"],"temperature":0,"max_iterations":50,"thinking":true,"status":"inactive","unknown":1}`),
 		get("/agent/agents/{a2}"),
 		get("/agent/agents"),
+		// A draft answers nothing until it is made active.
+		post("/agent/agents", `{"name":"drafted","status":"draft"}`),
+		post("/agent/agents/{a3}/chat", `{"message":"Hi"}`),
+		post("/agent/agents/{a3}/execute", `{"task":"Say hi"}`),
+		patch("/agent/agents/{a3}", `{"status":"archived"}`),
+		patch("/agent/agents/{a3}", `{"status":"active"}`),
+		get("/agent/agents/{a3}"),
 	}},
 	{name: "create_invalid", steps: []step{
 		post("/agent/agents", `{}`),
@@ -296,7 +303,7 @@ var goldenCases = []goldenCase{
 		post("/agent/agents", `{"name":"x","temperature":"hot"}`),
 		post("/agent/agents", `{"name":"x","max_iterations":0}`),
 		post("/agent/agents", `{"name":"x","max_iterations":2.5}`),
-		post("/agent/agents", `{"name":"x","status":"draft"}`),
+		post("/agent/agents", `{"name":"x","status":"archived"}`),
 		post("/agent/agents", `{"name":"x","thinking":"yes"}`),
 		post("/agent/agents", `{"name":"x","orchestration_pattern":"PARALLEL"}`),
 		post("/agent/agents", `{"name":"x","orchestration_pattern":"PARALLEL","sub_agents":["ghost"]}`),
@@ -329,7 +336,8 @@ var goldenCases = []goldenCase{
 		as("pa", in("proj_a", get("/agent/agents/{a1}/conversations/conv_b"))),
 		in("proj_a", get("/agent/agents/{a1}/conversations/conv_b")),
 		in("proj_b", get("/agent/agents/{a1}/conversations/conv_b")),
-		// A shared (declared) agent: a conversation stays in its project.
+		// A shared (declared) agent: a conversation stays in its project;
+		// the same id in another project is another conversation.
 		in("proj_b", post("/agent/agents/researcher/chat", `{"message":"hi","conversation_id":"conv_shared"}`)),
 		as("pa", in("proj_a", get("/agent/agents/researcher/conversations/conv_shared"))),
 		as("pa", in("proj_a", post("/agent/agents/researcher/chat", `{"message":"again","conversation_id":"conv_shared"}`))),
@@ -598,7 +606,7 @@ func TestGoldenErrors(t *testing.T) {
 		invalid("name", "is required"),
 		{Kind: adapters.KindInvalidRequest, Code: "validation_error", Param: ProjectHeader, Message: "the X-Project-ID header is required: name the project the request belongs to"},
 		{Kind: adapters.KindInvalidRequest, Code: "unknown_tool", Param: "tools", Message: "unknown tool 'x'"},
-		{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "agent", Message: "agent 'a' is inactive, not active"},
+		adapters.NotActive(&adapters.Agent{ID: "a", Status: adapters.StatusInactive}, "agent"),
 		{Kind: adapters.KindInvalidRequest, Code: "invalid_json", Message: "malformed JSON"},
 		{Kind: adapters.KindUnauthenticated, Code: "missing_api_key", Message: "missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"},
 		{Kind: adapters.KindUnauthenticated, Code: "invalid_api_key", Message: "invalid API key"},
@@ -607,7 +615,7 @@ func TestGoldenErrors(t *testing.T) {
 		{Kind: adapters.KindForbidden, Code: "model_not_allowed", Message: "tier 'free' may not call model 'm' directly"},
 		{Kind: adapters.KindForbidden, Message: "forbidden"},
 		notFound("agent_xyz"),
-		{Kind: adapters.KindNotFound, Code: "session_not_found", Param: "session_id", Message: "session 'conv_x' not found for agent 'a'"},
+		{Kind: adapters.KindNotFound, Code: "conversation_not_found", Param: "conversation_id", Message: "Conversation 'conv_x' not found"},
 		{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model", Message: "no provider serves model 'm'"},
 		{Kind: adapters.KindNotFound, Message: "not found"},
 		{Kind: adapters.KindConflict, Code: "agent_in_use", Message: "Agent 'a' is a sub-agent of 'b'"},
