@@ -30,9 +30,8 @@ type Call struct {
 	Reasoning *bool
 	// ReasoningEffort, when set, replaces the agent's effort.
 	ReasoningEffort string
-	// ReasoningBudget, when positive, bounds thinking in tokens (Gemini
-	// thinkingBudget, Anthropic budget_tokens); providers that take a
-	// budget prefer it to the effort.
+	// ReasoningBudget, when set, bounds thinking in tokens (Anthropic
+	// budget_tokens, Gemini thinkingBudget).
 	ReasoningBudget int
 	// Model overrides the agent's model when set.
 	Model string

@@ -29,14 +29,14 @@ type Request struct {
 type Sampling struct {
 	Temperature *float64 `json:"temperature,omitempty"`
 	TopP        *float64 `json:"top_p,omitempty"`
-	// TopK samples from the k most likely tokens (Gemini topK, Anthropic
-	// top_k; sent as top_k to OpenAI-compatible servers).
-	TopK      *int     `json:"top_k,omitempty"`
-	MaxTokens *int     `json:"max_tokens,omitempty"`
-	Stop      []string `json:"stop,omitempty"`
-	Seed      *int64   `json:"seed,omitempty"`
+	MaxTokens   *int     `json:"max_tokens,omitempty"`
+	Stop        []string `json:"stop,omitempty"`
+	Seed        *int64   `json:"seed,omitempty"`
 	// ResponseFormat is the OpenAI response_format object as raw JSON.
 	ResponseFormat json.RawMessage `json:"response_format,omitempty"`
+	// TopK samples from the k likeliest tokens (Anthropic, Gemini; the
+	// OpenAI API has none).
+	TopK *int `json:"top_k,omitempty"`
 }
 
 // Merge returns s with every field that o sets taken from o.
@@ -46,9 +46,6 @@ func (s Sampling) Merge(o Sampling) Sampling {
 	}
 	if o.TopP != nil {
 		s.TopP = o.TopP
-	}
-	if o.TopK != nil {
-		s.TopK = o.TopK
 	}
 	if o.MaxTokens != nil {
 		s.MaxTokens = o.MaxTokens
@@ -61,6 +58,9 @@ func (s Sampling) Merge(o Sampling) Sampling {
 	}
 	if o.ResponseFormat != nil {
 		s.ResponseFormat = o.ResponseFormat
+	}
+	if o.TopK != nil {
+		s.TopK = o.TopK
 	}
 	return s
 }

@@ -402,7 +402,7 @@ func reasoningOf(call *adapters.Call) *adapters.Reasoning {
 	if effort == "" {
 		effort = defaultReasoningEffort
 	}
-	return &adapters.Reasoning{Effort: effort, BudgetTokens: max(call.ReasoningBudget, 0)}
+	return &adapters.Reasoning{Effort: effort, BudgetTokens: call.ReasoningBudget}
 }
 
 // history loads the earlier turns of call's session. A session is the

@@ -320,8 +320,10 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 			b = wire.AppendFloat(b, *s.TopP)
 		}
 	}
-	// Anthropic rejects top_k with thinking, as it does temperature.
-	if s.TopK != nil && !p.thinking {
+	if s.TopK != nil {
+		if *s.TopK <= 0 {
+			return dst, adapters.BadField("top_k", "must be a positive integer")
+		}
 		b = append(b, `,"top_k":`...)
 		b = strconv.AppendInt(b, int64(*s.TopK), 10)
 	}

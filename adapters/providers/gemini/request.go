@@ -417,7 +417,7 @@ func applySampling(config *genai.GenerateContentConfig, s *adapters.Sampling) er
 		config.TopP = genai.Ptr(float32(*s.TopP))
 	}
 	if s.TopK != nil {
-		if *s.TopK <= 0 || *s.TopK > math.MaxInt32 {
+		if *s.TopK <= 0 {
 			return adapters.BadField("top_k", "must be a positive integer")
 		}
 		config.TopK = genai.Ptr(float32(*s.TopK))
