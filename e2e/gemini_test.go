@@ -656,7 +656,8 @@ func gmLimitsBlock(up *fakeupstream.OpenAI) string {
 // with RESOURCE_EXHAUSTED; and no route lets tenant B see or use tenant
 // A's agent or usage.
 func TestGeminiLimitsMetricsAndIsolation(t *testing.T) {
-	up := (&fakeupstream.OpenAI{Reply: "Hello there friend."}).Start()
+	hold := make(chan struct{})
+	up := (&fakeupstream.OpenAI{Reply: "Hello there friend.", HoldLast: hold}).Start()
 	defer up.Close()
 	g := testgate.Start(t, testgate.Config{Block: gmLimitsBlock(up)})
 	ctx := context.Background()
@@ -664,6 +665,24 @@ func TestGeminiLimitsMetricsAndIsolation(t *testing.T) {
 
 	t.Run("metrics", func(t *testing.T) {
 		before := g.Scrape(t)
+		// A streamed JSON array in flight is an active stream, as SSE is.
+		active := before.Get("agentgate_active_streams", "dialect", "gemini")
+		resp, err := http.Post(g.URL+"/v1beta/models/assistant:streamGenerateContent?key="+testgate.KeyA, "application/json",
+			strings.NewReader(`{"contents":[{"parts":[{"text":"hi"}]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(resp.Body)
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			t.Fatalf("%v %v", tok, err)
+		}
+		g.WaitMetric(t, active+1, "agentgate_active_streams", "dialect", "gemini")
+		close(hold)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		g.WaitMetric(t, active, "agentgate_active_streams", "dialect", "gemini")
+		before = g.WaitMetric(t, before.Get("agentgate_requests_total", "dialect", "gemini", "agent", "assistant", "outcome", "ok")+1,
+			"agentgate_requests_total", "dialect", "gemini", "agent", "assistant", "outcome", "ok")
 		ok := before.Get("agentgate_requests_total", "dialect", "gemini", "agent", "assistant", "outcome", "ok")
 		in := before.Get("agentgate_tokens_total", "agent", "assistant", "type", "input")
 		out := before.Get("agentgate_tokens_total", "agent", "assistant", "type", "output")
