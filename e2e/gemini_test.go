@@ -19,6 +19,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -672,14 +673,17 @@ func TestGeminiLimitsMetricsAndIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer resp.Body.Close()
+		var once sync.Once
+		release := func() { once.Do(func() { close(hold) }) }
+		defer release() // the stream and later ones must not wait, whatever happens here
 		dec := json.NewDecoder(resp.Body)
 		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 			t.Fatalf("%v %v", tok, err)
 		}
 		g.WaitMetric(t, active+1, "agentgate_active_streams", "dialect", "gemini")
-		close(hold)
+		release()
 		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 		g.WaitMetric(t, active, "agentgate_active_streams", "dialect", "gemini")
 		before = g.WaitMetric(t, before.Get("agentgate_requests_total", "dialect", "gemini", "agent", "assistant", "outcome", "ok")+1,
 			"agentgate_requests_total", "dialect", "gemini", "agent", "assistant", "outcome", "ok")

@@ -53,6 +53,7 @@ func (f *arrayFraming) start() error {
 	h.Set("Content-Type", "application/json; charset=UTF-8")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
+	dialects.MarkStream(f.w)
 	f.w.WriteHeader(http.StatusOK)
 	if _, err := f.w.Write([]byte{'['}); err != nil {
 		return err
