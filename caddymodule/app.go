@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
@@ -66,6 +67,10 @@ type App struct {
 	// memory is recalled by keywords (BM25).
 	EmbeddingModel string `json:"embedding_model,omitempty"`
 
+	// clock is the process's one clock: admission, the runtime (usage
+	// stamps, sessions, agents, paused runs, memory), the built-in tools
+	// and the admin API all read it.
+	clock     clock.Clock
 	backend   *backend
 	storePath string
 	tools     *toolset
@@ -75,6 +80,11 @@ type App struct {
 	metrics   *metrics
 	log       *zap.Logger
 }
+
+// testClock, set only by this package's tests (export_test.go), replaces
+// the real clock of every App provisioned while it is set, so a test
+// moves time for the whole gateway at once.
+var testClock clock.Clock
 
 // ProviderConfig configures one provider instance.
 type ProviderConfig struct {
@@ -174,6 +184,10 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // reload), builds the providers and the runtime.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.log = ctx.Logger()
+	a.clock = clock.Real{}
+	if testClock != nil {
+		a.clock = testClock
+	}
 	var err error
 	if a.metrics, err = newMetrics(ctx, a.Metrics); err != nil {
 		return err
@@ -240,6 +254,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory: memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		Now:    a.clock.Now,
 	})
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ func init() {
 //	        <option> <value>        # provider-specific (mock: delay, reply)
 //	    }
 //	    route <model|prefix*> <provider> [<target model>] {
-//	        lacks images|tools|reasoning...   # what these models cannot take
+//	        lacks images|tools|reasoning|documents...   # what these models cannot take
 //	        drop                              # drop it instead of a 400
 //	    }
 //	    retries {
@@ -391,8 +391,10 @@ func parseRoute(d *caddyfile.Dispenser, app *App) error {
 					rc.Lacks.Tools = true
 				case "reasoning":
 					rc.Lacks.Reasoning = true
+				case "documents":
+					rc.Lacks.Documents = true
 				default:
-					return d.Errf("lacks: unknown input %q (images, tools, reasoning)", what)
+					return d.Errf("lacks: unknown input %q (images, tools, reasoning, documents)", what)
 				}
 			}
 		case "drop":

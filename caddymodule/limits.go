@@ -11,12 +11,10 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
-
-// now is the admission clock; tests replace it.
-var now = time.Now
 
 const (
 	// defaultOutputReserve is the output a request that names no maximum
@@ -26,7 +24,7 @@ const (
 	maxOutputReserve = 32768
 )
 
-var minute = time.Minute
+const minute = time.Minute
 
 // admission is what one request took from its key's limits. Every request
 // through a dialect route is admitted (or refused) here, before the
@@ -49,6 +47,7 @@ var minute = time.Minute
 // max_tokens in every request and no session history that is zero.
 type admission struct {
 	lim      state.Limits
+	clock    clock.Clock
 	keyID    string
 	tier     state.Tier
 	slot     bool
@@ -71,8 +70,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	}
 	ctx := r.Context()
 	lim := h.app.backend.limits
-	a := &admission{lim: lim, keyID: p.KeyID, tier: tier}
-	t := now()
+	a := &admission{lim: lim, clock: h.app.clock, keyID: p.KeyID, tier: tier}
+	t := a.clock.Now()
 	hdr := w.Header()
 
 	if tier.Concurrent > 0 {
@@ -141,15 +140,15 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		}
 		st, ok, err := lim.Reserve(ctx, q.scope, q.limit, a.estimate, t)
 		if err != nil {
-			a.done(ctx, 0)
+			a.done(ctx, nil)
 			return nil, err
 		}
 		if q.kind == "tenant" {
 			h.app.metrics.tenantQuota(p.Tenant, st.Used, q.limit)
 		}
 		if !ok {
-			a.done(ctx, 0)
-			reset := monthEnd(t)
+			a.done(ctx, nil)
+			reset := state.MonthEnd(t)
 			hdr.Set("x-should-retry", "false")
 			return nil, &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: q.kind,
 				Message: "monthly token quota exhausted for " + q.who + ": " + strconv.FormatInt(st.Used, 10) + " of " + strconv.FormatInt(q.limit, 10) +
@@ -169,19 +168,26 @@ func (a *admission) release(ctx context.Context) {
 	}
 }
 
-// done settles the request with the tokens it really used.
-func (a *admission) done(ctx context.Context, used int64) {
+// done settles the request with the tokens it really spent. Each model
+// call's tokens count in the quota month of its usage record, stamped
+// when the call ended: a call reserved before midnight at the end of a
+// month and answered after it is billed to the new month, as the store's
+// counters, which a restart reads, bill it.
+func (a *admission) done(ctx context.Context, spent []state.Spend) {
 	if a == nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx) // a client that left is billed all the same
 	a.release(ctx)
-	t := now()
 	if a.tier.TPM > 0 && a.estimate > 0 {
-		_ = a.lim.Adjust(ctx, "tpm:"+a.keyID, state.Bucket{Capacity: float64(a.tier.TPM), Period: minute}, float64(a.estimate-used), t)
+		var used int64
+		for _, s := range spent {
+			used += s.Tokens
+		}
+		_ = a.lim.Adjust(ctx, "tpm:"+a.keyID, state.Bucket{Capacity: float64(a.tier.TPM), Period: minute}, float64(a.estimate-used), a.clock.Now())
 	}
 	for _, s := range a.scopes {
-		_ = a.lim.Settle(ctx, s, a.estimate, used, t)
+		_ = a.lim.Settle(ctx, s, a.estimate, spent)
 	}
 }
 
@@ -222,11 +228,4 @@ func estimateTokens(r *http.Request, limit int64) (int64, error) {
 		}
 	}
 	return int64(len(body)+3)/4 + out, nil
-}
-
-// monthEnd is when the quota month of t ends: the next month's first
-// instant, UTC.
-func monthEnd(t time.Time) time.Time {
-	y, m, _ := t.UTC().Date()
-	return time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
 }

@@ -389,7 +389,7 @@ func TestMetricsSurviveReload(t *testing.T) {
 	e := g.Scrape(t)
 	n := e.Get("agentgate_requests_total", kv...)
 	if n == 0 {
-		e = g.WaitMetric(t, 1, "agentgate_requests_total", kv...)
+		g.WaitMetric(t, 1, "agentgate_requests_total", kv...)
 		n = 1
 	}
 	g.Load(cfg)
@@ -456,8 +456,8 @@ func TestMetricsRetriesAndBrokenStreams(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), `"error"`) {
 		t.Fatalf("cut-off stream: %d %s", status, body)
 	}
-	after := g.WaitMetric(t, before.Get("agentgate_requests_total", "agent", "cutoff")+1, "agentgate_requests_total", "agent", "cutoff")
-	after = g.WaitMetric(t, before.Get("agentgate_requests_total", "agent", "retried")+1, "agentgate_requests_total", "agent", "retried")
+	g.WaitMetric(t, before.Get("agentgate_requests_total", "agent", "cutoff")+1, "agentgate_requests_total", "agent", "cutoff")
+	after := g.WaitMetric(t, before.Get("agentgate_requests_total", "agent", "retried")+1, "agentgate_requests_total", "agent", "retried")
 	for _, c := range []struct {
 		name string
 		want float64
