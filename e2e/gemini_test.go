@@ -853,3 +853,44 @@ func TestGeminiKeyNotLogged(t *testing.T) {
 		t.Errorf("the filter did not run as documented:\n%s", log)
 	}
 }
+
+// TestGeminiV1Models: GET /v1/models answers a Google client (the SDK on
+// API version v1) in Gemini's shape, and everyone else as before.
+func TestGeminiV1Models(t *testing.T) {
+	up := (&fakeupstream.OpenAI{Reply: "ok"}).Start()
+	defer up.Close()
+	g := testgate.Start(t, testgate.Config{Block: openaiBlock(up)})
+	ctx := context.Background()
+	v1 := func(key string) *genai.Client {
+		c, err := genai.NewClient(ctx, &genai.ClientConfig{APIKey: key, Backend: genai.BackendGeminiAPI,
+			HTTPOptions: genai.HTTPOptions{BaseURL: g.URL, APIVersion: "v1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for key, want := range map[string][]string{testgate.KeyA: {"models/assistant", "models/secret-a"}, testgate.KeyB: {"models/assistant"}} {
+		var got []string
+		for m, err := range v1(key).Models.All(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, m.Name)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("key %s…: v1 models %v, want %v", key[:12], got, want)
+		}
+	}
+	m, err := v1(testgate.KeyA).Models.Get(ctx, "secret-a", nil)
+	if err != nil || m.DisplayName != "Secret A" {
+		t.Errorf("v1 get: %+v %v", m, err)
+	}
+	_, err = v1(testgate.KeyB).Models.Get(ctx, "secret-a", nil)
+	gmCheckError(t, "tenant B's v1 get", err, 404, "NOT_FOUND")
+	if status, body, _ := g.Do("GET", "/v1/models", testgate.KeyA, nil); status != 200 || gjson.GetBytes(body, "object").Str != "list" {
+		t.Errorf("OpenAI's /v1/models: %d %s", status, body)
+	}
+	if status, body, _ := gmDoKey(t, g, "GET", "/v1/models?key="+testgate.KeyA, "", ""); status != 200 || !gjson.GetBytes(body, "models").IsArray() {
+		t.Errorf("/v1/models?key=: %d %s", status, body)
+	}
+}

@@ -9,8 +9,8 @@
 //	POST /v1beta/models/{model}:batchEmbedContents
 //	GET  /v1beta/models, GET /v1beta/models/{model}
 //
-// and the same POST routes under /v1 (GET /v1/models is the OpenAI
-// dialect's). The model names an agent (its system prompt, tools, memory
+// and the same routes under /v1 (GET /v1/models is Gemini's for requests
+// from Google clients, see googleClient). The model names an agent (its system prompt, tools, memory
 // and knowledge apply) or a routed upstream model on any provider,
 // within the key's tier allowlist. Errors have Google's shape:
 //
@@ -53,7 +53,20 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "POST /v1/models/{model_method...}", Handler: d.modelMethod, CallsModel: true},
 		{Pattern: "GET /v1beta/models", Handler: d.listModels},
 		{Pattern: "GET /v1beta/models/{model...}", Handler: d.getModel},
+		// /v1/models is the OpenAI dialect's, and Anthropic's with
+		// anthropic-version; a Google client's is Gemini's.
+		{Pattern: "GET /v1/models", Handler: d.listModels, When: googleClient},
+		{Pattern: "GET /v1/models/{id}", Handler: d.getModel, When: googleClient},
 	}
+}
+
+// googleClient reports whether a request comes from a Gemini client: its
+// key in x-goog-api-key or ?key=, or the Google SDKs' x-goog-api-client.
+// It runs before authentication, which takes ?key= out of the URL.
+func googleClient(r *http.Request) bool {
+	h := r.Header
+	return len(h["X-Goog-Api-Key"]) > 0 || len(h["X-Goog-Api-Client"]) > 0 ||
+		strings.Contains(r.URL.RawQuery, "key=") && r.URL.Query().Has("key")
 }
 
 // modelMethod dispatches POST …/models/{model}:{method}.

@@ -106,3 +106,26 @@ func TestSSERequested(t *testing.T) {
 		}
 	}
 }
+
+func TestGoogleClient(t *testing.T) {
+	for _, c := range []struct {
+		target, header string
+		want           bool
+	}{
+		{"/v1/models", "X-Goog-Api-Key", true},
+		{"/v1/models", "X-Goog-Api-Client", true},
+		{"/v1/models?key=agk_1", "", true},
+		{"/v1/models?pageSize=2&key=agk_1", "", true},
+		{"/v1/models", "", false},
+		{"/v1/models", "Authorization", false},
+		{"/v1/models?monkey=1", "", false},
+	} {
+		r, _ := http.NewRequest("GET", c.target, nil)
+		if c.header != "" {
+			r.Header.Set(c.header, "x")
+		}
+		if got := googleClient(r); got != c.want {
+			t.Errorf("%s with %q: %v, want %v", c.target, c.header, got, c.want)
+		}
+	}
+}

@@ -66,6 +66,9 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters
 // getModel describes an agent, or a routed model the caller may call.
 func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	model := r.PathValue("model")
+	if model == "" {
+		model = r.PathValue("id") // GET /v1/models/{id}
+	}
 	a, err := d.resolve(r.Context(), p, model)
 	if err != nil {
 		return err
