@@ -212,6 +212,18 @@ func gmSurface(t *testing.T, g *testgate.Gateway, u *pvUpstream, img, model, sys
 			}
 		})
 
+		t.Run(fmt.Sprintf("pdf/stream=%v", stream), func(t *testing.T) {
+			pdf := []byte("%PDF-1.4\n% a tiny document\n")
+			a, err := gmGenerate(ctx, client, model, stream, []*genai.Content{user("Summarise this.", genai.NewPartFromBytes(pdf, "application/pdf"))}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, "answer", a, pvReply, in, words, 0)
+			if sent := upstreamGot(t, "request", "Summarise this.", stream); !strings.Contains(sent.Raw, base64.StdEncoding.EncodeToString(pdf)) {
+				t.Errorf("the PDF did not reach the upstream: %s", sent.Raw)
+			}
+		})
+
 		t.Run(fmt.Sprintf("tool round trip/stream=%v", stream), func(t *testing.T) {
 			gmToolRoundTrip(t, g, u, client, model, stream, nil, in, words)
 		})

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -283,13 +284,13 @@ func (d *contentDecoder) dataPart(p object) (adapters.Part, bool, error) {
 	if in, ok, err := p.obj("inlineData"); err != nil {
 		return adapters.Part{}, false, err
 	} else if ok {
-		part, err := d.inlineImage(in)
+		part, err := d.inlinePart(in)
 		return part, err == nil, err
 	}
 	if fd, ok, err := p.obj("fileData"); err != nil {
 		return adapters.Part{}, false, err
 	} else if ok {
-		part, err := fileImage(fd)
+		part, err := filePart(fd)
 		return part, err == nil, err
 	}
 	return adapters.Part{}, false, adapters.BadField(p.path, "holds no data: a part needs text, inlineData, fileData, functionCall or functionResponse")
@@ -301,9 +302,13 @@ var imageTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/g
 // defaultMaxImageBytes applies when the configuration sets no limit.
 const defaultMaxImageBytes = 5 << 20
 
-// inlineImage reads inlineData: a base64 PNG, JPEG, GIF or WebP image
-// within the size limit, carried as a data: URL.
-func (d *contentDecoder) inlineImage(in object) (adapters.Part, error) {
+const mediaTypes = "an image (image/png, image/jpeg, image/gif, image/webp), a PDF (application/pdf) or text (text/*)"
+
+// inlinePart reads inlineData: a base64 PNG, JPEG, GIF or WebP image
+// within the image size limit (carried as a data: URL), a PDF or a text
+// document (text/plain, text/markdown, …, read as plain text). The
+// displayName titles a document.
+func (d *contentDecoder) inlinePart(in object) (adapters.Part, error) {
 	if err := in.check(fieldSet{"mimeType": "", "data": "", "displayName": ""}); err != nil {
 		return adapters.Part{}, err
 	}
@@ -315,34 +320,49 @@ func (d *contentDecoder) inlineImage(in object) (adapters.Part, error) {
 	if mime == "image/jpg" {
 		mime = "image/jpeg"
 	}
-	if !imageTypes[mime] {
-		if mime == "" {
-			return adapters.Part{}, adapters.BadField(in.at("mimeType"), "is required")
-		}
-		return adapters.Part{}, adapters.BadField(in.at("mimeType"), "%q is not supported by the gateway: inline data must be an image/png, image/jpeg, image/gif or image/webp image", clip(mime))
+	title, err := in.str("displayName")
+	if err != nil {
+		return adapters.Part{}, err
+	}
+	switch {
+	case mime == "":
+		return adapters.Part{}, adapters.BadField(in.at("mimeType"), "is required")
+	case !imageTypes[mime] && mime != "application/pdf" && !strings.HasPrefix(mime, "text/"):
+		return adapters.Part{}, adapters.BadField(in.at("mimeType"), "%q is not supported by the gateway: inline data must be %s", clip(mime), mediaTypes)
 	}
 	data, err := in.str("data")
 	if err != nil {
 		return adapters.Part{}, err
 	}
 	if data == "" {
-		return adapters.Part{}, adapters.BadField(in.at("data"), "is required: the base64 bytes of the image")
+		return adapters.Part{}, adapters.BadField(in.at("data"), "is required: the base64 bytes of the %s", mime)
 	}
-	max := d.limits.MaxImageBytes
-	if max <= 0 {
-		max = defaultMaxImageBytes
-	}
-	if int64(len(data))/4*3 > max {
-		return adapters.Part{}, &adapters.Error{Kind: adapters.KindTooLarge, Code: "image_too_large", Param: in.at("data"),
-			Message: in.at("data") + ": the image is larger than the limit of " + strconv.FormatInt(max, 10) + " bytes"}
+	if imageTypes[mime] {
+		max := d.limits.MaxImageBytes
+		if max <= 0 {
+			max = defaultMaxImageBytes
+		}
+		if int64(len(data))/4*3 > max {
+			return adapters.Part{}, &adapters.Error{Kind: adapters.KindTooLarge, Code: "image_too_large", Param: in.at("data"),
+				Message: in.at("data") + ": the image is larger than the limit of " + strconv.FormatInt(max, 10) + " bytes"}
+		}
 	}
 	// Proto3 JSON bytes may be standard or URL-safe base64, padded or not;
-	// data: URLs want standard padded base64.
+	// data: URLs and documents want standard padded base64.
 	raw, err := decodeBase64(data)
 	if err != nil || len(raw) == 0 {
 		return adapters.Part{}, adapters.BadField(in.at("data"), "is not valid base64")
 	}
-	return adapters.Part{Type: adapters.PartImage, ImageURL: "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(raw)}, nil
+	switch {
+	case imageTypes[mime]:
+		return adapters.Part{Type: adapters.PartImage, ImageURL: "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(raw)}, nil
+	case mime == "application/pdf":
+		return adapters.Part{Type: adapters.PartDocument, MediaType: mime, Data: base64.StdEncoding.EncodeToString(raw), Title: title}, nil
+	}
+	if !utf8.Valid(raw) {
+		return adapters.Part{}, adapters.BadField(in.at("data"), "is not UTF-8 text, as %s must be", mime)
+	}
+	return adapters.Part{Type: adapters.PartDocument, MediaType: "text/plain", Text: string(raw), Title: title}, nil
 }
 
 // decodeBase64 accepts standard and URL-safe base64, padded or not.
@@ -357,12 +377,13 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(t)
 }
 
-// fileImage reads fileData. The gateway fetches nothing itself: an https
-// URL of an image goes to the upstream as an image URL (each provider's
-// API fetches it); files of the Gemini Files API and gs:// objects belong
-// to a Google project the gateway's upstream need not be, and other media
-// no canonical part can carry.
-func fileImage(fd object) (adapters.Part, error) {
+// filePart reads fileData: an https URL of an image or a PDF, which goes
+// to the upstream as such (each provider's API fetches it; the gateway
+// fetches nothing itself, so no client can make it reach into its
+// network). Files of the Gemini Files API and gs:// objects belong to a
+// Google project the gateway's upstream need not be, and other media no
+// canonical part carries: a 400 each.
+func filePart(fd object) (adapters.Part, error) {
 	if err := fd.check(fieldSet{"mimeType": "", "fileUri": "", "displayName": ""}); err != nil {
 		return adapters.Part{}, err
 	}
@@ -377,20 +398,30 @@ func fileImage(fd object) (adapters.Part, error) {
 	if err != nil {
 		return adapters.Part{}, err
 	}
-	mime = strings.ToLower(strings.TrimSpace(mime))
-	if mime != "" && !strings.HasPrefix(mime, "image/") {
-		return adapters.Part{}, adapters.BadField(fd.at("mimeType"), "%q is not supported by the gateway: file data must be an image", clip(mime))
+	title, err := fd.str("displayName")
+	if err != nil {
+		return adapters.Part{}, err
 	}
 	u, err := url.Parse(uri)
 	switch {
 	case err != nil || u.Host == "":
-		return adapters.Part{}, adapters.BadField(fd.at("fileUri"), "must be an https URL of an image")
+		return adapters.Part{}, adapters.BadField(fd.at("fileUri"), "must be an https URL of an image or a PDF")
 	case u.Host == "generativelanguage.googleapis.com":
-		return adapters.Part{}, adapters.BadField(fd.at("fileUri"), "files of the Gemini Files API are not supported by the gateway: send the image as inlineData or an https URL")
+		return adapters.Part{}, adapters.BadField(fd.at("fileUri"), "files of the Gemini Files API are not supported by the gateway: send the file as inlineData or an https URL")
 	case u.Scheme != "https":
-		return adapters.Part{}, adapters.BadField(fd.at("fileUri"), "must be an https URL of an image, got a %s: URL", clip(u.Scheme))
+		return adapters.Part{}, adapters.BadField(fd.at("fileUri"), "must be an https URL of an image or a PDF, got a %s: URL", clip(u.Scheme))
 	}
-	return adapters.Part{Type: adapters.PartImage, ImageURL: uri}, nil
+	mime = strings.ToLower(strings.TrimSpace(mime))
+	if mime == "" && strings.HasSuffix(strings.ToLower(u.Path), ".pdf") {
+		mime = "application/pdf"
+	}
+	switch {
+	case mime == "application/pdf":
+		return adapters.Part{Type: adapters.PartDocument, MediaType: mime, URL: uri, Title: title}, nil
+	case mime == "" || strings.HasPrefix(mime, "image/"):
+		return adapters.Part{Type: adapters.PartImage, ImageURL: uri}, nil
+	}
+	return adapters.Part{}, adapters.BadField(fd.at("mimeType"), "%q is not supported by the gateway: file data must be an image or a PDF", clip(mime))
 }
 
 // functionResponse reads a function response into a tool message whose
@@ -425,6 +456,9 @@ func (d *contentDecoder) functionResponse(fr object) (adapters.Message, error) {
 	}
 	m := adapters.TextMessage(adapters.RoleTool, text)
 	m.ToolCallID, m.Name = call.id, name
+	// Gemini's convention: a response of "output" on success, of "error"
+	// on failure.
+	m.IsError = resp.Get("error").Exists() && !resp.Get("output").Exists()
 	return m, nil
 }
 
@@ -476,7 +510,7 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 			if err != nil {
 				return err
 			}
-			if sig.Reasoning {
+			if sig.Reasoning || len(sig.Redacted) > 0 {
 				signReasoning(m, sig)
 			} else {
 				tc.Signature = sig.Signature
@@ -497,7 +531,7 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 		case text.Str != "":
 			m.Parts = append(m.Parts, adapters.Part{Type: adapters.PartText, Text: text.Str})
 		}
-		if sig.Signature != "" {
+		if sig.Signature != "" || len(sig.Redacted) > 0 {
 			// The signature of the turn's reasoning: on a thought part, or
 			// on a text part when the thoughts were not shown.
 			signReasoning(m, sig)
@@ -509,10 +543,13 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 // signReasoning sets the signature of m's reasoning, and the reasoning it
 // signs when the client did not see it.
 func signReasoning(m *adapters.Message, sig packed) {
-	m.ReasoningSignature = sig.Signature
+	if sig.Signature != "" {
+		m.ReasoningSignature = sig.Signature
+	}
 	if m.Reasoning == "" {
 		m.Reasoning = sig.Thinking
 	}
+	m.RedactedReasoning = append(m.RedactedReasoning, sig.Redacted...)
 }
 
 // functionCall reads a function call of model part j.

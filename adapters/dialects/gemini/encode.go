@@ -43,12 +43,12 @@ type answer struct {
 	merge  bool
 	parts  []part
 	hidden strings.Builder
-	// pending is a reasoning signature waiting for a part, and the
-	// reasoning it signs that the client did not see.
-	pending, pendingHidden string
-	usage                  adapters.Usage
-	model                  string
-	finish                 string
+	// pending is reasoning a signature (or encrypted thoughts) signed,
+	// waiting for a part to ride on.
+	pending packed
+	usage   adapters.Usage
+	model   string
+	finish  string
 }
 
 // add folds one event in; it reports whether the event added to the
@@ -60,7 +60,7 @@ func (a *answer) add(ev adapters.Event) bool {
 			a.model = ev.Model
 		}
 	case adapters.EventThinking:
-		return a.thinking(ev.Text, ev.Signature)
+		return a.thinking(ev)
 	case adapters.EventDelta:
 		if ev.Text == "" {
 			return false
@@ -74,15 +74,15 @@ func (a *answer) add(ev adapters.Event) bool {
 		tc := *ev.ToolCall
 		p := part{kind: partCall, call: &tc}
 		if tc.Signature != "" {
-			p.sig = wireSignature(tc.Signature, "", false)
+			p.sig = wireSignature(packed{Signature: tc.Signature})
 		}
-		if a.pending != "" {
+		if a.waiting() {
 			if p.sig == "" {
-				p.sig = wireSignature(a.pending, a.pendingHidden, true)
+				a.pending.Reasoning = true
+				p.sig = a.takePending()
 			} else {
-				a.parts = append(a.parts, part{kind: partText, sig: wireSignature(a.pending, a.pendingHidden, false)})
+				a.parts = append(a.parts, part{kind: partText, sig: a.takePending()})
 			}
-			a.pending, a.pendingHidden = "", ""
 		}
 		a.parts = append(a.parts, p)
 		return true
@@ -93,51 +93,62 @@ func (a *answer) add(ev adapters.Event) bool {
 			a.model = ev.Model
 		}
 		a.finish = ev.FinishReason
-		if a.pending != "" {
-			a.parts = append(a.parts, part{kind: partText, sig: wireSignature(a.pending, a.pendingHidden, false)})
-			a.pending, a.pendingHidden = "", ""
+		if a.waiting() {
+			a.parts = append(a.parts, part{kind: partText, sig: a.takePending()})
 		}
 		return true
 	}
 	return false
 }
 
-// thinking folds reasoning text and its signature in.
-func (a *answer) thinking(text, sig string) bool {
+// waiting reports whether a reasoning signature waits for a part.
+func (a *answer) waiting() bool { return a.pending.Signature != "" || len(a.pending.Redacted) > 0 }
+
+// takePending returns the waiting signature as sent, and clears it.
+func (a *answer) takePending() string {
+	s := wireSignature(a.pending)
+	a.pending = packed{}
+	return s
+}
+
+// thinking folds reasoning text, its signature and encrypted thoughts in.
+func (a *answer) thinking(ev adapters.Event) bool {
 	added := false
-	if text != "" {
+	if ev.Text != "" {
 		if a.showThoughts {
-			a.text(partThought, text)
+			a.text(partThought, ev.Text)
 			added = true
 		} else {
-			a.hidden.WriteString(text)
+			a.hidden.WriteString(ev.Text)
 		}
 	}
-	if sig == "" {
+	if ev.Redacted != "" {
+		a.pending.Redacted = append(a.pending.Redacted, ev.Redacted)
+	}
+	if ev.Signature == "" {
 		return added
 	}
-	if added && a.parts[len(a.parts)-1].sig == "" {
+	if added && a.parts[len(a.parts)-1].sig == "" && len(a.pending.Redacted) == 0 {
 		// Text and signature in one event: the thought part carries it.
-		a.parts[len(a.parts)-1].sig = wireSignature(sig, "", false)
+		a.parts[len(a.parts)-1].sig = wireSignature(packed{Signature: ev.Signature})
 		return true
 	}
-	a.pending, a.pendingHidden = sig, a.hidden.String()
+	a.pending.Signature, a.pending.Thinking = ev.Signature, a.hidden.String()
 	a.hidden.Reset()
 	return added
 }
 
 // text adds a text or thought delta, with a waiting signature.
 func (a *answer) text(kind partKind, s string) {
-	if a.merge && a.pending == "" && len(a.parts) > 0 {
+	if a.merge && !a.waiting() && len(a.parts) > 0 {
 		if last := &a.parts[len(a.parts)-1]; last.kind == kind && last.sig == "" {
 			last.text = append(last.text, s...)
 			return
 		}
 	}
 	p := part{kind: kind, text: []byte(s)}
-	if a.pending != "" {
-		p.sig = wireSignature(a.pending, a.pendingHidden, false)
-		a.pending, a.pendingHidden = "", ""
+	if a.waiting() {
+		p.sig = a.takePending()
 	}
 	a.parts = append(a.parts, p)
 }

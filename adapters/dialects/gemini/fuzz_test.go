@@ -80,7 +80,7 @@ func FuzzSignature(f *testing.F) {
 		if sig == "" || !utf8.ValidString(sig) || !utf8.ValidString(hidden) {
 			return // canonical signatures and thinking come from JSON: valid UTF-8
 		}
-		got := readSignature(wireSignature(sig, hidden, reasoning))
+		got := readSignature(wireSignature(packed{Signature: sig, Thinking: hidden, Reasoning: reasoning}))
 		if got.Signature != sig || got.Thinking != hidden || got.Reasoning != reasoning {
 			t.Fatalf("round trip of %q/%q/%v gave %+v", sig, hidden, reasoning, got)
 		}

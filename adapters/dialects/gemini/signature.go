@@ -33,6 +33,9 @@ type packed struct {
 	// Reasoning marks the signature of the message's reasoning rather
 	// than of the part that carries it (a function call).
 	Reasoning bool `json:"r,omitempty"`
+	// Redacted are encrypted thoughts (Anthropic redacted_thinking) to
+	// replay with the reasoning.
+	Redacted []string `json:"d,omitempty"`
 }
 
 // plainSignature reports whether s can go out as it is: standard, padded
@@ -46,15 +49,17 @@ func plainSignature(s string) bool {
 	return err == nil && base64.StdEncoding.EncodeToString(b) == s && !bytes.HasPrefix(b, []byte(packMagic))
 }
 
-// wireSignature is the thoughtSignature sent for canonical signature sig.
-// hidden is signed reasoning the client does not see; reasoning says a
-// reasoning signature rides on a part that is not the reasoning's (a
-// function call part, whose own signature it would otherwise pass for).
-func wireSignature(sig, hidden string, reasoning bool) string {
-	if hidden == "" && !reasoning && plainSignature(sig) {
-		return sig
+// wireSignature is the thoughtSignature sent for p: the canonical
+// signature as it is when nothing else travels with it, packed otherwise —
+// with signed reasoning the client does not see, encrypted thoughts, or
+// the mark of a reasoning signature on a part that is not the
+// reasoning's (a function call part, whose own signature it would
+// otherwise pass for).
+func wireSignature(p packed) string {
+	if p.Thinking == "" && !p.Reasoning && len(p.Redacted) == 0 && plainSignature(p.Signature) {
+		return p.Signature
 	}
-	js, _ := json.Marshal(packed{Signature: sig, Thinking: hidden, Reasoning: reasoning})
+	js, _ := json.Marshal(p)
 	return base64.StdEncoding.EncodeToString(append([]byte(packMagic), js...))
 }
 
@@ -70,7 +75,7 @@ func readSignature(wire string) packed {
 	}
 	if err == nil && bytes.HasPrefix(b, []byte(packMagic)) {
 		var p packed
-		if json.Unmarshal(b[len(packMagic):], &p) == nil && p.Signature != "" {
+		if json.Unmarshal(b[len(packMagic):], &p) == nil && (p.Signature != "" || len(p.Redacted) > 0) {
 			return p
 		}
 	}
