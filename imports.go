@@ -9,11 +9,17 @@ import (
 
 	// Dialects: one registration line each.
 	_ "github.com/agentgate/agentgate/adapters/dialects/agentsv2"
+	_ "github.com/agentgate/agentgate/adapters/dialects/anthropic"
 	_ "github.com/agentgate/agentgate/adapters/dialects/egzora"
 	_ "github.com/agentgate/agentgate/adapters/dialects/engrami"
+	_ "github.com/agentgate/agentgate/adapters/dialects/gemini"
 	_ "github.com/agentgate/agentgate/adapters/dialects/openai"
 	_ "github.com/agentgate/agentgate/adapters/dialects/responses"
 	_ "github.com/agentgate/agentgate/adapters/dialects/tenzro"
+
+	// Storage backends (agentgate.storage): one registration line each.
+	_ "github.com/agentgate/agentgate/state/bbolt"
+	_ "github.com/agentgate/agentgate/state/postgres"
 
 	// Providers: one registration line each.
 	_ "github.com/agentgate/agentgate/adapters/providers/anthropic"

@@ -82,17 +82,19 @@ type Config struct {
 
 // Engine runs agents. It is safe for concurrent use.
 type Engine struct {
-	store       state.Store
-	models      *models.Models
-	agents      *agents.Registry
-	loop        *toolloop.Loop
-	knowledge   *knowledge.Knowledge
-	tiers       *tiers.Set
-	tools       *tools.Registry
-	recorder    *models.Recorder
-	ownRecorder bool
-	log         *zap.Logger
-	now         func() time.Time
+	store     state.Store
+	models    *models.Models
+	agents    *agents.Registry
+	loop      *toolloop.Loop
+	knowledge *knowledge.Knowledge
+	tiers     *tiers.Set
+	// unfollowTiers stops following the store's tier changes.
+	unfollowTiers func()
+	tools         *tools.Registry
+	recorder      *models.Recorder
+	ownRecorder   bool
+	log           *zap.Logger
+	now           func() time.Time
 	// guards holds compiled guardrails by configuration (guardrails.go).
 	guards *lru.Cache[string, *guard.Guard]
 }
@@ -116,10 +118,19 @@ func New(cfg Config) (*Engine, error) {
 	if tierSet == nil {
 		tierSet = tiers.New()
 	}
+	// Follow the store's tier changes before reading the tiers, so none
+	// falls between.
+	unfollowTiers := tierSet.Follow(cfg.Store, log)
+	started := false
+	defer func() {
+		if !started {
+			unfollowTiers()
+		}
+	}()
 	if err := tierSet.Load(context.Background(), cfg.Store); err != nil {
 		return nil, fmt.Errorf("loading tiers: %w", err)
 	}
-	e := &Engine{store: cfg.Store, tiers: tierSet, tools: cfg.Tools, log: log, now: now}
+	e := &Engine{store: cfg.Store, tiers: tierSet, unfollowTiers: unfollowTiers, tools: cfg.Tools, log: log, now: now}
 	if e.guards, err = lru.New[string, *guard.Guard](guardCacheSize); err != nil {
 		return nil, err
 	}
@@ -152,6 +163,7 @@ func New(cfg Config) (*Engine, error) {
 	e.knowledge, err = knowledge.New(knowledge.Config{Store: cfg.Store, Models: e.models, Tiers: tierSet, Memory: cfg.Memory,
 		RAG: cfg.RAG, Logger: log, Now: now})
 	if err != nil {
+		e.agents.Close()
 		if e.ownRecorder {
 			e.recorder.Close()
 		}
@@ -159,6 +171,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.loop = toolloop.New(toolloop.Config{Models: e.models, Store: cfg.Store, Tools: cfg.Tools, Hooks: hooks{e},
 		PausedRunTTL: cfg.PausedRunTTL, Logger: log, Now: now})
+	started = true
 	return e, nil
 }
 
@@ -189,6 +202,8 @@ func (e *Engine) Now() time.Time { return e.now() }
 // usage records. The store and a shared recorder stay: their owner closes
 // them.
 func (e *Engine) Close() {
+	e.unfollowTiers()
+	e.agents.Close()
 	e.knowledge.Close() // its jobs record usage: before the recorder stops
 	if e.ownRecorder {
 		e.recorder.Close()

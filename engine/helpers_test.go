@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/internal/enginetest"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // The shared test support of the engine's packages (internal/enginetest)
@@ -26,14 +27,14 @@ func newFake(events ...adapters.Event) *fakeProvider { return enginetest.NewProv
 
 func reply(text string) []adapters.Event { return enginetest.Reply(text) }
 
-func openStore(t *testing.T) *state.Bolt {
+func openStore(t *testing.T) *bbolt.Store {
 	t.Helper()
 	return enginetest.OpenStore(t)
 }
 
 // newTestRuntime builds a runtime over a fresh store. The runtime is
 // closed before the store.
-func newTestRuntime(t *testing.T, cfg Config) (*Engine, *state.Bolt) {
+func newTestRuntime(t *testing.T, cfg Config) (*Engine, *bbolt.Store) {
 	t.Helper()
 	store := openStore(t)
 	cfg.Store = store
@@ -52,7 +53,7 @@ func newTestRuntime(t *testing.T, cfg Config) (*Engine, *state.Bolt) {
 }
 
 // singleRuntime is a runtime whose only provider, "p", is prov.
-func singleRuntime(t *testing.T, prov adapters.Provider) (*Engine, *state.Bolt) {
+func singleRuntime(t *testing.T, prov adapters.Provider) (*Engine, *bbolt.Store) {
 	t.Helper()
 	return newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}})
 }

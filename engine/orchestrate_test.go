@@ -13,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // echoProvider answers every request with "<name>(<last user message>)",
@@ -86,7 +87,7 @@ func echo(req *adapters.Request) []adapters.Event {
 }
 
 // orchestrationRuntime stores agents of tenant-a in project proj.
-func orchestrationRuntime(t *testing.T, prov adapters.Provider, agents ...*adapters.Agent) (*Engine, *state.Bolt) {
+func orchestrationRuntime(t *testing.T, prov adapters.Provider, agents ...*adapters.Agent) (*Engine, *bbolt.Store) {
 	t.Helper()
 	rt, store := singleRuntime(t, prov)
 	for _, a := range agents {

@@ -78,7 +78,7 @@ func (e *Engine) run(ctx context.Context, call *adapters.Call, emit adapters.Emi
 	knowledge.Cite(st.Result.Sources, st.Result.Text)
 	st.Result.Latency = e.now().Sub(start)
 	if err == nil && st.Result.Status == toolloop.StatusCompleted {
-		e.knowledge.Remember(st.Call, runID, mem, st.Result.Text, st.Result.Latency)
+		e.knowledge.Remember(st.Call, runID, mem, st.Result.Text, st.Result.Latency, st.NewSession)
 	}
 	return st.Result, err
 }
@@ -175,14 +175,20 @@ func sessionKey(call *adapters.Call) state.SessionKey {
 	return state.SessionKey{Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, ID: call.SessionID}
 }
 
-func (e *Engine) saveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {
+// saveTurn appends the run's turn to its session (one round trip to the
+// store) and notes whether it began the session.
+func (e *Engine) saveTurn(ctx context.Context, st *toolloop.State) error {
+	call := st.Call
 	if call.SessionID == "" {
 		return nil
 	}
 	now := e.now()
-	return e.store.AppendTurn(ctx, &state.Session{
-		ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, Created: now, Updated: now,
-	}, turn)
+	s := &state.Session{ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, Created: now, Updated: now}
+	if err := e.store.AppendTurn(ctx, s, st.Turn); err != nil {
+		return err
+	}
+	st.NewSession = s.Turns == 1
+	return nil
 }
 
 // hooks are the engine's parts of a run the tool loop calls: output
@@ -191,6 +197,4 @@ type hooks struct{ e *Engine }
 
 func (h hooks) Guard(st *toolloop.State) (toolloop.Checker, error) { return h.e.guardStream(st) }
 
-func (h hooks) SaveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {
-	return h.e.saveTurn(ctx, call, turn)
-}
+func (h hooks) SaveTurn(ctx context.Context, st *toolloop.State) error { return h.e.saveTurn(ctx, st) }

@@ -15,7 +15,7 @@ import (
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
-	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // callTool is the event sequence of a model asking for tool calls.
@@ -53,7 +53,7 @@ func (k *toolKit) received(name string) []string {
 	return append([]string(nil), k.args[name]...)
 }
 
-func toolRuntime(t *testing.T, prov *fakeProvider, kit *toolKit, clock *time.Time) (*Engine, *state.Bolt) {
+func toolRuntime(t *testing.T, prov *fakeProvider, kit *toolKit, clock *time.Time) (*Engine, *bbolt.Store) {
 	t.Helper()
 	ok := func(json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{"ok":true}`), nil }
 	reg, err := tools.NewRegistry(
@@ -147,7 +147,7 @@ func TestToolCallDeltasReachTheClient(t *testing.T) {
 	if got := strings.Join(deltas, " "); got != "c1:true c1:true c2:false c2:false" {
 		t.Errorf("deltas = %s", got)
 	}
-	if len(res.Steps) != 1 || res.Steps[0].Call.Arguments != calc.Arguments || len(res.ToolCalls) != 1 || res.ToolCalls[0] != client {
+	if len(res.Steps) != 1 || res.Steps[0].Call.Arguments != calc.Arguments || len(res.ToolCalls) != 1 || res.ToolCalls[0].ID != client.ID || res.ToolCalls[0].Arguments != client.Arguments {
 		t.Errorf("the loop ran %+v and returned %+v", res.Steps, res.ToolCalls)
 	}
 }

@@ -10,10 +10,18 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// countingStore counts the agent reads that reach the store.
+// countingStore counts the agent reads that reach the store, and keeps
+// the store's change feed to itself: tell plays a change the feed would
+// deliver, when the test says.
 type countingStore struct {
 	state.Store
 	lists, gets int
+	tell        func(state.Change)
+}
+
+func (s *countingStore) Subscribe(fn func(state.Change)) func() {
+	s.tell = fn
+	return func() {}
 }
 
 func (s *countingStore) ListAgents(ctx context.Context, tenant string) ([]*adapters.Agent, error) {
@@ -36,6 +44,7 @@ func registry(t testing.TB, clock *time.Time) (*Registry, *countingStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Close)
 	return r, store
 }
 
@@ -96,8 +105,8 @@ func TestIndexFollowsWrites(t *testing.T) {
 		t.Error("a deleted agent still resolves")
 	}
 
-	// A write past the registry (another instance's) shows after
-	// Invalidate, or at the latest after the TTL.
+	// A write past the registry (another instance's) shows when the
+	// store's change feed tells of it, or at the latest after the TTL.
 	direct := &adapters.Agent{ID: "h2", Tenant: "tenant-a", Name: "Direct", Model: "m"}
 	if err := store.CreateAgent(ctx, direct); err != nil {
 		t.Fatal(err)
@@ -105,12 +114,16 @@ func TestIndexFollowsWrites(t *testing.T) {
 	if _, err := r.Get(ctx, p, "h2"); err == nil {
 		t.Fatal("a write past the registry showed before the index was dropped")
 	}
-	r.Invalidate("tenant-a")
+	store.tell(state.Change{Kind: state.ChangeAgent, Tenant: "tenant-b", ID: "h2"})
+	if _, err := r.Get(ctx, p, "h2"); err == nil {
+		t.Fatal("another tenant's change dropped tenant-a's index")
+	}
+	store.tell(state.Change{Kind: state.ChangeAgent, Tenant: "tenant-a", ID: "h2"})
 	if _, err := r.Get(ctx, p, "h2"); err != nil {
-		t.Fatalf("after Invalidate: %v", err)
+		t.Fatalf("after the change: %v", err)
 	}
 	direct.Name = "Direct 2"
-	if err := store.PutAgent(ctx, direct); err != nil {
+	if err := store.UpdateAgent(ctx, direct); err != nil {
 		t.Fatal(err)
 	}
 	clock = clock.Add(59 * time.Second)
@@ -121,14 +134,14 @@ func TestIndexFollowsWrites(t *testing.T) {
 	if _, err := r.Get(ctx, p, "Direct 2"); err != nil {
 		t.Fatalf("after the TTL: %v", err)
 	}
-	// Invalidating every tenant.
+	// A gap in the store's changes drops every tenant's index.
 	direct.Name = "Direct 3"
-	if err := store.PutAgent(ctx, direct); err != nil {
+	if err := store.UpdateAgent(ctx, direct); err != nil {
 		t.Fatal(err)
 	}
-	r.Invalidate("")
+	store.tell(state.Change{Kind: state.ChangeGap, Live: true})
 	if _, err := r.Get(ctx, p, "Direct 3"); err != nil {
-		t.Fatalf("after Invalidate(\"\"): %v", err)
+		t.Fatalf("after a gap: %v", err)
 	}
 }
 
@@ -148,11 +161,12 @@ func (s *racingStore) ListAgents(ctx context.Context, tenant string) ([]*adapter
 }
 
 func TestIndexDropsLoadsThatRacedAWrite(t *testing.T) {
-	store := &racingStore{Store: enginetest.OpenStore(t)}
+	store := &racingStore{Store: &countingStore{Store: enginetest.OpenStore(t)}}
 	r, err := New(Config{Store: store, Now: func() time.Time { return enginetest.Clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Close)
 	ctx := context.Background()
 	store.during = func() {
 		store.during = nil

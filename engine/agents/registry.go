@@ -7,11 +7,11 @@ package agents
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/cache"
 )
 
 // Config is what a Registry is built from.
@@ -33,16 +33,17 @@ type Config struct {
 	IndexTenants int
 }
 
-// Registry is the agents of every tenant. It is safe for concurrent use.
+// Registry is the agents of every tenant. It is safe for concurrent use;
+// writes use the store's optimistic concurrency, so instances sharing a
+// store need no lock between them.
 type Registry struct {
 	store         state.Store
 	declared      map[string]*adapters.Agent
 	declaredOrder []*adapters.Agent
 	now           func() time.Time
-	// mu serializes agent creation, changes and deletion, which read then
-	// write (taking the id of a deleted agent again).
-	mu    sync.Mutex
-	index *index
+	index         *index
+	// unfollow stops following the store's changes.
+	unfollow func()
 }
 
 // New returns the registry of cfg's declared agents and store.
@@ -61,15 +62,30 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.unfollow = cfg.Store.Subscribe(r.follow)
 	return r, nil
 }
 
+// Close stops following the store's changes.
+func (r *Registry) Close() { r.unfollow() }
+
 // Invalidate drops what the registry knows of tenant's stored agents (of
 // every tenant when tenant is empty), so the next lookup reads them from
-// the store again. The registry calls it after its own writes; whatever
-// tells of writes made elsewhere (the store's change feed, shared by
-// several instances) calls it too.
+// the store again. The registry calls it after its own writes and when
+// the store tells of a write made elsewhere (follow).
 func (r *Registry) Invalidate(tenant string) { r.index.invalidate(tenant) }
+
+// follow drops the index of a tenant whose agents changed, through any
+// instance sharing the store, and every index after a gap in the store's
+// changes (the feed stopped, or came back).
+func (r *Registry) follow(c state.Change) {
+	switch c.Kind {
+	case state.ChangeAgent:
+		r.Invalidate(c.Tenant)
+	case state.ChangeGap:
+		r.Invalidate("")
+	}
+}
 
 // Get returns the agent id (or, failing that, the agent named id) that p
 // may use. Operator-declared agents are visible to every tenant they name
@@ -116,7 +132,7 @@ func handOut(a *adapters.Agent) *adapters.Agent {
 	if a.Declared {
 		return a
 	}
-	return state.CloneAgent(a)
+	return cache.CloneAgent(a)
 }
 
 // Create stores a new agent of a.Tenant. An id an operator declared, or
@@ -130,18 +146,28 @@ func (r *Registry) Create(ctx context.Context, a *adapters.Agent) error {
 		exists.Message += " (declared in the gateway's configuration)"
 		return exists
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	defer r.Invalidate(a.Tenant)
 	err := r.store.CreateAgent(ctx, a)
+	r.Invalidate(a.Tenant)
 	if !errors.Is(err, state.ErrExists) {
 		return err
 	}
-	prev, gerr := r.store.GetAgent(ctx, a.Tenant, a.ID)
-	if gerr != nil || !prev.Deleted() {
-		return exists
+	stored, err := r.change(ctx, a.Tenant, a.ID, func(prev *adapters.Agent) error {
+		if !prev.Deleted() {
+			return exists
+		}
+		rev := prev.Revision
+		*prev = *a
+		prev.Revision = rev
+		return nil
+	})
+	if errors.Is(err, state.ErrNotFound) {
+		return exists // the tombstone went between the two writes
 	}
-	return r.store.PutAgent(ctx, a)
+	if err != nil {
+		return err
+	}
+	a.Revision = stored.Revision
+	return nil
 }
 
 // Delete soft-deletes p's tenant's agent id: it disappears from every
@@ -152,19 +178,18 @@ func (r *Registry) Delete(ctx context.Context, p *adapters.Principal, id string)
 		return &adapters.Error{Kind: adapters.KindForbidden, Code: "agent_declared", Param: "agent",
 			Message: "agent " + adapters.Quote(id) + " is declared in the gateway's configuration and cannot be deleted through the API"}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	defer r.Invalidate(p.Tenant)
-	a, err := r.store.GetAgent(ctx, p.Tenant, id)
-	if errors.Is(err, state.ErrNotFound) || (err == nil && (a.Deleted() || !a.VisibleToPrincipal(p))) {
+	_, err := r.change(ctx, p.Tenant, id, func(a *adapters.Agent) error {
+		if a.Deleted() || !a.VisibleToPrincipal(p) {
+			return agentNotFound(id)
+		}
+		now := r.now()
+		a.DeletedAt, a.UpdatedAt, a.SystemPrompt = now, now, ""
+		return nil
+	})
+	if errors.Is(err, state.ErrNotFound) {
 		return agentNotFound(id)
 	}
-	if err != nil {
-		return err
-	}
-	now := r.now()
-	a.DeletedAt, a.UpdatedAt, a.SystemPrompt = now, now, ""
-	return r.store.PutAgent(ctx, a)
+	return err
 }
 
 // IsDeclared reports whether id names an operator-declared agent, whose id

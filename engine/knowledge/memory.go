@@ -2,7 +2,6 @@ package knowledge
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -10,7 +9,6 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/models"
-	"github.com/agentgate/agentgate/state"
 )
 
 // Long-term memory (package memory) in a run: recall before the first
@@ -32,9 +30,8 @@ type Recollection struct {
 	// recalled.
 	Section string
 	// IDs are the recalled items' ids.
-	IDs        []string
-	asked      string
-	newSession bool
+	IDs   []string
+	asked string
 }
 
 // Recall returns what call's agent remembers for run runID; nil when the
@@ -45,12 +42,7 @@ func (kn *Knowledge) Recall(ctx context.Context, call *adapters.Call, runID stri
 		return nil
 	}
 	rc := &Recollection{asked: lastUserText(call.Messages)}
-	if call.SessionID != "" {
-		_, err := kn.store.GetSession(ctx, state.SessionKey{Tenant: call.Principal.Tenant, AgentID: call.Agent.ID,
-			Project: call.Project, ID: call.SessionID})
-		rc.newSession = errors.Is(err, state.ErrNotFound)
-	}
-	rec, err := kn.memory.Recall(ctx, memoryTurn(call, runID, rc))
+	rec, err := kn.memory.Recall(ctx, memoryTurn(call, runID, rc, false))
 	if err != nil {
 		if ctx.Err() == nil {
 			kn.log.Warn("recalling memory failed; the run goes on without it", zap.String("agent", call.Agent.ID), zap.Error(err))
@@ -65,19 +57,20 @@ func (kn *Knowledge) Recall(ctx context.Context, call *adapters.Call, runID stri
 
 // Remember hands a completed run to the memory manager (statistics,
 // episode, fact extraction), off the request path: answered is the run's
-// answer, latency how long it took.
-func (kn *Knowledge) Remember(call *adapters.Call, runID string, rc *Recollection, answered string, latency time.Duration) {
+// answer, latency how long it took, newSession whether its turn began its
+// session.
+func (kn *Knowledge) Remember(call *adapters.Call, runID string, rc *Recollection, answered string, latency time.Duration, newSession bool) {
 	if rc == nil {
 		return
 	}
-	t := memoryTurn(call, runID, rc)
+	t := memoryTurn(call, runID, rc, newSession)
 	t.Answered, t.Latency = answered, latency
 	kn.memory.AfterTurn(t)
 }
 
-func memoryTurn(c *adapters.Call, runID string, rc *Recollection) *memory.Turn {
+func memoryTurn(c *adapters.Call, runID string, rc *Recollection, newSession bool) *memory.Turn {
 	return &memory.Turn{Principal: c.Principal, Agent: c.Agent, UserID: c.UserID, SessionID: c.SessionID, RunID: runID,
-		Asked: rc.asked, NewSession: rc.newSession}
+		Asked: rc.asked, NewSession: newSession}
 }
 
 // lastUserText is the text of the last user message: what a turn asks.

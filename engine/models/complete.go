@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +22,12 @@ type Answer struct {
 	Signature string
 	ToolCalls []adapters.ToolCall
 	Usage     adapters.Usage
-	// Finish is the finish reason the upstream gave.
-	Finish    string
+	// Finish is the finish reason the upstream gave; StopSequence the
+	// stop sequence that ended the answer, when the upstream says which.
+	Finish       string
+	StopSequence string
+	// Redacted are the encrypted thoughts the provider sent.
+	Redacted  []string
 	gotUsage  bool
 	firstByte time.Duration
 	committed bool
@@ -46,6 +51,7 @@ func (a *Answer) estimate(req *adapters.Request) adapters.Usage {
 func (a *Answer) Message() adapters.Message {
 	m := adapters.TextMessage(adapters.RoleAssistant, a.Text.String())
 	m.Reasoning, m.ReasoningSignature, m.ToolCalls = a.Thinking.String(), a.Signature, a.ToolCalls
+	m.RedactedReasoning = a.Redacted
 	return m
 }
 
@@ -200,6 +206,9 @@ func (m *Models) forwarder(a *Answer, r *Run, t0 time.Time) adapters.Emit {
 			if ev.Signature != "" {
 				a.Signature = ev.Signature
 			}
+			if ev.Redacted != "" {
+				a.Redacted = append(a.Redacted, ev.Redacted)
+			}
 		case adapters.EventDelta:
 			a.Text.WriteString(ev.Text)
 		case adapters.EventToolCallDelta:
@@ -221,7 +230,7 @@ func (m *Models) forwarder(a *Answer, r *Run, t0 time.Time) adapters.Emit {
 			a.Usage.Add(*ev.Usage)
 			return nil
 		case adapters.EventDone:
-			a.Finish = ev.FinishReason
+			a.Finish, a.StopSequence = ev.FinishReason, ev.StopSequence
 			return nil
 		case adapters.EventError:
 			if !a.committed {
@@ -271,7 +280,7 @@ func (m *Models) fitCapabilities(req *adapters.Request, model string, agent *ada
 		}
 		req.System = instr
 	}
-	if !lacks.Images && !lacks.Tools && !lacks.Reasoning {
+	if !lacks.Images && !lacks.Tools && !lacks.Reasoning && !lacks.Documents {
 		return nil
 	}
 	refuse := func(what, param string) error {
@@ -286,7 +295,13 @@ func (m *Models) fitCapabilities(req *adapters.Request, model string, agent *ada
 		if err := refuse("images", "images"); err != nil {
 			return err
 		}
-		req.Messages = withoutImages(req.Messages)
+		req.Messages = without(req.Messages, adapters.PartImage)
+	}
+	if lacks.Documents && hasDocuments(req.Messages) {
+		if err := refuse("documents", "documents"); err != nil {
+			return err
+		}
+		req.Messages = without(req.Messages, adapters.PartDocument)
 	}
 	if lacks.Tools && len(req.Tools) > 0 {
 		if err := refuse("tools", "tools"); err != nil {
@@ -312,14 +327,23 @@ func hasImages(msgs []adapters.Message) bool {
 	return false
 }
 
-// withoutImages copies msgs without their image parts.
-func withoutImages(msgs []adapters.Message) []adapters.Message {
+func hasDocuments(msgs []adapters.Message) bool {
+	for i := range msgs {
+		if msgs[i].HasDocuments() {
+			return true
+		}
+	}
+	return false
+}
+
+// without copies msgs without their parts of type t.
+func without(msgs []adapters.Message, t adapters.PartType) []adapters.Message {
 	out := make([]adapters.Message, len(msgs))
 	for i, m := range msgs {
-		if m.HasImages() {
+		if slices.ContainsFunc(m.Parts, func(p adapters.Part) bool { return p.Type == t }) {
 			parts := make([]adapters.Part, 0, len(m.Parts))
 			for _, p := range m.Parts {
-				if p.Type != adapters.PartImage {
+				if p.Type != t {
 					parts = append(parts, p)
 				}
 			}

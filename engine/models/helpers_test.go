@@ -5,7 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/internal/enginetest"
-	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // The shared test support of the engine's packages (internal/enginetest)
@@ -18,7 +18,7 @@ func newFake(events ...adapters.Event) *fakeProvider { return enginetest.NewProv
 
 func reply(text string) []adapters.Event { return enginetest.Reply(text) }
 
-func openStore(t *testing.T) *state.Bolt {
+func openStore(t *testing.T) *bbolt.Store {
 	t.Helper()
 	return enginetest.OpenStore(t)
 }

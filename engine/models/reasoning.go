@@ -28,7 +28,7 @@ func Reasoning(call *adapters.Call) *adapters.Reasoning {
 	if effort == "" {
 		effort = DefaultReasoningEffort
 	}
-	return &adapters.Reasoning{Effort: effort}
+	return &adapters.Reasoning{Effort: effort, BudgetTokens: call.ReasoningBudget}
 }
 
 // ReasoningStepsInstruction is appended to the system prompt of an agent

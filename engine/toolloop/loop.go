@@ -44,6 +44,9 @@ type Result struct {
 	// ReasoningSignature is the provider's signature of Reasoning, kept
 	// so later turns can replay signed thinking.
 	ReasoningSignature string
+	// StopSequence is the stop sequence that ended the answer, when the
+	// upstream says which.
+	StopSequence string
 	// ToolCalls are calls of client tools the client must run.
 	ToolCalls []adapters.ToolCall
 	// Steps are the tools the runtime ran, in order, with their results.
@@ -97,6 +100,9 @@ type State struct {
 	// Model is the run's side of its model calls; its Emit receives the
 	// events the client sees.
 	Model *models.Run
+	// NewSession is set (by Hooks.SaveTurn) when the run's turn began its
+	// session.
+	NewSession bool
 	// check vets the run's answers (the engine's output guardrails); nil
 	// when the agent has none. guarded tells it was asked for.
 	check   Checker
@@ -125,10 +131,10 @@ type Hooks interface {
 	// (wrapping st.Model.Emit) before st's first model call, and returns
 	// the check of st's answers; nil when the agent has none.
 	Guard(st *State) (Checker, error)
-	// SaveTurn stores turn in call's session; the loop calls it before
-	// Done, so a client that saw the end of an answer can rely on the next
-	// turn seeing it.
-	SaveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error
+	// SaveTurn stores st's turn in its session, noting in st.NewSession
+	// whether it began it; the loop calls it before Done, so a client that
+	// saw the end of an answer can rely on the next turn seeing it.
+	SaveTurn(ctx context.Context, st *State) error
 }
 
 // Checker vets the answers of one run: the answer as the loop is to keep
@@ -264,7 +270,7 @@ func (l *Loop) Run(ctx context.Context, st *State) error {
 		if a != nil {
 			res.Usage.Add(a.Usage)
 			res.Text, res.Reasoning, res.ReasoningSignature = a.Text.String(), a.Thinking.String(), a.Signature
-			res.Model, res.Provider, res.FinishReason = a.Model, a.Provider, a.Finish
+			res.Model, res.Provider, res.FinishReason, res.StopSequence = a.Model, a.Provider, a.Finish, a.StopSequence
 		}
 		if err != nil {
 			return err
@@ -364,10 +370,10 @@ func (l *Loop) finish(ctx context.Context, st *State, final adapters.Message, st
 	if final.Role != "" && (len(st.Turn) == 0 || !sameMessage(st.Turn[len(st.Turn)-1], final)) {
 		st.Turn = append(st.Turn, final)
 	}
-	if err := l.hooks.SaveTurn(ctx, st.Call, st.Turn); err != nil {
+	if err := l.hooks.SaveTurn(ctx, st); err != nil {
 		return err
 	}
-	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason})
+	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason, StopSequence: res.StopSequence})
 }
 
 func sameMessage(a, b adapters.Message) bool {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // Clock is the fixed time the engine's tests run at.
@@ -118,9 +119,9 @@ func Reply(text string) []adapters.Event {
 }
 
 // OpenStore opens a fresh store, closed when the test ends.
-func OpenStore(t testing.TB) *state.Bolt {
+func OpenStore(t testing.TB) *bbolt.Store {
 	t.Helper()
-	store, err := state.OpenBolt(filepath.Join(t.TempDir(), "test.db"), state.BoltOptions{})
+	store, err := bbolt.Open(filepath.Join(t.TempDir(), "test.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatalf("OpenBolt: %v", err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/state"
 )
 
 // agentView is one agent with every setting (GET /agent/agents/{id}).
@@ -71,11 +70,7 @@ func executionsPrefix(project string) string { return "tenzro/executions/" + pro
 
 // executions returns the execution counts of the project's agents, by id.
 func (d *Dialect) executions(ctx context.Context, p *adapters.Principal, project string) (map[string]int64, error) {
-	c, ok := d.env.Engine.Store().(state.Counts)
-	if !ok {
-		return nil, nil
-	}
-	byName, err := c.CountsWithPrefix(ctx, p.Tenant, executionsPrefix(project))
+	byName, err := d.env.Engine.Store().CountsWithPrefix(ctx, p.Tenant, executionsPrefix(project))
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +83,7 @@ func (d *Dialect) executions(ctx context.Context, p *adapters.Principal, project
 
 // countExecution adds one to the executions of agent id in project.
 func (d *Dialect) countExecution(ctx context.Context, p *adapters.Principal, project, id string) error {
-	c, ok := d.env.Engine.Store().(state.Counts)
-	if !ok {
-		return nil
-	}
-	_, err := c.AddCount(ctx, p.Tenant, executionsPrefix(project)+id, 1)
+	_, err := d.env.Engine.Store().AddCount(ctx, p.Tenant, executionsPrefix(project)+id, 1)
 	return err
 }
 
@@ -289,8 +280,8 @@ func (d *Dialect) patch(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	if _, err := d.managed(ctx, p, project, id); err != nil {
 		return err
 	}
-	// Applied to the agent as stored, through the registry, which keeps
-	// its index of the tenant's agents fresh.
+	// Applied to the agent as stored, again if another writer changed it
+	// meanwhile (on this instance or another).
 	a, err := d.env.Engine.Agents().Update(ctx, p, id, func(a *adapters.Agent) error {
 		if !a.InProject(project) {
 			return notFound(id)
