@@ -258,8 +258,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
 		Tiers: tiers.New(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
-		Memory: memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
-		Now:    a.clock.Now,
+		Memory:       memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		SharedMemory: be.memory,
+		Now:          a.clock.Now,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
@@ -20,12 +21,15 @@ import (
 var stores = caddy.NewUsagePool()
 
 // backend is what outlives a config: the open store, the usage recorder
-// writing to it and the sweeper of expired runs. Calls still running on
+// and the memory state writing to it, and the sweeper of expired runs. Calls still running on
 // an old config after a reload keep recording through it until the last
 // config lets go.
 type backend struct {
 	store    state.Store
 	recorder *models.Recorder
+	// memory is the store's memory state (recall indexes, batched
+	// writes), shared by the engines of successive configurations.
+	memory *memory.Shared
 	// limits keeps rate-limit and quota state across reloads.
 	limits state.Limits
 
@@ -33,11 +37,12 @@ type backend struct {
 	swept      sync.WaitGroup
 }
 
-// Destruct stops the sweeper, commits queued usage records, then closes
-// the store.
+// Destruct stops the sweeper, commits queued memory writes and usage
+// records, then closes the store.
 func (b *backend) Destruct() error {
 	b.stopSweeps()
 	b.swept.Wait()
+	b.memory.Close()
 	b.recorder.Close()
 	return b.store.Close()
 }
@@ -77,7 +82,8 @@ func acquireBackend(opener state.Opener, flushEvery time.Duration, clk clock.Clo
 			return nil, err
 		}
 		rec := models.NewRecorder(s, log, flushEvery)
-		b := &backend{store: s, recorder: rec, limits: state.NewMemoryLimits(s, rec.Flush)}
+		b := &backend{store: s, recorder: rec, memory: memory.OpenShared(s, memory.Options{Logger: log}),
+			limits: state.NewMemoryLimits(s, rec.Flush)}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.stopSweeps = cancel
 		b.swept.Go(func() { b.sweep(ctx, clk, log) })

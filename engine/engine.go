@@ -69,6 +69,10 @@ type Config struct {
 	// Memory configures agents' long-term memory (recall, write-back,
 	// the embedding model); the zero value is on, with keyword recall.
 	Memory memory.Options
+	// SharedMemory is the memory state of Store (recall indexes, batched
+	// writes), shared with the engines of other configurations over it;
+	// nil means the engine keeps its own.
+	SharedMemory *memory.Shared
 	// RAG configures knowledge retrieval; the zero value ranks documents
 	// by keywords unless they are embedded.
 	RAG knowledge.RAGConfig
@@ -161,7 +165,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.models = models.New(models.Config{Router: router, Retry: cfg.Retry, Recorder: e.recorder, Logger: log, Now: now, Sleep: cfg.Sleep})
 	e.knowledge, err = knowledge.New(knowledge.Config{Store: cfg.Store, Models: e.models, Tiers: tierSet, Memory: cfg.Memory,
-		RAG: cfg.RAG, Logger: log, Now: now})
+		SharedMemory: cfg.SharedMemory, RAG: cfg.RAG, Logger: log, Now: now})
 	if err != nil {
 		e.agents.Close()
 		if e.ownRecorder {

@@ -27,6 +27,10 @@ type Config struct {
 	// Memory configures agents' long-term memory (recall, write-back,
 	// the embedding model); the zero value is on, with keyword recall.
 	Memory memory.Options
+	// SharedMemory is the memory state of Store, shared with the engines
+	// of other configurations over it (a reload); nil means Knowledge
+	// keeps its own, closed with it.
+	SharedMemory *memory.Shared
 	// RAG configures knowledge retrieval; the zero value ranks documents
 	// by keywords unless they are embedded.
 	RAG    RAGConfig
@@ -45,6 +49,8 @@ type Knowledge struct {
 	now    func() time.Time
 	rag    *ragState
 	memory *memory.Manager
+	// ownShared is the memory state Knowledge opened itself, if any.
+	ownShared *memory.Shared
 }
 
 // New checks cfg's models and starts the memory manager; Close stops it.
@@ -75,10 +81,20 @@ func New(cfg Config) (*Knowledge, error) {
 			}
 		}
 	}
-	kn.memory = memory.New(cfg.Store, memoryModels{cfg.Models}, opts)
+	shared := cfg.SharedMemory
+	if shared == nil {
+		shared = memory.OpenShared(cfg.Store, opts)
+		kn.ownShared = shared
+	}
+	kn.memory = memory.New(shared, memoryModels{cfg.Models}, opts)
 	return kn, nil
 }
 
 // Close stops the memory manager's background work, committing what it
-// wrote.
-func (kn *Knowledge) Close() { kn.memory.Close() }
+// wrote when Knowledge keeps its own memory state.
+func (kn *Knowledge) Close() {
+	kn.memory.Close()
+	if kn.ownShared != nil {
+		kn.ownShared.Close()
+	}
+}

@@ -16,8 +16,8 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/internal/dialecttest"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/internal/dialecttest"
 )
 
 func answerScript() *dialecttest.Script {

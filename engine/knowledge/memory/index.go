@@ -95,30 +95,20 @@ func (x *Index) Get(id string) (*state.Memory, bool) {
 // index keeps its own normalized copy of their embeddings; the items it
 // keeps (and hands out) have none.
 func (x *Index) Add(items ...*state.Memory) {
-	type prepared struct {
-		item   *state.Memory
-		terms  []termFreq
-		length int32
-		vec    []float32
-	}
 	prep := make([]prepared, len(items))
-	for i, m := range items {
-		toks := Tokenize(m.Content)
-		tf := make(map[string]int32, len(toks))
-		for _, t := range toks {
-			tf[t]++
+	// Tokenizing and measuring vectors is most of an agent's first load
+	// (100k memories): split it across CPUs when the batch is large.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(items)/prepareParallelMin))
+	if workers == 1 {
+		prepare(items, prep)
+	} else {
+		var wg sync.WaitGroup
+		per := (len(items) + workers - 1) / workers
+		for lo := 0; lo < len(items); lo += per {
+			hi := min(lo+per, len(items))
+			wg.Go(func() { prepare(items[lo:hi], prep[lo:hi]) })
 		}
-		terms := make([]termFreq, 0, len(tf))
-		for t, n := range tf {
-			terms = append(terms, termFreq{t, n})
-		}
-		c := *m
-		c.Embedding = nil
-		p := prepared{item: &c, terms: terms, length: int32(len(toks))}
-		if len(m.Embedding) > 0 && m.EmbeddingModel != "" {
-			p.vec = normalized(m.Embedding)
-		}
-		prep[i] = p
+		wg.Wait()
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -159,13 +149,49 @@ func (x *Index) Add(items ...*state.Memory) {
 				x.arenas[k] = a
 			}
 			sl.arena, sl.row = a, int32(a.rows())
-			a.data = append(a.data, p.vec...)
+			a.data = appendScaled(a.data, p.vec, p.scale)
 			a.owner = append(a.owner, s)
 		}
 		x.slots = append(x.slots, sl)
 		x.byID[p.item.ID] = s
 		x.totalLen += int64(p.length)
 		x.live++
+	}
+}
+
+// prepared is an item ready to be indexed: its copy without an
+// embedding, its terms, and its vector with the scale that normalizes it.
+type prepared struct {
+	item   *state.Memory
+	terms  []termFreq
+	length int32
+	vec    []float32 // the caller's, read only
+	scale  float64
+}
+
+// prepareParallelMin is the batch size above which Add prepares items on
+// several CPUs.
+const prepareParallelMin = 4096
+
+// prepare fills prep[i] for items[i].
+func prepare(items []*state.Memory, prep []prepared) {
+	for i, m := range items {
+		toks := Tokenize(m.Content)
+		tf := make(map[string]int32, len(toks))
+		for _, t := range toks {
+			tf[t]++
+		}
+		terms := make([]termFreq, 0, len(tf))
+		for t, n := range tf {
+			terms = append(terms, termFreq{t, n})
+		}
+		c := *m
+		c.Embedding = nil
+		p := prepared{item: &c, terms: terms, length: int32(len(toks))}
+		if len(m.Embedding) > 0 && m.EmbeddingModel != "" {
+			p.vec, p.scale = m.Embedding, normScale(m.Embedding)
+		}
+		prep[i] = p
 	}
 }
 
@@ -532,19 +558,31 @@ func better(a, b Hit) bool {
 // normalized returns v scaled to unit length (a copy), so cosine
 // similarity is a dot product. A zero vector stays zero.
 func normalized(v []float32) []float32 {
+	return appendScaled(make([]float32, 0, len(v)), v, normScale(v))
+}
+
+// normScale is what multiplies v into a unit vector; 0 for a vector
+// without a direction (zero, or not finite).
+func normScale(v []float32) float64 {
 	var sum float64
 	for _, f := range v {
 		sum += float64(f) * float64(f)
 	}
-	out := make([]float32, len(v))
 	if sum == 0 || math.IsNaN(sum) || math.IsInf(sum, 0) {
-		return out
+		return 0
 	}
-	inv := 1 / math.Sqrt(sum)
+	return 1 / math.Sqrt(sum)
+}
+
+// appendScaled appends v times scale to dst: a normalized copy written
+// straight into an arena, without a vector of its own in between.
+func appendScaled(dst, v []float32, scale float64) []float32 {
+	n := len(dst)
+	dst = slices.Grow(dst, len(v))[:n+len(v)]
 	for i, f := range v {
-		out[i] = float32(float64(f) * inv)
+		dst[n+i] = float32(float64(f) * scale)
 	}
-	return out
+	return dst
 }
 
 // dot is the dot product of two vectors of the same length, unrolled by

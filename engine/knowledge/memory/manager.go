@@ -86,12 +86,19 @@ type Options struct {
 	// path; past it recall ranks by keywords. Default 5s.
 	EmbedTimeout time.Duration
 	// FlushInterval bounds how long background writes wait in memory
-	// before a batch commits them; default 200ms. The first runtime over
-	// a store sets it for every later one.
+	// before a batch commits them; default 200ms. It is the Shared
+	// state's (OpenShared).
 	FlushInterval time.Duration
 	// CacheAgents bounds the agents whose memories are held in recall
-	// indexes (least recently used go first); default 256.
+	// indexes (least recently used go first); default 256. It is the
+	// Shared state's (OpenShared).
 	CacheAgents int
+	// LoadWait bounds how long a recall waits for the first load of its
+	// agent's memories from the store: past it the turn goes on without
+	// long-term memory while the load completes in the background, for
+	// the turns that follow. Default 250ms; small agents load well within
+	// it, an agent with 100k memories takes about a second.
+	LoadWait time.Duration
 	// CloseTimeout bounds how long Close waits for running jobs before it
 	// cancels them; default 10s.
 	CloseTimeout time.Duration
@@ -121,6 +128,7 @@ func (o *Options) defaults() {
 	defd(&o.EmbedTimeout, 5*time.Second)
 	defd(&o.FlushInterval, 200*time.Millisecond)
 	defd(&o.CloseTimeout, 10*time.Second)
+	defd(&o.LoadWait, 250*time.Millisecond)
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -198,7 +206,7 @@ func Visible(m *state.Memory, user string) bool {
 type Manager struct {
 	opts   Options
 	models Models
-	s      *shared
+	s      *Shared
 	log    *zap.Logger
 
 	jobs   chan job
@@ -217,12 +225,13 @@ type job struct {
 	gen  uint64
 }
 
-// New starts a manager over store (whose indexes and batched writer it
-// shares with other managers over the same store) calling models through
-// models. Close stops it.
-func New(store state.Store, models Models, opts Options) *Manager {
+// New starts a manager over the memory state of a store (its indexes and
+// batched writer, which other managers over the same store share)
+// calling models through models. Close stops it; the shared state stays,
+// its owner closes it.
+func New(shared *Shared, models Models, opts Options) *Manager {
 	opts.defaults()
-	m := &Manager{opts: opts, models: models, s: acquire(store, &opts), log: opts.Logger,
+	m := &Manager{opts: opts, models: models, s: shared, log: opts.Logger,
 		jobs: make(chan job, opts.Queue)}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	for range opts.Workers {
@@ -278,7 +287,6 @@ func (m *Manager) Close() {
 		<-done
 	}
 	m.cancel()
-	m.s.release()
 }
 
 // Flush waits until the background jobs queued so far have run, then

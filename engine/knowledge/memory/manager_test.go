@@ -75,12 +75,20 @@ func openStore(t testing.TB) *bbolt.Store {
 	return s
 }
 
+// openShared opens the memory state of store, closed when the test ends.
+func openShared(t testing.TB, store state.Store) *Shared {
+	t.Helper()
+	s := OpenShared(store, Options{FlushInterval: time.Hour}) // tests flush explicitly
+	t.Cleanup(s.Close)
+	return s
+}
+
 func newManager(t testing.TB, store state.Store, models Models, opts Options) *Manager {
 	t.Helper()
-	if opts.FlushInterval == 0 {
-		opts.FlushInterval = time.Hour // tests flush explicitly
+	if opts.LoadWait == 0 {
+		opts.LoadWait = time.Minute // recall sees its first load whatever the machine's speed
 	}
-	m := New(store, models, opts)
+	m := New(openShared(t, store), models, opts)
 	t.Cleanup(m.Close)
 	return m
 }
@@ -364,17 +372,19 @@ func TestAddListClearDeleteAgent(t *testing.T) {
 	}
 }
 
-// TestSharedAcrossManagers: two managers over one store (a config reload)
-// see each other's writes, and the store stays open until both close.
+// TestSharedAcrossManagers: two managers over one store's shared state
+// (a config reload) see each other's writes, and what they queued is
+// committed when the shared state closes after both.
 func TestSharedAcrossManagers(t *testing.T) {
 	store := openStore(t)
 	fm := &fakeModels{answer: adaFacts}
-	old := New(store, fm, Options{FlushInterval: time.Hour})
+	shared := OpenShared(store, Options{FlushInterval: time.Hour})
+	old := New(shared, fm, Options{LoadWait: time.Minute})
 	ctx := context.Background()
 	if rec, _ := old.Recall(ctx, turn("ada", "s0", "teal", "")); rec != nil {
 		t.Fatal("recall before any write")
 	}
-	next := New(store, fm, Options{FlushInterval: time.Hour})
+	next := New(shared, fm, Options{LoadWait: time.Minute})
 	old.AfterTurn(turn("ada", "s1", "I'm Ada, I love teal", "Hi"))
 	if err := old.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -385,10 +395,72 @@ func TestSharedAcrossManagers(t *testing.T) {
 		t.Fatalf("the new manager does not see the old one's write: %v", rec)
 	}
 	next.AfterTurn(turn("ada", "s3", "bye", "bye"))
-	next.Close() // commits
+	next.Close()
+	shared.Close() // commits
 	if stored, _ := store.ListMemories(ctx, "t1", "ag"); len(stored) < 5 {
 		t.Fatalf("stored %d items after both closed", len(stored))
 	}
+}
+
+// slowStore holds agents' memory loads until release is closed (or the
+// load is cancelled), as a large agent's first load would.
+type slowStore struct {
+	state.Store
+	release chan struct{}
+}
+
+func (s *slowStore) ListMemories(ctx context.Context, tenant, agentID string) ([]*state.Memory, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Store.ListMemories(ctx, tenant, agentID)
+}
+
+// TestRecallDoesNotWaitForALongLoad: the first recall of an agent whose
+// memories take long to load waits LoadWait, goes on without them, and
+// leaves the load running for the turns that follow. The load is held
+// until released, so nothing here depends on the machine's speed.
+func TestRecallDoesNotWaitForALongLoad(t *testing.T) {
+	base := openStore(t)
+	ctx := context.Background()
+	if err := base.PutMemories(ctx, []*state.Memory{{ID: "mem_1", Tenant: "t1", AgentID: "ag", Kind: state.MemorySemantic,
+		Content: "The user's favourite colour is teal.", Source: SourceAPI, Created: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	store := &slowStore{Store: base, release: make(chan struct{})}
+	m := New(openShared(t, store), &fakeModels{}, Options{LoadWait: time.Millisecond})
+	defer m.Close()
+	ask := turn("", "s1", "what is my favourite colour? teal?", "")
+	if rec, err := m.Recall(ctx, ask); rec != nil || err != nil {
+		t.Fatalf("recall while loading = %v, %v; want nothing, at once", rec, err)
+	}
+	if rec, err := m.Recall(ctx, ask); rec != nil || err != nil {
+		t.Fatalf("second recall while loading = %v, %v", rec, err)
+	}
+	close(store.release)
+	// List waits for the load in progress; recall then has the index.
+	if list, err := m.List(ctx, "t1", "ag", Filter{}); err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	rec, err := m.Recall(ctx, ask)
+	if err != nil || rec == nil || rec.Items[0].ID != "mem_1" {
+		t.Fatalf("recall once loaded = %v, %v", rec, err)
+	}
+}
+
+// TestCloseCancelsALoad: closing the shared state ends a load in
+// progress instead of waiting for it.
+func TestCloseCancelsALoad(t *testing.T) {
+	store := &slowStore{Store: openStore(t), release: make(chan struct{})}
+	shared := OpenShared(store, Options{FlushInterval: time.Hour})
+	m := New(shared, &fakeModels{}, Options{LoadWait: time.Millisecond})
+	if rec, _ := m.Recall(context.Background(), turn("", "s1", "teal?", "")); rec != nil {
+		t.Fatal(rec)
+	}
+	m.Close()
+	shared.Close() // returns: the held load is cancelled
 }
 
 // TestQueueFullDropsNotBlocks: a full queue drops write-back, it never
@@ -396,7 +468,7 @@ func TestSharedAcrossManagers(t *testing.T) {
 func TestQueueFullDropsNotBlocks(t *testing.T) {
 	store := openStore(t)
 	fm := &fakeModels{answer: adaFacts, gate: make(chan struct{})}
-	m := New(store, fm, Options{Workers: 1, Queue: 2, FlushInterval: time.Hour, CloseTimeout: 50 * time.Millisecond})
+	m := New(openShared(t, store), fm, Options{Workers: 1, Queue: 2, CloseTimeout: 50 * time.Millisecond})
 	done := make(chan struct{})
 	go func() {
 		for range 20 {

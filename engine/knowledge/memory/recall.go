@@ -34,7 +34,9 @@ func (r *Recalled) IDs() []string {
 // newest first up to Options.Instructions), the facts (semantic) and
 // earlier exchanges of other conversations (episodic) that rank best for
 // the message, each kind only when the agent keeps it. It returns nil
-// when there is nothing to recall. Ranking is by cosine similarity of
+// when there is nothing to recall, and when the agent's memories are not
+// loaded within LoadWait of its first recall (they load on in the
+// background). Ranking is by cosine similarity of
 // embeddings when the agent has an embedding model (the message is
 // embedded, within EmbedTimeout), and by BM25 otherwise or when embedding
 // fails.
@@ -43,9 +45,13 @@ func (m *Manager) Recall(ctx context.Context, t *Turn) (*Recalled, error) {
 	if m.opts.Disabled || t.Agent.ID == "" || t.Principal == nil || !mc.Enabled() || strings.TrimSpace(t.Asked) == "" {
 		return nil, nil
 	}
-	idx, err := m.s.index(ctx, agentKey{t.Principal.Tenant, t.Agent.ID})
+	idx, err := m.s.indexWithin(ctx, agentKey{t.Principal.Tenant, t.Agent.ID}, m.opts.LoadWait)
 	if err != nil {
 		return nil, err
+	}
+	if idx == nil {
+		m.log.Info("the agent's memories are still loading; this turn recalls nothing", zap.String("agent", t.Agent.ID))
+		return nil, nil
 	}
 	if idx.Len() == 0 {
 		return nil, nil

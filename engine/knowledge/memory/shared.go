@@ -12,22 +12,22 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// shared is the memory state of one store, shared by every runtime over
-// it (a Caddy reload builds a new runtime before the old one stops, over
+// Shared is the memory state of one store, shared by every Manager over
+// it (a Caddy reload builds a new engine before the old one stops, over
 // the same store): the recall indexes of the agents in use, loaded from
 // the store on first use, and the batched writer of memories and turn
 // statistics. Sharing it keeps the indexes consistent with the writes of
-// both runtimes. Writes of other gateway instances sharing the store
+// both managers. Writes of other gateway instances sharing the store
 // reach the indexes through the store's changes (follow), within the
-// store's delay in telling them.
+// store's delay in telling them. Its owner (the one that holds the store
+// across reloads) opens it with OpenShared and closes it after the last
+// Manager over it.
 //
 // Lock order: commitMu, then an agent's mu, then wmu, then mu.
-type shared struct {
+type Shared struct {
 	store    state.Store
 	log      *zap.Logger
 	interval time.Duration
-
-	refs int // guarded by registry.mu
 
 	// mu guards the cache of agent indexes.
 	mu     sync.Mutex
@@ -50,15 +50,24 @@ type shared struct {
 	done chan struct{}
 	// unfollow stops following the store's changes.
 	unfollow func()
+	// loads are the background loads of indexes (load); loadCtx ends
+	// them at Close.
+	loads     sync.WaitGroup
+	loadCtx   context.Context
+	stopLoads context.CancelFunc
 }
 
 type agentKey struct{ tenant, agent string }
 
-// agentMem is one agent's index; idx is nil until loaded. idx is set
-// under mu and wmu; it is read under either.
+// agentMem is one agent's index; idx is nil until loaded. idx and
+// loadErr (the failure of the last background load) are set under mu and
+// the Shared's wmu; they are read under either. loading, guarded by the
+// Shared's mu, is closed when the background load in progress ends.
 type agentMem struct {
-	mu  sync.Mutex
-	idx *Index
+	mu      sync.Mutex
+	idx     *Index
+	loading chan struct{}
+	loadErr error
 }
 
 // clearMark records that items matching f were cleared at generation
@@ -73,46 +82,27 @@ type clearMark struct {
 // maxBatch is how many queued writes trigger an early commit.
 const maxBatch = 512
 
-var registry struct {
-	mu sync.Mutex
-	m  map[state.Store]*shared
-}
-
-// acquire returns the shared state of store, creating it on first use.
-func acquire(store state.Store, opts *Options) *shared {
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	if registry.m == nil {
-		registry.m = map[state.Store]*shared{}
-	}
-	if s := registry.m[store]; s != nil {
-		s.refs++
-		return s
-	}
+// OpenShared starts the memory state of store: opts' FlushInterval,
+// CacheAgents and Logger apply. Close stops it.
+func OpenShared(store state.Store, opts Options) *Shared {
+	opts.defaults()
 	cache, _ := lru.New[agentKey, *agentMem](opts.CacheAgents)
-	s := &shared{store: store, log: opts.Logger, interval: opts.FlushInterval, refs: 1, agents: cache,
+	s := &Shared{store: store, log: opts.Logger, interval: opts.FlushInterval, agents: cache,
 		clears: map[agentKey][]clearMark{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	registry.m[store] = s
+	s.loadCtx, s.stopLoads = context.WithCancel(context.Background())
 	s.unfollow = store.Subscribe(s.follow)
 	go s.loop()
 	return s
 }
 
-// release drops a reference; the last one commits what is queued and
-// stops the writer.
-func (s *shared) release() {
-	registry.mu.Lock()
-	s.refs--
-	last := s.refs == 0
-	if last {
-		delete(registry.m, s.store)
-	}
-	registry.mu.Unlock()
-	if last {
-		s.unfollow()
-		close(s.stop)
-		<-s.done
-	}
+// Close stops following the store, cancels the loads in progress, and
+// commits what is queued.
+func (s *Shared) Close() {
+	s.unfollow()
+	s.stopLoads()
+	s.loads.Wait()
+	close(s.stop)
+	<-s.done
 }
 
 // follow brings the loaded indexes up to date with a change of the store:
@@ -121,7 +111,7 @@ func (s *shared) release() {
 // After a gap in the store's changes every index is dropped, to be loaded
 // again on next use. This instance's own writes are in its indexes
 // already.
-func (s *shared) follow(c state.Change) {
+func (s *Shared) follow(c state.Change) {
 	switch {
 	case c.Kind == state.ChangeGap:
 		s.mu.Lock()
@@ -137,7 +127,7 @@ const followTimeout = 10 * time.Second
 
 // refresh reads items ids of agent k (all when nil) into its index, if
 // loaded; a failed read drops the index rather than keep it stale.
-func (s *shared) refresh(k agentKey, ids []string) {
+func (s *Shared) refresh(k agentKey, ids []string) {
 	s.mu.Lock()
 	am, ok := s.agents.Peek(k)
 	s.mu.Unlock()
@@ -182,7 +172,7 @@ func (s *shared) refresh(k agentKey, ids []string) {
 // errDropIndex marks a change that names no items: the index is dropped.
 var errDropIndex = errors.New("reload the index")
 
-func (s *shared) loop() {
+func (s *Shared) loop() {
 	defer close(s.done)
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
@@ -198,7 +188,7 @@ func (s *shared) loop() {
 	}
 }
 
-func (s *shared) poke() {
+func (s *Shared) poke() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -206,7 +196,7 @@ func (s *shared) poke() {
 }
 
 // commit writes what is queued: memories and turn records.
-func (s *shared) commit() {
+func (s *Shared) commit() {
 	s.commitMu.Lock()
 	s.wmu.Lock()
 	items, turns, waiters := s.pending, s.turns, s.flushes
@@ -231,7 +221,7 @@ func (s *shared) commit() {
 
 // retry keeps writes the store refused for the next commit, unless the
 // store can never take them (an invalid id): those are dropped, logged.
-func (s *shared) retry(items []*state.Memory, turns []state.TurnRecord, err error) {
+func (s *Shared) retry(items []*state.Memory, turns []state.TurnRecord, err error) {
 	if errors.Is(err, state.ErrInvalidID) || errors.Is(err, state.ErrClosed) {
 		s.log.Error("dropping memory writes the store refused", zap.Int("memories", len(items)), zap.Int("turns", len(turns)), zap.Error(err))
 		return
@@ -244,7 +234,7 @@ func (s *shared) retry(items []*state.Memory, turns []state.TurnRecord, err erro
 }
 
 // flush commits everything queued so far and waits for it.
-func (s *shared) flush(ctx context.Context) error {
+func (s *Shared) flush(ctx context.Context) error {
 	ch := make(chan struct{})
 	s.wmu.Lock()
 	s.flushes = append(s.flushes, ch)
@@ -262,14 +252,14 @@ func (s *shared) flush(ctx context.Context) error {
 
 // generation is the current write generation: a background write begun
 // now is dropped if a matching clear happens before it is queued.
-func (s *shared) generation() uint64 {
+func (s *Shared) generation() uint64 {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.gen
 }
 
 // entry returns the cache entry of an agent, creating it.
-func (s *shared) entry(k agentKey) *agentMem {
+func (s *Shared) entry(k agentKey) *agentMem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if am, ok := s.agents.Get(k); ok {
@@ -281,7 +271,7 @@ func (s *shared) entry(k agentKey) *agentMem {
 }
 
 // loaded returns the agent's index if it is loaded (wmu held).
-func (s *shared) loaded(k agentKey) *Index {
+func (s *Shared) loaded(k agentKey) *Index {
 	s.mu.Lock()
 	am, ok := s.agents.Peek(k)
 	s.mu.Unlock()
@@ -293,7 +283,7 @@ func (s *shared) loaded(k agentKey) *Index {
 
 // index returns the agent's index, loading it from the store on first
 // use.
-func (s *shared) index(ctx context.Context, k agentKey) (*Index, error) {
+func (s *Shared) index(ctx context.Context, k agentKey) (*Index, error) {
 	am := s.entry(k)
 	am.mu.Lock()
 	idx := am.idx
@@ -308,9 +298,71 @@ func (s *shared) index(ctx context.Context, k agentKey) (*Index, error) {
 	return s.loadLocked(ctx, k, am)
 }
 
+// indexWithin returns the agent's index, loading it in the background on
+// first use and waiting at most wait for the load: nil when it is not
+// ready by then (it goes on loading, for the calls that follow). Recall
+// uses it, so a large agent's first load (100k memories take about a
+// second) never holds up the request that starts it.
+func (s *Shared) indexWithin(ctx context.Context, k agentKey, wait time.Duration) (*Index, error) {
+	am := s.entry(k)
+	// Read under wmu: a load in progress holds am.mu until it is done.
+	s.wmu.Lock()
+	idx := am.idx
+	s.wmu.Unlock()
+	if idx != nil {
+		return idx, nil
+	}
+	loaded := s.load(k, am)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-loaded:
+	case <-t.C:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if am.idx == nil {
+		return nil, am.loadErr
+	}
+	return am.idx, nil
+}
+
+// load starts the background load of am, unless one is in progress, and
+// returns what is closed when it ends.
+func (s *Shared) load(k agentKey, am *agentMem) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if am.loading != nil {
+		return am.loading
+	}
+	loaded := make(chan struct{})
+	am.loading = loaded
+	s.loads.Go(func() {
+		s.commitMu.Lock()
+		am.mu.Lock()
+		_, err := s.loadLocked(s.loadCtx, k, am)
+		s.wmu.Lock()
+		am.loadErr = err
+		s.wmu.Unlock()
+		am.mu.Unlock()
+		s.commitMu.Unlock()
+		if err != nil && s.loadCtx.Err() == nil {
+			s.log.Warn("loading an agent's memories for recall", zap.String("tenant", k.tenant), zap.String("agent", k.agent), zap.Error(err))
+		}
+		s.mu.Lock()
+		am.loading = nil
+		s.mu.Unlock()
+		close(loaded)
+	})
+	return loaded
+}
+
 // loadLocked fills am from the store and the queued writes; commitMu and
 // am.mu are held.
-func (s *shared) loadLocked(ctx context.Context, k agentKey, am *agentMem) (*Index, error) {
+func (s *Shared) loadLocked(ctx context.Context, k agentKey, am *agentMem) (*Index, error) {
 	if am.idx != nil {
 		return am.idx, nil
 	}
@@ -333,7 +385,7 @@ func (s *shared) loadLocked(ctx context.Context, k agentKey, am *agentMem) (*Ind
 
 // enqueue queues background writes made at generation gen, dropping those
 // a later clear covers, and shows them to recall at once.
-func (s *shared) enqueue(items []*state.Memory, gen uint64) {
+func (s *Shared) enqueue(items []*state.Memory, gen uint64) {
 	if len(items) == 0 {
 		return
 	}
@@ -356,7 +408,7 @@ func (s *shared) enqueue(items []*state.Memory, gen uint64) {
 	}
 }
 
-func (s *shared) clearedLocked(m *state.Memory, gen uint64) bool {
+func (s *Shared) clearedLocked(m *state.Memory, gen uint64) bool {
 	for _, c := range s.clears[agentKey{m.Tenant, m.AgentID}] {
 		if c.gen > gen && c.f.Match(m) {
 			return true
@@ -367,7 +419,7 @@ func (s *shared) clearedLocked(m *state.Memory, gen uint64) bool {
 
 // put writes items durably now (items a client added: acknowledged means
 // stored), then shows them to recall.
-func (s *shared) put(ctx context.Context, items []*state.Memory) error {
+func (s *Shared) put(ctx context.Context, items []*state.Memory) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	if err := s.store.PutMemories(ctx, items); err != nil {
@@ -386,7 +438,7 @@ func (s *shared) put(ctx context.Context, items []*state.Memory) error {
 // clear removes the agent's items f matches, from the store, the index
 // and the queue, and keeps background writes of earlier turns from
 // bringing them back. It returns how many it removed.
-func (s *shared) clear(ctx context.Context, k agentKey, f Filter, now time.Time) (int, error) {
+func (s *Shared) clear(ctx context.Context, k agentKey, f Filter, now time.Time) (int, error) {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	am := s.entry(k)
@@ -432,7 +484,7 @@ const clearMarkTTL = 15 * time.Minute
 
 // dropAgent removes every memory of an agent, from the store too, and
 // forgets its index.
-func (s *shared) dropAgent(ctx context.Context, k agentKey, now time.Time) (int, error) {
+func (s *Shared) dropAgent(ctx context.Context, k agentKey, now time.Time) (int, error) {
 	n, err := s.clear(ctx, k, Filter{}, now)
 	if err != nil {
 		return n, err
@@ -448,7 +500,7 @@ func (s *shared) dropAgent(ctx context.Context, k agentKey, now time.Time) (int,
 }
 
 // recordTurn queues a turn's statistics.
-func (s *shared) recordTurn(r state.TurnRecord) {
+func (s *Shared) recordTurn(r state.TurnRecord) {
 	s.wmu.Lock()
 	s.turns = append(s.turns, r)
 	full := len(s.turns) >= maxBatch
