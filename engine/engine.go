@@ -18,10 +18,16 @@
 //     guardrails, and the service levels keys are on.
 //
 // Where the rest of a request lives: the HTTP handler, authentication
-// and admission (one Admit of the tier's limits) are caddymodule's; a
-// dialect (adapters/dialects/<name>) decodes the body into a Call and
-// encodes the engine's canonical events; providers (adapters/providers)
-// speak the upstream wire formats. The engine never parses HTTP.
+// and admission (the tier's limits, caddymodule/limits.go, before the
+// dialect runs) are caddymodule's; a dialect (adapters/dialects/<name>)
+// decodes the body into a Call and encodes the engine's canonical events;
+// providers
+// (adapters/providers) speak the upstream wire formats. The request's
+// exchange is caddymodule/exchange.go, reaching the engine as the Meter
+// its context carries until issue 16 passes it explicitly; accounting is
+// models/report.go; the raw OpenAI-to-OpenAI passthrough lane (issue 16,
+// not built) is to sit in adapters/dialects/openai over engine/models.
+// The engine never parses HTTP.
 package engine
 
 import (

@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Guardrails are applied by the runtime for every dialect:
+// Guardrails are applied by the engine for every dialect:
 //
 //   - input: before any model call, the new messages (every role but the
 //     assistant's) and a request's system prompt are checked against the

@@ -536,7 +536,7 @@ func (e *Engine) CheckOrchestration(ctx context.Context, p *adapters.Principal, 
 		}
 		subs, ok := graph[id]
 		if !ok {
-			return 0 // a dangling reference: the runtime reports it when run
+			return 0 // a dangling reference: the engine reports it when run
 		}
 		depths[id] = visiting
 		d := 0

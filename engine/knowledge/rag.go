@@ -81,7 +81,7 @@ type DocumentInput struct {
 	Dialect string
 }
 
-// ragState is a runtime's knowledge retrieval: its settings and the
+// ragState is the knowledge retrieval of a Knowledge: its settings and the
 // in-memory indexes of the sources in use.
 type ragState struct {
 	cfg   RAGConfig

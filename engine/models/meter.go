@@ -12,7 +12,7 @@ import (
 type meterKey struct{}
 
 // Meter is the request-scoped account of what one HTTP request did: the
-// runtime fills it, the Caddy handler reads it to settle quotas, export
+// engine fills it (report.go), the Caddy handler reads it to settle quotas, export
 // metrics and set placeholders. It is safe for concurrent use because
 // orchestrated sub-agents report into their parent's meter.
 type Meter struct {

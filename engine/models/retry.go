@@ -9,7 +9,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 )
 
-// RetryPolicy bounds how the runtime retries a failed model call. Calls
+// RetryPolicy bounds how Complete retries a failed model call. Calls
 // are retried only before anything of the answer has reached the client,
 // and only for failures that another try may cure: connection errors,
 // timeouts, 429 and 5xx.

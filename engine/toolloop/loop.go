@@ -49,7 +49,7 @@ type Result struct {
 	StopSequence string
 	// ToolCalls are calls of client tools the client must run.
 	ToolCalls []adapters.ToolCall
-	// Steps are the tools the runtime ran, in order, with their results.
+	// Steps are the tools the run executed itself, in order, with their results.
 	Steps []Step
 	// Pending are the calls a paused run waits on.
 	Pending []state.PendingCall
@@ -70,7 +70,7 @@ type Result struct {
 	Sources []adapters.Source
 }
 
-// Step is one tool the runtime ran during a run.
+// Step is one tool the run executed itself.
 type Step struct {
 	Call    adapters.ToolCall
 	Toolkit string

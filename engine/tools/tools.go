@@ -1,4 +1,4 @@
-// Package tools is the runtime's tool system: toolkits of methods the
+// Package tools is the engine's tool system: toolkits of methods the
 // operator declares (HTTP webhooks, MCP servers, built-ins), resolved by
 // name for an agent, and run with a timeout each. Tenants can only name
 // tools the operator declared, so no request can make the gateway call an

@@ -1,4 +1,4 @@
-// Package memory is the agent runtime's long-term memory: what an agent
+// Package memory is agents' long-term memory: what an agent
 // remembers across conversations, by kind, per tenant, agent and end user.
 //
 //   - Episodic: every answered exchange becomes an episode (what was asked,
@@ -20,9 +20,9 @@
 // never delays the answer; its writes, and the agents' turn statistics,
 // are committed in batches.
 //
-// The runtime owns a Manager and reaches models through the Models it
-// provides, so memory's model calls are routed, metered and logged like
-// any other.
+// The engine (engine/knowledge) owns a Manager and reaches models
+// through the Models it provides, so memory's model calls are routed and
+// logged like any other.
 package memory
 
 import (
@@ -149,7 +149,7 @@ type CallInfo struct {
 }
 
 // Models are the model calls memory makes, routed and accounted by the
-// runtime (usage records with dialect "memory" and the run as parent).
+// engine (usage records with dialect "memory" and the run as parent).
 type Models interface {
 	// Embed returns an embedding of each input by model.
 	Embed(ctx context.Context, c CallInfo, model string, inputs []string) ([][]float32, error)
@@ -201,7 +201,7 @@ func Visible(m *state.Memory, user string) bool {
 	return m.UserID == user || m.UserID == "" && m.Source == SourceAPI
 }
 
-// Manager is one runtime's long-term memory. It is safe for concurrent
+// Manager is one engine's long-term memory. It is safe for concurrent
 // use.
 type Manager struct {
 	opts   Options

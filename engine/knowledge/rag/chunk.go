@@ -1,6 +1,6 @@
 // Package rag cuts knowledge documents into chunks for retrieval and
 // renders retrieved chunks as a context section. Storage, embedding and
-// ranking live elsewhere (state, the runtime, state/index).
+// ranking live elsewhere (state, engine/knowledge).
 package rag
 
 import (
