@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
@@ -47,6 +48,9 @@ type Config struct {
 	RAG RAGConfig
 	// Retry bounds retries and fallbacks of failed model calls.
 	Retry RetryPolicy
+	// Prices price each model call when its usage record is written; nil
+	// leaves every cost unknown.
+	Prices *pricing.Table
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Sleep waits between retries; nil means a real, cancellable sleep.
@@ -62,6 +66,7 @@ type Runtime struct {
 	recorder      *Recorder
 	ownRecorder   bool
 	tiers         *Tiers
+	prices        *pricing.Table
 	log           *zap.Logger
 	now           func() time.Time
 	retry         RetryPolicy
@@ -101,7 +106,7 @@ func New(cfg Config) (*Runtime, error) {
 		sleep = sleepCtx
 	}
 	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log,
-		now: now, retry: cfg.Retry.withDefaults(), sleep: sleep, tools: cfg.Tools, pausedTTL: cfg.PausedRunTTL}
+		prices: cfg.Prices, now: now, retry: cfg.Retry.withDefaults(), sleep: sleep, tools: cfg.Tools, pausedTTL: cfg.PausedRunTTL}
 	if rt.pausedTTL <= 0 {
 		rt.pausedTTL = 24 * time.Hour
 	}

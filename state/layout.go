@@ -20,6 +20,7 @@ import (
 //	agentturns    tenant \0 agent \0 project \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
 //	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → UsageRecord (binary, usagecodec.go)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
+//	spend     scope \0 YYYY-MM → micro-dollars of the records with a known cost (8-byte BE int64)
 //	tiers     name → Tier (tiers set through the admin API)
 //	runs      tenant \0 id → Run (paused runs)
 //	counts    tenant \0 name → count (8-byte BE int64; counts.go)
@@ -44,6 +45,7 @@ var (
 	bucketTurns    = []byte("agentturns")
 	bucketUsage    = []byte("usage")
 	bucketCounters = []byte("counters")
+	bucketSpend    = []byte("spend")
 	bucketTiers    = []byte("tiers")
 	bucketRuns     = []byte("runs")
 	bucketCounts   = []byte("counts")
@@ -53,7 +55,7 @@ var (
 	bucketChunks     = []byte("chunks")
 	bucketDocSources = []byte("docsources")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources}
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketCounters, bucketSpend, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 )
 
 // ErrNotFound is returned when an object does not exist or belongs to
@@ -62,13 +63,21 @@ type Store interface {
 	RecentTurns(ctx context.Context, k SessionKey, n int) ([]adapters.Message, error)
 
 	// AppendUsage stores usage records in one transaction and adds their
-	// tokens to the monthly counters of their key and tenant.
+	// tokens and known costs to the monthly counters of their key and
+	// tenant.
 	AppendUsage(ctx context.Context, recs []UsageRecord) error
 	// ListUsage returns tenant's most recent usage records, newest first.
 	ListUsage(ctx context.Context, tenant string, limit int) ([]UsageRecord, error)
 	// MonthlyTokens returns the tokens recorded for a counter scope
 	// ("key:<id>" or "tenant:<name>") in the calendar month (UTC) of t.
 	MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error)
+	// MonthlySpend returns the cost of the records of a counter scope in
+	// the calendar month (UTC) of t: the sum of the known costs, kept by
+	// AppendUsage in the transaction that adds the tokens.
+	MonthlySpend(ctx context.Context, scope string, t time.Time) (pricing.Micros, error)
+	// SumUsage adds up the usage records f selects, grouped by by, in
+	// ascending order of the group.
+	SumUsage(ctx context.Context, f UsageFilter, by UsageGroup) ([]UsageSum, error)
 
 	// PutRun creates or replaces a run.
 	PutRun(ctx context.Context, r *Run) error
@@ -177,6 +186,9 @@ type UsageRecord struct {
 	LatencyMs int64 `json:"latency_ms"`
 	// Status is "ok" or the error code the call ended with.
 	Status string `json:"status"`
+	// Cost is what the call cost at the prices in force when its record
+	// was written; nil when unknown (the model has no price).
+	Cost *pricing.Micros `json:"cost_usd,omitempty"`
 }
 
 // Run statuses.
