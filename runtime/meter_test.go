@@ -41,7 +41,7 @@ func TestMeterSnapshot(t *testing.T) {
 			},
 			MeterSnapshot{AgentID: "a", Model: "m3", Provider: "p3",
 				Usage: adapters.Usage{InputTokens: 111, OutputTokens: 22, ReasoningTokens: 1, CachedTokens: 6, Estimated: true},
-				Cost: 12, Unpriced: 1, Calls: 3, FirstByte: time.Millisecond, Upstream: 60 * time.Millisecond},
+				Cost:  12, Unpriced: 1, Calls: 3, FirstByte: time.Millisecond, Upstream: 60 * time.Millisecond},
 		},
 		{
 			"model of the last call that answered",
