@@ -1,8 +1,10 @@
 package pricing
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -109,15 +111,25 @@ func (m Micros) MarshalJSON() ([]byte, error) { return []byte(m.String()), nil }
 
 // UnmarshalJSON reads a JSON number of dollars; null leaves m as it is.
 func (m *Micros) UnmarshalJSON(b []byte) error {
+	n, err := unmarshalDollars(b)
+	if err == nil && n != nil {
+		*m = Micros(*n)
+	}
+	return err
+}
+
+// unmarshalDollars reads a JSON number of dollars (nil for null). Its
+// error is a *json.UnmarshalTypeError, which the decoder completes with
+// the field's name, so a client learns which field is wrong.
+func unmarshalDollars(b []byte) (*int64, error) {
 	if string(b) == "null" {
-		return nil
+		return nil, nil
 	}
 	n, err := parseDollars(string(b))
 	if err != nil {
-		return err
+		return nil, &json.UnmarshalTypeError{Value: err.Error(), Type: reflect.TypeFor[float64]()}
 	}
-	*m = Micros(n)
-	return nil
+	return &n, nil
 }
 
 // MarshalJSON writes r as a JSON number of dollars per million tokens.
@@ -126,13 +138,9 @@ func (r Rate) MarshalJSON() ([]byte, error) { return []byte(r.String()), nil }
 // UnmarshalJSON reads a JSON number of dollars per million tokens; null
 // leaves r as it is.
 func (r *Rate) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		return nil
+	n, err := unmarshalDollars(b)
+	if err == nil && n != nil {
+		*r = Rate(*n)
 	}
-	n, err := parseDollars(string(b))
-	if err != nil {
-		return err
-	}
-	*r = Rate(n)
-	return nil
+	return err
 }

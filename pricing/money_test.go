@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -106,4 +107,17 @@ func FuzzParseDollars(f *testing.F) {
 			t.Fatalf("round trip of %q: %d → %q → %d, %v", s, n, formatDollars(n), back, err)
 		}
 	})
+}
+
+// TestMoneyJSONNamesTheField: a bad amount is an error the decoder
+// completes with the field's name.
+func TestMoneyJSONNamesTheField(t *testing.T) {
+	var v struct {
+		Budget Micros `json:"monthly_budget_usd"`
+	}
+	err := json.Unmarshal([]byte(`{"monthly_budget_usd":-5}`), &v)
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field != "monthly_budget_usd" || !strings.Contains(te.Value, "plain decimal") {
+		t.Fatalf("error %#v", err)
+	}
 }
