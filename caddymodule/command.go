@@ -16,15 +16,18 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "agentgate",
-		Usage: "key create|list|revoke [flags]",
-		Short: "Manages agentgate API keys of a running Caddy",
+		Usage: "key create|list|revoke [flags] | spend [flags]",
+		Short: "Manages agentgate API keys of a running Caddy and reports spend",
 		Long: `
-Manages agentgate API keys through the admin API of a running Caddy (the
-store is locked by that process, so the CLI never opens it directly).
+Manages agentgate API keys and reports spend through the admin API of a
+running Caddy (the store is locked by that process, so the CLI never opens
+it directly).
 
   caddy agentgate key create --tenant acme [--tier pro] [--email a@b.c] [--project p1 …]
   caddy agentgate key list
   caddy agentgate key revoke <id>
+  caddy agentgate spend [--tenant acme] [--key <id>] [--group-by model|agent|key|tenant|day]
+                        [--from 2026-01-01] [--to 2026-02-01]
 
 --address selects the admin endpoint (default: $AGENTGATE_ADMIN, else localhost:2019).
 A created key is printed once; only its hash is stored.
@@ -73,7 +76,7 @@ A created key is printed once; only its hash is stored.
 					return nil
 				}}
 			key.AddCommand(create, list, revoke)
-			cmd.AddCommand(key)
+			cmd.AddCommand(key, spendCommand())
 		},
 	})
 }
