@@ -493,3 +493,58 @@ func TestPriceChangeOnReload(t *testing.T) {
 		}
 	}
 }
+
+// TestTierBudgets: a tier's monthly budgets are set in the Caddyfile or
+// through the admin API (a bad amount is a 400 naming the field), and
+// shown beside the month's spend by the profile and the admin key view.
+// Admission does not refuse requests for them.
+func TestTierBudgets(t *testing.T) {
+	g := testgate.Start(t, testgate.Config{Block: costUpstreams(t) + `
+		tier capped {
+			monthly_budget_usd 0.000100
+			tenant_monthly_budget_usd 5
+		}
+`})
+	if status, body := adminDo(t, g, "GET", "/agentgate/tiers/capped", ""); status != 200 ||
+		gjson.Get(body, "monthly_budget_usd").Raw != "0.0001" || gjson.Get(body, "tenant_monthly_budget_usd").Raw != "5" {
+		t.Fatalf("the Caddyfile's tier: %d %s", status, body)
+	}
+	if status, body := adminDo(t, g, "PUT", "/agentgate/tiers/gold", `{"monthly_budget_usd":12.5,"tenant_monthly_budget_usd":100}`); status != 200 ||
+		gjson.Get(body, "monthly_budget_usd").Raw != "12.5" {
+		t.Fatalf("PUT a tier with budgets: %d %s", status, body)
+	}
+	for _, bad := range []string{`{"monthly_budget_usd":-1}`, `{"monthly_budget_usd":"12"}`, `{"monthly_budget_usd":1.0000001}`, `{"tenant_monthly_budget_usd":1e3}`} {
+		field := strings.Trim(strings.SplitN(bad, ":", 2)[0], `{"`)
+		if status, body := adminDo(t, g, "PUT", "/agentgate/tiers/gold", bad); status != 400 || !strings.Contains(body, field+":") {
+			t.Errorf("PUT %s: %d %s, want a 400 naming %s", bad, status, body, field)
+		}
+	}
+	out := cli(t, g, "key", "create", "--tenant", "acme", "--tier", "capped")
+	secret := regexp.MustCompile(`key:\s+(agk_\S+)`).FindStringSubmatch(out)
+	id := regexp.MustCompile(`id:\s+(key_\S+)`).FindStringSubmatch(out)
+	if secret == nil || id == nil {
+		t.Fatalf("create printed:\n%s", out)
+	}
+	// Calls of 10 input tokens (6 cached) and 7 output tokens at
+	// gpt-cost's prices: 4 × 0.15 + 6 × 0.075 + 7 × 0.6 = 5.25 µ$, 5 each.
+	// Twenty of them go over the $0.0001 budget: none is refused.
+	each := gptCost.micros(10, 6, 0, int64(len(strings.Fields(costReply))), 0)
+	for range 20 {
+		costChat(t, g, secret[1], "gpt-cost", false, false)
+	}
+	spent := usd(20 * each)
+	status, body, _ := g.Do("GET", "/v1/auth/profile", secret[1], nil)
+	p := gjson.ParseBytes(body)
+	if status != 200 || each != 5 || p.Get("spent_monthly_usd").Float() != spent || p.Get("monthly_budget_usd").Float() != 0.0001 ||
+		p.Get("remaining_monthly_budget_usd").Float() != 0 {
+		t.Errorf("profile: %d %s, want spent %v of a $0.0001 budget", status, body, spent)
+	}
+	s, b := adminDo(t, g, "GET", "/agentgate/keys/"+id[1], "")
+	if s != 200 || gjson.Get(b, "usage.spent_monthly_usd").Float() != spent || gjson.Get(b, "usage.monthly_budget_usd").Float() != 0.0001 {
+		t.Errorf("admin key view: %d %s", s, b)
+	}
+	// Keys of a tier without a budget show null.
+	if s, b := adminDo(t, g, "GET", "/agentgate/keys/"+keyID(t, g, "tenant-a"), ""); s != 200 || gjson.Get(b, "usage.monthly_budget_usd").Type != gjson.Null {
+		t.Errorf("key without a budget: %d %s", s, b)
+	}
+}
