@@ -10,6 +10,7 @@ package e2e
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -160,6 +161,7 @@ func TestCostPerProvider(t *testing.T) {
 		{"claude-cost", claudeCost, 5, 3, false},
 	}
 	words, thoughts := int64(len(strings.Fields(costReply))), int64(len(strings.Fields(costReasoning)))
+	before := costMetric(t, g)
 	var total int64
 	perModel := map[string]int64{}
 	for _, p := range providers {
@@ -251,10 +253,20 @@ func TestCostPerProvider(t *testing.T) {
 		t.Errorf("admin key view: %d %s, want spent %v", status, body, usd(total))
 	}
 
-	// agentgate_cost_usd_total adds the same dollars (floats: to 1e-9),
-	// and exports nothing for the model without a price.
+	// agentgate_cost_usd_total grew by the same dollars (floats: to
+	// 1e-9; the collectors outlive a test's gateway), and exports nothing
+	// for the model without a price.
+	if grew := costMetric(t, g) - before; math.Abs(grew-usd(total)) > 1e-9 {
+		t.Errorf("agentgate_cost_usd_total grew by %v, want %v", grew, usd(total))
+	}
+}
+
+// costMetric is the sum of agentgate_cost_usd_total once every request
+// answered so far is exported; a series of the unpriced model fails t.
+func costMetric(t *testing.T, g *testgate.Gateway) float64 {
+	t.Helper()
 	promScrapeTotal(t, g)
-	var metric float64
+	var sum float64
 	for _, line := range strings.Split(promExposition(t, g), "\n") {
 		if strings.HasPrefix(line, "agentgate_cost_usd_total{") {
 			if strings.Contains(line, `model="free-model"`) {
@@ -264,12 +276,10 @@ func TestCostPerProvider(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			metric += v
+			sum += v
 		}
 	}
-	if math.Abs(metric-usd(total)) > 1e-9 {
-		t.Errorf("agentgate_cost_usd_total sums to %v, want %v", metric, usd(total))
-	}
+	return sum
 }
 
 // TestCostOfARun: each attempt of a run keeps its own cost (a failed
@@ -480,6 +490,8 @@ func TestPriceChangeOnReload(t *testing.T) {
 	g.Load(cfg("2"))
 	close(hold)
 	<-done
+	// The reload closed the old servers' idle connections.
+	http.DefaultClient.CloseIdleConnections()
 	// One call after the reload, at $2.
 	costChat(t, g, testgate.KeyA, "gpt-reload", false, false)
 	recs, _ := costRecords(t, g, "tenant=tenant-a")

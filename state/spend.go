@@ -1,6 +1,7 @@
 package state
 
 import (
+	"sort"
 	"time"
 
 	"github.com/agentgate/agentgate/pricing"
@@ -80,4 +81,14 @@ func (s *UsageSum) Add(r *UsageRecord) {
 	} else {
 		s.Unpriced++
 	}
+}
+
+// SortedSums returns the sums of groups in ascending order of the group.
+func SortedSums(groups map[string]*UsageSum) []UsageSum {
+	out := make([]UsageSum, 0, len(groups))
+	for _, s := range groups {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out
 }

@@ -1,214 +1,96 @@
 package state
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"sort"
 	"time"
 
 	"github.com/agentgate/agentgate/pricing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// AppendUsage stores usage records in one transaction and adds their
-// input plus output tokens, and their known costs, to the monthly
-// counters "key:<KeyID>" (when KeyID is set) and "tenant:<Tenant>" of the
-// record's month.
-func (b *Bolt) AppendUsage(ctx context.Context, recs []UsageRecord) error {
-	if err := b.enter(ctx); err != nil {
-		return err
-	}
-	defer b.exit()
-	if len(recs) == 0 {
-		return nil
-	}
-	vals := make([][]byte, len(recs))
-	for i := range recs {
-		r := &recs[i]
-		if !validName(r.Tenant) {
-			return invalidID("tenant", r.Tenant)
-		}
-		if !validName(r.KeyID) {
-			return invalidID("key id", r.KeyID)
-		}
-		vals[i] = encodeUsage(r)
-	}
-	// A batch holds many records of few keys: sum each counter first and
-	// write it once.
-	sums, spend := map[string]int64{}, map[string]int64{}
-	for i := range recs {
-		r := &recs[i]
-		tokens := int64(r.InputTokens) + int64(r.OutputTokens)
-		scopes := []string{"tenant:" + r.Tenant}
-		if r.KeyID != "" {
-			scopes = append(scopes, "key:"+r.KeyID)
-		}
-		for _, scope := range scopes {
-			k := string(counterKey(scope, r.Time))
-			sums[k] += tokens
-			if r.Cost != nil {
-				spend[k] += int64(*r.Cost)
-			}
-		}
-	}
-	return b.update(func(tx *bolt.Tx) error {
-		usage, counters, spent := tx.Bucket(bucketUsage), tx.Bucket(bucketCounters), tx.Bucket(bucketSpend)
-		for i := range recs {
-			r := &recs[i]
-			seq, err := usage.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := usage.Put(usageKey(r.Tenant, r.Time, seq), vals[i]); err != nil {
-				return err
-			}
-		}
-		for k, n := range sums {
-			if err := counters.Put([]byte(k), encodeInt64(decodeInt64(counters.Get([]byte(k)))+n)); err != nil {
-				return err
-			}
-		}
-		for k, n := range spend {
-			if err := spent.Put([]byte(k), encodeInt64(decodeInt64(spent.Get([]byte(k)))+n)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// Usage keeps usage records (one per model call) and the monthly token
+// and spend counters they add up to.
+//
+// Counters add up exactly: the tokens and known costs of every record
+// appended, by any number of concurrent writers on any number of
+// instances, are counted once. Appending a record whose id is already
+// stored (a batch retried after a failure that left its fate unknown)
+// stores and counts nothing for it, so a retry cannot double-bill.
+type Usage interface {
+	// AppendUsage stores usage records in one transaction and adds their
+	// input plus output tokens, and their known costs, to the monthly
+	// counters "key:<KeyID>" (when KeyID is set) and "tenant:<Tenant>" of
+	// each record's month.
+	AppendUsage(ctx context.Context, recs []UsageRecord) error
+	// ListUsage returns tenant's most recent usage records, newest first,
+	// at most limit of them (none when limit <= 0); records of the same
+	// instant come latest-appended first.
+	ListUsage(ctx context.Context, tenant string, limit int) ([]UsageRecord, error)
+	// MonthlyTokens returns the tokens recorded for a counter scope
+	// ("key:<id>" or "tenant:<name>") in the calendar month (UTC) of t.
+	MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error)
+	// MonthlySpend returns the sum of the known costs of a counter
+	// scope's records in the calendar month (UTC) of t.
+	MonthlySpend(ctx context.Context, scope string, t time.Time) (pricing.Micros, error)
+	// SumUsage adds up the records f selects, grouped by by, in ascending
+	// order of the group (spend.go).
+	SumUsage(ctx context.Context, f UsageFilter, by UsageGroup) ([]UsageSum, error)
 }
 
-// ListUsage returns tenant's most recent usage records, newest first, at
-// most limit of them (none when limit <= 0). Records of the same instant
-// come latest-appended first.
-func (b *Bolt) ListUsage(ctx context.Context, tenant string, limit int) ([]UsageRecord, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	if limit <= 0 || !validName(tenant) {
-		return nil, nil
-	}
-	prefix := join(tenant, "")
-	var recs []UsageRecord
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketUsage).Cursor()
-		k, v := seekLast(c, prefix)
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(recs) < limit; k, v = c.Prev() {
-			var r UsageRecord
-			if err := decodeUsage(v, &r); err != nil {
-				return fmt.Errorf("state: usage record of tenant %q: %w", tenant, ErrCorrupt)
-			}
-			recs = append(recs, r)
-		}
-		return nil
-	})
-	return recs, err
+// UsageRecord is one model call's usage log entry.
+type UsageRecord struct {
+	ID        string    `json:"id"`
+	Time      time.Time `json:"created_at"`
+	Tenant    string    `json:"tenant"`
+	KeyID     string    `json:"key_id"`
+	Dialect   string    `json:"dialect"`
+	AgentID   string    `json:"agent_id"`
+	Model     string    `json:"model_id"`
+	Provider  string    `json:"provider"`
+	SessionID string    `json:"session_id,omitempty"`
+	// ParentID links sub-calls (fallback attempts, sub-agents, memory
+	// steps) to the run they belong to.
+	ParentID        string `json:"parent_id,omitempty"`
+	InputTokens     int    `json:"input_tokens"`
+	OutputTokens    int    `json:"output_tokens"`
+	ReasoningTokens int    `json:"reasoning_tokens"`
+	CachedTokens    int    `json:"cached_tokens"`
+	// Estimated marks token counts the gateway estimated.
+	Estimated bool  `json:"estimated"`
+	LatencyMs int64 `json:"latency_ms"`
+	// Status is "ok" or the error code the call ended with.
+	Status string `json:"status"`
+	// Cost is what the call cost at the prices in force when its record
+	// was written; nil when unknown (the model has no price).
+	Cost *pricing.Micros `json:"cost_usd,omitempty"`
 }
 
-// MonthlyTokens returns the tokens recorded for a counter scope ("key:<id>"
-// or "tenant:<name>") in the calendar month (UTC) of t.
-func (b *Bolt) MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error) {
-	if err := b.enter(ctx); err != nil {
-		return 0, err
+// CheckUsage reports why r cannot be stored, if it cannot.
+func CheckUsage(r *UsageRecord) error {
+	switch {
+	case !ValidName(r.Tenant):
+		return InvalidID("tenant", r.Tenant)
+	case !ValidName(r.KeyID):
+		return InvalidID("key id", r.KeyID)
 	}
-	defer b.exit()
-	if !validName(scope) {
-		return 0, nil
+	for _, s := range []string{r.ID, r.Dialect, r.AgentID, r.Model, r.Provider, r.SessionID, r.ParentID, r.Status} {
+		if !ValidName(s) {
+			return InvalidID("usage field", s)
+		}
 	}
-	var n int64
-	err := b.view(func(tx *bolt.Tx) error {
-		n = decodeInt64(tx.Bucket(bucketCounters).Get(counterKey(scope, t)))
-		return nil
-	})
-	return n, err
+	return nil
 }
 
-// MonthlySpend returns the micro-dollars of the records with a known cost
-// of a counter scope ("key:<id>" or "tenant:<name>") in the calendar month
-// (UTC) of t.
-func (b *Bolt) MonthlySpend(ctx context.Context, scope string, t time.Time) (pricing.Micros, error) {
-	if err := b.enter(ctx); err != nil {
-		return 0, err
-	}
-	defer b.exit()
-	if !validName(scope) {
-		return 0, nil
-	}
-	var n int64
-	err := b.view(func(tx *bolt.Tx) error {
-		n = decodeInt64(tx.Bucket(bucketSpend).Get(counterKey(scope, t)))
-		return nil
-	})
-	return pricing.Micros(n), err
-}
+// MonthKey formats the calendar month (UTC) of t as counters use it.
+func MonthKey(t time.Time) string { return t.UTC().Format("2006-01") }
 
-// SumUsage adds up the records f selects, grouped by by. Records are kept
-// by tenant, then time: a tenant's records of [From, To) are one range of
-// keys, and without a tenant each tenant's range is visited in turn.
-func (b *Bolt) SumUsage(ctx context.Context, f UsageFilter, by UsageGroup) ([]UsageSum, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	if !validName(f.Tenant) || !validName(f.KeyID) {
-		return nil, nil
-	}
-	groups := map[string]*UsageSum{}
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketUsage).Cursor()
-		tenant := f.Tenant
-		k, _ := c.First()
-		if tenant != "" {
-			k = []byte(tenant) // any key of another tenant: its range is skipped below
-		}
-		for k != nil {
-			if f.Tenant == "" {
-				t, _, ok := bytes.Cut(k, []byte{0})
-				if !ok {
-					return fmt.Errorf("state: usage key %q: %w", k, ErrCorrupt)
-				}
-				tenant = string(t)
-			}
-			prefix := join(tenant, "")
-			from := usageKey(tenant, f.From, 0)
-			if f.From.IsZero() {
-				from = prefix
-			}
-			for k, v := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-				var r UsageRecord
-				if err := decodeUsage(v, &r); err != nil {
-					return fmt.Errorf("state: usage record of tenant %q: %w", tenant, ErrCorrupt)
-				}
-				if !f.To.IsZero() && !r.Time.Before(f.To) {
-					break
-				}
-				if f.KeyID != "" && r.KeyID != f.KeyID {
-					continue
-				}
-				g := by.Of(&r)
-				s := groups[g]
-				if s == nil {
-					s = &UsageSum{Group: g}
-					groups[g] = s
-				}
-				s.Add(&r)
-			}
-			if f.Tenant != "" {
-				break
-			}
-			k, _ = c.Seek(prefixEnd(prefix)) // the next tenant
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]UsageSum, 0, len(groups))
-	for _, s := range groups {
-		out = append(out, *s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
-	return out, nil
+// Counts keeps named per-tenant counters that never reset (how many
+// executions an agent ran in a project, …). Concurrent additions add up
+// exactly.
+type Counts interface {
+	// AddCount adds delta to tenant's counter name and returns its new
+	// value.
+	AddCount(ctx context.Context, tenant, name string, delta int64) (int64, error)
+	// CountsWithPrefix returns tenant's counters whose names start with
+	// prefix, by name.
+	CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error)
 }

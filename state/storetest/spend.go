@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,5 +156,53 @@ func testSumUsage(t *testing.T, s state.Store) {
 		if _, err := s.SumUsage(ctx, state.UsageFilter{}, by); err != nil {
 			t.Errorf("SumUsage by %s: %v", by, err)
 		}
+	}
+}
+
+// testSpendConcurrentWriters: the spend counters of records written by
+// both instances at once, some batches written twice (a retry), are the
+// exact sums of the known costs, and a retried batch adds nothing.
+func testSpendConcurrentWriters(t *testing.T, s, twin state.Store) {
+	const workers, batches, per = 8, 4, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		h := pick(w, s, twin)
+		wg.Go(func() {
+			for b := range batches {
+				recs := make([]state.UsageRecord, per)
+				for i := range recs {
+					var cost *pricing.Micros
+					if i%5 != 0 { // every fifth call is unpriced
+						cost = usd(pricing.Micros(i))
+					}
+					recs[i] = priced(fmt.Sprintf("w%d-b%d-%d", w, b, i), "t", fmt.Sprint("k", i%2), "m", "a", day, 1, 1, cost)
+				}
+				for range 1 + b%2 { // odd batches are written twice
+					if err := h.AppendUsage(ctx, recs); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Per batch: costs 1+2+3+4+6+7+8+9 = 40, 20 on each key.
+	want := pricing.Micros(workers * batches * 40)
+	if n, err := twin.MonthlySpend(ctx, "tenant:t", day); err != nil || n != want {
+		t.Errorf("tenant spend = %d, %v; want %d", n, err, want)
+	}
+	var keys pricing.Micros
+	for _, k := range []string{"k0", "k1"} {
+		n, err := s.MonthlySpend(ctx, "key:"+k, day)
+		must(t, err)
+		keys += n
+	}
+	if keys != want {
+		t.Errorf("key spends add up to %d, want %d", keys, want)
+	}
+	sums, err := s.SumUsage(ctx, state.UsageFilter{Tenant: "t"}, state.GroupTenant)
+	must(t, err)
+	if len(sums) != 1 || sums[0].Cost != want || sums[0].Calls != workers*batches*per || sums[0].Unpriced != workers*batches*per/5 {
+		t.Errorf("SumUsage = %+v; want %d calls costing %d", sums, workers*batches*per, want)
 	}
 }

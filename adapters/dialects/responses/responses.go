@@ -91,14 +91,12 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	b := newBuilder(h, req.summary, sse, func() int64 { return rt.Now().Unix() })
 	var sv *saver
 	if sid != "" {
-		if rs, ok := rt.Store().(state.ResponseStore); ok {
-			sv = &saver{rs: rs, rec: state.StoredResponse{ID: sid, Tenant: p.Tenant, AgentID: agent.ID, Version: version}}
-			// The answer is complete when its usage arrives: storing it then
-			// shares a commit with the turn the runtime stores next.
-			b.onUsage = func() {
-				status, reason := b.status()
-				sv.start(context.WithoutCancel(ctx), b.render(status, reason, nil))
-			}
+		sv = &saver{rs: rt.Store(), rec: state.StoredResponse{ID: sid, Tenant: p.Tenant, AgentID: agent.ID, Version: version}}
+		// The answer is complete when its usage arrives: storing it then
+		// shares a commit with the turn the runtime stores next.
+		b.onUsage = func() {
+			status, reason := b.status()
+			sv.start(context.WithoutCancel(ctx), b.render(status, reason, nil))
 		}
 	}
 
@@ -171,20 +169,18 @@ func (d *Dialect) previous(ctx context.Context, p *adapters.Principal, id string
 		return nil, notFound
 	}
 	store := d.env.Runtime.Store()
-	if rs, ok := store.(state.ResponseStore); ok {
-		rec, err := rs.GetResponse(ctx, p.Tenant, sid)
-		if err == nil && rec.AgentID != agent.ID {
-			notFound.Message = "Previous response with id " + q(id) + " not found for agent " + q(model) + "."
-			return nil, notFound
-		}
-		if err == nil {
-			return rec, nil
-		}
-		if !errors.Is(err, state.ErrNotFound) {
-			return nil, err
-		}
+	rec, err := store.GetResponse(ctx, p.Tenant, sid)
+	if err == nil && rec.AgentID != agent.ID {
+		notFound.Message = "Previous response with id " + q(id) + " not found for agent " + q(model) + "."
+		return nil, notFound
 	}
-	_, err := store.GetSession(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: sid})
+	if err == nil {
+		return rec, nil
+	}
+	if !errors.Is(err, state.ErrNotFound) {
+		return nil, err
+	}
+	_, err = store.GetSession(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: sid})
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, notFound
 	}
@@ -240,7 +236,7 @@ func linkOutputs(req *decoded, prev *state.StoredResponse) error {
 
 // saver stores a conversation's latest response.
 type saver struct {
-	rs      state.ResponseStore
+	rs      state.Responses
 	rec     state.StoredResponse
 	pending chan error
 	body    []byte
@@ -293,11 +289,10 @@ func (d *Dialect) retrieve(w http.ResponseWriter, r *http.Request, p *adapters.P
 	notFound := &adapters.Error{Kind: adapters.KindNotFound, Code: "response_not_found", Param: "response_id",
 		Message: "Response with id " + q(id) + " not found."}
 	sid, ok := strings.CutPrefix(id, idPrefix)
-	rs, stores := d.env.Runtime.Store().(state.ResponseStore)
-	if !ok || sid == "" || !stores {
+	if !ok || sid == "" {
 		return notFound
 	}
-	rec, err := rs.GetResponse(r.Context(), p.Tenant, sid)
+	rec, err := d.env.Runtime.Store().GetResponse(r.Context(), p.Tenant, sid)
 	if errors.Is(err, state.ErrNotFound) {
 		return notFound
 	}
