@@ -266,20 +266,15 @@ func TestCostPerProvider(t *testing.T) {
 func costMetric(t *testing.T, g *testgate.Gateway) float64 {
 	t.Helper()
 	promScrapeTotal(t, g)
-	var sum float64
-	for _, line := range strings.Split(promExposition(t, g), "\n") {
-		if strings.HasPrefix(line, "agentgate_cost_usd_total{") {
-			if strings.Contains(line, `model="free-model"`) {
-				t.Errorf("an unpriced model has a cost series: %s", line)
+	e := g.Scrape(t)
+	for _, m := range e["agentgate_cost_usd_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "model" && l.GetValue() == "free-model" {
+				t.Errorf("an unpriced model has a cost series: %v", m)
 			}
-			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum += v
 		}
 	}
-	return sum
+	return e.Get("agentgate_cost_usd_total")
 }
 
 // TestCostOfARun: each attempt of a run keeps its own cost (a failed
