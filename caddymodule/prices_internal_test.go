@@ -29,7 +29,7 @@ func TestPricesFromJSON(t *testing.T) {
 		"gpt-4o-mini":             100*1 + 10*2,      // the operator's entry replaces the default
 		"gpt-4o":                  100*25/10 + 10*10, // the default table still applies
 		"mine-small":              50,                // 100 × 0.5
-		"claude-3-haiku-20240307": 100/4 + 10*5/4,    // 25 + 12.5, rounded half up
+		"claude-3-haiku-20240307": 38,                // 100 × 0.25 + 10 × 1.25 = 37.5, rounded half up
 	} {
 		if got, ok := table.Cost(u, 0, model); !ok || int64(got) != want {
 			t.Errorf("%s: %d %v, want %d", model, got, ok, want)
