@@ -367,6 +367,13 @@ func TestSpendReportAndCLI(t *testing.T) {
 	if all.Get("total.calls").Int() != 5 || math.Abs(all.Get("total.cost_usd").Float()-totalA-totalB) > 1e-12 || totalA <= 0 || totalB <= 0 {
 		t.Errorf("spend of everyone %s; tenant-a %v, tenant-b %v", all.Get("total").Raw, totalA, totalB)
 	}
+	// Each key's profile shows its own spend only (each tenant has one key).
+	for key, want := range map[string]float64{testgate.KeyA: totalA, testgate.KeyB: totalB} {
+		_, out, _ := g.Do("GET", "/v1/auth/profile", key, nil)
+		if got := gjson.GetBytes(out, "spent_monthly_usd").Float(); got != want {
+			t.Errorf("profile of %s: spent %v, want %v", gjson.GetBytes(out, "tenant"), got, want)
+		}
+	}
 	day := pvLogs(t, g, 1)[0].Get("created_at").String()[:10]
 	for _, tc := range []struct{ query, want string }{
 		{"tenant=tenant-a&group_by=model", "[claude-cost gpt-cost]"},
