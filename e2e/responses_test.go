@@ -433,7 +433,8 @@ func TestResponsesOpenAIGoSDK(t *testing.T) {
 		for _, m := range page.Data {
 			ids = append(ids, m.ID)
 		}
-		if strings.Join(ids, ",") != "support-bot,secret-a" {
+		// The agents first, then the models gpt-* sends upstream.
+		if strings.Join(ids, ",") != "support-bot,secret-a,gpt-3.5-turbo-instruct,gpt-4o,gpt-4o-mini" {
 			t.Errorf("models = %v", ids)
 		}
 	})

@@ -149,7 +149,34 @@ func (p *Pool) Embed(ctx context.Context, model string, inputs []string) ([][]fl
 	}
 }
 
+// Member returns one of the pool's members: all are the same kind of
+// upstream, so it tells which optional interfaces the pool serves
+// (adapters.As).
+func (p *Pool) Member() adapters.Provider { return p.members[0].Provider }
+
+// ListModels implements adapters.ModelLister when the members do: every
+// member serves the same models, so the least busy one answers.
+func (p *Pool) ListModels(ctx context.Context) ([]adapters.ModelInfo, error) {
+	m, _ := p.pick(nil)
+	if m == nil {
+		m = p.members[0]
+		p.mu.Lock()
+		m.inflight++
+		p.mu.Unlock()
+	}
+	lister, ok := adapters.As[adapters.ModelLister](m.Provider)
+	if !ok {
+		p.done(m, nil)
+		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "models_not_listed",
+			Message: "this provider does not list its models"}
+	}
+	models, err := lister.ListModels(ctx)
+	p.done(m, err)
+	return models, err
+}
+
 var (
-	_ adapters.Provider = (*Pool)(nil)
-	_ adapters.Embedder = (*Pool)(nil)
+	_ adapters.Provider    = (*Pool)(nil)
+	_ adapters.Embedder    = (*Pool)(nil)
+	_ adapters.ModelLister = (*Pool)(nil)
 )

@@ -73,6 +73,10 @@ type Runtime struct {
 	agentsMu sync.Mutex
 	memory   *memory.Manager
 	rag      *ragState
+	// catalog caches the upstreams' model lists; loaded is when the
+	// configuration was, the creation time of models no upstream dates.
+	catalog *modelCatalog
+	loaded  time.Time
 }
 
 // New builds a runtime and starts its usage recorder; Close stops it.
@@ -102,6 +106,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log,
 		now: now, retry: cfg.Retry.withDefaults(), sleep: sleep, tools: cfg.Tools, pausedTTL: cfg.PausedRunTTL}
+	rt.catalog, rt.loaded = newModelCatalog(now, log), now()
 	if rt.pausedTTL <= 0 {
 		rt.pausedTTL = 24 * time.Hour
 	}

@@ -47,6 +47,8 @@ type OpenAI struct {
 	Status int
 	// OmitUsage drops usage from responses.
 	OmitUsage bool
+	// Models are what GET /v1/models lists; nil means DefaultModels.
+	Models []string
 	// HoldLast, when set, makes a stream wait before its last token until
 	// HoldLast is closed (or the client goes away), so a test can look at
 	// a stream in flight without assuming anything about timing.
@@ -76,6 +78,7 @@ func (o *OpenAI) Start() *OpenAI {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", o.chat)
 	mux.HandleFunc("POST /v1/embeddings", o.embeddings)
+	o.apiRoutes(mux)
 	o.Server = httptest.NewServer(mux)
 	o.URL = o.Server.URL + "/v1"
 	return o

@@ -27,7 +27,7 @@ func (d *Dialect) Routes() []dialects.Route {
 	return []dialects.Route{
 		{Pattern: "POST /v1/chat/completions", Handler: d.chatCompletions, CallsModel: true},
 		{Pattern: "GET /v1/models", Handler: d.listModels},
-		{Pattern: "GET /v1/models/{id}", Handler: d.getModel},
+		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel},
 		{Pattern: "POST /v1/embeddings", Handler: d.embeddings, CallsModel: true},
 	}
 }

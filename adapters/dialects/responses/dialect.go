@@ -73,7 +73,7 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "POST " + Prefix + "/agents/responses", Handler: d.create, CallsModel: true},
 		{Pattern: "GET " + Prefix + "/responses/{id}", Handler: d.retrieve},
 		{Pattern: "GET " + Prefix + "/models", Handler: d.listModels},
-		{Pattern: "GET " + Prefix + "/models/{id}", Handler: d.getModel},
+		{Pattern: "GET " + Prefix + "/models/{id...}", Handler: d.getModel},
 		{Pattern: "POST /v1/responses", Handler: d.create, CallsModel: true},
 		{Pattern: "GET /v1/responses/{id}", Handler: d.retrieve},
 		{Pattern: "GET " + Prefix + "/knowledge", Handler: d.listSources},

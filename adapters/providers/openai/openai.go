@@ -32,6 +32,7 @@ const (
 // use; all calls share one HTTP client and its connection pool.
 type Provider struct {
 	name     string
+	base     string // the API root, without a trailing slash
 	chatURL  string
 	embedURL string
 	client   *wire.Client // sends the key as "Authorization: Bearer <key>"
@@ -86,6 +87,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 	}
 	return &Provider{
 		name:     cfg.Name,
+		base:     base,
 		chatURL:  base + "/chat/completions",
 		embedURL: base + "/embeddings",
 		client:   o.Client(timeout, errCallTimeout, MapStatus),
