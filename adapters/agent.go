@@ -105,6 +105,20 @@ const DefaultHistoryTurns = 10
 // Active reports whether the agent can be invoked.
 func (a *Agent) Active() bool { return a.Status == "" || a.Status == StatusActive }
 
+// ValidStatus reports whether s is an agent status a client or the
+// operator may set.
+func ValidStatus(s string) bool {
+	return s == StatusActive || s == StatusInactive || s == StatusDraft
+}
+
+// NotActive is the error of a request that invokes an agent whose status
+// is not active (draft or inactive): a 400 naming param, the field that
+// chose the agent.
+func NotActive(a *Agent, param string) *Error {
+	return &Error{Kind: KindInvalidRequest, Code: "agent_not_active", Param: param,
+		Message: "agent '" + a.ID + "' is not active (status " + a.Status + ")"}
+}
+
 // Deleted reports whether the agent was (soft) deleted.
 func (a *Agent) Deleted() bool { return !a.DeletedAt.IsZero() }
 

@@ -30,7 +30,7 @@ func BenchmarkAdmission(b *testing.B) {
 		b.Fatal(err)
 	}
 	const secret = "agk_benchmark_key_000000000000000"
-	keys, err := newKeyring(be.store, []KeyConfig{{Key: secret, Tenant: "t", Tier: "pro"}}, caddy.NewReplacer(), zap.NewNop())
+	keys, err := newKeyring(be.store, []KeyConfig{{Key: secret, Tenant: "t", Tier: "pro"}}, caddy.NewReplacer(), zap.NewNop(), rt.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -139,6 +139,9 @@ type AgentConfig struct {
 	Guardrails *adapters.Guardrails `json:"guardrails,omitempty"`
 	// Knowledge attaches knowledge sources (RAG) of the agent's tenant.
 	Knowledge *adapters.Knowledge `json:"knowledge,omitempty"`
+	// Status is active (the default), inactive or draft: only an active
+	// agent answers; the others are listed and refused with a 400.
+	Status string `json:"status,omitempty"`
 }
 
 // KeyConfig declares an API key. Key is the secret (usually a placeholder
@@ -231,7 +234,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.keys, err = newKeyring(store, a.Keys, repl, a.log)
+	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.runtime.Now())
 	if err != nil {
 		return err
 	}
@@ -256,12 +259,19 @@ func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
 	if name == "" {
 		name = c.ID
 	}
+	status := c.Status
+	if status == "" {
+		status = adapters.StatusActive
+	}
+	if !adapters.ValidStatus(status) {
+		return nil, fmt.Errorf("agent %q: status must be active, inactive or draft, got %q", c.ID, c.Status)
+	}
 	return &adapters.Agent{
 		ID: c.ID, Name: name, Description: c.Description, Tenant: c.Tenant,
 		SystemPrompt: repl.ReplaceAll(c.SystemPrompt, ""), Model: repl.ReplaceAll(c.Model, ""), Provider: c.Provider,
 		Sampling:  adapters.Sampling{Temperature: c.Temperature, TopP: c.TopP, MaxTokens: c.MaxTokens},
 		Reasoning: c.Reasoning, ReasoningEffort: c.ReasoningEffort, HistoryTurns: c.HistoryTurns,
-		Tools: c.Tools, Status: adapters.StatusActive, Fallbacks: c.Fallbacks, MaxIterations: c.MaxIterations,
+		Tools: c.Tools, Status: status, Fallbacks: c.Fallbacks, MaxIterations: c.MaxIterations,
 		Guardrails: c.Guardrails, Knowledge: c.Knowledge,
 	}, nil
 }

@@ -70,6 +70,7 @@ func init() {
 //	        tools <tool...>
 //	        fallbacks <model...>
 //	        max_iterations <int>
+//	        status active|inactive|draft   # default active; others are listed, refused with 400
 //	    }
 //	    tier <name> {
 //	        monthly_tokens <n>          # per key; 0 or absent: unlimited
@@ -257,6 +258,10 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 				ac.Knowledge = &adapters.Knowledge{}
 			}
 			err = parseKnowledge(d, ac.Knowledge)
+		case "status":
+			if err = oneArg(d, &ac.Status); err == nil && !adapters.ValidStatus(ac.Status) {
+				err = d.Errf("status must be active, inactive or draft, got %q", ac.Status)
+			}
 		default:
 			err = d.Errf("unrecognized agent option %q", d.Val())
 		}

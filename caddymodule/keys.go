@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,7 +9,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +34,10 @@ type keyring struct {
 	declared map[[32]byte]*state.APIKey
 }
 
-func newKeyring(store state.Store, cfg []KeyConfig, repl *caddy.Replacer, log *zap.Logger) (*keyring, error) {
+// newKeyring builds the keyring of the configuration's keys cfg. A
+// declared key's creation time is when the store first saw it declared
+// (now, for a key new to it).
+func newKeyring(store state.Store, cfg []KeyConfig, repl *caddy.Replacer, log *zap.Logger, now time.Time) (*keyring, error) {
 	k := &keyring{store: store, declared: map[[32]byte]*state.APIKey{}}
 	for i, kc := range cfg {
 		secret := repl.ReplaceAll(kc.Key, "")
@@ -52,6 +58,19 @@ func newKeyring(store state.Store, cfg []KeyConfig, repl *caddy.Replacer, log *z
 		}
 		k.declared[h] = &state.APIKey{ID: "cfg_" + hex.EncodeToString(h[:6]), Hash: h, Tenant: tenant, Tier: tier,
 			Email: kc.Email, Projects: kc.Projects, Prefix: prefixOf(secret)}
+	}
+	if ds, ok := store.(state.DeclaredKeys); ok && len(k.declared) > 0 {
+		ids := make([]string, 0, len(k.declared))
+		for _, key := range k.declared {
+			ids = append(ids, key.ID)
+		}
+		seen, err := ds.DeclaredKeysSeen(context.Background(), ids, now)
+		if err != nil {
+			return nil, fmt.Errorf("keys: recording the configuration's keys: %w", err)
+		}
+		for _, key := range k.declared {
+			key.Created = seen[key.ID]
+		}
 	}
 	return k, nil
 }
@@ -156,5 +175,9 @@ func (k *keyring) list(ctx context.Context) ([]*state.APIKey, error) {
 	for _, key := range k.declared {
 		out = append(out, key)
 	}
+	// The configuration's keys first, oldest first, in a stable order.
+	slices.SortFunc(out, func(a, b *state.APIKey) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+	})
 	return append(out, stored...), nil
 }

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentgate/agentgate/internal/testgate"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -66,5 +68,49 @@ func TestKeysThroughCLIAndAdminAPI(t *testing.T) {
 	}
 	if s, _ := adminDo(t, g, "DELETE", "/agentgate/keys/"+id[1], ""); s != 404 {
 		t.Fatalf("second revoke: %d", s)
+	}
+}
+
+// TestDeclaredKeysCreationTime: keys declared in the Caddyfile show when
+// the gateway first ran with them, in the admin API and `key list`, and
+// keep that time across a restart.
+func TestDeclaredKeysCreationTime(t *testing.T) {
+	cfg := testgate.Config{Block: mockBlock}
+	g := testgate.Start(t, cfg)
+	created := func() map[string]string {
+		t.Helper()
+		status, body := adminDo(t, g, "GET", "/agentgate/keys", "")
+		if status != 200 {
+			t.Fatalf("GET /agentgate/keys: %d %s", status, body)
+		}
+		out := map[string]string{}
+		for _, k := range gjson.Parse(body).Array() {
+			if k.Get("declared").Bool() {
+				out[k.Get("id").Str] = k.Get("created_at").Str
+			}
+		}
+		return out
+	}
+	first := created()
+	if len(first) != 2 {
+		t.Fatalf("declared keys: %v", first)
+	}
+	list := cli(t, g, "key", "list")
+	for id, at := range first {
+		ts, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil || ts.Year() < 2000 {
+			t.Errorf("key %s created_at %q", id, at)
+			continue
+		}
+		if !regexp.MustCompile(regexp.QuoteMeta(id) + `\s.*\s` + ts.Format("2006-01-02") + `\n`).MatchString(list) {
+			t.Errorf("key list does not show %s created %s:\n%s", id, ts.Format("2006-01-02"), list)
+		}
+	}
+	if strings.Contains(list, "0001-01-01") {
+		t.Errorf("key list shows a zero time:\n%s", list)
+	}
+	g.Restart(cfg)
+	if again := created(); !maps.Equal(again, first) {
+		t.Errorf("after a restart: %v, before %v", again, first)
 	}
 }

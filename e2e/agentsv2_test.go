@@ -558,22 +558,22 @@ func TestAgentsV2DocumentExamples(t *testing.T) {
 		t.Fatalf("webhook received %v", got)
 	}
 
-	// The cancel request, as written (it streams: stream defaults to
-	// true), and once more without streaming: the documented answer.
-	for _, stream := range []bool{true, false} {
+	// The cancel request, as written: it names no stream, and answers the
+	// documented JSON; once more with "stream": true, it streams.
+	for _, stream := range []bool{false, true} {
 		body = []byte(v2JSON(t, g, "POST", "/v2/agents/customer-support/chat", testgate.KeyA, paused, 200).Raw)
 		cancel := strings.ReplaceAll(ex["cancel"].request, v2DocRunID, gjson.GetBytes(body, "run_id").String())
-		if stream {
-			text, final := v2Final(t, v2Stream(t, g, "/v2/agents/customer-support/chat/commit", testgate.KeyA, cancel))
-			if text != "Tool execution cancelled by user." {
-				t.Errorf("cancel stream text %q", text)
-			}
-			checkExample(t, "cancel (stream)", ex["cancel"], 200, http.Header{"Content-Type": {"application/json"}}, []byte(final.Raw), true)
+		if !stream {
+			status, hdr, body = v2Request(t, g, "POST", "/v2/agents/customer-support/chat/commit", testgate.KeyA, cancel)
+			checkExample(t, "cancel", ex["cancel"], status, hdr, body, true)
 			continue
 		}
-		cancel = strings.Replace(cancel, `"run_id"`, `"stream": false, "run_id"`, 1)
-		status, hdr, body = v2Request(t, g, "POST", "/v2/agents/customer-support/chat/commit", testgate.KeyA, cancel)
-		checkExample(t, "cancel", ex["cancel"], status, hdr, body, true)
+		cancel = strings.Replace(cancel, `"run_id"`, `"stream": true, "run_id"`, 1)
+		text, final := v2Final(t, v2Stream(t, g, "/v2/agents/customer-support/chat/commit", testgate.KeyA, cancel))
+		if text != "Tool execution cancelled by user." {
+			t.Errorf("cancel stream text %q", text)
+		}
+		checkExample(t, "cancel (stream)", ex["cancel"], 200, http.Header{"Content-Type": {"application/json"}}, []byte(final.Raw), true)
 	}
 	if n := len(hooks.received()); n != 1 {
 		t.Errorf("cancelled runs called the webhook: %v", hooks.received())

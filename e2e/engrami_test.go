@@ -430,8 +430,14 @@ var engURLWithAmp = regexp.MustCompile(`(^|\s)(https?://\S*&\S*)`)
 // request from Go. It returns the status, the Content-Type and the body.
 func engRunCurl(t *testing.T, g *testgate.Gateway, cmd string) (int, string, []byte) {
 	t.Helper()
+	return engRunCurlAs(t, g, engKeyXYZ, cmd)
+}
+
+// engRunCurlAs is engRunCurl with key for the document's token.
+func engRunCurlAs(t *testing.T, g *testgate.Gateway, key, cmd string) (int, string, []byte) {
+	t.Helper()
 	cmd = strings.ReplaceAll(cmd, engDocHost, g.URL)
-	cmd = strings.ReplaceAll(cmd, engDocToken, engKeyXYZ)
+	cmd = strings.ReplaceAll(cmd, engDocToken, key)
 	cmd = engURLWithAmp.ReplaceAllString(cmd, "$1'$2'")
 	dir := t.TempDir()
 	bodyFile, hdrFile := filepath.Join(dir, "body"), filepath.Join(dir, "headers")

@@ -90,8 +90,7 @@ func (rt *Runtime) Orchestrate(ctx context.Context, call *adapters.Call, emit ad
 		return rt.run(ctx, call, emit, nil)
 	}
 	if !agent.Active() {
-		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "agent",
-			Message: "agent " + quote(agent.ID) + " is " + agent.Status + ", not active"}
+		return nil, adapters.NotActive(agent, "agent")
 	}
 	depth := orchestrationDepth(ctx) + 1
 	if depth > MaxOrchestrationDepth {

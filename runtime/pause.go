@@ -114,6 +114,11 @@ func (rt *Runtime) Resume(ctx context.Context, call *adapters.Call, runID string
 			}
 		}
 	}
+	// An agent made inactive (or draft) since the run paused runs
+	// nothing more; its paused runs can still be cancelled.
+	if confirmedAny && !call.Agent.Active() {
+		return nil, adapters.NotActive(call.Agent, "agent")
+	}
 	claimed, err := rt.store.ClaimRun(ctx, p.Tenant, runID, state.RunResuming)
 	if errors.Is(err, state.ErrConflict) || errors.Is(err, state.ErrNotFound) {
 		return nil, &adapters.Error{Kind: adapters.KindConflict, Code: "run_not_paused", Param: "run_id",

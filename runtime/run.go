@@ -122,8 +122,7 @@ func (rt *Runtime) run(ctx context.Context, call *adapters.Call, emit adapters.E
 	start := rt.now()
 	agent := call.Agent
 	if !agent.Active() {
-		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "agent",
-			Message: "agent " + quote(agent.ID) + " is " + agent.Status + ", not active"}
+		return nil, adapters.NotActive(agent, "agent")
 	}
 	call, err := rt.guardInput(call)
 	if err != nil {

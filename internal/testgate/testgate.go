@@ -145,6 +145,72 @@ func (g *Gateway) TryLoad(cfg Config) error {
 	return waitListening(g.port)
 }
 
+// StartCaddyfile runs the Caddyfile src as `caddy run` would and stops
+// it when the test ends: for a Caddyfile of the repository, such as the
+// example one, whose addresses and data directory come from the
+// environment the test set. url is its site's base URL, admin its admin
+// endpoint, dataDir its data directory. Three things are changed in the
+// adapted config, none of which agentgate reads: the config is not
+// persisted (no autosave outside the test), servers listen on loopback
+// only, and only errors are logged. Restart and Load do not apply to the
+// Gateway it returns.
+func StartCaddyfile(t testing.TB, src []byte, url, admin, dataDir string) *Gateway {
+	t.Helper()
+	g := &Gateway{URL: url, Admin: admin, DataDir: dataDir, t: t}
+	if _, err := fmt.Sscanf(url[strings.LastIndexByte(url, ':')+1:], "%d", &g.port); err != nil {
+		t.Fatalf("url %q has no port: %v", url, err)
+	}
+	js, warns, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, nil)
+	if err != nil {
+		t.Fatalf("adapting the Caddyfile: %v", err)
+	}
+	for _, w := range warns {
+		t.Logf("caddyfile warning: %s", w.String())
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(js, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	admCfg, _ := cfg["admin"].(map[string]any)
+	if admCfg == nil {
+		admCfg = map[string]any{}
+		cfg["admin"] = admCfg
+	}
+	admCfg["config"] = map[string]any{"persist": false}
+	cfg["logging"] = map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}}
+	apps, _ := cfg["apps"].(map[string]any)
+	httpApp, _ := apps["http"].(map[string]any)
+	servers, _ := httpApp["servers"].(map[string]any)
+	for _, srv := range servers {
+		srv := srv.(map[string]any)
+		listen, _ := srv["listen"].([]any)
+		for i, l := range listen {
+			addr := l.(string)
+			if strings.HasPrefix(addr, ":") {
+				listen[i] = "127.0.0.1" + addr
+			}
+		}
+	}
+	if js, err = json.Marshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(js, true); err != nil {
+		t.Fatalf("loading the Caddyfile: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Logf("stopping caddy: %v", err)
+		}
+	})
+	if err := waitListening(g.port); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// FreePort returns a loopback TCP port nothing listens on.
+func FreePort(t testing.TB) int { return freePort(t) }
+
 // Do sends a request with key (if any) and returns status and body.
 func (g *Gateway) Do(method, path, key string, body any) (int, []byte, http.Header) {
 	g.t.Helper()

@@ -30,6 +30,7 @@ type agentView struct {
 	Name        string     `json:"name"`
 	Description string     `json:"description"`
 	Version     string     `json:"version"`
+	Status      string     `json:"status"`
 	Template    string     `json:"template"`
 	Tags        []string   `json:"tags"`
 	Config      configView `json:"config"`
@@ -58,6 +59,9 @@ func view(a *adapters.Agent) agentView {
 		}}
 	if v.Version == "" {
 		v.Version = Version
+	}
+	if v.Status = a.Status; v.Status == "" {
+		v.Status = adapters.StatusActive
 	}
 	if v.Tags == nil {
 		v.Tags = []string{}
@@ -208,6 +212,12 @@ func (d *Dialect) decodeCreate(body []byte) (*adapters.Agent, error) {
 	}
 	if tags, ok := o.strings("tags", false); ok {
 		a.Tags = tags
+	}
+	if status, ok := o.str("status", false); ok {
+		if !adapters.ValidStatus(status) {
+			errs.add([]any{"body", "status"}, "literal_error", "Input should be 'active', 'inactive' or 'draft'")
+		}
+		a.Status = status
 	}
 	if model, ok := o.str("model", false); ok && o.length("model", model, 1, 255) {
 		if _, _, served := d.env.Runtime.Router().Resolve(model, ""); !served {

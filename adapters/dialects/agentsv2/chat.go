@@ -71,7 +71,8 @@ func (d *Dialect) checkModel(errs *invalid, agent *adapters.Agent, model string)
 }
 
 // commit answers POST /v2/agents/{id}/chat/commit: the paused run resumes
-// with the person's decisions and streams (or answers) like a chat.
+// with the person's decisions and streams (or answers) like a chat; a
+// commit that rejects every call and names no stream answers JSON.
 func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
@@ -118,11 +119,19 @@ func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err := errs.err(); err != nil {
 		return err
 	}
+	cancelling := rejectsAll(run.Pending, req.decisions)
+	// stream defaults to true, but the document answers its cancel
+	// example, which names no stream, with a JSON body: a cancellation
+	// has no tokens to stream.
+	stream := req.stream
+	if cancelling && !req.streamGiven {
+		stream = false
+	}
 	call := &adapters.Call{Principal: p, Dialect: Name, Agent: agent, SessionID: run.SessionID,
-		Model: req.model, Stream: req.stream}
+		Model: req.model, Stream: stream}
 	out := &answer{d: d, agentID: agent.ID, sessionID: run.SessionID, model: model, runID: run.ID,
-		cancelling: rejectsAll(run.Pending, req.decisions)}
-	return out.serve(w, req.stream, func(emit adapters.Emit) (*runtime.Result, error) {
+		cancelling: cancelling}
+	return out.serve(w, stream, func(emit adapters.Emit) (*runtime.Result, error) {
 		return d.env.Runtime.Resume(ctx, call, req.runID, req.decisions, emit)
 	})
 }

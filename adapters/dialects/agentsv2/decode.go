@@ -312,8 +312,12 @@ func decodeImage(errs *invalid, loc []any, raw json.RawMessage, max int64) (adap
 type commitRequest struct {
 	runID, userID, sessionID string
 	stream                   bool
-	model                    string
-	decisions                []runtime.Decision
+	// streamGiven is whether the request named stream at all: a commit
+	// that cancels the run and names none answers JSON, as the document's
+	// cancel example shows.
+	streamGiven bool
+	model       string
+	decisions   []runtime.Decision
 }
 
 // decodeCommit parses and validates a CommitRequest.
@@ -328,6 +332,7 @@ func decodeCommit(body []byte) (*commitRequest, error) {
 	req.userID = idField(o, "user_id")
 	req.sessionID = idField(o, "session_id")
 	req.stream = o.boolean("stream", true)
+	_, req.streamGiven = o.value("stream")
 	if m, ok := o.str("model", false); ok && o.length("model", m, 1, 255) {
 		req.model = m
 	}

@@ -18,7 +18,9 @@
 // kinds, and keeps worker_config as written; its tools, and any top-level
 // "tools", become the agent's tools, which must be operator-declared
 // toolkits or methods, and its MCP servers may only name MCP servers the
-// operator declared.
+// operator declared. Beyond the document, create takes a top-level
+// "status" (active by default, inactive or draft) and every view shows
+// it: chat and commit of an agent that is not active are a 400.
 //
 // Chat. The agent's template (or the request's system_prompt) is a prompt
 // template: {{user_id}}, {{session_id}}, {{timezone}}, {{locale}},
@@ -52,6 +54,9 @@
 // is "" when completed (the deltas hold the answer), null when paused and
 // the cancellation text when cancelled. A failure after the stream began
 // ends it with "event: error" and {"detail", "status": "error", "run_id"}.
+// stream defaults to true for chat and commit alike, except that a commit
+// rejecting every pending call and naming no stream answers the JSON
+// object, as the document's cancel example shows.
 //
 // Errors: 422 {"detail": [{"loc": ["body", "<field>", ...], "msg",
 // "type"}]} listing every invalid field (["query", "<name>"] for query
@@ -60,7 +65,9 @@
 // declared agent cannot be deleted, 404 unknown agent ("Agent <id> not
 // found"), run, toolkit or method, 409 duplicate id, run already
 // committed, or a method that needs confirmation run directly, 413 body
-// too large, 429 limits (with Retry-After), 502/503/504 upstream.
+// too large, 429 limits (with Retry-After), 502/503/504 upstream, and 400
+// {"detail": "agent '<id>' is not active (status draft)"} for a chat or
+// commit of an agent that is not active.
 package agentsv2
 
 import (
@@ -133,10 +140,12 @@ func writeDetails(w http.ResponseWriter, details []detail) {
 }
 
 // WriteError implements dialects.Dialect: 422 with a detail list for bad
-// input, {"detail": "..."} with the error's status otherwise.
+// input, {"detail": "..."} with the error's status otherwise. An agent
+// that is not active is no fault of the request's fields: 400 with a
+// detail message, as FastAPI's HTTPException(400) answers.
 func (d *Dialect) WriteError(w http.ResponseWriter, err *adapters.Error) {
 	dialects.SetRetryAfter(w, err)
-	if err.Kind == adapters.KindInvalidRequest {
+	if err.Kind == adapters.KindInvalidRequest && err.Code != "agent_not_active" {
 		writeDetails(w, []detail{{Loc: paramLoc(err.Param), Msg: err.Message, Type: err.CodeOrDefault()}})
 		return
 	}

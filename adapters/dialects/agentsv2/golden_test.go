@@ -308,8 +308,15 @@ var goldenCases = []goldenCase{
 		post("/v2/agents", `{"id":"worker2","name":"Worker 2","template":"t","config":{"worker_config":{"mcp_servers":{"docs":{"allowed_tools":["search_docs"]}}}}}`),
 		get("/v2/agents"),
 		asB(get("/v2/agents")),
+		// A draft is listed and shown, but answers nothing.
+		post("/v2/agents", `{"id":"drafted","name":"Drafted","template":"t","status":"draft"}`),
+		get("/v2/agents/drafted"),
+		post("/v2/agents/drafted/chat", `{"message":"Hi","stream":false,"user_id":"u","session_id":"s","timezone":"UTC","locale":"en"}`),
+		post("/v2/agents/drafted/chat", `{"message":"Hi","user_id":"u","session_id":"s","timezone":"UTC","locale":"en"}`),
 	}},
 	{name: "create_invalid", steps: []step{
+		post("/v2/agents", `{"id":"x","name":"x","template":"t","status":"archived"}`),
+		post("/v2/agents", `{"id":"x","name":"x","template":"t","status":7}`),
 		post("/v2/agents", `{}`),
 		post("/v2/agents", `{"id":"bad id!","name":"","template":7,"description":"`+strings.Repeat("d", 1001)+`"}`),
 		post("/v2/agents", `{"id":"`+strings.Repeat("i", 256)+`","name":"`+strings.Repeat("n", 256)+`","template":""}`),
@@ -408,13 +415,14 @@ var goldenCases = []goldenCase{
 		post("/v2/agents/bare/chat", `{"message":"Mail Jane","stream":false,"user_id":"u","session_id":"s","timezone":"UTC","locale":"en","tools":["send_email"]}`),
 		post("/v2/agents/bare/chat/commit", `{"run_id":"{run}","stream":false,"user_id":"u","session_id":"s","updated_tools":[{"tool_call_id":"tc-001","confirmed":true}]}`),
 	}},
+	// The document's cancel example as written (no stream) answers JSON.
 	{name: "cancel", events: []string{evSendEmail, evAfterTools}, steps: []step{createSupport,
 		post(chatPath, docChat),
-		post(commitPath, strings.Replace(docCancel, `"run_id"`, `"stream": false, "run_id"`, 1)),
+		post(commitPath, docCancel),
 	}},
 	{name: "cancel_stream", events: []string{evSendEmail, evAfterTools}, steps: []step{createSupport,
 		post(chatPath, docChat),
-		post(commitPath, docCancel),
+		post(commitPath, strings.Replace(docCancel, `"run_id"`, `"stream": true, "run_id"`, 1)),
 	}},
 	{name: "mixed_confirm", events: []string{evTwoConfirms, evAfterTools}, steps: []step{createSupport,
 		post(chatPath, chatBody(false, "")),
@@ -616,7 +624,7 @@ func TestGoldenErrors(t *testing.T) {
 		adapters.BadField("images[1]", "image data is not valid base64"),
 		{Kind: adapters.KindInvalidRequest, Code: "unknown_tool", Param: "tools", Message: "unknown tool \"x\""},
 		{Kind: adapters.KindInvalidRequest, Code: "missing_decision", Param: "updated_tools", Message: "tool call 'tc-1' (send_email) needs a decision"},
-		{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "agent", Message: "agent 'a' is draft, not active"},
+		adapters.NotActive(&adapters.Agent{ID: "a", Status: adapters.StatusDraft}, "agent"),
 		{Kind: adapters.KindInvalidRequest, Code: "invalid_json", Message: "malformed JSON"},
 		{Kind: adapters.KindUnauthenticated, Code: "missing_api_key", Message: "missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"},
 		{Kind: adapters.KindUnauthenticated, Code: "invalid_api_key", Message: "invalid API key"},
@@ -642,7 +650,7 @@ func TestGoldenErrors(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "\n%s\n", rec.Body.Bytes())
 		want := e.Status()
-		if e.Kind == adapters.KindInvalidRequest {
+		if e.Kind == adapters.KindInvalidRequest && e.Code != "agent_not_active" {
 			want = http.StatusUnprocessableEntity
 		}
 		if rec.Code != want || rec.Header().Get("Content-Type") != "application/json" || !json.Valid(rec.Body.Bytes()) {

@@ -246,8 +246,8 @@ func decodeAgent(body []byte, create bool) (*agentSpec, error) {
 	if s.status, err = f.str("status", 32); err != nil {
 		return nil, err
 	}
-	if s.status != nil && *s.status != adapters.StatusActive && *s.status != adapters.StatusInactive {
-		return nil, adapters.BadField("status", "must be \"active\" or \"inactive\"")
+	if s.status != nil && !adapters.ValidStatus(*s.status) {
+		return nil, adapters.BadField("status", "must be \"active\", \"inactive\" or \"draft\"")
 	}
 	if create {
 		if s.id, err = f.str("id", maxIDLen); err != nil {

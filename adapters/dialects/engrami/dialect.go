@@ -28,7 +28,8 @@
 // procedural_enabled} (each defaults to true, true and false), tools,
 // temperature (0 to 2), max_tokens, and beyond the document an optional
 // caller-chosen id (letters, digits, "_" and "-"; a generated "agent_…"
-// otherwise), status ("active" or "inactive") and
+// otherwise), status ("active", "inactive" or "draft": only active agents
+// answer, the others are a 400 "agent_not_active" when chatted with) and
 // memory_config.embedding_model. The model must be one the gateway
 // routes, and tools must be tools or toolkits the operator declared (a
 // 400 names the others): tenants cannot attach arbitrary tools. An agent

@@ -41,7 +41,7 @@ func FuzzAgentRequest(f *testing.F) {
 		`{"name":"x","model":"m","temperature":null,"max_tokens":null,"tools":null,"memory_config":null}`,
 		`{"name":"x","model":"m","temperature":-0.1}`, `{"name":"x","model":"m","max_tokens":1e10}`,
 		`{"name":"x","model":"m","memory_config":{"semantic_enabled":1}}`, `{"name":"x","model":"m","tools":[""]}`,
-		`{"name":"\u0000","model":"m"}`, `{"id":"a b","name":"x","model":"m"}`, `{"status":"draft"}`,
+		`{"name":"\u0000","model":"m"}`, `{"id":"a b","name":"x","model":"m"}`, `{"status":"draft"}`, `{"status":"archived"}`,
 	})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, create := range []bool{true, false} {
@@ -62,7 +62,7 @@ func FuzzAgentRequest(f *testing.F) {
 			if v := s.maxTokens; v != nil && (*v < 1 || *v > maxMaxTokens) {
 				t.Fatalf("max_tokens %v accepted", *v)
 			}
-			if s.status != nil && *s.status != adapters.StatusActive && *s.status != adapters.StatusInactive {
+			if s.status != nil && !adapters.ValidStatus(*s.status) {
 				t.Fatalf("status %q accepted", *s.status)
 			}
 			if s.id != nil && (!create || !idPattern.MatchString(*s.id)) {

@@ -104,6 +104,13 @@ var goldenCases = []goldenCase{
 		del("/api/v1/agents/agent_abc123"),
 		// The document's example: a generated id.
 		createAgent(docCreate),
+		// A draft answers nothing until it is made active.
+		createAgent(`{"id":"agent_draft","name":"Drafted","model":"gpt-4","status":"draft"}`),
+		chatAs("agent_draft", `{"message":"Hello?"}`),
+		streamAs("agent_draft", `{"message":"Hello?"}`),
+		put("/api/v1/agents/agent_draft", `{"status":"archived"}`),
+		put("/api/v1/agents/agent_draft", `{"status":"active"}`),
+		chatAs("agent_draft", `{"message":"Hello?"}`),
 	}},
 	{name: "agent_errors", steps: []step{
 		get("/api/v1/agents?page=0"),
@@ -125,7 +132,7 @@ var goldenCases = []goldenCase{
 		createAgent(`{"name":"Mem","model":"gpt-4","memory_config":{"semantic_enabled":"yes"}}`),
 		createAgent(`{"name":"Mem","model":"gpt-4","memory_config":[]}`),
 		createAgent(`{"name":"Id","model":"gpt-4","id":"has space"}`),
-		createAgent(`{"name":"Status","model":"gpt-4","status":"draft"}`),
+		createAgent(`{"name":"Status","model":"gpt-4","status":"archived"}`),
 		createAgent(`{"name":"Declared","model":"gpt-4","id":"helper"}`),
 		createAgent(`{"name":"First","model":"gpt-4","id":"agent_dup"}`),
 		createAgent(`{"name":"Second","model":"gpt-4","id":"agent_dup"}`),

@@ -135,7 +135,7 @@ func (d *Dialect) get(w http.ResponseWriter, r *http.Request, p *adapters.Princi
 	return nil
 }
 
-// create answers POST /agent/agents with 201 and the new agent's id.
+// create answers POST /agent/agents with 200 (Google-style APIs, whose error shape Tenzro uses, answer creates with 200) and the new agent's id.
 func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
@@ -156,7 +156,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err := d.env.Runtime.CreateAgent(ctx, a); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, struct {
+	writeJSON(w, http.StatusOK, struct {
 		AgentID   string `json:"agent_id"`
 		Name      string `json:"name"`
 		Status    string `json:"status"`

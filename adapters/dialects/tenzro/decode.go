@@ -302,8 +302,8 @@ func decodeAgent(body []byte, update bool) (*agentSpec, error) {
 	if v, ok, err := o.str("status", false, 32); err != nil {
 		return nil, err
 	} else if ok {
-		if v != adapters.StatusActive && v != adapters.StatusInactive {
-			return nil, invalid("status", "must be active or inactive, not %s", quote(v))
+		if !adapters.ValidStatus(v) {
+			return nil, invalid("status", "must be active, inactive or draft, not %s", quote(v))
 		}
 		s.status = field[string]{set: true, v: v}
 	}

@@ -1,7 +1,7 @@
 // Package tenzro serves the Tenzro Agent API under /agent/agents over the
 // shared agent runtime:
 //
-//	POST   /agent/agents                                      create an agent in the project (201)
+//	POST   /agent/agents                                      create an agent in the project (200)
 //	GET    /agent/agents                                      the project's agents, with their executions
 //	GET    /agent/agents/{id}                                 one agent (every setting)
 //	PATCH  /agent/agents/{id}                                 change some settings
@@ -30,7 +30,8 @@
 // runtime.MaxOrchestrationDepth levels deep. temperature (0–2),
 // max_iterations (1–MaxIterations, the agent's tool-loop bound), thinking
 // (ask the model to reason first: "thinking" stream events) and status
-// (active or inactive) are optional. How the patterns run is
+// (active, inactive or draft; chat and execute of an agent that is not
+// active are a 400 "agent_not_active") are optional. How the patterns run is
 // runtime.Orchestrate's documentation.
 //
 // Chat answers {"message": {"role": "assistant", "content"},

@@ -35,7 +35,7 @@ var agentSeeds = []string{
 	`{"name":null,"description":null,"system_prompt":null,"tools":null,"sub_agents":null,"temperature":null,"max_iterations":null}`,
 	`{"name":"x","tools":["a","a"],"temperature":1e400}`,
 	`{"name":"x","max_iterations":1.0000000001,"orchestration_pattern":"star"}`,
-	`{"name":"\u0000"}`, `{"nothing":1}`,
+	`{"name":"\u0000"}`, `{"nothing":1}`, `{"name":"x","status":"draft"}`, `{"status":"archived"}`,
 	`{}`, `[]`, `null`, `""`, `{`, ``, "\xff\xfe", `{"name":"x"} trailing`,
 }
 
@@ -68,7 +68,7 @@ func FuzzAgentRequest(f *testing.F) {
 		if s.pattern.set && !slices.Contains(adapters.Patterns, s.pattern.v) {
 			t.Fatalf("accepted pattern %q", s.pattern.v)
 		}
-		if s.status.set && s.status.v != adapters.StatusActive && s.status.v != adapters.StatusInactive {
+		if s.status.set && !adapters.ValidStatus(s.status.v) {
 			t.Fatalf("accepted status %q", s.status.v)
 		}
 		for _, list := range [][]string{s.tools.v, s.subAgents.v} {
