@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -188,9 +189,10 @@ func setLimitHeaders(h http.Header, kind string, limit int64, st state.BucketSta
 
 // estimateTokens approximates what a request will cost before it runs:
 // its body's bytes / 4 for the prompt, plus the maximum output it names.
-// It reads the body and puts it back for the dialect.
+// It reads the body and puts it back for the dialect; a body that is not
+// JSON (an upload, passed through as it streams) is not read.
 func estimateTokens(r *http.Request, limit int64) int64 {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit || !jsonOrUntyped(r.Header.Get("Content-Type")) {
 		return defaultOutputReserve
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
@@ -217,4 +219,11 @@ func estimateTokens(r *http.Request, limit int64) int64 {
 func monthEnd(t time.Time) time.Time {
 	y, m, _ := t.UTC().Date()
 	return time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// jsonOrUntyped reports whether a request's Content-Type says JSON, or
+// nothing (clients of the JSON dialects often send none).
+func jsonOrUntyped(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "" || mt == "application/json"
 }

@@ -29,6 +29,7 @@ import (
 //	memories  tenant \0 agent \0 id → Memory (binary: JSON fields, then float32 embedding; memory.go)
 //	agentstats tenant \0 agent → AgentStats (memory.go)
 //	turnrecs  tenant \0 agent \0 run id → TurnRecord (answers end users may rate; memory.go)
+//	objects   object id → ObjectOwner (upstream objects made through the passthrough; objects.go)
 //	declaredkeys key id → first sighting of a configuration-declared key (8-byte BE unix nanos; declaredkeys.go)
 //
 // Tenants, agents, projects, ids and scopes never contain NUL (writes

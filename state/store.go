@@ -89,6 +89,10 @@ type Store interface {
 	// Documents keeps knowledge documents and their chunks (documents.go).
 	Documents
 
+	// Objects records the owners of objects made upstream through the
+	// passthrough (objects.go).
+	Objects
+
 	// PutMemories creates or replaces long-term memory items in one
 	// transaction.
 	PutMemories(ctx context.Context, items []*Memory) error

@@ -54,10 +54,12 @@ type OpenAI struct {
 	// a stream in flight without assuming anything about timing.
 	HoldLast chan struct{}
 
-	mu       sync.Mutex
-	requests [][]byte
-	canceled int
-	sent     int
+	mu          sync.Mutex
+	requests    [][]byte
+	apiRequests []APIRequest
+	store       apiStore
+	canceled    int
+	sent        int
 
 	// Server is the running HTTP server; URL is its base URL with /v1.
 	Server *httptest.Server

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"DocumentReplace", testDocumentReplace},
 		{"DocumentTenantIsolation", testDocumentTenantIsolation},
 		{"DocumentInvalidID", testDocumentInvalidID},
+		{"Objects", testObjects},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {

@@ -106,9 +106,13 @@ func appendAgentModel(b []byte, a *adapters.Agent) []byte {
 }
 
 // appendUpstreamModel writes a routed upstream model as an OpenAI model
-// object, owned by the provider instance that serves it.
+// object, owned by the provider instance that serves it; its name is its
+// id, so clients that print agents' names list models too.
 func appendUpstreamModel(b []byte, m *runtime.Model) []byte {
-	return append(appendModelHead(b, m.ID, m.Created.Unix(), m.Provider), '}')
+	b = appendModelHead(b, m.ID, m.Created.Unix(), m.Provider)
+	b = append(b, `,"name":`...)
+	b = dialects.AppendString(b, m.ID)
+	return append(b, '}')
 }
 
 func appendModelHead(b []byte, id string, created int64, owner string) []byte {

@@ -10,6 +10,7 @@ package openai
 import (
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -39,8 +40,9 @@ type Provider struct {
 }
 
 var (
-	_ adapters.Provider = (*Provider)(nil)
-	_ adapters.Embedder = (*Provider)(nil)
+	_ adapters.Provider  = (*Provider)(nil)
+	_ adapters.Embedder  = (*Provider)(nil)
+	_ adapters.Forwarder = (*Provider)(nil)
 )
 
 // New builds a provider from cfg:
@@ -111,4 +113,10 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 		func(body string, status int) error {
 			return readResponse(body, req.Model, status, emit)
 		})
+}
+
+// Forward implements adapters.Forwarder: req goes to {base}/{path} with
+// the provider's key and headers (organization, project, header.<Name>).
+func (p *Provider) Forward(req *http.Request) (*http.Response, error) {
+	return p.client.Forward(p.base, req)
 }
