@@ -9,6 +9,7 @@ import (
 
 	// Dialects: one registration line each.
 	_ "github.com/agentgate/agentgate/adapters/dialects/agentsv2"
+	_ "github.com/agentgate/agentgate/adapters/dialects/anthropic"
 	_ "github.com/agentgate/agentgate/adapters/dialects/egzora"
 	_ "github.com/agentgate/agentgate/adapters/dialects/engrami"
 	_ "github.com/agentgate/agentgate/adapters/dialects/openai"

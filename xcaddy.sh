@@ -3,7 +3,7 @@
 #
 #   ./xcaddy.sh build   build ./agentgate: Caddy with its standard modules and agentgate
 #   ./xcaddy.sh run     build, then serve ./Caddyfile (extra args go to `caddy run`)
-#   ./xcaddy.sh test    go vet + go test -race over every package
+#   ./xcaddy.sh test    gofmt, go vet, staticcheck (pinned in go.mod), go test -race
 #   ./xcaddy.sh bench   compare direct upstream, plain Caddy reverse_proxy and agentgate
 #
 # `go build ./cmd/agentgate` is exactly what `xcaddy build --with
@@ -52,6 +52,8 @@ test_all() {
 	fi
 	echo "== go vet" >&2
 	go vet ./...
+	echo "== staticcheck" >&2
+	go tool staticcheck ./...
 	echo "== go test -race" >&2
 	go test -race -count=1 -timeout 12m ./...
 }

@@ -30,6 +30,9 @@ type Call struct {
 	Reasoning *bool
 	// ReasoningEffort, when set, replaces the agent's effort.
 	ReasoningEffort string
+	// ReasoningBudget, when set, bounds thinking in tokens (Anthropic
+	// budget_tokens, Gemini thinkingBudget).
+	ReasoningBudget int
 	// Model overrides the agent's model when set.
 	Model string
 	// SystemPrompt overrides the agent's system prompt when set.

@@ -51,6 +51,9 @@ type Event struct {
 	Text string `json:"text,omitempty"`
 	// Signature accompanies Thinking when the provider signs its thoughts.
 	Signature string `json:"signature,omitempty"`
+	// Redacted, on a Thinking event, is a block of encrypted thoughts
+	// (Anthropic redacted_thinking data): opaque, to be replayed as is.
+	Redacted string `json:"redacted,omitempty"`
 	// ToolCall is set on ToolCall events (a complete call) and on
 	// ToolResult events (the call the result answers).
 	ToolCall *ToolCall `json:"tool_call,omitempty"`
@@ -68,6 +71,9 @@ type Event struct {
 	// FinishReason is set on Done: stop, length, tool_calls or
 	// content_filter.
 	FinishReason string `json:"finish_reason,omitempty"`
+	// StopSequence, on Done, is the stop sequence that ended the answer,
+	// when the upstream says which.
+	StopSequence string `json:"stop_sequence,omitempty"`
 	// Err is set on Error events.
 	Err *Error `json:"error,omitempty"`
 }
@@ -77,7 +83,11 @@ type Usage struct {
 	InputTokens     int `json:"input_tokens"`
 	OutputTokens    int `json:"output_tokens"`
 	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
-	CachedTokens    int `json:"cached_tokens,omitempty"`
+	// CachedTokens are the input tokens read from the upstream's prompt
+	// cache; CacheWriteTokens those written to it (Anthropic
+	// cache_creation_input_tokens). InputTokens counts both.
+	CachedTokens     int `json:"cached_tokens,omitempty"`
+	CacheWriteTokens int `json:"cache_write_tokens,omitempty"`
 	// Estimated marks counts the gateway estimated because the upstream
 	// reported none.
 	Estimated bool `json:"estimated,omitempty"`
@@ -92,6 +102,7 @@ func (u *Usage) Add(o Usage) {
 	u.OutputTokens += o.OutputTokens
 	u.ReasoningTokens += o.ReasoningTokens
 	u.CachedTokens += o.CachedTokens
+	u.CacheWriteTokens += o.CacheWriteTokens
 	u.Estimated = u.Estimated || o.Estimated
 }
 

@@ -25,6 +25,9 @@ type PartType string
 const (
 	PartText  PartType = "text"
 	PartImage PartType = "image"
+	// PartDocument is a document for the model to read: a PDF (base64
+	// Data or a URL) or plain text (Text).
+	PartDocument PartType = "document"
 )
 
 // Part is one piece of a message's content.
@@ -35,6 +38,19 @@ type Part struct {
 	ImageURL string `json:"image_url,omitempty"`
 	// Detail is the OpenAI image detail hint (auto, low, high).
 	Detail string `json:"detail,omitempty"`
+	// MediaType is a document's type: application/pdf or text/plain.
+	MediaType string `json:"media_type,omitempty"`
+	// Data is a PDF document's content, base64; URL a PDF the upstream
+	// fetches itself.
+	Data string `json:"data,omitempty"`
+	URL  string `json:"url,omitempty"`
+	// Title and Context describe a document to the model.
+	Title   string `json:"title,omitempty"`
+	Context string `json:"context,omitempty"`
+	// CacheControl is an Anthropic prompt-cache breakpoint after this part
+	// ({"type":"ephemeral"}), passed to Anthropic upstreams and ignored
+	// by the others.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // Message is one turn of a conversation.
@@ -52,6 +68,14 @@ type Message struct {
 	Reasoning string `json:"reasoning,omitempty"`
 	// ReasoningSignature is the provider's opaque signature of Reasoning.
 	ReasoningSignature string `json:"reasoning_signature,omitempty"`
+	// RedactedReasoning are opaque encrypted thoughts (Anthropic
+	// redacted_thinking data) to replay after Reasoning.
+	RedactedReasoning []string `json:"redacted_reasoning,omitempty"`
+	// IsError marks a RoleTool message that reports the tool's failure.
+	IsError bool `json:"is_error,omitempty"`
+	// CacheControl is a prompt-cache breakpoint on a RoleTool message's
+	// result (see Part.CacheControl).
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // Text returns the concatenated text parts of m.
@@ -71,9 +95,14 @@ func (m *Message) Text() string {
 }
 
 // HasImages reports whether m carries an image part.
-func (m *Message) HasImages() bool {
+func (m *Message) HasImages() bool { return m.has(PartImage) }
+
+// HasDocuments reports whether m carries a document part.
+func (m *Message) HasDocuments() bool { return m.has(PartDocument) }
+
+func (m *Message) has(t PartType) bool {
 	for _, p := range m.Parts {
-		if p.Type == PartImage {
+		if p.Type == t {
 			return true
 		}
 	}
@@ -95,6 +124,8 @@ type ToolCall struct {
 	// Signature is an opaque provider token that must accompany the call on
 	// later turns (Gemini thoughtSignature).
 	Signature string `json:"signature,omitempty"`
+	// CacheControl is a prompt-cache breakpoint (see Part.CacheControl).
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // Tool is a function the model may call.
@@ -104,4 +135,6 @@ type Tool struct {
 	// Parameters is a JSON Schema object.
 	Parameters json.RawMessage `json:"parameters,omitempty"`
 	Strict     *bool           `json:"strict,omitempty"`
+	// CacheControl is a prompt-cache breakpoint (see Part.CacheControl).
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }

@@ -31,6 +31,13 @@ type ProviderConfig struct {
 	APIKey  string
 	// Timeout bounds one upstream call; 0 means a provider default.
 	Timeout time.Duration
+	// StreamHeaderTimeout bounds the wait for the response headers of a
+	// streamed call, and StreamIdleTimeout every silence of its body (from
+	// the headers to the first bytes, then between two reads): an upstream
+	// that stops answering fails the call long before Timeout, which must
+	// leave a non-streamed answer minutes of thought. 0 means the
+	// provider's default, a negative value none.
+	StreamHeaderTimeout, StreamIdleTimeout time.Duration
 	// Options carry provider-specific settings (mock: delay).
 	Options map[string]string
 }

@@ -34,6 +34,9 @@ type Sampling struct {
 	Seed        *int64   `json:"seed,omitempty"`
 	// ResponseFormat is the OpenAI response_format object as raw JSON.
 	ResponseFormat json.RawMessage `json:"response_format,omitempty"`
+	// TopK samples from the k likeliest tokens (Anthropic, Gemini; the
+	// OpenAI API has none).
+	TopK *int `json:"top_k,omitempty"`
 }
 
 // Merge returns s with every field that o sets taken from o.
@@ -55,6 +58,9 @@ func (s Sampling) Merge(o Sampling) Sampling {
 	}
 	if o.ResponseFormat != nil {
 		s.ResponseFormat = o.ResponseFormat
+	}
+	if o.TopK != nil {
+		s.TopK = o.TopK
 	}
 	return s
 }

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 )
@@ -114,7 +115,7 @@ func handleKeys(w http.ResponseWriter, r *http.Request) error {
 		return writeAdminJSON(w, http.StatusOK, out)
 	case http.MethodPost:
 		var req createKeyRequest
-		if err := decodeAdmin(r, &req); err != nil {
+		if _, err := decodeAdmin(r, &req); err != nil {
 			return err
 		}
 		if req.Tenant == "" {
@@ -123,7 +124,7 @@ func handleKeys(w http.ResponseWriter, r *http.Request) error {
 		if req.Tier == "" {
 			req.Tier = "free"
 		}
-		secret, rec, err := app.keys.createKey(r.Context(), req.Tenant, req.Tier, req.Email, req.Projects, time.Now())
+		secret, rec, err := app.keys.createKey(r.Context(), req.Tenant, req.Tier, req.Email, req.Projects, app.clock.Now())
 		if err != nil {
 			return err
 		}
@@ -153,7 +154,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		t := now()
+		t := app.clock.Now()
 		q, err := app.backend.limits.Quota(ctx, "key:"+k.ID, t)
 		if err != nil {
 			return err
@@ -166,7 +167,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		var req struct {
 			Tier string `json:"tier"`
 		}
-		if err := decodeAdmin(r, &req); err != nil {
+		if _, err := decodeAdmin(r, &req); err != nil {
 			return err
 		}
 		if _, ok := app.runtime.Tiers().Get(req.Tier); !ok {
@@ -222,8 +223,18 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 		return writeAdminJSON(w, http.StatusOK, t)
 	case name != "" && r.Method == http.MethodPut:
 		var t state.Tier
-		if err := decodeAdmin(r, &t); err != nil {
+		body, err := decodeAdmin(r, &t)
+		if err != nil {
 			return err
+		}
+		// PUT replaces the tier, and a limit it leaves out is unlimited:
+		// a body naming none is a mistake, not a request for no limits.
+		if !namesTierField(body) {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(
+				"name at least one of monthly_tokens, tenant_monthly_tokens, rpm, tpm, concurrent, models (0 or [] means unlimited)")}
+		}
+		if t.Name != "" && t.Name != name {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("name %q in the body differs from the tier %q of the path", t.Name, name)}
 		}
 		if t.MonthlyTokens < 0 || t.TenantMonthlyTokens < 0 || t.RPM < 0 || t.TPM < 0 || t.Concurrent < 0 {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("limits must not be negative (0 means unlimited)")}
@@ -287,21 +298,41 @@ func handleMemories(w http.ResponseWriter, r *http.Request) error {
 	return writeAdminJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
 }
 
-// decodeAdmin decodes a JSON request body into v.
-func decodeAdmin(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+// maxAdminBody caps an admin request body.
+const maxAdminBody = 1 << 20
+
+// decodeAdmin decodes r's body, which must be exactly one JSON object
+// naming only v's fields, into v; anything else is a 400 saying what is
+// wrong (empty, null, malformed, trailing data, an unknown or mistyped
+// field). It returns the body for checks of which fields it names.
+func decodeAdmin(r *http.Request, v any) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
 	if err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+		return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reading request body: %w", err)}
 	}
-	if len(body) == 0 {
-		return nil
+	if len(body) > maxAdminBody {
+		return nil, caddy.APIError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("request body is larger than %d bytes", maxAdminBody)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %v", err)}
+	if err := dialects.UnmarshalStrict(body, v); err != nil {
+		var e *adapters.Error
+		if errors.As(err, &e) {
+			err = errors.New(e.Message) // which names the field at fault
+		}
+		return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 	}
-	return nil
+	return body, nil
+}
+
+// namesTierField reports whether a decoded tier body names a limit.
+func namesTierField(body []byte) bool {
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(body, &fields)
+	for k := range fields {
+		if k != "name" {
+			return true
+		}
+	}
+	return false
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) error {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
@@ -34,7 +35,8 @@ func BenchmarkAdmission(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := &Handler{app: &App{runtime: rt, keys: keys, backend: be, MaxBodyBytes: 1 << 20}}
+	clk := clock.Real{}
+	h := &Handler{app: &App{clock: clk, runtime: rt, keys: keys, backend: be, MaxBodyBytes: 1 << 20}}
 	body := `{"model":"assistant","max_tokens":64,"messages":[{"role":"user","content":"` + strings.Repeat("hello ", 40) + `"}]}`
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -51,7 +53,7 @@ func BenchmarkAdmission(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			adm.done(r.Context(), 100)
+			adm.done(r.Context(), []state.Spend{{At: clk.Now(), Tokens: 100}})
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
@@ -69,6 +70,10 @@ type App struct {
 	// translate to an OpenAI-compatible provider; on by default.
 	Passthrough *PassthroughConfig `json:"passthrough,omitempty"`
 
+	// clock is the process's one clock: admission, the runtime (usage
+	// stamps, sessions, agents, paused runs, memory), the built-in tools
+	// and the admin API all read it.
+	clock     clock.Clock
 	backend   *backend
 	storePath string
 	tools     *toolset
@@ -78,6 +83,11 @@ type App struct {
 	metrics   *metrics
 	log       *zap.Logger
 }
+
+// testClock, set only by this package's tests (export_test.go), replaces
+// the real clock of every App provisioned while it is set, so a test
+// moves time for the whole gateway at once.
+var testClock clock.Clock
 
 // ProviderConfig configures one provider instance.
 type ProviderConfig struct {
@@ -97,8 +107,18 @@ type ProviderConfig struct {
 	BaseURLs []string `json:"base_urls,omitempty"`
 	// Models are exact model names routed to this provider.
 	Models []string `json:"models,omitempty"`
-	// Timeout bounds one upstream call.
+	// Timeout bounds one upstream call (default 10m): it is what bounds a
+	// non-streamed call, which a reasoning model may think over for
+	// minutes before its first byte.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// StreamHeaderTimeout bounds how long a streamed call waits for the
+	// upstream's response headers (default 30s); StreamIdleTimeout how
+	// long it waits for more of the stream, from the headers to the first
+	// bytes and between two reads (default 60s). A stalled attempt is
+	// retried like a 5xx while nothing has reached the client. A negative
+	// value turns the bound off.
+	StreamHeaderTimeout caddy.Duration `json:"stream_header_timeout,omitempty"`
+	StreamIdleTimeout   caddy.Duration `json:"stream_idle_timeout,omitempty"`
 	// Options are provider-specific settings (mock: delay, reply).
 	Options map[string]string `json:"options,omitempty"`
 }
@@ -167,6 +187,10 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // reload), builds the providers and the runtime.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.log = ctx.Logger()
+	a.clock = clock.Real{}
+	if testClock != nil {
+		a.clock = testClock
+	}
 	var err error
 	if a.metrics, err = newMetrics(ctx, a.Metrics); err != nil {
 		return err
@@ -233,6 +257,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		Now:         a.clock.Now,
 		Passthrough: a.Passthrough.runtime(),
 	})
 	if err != nil {

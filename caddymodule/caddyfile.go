@@ -38,18 +38,20 @@ func init() {
 //	        base_url <url...>        # several: a pool
 //	        api_key <key...>         # several: a pool
 //	        models <model...>
-//	        timeout <duration>
+//	        timeout <duration>                # one call; default 10m
+//	        stream_header_timeout <duration>  # streamed call: wait for headers; default 30s
+//	        stream_idle_timeout <duration>    # streamed call: longest silence; default 60s
 //	        <option> <value>        # provider-specific (mock: delay, reply)
 //	    }
 //	    route <model|prefix*> <provider> [<target model>] {
-//	        lacks images|tools|reasoning...   # what these models cannot take
+//	        lacks images|tools|reasoning|documents...   # what these models cannot take
 //	        drop                              # drop it instead of a 400
 //	    }
 //	    retries {
 //	        max <n>                  # per model; default 2
 //	        backoff <duration>       # first wait, doubled per retry; default 250ms
 //	        max_backoff <duration>   # default 4s
-//	        deadline <duration>      # all attempts of one call; default 30s
+//	        deadline <duration>      # no retry or fallback starts after it; default 30s
 //	    }
 //	    paused_run_ttl <duration>    # default 24h
 //	    passthrough off|<provider>   # OpenAI endpoints not translated (files, batches,
@@ -180,6 +182,10 @@ func parseProvider(d *caddyfile.Dispenser, app *App) error {
 			pc.Models = append(pc.Models, d.RemainingArgs()...)
 		case "timeout":
 			err = durationArg(d, &pc.Timeout)
+		case "stream_header_timeout":
+			err = durationArg(d, &pc.StreamHeaderTimeout)
+		case "stream_idle_timeout":
+			err = durationArg(d, &pc.StreamIdleTimeout)
 		default:
 			var v string
 			if err = oneArg(d, &v); err == nil {
@@ -391,8 +397,10 @@ func parseRoute(d *caddyfile.Dispenser, app *App) error {
 					rc.Lacks.Tools = true
 				case "reasoning":
 					rc.Lacks.Reasoning = true
+				case "documents":
+					rc.Lacks.Documents = true
 				default:
-					return d.Errf("lacks: unknown input %q (images, tools, reasoning)", what)
+					return d.Errf("lacks: unknown input %q (images, tools, reasoning, documents)", what)
 				}
 			}
 		case "drop":

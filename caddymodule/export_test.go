@@ -1,11 +1,15 @@
 package caddymodule
 
-import "time"
+import (
+	"testing"
 
-// SetClock replaces the admission clock for the tests of this directory
-// and returns a function restoring it.
-func SetClock(f func() time.Time) (restore func()) {
-	old := now
-	now = f
-	return func() { now = old }
+	"github.com/agentgate/agentgate/internal/clock"
+)
+
+// UseClock makes c the clock of every agentgate app provisioned until the
+// test ends (start the gateway after calling it).
+func UseClock(t testing.TB, c clock.Clock) {
+	old := testClock
+	testClock = c
+	t.Cleanup(func() { testClock = old })
 }

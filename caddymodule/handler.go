@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -54,6 +55,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		names = dialects.Names()
 	}
 	h.mux = http.NewServeMux()
+	sets := map[string]*routeSet{}
+	var patterns []string
 	for _, name := range names {
 		d, err := dialects.New(name, h.app.env)
 		if err != nil {
@@ -64,8 +67,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		dm := h.app.metrics.dialect(name)
 		for _, rt := range d.Routes() {
-			h.mux.Handle(rt.Pattern, &route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, metrics: dm})
+			set := sets[rt.Pattern]
+			if set == nil {
+				set = &routeSet{}
+				sets[rt.Pattern] = set
+				patterns = append(patterns, rt.Pattern)
+			}
+			if err := set.add(&route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, metrics: dm}, rt.When); err != nil {
+				return fmt.Errorf("%s: %w", rt.Pattern, err)
+			}
 		}
+	}
+	for _, p := range patterns {
+		set := sets[p]
+		if len(set.guarded) == 0 {
+			h.mux.Handle(p, set.fallback) // the usual case: nothing to choose
+			continue
+		}
+		h.mux.Handle(p, set)
 	}
 	return nil
 }
@@ -75,7 +94,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// Handler reports the pattern without serving; ServeHTTP then matches
 	// again to set the path values. Matching is a few hundred nanoseconds,
 	// far cheaper than cloning the request to carry next in its context.
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	hd, pattern := h.mux.Handler(r)
+	if pattern == "" {
+		return h.serveNext(w, r, next)
+	}
+	if set, ok := hd.(*routeSet); ok && set.pick(r) == nil {
 		return h.serveNext(w, r, next)
 	}
 	h.mux.ServeHTTP(w, r)
@@ -104,6 +127,48 @@ func (h *Handler) serveNext(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	return nil
+}
+
+// routeSet is the routes of several dialects on one pattern, told apart
+// by their dialects.Route.When.
+type routeSet struct {
+	guarded  []guardedRoute
+	fallback *route // the route without a When, if any
+}
+
+type guardedRoute struct {
+	when func(*http.Request) bool
+	rt   *route
+}
+
+func (s *routeSet) add(rt *route, when func(*http.Request) bool) error {
+	if when != nil {
+		s.guarded = append(s.guarded, guardedRoute{when: when, rt: rt})
+		return nil
+	}
+	if s.fallback != nil {
+		return fmt.Errorf("dialects %s and %s both serve it unconditionally", s.fallback.dialect, rt.dialect)
+	}
+	s.fallback = rt
+	return nil
+}
+
+// pick returns the route that serves r, or nil.
+func (s *routeSet) pick(r *http.Request) *route {
+	for _, g := range s.guarded {
+		if g.when(r) {
+			return g.rt
+		}
+	}
+	return s.fallback
+}
+
+func (s *routeSet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt := s.pick(r); rt != nil {
+		rt.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r) // not reached: Handler.ServeHTTP sends such requests on
 }
 
 // route is one dialect endpoint behind authentication.
@@ -150,7 +215,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, meter := x.withMeter(r.Context())
-	defer func() { adm.done(ctx, int64(meter.Snapshot().Usage.Total())) }()
+	defer func() { adm.done(ctx, meter.Spent()) }()
 	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
 		rt.fail(x, r, err)
 	}

@@ -12,12 +12,10 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
-
-// now is the admission clock; tests replace it.
-var now = time.Now
 
 const (
 	// defaultOutputReserve is the output a request that names no maximum
@@ -27,7 +25,7 @@ const (
 	maxOutputReserve = 32768
 )
 
-var minute = time.Minute
+const minute = time.Minute
 
 // admission is what one request took from its key's limits. Every request
 // through a dialect route is admitted (or refused) here, before the
@@ -50,6 +48,7 @@ var minute = time.Minute
 // max_tokens in every request and no session history that is zero.
 type admission struct {
 	lim      state.Limits
+	clock    clock.Clock
 	keyID    string
 	tier     state.Tier
 	slot     bool
@@ -72,8 +71,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	}
 	ctx := r.Context()
 	lim := h.app.backend.limits
-	a := &admission{lim: lim, keyID: p.KeyID, tier: tier}
-	t := now()
+	a := &admission{lim: lim, clock: h.app.clock, keyID: p.KeyID, tier: tier}
+	t := a.clock.Now()
 	hdr := w.Header()
 
 	if tier.Concurrent > 0 {
@@ -104,7 +103,13 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	if !callsModel || (tier.TPM == 0 && tier.MonthlyTokens == 0 && tier.TenantMonthlyTokens == 0) {
 		return a, nil
 	}
-	a.estimate = estimateTokens(r, h.app.MaxBodyBytes)
+	var err error
+	a.estimate, err = estimateTokens(r, h.app.MaxBodyBytes)
+	if err != nil {
+		// A body that failed to arrive ended the request's context.
+		a.release(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	if tier.TPM > 0 {
 		b := state.Bucket{Capacity: float64(tier.TPM), Period: minute}
 		st, ok, err := lim.Take(ctx, "tpm:"+p.KeyID, b, float64(a.estimate), t)
@@ -136,15 +141,15 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		}
 		st, ok, err := lim.Reserve(ctx, q.scope, q.limit, a.estimate, t)
 		if err != nil {
-			a.done(ctx, 0)
+			a.done(ctx, nil)
 			return nil, err
 		}
 		if q.kind == "tenant" {
 			h.app.metrics.tenantQuota(p.Tenant, st.Used, q.limit)
 		}
 		if !ok {
-			a.done(ctx, 0)
-			reset := monthEnd(t)
+			a.done(ctx, nil)
+			reset := state.MonthEnd(t)
 			hdr.Set("x-should-retry", "false")
 			return nil, &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: q.kind,
 				Message: "monthly token quota exhausted for " + q.who + ": " + strconv.FormatInt(st.Used, 10) + " of " + strconv.FormatInt(q.limit, 10) +
@@ -164,19 +169,26 @@ func (a *admission) release(ctx context.Context) {
 	}
 }
 
-// done settles the request with the tokens it really used.
-func (a *admission) done(ctx context.Context, used int64) {
+// done settles the request with the tokens it really spent. Each model
+// call's tokens count in the quota month of its usage record, stamped
+// when the call ended: a call reserved before midnight at the end of a
+// month and answered after it is billed to the new month, as the store's
+// counters, which a restart reads, bill it.
+func (a *admission) done(ctx context.Context, spent []state.Spend) {
 	if a == nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx) // a client that left is billed all the same
 	a.release(ctx)
-	t := now()
 	if a.tier.TPM > 0 && a.estimate > 0 {
-		_ = a.lim.Adjust(ctx, "tpm:"+a.keyID, state.Bucket{Capacity: float64(a.tier.TPM), Period: minute}, float64(a.estimate-used), t)
+		var used int64
+		for _, s := range spent {
+			used += s.Tokens
+		}
+		_ = a.lim.Adjust(ctx, "tpm:"+a.keyID, state.Bucket{Capacity: float64(a.tier.TPM), Period: minute}, float64(a.estimate-used), a.clock.Now())
 	}
 	for _, s := range a.scopes {
-		_ = a.lim.Settle(ctx, s, a.estimate, used, t)
+		_ = a.lim.Settle(ctx, s, a.estimate, spent)
 	}
 }
 
@@ -190,18 +202,24 @@ func setLimitHeaders(h http.Header, kind string, limit int64, st state.BucketSta
 // estimateTokens approximates what a request will cost before it runs:
 // its body's bytes / 4 for the prompt, plus the maximum output it names.
 // It reads the body and puts it back for the dialect; a body that is not
-// JSON (an upload, passed through as it streams) is not read.
-func estimateTokens(r *http.Request, limit int64) int64 {
+// JSON (an upload, passed through as it streams) is not read. A body that
+// cannot be read (the server's read timeout passed, the client broke
+// off) is a 400, answered before the request takes anything from its
+// limits.
+func estimateTokens(r *http.Request, limit int64) (int64, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit || !jsonOrUntyped(r.Header.Get("Content-Type")) {
-		return defaultOutputReserve
+		return defaultOutputReserve, nil
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return 0, dialects.BodyError(err)
+	}
 	body := buf.Bytes()
-	if err != nil || int64(len(body)) > limit {
+	if int64(len(body)) > limit {
 		// Let the dialect see the whole body and answer for it (413).
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-		return defaultOutputReserve
+		return defaultOutputReserve, nil
 	}
 	r.Body = dialects.NewBufferedBody(body)
 	out := int64(defaultOutputReserve)
@@ -211,14 +229,7 @@ func estimateTokens(r *http.Request, limit int64) int64 {
 			break
 		}
 	}
-	return int64(len(body)+3)/4 + out
-}
-
-// monthEnd is when the quota month of t ends: the next month's first
-// instant, UTC.
-func monthEnd(t time.Time) time.Time {
-	y, m, _ := t.UTC().Date()
-	return time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
+	return int64(len(body)+3)/4 + out, nil
 }
 
 // jsonOrUntyped reports whether a request's Content-Type says JSON, or

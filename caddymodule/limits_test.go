@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/caddymodule"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/openai/openai-go/v3"
@@ -19,19 +20,17 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// frozen is a clock tests move by hand.
-type frozen struct {
-	mu sync.Mutex
-	t  time.Time
+// freeze stops the whole gateway's clock (admission, runtime, usage
+// records, admin API) at 2026-11-22 12:00 UTC for the test; start the
+// gateway after it.
+func freeze(t *testing.T) *clock.Manual {
+	return freezeAt(t, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 }
 
-func (f *frozen) now() time.Time      { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
-func (f *frozen) add(d time.Duration) { f.mu.Lock(); f.t = f.t.Add(d); f.mu.Unlock() }
-
-func freeze(t *testing.T) *frozen {
-	f := &frozen{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	t.Cleanup(caddymodule.SetClock(f.now))
-	return f
+func freezeAt(t *testing.T, at time.Time) *clock.Manual {
+	c := clock.NewManual(at)
+	caddymodule.UseClock(t, c)
+	return c
 }
 
 // block is a config whose tier "pro" (the test keys' tier) has tierBody.
@@ -81,7 +80,7 @@ func TestRPMLimitIsExactAndSmooth(t *testing.T) {
 		t.Fatalf("tenant B: %d", status)
 	}
 	// One request comes back every 12s: no window boundary to burst at.
-	clock.add(12 * time.Second)
+	clock.Add(12 * time.Second)
 	if status, _, _ := chat(g, testgate.KeyA, ""); status != 200 {
 		t.Fatalf("after 12s: %d", status)
 	}
@@ -297,10 +296,83 @@ func TestQuotaExhaustedAndSurvivesRestart(t *testing.T) {
 	}
 }
 
+// TestQuotaAcrossMidnight runs the quota scenario (reserve, answer,
+// restart, exhaust) over the end of a month: a call reserved at 23:59:59.9
+// on the month's last day and answered at 00:00:00.2 on the 1st is billed
+// to the new month, once, and a restart reads back what was billed.
+func TestQuotaAcrossMidnight(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		lastDay, firstDay time.Time
+		resetsAt          string
+	}{
+		{"30 November", time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), "2027-01-01T00:00:00Z"},
+		{"29 February", time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC), time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC), "2028-04-01T00:00:00Z"},
+		{"31 December", time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), "2027-02-01T00:00:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := freezeAt(t, tc.lastDay)
+			var straddle atomic.Bool
+			up := (&fakeupstream.OpenAI{Reply: "ok", ReplyFunc: func(gjson.Result) string {
+				// The model answers after midnight.
+				if straddle.CompareAndSwap(true, false) {
+					clk.Set(tc.firstDay.Add(200 * time.Millisecond))
+				}
+				return ""
+			}}).Start()
+			defer up.Close()
+			cfg := block(up, "monthly_tokens 200")
+			g := testgate.Start(t, cfg)
+			id := keyAID(t, g)
+			perCall := int64(fakeupstream.PromptTokens(1) + 1)
+
+			// A call at noon on the last day counts in that month.
+			if status, body, _ := chat(g, testgate.KeyA, `,"max_tokens":10`); status != 200 {
+				t.Fatalf("noon: %d %s", status, body)
+			}
+			if used, _ := keyUsage(t, g, id); used != perCall {
+				t.Fatalf("used %d at noon, want %d", used, perCall)
+			}
+			// Reserved at 23:59:59.9, answered on the 1st.
+			clk.Set(tc.firstDay.Add(-100 * time.Millisecond))
+			straddle.Store(true)
+			if status, body, _ := chat(g, testgate.KeyA, `,"max_tokens":10`); status != 200 {
+				t.Fatalf("straddling call: %d %s", status, body)
+			}
+			if now := clk.Now(); !now.After(tc.firstDay) {
+				t.Fatalf("the upstream did not move the clock past midnight: %s", now)
+			}
+			month := tc.firstDay.Format("2006-01")
+			_, body := admin(t, g, http.MethodGet, "/agentgate/keys/"+id, "")
+			used, reserved := keyUsage(t, g, id)
+			if got := gjson.Get(body, "usage.month").String(); got != month || used != perCall || reserved != 0 {
+				t.Fatalf("month %s: used %d, reserved %d; want month %s with the straddling call only (%d)", got, used, reserved, month, perCall)
+			}
+			g.Restart(cfg)
+			if after, _ := keyUsage(t, g, id); after != used {
+				t.Fatalf("used %d before restart, %d after", used, after)
+			}
+			// Exhaust the new month's quota: it resets at the next month.
+			var status int
+			var h http.Header
+			var out []byte
+			for i := 0; i < 20 && status != 429; i++ {
+				status, out, h = chat(g, testgate.KeyA, `,"max_tokens":10`)
+			}
+			if status != 429 || gjson.GetBytes(out, "error.code").String() != "insufficient_quota" ||
+				!strings.Contains(string(out), "resets at "+tc.resetsAt) || h.Get("x-should-retry") != "false" {
+				t.Fatalf("exhausted: %d %s %v", status, out, h)
+			}
+			if used, _ := keyUsage(t, g, id); used > 200 {
+				t.Fatalf("used %d of a quota of 200", used)
+			}
+		})
+	}
+}
+
 // TestOpenAISDKRetriesAfter429 uses the real clock: the SDK sleeps for
 // the Retry-After it is given, and the bucket refills meanwhile.
 func TestOpenAISDKRetriesAfter429(t *testing.T) {
-	t.Cleanup(caddymodule.SetClock(time.Now))
 	up := (&fakeupstream.OpenAI{}).Start()
 	defer up.Close()
 	g := testgate.Start(t, block(up, "rpm 60"))

@@ -476,7 +476,7 @@ func TestMetricsSurviveReload(t *testing.T) {
 	e := scrape(t, g)
 	n := e.get("agentgate_requests_total", kv...)
 	if n == 0 {
-		e = waitMetric(t, g, 1, "agentgate_requests_total", kv...)
+		waitMetric(t, g, 1, "agentgate_requests_total", kv...)
 		n = 1
 	}
 	g.Load(cfg)
@@ -543,8 +543,8 @@ func TestMetricsRetriesAndBrokenStreams(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), `"error"`) {
 		t.Fatalf("cut-off stream: %d %s", status, body)
 	}
-	after := waitMetric(t, g, before.get("agentgate_requests_total", "agent", "cutoff")+1, "agentgate_requests_total", "agent", "cutoff")
-	after = waitMetric(t, g, before.get("agentgate_requests_total", "agent", "retried")+1, "agentgate_requests_total", "agent", "retried")
+	waitMetric(t, g, before.get("agentgate_requests_total", "agent", "cutoff")+1, "agentgate_requests_total", "agent", "cutoff")
+	after := waitMetric(t, g, before.get("agentgate_requests_total", "agent", "retried")+1, "agentgate_requests_total", "agent", "retried")
 	for _, c := range []struct {
 		name string
 		want float64

@@ -29,7 +29,10 @@ func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) 
 	for _, u := range urls {
 		for _, k := range keys {
 			p, err := adapters.NewProvider(pc.Type, adapters.ProviderConfig{Name: pc.Name, BaseURL: u, APIKey: k,
-				Timeout: time.Duration(pc.Timeout), Options: opts})
+				Timeout:             time.Duration(pc.Timeout),
+				StreamHeaderTimeout: time.Duration(pc.StreamHeaderTimeout),
+				StreamIdleTimeout:   time.Duration(pc.StreamIdleTimeout),
+				Options:             opts})
 			if err != nil {
 				return nil, err
 			}
@@ -64,8 +67,10 @@ type RetryConfig struct {
 	// MaxBackoff (default 4s); an upstream Retry-After replaces it.
 	Backoff    caddy.Duration `json:"backoff,omitempty"`
 	MaxBackoff caddy.Duration `json:"max_backoff,omitempty"`
-	// Deadline bounds all attempts of one call, fallbacks included
-	// (default 30s).
+	// Deadline, counted from the start of a model call, is when its
+	// retrying stops (default 30s): no retry or fallback starts after it,
+	// nor after a backoff that would end past it. It does not cut the
+	// attempt in progress, which the provider's timeouts bound.
 	Deadline caddy.Duration `json:"deadline,omitempty"`
 }
 

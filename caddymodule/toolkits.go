@@ -64,7 +64,7 @@ type toolset struct {
 func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 	repl := caddy.NewReplacer()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}}
-	kits := []*tools.Toolkit{tools.Builtins(time.Now)}
+	kits := []*tools.Toolkit{tools.Builtins(a.clock.Now)}
 	for i, tk := range a.Toolkits {
 		var methods []tools.HTTPMethodConfig
 		var unconfigured []*tools.Method

@@ -515,7 +515,7 @@ func TestAgentsV2DocumentExamples(t *testing.T) {
 		got.Get("config.reasoning_min_steps").Int() != 2 || got.Get("config.reasoning_max_steps").Int() != 8 {
 		t.Errorf("created agent reads back as %s", got.Raw)
 	}
-	status, hdr, body = runCurl(t, g, ex["create"].curl)
+	status, _, body = runCurl(t, g, ex["create"].curl)
 	if status != http.StatusConflict || !strings.Contains(gjson.GetBytes(body, "detail").String(), "already exists") {
 		t.Errorf("duplicate create: %d %s", status, body)
 	}
@@ -548,7 +548,7 @@ func TestAgentsV2DocumentExamples(t *testing.T) {
 
 	// The commit example, with the real run id: the edited arguments
 	// reach the webhook and the run completes.
-	status, hdr, body = runCurl(t, g, ex["commit"].curl, v2DocRunID, run)
+	status, _, body = runCurl(t, g, ex["commit"].curl, v2DocRunID, run)
 	if status != 200 || gjson.GetBytes(body, "status").String() != "completed" || gjson.GetBytes(body, "content").String() != v2DocReply ||
 		gjson.GetBytes(body, "tools.0.tool_args.subject").String() != "Password Reset Instructions" ||
 		gjson.GetBytes(body, "tools.0.result.status").String() != "sent" {

@@ -288,7 +288,7 @@ func TestExampleCaddyfileServesEveryDocumentExample(t *testing.T) {
 		// version 1 published.
 		engMust(t, g, "POST", "/api/v1/agents", key, `{"id":"support-bot","name":"Support Bot","description":"Customer support agent",
 			"model":"gpt-4o","temperature":0.7,"max_tokens":4096}`, 201)
-		if status, body, _ := g.Do("POST", "/api/client/v1/agents/support-bot/versions", key, nil); status != 201 {
+		if status, body, _ := g.Do("POST", "/api/client/v1/agents/support-bot/versions", key, "{}"); status != 201 {
 			t.Fatalf("publishing version 1: %d %s", status, body)
 		}
 		first := ""

@@ -351,6 +351,37 @@ func pvCheckRecord(t *testing.T, what string, rec gjson.Result, dialect string, 
 	}
 }
 
+// pvLastRecord checks the tenant's newest usage record against the call
+// it describes.
+func pvLastRecord(t *testing.T, g *testgate.Gateway, u *pvUpstream, dialect, what string, in, out, reasoning int) {
+	t.Helper()
+	logs := pvLogs(t, g, 1)
+	if len(logs) != 1 {
+		t.Fatalf("%s: no usage record", what)
+	}
+	pvCheckRecord(t, what, logs[0], dialect, u, in, out, reasoning)
+}
+
+// pvSent checks the last request u received: the model, the agent's
+// system prompt, the user's text and whether it streamed.
+func pvSent(t *testing.T, u *pvUpstream, what, text string, stream bool) gjson.Result {
+	t.Helper()
+	sent := u.last()
+	if got := sent.Get("model").String(); got != u.model && u.name != "gemini" { // Gemini's model is in the URL
+		t.Errorf("%s: upstream model %q, want %q", what, got, u.model)
+	}
+	if got := u.system(sent); got != pvSystem {
+		t.Errorf("%s: upstream system prompt %q, want %q", what, got, pvSystem)
+	}
+	if got := u.userText(sent); got != text {
+		t.Errorf("%s: upstream user text %q, want %q", what, got, text)
+	}
+	if u.streamed() != stream {
+		t.Errorf("%s: upstream streamed = %v, want %v", what, u.streamed(), stream)
+	}
+	return sent
+}
+
 // pvUsage checks an OpenAI usage object to the token.
 func pvUsage(t *testing.T, what string, u openai.CompletionUsage, in, out, reasoning int) {
 	t.Helper()
@@ -426,28 +457,11 @@ func pvOpenAISurface(t *testing.T, g *testgate.Gateway, u *pvUpstream, img strin
 	}
 	lastLog := func(t *testing.T, what string, in, out, reasoning int) {
 		t.Helper()
-		logs := pvLogs(t, g, 1)
-		if len(logs) != 1 {
-			t.Fatalf("%s: no usage record", what)
-		}
-		pvCheckRecord(t, what, logs[0], "openai", u, in, out, reasoning)
+		pvLastRecord(t, g, u, "openai", what, in, out, reasoning)
 	}
 	upstreamGot := func(t *testing.T, what, text string, stream bool) gjson.Result {
 		t.Helper()
-		sent := u.last()
-		if got := sent.Get("model").String(); got != u.model && u.name != "gemini" { // Gemini's model is in the URL
-			t.Errorf("%s: upstream model %q, want %q", what, got, u.model)
-		}
-		if got := u.system(sent); got != pvSystem {
-			t.Errorf("%s: upstream system prompt %q, want %q", what, got, pvSystem)
-		}
-		if got := u.userText(sent); got != text {
-			t.Errorf("%s: upstream user text %q, want %q", what, got, text)
-		}
-		if u.streamed() != stream {
-			t.Errorf("%s: upstream streamed = %v, want %v", what, u.streamed(), stream)
-		}
-		return sent
+		return pvSent(t, u, what, text, stream)
 	}
 
 	t.Run("non-streaming", func(t *testing.T) {

@@ -144,7 +144,7 @@ func TestResponsesDocumentExamples(t *testing.T) {
 	defer up.Close()
 	g := rspStart(t, up)
 	// The first invocation pins version 1: publish it.
-	status, body, _ := g.Do("POST", "/api/client/v1/agents/support-bot/versions", testgate.KeyA, nil)
+	status, body, _ := g.Do("POST", "/api/client/v1/agents/support-bot/versions", testgate.KeyA, "{}")
 	if status != 201 || gjson.GetBytes(body, "version").Int() != 1 {
 		t.Fatalf("publishing version 1: %d %s", status, body)
 	}
@@ -509,7 +509,7 @@ func TestResponsesVersionPinning(t *testing.T) {
 	g := testgate.Start(t, testgate.Config{Block: rspBlock(up, "Prompt one.")})
 	publish := func(want int64) {
 		t.Helper()
-		status, body, _ := g.Do("POST", "/api/client/v1/agents/support-bot/versions", testgate.KeyA, nil)
+		status, body, _ := g.Do("POST", "/api/client/v1/agents/support-bot/versions", testgate.KeyA, "{}")
 		if status != 201 || gjson.GetBytes(body, "version").Int() != want || gjson.GetBytes(body, "config.modelKey").Str != "gpt-4o" {
 			t.Fatalf("publish: %d %s", status, body)
 		}
@@ -559,7 +559,7 @@ func TestResponsesVersionPinning(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", body, status, resp, want)
 		}
 	}
-	status, body, _ := g.Do("GET", "/api/client/v1/agents/support-bot/versions", testgate.KeyA, nil)
+	status, body, _ := g.Do("GET", "/api/client/v1/agents/support-bot/versions", testgate.KeyA, "{}")
 	if status != 200 || gjson.GetBytes(body, "versions.#").Int() != 2 || gjson.GetBytes(body, "versions.1.version").Int() != 2 {
 		t.Errorf("versions: %d %s", status, body)
 	}
@@ -653,7 +653,7 @@ func TestResponsesTenantIsolation(t *testing.T) {
 	// Tenant A publishes versions of its own agent and of the shared one,
 	// and holds a conversation with each.
 	for _, agent := range []string{"secret-a", "support-bot"} {
-		if status, body, _ := g.Do("POST", "/api/client/v1/agents/"+agent+"/versions", testgate.KeyA, nil); status != 201 {
+		if status, body, _ := g.Do("POST", "/api/client/v1/agents/"+agent+"/versions", testgate.KeyA, "{}"); status != 201 {
 			t.Fatalf("publish %s: %d %s", agent, status, body)
 		}
 	}
@@ -669,7 +669,7 @@ func TestResponsesTenantIsolation(t *testing.T) {
 	notFound := []struct{ method, path, body string }{
 		{"GET", "/api/client/v1/agents/secret-a", ""},
 		{"GET", "/api/client/v1/agents/secret-a/versions", ""},
-		{"POST", "/api/client/v1/agents/secret-a/versions", ""},
+		{"POST", "/api/client/v1/agents/secret-a/versions", "{}"},
 		{"GET", "/api/client/v1/agents/secret-a/versions/1", ""},
 		{"GET", "/api/client/v1/agents/support-bot/versions/1", ""},
 		{"POST", "/api/client/v1/responses", `{"model":"secret-a","input":"Hi"}`},

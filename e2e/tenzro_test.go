@@ -74,17 +74,6 @@ func (m *tzModel) requests() []gjson.Result {
 	return append([]gjson.Result(nil), m.reqs...)
 }
 
-// bySystem returns the requests whose system prompt starts with prefix.
-func (m *tzModel) bySystem(prefix string) []gjson.Result {
-	var out []gjson.Result
-	for _, r := range m.requests() {
-		if strings.HasPrefix(tzSystem(r), prefix) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // tzText is a message's text, whether content is a string or parts.
 func tzText(msg gjson.Result) string {
 	c := msg.Get("content")

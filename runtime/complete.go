@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,8 @@ type attempt struct {
 	text, thinking  strings.Builder
 	// signature is the provider's signature of the thinking, if any.
 	signature string
+	// redacted are the encrypted thoughts the provider sent.
+	redacted  []string
 	toolCalls []adapters.ToolCall
 	usage     adapters.Usage
 	gotUsage  bool
@@ -24,6 +27,8 @@ type attempt struct {
 	committed bool
 	// emitErr is the error the client side returned: the client left.
 	emitErr error
+	// stopSequence is the stop sequence that ended the answer, if known.
+	stopSequence string
 }
 
 func (a *attempt) estimate(req *adapters.Request) adapters.Usage {
@@ -39,6 +44,7 @@ func (a *attempt) estimate(req *adapters.Request) adapters.Usage {
 func (a *attempt) message() adapters.Message {
 	m := adapters.TextMessage(adapters.RoleAssistant, a.text.String())
 	m.Reasoning, m.ReasoningSignature, m.ToolCalls = a.thinking.String(), a.signature, a.toolCalls
+	m.RedactedReasoning = a.redacted
 	return m
 }
 
@@ -161,6 +167,9 @@ func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Em
 			if ev.Signature != "" {
 				a.signature = ev.Signature
 			}
+			if ev.Redacted != "" {
+				a.redacted = append(a.redacted, ev.Redacted)
+			}
 		case adapters.EventDelta:
 			a.text.WriteString(ev.Text)
 		case adapters.EventToolCall:
@@ -171,7 +180,7 @@ func (rt *Runtime) forwarder(a *attempt, st *runState, t0 time.Time) adapters.Em
 			a.usage.Add(*ev.Usage)
 			return nil
 		case adapters.EventDone:
-			a.finish = ev.FinishReason
+			a.finish, a.stopSequence = ev.FinishReason, ev.StopSequence
 			return nil
 		case adapters.EventError:
 			if !a.committed {
@@ -201,7 +210,7 @@ func (rt *Runtime) fitCapabilities(req *adapters.Request, model string, agent *a
 		}
 		req.System = instr
 	}
-	if !lacks.Images && !lacks.Tools && !lacks.Reasoning {
+	if !lacks.Images && !lacks.Tools && !lacks.Reasoning && !lacks.Documents {
 		return nil
 	}
 	refuse := func(what, param string) error {
@@ -216,7 +225,13 @@ func (rt *Runtime) fitCapabilities(req *adapters.Request, model string, agent *a
 		if err := refuse("images", "images"); err != nil {
 			return err
 		}
-		req.Messages = withoutImages(req.Messages)
+		req.Messages = without(req.Messages, adapters.PartImage)
+	}
+	if lacks.Documents && hasDocuments(req.Messages) {
+		if err := refuse("documents", "documents"); err != nil {
+			return err
+		}
+		req.Messages = without(req.Messages, adapters.PartDocument)
 	}
 	if lacks.Tools && len(req.Tools) > 0 {
 		if err := refuse("tools", "tools"); err != nil {
@@ -242,14 +257,23 @@ func hasImages(msgs []adapters.Message) bool {
 	return false
 }
 
-// withoutImages copies msgs without their image parts.
-func withoutImages(msgs []adapters.Message) []adapters.Message {
+func hasDocuments(msgs []adapters.Message) bool {
+	for i := range msgs {
+		if msgs[i].HasDocuments() {
+			return true
+		}
+	}
+	return false
+}
+
+// without copies msgs without their parts of type t.
+func without(msgs []adapters.Message, t adapters.PartType) []adapters.Message {
 	out := make([]adapters.Message, len(msgs))
 	for i, m := range msgs {
-		if m.HasImages() {
+		if slices.ContainsFunc(m.Parts, func(p adapters.Part) bool { return p.Type == t }) {
 			parts := make([]adapters.Part, 0, len(m.Parts))
 			for _, p := range m.Parts {
-				if p.Type != adapters.PartImage {
+				if p.Type != t {
 					parts = append(parts, p)
 				}
 			}

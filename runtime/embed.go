@@ -25,13 +25,14 @@ func (rt *Runtime) Embed(ctx context.Context, p *adapters.Principal, dialect, mo
 	}
 	t0 := rt.now()
 	vecs, usage, err := emb.Embed(ctx, upstream, inputs)
-	latency := rt.now().Sub(t0)
+	at := rt.now()
+	latency := at.Sub(t0)
 	status := "ok"
 	if err != nil {
 		status = errorCode(ctx, err, nil)
 	}
 	rt.recorder.Record(state.UsageRecord{
-		ID: NewID("emb-"), Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, Model: upstream,
+		ID: NewID("emb-"), Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, Model: upstream,
 		Provider: provider, InputTokens: usage.InputTokens, Estimated: usage.Estimated,
 		LatencyMs: latency.Milliseconds(), Status: status,
 	})
@@ -39,6 +40,6 @@ func (rt *Runtime) Embed(ctx context.Context, p *adapters.Principal, dialect, mo
 	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall("", upstream, provider, usage, 0, latency, errCode)
+	MeterFrom(ctx).recordCall("", upstream, provider, usage, 0, latency, errCode, at)
 	return vecs, usage, err
 }

@@ -18,9 +18,14 @@ func EstimateRequestTokens(req *adapters.Request) int {
 	for i := range req.Messages {
 		m := &req.Messages[i]
 		for _, p := range m.Parts {
-			if p.Type == adapters.PartImage {
+			switch p.Type {
+			case adapters.PartImage:
 				n += 85 // OpenAI's flat cost of a low-detail image
 				continue
+			case adapters.PartDocument:
+				// A PDF's base64 is 4/3 of its bytes; text pages are
+				// roughly as dense as their source.
+				n += EstimateTokens(p.Data)*3/4 + EstimateTokens(p.Title) + EstimateTokens(p.Context)
 			}
 			n += EstimateTokens(p.Text)
 		}

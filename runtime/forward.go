@@ -108,8 +108,9 @@ func (rt *Runtime) UpstreamNamed(name string) (*Upstream, bool) {
 // settles its quota reservation and feeds metrics). status is "ok" or
 // the call's error code.
 func (rt *Runtime) RecordForwarded(ctx context.Context, p *adapters.Principal, dialect, provider, model string, u adapters.Usage, latency time.Duration, status string) {
+	at := rt.now()
 	rt.recorder.Record(state.UsageRecord{
-		ID: NewID("fwd-"), Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, Model: model,
+		ID: NewID("fwd-"), Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, Model: model,
 		Provider: provider, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens,
 		CachedTokens: u.CachedTokens, Estimated: u.Estimated, LatencyMs: latency.Milliseconds(), Status: status,
 	})
@@ -117,5 +118,5 @@ func (rt *Runtime) RecordForwarded(ctx context.Context, p *adapters.Principal, d
 	if status != "ok" {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall("", model, provider, u, 0, latency, errCode)
+	MeterFrom(ctx).recordCall("", model, provider, u, 0, latency, errCode, at)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
 )
 
 type meterKey struct{}
@@ -24,6 +25,8 @@ type Meter struct {
 	firstByte time.Duration
 	upstream  time.Duration
 	errCode   string
+	// spent is the usage by quota month, in the order the months came.
+	spent []state.Spend
 }
 
 // WithMeter returns ctx carrying a new Meter.
@@ -38,12 +41,19 @@ func MeterFrom(ctx context.Context) *Meter {
 	return m
 }
 
-func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, firstByte, upstream time.Duration, errCode string) {
+// recordCall adds one model call; at is its usage record's time, which
+// decides the quota month its tokens count in.
+func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, firstByte, upstream time.Duration, errCode string, at time.Time) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if n := len(m.spent); n > 0 && state.MonthKey(m.spent[n-1].At) == state.MonthKey(at) {
+		m.spent[n-1].Tokens += int64(u.Total())
+	} else {
+		m.spent = append(m.spent, state.Spend{At: at, Tokens: int64(u.Total())})
+	}
 	if m.calls == 0 {
 		m.agentID, m.firstByte = agentID, firstByte
 	}
@@ -81,4 +91,16 @@ func (m *Meter) Snapshot() MeterSnapshot {
 	defer m.mu.Unlock()
 	return MeterSnapshot{AgentID: m.agentID, Model: m.model, Provider: m.provider, Usage: m.usage,
 		Calls: m.calls, FirstByte: m.firstByte, Upstream: m.upstream, ErrCode: m.errCode}
+}
+
+// Spent is the request's usage so far by quota month: the tokens of its
+// model calls whose usage records fall in each month, with the time of
+// one of them.
+func (m *Meter) Spent() []state.Spend {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]state.Spend(nil), m.spent...)
 }

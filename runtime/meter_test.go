@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
 )
 
 func TestMeterSnapshot(t *testing.T) {
@@ -73,7 +74,7 @@ func TestMeterSnapshot(t *testing.T) {
 				t.Fatal("MeterFrom does not return the meter WithMeter made")
 			}
 			for _, c := range tc.calls {
-				MeterFrom(ctx).recordCall(c.agent, c.model, c.provider, c.usage, c.firstByte, c.upstream, c.errCode)
+				MeterFrom(ctx).recordCall(c.agent, c.model, c.provider, c.usage, c.firstByte, c.upstream, c.errCode, testClock)
 			}
 			if got := m.Snapshot(); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Snapshot = %+v\nwant %+v", got, tc.want)
@@ -87,7 +88,7 @@ func TestMeterNilSafe(t *testing.T) {
 	if m != nil {
 		t.Fatalf("MeterFrom of a plain context = %v, want nil", m)
 	}
-	m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1}, 0, 0, "x") // must not panic
+	m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1}, 0, 0, "x", testClock) // must not panic
 	if got := m.Snapshot(); !reflect.DeepEqual(got, MeterSnapshot{}) {
 		t.Errorf("nil Snapshot = %+v, want zero", got)
 	}
@@ -99,7 +100,7 @@ func TestMeterConcurrent(t *testing.T) {
 	for range 50 {
 		wg.Go(func() {
 			for range 100 {
-				m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1, OutputTokens: 2}, time.Millisecond, time.Millisecond, "")
+				m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1, OutputTokens: 2}, time.Millisecond, time.Millisecond, "", testClock)
 				_ = m.Snapshot()
 			}
 		})
@@ -108,5 +109,43 @@ func TestMeterConcurrent(t *testing.T) {
 	s := m.Snapshot()
 	if s.Calls != 5000 || s.Usage.InputTokens != 5000 || s.Usage.OutputTokens != 10000 || s.Upstream != 5*time.Second {
 		t.Errorf("Snapshot = %+v, want 5000 calls summed", s)
+	}
+}
+
+// TestMeterSpent: a request's tokens are kept by the quota month of each
+// call's usage record, so a request whose calls straddle midnight at the
+// end of a month settles each part in its own month.
+func TestMeterSpent(t *testing.T) {
+	nov := time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC)
+	dec := time.Date(2026, 12, 1, 0, 0, 1, 0, time.UTC)
+	u := func(in, out int) adapters.Usage { return adapters.Usage{InputTokens: in, OutputTokens: out} }
+	tests := []struct {
+		name  string
+		calls []time.Time
+		usage []adapters.Usage
+		want  []state.Spend
+	}{
+		{"no calls", nil, nil, nil},
+		{"one month", []time.Time{nov, nov.Add(time.Millisecond)}, []adapters.Usage{u(3, 4), u(1, 1)},
+			[]state.Spend{{At: nov, Tokens: 9}}},
+		{"across midnight", []time.Time{nov, dec, dec}, []adapters.Usage{u(3, 4), u(10, 0), u(0, 5)},
+			[]state.Spend{{At: nov, Tokens: 7}, {At: dec, Tokens: 15}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, m := WithMeter(context.Background())
+			for i, at := range tc.calls {
+				m.recordCall("a", "m", "p", tc.usage[i], 0, 0, "", at)
+			}
+			got := m.Spent()
+			if len(got) != len(tc.want) {
+				t.Fatalf("Spent = %+v, want %+v", got, tc.want)
+			}
+			for i := range got {
+				if state.MonthKey(got[i].At) != state.MonthKey(tc.want[i].At) || got[i].Tokens != tc.want[i].Tokens {
+					t.Errorf("Spent = %+v, want %+v", got, tc.want)
+				}
+			}
+		})
 	}
 }

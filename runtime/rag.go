@@ -398,7 +398,7 @@ func (rt *Runtime) ListDocuments(ctx context.Context, p *adapters.Principal, sou
 // DeleteDocument removes p's tenant's document id and its chunks (404
 // when none).
 func (rt *Runtime) DeleteDocument(ctx context.Context, p *adapters.Principal, id string) error {
-	err := rt.store.DeleteDocument(ctx, p.Tenant, id)
+	err := rt.store.DeleteDocument(ctx, p.Tenant, id, rt.now())
 	if errors.Is(err, state.ErrNotFound) {
 		return documentNotFound(id)
 	}
@@ -584,13 +584,14 @@ func (rt *Runtime) embedFor(ctx context.Context, p *adapters.Principal, dialect,
 	}
 	t0 := rt.now()
 	vecs, usage, err := emb.Embed(ctx, upstream, inputs)
-	latency := rt.now().Sub(t0)
+	at := rt.now()
+	latency := at.Sub(t0)
 	status := "ok"
 	if err != nil {
 		status = errorCode(ctx, err, nil)
 	}
 	rt.recorder.Record(state.UsageRecord{
-		ID: NewID("emb-"), ParentID: runID, Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, AgentID: agentID,
+		ID: NewID("emb-"), ParentID: runID, Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, AgentID: agentID,
 		Model: upstream, Provider: provider, InputTokens: usage.InputTokens, Estimated: usage.Estimated,
 		LatencyMs: latency.Milliseconds(), Status: status,
 	})
@@ -598,6 +599,6 @@ func (rt *Runtime) embedFor(ctx context.Context, p *adapters.Principal, dialect,
 	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall(agentID, upstream, provider, usage, 0, latency, errCode)
+	MeterFrom(ctx).recordCall(agentID, upstream, provider, usage, 0, latency, errCode, at)
 	return vecs, err
 }

@@ -20,7 +20,12 @@ type RetryPolicy struct {
 	// Backoff is the first wait, doubled each retry up to MaxBackoff, with
 	// full jitter; a Retry-After from the upstream replaces it.
 	Backoff, MaxBackoff time.Duration
-	// Deadline bounds all attempts of one call, fallbacks included.
+	// Deadline, counted from the start of one model call, is when its
+	// retrying stops: no retry or fallback starts after it, nor after a
+	// backoff that would end past it. It does not cut an attempt in
+	// progress: the provider's timeouts bound that (a non-streamed answer
+	// may legitimately take minutes; a stalled stream fails within the
+	// stream timeouts).
 	Deadline time.Duration
 }
 

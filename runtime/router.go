@@ -27,6 +27,9 @@ type Capabilities struct {
 	Images    bool `json:"images,omitempty"`
 	Tools     bool `json:"tools,omitempty"`
 	Reasoning bool `json:"reasoning,omitempty"`
+	// Documents are PDF and text document parts (Anthropic document
+	// blocks).
+	Documents bool `json:"documents,omitempty"`
 	// Drop removes what the model lacks instead of refusing the request.
 	Drop bool `json:"drop,omitempty"`
 }

@@ -37,6 +37,9 @@ type Result struct {
 	// ReasoningSignature is the provider's signature of Reasoning, kept
 	// so later turns can replay signed thinking.
 	ReasoningSignature string
+	// StopSequence is the stop sequence that ended the answer, when the
+	// upstream says which.
+	StopSequence string
 	// ToolCalls are calls of client tools the client must run.
 	ToolCalls []adapters.ToolCall
 	// Steps are the tools the runtime ran, in order, with their results.
@@ -239,7 +242,7 @@ func (rt *Runtime) loop(ctx context.Context, st *runState) error {
 		if a != nil {
 			res.Usage.Add(a.usage)
 			res.Text, res.Reasoning, res.ReasoningSignature = a.text.String(), a.thinking.String(), a.signature
-			res.Model, res.Provider, res.FinishReason = a.model, a.provider, a.finish
+			res.Model, res.Provider, res.FinishReason, res.StopSequence = a.model, a.provider, a.finish, a.stopSequence
 		}
 		if err != nil {
 			return err
@@ -342,7 +345,7 @@ func (rt *Runtime) finish(ctx context.Context, st *runState, final adapters.Mess
 	if err := rt.saveTurn(ctx, st.call, st.turn); err != nil {
 		return err
 	}
-	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason})
+	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason, StopSequence: res.StopSequence})
 }
 
 // sendStart emits Start if no model call did (an empty answer, a
@@ -402,7 +405,7 @@ func reasoningOf(call *adapters.Call) *adapters.Reasoning {
 	if effort == "" {
 		effort = defaultReasoningEffort
 	}
-	return &adapters.Reasoning{Effort: effort}
+	return &adapters.Reasoning{Effort: effort, BudgetTokens: call.ReasoningBudget}
 }
 
 // history loads the earlier turns of call's session. A session is the
@@ -453,8 +456,9 @@ func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req 
 		parent = runID
 	}
 	p := call.Principal
+	at := rt.now()
 	rt.recorder.Record(state.UsageRecord{
-		ID: id, ParentID: parent, Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
+		ID: id, ParentID: parent, Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
 		AgentID: call.Agent.ID, Model: a.model, Provider: a.provider, SessionID: call.SessionID,
 		InputTokens: a.usage.InputTokens, OutputTokens: a.usage.OutputTokens,
 		ReasoningTokens: a.usage.ReasoningTokens, CachedTokens: a.usage.CachedTokens,
@@ -464,7 +468,7 @@ func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req 
 	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, a.firstByte, latency, errCode)
+	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, a.firstByte, latency, errCode, at)
 }
 
 // errorCode names how a call ended for logs and metrics: client_closed

@@ -56,6 +56,7 @@ func cloneKnowledge(k *adapters.Knowledge) *adapters.Knowledge {
 func cloneSampling(s adapters.Sampling) adapters.Sampling {
 	s.Temperature = clonePtr(s.Temperature)
 	s.TopP = clonePtr(s.TopP)
+	s.TopK = clonePtr(s.TopK)
 	s.MaxTokens = clonePtr(s.MaxTokens)
 	s.Seed = clonePtr(s.Seed)
 	s.Stop = slices.Clone(s.Stop)

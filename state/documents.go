@@ -31,8 +31,8 @@ type Documents interface {
 	// empty), ordered by creation time, then id.
 	ListDocuments(ctx context.Context, tenant, source string) ([]*Document, error)
 	// DeleteDocument removes tenant's document id and its chunks, or
-	// returns ErrNotFound.
-	DeleteDocument(ctx context.Context, tenant, id string) error
+	// returns ErrNotFound; at is when (its source's update time).
+	DeleteDocument(ctx context.Context, tenant, id string, at time.Time) error
 	// ListSources returns tenant's knowledge sources that hold documents,
 	// by name.
 	ListSources(ctx context.Context, tenant string) ([]SourceInfo, error)
@@ -314,7 +314,7 @@ func (b *Bolt) ListDocuments(ctx context.Context, tenant, source string) ([]*Doc
 }
 
 // DeleteDocument removes tenant's document id and its chunks.
-func (b *Bolt) DeleteDocument(ctx context.Context, tenant, id string) error {
+func (b *Bolt) DeleteDocument(ctx context.Context, tenant, id string, at time.Time) error {
 	if err := b.enter(ctx); err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (b *Bolt) DeleteDocument(ctx context.Context, tenant, id string) error {
 		if err := docs.Delete(dk); err != nil {
 			return err
 		}
-		return bumpSource(tx, tenant, d.Source, -1, -d.Chunks, time.Now().UTC())
+		return bumpSource(tx, tenant, d.Source, -1, -d.Chunks, at.UTC())
 	})
 }
 

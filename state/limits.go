@@ -24,8 +24,13 @@ type Limits interface {
 	// Reserve holds amount tokens of scope's monthly quota (the month of
 	// now) if used + reserved + amount stays within limit.
 	Reserve(ctx context.Context, scope string, limit, amount int64, now time.Time) (QuotaState, bool, error)
-	// Settle replaces a reservation with the tokens actually used.
-	Settle(ctx context.Context, scope string, reserved, used int64, now time.Time) error
+	// Settle replaces a reservation with the tokens the request really
+	// spent, each Spend counted in the quota month of its time (the month
+	// its usage records count in, so what a restart reads back from the
+	// store is what was settled). The reservation is released wherever it
+	// is held: a reservation made before midnight at the end of a month
+	// carries over into the new month until it settles.
+	Settle(ctx context.Context, scope string, reserved int64, spent []Spend) error
 	// Quota reports scope's monthly figures.
 	Quota(ctx context.Context, scope string, now time.Time) (QuotaState, error)
 }
@@ -48,15 +53,22 @@ type BucketState struct {
 	RetryAfter, Reset time.Duration
 }
 
+// Spend is tokens a request's model calls used, and the time their usage
+// records were stamped: when the calls ended.
+type Spend struct {
+	At     time.Time
+	Tokens int64
+}
+
 // QuotaState is a monthly quota's figures.
 type QuotaState struct {
 	Used, Reserved int64
 }
 
 // MemoryLimits is the embedded Limits: in memory, with monthly usage read
-// from the Store's counters on first use of a scope each month. Usage
-// reaches those counters through usage records, so spent tokens survive a
-// restart without a disk write per request.
+// from the Store's counters on the first use of a scope by this process.
+// Usage reaches those counters through usage records, so spent tokens
+// survive a restart without a disk write per request.
 type MemoryLimits struct {
 	store Store
 	// sync commits queued usage records before a scope is read, so what
@@ -162,12 +174,23 @@ func (m *MemoryLimits) Release(_ context.Context, key string) error {
 	return nil
 }
 
-// quotaFor returns scope's quota for the month of now, loading it from
-// the store when this process has not seen that scope this month. It is
-// called with m.mu held and may release it while it reads the store.
+// quotaFor returns the quota scope is in at now. A scope this process
+// has not seen is loaded from the store's counter of now's month (m.mu is
+// released meanwhile). A scope seen in an earlier month rolls over to
+// now's month in memory, its reservations carried over (the requests
+// holding them settle after it), its usage starting at zero and not
+// read from the store: the new month's tokens so far belong to requests
+// that settle here, after the rollover, and reading the store could
+// count again those whose usage records were already committed. A scope
+// already in a
+// later month than now (a caller that read the clock just before another
+// rolled the month over) stays there. Called with m.mu held.
 func (m *MemoryLimits) quotaFor(ctx context.Context, scope string, now time.Time) (*quota, error) {
 	month := MonthKey(now)
-	if q, ok := m.quotas[scope]; ok && q.month == month {
+	if q, ok := m.quotas[scope]; ok {
+		if q.month < month {
+			q.month, q.used = month, 0
+		}
 		return q, nil
 	}
 	m.mu.Unlock()
@@ -183,8 +206,8 @@ func (m *MemoryLimits) quotaFor(ctx context.Context, scope string, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	if q, ok := m.quotas[scope]; ok && q.month == month {
-		return q, nil // loaded meanwhile by another request
+	if _, ok := m.quotas[scope]; ok {
+		return m.quotaFor(ctx, scope, now) // loaded meanwhile by another request
 	}
 	q := &quota{month: month, used: used}
 	m.quotas[scope] = q
@@ -206,17 +229,24 @@ func (m *MemoryLimits) Reserve(ctx context.Context, scope string, limit, amount 
 	return QuotaState{Used: q.used, Reserved: q.reserved}, true, nil
 }
 
-// Settle implements Limits. A reservation made in the previous month is
-// settled into the current one: the tokens were spent now.
-func (m *MemoryLimits) Settle(ctx context.Context, scope string, reserved, used int64, now time.Time) error {
+// Settle implements Limits. Tokens stamped in a month before the one the
+// scope is in are not counted in memory: they are in that month's store
+// counter, which no later quota reads.
+func (m *MemoryLimits) Settle(ctx context.Context, scope string, reserved int64, spent []Spend) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	q, err := m.quotaFor(ctx, scope, now)
-	if err != nil {
-		return err
+	if q, ok := m.quotas[scope]; ok {
+		q.reserved = max(0, q.reserved-reserved)
 	}
-	q.reserved = max(0, q.reserved-reserved)
-	q.used += used
+	for _, s := range spent {
+		q, err := m.quotaFor(ctx, scope, s.At)
+		if err != nil {
+			return err
+		}
+		if q.month == MonthKey(s.At) {
+			q.used += s.Tokens
+		}
+	}
 	return nil
 }
 

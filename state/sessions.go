@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -44,7 +43,9 @@ func (b *Bolt) GetSession(ctx context.Context, k SessionKey) (*Session, error) {
 }
 
 // AppendTurn adds one turn's messages to the session s.Key() names,
-// creating it (created at s.Created unless zero) when it does not exist. Concurrent calls share one transaction and one fsync
+// creating it (created at s.Created unless zero) when it does not exist.
+// s.Updated is the turn's time: the store keeps no clock of its own.
+// Concurrent calls share one transaction and one fsync
 // (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
 // 10ms, for others to join). It is durable when it returns nil.
 func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error {
@@ -60,7 +61,7 @@ func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Messa
 	if err != nil {
 		return fmt.Errorf("state: encode turn of session %q: %w", s.ID, err)
 	}
-	now := time.Now().UTC()
+	now := s.Updated.UTC()
 	key, prefix := sessionKey(k), turnPrefix(k)
 	created := s.Created
 	if created.IsZero() {
@@ -107,13 +108,7 @@ func (b *Bolt) RecentTurns(ctx context.Context, k SessionKey, n int) ([]adapters
 	total := 0
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketTurns).Cursor()
-		// The last turn is the one before the prefix's upper bound.
-		var tk, v []byte
-		if end, _ := c.Seek(prefixEnd(prefix)); end == nil {
-			tk, v = c.Last()
-		} else {
-			tk, v = c.Prev()
-		}
+		tk, v := seekLast(c, prefix)
 		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
 			var msgs []adapters.Message
 			if err := decode(v, &msgs, "turn of session", k.ID); err != nil {

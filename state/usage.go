@@ -78,12 +78,7 @@ func (b *Bolt) ListUsage(ctx context.Context, tenant string, limit int) ([]Usage
 	var recs []UsageRecord
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketUsage).Cursor()
-		k, v := c.Seek(prefixEnd(prefix))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
+		k, v := seekLast(c, prefix)
 		for ; k != nil && bytes.HasPrefix(k, prefix) && len(recs) < limit; k, v = c.Prev() {
 			var r UsageRecord
 			if err := decodeUsage(v, &r); err != nil {

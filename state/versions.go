@@ -90,15 +90,19 @@ func (b *Bolt) PublishVersion(ctx context.Context, tenant string, a *adapters.Ag
 	return v, nil
 }
 
+// seekLast positions c on the last key before the keys starting with
+// prefix end (the last of them, when there are any) and returns it.
+func seekLast(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
+	if k, _ := c.Seek(prefixEnd(prefix)); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
 // lastWithPrefix returns the last key (and its value) starting with
 // prefix, which must end in \0.
 func lastWithPrefix(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
-	k, v := c.Seek(prefixEnd(prefix))
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
+	k, v := seekLast(c, prefix)
 	if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
 		return nil, nil
 	}

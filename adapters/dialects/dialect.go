@@ -37,6 +37,21 @@ type Route struct {
 	// CallsModel marks routes that invoke a model: token rate limits and
 	// monthly quotas apply to them (request limits apply to every route).
 	CallsModel bool
+	// When, if set, restricts the route to the requests it accepts, so
+	// two dialects can serve one pattern: GET /v1/models is Anthropic's
+	// list when the request carries anthropic-version, OpenAI's
+	// otherwise. The frame tries the routes of a pattern that have a When
+	// first, in registration order, then the one without; a request no
+	// route takes goes to the next handler. It runs before
+	// authentication, on every request to the pattern: keep it a header
+	// lookup.
+	When func(*http.Request) bool
+}
+
+// HasHeader is a When that accepts requests carrying header name.
+func HasHeader(name string) func(*http.Request) bool {
+	name = http.CanonicalHeaderKey(name)
+	return func(r *http.Request) bool { return len(r.Header[name]) > 0 }
 }
 
 // Limits bound what clients may send.

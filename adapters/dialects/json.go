@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -60,12 +61,23 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, adapters.Errorf(adapters.KindInvalidRequest, "reading request body: %v", err)
+		return nil, BodyError(err)
 	}
 	if int64(len(body)) > limit {
 		return nil, tooLarge(limit)
 	}
 	return body, nil
+}
+
+// BodyError is the 400 for a request body that could not be read: one
+// that did not arrive within the server's read timeout (Caddy's read_body),
+// or one the client broke off.
+func BodyError(err error) *adapters.Error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "request_timeout",
+			Message: "the request body did not arrive within the server's read timeout"}
+	}
+	return adapters.Errorf(adapters.KindInvalidRequest, "reading request body: %v", err)
 }
 
 func tooLarge(limit int64) *adapters.Error {
@@ -83,15 +95,57 @@ func DecodeJSON(r *http.Request, limit int64, v any) ([]byte, error) {
 	return body, Unmarshal(body, v)
 }
 
-// Unmarshal decodes body into v with errors that name the field at fault.
+// Unmarshal decodes body, which must be one JSON object, into v, with
+// errors that name the field at fault. An empty body, null, and data
+// after the object are 400s like malformed JSON.
 func Unmarshal(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json", Message: "request body is empty; expected a JSON object"}
+	if err := checkBody(body); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(err)
 	}
 	return nil
+}
+
+// UnmarshalStrict is Unmarshal refusing fields v does not have, for APIs
+// whose every field is agentgate's own (the admin API, versions), where
+// a misspelt field silently ignored would change what the call does.
+func UnmarshalStrict(body []byte, v any) error {
+	if err := checkBody(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			field, _ = strconv.Unquote(field)
+			return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_field", Param: field,
+				Message: field + ": unknown field"}
+		}
+		return jsonError(err)
+	}
+	if rest := body[dec.InputOffset():]; len(bytes.TrimSpace(rest)) > 0 {
+		return trailingData(dec.InputOffset() + int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n"))))
+	}
+	return nil
+}
+
+// checkBody refuses the bodies that are not a JSON value to decode into a
+// request: empty, or null (which json.Unmarshal takes for "nothing").
+func checkBody(body []byte) *adapters.Error {
+	switch t := bytes.TrimSpace(body); {
+	case len(t) == 0:
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json", Message: "request body is empty; expected a JSON object"}
+	case string(t) == "null":
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json", Message: "request body is null; expected a JSON object"}
+	}
+	return nil
+}
+
+func trailingData(offset int64) *adapters.Error {
+	return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json",
+		Message: "unexpected data after the JSON object at byte " + strconv.FormatInt(offset, 10) + "; send exactly one JSON object"}
 }
 
 func jsonError(err error) *adapters.Error {
@@ -107,6 +161,9 @@ func jsonError(err error) *adapters.Error {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
+		if strings.HasSuffix(se.Error(), "after top-level value") {
+			return trailingData(se.Offset - 1)
+		}
 		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_json",
 			Message: "malformed JSON at byte " + strconv.FormatInt(se.Offset, 10) + ": " + se.Error()}
 	}

@@ -65,6 +65,12 @@ type Anthropic struct {
 	// HoldLast, when set, makes a stream wait before its last token until
 	// HoldLast is closed (or the client goes away).
 	HoldLast chan struct{}
+	// Stall, when set, makes streamed answers go silent at that point
+	// until the client goes away: the first StallCount streams (every one
+	// when 0).
+	Stall      Stall
+	StallCount int
+	stalls
 
 	mu       sync.Mutex
 	requests [][]byte
@@ -252,9 +258,18 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	stall := a.plan(a.Stall, a.StallCount)
+	if stall == StallBeforeHeaders {
+		a.hang(r)
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("Request-Id", "req_fake")
+	if stall == StallAfterHeaders {
+		a.hangAfterHeaders(w, r)
+		return
+	}
 	rc := http.NewResponseController(w)
 	send := func(event string, data any) bool {
 		b, _ := json.Marshal(data)
@@ -299,6 +314,10 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		a.sent++
 		a.mu.Unlock()
 		tokens++
+		if stall == StallAfterFirstToken {
+			a.hang(r)
+			return false
+		}
 		if tokens == 1 && a.StreamError != "" {
 			send("error", obj{"type": "error", "error": obj{"type": a.StreamError, "message": "fake mid-stream failure"}})
 			return false

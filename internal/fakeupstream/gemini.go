@@ -59,6 +59,12 @@ type Gemini struct {
 	// HoldLast, when set, makes a stream wait before its last token until
 	// HoldLast is closed (or the client goes away).
 	HoldLast chan struct{}
+	// Stall, when set, makes streamed answers go silent at that point
+	// until the client goes away: the first StallCount streams (every one
+	// when 0).
+	Stall      Stall
+	StallCount int
+	stalls
 
 	mu       sync.Mutex
 	requests [][]byte
@@ -394,7 +400,16 @@ func (g *Gemini) generate(w http.ResponseWriter, r *http.Request, req gjson.Resu
 		return
 	}
 
+	stall := g.plan(g.Stall, g.StallCount)
+	if stall == StallBeforeHeaders {
+		g.hang(r)
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
+	if stall == StallAfterHeaders {
+		g.hangAfterHeaders(w, r)
+		return
+	}
 	rc := http.NewResponseController(w)
 	send := func(b []byte) bool {
 		_, err := fmt.Fprintf(w, "data: %s\n\n", b)
@@ -434,7 +449,14 @@ func (g *Gemini) generate(w http.ResponseWriter, r *http.Request, req gjson.Resu
 		g.mu.Lock()
 		g.sent++
 		g.mu.Unlock()
-		return send(chunk([]any{part}, false))
+		if !send(chunk([]any{part}, false)) {
+			return false
+		}
+		if stall == StallAfterFirstToken {
+			g.hang(r)
+			return false
+		}
+		return true
 	}
 	for _, t := range thoughts {
 		if !wait() || !sendToken(map[string]any{"text": t, "thought": true}) {

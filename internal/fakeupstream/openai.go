@@ -1,7 +1,7 @@
 // Package fakeupstream is an OpenAI-compatible upstream for tests and
 // benchmarks: it speaks the real Chat Completions wire format (JSON and
 // SSE with stream_options.include_usage), records what it was sent, and
-// can stream slowly, reason, call tools and fail on demand.
+// can stream slowly, reason, call tools, stall and fail on demand.
 package fakeupstream
 
 import (
@@ -53,6 +53,12 @@ type OpenAI struct {
 	// HoldLast is closed (or the client goes away), so a test can look at
 	// a stream in flight without assuming anything about timing.
 	HoldLast chan struct{}
+	// Stall, when set, makes streamed answers go silent at that point
+	// until the client goes away: the first StallCount streams (every one
+	// when 0).
+	Stall      Stall
+	StallCount int
+	stalls
 
 	mu          sync.Mutex
 	requests    [][]byte
@@ -209,7 +215,16 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(resp)
 		return
 	}
+	stall := o.plan(o.Stall, o.StallCount)
+	if stall == StallBeforeHeaders {
+		o.hang(r)
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
+	if stall == StallAfterHeaders {
+		o.hangAfterHeaders(w, r)
+		return
+	}
 	rc := http.NewResponseController(w)
 	send := func(delta string, finish string) bool {
 		f := "null"
@@ -253,7 +268,14 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
 		o.sent++
 		o.mu.Unlock()
-		return send(delta, "")
+		if !send(delta, "") {
+			return false
+		}
+		if stall == StallAfterFirstToken {
+			o.hang(r)
+			return false
+		}
+		return true
 	}
 	if !send(`{"role":"assistant","content":""}`, "") {
 		return

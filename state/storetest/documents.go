@@ -121,15 +121,19 @@ func testDocuments(t *testing.T, s state.Store) {
 		t.Fatal("revision did not move on writes")
 	}
 
-	must(t, s.DeleteDocument(ctx, "t", "doc_a"))
-	wantErr(t, "DeleteDocument twice", s.DeleteDocument(ctx, "t", "doc_a"), state.ErrNotFound)
+	deleted := day.Add(48 * time.Hour)
+	must(t, s.DeleteDocument(ctx, "t", "doc_a", deleted))
+	wantErr(t, "DeleteDocument twice", s.DeleteDocument(ctx, "t", "doc_a", deleted), state.ErrNotFound)
+	if sources, err := s.ListSources(ctx, "t"); err != nil || len(sources) != 2 || !sources[1].Updated.Equal(deleted) {
+		t.Errorf("handbook after a delete at %s: %+v %v", deleted, sources, err)
+	}
 	if got := chunkIDs(scan(t, s, "t", "handbook")); !slices.Equal(got, chunkIDs(c2)) {
 		t.Errorf("chunks after delete = %v", got)
 	}
 	if r := revision(t, s, "t", "handbook"); r <= rev {
 		t.Errorf("revision after delete = %d, was %d", r, rev)
 	}
-	must(t, s.DeleteDocument(ctx, "t", "doc_b"))
+	must(t, s.DeleteDocument(ctx, "t", "doc_b", deleted))
 	rev = revision(t, s, "t", "handbook")
 	sources, err = s.ListSources(ctx, "t")
 	must(t, err)
@@ -200,8 +204,8 @@ func testDocumentTenantIsolation(t *testing.T, s state.Store) {
 	}
 	_, err = s.GetDocument(ctx, "tenant-c", "doc_1")
 	wantErr(t, "another tenant's document", err, state.ErrNotFound)
-	wantErr(t, "deleting another tenant's document", s.DeleteDocument(ctx, "tenant-c", "doc_1"), state.ErrNotFound)
-	must(t, s.DeleteDocument(ctx, "tenant-b", "doc_1"))
+	wantErr(t, "deleting another tenant's document", s.DeleteDocument(ctx, "tenant-c", "doc_1", day), state.ErrNotFound)
+	must(t, s.DeleteDocument(ctx, "tenant-b", "doc_1", day))
 	if _, err := s.GetDocument(ctx, "tenant-a", "doc_1"); err != nil {
 		t.Errorf("tenant-b's delete removed tenant-a's document: %v", err)
 	}

@@ -489,23 +489,24 @@ func testSessionAppend(t *testing.T, s state.Store) {
 	_, err := s.GetSession(ctx, k1)
 	wantErr(t, "GetSession before any turn", err, state.ErrNotFound)
 
-	before := time.Now().Add(-time.Second)
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "ag1"}, turn("s1", 1)))
+	// A session without a creation time is created at its first turn's.
+	created := day.Add(time.Hour)
+	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "ag1", Updated: created}, turn("s1", 1)))
 	got, err := s.GetSession(ctx, k1)
 	must(t, err)
 	if got.ID != "s1" || got.Tenant != "t" || got.AgentID != "ag1" || got.Project != "" || got.Turns != 1 {
 		t.Fatalf("GetSession after first turn = %+v", got)
 	}
-	if got.Created.Before(before) || got.Updated.Before(got.Created) {
-		t.Fatalf("session times: created %v updated %v (test started %v)", got.Created, got.Updated, before)
+	if !got.Created.Equal(created) || !got.Updated.Equal(created) {
+		t.Fatalf("session times: created %v updated %v, want both %v", got.Created, got.Updated, created)
 	}
-	created := got.Created
 
-	// A later turn keeps the creation time, whatever the caller passes.
-	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "ag1", Created: day}, turn("s1", 2)))
+	// A later turn keeps the creation time, whatever the caller passes;
+	// its update time moves.
+	must(t, s.AppendTurn(ctx, &state.Session{ID: "s1", Tenant: "t", AgentID: "ag1", Created: day, Updated: created.Add(time.Minute)}, turn("s1", 2)))
 	got, err = s.GetSession(ctx, k1)
 	must(t, err)
-	if got.Turns != 2 || !got.Created.Equal(created) || got.Updated.Before(created) {
+	if got.Turns != 2 || !got.Created.Equal(created) || !got.Updated.Equal(created.Add(time.Minute)) {
 		t.Fatalf("GetSession after second turn = %+v", got)
 	}
 	// The returned session is a copy.

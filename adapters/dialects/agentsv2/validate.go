@@ -144,11 +144,6 @@ func (o *object) value(name string) (json.RawMessage, bool) {
 	return raw, true
 }
 
-func (o *object) has(name string) bool {
-	_, ok := o.fields[name]
-	return ok
-}
-
 // str reads a string field. A required field that is absent is
 // "missing"; null where a string is required is a type error, as in
 // pydantic; null for an optional field is unset.

@@ -89,13 +89,12 @@ func (d *Dialect) profile(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 	if err := rt.Recorder().Flush(ctx); err != nil {
 		return err
 	}
-	now := rt.Now().UTC()
+	now := rt.Now()
 	used, err := rt.Store().MonthlyTokens(ctx, "key:"+p.KeyID, now)
 	if err != nil {
 		return err
 	}
-	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	end := start.AddDate(0, 1, 0)
+	start, end := state.MonthStart(now), state.MonthEnd(now)
 	v := profileView{SubscriptionTier: p.Tier, UsedMonthlyTokens: used, Tenant: p.Tenant, KeyID: p.KeyID,
 		PeriodStart: start.Format(time.RFC3339), PeriodEnd: end.Format(time.RFC3339), ResetAt: end.Format(time.RFC3339)}
 	if p.Email != "" {

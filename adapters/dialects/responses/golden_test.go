@@ -220,7 +220,8 @@ var goldenCases = []goldenCase{
 	{name: "versions", events: []string{evText}, setup: seedAgents, steps: []step{
 		get(Prefix + "/agents/support-bot/versions"),
 		post(`{"model":"support-bot","input":"Hi","version":1}`),
-		{method: "POST", path: Prefix + "/agents/support-bot/versions"},
+		{method: "POST", path: Prefix + "/agents/support-bot/versions", body: "{}"},
+		{method: "POST", path: Prefix + "/agents/support-bot/versions", body: "{}"},
 		{method: "POST", path: Prefix + "/agents/support-bot/versions"},
 		get(Prefix + "/agents/support-bot/versions"),
 		get(Prefix + "/agents/support-bot/versions/2"),
@@ -237,8 +238,8 @@ var goldenCases = []goldenCase{
 		post(`{"model":"gpt-4o","input":"Hi","version":1}`),
 		asB(get(Prefix + "/agents/support-bot/versions")),
 		asB(post(`{"model":"support-bot","input":"Hi","version":1}`)),
-		asB(step{method: "POST", path: Prefix + "/agents/secret-a/versions"}),
-		{method: "POST", path: Prefix + "/agents/drafty/versions"},
+		asB(step{method: "POST", path: Prefix + "/agents/secret-a/versions", body: "{}"}),
+		{method: "POST", path: Prefix + "/agents/drafty/versions", body: "{}"},
 	}},
 	// The working copy changes between publishes: requests get the latest
 	// published version unless they pin one, and a conversation keeps its

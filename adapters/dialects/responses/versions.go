@@ -13,6 +13,7 @@ import (
 // not how they are made):
 //
 //	POST /agents/{agentKey}/versions            publish the working copy → 201 versionView
+//	                                            (body {}: publishing takes no parameters)
 //	GET  /agents/{agentKey}/versions            {"versions":[versionView…]}, oldest first
 //	GET  /agents/{agentKey}/versions/{version}  versionView
 
@@ -34,6 +35,17 @@ func viewVersion(v *state.AgentVersion) versionView {
 }
 
 func (d *Dialect) publishVersion(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	// Publishing takes no parameters: the body is the empty object, so
+	// nothing a client meant as a parameter is silently ignored, and an
+	// empty body (a client that lost its payload) is refused like on every
+	// other route that takes JSON.
+	if err := dialects.UnmarshalStrict(body, &struct{}{}); err != nil {
+		return err
+	}
 	a, err := d.agent(r, p)
 	if err != nil {
 		return err

@@ -470,10 +470,7 @@ var goldenCases = []goldenCase{
 	}},
 }
 
-var (
-	agentIDs = regexp.MustCompile(`"agent_id":"(agent_[a-z2-7]{26})"`)
-	convIDs  = regexp.MustCompile(`conv_[a-z2-7]{26}|conv_[A-Za-z0-9_]+`)
-)
+var agentIDs = regexp.MustCompile(`"agent_id":"(agent_[a-z2-7]{26})"`)
 
 // TestGolden runs each case's requests in order and compares what the
 // client got (testdata/<case>/response.golden), what the scripted

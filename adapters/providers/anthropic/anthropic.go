@@ -74,6 +74,9 @@ var _ adapters.Provider = (*Provider)(nil)
 //     tolerated.
 //   - APIKey: sent as x-api-key; no key header when empty.
 //   - Timeout: bounds one whole call, streams included (default 10m).
+//   - StreamHeaderTimeout, StreamIdleTimeout: how long a streamed call
+//     waits for the response headers (default 30s) and for more of the
+//     stream (default 60s).
 //   - Options: "version" (anthropic-version, default 2023-06-01), "beta"
 //     (anthropic-beta, comma-separated), "auth" ("x-api-key", the default,
 //     or "bearer" to send the key as Authorization: Bearer, for OAuth

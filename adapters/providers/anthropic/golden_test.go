@@ -248,9 +248,11 @@ type goldenEvent struct {
 	Model        string             `json:"model,omitempty"`
 	Text         string             `json:"text,omitempty"`
 	Signature    string             `json:"signature,omitempty"`
+	Redacted     string             `json:"redacted,omitempty"`
 	ToolCall     *adapters.ToolCall `json:"tool_call,omitempty"`
 	Usage        *adapters.Usage    `json:"usage,omitempty"`
 	FinishReason string             `json:"finish_reason,omitempty"`
+	StopSequence string             `json:"stop_sequence,omitempty"`
 	Err          *goldenError       `json:"error,omitempty"`
 }
 
@@ -279,8 +281,8 @@ func eventLines(t testing.TB, evs []adapters.Event, err error) []byte {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	for _, ev := range evs {
-		g := goldenEvent{Type: ev.Type.String(), Model: ev.Model, Text: ev.Text, Signature: ev.Signature, ToolCall: ev.ToolCall,
-			Usage: ev.Usage, FinishReason: ev.FinishReason}
+		g := goldenEvent{Type: ev.Type.String(), Model: ev.Model, Text: ev.Text, Signature: ev.Signature, Redacted: ev.Redacted,
+			ToolCall: ev.ToolCall, Usage: ev.Usage, FinishReason: ev.FinishReason, StopSequence: ev.StopSequence}
 		if ev.Err != nil {
 			g.Err = toGoldenError(ev.Err)
 		}

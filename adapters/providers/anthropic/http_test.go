@@ -424,6 +424,32 @@ func TestTimeouts(t *testing.T) {
 		checkOrder(t, evs, err)
 		waitFor(t, done, "server to see the deadline")
 	})
+	t.Run("stream stalls before its headers", func(t *testing.T) {
+		srv, _, done := blockingServer(t, false)
+		p := newTestProvider(t, srv.URL, func(c *adapters.ProviderConfig) { c.StreamHeaderTimeout = 50 * time.Millisecond })
+		var evs []adapters.Event
+		err := p.Chat(context.Background(), textRequest(true), collect(&evs))
+		var ae *adapters.Error
+		if !errors.As(err, &ae) || ae.Kind != adapters.KindTimeout || ae.Message != "upstream sent no response headers within 50ms" || len(evs) != 0 {
+			t.Fatalf("got %v %+v", err, evs)
+		}
+		waitFor(t, done, "server to see the stalled call go")
+	})
+	t.Run("stream stalls midway", func(t *testing.T) {
+		srv, _, done := blockingServer(t, true)
+		p := newTestProvider(t, srv.URL, func(c *adapters.ProviderConfig) { c.StreamIdleTimeout = 50 * time.Millisecond })
+		var evs []adapters.Event
+		err := p.Chat(context.Background(), textRequest(true), collect(&evs))
+		var ae *adapters.Error
+		if !errors.As(err, &ae) || ae.Kind != adapters.KindTimeout || ae.Message != "upstream stream was silent for 50ms" || ae.UpstreamStatus != 200 {
+			t.Fatalf("got %v", err)
+		}
+		checkOrder(t, evs, err)
+		if len(evs) != 3 || evs[1].Text != "first" {
+			t.Fatalf("events %+v, want Start, the first delta, Error", evs)
+		}
+		waitFor(t, done, "server to see the stalled call go")
+	})
 	t.Run("header timeout", func(t *testing.T) {
 		srv, _, _ := blockingServer(t, false)
 		p := newTestProvider(t, srv.URL, func(c *adapters.ProviderConfig) {

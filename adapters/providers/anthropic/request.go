@@ -183,7 +183,7 @@ func unsignedToolLoop(msgs []adapters.Message) bool {
 			sawResult = true
 		case adapters.RoleSystem:
 		case adapters.RoleAssistant:
-			return sawResult && len(m.ToolCalls) > 0 && m.ReasoningSignature == ""
+			return sawResult && len(m.ToolCalls) > 0 && m.ReasoningSignature == "" && len(m.RedactedReasoning) == 0
 		default:
 			return false
 		}
@@ -198,14 +198,14 @@ func turnRole(m *adapters.Message) string {
 	switch m.Role {
 	case adapters.RoleUser:
 		for i := range m.Parts {
-			if p := &m.Parts[i]; p.Text != "" || (p.Type == adapters.PartImage && p.ImageURL != "") {
+			if p := &m.Parts[i]; p.Text != "" || (p.Type == adapters.PartImage && p.ImageURL != "") || p.Type == adapters.PartDocument {
 				return "user"
 			}
 		}
 	case adapters.RoleTool:
 		return "user"
 	case adapters.RoleAssistant:
-		if m.ReasoningSignature != "" || len(m.ToolCalls) > 0 {
+		if m.ReasoningSignature != "" || len(m.RedactedReasoning) > 0 || len(m.ToolCalls) > 0 {
 			return "assistant"
 		}
 		for i := range m.Parts {
@@ -219,7 +219,7 @@ func turnRole(m *adapters.Message) string {
 
 // buildBody encodes req as a Messages API request body, appending to dst.
 // Keys are written in a fixed order (model, max_tokens, system, messages,
-// tools, tool_choice, temperature, top_p, stop_sequences, thinking,
+// tools, tool_choice, temperature, top_p, top_k, stop_sequences, thinking,
 // output_config, stream) so equal requests give equal bytes.
 //
 // Seed, ResponseFormat and Extra have no Messages API equivalent and are
@@ -320,6 +320,13 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 			b = wire.AppendFloat(b, *s.TopP)
 		}
 	}
+	if s.TopK != nil {
+		if *s.TopK <= 0 {
+			return dst, adapters.BadField("top_k", "must be a positive integer")
+		}
+		b = append(b, `,"top_k":`...)
+		b = strconv.AppendInt(b, int64(*s.TopK), 10)
+	}
 	if len(s.Stop) > 0 {
 		b = append(b, `,"stop_sequences":`...)
 		b = wire.AppendStrings(b, s.Stop)
@@ -344,8 +351,13 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 }
 
 // appendSystem writes the top-level system prompt: req.System and the text
-// of every system message, in order, separated by blank lines.
+// of every system message, in order, separated by blank lines — or, when a
+// system part carries a cache_control breakpoint, as text blocks (one per
+// part) so the breakpoints reach the upstream.
 func appendSystem(b []byte, req *adapters.Request) []byte {
+	if systemCached(req.Messages) {
+		return appendSystemBlocks(b, req)
+	}
 	n := 0
 	if req.System != "" {
 		n++
@@ -381,6 +393,57 @@ func appendSystem(b []byte, req *adapters.Request) []byte {
 	return jsonx.AppendStringJS(b, sb.String())
 }
 
+func systemCached(msgs []adapters.Message) bool {
+	for i := range msgs {
+		if msgs[i].Role != adapters.RoleSystem {
+			continue
+		}
+		for j := range msgs[i].Parts {
+			if len(msgs[i].Parts[j].CacheControl) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appendSystemBlocks writes the system prompt as text blocks: req.System,
+// then every text part of the system messages with its cache_control.
+func appendSystemBlocks(b []byte, req *adapters.Request) []byte {
+	b = append(b, `,"system":[`...)
+	n := 0
+	if req.System != "" {
+		b = sep(b, &n)
+		b = append(b, `{"type":"text","text":`...)
+		b = jsonx.AppendStringJS(b, req.System)
+		b = append(b, '}')
+	}
+	for i := range req.Messages {
+		if m := &req.Messages[i]; m.Role == adapters.RoleSystem {
+			for j := range m.Parts {
+				if p := &m.Parts[j]; p.Text != "" {
+					b = sep(b, &n)
+					b = append(b, `{"type":"text","text":`...)
+					b = jsonx.AppendStringJS(b, p.Text)
+					b = appendCacheControl(b, p.CacheControl)
+					b = append(b, '}')
+				}
+			}
+		}
+	}
+	return append(b, ']')
+}
+
+// appendCacheControl writes a cache_control member when cc is a JSON
+// object (a prompt-cache breakpoint the client set).
+func appendCacheControl(b []byte, cc []byte) []byte {
+	if len(cc) == 0 || !gjson.ValidBytes(cc) || !gjson.ParseBytes(cc).IsObject() {
+		return b
+	}
+	b = append(b, `,"cache_control":`...)
+	return wire.AppendRaw(b, cc)
+}
+
 // appendTurn writes one message of role made of msgs (the messages that
 // are not sent as turns, system or empty, are skipped). A user turn puts
 // its tool_result blocks first, as Anthropic requires; an assistant turn
@@ -409,12 +472,22 @@ func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) 
 		return append(b, "]}"...), nil
 	}
 	for i := range msgs {
-		if m := &msgs[i]; m.Role == adapters.RoleAssistant && m.ReasoningSignature != "" {
+		m := &msgs[i]
+		if m.Role != adapters.RoleAssistant {
+			continue
+		}
+		if m.ReasoningSignature != "" {
 			b = sep(b, &n)
 			b = append(b, `{"type":"thinking","thinking":`...)
 			b = jsonx.AppendStringJS(b, m.Reasoning)
 			b = append(b, `,"signature":`...)
 			b = jsonx.AppendStringJS(b, m.ReasoningSignature)
+			b = append(b, '}')
+		}
+		for _, data := range m.RedactedReasoning {
+			b = sep(b, &n)
+			b = append(b, `{"type":"redacted_thinking","data":`...)
+			b = jsonx.AppendStringJS(b, data)
 			b = append(b, '}')
 		}
 	}
@@ -436,6 +509,7 @@ func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) 
 			b = jsonx.AppendStringJS(b, tc.Name)
 			b = append(b, `,"input":`...)
 			b = appendInput(b, tc.Arguments)
+			b = appendCacheControl(b, tc.CacheControl)
 			b = append(b, '}')
 		}
 	}
@@ -461,31 +535,72 @@ func appendInput(b []byte, args string) []byte {
 }
 
 // appendParts writes text parts as text blocks (empty ones are dropped:
-// Anthropic rejects them) and, when images is set, image parts as image
-// blocks.
-func appendParts(b []byte, n *int, parts []adapters.Part, images bool) ([]byte, error) {
+// Anthropic rejects them) and, when media is set, image and document
+// parts as image and document blocks; each with its cache_control.
+func appendParts(b []byte, n *int, parts []adapters.Part, media bool) ([]byte, error) {
 	for i := range parts {
 		p := &parts[i]
-		if p.Type == adapters.PartImage {
-			if !images || p.ImageURL == "" {
+		var err error
+		switch {
+		case p.Type == adapters.PartImage:
+			if !media || p.ImageURL == "" {
 				continue
 			}
-			var err error
 			b = sep(b, n)
-			if b, err = appendImage(b, p.ImageURL); err != nil {
-				return b, err
+			b, err = appendImage(b, p.ImageURL)
+		case p.Type == adapters.PartDocument:
+			if !media {
+				continue
 			}
+			b = sep(b, n)
+			b, err = appendDocument(b, p)
+		case p.Text == "":
 			continue
+		default:
+			b = sep(b, n)
+			b = append(b, `{"type":"text","text":`...)
+			b = jsonx.AppendStringJS(b, p.Text)
+			b = append(b, '}')
 		}
-		if p.Text == "" {
-			continue
+		if err != nil {
+			return b, err
 		}
-		b = sep(b, n)
-		b = append(b, `{"type":"text","text":`...)
-		b = jsonx.AppendStringJS(b, p.Text)
-		b = append(b, '}')
+		if len(p.CacheControl) > 0 { // inside the block's closing brace
+			b = append(appendCacheControl(b[:len(b)-1], p.CacheControl), '}')
+		}
 	}
 	return b, nil
+}
+
+// appendDocument writes a document block: a base64 PDF, a PDF by URL or a
+// plain-text source, with title and context.
+func appendDocument(b []byte, p *adapters.Part) ([]byte, error) {
+	b = append(b, `{"type":"document","source":`...)
+	switch {
+	case p.URL != "":
+		b = append(b, `{"type":"url","url":`...)
+		b = jsonx.AppendStringJS(b, p.URL)
+	case p.MediaType == "text/plain":
+		b = append(b, `{"type":"text","media_type":"text/plain","data":`...)
+		b = jsonx.AppendStringJS(b, p.Text)
+	case p.Data != "":
+		b = append(b, `{"type":"base64","media_type":`...)
+		b = jsonx.AppendStringJS(b, p.MediaType)
+		b = append(b, `,"data":`...)
+		b = jsonx.AppendStringJS(b, p.Data)
+	default:
+		return b, adapters.BadField("messages", "a document needs data, a URL or text")
+	}
+	b = append(b, '}')
+	if p.Title != "" {
+		b = append(b, `,"title":`...)
+		b = jsonx.AppendStringJS(b, p.Title)
+	}
+	if p.Context != "" {
+		b = append(b, `,"context":`...)
+		b = jsonx.AppendStringJS(b, p.Context)
+	}
+	return append(b, '}'), nil
 }
 
 // appendImage writes an image block: a base64 source for a data: URL, a
@@ -532,7 +647,11 @@ func appendToolResult(b []byte, n *int, m *adapters.Message) ([]byte, error) {
 	b = sep(b, n)
 	b = append(b, `{"type":"tool_result","tool_use_id":`...)
 	b = jsonx.AppendStringJS(b, m.ToolCallID)
-	if m.HasImages() {
+	if m.IsError {
+		b = append(b, `,"is_error":true`...)
+	}
+	b = appendCacheControl(b, m.CacheControl)
+	if m.HasImages() || m.HasDocuments() || partsCached(m.Parts) {
 		b = append(b, `,"content":[`...)
 		k := 0
 		var err error
@@ -545,6 +664,15 @@ func appendToolResult(b []byte, n *int, m *adapters.Message) ([]byte, error) {
 		b = jsonx.AppendStringJS(b, text)
 	}
 	return append(b, '}'), nil
+}
+
+func partsCached(parts []adapters.Part) bool {
+	for i := range parts {
+		if len(parts[i].CacheControl) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // appendTools writes the tools array. Parameters default to an empty
@@ -577,6 +705,7 @@ func appendTools(b []byte, tools []adapters.Tool) ([]byte, error) {
 			}
 			b = wire.AppendRaw(b, t.Parameters)
 		}
+		b = appendCacheControl(b, t.CacheControl)
 		b = append(b, '}')
 	}
 	return append(b, ']'), nil

@@ -48,6 +48,10 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 			if t != "" || sig != "" {
 				err = s.Send(adapters.Event{Type: adapters.EventThinking, Text: t, Signature: sig})
 			}
+		case blockRedacted:
+			if d := cb.Get("data").String(); d != "" {
+				err = s.Send(adapters.Event{Type: adapters.EventThinking, Redacted: d})
+			}
 		case blockToolUse:
 			args := compactObject(cb.Get("input"))
 			if args == "" {
@@ -64,5 +68,6 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 	}
 	s.readUsage(doc.Get("usage"))
 	s.stopReason = doc.Get("stop_reason").String()
+	s.stopSequence = doc.Get("stop_sequence").String()
 	return s.end()
 }

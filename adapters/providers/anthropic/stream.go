@@ -16,10 +16,11 @@ import (
 const maxBlocks = 256
 
 // Content block types the provider turns into events. Other blocks
-// (redacted_thinking, server tool blocks, …) are skipped.
+// (server tool blocks, …) are skipped.
 const (
 	blockText     = "text"
 	blockThinking = "thinking"
+	blockRedacted = "redacted_thinking"
 	blockToolUse  = "tool_use"
 )
 
@@ -44,8 +45,10 @@ type block struct {
 type events struct {
 	wire.Emitter
 	stopReason string
-	calls      int
-	blocks     []block
+	// stopSequence is the stop sequence that ended the answer.
+	stopSequence string
+	calls        int
+	blocks       []block
 
 	hasUsage bool
 	// Raw usage counts; message_delta repeats them cumulatively.
@@ -80,12 +83,13 @@ func (s *events) readUsage(u gjson.Result) {
 // usage is the canonical usage. Anthropic's input_tokens leaves out the
 // tokens read from and written to the prompt cache; canonical InputTokens
 // counts the whole prompt, as OpenAI's prompt_tokens does, with the cache
-// reads also in CachedTokens.
+// reads also in CachedTokens and the writes in CacheWriteTokens.
 func (s *events) usage() adapters.Usage {
 	return adapters.Usage{
-		InputTokens:  s.in + s.cacheRead + s.cacheWrite,
-		OutputTokens: s.out,
-		CachedTokens: s.cacheRead,
+		InputTokens:      s.in + s.cacheRead + s.cacheWrite,
+		OutputTokens:     s.out,
+		CachedTokens:     s.cacheRead,
+		CacheWriteTokens: s.cacheWrite,
 	}
 }
 
@@ -105,7 +109,11 @@ func (s *events) end() error {
 			return err
 		}
 	}
-	return s.Done(finishReason(s.stopReason, s.calls > 0))
+	stop := ""
+	if s.stopReason == "stop_sequence" {
+		stop = s.stopSequence
+	}
+	return s.DoneStop(finishReason(s.stopReason, s.calls > 0), stop)
 }
 
 // finishBlock emits a complete tool call, or the signature that closes a
@@ -242,6 +250,9 @@ func (s *events) event(name, data []byte, status int) error {
 		if r := delta.Get("stop_reason"); r.Type == gjson.String {
 			s.stopReason = r.Str
 		}
+		if q := delta.Get("stop_sequence"); q.Type == gjson.String {
+			s.stopSequence = q.Str
+		}
 		s.readUsage(usage)
 	case "message_stop":
 		if err := s.Start(""); err != nil {
@@ -285,6 +296,10 @@ func (s *events) blockStart(index int, cb gjson.Result) error {
 		}
 		if t := cb.Get("thinking"); t.Type == gjson.String && t.Str != "" {
 			return s.Send(adapters.Event{Type: adapters.EventThinking, Text: t.Str})
+		}
+	case blockRedacted:
+		if d := cb.Get("data"); d.Type == gjson.String && d.Str != "" {
+			return s.Send(adapters.Event{Type: adapters.EventThinking, Redacted: d.Str})
 		}
 	case blockToolUse:
 		b.id = cb.Get("id").String()

@@ -81,6 +81,9 @@ var (
 //     that adds its own); the SDK's GEMINI_API_KEY/GOOGLE_API_KEY
 //     environment fallback is never used.
 //   - Timeout: bounds one whole call, streams included (default 10m).
+//   - StreamHeaderTimeout, StreamIdleTimeout: how long a streamed call
+//     waits for the response headers (default 30s) and for more of the
+//     stream (default 60s).
 //   - Options: "api_version" (default v1beta), "header.<Name>" (any extra
 //     header), "dial_timeout" (default 10s) and "header_timeout" (how long
 //     to wait for response headers; default: only Timeout bounds it).
@@ -134,7 +137,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 		// take one from the environment; the transport drops this one.
 		key = noKey
 	}
-	rt := &transport{base: p.transport, headers: o.Headers, dropKey: cfg.APIKey == ""}
+	rt := &transport{base: o.StreamGuard(p.transport), headers: o.Headers, dropKey: cfg.APIKey == ""}
 	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		APIKey:     key,
 		Backend:    genai.BackendGeminiAPI,
@@ -182,7 +185,7 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 		s.status = rec.status
 		return s.response(resp)
 	}
-	for resp, err := range p.client.Models.GenerateContentStream(ctx, req.Model, contents, config) {
+	for resp, err := range p.client.Models.GenerateContentStream(wire.StreamCall(ctx), req.Model, contents, config) {
 		s.status = rec.status
 		if err != nil {
 			if s.EmitFailed() {

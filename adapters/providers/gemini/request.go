@@ -136,7 +136,8 @@ func buildRequest(req *adapters.Request) ([]*genai.Content, *genai.GenerateConte
 	return contents, config, nil
 }
 
-// userParts translates the text and image parts of a user message. Empty
+// userParts translates the text, image and document parts of a user
+// message. Empty
 // text parts are left out: Gemini rejects a part with no data.
 func userParts(in []adapters.Part) ([]*genai.Part, error) {
 	parts := make([]*genai.Part, 0, len(in))
@@ -144,6 +145,14 @@ func userParts(in []adapters.Part) ([]*genai.Part, error) {
 		p := &in[i]
 		if p.Type == adapters.PartImage {
 			part, err := imagePart(p.ImageURL)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, part)
+			continue
+		}
+		if p.Type == adapters.PartDocument {
+			part, err := documentPart(p)
 			if err != nil {
 				return nil, err
 			}
@@ -190,6 +199,29 @@ func imagePart(raw string) (*genai.Part, error) {
 		return nil, adapters.BadField("messages", "an image URL must be a data: URL or an http(s) URL")
 	}
 	return &genai.Part{FileData: &genai.FileData{FileURI: u, MIMEType: guessMIME(pu.Path)}}, nil
+}
+
+// documentPart makes inline data of a base64 PDF, file data of a PDF URL
+// and a text part of a plain-text document (titled, when it has a title).
+func documentPart(p *adapters.Part) (*genai.Part, error) {
+	switch {
+	case p.URL != "":
+		if pu, err := url.Parse(p.URL); err != nil || pu.Host == "" || (pu.Scheme != "https" && pu.Scheme != "http") {
+			return nil, adapters.BadField("messages", "a document URL must be an http(s) URL")
+		}
+		return &genai.Part{FileData: &genai.FileData{FileURI: p.URL, MIMEType: p.MediaType}}, nil
+	case p.MediaType == "text/plain" || p.Data == "":
+		text := p.Text
+		if p.Title != "" {
+			text = p.Title + "\n\n" + text
+		}
+		return &genai.Part{Text: text}, nil
+	}
+	b, err := decodeBase64(p.Data)
+	if err != nil || len(b) == 0 {
+		return nil, adapters.BadField("messages", "the data of a document part is not base64")
+	}
+	return &genai.Part{InlineData: &genai.Blob{MIMEType: p.MediaType, Data: b}}, nil
 }
 
 var extMIME = map[string]string{
@@ -415,6 +447,12 @@ func applySampling(config *genai.GenerateContentConfig, s *adapters.Sampling) er
 			return adapters.BadField("top_p", "must be a finite number")
 		}
 		config.TopP = genai.Ptr(float32(*s.TopP))
+	}
+	if s.TopK != nil {
+		if *s.TopK <= 0 {
+			return adapters.BadField("top_k", "must be a positive integer")
+		}
+		config.TopK = genai.Ptr(float32(*s.TopK))
 	}
 	if s.MaxTokens != nil {
 		if *s.MaxTokens <= 0 || *s.MaxTokens > math.MaxInt32 {

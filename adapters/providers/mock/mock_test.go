@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -219,7 +220,7 @@ func TestChat(t *testing.T) {
 					t.Errorf("got model %q text %q thinking %q usage %+v finish %q\nwant text %q thinking %q usage %+v finish %q",
 						s.model, s.text, s.thinking, s.usage, s.finish, tt.text, tt.thinking, tt.usage, tt.finish)
 				}
-				if len(s.calls) != len(tt.calls) || (len(s.calls) > 0 && s.calls[0] != tt.calls[0]) {
+				if !reflect.DeepEqual(s.calls, tt.calls) {
 					t.Errorf("calls %+v, want %+v", s.calls, tt.calls)
 				}
 				// Streams send one word per event; non-streams one event per text.

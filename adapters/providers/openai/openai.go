@@ -51,6 +51,9 @@ var (
 //     slash or a trailing /chat/completions is tolerated.
 //   - APIKey: sent as a Bearer token; no Authorization header when empty.
 //   - Timeout: bounds one whole call, streams included (default 10m).
+//   - StreamHeaderTimeout, StreamIdleTimeout: how long a streamed call
+//     waits for the response headers (default 30s) and for more of the
+//     stream (default 60s).
 //   - Options: "organization" and "project" (OpenAI-Organization and
 //     OpenAI-Project headers), "header.<Name>" (any extra header, e.g.
 //     header.HTTP-Referer for OpenRouter), "dial_timeout" (default 10s) and

@@ -225,6 +225,11 @@ func appendMessage(b []byte, m *adapters.Message) ([]byte, error) {
 		b = jsonx.AppendStringJS(b, m.Text())
 		b = appendName(b, m.Name)
 	case adapters.RoleUser:
+		for i := range m.Parts {
+			if m.Parts[i].Type == adapters.PartDocument && m.Parts[i].URL != "" {
+				return b, adapters.BadField("messages", "an OpenAI-compatible model cannot fetch a document by URL: send the document as base64 data")
+			}
+		}
 		b = append(b, `{"role":"user","content":`...)
 		b = appendUserContent(b, m.Parts)
 		b = appendName(b, m.Name)
@@ -274,7 +279,7 @@ func appendUserContent(b []byte, parts []adapters.Part) []byte {
 	if len(parts) == 0 {
 		return append(b, `""`...)
 	}
-	if len(parts) == 1 && parts[0].Type != adapters.PartImage {
+	if len(parts) == 1 && parts[0].Type == adapters.PartText {
 		return jsonx.AppendStringJS(b, parts[0].Text)
 	}
 	b = append(b, '[')
@@ -293,8 +298,25 @@ func appendUserContent(b []byte, parts []adapters.Part) []byte {
 			b = append(b, `}}`...)
 			continue
 		}
+		if p.Type == adapters.PartDocument && p.MediaType != "text/plain" {
+			// A PDF: OpenAI's file part with the data inline.
+			b = append(b, `{"type":"file","file":{"filename":`...)
+			name := p.Title
+			if name == "" {
+				name = "document.pdf"
+			}
+			b = jsonx.AppendStringJS(b, name)
+			b = append(b, `,"file_data":`...)
+			b = jsonx.AppendStringJS(b, "data:"+p.MediaType+";base64,"+p.Data)
+			b = append(b, `}}`...)
+			continue
+		}
+		text := p.Text
+		if p.Type == adapters.PartDocument && p.Title != "" {
+			text = p.Title + "\n\n" + text
+		}
 		b = append(b, `{"type":"text","text":`...)
-		b = jsonx.AppendStringJS(b, p.Text)
+		b = jsonx.AppendStringJS(b, text)
 		b = append(b, '}')
 	}
 	return append(b, ']')

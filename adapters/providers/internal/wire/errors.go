@@ -143,7 +143,8 @@ func RetryAfterSeconds(h http.Header, now time.Time) time.Duration {
 // TransportError classifies a failure to reach or read the upstream. ctx
 // is the call's context, whose deadline (timeout) was set with cause
 // callTimeout (see Client.WithTimeout). It returns ctx's error unchanged
-// when the caller cancelled, and an *adapters.Error otherwise.
+// when the caller cancelled, and an *adapters.Error otherwise: a stalled
+// stream (*StallError) is a timeout that says which bound it passed.
 func TransportError(ctx context.Context, err error, timeout time.Duration, callTimeout error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(context.Cause(ctx), callTimeout) {
@@ -153,6 +154,10 @@ func TransportError(ctx context.Context, err error, timeout time.Duration, callT
 			return &adapters.Error{Kind: adapters.KindTimeout, Message: "upstream did not finish before the request deadline"}
 		}
 		return ctxErr
+	}
+	var stall *StallError
+	if errors.As(err, &stall) {
+		return &adapters.Error{Kind: adapters.KindTimeout, Message: stall.Error()}
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {

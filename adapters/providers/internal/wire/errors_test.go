@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,9 @@ func TestTransportError(t *testing.T) {
 		{"dns", live, &net.DNSError{Err: "no such host", Name: "x"}, adapters.KindUnavailable, "upstream unreachable (DNS)"},
 		{"net timeout", live, &net.OpError{Op: "read", Err: timeoutErr{}}, adapters.KindTimeout, "upstream timed out"},
 		{"other", live, errors.New("reset"), adapters.KindUnavailable, "upstream connection failed"},
+		{"late headers", live, &url.Error{Op: "Post", Err: &StallError{Headers: true, After: time.Second}}, adapters.KindTimeout,
+			"upstream sent no response headers within 1s"},
+		{"silent stream", live, &StallError{After: 2 * time.Second}, adapters.KindTimeout, "upstream stream was silent for 2s"},
 	}
 	for _, tt := range tests {
 		err := TransportError(tt.ctx, tt.err, time.Minute, errTestTimeout)
@@ -151,6 +155,10 @@ func TestTransportError(t *testing.T) {
 
 	err := StreamError(live, errors.New("reset"), time.Minute, errTestTimeout, 200)
 	if ae, ok := err.(*adapters.Error); !ok || ae.Message != "upstream connection broke during the stream" || ae.UpstreamStatus != 200 {
+		t.Errorf("StreamError: got %v", err)
+	}
+	err = StreamError(live, &StallError{After: time.Second}, time.Minute, errTestTimeout, 200)
+	if ae, ok := err.(*adapters.Error); !ok || ae.Kind != adapters.KindTimeout || ae.Message != "upstream stream was silent for 1s" || ae.UpstreamStatus != 200 {
 		t.Errorf("StreamError: got %v", err)
 	}
 	err = StreamError(live, ErrEventTooLarge, time.Minute, errTestTimeout, 200)

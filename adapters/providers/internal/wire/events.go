@@ -65,8 +65,11 @@ func (e *Emitter) Fail(err error) error {
 }
 
 // Done emits Done with the model Start named and reason.
-func (e *Emitter) Done(reason string) error {
-	return e.Send(adapters.Event{Type: adapters.EventDone, Model: e.model, FinishReason: reason})
+func (e *Emitter) Done(reason string) error { return e.DoneStop(reason, "") }
+
+// DoneStop is Done naming the stop sequence that ended the answer.
+func (e *Emitter) DoneStop(reason, stopSequence string) error {
+	return e.Send(adapters.Event{Type: adapters.EventDone, Model: e.model, FinishReason: reason, StopSequence: stopSequence})
 }
 
 // EndStream finishes a stream that ended without a read error. A stream

@@ -29,15 +29,17 @@ type Client struct {
 }
 
 // Client returns a client that sends o.Headers with every request, bounds
-// every call by timeout with cause callTimeout (a provider's own sentinel)
-// and turns non-2xx answers into errors with mapStatus.
+// every call by timeout with cause callTimeout (a provider's own sentinel),
+// streamed calls also by o.Stream, and turns non-2xx answers into errors
+// with mapStatus.
 func (o *Options) Client(timeout time.Duration, callTimeout error, mapStatus func(int, http.Header, []byte) *adapters.Error) *Client {
 	t := o.Transport()
-	return &Client{http: &http.Client{Transport: t}, transport: t, headers: o.Headers,
+	return &Client{http: &http.Client{Transport: o.StreamGuard(t)}, transport: t, headers: o.Headers,
 		timeout: timeout, callTimeout: callTimeout, mapStatus: mapStatus}
 }
 
-// Timeout is the bound on one whole call, streams included.
+// Timeout is the bound on one whole call, streams included (which the
+// stream timeouts bound more tightly while the upstream is silent).
 func (c *Client) Timeout() time.Duration { return c.timeout }
 
 // CloseIdleConnections closes the idle upstream connections.
@@ -108,17 +110,21 @@ func (c *Client) ReadBody(ctx context.Context, resp *http.Response) (string, err
 	return buf.String(), nil
 }
 
-// Call makes one call bounded by the call timeout: it posts body and hands
-// a 2xx answer to readStream when it is an event stream, draining what is
-// left after a clean end so the connection is reused, or to readWhole.
-// The Content-Type decides, not what was asked: a server may ignore
-// "stream", and a proxy may answer a stream with one message.
+// Call makes one call bounded by the call timeout (and by the stream
+// timeouts when stream is asked for): it posts body and hands a 2xx answer
+// to readStream when it is an event stream, draining what is left after a
+// clean end so the connection is reused, or to readWhole. The
+// Content-Type decides, not what was asked: a server may ignore "stream",
+// and a proxy may answer a stream with one message.
 func (c *Client) Call(ctx context.Context, target string, body []byte, stream bool,
 	readStream func(ctx context.Context, body io.Reader, status int) error,
 	readWhole func(body string, status int) error,
 ) error {
 	ctx, cancel := c.WithTimeout(ctx)
 	defer cancel()
+	if stream {
+		ctx = StreamCall(ctx)
+	}
 	resp, err := c.Post(ctx, target, body, stream)
 	if err != nil {
 		return err

@@ -13,8 +13,9 @@ import (
 
 // Options reads what every provider reads the same way from its
 // adapters.ProviderConfig: the base URL's shape, the call timeout, the
-// "header.<Name>", "dial_timeout" and "header_timeout" options. The
-// provider handles its own options and passes the rest to Parse.
+// stream timeouts, the "header.<Name>", "dial_timeout" and
+// "header_timeout" options. The provider handles its own options and
+// passes the rest to Parse.
 type Options struct {
 	typ, name, baseURL string
 	keyHeaders         []string
@@ -24,6 +25,8 @@ type Options struct {
 	Headers       http.Header
 	DialTimeout   time.Duration
 	HeaderTimeout time.Duration // 0: only the call timeout bounds it
+	// Stream bounds the silences of streamed calls (see StreamGuard).
+	Stream StreamTimeouts
 }
 
 // NewOptions starts reading cfg for a provider of type typ ("openai").
@@ -31,7 +34,11 @@ type Options struct {
 // not set (Authorization always among them).
 func NewOptions(typ string, cfg adapters.ProviderConfig, dialTimeout time.Duration, keyHeaders ...string) *Options {
 	return &Options{typ: typ, name: cfg.Name, baseURL: cfg.BaseURL, keyHeaders: keyHeaders,
-		Headers: http.Header{}, DialTimeout: dialTimeout}
+		Headers: http.Header{}, DialTimeout: dialTimeout,
+		Stream: StreamTimeouts{
+			Header: streamTimeout(cfg.StreamHeaderTimeout, DefaultStreamHeaderTimeout),
+			Idle:   streamTimeout(cfg.StreamIdleTimeout, DefaultStreamIdleTimeout),
+		}}
 }
 
 // Errorf is an error in the provider's configuration, prefixed with the

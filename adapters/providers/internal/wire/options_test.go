@@ -41,6 +41,19 @@ func TestOptions(t *testing.T) {
 			t.Errorf("%q: got %v", base, got)
 		}
 	}
+	for _, tt := range []struct {
+		header, idle time.Duration
+		want         StreamTimeouts
+	}{
+		{0, 0, StreamTimeouts{Header: DefaultStreamHeaderTimeout, Idle: DefaultStreamIdleTimeout}},
+		{time.Second, 2 * time.Second, StreamTimeouts{Header: time.Second, Idle: 2 * time.Second}},
+		{-1, -time.Second, StreamTimeouts{}},
+	} {
+		o := NewOptions("test", adapters.ProviderConfig{StreamHeaderTimeout: tt.header, StreamIdleTimeout: tt.idle}, time.Second)
+		if o.Stream != tt.want {
+			t.Errorf("stream timeouts %v %v: got %+v, want %+v", tt.header, tt.idle, o.Stream, tt.want)
+		}
+	}
 	if got := TrimBaseURL("  https://h/v1// ", "d"); got != "https://h/v1" {
 		t.Errorf("got %q", got)
 	}

@@ -1,0 +1,116 @@
+package anthropic
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/runtime"
+)
+
+// messages serves POST /v1/messages.
+func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+	if err := checkVersion(r); err != nil {
+		return err
+	}
+	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	req, err := decodeMessages(body, d.env.Limits, false)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	agent, err := d.resolve(ctx, p, req.model)
+	if err != nil {
+		return err
+	}
+	call := &req.call
+	call.Principal, call.Dialect, call.Agent = p, Name, agent
+	setRequestID(w)
+	enc := newEncoder(runtime.NewID("msg_"), req.model, nil)
+	if !call.Stream {
+		if _, err := d.env.Runtime.Run(ctx, call, enc.emit); err != nil {
+			return err
+		}
+		dialects.WriteRawJSON(w, http.StatusOK, enc.appendMessage(nil))
+		return nil
+	}
+	sse := dialects.NewSSE(w)
+	enc.send = sse.Event
+	_, err = d.env.Runtime.Run(ctx, call, enc.emit)
+	if err != nil && !sse.Started() {
+		return err
+	}
+	if err != nil {
+		// After the stream began, a failure is an error event, which the
+		// SDKs raise as the matching exception.
+		_ = sse.Event("error", appendError(nil, adapters.AsError(err)))
+	}
+	return nil
+}
+
+// countTokens serves POST /v1/messages/count_tokens: the prompt's tokens
+// as the model would get it (the agent's system prompt, the system, the
+// messages and the tools), estimated by the gateway's tokenizer-free rule
+// (four bytes a token) since not every upstream can count.
+func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+	if err := checkVersion(r); err != nil {
+		return err
+	}
+	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	req, err := decodeMessages(body, d.env.Limits, true)
+	if err != nil {
+		return err
+	}
+	agent, err := d.resolve(r.Context(), p, req.model)
+	if err != nil {
+		return err
+	}
+	setRequestID(w)
+	n := countPrompt(agent, &req.call)
+	dialects.WriteRawJSON(w, http.StatusOK, append(strconv.AppendInt([]byte(`{"input_tokens":`), int64(n), 10), '}'))
+	return nil
+}
+
+// countPrompt estimates the prompt tokens of call on agent.
+func countPrompt(agent *adapters.Agent, call *adapters.Call) int {
+	n := runtime.EstimateRequestTokens(&adapters.Request{System: agent.SystemPrompt, Messages: call.Messages})
+	for i := range call.ClientTools {
+		t := &call.ClientTools[i]
+		n += runtime.EstimateTokens(t.Name) + runtime.EstimateTokens(t.Description) + runtime.EstimateTokens(string(t.Parameters))
+	}
+	return n
+}
+
+// resolve finds what a request's model names: an agent's id or name or,
+// failing that, a routed upstream model called directly (passthrough,
+// within the tier's models allowlist), so existing Anthropic code works by
+// changing only its base URL.
+func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
+	agent, err := d.env.Runtime.Agent(ctx, p, model)
+	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
+		return agent, err
+	}
+	agent, perr := d.env.Runtime.Passthrough(p, model)
+	if perr == nil {
+		return agent, nil
+	}
+	if adapters.AsError(perr).Kind == adapters.KindForbidden {
+		return nil, perr
+	}
+	return nil, modelNotFound(model)
+}
+
+// modelNotFound is Anthropic's not_found_error for a model, in its
+// wording.
+func modelNotFound(model string) error {
+	return &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model",
+		Message: "model: " + model + " (not an agent or a routed model; GET /v1/models lists the agents)"}
+}
