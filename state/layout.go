@@ -29,6 +29,9 @@ import (
 //	memories  tenant \0 agent \0 id → Memory (binary: JSON fields, then float32 embedding; memory.go)
 //	agentstats tenant \0 agent → AgentStats (memory.go)
 //	turnrecs  tenant \0 agent \0 run id → TurnRecord (answers end users may rate; memory.go)
+//	responses tenant \0 response node id → StoredResponse (responses.go)
+//	conversations tenant \0 id → Conversation (conversations.go)
+//	convitems tenant \0 conversation \0 seq (8-byte BE) → ConversationItem
 //	objects   object id → ObjectOwner (upstream objects made through the passthrough; objects.go)
 //	declaredkeys key id → first sighting of a configuration-declared key (8-byte BE unix nanos; declaredkeys.go)
 //

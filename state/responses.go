@@ -7,20 +7,29 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/adapters"
 )
 
 // Stored responses. Layout (the bucket is made by the first write, so
 // stores written before it existed need no migration):
 //
-//	responses  tenant \0 session id → StoredResponse
+//	responses  tenant \0 response node id (or, before nodes, session id) → StoredResponse
 var bucketResponses = []byte("responses")
 
-// StoredResponse is the latest response of a conversation (a session) as
-// a dialect answered it, kept so a client can fetch it again and continue
-// the conversation with the settings it pinned. There is one per session:
-// each new response of the conversation replaces it.
+// StoredResponse is one response as a dialect answered it: a node of a
+// conversation tree. Its conversation is the path from the tree's root to
+// it: the context it was answered in (Previous, or Conversation, or
+// Base), then its own Turn. Continuing from a response adds a child, so
+// two continuations of one response are two branches that never see each
+// other.
+//
+// Records written before responses were nodes (by agentgate before
+// schema 2's responses gained Turn) are the latest response of the
+// session of the same id: they have no Turn, and their conversation is
+// that session.
 type StoredResponse struct {
-	// ID is the session id of the conversation.
+	// ID is the node's id (the response id without its "resp_").
 	ID      string `json:"id"`
 	Tenant  string `json:"tenant"`
 	AgentID string `json:"agent_id"`
@@ -30,7 +39,28 @@ type StoredResponse struct {
 	// Body is the response as the dialect encoded it.
 	Body    json.RawMessage `json:"body"`
 	Updated time.Time       `json:"updated_at"`
+
+	// Previous is the node this one continues, if any.
+	Previous string `json:"previous,omitempty"`
+	// Conversation is the conversation (Conversations) this response was
+	// answered in and added its items to; its context is that
+	// conversation's items up to ConversationSeq.
+	Conversation    string `json:"conversation,omitempty"`
+	ConversationSeq int64  `json:"conversation_seq,omitempty"`
+	// Base is the context of a node that continues a conversation kept
+	// elsewhere (another dialect's session), copied when it branched off.
+	Base []adapters.Message `json:"base,omitempty"`
+	// Turn is what this response added to its conversation: its input,
+	// then the model's messages (tool calls, tool results, the answer).
+	Turn []adapters.Message `json:"turn"`
+	// InputItems are the request's input items as the dialect lists them.
+	InputItems json.RawMessage `json:"input_items,omitempty"`
+	Created    time.Time       `json:"created_at,omitzero"`
 }
+
+// Node reports whether r was stored as a node of a conversation tree (it
+// has a turn), not as the latest response of a session (older stores).
+func (r *StoredResponse) Node() bool { return r.Turn != nil }
 
 // ResponseStore keeps the latest response of each conversation. Stores
 // implement it beside Store.
@@ -40,6 +70,9 @@ type ResponseStore interface {
 	PutResponse(ctx context.Context, r *StoredResponse) error
 	// GetResponse returns tenant's stored response id, or ErrNotFound.
 	GetResponse(ctx context.Context, tenant, id string) (*StoredResponse, error)
+	// DeleteResponse removes tenant's stored response id, or returns
+	// ErrNotFound. Responses that continue it keep their own turns.
+	DeleteResponse(ctx context.Context, tenant, id string) error
 }
 
 var _ ResponseStore = (*Bolt)(nil)
@@ -97,4 +130,23 @@ func (b *Bolt) GetResponse(ctx context.Context, tenant, id string) (*StoredRespo
 		return nil, err
 	}
 	return out, nil
+}
+
+// DeleteResponse removes tenant's stored response id.
+func (b *Bolt) DeleteResponse(ctx context.Context, tenant, id string) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
+	defer b.exit()
+	if !validName(tenant) || !validID(id) {
+		return ErrNotFound
+	}
+	key := join(tenant, id)
+	return b.update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketResponses)
+		if bk == nil || bk.Get(key) == nil {
+			return ErrNotFound
+		}
+		return bk.Delete(key)
+	})
 }

@@ -93,6 +93,12 @@ type Store interface {
 	// passthrough (objects.go).
 	Objects
 
+	// ResponseStore keeps responses as nodes of conversation trees, and
+	// Conversations the conversations of the Conversations API
+	// (responses.go, conversations.go).
+	ResponseStore
+	Conversations
+
 	// PutMemories creates or replaces long-term memory items in one
 	// transaction.
 	PutMemories(ctx context.Context, items []*Memory) error

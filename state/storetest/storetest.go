@@ -55,6 +55,9 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"DocumentTenantIsolation", testDocumentTenantIsolation},
 		{"DocumentInvalidID", testDocumentInvalidID},
 		{"Objects", testObjects},
+		{"Conversations", testConversations},
+		{"ConversationConcurrentAppend", testConversationConcurrentAppend},
+		{"ResponseNodes", testResponseNodes},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {

@@ -63,7 +63,7 @@ const Prefix = "/api/client/v1"
 
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
-	return []dialects.Route{
+	routes := []dialects.Route{
 		{Pattern: "GET " + Prefix + "/agents", Handler: d.listAgents},
 		{Pattern: "GET " + Prefix + "/agents/{agentKey}", Handler: d.getAgent},
 		{Pattern: "GET " + Prefix + "/agents/{agentKey}/versions", Handler: d.listVersions},
@@ -76,6 +76,10 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET " + Prefix + "/models/{id...}", Handler: d.getModel},
 		{Pattern: "POST /v1/responses", Handler: d.create, CallsModel: true},
 		{Pattern: "GET /v1/responses/{id}", Handler: d.retrieve},
+		{Pattern: "DELETE /v1/responses/{id}", Handler: d.deleteResponse},
+		{Pattern: "GET /v1/responses/{id}/input_items", Handler: d.inputItems},
+		{Pattern: "DELETE " + Prefix + "/responses/{id}", Handler: d.deleteResponse},
+		{Pattern: "GET " + Prefix + "/responses/{id}/input_items", Handler: d.inputItems},
 		{Pattern: "GET " + Prefix + "/knowledge", Handler: d.listSources},
 		{Pattern: "POST " + Prefix + "/knowledge/{source}/documents", Handler: d.addDocument, CallsModel: true},
 		// GET …/knowledge/{source}/documents and …/knowledge/documents/{id}
@@ -83,6 +87,19 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET " + Prefix + "/knowledge/{a}/{b}", Handler: d.getKnowledge},
 		{Pattern: "DELETE " + Prefix + "/knowledge/documents/{id}", Handler: d.deleteDocument},
 	}
+	for _, base := range []string{"/v1", Prefix} {
+		routes = append(routes,
+			dialects.Route{Pattern: "POST " + base + "/conversations", Handler: d.createConversation},
+			dialects.Route{Pattern: "GET " + base + "/conversations/{id}", Handler: d.getConversation},
+			dialects.Route{Pattern: "POST " + base + "/conversations/{id}", Handler: d.updateConversation},
+			dialects.Route{Pattern: "DELETE " + base + "/conversations/{id}", Handler: d.deleteConversation},
+			dialects.Route{Pattern: "GET " + base + "/conversations/{id}/items", Handler: d.listConversationItems},
+			dialects.Route{Pattern: "POST " + base + "/conversations/{id}/items", Handler: d.addConversationItems},
+			dialects.Route{Pattern: "GET " + base + "/conversations/{id}/items/{item_id}", Handler: d.getConversationItem},
+			dialects.Route{Pattern: "DELETE " + base + "/conversations/{id}/items/{item_id}", Handler: d.deleteConversationItem},
+		)
+	}
+	return routes
 }
 
 // WriteError implements dialects.Dialect with OpenAI's error object, so
