@@ -51,8 +51,8 @@ var passed = []string{"parallel_tool_calls", "user", "safety_identifier", "promp
 // decoded is a validated request, ready to become a Call once its agent
 // and conversation are resolved.
 type decoded struct {
-	model        string
-	previousID   string
+	model      string
+	previousID string
 	// conversation is the Conversations API conversation the response is
 	// answered in and adds its items to.
 	conversation string
@@ -69,9 +69,9 @@ type decoded struct {
 	// inputItems are the input's items as they are listed (with ids).
 	inputItems []json.RawMessage
 	outputs    []toolOutput
-	calls   map[string]string // call_id → name
-	call    adapters.Call
-	echo    echo
+	calls      map[string]string // call_id → name
+	call       adapters.Call
+	echo       echo
 }
 
 // toolOutput is a function_call_output item of the input.

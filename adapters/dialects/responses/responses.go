@@ -305,4 +305,3 @@ func linkOutputs(req *decoded, prev *state.StoredResponse) error {
 	}
 	return nil
 }
-
