@@ -10,7 +10,6 @@ import (
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 // Items are the Responses API's units of a conversation, as input_items
@@ -138,43 +137,40 @@ func normalizeItems(raw json.RawMessage) ([]json.RawMessage, error) {
 		return nil, err
 	}
 	out := make([]json.RawMessage, 0, len(items))
-	for _, it := range items {
-		it = compact(it)
-		typ := gjson.GetBytes(it, "type").Str
-		var err error
+	for _, raw := range items {
+		// Decoded as the input decoder reads it (a repeated key's last
+		// value wins), and written back without repeats.
+		var it map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &it); err != nil {
+			return nil, err
+		}
+		var typ, role string
+		_ = json.Unmarshal(it["type"], &typ)
+		_ = json.Unmarshal(it["role"], &role)
 		if typ == "" {
 			typ = "message"
-			if it, err = sjson.SetBytes(it, "type", typ); err != nil {
-				return nil, err
-			}
+			it["type"] = json.RawMessage(`"message"`)
 		}
-		if typ == "message" {
-			if c := gjson.GetBytes(it, "content"); c.Type == gjson.String {
-				part := "input_text"
-				if gjson.GetBytes(it, "role").Str == "assistant" {
-					part = "output_text"
-				}
-				parts := append([]byte(`[{"type":"`+part+`","text":`), dialects.AppendString(nil, c.Str)...)
-				if it, err = sjson.SetRawBytes(it, "content", append(parts, "}]"...)); err != nil {
-					return nil, err
-				}
+		var text string
+		if typ == "message" && json.Unmarshal(it["content"], &text) == nil {
+			part := "input_text"
+			if role == "assistant" {
+				part = "output_text"
 			}
+			parts := append([]byte(`[{"type":"`+part+`","text":`), dialects.AppendString(nil, text)...)
+			it["content"] = append(parts, "}]"...)
 		}
-		if !gjson.GetBytes(it, "id").Exists() {
+		if _, ok := it["id"]; !ok {
 			prefix := map[string]string{"message": "msg_", "function_call": "fc_", "function_call_output": "fco_", "reasoning": "rs_"}[typ]
 			if prefix == "" {
 				prefix = "item_"
 			}
-			if it, err = sjson.SetBytes(it, "id", newItemID(prefix)); err != nil {
-				return nil, err
-			}
+			it["id"] = dialects.AppendString(nil, newItemID(prefix))
 		}
-		if typ != "reasoning" && !gjson.GetBytes(it, "status").Exists() {
-			if it, err = sjson.SetBytes(it, "status", "completed"); err != nil {
-				return nil, err
-			}
+		if _, ok := it["status"]; !ok && typ != "reasoning" {
+			it["status"] = json.RawMessage(`"completed"`)
 		}
-		out = append(out, it)
+		out = append(out, marshal(it))
 	}
 	return out, nil
 }
