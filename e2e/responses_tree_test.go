@@ -256,12 +256,12 @@ func TestResponsesConversationsAPI(t *testing.T) {
 	// Bad requests name their field.
 	for body, param := range map[string]string{
 		`{"model":"support-bot","input":"x","conversation":"` + conv.ID + `","previous_response_id":"` + r.ID + `"}`: "conversation",
-		`{"model":"support-bot","input":"x","conversation":"` + conv.ID + `","store":false}`:                          "store",
-		`{"model":"support-bot","input":"x","truncation":"sometimes"}`:                                                 "truncation",
-		`{"model":"support-bot","input":"x","include":["everything"]}`:                                                 "include[0]",
-		`{"model":"support-bot","input":"x","metadata":{"k":1}}`:                                                       "metadata",
-		`{"model":"support-bot","input":"x","text":{"format":{"type":"yaml"}}}`:                                        "text.format.type",
-		`{"model":"support-bot","input":"x","tool_choice":"sometimes"}`:                                                "tool_choice",
+		`{"model":"support-bot","input":"x","conversation":"` + conv.ID + `","store":false}`:                         "store",
+		`{"model":"support-bot","input":"x","truncation":"sometimes"}`:                                               "truncation",
+		`{"model":"support-bot","input":"x","include":["everything"]}`:                                               "include[0]",
+		`{"model":"support-bot","input":"x","metadata":{"k":1}}`:                                                     "metadata",
+		`{"model":"support-bot","input":"x","text":{"format":{"type":"yaml"}}}`:                                      "text.format.type",
+		`{"model":"support-bot","input":"x","tool_choice":"sometimes"}`:                                              "tool_choice",
 	} {
 		status, resp, _ := g.Do("POST", "/v1/responses", testgate.KeyA, body)
 		if status != 400 || gjson.GetBytes(resp, "error.param").Str != param {
