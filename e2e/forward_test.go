@@ -109,7 +109,7 @@ func TestForwardModelEndpoints(t *testing.T) {
 	})
 
 	t.Run("images", func(t *testing.T) {
-		img, err := client.Images.Generate(ctx, openai.ImageGenerateParams{Model: openai.ImageModelDallE3, Prompt: "a cat"})
+		img, err := client.Images.Generate(ctx, openai.ImageGenerateParams{Model: "dall-e-3", Prompt: "a cat"})
 		if err != nil {
 			t.Fatal(err)
 		}
