@@ -16,6 +16,10 @@ import (
 	_ "github.com/agentgate/agentgate/adapters/dialects/responses"
 	_ "github.com/agentgate/agentgate/adapters/dialects/tenzro"
 
+	// Storage backends (agentgate.storage): one registration line each.
+	_ "github.com/agentgate/agentgate/state/bbolt"
+	_ "github.com/agentgate/agentgate/state/postgres"
+
 	// Providers: one registration line each.
 	_ "github.com/agentgate/agentgate/adapters/providers/anthropic"
 	_ "github.com/agentgate/agentgate/adapters/providers/gemini"

@@ -78,6 +78,10 @@ type Agent struct {
 	// Declared marks agents from the operator's configuration, which no
 	// API can change or delete.
 	Declared bool `json:"-"`
+	// Revision is the stored agent's revision, set by the store: an
+	// update names the revision it read and fails when another writer
+	// moved it on (optimistic concurrency; see state.Agents).
+	Revision int64 `json:"revision,omitempty"`
 }
 
 // MemoryConfig selects the kinds of long-term memory an agent keeps.

@@ -25,6 +25,10 @@ const (
 	KindUnavailable
 	KindTimeout
 	KindInternal
+	// KindStoreUnavailable is a request that needed the store while it
+	// could not be reached (a shared database down): 503, and the client
+	// may retry.
+	KindStoreUnavailable
 )
 
 var kindStatus = [...]int{
@@ -41,12 +45,13 @@ var kindStatus = [...]int{
 	http.StatusServiceUnavailable,
 	http.StatusGatewayTimeout,
 	http.StatusInternalServerError,
+	http.StatusServiceUnavailable,
 }
 
 var kindCodes = [...]string{
 	"", "invalid_request", "invalid_api_key", "forbidden", "not_found", "conflict",
 	"request_too_large", "rate_limit_exceeded", "insufficient_quota", "upstream_error",
-	"upstream_unavailable", "upstream_timeout", "internal_error",
+	"upstream_unavailable", "upstream_timeout", "internal_error", "storage_unavailable",
 }
 
 // Error is a failure with a kind, a message for the client and, for bad
@@ -103,8 +108,15 @@ func BadField(field, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalidRequest, Param: field, Message: field + ": " + fmt.Sprintf(format, args...)}
 }
 
-// AsError returns err as an *Error, wrapping unknown errors as internal
-// ones so no raw Go error text decides a status.
+// ErrStoreUnavailable marks errors of a store that cannot be reached (a
+// shared database down or cut off): AsError makes them 503s of
+// KindStoreUnavailable. The store packages wrap their connection errors
+// with it (state.ErrUnavailable).
+var ErrStoreUnavailable = errors.New("store unavailable")
+
+// AsError returns err as an *Error: store outages become 503s of
+// KindStoreUnavailable, unknown errors internal ones, so no raw Go error
+// text decides a status.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -112,6 +124,9 @@ func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if errors.Is(err, ErrStoreUnavailable) {
+		return &Error{Kind: KindStoreUnavailable, Message: "the gateway's store is unavailable; retry shortly", RetryAfter: time.Second}
 	}
 	return &Error{Kind: KindInternal, Message: "internal error"}
 }

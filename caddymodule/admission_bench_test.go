@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -19,12 +20,12 @@ import (
 // authentication, the concurrency slot, rpm and tpm buckets, a monthly
 // quota reservation and its settlement.
 func BenchmarkAdmission(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "bench.db")
-	be, err := acquireBackend(path, 0, zap.NewNop())
+	opener := &bbolt.Module{File: filepath.Join(b.TempDir(), "bench.db")}
+	be, err := acquireBackend(opener, 0, clock.Real{}, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer releaseStore(path)
+	defer releaseStore(opener.Location())
 	tiers := runtime.NewTiers(state.Tier{Name: "pro", MonthlyTokens: 1 << 50, RPM: 1 << 40, TPM: 1 << 50, Concurrent: 1 << 20})
 	rt, err := runtime.New(runtime.Config{Store: be.store, Providers: map[string]adapters.Provider{}, Tiers: tiers, Recorder: be.recorder})
 	if err != nil {

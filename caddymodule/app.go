@@ -5,9 +5,9 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -16,6 +16,7 @@ import (
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -27,9 +28,14 @@ func init() {
 // App is the agentgate app: everything the gateway's handlers share. In a
 // Caddyfile it is the `agentgate` global option.
 type App struct {
-	// DataDir holds the embedded store (agentgate.db). Default: ./data,
-	// relative to Caddy's working directory.
+	// DataDir holds the embedded store (agentgate.db) when Storage names
+	// no other place. Default: ./data, relative to Caddy's working
+	// directory.
 	DataDir string `json:"data_dir,omitempty"`
+	// Storage is the agentgate.storage module keeping the gateway's
+	// state: bbolt (the default, one file in DataDir) or postgres (shared
+	// by several gateway instances).
+	Storage json.RawMessage `json:"storage,omitempty" caddy:"namespace=agentgate.storage inline_key=module"`
 	// Providers are the upstream provider instances.
 	Providers []ProviderConfig `json:"providers,omitempty"`
 	// Routes map model names to providers: exact names, aliases and
@@ -73,15 +79,15 @@ type App struct {
 	// clock is the process's one clock: admission, the runtime (usage
 	// stamps, sessions, agents, paused runs, memory), the built-in tools
 	// and the admin API all read it.
-	clock     clock.Clock
-	backend   *backend
-	storePath string
-	tools     *toolset
-	runtime   *runtime.Runtime
-	keys      *keyring
-	env       *dialects.Env
-	metrics   *metrics
-	log       *zap.Logger
+	clock         clock.Clock
+	backend       *backend
+	storeLocation string
+	tools         *toolset
+	runtime       *runtime.Runtime
+	keys          *keyring
+	env           *dialects.Env
+	metrics       *metrics
+	log           *zap.Logger
 }
 
 // testClock, set only by this package's tests (export_test.go), replaces
@@ -196,17 +202,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	repl := caddy.NewReplacer()
-	if a.DataDir == "" {
-		a.DataDir = "data"
-	}
-	dir, err := filepath.Abs(repl.ReplaceAll(a.DataDir, ""))
-	if err != nil {
-		return fmt.Errorf("data_dir: %v", err)
-	}
-	a.storePath = filepath.Join(dir, "agentgate.db")
-	be, err := acquireBackend(a.storePath, time.Duration(a.UsageFlushInterval), a.log)
+	opener, err := a.storage(ctx, repl)
 	if err != nil {
 		return err
+	}
+	a.storeLocation = opener.Location()
+	be, err := acquireBackend(opener, time.Duration(a.UsageFlushInterval), a.clock, a.log)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
 	}
 	a.backend = be
 	store := be.store
@@ -277,6 +280,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// storage loads the storage module; without one, the embedded store in
+// DataDir.
+func (a *App) storage(ctx caddy.Context, repl *caddy.Replacer) (state.Opener, error) {
+	if a.DataDir == "" {
+		a.DataDir = "data"
+	}
+	dataDir := repl.ReplaceAll(a.DataDir, "")
+	if a.Storage == nil {
+		m := &bbolt.Module{Dir: dataDir}
+		return m, m.Provision(ctx)
+	}
+	mod, err := ctx.LoadModule(a, "Storage")
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if m, ok := mod.(*bbolt.Module); ok {
+		m.DefaultDir(dataDir)
+	}
+	opener, ok := mod.(state.Opener)
+	if !ok {
+		return nil, fmt.Errorf("storage: module %T opens no store", mod)
+	}
+	return opener, nil
+}
+
 func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
 	if c.ID == "" {
 		return nil, errors.New("id is required")
@@ -336,7 +364,7 @@ func (a *App) Cleanup() error {
 	}
 	if a.backend != nil {
 		a.backend = nil
-		return releaseStore(a.storePath)
+		return releaseStore(a.storeLocation)
 	}
 	return nil
 }

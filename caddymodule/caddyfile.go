@@ -28,6 +28,8 @@ func init() {
 //
 //	agentgate {
 //	    data_dir <dir>
+//	    storage bbolt [<dir>]               # the default: one file in data_dir
+//	    storage postgres <dsn> { … }        # shared by several instances; see state/postgres
 //	    max_body_bytes <n>
 //	    max_image_bytes <n>
 //	    usage_flush_interval <duration>
@@ -110,6 +112,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 		switch d.Val() {
 		case "data_dir":
 			err = oneArg(d, &app.DataDir)
+		case "storage":
+			err = parseStorage(d, app)
 		case "max_body_bytes":
 			err = intArg(d, &app.MaxBodyBytes)
 		case "max_image_bytes":
@@ -561,6 +565,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized agentgate directive option %q", d.Val())
 		}
 	}
+	return nil
+}
+
+// parseStorage parses `storage <module> …`: the rest is the
+// agentgate.storage module's own syntax.
+func parseStorage(d *caddyfile.Dispenser, app *App) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	name := d.Val()
+	unm, err := caddyfile.UnmarshalModule(d, "agentgate.storage."+name)
+	if err != nil {
+		return err
+	}
+	app.Storage = caddyconfig.JSONModuleObject(unm, "module", name, nil)
 	return nil
 }
 

@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,8 +18,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "agentgate",
-		Usage: "key create|list|revoke [flags]",
-		Short: "Manages agentgate API keys of a running Caddy",
+		Usage: "key create|list|revoke [flags] | store copy --from <store> --to <store>",
+		Short: "Manages agentgate API keys of a running Caddy, and copies stores",
 		Long: `
 Manages agentgate API keys through the admin API of a running Caddy (the
 store is locked by that process, so the CLI never opens it directly).
@@ -28,6 +30,16 @@ store is locked by that process, so the CLI never opens it directly).
 
 --address selects the admin endpoint (default: $AGENTGATE_ADMIN, else localhost:2019).
 A created key is printed once; only its hash is stored.
+
+Copies every object of one store into another, empty one, offline (stop
+the gateway first), and says what it copied:
+
+  caddy agentgate store copy --from bbolt:./data --to 'postgres:{env.AGENTGATE_DSN}'
+
+A store is <module>:<argument>, as the Caddyfile's "storage <module>
+<argument>" names it: bbolt:<data dir or store file>, postgres:<dsn>.
+Placeholders such as {env.X} are expanded, so a DSN's password need not
+appear on the command line.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.PersistentFlags().String("address", "", "admin API address (default $AGENTGATE_ADMIN or localhost:2019)")
@@ -74,6 +86,24 @@ A created key is printed once; only its hash is stored.
 				}}
 			key.AddCommand(create, list, revoke)
 			cmd.AddCommand(key)
+			store := &cobra.Command{Use: "store", Short: "Copies a gateway's state between stores"}
+			storeCopy := &cobra.Command{Use: "copy", Short: "Copies every object of a store into an empty one, offline", Args: cobra.NoArgs,
+				RunE: func(c *cobra.Command, _ []string) error {
+					from, _ := c.Flags().GetString("from")
+					to, _ := c.Flags().GetString("to")
+					if from == "" || to == "" {
+						return errors.New("--from and --to are required")
+					}
+					ctx := c.Context()
+					if ctx == nil {
+						ctx = context.Background()
+					}
+					return copyStore(ctx, c.OutOrStdout(), from, to)
+				}}
+			storeCopy.Flags().String("from", "", "the store to copy: bbolt:<dir or file> or postgres:<dsn>")
+			storeCopy.Flags().String("to", "", "the empty store to copy into")
+			store.AddCommand(storeCopy)
+			cmd.AddCommand(store)
 		},
 	})
 }

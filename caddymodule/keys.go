@@ -59,12 +59,12 @@ func newKeyring(store state.Store, cfg []KeyConfig, repl *caddy.Replacer, log *z
 		k.declared[h] = &state.APIKey{ID: "cfg_" + hex.EncodeToString(h[:6]), Hash: h, Tenant: tenant, Tier: tier,
 			Email: kc.Email, Projects: kc.Projects, Prefix: prefixOf(secret)}
 	}
-	if ds, ok := store.(state.DeclaredKeys); ok && len(k.declared) > 0 {
+	if len(k.declared) > 0 {
 		ids := make([]string, 0, len(k.declared))
 		for _, key := range k.declared {
 			ids = append(ids, key.ID)
 		}
-		seen, err := ds.DeclaredKeysSeen(context.Background(), ids, now)
+		seen, err := store.DeclaredKeysSeen(context.Background(), ids, now)
 		if err != nil {
 			return nil, fmt.Errorf("keys: recording the configuration's keys: %w", err)
 		}

@@ -1,49 +1,87 @@
 package caddymodule
 
 import (
+	"context"
+	"sync"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
-// stores holds each open store by absolute path. Caddy provisions a new
-// config before it cleans up the old one, so during a reload both hold
-// the same store; bbolt locks its file, so opening it twice would block.
+// stores holds each open store by location (a file's path, a database).
+// Caddy provisions a new config before it cleans up the old one, so
+// during a reload both hold the same store: bbolt locks its file, so
+// opening it twice would block, and a database pool opened twice would
+// hold twice the connections.
 var stores = caddy.NewUsagePool()
 
-// backend is what outlives a config: the open store and the usage
-// recorder writing to it. Calls still running on an old config after a
-// reload keep recording through it until the last config lets go.
+// backend is what outlives a config: the open store, the usage recorder
+// writing to it and the sweeper of expired runs. Calls still running on
+// an old config after a reload keep recording through it until the last
+// config lets go.
 type backend struct {
 	store    state.Store
 	recorder *runtime.Recorder
 	// limits keeps rate-limit and quota state across reloads.
 	limits state.Limits
+
+	stopSweeps context.CancelFunc
+	swept      sync.WaitGroup
 }
 
-// Destruct commits queued usage records, then closes the store.
+// Destruct stops the sweeper, commits queued usage records, then closes
+// the store.
 func (b *backend) Destruct() error {
+	b.stopSweeps()
+	b.swept.Wait()
 	b.recorder.Close()
 	return b.store.Close()
 }
 
-// storeLockTimeout is how long to wait for another process's lock on the
-// store file before giving up with a clear message.
-const storeLockTimeout = 2 * time.Second
+// sweepEvery is how often expired paused runs are removed from the store.
+// On a shared store every instance sweeps; a sweep that finds nothing
+// costs one indexed query.
+var sweepEvery = time.Minute
 
-// acquireBackend opens the store at path, or shares the one already open.
-// flushEvery applies when this call opens it.
-func acquireBackend(path string, flushEvery time.Duration, log *zap.Logger) (*backend, error) {
-	v, _, err := stores.LoadOrNew(path, func() (caddy.Destructor, error) {
-		s, err := state.OpenBolt(path, state.BoltOptions{LockTimeout: storeLockTimeout})
+// sweep removes runs past their expiry, by clk, until ctx ends.
+func (b *backend) sweep(ctx context.Context, clk clock.Clock, log *zap.Logger) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := b.store.SweepRuns(ctx, clk.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("sweeping expired paused runs", zap.Error(err))
+		case n > 0:
+			log.Info("swept expired paused runs", zap.Int("runs", n))
+		}
+	}
+}
+
+// acquireBackend opens the store opener names, or shares the one already
+// open there. flushEvery and clk (the sweeper's) apply when this call
+// opens it.
+func acquireBackend(opener state.Opener, flushEvery time.Duration, clk clock.Clock, log *zap.Logger) (*backend, error) {
+	v, _, err := stores.LoadOrNew(opener.Location(), func() (caddy.Destructor, error) {
+		s, err := opener.Open()
 		if err != nil {
 			return nil, err
 		}
 		rec := runtime.NewRecorder(s, log, flushEvery)
-		return &backend{store: s, recorder: rec, limits: state.NewMemoryLimits(s, rec.Flush)}, nil
+		b := &backend{store: s, recorder: rec, limits: state.NewMemoryLimits(s, rec.Flush)}
+		ctx, cancel := context.WithCancel(context.Background())
+		b.stopSweeps = cancel
+		b.swept.Go(func() { b.sweep(ctx, clk, log) })
+		return b, nil
 	})
 	if err != nil {
 		return nil, err
@@ -51,7 +89,7 @@ func acquireBackend(path string, flushEvery time.Duration, log *zap.Logger) (*ba
 	return v.(*backend), nil
 }
 
-func releaseStore(path string) error {
-	_, err := stores.Delete(path)
+func releaseStore(location string) error {
+	_, err := stores.Delete(location)
 	return err
 }

@@ -257,11 +257,11 @@ func TestConversationsPerAgent(t *testing.T) {
 
 // TestStoreOfSchemaV1Continues starts Caddy on a data directory holding a
 // store written before conversations were per agent
-// (state/testdata/v1-sessions.db): its conversations continue with the
+// (state/bbolt/testdata/v1-sessions.db): its conversations continue with the
 // agents they were held with, per tenant, and their ids are new to other
 // agents.
 func TestStoreOfSchemaV1Continues(t *testing.T) {
-	data, err := os.ReadFile("../state/testdata/v1-sessions.db")
+	data, err := os.ReadFile("../state/bbolt/testdata/v1-sessions.db")
 	if err != nil {
 		t.Fatal(err)
 	}

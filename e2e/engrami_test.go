@@ -50,7 +50,7 @@ import (
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/agentgate/agentgate/runtime/memory"
-	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // The document's host and token, and the key of its tenant (tenant_xyz).
@@ -371,7 +371,7 @@ func TestEngramiDeleteMemory(t *testing.T) {
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.OpenBolt(filepath.Join(g.DataDir, "agentgate.db"), state.BoltOptions{})
+	store, err := bbolt.Open(filepath.Join(g.DataDir, "agentgate.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

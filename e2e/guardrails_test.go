@@ -16,6 +16,7 @@ import (
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // Guardrails and knowledge (RAG) end to end: the real store, the real
@@ -98,7 +99,7 @@ func addGuardHandbook(t *testing.T, rt *runtime.Runtime) {
 func TestGuardrailsAndRAGRuntime(t *testing.T) {
 	up := (&fakeupstream.OpenAI{Reply: guardReply}).Start()
 	defer up.Close()
-	store, err := state.OpenBolt(filepath.Join(t.TempDir(), "agentgate.db"), state.BoltOptions{})
+	store, err := bbolt.Open(filepath.Join(t.TempDir(), "agentgate.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestGuardrailsAndRAGThroughCaddy(t *testing.T) {
 		t.Fatal(err)
 	}
 	func() {
-		store, err := state.OpenBolt(filepath.Join(g.DataDir, "agentgate.db"), state.BoltOptions{})
+		store, err := bbolt.Open(filepath.Join(g.DataDir, "agentgate.db"), bbolt.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

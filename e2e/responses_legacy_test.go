@@ -16,12 +16,12 @@ import (
 
 // TestResponsesOfAnOlderStore starts Caddy on a store written before
 // responses were nodes of conversation trees
-// (state/testdata/v2-responses.db: one stored response per session, its
+// (state/bbolt/testdata/v2-responses.db: one stored response per session, its
 // id resp_{session id}): the response is retrieved as stored, its input
 // items are its conversation's, and continuing it (twice: two branches)
 // sees the whole conversation, while the branches see only their own.
 func TestResponsesOfAnOlderStore(t *testing.T) {
-	data, err := os.ReadFile("../state/testdata/v2-responses.db")
+	data, err := os.ReadFile("../state/bbolt/testdata/v2-responses.db")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
-	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -585,7 +585,7 @@ func rspSeed(t *testing.T, g *testgate.Gateway, cfg testgate.Config, agents ...*
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := state.OpenBolt(filepath.Join(g.DataDir, "agentgate.db"), state.BoltOptions{})
+	s, err := bbolt.Open(filepath.Join(g.DataDir, "agentgate.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

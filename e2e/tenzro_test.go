@@ -30,6 +30,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/tidwall/gjson"
 )
@@ -833,7 +834,7 @@ func TestTenzroOrchestrationPatterns(t *testing.T) {
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	store, err := state.OpenBolt(filepath.Join(g.DataDir, "agentgate.db"), state.BoltOptions{})
+	store, err := bbolt.Open(filepath.Join(g.DataDir, "agentgate.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

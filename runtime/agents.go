@@ -79,17 +79,27 @@ func (rt *Runtime) CreateAgent(ctx context.Context, a *adapters.Agent) error {
 		exists.Message += " (declared in the gateway's configuration)"
 		return exists
 	}
-	rt.agentsMu.Lock()
-	defer rt.agentsMu.Unlock()
 	err := rt.store.CreateAgent(ctx, a)
 	if !errors.Is(err, state.ErrExists) {
 		return err
 	}
-	prev, gerr := rt.store.GetAgent(ctx, a.Tenant, a.ID)
-	if gerr != nil || !prev.Deleted() {
-		return exists
+	stored, err := rt.changeAgent(ctx, a.Tenant, a.ID, func(prev *adapters.Agent) error {
+		if !prev.Deleted() {
+			return exists
+		}
+		rev := prev.Revision
+		*prev = *a
+		prev.Revision = rev
+		return nil
+	})
+	if errors.Is(err, state.ErrNotFound) {
+		return exists // the tombstone went between the two writes
 	}
-	return rt.store.PutAgent(ctx, a)
+	if err != nil {
+		return err
+	}
+	a.Revision = stored.Revision
+	return nil
 }
 
 // DeleteAgent soft-deletes p's tenant's agent id: it disappears from every
@@ -100,18 +110,18 @@ func (rt *Runtime) DeleteAgent(ctx context.Context, p *adapters.Principal, id st
 		return &adapters.Error{Kind: adapters.KindForbidden, Code: "agent_declared", Param: "agent",
 			Message: "agent " + quote(id) + " is declared in the gateway's configuration and cannot be deleted through the API"}
 	}
-	rt.agentsMu.Lock()
-	defer rt.agentsMu.Unlock()
-	a, err := rt.store.GetAgent(ctx, p.Tenant, id)
-	if errors.Is(err, state.ErrNotFound) || (err == nil && (a.Deleted() || !a.VisibleToPrincipal(p))) {
+	_, err := rt.changeAgent(ctx, p.Tenant, id, func(a *adapters.Agent) error {
+		if a.Deleted() || !a.VisibleToPrincipal(p) {
+			return agentNotFound(id)
+		}
+		now := rt.now()
+		a.DeletedAt, a.UpdatedAt, a.SystemPrompt = now, now, ""
+		return nil
+	})
+	if errors.Is(err, state.ErrNotFound) {
 		return agentNotFound(id)
 	}
-	if err != nil {
-		return err
-	}
-	now := rt.now()
-	a.DeletedAt, a.UpdatedAt, a.SystemPrompt = now, now, ""
-	return rt.store.PutAgent(ctx, a)
+	return err
 }
 
 // IsDeclared reports whether id names an operator-declared agent, whose id

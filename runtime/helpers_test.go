@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // testClock is the fixed time test runtimes run at.
@@ -88,9 +89,9 @@ func reply(text string) []adapters.Event {
 	}
 }
 
-func openStore(t *testing.T) *state.Bolt {
+func openStore(t *testing.T) *bbolt.Store {
 	t.Helper()
-	store, err := state.OpenBolt(filepath.Join(t.TempDir(), "test.db"), state.BoltOptions{})
+	store, err := bbolt.Open(filepath.Join(t.TempDir(), "test.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatalf("OpenBolt: %v", err)
 	}
@@ -100,7 +101,7 @@ func openStore(t *testing.T) *state.Bolt {
 
 // newTestRuntime builds a runtime over a fresh store. The runtime is
 // closed before the store.
-func newTestRuntime(t *testing.T, cfg Config) (*Runtime, *state.Bolt) {
+func newTestRuntime(t *testing.T, cfg Config) (*Runtime, *bbolt.Store) {
 	t.Helper()
 	store := openStore(t)
 	cfg.Store = store
@@ -119,7 +120,7 @@ func newTestRuntime(t *testing.T, cfg Config) (*Runtime, *state.Bolt) {
 }
 
 // singleRuntime is a runtime whose only provider, "p", is prov.
-func singleRuntime(t *testing.T, prov adapters.Provider) (*Runtime, *state.Bolt) {
+func singleRuntime(t *testing.T, prov adapters.Provider) (*Runtime, *bbolt.Store) {
 	t.Helper()
 	return newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}})
 }

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -47,8 +46,7 @@ func (rt *Runtime) startMemory(cfg *Config) error {
 
 // runMemory is what a run's recall found, for its write-back.
 type runMemory struct {
-	asked      string
-	newSession bool
+	asked string
 }
 
 // recallMemory adds what the agent remembers to the run's system prompt
@@ -60,10 +58,6 @@ func (rt *Runtime) recallMemory(ctx context.Context, st *runState) *runMemory {
 		return nil
 	}
 	rm := &runMemory{asked: lastUserText(call.Messages)}
-	if call.SessionID != "" {
-		_, err := rt.store.GetSession(ctx, sessionKey(call))
-		rm.newSession = errors.Is(err, state.ErrNotFound)
-	}
 	rec, err := rt.memory.Recall(ctx, rt.memoryTurn(st, rm))
 	if err != nil {
 		if ctx.Err() == nil {
@@ -95,7 +89,7 @@ func (rt *Runtime) rememberRun(st *runState, rm *runMemory, err error) {
 func (rt *Runtime) memoryTurn(st *runState, rm *runMemory) *memory.Turn {
 	c := st.call
 	return &memory.Turn{Principal: c.Principal, Agent: c.Agent, UserID: c.UserID, SessionID: c.SessionID, RunID: st.res.RunID,
-		Asked: rm.asked, NewSession: rm.newSession}
+		Asked: rm.asked, NewSession: st.newSession}
 }
 
 // lastUserText is the text of the last user message: what a turn asks.

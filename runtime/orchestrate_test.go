@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // echoProvider answers every request with "<name>(<last user message>)",
@@ -85,7 +86,7 @@ func echo(req *adapters.Request) []adapters.Event {
 }
 
 // orchestrationRuntime stores agents of tenant-a in project proj.
-func orchestrationRuntime(t *testing.T, prov adapters.Provider, agents ...*adapters.Agent) (*Runtime, *state.Bolt) {
+func orchestrationRuntime(t *testing.T, prov adapters.Provider, agents ...*adapters.Agent) (*Runtime, *bbolt.Store) {
 	t.Helper()
 	rt, store := singleRuntime(t, prov)
 	for _, a := range agents {

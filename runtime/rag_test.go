@@ -14,6 +14,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // fakeEmbedder is a provider that also embeds: a bag of hashed words, so
@@ -61,7 +62,7 @@ func (f *fakeEmbedder) embedCalls() int {
 
 // ragRuntime is a runtime whose provider "p" chats with prov's script and
 // embeds; "emb" is routed to it.
-func ragRuntime(t *testing.T, prov *fakeEmbedder, cfg RAGConfig) (*Runtime, *state.Bolt) {
+func ragRuntime(t *testing.T, prov *fakeEmbedder, cfg RAGConfig) (*Runtime, *bbolt.Store) {
 	t.Helper()
 	return newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov, "other": newFake()},
 		Routes: []Route{{Pattern: "emb", Provider: "p"}, {Pattern: "m", Provider: "p"}}, RAG: cfg})
@@ -385,7 +386,7 @@ func seedKnowledge(b testing.TB, store state.Store, n, dims int) {
 // benchRetrieval measures a run's retrieval (revision check, query
 // embedding through the router, ranking, top 4) over 10k chunks.
 func benchRetrieval(b *testing.B, dims int) {
-	store, err := state.OpenBolt(b.TempDir()+"/bench.db", state.BoltOptions{})
+	store, err := bbolt.Open(b.TempDir()+"/bench.db", bbolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

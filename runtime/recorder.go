@@ -137,10 +137,38 @@ func (r *Recorder) loop() {
 		case <-t.C:
 		case <-r.kick:
 		case <-r.stop:
-			r.commit()
+			r.drain()
 			return
 		}
 		r.commit()
+	}
+}
+
+// drainAttempts and drainPause bound how long Close keeps trying to write
+// records a store refused (a shared database briefly away): about 15s.
+const (
+	drainAttempts = 8
+	drainPause    = 250 * time.Millisecond
+)
+
+// drain commits what is queued, trying again while the store refuses it,
+// then gives up on what is left, saying how much.
+func (r *Recorder) drain() {
+	pause := drainPause
+	for attempt := 1; ; attempt++ {
+		r.commit()
+		r.mu.Lock()
+		left := len(r.pending)
+		r.mu.Unlock()
+		if left == 0 {
+			return
+		}
+		if attempt == drainAttempts {
+			r.log.Error("stopping with usage records the store did not take; they are lost", zap.Int("records", left))
+			return
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 4*time.Second)
 	}
 }
 

@@ -235,3 +235,42 @@ func TestRuntimeCloseCommitsOwnRecorder(t *testing.T) {
 		t.Errorf("records after runtime Close = %d, want 3", len(recs))
 	}
 }
+
+// awayStore refuses usage records as an unreachable database does, the
+// first refusals times.
+type awayStore struct {
+	state.Store
+	mu       sync.Mutex
+	refusals int
+}
+
+func (s *awayStore) AppendUsage(ctx context.Context, recs []state.UsageRecord) error {
+	s.mu.Lock()
+	away := s.refusals > 0
+	if away {
+		s.refusals--
+	}
+	s.mu.Unlock()
+	if away {
+		return fmt.Errorf("dial: %w", state.ErrUnavailable)
+	}
+	return s.Store.AppendUsage(ctx, recs)
+}
+
+// TestRecorderKeepsRecordsWhileStoreIsAway: records a store refused
+// because it could not be reached are written when it is back, even when
+// the recorder is closing meanwhile.
+func TestRecorderKeepsRecordsWhileStoreIsAway(t *testing.T) {
+	store := &awayStore{Store: openStore(t), refusals: 3}
+	r := NewRecorder(store, zap.NewNop(), time.Hour)
+	for i := range 5 {
+		r.Record(usageRecord("tenant-a", i))
+	}
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // commits what the refusals left queued
+	if recs := listUsage(t, store, "tenant-a"); len(recs) != 5 {
+		t.Fatalf("%d of 5 records written after the store came back", len(recs))
+	}
+}

@@ -103,6 +103,8 @@ type runState struct {
 	// guard filters the client-bound events by the agent's output
 	// guardrails (guardrails.go); nil when it has none.
 	guard *outputGuard
+	// newSession is set when the run's turn began its session.
+	newSession bool
 }
 
 // Run executes call and forwards its events to emit in order: Start once,
@@ -346,7 +348,7 @@ func (rt *Runtime) finish(ctx context.Context, st *runState, final adapters.Mess
 	if final.Role != "" && (len(st.turn) == 0 || !sameMessage(st.turn[len(st.turn)-1], final)) {
 		st.turn = append(st.turn, final)
 	}
-	if err := rt.saveTurn(ctx, st.call, st.turn); err != nil {
+	if err := rt.saveTurn(ctx, st); err != nil {
 		return err
 	}
 	res.Turn = st.turn
@@ -436,14 +438,20 @@ func sessionKey(call *adapters.Call) state.SessionKey {
 	return state.SessionKey{Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, ID: call.SessionID}
 }
 
-func (rt *Runtime) saveTurn(ctx context.Context, call *adapters.Call, turn []adapters.Message) error {
+// saveTurn appends the run's turn to its session (one round trip to the
+// store) and notes whether it began the session.
+func (rt *Runtime) saveTurn(ctx context.Context, st *runState) error {
+	call := st.call
 	if call.SessionID == "" {
 		return nil
 	}
 	now := rt.now()
-	return rt.store.AppendTurn(ctx, &state.Session{
-		ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, Created: now, Updated: now,
-	}, turn)
+	s := &state.Session{ID: call.SessionID, Tenant: call.Principal.Tenant, AgentID: call.Agent.ID, Project: call.Project, Created: now, Updated: now}
+	if err := rt.store.AppendTurn(ctx, s, st.turn); err != nil {
+		return err
+	}
+	st.newSession = s.Turns == 1
+	return nil
 }
 
 // accountAttempt writes the usage record of one attempt and reports it to

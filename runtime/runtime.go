@@ -7,7 +7,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -71,11 +70,10 @@ type Runtime struct {
 	tools         *tools.Registry
 	pausedTTL     time.Duration
 	sleep         func(context.Context, time.Duration) error
-	// agentsMu serializes agent creation and deletion, which read then
-	// write (taking the id of a deleted agent again).
-	agentsMu sync.Mutex
-	memory   *memory.Manager
-	rag      *ragState
+	memory        *memory.Manager
+	// unfollowTiers stops following the store's tier changes.
+	unfollowTiers func()
+	rag           *ragState
 	// catalog caches the upstreams' model lists; loaded is when the
 	// configuration was, the creation time of models no upstream dates.
 	catalog *modelCatalog
@@ -104,6 +102,15 @@ func New(cfg Config) (*Runtime, error) {
 	if tiers == nil {
 		tiers = NewTiers()
 	}
+	// Follow the store's tier changes before reading the tiers, so none
+	// falls between.
+	unfollowTiers := tiers.follow(cfg.Store, log)
+	started := false
+	defer func() {
+		if !started {
+			unfollowTiers()
+		}
+	}()
 	if err := tiers.load(context.Background(), cfg.Store); err != nil {
 		return nil, fmt.Errorf("loading tiers: %w", err)
 	}
@@ -141,6 +148,7 @@ func New(cfg Config) (*Runtime, error) {
 		rt.declared[a.ID] = a
 		rt.declaredOrder = append(rt.declaredOrder, a)
 	}
+	rt.unfollowTiers = unfollowTiers
 	rt.recorder = cfg.Recorder
 	if rt.recorder == nil {
 		rt.recorder, rt.ownRecorder = NewRecorder(cfg.Store, log, cfg.UsageFlushInterval), true
@@ -151,6 +159,7 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		return nil, err
 	}
+	started = true
 	return rt, nil
 }
 
@@ -176,6 +185,7 @@ func (rt *Runtime) Now() time.Time { return rt.now() }
 // usage records. The store and a shared recorder stay: their owner closes
 // them.
 func (rt *Runtime) Close() {
+	rt.unfollowTiers()
 	rt.memory.Close() // its jobs record usage: before the recorder stops
 	if rt.ownRecorder {
 		rt.recorder.Close()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/agentgate/agentgate/state"
 )
@@ -26,19 +29,41 @@ func NewTiers(tiers ...state.Tier) *Tiers {
 	return t
 }
 
-// load reads the run-time tiers from store.
+// load reads the run-time tiers from store, replacing those it had.
 func (t *Tiers) load(ctx context.Context, store state.Store) error {
 	list, err := store.ListTiers(ctx)
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	overrides := make(map[string]state.Tier, len(list))
 	for _, tr := range list {
-		t.overrides[tr.Name] = *tr
+		overrides[tr.Name] = *tr
 	}
+	t.mu.Lock()
+	t.overrides = overrides
+	t.mu.Unlock()
 	return nil
 }
+
+// follow keeps the run-time tiers those of store: a tier set or deleted
+// through any gateway instance sharing it is read again when the store
+// tells of the change (and everything after a gap in its changes). It
+// returns what stops following.
+func (t *Tiers) follow(store state.Store, log *zap.Logger) (cancel func()) {
+	return store.Subscribe(func(c state.Change) {
+		if c.Kind != state.ChangeTier && !(c.Kind == state.ChangeGap && c.Live) {
+			return
+		}
+		ctx, done := context.WithTimeout(context.Background(), tierReloadTimeout)
+		defer done()
+		if err := t.load(ctx, store); err != nil {
+			log.Warn("reloading tiers after a change; keeping the tiers known so far", zap.Error(err))
+		}
+	})
+}
+
+// tierReloadTimeout bounds one reload of the tiers.
+const tierReloadTimeout = 10 * time.Second
 
 // Get returns the tier called name.
 func (t *Tiers) Get(name string) (state.Tier, bool) {

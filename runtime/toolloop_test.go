@@ -12,7 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/runtime/tools"
-	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // callTool is the event sequence of a model asking for tool calls.
@@ -50,7 +50,7 @@ func (k *toolKit) received(name string) []string {
 	return append([]string(nil), k.args[name]...)
 }
 
-func toolRuntime(t *testing.T, prov *fakeProvider, kit *toolKit, clock *time.Time) (*Runtime, *state.Bolt) {
+func toolRuntime(t *testing.T, prov *fakeProvider, kit *toolKit, clock *time.Time) (*Runtime, *bbolt.Store) {
 	t.Helper()
 	ok := func(json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{"ok":true}`), nil }
 	reg, err := tools.NewRegistry(

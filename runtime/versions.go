@@ -23,15 +23,11 @@ import (
 // PublishVersion publishes the working copy of tenant's agent key (an id
 // or a name) as its next version.
 func (rt *Runtime) PublishVersion(ctx context.Context, tenant, key string) (*state.AgentVersion, error) {
-	vs, err := rt.versionStore()
-	if err != nil {
-		return nil, err
-	}
 	a, err := rt.Agent(ctx, &adapters.Principal{Tenant: tenant}, key)
 	if err != nil {
 		return nil, err
 	}
-	return vs.PublishVersion(ctx, tenant, a, a.Declared, rt.now())
+	return rt.store.PublishVersion(ctx, tenant, a, a.Declared, rt.now())
 }
 
 // GetVersion returns version n of tenant's agent key: 404 when it was
@@ -51,11 +47,7 @@ func (rt *Runtime) ListVersions(ctx context.Context, tenant, key string) ([]*sta
 	if err != nil {
 		return nil, err
 	}
-	vs, ok := rt.store.(state.VersionStore)
-	if !ok {
-		return nil, nil
-	}
-	all, err := vs.ListVersions(ctx, tenant, a.ID)
+	all, err := rt.store.ListVersions(ctx, tenant, a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +73,10 @@ func (rt *Runtime) AgentAtVersion(ctx context.Context, tenant string, a *adapter
 		}
 		return atVersion(a, v), v.Version, nil
 	}
-	vs, ok := rt.store.(state.VersionStore)
-	if !ok || a.ID == "" {
+	if a.ID == "" {
 		return a, 0, nil
 	}
-	v, err := vs.LatestVersion(ctx, tenant, a.ID)
+	v, err := rt.store.LatestVersion(ctx, tenant, a.ID)
 	if errors.Is(err, state.ErrNotFound) {
 		return a, 0, nil
 	}
@@ -107,24 +98,11 @@ func (rt *Runtime) version(ctx context.Context, tenant string, a *adapters.Agent
 		notFound.Message = quote(a.Model) + " is a model, not an agent: it has no published versions"
 		return nil, notFound
 	}
-	vs, ok := rt.store.(state.VersionStore)
-	if !ok {
-		return nil, notFound
-	}
-	v, err := vs.GetVersion(ctx, tenant, a.ID, n)
+	v, err := rt.store.GetVersion(ctx, tenant, a.ID, n)
 	if errors.Is(err, state.ErrNotFound) || (err == nil && !versionOf(v, a)) {
 		return nil, notFound
 	}
 	return v, err
-}
-
-func (rt *Runtime) versionStore() (state.VersionStore, error) {
-	vs, ok := rt.store.(state.VersionStore)
-	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindInternal, Code: "versions_unsupported",
-			Message: "the configured store does not keep agent versions"}
-	}
-	return vs, nil
 }
 
 // versionOf reports whether v was published of agent a rather than of an

@@ -29,7 +29,7 @@ func TestAgentVersions(t *testing.T) {
 		t.Fatalf("publish: %+v %v", v1, err)
 	}
 	own.SystemPrompt, own.Status = "working copy", adapters.StatusInactive
-	if err := store.PutAgent(ctx, own); err != nil {
+	if err := store.UpdateAgent(ctx, own); err != nil {
 		t.Fatal(err)
 	}
 	live, _ := rt.Agent(ctx, tenantA, "own")

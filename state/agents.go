@@ -1,140 +1,63 @@
 package state
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-
-	bolt "go.etcd.io/bbolt"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 )
 
-// CreateAgent stores a new agent; ErrExists if its tenant already has one
-// with that id.
-func (b *Bolt) CreateAgent(ctx context.Context, a *adapters.Agent) error {
-	return b.putAgent(ctx, a, true)
+// Agents keeps tenants' agents (operator-declared agents live in the
+// configuration, not here).
+//
+// Writes are optimistic: every stored agent has a revision, which the
+// store sets (1 on creation) and moves on with each update. An update
+// names the revision it read; when another writer (on this instance or
+// another) updated the agent since, the update fails with ErrConflict and
+// the caller reads again and retries, or tells its client. No lock is
+// held between a read and the write that follows it.
+type Agents interface {
+	// CreateAgent stores a new agent at revision 1 (set in a.Revision);
+	// ErrExists if tenant already has one with that id.
+	CreateAgent(ctx context.Context, a *adapters.Agent) error
+	// UpdateAgent replaces tenant's agent a.ID if its stored revision is
+	// a.Revision, and sets a.Revision to the new one: ErrConflict when it
+	// moved on, ErrNotFound when there is no such agent.
+	UpdateAgent(ctx context.Context, a *adapters.Agent) error
+	// GetAgent returns tenant's agent id, or ErrNotFound.
+	GetAgent(ctx context.Context, tenant, id string) (*adapters.Agent, error)
+	// ListAgents returns tenant's agents ordered by creation time, then id.
+	ListAgents(ctx context.Context, tenant string) ([]*adapters.Agent, error)
+	// DeleteAgent removes tenant's agent id, or returns ErrNotFound.
+	DeleteAgent(ctx context.Context, tenant, id string) error
 }
 
-// PutAgent creates or replaces an agent.
-func (b *Bolt) PutAgent(ctx context.Context, a *adapters.Agent) error {
-	return b.putAgent(ctx, a, false)
+// Versions keeps published agent versions: immutable, numbered snapshots
+// of an agent's configuration. Versions of one tenant's agent are
+// numbered 1, 2, … without gaps; concurrent publishers get distinct
+// numbers, and a number is never reused.
+type Versions interface {
+	// PublishVersion stores a snapshot of a as tenant's next version of
+	// agent a.ID (1 for the first) and returns it.
+	PublishVersion(ctx context.Context, tenant string, a *adapters.Agent, declared bool, at time.Time) (*AgentVersion, error)
+	// GetVersion returns version n of tenant's agent, or ErrNotFound.
+	GetVersion(ctx context.Context, tenant, agentID string, n int) (*AgentVersion, error)
+	// LatestVersion returns the highest version of tenant's agent, or
+	// ErrNotFound when none was published.
+	LatestVersion(ctx context.Context, tenant, agentID string) (*AgentVersion, error)
+	// ListVersions returns tenant's versions of an agent, oldest first.
+	ListVersions(ctx context.Context, tenant, agentID string) ([]*AgentVersion, error)
 }
 
-func (b *Bolt) putAgent(ctx context.Context, a *adapters.Agent, create bool) error {
-	if err := b.enter(ctx); err != nil {
-		return err
-	}
-	defer b.exit()
-	if !validName(a.Tenant) {
-		return invalidID("tenant", a.Tenant)
-	}
-	if !validID(a.ID) {
-		return invalidID("agent id", a.ID)
-	}
-	v, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("state: encode agent %q: %w", a.ID, err)
-	}
-	k := join(a.Tenant, a.ID)
-	defer b.cache.invalidate(agentCacheKey(a.Tenant, a.ID))
-	return b.update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketAgents)
-		if create && bk.Get(k) != nil {
-			return fmt.Errorf("state: agent %q of tenant %q: %w", a.ID, a.Tenant, ErrExists)
-		}
-		return bk.Put(k, v)
-	})
-}
-
-// GetAgent returns tenant's agent id, or ErrNotFound.
-func (b *Bolt) GetAgent(ctx context.Context, tenant, id string) (*adapters.Agent, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	if !validName(tenant) || !validID(id) {
-		return nil, ErrNotFound
-	}
-	ck := agentCacheKey(tenant, id)
-	if v, ok := b.cache.get(ck); ok {
-		return cloneAgent(v.(*adapters.Agent)), nil
-	}
-	token := b.cache.begin(ck)
-	var a *adapters.Agent
-	err := b.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketAgents).Get(join(tenant, id))
-		if v == nil {
-			return ErrNotFound
-		}
-		a = new(adapters.Agent)
-		return decode(v, a, "agent", id)
-	})
-	if err != nil {
-		return nil, err
-	}
-	b.cache.fill(ck, token, a)
-	return cloneAgent(a), nil
-}
-
-// ListAgents returns tenant's agents ordered by creation time, then id.
-func (b *Bolt) ListAgents(ctx context.Context, tenant string) ([]*adapters.Agent, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	if !validName(tenant) {
-		return nil, nil
-	}
-	var list []*adapters.Agent
-	prefix := join(tenant, "")
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAgents).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			a := new(adapters.Agent)
-			if err := decode(v, a, "agent", string(k[len(prefix):])); err != nil {
-				return err
-			}
-			list = append(list, a)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(list, func(x, y *adapters.Agent) int {
-		return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID))
-	})
-	return list, nil
-}
-
-// DeleteAgent removes tenant's agent id, or returns ErrNotFound.
-func (b *Bolt) DeleteAgent(ctx context.Context, tenant, id string) error {
-	if err := b.enter(ctx); err != nil {
-		return err
-	}
-	defer b.exit()
-	if !validName(tenant) || !validID(id) {
-		return ErrNotFound
-	}
-	k := join(tenant, id)
-	defer b.cache.invalidate(agentCacheKey(tenant, id))
-	return b.update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketAgents)
-		if bk.Get(k) == nil {
-			return ErrNotFound
-		}
-		return bk.Delete(k)
-	})
-}
-
-// decode unmarshals a stored value, naming the object on failure.
-func decode(v []byte, into any, kind, id string) error {
-	if err := json.Unmarshal(v, into); err != nil {
-		return fmt.Errorf("state: decode %s %q: %w", kind, id, err)
-	}
-	return nil
+// AgentVersion is an immutable, numbered snapshot of an agent's
+// configuration, published by one tenant.
+type AgentVersion struct {
+	Version int    `json:"version"`
+	Tenant  string `json:"tenant"`
+	AgentID string `json:"agent_id"`
+	// Agent is the configuration as it was when published.
+	Agent adapters.Agent `json:"agent"`
+	// Declared marks a snapshot of an operator-declared agent.
+	Declared bool      `json:"declared,omitempty"`
+	Created  time.Time `json:"created_at"`
 }

@@ -1,4 +1,4 @@
-package state
+package state_test
 
 import (
 	"context"
@@ -6,12 +6,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 func TestBucketIsSmooth(t *testing.T) {
-	m := NewMemoryLimits(nil, nil)
+	m := state.NewMemoryLimits(nil, nil)
 	ctx := context.Background()
-	b := Bucket{Capacity: 6, Period: time.Minute}
+	b := state.Bucket{Capacity: 6, Period: time.Minute}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 6; i++ {
 		if _, ok, _ := m.Take(ctx, "k", b, 1, t0); !ok {
@@ -37,7 +40,7 @@ func TestBucketIsSmooth(t *testing.T) {
 }
 
 func TestSlots(t *testing.T) {
-	m := NewMemoryLimits(nil, nil)
+	m := state.NewMemoryLimits(nil, nil)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		if ok, _ := m.Acquire(ctx, "k", 2); !ok {
@@ -54,17 +57,17 @@ func TestSlots(t *testing.T) {
 }
 
 func TestQuotaReservationsNeverOverspend(t *testing.T) {
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "q.db"), BoltOptions{})
+	s, err := bbolt.Open(filepath.Join(t.TempDir(), "q.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	now := time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC)
 	ctx := context.Background()
-	if err := s.AppendUsage(ctx, []UsageRecord{{ID: "r", Time: now, Tenant: "t", KeyID: "k", InputTokens: 30, OutputTokens: 10}}); err != nil {
+	if err := s.AppendUsage(ctx, []state.UsageRecord{{ID: "r", Time: now, Tenant: "t", KeyID: "k", InputTokens: 30, OutputTokens: 10}}); err != nil {
 		t.Fatal(err)
 	}
-	m := NewMemoryLimits(s, nil)
+	m := state.NewMemoryLimits(s, nil)
 	const limit, estimate, actual = 1000, 100, 80
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -79,7 +82,7 @@ func TestQuotaReservationsNeverOverspend(t *testing.T) {
 			mu.Lock()
 			admitted++
 			mu.Unlock()
-			_ = m.Settle(ctx, "key:k", estimate, []Spend{{At: now, Tokens: actual}})
+			_ = m.Settle(ctx, "key:k", estimate, []state.Spend{{At: now, Tokens: actual}})
 		}()
 	}
 	wg.Wait()
@@ -130,29 +133,29 @@ func TestQuotaAcrossMidnight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "q.db")
-			s, err := OpenBolt(path, BoltOptions{})
+			s, err := bbolt.Open(path, bbolt.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
 			reserveAt := at(tc.reserveAt)
 			// 40 tokens were used earlier in the month of the reservation.
-			earlier := MonthStart(reserveAt).Add(time.Hour)
-			if err := s.AppendUsage(ctx, []UsageRecord{{ID: "r0", Time: earlier, Tenant: "t", KeyID: "k", InputTokens: 40}}); err != nil {
+			earlier := state.MonthStart(reserveAt).Add(time.Hour)
+			if err := s.AppendUsage(ctx, []state.UsageRecord{{ID: "r0", Time: earlier, Tenant: "t", KeyID: "k", InputTokens: 40}}); err != nil {
 				t.Fatal(err)
 			}
-			m := NewMemoryLimits(s, nil)
+			m := state.NewMemoryLimits(s, nil)
 			const limit, estimate = 1000, 100
 			if _, ok, err := m.Reserve(ctx, "key:k", limit, estimate, reserveAt); err != nil || !ok {
 				t.Fatalf("reserve: %v %v", ok, err)
 			}
-			var spent []Spend
+			var spent []state.Spend
 			for i, c := range tc.calls {
 				end := at(c)
-				if err := s.AppendUsage(ctx, []UsageRecord{{ID: "r" + string(rune('1'+i)), Time: end, Tenant: "t", KeyID: "k", InputTokens: 6, OutputTokens: 4}}); err != nil {
+				if err := s.AppendUsage(ctx, []state.UsageRecord{{ID: "r" + string(rune('1'+i)), Time: end, Tenant: "t", KeyID: "k", InputTokens: 6, OutputTokens: 4}}); err != nil {
 					t.Fatal(err)
 				}
-				spent = append(spent, Spend{At: end, Tokens: 10})
+				spent = append(spent, state.Spend{At: end, Tokens: 10})
 			}
 			last := spent[len(spent)-1].At
 			if tc.othersAt != "" {
@@ -173,21 +176,21 @@ func TestQuotaAcrossMidnight(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := NewMemoryLimits(s, nil).Quota(ctx, "key:k", last)
+			want, err := state.NewMemoryLimits(s, nil).Quota(ctx, "key:k", last)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var inMonth int64
-			if MonthKey(last) == MonthKey(reserveAt) {
+			if state.MonthKey(last) == state.MonthKey(reserveAt) {
 				inMonth = 40
 			}
 			for _, sp := range spent {
-				if MonthKey(sp.At) == MonthKey(last) {
+				if state.MonthKey(sp.At) == state.MonthKey(last) {
 					inMonth += sp.Tokens
 				}
 			}
 			if got.Reserved != 0 || got.Used != want.Used || got.Used != inMonth {
-				t.Fatalf("month %s: limits hold %+v, a restart reads %d, the month's records sum to %d", MonthKey(last), got, want.Used, inMonth)
+				t.Fatalf("month %s: limits hold %+v, a restart reads %d, the month's records sum to %d", state.MonthKey(last), got, want.Used, inMonth)
 			}
 		})
 	}
@@ -197,12 +200,12 @@ func TestQuotaAcrossMidnight(t *testing.T) {
 // midnight still counts after it, until its request settles.
 func TestQuotaReservationCarriesOverMidnight(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "q.db"), BoltOptions{})
+	s, err := bbolt.Open(filepath.Join(t.TempDir(), "q.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m := NewMemoryLimits(s, nil)
+	m := state.NewMemoryLimits(s, nil)
 	before := time.Date(2026, 11, 30, 23, 59, 59, 9e8, time.UTC)
 	after := before.Add(200 * time.Millisecond)
 	if _, ok, _ := m.Reserve(ctx, "key:k", 150, 100, before); !ok {
@@ -211,7 +214,7 @@ func TestQuotaReservationCarriesOverMidnight(t *testing.T) {
 	if q, ok, _ := m.Reserve(ctx, "key:k", 150, 100, after); ok || q.Reserved != 100 || q.Used != 0 {
 		t.Fatalf("second reservation after midnight: ok=%v %+v, want refused with 100 reserved", ok, q)
 	}
-	if err := m.Settle(ctx, "key:k", 100, []Spend{{At: after, Tokens: 80}}); err != nil {
+	if err := m.Settle(ctx, "key:k", 100, []state.Spend{{At: after, Tokens: 80}}); err != nil {
 		t.Fatal(err)
 	}
 	if q, ok, _ := m.Reserve(ctx, "key:k", 150, 70, after); !ok || q.Used != 80 || q.Reserved != 70 {

@@ -2,81 +2,69 @@ package state
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/agentgate/agentgate/adapters"
 )
 
-// PutRun creates or replaces a run.
-func (b *Bolt) PutRun(ctx context.Context, r *Run) error {
-	if err := b.enter(ctx); err != nil {
-		return err
-	}
-	defer b.exit()
-	if !validID(r.ID) || !validName(r.Tenant) {
-		return invalidID("run", r.ID)
-	}
-	v, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("state: encode run %q: %w", r.ID, err)
-	}
-	return b.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRuns).Put(join(r.Tenant, r.ID), v) })
+// Runs keeps agent runs paused before tools that need a person's
+// confirmation, until they are committed or expire.
+//
+// A paused run is claimed exactly once: of concurrent ClaimRun calls on
+// one run, on one instance or several, one gets the run and every other
+// gets ErrConflict.
+type Runs interface {
+	// PutRun creates or replaces a run.
+	PutRun(ctx context.Context, r *Run) error
+	// GetRun returns tenant's run id, or ErrNotFound.
+	GetRun(ctx context.Context, tenant, id string) (*Run, error)
+	// ClaimRun atomically moves tenant's paused run id to status and
+	// returns it as it was: ErrNotFound when there is no such run,
+	// ErrConflict when it is no longer paused.
+	ClaimRun(ctx context.Context, tenant, id, status string) (*Run, error)
+	// SweepRuns removes the runs (of every tenant, paused or ended) whose
+	// Expires is before t, and returns how many it removed.
+	SweepRuns(ctx context.Context, t time.Time) (int, error)
 }
 
-// GetRun returns tenant's run id, or ErrNotFound.
-func (b *Bolt) GetRun(ctx context.Context, tenant, id string) (*Run, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	var r *Run
-	err := b.view(func(tx *bolt.Tx) error {
-		var err error
-		r, err = getRun(tx, tenant, id)
-		return err
-	})
-	return r, err
+// Run statuses.
+const (
+	RunPaused    = "paused"
+	RunResuming  = "resuming"
+	RunCompleted = "completed"
+	RunCancelled = "cancelled"
+)
+
+// Run is an agent run kept beyond its request: a run paused before tools
+// that need a person's confirmation, with everything needed to resume it.
+type Run struct {
+	ID        string `json:"id"`
+	Tenant    string `json:"tenant"`
+	AgentID   string `json:"agent_id"`
+	SessionID string `json:"session_id,omitempty"`
+	Dialect   string `json:"dialect"`
+	Status    string `json:"status"`
+	// Model is the model the run used (a request's override included).
+	Model  string `json:"model"`
+	System string `json:"system,omitempty"`
+	// Tools are the names of the runtime tools the run may call.
+	Tools []string `json:"tools,omitempty"`
+	// Messages is the conversation to resume from: history, the new turn
+	// and the assistant message that asked for the pending calls.
+	Messages []adapters.Message `json:"messages"`
+	// Turn is what the session gains when the run completes.
+	Turn []adapters.Message `json:"turn,omitempty"`
+	// Pending are the tool calls waiting for a decision.
+	Pending    []PendingCall  `json:"pending"`
+	Usage      adapters.Usage `json:"usage"`
+	Iterations int            `json:"iterations"`
+	Created    time.Time      `json:"created_at"`
+	Expires    time.Time      `json:"expires_at"`
 }
 
-func getRun(tx *bolt.Tx, tenant, id string) (*Run, error) {
-	if !validID(id) || !validName(tenant) {
-		return nil, ErrNotFound
-	}
-	v := tx.Bucket(bucketRuns).Get(join(tenant, id))
-	if v == nil {
-		return nil, ErrNotFound
-	}
-	r := new(Run)
-	if err := decode(v, r, "run", id); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// ClaimRun atomically moves tenant's paused run to status.
-func (b *Bolt) ClaimRun(ctx context.Context, tenant, id, status string) (*Run, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	var claimed *Run
-	err := b.update(func(tx *bolt.Tx) error {
-		r, err := getRun(tx, tenant, id)
-		if err != nil {
-			return err
-		}
-		if r.Status != RunPaused {
-			return fmt.Errorf("state: run %q is %s: %w", id, r.Status, ErrConflict)
-		}
-		claimed = r
-		next := *r
-		next.Status = status
-		v, err := json.Marshal(&next)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketRuns).Put(join(tenant, id), v)
-	})
-	return claimed, err
+// PendingCall is a tool call of a paused run.
+type PendingCall struct {
+	adapters.ToolCall
+	Toolkit              string `json:"toolkit,omitempty"`
+	RequiresConfirmation bool   `json:"requires_confirmation"`
 }

@@ -1,145 +1,71 @@
 package state
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-
-	bolt "go.etcd.io/bbolt"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 )
 
-// GetSession returns the session k names, or ErrNotFound.
-func (b *Bolt) GetSession(ctx context.Context, k SessionKey) (*Session, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	if checkSessionKey(k) != nil {
-		return nil, ErrNotFound
-	}
-	ck := sessionCacheKey(k)
-	if v, ok := b.cache.get(ck); ok {
-		s := v.(Session)
-		return &s, nil
-	}
-	token := b.cache.begin(ck)
-	var s Session
-	err := b.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketSessions).Get(sessionKey(k))
-		if v == nil {
-			return ErrNotFound
-		}
-		return decode(v, &s, "session", k.ID)
-	})
-	if err != nil {
-		return nil, err
-	}
-	b.cache.fill(ck, token, s)
-	return &s, nil
+// Sessions keeps conversations: each session's metadata and its turns
+// (the messages one call added), in order.
+//
+// A session's turns keep their order: a turn appended after another's
+// append returned comes after it, whichever instance appended either, and
+// concurrent appends to one session each get their own place (none is
+// lost or merged). Turns are numbered 1, 2, … without gaps.
+type Sessions interface {
+	// GetSession returns the session k names, or ErrNotFound. The same id
+	// under another tenant, agent or project names another session.
+	GetSession(ctx context.Context, k SessionKey) (*Session, error)
+	// AppendTurn adds one turn's messages to the session s.Key() names,
+	// creating it (created at s.Created unless zero) when it does not
+	// exist. s.Updated is the turn's time: a store keeps no clock of its
+	// own. It is durable when it returns, and sets s.Turns to the
+	// session's number of turns with this one (1: it began the session).
+	AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error
+	// RecentTurns returns the messages of the last n turns of the session
+	// k names, oldest first (n <= 0, or no such session, gives none).
+	RecentTurns(ctx context.Context, k SessionKey, n int) ([]adapters.Message, error)
 }
 
-// AppendTurn adds one turn's messages to the session s.Key() names,
-// creating it (created at s.Created unless zero) when it does not exist.
-// s.Updated is the turn's time: the store keeps no clock of its own.
-// Concurrent calls share one transaction and one fsync
-// (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
-// 10ms, for others to join). It is durable when it returns nil.
-func (b *Bolt) AppendTurn(ctx context.Context, s *Session, msgs []adapters.Message) error {
-	if err := b.enter(ctx); err != nil {
-		return err
-	}
-	defer b.exit()
-	k := s.Key()
-	if err := checkSessionKey(k); err != nil {
-		return err
-	}
-	turn, err := json.Marshal(msgs)
-	if err != nil {
-		return fmt.Errorf("state: encode turn of session %q: %w", s.ID, err)
-	}
-	now := s.Updated.UTC()
-	key, prefix := sessionKey(k), turnPrefix(k)
-	created := s.Created
-	if created.IsZero() {
-		created = now
-	}
-	defer b.cache.invalidate(sessionCacheKey(k))
-	// Batch may run this more than once, each time in a new transaction,
-	// so it changes nothing outside the transaction.
-	return b.batch(func(tx *bolt.Tx) error {
-		sessions := tx.Bucket(bucketSessions)
-		meta := Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Project: k.Project, Created: created}
-		if v := sessions.Get(key); v != nil {
-			meta = Session{}
-			if err := decode(v, &meta, "session", k.ID); err != nil {
-				return err
-			}
-		}
-		meta.Turns++
-		meta.Updated = now
-		v, err := json.Marshal(meta)
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketTurns).Put(turnKey(prefix, uint64(meta.Turns)), turn); err != nil {
-			return err
-		}
-		return sessions.Put(key, v)
-	})
+// Session is a stored conversation's metadata; its messages are read with
+// RecentTurns. Tenant, AgentID, Project and ID are its key.
+type Session struct {
+	ID      string `json:"id"`
+	Tenant  string `json:"tenant"`
+	AgentID string `json:"agent_id"`
+	// Project is the project the session belongs to (Tenzro projects);
+	// empty for dialects without projects.
+	Project string    `json:"project,omitempty"`
+	Turns   int       `json:"turns"`
+	Created time.Time `json:"created_at"`
+	Updated time.Time `json:"updated_at"`
 }
 
-// RecentTurns returns the messages of the last n turns of the session k
-// names, oldest first. n <= 0, or a session that does not exist, gives
-// none.
-func (b *Bolt) RecentTurns(ctx context.Context, k SessionKey, n int) ([]adapters.Message, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	if n <= 0 || checkSessionKey(k) != nil {
-		return nil, nil
-	}
-	prefix := turnPrefix(k)
-	var turns [][]adapters.Message
-	total := 0
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTurns).Cursor()
-		tk, v := seekLast(c, prefix)
-		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
-			var msgs []adapters.Message
-			if err := decode(v, &msgs, "turn of session", k.ID); err != nil {
-				return err
-			}
-			turns = append(turns, msgs)
-			total += len(msgs)
-		}
-		return nil
-	})
-	if err != nil || total == 0 {
-		return nil, err
-	}
-	out := make([]adapters.Message, 0, total)
-	for _, t := range slices.Backward(turns) {
-		out = append(out, t...)
-	}
-	return out, nil
+// SessionKey names a session: a conversation id is scoped to the tenant,
+// the agent it talks to and the project (where the dialect has projects),
+// so an id that is new to an agent starts a new conversation with it.
+type SessionKey struct {
+	Tenant, AgentID, Project, ID string
 }
 
-// checkSessionKey reports which part of k cannot be stored.
-func checkSessionKey(k SessionKey) error {
+// Key returns the key that names s.
+func (s *Session) Key() SessionKey {
+	return SessionKey{Tenant: s.Tenant, AgentID: s.AgentID, Project: s.Project, ID: s.ID}
+}
+
+// CheckSessionKey reports which part of k cannot be stored.
+func CheckSessionKey(k SessionKey) error {
 	switch {
-	case !validName(k.Tenant):
-		return invalidID("tenant", k.Tenant)
-	case !validName(k.AgentID):
-		return invalidID("agent id", k.AgentID)
-	case !validName(k.Project):
-		return invalidID("project", k.Project)
-	case !validID(k.ID):
-		return invalidID("session id", k.ID)
+	case !ValidName(k.Tenant):
+		return InvalidID("tenant", k.Tenant)
+	case !ValidName(k.AgentID):
+		return InvalidID("agent id", k.AgentID)
+	case !ValidName(k.Project):
+		return InvalidID("project", k.Project)
+	case !ValidID(k.ID):
+		return InvalidID("session id", k.ID)
 	}
 	return nil
 }

@@ -2,59 +2,49 @@ package state
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-
-	bolt "go.etcd.io/bbolt"
+	"strings"
 )
 
-// PutTier creates or replaces a tier set at run time.
-func (b *Bolt) PutTier(ctx context.Context, t *Tier) error {
-	if err := b.enter(ctx); err != nil {
-		return err
-	}
-	defer b.exit()
-	if !validID(t.Name) {
-		return invalidID("tier", t.Name)
-	}
-	v, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("state: encode tier %q: %w", t.Name, err)
-	}
-	return b.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketTiers).Put([]byte(t.Name), v) })
+// Tiers keeps the tiers set at run time through the admin API (those of
+// the configuration are not stored).
+type Tiers interface {
+	// PutTier creates or replaces a tier.
+	PutTier(ctx context.Context, t *Tier) error
+	// ListTiers returns the stored tiers, by name.
+	ListTiers(ctx context.Context) ([]*Tier, error)
+	// DeleteTier removes a tier, or returns ErrNotFound.
+	DeleteTier(ctx context.Context, name string) error
 }
 
-// ListTiers returns the tiers set at run time, by name.
-func (b *Bolt) ListTiers(ctx context.Context) ([]*Tier, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	var out []*Tier
-	err := b.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTiers).ForEach(func(k, v []byte) error {
-			t := new(Tier)
-			if err := decode(v, t, "tier", string(k)); err != nil {
-				return err
-			}
-			out = append(out, t)
-			return nil
-		})
-	})
-	return out, err
+// Tier is a service level: what a key on it may spend. Zero means
+// unlimited for every limit.
+type Tier struct {
+	Name string `json:"name"`
+	// MonthlyTokens caps the tokens a key spends per calendar month (UTC).
+	MonthlyTokens int64 `json:"monthly_tokens"`
+	// TenantMonthlyTokens caps the tokens all of a tenant's keys on this
+	// tier spend per month together.
+	TenantMonthlyTokens int64 `json:"tenant_monthly_tokens,omitempty"`
+	// RPM and TPM cap requests and tokens per minute per key.
+	RPM int64 `json:"rpm"`
+	TPM int64 `json:"tpm"`
+	// Concurrent caps a key's requests in flight (streams included).
+	Concurrent int64 `json:"concurrent"`
+	// Models limits the models a key on this tier may call directly
+	// (model passthrough, embeddings) to these names or prefixes ending
+	// in "*"; empty allows every routed model. Agents are not affected.
+	Models []string `json:"models,omitempty"`
 }
 
-// DeleteTier removes a tier set at run time, or returns ErrNotFound.
-func (b *Bolt) DeleteTier(ctx context.Context, name string) error {
-	if err := b.enter(ctx); err != nil {
-		return err
+// AllowsModel reports whether t lets a key call model directly.
+func (t Tier) AllowsModel(model string) bool {
+	if len(t.Models) == 0 {
+		return true
 	}
-	defer b.exit()
-	return b.update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketTiers)
-		if bk.Get([]byte(name)) == nil {
-			return fmt.Errorf("state: tier %q: %w", name, ErrNotFound)
+	for _, m := range t.Models {
+		if p, ok := strings.CutSuffix(m, "*"); ok && strings.HasPrefix(model, p) || m == model {
+			return true
 		}
-		return bk.Delete([]byte(name))
-	})
+	}
+	return false
 }

@@ -1,110 +1,84 @@
 package state
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// AppendUsage stores usage records in one transaction and adds their
-// input plus output tokens to the monthly counters "key:<KeyID>" (when
-// KeyID is set) and "tenant:<Tenant>" of the record's month.
-func (b *Bolt) AppendUsage(ctx context.Context, recs []UsageRecord) error {
-	if err := b.enter(ctx); err != nil {
-		return err
-	}
-	defer b.exit()
-	if len(recs) == 0 {
-		return nil
-	}
-	vals := make([][]byte, len(recs))
-	for i := range recs {
-		r := &recs[i]
-		if !validName(r.Tenant) {
-			return invalidID("tenant", r.Tenant)
-		}
-		if !validName(r.KeyID) {
-			return invalidID("key id", r.KeyID)
-		}
-		vals[i] = encodeUsage(r)
-	}
-	// A batch holds many records of few keys: sum each counter first and
-	// write it once.
-	sums := map[string]int64{}
-	for i := range recs {
-		r := &recs[i]
-		tokens := int64(r.InputTokens) + int64(r.OutputTokens)
-		if r.KeyID != "" {
-			sums[string(counterKey("key:"+r.KeyID, r.Time))] += tokens
-		}
-		sums[string(counterKey("tenant:"+r.Tenant, r.Time))] += tokens
-	}
-	return b.update(func(tx *bolt.Tx) error {
-		usage, counters := tx.Bucket(bucketUsage), tx.Bucket(bucketCounters)
-		for i := range recs {
-			r := &recs[i]
-			seq, err := usage.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := usage.Put(usageKey(r.Tenant, r.Time, seq), vals[i]); err != nil {
-				return err
-			}
-		}
-		for k, n := range sums {
-			if err := counters.Put([]byte(k), encodeInt64(decodeInt64(counters.Get([]byte(k)))+n)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// Usage keeps usage records (one per model call) and the monthly token
+// counters they add up to.
+//
+// Counters add up exactly: the tokens of every record appended, by any
+// number of concurrent writers on any number of instances, are counted
+// once. Appending a record whose id is already stored (a batch retried
+// after a failure that left its fate unknown) stores and counts nothing
+// for it, so a retry cannot double-bill.
+type Usage interface {
+	// AppendUsage stores usage records in one transaction and adds their
+	// input plus output tokens to the monthly counters "key:<KeyID>"
+	// (when KeyID is set) and "tenant:<Tenant>" of each record's month.
+	AppendUsage(ctx context.Context, recs []UsageRecord) error
+	// ListUsage returns tenant's most recent usage records, newest first,
+	// at most limit of them (none when limit <= 0); records of the same
+	// instant come latest-appended first.
+	ListUsage(ctx context.Context, tenant string, limit int) ([]UsageRecord, error)
+	// MonthlyTokens returns the tokens recorded for a counter scope
+	// ("key:<id>" or "tenant:<name>") in the calendar month (UTC) of t.
+	MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error)
 }
 
-// ListUsage returns tenant's most recent usage records, newest first, at
-// most limit of them (none when limit <= 0). Records of the same instant
-// come latest-appended first.
-func (b *Bolt) ListUsage(ctx context.Context, tenant string, limit int) ([]UsageRecord, error) {
-	if err := b.enter(ctx); err != nil {
-		return nil, err
-	}
-	defer b.exit()
-	if limit <= 0 || !validName(tenant) {
-		return nil, nil
-	}
-	prefix := join(tenant, "")
-	var recs []UsageRecord
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketUsage).Cursor()
-		k, v := seekLast(c, prefix)
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(recs) < limit; k, v = c.Prev() {
-			var r UsageRecord
-			if err := decodeUsage(v, &r); err != nil {
-				return fmt.Errorf("state: usage record of tenant %q: %w", tenant, ErrCorrupt)
-			}
-			recs = append(recs, r)
-		}
-		return nil
-	})
-	return recs, err
+// UsageRecord is one model call's usage log entry.
+type UsageRecord struct {
+	ID        string    `json:"id"`
+	Time      time.Time `json:"created_at"`
+	Tenant    string    `json:"tenant"`
+	KeyID     string    `json:"key_id"`
+	Dialect   string    `json:"dialect"`
+	AgentID   string    `json:"agent_id"`
+	Model     string    `json:"model_id"`
+	Provider  string    `json:"provider"`
+	SessionID string    `json:"session_id,omitempty"`
+	// ParentID links sub-calls (fallback attempts, sub-agents, memory
+	// steps) to the run they belong to.
+	ParentID        string `json:"parent_id,omitempty"`
+	InputTokens     int    `json:"input_tokens"`
+	OutputTokens    int    `json:"output_tokens"`
+	ReasoningTokens int    `json:"reasoning_tokens"`
+	CachedTokens    int    `json:"cached_tokens"`
+	// Estimated marks token counts the gateway estimated.
+	Estimated bool  `json:"estimated"`
+	LatencyMs int64 `json:"latency_ms"`
+	// Status is "ok" or the error code the call ended with.
+	Status string `json:"status"`
 }
 
-// MonthlyTokens returns the tokens recorded for a counter scope ("key:<id>"
-// or "tenant:<name>") in the calendar month (UTC) of t.
-func (b *Bolt) MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error) {
-	if err := b.enter(ctx); err != nil {
-		return 0, err
+// CheckUsage reports why r cannot be stored, if it cannot.
+func CheckUsage(r *UsageRecord) error {
+	switch {
+	case !ValidName(r.Tenant):
+		return InvalidID("tenant", r.Tenant)
+	case !ValidName(r.KeyID):
+		return InvalidID("key id", r.KeyID)
 	}
-	defer b.exit()
-	if !validName(scope) {
-		return 0, nil
+	for _, s := range []string{r.ID, r.Dialect, r.AgentID, r.Model, r.Provider, r.SessionID, r.ParentID, r.Status} {
+		if !ValidName(s) {
+			return InvalidID("usage field", s)
+		}
 	}
-	var n int64
-	err := b.view(func(tx *bolt.Tx) error {
-		n = decodeInt64(tx.Bucket(bucketCounters).Get(counterKey(scope, t)))
-		return nil
-	})
-	return n, err
+	return nil
+}
+
+// MonthKey formats the calendar month (UTC) of t as counters use it.
+func MonthKey(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// Counts keeps named per-tenant counters that never reset (how many
+// executions an agent ran in a project, …). Concurrent additions add up
+// exactly.
+type Counts interface {
+	// AddCount adds delta to tenant's counter name and returns its new
+	// value.
+	AddCount(ctx context.Context, tenant, name string, delta int64) (int64, error)
+	// CountsWithPrefix returns tenant's counters whose names start with
+	// prefix, by name.
+	CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error)
 }

@@ -5,7 +5,9 @@
 //   - direct:     the client calling a fake OpenAI-compatible upstream;
 //   - caddy:      the same through plain Caddy `reverse_proxy`;
 //   - agentgate:  the same through the agentgate handler (API-key auth, a
-//     tier without limits, the agent path "bench", metering, metrics).
+//     tier without limits, the agent path "bench", metering, metrics), on
+//     each storage backend -storage names ("agentgate (bbolt)",
+//     "agentgate (postgres)" when there are several).
 //
 // Usage (what `./xcaddy.sh bench` runs after building ./agentgate):
 //
@@ -22,21 +24,30 @@
 //	-workers n        concurrent workers (default 32)
 //	-token-delay d    upstream pause before each streamed token (default 5ms)
 //	-tokens n         words in the upstream's answer (default 10)
-//	-scenarios list   comma-separated: nonstream,stream (default both)
+//	-scenarios list   comma-separated: nonstream,stream,agent (default all)
+//	-storage list     comma-separated storage backends agentgate runs on,
+//	                  one Caddy process each: bbolt,postgres (default bbolt)
+//	-postgres-dsn s   the database of -storage postgres (default: a
+//	                  throwaway PostgreSQL server started for the run, as
+//	                  the tests start theirs: internal/pgtest)
 //	-keep             keep the temporary directory (Caddyfile, logs, data)
 //
-// Two child processes are started, so that their CPU time does not mix:
-// the fake upstream (this binary re-executed with the hidden flag
+// Child processes are started, so that their CPU time does not mix: the
+// fake upstream (this binary re-executed with the hidden flag
 // -serve-upstream; it runs internal/fakeupstream.OpenAI on 127.0.0.1:0) and
-// ONE `<binary> run` serving two loopback sites, plain reverse_proxy and
-// agentgate, from a generated Caddyfile (admin on loopback, persist_config
-// off, auto_https off, log level ERROR, no access logs, every file in a
-// temporary directory). The load generator (vegeta, as a library) runs in
-// this process. Nothing leaves loopback.
+// one `<binary> run` per storage backend serving agentgate (the first
+// also plain reverse_proxy) from a generated Caddyfile (admin on loopback,
+// persist_config off, auto_https off, log level ERROR, no access logs,
+// every file in a temporary directory). The load generator (vegeta, as a
+// library) runs in this process. Nothing leaves loopback.
 //
 // Scenarios: a small POST /v1/chat/completions, non-streaming and streaming
 // ("stream":true with usage; the upstream waits -token-delay before each
-// of -tokens words, so time to first byte means something).
+// of -tokens words, so time to first byte means something); and the agent
+// path: an Egzora POST /v1/chat turn of a session that holds 10 turns
+// already (64 sessions, filled before the runs), so each request reads the
+// session's history, replays it to the model and stores the new turn;
+// direct and plain Caddy get the same conversation inline, for scale.
 //
 // Measures, per scenario and target:
 //
@@ -67,13 +78,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -88,6 +103,9 @@ type options struct {
 	tokens     int
 	scenarios  string
 	keep       bool
+	// storages are the backends agentgate runs on, one Caddy each.
+	storages    []string
+	postgresDSN string
 
 	serveUpstream bool
 }
@@ -105,7 +123,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.workers, "workers", 32, "concurrent workers")
 	fs.DurationVar(&o.tokenDelay, "token-delay", 5*time.Millisecond, "upstream pause before each streamed token")
 	fs.IntVar(&o.tokens, "tokens", 10, "words in the upstream's answer")
-	fs.StringVar(&o.scenarios, "scenarios", "nonstream,stream", "comma-separated scenarios: nonstream,stream")
+	fs.StringVar(&o.scenarios, "scenarios", "nonstream,stream,agent", "comma-separated scenarios: nonstream,stream,agent")
+	storage := fs.String("storage", "bbolt", "comma-separated storage backends agentgate runs on, one Caddy each: bbolt,postgres")
+	fs.StringVar(&o.postgresDSN, "postgres-dsn", "", "the database of -storage postgres; empty: a throwaway PostgreSQL server started for the run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Caddyfile, logs, data)")
 	fs.BoolVar(&o.serveUpstream, "serve-upstream", false, "internal: run the fake upstream and print its URL")
 	fs.Usage = func() {
@@ -125,6 +145,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serveUpstream(o)
 	}
 	scen, err := parseScenarios(o.scenarios)
+	if err == nil {
+		o.storages, err = parseStorages(*storage)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "agentgate-bench:", err)
 		return 2
@@ -150,8 +173,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	facts := machineFacts(o)
-	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s and agentgate %s (Caddy pid %d)\n",
-		env.upstreamURL, env.upstream.pid(), env.caddyURL, env.gateURL, env.caddy.pid())
+	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s\n", env.upstreamURL, env.upstream.pid(), env.caddyURL)
+	for _, g := range env.gates {
+		fmt.Fprintf(stderr, "agentgate on %s: %s (Caddy pid %d)\n", g.storage, g.url, g.caddy.pid())
+	}
+	if containsScenario(scen, scenarioAgent) {
+		if err := seedSessions(ctx, env); err != nil {
+			fmt.Fprintln(stderr, "agentgate-bench: seeding the agent scenario's sessions:", err)
+			return 2
+		}
+	}
 	var results []result
 	for _, sc := range scen {
 		for _, tg := range env.targets() {
@@ -177,8 +208,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if r.errorRate() > 0.01 {
 			fmt.Fprintf(stderr, "agentgate-bench: %s %s: %d errors in %d requests (first: %s)\n",
 				r.scenario, r.target, r.errors, r.requests, r.firstError)
-			if r.target != targetDirect {
-				fmt.Fprintf(stderr, "Caddy log: %s\n", env.caddyLog)
+			for _, g := range env.gates {
+				fmt.Fprintf(stderr, "Caddy log (%s): %s\n", g.storage, g.log)
 			}
 			return 1
 		}
@@ -195,13 +226,85 @@ func parseScenarios(s string) ([]scenario, error) {
 			out = append(out, scenarioNonStream)
 		case "stream":
 			out = append(out, scenarioStream)
+		case "agent":
+			out = append(out, scenarioAgent)
 		case "":
 		default:
-			return nil, fmt.Errorf("unknown scenario %q (want nonstream, stream)", name)
+			return nil, fmt.Errorf("unknown scenario %q (want nonstream, stream, agent)", name)
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no scenario in %q", s)
 	}
 	return out, nil
+}
+
+// parseStorages checks a -storage list.
+func parseStorages(s string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "bbolt", "postgres":
+			if !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		case "":
+		default:
+			return nil, fmt.Errorf("unknown storage %q (want bbolt, postgres)", name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no storage in %q", s)
+	}
+	return out, nil
+}
+
+// seedSessions gives every session of the agent scenario historyTurns
+// turns on each agentgate, so measured turns read a full history.
+func seedSessions(ctx context.Context, e *env) error {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}}
+	defer client.CloseIdleConnections()
+	for _, tg := range e.targets() {
+		if tg.gate == nil {
+			continue
+		}
+		sem := make(chan struct{}, 16)
+		errs := make(chan error, sessions*historyTurns)
+		var wg sync.WaitGroup
+		for turn := range historyTurns {
+			for s := range sessions {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					path, body := agentRequest(tg, uint64(s))
+					req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.baseURL+path, bytes.NewReader(body))
+					if err != nil {
+						errs <- err
+						return
+					}
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", "Bearer "+tg.key)
+					resp, err := client.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						errs <- fmt.Errorf("%s turn %d: status %d", tg.name, turn, resp.StatusCode)
+					}
+				})
+			}
+			wg.Wait() // turns of one session in order
+		}
+		close(errs)
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -102,6 +103,8 @@ func TestReport(t *testing.T) {
 			result{scenario: sc, target: targetAgentgate, requests: 450, elapsed: time.Second, p99: 5 * ms, ttfb50: 2 * ms, ttfb99: 3 * ms, caddyCPU: 54 * ms, cpuOK: true},
 		)
 	}
+	rs = append(rs, result{scenario: scenarioAgent, target: targetCaddy, requests: 500, elapsed: time.Second, p99: 4 * ms, caddyCPU: 50 * ms, cpuOK: true},
+		result{scenario: scenarioAgent, target: targetAgentgate + " (postgres)", requests: 250, elapsed: time.Second, p99: 9 * ms, caddyCPU: 100 * ms, cpuOK: true})
 	out := report([]string{"machine: test"}, rs)
 	for _, want := range []string{
 		"| non-streaming | agentgate | 450 | 0µs | 5.00ms | – | – | – | – | 0 / 450 | 120 | 0 |",
@@ -111,6 +114,8 @@ func TestReport(t *testing.T) {
 		"agentgate CPU/req ÷ plain Caddy CPU/req: 1.20× (120 µs vs 100 µs)",
 		"agentgate p99 − plain Caddy p99: +1.00ms",
 		"agentgate TTFB − direct TTFB: p50 +1.00ms, p99 +2.00ms",
+		"agentgate (postgres) CPU/req ÷ plain Caddy CPU/req: 4.00× (400 µs vs 100 µs)",
+		"agentgate (postgres) p99 − plain Caddy p99: +5.00ms",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -131,11 +136,45 @@ func TestParseScenarios(t *testing.T) {
 }
 
 func TestValidBody(t *testing.T) {
-	if !validBody(scenarioNonStream, []byte(`{"choices":[]}`)) || validBody(scenarioNonStream, []byte(`{"error":{}}`)) {
+	plain, gate := target{name: targetCaddy}, target{name: targetAgentgate, gate: &gate{storage: "bbolt"}}
+	if !validBody(scenarioNonStream, plain, []byte(`{"choices":[]}`)) || validBody(scenarioNonStream, plain, []byte(`{"error":{}}`)) {
 		t.Error("non-streaming body check")
 	}
-	if !validBody(scenarioStream, []byte("data: {}\n\ndata: [DONE]\n\n")) || validBody(scenarioStream, []byte("data: {}\n\n")) {
+	if !validBody(scenarioStream, plain, []byte("data: {}\n\ndata: [DONE]\n\n")) || validBody(scenarioStream, plain, []byte("data: {}\n\n")) {
 		t.Error("stream body check")
+	}
+	if !validBody(scenarioAgent, gate, []byte(`{"response":"hi","session_id":"s"}`)) || validBody(scenarioAgent, gate, []byte(`{"error":{}}`)) ||
+		!validBody(scenarioAgent, plain, []byte(`{"choices":[]}`)) {
+		t.Error("agent body check")
+	}
+}
+
+func TestParseStorages(t *testing.T) {
+	got, err := parseStorages("bbolt, postgres,bbolt")
+	if err != nil || len(got) != 2 || got[0] != "bbolt" || got[1] != "postgres" {
+		t.Errorf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"", ",", "mysql"} {
+		if _, err := parseStorages(bad); err == nil {
+			t.Errorf("parseStorages(%q) did not fail", bad)
+		}
+	}
+}
+
+// TestAgentRequest: the agent scenario's turns go to agentgate as Egzora
+// turns of the pool's sessions, and to the others as the same
+// conversation inline.
+func TestAgentRequest(t *testing.T) {
+	path, body := agentRequest(target{model: agentModel, gate: &gate{}}, 65)
+	if path != "/chat" || !strings.Contains(string(body), `"session_id":"bench-session-001"`) || !strings.Contains(string(body), `"agent_id":"bench"`) {
+		t.Errorf("agentgate: %s %s", path, body)
+	}
+	path, body = agentRequest(target{model: upstreamModel}, 3)
+	var req struct {
+		Messages []struct{ Role, Content string } `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || path != "/chat/completions" || len(req.Messages) != 2*historyTurns+1 {
+		t.Errorf("inline: %s %s %v", path, body, err)
 	}
 }
 

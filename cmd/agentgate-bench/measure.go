@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -24,6 +25,18 @@ type scenario string
 const (
 	scenarioNonStream scenario = "non-streaming"
 	scenarioStream    scenario = "streaming"
+	// scenarioAgent is the agent path: an Egzora /v1/chat turn of a
+	// session that has historyTurns turns already (read, replayed to
+	// the model, and the new turn stored). Direct and plain Caddy are
+	// sent the same conversation inline, for scale.
+	scenarioAgent scenario = "agent"
+)
+
+// historyTurns is the length of the agent scenario's sessions (the
+// agents' default history), and sessions how many the load spreads over.
+const (
+	historyTurns = 10
+	sessions     = 64
 )
 
 const (
@@ -35,14 +48,51 @@ const (
 // target is one way of reaching the upstream.
 type target struct {
 	name, baseURL, model, key string
+	// proc is the Caddy whose CPU the row shows (the first on the direct
+	// rows: its idle cost).
+	proc *child
+	// gate is set for the agentgate targets.
+	gate *gate
 }
 
+// targets are direct, plain Caddy, and agentgate on each storage: named
+// "agentgate" when there is one storage, "agentgate (<storage>)" else.
 func (e *env) targets() []target {
-	return []target{
-		{targetDirect, e.upstreamURL, upstreamModel, upstreamKey},
-		{targetCaddy, e.caddyURL + "/v1", upstreamModel, upstreamKey},
-		{targetAgentgate, e.gateURL + "/v1", agentModel, e.key},
+	first := e.gates[0].caddy
+	out := []target{
+		{name: targetDirect, baseURL: e.upstreamURL, model: upstreamModel, key: upstreamKey, proc: first},
+		{name: targetCaddy, baseURL: e.caddyURL + "/v1", model: upstreamModel, key: upstreamKey, proc: first},
 	}
+	for _, g := range e.gates {
+		name := targetAgentgate
+		if len(e.gates) > 1 {
+			name += " (" + g.storage + ")"
+		}
+		out = append(out, target{name: name, baseURL: g.url + "/v1", model: agentModel, key: e.key, proc: g.caddy, gate: g})
+	}
+	return out
+}
+
+// isAgentgate reports whether a row's target is an agentgate one.
+func isAgentgate(name string) bool { return strings.HasPrefix(name, targetAgentgate) }
+
+// sessionID names session i of the agent scenario.
+func sessionID(i int) string { return fmt.Sprintf("bench-session-%03d", i%sessions) }
+
+// agentRequest is the agent scenario's request to tg, turn seq: an Egzora
+// turn of a session through agentgate; the same conversation, history
+// inline, as a chat completion elsewhere.
+func agentRequest(tg target, seq uint64) (path string, body []byte) {
+	if tg.gate != nil {
+		return "/chat", fmt.Appendf(nil, `{"agent_id":%q,"message":"Say hello in a few words, turn %d.","session_id":%q}`, tg.model, seq, sessionID(int(seq)))
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"model":%q,"max_tokens":32,"messages":[`, tg.model)
+	for i := range historyTurns {
+		fmt.Fprintf(&b, `{"role":"user","content":"Say hello in a few words, turn %d."},{"role":"assistant","content":"word1 word2 word3 word4 word5 word6 word7 word8 word9 word10"},`, i)
+	}
+	fmt.Fprintf(&b, `{"role":"user","content":"Say hello in a few words, turn %d."}]}`, seq)
+	return "/chat/completions", b.Bytes()
 }
 
 // requestBody is the chat completion every target is sent.
@@ -56,9 +106,12 @@ func requestBody(sc scenario, model string) []byte {
 
 // validBody reports whether a 2xx body is a whole answer: a completion,
 // or a stream that ran to its end.
-func validBody(sc scenario, body []byte) bool {
-	if sc == scenarioStream {
+func validBody(sc scenario, tg target, body []byte) bool {
+	switch {
+	case sc == scenarioStream:
 		return bytes.Contains(body, []byte("data: [DONE]"))
+	case sc == scenarioAgent && tg.gate != nil:
+		return bytes.HasPrefix(body, []byte(`{"response":`))
 	}
 	return bytes.Contains(body, []byte(`"choices"`))
 }
@@ -124,10 +177,10 @@ func measure(ctx context.Context, o options, e *env, sc scenario, tg target, std
 		attack(ctx, o, sc, tg, o.warmup, nil)
 	}
 	r := result{scenario: sc, target: tg.name}
-	c0, err1 := procCPU(e.caddy.pid())
+	c0, err1 := procCPU(tg.proc.pid())
 	u0, err2 := procCPU(e.upstream.pid())
 	attack(ctx, o, sc, tg, o.duration, &r)
-	c1, err3 := procCPU(e.caddy.pid())
+	c1, err3 := procCPU(tg.proc.pid())
 	u1, err4 := procCPU(e.upstream.pid())
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		fmt.Fprintf(stderr, "  (no CPU figures: %v)\n", err)
@@ -161,15 +214,18 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 		opts = append(opts, vegeta.MaxWorkers(uint64(o.workers)))
 	}
 	atk := vegeta.NewAttacker(opts...)
+	header := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tg.key}}
 	targeter := vegeta.NewStaticTargeter(vegeta.Target{
-		Method: http.MethodPost,
-		URL:    tg.baseURL + "/chat/completions",
-		Body:   requestBody(sc, tg.model),
-		Header: http.Header{
-			"Content-Type":  {"application/json"},
-			"Authorization": {"Bearer " + tg.key},
-		},
+		Method: http.MethodPost, URL: tg.baseURL + "/chat/completions", Body: requestBody(sc, tg.model), Header: header,
 	})
+	if sc == scenarioAgent {
+		var seq atomic.Uint64
+		targeter = func(t *vegeta.Target) error {
+			path, body := agentRequest(tg, seq.Add(1))
+			*t = vegeta.Target{Method: http.MethodPost, URL: tg.baseURL + path, Body: body, Header: header}
+			return nil
+		}
+	}
 
 	var lat, ttfb, ttft []time.Duration
 	var requests, errs int
@@ -185,7 +241,7 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 			bad = res.Error
 		case res.Code < 200 || res.Code > 299:
 			bad = fmt.Sprintf("status %d: %.200s", res.Code, res.Body)
-		case !validBody(sc, res.Body):
+		case !validBody(sc, tg, res.Body):
 			bad = fmt.Sprintf("incomplete body: %.200s", res.Body)
 		}
 		at, hasFirst := fb.take(res.Seq)

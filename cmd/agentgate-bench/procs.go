@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
+	"github.com/agentgate/agentgate/internal/pgtest"
 )
 
 // Model names: what the upstream is asked for directly and through plain
@@ -106,28 +107,44 @@ func (c *child) stop(grace time.Duration) {
 	}
 }
 
-// env is the running setup: both children and the three base URLs.
+// env is the running setup: the upstream, one Caddy per storage backend
+// under test (the first also serves plain reverse_proxy), and their URLs.
 type env struct {
 	dir        string
 	keep       bool
 	upstream   *child
 	upstreamIn io.Closer // the upstream's stdin: closing it ends the upstream
-	caddy      *child
-	caddyLog   string
+	gates      []*gate
 	key        string
+	postgres   *pgtest.Server // started for -storage postgres without -postgres-dsn
 
 	upstreamURL string // base URL with /v1
-	caddyURL    string // plain reverse_proxy site
-	gateURL     string // agentgate site
+	caddyURL    string // plain reverse_proxy site (on gates[0]'s Caddy)
 }
 
-// close stops both children and removes the temporary directory.
+// gate is one Caddy process serving agentgate on one storage backend.
+type gate struct {
+	storage string // bbolt or postgres
+	caddy   *child
+	url     string // agentgate site
+	log     string
+}
+
+// close stops the children (and the PostgreSQL server it started) and
+// removes the temporary directory.
 func (e *env) close() {
-	e.caddy.stop(10 * time.Second)
+	for _, g := range e.gates {
+		g.caddy.stop(10 * time.Second)
+	}
 	if e.upstreamIn != nil {
 		_ = e.upstreamIn.Close()
 	}
 	e.upstream.stop(5 * time.Second)
+	if e.postgres != nil {
+		if err := e.postgres.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping PostgreSQL: %v\n", err)
+		}
+	}
 	if e.keep {
 		fmt.Fprintf(os.Stderr, "kept %s\n", e.dir)
 		return
@@ -149,7 +166,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir, keep: o.keep, caddyLog: filepath.Join(dir, "caddy.log")}
+	e := &env{dir: dir, keep: o.keep}
 
 	// The upstream: this very binary, re-executed.
 	self, err := os.Executable()
@@ -195,61 +212,115 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		return e, fmt.Errorf("the upstream printed %q, not a URL", e.upstreamURL)
 	}
 
-	// Caddy: one process, two sites.
-	ports, err := freePorts(3)
-	if err != nil {
-		return e, err
-	}
-	admin, plainPort, gatePort := ports[0], ports[1], ports[2]
-	e.caddyURL = fmt.Sprintf("http://127.0.0.1:%d", plainPort)
-	e.gateURL = fmt.Sprintf("http://127.0.0.1:%d", gatePort)
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
 		return e, err
 	}
 	e.key = "agk_bench_" + hex.EncodeToString(secret)
-	cf := caddyfile(caddyfileParams{
-		Admin: admin, PlainPort: plainPort, GatePort: gatePort,
-		UpstreamHost: u.Host, UpstreamURL: e.upstreamURL,
-		DataDir: filepath.Join(dir, "data"), StorageDir: filepath.Join(dir, "caddy"),
-		Key: e.key,
-	})
-	cfPath := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfPath, []byte(cf), 0o600); err != nil {
-		return e, err
-	}
-	logf, err := os.Create(e.caddyLog)
-	if err != nil {
-		return e, err
-	}
-	defer logf.Close()
-	cmd = exec.Command(bin, "run", "--config", cfPath, "--adapter", "caddyfile")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Keep Caddy's autosave, certificates and locks in the temp directory.
-	cmd.Env = append(os.Environ(),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
-		"XDG_DATA_HOME="+filepath.Join(dir, "share"))
-	if e.caddy, err = startChild("caddy", cmd); err != nil {
-		return e, err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, p := range []int{plainPort, gatePort} {
-		if err := waitListening(ctx, e.caddy, p, deadline); err != nil {
-			return e, fmt.Errorf("%v\n--- %s:\n%s", err, e.caddyLog, tail(e.caddyLog, 30))
+	// One Caddy per storage backend, so each row's CPU is its own; the
+	// first also serves plain reverse_proxy.
+	for i, storage := range o.storages {
+		line, err := e.storageLine(ctx, o, storage)
+		if err != nil {
+			return e, err
+		}
+		ports, err := freePorts(3)
+		if err != nil {
+			return e, err
+		}
+		admin, plainPort, gatePort := ports[0], ports[1], ports[2]
+		g := &gate{storage: storage, url: fmt.Sprintf("http://127.0.0.1:%d", gatePort), log: filepath.Join(dir, "caddy-"+storage+".log")}
+		sub := filepath.Join(dir, storage)
+		p := caddyfileParams{
+			Admin: admin, GatePort: gatePort, UpstreamHost: u.Host, UpstreamURL: e.upstreamURL,
+			DataDir: filepath.Join(sub, "data"), StorageDir: filepath.Join(sub, "caddy"), Storage: line, Key: e.key,
+		}
+		if i == 0 {
+			p.PlainPort = plainPort
+			e.caddyURL = fmt.Sprintf("http://127.0.0.1:%d", plainPort)
+		}
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			return e, err
+		}
+		cfPath := filepath.Join(sub, "Caddyfile")
+		if err := os.WriteFile(cfPath, []byte(caddyfile(p)), 0o600); err != nil {
+			return e, err
+		}
+		logf, err := os.Create(g.log)
+		if err != nil {
+			return e, err
+		}
+		cmd = exec.Command(bin, "run", "--config", cfPath, "--adapter", "caddyfile")
+		cmd.Dir = sub
+		cmd.Stdout, cmd.Stderr = logf, logf
+		// Keep Caddy's autosave, certificates and locks in the temp directory.
+		cmd.Env = append(os.Environ(),
+			"XDG_CONFIG_HOME="+filepath.Join(sub, "config"),
+			"XDG_DATA_HOME="+filepath.Join(sub, "share"))
+		g.caddy, err = startChild("caddy ("+storage+")", cmd)
+		logf.Close()
+		if err != nil {
+			return e, err
+		}
+		e.gates = append(e.gates, g)
+		deadline := time.Now().Add(60 * time.Second)
+		listen := []int{gatePort}
+		if i == 0 {
+			listen = append(listen, plainPort)
+		}
+		for _, port := range listen {
+			if err := waitListening(ctx, g.caddy, port, deadline); err != nil {
+				return e, fmt.Errorf("%v\n--- %s:\n%s", err, g.log, tail(g.log, 30))
+			}
 		}
 	}
 	return e, nil
 }
 
-type caddyfileParams struct {
-	Admin, PlainPort, GatePort int
-	UpstreamHost, UpstreamURL  string
-	DataDir, StorageDir, Key   string
+// storageLine is the `storage` line of the Caddyfile for storage:
+// bbolt in the data directory, or a PostgreSQL database: -postgres-dsn's,
+// else a new one on a throwaway server started for the run.
+func (e *env) storageLine(ctx context.Context, o options, storage string) (string, error) {
+	switch storage {
+	case "bbolt":
+		return "", nil
+	case "postgres":
+		dsn := o.postgresDSN
+		if dsn == "" {
+			if e.postgres == nil {
+				var err error
+				if e.postgres, err = pgtest.New(); err != nil {
+					return "", fmt.Errorf("starting PostgreSQL for -storage postgres (or give -postgres-dsn): %w", err)
+				}
+			}
+			var err error
+			if dsn, err = e.postgres.CreateDatabase(ctx); err != nil {
+				return "", err
+			}
+		}
+		return "storage postgres " + dsn, nil
+	}
+	return "", fmt.Errorf("unknown storage %q (want bbolt, postgres)", storage)
 }
 
-// caddyfile is the configuration of the Caddy under test.
+type caddyfileParams struct {
+	// PlainPort, when set, adds the plain reverse_proxy site.
+	Admin, PlainPort, GatePort        int
+	UpstreamHost, UpstreamURL         string
+	DataDir, StorageDir, Storage, Key string
+}
+
+// caddyfile is the configuration of a Caddy under test.
 func caddyfile(p caddyfileParams) string {
+	plain := ""
+	if p.PlainPort != 0 {
+		plain = fmt.Sprintf(`
+# Plain Caddy: the baseline agentgate is compared with.
+http://127.0.0.1:%d {
+	reverse_proxy %s
+}
+`, p.PlainPort, p.UpstreamHost)
+	}
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	persist_config off
@@ -260,6 +331,7 @@ func caddyfile(p caddyfileParams) string {
 	}
 	agentgate {
 		data_dir %q
+		%s
 		provider up openai {
 			base_url %s
 			api_key %s
@@ -278,18 +350,13 @@ func caddyfile(p caddyfileParams) string {
 		}
 	}
 }
-
-# Plain Caddy: the baseline agentgate is compared with.
-http://127.0.0.1:%d {
-	reverse_proxy %s
-}
-
+%s
 http://127.0.0.1:%d {
 	agentgate
 	respond "agentgate: no such endpoint" 404
 }
-`, p.Admin, p.StorageDir, p.DataDir, p.UpstreamURL, upstreamKey, agentModel, upstreamModel, p.Key,
-		p.PlainPort, p.UpstreamHost, p.GatePort)
+`, p.Admin, p.StorageDir, p.DataDir, p.Storage, p.UpstreamURL, upstreamKey, agentModel, upstreamModel, p.Key,
+		plain, p.GatePort)
 }
 
 // freePorts returns n distinct loopback ports the kernel had free.

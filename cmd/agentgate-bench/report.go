@@ -96,39 +96,41 @@ func report(facts []string, results []result) string {
 	for _, sc := range scen {
 		direct, okD := find(results, sc, targetDirect)
 		plain, okP := find(results, sc, targetCaddy)
-		gate, okG := find(results, sc, targetAgentgate)
-		if !okG {
-			continue
-		}
-		fmt.Fprintf(&b, "\n%s:\n", sc)
-		if okD {
-			fmt.Fprintf(&b, "- agentgate req/s ÷ direct req/s: %s\n", fmtRatio(gate.rps(), direct.rps()))
-		}
-		if okP {
-			fmt.Fprintf(&b, "- agentgate req/s ÷ plain Caddy req/s: %s\n", fmtRatio(gate.rps(), plain.rps()))
-			gc, ok1 := gate.cpuPerRequest(gate.caddyCPU)
-			pc, ok2 := plain.cpuPerRequest(plain.caddyCPU)
-			if ok1 && ok2 {
-				fmt.Fprintf(&b, "- agentgate CPU/req ÷ plain Caddy CPU/req: %s (%.0f µs vs %.0f µs)\n", fmtRatio(gc, pc), gc, pc)
+		for _, gate := range results {
+			if gate.scenario != sc || !isAgentgate(gate.target) {
+				continue
 			}
-			fmt.Fprintf(&b, "- agentgate p99 − plain Caddy p99: %s\n", fmtDelta(gate.p99-plain.p99))
-		}
-		if sc == scenarioStream {
+			name := gate.target
+			fmt.Fprintf(&b, "\n%s, %s:\n", sc, name)
 			if okD {
-				fmt.Fprintf(&b, "- agentgate TTFB − direct TTFB: p50 %s, p99 %s\n",
-					fmtDelta(gate.ttfb50-direct.ttfb50), fmtDelta(gate.ttfb99-direct.ttfb99))
+				fmt.Fprintf(&b, "- %s req/s ÷ direct req/s: %s\n", name, fmtRatio(gate.rps(), direct.rps()))
 			}
 			if okP {
-				fmt.Fprintf(&b, "- agentgate TTFB − plain Caddy TTFB: p50 %s, p99 %s\n",
-					fmtDelta(gate.ttfb50-plain.ttfb50), fmtDelta(gate.ttfb99-plain.ttfb99))
+				fmt.Fprintf(&b, "- %s req/s ÷ plain Caddy req/s: %s\n", name, fmtRatio(gate.rps(), plain.rps()))
+				gc, ok1 := gate.cpuPerRequest(gate.caddyCPU)
+				pc, ok2 := plain.cpuPerRequest(plain.caddyCPU)
+				if ok1 && ok2 {
+					fmt.Fprintf(&b, "- %s CPU/req ÷ plain Caddy CPU/req: %s (%.0f µs vs %.0f µs)\n", name, fmtRatio(gc, pc), gc, pc)
+				}
+				fmt.Fprintf(&b, "- %s p99 − plain Caddy p99: %s\n", name, fmtDelta(gate.p99-plain.p99))
 			}
-			if okD {
-				fmt.Fprintf(&b, "- agentgate TTFT − direct TTFT: p50 %s, p99 %s\n",
-					fmtDelta(gate.ttft50-direct.ttft50), fmtDelta(gate.ttft99-direct.ttft99))
-			}
-			if okP {
-				fmt.Fprintf(&b, "- agentgate TTFT − plain Caddy TTFT: p50 %s, p99 %s\n",
-					fmtDelta(gate.ttft50-plain.ttft50), fmtDelta(gate.ttft99-plain.ttft99))
+			if sc == scenarioStream {
+				if okD {
+					fmt.Fprintf(&b, "- %s TTFB − direct TTFB: p50 %s, p99 %s\n", name,
+						fmtDelta(gate.ttfb50-direct.ttfb50), fmtDelta(gate.ttfb99-direct.ttfb99))
+				}
+				if okP {
+					fmt.Fprintf(&b, "- %s TTFB − plain Caddy TTFB: p50 %s, p99 %s\n", name,
+						fmtDelta(gate.ttfb50-plain.ttfb50), fmtDelta(gate.ttfb99-plain.ttfb99))
+				}
+				if okD {
+					fmt.Fprintf(&b, "- %s TTFT − direct TTFT: p50 %s, p99 %s\n", name,
+						fmtDelta(gate.ttft50-direct.ttft50), fmtDelta(gate.ttft99-direct.ttft99))
+				}
+				if okP {
+					fmt.Fprintf(&b, "- %s TTFT − plain Caddy TTFT: p50 %s, p99 %s\n", name,
+						fmtDelta(gate.ttft50-plain.ttft50), fmtDelta(gate.ttft99-plain.ttft99))
+				}
 			}
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -134,7 +135,7 @@ func New(t testing.TB, name string, script *Script, agents ...*adapters.Agent) *
 // NewWith is New with opts.
 func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...*adapters.Agent) *Harness {
 	t.Helper()
-	store, err := state.OpenBolt(filepath.Join(t.TempDir(), "test.db"), state.BoltOptions{})
+	store, err := bbolt.Open(filepath.Join(t.TempDir(), "test.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

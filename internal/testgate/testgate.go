@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/pgtest"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
@@ -45,6 +46,32 @@ type Config struct {
 	Site  string
 	// Global is extra global options.
 	Global string
+	// Storage is the `storage` line of the agentgate block; empty means
+	// UseStorage's, else the embedded store in the data directory.
+	Storage string
+}
+
+// storage is the `storage` line of the agentgate block of the gateways
+// tests start; empty: the embedded store in their data directory.
+var storage string
+
+// UseStorage makes the gateways t starts keep their state as line (a
+// `storage` line of the agentgate block) says, until t ends: the same
+// tests then run on another backend.
+func UseStorage(t testing.TB, line string) {
+	prev := storage
+	storage = line
+	t.Cleanup(func() { storage = prev })
+}
+
+// UsePostgres makes the gateways t starts keep their state in a new
+// database of the test binary's shared PostgreSQL server (pgtest.Shared:
+// the package's TestMain runs pgtest.Main), and returns its DSN.
+func UsePostgres(t testing.TB) string {
+	t.Helper()
+	dsn := pgtest.Shared(t).CreateDB(t)
+	UseStorage(t, "storage postgres "+dsn)
+	return dsn
 }
 
 // Start runs Caddy with cfg and stops it when the test ends.
@@ -80,10 +107,19 @@ func (g *Gateway) Restart(cfg Config) {
 }
 
 // Caddyfile renders cfg for this gateway.
-func (g *Gateway) Caddyfile(cfg Config) string {
+func (g *Gateway) Caddyfile(cfg Config) string { return Render(g.Admin, g.port, g.DataDir, cfg) }
+
+// Render is the Caddyfile of a test gateway serving agentgate on
+// 127.0.0.1:port, with its admin endpoint on admin and its data directory
+// dataDir: the test keys KeyA and KeyB declared, usage flushed every 20ms.
+func Render(admin string, port int, dataDir string, cfg Config) string {
 	site := cfg.Site
 	if site == "" {
 		site = `respond "not agentgate" 404`
+	}
+	store := cfg.Storage
+	if store == "" {
+		store = storage
 	}
 	return fmt.Sprintf(`{
 	admin %s
@@ -95,6 +131,7 @@ func (g *Gateway) Caddyfile(cfg Config) string {
 	%s
 	agentgate {
 		data_dir %s
+		%s
 		usage_flush_interval 20ms
 		tier pro {
 			monthly_tokens 1000000
@@ -118,7 +155,14 @@ http://127.0.0.1:%d {
 	agentgate
 	%s
 }
-`, g.Admin, cfg.Global, g.DataDir, KeyA, KeyB, cfg.Block, g.port, site)
+`, admin, cfg.Global, dataDir, store, KeyA, KeyB, cfg.Block, port, site)
+}
+
+// Attach returns a Gateway for sending requests to a gateway the test
+// runs some other way (another process): url is its site's base URL,
+// admin its admin endpoint. Restart and Load do not apply to it.
+func Attach(t testing.TB, url, admin, dataDir string) *Gateway {
+	return &Gateway{URL: url, Admin: admin, DataDir: dataDir, t: t}
 }
 
 // Load (re)loads Caddy with cfg, as `caddy reload` does.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/state"
+	"github.com/agentgate/agentgate/state/bbolt"
 )
 
 // fakeModels answers the memory manager with a fixed extraction and
@@ -64,9 +65,9 @@ func (f *fakeModels) Embed(ctx context.Context, c CallInfo, model string, inputs
 	return out, nil
 }
 
-func openStore(t testing.TB) *state.Bolt {
+func openStore(t testing.TB) *bbolt.Store {
 	t.Helper()
-	s, err := state.OpenBolt(filepath.Join(t.TempDir(), "m.db"), state.BoltOptions{})
+	s, err := bbolt.Open(filepath.Join(t.TempDir(), "m.db"), bbolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

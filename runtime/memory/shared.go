@@ -17,7 +17,9 @@ import (
 // the same store): the recall indexes of the agents in use, loaded from
 // the store on first use, and the batched writer of memories and turn
 // statistics. Sharing it keeps the indexes consistent with the writes of
-// both runtimes.
+// both runtimes. Writes of other gateway instances sharing the store
+// reach the indexes through the store's changes (follow), within the
+// store's delay in telling them.
 //
 // Lock order: commitMu, then an agent's mu, then wmu, then mu.
 type shared struct {
@@ -46,6 +48,8 @@ type shared struct {
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
+	// unfollow stops following the store's changes.
+	unfollow func()
 }
 
 type agentKey struct{ tenant, agent string }
@@ -89,6 +93,7 @@ func acquire(store state.Store, opts *Options) *shared {
 	s := &shared{store: store, log: opts.Logger, interval: opts.FlushInterval, refs: 1, agents: cache,
 		clears: map[agentKey][]clearMark{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	registry.m[store] = s
+	s.unfollow = store.Subscribe(s.follow)
 	go s.loop()
 	return s
 }
@@ -104,10 +109,78 @@ func (s *shared) release() {
 	}
 	registry.mu.Unlock()
 	if last {
+		s.unfollow()
 		close(s.stop)
 		<-s.done
 	}
 }
+
+// follow brings the loaded indexes up to date with a change of the store:
+// memories another instance wrote or deleted are read again (deleted ones
+// are no longer found) and applied to their agent's index, if loaded.
+// After a gap in the store's changes every index is dropped, to be loaded
+// again on next use. This instance's own writes are in its indexes
+// already.
+func (s *shared) follow(c state.Change) {
+	switch {
+	case c.Kind == state.ChangeGap:
+		s.mu.Lock()
+		s.agents.Purge()
+		s.mu.Unlock()
+	case c.Kind == state.ChangeMemory && !c.Local:
+		s.refresh(agentKey{c.Tenant, c.ID}, c.Items)
+	}
+}
+
+// followTimeout bounds the read of the items one change names.
+const followTimeout = 10 * time.Second
+
+// refresh reads items ids of agent k (all when nil) into its index, if
+// loaded; a failed read drops the index rather than keep it stale.
+func (s *shared) refresh(k agentKey, ids []string) {
+	s.mu.Lock()
+	am, ok := s.agents.Peek(k)
+	s.mu.Unlock()
+	if !ok {
+		return // loaded from the store, change included, on first use
+	}
+	am.mu.Lock() // after a load in progress, which may predate the change
+	defer am.mu.Unlock()
+	if am.idx == nil {
+		return
+	}
+	var items []*state.Memory
+	err := errDropIndex
+	if ids != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), followTimeout)
+		items, err = s.store.GetMemories(ctx, k.tenant, k.agent, ids)
+		cancel()
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err != nil {
+		if !errors.Is(err, errDropIndex) {
+			s.log.Warn("reading memories another instance changed; the agent's index reloads on next use", zap.Error(err))
+		}
+		am.idx = nil
+		return
+	}
+	found := make(map[string]bool, len(items))
+	for _, m := range items {
+		found[m.ID] = true
+	}
+	gone := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !found[id] {
+			gone[id] = true
+		}
+	}
+	am.idx.Add(items...)
+	am.idx.RemoveIf(func(m *state.Memory) bool { return gone[m.ID] })
+}
+
+// errDropIndex marks a change that names no items: the index is dropped.
+var errDropIndex = errors.New("reload the index")
 
 func (s *shared) loop() {
 	defer close(s.done)

@@ -30,6 +30,8 @@ func itemIDs(items []state.ConversationItem) []string {
 	return out
 }
 
+var conversationTests = []Test{single("Items", testConversations), {Name: "ConcurrentAppend", Fn: testConversationConcurrentAppend}}
+
 // testConversations: items keep their order and numbers, pages select by
 // cursor, direction, bound and limit, deletions, tenant isolation.
 func testConversations(t *testing.T, s state.Store) {
@@ -125,18 +127,22 @@ func testConversations(t *testing.T, s state.Store) {
 	}
 }
 
-// testConversationConcurrentAppend: concurrent appends each keep their
-// items together and none is lost.
-func testConversationConcurrentAppend(t *testing.T, s state.Store) {
+// testConversationConcurrentAppend: concurrent appends, through both
+// instances, each keep their items together and none is lost.
+func testConversationConcurrentAppend(t *testing.T, s, twin state.Store) {
 	ctx := context.Background()
 	must(t, s.CreateConversation(ctx, &state.Conversation{ID: "conv_c", Tenant: "t1", Created: time.Now()}, nil))
 	const workers = 8
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
+		via := s
+		if w%2 == 1 {
+			via = twin
+		}
 		go func() {
 			defer wg.Done()
-			if _, err := s.AppendConversationItems(ctx, "t1", "conv_c", convItems(fmt.Sprint(w, "-1"), fmt.Sprint(w, "-2"))); err != nil {
+			if _, err := via.AppendConversationItems(ctx, "t1", "conv_c", convItems(fmt.Sprint(w, "-1"), fmt.Sprint(w, "-2"))); err != nil {
 				t.Error(err)
 			}
 		}()

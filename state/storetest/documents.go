@@ -10,6 +10,14 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
+var documentTests = []Test{
+	single("PutScan", testDocuments),
+	single("Replace", testDocumentReplace),
+	single("TenantIsolation", testDocumentTenantIsolation),
+	single("InvalidID", testDocumentInvalidID),
+	{Name: "RevisionAcrossInstances", Fn: testDocumentRevisionShared},
+}
+
 // doc returns a document of tenant with n chunks; chunks of odd
 // sequence numbers carry a vector.
 func doc(tenant, source, id string, created time.Time, n int) (*state.Document, []state.Chunk) {
@@ -29,7 +37,7 @@ func doc(tenant, source, id string, created time.Time, n int) (*state.Document, 
 	return d, chunks
 }
 
-func scan(t *testing.T, s state.Store, tenant, source string) []state.Chunk {
+func scan(t testing.TB, s state.Store, tenant, source string) []state.Chunk {
 	t.Helper()
 	var out []state.Chunk
 	must(t, s.ScanChunks(ctx, tenant, source, func(c *state.Chunk) error {
@@ -55,7 +63,7 @@ func docIDs(ds []*state.Document) []string {
 	return out
 }
 
-func revision(t *testing.T, s state.Store, tenant, source string) uint64 {
+func revision(t testing.TB, s state.Store, tenant, source string) uint64 {
 	t.Helper()
 	rev, err := s.SourceRevision(ctx, tenant, source)
 	must(t, err)
@@ -247,4 +255,24 @@ func testDocumentInvalidID(t *testing.T, s state.Store) {
 	}
 	_, err := s.GetDocument(ctx, "t", "")
 	wantErr(t, "GetDocument of an empty id", err, state.ErrNotFound)
+}
+
+// testDocumentRevisionShared: a source written through one instance has
+// a new revision when read through the other, so the other's index of it
+// knows it is stale.
+func testDocumentRevisionShared(t *testing.T, s, twin state.Store) {
+	d, chunks := doc("t", "kb", "d1", day, 2)
+	must(t, s.PutDocument(ctx, d, chunks))
+	r1 := revision(t, twin, "t", "kb")
+	if r1 == 0 {
+		t.Fatal("revision 0 after a write")
+	}
+	d2, chunks2 := doc("t", "kb", "d2", day, 1)
+	must(t, s.PutDocument(ctx, d2, chunks2))
+	if r2 := revision(t, twin, "t", "kb"); r2 == r1 {
+		t.Fatalf("revision stayed %d across a write through the other instance", r2)
+	}
+	if got := scan(t, twin, "t", "kb"); len(got) != 3 {
+		t.Fatalf("the other instance scans %d chunks, want 3", len(got))
+	}
 }

@@ -3,12 +3,25 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentgate/agentgate/state"
 )
+
+var memoryTests = []Test{
+	{Name: "PutList", Fn: testMemories},
+	single("Get", testMemoryGet),
+	single("TenantIsolation", testMemoryTenantIsolation),
+	single("Delete", testMemoryDelete),
+}
+
+var statsTests = []Test{
+	single("Turns", testTurnStats),
+	{Name: "ConcurrentWriters", Fn: testStatsConcurrent},
+}
 
 // memory returns a memory item with every persisted field set.
 func memory(tenant, agent, id string, created time.Time) *state.Memory {
@@ -28,7 +41,7 @@ func memoryIDs(list []*state.Memory) []string {
 	return out
 }
 
-func testMemories(t *testing.T, s state.Store) {
+func testMemories(t *testing.T, s, twin state.Store) {
 	if list, err := s.ListMemories(ctx, "t", "ag"); err != nil || len(list) != 0 {
 		t.Fatalf("empty store: %v %v", list, err)
 	}
@@ -71,9 +84,10 @@ func testMemories(t *testing.T, s state.Store) {
 	if list, _ := s.ListMemories(ctx, "t", "ag"); len(list) != 2 {
 		t.Fatalf("a refused batch wrote %d items", len(list)-2)
 	}
-	// Concurrent puts are all kept.
+	// Concurrent puts on both instances are all kept.
 	var wg sync.WaitGroup
 	for i := range 20 {
+		s := pick(i, s, twin)
 		wg.Go(func() {
 			if err := s.PutMemories(ctx, []*state.Memory{memory("t", "busy", fmt.Sprintf("c%02d", i), day)}); err != nil {
 				t.Error(err)
@@ -81,7 +95,7 @@ func testMemories(t *testing.T, s state.Store) {
 		})
 	}
 	wg.Wait()
-	if list, _ := s.ListMemories(ctx, "t", "busy"); len(list) != 20 {
+	if list, _ := twin.ListMemories(ctx, "t", "busy"); len(list) != 20 {
 		t.Fatalf("concurrent puts kept %d of 20", len(list))
 	}
 }
@@ -178,5 +192,70 @@ func testTurnStats(t *testing.T, s state.Store) {
 	}
 	if err := s.RecordTurns(ctx, []state.TurnRecord{{Tenant: "t", AgentID: ""}}); !errors.Is(err, state.ErrInvalidID) {
 		t.Errorf("a turn without agent: %v", err)
+	}
+}
+
+// testMemoryGet: items are fetched by id within one tenant's agent.
+func testMemoryGet(t *testing.T, s state.Store) {
+	must(t, s.PutMemories(ctx, []*state.Memory{memory("t", "ag", "m1", day), memory("t", "ag", "m2", day),
+		memory("t", "other", "m3", day), memory("u", "ag", "m4", day)}))
+	got, err := s.GetMemories(ctx, "t", "ag", []string{"m2", "m3", "m4", "nope", "", "m1"})
+	must(t, err)
+	ids := memoryIDs(got)
+	slices.Sort(ids)
+	if fmt.Sprint(ids) != "[m1 m2]" {
+		t.Fatalf("GetMemories = %v, want [m1 m2]", ids)
+	}
+	for _, m := range got {
+		if m.ID == "m1" {
+			equalJSON(t, "GetMemories item", m, memory("t", "ag", "m1", day))
+			if fmt.Sprint(m.Embedding) != fmt.Sprint(memory("t", "ag", "m1", day).Embedding) {
+				t.Fatalf("embedding %v", m.Embedding)
+			}
+		}
+	}
+	if got, err := s.GetMemories(ctx, "t", "ag", nil); err != nil || len(got) != 0 {
+		t.Fatalf("GetMemories(nil) = %v, %v", got, err)
+	}
+}
+
+// testStatsConcurrent: statistics written by both instances at once add
+// up; a run recorded twice (a retried batch) counts once.
+func testStatsConcurrent(t *testing.T, s, twin state.Store) {
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		h := pick(w, s, twin)
+		wg.Go(func() {
+			recs := make([]state.TurnRecord, each)
+			for i := range recs {
+				recs[i] = state.TurnRecord{Tenant: "t", AgentID: "ag", RunID: fmt.Sprintf("w%d-%d", w, i), NewSession: i == 0, LatencyMs: 10, Time: day}
+			}
+			if err := h.RecordTurns(ctx, recs); err != nil {
+				t.Error(err)
+			}
+			if err := h.RecordTurns(ctx, recs[:2]); err != nil { // retried
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	st, err := twin.AgentStats(ctx, "t", "ag")
+	must(t, err)
+	if want := (state.AgentStats{Conversations: workers, Responses: workers * each, ResponseMs: workers * each * 10}); st != want {
+		t.Fatalf("stats = %+v, want %+v", st, want)
+	}
+	var votes sync.WaitGroup
+	for w := range workers {
+		h := pick(w, s, twin)
+		votes.Go(func() {
+			if err := h.RateTurn(ctx, "t", "ag", fmt.Sprintf("w%d-0", w), "up"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	votes.Wait()
+	if st, _ := s.AgentStats(ctx, "t", "ag"); st.Up != workers {
+		t.Fatalf("%d votes up, want %d", st.Up, workers)
 	}
 }

@@ -9,14 +9,17 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
+var objectTests = []Test{{Name: "Owners", Fn: testObjects}}
+
 // testObjects: owners are first come, looked up in bulk, released only
 // by their own tenant.
-func testObjects(t *testing.T, s state.Store) {
+func testObjects(t *testing.T, s, twin state.Store) {
 	ctx := context.Background()
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	must(t, s.ClaimObjects(ctx, "t1", "openai", []string{"file-1", "batch_1"}, at))
-	// Another tenant cannot take an owned id; its new one is its own.
-	must(t, s.ClaimObjects(ctx, "t2", "other", []string{"file-1", "file-2"}, at.Add(time.Hour)))
+	// Another tenant cannot take an owned id, on any instance; its new
+	// one is its own.
+	must(t, twin.ClaimObjects(ctx, "t2", "other", []string{"file-1", "file-2"}, at.Add(time.Hour)))
 	// Claiming again changes nothing.
 	must(t, s.ClaimObjects(ctx, "t1", "openai", []string{"file-1"}, at.Add(2*time.Hour)))
 	got, err := s.ObjectOwners(ctx, []string{"file-1", "batch_1", "file-2", "file-unknown"})

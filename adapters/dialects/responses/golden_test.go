@@ -404,7 +404,7 @@ func editions(t *testing.T, h *dialecttest.Harness) {
 			t.Fatal(err)
 		}
 		edit()
-		if err := h.Store.PutAgent(ctx, a); err != nil {
+		if err := h.Store.UpdateAgent(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}

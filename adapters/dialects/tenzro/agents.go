@@ -2,6 +2,7 @@ package tenzro
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/state"
 )
 
 // agentView is one agent with every setting (GET /agent/agents/{id}).
@@ -71,11 +71,7 @@ func executionsPrefix(project string) string { return "tenzro/executions/" + pro
 
 // executions returns the execution counts of the project's agents, by id.
 func (d *Dialect) executions(ctx context.Context, p *adapters.Principal, project string) (map[string]int64, error) {
-	c, ok := d.env.Runtime.Store().(state.Counts)
-	if !ok {
-		return nil, nil
-	}
-	byName, err := c.CountsWithPrefix(ctx, p.Tenant, executionsPrefix(project))
+	byName, err := d.env.Runtime.Store().CountsWithPrefix(ctx, p.Tenant, executionsPrefix(project))
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +84,7 @@ func (d *Dialect) executions(ctx context.Context, p *adapters.Principal, project
 
 // countExecution adds one to the executions of agent id in project.
 func (d *Dialect) countExecution(ctx context.Context, p *adapters.Principal, project, id string) error {
-	c, ok := d.env.Runtime.Store().(state.Counts)
-	if !ok {
-		return nil
-	}
-	_, err := c.AddCount(ctx, p.Tenant, executionsPrefix(project)+id, 1)
+	_, err := d.env.Runtime.Store().AddCount(ctx, p.Tenant, executionsPrefix(project)+id, 1)
 	return err
 }
 
@@ -285,16 +277,24 @@ func (d *Dialect) patch(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		return err
 	}
 	ctx := r.Context()
-	a, err := d.managed(ctx, p, project, r.PathValue("id"))
+	id := r.PathValue("id")
+	if _, err := d.managed(ctx, p, project, id); err != nil {
+		return err
+	}
+	// Applied to the agent as stored, again if another writer changed it
+	// meanwhile (on this instance or another).
+	a, err := d.env.Runtime.UpdateAgent(ctx, p, id, func(a *adapters.Agent) error {
+		if !a.InProject(project) {
+			return notFound(id)
+		}
+		apply(a, spec)
+		return d.check(ctx, p, project, a, spec, false)
+	})
+	var e *adapters.Error
+	if errors.As(err, &e) && e.Kind == adapters.KindNotFound && e.Code == "agent_not_found" {
+		return notFound(id)
+	}
 	if err != nil {
-		return err
-	}
-	apply(a, spec)
-	if err := d.check(ctx, p, project, a, spec, false); err != nil {
-		return err
-	}
-	a.UpdatedAt = d.env.Runtime.Now()
-	if err := d.env.Runtime.Store().PutAgent(ctx, a); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct {

@@ -1,0 +1,215 @@
+// Package procgate runs gateways as separate processes of the built
+// agentgate binary, each on its own loopback ports and working directory,
+// for tests of what only separate processes show: several instances
+// sharing one backend, a process killed with SIGKILL, the CLI. The binary
+// is built once per test binary (go build ./cmd/agentgate into a
+// temporary directory); a package using it runs Cleanup from TestMain.
+package procgate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/testgate"
+)
+
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// Binary returns the path of the agentgate binary built from this
+// module's ./cmd/agentgate, building it on first use.
+func Binary(t testing.TB) string {
+	t.Helper()
+	built.once.Do(func() { built.bin, built.err = build() })
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+func build() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	if built.dir, err = os.MkdirTemp("", "procgate-"); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(built.dir, "agentgate")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/agentgate")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/agentgate: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Cleanup removes the built binary: call it from TestMain after the tests.
+func Cleanup() {
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+}
+
+// Instance is a gateway running as a process of its own. Its Gateway
+// sends it requests.
+type Instance struct {
+	*testgate.Gateway
+	Name string
+	Dir  string // its working directory: Caddyfile, log, data/
+	t    testing.TB
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Start runs an instance of the binary with the test gateway Caddyfile of
+// cfg (testgate.Render) and stops it when the test ends. name tells the
+// instance apart in failures.
+func Start(t testing.TB, name string, cfg testgate.Config) *Instance {
+	t.Helper()
+	bin := Binary(t)
+	dir := t.TempDir()
+	port, admin := testgate.FreePort(t), testgate.FreePort(t)
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", admin)
+	dataDir := filepath.Join(dir, "data")
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, []byte(testgate.Render(adminAddr, port, dataDir, cfg)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}),
+		Gateway: testgate.Attach(t, fmt.Sprintf("http://127.0.0.1:%d", port), adminAddr, dataDir)}
+	log, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.cmd = exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	i.cmd.Dir, i.cmd.Stdout, i.cmd.Stderr = dir, log, log
+	i.cmd.Env = environ()
+	if err := i.cmd.Start(); err != nil {
+		log.Close()
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() {
+		i.err = i.cmd.Wait()
+		log.Close()
+		close(i.done)
+	}()
+	t.Cleanup(func() {
+		i.Stop()
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, i.Log())
+		}
+	})
+	if err := i.waitListening(port, 60*time.Second); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, i.Log())
+	}
+	return i
+}
+
+// environ is this process's environment without agentgate's own
+// variables, which would change the instances' configuration.
+func environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AGENTGATE_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// waitListening waits until the instance accepts connections on port, or
+// has exited.
+func (i *Instance) waitListening(port int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if i.Exited() {
+			return fmt.Errorf("exited while starting: %v", i.err)
+		}
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("not listening on port %d after %v", port, limit)
+}
+
+// Exited reports whether the process has ended.
+func (i *Instance) Exited() bool {
+	select {
+	case <-i.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop asks the instance to shut down (SIGINT: Caddy stops gracefully,
+// committing what it queued) and kills it if it has not within 30s.
+func (i *Instance) Stop() {
+	if i.Exited() {
+		return
+	}
+	_ = i.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-i.done:
+	case <-time.After(30 * time.Second):
+		i.Kill()
+	}
+}
+
+// Kill ends the instance with SIGKILL: no shutdown, nothing flushed, as a
+// crash or `kill -9` does.
+func (i *Instance) Kill() {
+	if i.Exited() {
+		return
+	}
+	_ = i.cmd.Process.Signal(syscall.SIGKILL)
+	<-i.done
+}
+
+// Log returns what the instance wrote to stdout and stderr.
+func (i *Instance) Log() string {
+	b, err := os.ReadFile(filepath.Join(i.Dir, "log"))
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 64<<10 {
+		b = append([]byte("…"), b[len(b)-64<<10:]...)
+	}
+	return string(b)
+}
+
+// Run runs the binary with args (a CLI command) in dir and returns its
+// combined output.
+func Run(t testing.TB, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Dir, cmd.Env = dir, environ()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("running %v: %v", args, err)
+	}
+	return out.String(), err
+}

@@ -1,0 +1,414 @@
+package bbolt
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/state"
+)
+
+// Long-term memory and agent statistics buckets (see layout.go).
+var (
+	bucketMemories    = []byte("memories")
+	bucketAgentStats  = []byte("agentstats")
+	bucketTurnRecords = []byte("turnrecs")
+)
+
+func init() {
+	dataBuckets = append(dataBuckets, bucketMemories, bucketAgentStats, bucketTurnRecords)
+}
+
+// memoryCodecV1 is the version byte of a stored memory: then a uvarint
+// length and the JSON of the item's fields, then its embedding as
+// little-endian float32s (4 bytes each, to the end of the value). Binary
+// embeddings are a fifth of their JSON and decode without parsing, which
+// matters when an agent's 100k memories load into the recall index.
+const memoryCodecV1 = 1
+
+var errMemoryCodec = errors.New("malformed memory item")
+
+func encodeMemory(m *state.Memory) ([]byte, error) {
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(meta)+4*len(m.Embedding))
+	b = append(b, memoryCodecV1)
+	b = binary.AppendUvarint(b, uint64(len(meta)))
+	b = append(b, meta...)
+	for _, f := range m.Embedding {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	return b, nil
+}
+
+func decodeMemory(b []byte, m *state.Memory) error {
+	if len(b) == 0 || b[0] != memoryCodecV1 {
+		return errMemoryCodec
+	}
+	l, n := binary.Uvarint(b[1:])
+	if n <= 0 || uint64(len(b)-1-n) < l {
+		return errMemoryCodec
+	}
+	body := b[1+n:]
+	if err := json.Unmarshal(body[:l], m); err != nil {
+		return err
+	}
+	vec := body[l:]
+	if len(vec)%4 != 0 {
+		return errMemoryCodec
+	}
+	m.Embedding = nil
+	if len(vec) > 0 {
+		m.Embedding = make([]float32, len(vec)/4)
+		for i := range m.Embedding {
+			m.Embedding[i] = math.Float32frombits(binary.LittleEndian.Uint32(vec[4*i:]))
+		}
+	}
+	return nil
+}
+
+// memoryPrefix is the key prefix of tenant's memories of agent.
+func memoryPrefix(tenant, agent string) []byte { return append(join(tenant, agent), 0) }
+
+// PutMemories creates or replaces memory items, all in one transaction
+// shared with concurrent callers.
+func (b *Store) PutMemories(ctx context.Context, items []*state.Memory) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
+	defer b.exit()
+	if len(items) == 0 {
+		return nil
+	}
+	keys := make([][]byte, len(items))
+	vals := make([][]byte, len(items))
+	for i, m := range items {
+		if err := state.CheckMemory(m); err != nil {
+			return err
+		}
+		v, err := encodeMemory(m)
+		if err != nil {
+			return fmt.Errorf("state: encode memory %q: %w", m.ID, err)
+		}
+		keys[i] = append(memoryPrefix(m.Tenant, m.AgentID), m.ID...)
+		vals[i] = v
+	}
+	err := b.batch(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketMemories)
+		for i := range keys {
+			if err := bk.Put(keys[i], vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	publishMemories(b, items)
+	return nil
+}
+
+// publishMemories tells of items written: one change per agent.
+func publishMemories(b *Store, items []*state.Memory) {
+	type agent struct{ tenant, id string }
+	byAgent := map[agent][]string{}
+	var order []agent
+	for _, m := range items {
+		k := agent{m.Tenant, m.AgentID}
+		if _, ok := byAgent[k]; !ok {
+			order = append(order, k)
+		}
+		byAgent[k] = append(byAgent[k], m.ID)
+	}
+	for _, k := range order {
+		b.publish(state.Change{Kind: state.ChangeMemory, Tenant: k.tenant, ID: k.id, Items: byAgent[k]})
+	}
+}
+
+// GetMemories returns those of tenant's memories of agentID with the
+// given ids that exist.
+func (b *Store) GetMemories(ctx context.Context, tenant, agentID string, ids []string) ([]*state.Memory, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
+		return nil, nil
+	}
+	prefix := memoryPrefix(tenant, agentID)
+	var list []*state.Memory
+	err := b.view(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketMemories)
+		for _, id := range ids {
+			if !state.ValidID(id) {
+				continue
+			}
+			v := bk.Get(append(append([]byte(nil), prefix...), id...))
+			if v == nil {
+				continue
+			}
+			m := new(state.Memory)
+			if err := decodeMemory(v, m); err != nil {
+				return fmt.Errorf("state: decode memory %q: %w", id, err)
+			}
+			list = append(list, m)
+		}
+		return nil
+	})
+	return list, err
+}
+
+// ListMemories returns every memory of tenant's agent (all kinds, all end
+// users), oldest first, then by id.
+func (b *Store) ListMemories(ctx context.Context, tenant, agentID string) ([]*state.Memory, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
+		return nil, nil
+	}
+	prefix := memoryPrefix(tenant, agentID)
+	var list []*state.Memory
+	err := b.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMemories).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			m := new(state.Memory)
+			if err := decodeMemory(v, m); err != nil {
+				return fmt.Errorf("state: decode memory %q: %w", k[len(prefix):], err)
+			}
+			list = append(list, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(list, func(x, y *state.Memory) int {
+		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
+	})
+	return list, nil
+}
+
+// DeleteMemories removes tenant's memories of agentID with the given ids,
+// or all of them when ids is nil, and returns how many it removed.
+func (b *Store) DeleteMemories(ctx context.Context, tenant, agentID string, ids []string) (int, error) {
+	if err := b.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer b.exit()
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
+		return 0, nil
+	}
+	prefix := memoryPrefix(tenant, agentID)
+	var n int
+	var removed []string
+	err := b.update(func(tx *bolt.Tx) error {
+		n, removed = 0, nil
+		bk := tx.Bucket(bucketMemories)
+		if ids == nil {
+			var keys [][]byte
+			c := bk.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			for _, k := range keys {
+				if err := bk.Delete(k); err != nil {
+					return err
+				}
+				removed = append(removed, string(k[len(prefix):]))
+			}
+			n = len(keys)
+			return nil
+		}
+		for _, id := range ids {
+			if !state.ValidID(id) {
+				continue
+			}
+			k := append(append([]byte(nil), prefix...), id...)
+			if bk.Get(k) == nil {
+				continue
+			}
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+			removed = append(removed, id)
+			n++
+		}
+		return nil
+	})
+	if err == nil && n > 0 {
+		b.publish(state.Change{Kind: state.ChangeMemory, Tenant: tenant, ID: agentID, Items: removed})
+	}
+	return n, err
+}
+
+// turnKey of tenant's agent's run.
+func turnRecordKey(tenant, agent, run string) []byte {
+	return append(append(join(tenant, agent), 0), run...)
+}
+
+// RecordTurns adds answered runs to their agents' statistics and keeps
+// each run's record (for feedback), in one transaction shared with
+// concurrent callers.
+func (b *Store) RecordTurns(ctx context.Context, recs []state.TurnRecord) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
+	defer b.exit()
+	if len(recs) == 0 {
+		return nil
+	}
+	for _, r := range recs {
+		if !state.ValidName(r.Tenant) {
+			return state.InvalidID("tenant", r.Tenant)
+		}
+		if !state.ValidID(r.AgentID) {
+			return state.InvalidID("agent id", r.AgentID)
+		}
+		if r.RunID != "" && !state.ValidName(r.RunID) {
+			return state.InvalidID("run id", r.RunID)
+		}
+	}
+	return b.batch(func(tx *bolt.Tx) error {
+		stats, turns := tx.Bucket(bucketAgentStats), tx.Bucket(bucketTurnRecords)
+		deltas := map[string]*state.AgentStats{}
+		var order []string
+		for i := range recs {
+			r := &recs[i]
+			k := string(join(r.Tenant, r.AgentID))
+			d := deltas[k]
+			if d == nil {
+				d = new(state.AgentStats)
+				deltas[k] = d
+				order = append(order, k)
+			}
+			key := turnRecordKey(r.Tenant, r.AgentID, r.RunID)
+			if r.RunID != "" && turns.Get(key) != nil {
+				continue // recorded already: a retried batch
+			}
+			if r.NewSession {
+				d.Conversations++
+			}
+			d.Responses++
+			d.ResponseMs += max(r.LatencyMs, 0)
+			if r.RunID == "" {
+				continue
+			}
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := turns.Put(key, v); err != nil {
+				return err
+			}
+		}
+		for _, k := range order {
+			if err := addStats(stats, []byte(k), *deltas[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func addStats(bk *bolt.Bucket, key []byte, d state.AgentStats) error {
+	var s state.AgentStats
+	if v := bk.Get(key); v != nil {
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("state: decode agent statistics: %w", err)
+		}
+	}
+	s.Conversations += d.Conversations
+	s.Responses += d.Responses
+	s.ResponseMs += d.ResponseMs
+	s.Up += d.Up
+	s.Down += d.Down
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return bk.Put(key, v)
+}
+
+// AgentStats returns tenant's statistics of agentID; zero when it has none.
+func (b *Store) AgentStats(ctx context.Context, tenant, agentID string) (state.AgentStats, error) {
+	var s state.AgentStats
+	if err := b.enter(ctx); err != nil {
+		return s, err
+	}
+	defer b.exit()
+	if !state.ValidName(tenant) || !state.ValidID(agentID) {
+		return s, nil
+	}
+	err := b.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketAgentStats).Get(join(tenant, agentID)); v != nil {
+			return decode(v, &s, "agent statistics", agentID)
+		}
+		return nil
+	})
+	return s, err
+}
+
+// RateTurn records an end user's feedback ("up" or "down") on tenant's
+// agent's answer runID, replacing an earlier vote on it: state.ErrNotFound when
+// the agent has no such answer.
+func (b *Store) RateTurn(ctx context.Context, tenant, agentID, runID, rating string) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
+	defer b.exit()
+	if rating != "up" && rating != "down" {
+		return fmt.Errorf("state: rating %q is neither up nor down", rating)
+	}
+	if !state.ValidName(tenant) || !state.ValidID(agentID) || !state.ValidID(runID) {
+		return state.ErrNotFound
+	}
+	k := turnRecordKey(tenant, agentID, runID)
+	return b.update(func(tx *bolt.Tx) error {
+		turns := tx.Bucket(bucketTurnRecords)
+		v := turns.Get(k)
+		if v == nil {
+			return state.ErrNotFound
+		}
+		var r state.TurnRecord
+		if err := decode(v, &r, "turn record", runID); err != nil {
+			return err
+		}
+		if r.Rating == rating {
+			return nil
+		}
+		var d state.AgentStats
+		switch r.Rating {
+		case "up":
+			d.Up--
+		case "down":
+			d.Down--
+		}
+		if rating == "up" {
+			d.Up++
+		} else {
+			d.Down++
+		}
+		r.Rating = rating
+		nv, err := json.Marshal(&r)
+		if err != nil {
+			return err
+		}
+		if err := turns.Put(k, nv); err != nil {
+			return err
+		}
+		return addStats(tx.Bucket(bucketAgentStats), join(tenant, agentID), d)
+	})
+}

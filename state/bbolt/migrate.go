@@ -1,0 +1,94 @@
+package bbolt
+
+import (
+	"bytes"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/state"
+)
+
+// migrations[v-1] upgrades a store of schema version v to v+1. OpenBolt
+// runs the ones a store needs, in order, in the transaction that records
+// the new version, so a store is migrated wholly or not at all (a crash
+// or an error leaves it as it was, to be migrated at the next open). The
+// array's length makes a new schemaVersion fail to compile until its
+// migration is written.
+var migrations = [schemaVersion - 1]func(tx *bolt.Tx) error{
+	migrateSessionsPerAgent, // 1 → 2
+}
+
+// Schema version 1's buckets of sessions and their turns, keyed by tenant
+// and id across all agents: tenant \0 id → state.Session and tenant \0 id \0 seq
+// → []adapters.Message.
+var (
+	v1Sessions = []byte("sessions")
+	v1Turns    = []byte("turns")
+)
+
+// migrateSessionsPerAgent moves every session of schema 1 (and its turns)
+// to schema 2's buckets, keyed by tenant, agent, project and id: the agent
+// and project are those the session records. The old buckets are removed
+// once moved, so running it again (or on a store without them) does
+// nothing.
+func migrateSessionsPerAgent(tx *bolt.Tx) error {
+	if old := tx.Bucket(v1Sessions); old != nil {
+		if err := moveV1Sessions(tx, old); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(v1Sessions); err != nil {
+			return err
+		}
+	}
+	// Turns without a session (none are written) go with their bucket.
+	if tx.Bucket(v1Turns) != nil {
+		return tx.DeleteBucket(v1Turns)
+	}
+	return nil
+}
+
+// moveV1Sessions copies the sessions of old, and their turns, under their
+// schema 2 keys.
+func moveV1Sessions(tx *bolt.Tx, old *bolt.Bucket) error {
+	sessions, err := tx.CreateBucketIfNotExists(bucketSessions)
+	if err != nil {
+		return err
+	}
+	turns, err := tx.CreateBucketIfNotExists(bucketTurns)
+	if err != nil {
+		return err
+	}
+	oldTurns := tx.Bucket(v1Turns)
+	return old.ForEach(func(k, v []byte) error {
+		tenant, id, ok := bytes.Cut(k, []byte{0})
+		if !ok {
+			return fmt.Errorf("session key %q has no tenant: %w", k, ErrCorrupt)
+		}
+		var s state.Session
+		if err := decode(v, &s, "session", string(id)); err != nil {
+			return err
+		}
+		s.Tenant, s.ID = string(tenant), string(id)
+		key := s.Key()
+		if err := state.CheckSessionKey(key); err != nil {
+			return fmt.Errorf("session %q: %w", id, err)
+		}
+		// Values read in a write transaction stay valid only while their
+		// page is untouched: copies are safe whatever bbolt does next.
+		if err := sessions.Put(sessionKey(key), bytes.Clone(v)); err != nil {
+			return err
+		}
+		if oldTurns == nil {
+			return nil
+		}
+		from, to := append(bytes.Clone(k), 0), turnPrefix(key)
+		c := oldTurns.Cursor()
+		for tk, tv := c.Seek(from); tk != nil && bytes.HasPrefix(tk, from); tk, tv = c.Next() {
+			if err := turns.Put(append(bytes.Clone(to), tk[len(from):]...), bytes.Clone(tv)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

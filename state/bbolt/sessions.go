@@ -1,0 +1,130 @@
+package bbolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/state"
+)
+
+// GetSession returns the session k names, or state.ErrNotFound.
+func (b *Store) GetSession(ctx context.Context, k state.SessionKey) (*state.Session, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	if state.CheckSessionKey(k) != nil {
+		return nil, state.ErrNotFound
+	}
+	var s state.Session
+	err := b.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSessions).Get(sessionKey(k))
+		if v == nil {
+			return state.ErrNotFound
+		}
+		return decode(v, &s, "session", k.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// AppendTurn adds one turn's messages to the session s.Key() names,
+// creating it (created at s.Created unless zero) when it does not exist.
+// s.Updated is the turn's time: the store keeps no clock of its own.
+// Concurrent calls share one transaction and one fsync (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
+// 10ms, for others to join). It is durable when it returns nil.
+func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapters.Message) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
+	defer b.exit()
+	k := s.Key()
+	if err := state.CheckSessionKey(k); err != nil {
+		return err
+	}
+	turn, err := json.Marshal(msgs)
+	if err != nil {
+		return fmt.Errorf("state: encode turn of session %q: %w", s.ID, err)
+	}
+	now := s.Updated.UTC()
+	key, prefix := sessionKey(k), turnPrefix(k)
+	created := s.Created
+	if created.IsZero() {
+		created = now
+	}
+	// Batch may run this more than once, each time in a new transaction,
+	// so it changes nothing outside the transaction but turns, which the
+	// run that commits sets last.
+	var turns int
+	err = b.batch(func(tx *bolt.Tx) error {
+		sessions := tx.Bucket(bucketSessions)
+		meta := state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Project: k.Project, Created: created}
+		if v := sessions.Get(key); v != nil {
+			meta = state.Session{}
+			if err := decode(v, &meta, "session", k.ID); err != nil {
+				return err
+			}
+		}
+		meta.Turns++
+		meta.Updated = now
+		turns = meta.Turns
+		v, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTurns).Put(turnKey(prefix, uint64(meta.Turns)), turn); err != nil {
+			return err
+		}
+		return sessions.Put(key, v)
+	})
+	if err != nil {
+		return err
+	}
+	s.Turns = turns
+	return nil
+}
+
+// RecentTurns returns the messages of the last n turns of the session k
+// names, oldest first. n <= 0, or a session that does not exist, gives
+// none.
+func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]adapters.Message, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	if n <= 0 || state.CheckSessionKey(k) != nil {
+		return nil, nil
+	}
+	prefix := turnPrefix(k)
+	var turns [][]adapters.Message
+	total := 0
+	err := b.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketTurns).Cursor()
+		tk, v := seekLast(c, prefix)
+		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
+			var msgs []adapters.Message
+			if err := decode(v, &msgs, "turn of session", k.ID); err != nil {
+				return err
+			}
+			turns = append(turns, msgs)
+			total += len(msgs)
+		}
+		return nil
+	})
+	if err != nil || total == 0 {
+		return nil, err
+	}
+	out := make([]adapters.Message, 0, total)
+	for _, t := range slices.Backward(turns) {
+		out = append(out, t...)
+	}
+	return out, nil
+}
