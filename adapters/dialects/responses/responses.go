@@ -61,8 +61,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		return err
 	}
 	if !agent.Active() {
-		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "agent_not_active", Param: "model",
-			Message: "Agent " + q(req.model) + " is " + agent.Status + ", not active"}
+		return adapters.NotActive(agent, "model")
 	}
 	if err := linkOutputs(req, from.prev); err != nil {
 		return err
