@@ -13,7 +13,8 @@ import (
 )
 
 // listingProvider is a provider whose upstream lists models; fetched
-// receives a value each time the list is fetched.
+// receives a value each time the list is fetched, and a fetch waits for
+// hold, when set, before it answers.
 type listingProvider struct {
 	fakeProvider
 	mu      sync.Mutex
@@ -21,17 +22,23 @@ type listingProvider struct {
 	err     error
 	calls   int
 	fetched chan struct{}
+	hold    chan struct{}
 }
 
 func (l *listingProvider) ListModels(context.Context) ([]adapters.ModelInfo, error) {
 	l.mu.Lock()
 	l.calls++
-	models, err := l.models, l.err
+	hold := l.hold
 	l.mu.Unlock()
 	if l.fetched != nil {
 		l.fetched <- struct{}{}
 	}
-	return models, err
+	if hold != nil {
+		<-hold
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.models, l.err
 }
 
 func (l *listingProvider) set(models []adapters.ModelInfo, err error) {
@@ -194,10 +201,15 @@ func TestModelListCaching(t *testing.T) {
 	}
 	now = now.Add(modelListTTL)
 	up.set([]adapters.ModelInfo{{ID: "gpt-4o"}, {ID: "gpt-4o-mini"}}, nil)
+	hold := make(chan struct{})
+	up.mu.Lock()
+	up.hold = hold
+	up.mu.Unlock()
 	if got := ids(); !slices.Equal(got, []string{"fast", "gpt-4o", "openai/gpt-4o"}) {
 		t.Errorf("expired list: %v, want it served while the next is fetched", got)
 	}
 	<-up.fetched
+	close(hold)
 	// The refresh lands when its fetch returns; wait for the catalog.
 	deadline := time.Now().Add(10 * time.Second)
 	for !slices.Contains(ids(), "gpt-4o-mini") {
