@@ -223,7 +223,8 @@ func estimateTokens(r *http.Request, limit int64) (int64, error) {
 	}
 	r.Body = dialects.NewBufferedBody(body)
 	out := int64(defaultOutputReserve)
-	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens"} {
+	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens",
+		"generationConfig.maxOutputTokens", "generation_config.max_output_tokens"} {
 		if v := gjson.GetBytes(body, f); v.Type == gjson.Number && v.Int() > 0 {
 			out = min(v.Int(), maxOutputReserve)
 			break

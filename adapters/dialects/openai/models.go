@@ -128,18 +128,11 @@ func appendModelHead(b []byte, id string, created int64, owner string) []byte {
 // or, failing that, a routed upstream model called directly (passthrough),
 // so existing OpenAI code works by changing only its base URL.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := d.env.Runtime.Agent(ctx, p, model)
-	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
-		return agent, err
+	agent, err := dialects.ResolveModel(ctx, d.env.Runtime, p, model)
+	if err != nil {
+		return nil, modelNotFound(model, err)
 	}
-	agent, perr := d.env.Runtime.Passthrough(p, model)
-	if perr == nil {
-		return agent, nil
-	}
-	if adapters.AsError(perr).Kind == adapters.KindForbidden {
-		return nil, perr
-	}
-	return nil, modelNotFound(model, err)
+	return agent, nil
 }
 
 // modelNotFound turns an unknown agent or model into OpenAI's
