@@ -11,7 +11,7 @@ import (
 // records already written keep their cost). models are the model the
 // upstream reported, then the one asked for. A model without a price
 // has an unknown cost (nil), never 0, and a warning names it once per
-// process.
+// process; so has a call that names no model.
 func (rt *Runtime) cost(u adapters.Usage, images int, models ...string) *pricing.Micros {
 	if c, ok := rt.prices.Cost(u, images, models...); ok {
 		return &c
@@ -30,6 +30,7 @@ func (rt *Runtime) cost(u adapters.Usage, images int, models ...string) *pricing
 		}
 	}
 	switch {
+	case model == "": // a call that named no model (a passed-through file upload): nothing to name
 	case p == nil && pricing.FirstUnpriced(model):
 		rt.log.Warn("model has no price: the cost of its calls is unknown (null) until a `price` entry covers it",
 			zap.String("model", model))

@@ -1,4 +1,4 @@
--- Schema version 3: costs (issue 19). Each usage record's cost in
+-- Schema version 4: costs (issue 19). Each usage record's cost in
 -- micro-dollars at the prices in force when it was written (NULL:
 -- unknown, the model had no price), and each monthly counter's spend: the
 -- sum of its records' known costs, added in the statement that adds their
