@@ -562,3 +562,37 @@ func TestTierBudgets(t *testing.T) {
 		t.Errorf("key without a budget: %d %s", s, b)
 	}
 }
+
+// TestCostOfPassedThroughCalls: an OpenAI endpoint passed upstream as it
+// came (here /v1/completions) is priced from the usage it reports, like
+// any call; one of a model without a price has an unknown cost.
+func TestCostOfPassedThroughCalls(t *testing.T) {
+	up := (&fakeupstream.OpenAI{}).Start()
+	defer up.Close()
+	g := testgate.Start(t, testgate.Config{Block: forwardBlock(up) + `
+		price gpt-3.5-turbo-instruct {
+			input 1.5
+			output 2
+		}
+`})
+	for _, body := range []string{`{"model":"gpt-3.5-turbo-instruct","prompt":"Say this"}`, `{"model":"dall-e-3","prompt":"a cat"}`} {
+		path := "/v1/completions"
+		if strings.Contains(body, "dall-e") {
+			path = "/v1/images/generations"
+		}
+		if status, out, _ := g.Do("POST", path, testgate.KeyA, body); status != 200 {
+			t.Fatalf("%s: %d %s", path, status, out)
+		}
+	}
+	costs := map[string]gjson.Result{}
+	for _, r := range pvLogs(t, g, 10) {
+		costs[r.Get("model_id").String()] = r.Get("cost_usd")
+	}
+	// The fake reports 4 prompt and 3 completion tokens: 4 × 1.5 + 3 × 2.
+	if c := costs["gpt-3.5-turbo-instruct"]; c.Float() != usd(12) {
+		t.Errorf("passed-through completion: cost_usd %s, want %v", c.Raw, usd(12))
+	}
+	if c, ok := costs["dall-e-3"]; !ok || c.Type != gjson.Null {
+		t.Errorf("passed-through call of an unpriced model: cost_usd %s, want null", c.Raw)
+	}
+}
