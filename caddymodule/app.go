@@ -17,6 +17,7 @@ import (
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/tiers"
 	"github.com/agentgate/agentgate/internal/clock"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
@@ -51,6 +52,10 @@ type App struct {
 	// Tiers are the service levels keys are on; the admin API can add and
 	// change tiers at run time.
 	Tiers []state.Tier `json:"tiers,omitempty"`
+	// Prices override or add to the default price table
+	// (pricing/defaults.json): an entry replaces the default of the same
+	// model, and the operator's entries are consulted first.
+	Prices []pricing.Price `json:"prices,omitempty"`
 	// MaxBodyBytes caps request bodies. Default: 8 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// MaxImageBytes caps one decoded inline image. Default: 5 MiB.
@@ -74,6 +79,9 @@ type App struct {
 	// (routed like any model) for agents that name none; without one,
 	// memory is recalled by keywords (BM25).
 	EmbeddingModel string `json:"embedding_model,omitempty"`
+	// Passthrough passes the OpenAI endpoints agentgate does not
+	// translate to an OpenAI-compatible provider; on by default.
+	Passthrough *PassthroughConfig `json:"passthrough,omitempty"`
 
 	// clock is the process's one clock: admission, the runtime (usage
 	// stamps, sessions, agents, paused runs, memory), the built-in tools
@@ -247,6 +255,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
 	}
+	prices, err := a.priceTable()
+	if err != nil {
+		return err
+	}
 	a.tools, err = a.provisionTools(a.log)
 	if err != nil {
 		return err
@@ -260,7 +272,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:       memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
 		SharedMemory: be.memory,
+		Prices:       prices,
 		Now:          a.clock.Now,
+		Passthrough:  a.Passthrough.config(),
 	})
 	if err != nil {
 		return err
@@ -277,6 +291,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.env = &dialects.Env{Engine: a.engine, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
 	return nil
+}
+
+// priceTable is the configuration's prices over the default table.
+func (a *App) priceTable() (*pricing.Table, error) {
+	defaults, err := pricing.DefaultPrices()
+	if err != nil {
+		return nil, err
+	}
+	t, err := pricing.NewTable(a.Prices, defaults)
+	if err != nil {
+		return nil, fmt.Errorf("prices: %w", err)
+	}
+	return t, nil
 }
 
 // storage loads the storage module; without one, the embedded store in

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
 )
 
 const (
@@ -99,6 +101,9 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 				Message: "rate limit reached for requests: " + strconv.FormatInt(tier.RPM, 10) + " per minute on tier " + strconv.Quote(tier.Name) + "; retry in " + st.RetryAfter.Round(time.Millisecond).String()}
 		}
 	}
+	if callsModel {
+		h.exportTenantBudget(ctx, p, tier, t)
+	}
 	if !callsModel || (tier.TPM == 0 && tier.MonthlyTokens == 0 && tier.TenantMonthlyTokens == 0) {
 		return a, nil
 	}
@@ -160,6 +165,22 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	return a, nil
 }
 
+// exportTenantBudget sets the tenant budget gauges (with tenant labels on,
+// for a tier with a tenant budget) to the month's spend the store has
+// recorded so far. Budgets are not enforced by admission yet; when they
+// are, the gauges will follow its figures as the quota gauges do.
+func (h *Handler) exportTenantBudget(ctx context.Context, p *adapters.Principal, tier state.Tier, now time.Time) {
+	if tier.TenantMonthlyBudgetUSD == 0 || !h.app.metrics.tenant {
+		return
+	}
+	spent, err := h.app.backend.store.MonthlySpend(ctx, "tenant:"+p.Tenant, now)
+	if err != nil {
+		h.log.Warn("reading a tenant's monthly spend for its budget gauge", zap.String("tenant", p.Tenant), zap.Error(err))
+		return
+	}
+	h.app.metrics.tenantBudget(p.Tenant, spent, tier.TenantMonthlyBudgetUSD)
+}
+
 // release frees the concurrency slot.
 func (a *admission) release(ctx context.Context) {
 	if a.slot {
@@ -200,11 +221,13 @@ func setLimitHeaders(h http.Header, kind string, limit int64, st state.BucketSta
 
 // estimateTokens approximates what a request will cost before it runs:
 // its body's bytes / 4 for the prompt, plus the maximum output it names.
-// It reads the body and puts it back for the dialect. A body that cannot
-// be read (the server's read timeout passed, the client broke off) is a
-// 400, answered before the request takes anything from its limits.
+// It reads the body and puts it back for the dialect; a body that is not
+// JSON (an upload, passed through as it streams) is not read. A body that
+// cannot be read (the server's read timeout passed, the client broke
+// off) is a 400, answered before the request takes anything from its
+// limits.
 func estimateTokens(r *http.Request, limit int64) (int64, error) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit || !jsonOrUntyped(r.Header.Get("Content-Type")) {
 		return defaultOutputReserve, nil
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
@@ -228,4 +251,11 @@ func estimateTokens(r *http.Request, limit int64) (int64, error) {
 		}
 	}
 	return int64(len(body)+3)/4 + out, nil
+}
+
+// jsonOrUntyped reports whether a request's Content-Type says JSON, or
+// nothing (clients of the JSON dialects often send none).
+func jsonOrUntyped(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "" || mt == "application/json"
 }

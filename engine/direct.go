@@ -38,3 +38,40 @@ func (e *Engine) Embed(ctx context.Context, p *adapters.Principal, dialect, mode
 	return e.models.Embed(ctx, &models.Embedding{Account: models.Account{Principal: p, Dialect: dialect}, Model: model,
 		Inputs: inputs, Direct: true})
 }
+
+// ListModels lists the upstream models p may call directly, as its tier
+// allows (models.Models.List).
+func (e *Engine) ListModels(ctx context.Context, p *adapters.Principal) ([]models.Model, error) {
+	return e.models.List(ctx, e.allowsModel(p))
+}
+
+// Model returns the upstream model id if p may call it directly
+// (models.Models.Get): a 404 model_not_found otherwise.
+func (e *Engine) Model(ctx context.Context, p *adapters.Principal, id string) (*models.Model, error) {
+	return e.models.Get(ctx, id, e.allowsModel(p))
+}
+
+// allowsModel returns whether p's tier lets it call a model directly.
+func (e *Engine) allowsModel(p *adapters.Principal) func(string) bool {
+	tier, ok := e.tiers.Get(p.Tier)
+	if !ok {
+		return func(string) bool { return true }
+	}
+	return tier.AllowsModel
+}
+
+// UpstreamFor returns the OpenAI-compatible upstream serving model for p:
+// the model must be routed explicitly and allowed by p's tier (404 and
+// 403 otherwise), and its provider must speak OpenAI's API (400 naming
+// model otherwise).
+func (e *Engine) UpstreamFor(p *adapters.Principal, model string) (*models.Upstream, error) {
+	provider, upstream, ok := e.models.Router().Match(model)
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model",
+			Message: "The model " + adapters.Quote(model) + " does not exist or you do not have access to it: no route sends it upstream."}
+	}
+	if err := e.tiers.CheckModel(p, model); err != nil {
+		return nil, err
+	}
+	return e.models.Forwarder(provider, model, upstream)
+}

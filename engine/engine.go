@@ -11,8 +11,9 @@
 //     index by id and name per tenant, versions).
 //   - engine/toolloop: the tool loop, pause and resume, paused runs.
 //   - engine/models: model calls (routing, pools, retries and fallbacks,
-//     capabilities, embeddings) and the one point where each call's
-//     usage is reported (models/report.go).
+//     capabilities, embeddings, the listing of routed models, the
+//     upstreams of passed-through OpenAI endpoints) and the one point
+//     where each call's usage is priced and reported (models/report.go).
 //   - engine/knowledge: long-term memory and RAG retrieval.
 //   - engine/tools, engine/guard, engine/tiers: toolkits, compiled
 //     guardrails, and the service levels keys are on.
@@ -47,6 +48,7 @@ import (
 	"github.com/agentgate/agentgate/engine/tiers"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -84,6 +86,12 @@ type Config struct {
 	RAG knowledge.RAGConfig
 	// Retry bounds retries and fallbacks of failed model calls.
 	Retry models.RetryPolicy
+	// Prices price each model call when its usage record is written; nil
+	// leaves every cost unknown.
+	Prices *pricing.Table
+	// Passthrough configures the OpenAI endpoints passed upstream as
+	// they came (models/forward.go).
+	Passthrough models.PassthroughConfig
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Sleep waits between retries; nil means a real, cancellable sleep.
@@ -169,7 +177,15 @@ func New(cfg Config) (*Engine, error) {
 	if e.recorder == nil {
 		e.recorder, e.ownRecorder = models.NewRecorder(cfg.Store, log, cfg.UsageFlushInterval), true
 	}
-	e.models = models.New(models.Config{Router: router, Retry: cfg.Retry, Recorder: e.recorder, Logger: log, Now: now, Sleep: cfg.Sleep})
+	e.models, err = models.New(models.Config{Router: router, Retry: cfg.Retry, Recorder: e.recorder, Prices: cfg.Prices,
+		Passthrough: cfg.Passthrough, Logger: log, Now: now, Sleep: cfg.Sleep})
+	if err != nil {
+		e.agents.Close()
+		if e.ownRecorder {
+			e.recorder.Close()
+		}
+		return nil, err
+	}
 	e.knowledge, err = knowledge.New(knowledge.Config{Store: cfg.Store, Models: e.models, Tiers: tierSet, Memory: cfg.Memory,
 		SharedMemory: cfg.SharedMemory, RAG: cfg.RAG, Logger: log, Now: now})
 	if err != nil {

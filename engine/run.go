@@ -104,6 +104,9 @@ func (e *Engine) buildRequest(ctx context.Context, call *adapters.Call) (*adapte
 	if err != nil {
 		return nil, err
 	}
+	if call.SessionID == "" {
+		history = append([]adapters.Message(nil), call.History...)
+	}
 	req.Messages = append(history, call.Messages...)
 	return req, nil
 }

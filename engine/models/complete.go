@@ -260,7 +260,7 @@ func (m *Models) reportAttempt(ctx context.Context, r *Run, req *adapters.Reques
 	m.report(ctx, &report{
 		Account: Account{Principal: call.Principal, Dialect: call.Dialect, AgentID: call.Agent.ID, SessionID: call.SessionID, ParentID: parent},
 		id:      id, model: a.Model, provider: a.Provider, usage: a.Usage, firstByte: a.firstByte, latency: latency,
-		at: m.now(), err: err, emitErr: a.emitErr,
+		at: m.now(), err: err, emitErr: a.emitErr, asked: req.Model, images: imagesIn(req.Messages),
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/agentgate/agentgate/pricing"
 	"go.uber.org/zap"
 )
 
@@ -22,7 +23,13 @@ type Config struct {
 	Retry RetryPolicy
 	// Recorder takes the usage record of every call.
 	Recorder *Recorder
-	Logger   *zap.Logger
+	// Prices price each call when its usage record is written; nil
+	// leaves every cost unknown.
+	Prices *pricing.Table
+	// Passthrough configures the OpenAI endpoints passed upstream as they
+	// came (forward.go).
+	Passthrough PassthroughConfig
+	Logger      *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Sleep waits between retries; nil means a real, cancellable sleep.
@@ -34,15 +41,24 @@ type Models struct {
 	router   *Router
 	retry    RetryPolicy
 	recorder *Recorder
+	prices   *pricing.Table
 	log      *zap.Logger
 	now      func() time.Time
 	sleep    func(context.Context, time.Duration) error
+	// catalog caches the upstreams' model lists; loaded is when the
+	// configuration was, the creation time of models no upstream dates.
+	catalog *modelCatalog
+	loaded  time.Time
+	// passthrough is the passthrough configuration; forwarding whether
+	// any provider speaks OpenAI's API.
+	passthrough PassthroughConfig
+	forwarding  bool
 }
 
 // New returns Models over cfg's router and recorder.
-func New(cfg Config) *Models {
-	m := &Models{router: cfg.Router, retry: cfg.Retry.withDefaults(), recorder: cfg.Recorder, log: cfg.Logger,
-		now: cfg.Now, sleep: cfg.Sleep}
+func New(cfg Config) (*Models, error) {
+	m := &Models{router: cfg.Router, retry: cfg.Retry.withDefaults(), recorder: cfg.Recorder, prices: cfg.Prices,
+		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep}
 	if m.log == nil {
 		m.log = zap.NewNop()
 	}
@@ -52,7 +68,11 @@ func New(cfg Config) *Models {
 	if m.sleep == nil {
 		m.sleep = sleepCtx
 	}
-	return m
+	m.catalog, m.loaded = newModelCatalog(m.now, m.log), m.now()
+	if err := m.configurePassthrough(cfg.Passthrough, m.router.providers); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Router is the router calls are resolved by.

@@ -37,21 +37,35 @@ type report struct {
 	at                 time.Time
 	// err is how the call failed, if it did; emitErr the error the client
 	// side returned (the client left), which makes err client_closed.
+	// status, when set, names how the call ended instead ("ok" or an
+	// error code: a passed-through call's).
 	err, emitErr error
+	status       string
+	// asked is the model the call asked for, when model is the one the
+	// upstream reported; images counts the request's images. Both price
+	// the call.
+	asked  string
+	images int
 	// unmetered leaves the call out of the request's Meter: memory's own
 	// calls, which have always been accounted by their usage record only.
 	unmetered bool
 }
 
 // report is the one point where a model call's usage is reported: it
-// writes the call's usage record and adds the call to the request's
+// prices the call, writes its usage record and adds it to the request's
 // Meter (the quota settlement, metrics and placeholders read it there).
-// Every model call the engine makes passes here exactly once.
+// Every model call the engine makes or passes through comes here exactly
+// once.
 func (m *Models) report(ctx context.Context, r *report) {
-	status := "ok"
-	if r.err != nil {
+	status := r.status
+	switch {
+	case status != "":
+	case r.err != nil:
 		status = errorCode(ctx, r.err, r.emitErr)
+	default:
+		status = "ok"
 	}
+	cost := m.cost(r.usage, r.images, r.model, r.asked)
 	var p adapters.Principal
 	if r.Principal != nil {
 		p = *r.Principal
@@ -61,16 +75,16 @@ func (m *Models) report(ctx context.Context, r *report) {
 		AgentID: r.AgentID, Model: r.model, Provider: r.provider, SessionID: r.SessionID,
 		InputTokens: r.usage.InputTokens, OutputTokens: r.usage.OutputTokens,
 		ReasoningTokens: r.usage.ReasoningTokens, CachedTokens: r.usage.CachedTokens,
-		Estimated: r.usage.Estimated, LatencyMs: r.latency.Milliseconds(), Status: status,
+		Estimated: r.usage.Estimated, LatencyMs: r.latency.Milliseconds(), Status: status, Cost: cost,
 	})
 	if r.unmetered {
 		return
 	}
 	errCode := ""
-	if r.err != nil {
+	if status != "ok" {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall(r.AgentID, r.model, r.provider, r.usage, r.firstByte, r.latency, errCode, r.at)
+	MeterFrom(ctx).recordCall(r.AgentID, r.model, r.provider, r.usage, cost, r.firstByte, r.latency, errCode, r.at)
 }
 
 // errorCode names how a call ended for logs and metrics: client_closed

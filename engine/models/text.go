@@ -60,6 +60,6 @@ func (m *Models) CompleteText(ctx context.Context, c *TextCall) (string, error) 
 		prefix = "run-"
 	}
 	m.report(ctx, &report{Account: c.Account, id: adapters.NewID(prefix), model: upstream, provider: provider, usage: usage,
-		latency: at.Sub(t0), at: at, err: err, unmetered: c.Unmetered})
+		latency: at.Sub(t0), at: at, err: err, unmetered: c.Unmetered, asked: r.Model, images: imagesIn(r.Messages)})
 	return text.String(), err
 }

@@ -68,6 +68,10 @@ type Result struct {
 	// Sources are the knowledge chunks retrieved into the run's context
 	// (RAG), best first; Cited marks those the answer cites.
 	Sources []adapters.Source
+	// Turn is what the run added to its conversation: the call's
+	// messages, then the model's (tool calls, tool results, the answer).
+	// It is set when the run finishes.
+	Turn []adapters.Message
 }
 
 // Step is one tool the run executed itself.
@@ -373,6 +377,7 @@ func (l *Loop) finish(ctx context.Context, st *State, final adapters.Message, st
 	if err := l.hooks.SaveTurn(ctx, st); err != nil {
 		return err
 	}
+	res.Turn = st.Turn
 	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason, StopSequence: res.StopSequence})
 }
 

@@ -47,6 +47,11 @@ type OpenAI struct {
 	Status int
 	// OmitUsage drops usage from responses.
 	OmitUsage bool
+	// CachedTokens is reported as prompt_tokens_details.cached_tokens,
+	// part of prompt_tokens (at most all of them).
+	CachedTokens int
+	// Models are what GET /v1/models lists; nil means DefaultModels.
+	Models []string
 	// HoldLast, when set, makes a stream wait before its last token until
 	// HoldLast is closed (or the client goes away), so a test can look at
 	// a stream in flight without assuming anything about timing.
@@ -63,10 +68,12 @@ type OpenAI struct {
 	StallCount int
 	stalls
 
-	mu       sync.Mutex
-	requests [][]byte
-	canceled int
-	sent     int
+	mu          sync.Mutex
+	requests    [][]byte
+	apiRequests []APIRequest
+	store       apiStore
+	canceled    int
+	sent        int
 
 	// Server is the running HTTP server; URL is its base URL with /v1.
 	Server *httptest.Server
@@ -87,6 +94,7 @@ func (o *OpenAI) Start() *OpenAI {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", o.chat)
 	mux.HandleFunc("POST /v1/embeddings", o.embeddings)
+	o.apiRoutes(mux)
 	o.Server = httptest.NewServer(mux)
 	o.URL = o.Server.URL + "/v1"
 	return o
@@ -181,8 +189,8 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	toolCall := len(offered) > 0
-	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,"completion_tokens_details":{"reasoning_tokens":%d}}`,
-		PromptTokens(nmsg), len(words)+len(reasoning), PromptTokens(nmsg)+len(words)+len(reasoning), len(reasoning))
+	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,"prompt_tokens_details":{"cached_tokens":%d},"completion_tokens_details":{"reasoning_tokens":%d}}`,
+		PromptTokens(nmsg), len(words)+len(reasoning), PromptTokens(nmsg)+len(words)+len(reasoning), min(o.CachedTokens, PromptTokens(nmsg)), len(reasoning))
 	if toolCall {
 		words = nil
 		usage = fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":5,"total_tokens":%d}`, PromptTokens(nmsg), PromptTokens(nmsg)+5)

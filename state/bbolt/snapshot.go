@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -39,6 +40,8 @@ func (b *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			exportDocuments,
 			exportSources,
 			exportJSON(bucketResponses, "response", func(r *state.Record) any { r.Response = new(state.StoredResponse); return r.Response }),
+			exportConversations,
+			exportObjects,
 		} {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -104,13 +107,18 @@ func exportUsage(tx *bolt.Tx, fn func(*state.Record) error) error {
 	})
 }
 
+// exportCounters exports each monthly counter with its spend (a spend
+// counter exists only beside a token counter: both are written for every
+// record).
 func exportCounters(tx *bolt.Tx, fn func(*state.Record) error) error {
+	spend := tx.Bucket(bucketSpend)
 	return tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
 		scope, month, ok := bytes.Cut(k, []byte{0})
 		if !ok {
 			return fmt.Errorf("state: counter key %q: %w", k, ErrCorrupt)
 		}
-		return fn(&state.Record{Counter: &state.CounterRecord{Scope: string(scope), Month: string(month), Tokens: decodeInt64(v)}})
+		return fn(&state.Record{Counter: &state.CounterRecord{Scope: string(scope), Month: string(month), Tokens: decodeInt64(v),
+			Spend: pricing.Micros(decodeInt64(spend.Get(k)))}})
 	})
 }
 
@@ -178,6 +186,31 @@ func exportSources(tx *bolt.Tx, fn func(*state.Record) error) error {
 			return err
 		}
 		return fn(&state.Record{Source: s})
+	})
+}
+
+func exportConversations(tx *bolt.Tx, fn func(*state.Record) error) error {
+	return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
+		c := new(state.ConversationRecord)
+		if err := decode(v, &c.Conversation, "conversation", string(k)); err != nil {
+			return err
+		}
+		items, err := scanItems(tx, c.Tenant, c.ID)
+		if err != nil {
+			return err
+		}
+		c.Items = items
+		return fn(&state.Record{Conversation: c})
+	})
+}
+
+func exportObjects(tx *bolt.Tx, fn func(*state.Record) error) error {
+	return tx.Bucket(bucketObjects).ForEach(func(k, v []byte) error {
+		o := &state.ObjectRecord{ID: string(k)}
+		if err := decode(v, &o.ObjectOwner, "object owner", string(k)); err != nil {
+			return err
+		}
+		return fn(&state.Record{Object: o})
 	})
 }
 
@@ -263,7 +296,11 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		}
 		return nil
 	case r.Counter != nil:
-		return tx.Bucket(bucketCounters).Put(join(r.Counter.Scope, r.Counter.Month), encodeInt64(r.Counter.Tokens))
+		k := join(r.Counter.Scope, r.Counter.Month)
+		if err := tx.Bucket(bucketSpend).Put(k, encodeInt64(int64(r.Counter.Spend))); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCounters).Put(k, encodeInt64(r.Counter.Tokens))
 	case r.Count != nil:
 		return tx.Bucket(bucketCounts).Put(join(r.Count.Tenant, r.Count.Name), encodeInt64(r.Count.N))
 	case r.Memory != nil:
@@ -300,6 +337,23 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		return put(bucketDocSources, join(r.Source.Tenant, r.Source.Name), &r.Source.SourceInfo)
 	case r.Response != nil:
 		return put(bucketResponses, join(r.Response.Tenant, r.Response.ID), r.Response)
+	case r.Conversation != nil:
+		c := r.Conversation
+		if err := put(bucketConversations, join(c.Tenant, c.ID), &c.Conversation); err != nil {
+			return err
+		}
+		prefix := convItemPrefix(c.Tenant, c.ID)
+		if err := deletePrefix(tx.Bucket(bucketConvItems), prefix); err != nil {
+			return err
+		}
+		for _, it := range c.Items {
+			if err := put(bucketConvItems, convItemKey(prefix, it.Seq), it); err != nil {
+				return err
+			}
+		}
+		return nil
+	case r.Object != nil:
+		return put(bucketObjects, []byte(r.Object.ID), &r.Object.ObjectOwner)
 	}
 	return fmt.Errorf("empty record")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -86,9 +87,12 @@ func (s *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			u, err := scanUsage(r)
 			return &state.Record{Usage: &u}, err
 		}},
-		{"SELECT scope, month, tokens FROM counters ORDER BY scope, month", func(r pgx.Rows) (*state.Record, error) {
+		{"SELECT scope, month, tokens, spend_micros FROM counters ORDER BY scope, month", func(r pgx.Rows) (*state.Record, error) {
 			c := new(state.CounterRecord)
-			return &state.Record{Counter: c}, r.Scan(&c.Scope, &c.Month, &c.Tokens)
+			var spend int64
+			err := r.Scan(&c.Scope, &c.Month, &c.Tokens, &spend)
+			c.Spend = pricing.Micros(spend)
+			return &state.Record{Counter: c}, err
 		}},
 		{"SELECT tenant, name, n FROM counts ORDER BY tenant, name", func(r pgx.Rows) (*state.Record, error) {
 			c := new(state.CountRecord)
@@ -134,7 +138,63 @@ func (s *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			return s.fail(err)
 		}
 	}
-	return nil
+	if err := exportConversations(ctx, tx, fn); err != nil {
+		return s.fail(err)
+	}
+	err = exportRows(ctx, tx, "SELECT id, tenant, provider, created_at FROM objects ORDER BY id", func(r pgx.Rows) (*state.Record, error) {
+		o := new(state.ObjectRecord)
+		err := r.Scan(&o.ID, &o.Tenant, &o.Provider, &o.Created)
+		o.Created = o.Created.UTC()
+		return &state.Record{Object: o}, err
+	}, fn)
+	return s.fail(err)
+}
+
+// exportConversations reads conversations with their items in one
+// ordered query.
+func exportConversations(ctx context.Context, tx pgx.Tx, fn func(*state.Record) error) error {
+	rows, err := tx.Query(ctx, `SELECT c.tenant, c.id, c.metadata, c.created_at, c.last_seq, i.id, i.seq, i.item
+		FROM conversations c LEFT JOIN conversation_items i ON i.tenant = c.tenant AND i.conversation = c.id
+		ORDER BY c.tenant, c.id, i.seq`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var cur *state.ConversationRecord
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		rec := &state.Record{Conversation: cur}
+		cur = nil
+		return fn(rec)
+	}
+	for rows.Next() {
+		var c state.Conversation
+		var metadata, item []byte
+		var itemID *string
+		var seq *int64
+		if err := rows.Scan(&c.Tenant, &c.ID, &metadata, &c.Created, &c.LastSeq, &itemID, &seq, &item); err != nil {
+			return err
+		}
+		if cur == nil || cur.Tenant != c.Tenant || cur.ID != c.ID {
+			if err := flush(); err != nil {
+				return err
+			}
+			c.Created = c.Created.UTC()
+			if len(metadata) > 0 {
+				c.Metadata = metadata
+			}
+			cur = &state.ConversationRecord{Conversation: c, Items: []state.ConversationItem{}}
+		}
+		if itemID != nil && seq != nil {
+			cur.Items = append(cur.Items, state.ConversationItem{ID: *itemID, Seq: *seq, Item: item})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return flush()
 }
 
 // exportRows calls fn with each row of sql as scan reads it.
@@ -343,16 +403,22 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 		if err := state.CheckUsage(u); err != nil {
 			return err
 		}
+		var cost *int64
+		if u.Cost != nil {
+			n := int64(*u.Cost)
+			cost = &n
+		}
 		b.Queue(`INSERT INTO usage (id, at, tenant, key_id, dialect, agent_id, model, provider, session_id, parent_id,
-			input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 			ON CONFLICT (id) WHERE id <> '' DO NOTHING`,
 			u.ID, u.Time, u.Tenant, u.KeyID, u.Dialect, u.AgentID, u.Model, u.Provider, u.SessionID, u.ParentID,
-			u.InputTokens, u.OutputTokens, u.ReasoningTokens, u.CachedTokens, u.Estimated, u.LatencyMs, u.Status)
+			u.InputTokens, u.OutputTokens, u.ReasoningTokens, u.CachedTokens, u.Estimated, u.LatencyMs, u.Status, cost)
 	case r.Counter != nil:
 		c := r.Counter
-		b.Queue(`INSERT INTO counters (scope, month, tokens) VALUES ($1, $2, $3) ON CONFLICT (scope, month) DO UPDATE SET tokens = excluded.tokens`,
-			c.Scope, c.Month, c.Tokens)
+		b.Queue(`INSERT INTO counters (scope, month, tokens, spend_micros) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (scope, month) DO UPDATE SET tokens = excluded.tokens, spend_micros = excluded.spend_micros`,
+			c.Scope, c.Month, c.Tokens, int64(c.Spend))
 	case r.Count != nil:
 		c := r.Count
 		b.Queue(`INSERT INTO counts (tenant, name, n) VALUES ($1, $2, $3) ON CONFLICT (tenant, name) DO UPDATE SET n = excluded.n`, c.Tenant, c.Name, c.N)
@@ -414,6 +480,25 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 		b.Queue(`INSERT INTO responses (tenant, id, body) VALUES ($1, $2, $3) ON CONFLICT (tenant, id) DO UPDATE SET body = excluded.body`,
 			resp.Tenant, resp.ID, body)
 		return err
+	case r.Conversation != nil:
+		c := r.Conversation
+		b.Queue(`INSERT INTO conversations (tenant, id, metadata, created_at, last_seq) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tenant, id) DO UPDATE SET metadata = excluded.metadata, created_at = excluded.created_at, last_seq = excluded.last_seq`,
+			c.Tenant, c.ID, nullJSON(c.Metadata), c.Created, c.LastSeq)
+		b.Queue(`DELETE FROM conversation_items WHERE tenant = $1 AND conversation = $2`, c.Tenant, c.ID)
+		seqs := make([]int64, len(c.Items))
+		ids := make([]string, len(c.Items))
+		bodies := make([]string, len(c.Items))
+		for i, it := range c.Items {
+			seqs[i], ids[i], bodies[i] = it.Seq, it.ID, string(it.Item)
+		}
+		b.Queue(`INSERT INTO conversation_items (tenant, conversation, seq, id, item)
+			SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::json[])`, c.Tenant, c.ID, seqs, ids, bodies)
+	case r.Object != nil:
+		o := r.Object
+		b.Queue(`INSERT INTO objects (id, tenant, provider, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, provider = excluded.provider, created_at = excluded.created_at`,
+			o.ID, o.Tenant, o.Provider, o.Created)
 	default:
 		return fmt.Errorf("empty record")
 	}

@@ -54,9 +54,11 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET /v1beta/models", Handler: d.listModels},
 		{Pattern: "GET /v1beta/models/{model...}", Handler: d.getModel},
 		// /v1/models is the OpenAI dialect's, and Anthropic's with
-		// anthropic-version; a Google client's is Gemini's.
+		// anthropic-version; a Google client's is Gemini's. The three
+		// share each pattern ({id...}, as model names may hold a slash):
+		// the frame chooses among the routes of one pattern only.
 		{Pattern: "GET /v1/models", Handler: d.listModels, When: googleClient},
-		{Pattern: "GET /v1/models/{id}", Handler: d.getModel, When: googleClient},
+		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel, When: googleClient},
 	}
 }
 

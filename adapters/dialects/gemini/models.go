@@ -67,7 +67,7 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters
 func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	model := r.PathValue("model")
 	if model == "" {
-		model = r.PathValue("id") // GET /v1/models/{id}
+		model = r.PathValue("id") // GET /v1/models/{id...}
 	}
 	a, err := d.resolve(r.Context(), p, model)
 	if err != nil {
