@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 )
@@ -154,14 +156,19 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		t := app.clock.Now()
-		q, err := app.backend.limits.Quota(ctx, "key:"+k.ID, t)
+		tier, _ := app.runtime.Tiers().Get(k.Tier)
+		// A key without a quota still has its month's figures.
+		quota := limits.Rule{Scope: "key:" + k.ID, Kind: limits.MonthlyTokens, Max: math.MaxInt64}
+		if tier.MonthlyTokens > 0 {
+			quota.Max = tier.MonthlyTokens
+		}
+		d, err := app.limiter.Peek(ctx, []limits.Rule{quota})
 		if err != nil {
 			return err
 		}
+		q := d.States[0]
 		v := viewOf(k, declared)
-		tier, _ := app.runtime.Tiers().Get(k.Tier)
-		v.Usage = &keyUsage{Month: state.MonthKey(t), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens}
+		v.Usage = &keyUsage{Month: state.MonthKey(d.Now), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens}
 		return writeAdminJSON(w, http.StatusOK, v)
 	case http.MethodPatch:
 		var req struct {

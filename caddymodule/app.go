@@ -13,6 +13,8 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/internal/clock"
+	"github.com/agentgate/agentgate/limits"
+	memorylimits "github.com/agentgate/agentgate/limits/memory"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
@@ -36,6 +38,10 @@ type App struct {
 	// state: bbolt (the default, one file in DataDir) or postgres (shared
 	// by several gateway instances).
 	Storage json.RawMessage `json:"storage,omitempty" caddy:"namespace=agentgate.storage inline_key=module"`
+	// Limits is the agentgate.limits module keeping rate limits,
+	// concurrency slots and quota reservations: memory (the default, one
+	// process) or redis (shared by several gateway instances).
+	Limits json.RawMessage `json:"limits,omitempty" caddy:"namespace=agentgate.limits inline_key=module"`
 	// Providers are the upstream provider instances.
 	Providers []ProviderConfig `json:"providers,omitempty"`
 	// Routes map model names to providers: exact names, aliases and
@@ -79,6 +85,8 @@ type App struct {
 	clock         clock.Clock
 	backend       *backend
 	storeLocation string
+	limiter       *limits.Limiter
+	limitsKey     string
 	tools         *toolset
 	runtime       *runtime.Runtime
 	keys          *keyring
@@ -210,6 +218,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.backend = be
 	store := be.store
+	lo, err := a.limits(ctx)
+	if err != nil {
+		return err
+	}
+	if a.limiter, a.limitsKey, err = acquireLimiter(lo, be, a.storeLocation, a.clock, a.log); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
 	var routes []runtime.Route
@@ -301,6 +316,23 @@ func (a *App) storage(ctx caddy.Context, repl *caddy.Replacer) (state.Opener, er
 	return opener, nil
 }
 
+// limits loads the limits module; without one, limits in memory.
+func (a *App) limits(ctx caddy.Context) (limits.Opener, error) {
+	if a.Limits == nil {
+		m := &memorylimits.Module{}
+		return m, m.Provision(ctx)
+	}
+	mod, err := ctx.LoadModule(a, "Limits")
+	if err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
+	opener, ok := mod.(limits.Opener)
+	if !ok {
+		return nil, fmt.Errorf("limits: module %T opens no limits backend", mod)
+	}
+	return opener, nil
+}
+
 func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
 	if c.ID == "" {
 		return nil, errors.New("id is required")
@@ -358,11 +390,16 @@ func (a *App) Cleanup() error {
 	if a.runtime != nil {
 		a.runtime.Close()
 	}
+	var errs []error
+	if a.limiter != nil {
+		a.limiter = nil
+		errs = append(errs, releaseLimiter(a.limitsKey))
+	}
 	if a.backend != nil {
 		a.backend = nil
-		return releaseStore(a.storeLocation)
+		errs = append(errs, releaseStore(a.storeLocation))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Interface guards.
