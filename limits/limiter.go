@@ -405,6 +405,6 @@ func (l *Limiter) reached() {
 	if !l.down.Swap(false) {
 		return
 	}
-	l.log.Info("limits backend reachable again", zap.Duration("after", time.Since(l.since)), zap.Int("failed_calls", l.failures))
+	l.log.Warn("limits backend reachable again", zap.Duration("after", time.Since(l.since)), zap.Int("failed_calls", l.failures))
 	l.since, l.failures = time.Time{}, 0
 }
