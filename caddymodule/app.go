@@ -5,6 +5,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -372,6 +373,11 @@ func (a *App) Validate() error {
 // Start implements caddy.App; the runtime's background work started in
 // Provision so handlers provisioned with it can serve at once.
 func (a *App) Start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.limiter.Check(ctx); err != nil {
+		a.log.Warn("the limits backend cannot be reached yet: on_error decides until it can", zap.Error(err))
+	}
 	if a.keys.empty() {
 		a.log.Warn("no API keys exist yet: every request will be rejected with 401. " +
 			"Set AGENTGATE_API_KEY before starting, or create one with `caddy agentgate key create --tenant default`")

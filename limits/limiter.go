@@ -140,6 +140,13 @@ func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision
 	return d, nil
 }
 
+// Check reaches the backend with an admission of no rules: whether it
+// can be reached now (a server learns the admission script).
+func (l *Limiter) Check(ctx context.Context) error {
+	_, err := l.b.Admit(ctx, &Request{Peek: true})
+	return err
+}
+
 // Peek evaluates rules without taking anything: their figures now.
 func (l *Limiter) Peek(ctx context.Context, rules []Rule) (*Decision, error) {
 	ans, err := l.evaluate(ctx, &Request{Rules: rules, Amounts: make([]int64, len(rules)), Peek: true})

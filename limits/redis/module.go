@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -100,20 +99,13 @@ func (m *Module) Provision(ctx caddy.Context) error {
 // prefix (never a password).
 func (m *Module) Location() string { return m.location }
 
-// Open implements limits.Opener: a client of the server, the scripts
-// loaded if it can be reached now. One that cannot is no error: requests
-// are admitted as on_error says until it can.
+// Open implements limits.Opener: a client of the server. It connects to
+// nothing yet (`caddy validate` has no side effects): the first call
+// does, and sends the scripts the server does not know.
 func (m *Module) Open(clock.Clock) (limits.Backend, error) {
-	b := New(goredis.NewClient(m.opts), m.KeyPrefix)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*m.opts.DialTimeout)
-	defer cancel()
-	if err := b.Load(ctx); err != nil {
-		m.log.Warn("limits in Redis: the server cannot be reached yet; on_error decides until it can",
-			zap.String("server", m.opts.Addr), zap.String("on_error", m.onError()), zap.Error(err))
-	} else {
-		m.log.Info("limits in Redis", zap.String("server", m.opts.Addr), zap.Int("db", m.opts.DB), zap.String("key_prefix", m.KeyPrefix))
-	}
-	return b, nil
+	m.log.Info("limits in Redis", zap.String("server", m.opts.Addr), zap.Int("db", m.opts.DB),
+		zap.String("key_prefix", m.KeyPrefix), zap.String("on_error", m.onError()))
+	return New(goredis.NewClient(m.opts), m.KeyPrefix), nil
 }
 
 func (m *Module) onError() string {

@@ -54,9 +54,10 @@ func New(client goredis.UniversalClient, prefix string) *Backend {
 	return &Backend{client: client, prefix: prefix}
 }
 
-// Load loads the scripts into the server's script cache, so the first
-// calls are sent by hash; a server that forgets them later gets them
-// again (EVALSHA falls back to EVAL on NOSCRIPT).
+// Load loads the scripts into the server's script cache. Every call is
+// sent by hash (EVALSHA) and sent whole (EVAL, which caches it) only when
+// the server does not know it (NOSCRIPT): a new, restarted or flushed
+// server.
 func (b *Backend) Load(ctx context.Context) error {
 	for _, s := range []*goredis.Script{admitScript, renewScript, settleScript} {
 		if err := s.Load(ctx, b.client).Err(); err != nil {
