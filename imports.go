@@ -12,6 +12,7 @@ import (
 	_ "github.com/agentgate/agentgate/adapters/dialects/anthropic"
 	_ "github.com/agentgate/agentgate/adapters/dialects/egzora"
 	_ "github.com/agentgate/agentgate/adapters/dialects/engrami"
+	_ "github.com/agentgate/agentgate/adapters/dialects/gemini"
 	_ "github.com/agentgate/agentgate/adapters/dialects/openai"
 	_ "github.com/agentgate/agentgate/adapters/dialects/responses"
 	_ "github.com/agentgate/agentgate/adapters/dialects/tenzro"

@@ -13,6 +13,11 @@ type Call struct {
 	// SessionID continues a stored conversation; empty is a one-off
 	// exchange.
 	SessionID string
+	// History, for a call without SessionID, is the conversation so far
+	// as the dialect keeps it itself (Responses' conversation trees): the
+	// model sees it before Messages, the runtime stores nothing, and the
+	// run's Result.Turn is what the dialect keeps.
+	History []Message
 	// Messages are the client's new messages. For stateless APIs (Chat
 	// Completions) they are the whole conversation.
 	Messages []Message

@@ -79,6 +79,9 @@ type App struct {
 	// (routed like any model) for agents that name none; without one,
 	// memory is recalled by keywords (BM25).
 	EmbeddingModel string `json:"embedding_model,omitempty"`
+	// Passthrough passes the OpenAI endpoints agentgate does not
+	// translate to an OpenAI-compatible provider; on by default.
+	Passthrough *PassthroughConfig `json:"passthrough,omitempty"`
 
 	// clock is the process's one clock: admission, the runtime (usage
 	// stamps, sessions, agents, paused runs, memory), the built-in tools
@@ -272,8 +275,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
 		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
-		Memory: memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
-		Now:    a.clock.Now,
+		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		Now:         a.clock.Now,
+		Passthrough: a.Passthrough.runtime(),
 	})
 	if err != nil {
 		return err

@@ -58,6 +58,10 @@ func init() {
 //	        deadline <duration>      # no retry or fallback starts after it; default 30s
 //	    }
 //	    paused_run_ttl <duration>    # default 24h
+//	    passthrough off|<provider>   # OpenAI endpoints not translated (files, batches,
+//	                                 # images, audio…) go upstream as they came; <provider>
+//	                                 # serves those naming no model. Default: on, to the only
+//	                                 # OpenAI-compatible provider
 //	    toolkit <name> http { method <name> <url> { … } }   # see parseToolkit
 //	    mcp <name> <endpoint> { … }                         # see parseMCP
 //	    agent <id> {
@@ -142,6 +146,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = parseMetrics(d, app)
 		case "embedding_model":
 			err = oneArg(d, &app.EmbeddingModel)
+		case "passthrough":
+			err = parsePassthrough(d, app)
 		default:
 			return nil, d.Errf("unrecognized agentgate option %q", d.Val())
 		}

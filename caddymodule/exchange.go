@@ -29,6 +29,8 @@ type exchange struct {
 	err    error
 	status int
 	stream bool
+	// marked: the dialect said its answer is a stream (MarkStream).
+	marked bool
 	ended  bool
 	result outcome
 	// lastCall is the outcome of the request's latest model call, plus
@@ -113,8 +115,9 @@ func (x *exchange) classify() outcome {
 // Header implements http.ResponseWriter.
 func (x *exchange) Header() http.Header { return x.w.Header() }
 
-// WriteHeader implements http.ResponseWriter; a text/event-stream answer
-// counts as an active stream until the request ends.
+// WriteHeader implements http.ResponseWriter; a text/event-stream answer,
+// or one the dialect marked as a stream, counts as an active stream until
+// the request ends.
 func (x *exchange) WriteHeader(code int) {
 	if x.status == 0 && code >= 200 {
 		x.wroteHeader(code)
@@ -132,11 +135,15 @@ func (x *exchange) Write(b []byte) (int, error) {
 
 func (x *exchange) wroteHeader(code int) {
 	x.status = code
-	if strings.HasPrefix(x.w.Header().Get("Content-Type"), "text/event-stream") {
+	if x.marked || strings.HasPrefix(x.w.Header().Get("Content-Type"), "text/event-stream") {
 		x.stream = true
 		x.dm.active.Inc()
 	}
 }
+
+// MarkStream implements the dialects' stream marker: the answer that
+// follows is a stream in a framing other than text/event-stream.
+func (x *exchange) MarkStream() { x.marked = true }
 
 // Unwrap lets http.ResponseController reach the connection (Flush).
 func (x *exchange) Unwrap() http.ResponseWriter { return x.w }

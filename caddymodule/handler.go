@@ -27,6 +27,14 @@ type Handler struct {
 	mux *http.ServeMux
 	app *App
 	log *zap.Logger
+	// notFound are the served dialects that answer unserved requests
+	// under their paths (dialects.NotFounder).
+	notFound []notFounder
+}
+
+type notFounder struct {
+	dialects.Dialect
+	dialects.NotFounder
 }
 
 // CaddyModule returns the Caddy module information.
@@ -53,6 +61,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		d, err := dialects.New(name, h.app.env)
 		if err != nil {
 			return err
+		}
+		if nf, ok := d.(dialects.NotFounder); ok {
+			h.notFound = append(h.notFound, notFounder{d, nf})
 		}
 		dm := h.app.metrics.dialect(name)
 		for _, rt := range d.Routes() {
@@ -85,12 +96,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// far cheaper than cloning the request to carry next in its context.
 	hd, pattern := h.mux.Handler(r)
 	if pattern == "" {
-		return next.ServeHTTP(w, r)
+		return h.serveNext(w, r, next)
 	}
 	if set, ok := hd.(*routeSet); ok && set.pick(r) == nil {
-		return next.ServeHTTP(w, r)
+		return h.serveNext(w, r, next)
 	}
 	h.mux.ServeHTTP(w, r)
+	return nil
+}
+
+// serveNext hands r to the next handler. If nothing handles it, a dialect
+// whose paths it is under answers with its 404. Caddy marks such a
+// request: the end of every handler chain is a no-op that sets the
+// "unhandled" variable (what its access log reports as "NOP"), so a
+// handler after agentgate's that serves r (reverse_proxy, file_server,
+// respond) takes precedence, and only a site with nothing further, or
+// whose further handlers let r through, gets the dialect's 404.
+func (h *Handler) serveNext(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if err := next.ServeHTTP(w, r); err != nil {
+		return err
+	}
+	if unhandled, _ := caddyhttp.GetVar(r.Context(), "unhandled").(bool); !unhandled {
+		return nil
+	}
+	for _, d := range h.notFound {
+		if e := d.NotFound(r); e != nil {
+			caddyhttp.SetVar(r.Context(), "unhandled", false)
+			d.WriteError(w, e)
+			return nil
+		}
+	}
 	return nil
 }
 

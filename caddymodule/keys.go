@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -86,7 +87,7 @@ func (k *keyring) empty() bool {
 // errNoKey and errBadKey are the two ways authentication fails.
 var (
 	errNoKey = &adapters.Error{Kind: adapters.KindUnauthenticated, Code: "missing_api_key",
-		Message: "missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"}
+		Message: "missing API key: send it as 'Authorization: Bearer <key>', 'X-API-Key: <key>' or 'x-goog-api-key: <key>'"}
 	errBadKey = &adapters.Error{Kind: adapters.KindUnauthenticated, Code: "invalid_api_key",
 		Message: "invalid API key"}
 )
@@ -117,14 +118,52 @@ func (k *keyring) authenticate(r *http.Request) (*adapters.Principal, error) {
 	return &adapters.Principal{KeyID: key.ID, Tenant: key.Tenant, Tier: key.Tier, Email: key.Email, Projects: key.Projects}, nil
 }
 
-// requestKey reads the key from Authorization: Bearer or X-API-Key.
+// requestKey reads the key from Authorization: Bearer, X-API-Key or
+// x-goog-api-key (what the Google Gen AI SDKs send), or else from the
+// "key" query parameter (what older Gemini clients send). A key in the
+// query is always taken out of r's URL, whichever key authenticates, so
+// nothing after authentication — agentgate's own logs, the
+// {http.request.uri} placeholders, handlers after agentgate — sees it.
+// Caddy's access log copies the request before any handler runs; the
+// README shows the log filter that keeps the key out of it.
 func requestKey(r *http.Request) string {
+	query := takeQueryKey(r)
 	if h := r.Header.Get("Authorization"); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 			return strings.TrimSpace(h[7:])
 		}
 	}
-	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+	for _, name := range [...]string{"X-API-Key", "X-Goog-Api-Key"} {
+		if k := strings.TrimSpace(r.Header.Get(name)); k != "" {
+			return k
+		}
+	}
+	return query
+}
+
+// takeQueryKey removes the "key" parameter from r's URL and returns its
+// value ("" when absent). Only r's own copy of the URL changes; the rest
+// of the query is kept as the client wrote it.
+func takeQueryKey(r *http.Request) string {
+	raw := r.URL.RawQuery
+	if raw == "" {
+		return ""
+	}
+	var key string
+	kept := make([]string, 0, 4)
+	for _, kv := range strings.Split(raw, "&") {
+		name, value, _ := strings.Cut(kv, "=")
+		if n, err := url.QueryUnescape(name); err == nil && n == "key" {
+			if v, err := url.QueryUnescape(value); err == nil && key == "" {
+				key = strings.TrimSpace(v)
+			}
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	r.URL.RawQuery = strings.Join(kept, "&")
+	r.RequestURI = r.URL.RequestURI()
+	return key
 }
 
 // newSecret returns a fresh random API key: 192 bits, base64url.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -196,11 +197,13 @@ func setLimitHeaders(h http.Header, kind string, limit int64, st limits.State) {
 
 // estimateTokens approximates what a request will cost before it runs:
 // its body's bytes / 4 for the prompt, plus the maximum output it names.
-// It reads the body and puts it back for the dialect. A body that cannot
-// be read (the server's read timeout passed, the client broke off) is a
-// 400, answered before the request takes anything from its limits.
+// It reads the body and puts it back for the dialect; a body that is not
+// JSON (an upload, passed through as it streams) is not read. A body that
+// cannot be read (the server's read timeout passed, the client broke
+// off) is a 400, answered before the request takes anything from its
+// limits.
 func estimateTokens(r *http.Request, limit int64) (int64, error) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit || !jsonOrUntyped(r.Header.Get("Content-Type")) {
 		return defaultOutputReserve, nil
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
@@ -216,11 +219,19 @@ func estimateTokens(r *http.Request, limit int64) (int64, error) {
 	}
 	r.Body = dialects.NewBufferedBody(body)
 	out := int64(defaultOutputReserve)
-	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens"} {
+	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens",
+		"generationConfig.maxOutputTokens", "generation_config.max_output_tokens"} {
 		if v := gjson.GetBytes(body, f); v.Type == gjson.Number && v.Int() > 0 {
 			out = min(v.Int(), maxOutputReserve)
 			break
 		}
 	}
 	return int64(len(body)+3)/4 + out, nil
+}
+
+// jsonOrUntyped reports whether a request's Content-Type says JSON, or
+// nothing (clients of the JSON dialects often send none).
+func jsonOrUntyped(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "" || mt == "application/json"
 }

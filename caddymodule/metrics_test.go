@@ -16,95 +16,8 @@ import (
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/tidwall/gjson"
 )
-
-// exposition is one scrape of the admin endpoint's /metrics.
-type exposition map[string]*dto.MetricFamily
-
-func scrape(t *testing.T, g *testgate.Gateway) exposition {
-	t.Helper()
-	resp, err := http.Get("http://" + g.Admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing /metrics: %v", err)
-	}
-	return fams
-}
-
-// get sums the samples of name whose labels include the pairs in kv:
-// counter and gauge values, histogram sample counts.
-func (e exposition) get(name string, kv ...string) float64 {
-	f := e[name]
-	if f == nil {
-		return 0
-	}
-	var sum float64
-next:
-	for _, m := range f.GetMetric() {
-		for i := 0; i+1 < len(kv); i += 2 {
-			found := false
-			for _, l := range m.GetLabel() {
-				if l.GetName() == kv[i] && l.GetValue() == kv[i+1] {
-					found = true
-					break
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return sum
-}
-
-// labelNames returns the label names of name's first sample.
-func (e exposition) labelNames(name string) []string {
-	f := e[name]
-	if f == nil || len(f.GetMetric()) == 0 {
-		return nil
-	}
-	var out []string
-	for _, l := range f.GetMetric()[0].GetLabel() {
-		out = append(out, l.GetName())
-	}
-	return out
-}
-
-// waitMetric polls /metrics until name{kv} reaches want: a request's
-// metrics are exported when its handler returns, which can be just after
-// the client read the last byte.
-func waitMetric(t *testing.T, g *testgate.Gateway, want float64, name string, kv ...string) exposition {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		e := scrape(t, g)
-		got := e.get(name, kv...)
-		if got == want {
-			return e
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s%v = %v, want %v", name, kv, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func metricsBlock(up *fakeupstream.OpenAI, extra string) testgate.Config {
 	return testgate.Config{Block: `
@@ -125,7 +38,7 @@ func TestTokenCountersEqualUpstreamUsage(t *testing.T) {
 	up := (&fakeupstream.OpenAI{Reply: "alpha beta gamma delta", Reasoning: "first think hard"}).Start()
 	defer up.Close()
 	g := testgate.Start(t, metricsBlock(up, ""))
-	before := scrape(t, g)
+	before := g.Scrape(t)
 	series := []string{"agent", "metered", "model", "gpt-metered", "provider", "meterup"}
 
 	var in, out, reasoning int64
@@ -170,29 +83,29 @@ func TestTokenCountersEqualUpstreamUsage(t *testing.T) {
 		t.Fatalf("the fake upstream reported in=%d out=%d reasoning=%d, not what this test expects", in, out, reasoning)
 	}
 
-	after := waitMetric(t, g, before.get("agentgate_requests_total", append(series, "outcome", "ok")...)+4,
+	after := g.WaitMetric(t, before.Get("agentgate_requests_total", append(series, "outcome", "ok")...)+4,
 		"agentgate_requests_total", append(series, "outcome", "ok", "dialect", "openai")...)
 	for _, c := range []struct {
 		typ  string
 		want int64
 	}{{"input", in}, {"output", out}, {"reasoning", reasoning}, {"cached", 0}} {
 		kv := append([]string{"type", c.typ}, series...)
-		if got := after.get("agentgate_tokens_total", kv...) - before.get("agentgate_tokens_total", kv...); got != float64(c.want) {
+		if got := after.Get("agentgate_tokens_total", kv...) - before.Get("agentgate_tokens_total", kv...); got != float64(c.want) {
 			t.Errorf("agentgate_tokens_total{type=%q} grew by %v, the upstream reported %d", c.typ, got, c.want)
 		}
 	}
 	for _, h := range []string{"agentgate_upstream_duration_seconds", "agentgate_time_to_first_token_seconds"} {
-		if got := after.get(h, "model", "gpt-metered", "provider", "meterup") - before.get(h, "model", "gpt-metered", "provider", "meterup"); got != 4 {
+		if got := after.Get(h, "model", "gpt-metered", "provider", "meterup") - before.Get(h, "model", "gpt-metered", "provider", "meterup"); got != 4 {
 			t.Errorf("%s observed %v requests, want 4", h, got)
 		}
 	}
-	if got := after.get("agentgate_request_duration_seconds", "dialect", "openai", "model", "gpt-metered") -
-		before.get("agentgate_request_duration_seconds", "dialect", "openai", "model", "gpt-metered"); got != 4 {
+	if got := after.Get("agentgate_request_duration_seconds", "dialect", "openai", "model", "gpt-metered") -
+		before.Get("agentgate_request_duration_seconds", "dialect", "openai", "model", "gpt-metered"); got != 4 {
 		t.Errorf("request duration observed %v requests, want 4", got)
 	}
 	// Tenant labels are off by default.
 	for _, name := range []string{"agentgate_requests_total", "agentgate_tokens_total"} {
-		for _, l := range after.labelNames(name) {
+		for _, l := range after.LabelNames(name) {
 			if l == "tenant" {
 				t.Errorf("%s has a tenant label with tenant_label off", name)
 			}
@@ -248,7 +161,7 @@ func TestMetricsOutcomesAndRefusals(t *testing.T) {
 			tier poor
 		}
 `))
-	before := scrape(t, g)
+	before := g.Scrape(t)
 	chat := func(key, agent string) int {
 		status, _, _ := g.Do("POST", "/v1/chat/completions", key, `{"model":"`+agent+`","messages":[{"role":"user","content":"hi"}]}`)
 		return status
@@ -273,10 +186,10 @@ func TestMetricsOutcomesAndRefusals(t *testing.T) {
 			t.Fatalf("case %d: status %d, want %d", i, got, c.status)
 		}
 	}
-	delta := func(e exposition, name string, kv ...string) float64 {
-		return e.get(name, kv...) - before.get(name, kv...)
+	delta := func(e testgate.Exposition, name string, kv ...string) float64 {
+		return e.Get(name, kv...) - before.Get(name, kv...)
 	}
-	after := waitMetric(t, g, before.get("agentgate_requests_total", "dialect", "openai")+float64(len(cases)),
+	after := g.WaitMetric(t, before.Get("agentgate_requests_total", "dialect", "openai")+float64(len(cases)),
 		"agentgate_requests_total", "dialect", "openai")
 	for _, c := range []struct {
 		want float64
@@ -319,13 +232,13 @@ func TestMetricsOutcomesAndRefusals(t *testing.T) {
 	}
 	// Per-tenant quota figures: the poor tenant's request was refused
 	// before it used anything.
-	if got := after.get("agentgate_tenant_quota_limit_tokens", "tenant", "tenant-poor"); got != 50 {
+	if got := after.Get("agentgate_tenant_quota_limit_tokens", "tenant", "tenant-poor"); got != 50 {
 		t.Errorf("tenant quota limit = %v, want 50", got)
 	}
 	if _, ok := after["agentgate_tenant_quota_used_tokens"]; !ok {
 		t.Error("no agentgate_tenant_quota_used_tokens")
 	}
-	if got := after.get("agentgate_tokens_total", "tenant", "tenant-limited", "type", "input"); got < 10 {
+	if got := after.Get("agentgate_tokens_total", "tenant", "tenant-limited", "type", "input"); got < 10 {
 		t.Errorf("tenant-limited input tokens = %v, want its request's 10 at least", got)
 	}
 }
@@ -336,8 +249,8 @@ func TestActiveStreams(t *testing.T) {
 	up := (&fakeupstream.OpenAI{Reply: strings.Repeat("slow ", 50), TokenDelay: 100 * time.Millisecond}).Start()
 	defer up.Close()
 	g := testgate.Start(t, metricsBlock(up, ""))
-	before := scrape(t, g)
-	active := before.get("agentgate_active_streams", "dialect", "openai")
+	before := g.Scrape(t)
+	active := before.Get("agentgate_active_streams", "dialect", "openai")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -355,17 +268,17 @@ func TestActiveStreams(t *testing.T) {
 	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
-	waitMetric(t, g, active+1, "agentgate_active_streams", "dialect", "openai")
+	g.WaitMetric(t, active+1, "agentgate_active_streams", "dialect", "openai")
 	// A non-streaming request meanwhile is not a stream.
 	if status, _, _ := g.Do("GET", "/v1/models", testgate.KeyA, nil); status != 200 {
 		t.Fatal(status)
 	}
-	if got := scrape(t, g).get("agentgate_active_streams", "dialect", "openai"); got != active+1 {
+	if got := g.Scrape(t).Get("agentgate_active_streams", "dialect", "openai"); got != active+1 {
 		t.Fatalf("active streams = %v, want %v", got, active+1)
 	}
 	cancel()
-	waitMetric(t, g, active, "agentgate_active_streams", "dialect", "openai")
-	waitMetric(t, g, before.get("agentgate_requests_total", "agent", "metered", "outcome", "client_closed")+1,
+	g.WaitMetric(t, active, "agentgate_active_streams", "dialect", "openai")
+	g.WaitMetric(t, before.Get("agentgate_requests_total", "agent", "metered", "outcome", "client_closed")+1,
 		"agentgate_requests_total", "agent", "metered", "outcome", "client_closed")
 }
 
@@ -473,20 +386,20 @@ func TestMetricsSurviveReload(t *testing.T) {
 		t.Fatal(status)
 	}
 	kv := []string{"agent", "metered", "outcome", "ok"}
-	e := scrape(t, g)
-	n := e.get("agentgate_requests_total", kv...)
+	e := g.Scrape(t)
+	n := e.Get("agentgate_requests_total", kv...)
 	if n == 0 {
-		waitMetric(t, g, 1, "agentgate_requests_total", kv...)
+		g.WaitMetric(t, 1, "agentgate_requests_total", kv...)
 		n = 1
 	}
 	g.Load(cfg)
-	if got := scrape(t, g).get("agentgate_requests_total", kv...); got != n {
+	if got := g.Scrape(t).Get("agentgate_requests_total", kv...); got != n {
 		t.Fatalf("after reload: %v, want %v", got, n)
 	}
 	if status, _, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA, `{"model":"metered","messages":[{"role":"user","content":"hi"}]}`); status != 200 {
 		t.Fatal(status)
 	}
-	waitMetric(t, g, n+1, "agentgate_requests_total", kv...)
+	g.WaitMetric(t, n+1, "agentgate_requests_total", kv...)
 }
 
 // TestMetricsRetriesAndBrokenStreams: a call that failed and was retried
@@ -532,7 +445,7 @@ func TestMetricsRetriesAndBrokenStreams(t *testing.T) {
 			provider broken
 		}
 `))
-	before := scrape(t, g)
+	before := g.Scrape(t)
 	if status, body, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA, `{"model":"retried","messages":[{"role":"user","content":"hi"}]}`); status != 200 {
 		t.Fatalf("retried: %d %s", status, body)
 	}
@@ -543,8 +456,8 @@ func TestMetricsRetriesAndBrokenStreams(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), `"error"`) {
 		t.Fatalf("cut-off stream: %d %s", status, body)
 	}
-	waitMetric(t, g, before.get("agentgate_requests_total", "agent", "cutoff")+1, "agentgate_requests_total", "agent", "cutoff")
-	after := waitMetric(t, g, before.get("agentgate_requests_total", "agent", "retried")+1, "agentgate_requests_total", "agent", "retried")
+	g.WaitMetric(t, before.Get("agentgate_requests_total", "agent", "cutoff")+1, "agentgate_requests_total", "agent", "cutoff")
+	after := g.WaitMetric(t, before.Get("agentgate_requests_total", "agent", "retried")+1, "agentgate_requests_total", "agent", "retried")
 	for _, c := range []struct {
 		name string
 		want float64
@@ -556,7 +469,7 @@ func TestMetricsRetriesAndBrokenStreams(t *testing.T) {
 		{"agentgate_upstream_errors_total", 1, []string{"provider", "broken", "status", "stream"}},
 		{"agentgate_active_streams", 0, []string{"dialect", "openai"}},
 	} {
-		if got := after.get(c.name, c.kv...) - before.get(c.name, c.kv...); got != c.want {
+		if got := after.Get(c.name, c.kv...) - before.Get(c.name, c.kv...); got != c.want {
 			t.Errorf("%s%v grew by %v, want %v", c.name, c.kv, got, c.want)
 		}
 	}

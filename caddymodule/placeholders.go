@@ -25,7 +25,7 @@ var placeholders = []string{
 	"{http.agentgate.usage_estimated}",  // true when the gateway estimated the usage
 	"{http.agentgate.ttft_ms}",          // time to first token of the upstream call, ms
 	"{http.agentgate.upstream_ms}",      // time spent in upstream calls, ms
-	"{http.agentgate.stream}",           // true for a text/event-stream answer
+	"{http.agentgate.stream}",           // true for a streamed answer (SSE, or a streamed JSON array)
 	"{http.agentgate.outcome}",          // ok, client_error, rate_limited… as in agentgate_requests_total
 }
 

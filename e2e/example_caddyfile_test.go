@@ -355,4 +355,21 @@ func TestExampleCaddyfileServesEveryDocumentExample(t *testing.T) {
 			}
 		}
 	})
+	t.Run("openai passthrough and unknown paths", func(t *testing.T) {
+		status, body, hdr := g.Do("POST", "/v1/moderations", key, `{"model":"omni-moderation-latest","input":"I hate this"}`)
+		if got := exampleCheck(t, "moderations", status, hdr.Get("Content-Type"), body, 200, ""); !got.Get("results.0.flagged").Bool() {
+			t.Errorf("moderations: %s", body)
+		}
+		if got := e.openai.LastAPIRequest().Header.Get("Authorization"); got != "Bearer sk-test" {
+			t.Errorf("upstream key %q", got)
+		}
+		status, body, hdr = g.Do("GET", "/v1/no/such/endpoint", key, nil)
+		if got := exampleCheck(t, "unknown /v1/ path", status, hdr.Get("Content-Type"), body, 404, ""); got.Get("error.message").Str != "Invalid URL (GET /v1/no/such/endpoint)" {
+			t.Errorf("unknown /v1/ path: %s", body)
+		}
+		status, body, _ = g.Do("GET", "/no/such/page", key, nil)
+		if status != 404 || string(body) != "agentgate: no such endpoint" {
+			t.Errorf("unknown path outside /v1/: %d %s", status, body)
+		}
+	})
 }

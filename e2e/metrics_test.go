@@ -138,7 +138,7 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 // dashDialects are the registered dialects this test drives chats through.
 func dashDialects() []string {
 	var out []string
-	for _, d := range []string{"openai", "egzora"} {
+	for _, d := range []string{"openai", "egzora", "gemini"} {
 		if slices.Contains(dialects.Names(), d) {
 			out = append(out, d)
 		}
@@ -172,6 +172,14 @@ func dashTraffic(t *testing.T, g *testgate.Gateway, round int, limitedKey, poorK
 					t.Fatalf("egzora chat: %s", out)
 				}
 				expect(200, "POST", "/v1/chat", key, `{"agent_id":"`+agent+`","message":"hi","stream":true}`)
+			}
+			if slices.Contains(dialects.Names(), "gemini") {
+				hi := `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
+				out = expect(200, "POST", "/v1beta/models/"+agent+":generateContent", key, hi)
+				if gjson.GetBytes(out, "candidates.0.finishReason").Str != "STOP" {
+					t.Fatalf("gemini generateContent: %s", out)
+				}
+				expect(200, "POST", "/v1beta/models/"+agent+":streamGenerateContent?alt=sse", key, hi)
 			}
 		}
 		expect(200, "GET", "/v1/models", key, nil)

@@ -218,8 +218,9 @@ func TestResponsesDocumentExamples(t *testing.T) {
 					t.Errorf("version = %s, want the pinned 1", res.Get("version").Raw)
 				}
 			case "multi_turn":
-				if id != first || res.Get("previous_response_id").Str != first {
-					t.Errorf("multi-turn id %s previous %s, want the conversation's %s", id, res.Get("previous_response_id").Raw, first)
+				// A response of its own, continuing the first.
+				if id == first || res.Get("previous_response_id").Str != first {
+					t.Errorf("multi-turn id %s previous %s, want a new id continuing %s", id, res.Get("previous_response_id").Raw, first)
 				}
 				// The gateway kept the history: the first turn was replayed.
 				msgs := up.LastRequest().Get("messages").Array()
@@ -314,8 +315,8 @@ func TestResponsesOpenAIGoSDK(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if second.ID != first.ID || second.PreviousResponseID != first.ID {
-				t.Errorf("second turn id %s previous %s, first %s", second.ID, second.PreviousResponseID, first.ID)
+			if second.ID == first.ID || second.PreviousResponseID != first.ID {
+				t.Errorf("second turn id %s previous %s, first %s: want its own id, continuing the first", second.ID, second.PreviousResponseID, first.ID)
 			}
 			var contents []string
 			for _, m := range up.LastRequest().Get("messages").Array() {
@@ -325,11 +326,11 @@ func TestResponsesOpenAIGoSDK(t *testing.T) {
 			if strings.Join(contents, "|") != strings.Join(want, "|") {
 				t.Errorf("upstream messages = %v, want %v", contents, want)
 			}
-			got, err := client.Responses.Get(ctx, first.ID, responses.ResponseGetParams{})
+			got, err := client.Responses.Get(ctx, second.ID, responses.ResponseGetParams{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.ID != first.ID || got.PreviousResponseID != first.ID || got.OutputText() != rspReply {
+			if got.ID != second.ID || got.PreviousResponseID != first.ID || got.OutputText() != rspReply {
 				t.Errorf("retrieved %s", got.RawJSON())
 			}
 			_, err = client.Responses.New(ctx, responses.ResponseNewParams{Model: "support-bot",
@@ -433,7 +434,8 @@ func TestResponsesOpenAIGoSDK(t *testing.T) {
 		for _, m := range page.Data {
 			ids = append(ids, m.ID)
 		}
-		if strings.Join(ids, ",") != "support-bot,secret-a" {
+		// The agents first, then the models gpt-* sends upstream.
+		if strings.Join(ids, ",") != "support-bot,secret-a,gpt-3.5-turbo-instruct,gpt-4o,gpt-4o-mini" {
 			t.Errorf("models = %v", ids)
 		}
 	})
@@ -481,7 +483,8 @@ func TestResponsesNodeSDK(t *testing.T) {
 				}
 			}
 			id := r.Get("create.id").Str
-			if !strings.HasPrefix(id, "resp_") || r.Get("followUp.id").Str != id || r.Get("followUp.previous").Str != id || r.Get("retrieved.id").Str != id {
+			follow := r.Get("followUp.id").Str
+			if !strings.HasPrefix(id, "resp_") || !strings.HasPrefix(follow, "resp_") || follow == id || r.Get("followUp.previous").Str != id || r.Get("retrieved.id").Str != id {
 				t.Errorf("ids: %s", out)
 			}
 			types := r.Get("stream.types").Array()
@@ -543,11 +546,16 @@ func TestResponsesVersionPinning(t *testing.T) {
 	if r := ask(`{"model":"support-bot","input":"Again","previous_response_id":"` + id + `"}`); r.Get("version").Int() != 1 || system() != "Prompt one." {
 		t.Errorf("continued conversation: version %s, system %q", r.Get("version").Raw, system())
 	}
-	if r := ask(`{"model":"support-bot","input":"Again","previous_response_id":"` + id + `","version":2}`); r.Get("version").Int() != 2 || system() != "Prompt two." {
-		t.Errorf("conversation moved to 2: version %s, system %q", r.Get("version").Raw, system())
+	moved := ask(`{"model":"support-bot","input":"Again","previous_response_id":"` + id + `","version":2}`)
+	if moved.Get("version").Int() != 2 || system() != "Prompt two." {
+		t.Errorf("conversation moved to 2: version %s, system %q", moved.Get("version").Raw, system())
 	}
-	if r := ask(`{"model":"support-bot","input":"Again","previous_response_id":"` + id + `"}`); r.Get("version").Int() != 2 {
+	if r := ask(`{"model":"support-bot","input":"Again","previous_response_id":"` + moved.Get("id").Str + `"}`); r.Get("version").Int() != 2 {
 		t.Errorf("conversation keeps 2: version %s", r.Get("version").Raw)
+	}
+	// The branch that stayed at 1 keeps 1.
+	if r := ask(`{"model":"support-bot","input":"Again","previous_response_id":"` + id + `"}`); r.Get("version").Int() != 1 {
+		t.Errorf("the other branch: version %s", r.Get("version").Raw)
 	}
 	for body, want := range map[string]int{
 		`{"model":"support-bot","input":"Hi","version":9}`:  404,

@@ -89,6 +89,11 @@ func TestStoreCopy(t *testing.T) {
 	mustDo(t, g, "POST", "/api/client/v1/agents/"+eng+"/versions", a, "{}", 201)
 	mustDo(t, g, "POST", "/api/client/v1/knowledge/handbook/documents", a, map[string]any{"id": "doc_1", "title": "Returns",
 		"text": "# Returns\nThirty days from delivery.", "format": "markdown", "embedding_model": "text-embedding-3-small"}, 201)
+	conv := gjson.ParseBytes(mustDo(t, g, "POST", "/v1/conversations", a, `{"items":[{"role":"user","content":"Hi"}],"metadata":{"k":"v"}}`, 200)).Get("id").String()
+	mustDo(t, g, "POST", "/v1/responses", a, `{"model":"`+eng+`","input":"In the conversation","conversation":"`+conv+`"}`, 200)
+	// An object made upstream through the passthrough (route * sends
+	// every model to up, the only OpenAI-compatible provider).
+	vs := gjson.ParseBytes(mustDo(t, g, "POST", "/v1/vector_stores", a, `{"name":"kb"}`, 200)).Get("id").String()
 
 	reads := []read{
 		{"egzora agents", "GET", "/v1/agents", a, ""},
@@ -102,6 +107,11 @@ func TestStoreCopy(t *testing.T) {
 		{"v2 agents", "GET", "/v2/agents", a, ""},
 		{"v2 agent", "GET", "/v2/agents/mailer", a, ""},
 		{"response", "GET", "/v1/responses/" + resp, a, ""},
+		{"response input items", "GET", "/v1/responses/" + resp + "/input_items", a, ""},
+		{"conversation", "GET", "/v1/conversations/" + conv, a, ""},
+		{"conversation items", "GET", "/v1/conversations/" + conv + "/items", a, ""},
+		{"vector store", "GET", "/v1/vector_stores/" + vs, a, ""},
+		{"tenant B's vector store", "GET", "/v1/vector_stores/" + vs, testgate.KeyB, ""},
 		{"versions", "GET", "/api/client/v1/agents/" + eng + "/versions", a, ""},
 		{"knowledge sources", "GET", "/api/client/v1/knowledge", a, ""},
 		{"knowledge documents", "GET", "/api/client/v1/knowledge/handbook/documents", a, ""},

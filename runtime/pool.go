@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -149,7 +151,81 @@ func (p *Pool) Embed(ctx context.Context, model string, inputs []string) ([][]fl
 	}
 }
 
+// Member returns one of the pool's members: all are the same kind of
+// upstream, so it tells which optional interfaces the pool serves
+// (adapters.As).
+func (p *Pool) Member() adapters.Provider { return p.members[0].Provider }
+
+// ListModels implements adapters.ModelLister when the members do: every
+// member serves the same models, so the least busy one answers.
+func (p *Pool) ListModels(ctx context.Context) ([]adapters.ModelInfo, error) {
+	m, _ := p.pick(nil)
+	if m == nil {
+		m = p.members[0]
+		p.mu.Lock()
+		m.inflight++
+		p.mu.Unlock()
+	}
+	lister, ok := adapters.As[adapters.ModelLister](m.Provider)
+	if !ok {
+		p.done(m, nil)
+		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "models_not_listed",
+			Message: "this provider does not list its models"}
+	}
+	models, err := lister.ListModels(ctx)
+	p.done(m, err)
+	return models, err
+}
+
+// Forward implements adapters.Forwarder when the members do: the least
+// busy member takes the request. One answered 429 cools down, and the
+// request moves to another member when its body can be sent again
+// (req.GetBody); otherwise the client gets the 429.
+func (p *Pool) Forward(req *http.Request) (*http.Response, error) {
+	tried := map[*poolMember]bool{}
+	for {
+		m, wait := p.pick(tried)
+		if m == nil {
+			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Code: "upstream_rate_limited", RetryAfter: wait,
+				Message: "every upstream key is cooling down after a 429"}
+		}
+		tried[m] = true
+		fw, ok := adapters.As[adapters.Forwarder](m.Provider)
+		if !ok {
+			p.done(m, nil)
+			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "passthrough_not_supported",
+				Message: "this provider does not speak OpenAI's API"}
+		}
+		resp, err := fw.Forward(req)
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+			p.done(m, err)
+			return resp, err
+		}
+		p.done(m, &adapters.Error{Kind: adapters.KindRateLimited, RetryAfter: retryAfter(resp.Header)})
+		if req.GetBody == nil || len(tried) == len(p.members) {
+			return resp, nil
+		}
+		body, err := req.GetBody()
+		if err != nil {
+			return resp, nil
+		}
+		_ = resp.Body.Close()
+		req = req.Clone(req.Context())
+		req.Body = body
+	}
+}
+
+// retryAfter reads a Retry-After header given in seconds.
+func retryAfter(h http.Header) time.Duration {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
+}
+
 var (
-	_ adapters.Provider = (*Pool)(nil)
-	_ adapters.Embedder = (*Pool)(nil)
+	_ adapters.Forwarder   = (*Pool)(nil)
+	_ adapters.Provider    = (*Pool)(nil)
+	_ adapters.Embedder    = (*Pool)(nil)
+	_ adapters.ModelLister = (*Pool)(nil)
 )

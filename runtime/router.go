@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -130,3 +131,21 @@ func (r *Router) Lacks(model string) Capabilities {
 
 // Provider returns the provider instance called name.
 func (r *Router) Provider(name string) adapters.Provider { return r.providers[name] }
+
+// Routes returns the exact routes (model names and aliases) by name, and
+// the prefix routes, longest prefix first, each Pattern without its "*".
+func (r *Router) Routes() (exact, prefixes []Route) {
+	exact = make([]Route, 0, len(r.exact))
+	for _, rt := range r.exact {
+		exact = append(exact, rt)
+	}
+	slices.SortFunc(exact, func(a, b Route) int { return strings.Compare(a.Pattern, b.Pattern) })
+	return exact, slices.Clone(r.prefixes)
+}
+
+// IsExact reports whether model is routed by name (an exact route or
+// alias), not by a prefix.
+func (r *Router) IsExact(model string) bool {
+	_, ok := r.exact[model]
+	return ok
+}

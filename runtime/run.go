@@ -61,6 +61,10 @@ type Result struct {
 	// Sources are the knowledge chunks retrieved into the run's context
 	// (RAG), best first; Cited marks those the answer cites.
 	Sources []Source
+	// Turn is what the run added to its conversation: the call's
+	// messages, then the model's (tool calls, tool results, the answer).
+	// It is set when the run finishes.
+	Turn []adapters.Message
 }
 
 // Step is one tool the runtime ran during a run.
@@ -347,6 +351,7 @@ func (rt *Runtime) finish(ctx context.Context, st *runState, final adapters.Mess
 	if err := rt.saveTurn(ctx, st); err != nil {
 		return err
 	}
+	res.Turn = st.turn
 	return st.emit(adapters.Event{Type: adapters.EventDone, Model: res.Model, FinishReason: finishReason, StopSequence: res.StopSequence})
 }
 
@@ -384,6 +389,9 @@ func (rt *Runtime) buildRequest(ctx context.Context, call *adapters.Call) (*adap
 	history, err := rt.history(ctx, call)
 	if err != nil {
 		return nil, err
+	}
+	if call.SessionID == "" {
+		history = append([]adapters.Message(nil), call.History...)
 	}
 	req.Messages = append(history, call.Messages...)
 	return req, nil

@@ -314,6 +314,9 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 		ToolCalls: []adapters.ToolCall{*toolCall},
 		Usage:     adapters.Usage{InputTokens: 10, OutputTokens: 5, ReasoningTokens: 2, CachedTokens: 3},
 		Model:     "gpt-4o-2024-08-06", Provider: "p", FinishReason: "tool_calls", Latency: res.Latency,
+		// The turn: the user's message, then the answer with its call.
+		Turn: []adapters.Message{userMsg("hi"), {Role: adapters.RoleAssistant, Parts: []adapters.Part{{Type: adapters.PartText, Text: "Hello"}},
+			ToolCalls: []adapters.ToolCall{*toolCall}, Reasoning: "let me think", ReasoningSignature: "sig"}},
 	}
 	if !reflect.DeepEqual(*res, want) {
 		t.Errorf("Result = %+v\nwant %+v", *res, want)

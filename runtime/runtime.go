@@ -46,6 +46,9 @@ type Config struct {
 	RAG RAGConfig
 	// Retry bounds retries and fallbacks of failed model calls.
 	Retry RetryPolicy
+	// Passthrough configures the OpenAI endpoints passed upstream as
+	// they came (forward.go).
+	Passthrough PassthroughConfig
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Sleep waits between retries; nil means a real, cancellable sleep.
@@ -71,6 +74,14 @@ type Runtime struct {
 	// unfollowTiers stops following the store's tier changes.
 	unfollowTiers func()
 	rag           *ragState
+	// catalog caches the upstreams' model lists; loaded is when the
+	// configuration was, the creation time of models no upstream dates.
+	catalog *modelCatalog
+	loaded  time.Time
+	// passthrough is the passthrough configuration; forwarding whether
+	// any provider speaks OpenAI's API.
+	passthrough PassthroughConfig
+	forwarding  bool
 }
 
 // New builds a runtime and starts its usage recorder; Close stops it.
@@ -109,6 +120,10 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log,
 		now: now, retry: cfg.Retry.withDefaults(), sleep: sleep, tools: cfg.Tools, pausedTTL: cfg.PausedRunTTL}
+	rt.catalog, rt.loaded = newModelCatalog(now, log), now()
+	if err := rt.configurePassthrough(cfg.Passthrough, cfg.Providers); err != nil {
+		return nil, err
+	}
 	if rt.pausedTTL <= 0 {
 		rt.pausedTTL = 24 * time.Hour
 	}

@@ -252,3 +252,32 @@ func TestNoSessionStoresNothing(t *testing.T) {
 		t.Errorf("request without session = %q, want %q", got, want)
 	}
 }
+
+// TestCallHistory: a call without a session that brings its own history
+// (Responses' conversation trees) has it replayed before its messages,
+// and nothing is stored: the dialect keeps Result.Turn.
+func TestCallHistory(t *testing.T) {
+	prov := newFake(reply("Paris.")...)
+	rt, store := singleRuntime(t, prov)
+	agent := &adapters.Agent{ID: "agent-1", Model: "m"}
+	history := []adapters.Message{userMsg("I live in Paris."), adapters.TextMessage(adapters.RoleAssistant, "Noted.")}
+	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, History: history,
+		Messages: []adapters.Message{userMsg("Where do I live?")}}, func(adapters.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := describe(prov.lastRequest(t).Messages)
+	want := []string{"user:I live in Paris.", "assistant:Noted.", "user:Where do I live?"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("upstream messages %v, want %v", got, want)
+	}
+	if got := describe(res.Turn); !reflect.DeepEqual(got, []string{"user:Where do I live?", "assistant:Paris."}) {
+		t.Errorf("Result.Turn = %v", got)
+	}
+	if len(history) != 2 {
+		t.Error("the call's history was modified")
+	}
+	if _, err := store.GetSession(context.Background(), sessKey(tenantA, "agent-1", "")); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("a session was stored: %v", err)
+	}
+}

@@ -27,22 +27,36 @@ type Snapshots interface {
 
 // Record is one exported object: exactly one field is set.
 type Record struct {
-	Agent    *adapters.Agent    `json:"agent,omitempty"`
-	Version  *AgentVersion      `json:"version,omitempty"`
-	Key      *APIKey            `json:"key,omitempty"`
-	Declared *DeclaredKeyRecord `json:"declared_key,omitempty"`
-	Tier     *Tier              `json:"tier,omitempty"`
-	Session  *SessionRecord     `json:"session,omitempty"`
-	Run      *Run               `json:"run,omitempty"`
-	Usage    *UsageRecord       `json:"usage,omitempty"`
-	Counter  *CounterRecord     `json:"counter,omitempty"`
-	Count    *CountRecord       `json:"count,omitempty"`
-	Memory   *Memory            `json:"memory,omitempty"`
-	Stats    *StatsRecord       `json:"stats,omitempty"`
-	Turn     *TurnRecord        `json:"turn,omitempty"`
-	Document *DocumentRecord    `json:"document,omitempty"`
-	Source   *SourceRecord      `json:"source,omitempty"`
-	Response *StoredResponse    `json:"response,omitempty"`
+	Agent        *adapters.Agent     `json:"agent,omitempty"`
+	Version      *AgentVersion       `json:"version,omitempty"`
+	Key          *APIKey             `json:"key,omitempty"`
+	Declared     *DeclaredKeyRecord  `json:"declared_key,omitempty"`
+	Tier         *Tier               `json:"tier,omitempty"`
+	Session      *SessionRecord      `json:"session,omitempty"`
+	Run          *Run                `json:"run,omitempty"`
+	Usage        *UsageRecord        `json:"usage,omitempty"`
+	Counter      *CounterRecord      `json:"counter,omitempty"`
+	Count        *CountRecord        `json:"count,omitempty"`
+	Memory       *Memory             `json:"memory,omitempty"`
+	Stats        *StatsRecord        `json:"stats,omitempty"`
+	Turn         *TurnRecord         `json:"turn,omitempty"`
+	Document     *DocumentRecord     `json:"document,omitempty"`
+	Source       *SourceRecord       `json:"source,omitempty"`
+	Response     *StoredResponse     `json:"response,omitempty"`
+	Conversation *ConversationRecord `json:"conversation,omitempty"`
+	Object       *ObjectRecord       `json:"object,omitempty"`
+}
+
+// ConversationRecord is a conversation with its items, oldest first.
+type ConversationRecord struct {
+	Conversation
+	Items []ConversationItem `json:"items"`
+}
+
+// ObjectRecord is the owner of one object made upstream.
+type ObjectRecord struct {
+	ID string `json:"id"`
+	ObjectOwner
 }
 
 // SessionRecord is a session with all its turns, oldest first.
@@ -94,7 +108,7 @@ type SourceRecord struct {
 
 // RecordKinds are the kinds of Record in export order; Kind names them.
 var RecordKinds = []string{"agent", "version", "key", "declared_key", "tier", "session", "run", "usage", "counter", "count",
-	"memory", "stats", "turn", "document", "source", "response"}
+	"memory", "stats", "turn", "document", "source", "response", "conversation", "object"}
 
 // Kind names what r holds, one of RecordKinds ("" when nothing).
 func (r *Record) Kind() string {
@@ -131,6 +145,10 @@ func (r *Record) Kind() string {
 		return "source"
 	case r.Response != nil:
 		return "response"
+	case r.Conversation != nil:
+		return "conversation"
+	case r.Object != nil:
+		return "object"
 	}
 	return ""
 }

@@ -36,6 +36,8 @@ type Store interface {
 	Stats
 	Documents
 	Responses
+	Conversations
+	Objects
 	Changes
 	Snapshots
 	// Close releases the backend; every call afterwards fails with

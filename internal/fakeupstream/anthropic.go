@@ -95,6 +95,7 @@ func AnthropicSignature(thinking string) string {
 func (a *Anthropic) Start() *Anthropic {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", a.messages)
+	mux.HandleFunc("GET /v1/models", a.models)
 	a.Server = httptest.NewServer(mux)
 	a.URL = a.Server.URL
 	return a

@@ -47,6 +47,8 @@ type OpenAI struct {
 	Status int
 	// OmitUsage drops usage from responses.
 	OmitUsage bool
+	// Models are what GET /v1/models lists; nil means DefaultModels.
+	Models []string
 	// HoldLast, when set, makes a stream wait before its last token until
 	// HoldLast is closed (or the client goes away), so a test can look at
 	// a stream in flight without assuming anything about timing.
@@ -58,10 +60,12 @@ type OpenAI struct {
 	StallCount int
 	stalls
 
-	mu       sync.Mutex
-	requests [][]byte
-	canceled int
-	sent     int
+	mu          sync.Mutex
+	requests    [][]byte
+	apiRequests []APIRequest
+	store       apiStore
+	canceled    int
+	sent        int
 
 	// Server is the running HTTP server; URL is its base URL with /v1.
 	Server *httptest.Server
@@ -82,6 +86,7 @@ func (o *OpenAI) Start() *OpenAI {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", o.chat)
 	mux.HandleFunc("POST /v1/embeddings", o.embeddings)
+	o.apiRoutes(mux)
 	o.Server = httptest.NewServer(mux)
 	o.URL = o.Server.URL + "/v1"
 	return o

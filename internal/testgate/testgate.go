@@ -94,6 +94,7 @@ func StartIn(t testing.TB, dataDir string, cfg Config) *Gateway {
 		if err := caddy.Stop(); err != nil {
 			t.Logf("stopping caddy: %v", err)
 		}
+		forgetConnections()
 	})
 	return g
 }
@@ -105,6 +106,7 @@ func (g *Gateway) Restart(cfg Config) {
 	if err := caddy.Stop(); err != nil {
 		g.t.Fatalf("stopping caddy: %v", err)
 	}
+	forgetConnections()
 	g.Load(cfg)
 }
 
@@ -295,6 +297,14 @@ func (g *Gateway) Do(method, path, key string, body any) (int, []byte, http.Head
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out, resp.Header
+}
+
+// forgetConnections closes the idle keep-alive connections of the default
+// transport (http.DefaultClient's, and the SDKs' that use it) to a Caddy
+// that stopped: a later gateway may get the same port, and a request on a
+// dead pooled connection fails with a reset rather than reaching it.
+func forgetConnections() {
+	http.DefaultClient.CloseIdleConnections()
 }
 
 func freePort(t testing.TB) int {

@@ -31,7 +31,10 @@ import (
 //	agentstats tenant \0 agent → state.AgentStats (memory.go)
 //	turnrecs  tenant \0 agent \0 run id → state.TurnRecord (answers end users may rate; memory.go)
 //	versions  tenant \0 agent id \0 n (8-byte BE, 1-based) → state.AgentVersion (made by the first publish)
-//	responses tenant \0 session id → state.StoredResponse (made by the first write)
+//	responses tenant \0 response node id (or, before nodes, session id) → state.StoredResponse (made by the first write)
+//	conversations tenant \0 id → state.Conversation (conversations.go)
+//	convitems tenant \0 conversation \0 seq (8-byte BE) → state.ConversationItem
+//	objects   object id → state.ObjectOwner (upstream objects made through the passthrough; objects.go)
 //	declaredkeys key id → first sighting of a configuration-declared key (8-byte BE unix nanos; declaredkeys.go)
 //
 // Tenants, agents, projects, ids and scopes never contain NUL (writes

@@ -55,3 +55,23 @@ func (b *Store) GetResponse(ctx context.Context, tenant, id string) (*state.Stor
 	}
 	return out, nil
 }
+
+// DeleteResponse removes tenant's stored response id, or returns
+// state.ErrNotFound.
+func (b *Store) DeleteResponse(ctx context.Context, tenant, id string) error {
+	if err := b.enter(ctx); err != nil {
+		return err
+	}
+	defer b.exit()
+	if !state.ValidName(tenant) || !state.ValidID(id) {
+		return state.ErrNotFound
+	}
+	key := join(tenant, id)
+	return b.update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketResponses)
+		if bk.Get(key) == nil {
+			return state.ErrNotFound
+		}
+		return bk.Delete(key)
+	})
+}

@@ -39,6 +39,8 @@ func (b *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			exportDocuments,
 			exportSources,
 			exportJSON(bucketResponses, "response", func(r *state.Record) any { r.Response = new(state.StoredResponse); return r.Response }),
+			exportConversations,
+			exportObjects,
 		} {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -181,6 +183,31 @@ func exportSources(tx *bolt.Tx, fn func(*state.Record) error) error {
 	})
 }
 
+func exportConversations(tx *bolt.Tx, fn func(*state.Record) error) error {
+	return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
+		c := new(state.ConversationRecord)
+		if err := decode(v, &c.Conversation, "conversation", string(k)); err != nil {
+			return err
+		}
+		items, err := scanItems(tx, c.Tenant, c.ID)
+		if err != nil {
+			return err
+		}
+		c.Items = items
+		return fn(&state.Record{Conversation: c})
+	})
+}
+
+func exportObjects(tx *bolt.Tx, fn func(*state.Record) error) error {
+	return tx.Bucket(bucketObjects).ForEach(func(k, v []byte) error {
+		o := &state.ObjectRecord{ID: string(k)}
+		if err := decode(v, &o.ObjectOwner, "object owner", string(k)); err != nil {
+			return err
+		}
+		return fn(&state.Record{Object: o})
+	})
+}
+
 // Import implements state.Snapshots: the records are written in one
 // transaction, as they were exported.
 func (b *Store) Import(ctx context.Context, recs []*state.Record) error {
@@ -300,6 +327,23 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		return put(bucketDocSources, join(r.Source.Tenant, r.Source.Name), &r.Source.SourceInfo)
 	case r.Response != nil:
 		return put(bucketResponses, join(r.Response.Tenant, r.Response.ID), r.Response)
+	case r.Conversation != nil:
+		c := r.Conversation
+		if err := put(bucketConversations, join(c.Tenant, c.ID), &c.Conversation); err != nil {
+			return err
+		}
+		prefix := convItemPrefix(c.Tenant, c.ID)
+		if err := deletePrefix(tx.Bucket(bucketConvItems), prefix); err != nil {
+			return err
+		}
+		for _, it := range c.Items {
+			if err := put(bucketConvItems, convItemKey(prefix, it.Seq), it); err != nil {
+				return err
+			}
+		}
+		return nil
+	case r.Object != nil:
+		return put(bucketObjects, []byte(r.Object.ID), &r.Object.ObjectOwner)
 	}
 	return fmt.Errorf("empty record")
 }

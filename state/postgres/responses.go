@@ -47,3 +47,22 @@ func (s *Store) GetResponse(ctx context.Context, tenant, id string) (*state.Stor
 	}
 	return r, nil
 }
+
+// DeleteResponse removes tenant's stored response id, or returns
+// state.ErrNotFound.
+func (s *Store) DeleteResponse(ctx context.Context, tenant, id string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	if !state.ValidName(tenant) || !state.ValidID(id) {
+		return state.ErrNotFound
+	}
+	tag, err := s.pool.Exec(ctx, "DELETE FROM responses WHERE tenant = $1 AND id = $2", tenant, id)
+	if err != nil {
+		return s.fail(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return state.ErrNotFound
+	}
+	return nil
+}

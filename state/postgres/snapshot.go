@@ -134,7 +134,63 @@ func (s *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			return s.fail(err)
 		}
 	}
-	return nil
+	if err := exportConversations(ctx, tx, fn); err != nil {
+		return s.fail(err)
+	}
+	err = exportRows(ctx, tx, "SELECT id, tenant, provider, created_at FROM objects ORDER BY id", func(r pgx.Rows) (*state.Record, error) {
+		o := new(state.ObjectRecord)
+		err := r.Scan(&o.ID, &o.Tenant, &o.Provider, &o.Created)
+		o.Created = o.Created.UTC()
+		return &state.Record{Object: o}, err
+	}, fn)
+	return s.fail(err)
+}
+
+// exportConversations reads conversations with their items in one
+// ordered query.
+func exportConversations(ctx context.Context, tx pgx.Tx, fn func(*state.Record) error) error {
+	rows, err := tx.Query(ctx, `SELECT c.tenant, c.id, c.metadata, c.created_at, c.last_seq, i.id, i.seq, i.item
+		FROM conversations c LEFT JOIN conversation_items i ON i.tenant = c.tenant AND i.conversation = c.id
+		ORDER BY c.tenant, c.id, i.seq`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var cur *state.ConversationRecord
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		rec := &state.Record{Conversation: cur}
+		cur = nil
+		return fn(rec)
+	}
+	for rows.Next() {
+		var c state.Conversation
+		var metadata, item []byte
+		var itemID *string
+		var seq *int64
+		if err := rows.Scan(&c.Tenant, &c.ID, &metadata, &c.Created, &c.LastSeq, &itemID, &seq, &item); err != nil {
+			return err
+		}
+		if cur == nil || cur.Tenant != c.Tenant || cur.ID != c.ID {
+			if err := flush(); err != nil {
+				return err
+			}
+			c.Created = c.Created.UTC()
+			if len(metadata) > 0 {
+				c.Metadata = metadata
+			}
+			cur = &state.ConversationRecord{Conversation: c, Items: []state.ConversationItem{}}
+		}
+		if itemID != nil && seq != nil {
+			cur.Items = append(cur.Items, state.ConversationItem{ID: *itemID, Seq: *seq, Item: item})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return flush()
 }
 
 // exportRows calls fn with each row of sql as scan reads it.
@@ -414,6 +470,25 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 		b.Queue(`INSERT INTO responses (tenant, id, body) VALUES ($1, $2, $3) ON CONFLICT (tenant, id) DO UPDATE SET body = excluded.body`,
 			resp.Tenant, resp.ID, body)
 		return err
+	case r.Conversation != nil:
+		c := r.Conversation
+		b.Queue(`INSERT INTO conversations (tenant, id, metadata, created_at, last_seq) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tenant, id) DO UPDATE SET metadata = excluded.metadata, created_at = excluded.created_at, last_seq = excluded.last_seq`,
+			c.Tenant, c.ID, nullJSON(c.Metadata), c.Created, c.LastSeq)
+		b.Queue(`DELETE FROM conversation_items WHERE tenant = $1 AND conversation = $2`, c.Tenant, c.ID)
+		seqs := make([]int64, len(c.Items))
+		ids := make([]string, len(c.Items))
+		bodies := make([]string, len(c.Items))
+		for i, it := range c.Items {
+			seqs[i], ids[i], bodies[i] = it.Seq, it.ID, string(it.Item)
+		}
+		b.Queue(`INSERT INTO conversation_items (tenant, conversation, seq, id, item)
+			SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::json[])`, c.Tenant, c.ID, seqs, ids, bodies)
+	case r.Object != nil:
+		o := r.Object
+		b.Queue(`INSERT INTO objects (id, tenant, provider, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, provider = excluded.provider, created_at = excluded.created_at`,
+			o.ID, o.Tenant, o.Provider, o.Created)
 	default:
 		return fmt.Errorf("empty record")
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-var responseTests = []Test{{Name: "PutGet", Fn: testStoredResponses}}
+var responseTests = []Test{{Name: "PutGet", Fn: testStoredResponses}, single("Nodes", testResponseNodes)}
 
 func testStoredResponses(t *testing.T, s, twin state.Store) {
 	if _, err := s.GetResponse(ctx, "t1", "conv_1"); !errors.Is(err, state.ErrNotFound) {

@@ -162,6 +162,9 @@ func Fill(t testing.TB, s state.Store) {
 	must(t, s.PutDocument(ctx, d2, chunks2))
 	must(t, s.DeleteDocument(ctx, "t1", "d2", day))
 	must(t, s.PutResponse(ctx, &state.StoredResponse{ID: "conv", Tenant: "t1", AgentID: "ag", Version: 2, Body: json.RawMessage(`{"id":"resp_1"}`), Updated: day}))
+	must(t, s.CreateConversation(ctx, &state.Conversation{ID: "conv_api", Tenant: "t1", Metadata: json.RawMessage(`{"k":"v"}`), Created: day}, convItems("i1", "i2", "i3")))
+	must(t, s.DeleteConversationItem(ctx, "t1", "conv_api", "i2"))
+	must(t, s.ClaimObjects(ctx, "t1", "openai", []string{"file-1", "batch_1"}, day))
 }
 
 // CheckFilled reads back through s's roles what Fill wrote.
@@ -230,5 +233,19 @@ func CheckFilled(t testing.TB, s state.Store) {
 	}
 	if r, err := s.GetResponse(ctx, "t1", "conv"); err != nil || string(r.Body) != `{"id":"resp_1"}` {
 		t.Errorf("response: %+v %v", r, err)
+	}
+	if c, err := s.GetConversation(ctx, "t1", "conv_api"); err != nil || c.LastSeq != 3 || string(c.Metadata) != `{"k":"v"}` || !c.Created.Equal(day) {
+		t.Errorf("conversation: %+v %v", c, err)
+	}
+	// Numbers go on after the copied ones, a deleted item's never reused.
+	added, err := s.AppendConversationItems(ctx, "t1", "conv_api", convItems("i4"))
+	if err != nil || added[0].Seq != 4 {
+		t.Errorf("appended after import: %+v %v", added, err)
+	}
+	if items, _, err := s.ConversationItems(ctx, "t1", "conv_api", state.ItemPage{}); err != nil || fmt.Sprint(itemIDs(items)) != "[i1 i3 i4]" {
+		t.Errorf("conversation items: %v %v", itemIDs(items), err)
+	}
+	if o, err := s.ObjectOwners(ctx, []string{"file-1", "batch_1"}); err != nil || o["file-1"].Tenant != "t1" || o["batch_1"].Provider != "openai" || !o["file-1"].Created.Equal(day) {
+		t.Errorf("object owners: %+v %v", o, err)
 	}
 }

@@ -71,6 +71,8 @@ func Suites() []Suite {
 		{"Stats", statsTests},
 		{"Documents", documentTests},
 		{"Responses", responseTests},
+		{"Conversations", conversationTests},
+		{"Objects", objectTests},
 		{"Changes", changeTests},
 		{"Snapshots", snapshotTests},
 		{"Lifecycle", lifecycleTests},

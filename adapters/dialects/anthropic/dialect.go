@@ -42,7 +42,7 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "POST /v1/messages", Handler: d.messages, CallsModel: true},
 		{Pattern: "POST /v1/messages/count_tokens", Handler: d.countTokens},
 		{Pattern: "GET /v1/models", Handler: d.listModels, When: versioned},
-		{Pattern: "GET /v1/models/{id}", Handler: d.getModel, When: versioned},
+		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel, When: versioned},
 	}
 }
 

@@ -54,9 +54,10 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.P
 }
 
 // countTokens serves POST /v1/messages/count_tokens: the prompt's tokens
-// as the model would get it (the agent's system prompt, the system, the
-// messages and the tools), estimated by the gateway's tokenizer-free rule
-// (four bytes a token) since not every upstream can count.
+// as the model would get it (runtime.CountTokens: the agent's system
+// prompt, its session history and tools, the system, the messages and the
+// client's tools), estimated by the gateway's tokenizer-free rule (four
+// bytes a token) since not every upstream can count.
 func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	if err := checkVersion(r); err != nil {
 		return err
@@ -73,20 +74,15 @@ func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapter
 	if err != nil {
 		return err
 	}
+	call := &req.call
+	call.Principal, call.Dialect, call.Agent = p, Name, agent
+	n, err := d.env.Runtime.CountTokens(r.Context(), call)
+	if err != nil {
+		return err
+	}
 	setRequestID(w)
-	n := countPrompt(agent, &req.call)
 	dialects.WriteRawJSON(w, http.StatusOK, append(strconv.AppendInt([]byte(`{"input_tokens":`), int64(n), 10), '}'))
 	return nil
-}
-
-// countPrompt estimates the prompt tokens of call on agent.
-func countPrompt(agent *adapters.Agent, call *adapters.Call) int {
-	n := runtime.EstimateRequestTokens(&adapters.Request{System: agent.SystemPrompt, Messages: call.Messages})
-	for i := range call.ClientTools {
-		t := &call.ClientTools[i]
-		n += runtime.EstimateTokens(t.Name) + runtime.EstimateTokens(t.Description) + runtime.EstimateTokens(string(t.Parameters))
-	}
-	return n
 }
 
 // resolve finds what a request's model names: an agent's id or name or,
@@ -94,18 +90,11 @@ func countPrompt(agent *adapters.Agent, call *adapters.Call) int {
 // within the tier's models allowlist), so existing Anthropic code works by
 // changing only its base URL.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := d.env.Runtime.Agent(ctx, p, model)
-	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
-		return agent, err
+	agent, err := dialects.ResolveModel(ctx, d.env.Runtime, p, model)
+	if err != nil && adapters.AsError(err).Kind == adapters.KindNotFound {
+		return nil, modelNotFound(model)
 	}
-	agent, perr := d.env.Runtime.Passthrough(p, model)
-	if perr == nil {
-		return agent, nil
-	}
-	if adapters.AsError(perr).Kind == adapters.KindForbidden {
-		return nil, perr
-	}
-	return nil, modelNotFound(model)
+	return agent, err
 }
 
 // modelNotFound is Anthropic's not_found_error for a model, in its

@@ -5,6 +5,7 @@ package openai
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -24,12 +25,16 @@ type Dialect struct {
 
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
-	return []dialects.Route{
+	routes := []dialects.Route{
 		{Pattern: "POST /v1/chat/completions", Handler: d.chatCompletions, CallsModel: true},
 		{Pattern: "GET /v1/models", Handler: d.listModels},
-		{Pattern: "GET /v1/models/{id}", Handler: d.getModel},
+		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel},
 		{Pattern: "POST /v1/embeddings", Handler: d.embeddings, CallsModel: true},
 	}
+	if d.env.Runtime.PassthroughEnabled() {
+		routes = append(routes, d.forwardRoutes()...)
+	}
+	return routes
 }
 
 // WriteError implements dialects.Dialect with OpenAI's error object, so the
@@ -79,4 +84,13 @@ func errorType(err *adapters.Error) string {
 		return "insufficient_quota"
 	}
 	return "server_error"
+}
+
+// NotFound implements dialects.NotFounder: a path under /v1/ nothing
+// serves gets OpenAI's own answer, a JSON 404 "Invalid URL".
+func (d *Dialect) NotFound(r *http.Request) *adapters.Error {
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		return nil
+	}
+	return invalidURL(r.Method, r.URL.Path)
 }

@@ -7,79 +7,140 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/runtime"
 )
 
+// agentOwner is the owned_by of agents in model lists.
+const agentOwner = "agentgate"
+
 func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	return ListModels(w, r, p, d.env.Runtime)
+}
+
+func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+	return GetModel(w, r, p, d.env.Runtime, modelNotFound)
+}
+
+// ListModels answers a model list in OpenAI's format: the active agents p
+// can use (owned by "agentgate"), then the upstream models p may call
+// directly (owned by their provider instance). The Responses dialect
+// serves it too.
+func ListModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal, rt *runtime.Runtime) error {
+	ctx := r.Context()
+	agents, err := rt.Agents(ctx, p)
+	if err != nil {
+		return err
+	}
+	models, err := rt.Models(ctx, p)
 	if err != nil {
 		return err
 	}
 	b := []byte(`{"object":"list","data":[`)
-	for i, a := range agents {
+	first := true
+	sep := func() {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+	}
+	listed := make(map[string]bool, len(agents))
+	for _, a := range agents {
 		if !a.Active() {
 			continue
 		}
-		if i > 0 && b[len(b)-1] != '[' {
-			b = append(b, ',')
+		sep()
+		b = appendAgentModel(b, a)
+		listed[a.ID] = true
+	}
+	for i := range models {
+		// An agent shadows the model of its name: requests reach the agent.
+		if !listed[models[i].ID] {
+			sep()
+			b = appendUpstreamModel(b, &models[i])
 		}
-		b = appendModel(b, a)
 	}
 	b = append(b, "]}"...)
 	dialects.WriteRawJSON(w, http.StatusOK, b)
 	return nil
 }
 
-func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	a, err := d.env.Runtime.Agent(r.Context(), p, r.PathValue("id"))
+// GetModel answers one model object: the agent id (or name) names, or
+// the upstream model p may call directly. notFound words the 404 of a
+// name that is neither.
+func GetModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal, rt *runtime.Runtime, notFound func(id string, err error) error) error {
+	id := r.PathValue("id")
+	b, err := findModel(r.Context(), p, rt, id)
 	if err != nil {
-		return modelNotFound(r.PathValue("id"), err)
+		return notFound(id, err)
 	}
-	dialects.WriteRawJSON(w, http.StatusOK, appendModel(nil, a))
+	dialects.WriteRawJSON(w, http.StatusOK, b)
 	return nil
 }
 
-// appendModel writes an agent as an OpenAI model object; name is an
-// agentgate extension the SDKs keep as an extra field.
-func appendModel(b []byte, a *adapters.Agent) []byte {
-	b = append(b, `{"id":`...)
-	b = dialects.AppendString(b, a.ID)
-	b = append(b, `,"object":"model","created":`...)
-	b = strconv.AppendInt(b, a.CreatedAt.Unix(), 10)
-	b = append(b, `,"owned_by":`...)
-	owner := a.Tenant
-	if owner == "" {
-		owner = "agentgate"
+func findModel(ctx context.Context, p *adapters.Principal, rt *runtime.Runtime, id string) ([]byte, error) {
+	a, err := rt.Agent(ctx, p, id)
+	if err == nil && a.Active() {
+		return appendAgentModel(nil, a), nil
 	}
-	b = dialects.AppendString(b, owner)
+	if err != nil && adapters.AsError(err).Kind != adapters.KindNotFound {
+		return nil, err
+	}
+	m, merr := rt.Model(ctx, p, id)
+	if merr != nil {
+		if err == nil {
+			// An agent that is not active: not a model to call.
+			return nil, &adapters.Error{Kind: adapters.KindNotFound}
+		}
+		return nil, merr
+	}
+	return appendUpstreamModel(nil, m), nil
+}
+
+// appendAgentModel writes an agent as an OpenAI model object; name is an
+// agentgate extension the SDKs keep as an extra field.
+func appendAgentModel(b []byte, a *adapters.Agent) []byte {
+	b = appendModelHead(b, a.ID, a.CreatedAt.Unix(), agentOwner)
 	b = append(b, `,"name":`...)
 	b = dialects.AppendString(b, a.Name)
 	return append(b, '}')
+}
+
+// appendUpstreamModel writes a routed upstream model as an OpenAI model
+// object, owned by the provider instance that serves it; its name is its
+// id, so clients that print agents' names list models too.
+func appendUpstreamModel(b []byte, m *runtime.Model) []byte {
+	b = appendModelHead(b, m.ID, m.Created.Unix(), m.Provider)
+	b = append(b, `,"name":`...)
+	b = dialects.AppendString(b, m.ID)
+	return append(b, '}')
+}
+
+func appendModelHead(b []byte, id string, created int64, owner string) []byte {
+	b = append(b, `{"id":`...)
+	b = dialects.AppendString(b, id)
+	b = append(b, `,"object":"model","created":`...)
+	b = strconv.AppendInt(b, created, 10)
+	b = append(b, `,"owned_by":`...)
+	return dialects.AppendString(b, owner)
 }
 
 // resolve finds the agent a request's model names: an agent's id or name
 // or, failing that, a routed upstream model called directly (passthrough),
 // so existing OpenAI code works by changing only its base URL.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := d.env.Runtime.Agent(ctx, p, model)
-	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
-		return agent, err
+	agent, err := dialects.ResolveModel(ctx, d.env.Runtime, p, model)
+	if err != nil {
+		return nil, modelNotFound(model, err)
 	}
-	agent, perr := d.env.Runtime.Passthrough(p, model)
-	if perr == nil {
-		return agent, nil
-	}
-	if adapters.AsError(perr).Kind == adapters.KindForbidden {
-		return nil, perr
-	}
-	return nil, modelNotFound(model, err)
+	return agent, nil
 }
 
-// modelNotFound turns an unknown agent into OpenAI's model_not_found, in
-// OpenAI's own wording.
+// modelNotFound turns an unknown agent or model into OpenAI's
+// model_not_found, in OpenAI's own wording.
 func modelNotFound(model string, err error) error {
 	if adapters.AsError(err).Kind == adapters.KindNotFound {
 		return &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model",
-			Message: "The model '" + model + "' does not exist or you do not have access to it. Use an agent id or name from GET /v1/models."}
+			Message: "The model '" + model + "' does not exist or you do not have access to it. Use an agent id or name, or a model, from GET /v1/models."}
 	}
 	return err
 }

@@ -2,11 +2,11 @@ package responses
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/adapters/dialects/openai"
 )
 
 // agentView is an agent as the document shows it. The key is the
@@ -97,61 +97,16 @@ func (d *Dialect) agent(r *http.Request, p *adapters.Principal) (*adapters.Agent
 	return a, nil
 }
 
-// listModels answers GET /models with the agents that can be invoked, in
-// OpenAI's list format.
+// listModels answers GET /models with the agents that can be invoked and
+// the upstream models the key may call directly, in OpenAI's list format.
 func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	b := []byte(`{"object":"list","data":[`)
-	first := true
-	for _, a := range agents {
-		if !a.Active() {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendModel(b, a)
-	}
-	b = append(b, "]}"...)
-	dialects.WriteRawJSON(w, http.StatusOK, b)
-	return nil
+	return openai.ListModels(w, r, p, d.env.Runtime)
 }
 
-// getModel answers GET /models/{id}.
+// getModel answers GET /models/{id}: an agent that can be invoked, or an
+// upstream model the key may call directly.
 func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	id := r.PathValue("id")
-	a, err := d.env.Runtime.Agent(r.Context(), p, id)
-	if err != nil {
-		return modelNotFound(id, err)
-	}
-	if !a.Active() {
-		// Listed models are the agents that can be invoked; so are these.
-		return modelNotFound(id, &adapters.Error{Kind: adapters.KindNotFound})
-	}
-	dialects.WriteRawJSON(w, http.StatusOK, appendModel(nil, a))
-	return nil
-}
-
-// appendModel writes an agent as an OpenAI model object; name is an
-// extension the SDKs keep as an extra field.
-func appendModel(b []byte, a *adapters.Agent) []byte {
-	b = append(b, `{"id":`...)
-	b = dialects.AppendString(b, a.ID)
-	b = append(b, `,"object":"model","created":`...)
-	b = strconv.AppendInt(b, a.CreatedAt.Unix(), 10)
-	b = append(b, `,"owned_by":`...)
-	owner := a.Tenant
-	if owner == "" {
-		owner = "agentgate"
-	}
-	b = dialects.AppendString(b, owner)
-	b = append(b, `,"name":`...)
-	b = dialects.AppendString(b, a.Name)
-	return append(b, '}')
+	return openai.GetModel(w, r, p, d.env.Runtime, modelNotFound)
 }
 
 // modelNotFound is the 404 of an unknown agent named as a model.

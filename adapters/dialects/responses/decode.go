@@ -40,6 +40,8 @@ type request struct {
 	Conversation json.RawMessage `json:"conversation"`
 	Metadata     json.RawMessage `json:"metadata"`
 	User         *string         `json:"user"`
+	Include      json.RawMessage `json:"include"`
+	Truncation   *string         `json:"truncation"`
 }
 
 // passed are request fields that mean the same in Chat Completions: they
@@ -49,8 +51,11 @@ var passed = []string{"parallel_tool_calls", "user", "safety_identifier", "promp
 // decoded is a validated request, ready to become a Call once its agent
 // and conversation are resolved.
 type decoded struct {
-	model        string
-	previousID   string
+	model      string
+	previousID string
+	// conversation is the Conversations API conversation the response is
+	// answered in and adds its items to.
+	conversation string
 	version      int
 	instructions *string
 	stream       bool
@@ -60,11 +65,13 @@ type decoded struct {
 	summary bool
 	// input holds the new messages; outputs the function_call_output
 	// items among them, in order; calls the function_call items.
-	input   []adapters.Message
-	outputs []toolOutput
-	calls   map[string]string // call_id → name
-	call    adapters.Call
-	echo    echo
+	input []adapters.Message
+	// inputItems are the input's items as they are listed (with ids).
+	inputItems []json.RawMessage
+	outputs    []toolOutput
+	calls      map[string]string // call_id → name
+	call       adapters.Call
+	echo       echo
 }
 
 // toolOutput is a function_call_output item of the input.
@@ -87,6 +94,8 @@ type echo struct {
 	text         json.RawMessage
 	metadata     json.RawMessage
 	user         *string
+	// truncation is the strategy the request named; "" means disabled.
+	truncation string
 }
 
 func missing(field, format string, args ...any) *adapters.Error {
@@ -123,14 +132,28 @@ func decodeRequest(body []byte, limits dialects.Limits) (*decoded, error) {
 	if req.Store != nil {
 		out.store = *req.Store
 	}
-	if !out.store && out.previousID != "" {
-		return nil, adapters.BadField("store", "must not be false with previous_response_id: the gateway keeps a conversation's history by storing it")
-	}
 	if req.Background != nil && *req.Background {
 		return nil, adapters.BadField("background", "background responses are not supported; use stream: true for long answers")
 	}
-	if !isNull(req.Conversation) {
-		return nil, adapters.BadField("conversation", "is not supported: continue a conversation with previous_response_id")
+	if out.conversation, err = decodeConversation(req.Conversation); err != nil {
+		return nil, err
+	}
+	if out.conversation != "" && out.previousID != "" {
+		return nil, adapters.BadField("conversation", "cannot be used with previous_response_id: a response continues one or the other")
+	}
+	if out.conversation != "" && !out.store {
+		return nil, adapters.BadField("store", "must not be false with conversation: the conversation keeps the response's items")
+	}
+	if err := decodeInclude(req.Include); err != nil {
+		return nil, err
+	}
+	if req.Truncation != nil {
+		switch *req.Truncation {
+		case "auto", "disabled":
+			out.echo.truncation = *req.Truncation
+		default:
+			return nil, adapters.BadField("truncation", "must be auto or disabled, got %q", clip(*req.Truncation))
+		}
 	}
 	c := &out.call
 	c.Stream = out.stream
@@ -164,17 +187,89 @@ func decodeRequest(body []byte, limits dialects.Limits) (*decoded, error) {
 		return nil, err
 	}
 	if !isNull(req.Metadata) {
-		var m map[string]string
-		if json.Unmarshal(req.Metadata, &m) != nil {
-			return nil, adapters.BadField("metadata", "must be an object of string values")
+		if err := checkMetadata(req.Metadata); err != nil {
+			return nil, err
 		}
 		e.metadata = compact(req.Metadata)
 	}
 	if err := decodeInput(out, req.Input, limits); err != nil {
 		return nil, err
 	}
+	if out.inputItems, err = normalizeItems(req.Input); err != nil {
+		return nil, adapters.BadField("input", "must be a string or an array of input items")
+	}
 	c.Extra = extraFields(body)
 	return out, nil
+}
+
+// decodeConversation reads conversation: an id, or {"id":…}.
+func decodeConversation(raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	var id string
+	if json.Unmarshal(raw, &id) != nil {
+		var o struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &o) != nil {
+			return "", adapters.BadField("conversation", "must be a conversation id or {\"id\":…}")
+		}
+		id = o.ID
+	}
+	if id == "" {
+		return "", missing("conversation", "must name a conversation: an id from POST /v1/conversations")
+	}
+	return id, nil
+}
+
+// includable are the include values of OpenAI's API. The gateway accepts
+// them all; none adds anything it has to a response (it runs no built-in
+// tools, returns no logprobs and keeps reasoning itself), as OpenAI adds
+// nothing for a tool a request does not use.
+var includable = map[string]bool{
+	"file_search_call.results": true, "web_search_call.results": true, "web_search_call.action.sources": true,
+	"message.input_image.image_url": true, "computer_call_output.output.image_url": true,
+	"code_interpreter_call.outputs": true, "reasoning.encrypted_content": true, "message.output_text.logprobs": true,
+}
+
+// decodeInclude checks include: an array of includable values.
+func decodeInclude(raw json.RawMessage) error {
+	if isNull(raw) {
+		return nil
+	}
+	var values []json.RawMessage
+	if json.Unmarshal(raw, &values) != nil {
+		return adapters.BadField("include", "must be an array of strings")
+	}
+	for i, v := range values {
+		var s string
+		if json.Unmarshal(v, &s) != nil || !includable[s] {
+			return adapters.BadField("include["+strconv.Itoa(i)+"]", "unsupported value %s (supported: file_search_call.results, web_search_call.results, web_search_call.action.sources, message.input_image.image_url, computer_call_output.output.image_url, code_interpreter_call.outputs, reasoning.encrypted_content, message.output_text.logprobs)", clip(string(v)))
+		}
+	}
+	return nil
+}
+
+// checkMetadata checks metadata as OpenAI does: at most 16 string
+// values, keys up to 64 characters, values up to 512.
+func checkMetadata(raw json.RawMessage) error {
+	var m map[string]string
+	if json.Unmarshal(raw, &m) != nil {
+		return adapters.BadField("metadata", "must be an object of string values")
+	}
+	if len(m) > 16 {
+		return adapters.BadField("metadata", "may hold at most 16 keys, got %d", len(m))
+	}
+	for k, v := range m {
+		if len(k) > 64 {
+			return adapters.BadField("metadata", "key %q is longer than 64 characters", clip(k))
+		}
+		if len(v) > 512 {
+			return adapters.BadField("metadata."+clip(k), "is longer than 512 characters")
+		}
+	}
+	return nil
 }
 
 // decodeVersion reads version: absent or null means none; otherwise a

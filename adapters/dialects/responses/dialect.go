@@ -10,21 +10,27 @@
 //	GET  /api/client/v1/agents/{agentKey}/versions             {"versions":[…]}, oldest first
 //	GET  /api/client/v1/agents/{agentKey}/versions/{n}         {"version":n,…}
 //	POST /api/client/v1/responses, /api/client/v1/agents/responses, /v1/responses
-//	GET  /api/client/v1/responses/{id}, /v1/responses/{id}     the conversation's latest response
-//	GET  /api/client/v1/models[/{id}]                          the invocable agents, OpenAI's list format
+//	GET  /api/client/v1/responses/{id}, /v1/responses/{id}     that response
+//	DELETE …/responses/{id}                                     {"id","object":"response","deleted":true}
+//	GET  …/responses/{id}/input_items                           its context and input, a cursor list
+//	/v1/conversations…, /api/client/v1/conversations…            the Conversations API (conversations.go)
+//	GET  /api/client/v1/models[/{id}]                          agents and routed models, OpenAI's list format
 //	/api/client/v1/knowledge…                                  knowledge documents (see knowledge.go)
 //
-// Conversations. A response's id is resp_{conversationId}, as the
-// document says, where the conversation id is the canonical session id
-// (conv_… for conversations this dialect starts; any dialect's session id
-// works). Every response of one conversation therefore has the same id:
-// previous_response_id set to it continues the conversation (the gateway
-// keeps the history), and GET /responses/{id} returns the conversation's
-// latest response. A request without previous_response_id starts a new
-// conversation; store: false makes a one-off response nothing can
-// continue or fetch. The conversation remembers its agent and the agent
-// version it runs at; instructions add to the agent's system prompt for
-// one request and are never carried over.
+// Conversations. Every response is a node of a conversation tree
+// (tree.go): its id is resp_{conversationId}, as the document says, where
+// the conversation id names the conversation that ends with that response
+// (conv_… for nodes this dialect makes). previous_response_id adds a
+// child to that node, so each response is addressable on its own,
+// continuing from an earlier one branches, and a branch never sees
+// another's turns. previous_response_id may also name another dialect's
+// conversation with the agent (resp_{session id}) or a Conversations API
+// conversation (resp_{conversation id}): the new response branches off it
+// as it stands. store: false makes a response nothing can fetch or
+// continue. A node remembers its agent and the agent version it ran at;
+// instructions add to the agent's system prompt for one request and are
+// never carried over. The model sees the agent's history_turns most
+// recent responses of the branch.
 //
 // Versions. Without version, a request runs the agent's latest published
 // version, or its working copy when none is published; version pins one.
@@ -63,7 +69,7 @@ const Prefix = "/api/client/v1"
 
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
-	return []dialects.Route{
+	routes := []dialects.Route{
 		{Pattern: "GET " + Prefix + "/agents", Handler: d.listAgents},
 		{Pattern: "GET " + Prefix + "/agents/{agentKey}", Handler: d.getAgent},
 		{Pattern: "GET " + Prefix + "/agents/{agentKey}/versions", Handler: d.listVersions},
@@ -73,9 +79,13 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "POST " + Prefix + "/agents/responses", Handler: d.create, CallsModel: true},
 		{Pattern: "GET " + Prefix + "/responses/{id}", Handler: d.retrieve},
 		{Pattern: "GET " + Prefix + "/models", Handler: d.listModels},
-		{Pattern: "GET " + Prefix + "/models/{id}", Handler: d.getModel},
+		{Pattern: "GET " + Prefix + "/models/{id...}", Handler: d.getModel},
 		{Pattern: "POST /v1/responses", Handler: d.create, CallsModel: true},
 		{Pattern: "GET /v1/responses/{id}", Handler: d.retrieve},
+		{Pattern: "DELETE /v1/responses/{id}", Handler: d.deleteResponse},
+		{Pattern: "GET /v1/responses/{id}/input_items", Handler: d.inputItems},
+		{Pattern: "DELETE " + Prefix + "/responses/{id}", Handler: d.deleteResponse},
+		{Pattern: "GET " + Prefix + "/responses/{id}/input_items", Handler: d.inputItems},
 		{Pattern: "GET " + Prefix + "/knowledge", Handler: d.listSources},
 		{Pattern: "POST " + Prefix + "/knowledge/{source}/documents", Handler: d.addDocument, CallsModel: true},
 		// GET …/knowledge/{source}/documents and …/knowledge/documents/{id}
@@ -83,6 +93,19 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET " + Prefix + "/knowledge/{a}/{b}", Handler: d.getKnowledge},
 		{Pattern: "DELETE " + Prefix + "/knowledge/documents/{id}", Handler: d.deleteDocument},
 	}
+	for _, base := range []string{"/v1", Prefix} {
+		routes = append(routes,
+			dialects.Route{Pattern: "POST " + base + "/conversations", Handler: d.createConversation},
+			dialects.Route{Pattern: "GET " + base + "/conversations/{id}", Handler: d.getConversation},
+			dialects.Route{Pattern: "POST " + base + "/conversations/{id}", Handler: d.updateConversation},
+			dialects.Route{Pattern: "DELETE " + base + "/conversations/{id}", Handler: d.deleteConversation},
+			dialects.Route{Pattern: "GET " + base + "/conversations/{id}/items", Handler: d.listConversationItems},
+			dialects.Route{Pattern: "POST " + base + "/conversations/{id}/items", Handler: d.addConversationItems},
+			dialects.Route{Pattern: "GET " + base + "/conversations/{id}/items/{item_id}", Handler: d.getConversationItem},
+			dialects.Route{Pattern: "DELETE " + base + "/conversations/{id}/items/{item_id}", Handler: d.deleteConversationItem},
+		)
+	}
+	return routes
 }
 
 // WriteError implements dialects.Dialect with OpenAI's error object, so

@@ -17,6 +17,8 @@ type header struct {
 	id, model  string
 	created    int64
 	previousID string
+	// conversation is the conversation the response is answered in.
+	conversation string
 	// version is the agent version that answers; 0 is the working copy.
 	version int
 	store   bool
@@ -485,9 +487,25 @@ type object struct {
 	Usage              *usage            `json:"usage"`
 	User               *string           `json:"user"`
 	Metadata           json.RawMessage   `json:"metadata"`
+	// Conversation is the conversation the response was answered in
+	// (the request's conversation), or null.
+	Conversation *conversationRef `json:"conversation"`
 	// Version is the published agent version that answered; null when the
 	// agent's working copy did (nothing published, or a routed model).
 	Version *int `json:"version"`
+}
+
+type conversationRef struct {
+	ID string `json:"id"`
+}
+
+// truncation is the response's truncation strategy: disabled unless the
+// request said auto.
+func truncation(s string) string {
+	if s == "" {
+		return "disabled"
+	}
+	return s
 }
 
 type objectError struct {
@@ -532,7 +550,7 @@ func (b *builder) render(status, reason string, fail *adapters.Error) []byte {
 		Instructions: e.instructions, MaxOutputTokens: h.sampling.MaxTokens, ParallelToolCalls: e.parallel,
 		Reasoning: reasoningEcho{Effort: e.effort, Summary: e.summary}, ServiceTier: "default", Store: h.store,
 		Temperature: h.sampling.Temperature, Text: e.text, ToolChoice: e.toolChoice, Tools: e.tools, TopP: h.sampling.TopP,
-		Truncation: "disabled", User: e.user, Metadata: e.metadata, Output: make([]json.RawMessage, 0, len(b.items))}
+		Truncation: truncation(e.truncation), User: e.user, Metadata: e.metadata, Output: make([]json.RawMessage, 0, len(b.items))}
 	if o.Text == nil {
 		o.Text = defaultText
 	}
@@ -547,6 +565,9 @@ func (b *builder) render(status, reason string, fail *adapters.Error) []byte {
 	}
 	if h.previousID != "" {
 		o.PreviousResponseID = &h.previousID
+	}
+	if h.conversation != "" {
+		o.Conversation = &conversationRef{ID: h.conversation}
 	}
 	if h.version > 0 {
 		v := h.version

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +218,56 @@ var goldenCases = []goldenCase{
 		get(Prefix + "/responses/resp_nothing"),
 		get(Prefix + "/responses/nothing"),
 	}},
+	// Every response a node: branches from one response never see each
+	// other; an earlier response is retrieved as answered; input items
+	// are its context and its input; deleting one.
+	{name: "tree", events: []string{evTurn1, evTurn2}, steps: []step{
+		post(`{"model":"support-bot","input":"My name is Ada."}`),
+		post(`{"model":"support-bot","input":"I like apples.","previous_response_id":"$FIRST"}`),
+		post(`{"model":"support-bot","input":"What do I like?","previous_response_id":"$ID"}`),
+		post(`{"model":"support-bot","input":"I like bananas.","previous_response_id":"$FIRST"}`),
+		post(`{"model":"support-bot","input":"What do I like?","previous_response_id":"$ID"}`),
+		get(Prefix + "/responses/$FIRST"),
+		get(Prefix + "/responses/$ID/input_items"),
+		get(Prefix + "/responses/$ID/input_items?order=asc&limit=2"),
+		get("/v1/responses/$ID/input_items?order=asc&limit=2&after=$ITEM"),
+		get(Prefix + "/responses/$ID/input_items?order=sideways"),
+		get(Prefix + "/responses/$ID/input_items?limit=101"),
+		asB(get(Prefix + "/responses/$ID/input_items")),
+		asB(step{method: "DELETE", path: "/v1/responses/$FIRST"}),
+		{method: "DELETE", path: "/v1/responses/$FIRST"},
+		get(Prefix + "/responses/$FIRST"),
+		{method: "DELETE", path: "/v1/responses/$FIRST"},
+		post(`{"model":"support-bot","input":"Gone?","previous_response_id":"$ID","store":false}`),
+		get(Prefix + "/responses/$ID"),
+	}},
+	// The Conversations API and responses answered in a conversation.
+	{name: "conversations_api", events: []string{evTurn2}, steps: []step{
+		{method: "POST", path: "/v1/conversations", body: `{"items":[{"role":"user","content":"My name is Ada."},{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Noted."}]}],"metadata":{"topic":"names"}}`},
+		get("/v1/conversations/$CONV"),
+		{method: "POST", path: "/v1/conversations/$CONV", body: `{"metadata":{"topic":"people"}}`},
+		post(`{"model":"support-bot","input":"What is my name?","conversation":"$CONV"}`),
+		post(`{"model":"support-bot","input":"And again?","conversation":{"id":"$CONV"},"stream":true}`),
+		get("/v1/conversations/$CONV/items?order=asc"),
+		{method: "POST", path: "/v1/conversations/$CONV/items", body: `{"items":[{"type":"function_call_output","call_id":"c1","output":"x"}]}`},
+		get("/v1/conversations/$CONV/items/$ITEM"),
+		{method: "DELETE", path: "/v1/conversations/$CONV/items/$ITEM"},
+		get("/v1/conversations/$CONV/items/$ITEM"),
+		post(`{"model":"support-bot","input":"Branch","previous_response_id":"resp_$CONV"}`),
+		get("/v1/conversations/$CONV/items?limit=2"),
+		asB(get("/v1/conversations/$CONV")),
+		asB(get("/v1/conversations/$CONV/items")),
+		asB(post(`{"model":"support-bot","input":"x","conversation":"$CONV"}`)),
+		{method: "POST", path: "/v1/conversations/$CONV/items", body: `{"items":[]}`},
+		{method: "POST", path: "/v1/conversations/$CONV/items", body: `{"items":[{"role":"robot","content":"x"}]}`},
+		{method: "POST", path: "/v1/conversations", body: `{"metadata":{"a":1}}`},
+		{method: "POST", path: "/v1/conversations/$CONV", body: `{}`},
+		post(`{"model":"support-bot","input":"x","conversation":"conv_nothing"}`),
+		post(`{"model":"support-bot","input":"x","conversation":"$CONV","previous_response_id":"$ID"}`),
+		{method: "DELETE", path: "/v1/conversations/$CONV"},
+		get("/v1/conversations/$CONV"),
+		{method: "DELETE", path: "/v1/conversations/$CONV"},
+	}},
 	{name: "versions", events: []string{evText}, setup: seedAgents, steps: []step{
 		get(Prefix + "/agents/support-bot/versions"),
 		post(`{"model":"support-bot","input":"Hi","version":1}`),
@@ -274,7 +325,8 @@ var goldenCases = []goldenCase{
 	}},
 	{name: "midstream_error", events: []string{evMidstream, evText}, steps: []step{
 		post(`{"model":"support-bot","input":"Hi","stream":true}`),
-		// The failed turn is not part of the conversation, nor retrievable.
+		// A failed response is kept as failed; what continues it sees its
+		// input, not the answer cut short.
 		get(Prefix + "/responses/$ID"),
 		post(`{"model":"support-bot","input":"Hi","previous_response_id":"$ID"}`),
 	}},
@@ -388,9 +440,22 @@ func newHarness(t *testing.T, scripts []string) *dialecttest.Harness {
 
 // generated matches the ids the dialect makes (dialecttest.Normalize
 // knows the others).
-var generated = regexp.MustCompile(`\b(resp_conv_|conv_|msg_|rs_|fc_)[a-z2-7]{26}\b`)
+var generated = regexp.MustCompile(`\b(resp_conv_|conv_|msg_|rs_|fc_|fco_)[a-z2-7]{26}\b`)
 
-func normalize(b []byte) []byte { return generated.ReplaceAll(b, []byte("${1}ID")) }
+// normalize numbers the generated ids by first appearance (resp_conv_ID1,
+// msg_ID2, …), so a golden file shows which are the same.
+func normalize(b []byte) []byte {
+	seen := map[string]string{}
+	return generated.ReplaceAllFunc(b, func(id []byte) []byte {
+		if n, ok := seen[string(id)]; ok {
+			return []byte(n)
+		}
+		prefix := generated.FindSubmatch(id)[1]
+		n := string(prefix) + "ID" + strconv.Itoa(len(seen)+1)
+		seen[string(id)] = n
+		return []byte(n)
+	})
+}
 
 // TestGolden runs each case's requests in order and compares what the
 // client got (testdata/<case>/response.golden) and what the scripted
@@ -409,17 +474,31 @@ func TestGolden(t *testing.T) {
 				c.setup(t, h)
 			}
 			var out bytes.Buffer
-			last := ""
+			// $ID is the last response made, $FIRST the first, $CONV the last
+			// conversation's id, $ITEM the first item of the last list.
+			vars := map[string]string{}
 			for i, s := range c.steps {
 				if i > 0 {
 					out.WriteString("\n")
 				}
-				s.path = strings.ReplaceAll(s.path, "$ID", last)
-				s.body = strings.ReplaceAll(s.body, "$ID", last)
+				for _, v := range []string{"$FIRST", "$ID", "$CONV", "$ITEM"} {
+					s.path = strings.ReplaceAll(s.path, v, vars[v])
+					s.body = strings.ReplaceAll(s.body, v, vars[v])
+				}
 				rec := do(h, s)
 				writeExchange(&out, s, rec)
-				if id := responseID(rec.Body.Bytes()); id != "" {
-					last = id
+				body := rec.Body.Bytes()
+				if id := responseID(body); id != "" && s.method == "POST" {
+					vars["$ID"] = id
+					if vars["$FIRST"] == "" {
+						vars["$FIRST"] = id
+					}
+				}
+				if gjson.GetBytes(body, "object").Str == "conversation" {
+					vars["$CONV"] = gjson.GetBytes(body, "id").Str
+				}
+				if id := gjson.GetBytes(body, "data.0.id").Str; gjson.GetBytes(body, "object").Str == "list" && id != "" {
+					vars["$ITEM"] = id
 				}
 			}
 			dir := filepath.Join("testdata", c.name)

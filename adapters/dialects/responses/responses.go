@@ -1,8 +1,8 @@
 package responses
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -14,7 +14,8 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// idPrefix starts every response id: resp_{conversationId}.
+// idPrefix starts every response id: resp_{node id}, the node naming
+// the conversation that ends with it (tree.go).
 const idPrefix = "resp_"
 
 // create answers POST /responses (and /agents/responses, /v1/responses).
@@ -33,9 +34,14 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err != nil {
 		return err
 	}
-	var prev *state.StoredResponse
-	if req.previousID != "" {
-		if prev, err = d.previous(ctx, p, req.previousID, agent, req.model); err != nil {
+	var from origin
+	switch {
+	case req.previousID != "":
+		if from, err = d.continued(ctx, p, req.previousID, agent, req.model); err != nil {
+			return err
+		}
+	case req.conversation != "":
+		if from, err = d.inConversation(ctx, p, req.conversation); err != nil {
 			return err
 		}
 	}
@@ -43,9 +49,9 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	// names one; a version since withdrawn (its agent made anew) gives way
 	// to the latest.
 	n := req.version
-	inherited := n == 0 && prev != nil && prev.Version > 0
+	inherited := n == 0 && from.prev != nil && from.prev.Version > 0
 	if inherited {
-		n = prev.Version
+		n = from.prev.Version
 	}
 	agent, version, err := rt.AgentAtVersion(ctx, p.Tenant, agent, n)
 	if err != nil && inherited && adapters.AsError(err).Kind == adapters.KindNotFound {
@@ -57,19 +63,18 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if !agent.Active() {
 		return adapters.NotActive(agent, "model")
 	}
-	if err := linkOutputs(req, prev); err != nil {
+	if err := linkOutputs(req, from.prev); err != nil {
+		return err
+	}
+	node := &from.link
+	node.ID, node.Tenant, node.AgentID, node.Version = runtime.NewID("conv_"), p.Tenant, agent.ID, version
+	segs, err := d.context(ctx, p.Tenant, node, historyTurns(agent))
+	if err != nil {
 		return err
 	}
 
-	sid := ""
-	id := idPrefix + runtime.NewID("conv_")
-	if prev != nil {
-		sid, id = prev.ID, req.previousID
-	} else if req.store {
-		sid = id[len(idPrefix):]
-	}
 	call := &req.call
-	call.Principal, call.Dialect, call.Agent, call.SessionID, call.Messages = p, Name, agent, sid, req.input
+	call.Principal, call.Dialect, call.Agent, call.Messages, call.History = p, Name, agent, req.input, messagesOf(segs)
 	if len(call.ClientTools) == 0 {
 		delete(call.Extra, "parallel_tool_calls") // only allowed with tools
 	}
@@ -82,23 +87,16 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		}
 		call.SystemPrompt = &sp
 	}
-	h := header{id: id, model: req.model, created: rt.Now().Unix(), previousID: req.previousID, version: version,
+	h := header{id: idPrefix + node.ID, model: req.model, created: rt.Now().Unix(), previousID: req.previousID, version: version,
 		store: req.store, sampling: agent.Sampling.Merge(call.Sampling), echo: req.echo}
+	if from.join {
+		h.conversation = from.link.Conversation
+	}
 	var sse *dialects.SSE
 	if req.stream {
 		sse = dialects.NewSSE(w)
 	}
 	b := newBuilder(h, req.summary, sse, func() int64 { return rt.Now().Unix() })
-	var sv *saver
-	if sid != "" {
-		sv = &saver{rs: rt.Store(), rec: state.StoredResponse{ID: sid, Tenant: p.Tenant, AgentID: agent.ID, Version: version}}
-		// The answer is complete when its usage arrives: storing it then
-		// shares a commit with the turn the runtime stores next.
-		b.onUsage = func() {
-			status, reason := b.status()
-			sv.start(context.WithoutCancel(ctx), b.render(status, reason, nil))
-		}
-	}
 
 	res, err := rt.Run(ctx, call, b.emit)
 	if err == nil {
@@ -106,19 +104,23 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	}
 	if err != nil {
 		e := docError(adapters.AsError(err))
-		if sv != nil {
-			sv.abandon(context.WithoutCancel(ctx), b.render("failed", "", e))
+		failed := b.render("failed", "", e)
+		if req.store {
+			// A failed response is kept as such: fetching it says so.
+			_ = d.keep(context.WithoutCancel(ctx), node, &from, req, nil, failed)
 		}
 		if sse == nil || !sse.Started() {
 			return err
 		}
-		_ = b.terminal("failed", b.render("failed", "", e))
+		_ = b.terminal("failed", failed)
 		return nil
 	}
 	status, reason := b.status()
 	obj := b.render(status, reason, nil)
-	if sv != nil {
-		if err := sv.finish(context.WithoutCancel(ctx), obj); err != nil {
+	if req.store {
+		// Kept before the client sees the end of the answer: a client that
+		// saw it can continue from it.
+		if err := d.keep(context.WithoutCancel(ctx), node, &from, req, res, obj); err != nil {
 			if sse == nil || !sse.Started() {
 				return err
 			}
@@ -139,6 +141,36 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	return nil
 }
 
+// keep stores the response as a node (its turn: the run's, or only the
+// input of a run that failed) and, in a conversation it joined, adds its
+// input and output items there.
+func (d *Dialect) keep(ctx context.Context, node *state.StoredResponse, from *origin, req *decoded, res *runtime.Result, obj []byte) error {
+	store := d.env.Runtime.Store()
+	now := d.env.Runtime.Now()
+	node.Body, node.Created, node.Updated = obj, now, now
+	node.Turn = req.input
+	if res != nil && res.Turn != nil {
+		node.Turn = res.Turn
+	}
+	node.InputItems = joinItems(req.inputItems)
+	if err := store.PutResponse(ctx, node); err != nil {
+		return err
+	}
+	if !from.join {
+		return nil
+	}
+	items := append([]json.RawMessage(nil), req.inputItems...)
+	for _, it := range gjson.GetBytes(obj, "output").Array() {
+		items = append(items, json.RawMessage(it.Raw))
+	}
+	add := make([]state.ConversationItem, len(items))
+	for i, it := range items {
+		add[i] = state.ConversationItem{ID: gjson.GetBytes(it, "id").Str, Item: it}
+	}
+	_, err := store.AppendConversationItems(ctx, node.Tenant, node.Conversation, add)
+	return err
+}
+
 // resolve finds the agent a request's model names: an agent's key (or
 // name) or, failing that, a routed upstream model called directly.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
@@ -157,37 +189,76 @@ func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model stri
 	return nil, modelNotFound(model, err)
 }
 
-// previous loads the conversation of agent (named model in the request)
-// that a previous_response_id continues: its stored response or, for a
-// conversation another dialect began with the agent, its session.
-// Unknown ids, other agents' and other tenants' are the same 404.
-func (d *Dialect) previous(ctx context.Context, p *adapters.Principal, id string, agent *adapters.Agent, model string) (*state.StoredResponse, error) {
+// continued resolves a previous_response_id: a response of the agent
+// (named model in the request), a Conversations API conversation
+// (resp_{conversation id}) or a conversation another dialect keeps with
+// the agent (resp_{session id}). The new response continues it as it
+// stands: a stored node becomes its Previous; a conversation kept
+// elsewhere (or a response an older store kept per session) is copied
+// into its Base, so what happens there later stays there. Unknown ids,
+// other agents' and other tenants' are the same 404.
+func (d *Dialect) continued(ctx context.Context, p *adapters.Principal, id string, agent *adapters.Agent, model string) (origin, error) {
 	notFound := &adapters.Error{Kind: adapters.KindNotFound, Code: "previous_response_not_found", Param: "previous_response_id",
 		Message: "Previous response with id " + q(id) + " not found."}
-	sid, ok := strings.CutPrefix(id, idPrefix)
-	if !ok || sid == "" {
-		return nil, notFound
+	nid, ok := strings.CutPrefix(id, idPrefix)
+	if !ok || nid == "" {
+		return origin{}, notFound
 	}
 	store := d.env.Runtime.Store()
-	rec, err := store.GetResponse(ctx, p.Tenant, sid)
-	if err == nil && rec.AgentID != agent.ID {
+	rec, err := store.GetResponse(ctx, p.Tenant, nid)
+	switch {
+	case err == nil && rec.AgentID != agent.ID:
 		notFound.Message = "Previous response with id " + q(id) + " not found for agent " + q(model) + "."
-		return nil, notFound
+		return origin{}, notFound
+	case err == nil && rec.Node():
+		return origin{prev: rec, link: state.StoredResponse{Previous: rec.ID}}, nil
+	case err == nil:
+		base, err := d.sessionBase(ctx, p, agent, nid)
+		return origin{prev: rec, link: state.StoredResponse{Base: base}}, err
+	case !errors.Is(err, state.ErrNotFound):
+		return origin{}, err
 	}
+	conv, err := store.GetConversation(ctx, p.Tenant, nid)
 	if err == nil {
-		return rec, nil
+		return origin{link: state.StoredResponse{Conversation: conv.ID, ConversationSeq: conv.LastSeq}}, nil
 	}
 	if !errors.Is(err, state.ErrNotFound) {
-		return nil, err
+		return origin{}, err
 	}
-	_, err = store.GetSession(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: sid})
+	_, err = store.GetSession(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: nid})
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, notFound
+		return origin{}, notFound
 	}
 	if err != nil {
-		return nil, err
+		return origin{}, err
 	}
-	return &state.StoredResponse{ID: sid, Tenant: p.Tenant, AgentID: agent.ID}, nil
+	base, err := d.sessionBase(ctx, p, agent, nid)
+	return origin{link: state.StoredResponse{Base: base}}, err
+}
+
+// sessionBase copies the recent turns of the agent's session id: the
+// context of a response branching off a conversation kept as a session.
+func (d *Dialect) sessionBase(ctx context.Context, p *adapters.Principal, agent *adapters.Agent, id string) ([]adapters.Message, error) {
+	msgs, err := d.env.Runtime.Store().RecentTurns(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: id}, historyTurns(agent))
+	if msgs == nil {
+		msgs = []adapters.Message{} // an empty base is still one
+	}
+	return msgs, err
+}
+
+// inConversation resolves the conversation parameter: the tenant's
+// Conversations API conversation, whose items the response sees and adds
+// to.
+func (d *Dialect) inConversation(ctx context.Context, p *adapters.Principal, id string) (origin, error) {
+	conv, err := d.env.Runtime.Store().GetConversation(ctx, p.Tenant, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return origin{}, &adapters.Error{Kind: adapters.KindNotFound, Code: "conversation_not_found", Param: "conversation",
+			Message: "Conversation with id " + q(id) + " not found."}
+	}
+	if err != nil {
+		return origin{}, err
+	}
+	return origin{join: true, link: state.StoredResponse{Conversation: conv.ID, ConversationSeq: conv.LastSeq}}, nil
 }
 
 // linkOutputs names the function each function_call_output answers (some
@@ -231,74 +302,5 @@ func linkOutputs(req *decoded, prev *state.StoredResponse) error {
 			return adapters.BadField("input", "the previous response called %s (call_id %q): send its result as a function_call_output item", pending[id], id)
 		}
 	}
-	return nil
-}
-
-// saver stores a conversation's latest response.
-type saver struct {
-	rs      state.Responses
-	rec     state.StoredResponse
-	pending chan error
-	body    []byte
-}
-
-// start stores body in the background.
-func (s *saver) start(ctx context.Context, body []byte) {
-	s.body = body
-	s.pending = make(chan error, 1)
-	rec := s.rec
-	rec.Body = body
-	go func() { s.pending <- s.rs.PutResponse(ctx, &rec) }()
-}
-
-// wait returns the background store's result, if one was started.
-func (s *saver) wait() (started bool, err error) {
-	if s.pending == nil {
-		return false, nil
-	}
-	err = <-s.pending
-	s.pending = nil
-	return true, err
-}
-
-// finish makes body the stored response: the background store already
-// did when it stored the same bytes.
-func (s *saver) finish(ctx context.Context, body []byte) error {
-	if started, err := s.wait(); started && err == nil && bytes.Equal(body, s.body) {
-		return nil
-	}
-	rec := s.rec
-	rec.Body = body
-	return s.rs.PutResponse(ctx, &rec)
-}
-
-// abandon replaces a response stored before the run failed with the
-// failed one, so it is not retrieved as complete.
-func (s *saver) abandon(ctx context.Context, failed []byte) {
-	if started, err := s.wait(); started && err == nil {
-		rec := s.rec
-		rec.Body = failed
-		_ = s.rs.PutResponse(ctx, &rec)
-	}
-}
-
-// retrieve answers GET /responses/{id}: the conversation's latest stored
-// response.
-func (d *Dialect) retrieve(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	id := r.PathValue("id")
-	notFound := &adapters.Error{Kind: adapters.KindNotFound, Code: "response_not_found", Param: "response_id",
-		Message: "Response with id " + q(id) + " not found."}
-	sid, ok := strings.CutPrefix(id, idPrefix)
-	if !ok || sid == "" {
-		return notFound
-	}
-	rec, err := d.env.Runtime.Store().GetResponse(r.Context(), p.Tenant, sid)
-	if errors.Is(err, state.ErrNotFound) {
-		return notFound
-	}
-	if err != nil {
-		return err
-	}
-	dialects.WriteRawJSON(w, http.StatusOK, rec.Body)
 	return nil
 }

@@ -10,6 +10,7 @@ package openai
 import (
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -32,14 +33,16 @@ const (
 // use; all calls share one HTTP client and its connection pool.
 type Provider struct {
 	name     string
+	base     string // the API root, without a trailing slash
 	chatURL  string
 	embedURL string
 	client   *wire.Client // sends the key as "Authorization: Bearer <key>"
 }
 
 var (
-	_ adapters.Provider = (*Provider)(nil)
-	_ adapters.Embedder = (*Provider)(nil)
+	_ adapters.Provider  = (*Provider)(nil)
+	_ adapters.Embedder  = (*Provider)(nil)
+	_ adapters.Forwarder = (*Provider)(nil)
 )
 
 // New builds a provider from cfg:
@@ -89,6 +92,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 	}
 	return &Provider{
 		name:     cfg.Name,
+		base:     base,
 		chatURL:  base + "/chat/completions",
 		embedURL: base + "/embeddings",
 		client:   o.Client(timeout, errCallTimeout, MapStatus),
@@ -112,4 +116,10 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 		func(body string, status int) error {
 			return readResponse(body, req.Model, status, emit)
 		})
+}
+
+// Forward implements adapters.Forwarder: req goes to {base}/{path} with
+// the provider's key and headers (organization, project, header.<Name>).
+func (p *Provider) Forward(req *http.Request) (*http.Response, error) {
+	return p.client.Forward(p.base, req)
 }

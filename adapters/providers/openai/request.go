@@ -111,6 +111,13 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 		b = append(b, `,"top_p":`...)
 		b = wire.AppendFloat(b, *s.TopP)
 	}
+	if s.TopK != nil {
+		// Not an OpenAI parameter, but one most OpenAI-compatible servers
+		// (vLLM, llama.cpp, Ollama) take; OpenAI itself answers a 400
+		// naming it rather than sampling differently without saying so.
+		b = append(b, `,"top_k":`...)
+		b = appendInt(b, int64(*s.TopK))
+	}
 	if s.MaxTokens != nil {
 		// Reasoning models reject max_tokens.
 		if req.Reasoning != nil {
@@ -185,6 +192,10 @@ func appendExtra(b []byte, req *adapters.Request) ([]byte, error) {
 			}
 		case "top_p":
 			if s.TopP != nil {
+				continue
+			}
+		case "top_k":
+			if s.TopK != nil {
 				continue
 			}
 		case "max_tokens", "max_completion_tokens":

@@ -1,0 +1,88 @@
+package gemini
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/dialects"
+)
+
+// clientError fails t unless err is a 4xx *adapters.Error with a message.
+func clientError(t *testing.T, err error) {
+	t.Helper()
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %T %v is not an *adapters.Error", err, err)
+	}
+	if s := e.Status(); s < 400 || s >= 500 {
+		t.Fatalf("status %d for client input: %v", s, e)
+	}
+	if e.Message == "" {
+		t.Fatal("empty error message")
+	}
+}
+
+func seeds(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*/request.json")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, s := range []string{
+		`{"contents":[{"role":"model","parts":[{"functionCall":{"name":"f","args":[]}}]},{"parts":[{"functionResponse":{"name":"g","response":1}}]}]}`,
+		`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"!!"}}]}],"generationConfig":{"topK":1.5,"thinkingConfig":{"thinkingBudget":-2}}}`,
+		`{"contents":[{"parts":[{"text":"x"}]}],"tools":[{"functionDeclarations":[{"name":"f","parameters":{"type":99,"properties":{"a":{"items":{"items":{}}}}}}]}]}`,
+		`{"contents":[{"parts":[{"text":"x"}]}],"toolConfig":{"functionCallingConfig":{"mode":2,"allowedFunctionNames":["nope"]}}}`,
+		`{"contents":[{"role":"model","parts":[{"text":"t","thought":true,"thoughtSignature":"YWdlbnRnYXRlLnRob3VnaHQudjEAe30="}]}]}`,
+		`{"requests":[{"model":"models/m","content":{"parts":[{"text":"a"}]},"taskType":3}]}`,
+		`{"generateContentRequest":{"contents":[]}}`,
+		`[]`, `null`, `{"contents":{}}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// FuzzDecode feeds arbitrary bodies to every decoder of client input: none
+// may panic, and every rejection must be a 4xx *adapters.Error with a
+// message.
+func FuzzDecode(f *testing.F) {
+	seeds(f)
+	limits := dialects.Limits{MaxImageBytes: 1 << 10}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if _, err := decodeGenerate(body, limits); err != nil {
+			clientError(t, err)
+		}
+		if _, err := decodeCountTokens(body, limits); err != nil {
+			clientError(t, err)
+		}
+		if _, err := decodeEmbedContent(body, "m"); err != nil {
+			clientError(t, err)
+		}
+		if _, err := decodeBatchEmbed(body, "m"); err != nil {
+			clientError(t, err)
+		}
+	})
+}
+
+// FuzzSignature: any thoughtSignature a client sends back decodes, and
+// every signature the gateway sends comes back as it was.
+func FuzzSignature(f *testing.F) {
+	f.Add("fakesig_0123", "thinking", true)
+	f.Add("c2ln", "", false)
+	f.Add("", "", false)
+	f.Fuzz(func(t *testing.T, sig, hidden string, reasoning bool) {
+		_ = readSignature(sig)
+		if sig == "" || !utf8.ValidString(sig) || !utf8.ValidString(hidden) {
+			return // canonical signatures and thinking come from JSON: valid UTF-8
+		}
+		got := readSignature(wireSignature(packed{Signature: sig, Thinking: hidden, Reasoning: reasoning}))
+		if got.Signature != sig || got.Thinking != hidden || got.Reasoning != reasoning {
+			t.Fatalf("round trip of %q/%q/%v gave %+v", sig, hidden, reasoning, got)
+		}
+	})
+}

@@ -1,0 +1,62 @@
+package adapters
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// ModelLister is implemented by providers whose upstream lists the models
+// it serves (OpenAI-compatible GET /models, Gemini's and Anthropic's model
+// lists): the gateway lists them to clients as models they may call.
+type ModelLister interface {
+	ListModels(ctx context.Context) ([]ModelInfo, error)
+}
+
+// ModelInfo is one model an upstream serves.
+type ModelInfo struct {
+	// ID is the model's name as the upstream takes it in requests.
+	ID string
+	// Created is when the upstream says the model was made; zero when it
+	// does not say.
+	Created time.Time
+}
+
+// Forwarder is implemented by providers that speak OpenAI's HTTP API
+// themselves: the gateway hands them the requests it does not translate
+// (files, batches, images, audio, …) to send as they came.
+type Forwarder interface {
+	// Forward sends req to the upstream with the provider's own
+	// credentials and returns its answer, whatever its status; the caller
+	// closes the body. req.URL holds only the path below the API root
+	// ("files/file-abc/content") and the query; Forward resolves it
+	// against the provider's base URL and replaces any credentials req
+	// carries. An error means no answer came (the upstream is unreachable
+	// or the call timed out): an *Error, or ctx's error when the caller
+	// gave up.
+	Forward(req *http.Request) (*http.Response, error)
+}
+
+// As finds the T that p implements, looking through wrappers that expose
+// what they wrap with Unwrap (metering). A pool of several upstreams
+// implements every optional interface and serves it through its members,
+// so it is a T only when its members are, which its Member tells.
+func As[T any](p Provider) (T, bool) {
+	var zero T
+	for p != nil {
+		if t, ok := p.(T); ok {
+			if pool, isPool := p.(interface{ Member() Provider }); isPool {
+				if _, ok := As[T](pool.Member()); !ok {
+					return zero, false
+				}
+			}
+			return t, true
+		}
+		u, ok := p.(interface{ Unwrap() Provider })
+		if !ok {
+			break
+		}
+		p = u.Unwrap()
+	}
+	return zero, false
+}
