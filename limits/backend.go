@@ -107,14 +107,15 @@ type Settlement struct {
 }
 
 // Refund is what the settlement gives back to bucket rule i: what
-// admission took minus what the request used by the rule's measure
-// (negative: the request owes it).
+// admission took minus what the request used by the rule's measure of
+// its whole cost (negative: the request owes it). A request counts once
+// in a bucket of requests however many calls it made.
 func (s *Settlement) Refund(i int) int64 {
-	var used int64
+	var spent Cost
 	for _, sp := range s.Spent {
-		used += s.Rules[i].Kind.Amount(sp.Cost)
+		spent.Tokens += sp.Cost.Tokens
 	}
-	return s.Taken[i] - used
+	return s.Taken[i] - s.Rules[i].Kind.Amount(spent)
 }
 
 // MonthAmount is what a request spent of a quota in one month.

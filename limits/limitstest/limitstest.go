@@ -199,6 +199,20 @@ func testRequestsPerMinute(t *testing.T, s *suite) {
 		d.RetryAfter() > limits.BucketPeriod/n) {
 		t.Fatalf("after the race: %+v", d)
 	}
+	// A request is a request whatever it spent: settling gives nothing
+	// back to the bucket, with no model call or with several.
+	other := limits.Rule{Scope: "key:rpm2", Kind: limits.RequestsPerMinute, Max: 2}
+	t1 := s.env.Now()
+	for _, spent := range [][]limits.Spend{nil, {{At: t1, Cost: tokens(5)}, {At: t1, Cost: tokens(7)}}} {
+		if d := s.admit(a, []limits.Rule{other}, tokens(1)); !d.Admitted {
+			t.Fatalf("rpm 2: %+v", d)
+		} else {
+			s.settle(d, spent...)
+		}
+	}
+	if d := s.admit(a, []limits.Rule{other}, tokens(1)); d.Admitted && s.refill(t1, 2) == 0 {
+		t.Fatal("rpm 2: a third request admitted: settling gave requests back")
+	}
 }
 
 // testTokensPerMinute: tpm 1000, requests estimated at 100 each: exactly
