@@ -14,7 +14,10 @@ import (
 // limiters holds each open limits backend by its location and the
 // store's: like the store, it is shared by the configs of a reload, so
 // the leases of requests still running on the old config keep being
-// renewed, and the memory backend's figures carry over.
+// renewed, and the memory backend's figures carry over. A reload's
+// on_error and lease_time apply to it; a Redis's timeout applies when
+// its client is opened anew (the process restarted, or the location
+// changed).
 var limiters = caddy.NewUsagePool()
 
 // pooledLimiter closes its Limiter when the last config lets go.
@@ -38,7 +41,11 @@ func acquireLimiter(opener limits.Opener, be *backend, storeLocation string, clk
 	if err != nil {
 		return nil, "", err
 	}
-	return v.(pooledLimiter).Limiter, location, nil
+	// A reload's settings (on_error, lease_time) apply to the Limiter
+	// its previous configuration opened.
+	lim := v.(pooledLimiter).Limiter
+	lim.Apply(opener.LimiterOptions())
+	return lim, location, nil
 }
 
 func releaseLimiter(location string) error {

@@ -46,9 +46,13 @@ type Options struct {
 // requests it admitted alive until they settle. It is safe for
 // concurrent use.
 type Limiter struct {
-	b    Backend
-	o    Options
-	log  *zap.Logger
+	b      Backend
+	seeder Seeder
+	log    *zap.Logger
+	// ttl and every (durations) and deny are Options' LeaseTTL,
+	// RenewEvery and Deny, which Apply changes.
+	ttl, every atomic.Int64
+	deny       atomic.Bool
 	stop context.CancelFunc
 	done chan struct{}
 
@@ -67,23 +71,29 @@ const maxRetries = 100_000
 
 // New returns a Limiter over b, renewing leases until Close.
 func New(b Backend, o Options) *Limiter {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Limiter{b: b, seeder: o.Seeder, log: o.Log, stop: cancel, done: make(chan struct{}), live: map[string]*Lease{}}
+	l.Apply(o)
+	go l.renew(ctx)
+	return l
+}
+
+// Apply takes o's LeaseTTL, RenewEvery and Deny from now on: a reloaded
+// configuration's, for a Limiter its previous configuration opened.
+func (l *Limiter) Apply(o Options) {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = DefaultLeaseTTL
 	}
 	if o.RenewEvery <= 0 {
 		o.RenewEvery = o.LeaseTTL / 3
 	}
-	if o.Log == nil {
-		o.Log = zap.NewNop()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &Limiter{b: b, o: o, log: o.Log, stop: cancel, done: make(chan struct{}), live: map[string]*Lease{}}
-	go l.renew(ctx)
-	return l
+	l.ttl.Store(int64(o.LeaseTTL))
+	l.every.Store(int64(o.RenewEvery))
+	l.deny.Store(o.Deny)
 }
-
-// LeaseTTL is how long the leases of l hold without a renewal.
-func (l *Limiter) LeaseTTL() time.Duration { return l.o.LeaseTTL }
 
 // Decision is the answer to an admission.
 type Decision struct {
@@ -115,12 +125,12 @@ func (d *Decision) RetryAfter() time.Duration {
 // or with Options.Deny refused with an error wrapping ErrUnavailable; a
 // Seeder's error is returned as it is.
 func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision, error) {
-	req := &Request{Lease: newLeaseID(), TTL: l.o.LeaseTTL, Rules: rules, Amounts: make([]int64, len(rules))}
+	req := &Request{Lease: newLeaseID(), TTL: time.Duration(l.ttl.Load()), Rules: rules, Amounts: make([]int64, len(rules))}
 	for i, r := range rules {
 		req.Amounts[i] = r.Kind.Amount(cost)
 	}
 	ans, err := l.evaluate(ctx, req)
-	if errors.Is(err, ErrUnavailable) && !l.o.Deny {
+	if errors.Is(err, ErrUnavailable) && !l.deny.Load() {
 		return &Decision{Admitted: true, Refused: -1, Unchecked: true,
 			Lease: newLease(l, req.Lease, rules, make([]int64, len(rules)))}, nil
 	}
@@ -170,12 +180,12 @@ func (l *Limiter) evaluate(ctx context.Context, req *Request) (Answer, error) {
 		if len(ans.Unseeded) == 0 {
 			return ans, nil
 		}
-		if attempt == 3 || l.o.Seeder == nil {
+		if attempt == 3 || l.seeder == nil {
 			return Answer{}, fmt.Errorf("limits: the backend keeps asking for the figures of rules %v", ans.Unseeded)
 		}
 		for _, i := range ans.Unseeded {
 			r := req.Rules[i]
-			used, err := l.o.Seeder.Used(ctx, r.Scope, r.Kind, ans.Now)
+			used, err := l.seeder.Used(ctx, r.Scope, r.Kind, ans.Now)
 			if err != nil {
 				return Answer{}, fmt.Errorf("reading %s's %s for %s: %w", r.Scope, r.Kind, state.MonthKey(ans.Now), err)
 			}
@@ -224,7 +234,7 @@ func (l *Limiter) Close() error {
 // renew renews the live leases every RenewEvery until ctx ends.
 func (l *Limiter) renew(ctx context.Context) {
 	defer close(l.done)
-	t := time.NewTicker(l.o.RenewEvery)
+	t := time.NewTimer(time.Duration(l.every.Load()))
 	defer t.Stop()
 	for {
 		select {
@@ -233,6 +243,7 @@ func (l *Limiter) renew(ctx context.Context) {
 		case <-t.C:
 		}
 		_ = l.Renew(ctx)
+		t.Reset(time.Duration(l.every.Load()))
 	}
 }
 
@@ -250,7 +261,7 @@ func (l *Limiter) Renew(ctx context.Context) error {
 	if len(held) == 0 {
 		return nil
 	}
-	if err := l.b.Renew(ctx, held, l.o.LeaseTTL); err != nil {
+	if err := l.b.Renew(ctx, held, time.Duration(l.ttl.Load())); err != nil {
 		if ctx.Err() == nil {
 			l.failed(err)
 		}
@@ -389,7 +400,7 @@ func (l *Limiter) failed(err error) {
 	l.failures++
 	now := time.Now()
 	action := "admitting requests unchecked (on_error allow)"
-	if l.o.Deny {
+	if l.deny.Load() {
 		action = "refusing requests with 503 (on_error deny)"
 	}
 	switch {
