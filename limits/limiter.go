@@ -53,8 +53,8 @@ type Limiter struct {
 	// RenewEvery and Deny, which Apply changes.
 	ttl, every atomic.Int64
 	deny       atomic.Bool
-	stop context.CancelFunc
-	done chan struct{}
+	stop       context.CancelFunc
+	done       chan struct{}
 
 	mu sync.Mutex
 	// live are the leases holding slots or reservations, renewed until
