@@ -113,7 +113,7 @@ type Settlement struct {
 func (s *Settlement) Refund(i int) int64 {
 	var spent Cost
 	for _, sp := range s.Spent {
-		spent.Tokens += sp.Cost.Tokens
+		spent = spent.Add(sp.Cost)
 	}
 	return s.Taken[i] - s.Rules[i].Kind.Amount(spent)
 }

@@ -112,9 +112,14 @@ type Rule struct {
 func (r Rule) String() string { return fmt.Sprintf("%s %s ≤ %d", r.Scope, r.Kind, r.Max) }
 
 // Cost is what a request is expected to spend (when admitted) or spent
-// (when it settles).
+// (when it settles). Each kind of rule counts one part of it (Amount).
 type Cost struct {
 	Tokens int64
+}
+
+// Add is c and o together: every part of a cost is added here.
+func (c Cost) Add(o Cost) Cost {
+	return Cost{Tokens: c.Tokens + o.Tokens}
 }
 
 // Spend is part of what a request spent, and when: its tokens count in
