@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -157,8 +156,9 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		tier, _ := app.runtime.Tiers().Get(k.Tier)
-		// A key without a quota still has its month's figures.
-		quota := limits.Rule{Scope: "key:" + k.ID, Kind: limits.MonthlyTokens, Max: math.MaxInt64}
+		// A key without a quota still has its month's figures (a
+		// maximum every backend counts exactly: 2^53).
+		quota := limits.Rule{Scope: "key:" + k.ID, Kind: limits.MonthlyTokens, Max: 1 << 53}
 		if tier.MonthlyTokens > 0 {
 			quota.Max = tier.MonthlyTokens
 		}
