@@ -12,7 +12,7 @@
 // string per month of used tokens, seeded from the store's counters when
 // absent. Scripts build a month's key from the server's time, so the
 // backend wants one server (a primary, with replicas or Sentinel), not a
-// Redis Cluster.
+// Redis Cluster. Lua counts in doubles: figures are exact up to 2^53.
 package redis
 
 import (
