@@ -16,6 +16,7 @@ import (
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/limits"
 	memorylimits "github.com/agentgate/agentgate/limits/memory"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
@@ -56,6 +57,10 @@ type App struct {
 	// Tiers are the service levels keys are on; the admin API can add and
 	// change tiers at run time.
 	Tiers []state.Tier `json:"tiers,omitempty"`
+	// Prices override or add to the default price table
+	// (pricing/defaults.json): an entry replaces the default of the same
+	// model, and the operator's entries are consulted first.
+	Prices []pricing.Price `json:"prices,omitempty"`
 	// MaxBodyBytes caps request bodies. Default: 8 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// MaxImageBytes caps one decoded inline image. Default: 5 MiB.
@@ -264,6 +269,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
 	}
+	prices, err := a.priceTable()
+	if err != nil {
+		return err
+	}
 	a.tools, err = a.provisionTools(a.log)
 	if err != nil {
 		return err
@@ -276,6 +285,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		Prices:      prices,
 		Now:         a.clock.Now,
 		Passthrough: a.Passthrough.runtime(),
 	})
@@ -294,6 +304,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.env = &dialects.Env{Runtime: a.runtime, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
 	return nil
+}
+
+// priceTable is the configuration's prices over the default table.
+func (a *App) priceTable() (*pricing.Table, error) {
+	defaults, err := pricing.DefaultPrices()
+	if err != nil {
+		return nil, err
+	}
+	t, err := pricing.NewTable(a.Prices, defaults)
+	if err != nil {
+		return nil, fmt.Errorf("prices: %w", err)
+	}
+	return t, nil
 }
 
 // storage loads the storage module; without one, the embedded store in

@@ -15,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
 )
 
 const (
@@ -84,6 +85,9 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	if !ok {
 		return nil, &adapters.Error{Kind: adapters.KindForbidden, Code: "unknown_tier",
 			Message: "this key's tier " + strconv.Quote(p.Tier) + " is not configured; ask the operator to define it or move the key to another tier"}
+	}
+	if callsModel {
+		h.exportTenantBudget(r.Context(), p, tier, h.app.clock.Now())
 	}
 	rules := make([]limits.Rule, 0, len(tierRules))
 	counted := false
@@ -168,6 +172,22 @@ func refusal(hdr http.Header, rule limits.Rule, st limits.State, tier state.Tier
 		Message: "monthly token quota exhausted for " + who + ": " + strconv.FormatInt(st.Used, 10) + " of " + limit +
 			" tokens used (" + strconv.FormatInt(st.Reserved, 10) + " reserved by requests in flight), this request needs about " +
 			estimate + "; the quota resets at " + state.MonthEnd(now).Format(time.RFC3339)}
+}
+
+// exportTenantBudget sets the tenant budget gauges (with tenant labels on,
+// for a tier with a tenant budget) to the month's spend the store has
+// recorded so far. Budgets are not enforced by admission yet; when they
+// are, the gauges will follow its figures as the quota gauges do.
+func (h *Handler) exportTenantBudget(ctx context.Context, p *adapters.Principal, tier state.Tier, now time.Time) {
+	if tier.TenantMonthlyBudgetUSD == 0 || !h.app.metrics.tenant {
+		return
+	}
+	spent, err := h.app.backend.store.MonthlySpend(ctx, "tenant:"+p.Tenant, now)
+	if err != nil {
+		h.log.Warn("reading a tenant's monthly spend for its budget gauge", zap.String("tenant", p.Tenant), zap.Error(err))
+		return
+	}
+	h.app.metrics.tenantBudget(p.Tenant, spent, tier.TenantMonthlyBudgetUSD)
 }
 
 // done settles the request with the tokens it really spent. Each model
