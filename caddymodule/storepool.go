@@ -21,17 +21,15 @@ import (
 var stores = caddy.NewUsagePool()
 
 // backend is what outlives a config: the open store, the usage recorder
-// and the memory state writing to it, and the sweeper of expired runs. Calls still running on
-// an old config after a reload keep recording through it until the last
-// config lets go.
+// and the memory state writing to it, and the sweeper of expired runs.
+// Calls still running on an old config after a reload keep recording
+// through it until the last config lets go.
 type backend struct {
 	store    state.Store
 	recorder *models.Recorder
 	// memory is the store's memory state (recall indexes, batched
 	// writes), shared by the engines of successive configurations.
 	memory *memory.Shared
-	// limits keeps rate-limit and quota state across reloads.
-	limits state.Limits
 
 	stopSweeps context.CancelFunc
 	swept      sync.WaitGroup
@@ -82,8 +80,7 @@ func acquireBackend(opener state.Opener, flushEvery time.Duration, clk clock.Clo
 			return nil, err
 		}
 		rec := models.NewRecorder(s, log, flushEvery)
-		b := &backend{store: s, recorder: rec, memory: memory.OpenShared(s, memory.Options{Logger: log}),
-			limits: state.NewMemoryLimits(s, rec.Flush)}
+		b := &backend{store: s, recorder: rec, memory: memory.OpenShared(s, memory.Options{Logger: log})}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.stopSweeps = cancel
 		b.swept.Go(func() { b.sweep(ctx, clk, log) })
