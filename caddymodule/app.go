@@ -427,9 +427,13 @@ func (a *App) Cleanup() error {
 		a.engine.Close()
 	}
 	var errs []error
-	if a.limiter != nil {
-		a.limiter = nil
-		errs = append(errs, releaseLimiter(a.limitsKey))
+	// The limiter stays set: requests of this config still in flight on
+	// kept-alive connections (a reload) admit through it, and the pool
+	// keeps it open while the next config holds it.
+	if a.limitsKey != "" {
+		key := a.limitsKey
+		a.limitsKey = ""
+		errs = append(errs, releaseLimiter(key))
 	}
 	if a.backend != nil {
 		a.backend = nil
