@@ -250,7 +250,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}
-		providers[pc.Name] = meterProvider(pc.Name, p)
+		providers[pc.Name] = p
 		for _, m := range pc.Models {
 			routes = append(routes, models.Route{Pattern: m, Provider: pc.Name})
 		}
@@ -283,7 +283,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.engine, err = engine.New(engine.Config{
-		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
+		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log, CallObserver: upstreamErrorCounter{},
 		Tiers: tiers.New(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:       memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -182,9 +183,10 @@ type route struct {
 }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// x sees the response (status, stream), sets the placeholders and
-	// exports the request's metrics when it ends.
-	x := rt.metrics.begin(w, r)
+	// x is the request's exchange: it sees the response (status, stream),
+	// admits the request when asked, sets the placeholders, and settles
+	// the request's limits and exports its metrics when it ends.
+	x := rt.metrics.begin(rt.h, w, r)
 	w = x
 	defer func() {
 		// A bug in one request must not take the connection down with a
@@ -192,13 +194,13 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// shape (if the response has not begun, the client sees a 500).
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
-				x.fail(context.Canceled)
+				x.Fail(context.Canceled)
 				x.end()
 				panic(v)
 			}
 			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.Any("panic", v), zap.Stack("stack"))
 			e := &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"}
-			x.fail(e)
+			x.Fail(e)
 			rt.d.WriteError(w, e)
 		}
 		x.end()
@@ -208,15 +210,16 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.fail(x, r, err)
 		return
 	}
-	x.principal = p
-	adm, err := rt.h.admit(w, r, p, rt.callsModel)
-	if err != nil {
-		rt.fail(x, r, err)
-		return
+	x.Principal = p
+	// Routes that call no model are admitted here; the others by the
+	// engine (or the passthrough) once their call is decoded.
+	if !rt.callsModel {
+		if err := x.Admit(r.Context(), exchange.Estimate{}); err != nil {
+			rt.fail(x, r, err)
+			return
+		}
 	}
-	ctx, meter := x.withMeter(r.Context())
-	defer func() { adm.done(ctx, meter.Spent()) }()
-	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
+	if err := rt.fn(w, r, &x.Exchange); err != nil {
 		rt.fail(x, r, err)
 	}
 }
@@ -224,8 +227,8 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // fail answers with err in the dialect's shape; errors that are not
 // *adapters.Error are bugs or store failures: logged, and answered with a
 // generic 500 that leaks nothing.
-func (rt *route) fail(x *exchange, r *http.Request, err error) {
-	x.fail(err)
+func (rt *route) fail(x *httpExchange, r *http.Request, err error) {
+	x.Fail(err)
 	var e *adapters.Error
 	if !errors.As(err, &e) {
 		rt.h.log.Error("request failed", zap.String("dialect", rt.dialect), zap.String("uri", r.RequestURI), zap.Error(err))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -234,7 +235,7 @@ func (m *metrics) tenantBudget(tenant string, spent, budget pricing.Micros) {
 }
 
 // observe records one finished request.
-func (dm *dialectMetrics) observe(snap *models.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
+func (dm *dialectMetrics) observe(snap *exchange.Totals, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
 	if dm.m.tenant && p != nil {
 		tenant = p.Tenant
@@ -486,74 +487,24 @@ func countRefusal(o outcome, err error) {
 // or refused ("refused") because the limits backend was unreachable.
 func countLimitsUnavailable(action string) { limitsUnavailable.WithLabelValues(action).Inc() }
 
-// meteredProvider counts a provider's failed calls in
-// agentgate_upstream_errors_total. It forwards adapters.Embedder; any
-// optional provider interface added later must be forwarded here too.
-type meteredProvider struct {
-	adapters.Provider
-	name string
-}
+// upstreamErrorCounter counts failed upstream calls in
+// agentgate_upstream_errors_total. It is the engine's call observer
+// (models.CallObserver): the accountant tells it of every model call once.
+type upstreamErrorCounter struct{}
 
-type meteredEmbedder struct {
-	*meteredProvider
-	e adapters.Embedder
-}
-
-// meterProvider wraps p, named name in the configuration.
-func meterProvider(name string, p adapters.Provider) adapters.Provider {
-	mp := &meteredProvider{Provider: p, name: name}
-	if e, ok := p.(adapters.Embedder); ok {
-		return &meteredEmbedder{meteredProvider: mp, e: e}
+// ObserveCall implements models.CallObserver.
+func (upstreamErrorCounter) ObserveCall(r *exchange.Report) {
+	if r.Err != nil && !r.ClientClosed {
+		countUpstreamError(r.Provider, r.Err)
 	}
-	return mp
-}
-
-// Unwrap returns the wrapped provider.
-func (p *meteredProvider) Unwrap() adapters.Provider { return p.Provider }
-
-// Chat implements adapters.Provider. It also reports how the call ended
-// to the request's exchange, if the call is made for one.
-func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
-	x, _ := ctx.Value(exchangeKey{}).(*exchange)
-	if x == nil {
-		err := p.Provider.Chat(ctx, req, emit)
-		if err != nil {
-			countUpstreamError(ctx, p.name, err)
-		}
-		return err
-	}
-	var emitErr error
-	err := p.Provider.Chat(ctx, req, func(ev adapters.Event) error {
-		err := emit(ev)
-		if err != nil && emitErr == nil {
-			emitErr = err
-		}
-		return err
-	})
-	if err != nil && emitErr == nil {
-		countUpstreamError(ctx, p.name, err)
-	}
-	x.noteCall(ctx, err, emitErr)
-	return err
-}
-
-// Embed implements adapters.Embedder.
-func (p *meteredEmbedder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, adapters.Usage, error) {
-	v, u, err := p.e.Embed(ctx, model, inputs)
-	if err != nil {
-		countUpstreamError(ctx, p.name, err)
-	}
-	return v, u, err
 }
 
 // countUpstreamError counts err if the upstream caused it: an HTTP error
 // status, a timeout, an unreachable upstream, a broken connection or
-// stream. Failures of the caller (it went away) and requests the provider
-// refused to send are not upstream errors.
-func countUpstreamError(ctx context.Context, provider string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
+// stream. Requests the provider refused to send are not upstream errors;
+// nor are failures of the caller (it went away), which the caller leaves
+// out.
+func countUpstreamError(provider string, err error) {
 	var e *adapters.Error
 	if !errors.As(err, &e) {
 		return
@@ -579,7 +530,4 @@ func countUpstreamError(ctx context.Context, provider string, err error) {
 }
 
 // Interface guards.
-var (
-	_ adapters.Provider = (*meteredProvider)(nil)
-	_ adapters.Embedder = (*meteredEmbedder)(nil)
-)
+var _ models.CallObserver = upstreamErrorCounter{}

@@ -69,6 +69,9 @@ type Config struct {
 	Recorder *models.Recorder
 	// UsageFlushInterval bounds how long a usage record waits in memory.
 	UsageFlushInterval time.Duration
+	// CallObserver is told of every model call (the gateway's metrics);
+	// nil: nothing is.
+	CallObserver models.CallObserver
 	// Tools are the operator-declared toolkits agents may use.
 	Tools *tools.Registry
 	// PausedRunTTL is how long a paused run waits for its commit;
@@ -177,7 +180,7 @@ func New(cfg Config) (*Engine, error) {
 	if e.recorder == nil {
 		e.recorder, e.ownRecorder = models.NewRecorder(cfg.Store, log, cfg.UsageFlushInterval), true
 	}
-	e.models, err = models.New(models.Config{Router: router, Retry: cfg.Retry, Recorder: e.recorder, Prices: cfg.Prices,
+	e.models, err = models.New(models.Config{Router: router, Retry: cfg.Retry, Recorder: e.recorder, Observer: cfg.CallObserver, Prices: cfg.Prices,
 		Passthrough: cfg.Passthrough, Logger: log, Now: now, Sleep: cfg.Sleep})
 	if err != nil {
 		e.agents.Close()

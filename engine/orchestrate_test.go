@@ -136,7 +136,7 @@ func TestSequentialChainsSubAgentsThenTheParentAnswers(t *testing.T) {
 	call := subAgentCall(parent, "plan a trip")
 	call.SessionID = "s1"
 	var c collect
-	res, err := rt.Run(context.Background(), call, c.emit)
+	res, err := rt.Run(context.Background(), nil, call, c.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestParallelRunsSubAgentsConcurrentlyThenSynthesises(t *testing.T) {
 		&adapters.Agent{ID: "s2", Name: "Two", SystemPrompt: "Sub2 prompt", Project: "proj"},
 		&adapters.Agent{ID: "s3", Name: "Three", SystemPrompt: "Sub3 prompt"})
 	var c collect
-	res, err := rt.Run(context.Background(), subAgentCall(parent, "compare"), c.emit)
+	res, err := rt.Run(context.Background(), nil, subAgentCall(parent, "compare"), c.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestParallelFailureCancelsSiblings(t *testing.T) {
 	parent := &adapters.Agent{ID: "boss", SystemPrompt: "Boss", Pattern: adapters.PatternParallel, SubAgents: []string{"bad", "slow"}}
 	rt, _ := orchestrationRuntime(t, prov, parent,
 		&adapters.Agent{ID: "bad", SystemPrompt: "Bad"}, &adapters.Agent{ID: "slow", SystemPrompt: "Slow"})
-	_, err := rt.Run(context.Background(), subAgentCall(parent, "go"), func(adapters.Event) error { return nil })
+	_, err := rt.Run(context.Background(), nil, subAgentCall(parent, "go"), func(adapters.Event) error { return nil })
 	wantError(t, err, adapters.KindUnavailable, "", "")
 	select {
 	case <-cancelled:
@@ -317,7 +317,7 @@ func TestHierarchicalDelegatesThroughSubAgentTools(t *testing.T) {
 	rt, _ := orchestrationRuntime(t, prov, parent,
 		&adapters.Agent{ID: "worker", Name: "Worker", Description: "checks orders", SystemPrompt: "Worker prompt"})
 	var c collect
-	res, err := rt.Run(context.Background(), subAgentCall(parent, "where is my order?"), c.emit)
+	res, err := rt.Run(context.Background(), nil, subAgentCall(parent, "where is my order?"), c.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestHierarchicalIsBoundedByMaxIterations(t *testing.T) {
 	rt, _ := orchestrationRuntime(t, prov, parent, &adapters.Agent{ID: "worker", SystemPrompt: "Worker"})
 	call := subAgentCall(parent, "loop")
 	call.MaxIterations = 3
-	res, err := rt.Run(context.Background(), call, func(adapters.Event) error { return nil })
+	res, err := rt.Run(context.Background(), nil, call, func(adapters.Event) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestOrchestrationIsCancelledWithTheClient(t *testing.T) {
 	go func() { <-started; cancel() }()
 	done := make(chan error, 1)
 	go func() {
-		_, err := rt.Run(ctx, subAgentCall(parent, "x"), func(adapters.Event) error { return nil })
+		_, err := rt.Run(ctx, nil, subAgentCall(parent, "x"), func(adapters.Event) error { return nil })
 		done <- err
 	}()
 	select {
@@ -417,20 +417,20 @@ func TestOrchestrationErrors(t *testing.T) {
 	}
 	rt, _ := orchestrationRuntime(t, prov, deep...)
 	noop := func(adapters.Event) error { return nil }
-	_, err := rt.Run(context.Background(), subAgentCall(deep[0], "x"), noop)
+	_, err := rt.Run(context.Background(), nil, subAgentCall(deep[0], "x"), noop)
 	wantError(t, err, adapters.KindInvalidRequest, "orchestration_too_deep", "sub_agents")
 	if n := len(prov.Requests()); n != 0 {
 		t.Errorf("%d model calls before the depth error", n)
 	}
-	_, err = rt.Run(context.Background(), subAgentCall(deep[1], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[1], "x"), noop)
 	if err != nil {
 		t.Errorf("three levels: %v", err)
 	}
-	_, err = rt.Run(context.Background(), subAgentCall(deep[5], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[5], "x"), noop)
 	wantError(t, err, adapters.KindNotFound, "agent_not_found", "sub_agents")
-	_, err = rt.Run(context.Background(), subAgentCall(deep[6], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[6], "x"), noop)
 	wantError(t, err, adapters.KindNotFound, "agent_not_found", "sub_agents")
-	_, err = rt.Run(context.Background(), subAgentCall(deep[8], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[8], "x"), noop)
 	wantError(t, err, adapters.KindInvalidRequest, "no_sub_agents", "sub_agents")
 }
 
@@ -529,13 +529,13 @@ func TestProjectScoping(t *testing.T) {
 	// starts a conversation of its own there.
 	shared, _ := rt.Agents().Get(ctx, tenantA, "shared")
 	call := &adapters.Call{Principal: tenantA, Agent: shared, SessionID: "conv", Project: "proj-a", Messages: []adapters.Message{userMsg("hi")}}
-	if _, err := rt.Run(ctx, call, func(adapters.Event) error { return nil }); err != nil {
+	if _, err := rt.Run(ctx, nil, call, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	other := *call
 	other.Project = "proj-b"
 	other.Messages = []adapters.Message{userMsg("hello b")}
-	if _, err := rt.Run(ctx, &other, func(adapters.Event) error { return nil }); err != nil {
+	if _, err := rt.Run(ctx, nil, &other, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	reqs := prov.Requests()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"go.uber.org/zap"
 )
 
@@ -56,11 +57,13 @@ func (a *Answer) Message() adapters.Message {
 }
 
 // Run is what the model calls of one agent run share: the call they
-// serve, where their events go, whether the run's Start went out, and how
-// many attempts the run made (their usage records are the run's id, then
-// id.1, id.2, …).
+// serve, the exchange of the request they are made for, where their
+// events go, whether the run's Start went out, and how many attempts the
+// run made (their usage records are the run's id, then id.1, id.2, …).
 type Run struct {
 	Call *adapters.Call
+	// X is the request's exchange: every attempt is accounted there.
+	X *exchange.Exchange
 	// ID is the run's id.
 	ID string
 	// Emit receives the events the client sees.
@@ -257,7 +260,7 @@ func (m *Models) reportAttempt(ctx context.Context, r *Run, req *adapters.Reques
 	if id != r.ID {
 		parent = r.ID
 	}
-	m.report(ctx, &report{
+	m.report(ctx, r.X, &report{
 		Account: Account{Principal: call.Principal, Dialect: call.Dialect, AgentID: call.Agent.ID, SessionID: call.SessionID, ParentID: parent},
 		id:      id, model: a.Model, provider: a.Provider, usage: a.Usage, firstByte: a.firstByte, latency: latency,
 		at: m.now(), err: err, emitErr: a.emitErr, asked: req.Model, images: imagesIn(req.Messages),

@@ -5,12 +5,17 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Embedding is one embedding call: its inputs, the model, and on whose
 // behalf it is made.
 type Embedding struct {
 	Account
+	// X is the exchange of the request the call is made for; nil for a
+	// call no request made (memory's own, accounted by its usage record
+	// only).
+	X      *exchange.Exchange
 	Model  string
 	Inputs []string
 	// Direct marks a model the client named (the embeddings API): it must
@@ -21,9 +26,6 @@ type Embedding struct {
 	Direct bool
 	// ID prefixes the usage record's id; empty means "emb-".
 	IDPrefix string
-	// Unmetered leaves the call out of the request's Meter (memory's own
-	// calls).
-	Unmetered bool
 }
 
 // Embed computes an embedding of each input with e.Model, routed like any
@@ -58,7 +60,7 @@ func (m *Models) Embed(ctx context.Context, e *Embedding) ([][]float32, adapters
 	if prefix == "" {
 		prefix = "emb-"
 	}
-	m.report(ctx, &report{Account: e.Account, id: adapters.NewID(prefix), model: upstream, provider: provider,
-		usage: usage, latency: at.Sub(t0), at: at, err: err, unmetered: e.Unmetered})
+	m.report(ctx, e.X, &report{Account: e.Account, id: adapters.NewID(prefix), model: upstream, provider: provider,
+		usage: usage, latency: at.Sub(t0), at: at, err: err})
 	return vecs, usage, err
 }

@@ -81,6 +81,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 )
 
@@ -103,7 +104,7 @@ type Dialect struct {
 	env *dialects.Env
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error
+type handler func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error
 
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
@@ -122,8 +123,8 @@ func (d *Dialect) Routes() []dialects.Route {
 // wrap answers validation failures (every invalid field at once) itself;
 // other errors go to the frame, which answers them with WriteError.
 func wrap(h handler) dialects.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-		err := h(w, r, p)
+	return func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+		err := h(w, r, x)
 		var v *invalid
 		if errors.As(err, &v) {
 			writeDetails(w, v.details)

@@ -89,6 +89,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 )
 
@@ -126,12 +127,12 @@ func (d *Dialect) Routes() []dialects.Route {
 // tenanted checks the tenant_id query parameter before h: absent or
 // empty means the key's tenant, the key's tenant passes, another is 403.
 func (d *Dialect) tenanted(h dialects.HandlerFunc) dialects.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-		if t := r.URL.Query().Get("tenant_id"); t != "" && t != p.Tenant {
+	return func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+		if t := r.URL.Query().Get("tenant_id"); t != "" && t != x.Principal.Tenant {
 			return &adapters.Error{Kind: adapters.KindForbidden, Code: "tenant_forbidden", Param: "tenant_id",
 				Message: "tenant_id " + quote(t) + " is not the tenant of this API key"}
 		}
-		return h(w, r, p)
+		return h(w, r, x)
 	}
 }
 

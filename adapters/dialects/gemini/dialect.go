@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 )
 
@@ -72,7 +73,7 @@ func googleClient(r *http.Request) bool {
 }
 
 // modelMethod dispatches POST …/models/{model}:{method}.
-func (d *Dialect) modelMethod(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) modelMethod(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 	mm := r.PathValue("model_method")
 	i := strings.LastIndexByte(mm, ':')
 	if i <= 0 {
@@ -82,15 +83,15 @@ func (d *Dialect) modelMethod(w http.ResponseWriter, r *http.Request, p *adapter
 	model, method := mm[:i], mm[i+1:]
 	switch method {
 	case "generateContent":
-		return d.generate(w, r, p, model, false)
+		return d.generate(w, r, x, model, false)
 	case "streamGenerateContent":
-		return d.generate(w, r, p, model, true)
+		return d.generate(w, r, x, model, true)
 	case "countTokens":
-		return d.countTokens(w, r, p, model)
+		return d.countTokens(w, r, x, model)
 	case "embedContent":
-		return d.embedContent(w, r, p, model)
+		return d.embedContent(w, r, x, model)
 	case "batchEmbedContents":
-		return d.batchEmbedContents(w, r, p, model)
+		return d.batchEmbedContents(w, r, x, model)
 	}
 	return &adapters.Error{Kind: adapters.KindNotFound, Code: "method_not_found",
 		Message: "method " + quote(method) + " is not supported by the gateway: use generateContent, streamGenerateContent, countTokens, embedContent or batchEmbedContents"}

@@ -86,6 +86,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 )
 
@@ -116,7 +117,7 @@ type Dialect struct {
 }
 
 // handler serves one route for a caller in a project it may use.
-type handler func(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error
+type handler func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error
 
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
@@ -134,12 +135,12 @@ func (d *Dialect) Routes() []dialects.Route {
 
 // scoped checks the request's project before h runs.
 func (d *Dialect) scoped(h handler) dialects.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-		project, err := projectOf(r, p)
+	return func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+		project, err := projectOf(r, x.Principal)
 		if err != nil {
 			return err
 		}
-		return h(w, r, p, project)
+		return h(w, r, x, project)
 	}
 }
 
