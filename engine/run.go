@@ -4,11 +4,11 @@ import (
 	"context"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/engine/knowledge"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"go.uber.org/zap"
 )

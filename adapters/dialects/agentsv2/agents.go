@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // The documented defaults and bounds of AgentConfigRequest.

@@ -81,8 +81,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Name is the dialect's registered name, as usage records show it.

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // toolkitRun answers GET /v2/agents/{id}/toolkit/run: it runs one method

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )

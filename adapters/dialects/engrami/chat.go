@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // A message id is the run's id under this dialect's prefix: "msg_X" is

@@ -89,8 +89,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Name is the dialect's registered name, as usage records show it.

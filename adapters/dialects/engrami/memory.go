@@ -5,9 +5,9 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 

@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // generate serves :generateContent and :streamGenerateContent.

@@ -5,8 +5,8 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Page sizes of GET /v1beta/models, as Gemini's.

@@ -5,9 +5,9 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {

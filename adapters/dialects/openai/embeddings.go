@@ -10,8 +10,8 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 type embeddingsRequest struct {

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"

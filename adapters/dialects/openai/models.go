@@ -6,10 +6,10 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // agentOwner is the owned_by of agents in model lists.

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/adapters/dialects/openai"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // agentView is an agent as the document shows it. The key is the

@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )

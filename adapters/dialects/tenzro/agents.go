@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // agentView is one agent with every setting (GET /agent/agents/{id}).
