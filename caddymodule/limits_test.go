@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/caddymodule"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
@@ -218,7 +220,8 @@ func TestQuotaRace(t *testing.T) {
 	up := (&fakeupstream.OpenAI{Reply: "five words of reply here", TokenDelay: 5 * time.Millisecond}).Start()
 	defer up.Close()
 	body := `{"model":"assistant","stream":true,"stream_options":{"include_usage":true},"max_tokens":40,"messages":[{"role":"user","content":"hi"}]}`
-	estimate := int64(len(body)+3)/4 + 40
+	// What admission reserves: the decoded call's prompt and max_tokens.
+	estimate := int64(models.EstimateRequestTokens(&adapters.Request{Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "hi")}})) + 40
 	quota := 10 * estimate
 	g := testgate.Start(t, block(up, "monthly_tokens "+strconv.FormatInt(quota, 10)))
 

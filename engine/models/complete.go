@@ -91,7 +91,7 @@ func (r *Run) executes(name string) bool { return r.Executes != nil && r.Execute
 // Complete makes one model call of run r with req, trying the
 // candidates' models in order (the call's, then the agent's fallbacks),
 // retrying each per the retry policy while nothing of this call has
-// reached the client. Every attempt is reported (usage record and meter).
+// reached the client. Every attempt is reported (report.go).
 // Usage and Done are not forwarded: the run emits them once, when it
 // ends.
 func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (*Answer, error) {
