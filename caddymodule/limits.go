@@ -175,9 +175,18 @@ func (h *Handler) exportTenantBudget(ctx context.Context, p *adapters.Principal,
 	h.app.metrics.tenantBudget(p.Tenant, spent, tier.TenantMonthlyBudgetUSD)
 }
 
+// limitHeaderNames are OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>
+// headers, in canonical form, so setting them allocates no key.
+var limitHeaderNames = map[string][3]string{
+	"requests": {"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"},
+	"tokens":   {"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"},
+}
+
 // setLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>.
 func setLimitHeaders(h http.Header, kind string, limit int64, st limits.State) {
-	h.Set("x-ratelimit-limit-"+kind, strconv.FormatInt(limit, 10))
-	h.Set("x-ratelimit-remaining-"+kind, strconv.FormatInt(st.Remaining, 10))
-	h.Set("x-ratelimit-reset-"+kind, st.Reset.Round(time.Millisecond).String())
+	names := limitHeaderNames[kind]
+	v := []string{strconv.FormatInt(limit, 10), strconv.FormatInt(st.Remaining, 10), st.Reset.Round(time.Millisecond).String()}
+	for i, name := range names {
+		h[name] = v[i : i+1 : i+1]
+	}
 }

@@ -167,8 +167,8 @@ func (x *Exchange) Settle(ctx context.Context) {
 	lease := a.lease
 	a.Unlock()
 	// A settlement the backend could not take is kept and retried by the
-	// Limiter.
-	_ = lease.Settle(context.WithoutCancel(ctx), x.Spent())
+	// Limiter, which settles past ctx's end.
+	_ = lease.Settle(ctx, x.Spent())
 }
 
 // Report is one model call, priced, as the accountant hands it to the
