@@ -98,10 +98,13 @@ type App struct {
 	limitsKey     string
 	tools         *toolset
 	runtime       *runtime.Runtime
-	keys          *keyring
-	env           *dialects.Env
-	metrics       *metrics
-	log           *zap.Logger
+	// prices are the configuration's price table: the runtime prices
+	// usage records with it, admission estimates budgets with it.
+	prices  *pricing.Table
+	keys    *keyring
+	env     *dialects.Env
+	metrics *metrics
+	log     *zap.Logger
 }
 
 // testClock, set only by this package's tests (export_test.go), replaces
@@ -268,8 +271,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if t.Name == "" {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
+		if err := t.Check(); err != nil {
+			return fmt.Errorf("tier %q: %w", t.Name, err)
+		}
 	}
-	prices, err := a.priceTable()
+	a.prices, err = a.priceTable()
 	if err != nil {
 		return err
 	}
@@ -285,7 +291,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
-		Prices:      prices,
+		Prices:      a.prices,
 		Now:         a.clock.Now,
 		Passthrough: a.Passthrough.runtime(),
 	})
