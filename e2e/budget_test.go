@@ -278,7 +278,8 @@ func TestBudgetRefusalInEveryDialect(t *testing.T) {
 
 // TestBudgetUnpricedModel: under a budget, a request for a model without
 // a price is refused with a 403 naming the model (in each dialect that
-// names models, and for an agent whose fallback has no price), before
+// names models, for an agent whose fallback has no price, and for a v2
+// chat naming such a model instead of its agent's), before
 // any upstream call; on a tier with `unpriced allow` it goes through,
 // outside the budget. A tier's unpriced is checked where it is set.
 func TestBudgetUnpricedModel(t *testing.T) {
@@ -297,6 +298,7 @@ func TestBudgetUnpricedModel(t *testing.T) {
 		{"anthropic", "/v1/messages", `{"model":"free-model","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}`, "free-model", "error.message"},
 		{"gemini", "/v1beta/models/free-model:generateContent", `{"contents":[{"parts":[{"text":"Hi"}]}]}`, "free-model", "error.message"},
 		{"an agent's fallback", "/v1/chat/completions", `{"model":"careful","messages":[{"role":"user","content":"Hi"}]}`, "free-fallback", "error.message"},
+		{"v2 chat's model instead of the agent's", "/v2/agents/assistant/chat", `{"message":"Hi","model":"free-model","stream":false}`, "free-model", "detail"},
 	} {
 		status, body, _ := g.Do("POST", tc.path, testgate.KeyA, tc.body)
 		msg := gjson.GetBytes(body, tc.message).Str
