@@ -119,6 +119,11 @@ func TestBudgetRace(t *testing.T) {
 	if len(recs) != 10 || sum != spent {
 		t.Errorf("%d records costing %d µ$, want 10 costing %d", len(recs), sum, spent)
 	}
+	// Budgets are per key: tenant B's key, on the same tier, has all of
+	// its own.
+	if status, out, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyB, body); status != 200 {
+		t.Errorf("tenant B after tenant A spent its budget: %d %s", status, out)
+	}
 	t.Logf("budget %d µ$, estimate %d µ$ a request: %d admitted, %d refused, %d µ$ spent", budget, estimate, ok, refused, spent)
 }
 
