@@ -168,7 +168,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		tier, _ := app.runtime.Tiers().Get(k.Tier)
+		tier, _ := app.engine.Tiers().Get(k.Tier)
 		v := viewOf(k, declared)
 		if v.Usage, err = app.keyUsage(ctx, k.ID, tier); err != nil {
 			return err
@@ -181,7 +181,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if _, err := decodeAdmin(r, &req); err != nil {
 			return err
 		}
-		if _, ok := app.runtime.Tiers().Get(req.Tier); !ok {
+		if _, ok := app.engine.Tiers().Get(req.Tier); !ok {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("tier %q does not exist", req.Tier)}
 		}
 		k, declared, err := app.keys.get(ctx, id)
@@ -223,7 +223,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 func (app *App) keyUsage(ctx context.Context, id string, tier state.Tier) (*keyUsage, error) {
 	// The counters are written with the usage records: commit those of
 	// requests already answered first.
-	if err := app.runtime.Recorder().Flush(ctx); err != nil {
+	if err := app.engine.Models().Recorder().Flush(ctx); err != nil {
 		return nil, err
 	}
 	scope := "key:" + id
@@ -272,7 +272,7 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tiers := app.runtime.Tiers()
+	tiers := app.engine.Tiers()
 	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/agentgate/tiers"), "/")
 	switch {
 	case name == "" && r.Method == http.MethodGet:

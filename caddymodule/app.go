@@ -13,12 +13,14 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/tiers"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/limits"
 	memorylimits "github.com/agentgate/agentgate/limits/memory"
 	"github.com/agentgate/agentgate/pricing"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
@@ -97,8 +99,8 @@ type App struct {
 	limiter       *limits.Limiter
 	limitsKey     string
 	tools         *toolset
-	runtime       *runtime.Runtime
-	// prices are the configuration's price table: the runtime prices
+	engine        *engine.Engine
+	// prices are the configuration's price table: the engine prices
 	// usage records with it, admission estimates budgets with it.
 	prices  *pricing.Table
 	keys    *keyring
@@ -155,7 +157,7 @@ type RouteConfig struct {
 	Target string `json:"target,omitempty"`
 	// Lacks says what the routed models cannot take (images, tools,
 	// reasoning): such requests get a clear 400, or with drop lose it.
-	Lacks runtime.Capabilities `json:"lacks,omitzero"`
+	Lacks models.Capabilities `json:"lacks,omitzero"`
 }
 
 // AgentConfig declares an agent.
@@ -239,7 +241,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
-	var routes []runtime.Route
+	var routes []models.Route
 	for i, pc := range a.Providers {
 		if pc.Name == "" {
 			return fmt.Errorf("providers[%d]: name is required", i)
@@ -253,11 +255,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		providers[pc.Name] = meterProvider(pc.Name, p)
 		for _, m := range pc.Models {
-			routes = append(routes, runtime.Route{Pattern: m, Provider: pc.Name})
+			routes = append(routes, models.Route{Pattern: m, Provider: pc.Name})
 		}
 	}
 	for _, rc := range a.Routes {
-		routes = append(routes, runtime.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
+		routes = append(routes, models.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
 	}
 	agents := make([]*adapters.Agent, 0, len(a.Agents))
 	for i := range a.Agents {
@@ -286,19 +288,20 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.checkAgentTools(agents); err != nil {
 		return err
 	}
-	a.runtime, err = runtime.New(runtime.Config{
+	a.engine, err = engine.New(engine.Config{
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
+		Tiers: tiers.New(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
-		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
-		Prices:      a.prices,
-		Now:         a.clock.Now,
-		Passthrough: a.Passthrough.runtime(),
+		Memory:       memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		SharedMemory: be.memory,
+		Prices:       a.prices,
+		Now:          a.clock.Now,
+		Passthrough:  a.Passthrough.config(),
 	})
 	if err != nil {
 		return err
 	}
-	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.runtime.Now())
+	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.engine.Now())
 	if err != nil {
 		return err
 	}
@@ -308,7 +311,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxImageBytes == 0 {
 		a.MaxImageBytes = 5 << 20
 	}
-	a.env = &dialects.Env{Runtime: a.runtime, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
+	a.env = &dialects.Env{Engine: a.engine, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
 	return nil
 }
 
@@ -426,13 +429,17 @@ func (a *App) Stop() error { return nil }
 // with a Provision that failed half way.
 func (a *App) Cleanup() error {
 	a.tools.close()
-	if a.runtime != nil {
-		a.runtime.Close()
+	if a.engine != nil {
+		a.engine.Close()
 	}
 	var errs []error
-	if a.limiter != nil {
-		a.limiter = nil
-		errs = append(errs, releaseLimiter(a.limitsKey))
+	// The limiter stays set: requests of this config still in flight on
+	// kept-alive connections (a reload) admit through it, and the pool
+	// keeps it open while the next config holds it.
+	if a.limitsKey != "" {
+		key := a.limitsKey
+		a.limitsKey = ""
+		errs = append(errs, releaseLimiter(key))
 	}
 	if a.backend != nil {
 		a.backend = nil

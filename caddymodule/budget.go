@@ -55,7 +55,7 @@ func (h *Handler) callModels(ctx context.Context, p *adapters.Principal, t diale
 	if t.Name == "" {
 		return nil
 	}
-	agent, err := dialects.ResolveModel(ctx, h.app.runtime, p, t.Name)
+	agent, err := dialects.ResolveModel(ctx, h.app.engine, p, t.Name)
 	if err != nil {
 		return nil
 	}
@@ -81,7 +81,7 @@ func (a *App) costEstimate(model string, est tokenEstimate) (pricing.Micros, boo
 // priceOf finds model's price as usage records are priced: under the
 // upstream model the router sends model as, then under model itself.
 func (a *App) priceOf(model string) *pricing.Price {
-	if _, upstream, ok := a.runtime.Router().Resolve(model, ""); ok && upstream != model {
+	if _, upstream, ok := a.engine.Models().Router().Resolve(model, ""); ok && upstream != model {
 		if p := a.prices.Lookup(upstream); p != nil {
 			return p
 		}

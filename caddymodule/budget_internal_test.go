@@ -6,9 +6,10 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/mock"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/pricing"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state/bbolt"
 	"go.uber.org/zap"
 )
@@ -29,7 +30,7 @@ func TestCostEstimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = releaseStore(opener.Location()) })
-	rt, err := runtime.New(runtime.Config{Store: be.store, Recorder: be.recorder, Providers: map[string]adapters.Provider{"up": up}, Routes: []runtime.Route{
+	rt, err := engine.New(engine.Config{Store: be.store, Recorder: be.recorder, Providers: map[string]adapters.Provider{"up": up}, Routes: []models.Route{
 		{Pattern: "fast", Provider: "up", Target: "cheap-1"},
 		{Pattern: "vendor/*", Provider: "up"},
 		{Pattern: "named", Provider: "up", Target: "unpriced-upstream"},
@@ -40,7 +41,7 @@ func TestCostEstimate(t *testing.T) {
 	}
 	t.Cleanup(rt.Close)
 	var app App
-	app.runtime = rt
+	app.engine = rt
 	rate := func(dollars string) pricing.Rate { r, _ := pricing.ParseRate(dollars); return r }
 	app.prices, err = pricing.NewTable([]pricing.Price{
 		{Model: "cheap-1", Rates: pricing.Rates{Input: rate("1"), Output: rate("2")}},

@@ -88,7 +88,7 @@ type admission struct {
 // target, when set, names the model the request calls, for its budgets.
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Principal, callsModel bool,
 	target func(*http.Request, []byte) dialects.Target) (*admission, error) {
-	tiers := h.app.runtime.Tiers()
+	tiers := h.app.engine.Tiers()
 	if tiers.Empty() {
 		return nil, nil
 	}
