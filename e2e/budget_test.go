@@ -98,6 +98,10 @@ func TestBudgetRace(t *testing.T) {
 	body, estimate := budgetEstimate(20)
 	budget := 10 * estimate
 	g := testgate.Start(t, testgate.Config{Block: budgetBlock(up.OpenAI, "monthly_budget_usd "+usdFigure(budget))})
+	// Viewed before any traffic, the key's figures follow it after.
+	if spent, view := keySpend(t, g, "tenant-a"); spent != 0 || view.Get("used_monthly_tokens").Int() != 0 {
+		t.Fatalf("before any request: %s", view.Raw)
+	}
 	answers, _ := burst(t, up, []*procgate.Instance{{Gateway: g, Name: "in-process"}}, 50, testgate.KeyA, body)
 	ok, refused := count(t, answers, "insufficient_quota")
 	if ok != 10 || refused != 40 {
@@ -107,8 +111,13 @@ func TestBudgetRace(t *testing.T) {
 	if want := costOfAnswers(answers); spent != want || spent > budget || spent == 0 {
 		t.Fatalf("spent %d µ$ of a budget of %d; the answers cost %d: %s", spent, budget, want, view.Raw)
 	}
-	if micros(view.Get("monthly_budget_usd")) != budget {
-		t.Errorf("key view: %s", view.Raw)
+	var tokens int64
+	for _, a := range answers {
+		tokens += gjson.GetBytes(a.body, "usage.total_tokens").Int()
+	}
+	// The tier has no token quota: the tokens are the usage records'.
+	if micros(view.Get("monthly_budget_usd")) != budget || view.Get("used_monthly_tokens").Int() != tokens {
+		t.Errorf("key view: %s, want %d tokens used", view.Raw, tokens)
 	}
 	// The usage records add up to the same spend.
 	recs, _ := costRecords(t, g, "tenant=tenant-a&limit=100")
