@@ -100,10 +100,13 @@ type App struct {
 	limitsKey     string
 	tools         *toolset
 	engine        *engine.Engine
-	keys          *keyring
-	env           *dialects.Env
-	metrics       *metrics
-	log           *zap.Logger
+	// prices are the configuration's price table: the engine prices
+	// usage records with it, admission estimates budgets with it.
+	prices  *pricing.Table
+	keys    *keyring
+	env     *dialects.Env
+	metrics *metrics
+	log     *zap.Logger
 }
 
 // testClock, set only by this package's tests (export_test.go), replaces
@@ -270,8 +273,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if t.Name == "" {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
+		if err := t.Check(); err != nil {
+			return fmt.Errorf("tier %q: %w", t.Name, err)
+		}
 	}
-	prices, err := a.priceTable()
+	a.prices, err = a.priceTable()
 	if err != nil {
 		return err
 	}
@@ -288,7 +294,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:       memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
 		SharedMemory: be.memory,
-		Prices:       prices,
+		Prices:       a.prices,
 		Now:          a.clock.Now,
 		Passthrough:  a.Passthrough.config(),
 	})

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/limits"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
-	"go.uber.org/zap"
 )
 
 // tierRules are the limits a tier puts on each request of a key: where
@@ -31,6 +32,8 @@ var tierRules = [...]struct {
 	{limits.TokensPerMinute, func(t state.Tier) int64 { return t.TPM }, keyScope, true},
 	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.MonthlyTokens }, keyScope, true},
 	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.TenantMonthlyTokens }, tenantScope, true},
+	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.MonthlyBudgetUSD) }, keyScope, true},
+	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.TenantMonthlyBudgetUSD) }, tenantScope, true},
 }
 
 // The scopes of rules: the scopes of the store's monthly counters.
@@ -56,7 +59,11 @@ func tenantScope(p *adapters.Principal) string { return "tenant:" + p.Tenant }
 //   - monthly quotas (per key and, where the tier says so, per tenant):
 //     the estimate is reserved before the upstream call and replaced by
 //     the real usage after it. A request whose reservation does not fit
-//     is refused before any upstream call.
+//     is refused before any upstream call;
+//   - monthly budgets (per key and per tenant) are quotas of money: the
+//     estimate is the token estimate at the prices of the model the
+//     request calls (budget.go), the real usage the known cost of its
+//     usage records.
 //
 // Overspend bound: at any time used + reserved <= quota in the limits
 // backend, shared by every instance on limits redis, and each request's
@@ -64,8 +71,8 @@ func tenantScope(p *adapters.Principal) string { return "tenant:" + p.Tenant }
 // exceed the quota only by what in-flight requests use beyond their own
 // estimates: sum over them of max(0, actual - estimate). With a
 // max_tokens in every request that is zero for requests whose model calls
-// are one (no tool loop, sub-agents or knowledge lookups beyond the
-// first call).
+// are one (no tool loop, sub-agents or knowledge lookups beyond the first
+// call); so it is for budgets.
 //
 // The x-ratelimit-* headers OpenAI clients read go in hdr; a refusal is
 // an *adapters.Error.
@@ -80,22 +87,36 @@ func (h *Handler) admit(ctx context.Context, hdr http.Header, p *adapters.Princi
 			Message: "this key's tier " + strconv.Quote(p.Tier) + " is not configured; ask the operator to define it or move the key to another tier"}
 	}
 	callsModel := est.CallsModel()
-	if callsModel {
-		h.exportTenantBudget(ctx, p, tier, h.app.clock.Now())
-	}
 	rules := make([]limits.Rule, 0, len(tierRules))
+	budgeted := false
 	for _, tr := range tierRules {
 		if tr.model && !callsModel {
 			continue
 		}
 		if m := tr.max(tier); m > 0 {
 			rules = append(rules, limits.Rule{Scope: tr.scope(p), Kind: tr.kind, Max: m})
+			budgeted = budgeted || tr.kind == limits.MonthlyMicroUSD
 		}
 	}
 	if len(rules) == 0 {
 		return nil, nil
 	}
 	cost := limits.Cost{Tokens: est.Tokens()}
+	if budgeted {
+		micros, model, ok := h.budgetCost(est)
+		switch {
+		case ok:
+			cost.MicroUSD = micros
+		case tier.Unpriced == state.UnpricedAllow:
+			// Outside the budgets: its cost is unknown.
+			rules = slices.DeleteFunc(rules, func(r limits.Rule) bool { return r.Kind == limits.MonthlyMicroUSD })
+			if len(rules) == 0 {
+				return nil, nil
+			}
+		default:
+			return nil, h.app.unpricedRefusal(model, tier)
+		}
+	}
 	d, err := h.app.limiter.Admit(ctx, rules, cost)
 	if errors.Is(err, limits.ErrUnavailable) {
 		countLimitsUnavailable("refused")
@@ -117,6 +138,8 @@ func (h *Handler) admit(ctx context.Context, hdr http.Header, p *adapters.Princi
 			setLimitHeaders(hdr, "tokens", rule.Max, st)
 		case rule.Kind == limits.MonthlyTokens && rule.Scope == tenantScope(p):
 			h.app.metrics.tenantQuota(p.Tenant, st.Used, rule.Max)
+		case rule.Kind == limits.MonthlyMicroUSD && rule.Scope == tenantScope(p):
+			h.app.metrics.tenantBudget(p.Tenant, pricing.Micros(st.Used), pricing.Micros(rule.Max))
 		}
 	}
 	if !d.Admitted {
@@ -147,32 +170,23 @@ func refusal(hdr http.Header, rule limits.Rule, st limits.State, tier state.Tier
 		}
 		return &adapters.Error{Kind: adapters.KindRateLimited, Reason: "tokens", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter, Message: msg}
 	}
-	// A monthly quota.
+	// A monthly quota or budget.
 	scope, who := "key", "this key"
 	if rule.Scope == tenantScope(p) {
 		scope, who = "tenant", "tenant "+strconv.Quote(p.Tenant)
 	}
 	hdr.Set("x-should-retry", "false")
+	if rule.Kind == limits.MonthlyMicroUSD {
+		return &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: scope + "_budget",
+			Message: "monthly budget of $" + pricing.Micros(rule.Max).String() + " for " + who + " (tier " + strconv.Quote(tier.Name) +
+				") cannot cover this request: $" + pricing.Micros(st.Used).String() + " spent and $" + pricing.Micros(st.Reserved).String() +
+				" reserved by requests in flight, and this request may cost up to $" + pricing.Micros(cost.MicroUSD).String() +
+				"; the budget resets at " + state.MonthEnd(now).Format(time.RFC3339)}
+	}
 	return &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: scope,
 		Message: "monthly token quota exhausted for " + who + ": " + strconv.FormatInt(st.Used, 10) + " of " + limit +
 			" tokens used (" + strconv.FormatInt(st.Reserved, 10) + " reserved by requests in flight), this request needs about " +
 			estimate + "; the quota resets at " + state.MonthEnd(now).Format(time.RFC3339)}
-}
-
-// exportTenantBudget sets the tenant budget gauges (with tenant labels on,
-// for a tier with a tenant budget) to the month's spend the store has
-// recorded so far. Budgets are not enforced by admission yet; when they
-// are, the gauges will follow its figures as the quota gauges do.
-func (h *Handler) exportTenantBudget(ctx context.Context, p *adapters.Principal, tier state.Tier, now time.Time) {
-	if tier.TenantMonthlyBudgetUSD == 0 || !h.app.metrics.tenant {
-		return
-	}
-	spent, err := h.app.backend.store.MonthlySpend(ctx, "tenant:"+p.Tenant, now)
-	if err != nil {
-		h.log.Warn("reading a tenant's monthly spend for its budget gauge", zap.String("tenant", p.Tenant), zap.Error(err))
-		return
-	}
-	h.app.metrics.tenantBudget(p.Tenant, spent, tier.TenantMonthlyBudgetUSD)
 }
 
 // limitHeaderNames are OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>

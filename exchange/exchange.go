@@ -206,7 +206,11 @@ func (x *Exchange) Account(r *Report) {
 	if n := len(x.spent); n == 0 || state.MonthKey(x.spent[n-1].At) != state.MonthKey(r.At) {
 		x.spent = append(x.spent, limits.Spend{At: r.At})
 	}
-	x.spent[len(x.spent)-1].Cost.Tokens += int64(r.Usage.Total())
+	sp := &x.spent[len(x.spent)-1].Cost
+	sp.Tokens += int64(r.Usage.Total())
+	if r.Cost != nil {
+		sp.MicroUSD += int64(*r.Cost)
+	}
 	t := &x.totals
 	failed := r.Status != "" && r.Status != "ok"
 	if t.Calls == 0 {
@@ -251,9 +255,9 @@ func (x *Exchange) Totals() Totals {
 	return x.totals
 }
 
-// Spent is x's request's usage so far by quota month: the tokens of its
-// model calls whose usage records fall in each month, with the time of
-// one of them.
+// Spent is x's request's usage so far by quota month: the tokens and
+// known cost of its model calls whose usage records fall in each month,
+// with the time of one of them.
 func (x *Exchange) Spent() []limits.Spend {
 	x.mu.Lock()
 	defer x.mu.Unlock()

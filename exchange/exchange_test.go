@@ -135,33 +135,38 @@ func TestConcurrentAccount(t *testing.T) {
 	if s.Calls != 5000 || s.Usage.InputTokens != 5000 || s.Usage.OutputTokens != 10000 || s.Upstream != 5*time.Second || s.Cost != 15000 {
 		t.Errorf("Totals = %+v, want 5000 calls summed", s)
 	}
-	if sp := x.Spent(); len(sp) != 1 || sp[0].Cost.Tokens != 15000 {
-		t.Errorf("Spent = %+v, want 15000 tokens in one month", sp)
+	if sp := x.Spent(); len(sp) != 1 || sp[0].Cost != (limits.Cost{Tokens: 15000, MicroUSD: 15000}) {
+		t.Errorf("Spent = %+v, want 15000 tokens and micro-dollars in one month", sp)
 	}
 }
 
-// TestSpent: a request's tokens are kept by the quota month of each
-// call's usage record, so a request whose calls straddle midnight at the
-// end of a month settles each part in its own month.
+// TestSpent: a request's tokens and known cost are kept by the quota
+// month of each call's usage record, so a request whose calls straddle
+// midnight at the end of a month settles each part in its own month; a
+// call without a price adds its tokens and no money.
 func TestSpent(t *testing.T) {
-	u := func(in, out int) adapters.Usage { return adapters.Usage{InputTokens: in, OutputTokens: out} }
+	type call struct {
+		at      time.Time
+		in, out int
+		cost    *pricing.Micros
+	}
 	tests := []struct {
 		name  string
-		calls []time.Time
-		usage []adapters.Usage
+		calls []call
 		want  []limits.Spend
 	}{
-		{"no calls", nil, nil, nil},
-		{"one month", []time.Time{nov, nov.Add(time.Millisecond)}, []adapters.Usage{u(3, 4), u(1, 1)},
-			[]limits.Spend{{At: nov, Cost: limits.Cost{Tokens: 9}}}},
-		{"across midnight", []time.Time{nov, dec, dec}, []adapters.Usage{u(3, 4), u(10, 0), u(0, 5)},
-			[]limits.Spend{{At: nov, Cost: limits.Cost{Tokens: 7}}, {At: dec, Cost: limits.Cost{Tokens: 15}}}},
+		{"no calls", nil, nil},
+		{"one month", []call{{nov, 3, 4, usd(70)}, {nov.Add(time.Millisecond), 1, 1, usd(5)}},
+			[]limits.Spend{{At: nov, Cost: limits.Cost{Tokens: 9, MicroUSD: 75}}}},
+		{"across midnight", []call{{nov, 3, 4, usd(70)}, {dec, 10, 0, nil}, {dec, 0, 5, usd(12)}},
+			[]limits.Spend{{At: nov, Cost: limits.Cost{Tokens: 7, MicroUSD: 70}}, {At: dec, Cost: limits.Cost{Tokens: 15, MicroUSD: 12}}}},
+		{"unpriced", []call{{nov, 3, 4, nil}}, []limits.Spend{{At: nov, Cost: limits.Cost{Tokens: 7}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			x := &exchange.Exchange{}
-			for i, at := range tc.calls {
-				x.Account(&exchange.Report{Usage: tc.usage[i], At: at, Status: "ok"})
+			for _, c := range tc.calls {
+				x.Account(&exchange.Report{Usage: adapters.Usage{InputTokens: c.in, OutputTokens: c.out}, Cost: c.cost, At: c.at, Status: "ok"})
 			}
 			got := x.Spent()
 			if len(got) != len(tc.want) {
