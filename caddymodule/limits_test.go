@@ -94,6 +94,51 @@ func TestRPMLimitIsExactAndSmooth(t *testing.T) {
 	}
 }
 
+// TestAdmissionAfterDecoding: a request on a model route is admitted once
+// its call is decoded and resolved, so one refused for its own sake
+// (malformed, an unknown model) takes nothing
+// from its limits; a route that calls no model is admitted before its
+// handler, its request limits only; and the estimate a request reserves
+// is its decoded call's (prompt and max_tokens), not its body's size.
+func TestAdmissionAfterDecoding(t *testing.T) {
+	freeze(t)
+	up := (&fakeupstream.OpenAI{}).Start()
+	defer up.Close()
+	g := testgate.Start(t, block(up, `rpm 3
+			tpm 1000`))
+	for _, bad := range []struct {
+		body   string
+		status int
+	}{
+		{`{"model":"assistant","messages":[{"role":"user","content":"hi"}],}`, 400},
+		{`{"model":"assistant","messages":"hi"}`, 400},
+		{`{"model":"no-such-agent","messages":[{"role":"user","content":"hi"}]}`, 404},
+	} {
+		status, body, h := g.Do("POST", "/v1/chat/completions", testgate.KeyA, bad.body)
+		if status != bad.status || h.Get("x-ratelimit-limit-requests") != "" {
+			t.Fatalf("%s: %d %s %v, want %d before admission", bad.body, status, body, h, bad.status)
+		}
+	}
+	// 8 KB of a field the call does not send would have counted by the
+	// body's bytes (2000 tokens, more than the tpm); the decoded call's
+	// prompt ("hi": 1 token and 4 of framing) and max_tokens are reserved.
+	padding := `,"metadata":{"note":"` + strings.Repeat("x", 8000) + `"}`
+	status, body, h := chat(g, testgate.KeyA, `,"max_tokens":10`+padding)
+	if status != 200 || h.Get("x-ratelimit-remaining-requests") != "2" || h.Get("x-ratelimit-remaining-tokens") != strconv.Itoa(1000-10-5) {
+		t.Fatalf("first admitted request: %d %s %v", status, body, h)
+	}
+	if status, body, h := g.Do("GET", "/v1/models", testgate.KeyA, ""); status != 200 || h.Get("x-ratelimit-remaining-requests") != "1" ||
+		h.Get("x-ratelimit-limit-tokens") != "" {
+		t.Fatalf("a route that calls no model: %d %s %v", status, body, h)
+	}
+	if status, body, _ := chat(g, testgate.KeyA, `,"max_tokens":10`); status != 200 {
+		t.Fatalf("third request: %d %s", status, body)
+	}
+	if status, body, _ := chat(g, testgate.KeyA, `,"max_tokens":10`); status != 429 || gjson.GetBytes(body, "error.type").Str != "requests" {
+		t.Fatalf("fourth request: %d %s", status, body)
+	}
+}
+
 func TestTPMLimitBitesOnTokenHeavyRequests(t *testing.T) {
 	freeze(t)
 	// 600 completion tokens per answer.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 )
@@ -263,6 +265,52 @@ func TestParallelRunsSubAgentsConcurrentlyThenSynthesises(t *testing.T) {
 	}
 	if len(res.Steps) != 3 || res.Usage.Total() != 44 || res.Text != "Boss(compare)" {
 		t.Errorf("result %+v", res)
+	}
+}
+
+// countingAdmitter admits every request, counting how often it is asked
+// and keeping the estimate.
+type countingAdmitter struct {
+	mu    sync.Mutex
+	calls int
+	est   exchange.Estimate
+}
+
+func (a *countingAdmitter) Admit(_ context.Context, _ *exchange.Exchange, est exchange.Estimate) (*limits.Lease, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls++
+	a.est = est
+	return nil, nil
+}
+
+// TestOrchestrationReportsIntoTheParentsExchange: an orchestrated request
+// is admitted once, before any sub-agent runs, at the prices of every
+// model that may answer it; its sub-agents, running in parallel, and the
+// synthesis account their calls to the request's one exchange.
+func TestOrchestrationReportsIntoTheParentsExchange(t *testing.T) {
+	prov := &echoProvider{}
+	parent := &adapters.Agent{ID: "boss", Name: "Boss", SystemPrompt: "Boss prompt", Project: "proj", Model: "boss-model",
+		Pattern: adapters.PatternParallel, SubAgents: []string{"s1", "s2", "s3"}}
+	rt, _ := orchestrationRuntime(t, prov, parent,
+		&adapters.Agent{ID: "s1", Name: "One", SystemPrompt: "Sub1 prompt", Model: "m1"},
+		&adapters.Agent{ID: "s2", Name: "Two", SystemPrompt: "Sub2 prompt", Model: "m2"},
+		&adapters.Agent{ID: "s3", Name: "Three", SystemPrompt: "Sub3 prompt", Model: "m3"})
+	adm := &countingAdmitter{}
+	x := &exchange.Exchange{Principal: tenantA, Dialect: "test", Admitter: adm}
+	res, err := rt.Run(context.Background(), x, subAgentCall(parent, "compare"), func(adapters.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adm.calls != 1 || !slices.Equal(adm.est.Models, []string{"boss-model", "m1", "m2", "m3"}) || adm.est.Input == 0 || adm.est.Output != 1024 {
+		t.Errorf("admitted %d times, with %+v", adm.calls, adm.est)
+	}
+	tot := x.Totals()
+	if tot.Calls != 4 || tot.Usage.Total() != res.Usage.Total() || tot.Usage.Total() != 44 || tot.AgentID == "" {
+		t.Errorf("exchange totals %+v, want the 4 calls of the run (44 tokens)", tot)
+	}
+	if sp := x.Spent(); len(sp) != 1 || sp[0].Cost.Tokens != 44 {
+		t.Errorf("spent %+v, want 44 tokens", sp)
 	}
 }
 

@@ -136,6 +136,14 @@ func (x *Exchange) Admitted() bool {
 	return a.done && !a.refused
 }
 
+// admissionAsked reports whether Admit was called.
+func (x *Exchange) admissionAsked() bool {
+	a := &x.admission
+	a.Lock()
+	defer a.Unlock()
+	return a.done
+}
+
 // Refused reports whether admission refused x's request: the error it
 // returned is what the request is answered with, and nothing of it ran.
 func (x *Exchange) Refused() bool {
@@ -200,6 +208,12 @@ type Report struct {
 func (x *Exchange) Account(r *Report) {
 	if x == nil {
 		return
+	}
+	if x.Log != nil && !x.admissionAsked() {
+		// Every path that calls a model admits first; one that does not
+		// escapes the key's limits.
+		x.Log.Error("a model call was made for a request that was never admitted (a bug: its limits were not checked)",
+			zap.String("dialect", x.Dialect), zap.String("model", r.Model), zap.String("provider", r.Provider))
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()

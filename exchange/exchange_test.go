@@ -16,6 +16,8 @@ import (
 	"github.com/agentgate/agentgate/limits/memory"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 var (
@@ -299,5 +301,24 @@ func TestEstimateCallsModel(t *testing.T) {
 		if got := tc.est.CallsModel(); got != tc.want {
 			t.Errorf("%+v.CallsModel() = %v, want %v", tc.est, got, tc.want)
 		}
+	}
+}
+
+// TestAccountWithoutAdmissionIsLogged: a model call accounted to a
+// request that never asked for admission escaped its limits: a bug the
+// exchange logs, naming the call.
+func TestAccountWithoutAdmissionIsLogged(t *testing.T) {
+	core, logs := observer.New(zap.ErrorLevel)
+	x := &exchange.Exchange{Dialect: "unit", Log: zap.New(core)}
+	x.Account(&exchange.Report{Model: "m", Provider: "p", Status: "ok"})
+	if logs.Len() != 1 || logs.All()[0].ContextMap()["model"] != "m" {
+		t.Fatalf("logged %v, want one error naming the call", logs.All())
+	}
+	if err := x.Admit(context.Background(), exchange.Estimate{}); err != nil {
+		t.Fatal(err)
+	}
+	x.Account(&exchange.Report{Model: "m", Provider: "p", Status: "ok"})
+	if logs.Len() != 1 {
+		t.Errorf("a call of an admitted request was logged: %v", logs.All())
 	}
 }
