@@ -70,6 +70,10 @@ type Error struct {
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// UpstreamStatus is the HTTP status the upstream answered with.
 	UpstreamStatus int `json:"upstream_status,omitempty"`
+	// Cause is what went wrong underneath: the connection error, the
+	// upstream's own words about a 5xx. It is for the gateway's logs
+	// (Unwrap), never for clients, whose answer is Message.
+	Cause error `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -78,6 +82,9 @@ func (e *Error) Error() string {
 	}
 	return e.Message
 }
+
+// Unwrap returns e's cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Status is the HTTP status for e.
 func (e *Error) Status() int {

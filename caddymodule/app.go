@@ -227,7 +227,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}
-		providers[pc.Name] = meterProvider(pc.Name, p)
+		providers[pc.Name] = meterProvider(pc.Name, p, a.log)
 		for _, m := range pc.Models {
 			routes = append(routes, runtime.Route{Pattern: m, Provider: pc.Name})
 		}

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -184,7 +183,7 @@ type route struct {
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// x sees the response (status, stream), sets the placeholders and
 	// exports the request's metrics when it ends.
-	x := rt.metrics.begin(w, r)
+	x := rt.metrics.begin(w, r, rt.h.log)
 	w = x
 	defer func() {
 		// A bug in one request must not take the connection down with a
@@ -196,42 +195,39 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				x.end()
 				panic(v)
 			}
-			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.Any("panic", v), zap.Stack("stack"))
+			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.String("path", r.URL.Path),
+				zap.Any("panic", v), zap.Stack("stack"))
 			e := &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"}
 			x.fail(e)
+			x.logged = true
 			rt.d.WriteError(w, e)
 		}
 		x.end()
 	}()
 	p, err := rt.h.app.keys.authenticate(r)
 	if err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 		return
 	}
 	x.principal = p
 	adm, err := rt.h.admit(w, r, p, rt.callsModel)
 	if err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 		return
 	}
 	ctx, meter := x.withMeter(r.Context())
 	defer func() { adm.done(ctx, meter.Spent()) }()
 	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 	}
 }
 
 // fail answers with err in the dialect's shape; errors that are not
-// *adapters.Error are bugs or store failures: logged, and answered with a
-// generic 500 that leaks nothing.
-func (rt *route) fail(x *exchange, r *http.Request, err error) {
+// *adapters.Error are bugs or store failures, answered with a generic 500
+// that leaks nothing. The exchange logs the failure when the request ends.
+func (rt *route) fail(x *exchange, err error) {
 	x.fail(err)
-	var e *adapters.Error
-	if !errors.As(err, &e) {
-		rt.h.log.Error("request failed", zap.String("dialect", rt.dialect), zap.String("uri", r.RequestURI), zap.Error(err))
-		e = adapters.AsError(err)
-	}
-	rt.d.WriteError(x, e)
+	rt.d.WriteError(x, adapters.AsError(err))
 }
 
 // Interface guards.

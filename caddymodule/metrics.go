@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 )
 
 // MetricsConfig tunes agentgate's Prometheus metrics. The metrics
@@ -369,11 +371,11 @@ func (b *boundedValues) get(v string) string {
 // outcomeOf classifies the error a request failed with. Rate limits the
 // upstream imposed on the gateway are upstream errors, not the gateway's.
 func outcomeOf(err error) outcome {
-	if errors.Is(err, context.Canceled) {
-		return outcomeClientClosed
-	}
 	var e *adapters.Error
 	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) {
+			return outcomeClientClosed
+		}
 		return outcomeInternalError
 	}
 	switch e.Kind {
@@ -435,11 +437,13 @@ func countRefusal(o outcome, err error) {
 }
 
 // meteredProvider counts a provider's failed calls in
-// agentgate_upstream_errors_total. It forwards adapters.Embedder; any
-// optional provider interface added later must be forwarded here too.
+// agentgate_upstream_errors_total and logs each at DEBUG. It forwards
+// adapters.Embedder; any optional provider interface added later must be
+// forwarded here too.
 type meteredProvider struct {
 	adapters.Provider
 	name string
+	log  *zap.Logger
 }
 
 type meteredEmbedder struct {
@@ -447,9 +451,10 @@ type meteredEmbedder struct {
 	e adapters.Embedder
 }
 
-// meterProvider wraps p, named name in the configuration.
-func meterProvider(name string, p adapters.Provider) adapters.Provider {
-	mp := &meteredProvider{Provider: p, name: name}
+// meterProvider wraps p, named name in the configuration; log is where
+// its failed calls are logged.
+func meterProvider(name string, p adapters.Provider, log *zap.Logger) adapters.Provider {
+	mp := &meteredProvider{Provider: p, name: name, log: log}
 	if e, ok := p.(adapters.Embedder); ok {
 		return &meteredEmbedder{meteredProvider: mp, e: e}
 	}
@@ -463,13 +468,11 @@ func (p *meteredProvider) Unwrap() adapters.Provider { return p.Provider }
 // to the request's exchange, if the call is made for one.
 func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
-	if x == nil {
-		err := p.Provider.Chat(ctx, req, emit)
-		if err != nil {
-			countUpstreamError(ctx, p.name, err)
-		}
-		return err
+	attempt := 1
+	if x != nil {
+		attempt = x.attempts.begin()
 	}
+	start := time.Now()
 	var emitErr error
 	err := p.Provider.Chat(ctx, req, func(ev adapters.Event) error {
 		err := emit(ev)
@@ -480,16 +483,25 @@ func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit 
 	})
 	if err != nil && emitErr == nil {
 		countUpstreamError(ctx, p.name, err)
+		f := callFailure{err: err, provider: p.name, model: req.Model, attempt: attempt, latency: time.Since(start)}
+		if x != nil {
+			x.attempts.fail(f)
+		}
+		logAttemptFailure(p.log, ctx, f)
 	}
-	x.noteCall(ctx, err, emitErr)
+	if x != nil {
+		x.noteCall(ctx, err, emitErr)
+	}
 	return err
 }
 
 // Embed implements adapters.Embedder.
 func (p *meteredEmbedder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, adapters.Usage, error) {
+	start := time.Now()
 	v, u, err := p.e.Embed(ctx, model, inputs)
 	if err != nil {
 		countUpstreamError(ctx, p.name, err)
+		logAttemptFailure(p.log, ctx, callFailure{err: err, provider: p.name, model: model, attempt: 1, latency: time.Since(start)})
 	}
 	return v, u, err
 }

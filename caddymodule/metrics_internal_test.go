@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
 )
 
 func TestBoundedValues(t *testing.T) {
@@ -156,7 +157,7 @@ func TestPlaceholdersResolve(t *testing.T) {
 	r := httptest.NewRequest("GET", "/v1/models", nil)
 	repl := caddyhttp.NewTestReplacer(r)
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	x := m.dialect("unit").begin(httptest.NewRecorder(), r)
+	x := m.dialect("unit").begin(httptest.NewRecorder(), r, zap.NewNop())
 	for _, p := range placeholders {
 		if _, ok := repl.Get(strings.Trim(p, "{}")); !ok {
 			t.Errorf("%s is unknown", p)
@@ -168,7 +169,8 @@ func TestPlaceholdersResolve(t *testing.T) {
 	x.principal = &adapters.Principal{Tenant: "t1", KeyID: "k1", Tier: "pro"}
 	x.WriteHeader(http.StatusTooManyRequests)
 	x.end()
-	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0} {
+	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0,
+		"error": "rate_limited"} {
 		if got, _ := repl.Get("http.agentgate." + k); got != want {
 			t.Errorf("%s = %#v, want %#v", k, got, want)
 		}
@@ -243,7 +245,7 @@ func BenchmarkExchange(b *testing.B) {
 						w.WriteHeader(http.StatusOK)
 						continue
 					}
-					x := dm.begin(w, rr)
+					x := dm.begin(w, rr, zap.NewNop())
 					x.principal = p
 					_, _ = x.withMeter(rr.Context())
 					x.Header().Set("Content-Type", "application/json")
