@@ -65,6 +65,9 @@ func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 	repl := caddy.NewReplacer()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}}
 	kits := []*tools.Toolkit{tools.Builtins(a.clock.Now)}
+	// notConfigured are the webhooks whose URL is empty (an unset
+	// {env.…}): a normal state for the example's tools, told once.
+	var notConfigured []string
 	for i, tk := range a.Toolkits {
 		var methods []tools.HTTPMethodConfig
 		var unconfigured []*tools.Method
@@ -72,8 +75,7 @@ func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 			url := repl.ReplaceAll(m.URL, "")
 			if url == "" {
 				unconfigured = append(unconfigured, unconfiguredMethod(m))
-				log.Warn("tool webhook URL is empty; the tool answers that it is not configured",
-					zap.String("toolkit", tk.Name), zap.String("method", m.Name), zap.String("url", m.URL))
+				notConfigured = append(notConfigured, tk.Name+"."+m.Name)
 				continue
 			}
 			headers := make(map[string]string, len(m.Headers))
@@ -93,6 +95,10 @@ func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 		}
 		kit.Methods = append(kit.Methods, unconfigured...)
 		kits = append(kits, kit)
+	}
+	if len(notConfigured) > 0 {
+		log.Info("tools without a webhook URL answer the model that they are not configured; set their URLs to use them",
+			zap.Strings("tools", notConfigured))
 	}
 	reg, err := tools.NewRegistry(kits...)
 	if err != nil {
