@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 )
@@ -28,10 +29,13 @@ func init() {
 //	PATCH  /agentgate/keys/{id}    {"tier"} moves the key to another tier
 //	DELETE /agentgate/keys/{id}
 //	GET    /agentgate/tiers        → [{"name","monthly_tokens","tenant_monthly_tokens","rpm","tpm","concurrent"}]
-//	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent"} creates or updates
+//	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent","monthly_budget_usd",…} creates or updates
 //	DELETE /agentgate/tiers/{name} drops a tier set here (the configuration's, if any, applies again)
 //	GET    /agentgate/memories?tenant=&agent=[&type=] → the agent's long-term memories, kept
 //	       even after the agent was deleted with delete_memory=false
+//	GET    /agentgate/spend?tenant=&key=&group_by=model|agent|key|tenant|day&from=&to= → calls,
+//	       tokens and cost by group (spend.go)
+//	GET    /agentgate/usage?tenant=[&key=][&run=][&limit=] → usage records with their cost
 //
 // Caddy rebuilds the admin server before it provisions apps, so handlers
 // find the running agentgate app at request time.
@@ -50,6 +54,8 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/agentgate/memories", Handler: caddy.AdminHandlerFunc(handleMemories)},
 		{Pattern: "/agentgate/tiers", Handler: caddy.AdminHandlerFunc(handleTiers)},
 		{Pattern: "/agentgate/tiers/", Handler: caddy.AdminHandlerFunc(handleTiers)},
+		{Pattern: "/agentgate/spend", Handler: caddy.AdminHandlerFunc(handleSpend)},
+		{Pattern: "/agentgate/usage", Handler: caddy.AdminHandlerFunc(handleUsage)},
 	}
 }
 
@@ -83,6 +89,10 @@ type keyUsage struct {
 	Used     int64  `json:"used_monthly_tokens"`
 	Reserved int64  `json:"reserved_tokens"`
 	Limit    int64  `json:"total_monthly_tokens"`
+	// Spent is the known cost of the key's calls this month, in dollars;
+	// Budget its tier's monthly budget, null when it has none.
+	Spent  pricing.Micros  `json:"spent_monthly_usd"`
+	Budget *pricing.Micros `json:"monthly_budget_usd"`
 }
 
 func viewOf(k *state.APIKey, declared bool) keyView {
@@ -159,9 +169,21 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		// The spend counters are written with the usage records: commit
+		// those of requests already answered first.
+		if err := app.runtime.Recorder().Flush(ctx); err != nil {
+			return err
+		}
+		spent, err := app.backend.store.MonthlySpend(ctx, "key:"+k.ID, t)
+		if err != nil {
+			return err
+		}
 		v := viewOf(k, declared)
 		tier, _ := app.runtime.Tiers().Get(k.Tier)
-		v.Usage = &keyUsage{Month: state.MonthKey(t), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens}
+		v.Usage = &keyUsage{Month: state.MonthKey(t), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens, Spent: spent}
+		if tier.MonthlyBudgetUSD > 0 {
+			v.Usage.Budget = &tier.MonthlyBudgetUSD
+		}
 		return writeAdminJSON(w, http.StatusOK, v)
 	case http.MethodPatch:
 		var req struct {
@@ -231,7 +253,7 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 		// a body naming none is a mistake, not a request for no limits.
 		if !namesTierField(body) {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(
-				"name at least one of monthly_tokens, tenant_monthly_tokens, rpm, tpm, concurrent, models (0 or [] means unlimited)")}
+				"name at least one of monthly_tokens, tenant_monthly_tokens, rpm, tpm, concurrent, models, monthly_budget_usd, tenant_monthly_budget_usd (0 or [] means unlimited)")}
 		}
 		if t.Name != "" && t.Name != name {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("name %q in the body differs from the tier %q of the path", t.Name, name)}

@@ -13,6 +13,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/internal/clock"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
@@ -49,6 +50,10 @@ type App struct {
 	// Tiers are the service levels keys are on; the admin API can add and
 	// change tiers at run time.
 	Tiers []state.Tier `json:"tiers,omitempty"`
+	// Prices override or add to the default price table
+	// (pricing/defaults.json): an entry replaces the default of the same
+	// model, and the operator's entries are consulted first.
+	Prices []pricing.Price `json:"prices,omitempty"`
 	// MaxBodyBytes caps request bodies. Default: 8 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// MaxImageBytes caps one decoded inline image. Default: 5 MiB.
@@ -248,6 +253,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
 	}
+	prices, err := a.priceTable()
+	if err != nil {
+		return err
+	}
 	a.tools, err = a.provisionTools(a.log)
 	if err != nil {
 		return err
@@ -260,6 +269,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		Prices:      prices,
 		Now:         a.clock.Now,
 		Passthrough: a.Passthrough.runtime(),
 	})
@@ -278,6 +288,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.env = &dialects.Env{Runtime: a.runtime, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
 	return nil
+}
+
+// priceTable is the configuration's prices over the default table.
+func (a *App) priceTable() (*pricing.Table, error) {
+	defaults, err := pricing.DefaultPrices()
+	if err != nil {
+		return nil, err
+	}
+	t, err := pricing.NewTable(a.Prices, defaults)
+	if err != nil {
+		return nil, fmt.Errorf("prices: %w", err)
+	}
+	return t, nil
 }
 
 // storage loads the storage module; without one, the embedded store in

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 
 	"github.com/caddyserver/caddy/v2"
@@ -87,7 +88,10 @@ func init() {
 //	        tpm <n>                     # tokens per minute per key
 //	        concurrent <n>              # requests in flight per key
 //	        models <model|prefix*...>   # models keys may call directly (default: any routed)
+//	        monthly_budget_usd <dollars>        # per key; shown beside the month's spend
+//	        tenant_monthly_budget_usd <dollars> # all of a tenant's keys on this tier
 //	    }
+//	    price <model|prefix*> { input … output … }   # see parsePrice
 //	    key <secret> {
 //	        tenant <tenant>
 //	        tier <tier>
@@ -142,6 +146,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = parseMetrics(d, app)
 		case "embedding_model":
 			err = oneArg(d, &app.EmbeddingModel)
+		case "price":
+			err = parsePrice(d, app)
 		case "passthrough":
 			err = parsePassthrough(d, app)
 		default:
@@ -455,6 +461,22 @@ func parseTier(d *caddyfile.Dispenser, app *App) error {
 			t.Models = append(t.Models, d.RemainingArgs()...)
 			if len(t.Models) == 0 {
 				return d.ArgErr()
+			}
+			continue
+		case "monthly_budget_usd", "tenant_monthly_budget_usd":
+			opt := d.Val()
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return err
+			}
+			m, err := pricing.ParseMicros(s)
+			if err != nil {
+				return d.Errf("tier %s: %s: %v", t.Name, opt, err)
+			}
+			if opt == "monthly_budget_usd" {
+				t.MonthlyBudgetUSD = m
+			} else {
+				t.TenantMonthlyBudgetUSD = m
 			}
 			continue
 		case "monthly_tokens":

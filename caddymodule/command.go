@@ -18,15 +18,18 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "agentgate",
-		Usage: "key create|list|revoke [flags] | store copy --from <store> --to <store>",
-		Short: "Manages agentgate API keys of a running Caddy, and copies stores",
+		Usage: "key create|list|revoke [flags] | spend [flags] | store copy --from <store> --to <store>",
+		Short: "Manages agentgate API keys of a running Caddy, reports spend, and copies stores",
 		Long: `
-Manages agentgate API keys through the admin API of a running Caddy (the
-store is locked by that process, so the CLI never opens it directly).
+Manages agentgate API keys and reports spend through the admin API of a
+running Caddy (the store is locked by that process, so the CLI never opens
+it directly).
 
   caddy agentgate key create --tenant acme [--tier pro] [--email a@b.c] [--project p1 …]
   caddy agentgate key list
   caddy agentgate key revoke <id>
+  caddy agentgate spend [--tenant acme] [--key <id>] [--group-by model|agent|key|tenant|day]
+                        [--from 2026-01-01] [--to 2026-02-01]
 
 --address selects the admin endpoint (default: $AGENTGATE_ADMIN, else localhost:2019).
 A created key is printed once; only its hash is stored.
@@ -85,7 +88,7 @@ appear on the command line.
 					return nil
 				}}
 			key.AddCommand(create, list, revoke)
-			cmd.AddCommand(key)
+			cmd.AddCommand(key, spendCommand())
 			store := &cobra.Command{Use: "store", Short: "Copies a gateway's state between stores"}
 			storeCopy := &cobra.Command{Use: "copy", Short: "Copies every object of a store into an empty one, offline", Args: cobra.NoArgs,
 				RunE: func(c *cobra.Command, _ []string) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
 )
 
 const (
@@ -100,6 +101,9 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 				Message: "rate limit reached for requests: " + strconv.FormatInt(tier.RPM, 10) + " per minute on tier " + strconv.Quote(tier.Name) + "; retry in " + st.RetryAfter.Round(time.Millisecond).String()}
 		}
 	}
+	if callsModel {
+		h.exportTenantBudget(ctx, p, tier, t)
+	}
 	if !callsModel || (tier.TPM == 0 && tier.MonthlyTokens == 0 && tier.TenantMonthlyTokens == 0) {
 		return a, nil
 	}
@@ -159,6 +163,22 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		a.scopes = append(a.scopes, q.scope)
 	}
 	return a, nil
+}
+
+// exportTenantBudget sets the tenant budget gauges (with tenant labels on,
+// for a tier with a tenant budget) to the month's spend the store has
+// recorded so far. Budgets are not enforced by admission yet; when they
+// are, the gauges will follow its figures as the quota gauges do.
+func (h *Handler) exportTenantBudget(ctx context.Context, p *adapters.Principal, tier state.Tier, now time.Time) {
+	if tier.TenantMonthlyBudgetUSD == 0 || !h.app.metrics.tenant {
+		return
+	}
+	spent, err := h.app.backend.store.MonthlySpend(ctx, "tenant:"+p.Tenant, now)
+	if err != nil {
+		h.log.Warn("reading a tenant's monthly spend for its budget gauge", zap.String("tenant", p.Tenant), zap.Error(err))
+		return
+	}
+	h.app.metrics.tenantBudget(p.Tenant, spent, tier.TenantMonthlyBudgetUSD)
 }
 
 // release frees the concurrency slot.

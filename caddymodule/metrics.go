@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +22,11 @@ import (
 // themselves are always on: they are served by Caddy's admin endpoint
 // (/metrics) and by the `metrics` handler, beside Caddy's own.
 type MetricsConfig struct {
-	// TenantLabel adds a tenant label to agentgate_requests_total and
-	// agentgate_tokens_total and exports each tenant's monthly quota
-	// (agentgate_tenant_quota_used_tokens, _limit_tokens). Off by default:
+	// TenantLabel adds a tenant label to agentgate_requests_total,
+	// agentgate_tokens_total and agentgate_cost_usd_total and exports each
+	// tenant's monthly quota (agentgate_tenant_quota_used_tokens,
+	// _limit_tokens) and budget (agentgate_tenant_budget_used_usd,
+	// _limit_usd). Off by default:
 	// one series per tenant is what an operator with a handful of tenants
 	// wants and one with thousands does not. Tenants beyond the first
 	// maxLabelValues seen share the value "_other".
@@ -134,6 +137,17 @@ var (
 		Help: "Tokens a tenant has used of its monthly quota, as of its latest admitted request (with tenant_label on, for tiers with tenant_monthly_tokens)."}, []string{"tenant"})
 	tenantQuotaLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_quota_limit_tokens",
 		Help: "A tenant's monthly token quota (with tenant_label on, for tiers with tenant_monthly_tokens)."}, []string{"tenant"})
+
+	costOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "cost_usd_total",
+		Help: "What model calls cost in US dollars at the configured prices, by model, provider and agent; calls of models without a price are not counted."}
+	costLabels    = []string{"model", "provider", "agent"}
+	costVec       = prometheus.NewCounterVec(costOpts, costLabels)
+	costTenantVec = prometheus.NewCounterVec(costOpts, append(costLabels[:len(costLabels):len(costLabels)], "tenant"))
+
+	tenantBudgetUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_used_usd",
+		Help: "US dollars a tenant has spent this calendar month (UTC), as of its latest admitted request (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
+	tenantBudgetLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_limit_usd",
+		Help: "A tenant's monthly budget in US dollars (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
 )
 
 // Bounded label values, shared by every config like the collectors.
@@ -171,9 +185,9 @@ func newMetrics(ctx caddy.Context, cfg *MetricsConfig) (*metrics, error) {
 	}
 	cs := []prometheus.Collector{requestDuration, upstreamDuration, timeToFirstToken, activeStreams, rateLimited, quotaRejected, upstreamErrors}
 	if m.tenant {
-		cs = append(cs, requestsTenantVec, tokensTenantVec, tenantQuotaUsed, tenantQuotaLimit)
+		cs = append(cs, requestsTenantVec, tokensTenantVec, costTenantVec, tenantQuotaUsed, tenantQuotaLimit, tenantBudgetUsed, tenantBudgetLimit)
 	} else {
-		cs = append(cs, requestsVec, tokensVec)
+		cs = append(cs, requestsVec, tokensVec, costVec)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -208,6 +222,17 @@ func (m *metrics) tenantQuota(tenant string, used, limit int64) {
 	tenantQuotaLimit.WithLabelValues(t).Set(float64(limit))
 }
 
+// tenantBudget exports a tenant's monthly spend and budget, when tenant
+// labels are on.
+func (m *metrics) tenantBudget(tenant string, spent, budget pricing.Micros) {
+	if m == nil || !m.tenant {
+		return
+	}
+	t := tenantValues.get(tenant)
+	tenantBudgetUsed.WithLabelValues(t).Set(spent.Dollars())
+	tenantBudgetLimit.WithLabelValues(t).Set(budget.Dollars())
+}
+
 // observe records one finished request.
 func (dm *dialectMetrics) observe(snap *runtime.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
@@ -223,6 +248,9 @@ func (dm *dialectMetrics) observe(snap *runtime.MeterSnapshot, p *adapters.Princ
 		u.tokens[tokOutput].Add(float64(snap.Usage.OutputTokens))
 		u.tokens[tokReasoning].Add(float64(snap.Usage.ReasoningTokens))
 		u.tokens[tokCached].Add(float64(snap.Usage.CachedTokens))
+		if snap.Calls > snap.Unpriced {
+			u.cost().Add(snap.Cost.Dollars())
+		}
 		u.upstream.Observe(snap.Upstream.Seconds())
 		if snap.FirstByte > 0 {
 			u.ttft.Observe(snap.FirstByte.Seconds())
@@ -255,6 +283,23 @@ type series struct {
 type usageSeries struct {
 	tokens         [numTokenTypes]prometheus.Counter
 	upstream, ttft prometheus.Observer
+	// costSeries is created on the first request with a known cost, so a
+	// model without a price exports no cost series (rather than a 0).
+	costOnce   sync.Once
+	costSeries prometheus.Counter
+	s          *series
+}
+
+func (u *usageSeries) cost() prometheus.Counter {
+	u.costOnce.Do(func() {
+		s := u.s
+		if s.tenanted {
+			u.costSeries = costTenantVec.WithLabelValues(s.model, s.provider, s.agent, s.tenant)
+		} else {
+			u.costSeries = costVec.WithLabelValues(s.model, s.provider, s.agent)
+		}
+	})
+	return u.costSeries
 }
 
 func (s *series) requests(o outcome) prometheus.Counter {
@@ -274,6 +319,7 @@ func (s *series) requests(o outcome) prometheus.Counter {
 func (s *series) usage() *usageSeries {
 	s.usageOnce.Do(func() {
 		u := &usageSeries{
+			s:        s,
 			upstream: upstreamDuration.WithLabelValues(s.model, s.provider),
 			ttft:     timeToFirstToken.WithLabelValues(s.model, s.provider),
 		}

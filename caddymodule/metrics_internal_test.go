@@ -113,16 +113,17 @@ func TestMetricsLint(t *testing.T) {
 	for _, tenant := range []bool{false, true} {
 		m := &metrics{tenant: tenant}
 		dm := m.dialect("lint")
-		snap := runtime.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1,
+		snap := runtime.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1, Cost: 12,
 			Usage: adapters.Usage{InputTokens: 1, OutputTokens: 2}, FirstByte: time.Millisecond, Upstream: time.Second}
 		dm.observe(&snap, &adapters.Principal{Tenant: "t"}, outcomeOK, 1)
 		m.tenantQuota("t", 1, 2)
+		m.tenantBudget("t", 1, 2)
 	}
 	rateLimitedBy["requests"].Add(0)
 	quotaRejectedBy["key"].Add(0)
 	upstreamErrors.WithLabelValues("lint", "500").Add(0)
 	for _, c := range []prometheus.Collector{requestsVec, tokensVec, requestDuration, upstreamDuration, timeToFirstToken,
-		activeStreams, rateLimited, quotaRejected, upstreamErrors, tenantQuotaUsed, tenantQuotaLimit} {
+		activeStreams, rateLimited, quotaRejected, upstreamErrors, tenantQuotaUsed, tenantQuotaLimit, costVec, tenantBudgetUsed, tenantBudgetLimit} {
 		if err := reg.Register(c); err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +142,7 @@ func TestMetricsLint(t *testing.T) {
 	// The tenant variants lint the same; they cannot share a registry
 	// with the plain ones.
 	reg = prometheus.NewPedanticRegistry()
-	reg.MustRegister(requestsTenantVec, tokensTenantVec)
+	reg.MustRegister(requestsTenantVec, tokensTenantVec, costTenantVec)
 	if mfs, err = reg.Gather(); err != nil {
 		t.Fatal(err)
 	}
@@ -254,5 +255,51 @@ func BenchmarkExchange(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestCostCounter: a request adds its known cost in dollars to
+// agentgate_cost_usd_total; one whose every call was unpriced adds no
+// series (no "$0" for a model without a price).
+func TestCostCounter(t *testing.T) {
+	value := func(model string) float64 {
+		c, err := costVec.GetMetricWithLabelValues(model, "p", "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d dto.Metric
+		if err := c.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetCounter().GetValue()
+	}
+	has := func(model string) bool {
+		n := 0
+		ch := make(chan prometheus.Metric, 1024)
+		costVec.Collect(ch)
+		close(ch)
+		for mt := range ch {
+			var d dto.Metric
+			_ = mt.Write(&d)
+			for _, l := range d.GetLabel() {
+				if l.GetName() == "model" && l.GetValue() == model {
+					n++
+				}
+			}
+		}
+		return n > 0
+	}
+	dm := (&metrics{}).dialect("unit-cost")
+	for range 3 {
+		snap := runtime.MeterSnapshot{AgentID: "a", Model: "unit-cost-priced", Provider: "p", Calls: 2, Unpriced: 1, Cost: 1_234_567}
+		dm.observe(&snap, nil, outcomeOK, 1)
+	}
+	if v := value("unit-cost-priced"); v < 3.703700 || v > 3.703702 {
+		t.Errorf("cost = %v, want 3.703701", v)
+	}
+	snap := runtime.MeterSnapshot{AgentID: "a", Model: "unit-cost-unpriced", Provider: "p", Calls: 1, Unpriced: 1}
+	dm.observe(&snap, nil, outcomeOK, 1)
+	if has("unit-cost-unpriced") {
+		t.Error("an unpriced request exported a cost series")
 	}
 }

@@ -22,6 +22,7 @@ var placeholders = []string{
 	"{http.agentgate.reasoning_tokens}", // part of output_tokens
 	"{http.agentgate.cached_tokens}",    // part of input_tokens
 	"{http.agentgate.total_tokens}",     // input + output
+	"{http.agentgate.cost_usd}",         // what the request's model calls cost, in dollars (those with a price; empty when none has one)
 	"{http.agentgate.usage_estimated}",  // true when the gateway estimated the usage
 	"{http.agentgate.ttft_ms}",          // time to first token of the upstream call, ms
 	"{http.agentgate.upstream_ms}",      // time spent in upstream calls, ms
@@ -80,6 +81,11 @@ func (x *exchange) placeholder(key string) (any, bool) {
 		return snap.Usage.CachedTokens, true
 	case "total_tokens":
 		return snap.Usage.Total(), true
+	case "cost_usd":
+		if snap.Calls == snap.Unpriced {
+			return "", true
+		}
+		return snap.Cost.Dollars(), true
 	case "usage_estimated":
 		return snap.Usage.Estimated, true
 	case "ttft_ms":

@@ -75,6 +75,15 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 		tier pro {
 			monthly_tokens 1000000
 			tenant_monthly_tokens 5000000
+			tenant_monthly_budget_usd 100
+		}
+		price gpt-dash {
+			input 2.5
+			output 10
+		}
+		price o-dash {
+			input 1.1
+			output 4.4
 		}
 		tier tiny {
 			rpm 1
@@ -248,8 +257,9 @@ func promCheckExposition(t *testing.T, g *testgate.Gateway) {
 	}
 	promScrapeTotal(t, g)
 	exp := promExposition(t, g)
-	for _, family := range []string{"agentgate_requests_total", "agentgate_tokens_total", "agentgate_request_duration_seconds",
-		"agentgate_upstream_duration_seconds", "agentgate_time_to_first_token_seconds", "agentgate_active_streams"} {
+	for _, family := range []string{"agentgate_requests_total", "agentgate_tokens_total", "agentgate_cost_usd_total", "agentgate_request_duration_seconds",
+		"agentgate_upstream_duration_seconds", "agentgate_time_to_first_token_seconds", "agentgate_active_streams",
+		"agentgate_tenant_budget_used_usd", "agentgate_tenant_budget_limit_usd"} {
 		if !strings.Contains(exp, "# TYPE "+family+" ") {
 			t.Errorf("exposition lacks %s", family)
 		}

@@ -43,6 +43,11 @@ func TestDialectsOnPostgres(t *testing.T) {
 		{"conversations per agent", TestConversationsPerAgent},
 		{"keys", TestKeysThroughCLIAndAdminAPI},
 		{"declared keys", TestDeclaredKeysCreationTime},
+		{"cost per provider", TestCostPerProvider},
+		{"cost of a run", TestCostOfARun},
+		{"spend report", TestSpendReportAndCLI},
+		{"price change on reload", TestPriceChangeOnReload},
+		{"tier budgets", TestTierBudgets},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := testgate.UsePostgres(t)

@@ -31,15 +31,16 @@ func (rt *Runtime) Embed(ctx context.Context, p *adapters.Principal, dialect, mo
 	if err != nil {
 		status = errorCode(ctx, err, nil)
 	}
+	cost := rt.cost(usage, 0, upstream)
 	rt.recorder.Record(state.UsageRecord{
 		ID: NewID("emb-"), Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, Model: upstream,
 		Provider: provider, InputTokens: usage.InputTokens, Estimated: usage.Estimated,
-		LatencyMs: latency.Milliseconds(), Status: status,
+		LatencyMs: latency.Milliseconds(), Status: status, Cost: cost,
 	})
 	errCode := ""
 	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall("", upstream, provider, usage, 0, latency, errCode, at)
+	MeterFrom(ctx).recordCall("", upstream, provider, usage, cost, 0, latency, errCode, at)
 	return vecs, usage, err
 }

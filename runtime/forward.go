@@ -109,14 +109,15 @@ func (rt *Runtime) UpstreamNamed(name string) (*Upstream, bool) {
 // the call's error code.
 func (rt *Runtime) RecordForwarded(ctx context.Context, p *adapters.Principal, dialect, provider, model string, u adapters.Usage, latency time.Duration, status string) {
 	at := rt.now()
+	cost := rt.cost(u, 0, model)
 	rt.recorder.Record(state.UsageRecord{
 		ID: NewID("fwd-"), Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, Model: model,
 		Provider: provider, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens,
-		CachedTokens: u.CachedTokens, Estimated: u.Estimated, LatencyMs: latency.Milliseconds(), Status: status,
+		CachedTokens: u.CachedTokens, Estimated: u.Estimated, LatencyMs: latency.Milliseconds(), Status: status, Cost: cost,
 	})
 	errCode := ""
 	if status != "ok" {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall("", model, provider, u, 0, latency, errCode, at)
+	MeterFrom(ctx).recordCall("", model, provider, u, cost, 0, latency, errCode, at)
 }

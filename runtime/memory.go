@@ -123,7 +123,7 @@ func (m memoryModels) Embed(ctx context.Context, c memory.CallInfo, model string
 	if err == nil && len(vecs) != len(inputs) {
 		err = &adapters.Error{Kind: adapters.KindUpstream, Message: "the embedding model returned the wrong number of vectors"}
 	}
-	rt.recordMemoryCall(ctx, c, "emb-", upstream, provider, usage, rt.now().Sub(t0).Milliseconds(), err)
+	rt.recordMemoryCall(ctx, c, "emb-", upstream, provider, usage, 0, rt.now().Sub(t0).Milliseconds(), err)
 	return vecs, err
 }
 
@@ -165,12 +165,14 @@ func (m memoryModels) Complete(ctx context.Context, c memory.CallInfo, req *adap
 	if !got && (err == nil || text.Len() > 0) {
 		usage = adapters.Usage{InputTokens: EstimateRequestTokens(&r), OutputTokens: EstimateTokens(text.String()), Estimated: true}
 	}
-	rt.recordMemoryCall(ctx, c, "run-", upstream, provider, usage, rt.now().Sub(t0).Milliseconds(), err)
+	rt.recordMemoryCall(ctx, c, "run-", upstream, provider, usage, imagesIn(r.Messages), rt.now().Sub(t0).Milliseconds(), err, r.Model)
 	return text.String(), err
 }
 
-// recordMemoryCall writes the usage record of one of memory's model calls.
-func (rt *Runtime) recordMemoryCall(ctx context.Context, c memory.CallInfo, prefix, model, provider string, u adapters.Usage, latencyMs int64, err error) {
+// recordMemoryCall writes the usage record of one of memory's model
+// calls; asked is the model it was asked as, when model is what the
+// upstream reported.
+func (rt *Runtime) recordMemoryCall(ctx context.Context, c memory.CallInfo, prefix, model, provider string, u adapters.Usage, images int, latencyMs int64, err error, asked ...string) {
 	status := "ok"
 	if err != nil {
 		status = errorCode(ctx, err, nil)
@@ -180,6 +182,6 @@ func (rt *Runtime) recordMemoryCall(ctx context.Context, c memory.CallInfo, pref
 		ID: NewID(prefix), ParentID: c.ParentID, Time: rt.now(), Tenant: p.Tenant, KeyID: p.KeyID, Dialect: memory.Dialect,
 		AgentID: c.Agent.ID, Model: model, Provider: provider, SessionID: c.SessionID,
 		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, ReasoningTokens: u.ReasoningTokens, CachedTokens: u.CachedTokens,
-		Estimated: u.Estimated, LatencyMs: latencyMs, Status: status,
+		Estimated: u.Estimated, LatencyMs: latencyMs, Status: status, Cost: rt.cost(u, images, append([]string{model}, asked...)...),
 	})
 }

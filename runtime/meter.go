@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -21,6 +22,8 @@ type Meter struct {
 	model     string
 	provider  string
 	usage     adapters.Usage
+	cost      pricing.Micros
+	unpriced  int
 	calls     int
 	firstByte time.Duration
 	upstream  time.Duration
@@ -42,8 +45,9 @@ func MeterFrom(ctx context.Context) *Meter {
 }
 
 // recordCall adds one model call; at is its usage record's time, which
-// decides the quota month its tokens count in.
-func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, firstByte, upstream time.Duration, errCode string, at time.Time) {
+// decides the quota month its tokens count in, and cost its cost (nil:
+// unknown).
+func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, cost *pricing.Micros, firstByte, upstream time.Duration, errCode string, at time.Time) {
 	if m == nil {
 		return
 	}
@@ -63,6 +67,11 @@ func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, fi
 	}
 	m.calls++
 	m.usage.Add(u)
+	if cost != nil {
+		m.cost += *cost
+	} else {
+		m.unpriced++
+	}
 	m.upstream += upstream
 	if errCode != "" {
 		m.errCode = errCode
@@ -73,6 +82,10 @@ func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, fi
 type MeterSnapshot struct {
 	AgentID, Model, Provider string
 	Usage                    adapters.Usage
+	// Cost is the sum of the known costs of the calls; Unpriced counts
+	// the calls whose cost is unknown.
+	Cost     pricing.Micros
+	Unpriced int
 	// Calls is the number of upstream model calls made.
 	Calls int
 	// FirstByte is the time from the first call's start to its first
@@ -90,7 +103,7 @@ func (m *Meter) Snapshot() MeterSnapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return MeterSnapshot{AgentID: m.agentID, Model: m.model, Provider: m.provider, Usage: m.usage,
-		Calls: m.calls, FirstByte: m.firstByte, Upstream: m.upstream, ErrCode: m.errCode}
+		Cost: m.cost, Unpriced: m.unpriced, Calls: m.calls, FirstByte: m.firstByte, Upstream: m.upstream, ErrCode: m.errCode}
 }
 
 // Spent is the request's usage so far by quota month: the tokens of its

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -15,6 +16,7 @@ func TestMeterSnapshot(t *testing.T) {
 	type call struct {
 		agent, model, provider string
 		usage                  adapters.Usage
+		cost                   *pricing.Micros
 		firstByte, upstream    time.Duration
 		errCode                string
 	}
@@ -26,45 +28,45 @@ func TestMeterSnapshot(t *testing.T) {
 		{"no calls", nil, MeterSnapshot{}},
 		{
 			"one call",
-			[]call{{"a", "m", "p", adapters.Usage{InputTokens: 3, OutputTokens: 4}, time.Millisecond, 5 * time.Millisecond, ""}},
+			[]call{{"a", "m", "p", adapters.Usage{InputTokens: 3, OutputTokens: 4}, usd(9), time.Millisecond, 5 * time.Millisecond, ""}},
 			MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Usage: adapters.Usage{InputTokens: 3, OutputTokens: 4},
-				Calls: 1, FirstByte: time.Millisecond, Upstream: 5 * time.Millisecond},
+				Cost: 9, Calls: 1, FirstByte: time.Millisecond, Upstream: 5 * time.Millisecond},
 		},
 		{
 			"sums calls: first agent and first byte, last model",
 			[]call{
-				{"a", "m1", "p1", adapters.Usage{InputTokens: 1, OutputTokens: 2, ReasoningTokens: 1, CachedTokens: 1}, time.Millisecond, 10 * time.Millisecond, ""},
-				{"b", "m2", "p2", adapters.Usage{InputTokens: 10, OutputTokens: 20, Estimated: true}, time.Second, 20 * time.Millisecond, ""},
-				{"c", "m3", "p3", adapters.Usage{InputTokens: 100, CachedTokens: 5}, time.Hour, 30 * time.Millisecond, ""},
+				{"a", "m1", "p1", adapters.Usage{InputTokens: 1, OutputTokens: 2, ReasoningTokens: 1, CachedTokens: 1}, usd(5), time.Millisecond, 10 * time.Millisecond, ""},
+				{"b", "m2", "p2", adapters.Usage{InputTokens: 10, OutputTokens: 20, Estimated: true}, nil, time.Second, 20 * time.Millisecond, ""},
+				{"c", "m3", "p3", adapters.Usage{InputTokens: 100, CachedTokens: 5}, usd(7), time.Hour, 30 * time.Millisecond, ""},
 			},
 			MeterSnapshot{AgentID: "a", Model: "m3", Provider: "p3",
 				Usage: adapters.Usage{InputTokens: 111, OutputTokens: 22, ReasoningTokens: 1, CachedTokens: 6, Estimated: true},
-				Calls: 3, FirstByte: time.Millisecond, Upstream: 60 * time.Millisecond},
+				Cost:  12, Unpriced: 1, Calls: 3, FirstByte: time.Millisecond, Upstream: 60 * time.Millisecond},
 		},
 		{
 			"model of the last call that answered",
 			[]call{
-				{"a", "m1", "p1", adapters.Usage{}, 0, 0, "upstream_unavailable"},
-				{"a", "m2", "p2", adapters.Usage{OutputTokens: 1}, 0, 0, ""},
-				{"a", "m3", "p3", adapters.Usage{}, 0, 0, "client_closed"},
+				{"a", "m1", "p1", adapters.Usage{}, usd(0), 0, 0, "upstream_unavailable"},
+				{"a", "m2", "p2", adapters.Usage{OutputTokens: 1}, usd(0), 0, 0, ""},
+				{"a", "m3", "p3", adapters.Usage{}, usd(0), 0, 0, "client_closed"},
 			},
 			MeterSnapshot{AgentID: "a", Model: "m2", Provider: "p2", Usage: adapters.Usage{OutputTokens: 1},
 				Calls: 3, ErrCode: "client_closed"},
 		},
 		{
 			"a failed first call names the model",
-			[]call{{"a", "m1", "p1", adapters.Usage{}, 0, 0, "upstream_error"}},
-			MeterSnapshot{AgentID: "a", Model: "m1", Provider: "p1", Calls: 1, ErrCode: "upstream_error"},
+			[]call{{"a", "m1", "p1", adapters.Usage{}, nil, 0, 0, "upstream_error"}},
+			MeterSnapshot{AgentID: "a", Model: "m1", Provider: "p1", Unpriced: 1, Calls: 1, ErrCode: "upstream_error"},
 		},
 		{
 			"keeps the last error code",
 			[]call{
-				{"a", "m", "p", adapters.Usage{}, 0, 0, "upstream_error"},
-				{"a", "m", "p", adapters.Usage{}, 0, 0, ""},
-				{"a", "m", "p", adapters.Usage{}, 0, 0, "client_closed"},
-				{"a", "m", "p", adapters.Usage{}, 0, 0, ""},
+				{"a", "m", "p", adapters.Usage{}, usd(1), 0, 0, "upstream_error"},
+				{"a", "m", "p", adapters.Usage{}, usd(1), 0, 0, ""},
+				{"a", "m", "p", adapters.Usage{}, usd(1), 0, 0, "client_closed"},
+				{"a", "m", "p", adapters.Usage{}, usd(1), 0, 0, ""},
 			},
-			MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 4, ErrCode: "client_closed"},
+			MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Cost: 4, Calls: 4, ErrCode: "client_closed"},
 		},
 	}
 	for _, tc := range tests {
@@ -74,7 +76,7 @@ func TestMeterSnapshot(t *testing.T) {
 				t.Fatal("MeterFrom does not return the meter WithMeter made")
 			}
 			for _, c := range tc.calls {
-				MeterFrom(ctx).recordCall(c.agent, c.model, c.provider, c.usage, c.firstByte, c.upstream, c.errCode, testClock)
+				MeterFrom(ctx).recordCall(c.agent, c.model, c.provider, c.usage, c.cost, c.firstByte, c.upstream, c.errCode, testClock)
 			}
 			if got := m.Snapshot(); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Snapshot = %+v\nwant %+v", got, tc.want)
@@ -88,7 +90,7 @@ func TestMeterNilSafe(t *testing.T) {
 	if m != nil {
 		t.Fatalf("MeterFrom of a plain context = %v, want nil", m)
 	}
-	m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1}, 0, 0, "x", testClock) // must not panic
+	m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1}, nil, 0, 0, "x", testClock) // must not panic
 	if got := m.Snapshot(); !reflect.DeepEqual(got, MeterSnapshot{}) {
 		t.Errorf("nil Snapshot = %+v, want zero", got)
 	}
@@ -100,14 +102,14 @@ func TestMeterConcurrent(t *testing.T) {
 	for range 50 {
 		wg.Go(func() {
 			for range 100 {
-				m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1, OutputTokens: 2}, time.Millisecond, time.Millisecond, "", testClock)
+				m.recordCall("a", "m", "p", adapters.Usage{InputTokens: 1, OutputTokens: 2}, usd(3), time.Millisecond, time.Millisecond, "", testClock)
 				_ = m.Snapshot()
 			}
 		})
 	}
 	wg.Wait()
 	s := m.Snapshot()
-	if s.Calls != 5000 || s.Usage.InputTokens != 5000 || s.Usage.OutputTokens != 10000 || s.Upstream != 5*time.Second {
+	if s.Calls != 5000 || s.Usage.InputTokens != 5000 || s.Usage.OutputTokens != 10000 || s.Upstream != 5*time.Second || s.Cost != 15000 {
 		t.Errorf("Snapshot = %+v, want 5000 calls summed", s)
 	}
 }
@@ -135,7 +137,7 @@ func TestMeterSpent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, m := WithMeter(context.Background())
 			for i, at := range tc.calls {
-				m.recordCall("a", "m", "p", tc.usage[i], 0, 0, "", at)
+				m.recordCall("a", "m", "p", tc.usage[i], nil, 0, 0, "", at)
 			}
 			got := m.Spent()
 			if len(got) != len(tc.want) {
@@ -149,3 +151,5 @@ func TestMeterSpent(t *testing.T) {
 		})
 	}
 }
+
+func usd(m pricing.Micros) *pricing.Micros { return &m }

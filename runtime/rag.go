@@ -590,15 +590,16 @@ func (rt *Runtime) embedFor(ctx context.Context, p *adapters.Principal, dialect,
 	if err != nil {
 		status = errorCode(ctx, err, nil)
 	}
+	cost := rt.cost(usage, 0, upstream)
 	rt.recorder.Record(state.UsageRecord{
 		ID: NewID("emb-"), ParentID: runID, Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: dialect, AgentID: agentID,
 		Model: upstream, Provider: provider, InputTokens: usage.InputTokens, Estimated: usage.Estimated,
-		LatencyMs: latency.Milliseconds(), Status: status,
+		LatencyMs: latency.Milliseconds(), Status: status, Cost: cost,
 	})
 	errCode := ""
 	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall(agentID, upstream, provider, usage, 0, latency, errCode, at)
+	MeterFrom(ctx).recordCall(agentID, upstream, provider, usage, cost, 0, latency, errCode, at)
 	return vecs, err
 }

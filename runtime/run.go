@@ -473,18 +473,19 @@ func (rt *Runtime) accountAttempt(ctx context.Context, call *adapters.Call, req 
 	}
 	p := call.Principal
 	at := rt.now()
+	cost := rt.cost(a.usage, imagesIn(req.Messages), a.model, req.Model)
 	rt.recorder.Record(state.UsageRecord{
 		ID: id, ParentID: parent, Time: at, Tenant: p.Tenant, KeyID: p.KeyID, Dialect: call.Dialect,
 		AgentID: call.Agent.ID, Model: a.model, Provider: a.provider, SessionID: call.SessionID,
 		InputTokens: a.usage.InputTokens, OutputTokens: a.usage.OutputTokens,
 		ReasoningTokens: a.usage.ReasoningTokens, CachedTokens: a.usage.CachedTokens,
-		Estimated: a.usage.Estimated, LatencyMs: latency.Milliseconds(), Status: status,
+		Estimated: a.usage.Estimated, LatencyMs: latency.Milliseconds(), Status: status, Cost: cost,
 	})
 	errCode := ""
 	if err != nil {
 		errCode = status
 	}
-	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, a.firstByte, latency, errCode, at)
+	MeterFrom(ctx).recordCall(call.Agent.ID, a.model, a.provider, a.usage, cost, a.firstByte, latency, errCode, at)
 }
 
 // errorCode names how a call ended for logs and metrics: client_closed

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -290,7 +291,15 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 		{Type: adapters.EventDone, FinishReason: "tool_calls"},
 	}
 	prov := newFake(events...)
-	rt, _ := singleRuntime(t, prov)
+	defaults, err := pricing.DefaultPrices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prices, err := pricing.NewTable(nil, defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Prices: prices})
 	agent := &adapters.Agent{ID: "agent-1", Model: "gpt-4o"}
 	ctx, meter := WithMeter(context.Background())
 	var c collect
@@ -323,7 +332,11 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 	}
 
 	snap := meter.Snapshot()
-	wantSnap := MeterSnapshot{AgentID: "agent-1", Model: "gpt-4o-2024-08-06", Provider: "p", Usage: want.Usage, Calls: 1}
+	// The dated snapshot the upstream reported has no price of its own:
+	// the call is priced as the gpt-4o it was asked as (default table:
+	// $2.50 input, $1.25 cached, $10 output per million tokens), reasoning
+	// inside output: 7 × 2.5 + 3 × 1.25 + 5 × 10 = 71.25 µ$, rounded.
+	wantSnap := MeterSnapshot{AgentID: "agent-1", Model: "gpt-4o-2024-08-06", Provider: "p", Usage: want.Usage, Cost: 71, Calls: 1}
 	if !reflect.DeepEqual(snap, wantSnap) {
 		t.Errorf("meter = %+v, want %+v", snap, wantSnap)
 	}
@@ -336,7 +349,7 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 	wantRec := state.UsageRecord{
 		ID: res.RunID, Time: testClock, Tenant: "tenant-a", KeyID: "key_a", Dialect: "openai", AgentID: "agent-1",
 		Model: "gpt-4o-2024-08-06", Provider: "p", SessionID: "sess-1",
-		InputTokens: 10, OutputTokens: 5, ReasoningTokens: 2, CachedTokens: 3, Status: "ok",
+		InputTokens: 10, OutputTokens: 5, ReasoningTokens: 2, CachedTokens: 3, Status: "ok", Cost: usd(71),
 	}
 	if !reflect.DeepEqual(r, wantRec) {
 		t.Errorf("usage record = %+v\nwant %+v", r, wantRec)
@@ -662,7 +675,13 @@ func TestRunMeterAccumulatesCalls(t *testing.T) {
 			{Type: adapters.EventDone, FinishReason: "stop"},
 		},
 	}}
-	rt, _ := singleRuntime(t, prov)
+	// The first model is priced ($1 and $2 per million tokens: 1 and 2
+	// micro-dollars a token), the second is not.
+	prices, err := pricing.NewTable([]pricing.Price{{Model: "first-*", Rates: pricing.Rates{Input: 1_000_000, Output: 2_000_000}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Prices: prices})
 	ctx, meter := WithMeter(context.Background())
 	for _, id := range []string{"first", "second"} {
 		if _, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: id, Model: "m"}},
@@ -673,12 +692,20 @@ func TestRunMeterAccumulatesCalls(t *testing.T) {
 	s := meter.Snapshot()
 	// The agent is the first call's; the model the last that answered.
 	want := MeterSnapshot{AgentID: "first", Model: "second-model", Provider: "p",
-		Usage: adapters.Usage{InputTokens: 7, OutputTokens: 3}, Calls: 2}
+		Usage: adapters.Usage{InputTokens: 7, OutputTokens: 3}, Cost: 3*1 + 1*2, Unpriced: 1, Calls: 2}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("meter = %+v, want %+v", s, want)
 	}
-	if recs := usageOf(t, rt, tenantA.Tenant); len(recs) != 2 {
-		t.Errorf("usage records = %d, want 2", len(recs))
+	// Each record keeps its own cost: known, or unknown (nil), never 0.
+	recs := usageOf(t, rt, tenantA.Tenant)
+	if len(recs) != 2 {
+		t.Fatalf("usage records = %d, want 2", len(recs))
+	}
+	if recs[0].Model != "second-model" || recs[0].Cost != nil {
+		t.Errorf("unpriced record: %s cost %v, want nil", recs[0].Model, recs[0].Cost)
+	}
+	if recs[1].Model != "first-model" || recs[1].Cost == nil || *recs[1].Cost != 5 {
+		t.Errorf("priced record: %s cost %v, want 5", recs[1].Model, recs[1].Cost)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
@@ -46,6 +47,9 @@ type Config struct {
 	RAG RAGConfig
 	// Retry bounds retries and fallbacks of failed model calls.
 	Retry RetryPolicy
+	// Prices price each model call when its usage record is written; nil
+	// leaves every cost unknown.
+	Prices *pricing.Table
 	// Passthrough configures the OpenAI endpoints passed upstream as
 	// they came (forward.go).
 	Passthrough PassthroughConfig
@@ -64,6 +68,7 @@ type Runtime struct {
 	recorder      *Recorder
 	ownRecorder   bool
 	tiers         *Tiers
+	prices        *pricing.Table
 	log           *zap.Logger
 	now           func() time.Time
 	retry         RetryPolicy
@@ -119,7 +124,7 @@ func New(cfg Config) (*Runtime, error) {
 		sleep = sleepCtx
 	}
 	rt := &Runtime{store: cfg.Store, router: router, declared: map[string]*adapters.Agent{}, tiers: tiers, log: log,
-		now: now, retry: cfg.Retry.withDefaults(), sleep: sleep, tools: cfg.Tools, pausedTTL: cfg.PausedRunTTL}
+		prices: cfg.Prices, now: now, retry: cfg.Retry.withDefaults(), sleep: sleep, tools: cfg.Tools, pausedTTL: cfg.PausedRunTTL}
 	rt.catalog, rt.loaded = newModelCatalog(now, log), now()
 	if err := rt.configurePassthrough(cfg.Passthrough, cfg.Providers); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 )
 
 // Snapshots reads every object of a store out and writes objects read
@@ -72,11 +73,12 @@ type DeclaredKeyRecord struct {
 	Seen time.Time `json:"seen"`
 }
 
-// CounterRecord is one monthly token counter.
+// CounterRecord is one monthly counter: tokens and known spend.
 type CounterRecord struct {
-	Scope  string `json:"scope"`
-	Month  string `json:"month"` // as MonthKey formats it
-	Tokens int64  `json:"tokens"`
+	Scope  string         `json:"scope"`
+	Month  string         `json:"month"` // as MonthKey formats it
+	Tokens int64          `json:"tokens"`
+	Spend  pricing.Micros `json:"spend_usd,omitempty"`
 }
 
 // CountRecord is one of a tenant's named counts.

@@ -3,6 +3,8 @@ package state
 import (
 	"context"
 	"strings"
+
+	"github.com/agentgate/agentgate/pricing"
 )
 
 // Tiers keeps the tiers set at run time through the admin API (those of
@@ -30,6 +32,13 @@ type Tier struct {
 	TPM int64 `json:"tpm"`
 	// Concurrent caps a key's requests in flight (streams included).
 	Concurrent int64 `json:"concurrent"`
+	// MonthlyBudgetUSD is what a key may spend per calendar month (UTC),
+	// in dollars; TenantMonthlyBudgetUSD what all of a tenant's keys on
+	// this tier may spend together. They are shown beside the month's
+	// spend (profile, admin views, gauges); admission does not refuse
+	// requests for them yet.
+	MonthlyBudgetUSD       pricing.Micros `json:"monthly_budget_usd,omitempty"`
+	TenantMonthlyBudgetUSD pricing.Micros `json:"tenant_monthly_budget_usd,omitempty"`
 	// Models limits the models a key on this tier may call directly
 	// (model passthrough, embeddings) to these names or prefixes ending
 	// in "*"; empty allows every routed model. Agents are not affected.

@@ -3,20 +3,23 @@ package state
 import (
 	"context"
 	"time"
+
+	"github.com/agentgate/agentgate/pricing"
 )
 
 // Usage keeps usage records (one per model call) and the monthly token
-// counters they add up to.
+// and spend counters they add up to.
 //
-// Counters add up exactly: the tokens of every record appended, by any
-// number of concurrent writers on any number of instances, are counted
-// once. Appending a record whose id is already stored (a batch retried
-// after a failure that left its fate unknown) stores and counts nothing
-// for it, so a retry cannot double-bill.
+// Counters add up exactly: the tokens and known costs of every record
+// appended, by any number of concurrent writers on any number of
+// instances, are counted once. Appending a record whose id is already
+// stored (a batch retried after a failure that left its fate unknown)
+// stores and counts nothing for it, so a retry cannot double-bill.
 type Usage interface {
 	// AppendUsage stores usage records in one transaction and adds their
-	// input plus output tokens to the monthly counters "key:<KeyID>"
-	// (when KeyID is set) and "tenant:<Tenant>" of each record's month.
+	// input plus output tokens, and their known costs, to the monthly
+	// counters "key:<KeyID>" (when KeyID is set) and "tenant:<Tenant>" of
+	// each record's month.
 	AppendUsage(ctx context.Context, recs []UsageRecord) error
 	// ListUsage returns tenant's most recent usage records, newest first,
 	// at most limit of them (none when limit <= 0); records of the same
@@ -25,6 +28,12 @@ type Usage interface {
 	// MonthlyTokens returns the tokens recorded for a counter scope
 	// ("key:<id>" or "tenant:<name>") in the calendar month (UTC) of t.
 	MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error)
+	// MonthlySpend returns the sum of the known costs of a counter
+	// scope's records in the calendar month (UTC) of t.
+	MonthlySpend(ctx context.Context, scope string, t time.Time) (pricing.Micros, error)
+	// SumUsage adds up the records f selects, grouped by by, in ascending
+	// order of the group (spend.go).
+	SumUsage(ctx context.Context, f UsageFilter, by UsageGroup) ([]UsageSum, error)
 }
 
 // UsageRecord is one model call's usage log entry.
@@ -50,6 +59,9 @@ type UsageRecord struct {
 	LatencyMs int64 `json:"latency_ms"`
 	// Status is "ok" or the error code the call ended with.
 	Status string `json:"status"`
+	// Cost is what the call cost at the prices in force when its record
+	// was written; nil when unknown (the model has no price).
+	Cost *pricing.Micros `json:"cost_usd,omitempty"`
 }
 
 // CheckUsage reports why r cannot be stored, if it cannot.

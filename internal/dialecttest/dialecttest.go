@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/runtime/tools"
@@ -124,7 +125,15 @@ type Options struct {
 	// write-back and statistics), so the memory manager's background
 	// calls do not interleave with a case's scripted ones.
 	Memory *memory.Options
+	// Prices price the calls; nil means Prices.
+	Prices []pricing.Price
 }
+
+// Prices are the harness's default prices: the scripted gpt-test models
+// at $1.50 per million input tokens and $6 per million output tokens
+// (1.5 and 6 micro-dollars a token); other models (o-test…) have none,
+// so goldens show both a cost and an unknown one.
+var Prices = []pricing.Price{{Model: "gpt-test*", Rates: pricing.Rates{Input: 1_500_000, Output: 6_000_000}}}
 
 // New builds a harness for dialect name with agents declared.
 func New(t testing.TB, name string, script *Script, agents ...*adapters.Agent) *Harness {
@@ -153,9 +162,17 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 	if opts.Memory != nil {
 		mem = *opts.Memory
 	}
+	prices := opts.Prices
+	if prices == nil {
+		prices = Prices
+	}
+	table, err := pricing.NewTable(prices, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt, err := runtime.New(runtime.Config{
 		Store: store, Providers: map[string]adapters.Provider{"script": script}, Agents: agents,
-		Now: now, UsageFlushInterval: time.Millisecond,
+		Now: now, UsageFlushInterval: time.Millisecond, Prices: table,
 		Tools: opts.Tools, Routes: opts.Routes, PausedRunTTL: opts.PausedRunTTL, Memory: mem,
 	})
 	if err != nil {

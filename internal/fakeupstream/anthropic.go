@@ -57,9 +57,10 @@ type Anthropic struct {
 	StreamError string
 	// OmitUsage drops usage from responses.
 	OmitUsage bool
-	// CacheRead is reported as cache_read_input_tokens, on top of the
-	// uncached input_tokens.
-	CacheRead int
+	// CacheRead and CacheWrite are reported as cache_read_input_tokens
+	// and cache_creation_input_tokens, on top of the uncached
+	// input_tokens.
+	CacheRead, CacheWrite int
 	// APIKey, when set, must be the request's x-api-key (else 401).
 	APIKey string
 	// HoldLast, when set, makes a stream wait before its last token until
@@ -228,7 +229,7 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		stop = "tool_use"
 	}
 	inTokens := PromptTokens(nmsg)
-	startUsage := fmt.Sprintf(`{"input_tokens":%d,"cache_creation_input_tokens":0,"cache_read_input_tokens":%d,"output_tokens":1}`, inTokens, a.CacheRead)
+	startUsage := fmt.Sprintf(`{"input_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d,"output_tokens":1}`, inTokens, a.CacheWrite, a.CacheRead)
 	args := a.ToolArgs
 	if !gjson.Valid(args) || !gjson.Parse(args).IsObject() {
 		args = "{}"
@@ -249,8 +250,8 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		resp := map[string]any{"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
 			"content": content, "stop_reason": stop, "stop_sequence": nil}
 		if !a.OmitUsage {
-			resp["usage"] = json.RawMessage(fmt.Sprintf(`{"input_tokens":%d,"cache_creation_input_tokens":0,"cache_read_input_tokens":%d,"output_tokens":%d}`,
-				inTokens, a.CacheRead, outTokens))
+			resp["usage"] = json.RawMessage(fmt.Sprintf(`{"input_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d,"output_tokens":%d}`,
+				inTokens, a.CacheWrite, a.CacheRead, outTokens))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Request-Id", "req_fake")

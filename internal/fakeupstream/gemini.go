@@ -56,6 +56,9 @@ type Gemini struct {
 	RequireSignatures bool
 	// OmitUsage drops usageMetadata from responses.
 	OmitUsage bool
+	// CachedTokens is reported as cachedContentTokenCount, part of
+	// promptTokenCount (at most all of it).
+	CachedTokens int
 	// HoldLast, when set, makes a stream wait before its last token until
 	// HoldLast is closed (or the client goes away).
 	HoldLast chan struct{}
@@ -350,6 +353,9 @@ func (g *Gemini) generate(w http.ResponseWriter, r *http.Request, req gjson.Resu
 		"totalTokenCount": prompt + candidates + len(thoughts)}
 	if len(thoughts) > 0 {
 		usage["thoughtsTokenCount"] = len(thoughts)
+	}
+	if g.CachedTokens > 0 {
+		usage["cachedContentTokenCount"] = min(g.CachedTokens, prompt)
 	}
 	var args map[string]any
 	if toolCall {

@@ -47,6 +47,9 @@ type OpenAI struct {
 	Status int
 	// OmitUsage drops usage from responses.
 	OmitUsage bool
+	// CachedTokens is reported as prompt_tokens_details.cached_tokens,
+	// part of prompt_tokens (at most all of them).
+	CachedTokens int
 	// Models are what GET /v1/models lists; nil means DefaultModels.
 	Models []string
 	// HoldLast, when set, makes a stream wait before its last token until
@@ -181,8 +184,8 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	toolCall := len(offered) > 0
-	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,"completion_tokens_details":{"reasoning_tokens":%d}}`,
-		PromptTokens(nmsg), len(words)+len(reasoning), PromptTokens(nmsg)+len(words)+len(reasoning), len(reasoning))
+	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,"prompt_tokens_details":{"cached_tokens":%d},"completion_tokens_details":{"reasoning_tokens":%d}}`,
+		PromptTokens(nmsg), len(words)+len(reasoning), PromptTokens(nmsg)+len(words)+len(reasoning), min(o.CachedTokens, PromptTokens(nmsg)), len(reasoning))
 	if toolCall {
 		words = nil
 		usage = fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":5,"total_tokens":%d}`, PromptTokens(nmsg), PromptTokens(nmsg)+5)

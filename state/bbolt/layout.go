@@ -8,7 +8,7 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// The on-disk layout of schema version 2. Every name below is a bucket at
+// The on-disk layout of schema version 3. Every name below is a bucket at
 // the root of the bbolt file; values are JSON unless noted. (Stores of an
 // older version are migrated when opened: migrate.go.)
 //
@@ -21,6 +21,7 @@ import (
 //	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → state.UsageRecord (binary, usagecodec.go)
 //	usageids  record id → usage key (records already stored: a retried batch adds nothing twice)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
+//	spend     scope \0 YYYY-MM → micro-dollars of the records with a known cost (8-byte BE int64)
 //	tiers     name → state.Tier (tiers set through the admin API)
 //	runs      tenant \0 id → state.Run (paused runs)
 //	counts    tenant \0 name → count (8-byte BE int64; counts.go)
@@ -51,6 +52,7 @@ var (
 	bucketUsage    = []byte("usage")
 	bucketUsageIDs = []byte("usageids")
 	bucketCounters = []byte("counters")
+	bucketSpend    = []byte("spend")
 	bucketTiers    = []byte("tiers")
 	bucketRuns     = []byte("runs")
 	bucketCounts   = []byte("counts")
@@ -64,7 +66,7 @@ var (
 	bucketResponses    = []byte("responses")
 	bucketDeclaredKeys = []byte("declaredkeys")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketUsageIDs, bucketCounters, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources, bucketVersions, bucketResponses, bucketDeclaredKeys}
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketUsageIDs, bucketCounters, bucketSpend, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources, bucketVersions, bucketResponses, bucketDeclaredKeys}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")
@@ -73,7 +75,7 @@ var (
 
 // schemaVersion is the layout version this build writes and reads; it
 // opens stores of older versions by migrating them (migrate.go).
-const schemaVersion = 2
+const schemaVersion = 3
 
 // join returns a \0 b as a fresh key.
 func join(a, b string) []byte {

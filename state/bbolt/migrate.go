@@ -17,6 +17,19 @@ import (
 // migration is written.
 var migrations = [schemaVersion - 1]func(tx *bolt.Tx) error{
 	migrateSessionsPerAgent, // 1 → 2
+	migrateCosts,            // 2 → 3
+}
+
+// migrateCosts makes a store of schema 2 one of schema 3: usage records
+// gain a cost (codec version 2; records of version 1 read back with an
+// unknown cost) and the spend bucket keeps the monthly spend counters.
+// Nothing is rewritten: the costs of records written before are unknown,
+// so the months they fall in start with no spend. The version is raised
+// so that an older agentgate, which cannot read version 2 records,
+// refuses the file instead of failing on its usage log.
+func migrateCosts(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists(bucketSpend)
+	return err
 }
 
 // Schema version 1's buckets of sessions and their turns, keyed by tenant

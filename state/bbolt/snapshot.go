@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -106,13 +107,18 @@ func exportUsage(tx *bolt.Tx, fn func(*state.Record) error) error {
 	})
 }
 
+// exportCounters exports each monthly counter with its spend (a spend
+// counter exists only beside a token counter: both are written for every
+// record).
 func exportCounters(tx *bolt.Tx, fn func(*state.Record) error) error {
+	spend := tx.Bucket(bucketSpend)
 	return tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
 		scope, month, ok := bytes.Cut(k, []byte{0})
 		if !ok {
 			return fmt.Errorf("state: counter key %q: %w", k, ErrCorrupt)
 		}
-		return fn(&state.Record{Counter: &state.CounterRecord{Scope: string(scope), Month: string(month), Tokens: decodeInt64(v)}})
+		return fn(&state.Record{Counter: &state.CounterRecord{Scope: string(scope), Month: string(month), Tokens: decodeInt64(v),
+			Spend: pricing.Micros(decodeInt64(spend.Get(k)))}})
 	})
 }
 
@@ -290,7 +296,11 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		}
 		return nil
 	case r.Counter != nil:
-		return tx.Bucket(bucketCounters).Put(join(r.Counter.Scope, r.Counter.Month), encodeInt64(r.Counter.Tokens))
+		k := join(r.Counter.Scope, r.Counter.Month)
+		if err := tx.Bucket(bucketSpend).Put(k, encodeInt64(int64(r.Counter.Spend))); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCounters).Put(k, encodeInt64(r.Counter.Tokens))
 	case r.Count != nil:
 		return tx.Bucket(bucketCounts).Put(join(r.Count.Tenant, r.Count.Name), encodeInt64(r.Count.N))
 	case r.Memory != nil:

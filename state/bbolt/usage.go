@@ -8,13 +8,15 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
 // AppendUsage stores usage records in one transaction and adds their
-// input plus output tokens to the monthly counters "key:<KeyID>" (when
-// KeyID is set) and "tenant:<Tenant>" of the record's month. A record
-// whose id is stored already (a retried batch) is skipped.
+// input plus output tokens, and their known costs, to the monthly
+// counters "key:<KeyID>" (when KeyID is set) and "tenant:<Tenant>" of the
+// record's month. A record whose id is stored already (a retried batch)
+// is skipped.
 func (b *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error {
 	if err := b.enter(ctx); err != nil {
 		return err
@@ -31,10 +33,10 @@ func (b *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error
 		vals[i] = encodeUsage(&recs[i])
 	}
 	return b.update(func(tx *bolt.Tx) error {
-		usage, ids, counters := tx.Bucket(bucketUsage), tx.Bucket(bucketUsageIDs), tx.Bucket(bucketCounters)
+		usage, ids, counters, spent := tx.Bucket(bucketUsage), tx.Bucket(bucketUsageIDs), tx.Bucket(bucketCounters), tx.Bucket(bucketSpend)
 		// A batch holds many records of few keys: sum each counter first
 		// and write it once.
-		sums := map[string]int64{}
+		sums, spend := map[string]int64{}, map[string]int64{}
 		for i := range recs {
 			r := &recs[i]
 			if r.ID != "" && ids.Get([]byte(r.ID)) != nil {
@@ -54,18 +56,34 @@ func (b *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error
 				}
 			}
 			tokens := int64(r.InputTokens) + int64(r.OutputTokens)
-			if r.KeyID != "" {
-				sums[string(counterKey("key:"+r.KeyID, r.Time))] += tokens
+			scopes := [2]string{"tenant:" + r.Tenant, "key:" + r.KeyID}
+			for _, scope := range scopes[:1+boolInt(r.KeyID != "")] {
+				k := string(counterKey(scope, r.Time))
+				sums[k] += tokens
+				if r.Cost != nil {
+					spend[k] += int64(*r.Cost)
+				}
 			}
-			sums[string(counterKey("tenant:"+r.Tenant, r.Time))] += tokens
 		}
 		for k, n := range sums {
 			if err := counters.Put([]byte(k), encodeInt64(decodeInt64(counters.Get([]byte(k)))+n)); err != nil {
 				return err
 			}
 		}
+		for k, n := range spend {
+			if err := spent.Put([]byte(k), encodeInt64(decodeInt64(spent.Get([]byte(k)))+n)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // ListUsage returns tenant's most recent usage records, newest first, at
@@ -112,4 +130,87 @@ func (b *Store) MonthlyTokens(ctx context.Context, scope string, t time.Time) (i
 		return nil
 	})
 	return n, err
+}
+
+// MonthlySpend returns the micro-dollars of the records with a known cost
+// of a counter scope ("key:<id>" or "tenant:<name>") in the calendar month
+// (UTC) of t.
+func (b *Store) MonthlySpend(ctx context.Context, scope string, t time.Time) (pricing.Micros, error) {
+	if err := b.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer b.exit()
+	if !state.ValidName(scope) {
+		return 0, nil
+	}
+	var n int64
+	err := b.view(func(tx *bolt.Tx) error {
+		n = decodeInt64(tx.Bucket(bucketSpend).Get(counterKey(scope, t)))
+		return nil
+	})
+	return pricing.Micros(n), err
+}
+
+// SumUsage adds up the records f selects, grouped by by. Records are kept
+// by tenant, then time: a tenant's records of [From, To) are one range of
+// keys, and without a tenant each tenant's range is visited in turn.
+func (b *Store) SumUsage(ctx context.Context, f state.UsageFilter, by state.UsageGroup) ([]state.UsageSum, error) {
+	if err := b.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer b.exit()
+	if !state.ValidName(f.Tenant) || !state.ValidName(f.KeyID) {
+		return nil, nil
+	}
+	groups := map[string]*state.UsageSum{}
+	err := b.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketUsage).Cursor()
+		next, _ := c.First()
+		if f.Tenant != "" {
+			next = []byte(f.Tenant) // the loop below visits this tenant only
+		}
+		for next != nil {
+			tenant := f.Tenant
+			if tenant == "" {
+				t, _, ok := bytes.Cut(next, []byte{0})
+				if !ok {
+					return fmt.Errorf("state: usage key %q: %w", next, ErrCorrupt)
+				}
+				tenant = string(t)
+			}
+			prefix := join(tenant, "")
+			from := prefix
+			if !f.From.IsZero() {
+				from = usageKey(tenant, f.From, 0)
+			}
+			for k, v := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				var r state.UsageRecord
+				if err := decodeUsage(v, &r); err != nil {
+					return fmt.Errorf("state: usage record of tenant %q: %w", tenant, ErrCorrupt)
+				}
+				if !f.To.IsZero() && !r.Time.Before(f.To) {
+					break
+				}
+				if f.KeyID != "" && r.KeyID != f.KeyID {
+					continue
+				}
+				g := by.Of(&r)
+				sum := groups[g]
+				if sum == nil {
+					sum = &state.UsageSum{Group: g}
+					groups[g] = sum
+				}
+				sum.Add(&r)
+			}
+			if f.Tenant != "" {
+				break
+			}
+			next, _ = c.Seek(prefixEnd(prefix)) // the next tenant's first record
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return state.SortedSums(groups), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -12,16 +13,22 @@ import (
 // so they are kept in a compact binary form rather than JSON: a version
 // byte, then each string as a uvarint length and its bytes, each number
 // as a varint, in the order below. It takes about a third of the JSON's
-// pages, and pages are what a commit writes.
-const usageCodecV1 = 1
+// pages, and pages are what a commit writes. Version 2 adds the cost:
+// after the estimated flag, a byte saying whether it is known, then (if
+// so) its micro-dollars as a varint. Version 1 records (written before
+// costs existed) read back with an unknown cost.
+const (
+	usageCodecV1 = 1
+	usageCodecV2 = 2
+)
 
 func encodeUsage(r *state.UsageRecord) []byte {
-	n := 1 + 10*6 + 1
+	n := 1 + 10*6 + 2 + binary.MaxVarintLen64
 	for _, s := range usageStrings(r) {
 		n += binary.MaxVarintLen64 + len(*s)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, usageCodecV1)
+	b = append(b, usageCodecV2)
 	b = binary.AppendVarint(b, r.Time.UnixNano())
 	for _, s := range usageStrings(r) {
 		b = binary.AppendUvarint(b, uint64(len(*s)))
@@ -30,10 +37,11 @@ func encodeUsage(r *state.UsageRecord) []byte {
 	for _, v := range []int64{int64(r.InputTokens), int64(r.OutputTokens), int64(r.ReasoningTokens), int64(r.CachedTokens), r.LatencyMs} {
 		b = binary.AppendVarint(b, v)
 	}
-	if r.Estimated {
-		return append(b, 1)
+	b = append(b, byte(boolInt(r.Estimated)))
+	if r.Cost == nil {
+		return append(b, 0)
 	}
-	return append(b, 0)
+	return binary.AppendVarint(append(b, 1), int64(*r.Cost))
 }
 
 // strings lists the record's string fields in codec order.
@@ -44,9 +52,10 @@ func usageStrings(r *state.UsageRecord) [10]*string {
 var errUsageCodec = errors.New("malformed usage record")
 
 func decodeUsage(b []byte, r *state.UsageRecord) error {
-	if len(b) == 0 || b[0] != usageCodecV1 {
+	if len(b) == 0 || (b[0] != usageCodecV1 && b[0] != usageCodecV2) {
 		return errUsageCodec
 	}
+	version := b[0]
 	b = b[1:]
 	nanos, n := binary.Varint(b)
 	if n <= 0 {
@@ -71,9 +80,32 @@ func decodeUsage(b []byte, r *state.UsageRecord) error {
 		ints[i], b = v, b[n:]
 	}
 	r.InputTokens, r.OutputTokens, r.ReasoningTokens, r.CachedTokens, r.LatencyMs = int(ints[0]), int(ints[1]), int(ints[2]), int(ints[3]), ints[4]
-	if len(b) != 1 {
+	if len(b) < 1 {
 		return errUsageCodec
 	}
-	r.Estimated = b[0] == 1
+	r.Estimated, b = b[0] == 1, b[1:]
+	r.Cost = nil
+	if version == usageCodecV1 {
+		if len(b) != 0 {
+			return errUsageCodec
+		}
+		return nil
+	}
+	if len(b) < 1 {
+		return errUsageCodec
+	}
+	known, b := b[0], b[1:]
+	if known == 0 {
+		if len(b) != 0 {
+			return errUsageCodec
+		}
+		return nil
+	}
+	cost, n := binary.Varint(b)
+	if n <= 0 || n != len(b) {
+		return errUsageCodec
+	}
+	c := pricing.Micros(cost)
+	r.Cost = &c
 	return nil
 }

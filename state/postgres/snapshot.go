@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -86,9 +87,12 @@ func (s *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			u, err := scanUsage(r)
 			return &state.Record{Usage: &u}, err
 		}},
-		{"SELECT scope, month, tokens FROM counters ORDER BY scope, month", func(r pgx.Rows) (*state.Record, error) {
+		{"SELECT scope, month, tokens, spend_micros FROM counters ORDER BY scope, month", func(r pgx.Rows) (*state.Record, error) {
 			c := new(state.CounterRecord)
-			return &state.Record{Counter: c}, r.Scan(&c.Scope, &c.Month, &c.Tokens)
+			var spend int64
+			err := r.Scan(&c.Scope, &c.Month, &c.Tokens, &spend)
+			c.Spend = pricing.Micros(spend)
+			return &state.Record{Counter: c}, err
 		}},
 		{"SELECT tenant, name, n FROM counts ORDER BY tenant, name", func(r pgx.Rows) (*state.Record, error) {
 			c := new(state.CountRecord)
@@ -399,16 +403,22 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 		if err := state.CheckUsage(u); err != nil {
 			return err
 		}
+		var cost *int64
+		if u.Cost != nil {
+			n := int64(*u.Cost)
+			cost = &n
+		}
 		b.Queue(`INSERT INTO usage (id, at, tenant, key_id, dialect, agent_id, model, provider, session_id, parent_id,
-			input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 			ON CONFLICT (id) WHERE id <> '' DO NOTHING`,
 			u.ID, u.Time, u.Tenant, u.KeyID, u.Dialect, u.AgentID, u.Model, u.Provider, u.SessionID, u.ParentID,
-			u.InputTokens, u.OutputTokens, u.ReasoningTokens, u.CachedTokens, u.Estimated, u.LatencyMs, u.Status)
+			u.InputTokens, u.OutputTokens, u.ReasoningTokens, u.CachedTokens, u.Estimated, u.LatencyMs, u.Status, cost)
 	case r.Counter != nil:
 		c := r.Counter
-		b.Queue(`INSERT INTO counters (scope, month, tokens) VALUES ($1, $2, $3) ON CONFLICT (scope, month) DO UPDATE SET tokens = excluded.tokens`,
-			c.Scope, c.Month, c.Tokens)
+		b.Queue(`INSERT INTO counters (scope, month, tokens, spend_micros) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (scope, month) DO UPDATE SET tokens = excluded.tokens, spend_micros = excluded.spend_micros`,
+			c.Scope, c.Month, c.Tokens, int64(c.Spend))
 	case r.Count != nil:
 		c := r.Count
 		b.Queue(`INSERT INTO counts (tenant, name, n) VALUES ($1, $2, $3) ON CONFLICT (tenant, name) DO UPDATE SET n = excluded.n`, c.Tenant, c.Name, c.N)

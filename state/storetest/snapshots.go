@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -139,7 +140,7 @@ func Fill(t testing.TB, s state.Store) {
 	must(t, s.PutKey(ctx, key("k2", "t2", day)))
 	_, err := s.DeclaredKeysSeen(ctx, []string{"cfg_a"}, day.Add(-time.Hour))
 	must(t, err)
-	must(t, s.PutTier(ctx, &state.Tier{Name: "gold", MonthlyTokens: 1000, RPM: 10, Models: []string{"gpt-*"}}))
+	must(t, s.PutTier(ctx, &state.Tier{Name: "gold", MonthlyTokens: 1000, RPM: 10, Models: []string{"gpt-*"}, MonthlyBudgetUSD: 12_500_000}))
 	for i := 1; i <= 3; i++ {
 		must(t, s.AppendTurn(ctx, &state.Session{Tenant: "t1", AgentID: "ag", Project: "p", ID: "conv", Created: day}, turn("conv", i)))
 	}
@@ -148,8 +149,9 @@ func Fill(t testing.TB, s state.Store) {
 		Model: "m", Messages: turn("run", 1), Turn: turn("run", 1)[:1],
 		Pending: []state.PendingCall{{ToolCall: adapters.ToolCall{ID: "c1", Name: "send", Arguments: `{}`}, RequiresConfirmation: true}},
 		Usage:   adapters.Usage{InputTokens: 3}, Iterations: 1, Created: day, Expires: day.Add(24 * time.Hour)}))
-	must(t, s.AppendUsage(ctx, []state.UsageRecord{usage("u1", "t1", "k1", day, 10, 5), usage("u2", "t1", "k1", day.Add(time.Second), 1, 2),
-		usage("u3", "t2", "k2", day.Add(-40*24*time.Hour), 7, 7)}))
+	u1, u3 := usage("u1", "t1", "k1", day, 10, 5), usage("u3", "t2", "k2", day.Add(-40*24*time.Hour), 7, 7)
+	u1.Cost, u3.Cost = usd(100), usd(7) // u2's cost is unknown
+	must(t, s.AppendUsage(ctx, []state.UsageRecord{u1, usage("u2", "t1", "k1", day.Add(time.Second), 1, 2), u3}))
 	_, err = s.AddCount(ctx, "t1", "exec/p/ag", 3)
 	must(t, err)
 	must(t, s.PutMemories(ctx, []*state.Memory{memory("t1", "ag", "m1", day), memory("t1", "ag", "m2", day.Add(time.Minute))}))
@@ -184,7 +186,7 @@ func CheckFilled(t testing.TB, s state.Store) {
 	if seen, err := s.DeclaredKeysSeen(ctx, []string{"cfg_a"}, day); err != nil || !seen["cfg_a"].Equal(day.Add(-time.Hour)) {
 		t.Errorf("declared key seen: %v %v", seen, err)
 	}
-	if tiers, err := s.ListTiers(ctx); err != nil || len(tiers) != 1 || tiers[0].RPM != 10 {
+	if tiers, err := s.ListTiers(ctx); err != nil || len(tiers) != 1 || tiers[0].RPM != 10 || tiers[0].MonthlyBudgetUSD != 12_500_000 {
 		t.Errorf("tiers: %+v %v", tiers, err)
 	}
 	k := state.SessionKey{Tenant: "t1", AgentID: "ag", Project: "p", ID: "conv"}
@@ -205,8 +207,18 @@ func CheckFilled(t testing.TB, s state.Store) {
 	if n, err := s.MonthlyTokens(ctx, "key:k2", day.Add(-40*24*time.Hour)); err != nil || n != 14 {
 		t.Errorf("MonthlyTokens of another month = %d, %v", n, err)
 	}
-	if recs, err := s.ListUsage(ctx, "t1", 10); err != nil || len(recs) != 2 || recs[0].ID != "u2" {
+	if recs, err := s.ListUsage(ctx, "t1", 10); err != nil || len(recs) != 2 || recs[0].ID != "u2" || recs[0].Cost != nil ||
+		recs[1].Cost == nil || *recs[1].Cost != 100 {
 		t.Errorf("usage: %+v %v", recs, err)
+	}
+	for _, tc := range []struct {
+		scope string
+		at    time.Time
+		want  pricing.Micros
+	}{{"key:k1", day, 100}, {"tenant:t1", day, 100}, {"key:k2", day.Add(-40 * 24 * time.Hour), 7}} {
+		if n, err := s.MonthlySpend(ctx, tc.scope, tc.at); err != nil || n != tc.want {
+			t.Errorf("MonthlySpend(%s) = %d, %v; want %d", tc.scope, n, err, tc.want)
+		}
 	}
 	if c, err := s.CountsWithPrefix(ctx, "t1", "exec/"); err != nil || c["exec/p/ag"] != 3 {
 		t.Errorf("counts: %v %v", c, err)

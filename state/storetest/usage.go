@@ -16,6 +16,10 @@ var usageTests = []Test{
 	single("MonthlyTokens", testMonthlyTokens),
 	single("RetriedBatch", testUsageRetriedBatch),
 	{Name: "ConcurrentWriters", Fn: testUsageConcurrentWriters},
+	single("Cost", testUsageCost),
+	single("MonthlySpend", testMonthlySpend),
+	single("SumUsage", testSumUsage),
+	{Name: "SpendConcurrentWriters", Fn: testSpendConcurrentWriters},
 }
 
 var countTests = []Test{{Name: "AddUp", Fn: testCounts}}

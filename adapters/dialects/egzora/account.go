@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -67,18 +68,24 @@ func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, p *adapters
 
 // profileView is GET /v1/auth/profile. The monthly figures are the key's,
 // for the current calendar month (UTC); total and remaining are null when
-// the key's tier has no monthly limit.
+// the key's tier has no monthly limit. Spent is the known cost of the
+// key's calls this month in dollars (calls of models without a price are
+// not counted); the budget and what remains of it are null when the tier
+// has no monthly budget.
 type profileView struct {
-	Email                  *string `json:"email"`
-	SubscriptionTier       string  `json:"subscription_tier"`
-	TotalMonthlyTokens     *int64  `json:"total_monthly_tokens"`
-	UsedMonthlyTokens      int64   `json:"used_monthly_tokens"`
-	RemainingMonthlyTokens *int64  `json:"remaining_monthly_tokens"`
-	Tenant                 string  `json:"tenant"`
-	KeyID                  string  `json:"key_id"`
-	PeriodStart            string  `json:"period_start"`
-	PeriodEnd              string  `json:"period_end"`
-	ResetAt                string  `json:"reset_at"`
+	Email                     *string         `json:"email"`
+	SubscriptionTier          string          `json:"subscription_tier"`
+	TotalMonthlyTokens        *int64          `json:"total_monthly_tokens"`
+	UsedMonthlyTokens         int64           `json:"used_monthly_tokens"`
+	RemainingMonthlyTokens    *int64          `json:"remaining_monthly_tokens"`
+	SpentMonthlyUSD           pricing.Micros  `json:"spent_monthly_usd"`
+	MonthlyBudgetUSD          *pricing.Micros `json:"monthly_budget_usd"`
+	RemainingMonthlyBudgetUSD *pricing.Micros `json:"remaining_monthly_budget_usd"`
+	Tenant                    string          `json:"tenant"`
+	KeyID                     string          `json:"key_id"`
+	PeriodStart               string          `json:"period_start"`
+	PeriodEnd                 string          `json:"period_end"`
+	ResetAt                   string          `json:"reset_at"`
 }
 
 func (d *Dialect) profile(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
@@ -94,15 +101,24 @@ func (d *Dialect) profile(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 	if err != nil {
 		return err
 	}
+	spent, err := rt.Store().MonthlySpend(ctx, "key:"+p.KeyID, now)
+	if err != nil {
+		return err
+	}
 	start, end := state.MonthStart(now), state.MonthEnd(now)
-	v := profileView{SubscriptionTier: p.Tier, UsedMonthlyTokens: used, Tenant: p.Tenant, KeyID: p.KeyID,
+	v := profileView{SubscriptionTier: p.Tier, UsedMonthlyTokens: used, SpentMonthlyUSD: spent, Tenant: p.Tenant, KeyID: p.KeyID,
 		PeriodStart: start.Format(time.RFC3339), PeriodEnd: end.Format(time.RFC3339), ResetAt: end.Format(time.RFC3339)}
 	if p.Email != "" {
 		v.Email = &p.Email
 	}
-	if tier, ok := rt.Tiers().Get(p.Tier); ok && tier.MonthlyTokens > 0 {
+	tier, ok := rt.Tiers().Get(p.Tier)
+	if ok && tier.MonthlyTokens > 0 {
 		total, remaining := tier.MonthlyTokens, max(tier.MonthlyTokens-used, 0)
 		v.TotalMonthlyTokens, v.RemainingMonthlyTokens = &total, &remaining
+	}
+	if ok && tier.MonthlyBudgetUSD > 0 {
+		budget, remaining := tier.MonthlyBudgetUSD, max(tier.MonthlyBudgetUSD-spent, 0)
+		v.MonthlyBudgetUSD, v.RemainingMonthlyBudgetUSD = &budget, &remaining
 	}
 	dialects.WriteRawJSON(w, http.StatusOK, marshal(v))
 	return nil
@@ -134,6 +150,9 @@ type logView struct {
 	Status string `json:"status"`
 	// Dialect is the API the call came through (egzora, openai, …).
 	Dialect string `json:"dialect"`
+	// CostUSD is what the call cost in dollars at the prices in force
+	// when it was recorded; null when its model has no price.
+	CostUSD *pricing.Micros `json:"cost_usd"`
 }
 
 // logs answers GET /v1/logs with the tenant's most recent usage records,
@@ -172,7 +191,7 @@ func toLogView(rec *state.UsageRecord) logView {
 	v := logView{CreatedAt: formatTime(rec.Time), RunID: rec.ID, AgentID: rec.AgentID, ModelID: rec.Model,
 		Provider: rec.Provider, InputTokens: rec.InputTokens, OutputTokens: rec.OutputTokens,
 		ReasoningTokens: rec.ReasoningTokens, TotalTokens: rec.InputTokens + rec.OutputTokens,
-		Estimated: rec.Estimated, LatencyMs: rec.LatencyMs, Status: rec.Status, Dialect: rec.Dialect}
+		Estimated: rec.Estimated, LatencyMs: rec.LatencyMs, Status: rec.Status, Dialect: rec.Dialect, CostUSD: rec.Cost}
 	if rec.SessionID != "" {
 		v.SessionID = &rec.SessionID
 	}

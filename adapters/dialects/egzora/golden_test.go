@@ -226,7 +226,8 @@ func imageStep(item string) step {
 }
 
 // newHarness builds the harness of a case: the declared agents, a stored
-// draft agent of tenant-a, and a "pro" tier of 1000 monthly tokens
+// draft agent of tenant-a, and a "pro" tier of 1000 monthly tokens and a
+// monthly budget of $0.001
 // (tenant B's "free" tier is not configured: unlimited).
 func newHarness(t *testing.T, scripts []string) *dialecttest.Harness {
 	t.Helper()
@@ -244,7 +245,7 @@ func newHarness(t *testing.T, scripts []string) *dialecttest.Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Runtime.Tiers().Put(t.Context(), h.Store, state.Tier{Name: "pro", MonthlyTokens: 1000}); err != nil {
+	if err := h.Runtime.Tiers().Put(t.Context(), h.Store, state.Tier{Name: "pro", MonthlyTokens: 1000, MonthlyBudgetUSD: 1_000}); err != nil {
 		t.Fatal(err)
 	}
 	return h
