@@ -102,6 +102,12 @@ var tokenTypeNames = [numTokenTypes]string{"input", "output", "reasoning", "cach
 
 // The collectors are package-level so their values survive config reloads;
 // every App Provision registers them into that config's registry.
+//
+// Requests, tokens and cost are always counted per tenant, whatever
+// tenant_label says: with it on the tenant vectors are exported as
+// counted, with it off summed over tenants (tenantFamily). A reload that
+// turns the option on or off thus changes how the same counts are shown,
+// and no series loses its value.
 var (
 	requestLabels = []string{"dialect", "agent", "model", "provider", "outcome"}
 	tokenLabels   = []string{"type", "model", "provider", "agent"}
@@ -111,10 +117,10 @@ var (
 	tokensOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "tokens_total",
 		Help: "Tokens used, as the upstream reported them (estimated when it reported none), by type (input, output, reasoning, cached), model, provider and agent. Reasoning is part of output and cached part of input."}
 
-	requestsVec       = prometheus.NewCounterVec(requestsOpts, requestLabels)
-	requestsTenantVec = prometheus.NewCounterVec(requestsOpts, append(requestLabels[:len(requestLabels):len(requestLabels)], "tenant"))
-	tokensVec         = prometheus.NewCounterVec(tokensOpts, tokenLabels)
-	tokensTenantVec   = prometheus.NewCounterVec(tokensOpts, append(tokenLabels[:len(tokenLabels):len(tokenLabels)], "tenant"))
+	requestsTenantVec = prometheus.NewCounterVec(requestsOpts, withTenant(requestLabels))
+	tokensTenantVec   = prometheus.NewCounterVec(tokensOpts, withTenant(tokenLabels))
+	requestsSummed    = sumTenants(requestsTenantVec, requestsOpts, requestLabels)
+	tokensSummed      = sumTenants(tokensTenantVec, tokensOpts, tokenLabels)
 
 	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "agentgate", Name: "request_duration_seconds",
 		Help:    "Time from a dialect request's arrival to the end of its answer (the whole stream for streams), by dialect, model and provider.",
@@ -141,8 +147,8 @@ var (
 	costOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "cost_usd_total",
 		Help: "What model calls cost in US dollars at the configured prices, by model, provider and agent; calls of models without a price are not counted."}
 	costLabels    = []string{"model", "provider", "agent"}
-	costVec       = prometheus.NewCounterVec(costOpts, costLabels)
-	costTenantVec = prometheus.NewCounterVec(costOpts, append(costLabels[:len(costLabels):len(costLabels)], "tenant"))
+	costTenantVec = prometheus.NewCounterVec(costOpts, withTenant(costLabels))
+	costSummed    = sumTenants(costTenantVec, costOpts, costLabels)
 
 	tenantBudgetUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_used_usd",
 		Help: "US dollars a tenant has spent this calendar month (UTC), as of its latest admitted request (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
@@ -187,7 +193,7 @@ func newMetrics(ctx caddy.Context, cfg *MetricsConfig) (*metrics, error) {
 	if m.tenant {
 		cs = append(cs, requestsTenantVec, tokensTenantVec, costTenantVec, tenantQuotaUsed, tenantQuotaLimit, tenantBudgetUsed, tenantBudgetLimit)
 	} else {
-		cs = append(cs, requestsVec, tokensVec, costVec)
+		cs = append(cs, requestsSummed, tokensSummed, costSummed)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -236,7 +242,7 @@ func (m *metrics) tenantBudget(tenant string, spent, budget pricing.Micros) {
 // observe records one finished request.
 func (dm *dialectMetrics) observe(snap *runtime.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
-	if dm.m.tenant && p != nil {
+	if p != nil {
 		tenant = p.Tenant
 	}
 	s := dm.m.series(dm.name, snap.AgentID, snap.Model, snap.Provider, tenant)
@@ -258,11 +264,9 @@ func (dm *dialectMetrics) observe(snap *runtime.MeterSnapshot, p *adapters.Princ
 	}
 }
 
-// seriesKey is a request's raw label values; tenanted tells the two
-// families of requests and tokens apart.
+// seriesKey is a request's raw label values.
 type seriesKey struct {
 	dialect, agent, model, provider, tenant string
-	tenanted                                bool
 }
 
 // series holds the collector children of one label tuple, so a request
@@ -270,7 +274,6 @@ type seriesKey struct {
 type series struct {
 	// dialect, agent, model, provider, tenant after bounding.
 	dialect, agent, model, provider, tenant string
-	tenanted                                bool
 
 	duration prometheus.Observer
 	outcomes [numOutcomes]atomic.Pointer[prometheus.Counter]
@@ -293,11 +296,7 @@ type usageSeries struct {
 func (u *usageSeries) cost() prometheus.Counter {
 	u.costOnce.Do(func() {
 		s := u.s
-		if s.tenanted {
-			u.costSeries = costTenantVec.WithLabelValues(s.model, s.provider, s.agent, s.tenant)
-		} else {
-			u.costSeries = costVec.WithLabelValues(s.model, s.provider, s.agent)
-		}
+		u.costSeries = costTenantVec.WithLabelValues(s.model, s.provider, s.agent, s.tenant)
 	})
 	return u.costSeries
 }
@@ -306,12 +305,7 @@ func (s *series) requests(o outcome) prometheus.Counter {
 	if c := s.outcomes[o].Load(); c != nil {
 		return *c
 	}
-	var c prometheus.Counter
-	if s.tenanted {
-		c = requestsTenantVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String(), s.tenant)
-	} else {
-		c = requestsVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String())
-	}
+	c := requestsTenantVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String(), s.tenant)
 	s.outcomes[o].Store(&c) // a racing request stores the same child
 	return c
 }
@@ -324,11 +318,7 @@ func (s *series) usage() *usageSeries {
 			ttft:     timeToFirstToken.WithLabelValues(s.model, s.provider),
 		}
 		for i, typ := range tokenTypeNames {
-			if s.tenanted {
-				u.tokens[i] = tokensTenantVec.WithLabelValues(typ, s.model, s.provider, s.agent, s.tenant)
-			} else {
-				u.tokens[i] = tokensVec.WithLabelValues(typ, s.model, s.provider, s.agent)
-			}
+			u.tokens[i] = tokensTenantVec.WithLabelValues(typ, s.model, s.provider, s.agent, s.tenant)
 		}
 		s.usageSeries = u
 	})
@@ -342,7 +332,7 @@ type seriesCache struct {
 }
 
 func (m *metrics) series(dialect, agent, model, provider, tenant string) *series {
-	k := seriesKey{dialect: dialect, agent: agent, model: model, provider: provider, tenant: tenant, tenanted: m.tenant}
+	k := seriesKey{dialect: dialect, agent: agent, model: model, provider: provider, tenant: tenant}
 	c := &m.cache
 	c.mu.RLock()
 	s, ok := c.m[k]
@@ -368,10 +358,7 @@ func (m *metrics) series(dialect, agent, model, provider, tenant string) *series
 func newSeries(k seriesKey) *series {
 	s := &series{
 		dialect: k.dialect, agent: agentValues.get(k.agent), model: modelValues.get(k.model),
-		provider: providerValues.get(k.provider), tenanted: k.tenanted,
-	}
-	if k.tenanted {
-		s.tenant = tenantValues.get(k.tenant)
+		provider: providerValues.get(k.provider), tenant: tenantValues.get(k.tenant),
 	}
 	s.duration = requestDuration.WithLabelValues(s.dialect, s.model, s.provider)
 	return s
