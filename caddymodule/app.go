@@ -87,6 +87,12 @@ type App struct {
 	clock         clock.Clock
 	backend       *backend
 	storeLocation string
+	// storeBackend names the storage module (bbolt, postgres); loaded is
+	// when this config was provisioned; providerInfos describe the
+	// providers for the status.
+	storeBackend  string
+	loaded        time.Time
+	providerInfos []providerInfo
 	tools         *toolset
 	runtime       *runtime.Runtime
 	keys          *keyring
@@ -202,6 +208,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if testClock != nil {
 		a.clock = testClock
 	}
+	a.loaded = a.clock.Now()
+	firstProvision.once.Do(func() { firstProvision.at = a.loaded })
 	var err error
 	if a.metrics, err = newMetrics(ctx, a.Metrics); err != nil {
 		return err
@@ -212,6 +220,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.storeLocation = opener.Location()
+	if m, ok := opener.(caddy.Module); ok {
+		a.storeBackend = m.CaddyModule().ID.Name()
+	}
 	be, err := acquireBackend(opener, time.Duration(a.UsageFlushInterval), a.clock, a.log)
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
@@ -232,7 +243,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}
-		providers[pc.Name] = meterProvider(pc.Name, p, a.log)
+		providers[pc.Name] = meterProvider(pc.Name, p, a.log, a.clock.Now)
+		a.providerInfos = append(a.providerInfos, pc.info(p, repl))
 		for _, m := range pc.Models {
 			routes = append(routes, runtime.Route{Pattern: m, Provider: pc.Name})
 		}

@@ -470,13 +470,16 @@ func countRefusal(o outcome, err error) {
 }
 
 // meteredProvider counts a provider's failed calls in
-// agentgate_upstream_errors_total and logs each at DEBUG. It forwards
+// agentgate_upstream_errors_total, logs each at DEBUG and keeps the
+// provider's latest success and failure for the status. It forwards
 // adapters.Embedder; any optional provider interface added later must be
 // forwarded here too.
 type meteredProvider struct {
 	adapters.Provider
-	name string
-	log  *zap.Logger
+	name  string
+	log   *zap.Logger
+	now   func() time.Time
+	state *providerState
 }
 
 type meteredEmbedder struct {
@@ -485,9 +488,9 @@ type meteredEmbedder struct {
 }
 
 // meterProvider wraps p, named name in the configuration; log is where
-// its failed calls are logged.
-func meterProvider(name string, p adapters.Provider, log *zap.Logger) adapters.Provider {
-	mp := &meteredProvider{Provider: p, name: name, log: log}
+// its failed calls are logged, now the clock their times are read from.
+func meterProvider(name string, p adapters.Provider, log *zap.Logger, now func() time.Time) adapters.Provider {
+	mp := &meteredProvider{Provider: p, name: name, log: log, now: now, state: stateOf(name)}
 	if e, ok := p.(adapters.Embedder); ok {
 		return &meteredEmbedder{meteredProvider: mp, e: e}
 	}
@@ -505,7 +508,7 @@ func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit 
 	if x != nil {
 		attempt = x.attempts.begin()
 	}
-	start := time.Now()
+	start := p.now()
 	var emitErr error
 	err := p.Provider.Chat(ctx, req, func(ev adapters.Event) error {
 		err := emit(ev)
@@ -514,13 +517,8 @@ func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit 
 		}
 		return err
 	})
-	if err != nil && emitErr == nil {
-		countUpstreamError(ctx, p.name, err)
-		f := callFailure{err: err, provider: p.name, model: req.Model, attempt: attempt, latency: time.Since(start)}
-		if x != nil {
-			x.attempts.fail(f)
-		}
-		logAttemptFailure(p.log, ctx, f)
+	if emitErr == nil {
+		p.done(ctx, x, req.Model, attempt, start, err)
 	}
 	if x != nil {
 		x.noteCall(ctx, err, emitErr)
@@ -530,13 +528,47 @@ func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit 
 
 // Embed implements adapters.Embedder.
 func (p *meteredEmbedder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, adapters.Usage, error) {
-	start := time.Now()
+	start := p.now()
 	v, u, err := p.e.Embed(ctx, model, inputs)
-	if err != nil {
-		countUpstreamError(ctx, p.name, err)
-		logAttemptFailure(p.log, ctx, callFailure{err: err, provider: p.name, model: model, attempt: 1, latency: time.Since(start)})
-	}
+	p.done(ctx, nil, model, 1, start, err)
 	return v, u, err
+}
+
+// done accounts one call that started at start and ended with err, for
+// x's request if x is not nil (nil: a call no request made, or an
+// embedding).
+func (p *meteredProvider) done(ctx context.Context, x *exchange, model string, attempt int, start time.Time, err error) {
+	end := p.now()
+	if err == nil {
+		p.state.succeeded(end)
+		return
+	}
+	countUpstreamError(ctx, p.name, err)
+	if ctx.Err() == nil && providerFault(err) {
+		p.state.failed(end, model, err)
+	}
+	f := callFailure{err: err, provider: p.name, model: model, attempt: attempt, latency: end.Sub(start)}
+	if x != nil {
+		x.attempts.fail(f)
+	}
+	logAttemptFailure(p.log, ctx, f)
+}
+
+// providerFault reports whether err says the upstream is in trouble: it
+// failed, timed out, could not be reached or rate-limited the gateway;
+// not a request it refused as invalid.
+func providerFault(err error) bool {
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Kind {
+	case adapters.KindUpstream, adapters.KindUnavailable, adapters.KindTimeout:
+		return true
+	case adapters.KindRateLimited:
+		return e.UpstreamStatus != 0
+	}
+	return false
 }
 
 // countUpstreamError counts err if the upstream caused it: an HTTP error

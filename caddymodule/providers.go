@@ -45,6 +45,19 @@ func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) 
 	return runtime.NewPool(members, nil), nil
 }
 
+// info describes p, built from pc, for the status.
+func (pc ProviderConfig) info(p adapters.Provider, repl *caddy.Replacer) providerInfo {
+	info := providerInfo{name: pc.Name, typ: pc.Type, members: 1}
+	for _, u := range expandAll(repl, append([]string{pc.BaseURL}, pc.BaseURLs...)) {
+		info.baseURLs = append(info.baseURLs, publicURL(u))
+	}
+	if pool, ok := p.(*runtime.Pool); ok {
+		info.cooldowns = pool.Cooldowns
+		info.members = len(pool.Cooldowns())
+	}
+	return info
+}
+
 // expandAll expands placeholders and drops what expands to nothing (an
 // unset {env.X}).
 func expandAll(repl *caddy.Replacer, vals []string) []string {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/caddyserver/caddy/v2"
@@ -64,7 +65,7 @@ func TestRequestLog(t *testing.T) {
 			x := (&metrics{}).dialect("openai").begin(httptest.NewRecorder(), r, log)
 			x.principal = &adapters.Principal{Tenant: "t1", KeyID: "k1"}
 			ctx, _ := x.withMeter(r.Context())
-			p := meterProvider("up", failingProvider{tt.upstream}, log)
+			p := meterProvider("up", failingProvider{tt.upstream}, log, time.Now)
 			for range tt.calls {
 				_ = p.Chat(ctx, &adapters.Request{Model: "m-1"}, func(adapters.Event) error { return nil })
 			}
