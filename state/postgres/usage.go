@@ -48,10 +48,10 @@ ON CONFLICT (scope, month) DO UPDATE SET tokens = counters.tokens + excluded.tok
 // usageColumns are a batch of records as appendUsageSQL's arrays.
 type usageColumns struct {
 	id, tenant, keyID, dialect, agentID, model, provider, sessionID, parentID, status, errText []string
-	at                                                                                []time.Time
-	input, output, reasoning, cached, ord                                             []int32
-	estimated                                                                         []bool
-	latency                                                                           []int64
+	at                                                                                         []time.Time
+	input, output, reasoning, cached, ord                                                      []int32
+	estimated                                                                                  []bool
+	latency                                                                                    []int64
 	// cost holds each record's micro-dollars, nil when unknown.
 	cost []*int64
 }
