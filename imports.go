@@ -21,6 +21,10 @@ import (
 	_ "github.com/agentgate/agentgate/state/bbolt"
 	_ "github.com/agentgate/agentgate/state/postgres"
 
+	// Limits backends (agentgate.limits): one registration line each.
+	_ "github.com/agentgate/agentgate/limits/memory"
+	_ "github.com/agentgate/agentgate/limits/redis"
+
 	// Providers: one registration line each.
 	_ "github.com/agentgate/agentgate/adapters/providers/anthropic"
 	_ "github.com/agentgate/agentgate/adapters/providers/gemini"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
@@ -167,23 +168,29 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		t := app.clock.Now()
-		q, err := app.backend.limits.Quota(ctx, "key:"+k.ID, t)
+		tier, _ := app.runtime.Tiers().Get(k.Tier)
+		// A key without a quota still has its month's figures (a
+		// maximum every backend counts exactly: 2^53).
+		quota := limits.Rule{Scope: "key:" + k.ID, Kind: limits.MonthlyTokens, Max: 1 << 53}
+		if tier.MonthlyTokens > 0 {
+			quota.Max = tier.MonthlyTokens
+		}
+		d, err := app.limiter.Peek(ctx, []limits.Rule{quota})
 		if err != nil {
 			return err
 		}
+		q := d.States[0]
 		// The spend counters are written with the usage records: commit
 		// those of requests already answered first.
 		if err := app.runtime.Recorder().Flush(ctx); err != nil {
 			return err
 		}
-		spent, err := app.backend.store.MonthlySpend(ctx, "key:"+k.ID, t)
+		spent, err := app.backend.store.MonthlySpend(ctx, "key:"+k.ID, d.Now)
 		if err != nil {
 			return err
 		}
 		v := viewOf(k, declared)
-		tier, _ := app.runtime.Tiers().Get(k.Tier)
-		v.Usage = &keyUsage{Month: state.MonthKey(t), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens, Spent: spent}
+		v.Usage = &keyUsage{Month: state.MonthKey(d.Now), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens, Spent: spent}
 		if tier.MonthlyBudgetUSD > 0 {
 			v.Usage.Budget = &tier.MonthlyBudgetUSD
 		}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -9,6 +10,10 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/internal/clock"
+	"github.com/agentgate/agentgate/internal/redistest"
+	"github.com/agentgate/agentgate/limits"
+	memorylimits "github.com/agentgate/agentgate/limits/memory"
+	redislimits "github.com/agentgate/agentgate/limits/redis"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
@@ -18,14 +23,31 @@ import (
 
 // BenchmarkAdmission measures the edge's own per-request cost: API-key
 // authentication, the concurrency slot, rpm and tpm buckets, a monthly
-// quota reservation and its settlement.
+// quota reservation and its settlement, on each limits backend.
 func BenchmarkAdmission(b *testing.B) {
+	b.Run("memory", func(b *testing.B) { benchmarkAdmission(b, &memorylimits.Module{}) })
+	b.Run("redis", func(b *testing.B) {
+		s := redistest.Start(b)
+		m := &redislimits.Module{URL: s.URL()}
+		if err := m.Provision(caddy.Context{Context: context.Background()}); err != nil {
+			b.Fatal(err)
+		}
+		benchmarkAdmission(b, m)
+	})
+}
+
+func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 	opener := &bbolt.Module{File: filepath.Join(b.TempDir(), "bench.db")}
 	be, err := acquireBackend(opener, 0, clock.Real{}, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer releaseStore(opener.Location())
+	lim, key, err := acquireLimiter(lo, be, opener.Location(), clock.Real{}, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer releaseLimiter(key)
 	tiers := runtime.NewTiers(state.Tier{Name: "pro", MonthlyTokens: 1 << 50, RPM: 1 << 40, TPM: 1 << 50, Concurrent: 1 << 20})
 	rt, err := runtime.New(runtime.Config{Store: be.store, Providers: map[string]adapters.Provider{}, Tiers: tiers, Recorder: be.recorder})
 	if err != nil {
@@ -37,7 +59,7 @@ func BenchmarkAdmission(b *testing.B) {
 		b.Fatal(err)
 	}
 	clk := clock.Real{}
-	h := &Handler{app: &App{clock: clk, runtime: rt, keys: keys, backend: be, MaxBodyBytes: 1 << 20}}
+	h := &Handler{app: &App{clock: clk, runtime: rt, keys: keys, backend: be, limiter: lim, MaxBodyBytes: 1 << 20}}
 	body := `{"model":"assistant","max_tokens":64,"messages":[{"role":"user","content":"` + strings.Repeat("hello ", 40) + `"}]}`
 	b.ReportAllocs()
 	b.ResetTimer()

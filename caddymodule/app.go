@@ -5,6 +5,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/internal/clock"
+	"github.com/agentgate/agentgate/limits"
+	memorylimits "github.com/agentgate/agentgate/limits/memory"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/runtime/memory"
@@ -37,6 +40,10 @@ type App struct {
 	// state: bbolt (the default, one file in DataDir) or postgres (shared
 	// by several gateway instances).
 	Storage json.RawMessage `json:"storage,omitempty" caddy:"namespace=agentgate.storage inline_key=module"`
+	// Limits is the agentgate.limits module keeping rate limits,
+	// concurrency slots and quota reservations: memory (the default, one
+	// process) or redis (shared by several gateway instances).
+	Limits json.RawMessage `json:"limits,omitempty" caddy:"namespace=agentgate.limits inline_key=module"`
 	// Providers are the upstream provider instances.
 	Providers []ProviderConfig `json:"providers,omitempty"`
 	// Routes map model names to providers: exact names, aliases and
@@ -93,6 +100,11 @@ type App struct {
 	storeBackend  string
 	loaded        time.Time
 	providerInfos []providerInfo
+	limiter       *limits.Limiter
+	limitsKey     string
+	// limitsBackend names the limits module (memory, redis) and
+	// limitsLocation where it keeps its state, for the status.
+	limitsBackend, limitsLocation string
 	tools         *toolset
 	runtime       *runtime.Runtime
 	keys          *keyring
@@ -229,6 +241,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.backend = be
 	store := be.store
+	lo, err := a.limits(ctx)
+	if err != nil {
+		return err
+	}
+	if a.limiter, a.limitsKey, err = acquireLimiter(lo, be, a.storeLocation, a.clock, a.log); err != nil {
+		return fmt.Errorf("limits: %w", err)
+	}
+	a.limitsLocation = lo.Location()
+	if m, ok := lo.(caddy.Module); ok {
+		a.limitsBackend = m.CaddyModule().ID.Name()
+	}
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
 	var routes []runtime.Route
@@ -340,6 +363,23 @@ func (a *App) storage(ctx caddy.Context, repl *caddy.Replacer) (state.Opener, er
 	return opener, nil
 }
 
+// limits loads the limits module; without one, limits in memory.
+func (a *App) limits(ctx caddy.Context) (limits.Opener, error) {
+	if a.Limits == nil {
+		m := &memorylimits.Module{}
+		return m, m.Provision(ctx)
+	}
+	mod, err := ctx.LoadModule(a, "Limits")
+	if err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
+	opener, ok := mod.(limits.Opener)
+	if !ok {
+		return nil, fmt.Errorf("limits: module %T opens no limits backend", mod)
+	}
+	return opener, nil
+}
+
 func (c *AgentConfig) agent(repl *caddy.Replacer) (*adapters.Agent, error) {
 	if c.ID == "" {
 		return nil, errors.New("id is required")
@@ -379,6 +419,11 @@ func (a *App) Validate() error {
 // Start implements caddy.App; the runtime's background work started in
 // Provision so handlers provisioned with it can serve at once.
 func (a *App) Start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.limiter.Check(ctx); err != nil {
+		a.log.Warn("the limits backend cannot be reached yet: on_error decides until it can", zap.Error(err))
+	}
 	if a.keys.empty() {
 		a.log.Warn("no API keys exist yet: every request will be rejected with 401. " +
 			"Set AGENTGATE_API_KEY before starting, or create one with `caddy agentgate key create --tenant default`")
@@ -397,11 +442,16 @@ func (a *App) Cleanup() error {
 	if a.runtime != nil {
 		a.runtime.Close()
 	}
+	var errs []error
+	if a.limiter != nil {
+		a.limiter = nil
+		errs = append(errs, releaseLimiter(a.limitsKey))
+	}
 	if a.backend != nil {
 		a.backend = nil
-		return releaseStore(a.storeLocation)
+		errs = append(errs, releaseStore(a.storeLocation))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Interface guards.

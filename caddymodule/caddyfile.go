@@ -31,6 +31,8 @@ func init() {
 //	    data_dir <dir>
 //	    storage bbolt [<dir>]               # the default: one file in data_dir
 //	    storage postgres <dsn> { … }        # shared by several instances; see state/postgres
+//	    limits memory { … }                 # the default: one process's memory; see limits/memory
+//	    limits redis <url> { … }            # shared by several instances; see limits/redis
 //	    max_body_bytes <n>
 //	    max_image_bytes <n>
 //	    usage_flush_interval <duration>
@@ -118,6 +120,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = oneArg(d, &app.DataDir)
 		case "storage":
 			err = parseStorage(d, app)
+		case "limits":
+			err = parseLimits(d, app)
 		case "max_body_bytes":
 			err = intArg(d, &app.MaxBodyBytes)
 		case "max_image_bytes":
@@ -602,6 +606,21 @@ func parseStorage(d *caddyfile.Dispenser, app *App) error {
 		return err
 	}
 	app.Storage = caddyconfig.JSONModuleObject(unm, "module", name, nil)
+	return nil
+}
+
+// parseLimits parses `limits <module> …`: the rest is the
+// agentgate.limits module's own syntax.
+func parseLimits(d *caddyfile.Dispenser, app *App) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	name := d.Val()
+	unm, err := caddyfile.UnmarshalModule(d, "agentgate.limits."+name)
+	if err != nil {
+		return err
+	}
+	app.Limits = caddyconfig.JSONModuleObject(unm, "module", name, nil)
 	return nil
 }
 

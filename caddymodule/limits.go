@@ -3,8 +3,8 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/internal/clock"
+	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
@@ -26,11 +26,33 @@ const (
 	maxOutputReserve = 32768
 )
 
-const minute = time.Minute
+// tierRules are the limits a tier puts on each request of a key: where
+// each rule takes its maximum (zero: no limit) and scope from. A new
+// kind of limit is a line here, its kind in package limits, its refusal
+// below and, for a quota, where usage records count it (usageSeeder).
+var tierRules = [...]struct {
+	kind  limits.Kind
+	max   func(state.Tier) int64
+	scope func(*adapters.Principal) string
+	// model: the rule counts tokens, so only requests that call a model
+	// take from it.
+	model bool
+}{
+	{limits.Concurrent, func(t state.Tier) int64 { return t.Concurrent }, keyScope, false},
+	{limits.RequestsPerMinute, func(t state.Tier) int64 { return t.RPM }, keyScope, false},
+	{limits.TokensPerMinute, func(t state.Tier) int64 { return t.TPM }, keyScope, true},
+	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.MonthlyTokens }, keyScope, true},
+	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.TenantMonthlyTokens }, tenantScope, true},
+}
 
-// admission is what one request took from its key's limits. Every request
-// through a dialect route is admitted (or refused) here, before the
-// dialect sees it, and settled when the dialect returns:
+// The scopes of rules: the scopes of the store's monthly counters.
+func keyScope(p *adapters.Principal) string    { return "key:" + p.KeyID }
+func tenantScope(p *adapters.Principal) string { return "tenant:" + p.Tenant }
+
+// admission is what one request took from its key's limits: every
+// request through a dialect route is admitted (or refused) here, before
+// the dialect sees it, in one call to the limits backend (all or
+// nothing), and settled with its real usage when the dialect returns.
 //
 //   - concurrent: a slot per request in flight, streams included;
 //   - rpm: a token bucket of rpm requests refilled over a minute;
@@ -42,20 +64,14 @@ const minute = time.Minute
 //     the real usage after it. A request whose reservation does not fit
 //     is refused before any upstream call.
 //
-// Overspend bound: at any time used + reserved <= quota, and each
-// request's reservation is replaced by its real usage, so the settled
-// total can exceed the quota only by what in-flight requests use beyond
-// their own estimates: sum over them of max(0, actual - estimate). With a
+// Overspend bound: at any time used + reserved <= quota in the limits
+// backend, shared by every instance on limits redis, and each request's
+// reservation is replaced by its real usage, so the settled total can
+// exceed the quota only by what in-flight requests use beyond their own
+// estimates: sum over them of max(0, actual - estimate). With a
 // max_tokens in every request and no session history that is zero.
 type admission struct {
-	lim      state.Limits
-	clock    clock.Clock
-	keyID    string
-	tier     state.Tier
-	slot     bool
-	estimate int64
-	// scopes are the quota scopes the estimate is reserved in.
-	scopes []string
+	lease *limits.Lease
 }
 
 // admit applies p's tier to r. It sets the x-ratelimit-* headers OpenAI
@@ -70,99 +86,92 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		return nil, &adapters.Error{Kind: adapters.KindForbidden, Code: "unknown_tier",
 			Message: "this key's tier " + strconv.Quote(p.Tier) + " is not configured; ask the operator to define it or move the key to another tier"}
 	}
-	ctx := r.Context()
-	lim := h.app.backend.limits
-	a := &admission{lim: lim, clock: h.app.clock, keyID: p.KeyID, tier: tier}
-	t := a.clock.Now()
-	hdr := w.Header()
-
-	if tier.Concurrent > 0 {
-		ok, err := lim.Acquire(ctx, "conc:"+p.KeyID, tier.Concurrent)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Reason: "concurrency", Code: "rate_limit_exceeded", RetryAfter: time.Second,
-				Message: "too many requests in flight for this key: the limit of tier " + strconv.Quote(tier.Name) + " is " + strconv.FormatInt(tier.Concurrent, 10) + " at a time"}
-		}
-		a.slot = true
-	}
-	if tier.RPM > 0 {
-		b := state.Bucket{Capacity: float64(tier.RPM), Period: minute}
-		st, ok, err := lim.Take(ctx, "rpm:"+p.KeyID, b, 1, t)
-		if err != nil {
-			a.release(ctx)
-			return nil, err
-		}
-		setLimitHeaders(hdr, "requests", tier.RPM, st)
-		if !ok {
-			a.release(ctx)
-			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Reason: "requests", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter,
-				Message: "rate limit reached for requests: " + strconv.FormatInt(tier.RPM, 10) + " per minute on tier " + strconv.Quote(tier.Name) + "; retry in " + st.RetryAfter.Round(time.Millisecond).String()}
-		}
-	}
 	if callsModel {
-		h.exportTenantBudget(ctx, p, tier, t)
+		h.exportTenantBudget(r.Context(), p, tier, h.app.clock.Now())
 	}
-	if !callsModel || (tier.TPM == 0 && tier.MonthlyTokens == 0 && tier.TenantMonthlyTokens == 0) {
-		return a, nil
-	}
-	var err error
-	a.estimate, err = estimateTokens(r, h.app.MaxBodyBytes)
-	if err != nil {
-		// A body that failed to arrive ended the request's context.
-		a.release(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	if tier.TPM > 0 {
-		b := state.Bucket{Capacity: float64(tier.TPM), Period: minute}
-		st, ok, err := lim.Take(ctx, "tpm:"+p.KeyID, b, float64(a.estimate), t)
-		if err != nil {
-			a.release(ctx)
-			return nil, err
-		}
-		setLimitHeaders(hdr, "tokens", tier.TPM, st)
-		if !ok {
-			a.release(ctx)
-			msg := "rate limit reached for tokens: " + strconv.FormatInt(tier.TPM, 10) + " per minute on tier " + strconv.Quote(tier.Name) +
-				"; this request needs about " + strconv.FormatInt(a.estimate, 10)
-			if a.estimate > tier.TPM {
-				msg += ", more than a whole minute's allowance: lower max_tokens or shorten the input"
-				st.RetryAfter = 0
-			} else {
-				msg += "; retry in " + st.RetryAfter.Round(time.Millisecond).String()
-			}
-			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Reason: "tokens", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter, Message: msg}
-		}
-	}
-	for _, q := range []struct {
-		scope, kind string
-		limit       int64
-		who         string
-	}{{"key:" + p.KeyID, "key", tier.MonthlyTokens, "this key"}, {"tenant:" + p.Tenant, "tenant", tier.TenantMonthlyTokens, "tenant " + strconv.Quote(p.Tenant)}} {
-		if q.limit == 0 {
+	rules := make([]limits.Rule, 0, len(tierRules))
+	counted := false
+	for _, tr := range tierRules {
+		if tr.model && !callsModel {
 			continue
 		}
-		st, ok, err := lim.Reserve(ctx, q.scope, q.limit, a.estimate, t)
-		if err != nil {
-			a.done(ctx, nil)
+		if m := tr.max(tier); m > 0 {
+			rules = append(rules, limits.Rule{Scope: tr.scope(p), Kind: tr.kind, Max: m})
+			counted = counted || tr.model
+		}
+	}
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	var cost limits.Cost
+	if counted {
+		var err error
+		if cost.Tokens, err = estimateTokens(r, h.app.MaxBodyBytes); err != nil {
 			return nil, err
 		}
-		if q.kind == "tenant" {
-			h.app.metrics.tenantQuota(p.Tenant, st.Used, q.limit)
-		}
-		if !ok {
-			a.done(ctx, nil)
-			reset := state.MonthEnd(t)
-			hdr.Set("x-should-retry", "false")
-			return nil, &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: q.kind,
-				Message: "monthly token quota exhausted for " + q.who + ": " + strconv.FormatInt(st.Used, 10) + " of " + strconv.FormatInt(q.limit, 10) +
-					" tokens used (" + strconv.FormatInt(st.Reserved, 10) + " reserved by requests in flight), this request needs about " +
-					strconv.FormatInt(a.estimate, 10) + "; the quota resets at " + reset.Format(time.RFC3339)}
-		}
-		a.scopes = append(a.scopes, q.scope)
 	}
-	return a, nil
+	d, err := h.app.limiter.Admit(r.Context(), rules, cost)
+	if errors.Is(err, limits.ErrUnavailable) {
+		countLimitsUnavailable("refused")
+		return nil, &adapters.Error{Kind: adapters.KindStoreUnavailable, Code: "limits_unavailable", RetryAfter: time.Second,
+			Message: "the gateway's rate limits cannot be checked right now; retry shortly"}
+	}
+	if err != nil {
+		return nil, err // the store, reading a quota's month: a 503 when it is down
+	}
+	if d.Unchecked {
+		countLimitsUnavailable("allowed")
+		return &admission{lease: d.Lease}, nil
+	}
+	hdr := w.Header()
+	for i, rule := range rules {
+		switch st := d.States[i]; {
+		case rule.Kind == limits.RequestsPerMinute:
+			setLimitHeaders(hdr, "requests", rule.Max, st)
+		case rule.Kind == limits.TokensPerMinute:
+			setLimitHeaders(hdr, "tokens", rule.Max, st)
+		case rule.Kind == limits.MonthlyTokens && rule.Scope == tenantScope(p):
+			h.app.metrics.tenantQuota(p.Tenant, st.Used, rule.Max)
+		}
+	}
+	if !d.Admitted {
+		return nil, refusal(hdr, rules[d.Refused], d.States[d.Refused], tier, p, cost, d.Now)
+	}
+	return &admission{lease: d.Lease}, nil
+}
+
+// refusal is the error a request refused by rule is answered with.
+func refusal(hdr http.Header, rule limits.Rule, st limits.State, tier state.Tier, p *adapters.Principal, cost limits.Cost, now time.Time) *adapters.Error {
+	limit := strconv.FormatInt(rule.Max, 10)
+	estimate := strconv.FormatInt(cost.Tokens, 10)
+	retry := st.RetryAfter.Round(time.Millisecond).String()
+	switch rule.Kind {
+	case limits.Concurrent:
+		return &adapters.Error{Kind: adapters.KindRateLimited, Reason: "concurrency", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter,
+			Message: "too many requests in flight for this key: the limit of tier " + strconv.Quote(tier.Name) + " is " + limit + " at a time"}
+	case limits.RequestsPerMinute:
+		return &adapters.Error{Kind: adapters.KindRateLimited, Reason: "requests", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter,
+			Message: "rate limit reached for requests: " + limit + " per minute on tier " + strconv.Quote(tier.Name) + "; retry in " + retry}
+	case limits.TokensPerMinute:
+		msg := "rate limit reached for tokens: " + limit + " per minute on tier " + strconv.Quote(tier.Name) + "; this request needs about " + estimate
+		if cost.Tokens > rule.Max {
+			msg += ", more than a whole minute's allowance: lower max_tokens or shorten the input"
+			st.RetryAfter = 0
+		} else {
+			msg += "; retry in " + retry
+		}
+		return &adapters.Error{Kind: adapters.KindRateLimited, Reason: "tokens", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter, Message: msg}
+	}
+	// A monthly quota.
+	scope, who := "key", "this key"
+	if rule.Scope == tenantScope(p) {
+		scope, who = "tenant", "tenant "+strconv.Quote(p.Tenant)
+	}
+	hdr.Set("x-should-retry", "false")
+	return &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: scope,
+		Message: "monthly token quota exhausted for " + who + ": " + strconv.FormatInt(st.Used, 10) + " of " + limit +
+			" tokens used (" + strconv.FormatInt(st.Reserved, 10) + " reserved by requests in flight), this request needs about " +
+			estimate + "; the quota resets at " + state.MonthEnd(now).Format(time.RFC3339)}
 }
 
 // exportTenantBudget sets the tenant budget gauges (with tenant labels on,
@@ -181,41 +190,28 @@ func (h *Handler) exportTenantBudget(ctx context.Context, p *adapters.Principal,
 	h.app.metrics.tenantBudget(p.Tenant, spent, tier.TenantMonthlyBudgetUSD)
 }
 
-// release frees the concurrency slot.
-func (a *admission) release(ctx context.Context) {
-	if a.slot {
-		_ = a.lim.Release(ctx, "conc:"+a.keyID)
-		a.slot = false
-	}
-}
-
 // done settles the request with the tokens it really spent. Each model
 // call's tokens count in the quota month of its usage record, stamped
 // when the call ended: a call reserved before midnight at the end of a
 // month and answered after it is billed to the new month, as the store's
-// counters, which a restart reads, bill it.
+// counters, which a backend that lost its figures reads, bill it.
 func (a *admission) done(ctx context.Context, spent []state.Spend) {
 	if a == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx) // a client that left is billed all the same
-	a.release(ctx)
-	if a.tier.TPM > 0 && a.estimate > 0 {
-		var used int64
-		for _, s := range spent {
-			used += s.Tokens
-		}
-		_ = a.lim.Adjust(ctx, "tpm:"+a.keyID, state.Bucket{Capacity: float64(a.tier.TPM), Period: minute}, float64(a.estimate-used), a.clock.Now())
+	s := make([]limits.Spend, len(spent))
+	for i, sp := range spent {
+		s[i] = limits.Spend{At: sp.At, Cost: limits.Cost{Tokens: sp.Tokens}}
 	}
-	for _, s := range a.scopes {
-		_ = a.lim.Settle(ctx, s, a.estimate, spent)
-	}
+	// A client that left is billed all the same; a settlement the
+	// backend could not take is kept and retried by the Limiter.
+	_ = a.lease.Settle(context.WithoutCancel(ctx), s)
 }
 
 // setLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>.
-func setLimitHeaders(h http.Header, kind string, limit int64, st state.BucketState) {
+func setLimitHeaders(h http.Header, kind string, limit int64, st limits.State) {
 	h.Set("x-ratelimit-limit-"+kind, strconv.FormatInt(limit, 10))
-	h.Set("x-ratelimit-remaining-"+kind, strconv.FormatInt(int64(math.Floor(st.Remaining)), 10))
+	h.Set("x-ratelimit-remaining-"+kind, strconv.FormatInt(st.Remaining, 10))
 	h.Set("x-ratelimit-reset-"+kind, st.Reset.Round(time.Millisecond).String())
 }
 

@@ -139,6 +139,8 @@ var (
 		Help: "Requests refused because a monthly token quota would be exceeded, by scope: key or tenant."}, []string{"scope"})
 	upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "upstream_errors_total",
 		Help: "Failed upstream model calls, by provider and status: the upstream's HTTP status, or timeout, network (unreachable, or the connection broke), stream (a 2xx answer cut off or malformed) or error."}, []string{"provider", "status"})
+	limitsUnavailable = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "limits_unavailable_requests_total",
+		Help: "Requests that found the limits backend unreachable (limits redis), by what on_error did with them: allowed (admitted unchecked) or refused (503)."}, []string{"action"})
 	tenantQuotaUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_quota_used_tokens",
 		Help: "Tokens a tenant has used of its monthly quota, as of its latest admitted request (with tenant_label on, for tiers with tenant_monthly_tokens)."}, []string{"tenant"})
 	tenantQuotaLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_quota_limit_tokens",
@@ -189,7 +191,7 @@ func newMetrics(ctx caddy.Context, cfg *MetricsConfig) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{requestDuration, upstreamDuration, timeToFirstToken, activeStreams, rateLimited, quotaRejected, upstreamErrors}
+	cs := []prometheus.Collector{requestDuration, upstreamDuration, timeToFirstToken, activeStreams, rateLimited, quotaRejected, upstreamErrors, limitsUnavailable}
 	if m.tenant {
 		cs = append(cs, requestsTenantVec, tokensTenantVec, costTenantVec, tenantQuotaUsed, tenantQuotaLimit, tenantBudgetUsed, tenantBudgetLimit)
 	} else {
@@ -468,6 +470,10 @@ func countRefusal(o outcome, err error) {
 		c.Inc()
 	}
 }
+
+// countLimitsUnavailable counts a request admitted unchecked ("allowed")
+// or refused ("refused") because the limits backend was unreachable.
+func countLimitsUnavailable(action string) { limitsUnavailable.WithLabelValues(action).Inc() }
 
 // meteredProvider counts a provider's failed calls in
 // agentgate_upstream_errors_total, logs each at DEBUG and keeps the

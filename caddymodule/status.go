@@ -23,8 +23,9 @@ import (
 // limits backend answer, how each provider's calls went lately (its last
 // error with the cause, keys cooling down after a 429), and how many
 // agents, keys and sessions there are. It reads the store once (the
-// counts, which double as its health check) under a short deadline, so
-// it answers even when the store does not.
+// counts, which double as its health check) and asks the limits backend
+// for nothing (an admission of no rules), under a short deadline, so it
+// answers even when neither does.
 
 // statusTimeout bounds the status's read of the store.
 const statusTimeout = 2 * time.Second
@@ -119,12 +120,20 @@ func (a *App) status(ctx context.Context) statusView {
 	v := statusView{Version: buildVersion(), StartedAt: firstProvision.at, UptimeSeconds: now.Sub(firstProvision.at).Seconds(),
 		ConfigLoadedAt: a.loaded,
 		Store:          backendView{Backend: a.storeBackend, Location: a.storeLocation},
-		Limits:         backendView{Backend: "memory", Healthy: true},
+		Limits:         backendView{Backend: a.limitsBackend},
+	}
+	if a.limitsLocation != a.limitsBackend {
+		v.Limits.Location = a.limitsLocation
 	}
 	v.Counts.Agents.Declared = len(a.Agents)
 	v.Counts.Keys.Declared = len(a.keys.declared)
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
+	if err := a.limiter.Check(ctx); err != nil {
+		v.Limits.Error = err.Error()
+	} else {
+		v.Limits.Healthy = true
+	}
 	if totals, err := a.backend.store.Totals(ctx); err != nil {
 		v.Store.Error = err.Error()
 	} else {

@@ -26,8 +26,6 @@ var stores = caddy.NewUsagePool()
 type backend struct {
 	store    state.Store
 	recorder *runtime.Recorder
-	// limits keeps rate-limit and quota state across reloads.
-	limits state.Limits
 
 	stopSweeps context.CancelFunc
 	swept      sync.WaitGroup
@@ -77,7 +75,7 @@ func acquireBackend(opener state.Opener, flushEvery time.Duration, clk clock.Clo
 			return nil, err
 		}
 		rec := runtime.NewRecorder(s, log, flushEvery)
-		b := &backend{store: s, recorder: rec, limits: state.NewMemoryLimits(s, rec.Flush)}
+		b := &backend{store: s, recorder: rec}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.stopSweeps = cancel
 		b.swept.Go(func() { b.sweep(ctx, clk, log) })

@@ -35,12 +35,16 @@ const sharedCacheTTL = "10m"
 // on the other: a failure bound, far beyond a notification's delay.
 const notifyBound = 20 * time.Second
 
+// pairLimits, when set, is added to the agentgate blocks of the pairs
+// startPair starts: their limits (TestInstancesWithSharedLimits).
+var pairLimits string
+
 // startPair starts instances A and B of the binary with block in their
 // agentgate block, on a new database, and returns them with its DSN.
 func startPair(t *testing.T, block string) (a, b *procgate.Instance, dsn string) {
 	t.Helper()
 	dsn = pgtest.Shared(t).CreateDB(t)
-	cfg := testgate.Config{Block: block, Storage: "storage postgres " + dsn + " {\n\t\t\tcache_ttl " + sharedCacheTTL + "\n\t\t}"}
+	cfg := testgate.Config{Block: pairLimits + block, Storage: "storage postgres " + dsn + " {\n\t\t\tcache_ttl " + sharedCacheTTL + "\n\t\t}"}
 	return procgate.Start(t, "A", cfg), procgate.Start(t, "B", cfg), dsn
 }
 

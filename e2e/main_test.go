@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/internal/pgtest"
 	"github.com/agentgate/agentgate/internal/procgate"
+	"github.com/agentgate/agentgate/internal/redistest"
 )
 
 // TestMain stops the shared PostgreSQL server of the tests on PostgreSQL
@@ -13,6 +14,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.StopShared()
+	redistest.StopShared()
 	procgate.Cleanup()
 	os.Exit(code)
 }

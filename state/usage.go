@@ -122,3 +122,11 @@ type Counts interface {
 	// prefix, by name.
 	CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error)
 }
+
+// Spend is tokens a request's model calls used, and the time their usage
+// records were stamped: when the calls ended. Its tokens count in the
+// quota month of that time, as the records do.
+type Spend struct {
+	At     time.Time
+	Tokens int64
+}

@@ -4,10 +4,13 @@
 //
 //   - direct:     the client calling a fake OpenAI-compatible upstream;
 //   - caddy:      the same through plain Caddy `reverse_proxy`;
-//   - agentgate:  the same through the agentgate handler (API-key auth, a
-//     tier without limits, the agent path "bench", metering, metrics), on
-//     each storage backend -storage names ("agentgate (bbolt)",
-//     "agentgate (postgres)" when there are several).
+//   - agentgate:  the same through the agentgate handler (API-key auth,
+//     limits that never bite but are all checked — a concurrency slot,
+//     rpm and tpm buckets, the key's and the tenant's monthly quotas —
+//     the agent path "bench", metering, metrics), on each storage backend
+//     -storage names and each limits backend -limits names, one Caddy
+//     process each ("agentgate (postgres, redis)" when there are
+//     several).
 //
 // Usage (what `./xcaddy.sh bench` runs after building ./agentgate):
 //
@@ -24,12 +27,18 @@
 //	-workers n        concurrent workers (default 32)
 //	-token-delay d    upstream pause before each streamed token (default 5ms)
 //	-tokens n         words in the upstream's answer (default 10)
-//	-scenarios list   comma-separated: nonstream,stream,agent (default all)
+//	-scenarios list   comma-separated: nonstream,passthrough,stream,agent
+//	                  (default all)
 //	-storage list     comma-separated storage backends agentgate runs on,
 //	                  one Caddy process each: bbolt,postgres (default bbolt)
 //	-postgres-dsn s   the database of -storage postgres (default: a
 //	                  throwaway PostgreSQL server started for the run, as
 //	                  the tests start theirs: internal/pgtest)
+//	-limits list      comma-separated limits backends, one Caddy process
+//	                  per storage and limits backend: memory,redis
+//	                  (default memory)
+//	-redis-url s      the server of -limits redis (default: a throwaway
+//	                  redis-server started for the run: internal/redistest)
 //	-keep             keep the temporary directory (Caddyfile, logs, data)
 //
 // Child processes are started, so that their CPU time does not mix: the
@@ -41,9 +50,12 @@
 // every file in a temporary directory). The load generator (vegeta, as a
 // library) runs in this process. Nothing leaves loopback.
 //
-// Scenarios: a small POST /v1/chat/completions, non-streaming and streaming
+// Scenarios: a small POST /v1/chat/completions to the agent "bench",
+// non-streaming ("nonstream") and streaming
 // ("stream":true with usage; the upstream waits -token-delay before each
-// of -tokens words, so time to first byte means something); and the agent
+// of -tokens words, so time to first byte means something); the same
+// non-streaming request naming the upstream's model (routed to it, no
+// agent: "passthrough"); and the agent
 // path: an Egzora POST /v1/chat turn of a session that holds 10 turns
 // already (64 sessions, filled before the runs), so each request reads the
 // session's history, replays it to the model and stores the new turn;
@@ -67,7 +79,11 @@
 //     /proc/<pid>/stat (clock ticks of 10 ms) read before and after each
 //     measured run, divided by the requests of the run. Caddy serves only
 //     the current target, so on the direct rows it shows its idle cost;
-//   - upstream CPU µs/request: the same for the fake upstream process.
+//   - upstream CPU µs/request: the same for the fake upstream process;
+//   - Redis calls per request (agentgate on -limits redis): the script
+//     calls (EVALSHA, EVAL) Redis counted in INFO commandstats over the
+//     measured run, divided by its requests: an admission and a
+//     settlement each, plus a renewal call every few seconds.
 //
 // Progress goes to stderr; the table, as Markdown, and the ratios
 // (agentgate ÷ direct and ÷ plain Caddy requests/s, agentgate ÷ plain Caddy
@@ -106,6 +122,9 @@ type options struct {
 	// storages are the backends agentgate runs on, one Caddy each.
 	storages    []string
 	postgresDSN string
+	// limits are the limits backends agentgate runs on.
+	limits   []string
+	redisURL string
 
 	serveUpstream bool
 }
@@ -123,9 +142,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.workers, "workers", 32, "concurrent workers")
 	fs.DurationVar(&o.tokenDelay, "token-delay", 5*time.Millisecond, "upstream pause before each streamed token")
 	fs.IntVar(&o.tokens, "tokens", 10, "words in the upstream's answer")
-	fs.StringVar(&o.scenarios, "scenarios", "nonstream,stream,agent", "comma-separated scenarios: nonstream,stream,agent")
+	fs.StringVar(&o.scenarios, "scenarios", "nonstream,passthrough,stream,agent", "comma-separated scenarios: nonstream,passthrough,stream,agent")
 	storage := fs.String("storage", "bbolt", "comma-separated storage backends agentgate runs on, one Caddy each: bbolt,postgres")
 	fs.StringVar(&o.postgresDSN, "postgres-dsn", "", "the database of -storage postgres; empty: a throwaway PostgreSQL server started for the run")
+	lim := fs.String("limits", "memory", "comma-separated limits backends, one Caddy per storage and limits backend: memory,redis")
+	fs.StringVar(&o.redisURL, "redis-url", "", "the server of -limits redis; empty: a throwaway redis-server started for the run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (Caddyfile, logs, data)")
 	fs.BoolVar(&o.serveUpstream, "serve-upstream", false, "internal: run the fake upstream and print its URL")
 	fs.Usage = func() {
@@ -146,7 +167,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	scen, err := parseScenarios(o.scenarios)
 	if err == nil {
-		o.storages, err = parseStorages(*storage)
+		o.storages, err = parseList("storage", *storage, "bbolt", "postgres")
+	}
+	if err == nil {
+		o.limits, err = parseList("limits", *lim, "memory", "redis")
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "agentgate-bench:", err)
@@ -175,7 +199,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	facts := machineFacts(o)
 	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s\n", env.upstreamURL, env.upstream.pid(), env.caddyURL)
 	for _, g := range env.gates {
-		fmt.Fprintf(stderr, "agentgate on %s: %s (Caddy pid %d)\n", g.storage, g.url, g.caddy.pid())
+		fmt.Fprintf(stderr, "agentgate on %s: %s (Caddy pid %d)\n", g.backends(), g.url, g.caddy.pid())
 	}
 	if containsScenario(scen, scenarioAgent) {
 		if err := seedSessions(ctx, env); err != nil {
@@ -209,7 +233,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "agentgate-bench: %s %s: %d errors in %d requests (first: %s)\n",
 				r.scenario, r.target, r.errors, r.requests, r.firstError)
 			for _, g := range env.gates {
-				fmt.Fprintf(stderr, "Caddy log (%s): %s\n", g.storage, g.log)
+				fmt.Fprintf(stderr, "Caddy log (%s): %s\n", g.backends(), g.log)
 			}
 			return 1
 		}
@@ -224,13 +248,15 @@ func parseScenarios(s string) ([]scenario, error) {
 		switch strings.TrimSpace(name) {
 		case "nonstream":
 			out = append(out, scenarioNonStream)
+		case "passthrough":
+			out = append(out, scenarioPassthrough)
 		case "stream":
 			out = append(out, scenarioStream)
 		case "agent":
 			out = append(out, scenarioAgent)
 		case "":
 		default:
-			return nil, fmt.Errorf("unknown scenario %q (want nonstream, stream, agent)", name)
+			return nil, fmt.Errorf("unknown scenario %q (want nonstream, passthrough, stream, agent)", name)
 		}
 	}
 	if len(out) == 0 {
@@ -239,22 +265,23 @@ func parseScenarios(s string) ([]scenario, error) {
 	return out, nil
 }
 
-// parseStorages checks a -storage list.
-func parseStorages(s string) ([]string, error) {
+// parseList checks the list of a flag (-storage, -limits) whose values
+// are among known.
+func parseList(flag, s string, known ...string) ([]string, error) {
 	var out []string
 	for _, name := range strings.Split(s, ",") {
-		switch name = strings.TrimSpace(name); name {
-		case "bbolt", "postgres":
+		switch name = strings.TrimSpace(name); {
+		case name == "":
+		case slices.Contains(known, name):
 			if !slices.Contains(out, name) {
 				out = append(out, name)
 			}
-		case "":
 		default:
-			return nil, fmt.Errorf("unknown storage %q (want bbolt, postgres)", name)
+			return nil, fmt.Errorf("unknown %s %q (want %s)", flag, name, strings.Join(known, ", "))
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no storage in %q", s)
+		return nil, fmt.Errorf("no %s in %q", flag, s)
 	}
 	return out, nil
 }

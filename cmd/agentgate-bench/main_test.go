@@ -149,14 +149,14 @@ func TestValidBody(t *testing.T) {
 	}
 }
 
-func TestParseStorages(t *testing.T) {
-	got, err := parseStorages("bbolt, postgres,bbolt")
+func TestParseList(t *testing.T) {
+	got, err := parseList("storage", "bbolt, postgres,bbolt", "bbolt", "postgres")
 	if err != nil || len(got) != 2 || got[0] != "bbolt" || got[1] != "postgres" {
 		t.Errorf("got %v, %v", got, err)
 	}
 	for _, bad := range []string{"", ",", "mysql"} {
-		if _, err := parseStorages(bad); err == nil {
-			t.Errorf("parseStorages(%q) did not fail", bad)
+		if _, err := parseList("storage", bad, "bbolt", "postgres"); err == nil {
+			t.Errorf("parseList(%q) did not fail", bad)
 		}
 	}
 }
@@ -230,7 +230,7 @@ func TestCaddyfile(t *testing.T) {
 		UpstreamURL: "http://127.0.0.1:4/v1", DataDir: "/tmp/d", StorageDir: "/tmp/s", Key: "agk_x"})
 	for _, want := range []string{
 		"admin 127.0.0.1:1", "persist_config off", "auto_https off", "level ERROR",
-		"base_url http://127.0.0.1:4/v1", "agent bench {", "key agk_x {", "tier unlimited",
+		"base_url http://127.0.0.1:4/v1", "agent bench {", "key agk_x {", "tier bench {\n\t\t\tconcurrent", "models gpt-bench",
 		"http://127.0.0.1:2 {\n\treverse_proxy 127.0.0.1:4\n}", "http://127.0.0.1:3 {\n\tagentgate",
 	} {
 		if !strings.Contains(cf, want) {

@@ -24,7 +24,10 @@ type scenario string
 
 const (
 	scenarioNonStream scenario = "non-streaming"
-	scenarioStream    scenario = "streaming"
+	// scenarioPassthrough is the non-streaming request naming the
+	// upstream's model: routed to it, no agent.
+	scenarioPassthrough scenario = "passthrough"
+	scenarioStream      scenario = "streaming"
 	// scenarioAgent is the agent path: an Egzora /v1/chat turn of a
 	// session that has historyTurns turns already (read, replayed to
 	// the model, and the new turn stored). Direct and plain Caddy are
@@ -55,8 +58,9 @@ type target struct {
 	gate *gate
 }
 
-// targets are direct, plain Caddy, and agentgate on each storage: named
-// "agentgate" when there is one storage, "agentgate (<storage>)" else.
+// targets are direct, plain Caddy, and agentgate on each storage and
+// limits backend: named "agentgate" when there is one, "agentgate
+// (<storage>, <limits>)" else.
 func (e *env) targets() []target {
 	first := e.gates[0].caddy
 	out := []target{
@@ -66,7 +70,7 @@ func (e *env) targets() []target {
 	for _, g := range e.gates {
 		name := targetAgentgate
 		if len(e.gates) > 1 {
-			name += " (" + g.storage + ")"
+			name += " (" + g.backends() + ")"
 		}
 		out = append(out, target{name: name, baseURL: g.url + "/v1", model: agentModel, key: e.key, proc: g.caddy, gate: g})
 	}
@@ -93,6 +97,15 @@ func agentRequest(tg target, seq uint64) (path string, body []byte) {
 	}
 	fmt.Fprintf(&b, `{"role":"user","content":"Say hello in a few words, turn %d."}]}`, seq)
 	return "/chat/completions", b.Bytes()
+}
+
+// modelFor is the model tg is asked for in sc: agentgate's passthrough
+// names the upstream's model.
+func (tg target) modelFor(sc scenario) string {
+	if sc == scenarioPassthrough {
+		return upstreamModel
+	}
+	return tg.model
 }
 
 // requestBody is the chat completion every target is sent.
@@ -129,6 +142,9 @@ type result struct {
 	upstreamCPU      time.Duration
 	cpuOK            bool
 	firstError       string
+	// redisCalls are the script calls Redis served during the run
+	// (agentgate on -limits redis); -1 when not counted.
+	redisCalls int64
 }
 
 func (r result) successes() int { return r.requests - r.errors }
@@ -164,6 +180,9 @@ func (r result) progressLine() string {
 	if c, ok := r.cpuPerRequest(r.caddyCPU); ok {
 		s += fmt.Sprintf("  Caddy CPU %.0fµs/req", c)
 	}
+	if r.redisCalls >= 0 && r.requests > 0 {
+		s += fmt.Sprintf("  Redis calls %.2f/req", float64(r.redisCalls)/float64(r.requests))
+	}
 	s += fmt.Sprintf("  errors %d/%d", r.errors, r.requests)
 	if r.firstError != "" {
 		s += " (first: " + r.firstError + ")"
@@ -176,12 +195,26 @@ func measure(ctx context.Context, o options, e *env, sc scenario, tg target, std
 	if o.warmup > 0 {
 		attack(ctx, o, sc, tg, o.warmup, nil)
 	}
-	r := result{scenario: sc, target: tg.name}
+	r := result{scenario: sc, target: tg.name, redisCalls: -1}
+	var calls0 int64
+	var err5 error
+	counting := tg.gate != nil && tg.gate.limits == "redis"
+	if counting {
+		calls0, err5 = e.redisScriptCalls(ctx)
+	}
 	c0, err1 := procCPU(tg.proc.pid())
 	u0, err2 := procCPU(e.upstream.pid())
 	attack(ctx, o, sc, tg, o.duration, &r)
 	c1, err3 := procCPU(tg.proc.pid())
 	u1, err4 := procCPU(e.upstream.pid())
+	if counting {
+		calls1, err := e.redisScriptCalls(ctx)
+		if err = errors.Join(err5, err); err != nil {
+			fmt.Fprintf(stderr, "  (no Redis call count: %v)\n", err)
+		} else {
+			r.redisCalls = calls1 - calls0
+		}
+	}
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		fmt.Fprintf(stderr, "  (no CPU figures: %v)\n", err)
 	} else {
@@ -216,7 +249,7 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 	atk := vegeta.NewAttacker(opts...)
 	header := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + tg.key}}
 	targeter := vegeta.NewStaticTargeter(vegeta.Target{
-		Method: http.MethodPost, URL: tg.baseURL + "/chat/completions", Body: requestBody(sc, tg.model), Header: header,
+		Method: http.MethodPost, URL: tg.baseURL + "/chat/completions", Body: requestBody(sc, tg.modelFor(sc)), Header: header,
 	})
 	if sc == scenarioAgent {
 		var seq atomic.Uint64

@@ -15,12 +15,15 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/pgtest"
+	"github.com/agentgate/agentgate/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Model names: what the upstream is asked for directly and through plain
@@ -116,25 +119,41 @@ type env struct {
 	upstreamIn io.Closer // the upstream's stdin: closing it ends the upstream
 	gates      []*gate
 	key        string
-	postgres   *pgtest.Server // started for -storage postgres without -postgres-dsn
+	postgres   *pgtest.Server    // started for -storage postgres without -postgres-dsn
+	redis      *redistest.Server // started for -limits redis without -redis-url
+	// redisClient reads the Redis server's command statistics.
+	redisClient *goredis.Client
 
 	upstreamURL string // base URL with /v1
 	caddyURL    string // plain reverse_proxy site (on gates[0]'s Caddy)
 }
 
-// gate is one Caddy process serving agentgate on one storage backend.
+// gate is one Caddy process serving agentgate on one storage backend
+// and one limits backend.
 type gate struct {
 	storage string // bbolt or postgres
+	limits  string // memory or redis
 	caddy   *child
 	url     string // agentgate site
 	log     string
 }
 
-// close stops the children (and the PostgreSQL server it started) and
-// removes the temporary directory.
+// backends names the gate's storage and limits backends.
+func (g *gate) backends() string { return g.storage + ", " + g.limits }
+
+// close stops the children (and the servers it started) and removes the
+// temporary directory.
 func (e *env) close() {
 	for _, g := range e.gates {
 		g.caddy.stop(10 * time.Second)
+	}
+	if e.redisClient != nil {
+		_ = e.redisClient.Close()
+	}
+	if e.redis != nil {
+		if err := e.redis.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping Redis: %v\n", err)
+		}
 	}
 	if e.upstreamIn != nil {
 		_ = e.upstreamIn.Close()
@@ -217,20 +236,34 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		return e, err
 	}
 	e.key = "agk_bench_" + hex.EncodeToString(secret)
-	// One Caddy per storage backend, so each row's CPU is its own; the
-	// first also serves plain reverse_proxy.
-	for i, storage := range o.storages {
+	// One Caddy per storage and limits backend, so each row's CPU is its
+	// own; the first also serves plain reverse_proxy.
+	type backends struct{ storage, limits string }
+	var all []backends
+	for _, storage := range o.storages {
+		for _, limits := range o.limits {
+			all = append(all, backends{storage, limits})
+		}
+	}
+	for i, bk := range all {
+		storage := bk.storage
 		line, err := e.storageLine(ctx, o, storage)
 		if err != nil {
 			return e, err
 		}
+		limitsLine, err := e.limitsLine(o, bk.limits, i)
+		if err != nil {
+			return e, err
+		}
+		line += "\n\t\t" + limitsLine
+		name := storage + "-" + bk.limits
 		ports, err := freePorts(3)
 		if err != nil {
 			return e, err
 		}
 		admin, plainPort, gatePort := ports[0], ports[1], ports[2]
-		g := &gate{storage: storage, url: fmt.Sprintf("http://127.0.0.1:%d", gatePort), log: filepath.Join(dir, "caddy-"+storage+".log")}
-		sub := filepath.Join(dir, storage)
+		g := &gate{storage: storage, limits: bk.limits, url: fmt.Sprintf("http://127.0.0.1:%d", gatePort), log: filepath.Join(dir, "caddy-"+name+".log")}
+		sub := filepath.Join(dir, name)
 		p := caddyfileParams{
 			Admin: admin, GatePort: gatePort, UpstreamHost: u.Host, UpstreamURL: e.upstreamURL,
 			DataDir: filepath.Join(sub, "data"), StorageDir: filepath.Join(sub, "caddy"), Storage: line, Key: e.key,
@@ -257,7 +290,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		cmd.Env = append(os.Environ(),
 			"XDG_CONFIG_HOME="+filepath.Join(sub, "config"),
 			"XDG_DATA_HOME="+filepath.Join(sub, "share"))
-		g.caddy, err = startChild("caddy ("+storage+")", cmd)
+		g.caddy, err = startChild("caddy ("+g.backends()+")", cmd)
 		logf.Close()
 		if err != nil {
 			return e, err
@@ -303,6 +336,62 @@ func (e *env) storageLine(ctx context.Context, o options, storage string) (strin
 	return "", fmt.Errorf("unknown storage %q (want bbolt, postgres)", storage)
 }
 
+// limitsLine is the `limits` line of the Caddyfile of gate i for limits:
+// memory, or Redis: -redis-url's server, else a throwaway one started
+// for the run, each gate under its own key prefix.
+func (e *env) limitsLine(o options, limits string, i int) (string, error) {
+	switch limits {
+	case "memory":
+		return "limits memory", nil
+	case "redis":
+		url := o.redisURL
+		if url == "" {
+			if e.redis == nil {
+				var err error
+				if e.redis, err = redistest.New(); err != nil {
+					return "", fmt.Errorf("starting Redis for -limits redis (or give -redis-url): %w", err)
+				}
+			}
+			url = e.redis.URL()
+		}
+		if e.redisClient == nil {
+			opts, err := goredis.ParseURL(url)
+			if err != nil {
+				return "", fmt.Errorf("-redis-url: %w", err)
+			}
+			e.redisClient = goredis.NewClient(opts)
+		}
+		return fmt.Sprintf("limits redis %s {\n\t\t\tkey_prefix bench%d:\n\t\t}", url, i), nil
+	}
+	return "", fmt.Errorf("unknown limits %q (want memory, redis)", limits)
+}
+
+// redisScriptCalls is how many scripts (EVALSHA, EVAL) the Redis server
+// of -limits redis has run since it started: INFO commandstats.
+func (e *env) redisScriptCalls(ctx context.Context) (int64, error) {
+	info, err := e.redisClient.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, err
+	}
+	var calls int64
+	for _, line := range strings.Split(info, "\n") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || name != "cmdstat_evalsha" && name != "cmdstat_eval" {
+			continue
+		}
+		for _, kv := range strings.Split(stats, ",") {
+			if v, ok := strings.CutPrefix(kv, "calls="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("INFO commandstats: %q", line)
+				}
+				calls += n
+			}
+		}
+	}
+	return calls, nil
+}
+
 type caddyfileParams struct {
 	// PlainPort, when set, adds the plain reverse_proxy site.
 	Admin, PlainPort, GatePort        int
@@ -335,17 +424,24 @@ http://127.0.0.1:%d {
 		provider up openai {
 			base_url %s
 			api_key %s
+			models %s
 		}
 		agent %s {
 			name "Bench"
 			model %s
 			provider up
 		}
-		tier unlimited {
+		# Limits that never bite, all checked on every request.
+		tier bench {
+			concurrent 1000000
+			rpm 1000000000
+			tpm 1000000000000
+			monthly_tokens 1000000000000000
+			tenant_monthly_tokens 1000000000000000
 		}
 		key %s {
 			tenant bench
-			tier unlimited
+			tier bench
 			email bench@example.com
 		}
 	}
@@ -355,7 +451,7 @@ http://127.0.0.1:%d {
 	agentgate
 	respond "agentgate: no such endpoint" 404
 }
-`, p.Admin, p.StorageDir, p.DataDir, p.Storage, p.UpstreamURL, upstreamKey, agentModel, upstreamModel, p.Key,
+`, p.Admin, p.StorageDir, p.DataDir, p.Storage, p.UpstreamURL, upstreamKey, upstreamModel, agentModel, upstreamModel, p.Key,
 		plain, p.GatePort)
 }
 

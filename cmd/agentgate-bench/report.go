@@ -114,6 +114,10 @@ func report(facts []string, results []result) string {
 				}
 				fmt.Fprintf(&b, "- %s p99 − plain Caddy p99: %s\n", name, fmtDelta(gate.p99-plain.p99))
 			}
+			if gate.redisCalls >= 0 && gate.requests > 0 {
+				fmt.Fprintf(&b, "- %s Redis script calls per request: %.2f (%d over %d requests: an admission and a settlement each, and the renewals of leases in flight)\n",
+					name, float64(gate.redisCalls)/float64(gate.requests), gate.redisCalls, gate.requests)
+			}
 			if sc == scenarioStream {
 				if okD {
 					fmt.Fprintf(&b, "- %s TTFB − direct TTFB: p50 %s, p99 %s\n", name,

@@ -76,6 +76,9 @@ type Instance struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	// port and adminAddr are where it serves, for Reload.
+	port      int
+	adminAddr string
 }
 
 // Start runs an instance of the binary with the test gateway Caddyfile of
@@ -92,7 +95,7 @@ func Start(t testing.TB, name string, cfg testgate.Config) *Instance {
 	if err := os.WriteFile(caddyfile, []byte(testgate.Render(adminAddr, port, dataDir, cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}),
+	i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}), port: port, adminAddr: adminAddr,
 		Gateway: testgate.Attach(t, fmt.Sprintf("http://127.0.0.1:%d", port), adminAddr, dataDir)}
 	log, err := os.Create(filepath.Join(dir, "log"))
 	if err != nil {
@@ -120,6 +123,22 @@ func Start(t testing.TB, name string, cfg testgate.Config) *Instance {
 		t.Fatalf("%s: %v\n%s", name, err, i.Log())
 	}
 	return i
+}
+
+// Reload replaces the instance's Caddyfile with cfg's and runs `caddy
+// reload` on it, as an operator rolling out a change does: the running
+// process takes the new config without a restart.
+func (i *Instance) Reload(cfg testgate.Config) error {
+	i.t.Helper()
+	caddyfile := filepath.Join(i.Dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, []byte(testgate.Render(i.adminAddr, i.port, i.DataDir, cfg)), 0o600); err != nil {
+		return err
+	}
+	out, err := Run(i.t, i.Dir, "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", i.adminAddr)
+	if err != nil {
+		return fmt.Errorf("caddy reload of %s: %v\n%s", i.Name, err, out)
+	}
+	return nil
 }
 
 // environ is this process's environment without agentgate's own

@@ -49,6 +49,8 @@ type Config struct {
 	// Storage is the `storage` line of the agentgate block; empty means
 	// UseStorage's, else the embedded store in the data directory.
 	Storage string
+	// LogLevel is Caddy's log level; default ERROR.
+	LogLevel string
 }
 
 // storage is the `storage` line of the agentgate block of the gateways
@@ -123,12 +125,16 @@ func Render(admin string, port int, dataDir string, cfg Config) string {
 	if store == "" {
 		store = storage
 	}
+	level := cfg.LogLevel
+	if level == "" {
+		level = "ERROR"
+	}
 	return fmt.Sprintf(`{
 	admin %s
 	persist_config off
 	auto_https off
 	log {
-		level ERROR
+		level %s
 	}
 	%s
 	agentgate {
@@ -157,7 +163,7 @@ http://127.0.0.1:%d {
 	agentgate
 	%s
 }
-`, admin, cfg.Global, dataDir, store, KeyA, KeyB, cfg.Block, port, site)
+`, admin, level, cfg.Global, dataDir, store, KeyA, KeyB, cfg.Block, port, site)
 }
 
 // Attach returns a Gateway for sending requests to a gateway the test

@@ -1,0 +1,252 @@
+// Package redistest starts throwaway Redis servers for tests:
+// `redis-server` on a free loopback port, nothing saved to disk, stopped
+// when the test (or the test binary, for a shared server) ends. The
+// server comes from Debian's redis-server package (or any redis-server
+// or valkey-server on PATH). Where it is absent a test skips, loudly;
+// under CI=true it fails.
+package redistest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a running Redis server.
+type Server struct {
+	Port int
+	bin  string
+	dir  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	// prefixes hands out a key prefix per test on a shared server.
+	prefixes atomic.Int64
+}
+
+// ErrAbsent is returned when no Redis server binary is installed.
+var ErrAbsent = errors.New("redis-server (or valkey-server) not found on PATH")
+
+// New starts a server outside tests (the benchmark command); Close
+// stops it. ErrAbsent says the server is not installed.
+func New() (*Server, error) { return start() }
+
+// Close stops the server and removes its directory.
+func (s *Server) Close() error {
+	err := s.Stop()
+	_ = os.RemoveAll(s.dir)
+	return err
+}
+
+// Start starts a server for t and stops it when t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := start()
+	if errors.Is(err, ErrAbsent) {
+		Absent(t, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("stopping Redis: %v", err)
+		}
+	})
+	return s
+}
+
+// Absent skips t because err says Redis is not installed, or fails it
+// under CI=true, where its absence is a broken build machine.
+func Absent(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true and %v", err)
+	}
+	t.Skipf("SKIPPING: %v (install Debian's redis-server package to run this test)", err)
+}
+
+var shared struct {
+	once sync.Once
+	s    *Server
+	err  error
+}
+
+// Shared returns the test binary's shared server, starting it on first
+// use; a package using it calls StopShared from TestMain. Each test
+// takes its own key prefix with Prefix.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	shared.once.Do(func() { shared.s, shared.err = start() })
+	if errors.Is(shared.err, ErrAbsent) {
+		Absent(t, shared.err)
+	}
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.s
+}
+
+// StopShared stops the shared server, if one started.
+func StopShared() {
+	if s := shared.s; s != nil {
+		if err := s.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "redistest: stopping the shared server:", err)
+		}
+		shared.s = nil
+	}
+}
+
+// Prefix returns a key prefix no other test of this server uses.
+func (s *Server) Prefix() string { return fmt.Sprintf("test%d:", s.prefixes.Add(1)) }
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+
+func binary() (string, error) {
+	for _, name := range []string{"redis-server", "valkey-server"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrAbsent
+}
+
+func start() (*Server, error) {
+	bin, err := binary()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, dir: dir}
+	if s.Port, err = freePort(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.Restart(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Restart starts the server again on its port after Stop: empty, as a
+// Redis that lost its state comes back.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return errors.New("redis-server is running")
+	}
+	cmd := exec.Command(s.bin, "--port", fmt.Sprint(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--dir", s.dir, "--logfile", "")
+	cmd.Dir = s.dir
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", s.bin, err)
+	}
+	done := make(chan struct{})
+	var log strings.Builder
+	var logMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			logMu.Lock()
+			if log.Len() < 8<<10 {
+				log.WriteString(sc.Text() + "\n")
+			}
+			logMu.Unlock()
+		}
+		_ = cmd.Wait()
+		close(done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ping(s.Addr()) == nil {
+			break
+		}
+		select {
+		case <-done:
+			logMu.Lock()
+			defer logMu.Unlock()
+			return fmt.Errorf("redis-server exited while starting:\n%s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("redis-server did not answer PING on port %d within 30s", s.Port)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.cmd, s.done = cmd, done
+	return nil
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after 10s). It may be
+// started again with Restart.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+	return nil
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,428 @@
+package limits
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/agentgate/agentgate/state"
+)
+
+// DefaultLeaseTTL is how long a lease holds its slots and reservations
+// without a renewal: the longest the capacity of an instance that died
+// stays taken.
+const DefaultLeaseTTL = 30 * time.Second
+
+// Seeder reads what the durable usage records say scope used of a quota
+// of kind in the month of at: a backend's figure for a scope-month that
+// it has none of (its first use, or the backend lost its state) starts
+// there.
+type Seeder interface {
+	Used(ctx context.Context, scope string, kind Kind, at time.Time) (int64, error)
+}
+
+// Options configure a Limiter.
+type Options struct {
+	// LeaseTTL is how long a lease holds without a renewal; default
+	// DefaultLeaseTTL. RenewEvery is how often the leases of requests
+	// still running are renewed, all in one call; default LeaseTTL/3.
+	LeaseTTL, RenewEvery time.Duration
+	// Deny makes a backend that cannot be reached refuse requests
+	// (ErrUnavailable); by default they are admitted unchecked.
+	Deny bool
+	// Seeder reads quota months the backend has no figure for.
+	Seeder Seeder
+	Log    *zap.Logger
+}
+
+// Limiter admits requests against a Backend and keeps the leases of the
+// requests it admitted alive until they settle. It is safe for
+// concurrent use.
+type Limiter struct {
+	b      Backend
+	seeder Seeder
+	log    *zap.Logger
+	// ttl and every (durations) and deny are Options' LeaseTTL,
+	// RenewEvery and Deny, which Apply changes.
+	ttl, every atomic.Int64
+	deny       atomic.Bool
+	stop       context.CancelFunc
+	done       chan struct{}
+
+	mu sync.Mutex
+	// live are the leases holding slots or reservations, renewed until
+	// they settle.
+	live map[string]*Lease
+	// retry are settlements the backend could not take, tried again at
+	// every renewal.
+	retry []*Settlement
+	outage
+}
+
+// maxRetries bounds the settlements kept for a backend that is away.
+const maxRetries = 100_000
+
+// New returns a Limiter over b, renewing leases until Close.
+func New(b Backend, o Options) *Limiter {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Limiter{b: b, seeder: o.Seeder, log: o.Log, stop: cancel, done: make(chan struct{}), live: map[string]*Lease{}}
+	l.Apply(o)
+	go l.renew(ctx)
+	return l
+}
+
+// Apply takes o's LeaseTTL, RenewEvery and Deny from now on: a reloaded
+// configuration's, for a Limiter its previous configuration opened.
+func (l *Limiter) Apply(o Options) {
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.RenewEvery <= 0 {
+		o.RenewEvery = o.LeaseTTL / 3
+	}
+	l.ttl.Store(int64(o.LeaseTTL))
+	l.every.Store(int64(o.RenewEvery))
+	l.deny.Store(o.Deny)
+}
+
+// Decision is the answer to an admission.
+type Decision struct {
+	Admitted bool
+	// Refused is the index of the rule that refused the request, or -1.
+	Refused int
+	// States are the rules' figures, one per rule.
+	States []State
+	// Now is the backend's time of the decision (zero when unchecked).
+	Now time.Time
+	// Lease settles the request; nil when it was refused.
+	Lease *Lease
+	// Unchecked says the request was admitted without the backend, which
+	// could not be reached (Options.Deny unset).
+	Unchecked bool
+}
+
+// RetryAfter is when the refused request would fit.
+func (d *Decision) RetryAfter() time.Duration {
+	if d.Refused < 0 {
+		return 0
+	}
+	return d.States[d.Refused].RetryAfter
+}
+
+// Admit evaluates rules for a request expected to cost cost: all or
+// nothing. An admitted request's Lease must be settled when it ends.
+// When the backend cannot be reached, the request is admitted unchecked,
+// or with Options.Deny refused with an error wrapping ErrUnavailable; a
+// Seeder's error is returned as it is.
+func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision, error) {
+	req := &Request{Lease: newLeaseID(), TTL: time.Duration(l.ttl.Load()), Rules: rules, Amounts: make([]int64, len(rules))}
+	for i, r := range rules {
+		req.Amounts[i] = r.Kind.Amount(cost)
+	}
+	ans, err := l.evaluate(ctx, req)
+	if errors.Is(err, ErrUnavailable) && !l.deny.Load() {
+		return &Decision{Admitted: true, Refused: -1, Unchecked: true,
+			Lease: newLease(l, req.Lease, rules, make([]int64, len(rules)))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := decision(ans, rules)
+	if !d.Admitted {
+		return d, nil
+	}
+	d.Lease = newLease(l, req.Lease, rules, req.Amounts)
+	if len(d.Lease.held.Rules) > 0 {
+		l.mu.Lock()
+		l.live[d.Lease.id] = d.Lease
+		l.mu.Unlock()
+	}
+	return d, nil
+}
+
+// Check reaches the backend with an admission of no rules: whether it
+// can be reached now (a server learns the admission script).
+func (l *Limiter) Check(ctx context.Context) error {
+	_, err := l.b.Admit(ctx, &Request{Peek: true})
+	return err
+}
+
+// Peek evaluates rules without taking anything: their figures now.
+func (l *Limiter) Peek(ctx context.Context, rules []Rule) (*Decision, error) {
+	ans, err := l.evaluate(ctx, &Request{Rules: rules, Amounts: make([]int64, len(rules)), Peek: true})
+	if err != nil {
+		return nil, err
+	}
+	return decision(ans, rules), nil
+}
+
+// evaluate runs req on the backend, seeding the quota months it has no
+// figure for: the month may turn between two attempts, so a few are
+// allowed.
+func (l *Limiter) evaluate(ctx context.Context, req *Request) (Answer, error) {
+	for attempt := 0; ; attempt++ {
+		ans, err := l.b.Admit(ctx, req)
+		if err != nil {
+			l.failed(err)
+			return Answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		l.reached()
+		if len(ans.Unseeded) == 0 {
+			return ans, nil
+		}
+		if attempt == 3 || l.seeder == nil {
+			return Answer{}, fmt.Errorf("limits: the backend keeps asking for the figures of rules %v", ans.Unseeded)
+		}
+		for _, i := range ans.Unseeded {
+			r := req.Rules[i]
+			used, err := l.seeder.Used(ctx, r.Scope, r.Kind, ans.Now)
+			if err != nil {
+				return Answer{}, fmt.Errorf("reading %s's %s for %s: %w", r.Scope, r.Kind, state.MonthKey(ans.Now), err)
+			}
+			req.Seeds = append(req.Seeds, Seed{Rule: i, Month: state.MonthKey(ans.Now), Used: used})
+		}
+	}
+}
+
+// decision completes a backend's answer with what every backend's rules
+// of a class share: a refused slot is retried in a second, a quota at
+// the month's end.
+func decision(ans Answer, rules []Rule) *Decision {
+	d := &Decision{Admitted: ans.Admitted, Refused: ans.Refused, States: ans.States, Now: ans.Now}
+	if d.Admitted {
+		d.Refused = -1
+	}
+	reset := state.MonthEnd(ans.Now).Sub(ans.Now)
+	for i := range d.States {
+		s := &d.States[i]
+		switch rules[i].Kind.Class() {
+		case Slots:
+			s.RetryAfter = time.Second
+		case Quota:
+			s.RetryAfter, s.Reset = reset, reset
+		}
+	}
+	return d
+}
+
+// Close stops renewing leases, tries the settlements still waiting once
+// more, and closes the backend. Leases of requests still running then
+// expire by themselves.
+func (l *Limiter) Close() error {
+	l.stop()
+	<-l.done
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.retrySettlements(ctx)
+	if n := len(l.retry); n > 0 {
+		l.log.Warn("limits: settlements not delivered at shutdown; their reservations expire by themselves and their usage stays in the usage records",
+			zap.Int("settlements", n))
+	}
+	return l.b.Close()
+}
+
+// renew renews the live leases every RenewEvery until ctx ends.
+func (l *Limiter) renew(ctx context.Context) {
+	defer close(l.done)
+	t := time.NewTimer(time.Duration(l.every.Load()))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_ = l.Renew(ctx)
+		t.Reset(time.Duration(l.every.Load()))
+	}
+}
+
+// Renew delivers the settlements still waiting for the backend, then
+// renews the leases of the requests still running, all in one call. The
+// Limiter calls it every RenewEvery.
+func (l *Limiter) Renew(ctx context.Context) error {
+	l.retrySettlements(ctx)
+	l.mu.Lock()
+	held := make([]Held, 0, len(l.live))
+	for _, ls := range l.live {
+		held = append(held, ls.held)
+	}
+	l.mu.Unlock()
+	if len(held) == 0 {
+		return nil
+	}
+	if err := l.b.Renew(ctx, held, time.Duration(l.ttl.Load())); err != nil {
+		if ctx.Err() == nil {
+			l.failed(err)
+		}
+		return err
+	}
+	l.reached()
+	return nil
+}
+
+func (l *Limiter) retrySettlements(ctx context.Context) {
+	l.mu.Lock()
+	pending := l.retry
+	l.retry = nil
+	l.mu.Unlock()
+	for i, s := range pending {
+		if err := l.b.Settle(ctx, s); err != nil {
+			l.failed(err)
+			l.mu.Lock()
+			l.retry = append(pending[i:], l.retry...)
+			l.mu.Unlock()
+			return
+		}
+		l.reached()
+	}
+}
+
+// settle delivers s, or keeps it for a retry when the backend is away.
+func (l *Limiter) settle(ctx context.Context, s *Settlement) error {
+	err := l.b.Settle(ctx, s)
+	if err == nil {
+		l.reached()
+		return nil
+	}
+	l.failed(err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.retry) >= maxRetries {
+		l.log.Error("limits: too many settlements waiting for the backend; dropping the oldest (its usage stays in the usage records)")
+		l.retry = l.retry[1:]
+	}
+	l.retry = append(l.retry, s)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Lease is what an admitted request holds.
+type Lease struct {
+	l     *Limiter
+	id    string
+	rules []Rule
+	taken []int64
+	// held is what the lease holds, renewed until it settles.
+	held Held
+	once sync.Once
+}
+
+func newLease(l *Limiter, id string, rules []Rule, taken []int64) *Lease {
+	ls := &Lease{l: l, id: id, rules: rules, taken: taken, held: Held{Lease: id}}
+	for i, r := range rules {
+		if c := r.Kind.Class(); (c == Slots || c == Quota) && taken[i] > 0 {
+			ls.held.Rules = append(ls.held.Rules, r)
+		}
+	}
+	return ls
+}
+
+// ID names the lease in the backend.
+func (ls *Lease) ID() string { return ls.id }
+
+// Settle ends the lease with what its request spent: slots and
+// reservations are freed, buckets given back what the request took
+// beyond its real usage (or charged what it used beyond), and quotas
+// charged the real usage, each Spend in its month. Settling after the
+// lease expired still charges the usage, and frees nothing twice. A
+// settlement the backend could not take is retried until it is; the
+// error says so. Settling again does nothing.
+func (ls *Lease) Settle(ctx context.Context, spent []Spend) error {
+	if ls == nil {
+		return nil
+	}
+	var err error
+	ls.once.Do(func() {
+		ls.l.mu.Lock()
+		delete(ls.l.live, ls.id)
+		ls.l.mu.Unlock()
+		s := &Settlement{Lease: ls.id, Rules: ls.rules, Taken: ls.taken, Spent: spent}
+		if !s.needed() {
+			return
+		}
+		err = ls.l.settle(context.WithoutCancel(ctx), s)
+	})
+	return err
+}
+
+// needed reports whether settling changes anything.
+func (s *Settlement) needed() bool {
+	for i, r := range s.Rules {
+		switch r.Kind.Class() {
+		case Slots:
+			if s.Taken[i] > 0 {
+				return true
+			}
+		case Bucket:
+			if s.Refund(i) != 0 {
+				return true
+			}
+		case Quota:
+			if s.Taken[i] > 0 || len(s.Months(i)) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func newLeaseID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// outage follows whether the backend can be reached, so that an outage
+// is logged when it begins, every outageLogEvery while it lasts, and
+// when it ends, not once per request.
+type outage struct {
+	down          atomic.Bool
+	since, logged time.Time
+	failures      int
+}
+
+const outageLogEvery = 10 * time.Second
+
+func (l *Limiter) failed(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down.Store(true)
+	l.failures++
+	now := time.Now()
+	action := "admitting requests unchecked (on_error allow)"
+	if l.deny.Load() {
+		action = "refusing requests with 503 (on_error deny)"
+	}
+	switch {
+	case l.since.IsZero():
+		l.since, l.logged = now, now
+		l.log.Warn("limits backend unreachable: "+action+" until it is back", zap.Error(err))
+	case now.Sub(l.logged) >= outageLogEvery:
+		l.logged = now
+		l.log.Warn("limits backend still unreachable: "+action, zap.Duration("for", now.Sub(l.since)),
+			zap.Int("failed_calls", l.failures), zap.Error(err))
+	}
+}
+
+func (l *Limiter) reached() {
+	if !l.down.Load() {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.down.Swap(false) {
+		return
+	}
+	l.log.Warn("limits backend reachable again", zap.Duration("after", time.Since(l.since)), zap.Int("failed_calls", l.failures))
+	l.since, l.failures = time.Time{}, 0
+}

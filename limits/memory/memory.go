@@ -1,0 +1,251 @@
+// Package memory is the embedded limits backend: the state of one
+// gateway process, in its memory, at the time of the gateway's one clock
+// (internal/clock). Several instances each keep their own: use
+// limits/redis to share limits across a tier.
+package memory
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/clock"
+	"github.com/agentgate/agentgate/limits"
+	"github.com/agentgate/agentgate/state"
+)
+
+// Backend keeps limits in memory. It is safe for concurrent use.
+type Backend struct {
+	clock clock.Clock
+
+	mu sync.Mutex
+	// held are the leases holding each Slots and Quota rule.
+	held    map[string]*holders
+	buckets map[string]*bucket
+	// used is each quota's tokens settled per month, by key and month.
+	used map[monthKey]int64
+}
+
+// holders are the leases holding a rule's slots or reservations, with
+// their expiry and amount.
+type holders struct {
+	leases map[string]holding
+	total  int64
+	// next is the earliest expiry among leases (or earlier): nothing
+	// needs sweeping before it.
+	next time.Time
+}
+
+type holding struct {
+	amount  int64
+	expires time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+type monthKey struct{ key, month string }
+
+// New returns an empty backend reading time from clk.
+func New(clk clock.Clock) *Backend {
+	return &Backend{clock: clk, held: map[string]*holders{}, buckets: map[string]*bucket{}, used: map[monthKey]int64{}}
+}
+
+func key(r limits.Rule) string { return r.Kind.String() + ":" + r.Scope }
+
+// sweep drops the leases expired at now.
+func (h *holders) sweep(now time.Time) {
+	if now.Before(h.next) {
+		return
+	}
+	h.next = time.Time{}
+	for id, l := range h.leases {
+		if !now.Before(l.expires) {
+			h.total -= l.amount
+			delete(h.leases, id)
+		} else if h.next.IsZero() || l.expires.Before(h.next) {
+			h.next = l.expires
+		}
+	}
+}
+
+func (h *holders) hold(id string, amount int64, expires time.Time) {
+	if h.leases == nil {
+		h.leases = map[string]holding{}
+	}
+	h.leases[id] = holding{amount: amount, expires: expires}
+	h.total += amount
+	if h.next.IsZero() || expires.Before(h.next) {
+		h.next = expires
+	}
+}
+
+func (h *holders) release(id string) {
+	if l, ok := h.leases[id]; ok {
+		h.total -= l.amount
+		delete(h.leases, id)
+	}
+}
+
+// renew moves id's expiry, unless it has expired.
+func (h *holders) renew(id string, now, expires time.Time) {
+	if l, ok := h.leases[id]; ok && now.Before(l.expires) {
+		l.expires = expires
+		h.leases[id] = l
+	}
+}
+
+// holdersOf returns the holders of r, a Slots or Quota rule.
+func (m *Backend) holdersOf(r limits.Rule) *holders {
+	h := m.held[key(r)]
+	if h == nil {
+		h = &holders{}
+		m.held[key(r)] = h
+	}
+	return h
+}
+
+// refill brings r's bucket up to now, creating it full.
+func (m *Backend) refill(r limits.Rule, now time.Time) *bucket {
+	b := m.buckets[key(r)]
+	if b == nil {
+		b = &bucket{tokens: float64(r.Max), last: now}
+		m.buckets[key(r)] = b
+		return b
+	}
+	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
+		b.tokens += elapsed * rate(r)
+		b.last = now
+	}
+	b.tokens = math.Min(b.tokens, float64(r.Max)) // full, or the rule shrank
+	return b
+}
+
+func rate(r limits.Rule) float64 { return float64(r.Max) / limits.BucketPeriod.Seconds() }
+
+func seconds(s float64) time.Duration {
+	if s <= 0 {
+		return 0
+	}
+	return time.Duration(math.Ceil(s * float64(time.Second)))
+}
+
+// Admit implements limits.Backend.
+func (m *Backend) Admit(_ context.Context, req *limits.Request) (limits.Answer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	month := state.MonthKey(now)
+	ans := limits.Answer{Now: now, Refused: -1, States: make([]limits.State, len(req.Rules))}
+	for _, s := range req.Seeds {
+		if s.Month == month {
+			mk := monthKey{key(req.Rules[s.Rule]), month}
+			if _, ok := m.used[mk]; !ok {
+				m.used[mk] = s.Used
+			}
+		}
+	}
+	// First every rule's figures and whether it fits, taking nothing.
+	for i, r := range req.Rules {
+		amount, st := req.Amounts[i], &ans.States[i]
+		fits := true
+		switch r.Kind.Class() {
+		case limits.Slots:
+			h := m.holdersOf(r)
+			h.sweep(now)
+			st.Remaining = r.Max - h.total
+			fits = h.total+amount <= r.Max
+		case limits.Bucket:
+			b := m.refill(r, now)
+			st.Remaining = int64(math.Floor(math.Max(0, b.tokens)))
+			st.Reset = seconds((float64(r.Max) - b.tokens) / rate(r))
+			if fits = float64(amount) <= b.tokens; !fits {
+				st.RetryAfter = seconds((float64(amount) - b.tokens) / rate(r))
+			}
+		case limits.Quota:
+			h := m.holdersOf(r)
+			h.sweep(now)
+			used, ok := m.used[monthKey{key(r), month}]
+			if !ok {
+				ans.Unseeded = append(ans.Unseeded, i)
+				continue
+			}
+			st.Used, st.Reserved = used, h.total
+			st.Remaining = max(0, r.Max-used-h.total)
+			fits = used+h.total+amount <= r.Max
+		}
+		if !fits && ans.Refused < 0 {
+			ans.Refused = i
+		}
+	}
+	if len(ans.Unseeded) > 0 || req.Peek || ans.Refused >= 0 {
+		return ans, nil
+	}
+	// Then take them all.
+	ans.Admitted = true
+	expires := now.Add(req.TTL)
+	for i, r := range req.Rules {
+		amount, st := req.Amounts[i], &ans.States[i]
+		switch r.Kind.Class() {
+		case limits.Slots, limits.Quota:
+			if amount > 0 {
+				m.holdersOf(r).hold(req.Lease, amount, expires)
+				st.Remaining = max(0, st.Remaining-amount)
+			}
+		case limits.Bucket:
+			b := m.buckets[key(r)]
+			b.tokens -= float64(amount)
+			st.Remaining = int64(math.Floor(math.Max(0, b.tokens)))
+			st.Reset = seconds((float64(r.Max) - b.tokens) / rate(r))
+		}
+	}
+	return ans, nil
+}
+
+// Renew implements limits.Backend.
+func (m *Backend) Renew(_ context.Context, leases []limits.Held, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	for _, l := range leases {
+		for _, r := range l.Rules {
+			m.holdersOf(r).renew(l.Lease, now, now.Add(ttl))
+		}
+	}
+	return nil
+}
+
+// Settle implements limits.Backend.
+func (m *Backend) Settle(_ context.Context, s *limits.Settlement) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	for i, r := range s.Rules {
+		switch r.Kind.Class() {
+		case limits.Slots:
+			m.holdersOf(r).release(s.Lease)
+		case limits.Bucket:
+			if d := s.Refund(i); d != 0 {
+				b := m.refill(r, now)
+				b.tokens = math.Min(float64(r.Max), b.tokens+float64(d))
+			}
+		case limits.Quota:
+			m.holdersOf(r).release(s.Lease)
+			for _, ma := range s.Months(i) {
+				mk := monthKey{key(r), ma.Month}
+				if used, ok := m.used[mk]; ok {
+					m.used[mk] = used + ma.Amount
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Close implements limits.Backend.
+func (m *Backend) Close() error { return nil }
+
+var _ limits.Backend = (*Backend)(nil)
