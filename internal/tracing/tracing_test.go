@@ -63,7 +63,7 @@ func TestStartJoinsTheRequestSpan(t *testing.T) {
 
 func TestErrorType(t *testing.T) {
 	for err, want := range map[error]string{
-		&adapters.Error{Kind: adapters.KindTimeout}:                 "upstream_timeout",
+		&adapters.Error{Kind: adapters.KindTimeout}:                  "upstream_timeout",
 		&adapters.Error{Kind: adapters.KindUpstream, Code: "x_code"}: "x_code",
 		context.Canceled:         "client_closed",
 		errors.New("disk broke"): "_OTHER",
