@@ -3,6 +3,7 @@ package adapters
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -85,6 +86,20 @@ func (e *Error) Error() string {
 
 // Unwrap returns e's cause.
 func (e *Error) Unwrap() error { return e.Cause }
+
+// Format prints e as Error does, except for %+v, which adds the cause:
+// that is how zap logs an error (its errorVerbose field), so every log
+// line of an *Error tells what went wrong underneath.
+func (e *Error) Format(s fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && s.Flag('+') && e.Cause != nil:
+		fmt.Fprintf(s, "%s: %+v", e.Error(), e.Cause)
+	case verb == 'q':
+		fmt.Fprintf(s, "%q", e.Error())
+	default:
+		_, _ = io.WriteString(s, e.Error())
+	}
+}
 
 // Status is the HTTP status for e.
 func (e *Error) Status() int {
