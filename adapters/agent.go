@@ -44,7 +44,7 @@ type Agent struct {
 	MaxIterations int `json:"max_iterations,omitempty"`
 	// Pattern is how the agent orchestrates its SubAgents (PatternSingle,
 	// PatternSequential, PatternParallel, PatternHierarchical); empty
-	// means PatternSingle. See runtime/orchestrate.go.
+	// means PatternSingle. See engine/orchestrate.go.
 	Pattern string `json:"pattern,omitempty"`
 	// SubAgents are the ids of the agents an orchestrating agent runs, in
 	// order.

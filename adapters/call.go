@@ -48,8 +48,8 @@ type Call struct {
 	PromptVars map[string]string
 	// RunID, when set, is the id the run gets (a dialect that streams the
 	// id with every event chooses it up front); it must come from
-	// runtime.NewID ("run-…", or "exec_…" for executions). Empty means the
-	// runtime makes one.
+	// NewID ("run-…", or "exec_…" for executions). Empty means the
+	// engine makes one.
 	RunID string
 	// ParentRunID, when set, is the run this one works for (a sub-agent
 	// run of an orchestrated agent): its usage records name it as their

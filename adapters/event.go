@@ -6,8 +6,8 @@ import "fmt"
 type EventType uint8
 
 // The canonical events, in the order a run emits them: one Start, any
-// number of Thinking, Delta, ToolCall and ToolResult, then Paused or Usage
-// and Done, or Error.
+// number of Thinking, Delta, ToolCallDelta, ToolCall and ToolResult, then
+// Paused or Usage and Done, or Error.
 const (
 	EventStart EventType = iota + 1
 	EventThinking
@@ -18,9 +18,19 @@ const (
 	EventUsage
 	EventDone
 	EventError
+	// EventToolCallDelta is a piece of a tool call as the upstream streams
+	// it, sent as it arrives: ToolCall.ID names the call (the ID of the
+	// ToolCall event that completes it), ToolCall.Name is set on the
+	// call's first delta, and ToolCall.Arguments is the next fragment of
+	// its JSON arguments. The whole call follows as a ToolCall event, so
+	// dialects that stream tool calls encode the deltas and skip the
+	// ToolCall of a call they streamed, and the others ignore deltas.
+	// Providers whose upstream sends calls whole send no deltas.
+	EventToolCallDelta
 )
 
-var eventNames = [...]string{"", "start", "thinking", "delta", "tool_call", "tool_result", "paused", "usage", "done", "error"}
+var eventNames = [...]string{"", "start", "thinking", "delta", "tool_call", "tool_result", "paused", "usage", "done", "error",
+	"tool_call_delta"}
 
 func (t EventType) String() string {
 	if int(t) < len(eventNames) {
@@ -54,8 +64,9 @@ type Event struct {
 	// Redacted, on a Thinking event, is a block of encrypted thoughts
 	// (Anthropic redacted_thinking data): opaque, to be replayed as is.
 	Redacted string `json:"redacted,omitempty"`
-	// ToolCall is set on ToolCall events (a complete call) and on
-	// ToolResult events (the call the result answers).
+	// ToolCall is set on ToolCall events (a complete call), ToolCallDelta
+	// events (a piece of one) and ToolResult events (the call the result
+	// answers).
 	ToolCall *ToolCall `json:"tool_call,omitempty"`
 	// ToolResult is the JSON result of a tool on ToolResult events.
 	ToolResult string `json:"tool_result,omitempty"`

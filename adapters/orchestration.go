@@ -3,7 +3,7 @@ package adapters
 import "slices"
 
 // Orchestration patterns of an agent (Agent.Pattern): how it runs its
-// sub-agents. The runtime implements them (runtime/orchestrate.go).
+// sub-agents. The runtime implements them (engine/orchestrate.go).
 const (
 	// PatternSingle is a plain agent: its own tool loop, no sub-agents.
 	PatternSingle = "single"

@@ -168,7 +168,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		tier, _ := app.runtime.Tiers().Get(k.Tier)
+		tier, _ := app.engine.Tiers().Get(k.Tier)
 		// A key without a quota still has its month's figures (a
 		// maximum every backend counts exactly: 2^53).
 		quota := limits.Rule{Scope: "key:" + k.ID, Kind: limits.MonthlyTokens, Max: 1 << 53}
@@ -182,7 +182,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		q := d.States[0]
 		// The spend counters are written with the usage records: commit
 		// those of requests already answered first.
-		if err := app.runtime.Recorder().Flush(ctx); err != nil {
+		if err := app.engine.Models().Recorder().Flush(ctx); err != nil {
 			return err
 		}
 		spent, err := app.backend.store.MonthlySpend(ctx, "key:"+k.ID, d.Now)
@@ -202,7 +202,7 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		if _, err := decodeAdmin(r, &req); err != nil {
 			return err
 		}
-		if _, ok := app.runtime.Tiers().Get(req.Tier); !ok {
+		if _, ok := app.engine.Tiers().Get(req.Tier); !ok {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("tier %q does not exist", req.Tier)}
 		}
 		k, declared, err := app.keys.get(ctx, id)
@@ -242,7 +242,7 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tiers := app.runtime.Tiers()
+	tiers := app.engine.Tiers()
 	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/agentgate/tiers"), "/")
 	switch {
 	case name == "" && r.Method == http.MethodGet:

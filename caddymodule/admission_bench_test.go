@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/tiers"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/redistest"
 	"github.com/agentgate/agentgate/limits"
 	memorylimits "github.com/agentgate/agentgate/limits/memory"
 	redislimits "github.com/agentgate/agentgate/limits/redis"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
@@ -48,8 +49,8 @@ func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 		b.Fatal(err)
 	}
 	defer releaseLimiter(key)
-	tiers := runtime.NewTiers(state.Tier{Name: "pro", MonthlyTokens: 1 << 50, RPM: 1 << 40, TPM: 1 << 50, Concurrent: 1 << 20})
-	rt, err := runtime.New(runtime.Config{Store: be.store, Providers: map[string]adapters.Provider{}, Tiers: tiers, Recorder: be.recorder})
+	tiers := tiers.New(state.Tier{Name: "pro", MonthlyTokens: 1 << 50, RPM: 1 << 40, TPM: 1 << 50, Concurrent: 1 << 20})
+	rt, err := engine.New(engine.Config{Store: be.store, Providers: map[string]adapters.Provider{}, Tiers: tiers, Recorder: be.recorder})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 		b.Fatal(err)
 	}
 	clk := clock.Real{}
-	h := &Handler{app: &App{clock: clk, runtime: rt, keys: keys, backend: be, limiter: lim, MaxBodyBytes: 1 << 20}}
+	h := &Handler{app: &App{clock: clk, engine: rt, keys: keys, backend: be, limiter: lim, MaxBodyBytes: 1 << 20}}
 	body := `{"model":"assistant","max_tokens":64,"messages":[{"role":"user","content":"` + strings.Repeat("hello ", 40) + `"}]}`
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -13,12 +13,14 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/tiers"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/limits"
 	memorylimits "github.com/agentgate/agentgate/limits/memory"
 	"github.com/agentgate/agentgate/pricing"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
@@ -106,7 +108,7 @@ type App struct {
 	// limitsLocation where it keeps its state, for the status.
 	limitsBackend, limitsLocation string
 	tools         *toolset
-	runtime       *runtime.Runtime
+	engine        *engine.Engine
 	keys          *keyring
 	env           *dialects.Env
 	metrics       *metrics
@@ -161,7 +163,7 @@ type RouteConfig struct {
 	Target string `json:"target,omitempty"`
 	// Lacks says what the routed models cannot take (images, tools,
 	// reasoning): such requests get a clear 400, or with drop lose it.
-	Lacks runtime.Capabilities `json:"lacks,omitzero"`
+	Lacks models.Capabilities `json:"lacks,omitzero"`
 }
 
 // AgentConfig declares an agent.
@@ -254,7 +256,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
-	var routes []runtime.Route
+	var routes []models.Route
 	for i, pc := range a.Providers {
 		if pc.Name == "" {
 			return fmt.Errorf("providers[%d]: name is required", i)
@@ -269,11 +271,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		providers[pc.Name] = meterProvider(pc.Name, p, a.log, a.clock.Now)
 		a.providerInfos = append(a.providerInfos, pc.info(p, repl))
 		for _, m := range pc.Models {
-			routes = append(routes, runtime.Route{Pattern: m, Provider: pc.Name})
+			routes = append(routes, models.Route{Pattern: m, Provider: pc.Name})
 		}
 	}
 	for _, rc := range a.Routes {
-		routes = append(routes, runtime.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
+		routes = append(routes, models.Route{Pattern: rc.Match, Provider: rc.Provider, Target: rc.Target, Lacks: rc.Lacks})
 	}
 	agents := make([]*adapters.Agent, 0, len(a.Agents))
 	for i := range a.Agents {
@@ -299,19 +301,20 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.checkAgentTools(agents); err != nil {
 		return err
 	}
-	a.runtime, err = runtime.New(runtime.Config{
+	a.engine, err = engine.New(engine.Config{
 		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: runtime.NewTiers(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
+		Tiers: tiers.New(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
-		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
-		Prices:      prices,
-		Now:         a.clock.Now,
-		Passthrough: a.Passthrough.runtime(),
+		Memory:       memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		SharedMemory: be.memory,
+		Prices:       prices,
+		Now:          a.clock.Now,
+		Passthrough:  a.Passthrough.config(),
 	})
 	if err != nil {
 		return err
 	}
-	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.runtime.Now())
+	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.engine.Now())
 	if err != nil {
 		return err
 	}
@@ -321,7 +324,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxImageBytes == 0 {
 		a.MaxImageBytes = 5 << 20
 	}
-	a.env = &dialects.Env{Runtime: a.runtime, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
+	a.env = &dialects.Env{Engine: a.engine, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
 	return nil
 }
 
@@ -439,13 +442,17 @@ func (a *App) Stop() error { return nil }
 // with a Provision that failed half way.
 func (a *App) Cleanup() error {
 	a.tools.close()
-	if a.runtime != nil {
-		a.runtime.Close()
+	if a.engine != nil {
+		a.engine.Close()
 	}
 	var errs []error
-	if a.limiter != nil {
-		a.limiter = nil
-		errs = append(errs, releaseLimiter(a.limitsKey))
+	// The limiter stays set: requests of this config still in flight on
+	// kept-alive connections (a reload) admit through it, and the pool
+	// keeps it open while the next config holds it.
+	if a.limitsKey != "" {
+		key := a.limitsKey
+		a.limitsKey = ""
+		errs = append(errs, releaseLimiter(key))
 	}
 	if a.backend != nil {
 		a.backend = nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -25,7 +25,7 @@ type exchange struct {
 	start time.Time
 
 	principal *adapters.Principal
-	meter     *runtime.Meter
+	meter     *models.Meter
 	// log is the handler's logger, for the request's line when it fails
 	// (requestlog.go); method and path (never the query, which may hold
 	// a key) say which request it was.
@@ -54,10 +54,10 @@ type exchange struct {
 
 type exchangeKey struct{}
 
-// withMeter returns ctx carrying a new runtime.Meter and x, for
+// withMeter returns ctx carrying a new models.Meter and x, for
 // meteredProvider to report calls to.
-func (x *exchange) withMeter(ctx context.Context) (context.Context, *runtime.Meter) {
-	ctx, x.meter = runtime.WithMeter(ctx)
+func (x *exchange) withMeter(ctx context.Context) (context.Context, *models.Meter) {
+	ctx, x.meter = models.WithMeter(ctx)
 	return context.WithValue(ctx, exchangeKey{}, x), x.meter
 }
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -184,7 +183,7 @@ func prefixOf(secret string) string {
 // returned once and never stored.
 func (k *keyring) createKey(ctx context.Context, tenant, tier, email string, projects []string, created time.Time) (string, *state.APIKey, error) {
 	secret := newSecret()
-	rec := &state.APIKey{ID: runtime.NewID("key_"), Hash: sha256.Sum256([]byte(secret)), Tenant: tenant, Tier: tier,
+	rec := &state.APIKey{ID: adapters.NewID("key_"), Hash: sha256.Sum256([]byte(secret)), Tenant: tenant, Tier: tier,
 		Email: email, Projects: projects, Created: created.UTC(), Prefix: prefixOf(secret)}
 	if err := k.store.PutKey(ctx, rec); err != nil {
 		return "", nil, err

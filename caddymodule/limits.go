@@ -77,7 +77,7 @@ type admission struct {
 // admit applies p's tier to r. It sets the x-ratelimit-* headers OpenAI
 // clients read and returns an *adapters.Error when the request is refused.
 func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Principal, callsModel bool) (*admission, error) {
-	tiers := h.app.runtime.Tiers()
+	tiers := h.app.engine.Tiers()
 	if tiers.Empty() {
 		return nil, nil
 	}

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/pricing"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -242,7 +242,7 @@ func (m *metrics) tenantBudget(tenant string, spent, budget pricing.Micros) {
 }
 
 // observe records one finished request.
-func (dm *dialectMetrics) observe(snap *runtime.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
+func (dm *dialectMetrics) observe(snap *models.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
 	if p != nil {
 		tenant = p.Tenant

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,7 +113,7 @@ func TestMetricsLint(t *testing.T) {
 	for _, tenant := range []bool{false, true} {
 		m := &metrics{tenant: tenant}
 		dm := m.dialect("lint")
-		snap := runtime.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1, Cost: 12,
+		snap := models.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1, Cost: 12,
 			Usage: adapters.Usage{InputTokens: 1, OutputTokens: 2}, FirstByte: time.Millisecond, Upstream: time.Second}
 		dm.observe(&snap, &adapters.Principal{Tenant: "t"}, outcomeOK, 1)
 		m.tenantQuota("t", 1, 2)
@@ -186,7 +186,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 		b.Run(fmt.Sprintf("tenant_label=%v", tenant), func(b *testing.B) {
 			dm := (&metrics{tenant: tenant}).dialect("bench")
 			p := &adapters.Principal{Tenant: "bench-tenant", KeyID: "k"}
-			snap := runtime.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+			snap := models.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
 				Usage:     adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8},
 				FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
 			b.ReportAllocs()
@@ -200,7 +200,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 	// For comparison: the same without the series cache, looking each
 	// child up by its label values.
 	b.Run("uncached", func(b *testing.B) {
-		snap := runtime.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+		snap := models.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
 			Usage: adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8}, FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -241,7 +241,7 @@ func BenchmarkExchange(b *testing.B) {
 					repl := caddy.NewReplacer()
 					rr := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, repl))
 					if !metered {
-						_, _ = runtime.WithMeter(rr.Context())
+						_, _ = models.WithMeter(rr.Context())
 						w.Header().Set("Content-Type", "application/json")
 						w.WriteHeader(http.StatusOK)
 						continue
@@ -291,13 +291,13 @@ func TestCostCounter(t *testing.T) {
 	}
 	dm := (&metrics{}).dialect("unit-cost")
 	for range 3 {
-		snap := runtime.MeterSnapshot{AgentID: "a", Model: "unit-cost-priced", Provider: "p", Calls: 2, Unpriced: 1, Cost: 1_234_567}
+		snap := models.MeterSnapshot{AgentID: "a", Model: "unit-cost-priced", Provider: "p", Calls: 2, Unpriced: 1, Cost: 1_234_567}
 		dm.observe(&snap, nil, outcomeOK, 1)
 	}
 	if v := value("unit-cost-priced"); v < 3.703700 || v > 3.703702 {
 		t.Errorf("cost = %v, want 3.703701", v)
 	}
-	snap := runtime.MeterSnapshot{AgentID: "a", Model: "unit-cost-unpriced", Provider: "p", Calls: 1, Unpriced: 1}
+	snap := models.MeterSnapshot{AgentID: "a", Model: "unit-cost-unpriced", Provider: "p", Calls: 1, Unpriced: 1}
 	dm.observe(&snap, nil, outcomeOK, 1)
 	if has("unit-cost-unpriced") {
 		t.Error("an unpriced request exported a cost series")

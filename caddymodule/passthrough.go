@@ -1,7 +1,7 @@
 package caddymodule
 
 import (
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -19,11 +19,12 @@ type PassthroughConfig struct {
 	DefaultProvider string `json:"default_provider,omitempty"`
 }
 
-func (c *PassthroughConfig) runtime() runtime.PassthroughConfig {
+// config is the engine's form of c.
+func (c *PassthroughConfig) config() models.PassthroughConfig {
 	if c == nil {
-		return runtime.PassthroughConfig{}
+		return models.PassthroughConfig{}
 	}
-	return runtime.PassthroughConfig{Disabled: c.Disabled, DefaultProvider: c.DefaultProvider}
+	return models.PassthroughConfig{Disabled: c.Disabled, DefaultProvider: c.DefaultProvider}
 }
 
 // parsePassthrough parses

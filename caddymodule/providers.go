@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -25,7 +25,7 @@ func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) 
 	if len(urls) == 0 {
 		urls = []string{""}
 	}
-	var members []runtime.PoolMember
+	var members []models.PoolMember
 	for _, u := range urls {
 		for _, k := range keys {
 			p, err := adapters.NewProvider(pc.Type, adapters.ProviderConfig{Name: pc.Name, BaseURL: u, APIKey: k,
@@ -36,13 +36,13 @@ func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) 
 			if err != nil {
 				return nil, err
 			}
-			members = append(members, runtime.PoolMember{Provider: p})
+			members = append(members, models.PoolMember{Provider: p})
 		}
 	}
 	if len(members) == 1 {
 		return members[0].Provider, nil
 	}
-	return runtime.NewPool(members, nil), nil
+	return models.NewPool(members, nil), nil
 }
 
 // info describes p, built from pc, for the status.
@@ -51,7 +51,7 @@ func (pc ProviderConfig) info(p adapters.Provider, repl *caddy.Replacer) provide
 	for _, u := range expandAll(repl, append([]string{pc.BaseURL}, pc.BaseURLs...)) {
 		info.baseURLs = append(info.baseURLs, publicURL(u))
 	}
-	if pool, ok := p.(*runtime.Pool); ok {
+	if pool, ok := p.(*models.Pool); ok {
 		info.cooldowns = pool.Cooldowns
 		info.members = len(pool.Cooldowns())
 	}
@@ -87,11 +87,11 @@ type RetryConfig struct {
 	Deadline caddy.Duration `json:"deadline,omitempty"`
 }
 
-func (c *RetryConfig) policy() runtime.RetryPolicy {
+func (c *RetryConfig) policy() models.RetryPolicy {
 	if c == nil {
-		return runtime.RetryPolicy{}
+		return models.RetryPolicy{}
 	}
-	return runtime.RetryPolicy{Max: c.Max, Backoff: time.Duration(c.Backoff), MaxBackoff: time.Duration(c.MaxBackoff),
+	return models.RetryPolicy{Max: c.Max, Backoff: time.Duration(c.Backoff), MaxBackoff: time.Duration(c.MaxBackoff),
 		Deadline: time.Duration(c.Deadline)}
 }
 

@@ -67,7 +67,7 @@ func handleSpend(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	// Commit the usage of requests already answered, so they are counted.
-	if err := app.runtime.Recorder().Flush(ctx); err != nil {
+	if err := app.engine.Models().Recorder().Flush(ctx); err != nil {
 		return err
 	}
 	v.Groups, err = app.backend.store.SumUsage(ctx, state.UsageFilter{Tenant: v.Tenant, KeyID: v.Key, From: v.From, To: v.To}, v.GroupBy)
@@ -129,7 +129,7 @@ func handleUsage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ctx := r.Context()
-	if err := app.runtime.Recorder().Flush(ctx); err != nil {
+	if err := app.engine.Models().Recorder().Flush(ctx); err != nil {
 		return err
 	}
 	recs, err := app.backend.store.ListUsage(ctx, tenant, usageScan)

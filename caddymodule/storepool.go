@@ -5,8 +5,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/clock"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -20,22 +21,26 @@ import (
 var stores = caddy.NewUsagePool()
 
 // backend is what outlives a config: the open store, the usage recorder
-// writing to it and the sweeper of expired runs. Calls still running on
-// an old config after a reload keep recording through it until the last
-// config lets go.
+// and the memory state writing to it, and the sweeper of expired runs.
+// Calls still running on an old config after a reload keep recording
+// through it until the last config lets go.
 type backend struct {
 	store    state.Store
-	recorder *runtime.Recorder
+	recorder *models.Recorder
+	// memory is the store's memory state (recall indexes, batched
+	// writes), shared by the engines of successive configurations.
+	memory *memory.Shared
 
 	stopSweeps context.CancelFunc
 	swept      sync.WaitGroup
 }
 
-// Destruct stops the sweeper, commits queued usage records, then closes
-// the store.
+// Destruct stops the sweeper, commits queued memory writes and usage
+// records, then closes the store.
 func (b *backend) Destruct() error {
 	b.stopSweeps()
 	b.swept.Wait()
+	b.memory.Close()
 	b.recorder.Close()
 	return b.store.Close()
 }
@@ -74,8 +79,8 @@ func acquireBackend(opener state.Opener, flushEvery time.Duration, clk clock.Clo
 		if err != nil {
 			return nil, err
 		}
-		rec := runtime.NewRecorder(s, log, flushEvery)
-		b := &backend{store: s, recorder: rec}
+		rec := models.NewRecorder(s, log, flushEvery)
+		b := &backend{store: s, recorder: rec, memory: memory.OpenShared(s, memory.Options{Logger: log})}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.stopSweeps = cancel
 		b.swept.Go(func() { b.sweep(ctx, clk, log) })

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentgate/agentgate/runtime/tools"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )

@@ -19,9 +19,9 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
-	"github.com/agentgate/agentgate/runtime/memory"
 )
 
 // convBlock declares the upstream and two agents every tenant may use.

@@ -47,9 +47,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/tidwall/gjson"
 
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
-	"github.com/agentgate/agentgate/runtime/memory"
 	"github.com/agentgate/agentgate/state/bbolt"
 )
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/tidwall/gjson"
 )
 
@@ -75,7 +75,7 @@ func TestGeminiNodeSDK(t *testing.T) {
 					}
 				}
 			}
-			want := runtime.EstimateTokens(pvSystem) + runtime.EstimateTokens("How many tokens is this?") + 4
+			want := models.EstimateTokens(pvSystem) + models.EstimateTokens("How many tokens is this?") + 4
 			if res.Get("count.totalTokens").Int() != int64(want) {
 				t.Errorf("countTokens %s, want %d", res.Get("count").Raw, want)
 			}

@@ -23,9 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/tidwall/gjson"
 	"google.golang.org/genai"
 )
@@ -299,7 +299,7 @@ func gmSurface(t *testing.T, g *testgate.Gateway, u *pvUpstream, img, model, sys
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := runtime.EstimateTokens(system) + runtime.EstimateTokens(text) + 4
+		want := models.EstimateTokens(system) + models.EstimateTokens(text) + 4
 		if resp.TotalTokens != int32(want) {
 			t.Errorf("totalTokens %d, want the gateway's estimate %d", resp.TotalTokens, want)
 		}

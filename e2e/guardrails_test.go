@@ -12,9 +12,11 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	openaiprov "github.com/agentgate/agentgate/adapters/providers/openai"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 )
@@ -68,14 +70,14 @@ func ragHelperAgent() *adapters.Agent {
 
 // guardRuntime builds a runtime over store with the openai provider "up"
 // on the fake upstream, embeddings routed to it.
-func guardRuntime(t *testing.T, store state.Store, up *fakeupstream.OpenAI) *runtime.Runtime {
+func guardRuntime(t *testing.T, store state.Store, up *fakeupstream.OpenAI) *engine.Engine {
 	t.Helper()
 	prov, err := openaiprov.New(adapters.ProviderConfig{Name: "up", BaseURL: up.URL, APIKey: "sk-upstream"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runtime.New(runtime.Config{Store: store, Providers: map[string]adapters.Provider{"up": prov},
-		Routes: []runtime.Route{{Pattern: "gpt-*", Provider: "up"}, {Pattern: "text-embedding-*", Provider: "up"}}})
+	rt, err := engine.New(engine.Config{Store: store, Providers: map[string]adapters.Provider{"up": prov},
+		Routes: []models.Route{{Pattern: "gpt-*", Provider: "up"}, {Pattern: "text-embedding-*", Provider: "up"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,9 +86,9 @@ func guardRuntime(t *testing.T, store state.Store, up *fakeupstream.OpenAI) *run
 
 // addGuardHandbook adds the handbook to tenant-a's source "handbook",
 // embedded through the upstream.
-func addGuardHandbook(t *testing.T, rt *runtime.Runtime) {
+func addGuardHandbook(t *testing.T, rt *engine.Engine) {
 	t.Helper()
-	d, err := rt.AddDocument(context.Background(), guardTenantA, runtime.DocumentInput{ID: "doc_handbook", Source: "handbook",
+	d, err := rt.Knowledge().AddDocument(context.Background(), guardTenantA, knowledge.DocumentInput{ID: "doc_handbook", Source: "handbook",
 		Text: guardHandbook, Format: "markdown", EmbeddingModel: ragEmbeddingModel})
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +166,7 @@ func TestGuardrailsAndRAGRuntime(t *testing.T) {
 		if !strings.Contains(system, "["+refundsChunk+"] Handbook — Handbook > Refunds\nRefunds are issued within 30 days") {
 			t.Errorf("upstream system prompt lacks the chunk:\n%s", system)
 		}
-		var cited *runtime.Source
+		var cited *adapters.Source
 		for i := range res.Sources {
 			if res.Sources[i].Method != "embedding" {
 				t.Errorf("source %s ranked by %s, want embedding", res.Sources[i].ChunkID, res.Sources[i].Method)
@@ -209,7 +211,7 @@ func TestGuardrailsAndRAGThroughCaddy(t *testing.T) {
 		rt := guardRuntime(t, store, up)
 		defer rt.Close()
 		for _, a := range []*adapters.Agent{guardedAgent(), ragHelperAgent()} {
-			if err := rt.CreateAgent(context.Background(), a); err != nil {
+			if err := rt.Agents().Create(context.Background(), a); err != nil {
 				t.Fatal(err)
 			}
 		}

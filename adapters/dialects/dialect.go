@@ -12,7 +12,7 @@ import (
 	"sync"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 )
 
 // Dialect is one inbound API.
@@ -64,8 +64,8 @@ type Limits struct {
 
 // Env is what dialects are built over.
 type Env struct {
-	Runtime *runtime.Runtime
-	Limits  Limits
+	Engine *engine.Engine
+	Limits Limits
 }
 
 // Factory builds a dialect over env.

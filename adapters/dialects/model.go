@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
 )
 
 // ResolveModel finds what a request's model names for dialects whose
@@ -14,8 +14,8 @@ import (
 // existing SDK code works by changing only its base URL. An unknown name
 // is the runtime's not-found error, which the caller words its own way; a
 // model outside the tier's allowlist is a 403.
-func ResolveModel(ctx context.Context, rt *runtime.Runtime, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := rt.Agent(ctx, p, model)
+func ResolveModel(ctx context.Context, rt *engine.Engine, p *adapters.Principal, model string) (*adapters.Agent, error) {
+	agent, err := rt.Agents().Get(ctx, p, model)
 	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
 		return agent, err
 	}

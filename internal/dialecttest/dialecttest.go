@@ -20,10 +20,11 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/pricing"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/memory"
-	"github.com/agentgate/agentgate/runtime/tools"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 )
@@ -96,12 +97,12 @@ func LoadEvents(t testing.TB, path string) []adapters.Event {
 // Harness is a runtime over a temporary store with the Script as its only
 // provider ("script"), and the dialect under test.
 type Harness struct {
-	Script  *Script
-	Runtime *runtime.Runtime
-	Store   state.Store
-	Env     *dialects.Env
-	mux     *http.ServeMux
-	d       dialects.Dialect
+	Script *Script
+	Engine *engine.Engine
+	Store  state.Store
+	Env    *dialects.Env
+	mux    *http.ServeMux
+	d      dialects.Dialect
 }
 
 // Principals used by harness requests, chosen with the X-Test-Tenant
@@ -116,7 +117,7 @@ type Options struct {
 	// Tools are the operator-declared toolkits; nil means none.
 	Tools *tools.Registry
 	// Routes map model names to the "script" provider (capabilities).
-	Routes []runtime.Route
+	Routes []models.Route
 	// PausedRunTTL is how long paused runs wait; 0 means the default.
 	PausedRunTTL time.Duration
 	// Now replaces the fixed Clock (a test that lets time pass).
@@ -170,7 +171,7 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runtime.New(runtime.Config{
+	rt, err := engine.New(engine.Config{
 		Store: store, Providers: map[string]adapters.Provider{"script": script}, Agents: agents,
 		Now: now, UsageFlushInterval: time.Millisecond, Prices: table,
 		Tools: opts.Tools, Routes: opts.Routes, PausedRunTTL: opts.PausedRunTTL, Memory: mem,
@@ -179,12 +180,12 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 		t.Fatal(err)
 	}
 	t.Cleanup(rt.Close)
-	env := &dialects.Env{Runtime: rt, Limits: dialects.Limits{MaxBodyBytes: 1 << 20, MaxImageBytes: 64 << 10}}
+	env := &dialects.Env{Engine: rt, Limits: dialects.Limits{MaxBodyBytes: 1 << 20, MaxImageBytes: 64 << 10}}
 	d, err := dialects.New(name, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Harness{Script: script, Runtime: rt, Store: store, Env: env, mux: http.NewServeMux(), d: d}
+	h := &Harness{Script: script, Engine: rt, Store: store, Env: env, mux: http.NewServeMux(), d: d}
 	for _, r := range d.Routes() {
 		fn := r.Handler
 		h.mux.HandleFunc(r.Pattern, func(w http.ResponseWriter, req *http.Request) {
@@ -192,7 +193,7 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 			if req.Header.Get("X-Test-Tenant") == "b" {
 				p = TenantB
 			}
-			ctx, _ := runtime.WithMeter(req.Context())
+			ctx, _ := models.WithMeter(req.Context())
 			if err := fn(w, req.WithContext(ctx), p); err != nil {
 				d.WriteError(w, adapters.AsError(err))
 			}

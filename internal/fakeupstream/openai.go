@@ -17,7 +17,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/agentgate/agentgate/runtime/memory"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 )
 
 // OpenAI is a fake OpenAI-compatible server. Set its fields before use.
@@ -56,6 +56,11 @@ type OpenAI struct {
 	// HoldLast is closed (or the client goes away), so a test can look at
 	// a stream in flight without assuming anything about timing.
 	HoldLast chan struct{}
+	// HoldFinish, when set, makes a stream wait after its tool calls,
+	// before its finish chunk, until HoldFinish is closed (or the client
+	// goes away): a test can see the calls reach the client while the
+	// upstream is still streaming.
+	HoldFinish chan struct{}
 	// Stall, when set, makes streamed answers go silent at that point
 	// until the client goes away: the first StallCount streams (every one
 	// when 0).
@@ -301,6 +306,14 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		idx := strconv.Itoa(i)
 		send(`{"tool_calls":[{"index":`+idx+`,"id":`+string(id)+`,"type":"function","function":{"name":`+string(name)+`,"arguments":""}}]}`, "")
 		send(`{"tool_calls":[{"index":`+idx+`,"function":{"arguments":`+string(args)+`}}]}`, "")
+	}
+	if o.HoldFinish != nil {
+		select {
+		case <-o.HoldFinish:
+		case <-r.Context().Done():
+			canceled()
+			return
+		}
 	}
 	send(`{}`, finish)
 	if req.Get("stream_options.include_usage").Bool() && usage != "null" {

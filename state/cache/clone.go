@@ -96,3 +96,8 @@ func cloneTier(t *state.Tier) *state.Tier {
 	c.Models = slices.Clone(t.Models)
 	return &c
 }
+
+// CloneAgent returns a deep copy of a, sharing no memory with it, for
+// other in-memory indexes of agents (the engine's registry) that hand out
+// agents their callers may change.
+func CloneAgent(a *adapters.Agent) *adapters.Agent { return cloneAgent(a) }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime/tools"
+	"github.com/agentgate/agentgate/engine/tools"
 )
 
 // The documented defaults and bounds of AgentConfigRequest.
@@ -81,7 +81,7 @@ func view(a *adapters.Agent) agentView {
 // list answers GET /v2/agents: declared agents first, in configuration
 // order, then the tenant's own by creation time.
 func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -164,13 +164,13 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err != nil {
 		return err
 	}
-	now := d.env.Runtime.Now()
+	now := d.env.Engine.Now()
 	a.Tenant, a.CreatedAt, a.UpdatedAt = p.Tenant, now, now
-	if err := d.env.Runtime.CreateAgent(r.Context(), a); err != nil {
+	if err := d.env.Engine.Agents().Create(r.Context(), a); err != nil {
 		if e := adapters.AsError(err); e.Kind == adapters.KindConflict {
 			c := *e
 			c.Message = "Agent with id " + clip(a.ID) + " already exists"
-			if d.env.Runtime.IsDeclared(a.ID) {
+			if d.env.Engine.Agents().IsDeclared(a.ID) {
 				c.Message += " (declared in the gateway's configuration)"
 			}
 			return &c
@@ -220,7 +220,7 @@ func (d *Dialect) decodeCreate(body []byte) (*adapters.Agent, error) {
 		a.Status = status
 	}
 	if model, ok := o.str("model", false); ok && o.length("model", model, 1, 255) {
-		if _, _, served := d.env.Runtime.Router().Resolve(model, ""); !served {
+		if _, _, served := d.env.Engine.Models().Router().Resolve(model, ""); !served {
 			errs.add([]any{"body", "model"}, "value_error", "Value error, model "+quote(model)+" is not served by this gateway")
 		}
 		a.Model = model
@@ -301,7 +301,7 @@ func effortFor(maxSteps int) string {
 // checkTool reports whether name is an operator-declared toolkit or
 // method, adding a 422 item at loc if not.
 func (d *Dialect) checkTool(errs *invalid, loc []any, name string) bool {
-	return checkTool(d.env.Runtime.Tools(), errs, loc, name)
+	return checkTool(d.env.Engine.Tools(), errs, loc, name)
 }
 
 func checkTool(reg *tools.Registry, errs *invalid, loc []any, name string) bool {
@@ -351,7 +351,7 @@ func (d *Dialect) workerTools(errs *invalid, wc *object) []string {
 				return
 			}
 		}
-		reg := d.env.Runtime.Tools()
+		reg := d.env.Engine.Tools()
 		if reg != nil {
 			if tk, ok := reg.Toolkit(name); ok && tk.Kind == tools.KindMCP {
 				out = append(out, name)
@@ -408,7 +408,7 @@ func (d *Dialect) workerTools(errs *invalid, wc *object) []string {
 // delete answers DELETE /v2/agents/{id}: a soft delete.
 func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	id := r.PathValue("id")
-	if err := d.env.Runtime.DeleteAgent(r.Context(), p, id); err != nil {
+	if err := d.env.Engine.Agents().Delete(r.Context(), p, id); err != nil {
 		e := adapters.AsError(err)
 		switch e.Kind {
 		case adapters.KindNotFound:

@@ -8,7 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -18,7 +18,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	if err != nil {
 		return err
 	}
-	req, err := decodeChat(body, d.env.Limits, d.env.Runtime.Tools())
+	req, err := decodeChat(body, d.env.Limits, d.env.Engine.Tools())
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		return err
 	}
 
-	now := d.env.Runtime.Now().In(req.loc)
+	now := d.env.Engine.Now().In(req.loc)
 	req.vars["current_time"] = now.Format(time.RFC3339)
 	req.vars["current_date"] = now.Format(time.DateOnly)
 	req.vars["agent_id"], req.vars["agent_name"] = agent.ID, agent.Name
@@ -48,17 +48,17 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		Principal: p, Dialect: Name, Agent: agent, SessionID: req.sessionID,
 		Messages: []adapters.Message{{Role: adapters.RoleUser, Parts: parts}},
 		Tools:    req.tools, Sampling: req.sampling, Model: req.model, SystemPrompt: req.systemPrompt,
-		PromptVars: req.vars, RunID: runtime.NewID("run-"), Stream: req.stream,
+		PromptVars: req.vars, RunID: adapters.NewID("run-"), Stream: req.stream,
 	}
 	out := &answer{d: d, agentID: agent.ID, sessionID: req.sessionID, model: model, runID: call.RunID}
-	return out.serve(w, req.stream, func(emit adapters.Emit) (*runtime.Result, error) {
-		return d.env.Runtime.Run(ctx, call, emit)
+	return out.serve(w, req.stream, func(emit adapters.Emit) (*toolloop.Result, error) {
+		return d.env.Engine.Run(ctx, call, emit)
 	})
 }
 
 // checkModel adds a 422 item when no provider serves model for agent.
 func (d *Dialect) checkModel(errs *invalid, agent *adapters.Agent, model string) {
-	router := d.env.Runtime.Router()
+	router := d.env.Engine.Models().Router()
 	pinned := agent.Provider
 	if model != agent.Model {
 		if _, _, routed := router.Match(model); routed {
@@ -87,7 +87,7 @@ func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err != nil {
 		return err
 	}
-	run, err := d.env.Runtime.Store().GetRun(ctx, p.Tenant, req.runID)
+	run, err := d.env.Engine.Store().GetRun(ctx, p.Tenant, req.runID)
 	if errors.Is(err, state.ErrNotFound) || err == nil && run.AgentID != agent.ID {
 		return &adapters.Error{Kind: adapters.KindNotFound, Code: "run_not_found", Param: "run_id",
 			Message: "Run " + clip(req.runID) + " not found for agent " + agent.ID}
@@ -131,15 +131,15 @@ func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		Model: req.model, Stream: stream}
 	out := &answer{d: d, agentID: agent.ID, sessionID: run.SessionID, model: model, runID: run.ID,
 		cancelling: cancelling}
-	return out.serve(w, stream, func(emit adapters.Emit) (*runtime.Result, error) {
-		return d.env.Runtime.Resume(ctx, call, req.runID, req.decisions, emit)
+	return out.serve(w, stream, func(emit adapters.Emit) (*toolloop.Result, error) {
+		return d.env.Engine.Resume(ctx, call, req.runID, req.decisions, emit)
 	})
 }
 
 // rejectsAll reports whether decisions reject every pending call, so the
 // runtime cancels the run (it runs calls that need no confirmation, and
 // calls nobody decided on, as confirmed).
-func rejectsAll(pending []state.PendingCall, decisions []runtime.Decision) bool {
+func rejectsAll(pending []state.PendingCall, decisions []toolloop.Decision) bool {
 	byID := map[string]bool{}
 	for _, d := range decisions {
 		byID[d.ToolCallID] = d.Confirmed
@@ -204,7 +204,7 @@ type final struct {
 	Tools      []toolView  `json:"tools"`
 }
 
-func (a *answer) serve(w http.ResponseWriter, stream bool, run func(adapters.Emit) (*runtime.Result, error)) error {
+func (a *answer) serve(w http.ResponseWriter, stream bool, run func(adapters.Emit) (*toolloop.Result, error)) error {
 	if !stream {
 		res, err := run(func(adapters.Event) error { return nil })
 		if err != nil {
@@ -255,7 +255,7 @@ func (a *answer) event(ev adapters.Event) error {
 
 // response folds a result into the final object. A stream's completed
 // content is "" (its deltas carried the text); a paused one is null.
-func (a *answer) response(res *runtime.Result) final {
+func (a *answer) response(res *toolloop.Result) final {
 	f := final{Status: res.Status, RunID: res.RunID, AgentID: a.agentID, SessionID: a.sessionID, Model: a.model,
 		TokenUsage: &tokenUsage{InputTokens: res.Usage.InputTokens, OutputTokens: res.Usage.OutputTokens,
 			TotalTokens: res.Usage.Total()},
@@ -264,14 +264,14 @@ func (a *answer) response(res *runtime.Result) final {
 		f.RunID = a.runID
 	}
 	switch res.Status {
-	case runtime.StatusPaused:
+	case toolloop.StatusPaused:
 		for _, pc := range res.Pending {
 			f.Tools = append(f.Tools, toolView{ToolCallID: pc.ID, ToolName: pc.Name,
 				RequiresConfirmation: pc.RequiresConfirmation, ToolArgs: args(pc.Arguments), Result: json.RawMessage("null")})
 		}
 		return f
-	case runtime.StatusCancelled:
-		text := runtime.CancelledText
+	case toolloop.StatusCancelled:
+		text := toolloop.CancelledText
 		f.Content = &text
 	default:
 		text := res.Text
@@ -280,7 +280,7 @@ func (a *answer) response(res *runtime.Result) final {
 		}
 		f.Content = &text
 	}
-	reg := a.d.env.Runtime.Tools()
+	reg := a.d.env.Engine.Tools()
 	for _, s := range res.Steps {
 		v := toolView{ToolCallID: s.Call.ID, ToolName: s.Call.Name, ToolArgs: args(s.Call.Arguments), Result: s.Result}
 		if reg != nil {

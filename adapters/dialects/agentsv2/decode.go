@@ -15,8 +15,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/tools"
+	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/engine/tools"
 )
 
 // Bounds of client-chosen values.
@@ -317,7 +317,7 @@ type commitRequest struct {
 	// cancel example shows.
 	streamGiven bool
 	model       string
-	decisions   []runtime.Decision
+	decisions   []toolloop.Decision
 }
 
 // decodeCommit parses and validates a CommitRequest.
@@ -346,7 +346,7 @@ func decodeCommit(body []byte) (*commitRequest, error) {
 			continue
 		}
 		t := &object{fields: fields, loc: loc, errs: errs}
-		var d runtime.Decision
+		var d toolloop.Decision
 		if id, ok := t.str("tool_call_id", true); ok && t.length("tool_call_id", id, 1, maxIDLen) {
 			if seen[id] {
 				errs.add(at(loc, "tool_call_id"), "value_error", "Value error, tool call "+quote(id)+" is listed twice")

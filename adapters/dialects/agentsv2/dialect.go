@@ -195,7 +195,7 @@ func notFound(id string) *adapters.Error {
 // agent returns the agent id the caller may use, by id only (other
 // dialects also find agents by name; here the path is an id).
 func (d *Dialect) agent(ctx context.Context, p *adapters.Principal, id string) (*adapters.Agent, error) {
-	a, err := d.env.Runtime.Agent(ctx, p, id)
+	a, err := d.env.Engine.Agents().Get(ctx, p, id)
 	var e *adapters.Error
 	if errors.As(err, &e) && e.Kind == adapters.KindNotFound || err == nil && a.ID != id {
 		return nil, notFound(id)

@@ -95,13 +95,13 @@ func TestSoftDelete(t *testing.T) {
 		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
 	}
 	ctx := t.Context()
-	if _, err := h.Runtime.Agent(ctx, dialecttest.TenantA, "code-reviewer"); err == nil {
+	if _, err := h.Engine.Agents().Get(ctx, dialecttest.TenantA, "code-reviewer"); err == nil {
 		t.Error("the runtime still finds the deleted agent by id")
 	}
-	if _, err := h.Runtime.Agent(ctx, dialecttest.TenantA, "Code Reviewer Agent"); err == nil {
+	if _, err := h.Engine.Agents().Get(ctx, dialecttest.TenantA, "Code Reviewer Agent"); err == nil {
 		t.Error("the runtime still finds the deleted agent by name")
 	}
-	all, _ := h.Runtime.Agents(ctx, dialecttest.TenantA)
+	all, _ := h.Engine.Agents().List(ctx, dialecttest.TenantA)
 	for _, a := range all {
 		if a.ID == "code-reviewer" {
 			t.Error("the runtime still lists the deleted agent")

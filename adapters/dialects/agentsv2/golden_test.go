@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/tools"
 )
 
 // Tiny images (the JPEG is only a JFIF header: enough for sniffing).
@@ -504,7 +504,7 @@ func newHarness(t *testing.T, scripts []string) *harness {
 	h := &harness{hooks: &webhooks{}, now: dialecttest.Clock}
 	h.Harness = dialecttest.NewWith(t, Name, script, dialecttest.Options{
 		Tools:        registry(t, h.hooks),
-		Routes:       []runtime.Route{{Pattern: "nothink-*", Provider: "script", Lacks: runtime.Capabilities{Reasoning: true}}},
+		Routes:       []models.Route{{Pattern: "nothink-*", Provider: "script", Lacks: models.Capabilities{Reasoning: true}}},
 		PausedRunTTL: time.Hour,
 		Now: func() time.Time {
 			h.mu.Lock()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime/tools"
+	"github.com/agentgate/agentgate/engine/tools"
 )
 
 // toolkitRun answers GET /v2/agents/{id}/toolkit/run: it runs one method
@@ -44,7 +44,7 @@ func (d *Dialect) toolkitRun(w http.ResponseWriter, r *http.Request, p *adapters
 	if err != nil {
 		return err
 	}
-	reg := d.env.Runtime.Tools()
+	reg := d.env.Engine.Tools()
 	var tk *tools.Toolkit
 	if reg != nil {
 		tk, _ = reg.Toolkit(toolkit)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 )
 
 // Name is the dialect's registered name.
@@ -60,7 +59,7 @@ func (d *Dialect) WriteError(w http.ResponseWriter, err *adapters.Error) {
 // responses carry (the SDKs attach it to errors), once.
 func setRequestID(w http.ResponseWriter) {
 	if w.Header().Get("Request-Id") == "" {
-		w.Header().Set("Request-Id", runtime.NewID("req_"))
+		w.Header().Set("Request-Id", adapters.NewID("req_"))
 	}
 }
 

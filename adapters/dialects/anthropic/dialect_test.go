@@ -16,8 +16,8 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime/tools"
 )
 
 func answerScript() *dialecttest.Script {
@@ -142,7 +142,7 @@ func TestErrorTypes(t *testing.T) {
 func TestModelsAndCountTokens(t *testing.T) {
 	h := harness(t, answerScript())
 	for _, id := range []string{"b-agent", "c-agent"} {
-		if err := h.Runtime.CreateAgent(context.Background(), &adapters.Agent{ID: id, Name: strings.ToUpper(id), Tenant: "tenant-a",
+		if err := h.Engine.Agents().Create(context.Background(), &adapters.Agent{ID: id, Name: strings.ToUpper(id), Tenant: "tenant-a",
 			Model: "gpt-test", Provider: "script", Status: adapters.StatusActive, CreatedAt: dialecttest.Clock}); err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestModelsAndCountTokens(t *testing.T) {
 // every route of the dialect.
 func TestTenantIsolation(t *testing.T) {
 	h := harness(t, answerScript())
-	if err := h.Runtime.CreateAgent(context.Background(), &adapters.Agent{ID: "private", Tenant: "tenant-a", Model: "gpt-test",
+	if err := h.Engine.Agents().Create(context.Background(), &adapters.Agent{ID: "private", Tenant: "tenant-a", Model: "gpt-test",
 		Provider: "script", Status: adapters.StatusActive}); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,13 @@ type outBlock struct {
 // with the stop reason and the cumulative usage, message_stop. Not
 // streaming, appendMessage writes the same answer as one message object.
 //
-// Tool calls the runtime executes itself (an agent's tools) are not the
+// Tool calls stream as their deltas arrive: a tool_use block starts with
+// a call's first delta and its input_json_delta follow. Blocks do not
+// interleave, so the deltas of a call that arrive while another's block is
+// open wait for that block's end (OpenAI-compatible upstreams interleave
+// parallel calls).
+//
+// Tool calls the engine executes itself (an agent's tools) are not the
 // client's to run: they and their results are left out, and the text of
 // every model call of the run is in the answer, a block per call.
 type encoder struct {
@@ -50,7 +56,11 @@ type encoder struct {
 	usage        adapters.Usage
 	stopReason   string
 	stopSequence string
-	buf          []byte
+	// calls are the tool calls streaming as deltas, in the order they
+	// came, until their whole call ends their block: the first's block is
+	// open, the others' deltas wait in their input.
+	calls []*outBlock
+	buf   []byte
 }
 
 func newEncoder(id, model string, send func(name string, data []byte) error) *encoder {
@@ -112,6 +122,11 @@ func (e *encoder) emit(ev adapters.Event) error {
 			}
 		}
 		return e.delta("text_delta", "text", ev.Text)
+	case adapters.EventToolCallDelta:
+		if ev.Executed || ev.ToolCall == nil || !e.streaming() {
+			return nil // the agent's own tool, or the whole call will do
+		}
+		return e.callDelta(ev.ToolCall)
 	case adapters.EventToolCall:
 		if ev.Executed {
 			// The agent's own tool: the text after it is a new block.
@@ -119,6 +134,9 @@ func (e *encoder) emit(ev adapters.Event) error {
 		}
 		if ev.ToolCall == nil {
 			return nil
+		}
+		if e.streamedCall(ev.ToolCall.ID) {
+			return e.endCall(ev.ToolCall.ID)
 		}
 		tc := ev.ToolCall
 		input := tc.Arguments
@@ -141,6 +159,71 @@ func (e *encoder) emit(ev adapters.Event) error {
 }
 
 func (e *encoder) last() *outBlock { return &e.blocks[len(e.blocks)-1] }
+
+// callDelta streams a piece of a tool call: its first starts its tool_use
+// block, unless another call's block is open, when it waits.
+func (e *encoder) callDelta(tc *adapters.ToolCall) error {
+	var c *outBlock
+	for _, x := range e.calls {
+		if x.id == tc.ID {
+			c = x
+		}
+	}
+	if c == nil {
+		c = &outBlock{typ: blockToolUse, id: tc.ID, name: tc.Name}
+		e.calls = append(e.calls, c)
+		if len(e.calls) == 1 {
+			if err := e.startBlock(*c); err != nil {
+				return err
+			}
+		}
+	}
+	if e.calls[0] != c {
+		c.input += tc.Arguments // waits for its block
+		return nil
+	}
+	if tc.Arguments == "" {
+		return nil
+	}
+	return e.delta("input_json_delta", "partial_json", tc.Arguments)
+}
+
+func (e *encoder) streamedCall(id string) bool {
+	for _, c := range e.calls {
+		if c.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// endCall ends the block of streamed call id, which the calls before it
+// end first; the next call's block starts with the input it has waited
+// with.
+func (e *encoder) endCall(id string) error {
+	for len(e.calls) > 0 {
+		c := e.calls[0]
+		e.calls = e.calls[1:]
+		if err := e.stopBlock(); err != nil {
+			return err
+		}
+		if len(e.calls) > 0 {
+			next := e.calls[0]
+			if err := e.startBlock(outBlock{typ: blockToolUse, id: next.id, name: next.name}); err != nil {
+				return err
+			}
+			if next.input != "" {
+				if err := e.delta("input_json_delta", "partial_json", next.input); err != nil {
+					return err
+				}
+			}
+		}
+		if c.id == id {
+			return nil
+		}
+	}
+	return nil
+}
 
 // thinkingBlock makes sure a thinking block without a signature is open.
 func (e *encoder) thinkingBlock() error {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime"
 )
 
 func agent() *adapters.Agent {
@@ -20,7 +20,7 @@ func agent() *adapters.Agent {
 // the routed models claude-* (passthrough).
 func harness(t *testing.T, script *dialecttest.Script) *dialecttest.Harness {
 	return dialecttest.NewWith(t, Name, script, dialecttest.Options{
-		Routes: []runtime.Route{{Pattern: "claude-*", Provider: "script"}}}, agent())
+		Routes: []models.Route{{Pattern: "claude-*", Provider: "script"}}}, agent())
 }
 
 // TestGolden runs each testdata/<case>: request.json is posted to

@@ -7,7 +7,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 )
 
 // messages serves POST /v1/messages.
@@ -31,9 +30,9 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.P
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
 	setRequestID(w)
-	enc := newEncoder(runtime.NewID("msg_"), req.model, nil)
+	enc := newEncoder(adapters.NewID("msg_"), req.model, nil)
 	if !call.Stream {
-		if _, err := d.env.Runtime.Run(ctx, call, enc.emit); err != nil {
+		if _, err := d.env.Engine.Run(ctx, call, enc.emit); err != nil {
 			return err
 		}
 		dialects.WriteRawJSON(w, http.StatusOK, enc.appendMessage(nil))
@@ -41,7 +40,7 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.P
 	}
 	sse := dialects.NewSSE(w)
 	enc.send = sse.Event
-	_, err = d.env.Runtime.Run(ctx, call, enc.emit)
+	_, err = d.env.Engine.Run(ctx, call, enc.emit)
 	if err != nil && !sse.Started() {
 		return err
 	}
@@ -54,7 +53,7 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.P
 }
 
 // countTokens serves POST /v1/messages/count_tokens: the prompt's tokens
-// as the model would get it (runtime.CountTokens: the agent's system
+// as the model would get it (engine.CountTokens: the agent's system
 // prompt, its session history and tools, the system, the messages and the
 // client's tools), estimated by the gateway's tokenizer-free rule (four
 // bytes a token) since not every upstream can count.
@@ -76,7 +75,7 @@ func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapter
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
-	n, err := d.env.Runtime.CountTokens(r.Context(), call)
+	n, err := d.env.Engine.CountTokens(r.Context(), call)
 	if err != nil {
 		return err
 	}
@@ -90,7 +89,7 @@ func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapter
 // within the tier's models allowlist), so existing Anthropic code works by
 // changing only its base URL.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := dialects.ResolveModel(ctx, d.env.Runtime, p, model)
+	agent, err := dialects.ResolveModel(ctx, d.env.Engine, p, model)
 	if err != nil && adapters.AsError(err).Kind == adapters.KindNotFound {
 		return nil, modelNotFound(model)
 	}

@@ -28,7 +28,7 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters
 		}
 		limit = n
 	}
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func appendID(b []byte, page []*adapters.Agent, i int) []byte {
 // getModel serves GET /v1/models/{id}.
 func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	id := r.PathValue("id")
-	a, err := d.env.Runtime.Agent(r.Context(), p, id)
+	a, err := d.env.Engine.Agents().Get(r.Context(), p, id)
 	if err != nil {
 		if adapters.AsError(err).Kind == adapters.KindNotFound {
 			return modelNotFound(id)

@@ -42,7 +42,7 @@ type agentView struct {
 // listAgents answers GET /v1/agents with a JSON array of the agents the
 // caller's tenant can use: shared ones, then the tenant's own.
 func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -90,10 +90,10 @@ type profileView struct {
 
 func (d *Dialect) profile(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	ctx := r.Context()
-	rt := d.env.Runtime
+	rt := d.env.Engine
 	// Commit the usage of requests already answered, so the figures count
 	// the chats just made to the token.
-	if err := rt.Recorder().Flush(ctx); err != nil {
+	if err := rt.Models().Recorder().Flush(ctx); err != nil {
 		return err
 	}
 	now := rt.Now()
@@ -172,10 +172,10 @@ func (d *Dialect) logs(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		limit = min(n, maxLogLimit)
 	}
 	ctx := r.Context()
-	if err := d.env.Runtime.Recorder().Flush(ctx); err != nil {
+	if err := d.env.Engine.Models().Recorder().Flush(ctx); err != nil {
 		return err
 	}
-	recs, err := d.env.Runtime.Store().ListUsage(ctx, p.Tenant, limit)
+	recs, err := d.env.Engine.Store().ListUsage(ctx, p.Tenant, limit)
 	if err != nil {
 		return err
 	}

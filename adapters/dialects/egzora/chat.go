@@ -6,7 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
 // The thinking block. When reasoning is on for a request and the model
@@ -38,7 +38,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		return err
 	}
 	ctx := r.Context()
-	agent, err := d.env.Runtime.Agent(ctx, p, req.agentID)
+	agent, err := d.env.Engine.Agents().Get(ctx, p, req.agentID)
 	if err != nil {
 		return egzoraError(err, req.agentID)
 	}
@@ -52,7 +52,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	if !call.Stream {
 		var text []byte
 		a := answer{showThinking: reasoning, out: func(s string) error { text = append(text, s...); return nil }}
-		res, err := d.env.Runtime.Run(ctx, call, a.event)
+		res, err := d.env.Engine.Run(ctx, call, a.event)
 		if err != nil {
 			return egzoraError(err, req.agentID)
 		}
@@ -77,7 +77,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		}
 		return a.event(ev)
 	}
-	res, err := d.env.Runtime.Run(ctx, call, emit)
+	res, err := d.env.Engine.Run(ctx, call, emit)
 	if err != nil {
 		err = egzoraError(err, req.agentID)
 		if !sse.Started() {
@@ -97,7 +97,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 // appendSummary writes what a client needs after the answer: the session
 // to continue, the agent and model, usage, latency and the run id. It
 // starts with a comma: the caller has opened the object.
-func appendSummary(b []byte, agentID string, res *runtime.Result) []byte {
+func appendSummary(b []byte, agentID string, res *toolloop.Result) []byte {
 	b = append(b, `,"session_id":`...)
 	if res.SessionID != "" {
 		b = dialects.AppendString(b, res.SessionID)

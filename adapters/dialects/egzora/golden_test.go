@@ -245,7 +245,7 @@ func newHarness(t *testing.T, scripts []string) *dialecttest.Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Runtime.Tiers().Put(t.Context(), h.Store, state.Tier{Name: "pro", MonthlyTokens: 1000, MonthlyBudgetUSD: 1_000}); err != nil {
+	if err := h.Engine.Tiers().Put(t.Context(), h.Store, state.Tier{Name: "pro", MonthlyTokens: 1000, MonthlyBudgetUSD: 1_000}); err != nil {
 		t.Fatal(err)
 	}
 	return h

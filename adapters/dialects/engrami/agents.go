@@ -11,7 +11,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -114,7 +113,7 @@ func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		return err
 	}
 	perPage = min(perPage, maxPerPage)
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -132,7 +131,7 @@ func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 // agent returns p's agent id: by id only (never by name), 404 when it is
 // missing or another tenant's.
 func (d *Dialect) agent(ctx context.Context, p *adapters.Principal, id string) (*adapters.Agent, error) {
-	a, err := d.env.Runtime.Agent(ctx, p, id)
+	a, err := d.env.Engine.Agents().Get(ctx, p, id)
 	if err != nil {
 		var e *adapters.Error
 		if errors.As(err, &e) && e.Kind == adapters.KindNotFound {
@@ -155,7 +154,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err != nil {
 		return err
 	}
-	rt := d.env.Runtime
+	rt := d.env.Engine
 	now := rt.Now()
 	a := &adapters.Agent{Tenant: p.Tenant, Status: adapters.StatusActive, CreatedAt: now, UpdatedAt: now,
 		// The document's defaults: facts and episodes on, instructions off.
@@ -163,12 +162,12 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if spec.id != nil {
 		a.ID = *spec.id
 	} else {
-		a.ID = runtime.NewID("agent_")
+		a.ID = adapters.NewID("agent_")
 	}
 	if err := d.apply(spec, a); err != nil {
 		return err
 	}
-	if err := rt.CreateAgent(r.Context(), a); err != nil {
+	if err := rt.Agents().Create(r.Context(), a); err != nil {
 		var e *adapters.Error
 		if errors.As(err, &e) && e.Kind == adapters.KindConflict {
 			return &adapters.Error{Kind: adapters.KindConflict, Code: "agent_exists", Param: "id", Message: e.Message}
@@ -192,7 +191,7 @@ func (d *Dialect) apply(spec *agentSpec, a *adapters.Agent) error {
 	set(&a.SystemPrompt, spec.systemPrompt)
 	set(&a.Status, spec.status)
 	if spec.model != nil {
-		if _, _, ok := d.env.Runtime.Router().Resolve(*spec.model, ""); !ok {
+		if _, _, ok := d.env.Engine.Models().Router().Resolve(*spec.model, ""); !ok {
 			return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "model_not_found", Param: "model",
 				Message: "model: no provider of this gateway serves model " + quote(*spec.model)}
 		}
@@ -222,7 +221,7 @@ func (d *Dialect) apply(spec *agentSpec, a *adapters.Agent) error {
 		setb(&a.Memory.Procedural, m.procedural)
 		if m.embeddingModel != nil {
 			if em := *m.embeddingModel; em != "" {
-				if _, _, ok := d.env.Runtime.Router().Resolve(em, ""); !ok {
+				if _, _, ok := d.env.Engine.Models().Router().Resolve(em, ""); !ok {
 					return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "model_not_found", Param: "memory_config.embedding_model",
 						Message: "memory_config.embedding_model: no provider of this gateway serves model " + quote(em)}
 				}
@@ -247,7 +246,7 @@ func dedupe(names []string) []string {
 // checkTools refuses tools the operator did not declare, naming them all:
 // tenants can attach declared tools and toolkits only.
 func (d *Dialect) checkTools(names []string) error {
-	reg := d.env.Runtime.Tools()
+	reg := d.env.Engine.Tools()
 	var unknown []string
 	for _, n := range names {
 		if reg == nil {
@@ -273,7 +272,7 @@ func (d *Dialect) get(w http.ResponseWriter, r *http.Request, p *adapters.Princi
 	if err != nil {
 		return err
 	}
-	st, err := d.env.Runtime.Memory().Stats(r.Context(), p.Tenant, a.ID)
+	st, err := d.env.Engine.Knowledge().Memory().Stats(r.Context(), p.Tenant, a.ID)
 	if err != nil {
 		return err
 	}
@@ -300,7 +299,7 @@ func (d *Dialect) update(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err != nil {
 		return err
 	}
-	a, err := d.env.Runtime.UpdateAgent(r.Context(), p, id, func(a *adapters.Agent) error { return d.apply(spec, a) })
+	a, err := d.env.Engine.Agents().Update(r.Context(), p, id, func(a *adapters.Agent) error { return d.apply(spec, a) })
 	if err != nil {
 		var e *adapters.Error
 		if errors.As(err, &e) && e.Kind == adapters.KindNotFound && e.Param == "agent" {
@@ -331,7 +330,7 @@ func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		}
 		deleteMemory = b
 	}
-	if err := d.env.Runtime.DeleteAgent(r.Context(), p, id); err != nil {
+	if err := d.env.Engine.Agents().Delete(r.Context(), p, id); err != nil {
 		var e *adapters.Error
 		if errors.As(err, &e) && e.Kind == adapters.KindNotFound {
 			return notFound(id)
@@ -340,7 +339,7 @@ func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	}
 	msg := "Agent deleted successfully; its memory is retained"
 	if deleteMemory {
-		if _, err := d.env.Runtime.Memory().DeleteAgent(r.Context(), p.Tenant, id); err != nil {
+		if _, err := d.env.Engine.Knowledge().Memory().DeleteAgent(r.Context(), p.Tenant, id); err != nil {
 			return err
 		}
 		msg = "Agent and associated memory deleted successfully"

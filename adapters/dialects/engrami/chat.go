@@ -8,8 +8,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/memory"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
 // A message id is the run's id under this dialect's prefix: "msg_X" is
@@ -46,14 +46,14 @@ func (d *Dialect) prepare(r *http.Request, p *adapters.Principal, stream bool) (
 	}
 	conv := req.conversationID
 	if conv == "" {
-		conv = runtime.NewID("conv_")
+		conv = adapters.NewID("conv_")
 	}
 	return &adapters.Call{Principal: p, Dialect: Name, Agent: a, SessionID: conv, UserID: req.userID, PromptVars: req.vars,
-		RunID: runtime.NewID(runPrefix), Stream: stream,
+		RunID: adapters.NewID(runPrefix), Stream: stream,
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, req.message)}}, nil
 }
 
-func accessed(res *runtime.Result) []string {
+func accessed(res *toolloop.Result) []string {
 	if res.MemoryAccessed == nil {
 		return []string{}
 	}
@@ -65,7 +65,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	if err != nil {
 		return err
 	}
-	res, err := d.env.Runtime.Run(r.Context(), call, func(adapters.Event) error { return nil })
+	res, err := d.env.Engine.Run(r.Context(), call, func(adapters.Event) error { return nil })
 	if err != nil {
 		return agentError(err)
 	}
@@ -110,7 +110,7 @@ func (d *Dialect) chatStream(w http.ResponseWriter, r *http.Request, p *adapters
 		}
 		return nil
 	}
-	res, err := d.env.Runtime.Run(r.Context(), call, emit)
+	res, err := d.env.Engine.Run(r.Context(), call, emit)
 	if err != nil {
 		err = agentError(err)
 		if !sse.Started() {
@@ -162,7 +162,7 @@ func (d *Dialect) feedback(w http.ResponseWriter, r *http.Request, p *adapters.P
 	if !ok || rest == "" {
 		return missing
 	}
-	if err := d.env.Runtime.Memory().Rate(r.Context(), p.Tenant, a.ID, runPrefix+rest, rating); err != nil {
+	if err := d.env.Engine.Knowledge().Memory().Rate(r.Context(), p.Tenant, a.ID, runPrefix+rest, rating); err != nil {
 		if errors.Is(err, memory.ErrNoSuchAnswer) {
 			return missing
 		}

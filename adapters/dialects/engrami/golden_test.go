@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime/memory"
-	"github.com/agentgate/agentgate/runtime/tools"
 )
 
 // reply is one scripted model answer: its text in words, and its usage.
@@ -306,7 +306,7 @@ func TestGolden(t *testing.T) {
 					out.WriteString("\n")
 				}
 				rec := do(h, s)
-				if err := h.Runtime.Memory().Flush(t.Context()); err != nil {
+				if err := h.Engine.Knowledge().Memory().Flush(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 				var body struct {

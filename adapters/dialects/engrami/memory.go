@@ -6,7 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime/memory"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -72,7 +72,7 @@ func (d *Dialect) listMemory(w http.ResponseWriter, r *http.Request, p *adapters
 	if err != nil {
 		return err
 	}
-	items, err := d.env.Runtime.Memory().List(r.Context(), p.Tenant, a.ID, f)
+	items, err := d.env.Engine.Knowledge().Memory().List(r.Context(), p.Tenant, a.ID, f)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (d *Dialect) addMemory(w http.ResponseWriter, r *http.Request, p *adapters.
 	for i, it := range items {
 		in[i] = memory.NewItem{ID: it.id, Kind: it.kind, Content: it.content, UserID: it.userID, Metadata: it.metadata}
 	}
-	added, err := d.env.Runtime.Memory().Add(r.Context(), p, a, in)
+	added, err := d.env.Engine.Knowledge().Memory().Add(r.Context(), p, a, in)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (d *Dialect) clearMemory(w http.ResponseWriter, r *http.Request, p *adapter
 	if err != nil {
 		return err
 	}
-	n, err := d.env.Runtime.Memory().Clear(r.Context(), p.Tenant, a.ID, f)
+	n, err := d.env.Engine.Knowledge().Memory().Clear(r.Context(), p.Tenant, a.ID, f)
 	if err != nil {
 		return err
 	}

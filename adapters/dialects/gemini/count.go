@@ -32,7 +32,7 @@ func decodeCountTokens(body []byte, limits dialects.Limits) (*generateRequest, e
 }
 
 // countTokens answers the gateway's estimate of the prompt tokens of a
-// request to the model (see runtime.CountTokens): the agent's system
+// request to the model (see engine.Engine.CountTokens): the agent's system
 // prompt and tools count, as they would be sent.
 func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapters.Principal, model string) error {
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
@@ -49,7 +49,7 @@ func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapter
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
-	n, err := d.env.Runtime.CountTokens(r.Context(), call)
+	n, err := d.env.Engine.CountTokens(r.Context(), call)
 	if err != nil {
 		return err
 	}

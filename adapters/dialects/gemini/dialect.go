@@ -98,7 +98,7 @@ func (d *Dialect) modelMethod(w http.ResponseWriter, r *http.Request, p *adapter
 
 // resolve finds the agent or routed model a request's model names.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := dialects.ResolveModel(ctx, d.env.Runtime, p, model)
+	agent, err := dialects.ResolveModel(ctx, d.env.Engine, p, model)
 	if err != nil && adapters.AsError(err).Kind == adapters.KindNotFound {
 		return nil, modelNotFound(model)
 	}

@@ -117,7 +117,7 @@ func (d *Dialect) embedContent(w http.ResponseWriter, r *http.Request, p *adapte
 	if err != nil {
 		return err
 	}
-	vecs, _, err := d.env.Runtime.Embed(r.Context(), p, Name, model, []string{input})
+	vecs, _, err := d.env.Engine.Embed(r.Context(), p, Name, model, []string{input})
 	if err != nil {
 		return embedError(model, err)
 	}
@@ -135,7 +135,7 @@ func (d *Dialect) batchEmbedContents(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	vecs, _, err := d.env.Runtime.Embed(r.Context(), p, Name, model, inputs)
+	vecs, _, err := d.env.Engine.Embed(r.Context(), p, Name, model, inputs)
 	if err != nil {
 		return embedError(model, err)
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 )
 
 // generate serves :generateContent and :streamGenerateContent.
@@ -27,11 +26,11 @@ func (d *Dialect) generate(w http.ResponseWriter, r *http.Request, p *adapters.P
 	call.Principal, call.Dialect, call.Agent, call.Stream = p, Name, agent, stream
 	// The run's id is the responseId, so a response can be found in the
 	// usage log; every chunk carries it, so it is chosen up front.
-	call.RunID = runtime.NewID("run-")
+	call.RunID = adapters.NewID("run-")
 	a := &answer{showThoughts: req.showThoughts, merge: !stream}
 
 	if !stream {
-		_, err := d.env.Runtime.Run(ctx, call, func(ev adapters.Event) error {
+		_, err := d.env.Engine.Run(ctx, call, func(ev adapters.Event) error {
 			a.add(ev)
 			return nil
 		})
@@ -46,7 +45,7 @@ func (d *Dialect) generate(w http.ResponseWriter, r *http.Request, p *adapters.P
 		f = sseFraming{dialects.NewSSE(w)}
 	}
 	var buf []byte
-	_, err = d.env.Runtime.Run(ctx, call, func(ev adapters.Event) error {
+	_, err = d.env.Engine.Run(ctx, call, func(ev adapters.Event) error {
 		if ev.Type == adapters.EventStart {
 			a.add(ev)
 			return f.start() // headers go out with the upstream's first byte

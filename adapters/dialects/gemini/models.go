@@ -36,7 +36,7 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters
 		}
 		offset = n
 	}
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
 	}

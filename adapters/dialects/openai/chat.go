@@ -6,7 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
 func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
@@ -25,11 +25,11 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
-	id := "chatcmpl-" + runtime.NewID("")
-	created := d.env.Runtime.Now().Unix()
+	id := "chatcmpl-" + adapters.NewID("")
+	created := d.env.Engine.Now().Unix()
 
 	if !call.Stream {
-		res, err := d.env.Runtime.Run(ctx, call, func(adapters.Event) error { return nil })
+		res, err := d.env.Engine.Run(ctx, call, func(adapters.Event) error { return nil })
 		if err != nil {
 			return err
 		}
@@ -37,7 +37,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 		return nil
 	}
 	enc := newChunkEncoder(dialects.NewSSE(w), id, req.model, created, req.includeUsage)
-	_, err = d.env.Runtime.Run(ctx, call, enc.emit)
+	_, err = d.env.Engine.Run(ctx, call, enc.emit)
 	if err != nil && !enc.sse.Started() {
 		return err
 	}
@@ -48,7 +48,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 }
 
 // appendCompletion writes a non-streamed chat.completion object.
-func appendCompletion(b []byte, id, model string, created int64, res *runtime.Result) []byte {
+func appendCompletion(b []byte, id, model string, created int64, res *toolloop.Result) []byte {
 	b = append(b, `{"id":`...)
 	b = dialects.AppendString(b, id)
 	b = append(b, `,"object":"chat.completion","created":`...)
@@ -122,15 +122,20 @@ func finishReason(r string) string {
 }
 
 // chunkEncoder turns canonical events into chat.completion.chunk events.
-// Usage arrives before Done from the runtime but OpenAI sends it last, in
-// its own chunk with empty choices, so it is held until Done.
+// Usage arrives before Done from the engine but OpenAI sends it last, in
+// its own chunk with empty choices, so it is held until Done. Tool calls
+// stream as OpenAI streams them: a call's first chunk carries its index,
+// id, type and name, later ones only more of its arguments.
 type chunkEncoder struct {
 	sse          *dialects.SSE
 	prefix       []byte // {"id":…,"choices":[{"index":0,"delta":
 	includeUsage bool
 	usage        adapters.Usage
 	toolIndex    int
-	buf          []byte
+	// streamed holds the index of each tool call sent as deltas, by id:
+	// its whole ToolCall event then adds nothing.
+	streamed map[string]int
+	buf      []byte
 }
 
 func newChunkEncoder(sse *dialects.SSE, id, model string, created int64, includeUsage bool) *chunkEncoder {
@@ -170,9 +175,29 @@ func (e *chunkEncoder) emit(ev adapters.Event) error {
 		d = dialects.AppendString(append(d, `{"reasoning_content":`...), ev.Text)
 	case adapters.EventDelta:
 		d = dialects.AppendString(append(d, `{"content":`...), ev.Text)
-	case adapters.EventToolCall:
+	case adapters.EventToolCallDelta:
 		if ev.Executed {
 			return nil // agentgate runs it; the client must not
+		}
+		d = append(d, `{"tool_calls":[`...)
+		if i, ok := e.streamed[ev.ToolCall.ID]; ok {
+			d = append(d, `{"index":`...)
+			d = strconv.AppendInt(d, int64(i), 10)
+			d = append(d, `,"function":{"arguments":`...)
+			d = dialects.AppendString(d, ev.ToolCall.Arguments)
+			d = append(d, "}}"...)
+		} else {
+			if e.streamed == nil {
+				e.streamed = map[string]int{}
+			}
+			e.streamed[ev.ToolCall.ID] = e.toolIndex
+			d = appendToolCall(d, e.toolIndex, ev.ToolCall)
+			e.toolIndex++
+		}
+		d = append(d, "]"...)
+	case adapters.EventToolCall:
+		if _, sent := e.streamed[ev.ToolCall.ID]; ev.Executed || sent {
+			return nil // agentgate runs it, or its deltas carried it
 		}
 		d = append(d, `{"tool_calls":[`...)
 		d = appendToolCall(d, e.toolIndex, ev.ToolCall)

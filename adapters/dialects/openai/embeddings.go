@@ -75,7 +75,7 @@ func (d *Dialect) embeddings(w http.ResponseWriter, r *http.Request, p *adapters
 	if err != nil {
 		return err
 	}
-	vecs, usage, err := d.env.Runtime.Embed(r.Context(), p, Name, req.Model, inputs)
+	vecs, usage, err := d.env.Engine.Embed(r.Context(), p, Name, req.Model, inputs)
 	if err != nil {
 		return err
 	}

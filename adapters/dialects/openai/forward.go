@@ -12,7 +12,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -28,7 +29,7 @@ import (
 //   - the upstream is the provider the body's model routes to (the
 //     tier's allowlist applies, and an alias or stripped prefix is
 //     rewritten), else the one that keeps the objects the path names,
-//     else the default provider (runtime.PassthroughConfig);
+//     else the default provider (models.PassthroughConfig);
 //   - the upstream sees the provider's key, never the client's;
 //   - bodies stream both ways: only a JSON body (bounded by
 //     max_body_bytes) and a form's fields before its model are read; a
@@ -61,7 +62,7 @@ const maxErrorText = 1 << 10
 const maxListPages = 10
 
 func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	rt := d.env.Runtime
+	rt := d.env.Engine
 	ctx := r.Context()
 	rel := strings.TrimPrefix(r.URL.Path, "/v1/")
 	ids := pathIDs(rel)
@@ -221,7 +222,7 @@ func (d *Dialect) checkOwners(ctx context.Context, p *adapters.Principal, ids []
 	if len(lookup) == 0 {
 		return nil, nil
 	}
-	owners, err := d.env.Runtime.Store().ObjectOwners(ctx, lookup)
+	owners, err := d.env.Engine.Store().ObjectOwners(ctx, lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +244,8 @@ func (d *Dialect) checkOwners(ctx context.Context, p *adapters.Principal, ids []
 
 // forwardUpstream chooses where a request goes: where its model routes,
 // else where the objects it names live, else the default provider.
-func (d *Dialect) forwardUpstream(p *adapters.Principal, r *http.Request, body *forwardBody, ids []string, owners map[string]state.ObjectOwner) (*runtime.Upstream, error) {
-	rt := d.env.Runtime
+func (d *Dialect) forwardUpstream(p *adapters.Principal, r *http.Request, body *forwardBody, ids []string, owners map[string]state.ObjectOwner) (*models.Upstream, error) {
+	rt := d.env.Engine
 	if body.model != "" {
 		up, err := rt.UpstreamFor(p, body.model)
 		if err != nil {
@@ -260,7 +261,7 @@ func (d *Dialect) forwardUpstream(p *adapters.Principal, r *http.Request, body *
 	if len(ids) > 0 {
 		name = owners[ids[0]].Provider
 	}
-	up, ok := rt.UpstreamNamed(name)
+	up, ok := rt.Models().UpstreamNamed(name)
 	if !ok {
 		return nil, invalidURL(r.Method, r.URL.Path)
 	}
@@ -272,7 +273,7 @@ func (d *Dialect) forwardUpstream(p *adapters.Principal, r *http.Request, body *
 // narrowed to the tenant's objects, usage is metered. An answer too big
 // to read streams through untouched, except a list, which cannot be
 // narrowed then and is refused.
-func (d *Dialect) relayJSON(w http.ResponseWriter, req *http.Request, resp *http.Response, p *adapters.Principal, up *runtime.Upstream, acct *forwardAccount, listing bool) error {
+func (d *Dialect) relayJSON(w http.ResponseWriter, req *http.Request, resp *http.Response, p *adapters.Principal, up *models.Upstream, acct *forwardAccount, listing bool) error {
 	ctx := req.Context()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardJSON+1))
 	if err != nil {
@@ -306,8 +307,8 @@ func (d *Dialect) relayJSON(w http.ResponseWriter, req *http.Request, resp *http
 
 // recordMade records the objects an answer shows as the tenant's, and
 // forgets one it reports deleted.
-func (d *Dialect) recordMade(ctx context.Context, method string, p *adapters.Principal, up *runtime.Upstream, data []byte) error {
-	store := d.env.Runtime.Store()
+func (d *Dialect) recordMade(ctx context.Context, method string, p *adapters.Principal, up *models.Upstream, data []byte) error {
+	store := d.env.Engine.Store()
 	ids, deleted := madeIDs(data)
 	if deleted != "" && method == http.MethodDelete {
 		return store.ReleaseObject(ctx, p.Tenant, deleted)
@@ -315,15 +316,15 @@ func (d *Dialect) recordMade(ctx context.Context, method string, p *adapters.Pri
 	if len(ids) == 0 {
 		return nil
 	}
-	return store.ClaimObjects(ctx, p.Tenant, up.Provider, ids, d.env.Runtime.Now())
+	return store.ClaimObjects(ctx, p.Tenant, up.Provider, ids, d.env.Engine.Now())
 }
 
 // ownList narrows a list to the tenant's objects. A page left short is
 // topped up from the upstream's next pages (up to maxListPages), so the
 // client gets its limit, or at least one object, while more exist; the
 // cursors (first_id, last_id) are the tenant's own objects.
-func (d *Dialect) ownList(ctx context.Context, req *http.Request, p *adapters.Principal, up *runtime.Upstream, page []byte) ([]byte, error) {
-	store := d.env.Runtime.Store()
+func (d *Dialect) ownList(ctx context.Context, req *http.Request, p *adapters.Principal, up *models.Upstream, page []byte) ([]byte, error) {
+	store := d.env.Engine.Store()
 	limit, _ := strconv.Atoi(req.URL.Query().Get("limit"))
 	first := page
 	var kept [][]byte
@@ -388,7 +389,7 @@ func (d *Dialect) ownList(ctx context.Context, req *http.Request, p *adapters.Pr
 }
 
 // nextPage fetches the list page after cursor after.
-func (d *Dialect) nextPage(ctx context.Context, req *http.Request, up *runtime.Upstream, after string) ([]byte, bool, error) {
+func (d *Dialect) nextPage(ctx context.Context, req *http.Request, up *models.Upstream, after string) ([]byte, bool, error) {
 	next := req.Clone(ctx)
 	u := *req.URL
 	q := u.Query()
@@ -412,9 +413,9 @@ func (d *Dialect) nextPage(ctx context.Context, req *http.Request, up *runtime.U
 
 // forwardAccount meters one passed-through call.
 type forwardAccount struct {
-	rt       *runtime.Runtime
+	rt       *engine.Engine
 	p        *adapters.Principal
-	up       *runtime.Upstream
+	up       *models.Upstream
 	named    bool // the request named a model
 	start    time.Time
 	usage    adapters.Usage
@@ -431,7 +432,7 @@ func (a *forwardAccount) done(ctx context.Context, status string) {
 	if model == "" {
 		model = "-"
 	}
-	a.rt.RecordForwarded(ctx, a.p, Name, a.up.Provider, model, a.usage, a.rt.Now().Sub(a.start), status)
+	a.rt.Models().RecordForwarded(ctx, a.p, Name, a.up.Provider, model, a.usage, a.rt.Now().Sub(a.start), status)
 }
 
 // statusCode is the usage record status of an upstream answer.

@@ -7,31 +7,32 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/models"
 )
 
 // agentOwner is the owned_by of agents in model lists.
 const agentOwner = "agentgate"
 
 func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	return ListModels(w, r, p, d.env.Runtime)
+	return ListModels(w, r, p, d.env.Engine)
 }
 
 func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	return GetModel(w, r, p, d.env.Runtime, modelNotFound)
+	return GetModel(w, r, p, d.env.Engine, modelNotFound)
 }
 
 // ListModels answers a model list in OpenAI's format: the active agents p
 // can use (owned by "agentgate"), then the upstream models p may call
 // directly (owned by their provider instance). The Responses dialect
 // serves it too.
-func ListModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal, rt *runtime.Runtime) error {
+func ListModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal, rt *engine.Engine) error {
 	ctx := r.Context()
-	agents, err := rt.Agents(ctx, p)
+	agents, err := rt.Agents().List(ctx, p)
 	if err != nil {
 		return err
 	}
-	models, err := rt.Models(ctx, p)
+	models, err := rt.ListModels(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func ListModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal, r
 // GetModel answers one model object: the agent id (or name) names, or
 // the upstream model p may call directly. notFound words the 404 of a
 // name that is neither.
-func GetModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal, rt *runtime.Runtime, notFound func(id string, err error) error) error {
+func GetModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal, rt *engine.Engine, notFound func(id string, err error) error) error {
 	id := r.PathValue("id")
 	b, err := findModel(r.Context(), p, rt, id)
 	if err != nil {
@@ -77,8 +78,8 @@ func GetModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal, rt 
 	return nil
 }
 
-func findModel(ctx context.Context, p *adapters.Principal, rt *runtime.Runtime, id string) ([]byte, error) {
-	a, err := rt.Agent(ctx, p, id)
+func findModel(ctx context.Context, p *adapters.Principal, rt *engine.Engine, id string) ([]byte, error) {
+	a, err := rt.Agents().Get(ctx, p, id)
 	if err == nil && a.Active() {
 		return appendAgentModel(nil, a), nil
 	}
@@ -108,7 +109,7 @@ func appendAgentModel(b []byte, a *adapters.Agent) []byte {
 // appendUpstreamModel writes a routed upstream model as an OpenAI model
 // object, owned by the provider instance that serves it; its name is its
 // id, so clients that print agents' names list models too.
-func appendUpstreamModel(b []byte, m *runtime.Model) []byte {
+func appendUpstreamModel(b []byte, m *models.Model) []byte {
 	b = appendModelHead(b, m.ID, m.Created.Unix(), m.Provider)
 	b = append(b, `,"name":`...)
 	b = dialects.AppendString(b, m.ID)
@@ -128,7 +129,7 @@ func appendModelHead(b []byte, id string, created int64, owner string) []byte {
 // or, failing that, a routed upstream model called directly (passthrough),
 // so existing OpenAI code works by changing only its base URL.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	agent, err := dialects.ResolveModel(ctx, d.env.Runtime, p, model)
+	agent, err := dialects.ResolveModel(ctx, d.env.Engine, p, model)
 	if err != nil {
 		return nil, modelNotFound(model, err)
 	}

@@ -55,7 +55,7 @@ func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, p *adapters
 		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_status", Param: "status",
 			Message: "status must be active, inactive or draft, got " + q(status)}
 	}
-	agents, err := d.env.Runtime.Agents(r.Context(), p)
+	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (d *Dialect) getAgent(w http.ResponseWriter, r *http.Request, p *adapters.P
 // agent resolves the {agentKey} of a path: 404 in the document's words.
 func (d *Dialect) agent(r *http.Request, p *adapters.Principal) (*adapters.Agent, error) {
 	key := r.PathValue("agentKey")
-	a, err := d.env.Runtime.Agent(r.Context(), p, key)
+	a, err := d.env.Engine.Agents().Get(r.Context(), p, key)
 	if err != nil {
 		if e := adapters.AsError(err); e.Kind == adapters.KindNotFound {
 			return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "agent_not_found", Param: "agentKey",
@@ -100,13 +100,13 @@ func (d *Dialect) agent(r *http.Request, p *adapters.Principal) (*adapters.Agent
 // listModels answers GET /models with the agents that can be invoked and
 // the upstream models the key may call directly, in OpenAI's list format.
 func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	return openai.ListModels(w, r, p, d.env.Runtime)
+	return openai.ListModels(w, r, p, d.env.Engine)
 }
 
 // getModel answers GET /models/{id}: an agent that can be invoked, or an
 // upstream model the key may call directly.
 func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	return openai.GetModel(w, r, p, d.env.Runtime, modelNotFound)
+	return openai.GetModel(w, r, p, d.env.Engine, modelNotFound)
 }
 
 // modelNotFound is the 404 of an unknown agent named as a model.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -125,14 +124,14 @@ func (d *Dialect) createConversation(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	c := &state.Conversation{ID: runtime.NewID("conv_"), Tenant: p.Tenant, Created: d.env.Runtime.Now()}
+	c := &state.Conversation{ID: adapters.NewID("conv_"), Tenant: p.Tenant, Created: d.env.Engine.Now()}
 	if !isNull(req.Metadata) {
 		if err := checkMetadata(req.Metadata); err != nil {
 			return err
 		}
 		c.Metadata = compact(req.Metadata)
 	}
-	if err := d.env.Runtime.Store().CreateConversation(r.Context(), c, items); err != nil {
+	if err := d.env.Engine.Store().CreateConversation(r.Context(), c, items); err != nil {
 		return err
 	}
 	dialects.WriteRawJSON(w, http.StatusOK, appendConversation(nil, c))
@@ -141,7 +140,7 @@ func (d *Dialect) createConversation(w http.ResponseWriter, r *http.Request, p *
 
 func (d *Dialect) getConversation(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	id := r.PathValue("id")
-	c, err := d.env.Runtime.Store().GetConversation(r.Context(), p.Tenant, id)
+	c, err := d.env.Engine.Store().GetConversation(r.Context(), p.Tenant, id)
 	if err != nil {
 		return notFoundAs(err, conversationNotFound(id))
 	}
@@ -161,7 +160,7 @@ func (d *Dialect) updateConversation(w http.ResponseWriter, r *http.Request, p *
 	if err := checkMetadata(req.Metadata); err != nil {
 		return err
 	}
-	c, err := d.env.Runtime.Store().SetConversationMetadata(r.Context(), p.Tenant, id, compact(req.Metadata))
+	c, err := d.env.Engine.Store().SetConversationMetadata(r.Context(), p.Tenant, id, compact(req.Metadata))
 	if err != nil {
 		return notFoundAs(err, conversationNotFound(id))
 	}
@@ -171,7 +170,7 @@ func (d *Dialect) updateConversation(w http.ResponseWriter, r *http.Request, p *
 
 func (d *Dialect) deleteConversation(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	id := r.PathValue("id")
-	if err := d.env.Runtime.Store().DeleteConversation(r.Context(), p.Tenant, id); err != nil {
+	if err := d.env.Engine.Store().DeleteConversation(r.Context(), p.Tenant, id); err != nil {
 		return notFoundAs(err, conversationNotFound(id))
 	}
 	b := append([]byte(`{"id":`), dialects.AppendString(nil, id)...)
@@ -188,7 +187,7 @@ func (d *Dialect) listConversationItems(w http.ResponseWriter, r *http.Request, 
 	if page.before != "" {
 		return adapters.BadField("before", "is not a parameter of conversation items; page with after")
 	}
-	items, more, err := d.env.Runtime.Store().ConversationItems(r.Context(), p.Tenant, id,
+	items, more, err := d.env.Engine.Store().ConversationItems(r.Context(), p.Tenant, id,
 		state.ItemPage{After: page.after, Limit: page.limit, Desc: page.desc})
 	if err != nil {
 		return notFoundAs(err, conversationNotFound(id))
@@ -214,7 +213,7 @@ func (d *Dialect) addConversationItems(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return err
 	}
-	added, err := d.env.Runtime.Store().AppendConversationItems(r.Context(), p.Tenant, id, items)
+	added, err := d.env.Engine.Store().AppendConversationItems(r.Context(), p.Tenant, id, items)
 	if err != nil {
 		return notFoundAs(err, conversationNotFound(id))
 	}
@@ -233,7 +232,7 @@ func itemNotFound(id string) *adapters.Error {
 
 func (d *Dialect) getConversationItem(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	id, itemID := r.PathValue("id"), r.PathValue("item_id")
-	store := d.env.Runtime.Store()
+	store := d.env.Engine.Store()
 	if _, err := store.GetConversation(r.Context(), p.Tenant, id); err != nil {
 		return notFoundAs(err, conversationNotFound(id))
 	}
@@ -247,7 +246,7 @@ func (d *Dialect) getConversationItem(w http.ResponseWriter, r *http.Request, p 
 
 func (d *Dialect) deleteConversationItem(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	id, itemID := r.PathValue("id"), r.PathValue("item_id")
-	store := d.env.Runtime.Store()
+	store := d.env.Engine.Store()
 	c, err := store.GetConversation(r.Context(), p.Tenant, id)
 	if err != nil {
 		return notFoundAs(err, conversationNotFound(id))

@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
 // header holds the fields of a response object fixed before the run.
@@ -68,7 +68,10 @@ type builder struct {
 	onUsage func()
 	// cited are the knowledge chunks the answer cites, known once the run
 	// returns: the message's output_text parts annotate them.
-	cited []runtime.Source
+	cited []adapters.Source
+	// calls are the function_call items whose arguments are streaming,
+	// by call id, until their whole call arrives.
+	calls map[string]*item
 	buf   []byte
 }
 
@@ -95,9 +98,19 @@ func (b *builder) emit(ev adapters.Event) error {
 			return nil
 		}
 		return b.appendText(kindMessage, ev.Text)
+	case adapters.EventToolCallDelta:
+		if ev.Executed || ev.ToolCall == nil || b.sse == nil {
+			return nil // agentgate runs it; or the whole call will do
+		}
+		return b.callDelta(ev.ToolCall)
 	case adapters.EventToolCall:
 		if ev.Executed || ev.ToolCall == nil {
 			return nil // agentgate runs it; the client must not
+		}
+		if it := b.calls[ev.ToolCall.ID]; it != nil {
+			delete(b.calls, ev.ToolCall.ID)
+			it.call = *ev.ToolCall
+			return b.endCall(it)
 		}
 		return b.addCall(*ev.ToolCall)
 	case adapters.EventPaused:
@@ -124,7 +137,7 @@ func (b *builder) emit(ev adapters.Event) error {
 }
 
 // end closes the open item once the run returned res.
-func (b *builder) end(res *runtime.Result) error {
+func (b *builder) end(res *toolloop.Result) error {
 	if res != nil {
 		for _, s := range res.Sources {
 			if s.Cited {
@@ -168,13 +181,13 @@ func (b *builder) appendAnnotations(d []byte, text string) []byte {
 // incomplete when it is.
 func (b *builder) status() (string, string) {
 	switch {
-	case b.paused || b.finish == runtime.StatusPaused:
+	case b.paused || b.finish == toolloop.StatusPaused:
 		return "incomplete", "tool_confirmation_required"
 	case b.finish == "length":
 		return "incomplete", "max_output_tokens"
 	case b.finish == "content_filter":
 		return "incomplete", "content_filter"
-	case b.finish == runtime.StatusMaxIterations:
+	case b.finish == toolloop.StatusMaxIterations:
 		return "incomplete", "max_tool_iterations"
 	}
 	return "completed", ""
@@ -242,9 +255,9 @@ func (b *builder) openItem(kind itemKind) error {
 	it := &item{kind: kind}
 	switch kind {
 	case kindMessage:
-		it.id = runtime.NewID("msg_")
+		it.id = adapters.NewID("msg_")
 	case kindReasoning:
-		it.id = runtime.NewID("rs_")
+		it.id = adapters.NewID("rs_")
 	}
 	b.items = append(b.items, it)
 	b.open = it
@@ -367,25 +380,60 @@ func (b *builder) closeOpen() error {
 // addCall adds a function_call item the client must run; streaming, it
 // is announced, its arguments sent and it is ended at once.
 func (b *builder) addCall(tc adapters.ToolCall) error {
-	if err := b.closeOpen(); err != nil {
+	it, err := b.startCall(tc)
+	if err != nil || b.sse == nil {
 		return err
 	}
-	it := &item{kind: kindCall, id: runtime.NewID("fc_"), call: tc}
-	b.items = append(b.items, it)
-	if b.sse == nil {
-		return nil
-	}
-	if err := b.itemEvent("response.output_item.added", it, false); err != nil {
+	if err := b.argumentsDelta(it, tc.Arguments); err != nil {
 		return err
 	}
-	if tc.Arguments != "" {
-		typ := "response.function_call_arguments.delta"
-		d := b.ref(b.head(typ), it)
-		d = dialects.AppendString(append(d, `,"delta":`...), tc.Arguments)
-		if err := b.send(typ, d); err != nil {
+	return b.endCall(it)
+}
+
+// callDelta streams a piece of a function call: its first announces the
+// item, each sends more of its arguments.
+func (b *builder) callDelta(tc *adapters.ToolCall) error {
+	it := b.calls[tc.ID]
+	if it == nil {
+		var err error
+		if it, err = b.startCall(adapters.ToolCall{ID: tc.ID, Name: tc.Name}); err != nil {
 			return err
 		}
+		if b.calls == nil {
+			b.calls = map[string]*item{}
+		}
+		b.calls[tc.ID] = it
 	}
+	return b.argumentsDelta(it, tc.Arguments)
+}
+
+// startCall adds a function_call item; streaming, it is announced.
+func (b *builder) startCall(tc adapters.ToolCall) (*item, error) {
+	if err := b.closeOpen(); err != nil {
+		return nil, err
+	}
+	it := &item{kind: kindCall, id: adapters.NewID("fc_"), call: tc}
+	b.items = append(b.items, it)
+	if b.sse == nil {
+		return it, nil
+	}
+	return it, b.itemEvent("response.output_item.added", it, false)
+}
+
+// argumentsDelta sends more of a streaming call's arguments.
+func (b *builder) argumentsDelta(it *item, args string) error {
+	if args == "" {
+		return nil
+	}
+	typ := "response.function_call_arguments.delta"
+	d := b.ref(b.head(typ), it)
+	d = dialects.AppendString(append(d, `,"delta":`...), args)
+	return b.send(typ, d)
+}
+
+// endCall ends a streamed function_call item, now whole.
+func (b *builder) endCall(it *item) error {
+	tc := it.call
 	typ := "response.function_call_arguments.done"
 	d := b.ref(b.head(typ), it)
 	d = dialects.AppendString(append(d, `,"name":`...), tc.Name)

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/tidwall/gjson"
 )
 
@@ -34,6 +34,18 @@ const (
 {"type":"done","model":"o-test-0001","finish_reason":"stop"}`
 	evToolCall = `{"type":"start","model":"gpt-4o-2026-01-01"}
 {"type":"delta","text":"Let me check."}
+{"type":"tool_call","tool_call":{"id":"call_w1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}
+{"type":"tool_call","tool_call":{"id":"call_t1","name":"get_time","arguments":"{}"}}
+{"type":"usage","usage":{"input_tokens":30,"output_tokens":9}}
+{"type":"done","model":"gpt-4o-2026-01-01","finish_reason":"tool_calls"}`
+	// Tool calls as a provider that streams them sends them: deltas as
+	// they arrive, then each call whole.
+	evToolCallDeltas = `{"type":"start","model":"gpt-4o-2026-01-01"}
+{"type":"delta","text":"Let me check."}
+{"type":"tool_call_delta","tool_call":{"id":"call_w1","name":"get_weather","arguments":""}}
+{"type":"tool_call_delta","tool_call":{"id":"call_w1","arguments":"{\"city\":"}}
+{"type":"tool_call_delta","tool_call":{"id":"call_t1","name":"get_time","arguments":"{}"}}
+{"type":"tool_call_delta","tool_call":{"id":"call_w1","arguments":"\"Paris\"}"}}
 {"type":"tool_call","tool_call":{"id":"call_w1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}
 {"type":"tool_call","tool_call":{"id":"call_t1","name":"get_time","arguments":"{}"}}
 {"type":"usage","usage":{"input_tokens":30,"output_tokens":9}}
@@ -163,6 +175,10 @@ var goldenCases = []goldenCase{
 			`{"type":"function_call_output","call_id":"call_t1","output":[{"type":"input_text","text":"12:00"}]}]}`),
 		post(`{"model":"support-bot","input":"Weather and time in Paris?","tools":[` + weatherTool + `,` + timeTool + `],"stream":true}`),
 		post(`{"model":"support-bot","previous_response_id":"$ID","input":[{"type":"function_call_output","call_id":"call_w1","output":"{\"temp\":21}"},{"type":"function_call_output","call_id":"call_t1","output":"12:00"}],"stream":true}`),
+	}},
+	{name: "function_call_deltas", events: []string{evToolCallDeltas, evToolCallDeltas}, steps: []step{
+		post(`{"model":"support-bot","input":"Weather and time in Paris?","tools":[` + weatherTool + `,` + timeTool + `],"stream":true}`),
+		post(`{"model":"support-bot","input":"Weather and time in Paris?","tools":[` + weatherTool + `,` + timeTool + `]}`),
 	}},
 	{name: "function_call_errors", events: []string{evToolCall}, steps: []step{
 		post(`{"model":"support-bot","input":"Weather?","tools":[` + weatherTool + `]}`),
@@ -377,7 +393,7 @@ const (
 func publish(agent string, n int) func(*testing.T, *dialecttest.Harness) {
 	return func(t *testing.T, h *dialecttest.Harness) {
 		for range n {
-			if _, err := h.Runtime.PublishVersion(t.Context(), dialecttest.TenantA.Tenant, agent); err != nil {
+			if _, err := h.Engine.Agents().PublishVersion(t.Context(), dialecttest.TenantA.Tenant, agent); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -400,13 +416,16 @@ func editions(t *testing.T, h *dialecttest.Harness) {
 			a.SystemPrompt, a.Sampling.Temperature, a.Model = "Unpublished prompt.", ptr(0.9), "gpt-4o-mini"
 		},
 	} {
-		if _, err := h.Runtime.PublishVersion(ctx, "tenant-a", "editable"); err != nil {
+		if _, err := h.Engine.Agents().PublishVersion(ctx, "tenant-a", "editable"); err != nil {
 			t.Fatal(err)
 		}
 		edit()
 		if err := h.Store.UpdateAgent(ctx, a); err != nil {
 			t.Fatal(err)
 		}
+		// Written past the registry, as another instance would: the
+		// store's change feed would tell it.
+		h.Engine.Agents().Invalidate("tenant-a")
 	}
 }
 
@@ -434,7 +453,7 @@ func newHarness(t *testing.T, scripts []string) *dialecttest.Harness {
 		script.Events = [][]adapters.Event{events(t, evText)}
 	}
 	return dialecttest.NewWith(t, Name, script, dialecttest.Options{
-		Routes: []runtime.Route{{Pattern: "gpt-*", Provider: "script"}, {Pattern: "o-*", Provider: "script"}},
+		Routes: []models.Route{{Pattern: "gpt-*", Provider: "script"}, {Pattern: "o-*", Provider: "script"}},
 	}, agents()...)
 }
 

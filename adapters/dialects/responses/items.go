@@ -8,7 +8,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 	"github.com/tidwall/gjson"
 )
 
@@ -17,7 +16,7 @@ import (
 // outputs, each with an id.
 
 // newItemID makes a fresh item id: msg_…, fc_… or fco_….
-func newItemID(prefix string) string { return runtime.NewID(prefix) }
+func newItemID(prefix string) string { return adapters.NewID(prefix) }
 
 // seededIDs makes item ids that depend only on seed and their place, for
 // items shown from canonical messages (a conversation of another dialect,

@@ -5,7 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/knowledge"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -66,7 +66,7 @@ func (d *Dialect) addDocument(w http.ResponseWriter, r *http.Request, p *adapter
 	if _, err := dialects.DecodeJSON(r, d.env.Limits.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	doc, err := d.env.Runtime.AddDocument(r.Context(), p, runtime.DocumentInput{ID: req.ID, Source: r.PathValue("source"),
+	doc, err := d.env.Engine.Knowledge().AddDocument(r.Context(), p, knowledge.DocumentInput{ID: req.ID, Source: r.PathValue("source"),
 		Title: req.Title, Text: req.Text, Format: req.Format, EmbeddingModel: req.EmbeddingModel, Metadata: req.Metadata,
 		Dialect: Name})
 	if err != nil {
@@ -95,7 +95,7 @@ func (d *Dialect) getKnowledge(w http.ResponseWriter, r *http.Request, p *adapte
 
 // listDocuments answers GET /knowledge/{source}/documents.
 func (d *Dialect) listDocuments(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	docs, err := d.env.Runtime.ListDocuments(r.Context(), p, r.PathValue("source"))
+	docs, err := d.env.Engine.Knowledge().ListDocuments(r.Context(), p, r.PathValue("source"))
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (d *Dialect) listDocuments(w http.ResponseWriter, r *http.Request, p *adapt
 
 // getDocument answers GET /knowledge/documents/{id}.
 func (d *Dialect) getDocument(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	doc, err := d.env.Runtime.GetDocument(r.Context(), p, r.PathValue("id"))
+	doc, err := d.env.Engine.Knowledge().GetDocument(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (d *Dialect) getDocument(w http.ResponseWriter, r *http.Request, p *adapter
 // deleteDocument answers DELETE /knowledge/documents/{id}.
 func (d *Dialect) deleteDocument(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
 	id := r.PathValue("id")
-	if err := d.env.Runtime.DeleteDocument(r.Context(), p, id); err != nil {
+	if err := d.env.Engine.Knowledge().DeleteDocument(r.Context(), p, id); err != nil {
 		return err
 	}
 	dialects.WriteJSON(w, http.StatusOK, struct {
@@ -137,7 +137,7 @@ func (d *Dialect) deleteDocument(w http.ResponseWriter, r *http.Request, p *adap
 // listSources answers GET /knowledge with the tenant's sources that hold
 // documents.
 func (d *Dialect) listSources(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-	sources, err := d.env.Runtime.KnowledgeSources(r.Context(), p)
+	sources, err := d.env.Engine.Knowledge().Sources(r.Context(), p)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -29,7 +29,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		return err
 	}
 	ctx := r.Context()
-	rt := d.env.Runtime
+	rt := d.env.Engine
 	agent, err := d.resolve(ctx, p, req.model)
 	if err != nil {
 		return err
@@ -53,9 +53,9 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if inherited {
 		n = from.prev.Version
 	}
-	agent, version, err := rt.AgentAtVersion(ctx, p.Tenant, agent, n)
+	agent, version, err := rt.Agents().AtVersion(ctx, p.Tenant, agent, n)
 	if err != nil && inherited && adapters.AsError(err).Kind == adapters.KindNotFound {
-		agent, version, err = rt.AgentAtVersion(ctx, p.Tenant, agent, 0)
+		agent, version, err = rt.Agents().AtVersion(ctx, p.Tenant, agent, 0)
 	}
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 		return err
 	}
 	node := &from.link
-	node.ID, node.Tenant, node.AgentID, node.Version = runtime.NewID("conv_"), p.Tenant, agent.ID, version
+	node.ID, node.Tenant, node.AgentID, node.Version = adapters.NewID("conv_"), p.Tenant, agent.ID, version
 	segs, err := d.context(ctx, p.Tenant, node, historyTurns(agent))
 	if err != nil {
 		return err
@@ -144,9 +144,9 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 // keep stores the response as a node (its turn: the run's, or only the
 // input of a run that failed) and, in a conversation it joined, adds its
 // input and output items there.
-func (d *Dialect) keep(ctx context.Context, node *state.StoredResponse, from *origin, req *decoded, res *runtime.Result, obj []byte) error {
-	store := d.env.Runtime.Store()
-	now := d.env.Runtime.Now()
+func (d *Dialect) keep(ctx context.Context, node *state.StoredResponse, from *origin, req *decoded, res *toolloop.Result, obj []byte) error {
+	store := d.env.Engine.Store()
+	now := d.env.Engine.Now()
 	node.Body, node.Created, node.Updated = obj, now, now
 	node.Turn = req.input
 	if res != nil && res.Turn != nil {
@@ -174,8 +174,8 @@ func (d *Dialect) keep(ctx context.Context, node *state.StoredResponse, from *or
 // resolve finds the agent a request's model names: an agent's key (or
 // name) or, failing that, a routed upstream model called directly.
 func (d *Dialect) resolve(ctx context.Context, p *adapters.Principal, model string) (*adapters.Agent, error) {
-	rt := d.env.Runtime
-	agent, err := rt.Agent(ctx, p, model)
+	rt := d.env.Engine
+	agent, err := rt.Agents().Get(ctx, p, model)
 	if err == nil || adapters.AsError(err).Kind != adapters.KindNotFound {
 		return agent, err
 	}
@@ -204,7 +204,7 @@ func (d *Dialect) continued(ctx context.Context, p *adapters.Principal, id strin
 	if !ok || nid == "" {
 		return origin{}, notFound
 	}
-	store := d.env.Runtime.Store()
+	store := d.env.Engine.Store()
 	rec, err := store.GetResponse(ctx, p.Tenant, nid)
 	switch {
 	case err == nil && rec.AgentID != agent.ID:
@@ -239,7 +239,7 @@ func (d *Dialect) continued(ctx context.Context, p *adapters.Principal, id strin
 // sessionBase copies the recent turns of the agent's session id: the
 // context of a response branching off a conversation kept as a session.
 func (d *Dialect) sessionBase(ctx context.Context, p *adapters.Principal, agent *adapters.Agent, id string) ([]adapters.Message, error) {
-	msgs, err := d.env.Runtime.Store().RecentTurns(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: id}, historyTurns(agent))
+	msgs, err := d.env.Engine.Store().RecentTurns(ctx, state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, ID: id}, historyTurns(agent))
 	if msgs == nil {
 		msgs = []adapters.Message{} // an empty base is still one
 	}
@@ -250,7 +250,7 @@ func (d *Dialect) sessionBase(ctx context.Context, p *adapters.Principal, agent 
 // Conversations API conversation, whose items the response sees and adds
 // to.
 func (d *Dialect) inConversation(ctx context.Context, p *adapters.Principal, id string) (origin, error) {
-	conv, err := d.env.Runtime.Store().GetConversation(ctx, p.Tenant, id)
+	conv, err := d.env.Engine.Store().GetConversation(ctx, p.Tenant, id)
 	if errors.Is(err, state.ErrNotFound) {
 		return origin{}, &adapters.Error{Kind: adapters.KindNotFound, Code: "conversation_not_found", Param: "conversation",
 			Message: "Conversation with id " + q(id) + " not found."}

@@ -24,7 +24,7 @@ func (d *Dialect) stored(r *http.Request, p *adapters.Principal) (*state.StoredR
 	if !ok || nid == "" {
 		return nil, notFound
 	}
-	rec, err := d.env.Runtime.Store().GetResponse(r.Context(), p.Tenant, nid)
+	rec, err := d.env.Engine.Store().GetResponse(r.Context(), p.Tenant, nid)
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, notFound
 	}
@@ -57,7 +57,7 @@ func (d *Dialect) deleteResponse(w http.ResponseWriter, r *http.Request, p *adap
 	if err != nil {
 		return err
 	}
-	if err := d.env.Runtime.Store().DeleteResponse(r.Context(), p.Tenant, rec.ID); err != nil && !errors.Is(err, state.ErrNotFound) {
+	if err := d.env.Engine.Store().DeleteResponse(r.Context(), p.Tenant, rec.ID); err != nil && !errors.Is(err, state.ErrNotFound) {
 		return err
 	}
 	b := append([]byte(`{"id":`), dialects.AppendString(nil, idPrefix+rec.ID)...)
@@ -80,7 +80,7 @@ func (d *Dialect) inputItems(w http.ResponseWriter, r *http.Request, p *adapters
 	ctx := r.Context()
 	var items []json.RawMessage
 	if rec.Node() {
-		agent, err := d.env.Runtime.Agent(ctx, p, rec.AgentID)
+		agent, err := d.env.Engine.Agents().Get(ctx, p, rec.AgentID)
 		turns := adapters.DefaultHistoryTurns
 		if err == nil {
 			turns = historyTurns(agent)

@@ -61,7 +61,7 @@ func historyTurns(a *adapters.Agent) int {
 // turns responses (and what their chain rests on), fewer when an
 // ancestor was deleted. turns < 0 means no bound.
 func (d *Dialect) context(ctx context.Context, tenant string, n *state.StoredResponse, turns int) ([]segment, error) {
-	store := d.env.Runtime.Store()
+	store := d.env.Engine.Store()
 	var segs []segment // newest first
 	cur := n
 	for count := 0; turns < 0 || count < turns; {
@@ -110,7 +110,7 @@ func nodeSegment(n *state.StoredResponse) segment {
 // upTo (0: all), its newest maxConversationItems. A conversation deleted
 // since is empty.
 func (d *Dialect) conversationSegment(ctx context.Context, tenant, id string, upTo int64) (segment, error) {
-	items, _, err := d.env.Runtime.Store().ConversationItems(ctx, tenant, id,
+	items, _, err := d.env.Engine.Store().ConversationItems(ctx, tenant, id,
 		state.ItemPage{UpTo: upTo, Desc: true, Limit: maxConversationItems})
 	if errors.Is(err, state.ErrNotFound) {
 		return segment{}, nil
@@ -149,7 +149,7 @@ func itemsOfSegments(segs []segment) []json.RawMessage {
 // nodes: its session's messages up to the response's own input (the
 // latest answer is the response's output, not its input).
 func (d *Dialect) legacyItems(ctx context.Context, r *state.StoredResponse) ([]json.RawMessage, error) {
-	msgs, err := d.env.Runtime.Store().RecentTurns(ctx, state.SessionKey{Tenant: r.Tenant, AgentID: r.AgentID, ID: r.ID}, adapters.DefaultHistoryTurns)
+	msgs, err := d.env.Engine.Store().RecentTurns(ctx, state.SessionKey{Tenant: r.Tenant, AgentID: r.AgentID, ID: r.ID}, adapters.DefaultHistoryTurns)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func (d *Dialect) publishVersion(w http.ResponseWriter, r *http.Request, p *adap
 	if err != nil {
 		return err
 	}
-	v, err := d.env.Runtime.PublishVersion(r.Context(), p.Tenant, a.ID)
+	v, err := d.env.Engine.Agents().PublishVersion(r.Context(), p.Tenant, a.ID)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (d *Dialect) listVersions(w http.ResponseWriter, r *http.Request, p *adapte
 	if err != nil {
 		return err
 	}
-	list, err := d.env.Runtime.ListVersions(r.Context(), p.Tenant, a.ID)
+	list, err := d.env.Engine.Agents().ListVersions(r.Context(), p.Tenant, a.ID)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (d *Dialect) getVersion(w http.ResponseWriter, r *http.Request, p *adapters
 		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "invalid_version", Param: "version",
 			Message: "version must be a positive integer, got " + q(raw)}
 	}
-	v, err := d.env.Runtime.GetVersion(r.Context(), p.Tenant, a.ID, n)
+	v, err := d.env.Engine.Agents().GetVersion(r.Context(), p.Tenant, a.ID, n)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
 )
 
 // agentView is one agent with every setting (GET /agent/agents/{id}).
@@ -71,7 +70,7 @@ func executionsPrefix(project string) string { return "tenzro/executions/" + pro
 
 // executions returns the execution counts of the project's agents, by id.
 func (d *Dialect) executions(ctx context.Context, p *adapters.Principal, project string) (map[string]int64, error) {
-	byName, err := d.env.Runtime.Store().CountsWithPrefix(ctx, p.Tenant, executionsPrefix(project))
+	byName, err := d.env.Engine.Store().CountsWithPrefix(ctx, p.Tenant, executionsPrefix(project))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +83,7 @@ func (d *Dialect) executions(ctx context.Context, p *adapters.Principal, project
 
 // countExecution adds one to the executions of agent id in project.
 func (d *Dialect) countExecution(ctx context.Context, p *adapters.Principal, project, id string) error {
-	_, err := d.env.Runtime.Store().AddCount(ctx, p.Tenant, executionsPrefix(project)+id, 1)
+	_, err := d.env.Engine.Store().AddCount(ctx, p.Tenant, executionsPrefix(project)+id, 1)
 	return err
 }
 
@@ -92,7 +91,7 @@ func (d *Dialect) countExecution(ctx context.Context, p *adapters.Principal, pro
 // (declared ones first, then the tenant's by creation time).
 func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
 	ctx := r.Context()
-	agents, err := d.env.Runtime.Agents(ctx, p)
+	agents, err := d.env.Engine.Agents().List(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -137,15 +136,15 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if err != nil {
 		return err
 	}
-	now := d.env.Runtime.Now()
-	a := &adapters.Agent{ID: runtime.NewID("agent_"), Tenant: p.Tenant, Project: project, Model: DefaultModel,
+	now := d.env.Engine.Now()
+	a := &adapters.Agent{ID: adapters.NewID("agent_"), Tenant: p.Tenant, Project: project, Model: DefaultModel,
 		Pattern: adapters.PatternSingle, Status: adapters.StatusActive, CreatedAt: now, UpdatedAt: now}
 	apply(a, spec)
 	ctx := r.Context()
 	if err := d.check(ctx, p, project, a, spec, true); err != nil {
 		return err
 	}
-	if err := d.env.Runtime.CreateAgent(ctx, a); err != nil {
+	if err := d.env.Engine.Agents().Create(ctx, a); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -206,9 +205,9 @@ func apply(a *adapters.Agent, s *agentSpec) {
 // orchestration holds together. An update checks only the fields spec
 // gives: it keeps what was accepted before.
 func (d *Dialect) check(ctx context.Context, p *adapters.Principal, project string, a *adapters.Agent, spec *agentSpec, create bool) error {
-	rt := d.env.Runtime
+	rt := d.env.Engine
 	if spec.model.set || create {
-		if _, _, ok := rt.Router().Resolve(a.Model, ""); !ok {
+		if _, _, ok := rt.Models().Router().Resolve(a.Model, ""); !ok {
 			field := "ai_model"
 			msg := "model " + quote(a.Model) + " is not served by this gateway"
 			if !spec.model.set {
@@ -283,7 +282,7 @@ func (d *Dialect) patch(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	}
 	// Applied to the agent as stored, again if another writer changed it
 	// meanwhile (on this instance or another).
-	a, err := d.env.Runtime.UpdateAgent(ctx, p, id, func(a *adapters.Agent) error {
+	a, err := d.env.Engine.Agents().Update(ctx, p, id, func(a *adapters.Agent) error {
 		if !a.InProject(project) {
 			return notFound(id)
 		}
@@ -313,7 +312,7 @@ func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	if _, err := d.managed(ctx, p, project, id); err != nil {
 		return err
 	}
-	agents, err := d.env.Runtime.Agents(ctx, p)
+	agents, err := d.env.Engine.Agents().List(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -323,14 +322,14 @@ func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 				Message: "Agent " + quote(id) + " is a sub-agent of " + quote(a.ID) + ": remove it from that agent's sub_agents first"}
 		}
 	}
-	if err := d.env.Runtime.DeleteAgent(ctx, p, id); err != nil {
+	if err := d.env.Engine.Agents().Delete(ctx, p, id); err != nil {
 		if e := adapters.AsError(err); e.Kind == adapters.KindNotFound {
 			return notFound(id)
 		}
 		return err
 	}
-	deletedAt := d.env.Runtime.Now()
-	if a, err := d.env.Runtime.Store().GetAgent(ctx, p.Tenant, id); err == nil && a.Deleted() {
+	deletedAt := d.env.Engine.Now()
+	if a, err := d.env.Engine.Store().GetAgent(ctx, p.Tenant, id); err == nil && a.Deleted() {
 		deletedAt = a.DeletedAt // the tombstone's own time
 	}
 	writeJSON(w, http.StatusOK, struct {

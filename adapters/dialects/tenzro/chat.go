@@ -8,7 +8,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine"
+	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -54,17 +55,17 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	}
 	convID := req.conversationID
 	if convID == "" {
-		convID = runtime.NewID("conv_")
+		convID = adapters.NewID("conv_")
 	}
 	call := &adapters.Call{Principal: p, Dialect: Name, Agent: agent, SessionID: convID, Project: project,
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, req.message)},
-		RunID:    runtime.NewID("run-"), Stream: req.stream}
+		RunID:    adapters.NewID("run-"), Stream: req.stream}
 	if req.context != nil {
 		system := withContext(agent.SystemPrompt, req.vars, req.context)
 		call.SystemPrompt = &system
 	}
 	if !req.stream {
-		res, err := d.env.Runtime.Run(ctx, call, func(adapters.Event) error { return nil })
+		res, err := d.env.Engine.Run(ctx, call, func(adapters.Event) error { return nil })
 		if err == nil {
 			err = paused(res)
 		}
@@ -78,7 +79,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	}
 	w.Header().Set(ConversationHeader, convID)
 	s := &stream{sse: dialects.NewSSE(w)}
-	res, err := d.env.Runtime.Run(ctx, call, s.event)
+	res, err := d.env.Engine.Run(ctx, call, s.event)
 	if err == nil {
 		err = paused(res)
 	}
@@ -97,7 +98,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 // withContext fills the system prompt's placeholders from a request's
 // context; a prompt that has none gets the context appended as JSON.
 func withContext(prompt string, vars map[string]string, context json.RawMessage) string {
-	rendered := runtime.RenderPrompt(prompt, vars)
+	rendered := engine.RenderPrompt(prompt, vars)
 	if rendered != prompt {
 		return rendered
 	}
@@ -110,8 +111,8 @@ func withContext(prompt string, vars map[string]string, context json.RawMessage)
 
 // paused turns a run that stopped for a person's confirmation, which
 // this API cannot give, into an error.
-func paused(res *runtime.Result) error {
-	if res.Status != runtime.StatusPaused {
+func paused(res *toolloop.Result) error {
+	if res.Status != toolloop.StatusPaused {
 		return nil
 	}
 	name := ""
@@ -123,7 +124,7 @@ func paused(res *runtime.Result) error {
 }
 
 // toolCalls shows the tools a run ran.
-func toolCalls(steps []runtime.Step) []toolCallView {
+func toolCalls(steps []toolloop.Step) []toolCallView {
 	out := make([]toolCallView, 0, len(steps))
 	for _, s := range steps {
 		out = append(out, toolCallView{Name: s.Call.Name, Arguments: arguments(s.Call.Arguments), Result: result(s.Result)})
@@ -236,7 +237,7 @@ func (d *Dialect) conversation(w http.ResponseWriter, r *http.Request, p *adapte
 	id := r.PathValue("conversation_id")
 	missing := &adapters.Error{Kind: adapters.KindNotFound, Code: "conversation_not_found", Param: "conversation_id",
 		Message: "Conversation " + quote(id) + " not found"}
-	store := d.env.Runtime.Store()
+	store := d.env.Engine.Store()
 	key := state.SessionKey{Tenant: p.Tenant, AgentID: agent.ID, Project: project, ID: id}
 	s, err := store.GetSession(ctx, key)
 	if errors.Is(err, state.ErrNotFound) {

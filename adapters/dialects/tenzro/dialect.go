@@ -25,14 +25,14 @@
 // way to give it); orchestration_pattern is SINGLE (default),
 // SEQUENTIAL, PARALLEL or HIERARCHICAL; sub_agents (this gateway's field)
 // lists, in order, the ids of the agents an orchestrating agent runs:
-// required for any pattern but SINGLE, 1 to runtime.MaxSubAgents agents
+// required for any pattern but SINGLE, 1 to engine.MaxSubAgents agents
 // of the same project (or of none), no cycles, nested at most
-// runtime.MaxOrchestrationDepth levels deep. temperature (0–2),
+// engine.MaxOrchestrationDepth levels deep. temperature (0–2),
 // max_iterations (1–MaxIterations, the agent's tool-loop bound), thinking
 // (ask the model to reason first: "thinking" stream events) and status
 // (active, inactive or draft; chat and execute of an agent that is not
 // active are a 400 "agent_not_active") are optional. How the patterns run is
-// runtime.Orchestrate's documentation.
+// engine.Engine.Orchestrate's documentation.
 //
 // Chat answers {"message": {"role": "assistant", "content"},
 // "conversation_id", "tool_calls": [{"name", "arguments", "result"}]},
@@ -249,7 +249,7 @@ func notFound(id string) *adapters.Error {
 
 // agent returns the agent id, by id, that p may use in project.
 func (d *Dialect) agent(ctx context.Context, p *adapters.Principal, project, id string) (*adapters.Agent, error) {
-	a, err := d.env.Runtime.Agent(ctx, p, id)
+	a, err := d.env.Engine.Agents().Get(ctx, p, id)
 	var e *adapters.Error
 	if errors.As(err, &e) && e.Kind == adapters.KindNotFound || err == nil && (a.ID != id || !a.InProject(project)) {
 		return nil, notFound(id)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/runtime"
+	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
 // Execution statuses.
@@ -63,7 +63,7 @@ func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 	if err != nil {
 		return err
 	}
-	execID := runtime.NewID("exec_")
+	execID := adapters.NewID("exec_")
 	if err := d.countExecution(ctx, p, project, agent.ID); err != nil {
 		return err
 	}
@@ -84,17 +84,17 @@ func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 		// providers refuse JSON mode together with function calling.
 		call.Sampling.ResponseFormat = jsonObject
 	}
-	res, err := d.env.Runtime.Run(ctx, call, func(adapters.Event) error { return nil })
+	res, err := d.env.Engine.Run(ctx, call, func(adapters.Event) error { return nil })
 	if err != nil {
 		return err
 	}
 	out := executeResponse{ExecutionID: execID, Result: json.RawMessage("null"), Steps: steps(res.Steps)}
 	switch res.Status {
-	case runtime.StatusMaxIterations:
+	case toolloop.StatusMaxIterations:
 		out.Status = ExecMaxIterations
 		out.Error = &executionError{Code: ExecMaxIterations,
 			Message: "the agent reached max_iterations (" + strconv.Itoa(req.maxIterations) + ") before finishing the task"}
-	case runtime.StatusPaused:
+	case toolloop.StatusPaused:
 		out.Status = ExecFailed
 		e := adapters.AsError(paused(res))
 		out.Error = &executionError{Code: e.Code, Message: e.Message}
@@ -138,7 +138,7 @@ func (d *Dialect) repair(ctx context.Context, call *adapters.Call, answer string
 	agent.Tools, agent.Pattern, agent.SubAgents, agent.MaxIterations = nil, adapters.PatternSingle, nil, 1
 	fix := *call
 	fix.Agent, fix.Tools, fix.MaxIterations = &agent, nil, 1
-	fix.RunID, fix.ParentRunID = runtime.NewID("run-"), call.RunID
+	fix.RunID, fix.ParentRunID = adapters.NewID("run-"), call.RunID
 	fix.Sampling.ResponseFormat = jsonObject
 	fix.Messages = []adapters.Message{
 		call.Messages[len(call.Messages)-1],
@@ -146,7 +146,7 @@ func (d *Dialect) repair(ctx context.Context, call *adapters.Call, answer string
 		adapters.TextMessage(adapters.RoleUser, "Your answer is not a valid JSON object ("+perr.Error()+
 			"). Answer again with only the JSON object holding the task's result."),
 	}
-	res, err := d.env.Runtime.Run(ctx, &fix, func(adapters.Event) error { return nil })
+	res, err := d.env.Engine.Run(ctx, &fix, func(adapters.Event) error { return nil })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,7 +182,7 @@ func parseResult(text string) (json.RawMessage, error) {
 }
 
 // steps shows an execution's tool calls and delegations.
-func steps(ss []runtime.Step) []stepView {
+func steps(ss []toolloop.Step) []stepView {
 	out := make([]stepView, 0, len(ss))
 	for _, s := range ss {
 		out = append(out, stepView{Action: s.Call.Name, Result: result(s.Result)})

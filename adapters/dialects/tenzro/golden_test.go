@@ -17,9 +17,9 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/engine/tools"
 	"github.com/agentgate/agentgate/internal/dialecttest"
-	"github.com/agentgate/agentgate/runtime"
-	"github.com/agentgate/agentgate/runtime/tools"
 )
 
 // Scripted upstream answers, as JSON lines of canonical events.
@@ -197,7 +197,7 @@ func newHarness(t *testing.T, scripts []string) *harness {
 			case "pa":
 				p = limitedA
 			}
-			ctx, _ := runtime.WithMeter(req.Context())
+			ctx, _ := models.WithMeter(req.Context())
 			if err := fn(w, req.WithContext(ctx), p); err != nil {
 				d.WriteError(w, adapters.AsError(err))
 			}

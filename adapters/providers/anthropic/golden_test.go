@@ -8,12 +8,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -306,6 +308,7 @@ func eventLines(t testing.TB, evs []adapters.Event, err error) []byte {
 // after Start ends with an Error event carrying the returned error.
 func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	t.Helper()
+	providertest.CheckToolCallDeltas(t, evs)
 	if len(evs) > 0 && evs[0].Type != adapters.EventStart {
 		t.Fatalf("first event %v", evs[0].Type)
 	}
@@ -340,7 +343,7 @@ func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	}
 	for i, ev := range evs[1 : len(evs)-1] {
 		switch ev.Type {
-		case adapters.EventThinking, adapters.EventDelta, adapters.EventToolCall:
+		case adapters.EventThinking, adapters.EventDelta, adapters.EventToolCall, adapters.EventToolCallDelta:
 		case adapters.EventUsage:
 			if i != len(evs)-3 {
 				t.Fatalf("Usage not right before Done: %+v", evs)
@@ -365,8 +368,9 @@ func collect(evs *[]adapters.Event) adapters.Emit {
 
 // runFixture feeds a recorded response through the parser; streams are
 // fed whole, one byte at a time and in halves, and must give identical
-// events.
-func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
+// events. For a stream it also returns when each event left: the bytes
+// read, one at a time, by then (providertest.Arrivals).
+func runFixture(t *testing.T, path string) ([]adapters.Event, []byte, error) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -375,11 +379,16 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
 	if strings.HasSuffix(path, ".json") {
 		var evs []adapters.Event
 		err := readResponse(string(raw), "req-model", 200, collect(&evs))
-		return evs, err
+		return evs, nil, err
 	}
 	var whole, bytewise, halves []adapters.Event
+	var read []int64
 	errWhole := readStream(context.Background(), bytes.NewReader(raw), "req-model", 200, DefaultTimeout, collect(&whole))
-	errByte := readStream(context.Background(), iotest.OneByteReader(bytes.NewReader(raw)), "req-model", 200, DefaultTimeout, collect(&bytewise))
+	oneByte := &providertest.Reader{R: iotest.OneByteReader(bytes.NewReader(raw))}
+	errByte := readStream(context.Background(), oneByte, "req-model", 200, DefaultTimeout, func(ev adapters.Event) error {
+		bytewise, read = append(bytewise, ev), append(read, oneByte.N)
+		return nil
+	})
 	errHalves := readStream(context.Background(), iotest.HalfReader(bytes.NewReader(raw)), "req-model", 200, DefaultTimeout, collect(&halves))
 	a := eventLines(t, whole, errWhole)
 	if b := eventLines(t, bytewise, errByte); !bytes.Equal(a, b) {
@@ -388,7 +397,7 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
 	if c := eventLines(t, halves, errHalves); !bytes.Equal(a, c) {
 		t.Fatalf("half reads differ:\n--- whole\n%s\n--- halves\n%s", a, c)
 	}
-	return whole, errWhole
+	return whole, providertest.Arrivals(bytewise, read, int64(len(raw))), errWhole
 }
 
 func responseFixtures(t *testing.T) []string {
@@ -414,9 +423,14 @@ func goldenPath(fixture string) string {
 func TestResponseGolden(t *testing.T) {
 	for _, f := range responseFixtures(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			evs, err := runFixture(t, f)
+			evs, arrivals, err := runFixture(t, f)
 			checkOrder(t, evs, err)
 			checkGolden(t, goldenPath(f), eventLines(t, evs, err))
+			if slices.ContainsFunc(evs, func(ev adapters.Event) bool { return ev.Type == adapters.EventToolCallDelta }) {
+				// Tool-call deltas leave as their bytes arrive, not when
+				// the block or the stream ends.
+				checkGolden(t, strings.TrimSuffix(goldenPath(f), ".golden.jsonl")+".arrival.golden", arrivals)
+			}
 		})
 	}
 }
@@ -452,7 +466,7 @@ func assistantTurn(evs []adapters.Event) adapters.Message {
 func TestThinkingReplayedNextTurn(t *testing.T) {
 	for _, f := range []string{"testdata/responses/stream_thinking_signature.sse", "testdata/responses/thinking_tool_use.json"} {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			evs, err := runFixture(t, f)
+			evs, _, err := runFixture(t, f)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -36,6 +36,8 @@ type block struct {
 	startInput string
 	sig        []byte
 	done       bool
+	// streamed marks a tool_use block announced by a tool-call delta.
+	streamed bool
 }
 
 // events turns Messages API content into canonical events. It remembers
@@ -133,6 +135,14 @@ func (s *events) finishBlock(b *block) error {
 			args = "{}"
 		}
 		s.calls++
+		// The deltas of a call add up to its arguments: when the input
+		// came whole with the block's start, or not at all, it goes out
+		// as the last delta.
+		if b.streamed && len(b.input) == 0 {
+			if err := s.Send(adapters.Event{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: b.id, Arguments: args}}); err != nil {
+				return err
+			}
+		}
 		return s.Send(adapters.Event{Type: adapters.EventToolCall, ToolCall: &adapters.ToolCall{ID: b.id, Name: b.name, Arguments: args}})
 	case blockThinking:
 		if len(b.sig) > 0 {
@@ -278,7 +288,8 @@ func (s *events) blockStart(index int, cb gjson.Result) error {
 		}
 	}
 	var b *block
-	if len(s.blocks) < maxBlocks {
+	kept := len(s.blocks) < maxBlocks
+	if kept {
 		s.blocks = append(s.blocks, block{index: index})
 		b = &s.blocks[len(s.blocks)-1]
 	} else {
@@ -307,6 +318,11 @@ func (s *events) blockStart(index int, cb gjson.Result) error {
 		if in := compactObject(cb.Get("input")); in != "{}" {
 			b.startInput = in
 		}
+		if kept && b.id != "" && b.name != "" {
+			// The call is announced now; its input streams as it comes.
+			b.streamed = true
+			return s.Send(adapters.Event{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: b.id, Name: b.name}})
+		}
 	}
 	return nil
 }
@@ -329,8 +345,11 @@ func (s *events) blockDelta(index int, d gjson.Result) error {
 		}
 	case "input_json_delta":
 		if b := s.blockAt(index); b != nil && b.typ == blockToolUse && !b.done {
-			if pj := d.Get("partial_json"); pj.Type == gjson.String && len(b.input)+len(pj.Str) <= wire.MaxEventSize {
+			if pj := d.Get("partial_json"); pj.Type == gjson.String && pj.Str != "" && len(b.input)+len(pj.Str) <= wire.MaxEventSize {
 				b.input = append(b.input, pj.Str...)
+				if b.streamed {
+					return s.Send(adapters.Event{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: b.id, Arguments: pj.Str}})
+				}
 			}
 		}
 	}

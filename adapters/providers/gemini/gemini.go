@@ -175,7 +175,7 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 	defer cancel()
 	rec := &exchange{}
 	ctx = context.WithValue(ctx, exchangeKey{}, rec)
-	s := &events{Emitter: wire.NewEmitter(emit, req.Model), newCallID: p.newCallID}
+	s := &events{Emitter: wire.NewEmitter(emit, req.Model), newCallID: p.newCallID, streaming: req.Stream}
 
 	if !req.Stream {
 		resp, err := p.client.Models.GenerateContent(ctx, req.Model, contents, config)

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -244,6 +245,7 @@ func eventLines(t testing.TB, evs []adapters.Event, err error) []byte {
 // checkOrder verifies the provider contract on an event sequence.
 func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	t.Helper()
+	providertest.CheckToolCallDeltas(t, evs)
 	if err != nil {
 		var ae *adapters.Error
 		if errors.As(err, &ae) && len(evs) > 0 {
@@ -271,7 +273,7 @@ func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	phase := 0 // 0 content, 1 tool calls, 2 usage
 	for _, ev := range evs[1 : len(evs)-1] {
 		switch ev.Type {
-		case adapters.EventThinking, adapters.EventDelta:
+		case adapters.EventThinking, adapters.EventDelta, adapters.EventToolCallDelta:
 			if phase > 0 {
 				t.Fatalf("text after tool calls or usage: %+v", evs)
 			}

@@ -14,12 +14,14 @@ import (
 const maxToolCalls = 256
 
 // events turns Gemini responses (a whole one, or stream chunks) into
-// canonical events. Function calls, usage and the finish reason wait for
-// the end; the Emitter remembers emit failures so they are never reported
-// as upstream errors.
+// canonical events. Gemini sends each function call whole: streaming, it
+// goes out as one tool-call delta when its chunk arrives. The whole calls,
+// usage and the finish reason wait for the end; the Emitter remembers emit
+// failures so they are never reported as upstream errors.
 type events struct {
 	wire.Emitter
 	newCallID func() string
+	streaming bool
 	status    int
 	finish    genai.FinishReason
 	usage     *genai.GenerateContentResponseUsageMetadata
@@ -100,7 +102,7 @@ func (s *events) chunk(resp *genai.GenerateContentResponse) error {
 }
 
 // part emits one content part: thoughts as Thinking, text as Delta, and
-// keeps function calls for the end. A thought signature on a part that is
+// function calls as a delta (streaming), kept whole for the end. A thought signature on a part that is
 // not a thought or a call is surfaced as a Thinking event with no text, so
 // the caller can keep it with the turn's reasoning.
 func (s *events) part(p *genai.Part) error {
@@ -129,6 +131,9 @@ func (s *events) part(p *genai.Part) error {
 			args = strings.TrimSuffix(b.String(), "\n")
 		}
 		s.calls = append(s.calls, adapters.ToolCall{ID: id, Name: fc.Name, Arguments: args, Signature: sig})
+		if s.streaming && fc.Name != "" {
+			return s.Send(adapters.Event{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: id, Name: fc.Name, Arguments: args}})
+		}
 		return nil
 	case p.Thought:
 		if p.Text == "" && sig == "" {

@@ -8,12 +8,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -189,6 +191,7 @@ func eventLines(t *testing.T, evs []adapters.Event, err error) []byte {
 func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	t.Helper()
 	if err != nil {
+		providertest.CheckToolCallDeltas(t, evs)
 		var ae *adapters.Error
 		if errors.As(err, &ae) && len(evs) > 0 {
 			last := evs[len(evs)-1]
@@ -212,12 +215,17 @@ func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	if len(evs) < 2 || evs[0].Type != adapters.EventStart || evs[len(evs)-1].Type != adapters.EventDone {
 		t.Fatalf("want Start … Done, got %+v", evs)
 	}
+	providertest.CheckToolCallDeltas(t, evs)
 	phase := 0 // 0 content, 1 tool calls, 2 usage
 	for _, ev := range evs[1 : len(evs)-1] {
 		switch ev.Type {
 		case adapters.EventThinking, adapters.EventDelta:
 			if phase > 0 {
 				t.Fatalf("text after tool calls or usage: %+v", evs)
+			}
+		case adapters.EventToolCallDelta:
+			if phase > 1 {
+				t.Fatalf("tool-call delta after usage: %+v", evs)
 			}
 		case adapters.EventToolCall:
 			if phase > 1 {
@@ -248,8 +256,10 @@ func collect(evs *[]adapters.Event) adapters.Emit {
 }
 
 // runFixture feeds a recorded response through the parser, whole and one
-// byte at a time, and requires identical events.
-func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
+// byte at a time, and requires identical events. For a stream it also
+// returns when each event left: the bytes read, one at a time, by then
+// (providertest.Arrivals).
+func runFixture(t *testing.T, path string) ([]adapters.Event, []byte, error) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -258,11 +268,16 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
 	if strings.HasSuffix(path, ".json") {
 		var evs []adapters.Event
 		err := readResponse(string(raw), "req-model", 200, collect(&evs))
-		return evs, err
+		return evs, nil, err
 	}
 	var whole, bytewise []adapters.Event
+	var read []int64
 	errWhole := readStream(context.Background(), bytes.NewReader(raw), "req-model", 200, DefaultTimeout, collect(&whole))
-	errByte := readStream(context.Background(), iotest.OneByteReader(bytes.NewReader(raw)), "req-model", 200, DefaultTimeout, collect(&bytewise))
+	oneByte := &providertest.Reader{R: iotest.OneByteReader(bytes.NewReader(raw))}
+	errByte := readStream(context.Background(), oneByte, "req-model", 200, DefaultTimeout, func(ev adapters.Event) error {
+		bytewise, read = append(bytewise, ev), append(read, oneByte.N)
+		return nil
+	})
 	a, b := eventLines(t, whole, errWhole), eventLines(t, bytewise, errByte)
 	if !bytes.Equal(a, b) {
 		t.Fatalf("one-byte reads differ:\n--- whole\n%s\n--- one byte\n%s", a, b)
@@ -273,7 +288,7 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
 	if c := eventLines(t, halves, errHalves); !bytes.Equal(a, c) {
 		t.Fatalf("half reads differ:\n--- whole\n%s\n--- halves\n%s", a, c)
 	}
-	return whole, errWhole
+	return whole, providertest.Arrivals(bytewise, read, int64(len(raw))), errWhole
 }
 
 func responseFixtures(t *testing.T) []string {
@@ -296,10 +311,15 @@ func TestResponseGolden(t *testing.T) {
 	for _, f := range responseFixtures(t) {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
-			evs, err := runFixture(t, f)
+			evs, arrivals, err := runFixture(t, f)
 			checkOrder(t, evs, err)
-			golden := strings.TrimSuffix(strings.TrimSuffix(f, ".json"), ".sse") + ".golden.jsonl"
-			checkGolden(t, golden, eventLines(t, evs, err))
+			base := strings.TrimSuffix(strings.TrimSuffix(f, ".json"), ".sse")
+			checkGolden(t, base+".golden.jsonl", eventLines(t, evs, err))
+			if slices.ContainsFunc(evs, func(ev adapters.Event) bool { return ev.Type == adapters.EventToolCallDelta }) {
+				// Tool-call deltas leave as their bytes arrive, not at the
+				// end of the stream.
+				checkGolden(t, base+".arrival.golden", arrivals)
+			}
 		})
 	}
 }

@@ -21,12 +21,17 @@ type toolAcc struct {
 	id    string
 	name  string
 	args  []byte
+	// sent is how much of args went out as deltas; announced tells that
+	// the call's first delta (naming it) did.
+	sent      int
+	announced bool
 }
 
-// events turns upstream chunks into canonical events. It remembers what
-// must wait for the end of the stream (tool calls, usage, finish reason);
-// the Emitter remembers whether emit has failed, so the caller never
-// reports an emit error as an upstream one.
+// events turns upstream chunks into canonical events. Tool-call fragments
+// go out as deltas as they arrive; what must wait for the end of the
+// stream (the whole tool calls, usage, finish reason) is remembered. The
+// Emitter remembers whether emit has failed, so the caller never reports
+// an emit error as an upstream one.
 type events struct {
 	wire.Emitter
 	finish   string
@@ -35,14 +40,23 @@ type events struct {
 	calls    []toolAcc
 }
 
-// end emits the tool calls, usage and Done.
+// end emits the whole tool calls, usage and Done.
 func (s *events) end() error {
 	if err := s.Start(""); err != nil {
 		return err
 	}
 	for i := range s.calls {
 		c := &s.calls[i]
-		if err := s.Send(adapters.Event{Type: adapters.EventToolCall, ToolCall: c.toolCall()}); err != nil {
+		tc := c.toolCall()
+		// The deltas of a call add up to its arguments: what the stream
+		// left out ("{}" for a call without any) goes out as a last one.
+		if c.announced && len(tc.Arguments) > c.sent {
+			rest := &adapters.ToolCall{ID: tc.ID, Arguments: tc.Arguments[c.sent:]}
+			if err := s.Send(adapters.Event{Type: adapters.EventToolCallDelta, ToolCall: rest}); err != nil {
+				return err
+			}
+		}
+		if err := s.Send(adapters.Event{Type: adapters.EventToolCall, ToolCall: tc}); err != nil {
 			return err
 		}
 	}
@@ -226,21 +240,22 @@ func (s *events) choice(c gjson.Result) error {
 			return err
 		}
 	}
+	var err error
 	if calls.IsArray() {
 		calls.ForEach(func(_, tc gjson.Result) bool {
-			s.toolFragment(tc)
-			return true
+			err = s.toolFragment(tc)
+			return err == nil
 		})
 	}
-	return nil
+	return err
 }
 
 // toolFragment stitches one tool_calls[] fragment into its call, keyed by
-// index. Servers that omit index are matched by id, else continue the last
-// call.
-func (s *events) toolFragment(tc gjson.Result) {
+// index, and sends what it adds as a delta. Servers that omit index are
+// matched by id, else continue the last call.
+func (s *events) toolFragment(tc gjson.Result) error {
 	if !tc.IsObject() {
-		return
+		return nil
 	}
 	var index, id, fn gjson.Result
 	tc.ForEach(func(k, v gjson.Result) bool {
@@ -266,7 +281,7 @@ func (s *events) toolFragment(tc gjson.Result) {
 		}
 		if acc == nil {
 			if len(s.calls) >= maxToolCalls {
-				return
+				return nil
 			}
 			s.calls = append(s.calls, toolAcc{index: n})
 			acc = &s.calls[len(s.calls)-1]
@@ -280,7 +295,7 @@ func (s *events) toolFragment(tc gjson.Result) {
 		}
 		if acc == nil {
 			if len(s.calls) >= maxToolCalls {
-				return
+				return nil
 			}
 			s.calls = append(s.calls, toolAcc{index: len(s.calls)})
 			acc = &s.calls[len(s.calls)-1]
@@ -304,6 +319,26 @@ func (s *events) toolFragment(tc gjson.Result) {
 		// A few servers send arguments as an object instead of a string.
 		acc.args = append(acc.args, args.Raw...)
 	}
+	return s.sendFragment(acc)
+}
+
+// sendFragment sends what acc gained since its last delta. Its first
+// delta waits for its name (which servers send with the first fragment),
+// and fixes its id: one the upstream omitted is made up now, so the deltas
+// and the whole call agree.
+func (s *events) sendFragment(acc *toolAcc) error {
+	if acc.name == "" || (acc.announced && acc.sent == len(acc.args)) {
+		return nil
+	}
+	d := &adapters.ToolCall{Arguments: string(acc.args[acc.sent:])}
+	if !acc.announced {
+		if acc.id == "" {
+			acc.id = acc.toolCall().ID
+		}
+		d.Name, acc.announced = acc.name, true
+	}
+	d.ID, acc.sent = acc.id, len(acc.args)
+	return s.Send(adapters.Event{Type: adapters.EventToolCallDelta, ToolCall: d})
 }
 
 // readStream reads an SSE chat completion stream from body and emits its

@@ -1,0 +1,355 @@
+package models
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentgate/agentgate/adapters"
+	"go.uber.org/zap"
+)
+
+// Answer is what one attempt of a model call produced so far; Complete
+// returns the attempt that answered (or the last that failed).
+type Answer struct {
+	// Model is the upstream model that answered; Provider the provider
+	// instance it was routed to.
+	Model, Provider string
+	Text, Thinking  strings.Builder
+	// Signature is the provider's signature of the thinking, if any.
+	Signature string
+	ToolCalls []adapters.ToolCall
+	Usage     adapters.Usage
+	// Finish is the finish reason the upstream gave; StopSequence the
+	// stop sequence that ended the answer, when the upstream says which.
+	Finish       string
+	StopSequence string
+	// Redacted are the encrypted thoughts the provider sent.
+	Redacted  []string
+	gotUsage  bool
+	firstByte time.Duration
+	committed bool
+	// emitErr is the error the client side returned: the client left.
+	emitErr error
+	// executedDeltas tells, by call id, whether the tool calls whose
+	// deltas this attempt forwarded are the run's own (Executed).
+	executedDeltas map[string]bool
+}
+
+func (a *Answer) estimate(req *adapters.Request) adapters.Usage {
+	return adapters.Usage{
+		InputTokens:     EstimateRequestTokens(req),
+		OutputTokens:    EstimateTokens(a.Text.String()) + EstimateTokens(a.Thinking.String()),
+		ReasoningTokens: EstimateTokens(a.Thinking.String()),
+		Estimated:       true,
+	}
+}
+
+// Message is the assistant message the answer makes.
+func (a *Answer) Message() adapters.Message {
+	m := adapters.TextMessage(adapters.RoleAssistant, a.Text.String())
+	m.Reasoning, m.ReasoningSignature, m.ToolCalls = a.Thinking.String(), a.Signature, a.ToolCalls
+	m.RedactedReasoning = a.Redacted
+	return m
+}
+
+// Run is what the model calls of one agent run share: the call they
+// serve, where their events go, whether the run's Start went out, and how
+// many attempts the run made (their usage records are the run's id, then
+// id.1, id.2, …).
+type Run struct {
+	Call *adapters.Call
+	// ID is the run's id.
+	ID string
+	// Emit receives the events the client sees.
+	Emit adapters.Emit
+	// Executes reports whether the run executes tool name itself: its
+	// calls are marked Executed, so clients observe them and do not run
+	// them. Nil means none.
+	Executes func(name string) bool
+	started  bool
+	attempts int
+}
+
+// Start emits the run's Start unless a model call did (an empty answer,
+// a cancelled run).
+func (r *Run) Start(model string) error {
+	if r.started {
+		return nil
+	}
+	r.started = true
+	return r.Emit(adapters.Event{Type: adapters.EventStart, Model: model})
+}
+
+func (r *Run) executes(name string) bool { return r.Executes != nil && r.Executes(name) }
+
+// Complete makes one model call of run r with req, trying the
+// candidates' models in order (the call's, then the agent's fallbacks),
+// retrying each per the retry policy while nothing of this call has
+// reached the client. Every attempt is reported (usage record and meter).
+// Usage and Done are not forwarded: the run emits them once, when it
+// ends.
+func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (*Answer, error) {
+	call := r.Call
+	started := m.now()
+	deadline := started.Add(m.retry.Deadline)
+	models := append([]string{call.Model}, call.Agent.Fallbacks...)
+	if call.Model == "" {
+		models[0] = call.Agent.Model
+	}
+	var (
+		last    *Answer
+		lastErr error
+	)
+	for mi, model := range models {
+		pinned := ""
+		if mi == 0 {
+			pinned = call.Agent.Provider
+			// A request's model that the operator routed explicitly goes
+			// where it is routed, not to the provider the agent's own
+			// model is pinned to.
+			if call.Model != "" && call.Model != call.Agent.Model {
+				if _, _, routed := m.router.Match(call.Model); routed {
+					pinned = ""
+				}
+			}
+		}
+		provider, upstream, ok := m.router.Resolve(model, pinned)
+		if !ok {
+			if mi == 0 {
+				return nil, &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model",
+					Message: "no provider serves model " + adapters.Quote(model)}
+			}
+			continue
+		}
+		fitted := *req
+		fitted.Model = upstream
+		if err := m.fitCapabilities(&fitted, model, call.Agent); err != nil {
+			if mi == 0 {
+				return nil, err
+			}
+			continue // a fallback that cannot take the request is no fallback
+		}
+		for try := 0; ; try++ {
+			a := &Answer{Model: upstream, Provider: provider}
+			t0 := m.now()
+			err := m.router.Provider(provider).Chat(ctx, &fitted, m.forwarder(a, r, t0))
+			if err == nil && !a.gotUsage {
+				a.Usage, a.gotUsage = a.estimate(&fitted), true
+			}
+			id := r.ID
+			if r.attempts > 0 {
+				id += "." + strconv.Itoa(r.attempts)
+			}
+			r.attempts++
+			m.reportAttempt(ctx, r, &fitted, a, id, m.now().Sub(t0), err)
+			if err == nil {
+				return a, nil
+			}
+			last, lastErr = a, err
+			if a.committed || ctx.Err() != nil || !retryable(err) {
+				return a, err
+			}
+			if try >= m.retry.Max {
+				break
+			}
+			wait := m.retry.wait(try, err)
+			if m.now().Add(wait).After(deadline) {
+				break
+			}
+			if err := m.sleep(ctx, wait); err != nil {
+				return a, err
+			}
+		}
+		if m.now().After(deadline) {
+			break
+		}
+	}
+	return last, lastErr
+}
+
+// forwarder accumulates an attempt's events and passes its content on.
+// The provider's Start goes out at once (once per run), so the client's
+// first byte follows the upstream's; an attempt that sent anything to the
+// client is committed and no longer retried. Tool-call deltas go out as
+// they arrive; the run's loop works on the whole calls that follow them.
+func (m *Models) forwarder(a *Answer, r *Run, t0 time.Time) adapters.Emit {
+	emit := func(ev adapters.Event) error {
+		err := r.Emit(ev)
+		if err != nil && a.emitErr == nil {
+			a.emitErr = err
+		}
+		return err
+	}
+	commit := func() error {
+		if a.firstByte == 0 {
+			a.firstByte = m.now().Sub(t0)
+		}
+		a.committed = true
+		return nil
+	}
+	return func(ev adapters.Event) error {
+		switch ev.Type {
+		case adapters.EventStart:
+			if ev.Model != "" {
+				a.Model = ev.Model
+			}
+			if r.started {
+				return nil
+			}
+			r.started, a.committed = true, true
+			return emit(ev)
+		case adapters.EventThinking:
+			a.Thinking.WriteString(ev.Text)
+			if ev.Signature != "" {
+				a.Signature = ev.Signature
+			}
+			if ev.Redacted != "" {
+				a.Redacted = append(a.Redacted, ev.Redacted)
+			}
+		case adapters.EventDelta:
+			a.Text.WriteString(ev.Text)
+		case adapters.EventToolCallDelta:
+			// The call's first delta names it; later ones only continue it.
+			executed, seen := a.executedDeltas[ev.ToolCall.ID]
+			if !seen {
+				executed = r.executes(ev.ToolCall.Name)
+				if a.executedDeltas == nil {
+					a.executedDeltas = map[string]bool{}
+				}
+				a.executedDeltas[ev.ToolCall.ID] = executed
+			}
+			ev.Executed = executed
+		case adapters.EventToolCall:
+			a.ToolCalls = append(a.ToolCalls, *ev.ToolCall)
+			ev.Executed = r.executes(ev.ToolCall.Name)
+		case adapters.EventUsage:
+			a.gotUsage = true
+			a.Usage.Add(*ev.Usage)
+			return nil
+		case adapters.EventDone:
+			a.Finish, a.StopSequence = ev.FinishReason, ev.StopSequence
+			return nil
+		case adapters.EventError:
+			if !a.committed {
+				return nil // the error is returned too; it may yet be retried
+			}
+		}
+		if err := commit(); err != nil {
+			return err
+		}
+		return emit(ev)
+	}
+}
+
+// reportAttempt reports the usage of one attempt of run r. A failed
+// attempt that produced output is billed for it (the client saw it, or
+// left while it streamed); one that failed before producing anything
+// costs nothing.
+func (m *Models) reportAttempt(ctx context.Context, r *Run, req *adapters.Request, a *Answer, id string, latency time.Duration, err error) {
+	if err != nil && !a.gotUsage && (a.Text.Len() > 0 || a.Thinking.Len() > 0) {
+		a.Usage = a.estimate(req)
+	}
+	call := r.Call
+	parent := call.ParentRunID
+	if id != r.ID {
+		parent = r.ID
+	}
+	m.report(ctx, &report{
+		Account: Account{Principal: call.Principal, Dialect: call.Dialect, AgentID: call.Agent.ID, SessionID: call.SessionID, ParentID: parent},
+		id:      id, model: a.Model, provider: a.Provider, usage: a.Usage, firstByte: a.firstByte, latency: latency,
+		at: m.now(), err: err, emitErr: a.emitErr, asked: req.Model, images: imagesIn(req.Messages),
+	})
+}
+
+// fitCapabilities checks req against what model lacks: a clear 400, or,
+// where the operator chose to drop, req without the missing input.
+//
+// An agent that bounds its reasoning steps (v2 reasoning_min_steps and
+// reasoning_max_steps) reasons natively where the model can, and where it
+// cannot, is asked for those steps explicitly in the system prompt.
+func (m *Models) fitCapabilities(req *adapters.Request, model string, agent *adapters.Agent) error {
+	lacks := m.router.Lacks(model)
+	if lacks.Reasoning && req.Reasoning != nil && (agent.ReasoningMinSteps > 0 || agent.ReasoningMaxSteps > 0) {
+		req.Reasoning = nil
+		instr := ReasoningStepsInstruction(agent.ReasoningMinSteps, agent.ReasoningMaxSteps)
+		if req.System != "" {
+			instr = req.System + "\n\n" + instr
+		}
+		req.System = instr
+	}
+	if !lacks.Images && !lacks.Tools && !lacks.Reasoning && !lacks.Documents {
+		return nil
+	}
+	refuse := func(what, param string) error {
+		if lacks.Drop {
+			m.log.Warn("dropping input the model cannot take", zap.String("model", model), zap.String("input", what))
+			return nil
+		}
+		return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unsupported_" + param, Param: param,
+			Message: "model " + adapters.Quote(model) + " cannot take " + what}
+	}
+	if lacks.Images && hasImages(req.Messages) {
+		if err := refuse("images", "images"); err != nil {
+			return err
+		}
+		req.Messages = without(req.Messages, adapters.PartImage)
+	}
+	if lacks.Documents && hasDocuments(req.Messages) {
+		if err := refuse("documents", "documents"); err != nil {
+			return err
+		}
+		req.Messages = without(req.Messages, adapters.PartDocument)
+	}
+	if lacks.Tools && len(req.Tools) > 0 {
+		if err := refuse("tools", "tools"); err != nil {
+			return err
+		}
+		req.Tools, req.ToolChoice = nil, nil
+	}
+	if lacks.Reasoning && req.Reasoning != nil {
+		if err := refuse("reasoning", "reasoning"); err != nil {
+			return err
+		}
+		req.Reasoning = nil
+	}
+	return nil
+}
+
+func hasImages(msgs []adapters.Message) bool {
+	for i := range msgs {
+		if msgs[i].HasImages() {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDocuments(msgs []adapters.Message) bool {
+	for i := range msgs {
+		if msgs[i].HasDocuments() {
+			return true
+		}
+	}
+	return false
+}
+
+// without copies msgs without their parts of type t.
+func without(msgs []adapters.Message, t adapters.PartType) []adapters.Message {
+	out := make([]adapters.Message, len(msgs))
+	for i, m := range msgs {
+		if slices.ContainsFunc(m.Parts, func(p adapters.Part) bool { return p.Type == t }) {
+			parts := make([]adapters.Part, 0, len(m.Parts))
+			for _, p := range m.Parts {
+				if p.Type != t {
+					parts = append(parts, p)
+				}
+			}
+			m.Parts = parts
+		}
+		out[i] = m
+	}
+	return out
+}
