@@ -1,9 +1,11 @@
 package adapters
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"net/http"
 	"time"
 )
@@ -99,6 +101,28 @@ func (e *Error) Format(s fmt.State, verb rune) {
 	default:
 		_, _ = io.WriteString(s, e.Error())
 	}
+}
+
+// Describe splits err into what the client was told and the cause
+// underneath, for the gateway's logs and records. An error that is not an
+// *Error (a bug, a store failure) is its own cause: the client was told
+// "internal error"; a caller that went away is said to have.
+func Describe(err error) (msg, cause string) {
+	var e *Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) {
+			return "client closed the request", ""
+		}
+		return AsError(err).Message, err.Error()
+	}
+	if e.Cause != nil {
+		cause = e.Cause.Error()
+	}
+	msg = e.Message
+	if e.Param != "" && !strings.HasPrefix(msg, e.Param) {
+		msg = e.Param + ": " + msg
+	}
+	return msg, cause
 }
 
 // Status is the HTTP status for e.

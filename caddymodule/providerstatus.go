@@ -50,7 +50,7 @@ func (s *providerState) succeeded(t time.Time) {
 
 // failed records a call the upstream failed at t.
 func (s *providerState) failed(t time.Time, model string, err error) {
-	msg, cause := describe(err)
+	msg, cause := adapters.Describe(err)
 	pe := &providerError{At: t, Model: model, Error: msg, Cause: cause}
 	var e *adapters.Error
 	if errors.As(err, &e) {

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -145,7 +144,7 @@ func (x *exchange) errorText() string {
 	if err == nil {
 		return x.result.String()
 	}
-	msg, cause := describe(err)
+	msg, cause := adapters.Describe(err)
 	if cause != "" {
 		return msg + ": " + cause
 	}
@@ -158,7 +157,7 @@ func errorFields(err error) []zap.Field {
 	if err == nil {
 		return nil
 	}
-	msg, cause := describe(err)
+	msg, cause := adapters.Describe(err)
 	fields := []zap.Field{zap.String("error", msg)}
 	var e *adapters.Error
 	if errors.As(err, &e) && e.UpstreamStatus != 0 {
@@ -168,26 +167,4 @@ func errorFields(err error) []zap.Field {
 		fields = append(fields, zap.String("cause", cause))
 	}
 	return fields
-}
-
-// describe splits err into what the client was told and the cause
-// underneath. An error that is not an *adapters.Error (a bug, a store
-// failure) is its own cause: the client was told "internal error".
-func describe(err error) (msg, cause string) {
-	var e *adapters.Error
-	if !errors.As(err, &e) {
-		if errors.Is(err, context.Canceled) {
-			return "client closed the request", ""
-		}
-		ae := adapters.AsError(err)
-		return ae.Message, err.Error()
-	}
-	if e.Cause != nil {
-		cause = e.Cause.Error()
-	}
-	msg = e.Message
-	if e.Param != "" && !strings.HasPrefix(msg, e.Param) {
-		msg = e.Param + ": " + msg
-	}
-	return msg, cause
 }
