@@ -107,12 +107,12 @@ type App struct {
 	// limitsBackend names the limits module (memory, redis) and
 	// limitsLocation where it keeps its state, for the status.
 	limitsBackend, limitsLocation string
-	tools         *toolset
-	engine        *engine.Engine
-	keys          *keyring
-	env           *dialects.Env
-	metrics       *metrics
-	log           *zap.Logger
+	tools                         *toolset
+	engine                        *engine.Engine
+	keys                          *keyring
+	env                           *dialects.Env
+	metrics                       *metrics
+	log                           *zap.Logger
 }
 
 // testClock, set only by this package's tests (export_test.go), replaces
