@@ -204,6 +204,11 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		x.end()
 	}()
+	// A request Caddy accepted before the app's Start ran waits for it.
+	if err := rt.h.app.waitStarted(r.Context()); err != nil {
+		rt.fail(x, err)
+		return
+	}
 	p, err := rt.h.app.keys.authenticate(r)
 	if err != nil {
 		rt.fail(x, err)

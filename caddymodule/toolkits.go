@@ -49,18 +49,18 @@ type MCPConfig struct {
 }
 
 // toolset is a config's provisioned tools: the registry, and the MCP
-// sessions to close with the config.
+// sessions to close with the config (ctx ends their connection attempts).
 type toolset struct {
 	registry *tools.Registry
+	ctx      context.Context
 	cancel   context.CancelFunc
 	mu       sync.Mutex
 	closers  []io.Closer
 }
 
-// provisionTools builds the registry: the built-ins, the HTTP toolkits,
-// and the MCP servers, which connect in the background (a server that is
-// down must not keep Caddy from starting; its tools appear when it
-// answers, and agents naming them meanwhile run without them).
+// provisionTools builds the registry: the built-ins and the HTTP
+// toolkits; the MCP servers' tools join it when they connect (connect,
+// called when the app starts).
 func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 	repl := caddy.NewReplacer()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}}
@@ -105,15 +105,21 @@ func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &toolset{registry: reg, cancel: cancel}
-	for _, mc := range a.MCPServers {
+	return &toolset{registry: reg, ctx: ctx, cancel: cancel}, nil
+}
+
+// connect connects the MCP servers of servers, in the background (a
+// server that is down must not keep Caddy from starting; its tools appear
+// when it answers, and agents naming them meanwhile run without them).
+func (ts *toolset) connect(servers []MCPConfig, log *zap.Logger) {
+	repl := caddy.NewReplacer()
+	for _, mc := range servers {
 		headers := make(map[string]string, len(mc.Headers))
 		for k, v := range mc.Headers {
 			headers[k] = repl.ReplaceAll(v, "")
 		}
-		go ts.connectMCP(ctx, mc, repl.ReplaceAll(mc.Endpoint, ""), headers, log)
+		go ts.connectMCP(ts.ctx, mc, repl.ReplaceAll(mc.Endpoint, ""), headers, log)
 	}
-	return ts, nil
 }
 
 // unconfiguredMethod stands for a webhook whose URL is not set: the model
