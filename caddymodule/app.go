@@ -81,6 +81,8 @@ type App struct {
 	PausedRunTTL caddy.Duration `json:"paused_run_ttl,omitempty"`
 	// Metrics tunes the agentgate_* Prometheus metrics.
 	Metrics *MetricsConfig `json:"metrics,omitempty"`
+	// Tracing tunes the spans agentgate adds to traced requests.
+	Tracing *TracingConfig `json:"tracing,omitempty"`
 	// EmbeddingModel embeds agents' long-term memories and recall queries
 	// (routed like any model) for agents that name none; without one,
 	// memory is recalled by keywords (BM25).
@@ -273,7 +275,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}
-		providers[pc.Name] = meterProvider(pc.Name, p, a.log, a.clock.Now)
+		providers[pc.Name] = meterProvider(pc.Name, p, a.log, a.clock.Now, pc.traceAttributes(repl))
 		a.providerInfos = append(a.providerInfos, pc.info(p, repl))
 		for _, m := range pc.Models {
 			routes = append(routes, models.Route{Pattern: m, Provider: pc.Name})

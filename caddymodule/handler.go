@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -221,6 +222,9 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, meter := x.withMeter(r.Context())
+	if rt.h.app.Tracing.recordsContent() {
+		ctx = tracing.WithContent(ctx)
+	}
 	defer func() { adm.done(ctx, meter.Spent()) }()
 	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
 		rt.fail(x, err)

@@ -11,10 +11,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 )
 
@@ -486,6 +488,8 @@ type meteredProvider struct {
 	log   *zap.Logger
 	now   func() time.Time
 	state *providerState
+	// traceAttrs tell traces what the provider is (TraceAttributes).
+	traceAttrs []attribute.KeyValue
 }
 
 type meteredEmbedder struct {
@@ -494,9 +498,10 @@ type meteredEmbedder struct {
 }
 
 // meterProvider wraps p, named name in the configuration; log is where
-// its failed calls are logged, now the clock their times are read from.
-func meterProvider(name string, p adapters.Provider, log *zap.Logger, now func() time.Time) adapters.Provider {
-	mp := &meteredProvider{Provider: p, name: name, log: log, now: now, state: stateOf(name)}
+// its failed calls are logged, now the clock their times are read from,
+// traceAttrs what traces say of its calls.
+func meterProvider(name string, p adapters.Provider, log *zap.Logger, now func() time.Time, traceAttrs []attribute.KeyValue) adapters.Provider {
+	mp := &meteredProvider{Provider: p, name: name, log: log, now: now, state: stateOf(name), traceAttrs: traceAttrs}
 	if e, ok := p.(adapters.Embedder); ok {
 		return &meteredEmbedder{meteredProvider: mp, e: e}
 	}
@@ -505,6 +510,9 @@ func meterProvider(name string, p adapters.Provider, log *zap.Logger, now func()
 
 // Unwrap returns the wrapped provider.
 func (p *meteredProvider) Unwrap() adapters.Provider { return p.Provider }
+
+// TraceAttributes implements tracing.Described.
+func (p *meteredProvider) TraceAttributes() []attribute.KeyValue { return p.traceAttrs }
 
 // Chat implements adapters.Provider. It also reports how the call ended
 // to the request's exchange, if the call is made for one.
@@ -613,4 +621,5 @@ func countUpstreamError(ctx context.Context, provider string, err error) {
 var (
 	_ adapters.Provider = (*meteredProvider)(nil)
 	_ adapters.Embedder = (*meteredEmbedder)(nil)
+	_ tracing.Described = (*meteredProvider)(nil)
 )

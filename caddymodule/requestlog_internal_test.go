@@ -65,7 +65,7 @@ func TestRequestLog(t *testing.T) {
 			x := (&metrics{}).dialect("openai").begin(httptest.NewRecorder(), r, log)
 			x.principal = &adapters.Principal{Tenant: "t1", KeyID: "k1"}
 			ctx, _ := x.withMeter(r.Context())
-			p := meterProvider("up", failingProvider{tt.upstream}, log, time.Now)
+			p := meterProvider("up", failingProvider{tt.upstream}, log, time.Now, nil)
 			for range tt.calls {
 				_ = p.Chat(ctx, &adapters.Request{Model: "m-1"}, func(adapters.Event) error { return nil })
 			}
