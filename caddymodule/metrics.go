@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"

@@ -100,7 +100,9 @@ func TestRunSpans(t *testing.T) {
 			reply("The answer is COMPLETION-MARKER."),
 		)
 		reg, err := tools.NewRegistry(&tools.Toolkit{Name: "Kit", Methods: []*tools.Method{{Toolkit: "Kit", Name: "lookup", Description: "Looks things up",
-			Call: func(context.Context, json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{"found":"TOOL-RESULT"}`), nil }}}})
+			Call: func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				return json.RawMessage(`{"found":"TOOL-RESULT"}`), nil
+			}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
