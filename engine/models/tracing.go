@@ -57,9 +57,10 @@ func startAttempt(ctx context.Context, provider, upstream string, n int, provide
 	return tracing.Start(ctx, tracing.OpChat+" "+upstream, trace.SpanKindClient, attrs...)
 }
 
-// endAttempt ends an attempt's span with what it produced.
+// endAttempt ends an attempt's span with what it produced: nothing, for
+// one that failed before the upstream answered.
 func endAttempt(span trace.Span, a *Answer, err error) {
-	if span.IsRecording() {
+	if span.IsRecording() && (err == nil || a.committed || a.gotUsage) {
 		span.SetAttributes(answerAttributes(a)...)
 	}
 	tracing.End(span, err)
