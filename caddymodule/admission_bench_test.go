@@ -76,7 +76,7 @@ func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			adm, err := h.admit(w, r, p, true)
+			adm, err := h.admit(w, r, p, true, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -110,10 +110,13 @@ type App struct {
 	limitsBackend, limitsLocation string
 	tools                         *toolset
 	engine                        *engine.Engine
-	keys                          *keyring
-	env                           *dialects.Env
-	metrics                       *metrics
-	log                           *zap.Logger
+	// prices are the configuration's price table: the engine prices
+	// usage records with it, admission estimates budgets with it.
+	prices  *pricing.Table
+	keys    *keyring
+	env     *dialects.Env
+	metrics *metrics
+	log     *zap.Logger
 
 	// What Provision prepares and Start opens (lifecycle.go): the
 	// storage and limits modules, and the engine's configuration, checked.
@@ -296,8 +299,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if t.Name == "" {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
+		if err := t.Check(); err != nil {
+			return fmt.Errorf("tier %q: %w", t.Name, err)
+		}
 	}
-	prices, err := a.priceTable()
+	a.prices, err = a.priceTable()
 	if err != nil {
 		return err
 	}
@@ -315,7 +321,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Tiers: tiers.New(a.Tiers...), Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
-		Prices:      prices,
+		Prices:      a.prices,
 		Now:         a.clock.Now,
 		Passthrough: a.Passthrough.config(),
 	}

@@ -93,8 +93,10 @@ func init() {
 //	        tpm <n>                     # tokens per minute per key
 //	        concurrent <n>              # requests in flight per key
 //	        models <model|prefix*...>   # models keys may call directly (default: any routed)
-//	        monthly_budget_usd <dollars>        # per key; shown beside the month's spend
+//	        monthly_budget_usd <dollars>        # per key, per month: the estimated cost is reserved, the real one settled
 //	        tenant_monthly_budget_usd <dollars> # all of a tenant's keys on this tier
+//	        unpriced allow|deny                 # under a budget, a model without a price: deny (default) is a 403
+//	                                            # naming it; allow lets it through outside the budgets
 //	    }
 //	    price <model|prefix*> { input … output … }   # see parsePrice
 //	    key <secret> {
@@ -486,6 +488,14 @@ func parseTier(d *caddyfile.Dispenser, app *App) error {
 				t.MonthlyBudgetUSD = m
 			} else {
 				t.TenantMonthlyBudgetUSD = m
+			}
+			continue
+		case "unpriced":
+			if err := oneArg(d, &t.Unpriced); err != nil {
+				return err
+			}
+			if t.Unpriced != state.UnpricedAllow && t.Unpriced != state.UnpricedDeny {
+				return d.Errf("tier %s: unpriced must be allow or deny, got %q", t.Name, t.Unpriced)
 			}
 			continue
 		case "monthly_tokens":

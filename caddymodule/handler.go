@@ -73,7 +73,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 				sets[rt.Pattern] = set
 				patterns = append(patterns, rt.Pattern)
 			}
-			if err := set.add(&route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, metrics: dm}, rt.When); err != nil {
+			if err := set.add(&route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, target: rt.Target, metrics: dm}, rt.When); err != nil {
 				return fmt.Errorf("%s: %w", rt.Pattern, err)
 			}
 		}
@@ -178,7 +178,9 @@ type route struct {
 	d          dialects.Dialect
 	fn         dialects.HandlerFunc
 	callsModel bool
-	metrics    *dialectMetrics
+	// target names what a request calls, for its budgets.
+	target  func(*http.Request, []byte) dialects.Target
+	metrics *dialectMetrics
 }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +218,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.principal = p
-	adm, err := rt.h.admit(w, r, p, rt.callsModel)
+	adm, err := rt.h.admit(w, r, p, rt.callsModel, rt.target)
 	if err != nil {
 		rt.fail(x, err)
 		return

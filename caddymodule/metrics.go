@@ -138,7 +138,7 @@ var (
 	rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "rate_limited_requests_total",
 		Help: "Requests refused by the gateway's rate limits, by reason: requests (per minute), tokens (per minute) or concurrency."}, []string{"reason"})
 	quotaRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "quota_rejected_requests_total",
-		Help: "Requests refused because a monthly token quota would be exceeded, by scope: key or tenant."}, []string{"scope"})
+		Help: "Requests refused because a monthly token quota or budget would be exceeded, by scope: key or tenant (token quotas), key_budget or tenant_budget (budgets)."}, []string{"scope"})
 	upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "upstream_errors_total",
 		Help: "Failed upstream model calls, by provider and status: the upstream's HTTP status, or timeout, network (unreachable, or the connection broke), stream (a 2xx answer cut off or malformed) or error."}, []string{"provider", "status"})
 	limitsUnavailable = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "limits_unavailable_requests_total",
@@ -155,7 +155,7 @@ var (
 	costSummed    = sumTenants(costTenantVec, costOpts, costLabels)
 
 	tenantBudgetUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_used_usd",
-		Help: "US dollars a tenant has spent this calendar month (UTC), as of its latest admitted request (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
+		Help: "US dollars a tenant has spent this calendar month (UTC), as the limits backend counted it at its latest admission (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
 	tenantBudgetLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_limit_usd",
 		Help: "A tenant's monthly budget in US dollars (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
 )
@@ -176,6 +176,7 @@ var (
 	}
 	quotaRejectedBy = map[string]prometheus.Counter{
 		"key": quotaRejected.WithLabelValues("key"), "tenant": quotaRejected.WithLabelValues("tenant"),
+		"key_budget": quotaRejected.WithLabelValues("key_budget"), "tenant_budget": quotaRejected.WithLabelValues("tenant_budget"),
 	}
 )
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -28,7 +29,13 @@ func TestFailuresLogged(t *testing.T) {
 	t.Cleanup(unavailable.Close)
 	hung := (&fakeupstream.OpenAI{Stall: fakeupstream.StallBeforeHeaders}).Start()
 	t.Cleanup(hung.Close)
-	refusedURL := fmt.Sprintf("http://127.0.0.1:%d/v1", testgate.FreePort(t)) // nothing listens there
+	// Nothing listens on the refused port once the gateway runs; it is
+	// held until then, so the gateway's own ports cannot be it.
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedURL := fmt.Sprintf("http://%s/v1", held.Addr())
 
 	capture := testgate.CaptureLog(t)
 	g := testgate.Start(t, testgate.Config{Global: capture.Global("DEBUG"), Site: `log {
@@ -57,6 +64,8 @@ func TestFailuresLogged(t *testing.T) {
 			backoff 10ms
 			max_backoff 20ms
 		}`, refusedURL, upstreamKey, unavailable.URL, upstreamKey, hung.URL, upstreamKey)})
+
+	held.Close()
 
 	cases := []struct {
 		model, provider string

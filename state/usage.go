@@ -123,10 +123,13 @@ type Counts interface {
 	CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error)
 }
 
-// Spend is tokens a request's model calls used, and the time their usage
-// records were stamped: when the calls ended. Its tokens count in the
-// quota month of that time, as the records do.
+// Spend is tokens a request's model calls used and what they cost, and
+// the time their usage records were stamped: when the calls ended. It
+// counts in the quota month of that time, as the records do.
 type Spend struct {
 	At     time.Time
 	Tokens int64
+	// Cost is the sum of the calls' known costs (calls of models without
+	// a price count nothing), as the spend counters add them up.
+	Cost pricing.Micros
 }

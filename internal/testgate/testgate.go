@@ -194,6 +194,9 @@ func (g *Gateway) TryLoad(cfg Config) error {
 	if err := caddy.Load(js, true); err != nil {
 		return err
 	}
+	// The replaced server closes its idle keep-alive connections: a
+	// request sent on one as it does would fail with EOF.
+	forgetConnections()
 	return waitListening(g.port)
 }
 
