@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
 )
@@ -126,7 +128,24 @@ func TestFailuresLogged(t *testing.T) {
 			t.Errorf("access log error %q, want %q", got, want)
 		}
 	}
-	all := capture.Raw() + readFile(t, capture.Path+".access")
+	// The usage records of the failed calls say why, in the admin view.
+	status, usage := adminDo(t, g, "GET", "/agentgate/usage?tenant=tenant-a&limit=100", "")
+	if status != 200 {
+		t.Fatalf("usage: %d %s", status, usage)
+	}
+	for _, c := range cases {
+		found := false
+		for _, rec := range gjson.Get(usage, "records").Array() {
+			if rec.Get("model_id").Str == c.model && rec.Get("status").Str != "ok" &&
+				strings.Contains(rec.Get("error").Str, c.cause) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no usage record of %s says %q: %s", c.model, c.cause, usage)
+		}
+	}
+	all := capture.Raw() + readFile(t, capture.Path+".access") + usage
 	for _, secret := range []string{testgate.KeyA, upstreamKey, promptMarker} {
 		if strings.Contains(all, secret) {
 			t.Errorf("the log holds %q", secret)
