@@ -65,7 +65,7 @@ func (s spanTree) names() []string {
 func attrsOf(sp tracetest.SpanStub) map[string]string {
 	out := map[string]string{}
 	for _, kv := range sp.Attributes {
-		out[string(kv.Key)] = kv.Value.Emit()
+		out[string(kv.Key)] = kv.Value.String()
 	}
 	return out
 }
@@ -179,7 +179,7 @@ func TestRunSpans(t *testing.T) {
 		var all strings.Builder
 		for _, sp := range tree.spans {
 			for _, kv := range sp.Attributes {
-				all.WriteString(kv.Value.Emit())
+				all.WriteString(kv.Value.String())
 			}
 		}
 		for _, marker := range []string{"PROMPT-MARKER", "SYSTEM-MARKER", "COMPLETION-MARKER", "SECRET-ARG", "TOOL-RESULT"} {

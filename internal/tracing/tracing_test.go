@@ -51,7 +51,7 @@ func TestStartJoinsTheRequestSpan(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range chat.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["error.type"] != "upstream_unavailable" || attrs["gen_ai.operation.name"] != "chat" {
 		t.Errorf("attributes %v", attrs)
