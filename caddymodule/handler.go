@@ -42,7 +42,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.agentgate", New: func() caddy.Module { return new(Handler) }}
 }
 
-// Provision builds the route table over the agentgate app's runtime.
+// Provision builds the route table of the dialects; they reach the
+// agentgate app's engine, which its Start builds, only to serve.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.log = ctx.Logger()
 	appIface, err := ctx.App("agentgate")
