@@ -35,6 +35,8 @@ func init() {
 //	DELETE /agentgate/tiers/{name} drops a tier set here (the configuration's, if any, applies again)
 //	GET    /agentgate/memories?tenant=&agent=[&type=] → the agent's long-term memories, kept
 //	       even after the agent was deleted with delete_memory=false
+//	GET    /agentgate/status       → versions, uptime, store and limits health, providers'
+//	       last errors and cooldowns, counts of agents, keys and sessions (status.go)
 //	GET    /agentgate/spend?tenant=&key=&group_by=model|agent|key|tenant|day&from=&to= → calls,
 //	       tokens and cost by group (spend.go)
 //	GET    /agentgate/usage?tenant=[&key=][&run=][&limit=] → usage records with their cost
@@ -56,6 +58,7 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/agentgate/memories", Handler: caddy.AdminHandlerFunc(handleMemories)},
 		{Pattern: "/agentgate/tiers", Handler: caddy.AdminHandlerFunc(handleTiers)},
 		{Pattern: "/agentgate/tiers/", Handler: caddy.AdminHandlerFunc(handleTiers)},
+		{Pattern: "/agentgate/status", Handler: caddy.AdminHandlerFunc(handleStatus)},
 		{Pattern: "/agentgate/spend", Handler: caddy.AdminHandlerFunc(handleSpend)},
 		{Pattern: "/agentgate/usage", Handler: caddy.AdminHandlerFunc(handleUsage)},
 	}

@@ -39,6 +39,9 @@ func init() {
 //	    metrics {
 //	        tenant_label on|off     # per-tenant labels and quota gauges; default off
 //	    }
+//	    tracing {
+//	        record_content on|off   # prompts and completions on the spans; default off
+//	    }
 //	    provider <name> <type> {
 //	        base_url <url...>        # several: a pool
 //	        api_key <key...>         # several: a pool
@@ -150,6 +153,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = durationArg(d, &app.PausedRunTTL)
 		case "metrics":
 			err = parseMetrics(d, app)
+		case "tracing":
+			err = parseTracing(d, app)
 		case "embedding_model":
 			err = oneArg(d, &app.EmbeddingModel)
 		case "price":

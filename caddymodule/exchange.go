@@ -17,9 +17,9 @@ import (
 // writer to see the status and whether a stream began, admits the
 // request against its key's limits when the exchange asks (admission),
 // publishes the {http.agentgate.*} placeholders, and when the request
-// ends settles its limits and exports its metrics. It is not pooled: the
-// placeholders read it after the route returned, when Caddy writes the
-// access log.
+// ends settles its limits, exports its metrics and logs its failure
+// (requestlog.go). It is not pooled: the placeholders read it after the
+// route returned, when Caddy writes the access log.
 type httpExchange struct {
 	exchange.Exchange
 	w     http.ResponseWriter
@@ -28,8 +28,15 @@ type httpExchange struct {
 	ctx   context.Context
 	start time.Time
 
-	status int
-	stream bool
+	// method and path (never the query, which may hold a key) say which
+	// request it was, in its log line.
+	method, path string
+	// logged: the request's failure was already logged (a panic, with
+	// its stack).
+	logged  bool
+	elapsed time.Duration
+	status  int
+	stream  bool
 	// marked: the dialect said its answer is a stream (MarkStream).
 	marked bool
 	ended  bool
@@ -38,7 +45,7 @@ type httpExchange struct {
 
 // begin starts following r for h.
 func (dm *dialectMetrics) begin(h *Handler, w http.ResponseWriter, r *http.Request) *httpExchange {
-	x := &httpExchange{w: w, h: h, dm: dm, ctx: r.Context(), start: time.Now()}
+	x := &httpExchange{w: w, h: h, dm: dm, ctx: r.Context(), start: time.Now(), method: r.Method, path: r.URL.Path}
 	x.Dialect, x.Log, x.Admitter = dm.name, h.log, admission{x}
 	if repl, ok := x.ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Map(x.placeholder)
@@ -56,7 +63,8 @@ func (a admission) Admit(ctx context.Context, _ *exchange.Exchange, est exchange
 	return a.x.h.admit(ctx, a.x.w.Header(), a.x.Principal, est)
 }
 
-// end settles the request's limits and exports its metrics, once.
+// end settles the request's limits, exports its metrics and logs its
+// failure, once.
 func (x *httpExchange) end() {
 	if x.ended {
 		return
@@ -68,10 +76,12 @@ func (x *httpExchange) end() {
 	totals := x.Totals()
 	x.result = x.classify()
 	x.ended = true
-	x.dm.observe(&totals, x.Principal, x.result, time.Since(x.start).Seconds())
+	x.elapsed = time.Since(x.start)
+	x.dm.observe(&totals, x.Principal, x.result, x.elapsed.Seconds())
 	if x.result == outcomeRateLimited || x.result == outcomeQuotaExceeded {
 		countRefusal(x.result, x.Answered())
 	}
+	x.logOutcome()
 }
 
 // classify decides the request's outcome: by the error it was answered

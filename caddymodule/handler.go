@@ -2,13 +2,13 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -43,7 +43,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.agentgate", New: func() caddy.Module { return new(Handler) }}
 }
 
-// Provision builds the route table over the agentgate app's runtime.
+// Provision builds the route table of the dialects; they reach the
+// agentgate app's engine, which its Start builds, only to serve.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.log = ctx.Logger()
 	appIface, err := ctx.App("agentgate")
@@ -184,8 +185,9 @@ type route struct {
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// x is the request's exchange: it sees the response (status, stream),
-	// admits the request when asked, sets the placeholders, and settles
-	// the request's limits and exports its metrics when it ends.
+	// admits the request when asked, sets the placeholders, and when the
+	// request ends settles its limits, exports its metrics and logs its
+	// failure.
 	x := rt.metrics.begin(rt.h, w, r)
 	w = x
 	defer func() {
@@ -198,16 +200,23 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				x.end()
 				panic(v)
 			}
-			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.Any("panic", v), zap.Stack("stack"))
+			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.String("path", r.URL.Path),
+				zap.Any("panic", v), zap.Stack("stack"))
 			e := &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"}
 			x.Fail(e)
+			x.logged = true
 			rt.d.WriteError(w, e)
 		}
 		x.end()
 	}()
+	// A request Caddy accepted before the app's Start ran waits for it.
+	if err := rt.h.app.waitStarted(r.Context()); err != nil {
+		rt.fail(x, err)
+		return
+	}
 	p, err := rt.h.app.keys.authenticate(r)
 	if err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 		return
 	}
 	x.Principal = p
@@ -215,26 +224,24 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// engine (or the passthrough) once their call is decoded.
 	if !rt.callsModel {
 		if err := x.Admit(r.Context(), exchange.Estimate{}); err != nil {
-			rt.fail(x, r, err)
+			rt.fail(x, err)
 			return
 		}
 	}
+	if rt.h.app.Tracing.recordsContent() {
+		r = r.WithContext(tracing.WithContent(r.Context()))
+	}
 	if err := rt.fn(w, r, &x.Exchange); err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 	}
 }
 
 // fail answers with err in the dialect's shape; errors that are not
-// *adapters.Error are bugs or store failures: logged, and answered with a
-// generic 500 that leaks nothing.
-func (rt *route) fail(x *httpExchange, r *http.Request, err error) {
+// *adapters.Error are bugs or store failures, answered with a generic 500
+// that leaks nothing. The exchange logs the failure when the request ends.
+func (rt *route) fail(x *httpExchange, err error) {
 	x.Fail(err)
-	var e *adapters.Error
-	if !errors.As(err, &e) {
-		rt.h.log.Error("request failed", zap.String("dialect", rt.dialect), zap.String("uri", r.RequestURI), zap.Error(err))
-		e = adapters.AsError(err)
-	}
-	rt.d.WriteError(x, e)
+	rt.d.WriteError(x, adapters.AsError(err))
 }
 
 // Interface guards.

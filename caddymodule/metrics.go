@@ -15,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 )
 
 // MetricsConfig tunes agentgate's Prometheus metrics. The metrics
@@ -101,6 +102,12 @@ var tokenTypeNames = [numTokenTypes]string{"input", "output", "reasoning", "cach
 
 // The collectors are package-level so their values survive config reloads;
 // every App Provision registers them into that config's registry.
+//
+// Requests, tokens and cost are always counted per tenant, whatever
+// tenant_label says: with it on the tenant vectors are exported as
+// counted, with it off summed over tenants (tenantFamily). A reload that
+// turns the option on or off thus changes how the same counts are shown,
+// and no series loses its value.
 var (
 	requestLabels = []string{"dialect", "agent", "model", "provider", "outcome"}
 	tokenLabels   = []string{"type", "model", "provider", "agent"}
@@ -110,10 +117,10 @@ var (
 	tokensOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "tokens_total",
 		Help: "Tokens used, as the upstream reported them (estimated when it reported none), by type (input, output, reasoning, cached), model, provider and agent. Reasoning is part of output and cached part of input."}
 
-	requestsVec       = prometheus.NewCounterVec(requestsOpts, requestLabels)
-	requestsTenantVec = prometheus.NewCounterVec(requestsOpts, append(requestLabels[:len(requestLabels):len(requestLabels)], "tenant"))
-	tokensVec         = prometheus.NewCounterVec(tokensOpts, tokenLabels)
-	tokensTenantVec   = prometheus.NewCounterVec(tokensOpts, append(tokenLabels[:len(tokenLabels):len(tokenLabels)], "tenant"))
+	requestsTenantVec = prometheus.NewCounterVec(requestsOpts, withTenant(requestLabels))
+	tokensTenantVec   = prometheus.NewCounterVec(tokensOpts, withTenant(tokenLabels))
+	requestsSummed    = sumTenants(requestsTenantVec, requestsOpts, requestLabels)
+	tokensSummed      = sumTenants(tokensTenantVec, tokensOpts, tokenLabels)
 
 	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "agentgate", Name: "request_duration_seconds",
 		Help:    "Time from a dialect request's arrival to the end of its answer (the whole stream for streams), by dialect, model and provider.",
@@ -142,8 +149,8 @@ var (
 	costOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "cost_usd_total",
 		Help: "What model calls cost in US dollars at the configured prices, by model, provider and agent; calls of models without a price are not counted."}
 	costLabels    = []string{"model", "provider", "agent"}
-	costVec       = prometheus.NewCounterVec(costOpts, costLabels)
-	costTenantVec = prometheus.NewCounterVec(costOpts, append(costLabels[:len(costLabels):len(costLabels)], "tenant"))
+	costTenantVec = prometheus.NewCounterVec(costOpts, withTenant(costLabels))
+	costSummed    = sumTenants(costTenantVec, costOpts, costLabels)
 
 	tenantBudgetUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_used_usd",
 		Help: "US dollars a tenant has spent this calendar month (UTC), as the limits backend counted it at its latest admission (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
@@ -189,7 +196,7 @@ func newMetrics(ctx caddy.Context, cfg *MetricsConfig) (*metrics, error) {
 	if m.tenant {
 		cs = append(cs, requestsTenantVec, tokensTenantVec, costTenantVec, tenantQuotaUsed, tenantQuotaLimit, tenantBudgetUsed, tenantBudgetLimit)
 	} else {
-		cs = append(cs, requestsVec, tokensVec, costVec)
+		cs = append(cs, requestsSummed, tokensSummed, costSummed)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -238,7 +245,7 @@ func (m *metrics) tenantBudget(tenant string, spent, budget pricing.Micros) {
 // observe records one finished request.
 func (dm *dialectMetrics) observe(snap *exchange.Totals, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
-	if dm.m.tenant && p != nil {
+	if p != nil {
 		tenant = p.Tenant
 	}
 	s := dm.m.series(dm.name, snap.AgentID, snap.Model, snap.Provider, tenant)
@@ -260,11 +267,9 @@ func (dm *dialectMetrics) observe(snap *exchange.Totals, p *adapters.Principal, 
 	}
 }
 
-// seriesKey is a request's raw label values; tenanted tells the two
-// families of requests and tokens apart.
+// seriesKey is a request's raw label values.
 type seriesKey struct {
 	dialect, agent, model, provider, tenant string
-	tenanted                                bool
 }
 
 // series holds the collector children of one label tuple, so a request
@@ -272,7 +277,6 @@ type seriesKey struct {
 type series struct {
 	// dialect, agent, model, provider, tenant after bounding.
 	dialect, agent, model, provider, tenant string
-	tenanted                                bool
 
 	duration prometheus.Observer
 	outcomes [numOutcomes]atomic.Pointer[prometheus.Counter]
@@ -295,11 +299,7 @@ type usageSeries struct {
 func (u *usageSeries) cost() prometheus.Counter {
 	u.costOnce.Do(func() {
 		s := u.s
-		if s.tenanted {
-			u.costSeries = costTenantVec.WithLabelValues(s.model, s.provider, s.agent, s.tenant)
-		} else {
-			u.costSeries = costVec.WithLabelValues(s.model, s.provider, s.agent)
-		}
+		u.costSeries = costTenantVec.WithLabelValues(s.model, s.provider, s.agent, s.tenant)
 	})
 	return u.costSeries
 }
@@ -308,12 +308,7 @@ func (s *series) requests(o outcome) prometheus.Counter {
 	if c := s.outcomes[o].Load(); c != nil {
 		return *c
 	}
-	var c prometheus.Counter
-	if s.tenanted {
-		c = requestsTenantVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String(), s.tenant)
-	} else {
-		c = requestsVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String())
-	}
+	c := requestsTenantVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String(), s.tenant)
 	s.outcomes[o].Store(&c) // a racing request stores the same child
 	return c
 }
@@ -326,11 +321,7 @@ func (s *series) usage() *usageSeries {
 			ttft:     timeToFirstToken.WithLabelValues(s.model, s.provider),
 		}
 		for i, typ := range tokenTypeNames {
-			if s.tenanted {
-				u.tokens[i] = tokensTenantVec.WithLabelValues(typ, s.model, s.provider, s.agent, s.tenant)
-			} else {
-				u.tokens[i] = tokensVec.WithLabelValues(typ, s.model, s.provider, s.agent)
-			}
+			u.tokens[i] = tokensTenantVec.WithLabelValues(typ, s.model, s.provider, s.agent, s.tenant)
 		}
 		s.usageSeries = u
 	})
@@ -344,7 +335,7 @@ type seriesCache struct {
 }
 
 func (m *metrics) series(dialect, agent, model, provider, tenant string) *series {
-	k := seriesKey{dialect: dialect, agent: agent, model: model, provider: provider, tenant: tenant, tenanted: m.tenant}
+	k := seriesKey{dialect: dialect, agent: agent, model: model, provider: provider, tenant: tenant}
 	c := &m.cache
 	c.mu.RLock()
 	s, ok := c.m[k]
@@ -370,10 +361,7 @@ func (m *metrics) series(dialect, agent, model, provider, tenant string) *series
 func newSeries(k seriesKey) *series {
 	s := &series{
 		dialect: k.dialect, agent: agentValues.get(k.agent), model: modelValues.get(k.model),
-		provider: providerValues.get(k.provider), tenanted: k.tenanted,
-	}
-	if k.tenanted {
-		s.tenant = tenantValues.get(k.tenant)
+		provider: providerValues.get(k.provider), tenant: tenantValues.get(k.tenant),
 	}
 	s.duration = requestDuration.WithLabelValues(s.dialect, s.model, s.provider)
 	return s
@@ -419,11 +407,11 @@ func (b *boundedValues) get(v string) string {
 // outcomeOf classifies the error a request failed with. Rate limits the
 // upstream imposed on the gateway are upstream errors, not the gateway's.
 func outcomeOf(err error) outcome {
-	if errors.Is(err, context.Canceled) {
-		return outcomeClientClosed
-	}
 	var e *adapters.Error
 	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) {
+			return outcomeClientClosed
+		}
 		return outcomeInternalError
 	}
 	switch e.Kind {
@@ -488,16 +476,55 @@ func countRefusal(o outcome, err error) {
 // or refused ("refused") because the limits backend was unreachable.
 func countLimitsUnavailable(action string) { limitsUnavailable.WithLabelValues(action).Inc() }
 
-// upstreamErrorCounter counts failed upstream calls in
-// agentgate_upstream_errors_total. It is the engine's call observer
-// (models.CallObserver): the accountant tells it of every model call once.
-type upstreamErrorCounter struct{}
+// callObserver is the engine's call observer (models.CallObserver): the
+// accountant tells it of every model call once, made for a request or
+// not. It counts failed upstream calls in agentgate_upstream_errors_total,
+// logs each at DEBUG (logAttemptFailure) and keeps each provider's latest
+// success and failure for the status. A call the client gave up on tells
+// nothing of the upstream.
+type callObserver struct {
+	// log is where failed calls are logged.
+	log *zap.Logger
+}
 
 // ObserveCall implements models.CallObserver.
-func (upstreamErrorCounter) ObserveCall(r *exchange.Report) {
-	if r.Err != nil && !r.ClientClosed {
-		countUpstreamError(r.Provider, r.Err)
+func (o callObserver) ObserveCall(x *exchange.Exchange, r *exchange.Report) {
+	if r.ClientClosed {
+		return
 	}
+	state := stateOf(r.Provider)
+	if r.Err == nil {
+		if r.Status == "ok" {
+			state.succeeded(r.At)
+		}
+		return
+	}
+	countUpstreamError(r.Provider, r.Err)
+	if providerFault(r.Err) {
+		state.failed(r.At, r.Model, r.Err)
+	}
+	attempt := 1
+	if x != nil {
+		attempt = x.Totals().Calls // this call is the request's latest
+	}
+	logAttemptFailure(o.log, callFailure{err: r.Err, provider: r.Provider, model: r.Model, attempt: attempt, latency: r.Latency})
+}
+
+// providerFault reports whether err says the upstream is in trouble: it
+// failed, timed out, could not be reached or rate-limited the gateway;
+// not a request it refused as invalid.
+func providerFault(err error) bool {
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Kind {
+	case adapters.KindUpstream, adapters.KindUnavailable, adapters.KindTimeout:
+		return true
+	case adapters.KindRateLimited:
+		return e.UpstreamStatus != 0
+	}
+	return false
 }
 
 // countUpstreamError counts err if the upstream caused it: an HTTP error
@@ -531,4 +558,4 @@ func countUpstreamError(provider string, err error) {
 }
 
 // Interface guards.
-var _ models.CallObserver = upstreamErrorCounter{}
+var _ models.CallObserver = callObserver{}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
 )
 
 func TestBoundedValues(t *testing.T) {
@@ -90,14 +91,14 @@ func TestCountUpstreamError(t *testing.T) {
 			status = "error"
 		}
 		before := base(status)
-		upstreamErrorCounter{}.ObserveCall(&exchange.Report{Provider: "unit-up", Err: c.err})
+		callObserver{log: zap.NewNop()}.ObserveCall(nil, &exchange.Report{Provider: "unit-up", Err: c.err})
 		grew := base(status) - before
 		if (grew == 1) != c.counts {
 			t.Errorf("case %d: %v counted %v times under %q", i, c.err, grew, status)
 		}
 	}
 	before := base("500")
-	upstreamErrorCounter{}.ObserveCall(&exchange.Report{Provider: "unit-up", Err: &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500},
+	callObserver{log: zap.NewNop()}.ObserveCall(nil, &exchange.Report{Provider: "unit-up", Err: &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500},
 		ClientClosed: true})
 	if base("500") != before {
 		t.Error("a call whose client left counted as an upstream error")
@@ -124,8 +125,8 @@ func TestMetricsLint(t *testing.T) {
 	rateLimitedBy["requests"].Add(0)
 	quotaRejectedBy["key"].Add(0)
 	upstreamErrors.WithLabelValues("lint", "500").Add(0)
-	for _, c := range []prometheus.Collector{requestsVec, tokensVec, requestDuration, upstreamDuration, timeToFirstToken,
-		activeStreams, rateLimited, quotaRejected, upstreamErrors, tenantQuotaUsed, tenantQuotaLimit, costVec, tenantBudgetUsed, tenantBudgetLimit} {
+	for _, c := range []prometheus.Collector{requestsSummed, tokensSummed, requestDuration, upstreamDuration, timeToFirstToken,
+		activeStreams, rateLimited, quotaRejected, upstreamErrors, tenantQuotaUsed, tenantQuotaLimit, costSummed, tenantBudgetUsed, tenantBudgetLimit} {
 		if err := reg.Register(c); err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +143,7 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 	// The tenant variants lint the same; they cannot share a registry
-	// with the plain ones.
+	// with the sums.
 	reg = prometheus.NewPedanticRegistry()
 	reg.MustRegister(requestsTenantVec, tokensTenantVec, costTenantVec)
 	if mfs, err = reg.Gather(); err != nil {
@@ -160,7 +161,7 @@ func TestPlaceholdersResolve(t *testing.T) {
 	r := httptest.NewRequest("GET", "/v1/models", nil)
 	repl := caddyhttp.NewTestReplacer(r)
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	x := m.dialect("unit").begin(&Handler{}, httptest.NewRecorder(), r)
+	x := m.dialect("unit").begin(&Handler{log: zap.NewNop()}, httptest.NewRecorder(), r)
 	for _, p := range placeholders {
 		if _, ok := repl.Get(strings.Trim(p, "{}")); !ok {
 			t.Errorf("%s is unknown", p)
@@ -172,7 +173,8 @@ func TestPlaceholdersResolve(t *testing.T) {
 	x.Principal = &adapters.Principal{Tenant: "t1", KeyID: "k1", Tier: "pro"}
 	x.WriteHeader(http.StatusTooManyRequests)
 	x.end()
-	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0} {
+	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0,
+		"error": "rate_limited"} {
 		if got, _ := repl.Get("http.agentgate." + k); got != want {
 			t.Errorf("%s = %#v, want %#v", k, got, want)
 		}
@@ -207,10 +209,10 @@ func BenchmarkMetricsObserve(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				a, m, p := agentValues.get(snap.AgentID), modelValues.get(snap.Model), providerValues.get(snap.Provider)
-				requestsVec.WithLabelValues("bench", a, m, p, "ok").Inc()
+				requestsTenantVec.WithLabelValues("bench", a, m, p, "ok", "bench-tenant").Inc()
 				requestDuration.WithLabelValues("bench", m, p).Observe(0.95)
 				for i, typ := range tokenTypeNames {
-					tokensVec.WithLabelValues(typ, m, p, a).Add(float64(i))
+					tokensTenantVec.WithLabelValues(typ, m, p, a, "bench-tenant").Add(float64(i))
 				}
 				upstreamDuration.WithLabelValues(m, p).Observe(snap.Upstream.Seconds())
 				timeToFirstToken.WithLabelValues(m, p).Observe(snap.FirstByte.Seconds())
@@ -227,7 +229,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 // metrics' cost.
 func BenchmarkExchange(b *testing.B) {
 	dm := (&metrics{}).dialect("bench")
-	h := &Handler{}
+	h := &Handler{log: zap.NewNop()}
 	r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
 	for _, metered := range []bool{false, true} {
 		name := "baseline"
@@ -264,7 +266,7 @@ func BenchmarkExchange(b *testing.B) {
 // series (no "$0" for a model without a price).
 func TestCostCounter(t *testing.T) {
 	value := func(model string) float64 {
-		c, err := costVec.GetMetricWithLabelValues(model, "p", "a")
+		c, err := costTenantVec.GetMetricWithLabelValues(model, "p", "a", noneLabel)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +279,7 @@ func TestCostCounter(t *testing.T) {
 	has := func(model string) bool {
 		n := 0
 		ch := make(chan prometheus.Metric, 1024)
-		costVec.Collect(ch)
+		costSummed.Collect(ch)
 		close(ch)
 		for mt := range ch {
 			var d dto.Metric

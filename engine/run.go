@@ -29,7 +29,13 @@ import (
 // prompt is known (the agent's system prompt, the session's history, the
 // client's messages, the tools offered) and before its first model call:
 // a refusal is returned before anything else happens.
-func (e *Engine) Run(ctx context.Context, x *exchange.Exchange, call *adapters.Call, emit adapters.Emit) (*toolloop.Result, error) {
+//
+// When the request is traced, the run is a span of its own
+// ("invoke_agent {agent}", tracing.go) with its model calls, tools,
+// memory recall, retrieval and sub-agents below it.
+func (e *Engine) Run(ctx context.Context, x *exchange.Exchange, call *adapters.Call, emit adapters.Emit) (res *toolloop.Result, err error) {
+	ctx, span := startRun(ctx, call)
+	defer func() { endRun(ctx, span, res, err) }()
 	if call.Agent.Orchestrates() {
 		return e.Orchestrate(ctx, x, call, emit)
 	}
@@ -40,7 +46,9 @@ func (e *Engine) Run(ctx context.Context, x *exchange.Exchange, call *adapters.C
 // run, rejected ones are reported to the model as declined, and the run
 // continues to its end. It admits x's request before the run is claimed
 // (toolloop.Loop.Resume).
-func (e *Engine) Resume(ctx context.Context, x *exchange.Exchange, call *adapters.Call, runID string, decisions []toolloop.Decision, emit adapters.Emit) (*toolloop.Result, error) {
+func (e *Engine) Resume(ctx context.Context, x *exchange.Exchange, call *adapters.Call, runID string, decisions []toolloop.Decision, emit adapters.Emit) (res *toolloop.Result, err error) {
+	ctx, span := startRun(ctx, call)
+	defer func() { endRun(ctx, span, res, err) }()
 	return e.loop.Resume(ctx, x, call, runID, decisions, emit)
 }
 

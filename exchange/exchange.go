@@ -73,6 +73,8 @@ type Exchange struct {
 	// lastClosed that the client had gone.
 	lastErr    error
 	lastClosed bool
+	// failed is the latest call that failed, if any.
+	failed *Report
 	// answered is the error the request was answered with.
 	answered error
 }
@@ -243,6 +245,10 @@ func (x *Exchange) Account(r *Report) {
 	}
 	t.Upstream += r.Latency
 	x.lastErr, x.lastClosed = r.Err, r.ClientClosed
+	if r.Err != nil {
+		f := *r
+		x.failed = &f
+	}
 }
 
 // Totals are what a request's model calls add up to.
@@ -287,6 +293,18 @@ func (x *Exchange) LastCall() (err error, clientClosed bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.lastErr, x.lastClosed
+}
+
+// LastFailure is the request's latest model call that failed, even if a
+// retry or a fallback answered after it (ok false: none failed): what
+// the request's log line names when it failed.
+func (x *Exchange) LastFailure() (r Report, ok bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.failed == nil {
+		return Report{}, false
+	}
+	return *x.failed, true
 }
 
 // Fail records the error x's request is answered with.

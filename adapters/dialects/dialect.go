@@ -75,10 +75,16 @@ type Limits struct {
 	MaxImageBytes int64
 }
 
-// Env is what dialects are built over.
+// Env is what dialects are built over. Dialects register their routes
+// before the engine is built (a gateway builds it when it starts, and
+// `caddy validate` never does): they read Engine only to serve a
+// request.
 type Env struct {
 	Engine *engine.Engine
 	Limits Limits
+	// Passthrough tells whether the OpenAI endpoints the gateway does not
+	// translate go upstream (engine.Checked.Passthrough).
+	Passthrough bool
 }
 
 // Factory builds a dialect over env.

@@ -518,8 +518,10 @@ func (kn *Knowledge) Retrieve(ctx context.Context, x *exchange.Exchange, call *a
 	if query == "" {
 		return "", nil, nil
 	}
+	ctx, span := startRetrieval(ctx, k.Sources)
 	hits, err := kn.retrieve(ctx, x, call.Principal, call.Dialect, call.Agent.ID, runID, k, query)
 	if err != nil {
+		endFound(span, 0, err)
 		return "", nil, err
 	}
 	excerpts := make([]rag.Excerpt, len(hits))
@@ -527,6 +529,7 @@ func (kn *Knowledge) Retrieve(ctx context.Context, x *exchange.Exchange, call *a
 		excerpts[i] = rag.Excerpt{ID: h.ChunkID, Title: h.Title, Heading: h.Heading, Text: h.Text}
 	}
 	section, n := rag.Section(excerpts, kn.rag.cfg.MaxContextChars)
+	endFound(span, n, nil)
 	return section, hits[:n], nil
 }
 

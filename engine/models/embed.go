@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/internal/tracing"
 )
 
 // Embedding is one embedding call: its inputs, the model, and on whose
@@ -48,6 +49,7 @@ func (m *Models) Embed(ctx context.Context, e *Embedding) ([][]float32, adapters
 		return nil, adapters.Usage{}, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "embeddings_not_supported", Param: param,
 			Message: "provider " + adapters.Quote(provider) + " of model " + adapters.Quote(e.Model) + " does not compute embeddings"}
 	}
+	ctx, span := startEmbeddings(ctx, provider, upstream, m.traceAttrs[provider])
 	t0 := m.now()
 	vecs, usage, err := emb.Embed(ctx, upstream, e.Inputs)
 	if err == nil && len(vecs) != len(e.Inputs) && !e.Direct {
@@ -62,5 +64,9 @@ func (m *Models) Embed(ctx context.Context, e *Embedding) ([][]float32, adapters
 	}
 	m.report(ctx, e.X, &report{Account: e.Account, id: adapters.NewID(prefix), model: upstream, provider: provider,
 		usage: usage, latency: at.Sub(t0), at: at, err: err})
+	if span.IsRecording() {
+		span.SetAttributes(tracing.InputTokensKey.Int(usage.InputTokens))
+	}
+	tracing.End(span, err)
 	return vecs, usage, err
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/pricing"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	Recorder *Recorder
 	// Observer is told of every call; nil: nothing is.
 	Observer CallObserver
+	// TraceAttributes are what traces say of each provider instance's
+	// calls, by name.
+	TraceAttributes map[string][]attribute.KeyValue
 	// Prices price each call when its usage record is written; nil
 	// leaves every cost unknown.
 	Prices *pricing.Table
@@ -47,10 +51,12 @@ type Models struct {
 	retry    RetryPolicy
 	recorder *Recorder
 	observer CallObserver
-	prices   *pricing.Table
-	log      *zap.Logger
-	now      func() time.Time
-	sleep    func(context.Context, time.Duration) error
+	// traceAttrs are Config.TraceAttributes.
+	traceAttrs map[string][]attribute.KeyValue
+	prices     *pricing.Table
+	log        *zap.Logger
+	now        func() time.Time
+	sleep      func(context.Context, time.Duration) error
 	// catalog caches the upstreams' model lists; loaded is when the
 	// configuration was, the creation time of models no upstream dates.
 	catalog *modelCatalog
@@ -63,7 +69,7 @@ type Models struct {
 
 // New returns Models over cfg's router and recorder.
 func New(cfg Config) (*Models, error) {
-	m := &Models{router: cfg.Router, retry: cfg.Retry.withDefaults(), recorder: cfg.Recorder, observer: cfg.Observer, prices: cfg.Prices,
+	m := &Models{router: cfg.Router, retry: cfg.Retry.withDefaults(), recorder: cfg.Recorder, observer: cfg.Observer, traceAttrs: cfg.TraceAttributes, prices: cfg.Prices,
 		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep}
 	if m.log == nil {
 		m.log = zap.NewNop()

@@ -53,23 +53,26 @@ type report struct {
 // for a request or not (memory's own calls): the gateway's per-call
 // metrics (failed upstream calls by provider).
 type CallObserver interface {
-	ObserveCall(r *exchange.Report)
+	// ObserveCall is told of r, which x's request made (x nil: a call no
+	// request made), once x has accounted it.
+	ObserveCall(x *exchange.Exchange, r *exchange.Report)
 }
 
 // report is the accountant: the one point where a model call's usage is
 // reported. It prices the call, writes its usage record (from which the
 // store's counters count), tells the CallObserver, and adds the call to
 // the exchange x of the request it was made for, whose figures settle
-// the request's limits and feed its metrics and placeholders. x is nil
-// for calls no request made (memory's own, accounted by their usage
-// record only). Every model call the engine makes or passes through
-// comes here exactly once.
+// the request's limits and feed its metrics, placeholders and log line.
+// x is nil for calls no request made (memory's own, accounted by their
+// usage record only). Every model call the engine makes or passes
+// through comes here exactly once.
 func (m *Models) report(ctx context.Context, x *exchange.Exchange, r *report) {
-	status := r.status
+	status, errText := r.status, ""
 	switch {
 	case status != "":
 	case r.err != nil:
 		status = errorCode(ctx, r.err, r.emitErr)
+		errText = state.UsageError(adapters.Describe(r.err))
 	default:
 		status = "ok"
 	}
@@ -83,27 +86,32 @@ func (m *Models) report(ctx context.Context, x *exchange.Exchange, r *report) {
 		AgentID: r.AgentID, Model: r.model, Provider: r.provider, SessionID: r.SessionID,
 		InputTokens: r.usage.InputTokens, OutputTokens: r.usage.OutputTokens,
 		ReasoningTokens: r.usage.ReasoningTokens, CachedTokens: r.usage.CachedTokens,
-		Estimated: r.usage.Estimated, LatencyMs: r.latency.Milliseconds(), Status: status, Cost: cost,
+		Estimated: r.usage.Estimated, LatencyMs: r.latency.Milliseconds(), Status: status, Cost: cost, Error: errText,
 	})
 	call := exchange.Report{AgentID: r.AgentID, Model: r.model, Provider: r.provider, Usage: r.usage, Cost: cost,
 		FirstByte: r.firstByte, Latency: r.latency, At: r.at, Status: status, Err: r.err,
 		ClientClosed: r.err != nil && (ctx.Err() != nil || r.emitErr != nil)}
-	if m.observer != nil {
-		m.observer.ObserveCall(&call)
-	}
 	x.Account(&call)
+	if m.observer != nil {
+		m.observer.ObserveCall(x, &call)
+	}
 }
 
 // errorCode names how a call ended for logs and metrics: client_closed
 // when the client went away (its context ended or writing to it failed),
 // the error's code for gateway and upstream errors, internal_error else.
+// An *adapters.Error is classified by itself, not by its cause: an
+// upstream's own cancellation underneath is no client leaving.
 func errorCode(ctx context.Context, err, emitErr error) string {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) || (emitErr != nil && errors.Is(err, emitErr)) {
+	if ctx.Err() != nil || (emitErr != nil && errors.Is(err, emitErr)) {
 		return "client_closed"
 	}
 	var e *adapters.Error
 	if errors.As(err, &e) {
 		return e.CodeOrDefault()
+	}
+	if errors.Is(err, context.Canceled) {
+		return "client_closed"
 	}
 	return "internal_error"
 }

@@ -31,7 +31,7 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel},
 		{Pattern: "POST /v1/embeddings", Handler: d.embeddings, CallsModel: true},
 	}
-	if d.env.Engine.Models().PassthroughEnabled() {
+	if d.env.Passthrough {
 		routes = append(routes, d.forwardRoutes()...)
 	}
 	return routes
