@@ -93,6 +93,9 @@ func TestLastCall(t *testing.T) {
 	if err, closed := x.LastCall(); err != nil || closed {
 		t.Errorf("no calls: LastCall = %v, %v", err, closed)
 	}
+	if _, ok := x.LastFailure(); ok {
+		t.Error("no calls, yet a failure")
+	}
 	x.Account(&exchange.Report{Status: "upstream_error", Err: failed})
 	if err, closed := x.LastCall(); err != failed || closed {
 		t.Errorf("after a failure: LastCall = %v, %v", err, closed)
@@ -100,6 +103,11 @@ func TestLastCall(t *testing.T) {
 	x.Account(&exchange.Report{Status: "ok"})
 	if err, _ := x.LastCall(); err != nil {
 		t.Errorf("after a retry that answered: LastCall = %v", err)
+	}
+	// The failure the retry rescued is still the request's last failure,
+	// for its log line.
+	if f, ok := x.LastFailure(); !ok || f.Err != failed {
+		t.Errorf("LastFailure = %+v, %v; want the rescued failure", f, ok)
 	}
 	x.Account(&exchange.Report{Status: "client_closed", Err: context.Canceled, ClientClosed: true})
 	if err, closed := x.LastCall(); err != context.Canceled || !closed {
