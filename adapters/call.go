@@ -55,6 +55,9 @@ type Call struct {
 	// run of an orchestrated agent): its usage records name it as their
 	// parent.
 	ParentRunID string
+	// Depth is how deep in an orchestration the call runs: 0 for the
+	// agent the client called, 1 for its sub-agents, and so on.
+	Depth int
 	// Project scopes the call's session within the tenant (Tenzro
 	// projects): a session is continued only in the project it began in.
 	Project string

@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/tiers"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/redistest"
 	"github.com/agentgate/agentgate/limits"
@@ -24,7 +25,9 @@ import (
 
 // BenchmarkAdmission measures the edge's own per-request cost: API-key
 // authentication, the concurrency slot, rpm and tpm buckets, a monthly
-// quota reservation and its settlement, on each limits backend.
+// quota reservation and its settlement, on each limits backend. The
+// estimate is the decoded call's (the body is read once, by the dialect,
+// not here).
 func BenchmarkAdmission(b *testing.B) {
 	b.Run("memory", func(b *testing.B) { benchmarkAdmission(b, &memorylimits.Module{}) })
 	b.Run("redis", func(b *testing.B) {
@@ -65,6 +68,7 @@ func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 	clk := clock.Real{}
 	h := &Handler{app: &App{clock: clk, engine: rt, keys: keys, backend: be, limiter: lim, MaxBodyBytes: 1 << 20}}
 	body := `{"model":"assistant","max_tokens":64,"messages":[{"role":"user","content":"` + strings.Repeat("hello ", 40) + `"}]}`
+	est := exchange.Estimate{Input: 64, Output: 64, Models: []string{"assistant"}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -76,11 +80,11 @@ func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			adm, err := h.admit(w, r, p, true, nil)
+			lease, err := h.admit(r.Context(), w.Header(), p, est)
 			if err != nil {
 				b.Fatal(err)
 			}
-			adm.done(r.Context(), []state.Spend{{At: clk.Now(), Tokens: 100}})
+			_ = lease.Settle(r.Context(), []limits.Spend{{At: clk.Now(), Cost: limits.Cost{Tokens: 100}}})
 		}
 	})
 }

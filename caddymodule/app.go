@@ -23,6 +23,7 @@ import (
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 	"github.com/caddyserver/caddy/v2"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 )
 
@@ -266,6 +267,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
+	traceAttrs := make(map[string][]attribute.KeyValue, len(a.Providers))
 	var routes []models.Route
 	for i, pc := range a.Providers {
 		if pc.Name == "" {
@@ -278,7 +280,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}
-		providers[pc.Name] = meterProvider(pc.Name, p, a.log, a.clock.Now, pc.traceAttributes(repl))
+		providers[pc.Name] = p
+		traceAttrs[pc.Name] = pc.traceAttributes(repl)
 		a.providerInfos = append(a.providerInfos, pc.info(p, repl))
 		for _, m := range pc.Models {
 			routes = append(routes, models.Route{Pattern: m, Provider: pc.Name})
@@ -317,8 +320,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// The store, its recorder and memory state are set when Start opens
 	// them.
 	a.engineConfig = engine.Config{
-		Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: tiers.New(a.Tiers...), Tools: a.tools.registry,
+		Providers: providers, ProviderTraceAttributes: traceAttrs, Routes: routes, Agents: agents, Logger: a.log,
+		CallObserver: callObserver{log: a.log}, Tiers: tiers.New(a.Tiers...), Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
 		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
 		Prices:      a.prices,

@@ -1,44 +1,39 @@
 package caddymodule
 
 import (
-	"context"
-	"net/http"
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
 
 // Budgets are monthly quotas of money (limits.MonthlyMicroUSD): a request
-// reserves its estimated cost before the upstream call, and settles the
-// known cost of its usage records after it. The estimate is a function
-// of the model a request calls and its token estimate only
-// (costEstimate); which model that is comes from the request's route
-// (dialects.Route.Target), before the dialect decodes it.
+// reserves its estimated cost before its first model call, and settles
+// the known cost of its usage records after it. The estimate is a
+// function of the models that may answer the request and its token
+// estimate only (costEstimate), both from its decoded call
+// (exchange.Estimate: the call's model resolved, then its agent's
+// fallbacks).
 
 // maxEstimate caps a reservation: a figure every limits backend counts
 // exactly (Lua's doubles), far above any budget (a billion dollars).
 const maxEstimate = 1 << 53
 
 // budgetCost is what a request under a budget reserves: its estimated
-// cost, in micro-dollars. ok is false when the request calls a model
-// without a price (named in unpriced); the caller refuses it or, on a
-// tier with `unpriced allow`, leaves the budgets out of its admission.
+// cost at the dearest of the models that may answer it, in
+// micro-dollars. ok is false when one of them has no price (named in
+// unpriced); the caller refuses the request or, on a tier with `unpriced
+// allow`, leaves the budgets out of its admission.
 //
-// A request whose model is not known before it runs (a route without a
-// Target, an agent or model that does not resolve: the dialect answers
-// for those) reserves one micro-dollar, as does one of a free model: so
-// a budget spent to the last micro-dollar refuses every request that
-// calls a model, and what such a request really costs still settles.
-func (h *Handler) budgetCost(ctx context.Context, r *http.Request, p *adapters.Principal, target func(*http.Request, []byte) dialects.Target,
-	body []byte, est tokenEstimate) (cost int64, unpriced string, ok bool) {
-	if target == nil {
-		return 1, "", true
-	}
+// A request that names no model (a file upload passed through) reserves
+// one micro-dollar, as does one of a free model: so a budget spent to the
+// last micro-dollar refuses every request that calls a model, and what
+// such a request really costs still settles.
+func (h *Handler) budgetCost(est exchange.Estimate) (cost int64, unpriced string, ok bool) {
 	var worst pricing.Micros
-	for _, model := range h.callModels(ctx, p, target(r, body)) {
+	for _, model := range est.Models {
 		c, ok := h.app.costEstimate(model, est)
 		if !ok {
 			return 0, model, false
@@ -48,32 +43,14 @@ func (h *Handler) budgetCost(ctx context.Context, r *http.Request, p *adapters.P
 	return max(1, min(int64(worst), maxEstimate)), "", true
 }
 
-// callModels are the models a request for t may call: the model it asks
-// for, else its agent's, then the agent's fallbacks. None when t does not
-// resolve.
-func (h *Handler) callModels(ctx context.Context, p *adapters.Principal, t dialects.Target) []string {
-	if t.Name == "" {
-		return nil
-	}
-	agent, err := dialects.ResolveModel(ctx, h.app.engine, p, t.Name)
-	if err != nil {
-		return nil
-	}
-	model := t.Model
-	if model == "" {
-		model = agent.Model
-	}
-	return append([]string{model}, agent.Fallbacks...)
-}
-
 // costEstimate is what one call of model with a token estimate of est
 // may cost at the configuration's prices (pricing.Price.Estimate: the
 // prompt at the full input price, the output at the higher of the output
 // and reasoning prices, per-request price included, rounded up). ok is
 // false when model has no price that covers the call.
-func (a *App) costEstimate(model string, est tokenEstimate) (pricing.Micros, bool) {
+func (a *App) costEstimate(model string, est exchange.Estimate) (pricing.Micros, bool) {
 	if p := a.priceOf(model); p != nil {
-		return p.Estimate(est.input, est.output, 0)
+		return p.Estimate(est.Input, est.Output, 0)
 	}
 	return 0, false
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/providers/mock"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state/bbolt"
@@ -52,7 +53,7 @@ func TestCostEstimate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	est := tokenEstimate{input: 100, output: 10}
+	est := exchange.Estimate{Input: 100, Output: 10}
 	for _, tc := range []struct {
 		model string
 		want  int64 // micro-dollars; -1: no estimate
@@ -73,11 +74,11 @@ func TestCostEstimate(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.model, got, tc.want)
 		}
 	}
-	if _, ok := app.costEstimate("long-1", tokenEstimate{input: 101}); ok {
+	if _, ok := app.costEstimate("long-1", exchange.Estimate{Input: 101}); ok {
 		t.Error("a prompt above the priced length has an estimate")
 	}
 	// A fraction of a micro-dollar is rounded up.
-	if got, ok := app.costEstimate("long-1", tokenEstimate{input: 3}); !ok || got != 2 {
+	if got, ok := app.costEstimate("long-1", exchange.Estimate{Input: 3}); !ok || got != 2 {
 		t.Errorf("3 tokens at $0.5 a million: %d %v, want 2", got, ok)
 	}
 }

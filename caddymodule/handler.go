@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -74,7 +75,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 				sets[rt.Pattern] = set
 				patterns = append(patterns, rt.Pattern)
 			}
-			if err := set.add(&route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, target: rt.Target, metrics: dm}, rt.When); err != nil {
+			if err := set.add(&route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, metrics: dm}, rt.When); err != nil {
 				return fmt.Errorf("%s: %w", rt.Pattern, err)
 			}
 		}
@@ -179,15 +180,15 @@ type route struct {
 	d          dialects.Dialect
 	fn         dialects.HandlerFunc
 	callsModel bool
-	// target names what a request calls, for its budgets.
-	target  func(*http.Request, []byte) dialects.Target
-	metrics *dialectMetrics
+	metrics    *dialectMetrics
 }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// x sees the response (status, stream), sets the placeholders and
-	// exports the request's metrics when it ends.
-	x := rt.metrics.begin(w, r, rt.h.log)
+	// x is the request's exchange: it sees the response (status, stream),
+	// admits the request when asked, sets the placeholders, and when the
+	// request ends settles its limits, exports its metrics and logs its
+	// failure.
+	x := rt.metrics.begin(rt.h, w, r)
 	w = x
 	defer func() {
 		// A bug in one request must not take the connection down with a
@@ -195,14 +196,14 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// shape (if the response has not begun, the client sees a 500).
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
-				x.fail(context.Canceled)
+				x.Fail(context.Canceled)
 				x.end()
 				panic(v)
 			}
 			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.String("path", r.URL.Path),
 				zap.Any("panic", v), zap.Stack("stack"))
 			e := &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"}
-			x.fail(e)
+			x.Fail(e)
 			x.logged = true
 			rt.d.WriteError(w, e)
 		}
@@ -218,18 +219,19 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.fail(x, err)
 		return
 	}
-	x.principal = p
-	adm, err := rt.h.admit(w, r, p, rt.callsModel, rt.target)
-	if err != nil {
-		rt.fail(x, err)
-		return
+	x.Principal = p
+	// Routes that call no model are admitted here; the others by the
+	// engine (or the passthrough) once their call is decoded.
+	if !rt.callsModel {
+		if err := x.Admit(r.Context(), exchange.Estimate{}); err != nil {
+			rt.fail(x, err)
+			return
+		}
 	}
-	ctx, meter := x.withMeter(r.Context())
 	if rt.h.app.Tracing.recordsContent() {
-		ctx = tracing.WithContent(ctx)
+		r = r.WithContext(tracing.WithContent(r.Context()))
 	}
-	defer func() { adm.done(ctx, meter.Spent()) }()
-	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
+	if err := rt.fn(w, r, &x.Exchange); err != nil {
 		rt.fail(x, err)
 	}
 }
@@ -237,8 +239,8 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // fail answers with err in the dialect's shape; errors that are not
 // *adapters.Error are bugs or store failures, answered with a generic 500
 // that leaks nothing. The exchange logs the failure when the request ends.
-func (rt *route) fail(x *exchange, err error) {
-	x.fail(err)
+func (rt *route) fail(x *httpExchange, err error) {
+	x.Fail(err)
 	rt.d.WriteError(x, adapters.AsError(err))
 }
 

@@ -1,30 +1,18 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
-	"github.com/tidwall/gjson"
-)
-
-const (
-	// defaultOutputReserve is the output a request that names no maximum
-	// is assumed to produce when its tokens are reserved.
-	defaultOutputReserve = 1024
-	// maxOutputReserve caps what one request's named maximum reserves.
-	maxOutputReserve = 32768
 )
 
 // tierRules are the limits a tier puts on each request of a key: where
@@ -52,16 +40,22 @@ var tierRules = [...]struct {
 func keyScope(p *adapters.Principal) string    { return "key:" + p.KeyID }
 func tenantScope(p *adapters.Principal) string { return "tenant:" + p.Tenant }
 
-// admission is what one request took from its key's limits: every
-// request through a dialect route is admitted (or refused) here, before
-// the dialect sees it, in one call to the limits backend (all or
-// nothing), and settled with its real usage when the dialect returns.
+// admit applies p's tier to a request of p, which est says what it may
+// cost: every request through a dialect route is admitted (or refused)
+// here, once, in one call to the limits backend (all or nothing), and its
+// lease settled with its real usage when it ends (exchange.Exchange.Settle).
+// Routes that call no model are admitted before their handler runs, with
+// a zero estimate; the others once their call is decoded, with the
+// estimate of the engine (models.EstimateCall: the prompt the run sends,
+// history included, and the maximum output it names, else 1024 tokens),
+// or of the OpenAI passthrough (models.EstimateBody). A request refused
+// by its own bad input (400, 404, 413) is answered before admission and
+// takes nothing.
 //
 //   - concurrent: a slot per request in flight, streams included;
 //   - rpm: a token bucket of rpm requests refilled over a minute;
-//   - tpm: a token bucket of tpm tokens; a request takes its estimate
-//     (prompt bytes / 4 + its maximum output, else 1024) and, when it
-//     ends, gives back or owes the difference to its real usage;
+//   - tpm: a token bucket of tpm tokens; a request takes its estimate and,
+//     when it ends, gives back or owes the difference to its real usage;
 //   - monthly quotas (per key and, where the tier says so, per tenant):
 //     the estimate is reserved before the upstream call and replaced by
 //     the real usage after it. A request whose reservation does not fit
@@ -76,18 +70,13 @@ func tenantScope(p *adapters.Principal) string { return "tenant:" + p.Tenant }
 // reservation is replaced by its real usage, so the settled total can
 // exceed the quota only by what in-flight requests use beyond their own
 // estimates: sum over them of max(0, actual - estimate). With a
-// max_tokens in every request and no session history that is zero; so it
-// is for budgets when the request's calls are those of its model (no
-// tool loop, sub-agents or memory steps beyond the first call).
-type admission struct {
-	lease *limits.Lease
-}
-
-// admit applies p's tier to r. It sets the x-ratelimit-* headers OpenAI
-// clients read and returns an *adapters.Error when the request is refused.
-// target, when set, names the model the request calls, for its budgets.
-func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Principal, callsModel bool,
-	target func(*http.Request, []byte) dialects.Target) (*admission, error) {
+// max_tokens in every request that is zero for requests whose model calls
+// are one (no tool loop, sub-agents or knowledge lookups beyond the first
+// call); so it is for budgets.
+//
+// The x-ratelimit-* headers OpenAI clients read go in hdr; a refusal is
+// an *adapters.Error.
+func (h *Handler) admit(ctx context.Context, hdr http.Header, p *adapters.Principal, est exchange.Estimate) (*limits.Lease, error) {
 	tiers := h.app.engine.Tiers()
 	if tiers.Empty() {
 		return nil, nil
@@ -97,46 +86,38 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		return nil, &adapters.Error{Kind: adapters.KindForbidden, Code: "unknown_tier",
 			Message: "this key's tier " + strconv.Quote(p.Tier) + " is not configured; ask the operator to define it or move the key to another tier"}
 	}
+	callsModel := est.CallsModel()
 	rules := make([]limits.Rule, 0, len(tierRules))
-	counted, budgeted := false, false
+	budgeted := false
 	for _, tr := range tierRules {
 		if tr.model && !callsModel {
 			continue
 		}
 		if m := tr.max(tier); m > 0 {
 			rules = append(rules, limits.Rule{Scope: tr.scope(p), Kind: tr.kind, Max: m})
-			counted = counted || tr.model
 			budgeted = budgeted || tr.kind == limits.MonthlyMicroUSD
 		}
 	}
 	if len(rules) == 0 {
 		return nil, nil
 	}
-	var cost limits.Cost
-	if counted {
-		body, err := readJSONBody(r, h.app.MaxBodyBytes)
-		if err != nil {
-			return nil, err
-		}
-		est := estimateTokens(body)
-		cost.Tokens = est.input + est.output
-		if budgeted {
-			micros, model, ok := h.budgetCost(r.Context(), r, p, target, body, est)
-			switch {
-			case ok:
-				cost.MicroUSD = micros
-			case tier.Unpriced == state.UnpricedAllow:
-				// Outside the budgets: its cost is unknown.
-				rules = slices.DeleteFunc(rules, func(r limits.Rule) bool { return r.Kind == limits.MonthlyMicroUSD })
-				if len(rules) == 0 {
-					return nil, nil
-				}
-			default:
-				return nil, h.app.unpricedRefusal(model, tier)
+	cost := limits.Cost{Tokens: est.Tokens()}
+	if budgeted {
+		micros, model, ok := h.budgetCost(est)
+		switch {
+		case ok:
+			cost.MicroUSD = micros
+		case tier.Unpriced == state.UnpricedAllow:
+			// Outside the budgets: its cost is unknown.
+			rules = slices.DeleteFunc(rules, func(r limits.Rule) bool { return r.Kind == limits.MonthlyMicroUSD })
+			if len(rules) == 0 {
+				return nil, nil
 			}
+		default:
+			return nil, h.app.unpricedRefusal(model, tier)
 		}
 	}
-	d, err := h.app.limiter.Admit(r.Context(), rules, cost)
+	d, err := h.app.limiter.Admit(ctx, rules, cost)
 	if errors.Is(err, limits.ErrUnavailable) {
 		countLimitsUnavailable("refused")
 		return nil, &adapters.Error{Kind: adapters.KindStoreUnavailable, Code: "limits_unavailable", RetryAfter: time.Second,
@@ -147,9 +128,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	}
 	if d.Unchecked {
 		countLimitsUnavailable("allowed")
-		return &admission{lease: d.Lease}, nil
+		return d.Lease, nil
 	}
-	hdr := w.Header()
 	for i, rule := range rules {
 		switch st := d.States[i]; {
 		case rule.Kind == limits.RequestsPerMinute:
@@ -165,7 +145,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	if !d.Admitted {
 		return nil, refusal(hdr, rules[d.Refused], d.States[d.Refused], tier, p, cost, d.Now)
 	}
-	return &admission{lease: d.Lease}, nil
+	return d.Lease, nil
 }
 
 // refusal is the error a request refused by rule is answered with.
@@ -209,78 +189,18 @@ func refusal(hdr http.Header, rule limits.Rule, st limits.State, tier state.Tier
 			estimate + "; the quota resets at " + state.MonthEnd(now).Format(time.RFC3339)}
 }
 
-// done settles the request with the tokens it really spent and their
-// known cost. Each model call's usage counts in the quota month of its usage record, stamped
-// when the call ended: a call reserved before midnight at the end of a
-// month and answered after it is billed to the new month, as the store's
-// counters, which a backend that lost its figures reads, bill it.
-func (a *admission) done(ctx context.Context, spent []state.Spend) {
-	if a == nil {
-		return
-	}
-	s := make([]limits.Spend, len(spent))
-	for i, sp := range spent {
-		s[i] = limits.Spend{At: sp.At, Cost: limits.Cost{Tokens: sp.Tokens, MicroUSD: int64(sp.Cost)}}
-	}
-	// A client that left is billed all the same; a settlement the
-	// backend could not take is kept and retried by the Limiter.
-	_ = a.lease.Settle(context.WithoutCancel(ctx), s)
+// limitHeaderNames are OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>
+// headers, in canonical form, so setting them allocates no key.
+var limitHeaderNames = map[string][3]string{
+	"requests": {"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"},
+	"tokens":   {"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"},
 }
 
 // setLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>.
 func setLimitHeaders(h http.Header, kind string, limit int64, st limits.State) {
-	h.Set("x-ratelimit-limit-"+kind, strconv.FormatInt(limit, 10))
-	h.Set("x-ratelimit-remaining-"+kind, strconv.FormatInt(st.Remaining, 10))
-	h.Set("x-ratelimit-reset-"+kind, st.Reset.Round(time.Millisecond).String())
-}
-
-// tokenEstimate is what a request is expected to use before it runs:
-// its prompt (input) and the most it may generate (output).
-type tokenEstimate struct{ input, output int64 }
-
-// readJSONBody reads a request's JSON body and puts it back for the
-// dialect. It returns nil for a body that is not JSON (an upload, passed
-// through as it streams) or is larger than limit (the dialect answers
-// for it: 413). A body that cannot be read (the server's read timeout
-// passed, the client broke off) is a 400, answered before the request
-// takes anything from its limits.
-func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit || !jsonOrUntyped(r.Header.Get("Content-Type")) {
-		return nil, nil
+	names := limitHeaderNames[kind]
+	v := []string{strconv.FormatInt(limit, 10), strconv.FormatInt(st.Remaining, 10), st.Reset.Round(time.Millisecond).String()}
+	for i, name := range names {
+		h[name] = v[i : i+1 : i+1]
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, dialects.BodyError(err)
-	}
-	body := buf.Bytes()
-	if int64(len(body)) > limit {
-		// Let the dialect see the whole body and answer for it (413).
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-		return nil, nil
-	}
-	r.Body = dialects.NewBufferedBody(body)
-	return body, nil
-}
-
-// estimateTokens approximates what a request will use before it runs:
-// its JSON body's bytes / 4 for the prompt, and the maximum output it
-// names (else defaultOutputReserve, at most maxOutputReserve).
-func estimateTokens(body []byte) tokenEstimate {
-	est := tokenEstimate{input: int64(len(body)+3) / 4, output: defaultOutputReserve}
-	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens",
-		"generationConfig.maxOutputTokens", "generation_config.max_output_tokens"} {
-		if v := gjson.GetBytes(body, f); v.Type == gjson.Number && v.Int() > 0 {
-			est.output = min(v.Int(), maxOutputReserve)
-			break
-		}
-	}
-	return est
-}
-
-// jsonOrUntyped reports whether a request's Content-Type says JSON, or
-// nothing (clients of the JSON dialects often send none).
-func jsonOrUntyped(contentType string) bool {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	return mt == "" || mt == "application/json"
 }

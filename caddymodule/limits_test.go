@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/caddymodule"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
@@ -89,6 +91,51 @@ func TestRPMLimitIsExactAndSmooth(t *testing.T) {
 	}
 	if n := len(up.Requests()); n != 7 {
 		t.Fatalf("upstream saw %d requests, want 7 (refused ones never reach it)", n)
+	}
+}
+
+// TestAdmissionAfterDecoding: a request on a model route is admitted once
+// its call is decoded and resolved, so one refused for its own sake
+// (malformed, an unknown model) takes nothing
+// from its limits; a route that calls no model is admitted before its
+// handler, its request limits only; and the estimate a request reserves
+// is its decoded call's (prompt and max_tokens), not its body's size.
+func TestAdmissionAfterDecoding(t *testing.T) {
+	freeze(t)
+	up := (&fakeupstream.OpenAI{}).Start()
+	defer up.Close()
+	g := testgate.Start(t, block(up, `rpm 3
+			tpm 1000`))
+	for _, bad := range []struct {
+		body   string
+		status int
+	}{
+		{`{"model":"assistant","messages":[{"role":"user","content":"hi"}],}`, 400},
+		{`{"model":"assistant","messages":"hi"}`, 400},
+		{`{"model":"no-such-agent","messages":[{"role":"user","content":"hi"}]}`, 404},
+	} {
+		status, body, h := g.Do("POST", "/v1/chat/completions", testgate.KeyA, bad.body)
+		if status != bad.status || h.Get("x-ratelimit-limit-requests") != "" {
+			t.Fatalf("%s: %d %s %v, want %d before admission", bad.body, status, body, h, bad.status)
+		}
+	}
+	// 8 KB of a field the call does not send would have counted by the
+	// body's bytes (2000 tokens, more than the tpm); the decoded call's
+	// prompt ("hi": 1 token and 4 of framing) and max_tokens are reserved.
+	padding := `,"metadata":{"note":"` + strings.Repeat("x", 8000) + `"}`
+	status, body, h := chat(g, testgate.KeyA, `,"max_tokens":10`+padding)
+	if status != 200 || h.Get("x-ratelimit-remaining-requests") != "2" || h.Get("x-ratelimit-remaining-tokens") != strconv.Itoa(1000-10-5) {
+		t.Fatalf("first admitted request: %d %s %v", status, body, h)
+	}
+	if status, body, h := g.Do("GET", "/v1/models", testgate.KeyA, ""); status != 200 || h.Get("x-ratelimit-remaining-requests") != "1" ||
+		h.Get("x-ratelimit-limit-tokens") != "" {
+		t.Fatalf("a route that calls no model: %d %s %v", status, body, h)
+	}
+	if status, body, _ := chat(g, testgate.KeyA, `,"max_tokens":10`); status != 200 {
+		t.Fatalf("third request: %d %s", status, body)
+	}
+	if status, body, _ := chat(g, testgate.KeyA, `,"max_tokens":10`); status != 429 || gjson.GetBytes(body, "error.type").Str != "requests" {
+		t.Fatalf("fourth request: %d %s", status, body)
 	}
 }
 
@@ -218,7 +265,8 @@ func TestQuotaRace(t *testing.T) {
 	up := (&fakeupstream.OpenAI{Reply: "five words of reply here", TokenDelay: 5 * time.Millisecond}).Start()
 	defer up.Close()
 	body := `{"model":"assistant","stream":true,"stream_options":{"include_usage":true},"max_tokens":40,"messages":[{"role":"user","content":"hi"}]}`
-	estimate := int64(len(body)+3)/4 + 40
+	// What admission reserves: the decoded call's prompt and max_tokens.
+	estimate := int64(models.EstimateRequestTokens(&adapters.Request{Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "hi")}})) + 40
 	quota := 10 * estimate
 	g := testgate.Start(t, block(up, "monthly_tokens "+strconv.FormatInt(quota, 10)))
 

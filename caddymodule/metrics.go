@@ -7,16 +7,14 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
-	"github.com/agentgate/agentgate/internal/tracing"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 )
 
@@ -245,7 +243,7 @@ func (m *metrics) tenantBudget(tenant string, spent, budget pricing.Micros) {
 }
 
 // observe records one finished request.
-func (dm *dialectMetrics) observe(snap *models.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
+func (dm *dialectMetrics) observe(snap *exchange.Totals, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
 	if p != nil {
 		tenant = p.Tenant
@@ -478,95 +476,38 @@ func countRefusal(o outcome, err error) {
 // or refused ("refused") because the limits backend was unreachable.
 func countLimitsUnavailable(action string) { limitsUnavailable.WithLabelValues(action).Inc() }
 
-// meteredProvider counts a provider's failed calls in
-// agentgate_upstream_errors_total, logs each at DEBUG and keeps the
-// provider's latest success and failure for the status. It forwards
-// adapters.Embedder; any optional provider interface added later must be
-// forwarded here too.
-type meteredProvider struct {
-	adapters.Provider
-	name  string
-	log   *zap.Logger
-	now   func() time.Time
-	state *providerState
-	// traceAttrs tell traces what the provider is (TraceAttributes).
-	traceAttrs []attribute.KeyValue
+// callObserver is the engine's call observer (models.CallObserver): the
+// accountant tells it of every model call once, made for a request or
+// not. It counts failed upstream calls in agentgate_upstream_errors_total,
+// logs each at DEBUG (logAttemptFailure) and keeps each provider's latest
+// success and failure for the status. A call the client gave up on tells
+// nothing of the upstream.
+type callObserver struct {
+	// log is where failed calls are logged.
+	log *zap.Logger
 }
 
-type meteredEmbedder struct {
-	*meteredProvider
-	e adapters.Embedder
-}
-
-// meterProvider wraps p, named name in the configuration; log is where
-// its failed calls are logged, now the clock their times are read from,
-// traceAttrs what traces say of its calls.
-func meterProvider(name string, p adapters.Provider, log *zap.Logger, now func() time.Time, traceAttrs []attribute.KeyValue) adapters.Provider {
-	mp := &meteredProvider{Provider: p, name: name, log: log, now: now, state: stateOf(name), traceAttrs: traceAttrs}
-	if e, ok := p.(adapters.Embedder); ok {
-		return &meteredEmbedder{meteredProvider: mp, e: e}
-	}
-	return mp
-}
-
-// Unwrap returns the wrapped provider.
-func (p *meteredProvider) Unwrap() adapters.Provider { return p.Provider }
-
-// TraceAttributes implements tracing.Described.
-func (p *meteredProvider) TraceAttributes() []attribute.KeyValue { return p.traceAttrs }
-
-// Chat implements adapters.Provider. It also reports how the call ended
-// to the request's exchange, if the call is made for one.
-func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
-	x, _ := ctx.Value(exchangeKey{}).(*exchange)
-	attempt := 1
-	if x != nil {
-		attempt = x.attempts.begin()
-	}
-	start := p.now()
-	var emitErr error
-	err := p.Provider.Chat(ctx, req, func(ev adapters.Event) error {
-		err := emit(ev)
-		if err != nil && emitErr == nil {
-			emitErr = err
-		}
-		return err
-	})
-	if emitErr == nil {
-		p.done(ctx, x, req.Model, attempt, start, err)
-	}
-	if x != nil {
-		x.noteCall(ctx, err, emitErr)
-	}
-	return err
-}
-
-// Embed implements adapters.Embedder.
-func (p *meteredEmbedder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, adapters.Usage, error) {
-	start := p.now()
-	v, u, err := p.e.Embed(ctx, model, inputs)
-	p.done(ctx, nil, model, 1, start, err)
-	return v, u, err
-}
-
-// done accounts one call that started at start and ended with err, for
-// x's request if x is not nil (nil: a call no request made, or an
-// embedding).
-func (p *meteredProvider) done(ctx context.Context, x *exchange, model string, attempt int, start time.Time, err error) {
-	end := p.now()
-	if err == nil {
-		p.state.succeeded(end)
+// ObserveCall implements models.CallObserver.
+func (o callObserver) ObserveCall(x *exchange.Exchange, r *exchange.Report) {
+	if r.ClientClosed {
 		return
 	}
-	countUpstreamError(ctx, p.name, err)
-	if ctx.Err() == nil && providerFault(err) {
-		p.state.failed(end, model, err)
+	state := stateOf(r.Provider)
+	if r.Err == nil {
+		if r.Status == "ok" {
+			state.succeeded(r.At)
+		}
+		return
 	}
-	f := callFailure{err: err, provider: p.name, model: model, attempt: attempt, latency: end.Sub(start)}
+	countUpstreamError(r.Provider, r.Err)
+	if providerFault(r.Err) {
+		state.failed(r.At, r.Model, r.Err)
+	}
+	attempt := 1
 	if x != nil {
-		x.attempts.fail(f)
+		attempt = x.Totals().Calls // this call is the request's latest
 	}
-	logAttemptFailure(p.log, ctx, f)
+	logAttemptFailure(o.log, callFailure{err: r.Err, provider: r.Provider, model: r.Model, attempt: attempt, latency: r.Latency})
 }
 
 // providerFault reports whether err says the upstream is in trouble: it
@@ -588,12 +529,10 @@ func providerFault(err error) bool {
 
 // countUpstreamError counts err if the upstream caused it: an HTTP error
 // status, a timeout, an unreachable upstream, a broken connection or
-// stream. Failures of the caller (it went away) and requests the provider
-// refused to send are not upstream errors.
-func countUpstreamError(ctx context.Context, provider string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
+// stream. Requests the provider refused to send are not upstream errors;
+// nor are failures of the caller (it went away), which the caller leaves
+// out.
+func countUpstreamError(provider string, err error) {
 	var e *adapters.Error
 	if !errors.As(err, &e) {
 		return
@@ -619,8 +558,4 @@ func countUpstreamError(ctx context.Context, provider string, err error) {
 }
 
 // Interface guards.
-var (
-	_ adapters.Provider = (*meteredProvider)(nil)
-	_ adapters.Embedder = (*meteredEmbedder)(nil)
-	_ tracing.Described = (*meteredProvider)(nil)
-)
+var _ models.CallObserver = callObserver{}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,20 +91,23 @@ func TestCountUpstreamError(t *testing.T) {
 			status = "error"
 		}
 		before := base(status)
-		countUpstreamError(context.Background(), "unit-up", c.err)
+		callObserver{log: zap.NewNop()}.ObserveCall(nil, &exchange.Report{Provider: "unit-up", Err: c.err})
 		grew := base(status) - before
 		if (grew == 1) != c.counts {
 			t.Errorf("case %d: %v counted %v times under %q", i, c.err, grew, status)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	before := base("500")
-	countUpstreamError(ctx, "unit-up", &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500})
+	callObserver{log: zap.NewNop()}.ObserveCall(nil, &exchange.Report{Provider: "unit-up", Err: &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500},
+		ClientClosed: true})
 	if base("500") != before {
 		t.Error("a call whose client left counted as an upstream error")
 	}
 }
+
+// exchangeSink keeps BenchmarkExchange's baseline exchange on the heap,
+// as a request's is.
+var exchangeSink *exchange.Exchange
 
 // TestMetricsLint runs Prometheus's linter (promlint, as Caddy's
 // promlinter does) over every agentgate collector.
@@ -113,7 +116,7 @@ func TestMetricsLint(t *testing.T) {
 	for _, tenant := range []bool{false, true} {
 		m := &metrics{tenant: tenant}
 		dm := m.dialect("lint")
-		snap := models.MeterSnapshot{AgentID: "a", Model: "m", Provider: "p", Calls: 1, Cost: 12,
+		snap := exchange.Totals{AgentID: "a", Model: "m", Provider: "p", Calls: 1, Cost: 12,
 			Usage: adapters.Usage{InputTokens: 1, OutputTokens: 2}, FirstByte: time.Millisecond, Upstream: time.Second}
 		dm.observe(&snap, &adapters.Principal{Tenant: "t"}, outcomeOK, 1)
 		m.tenantQuota("t", 1, 2)
@@ -158,7 +161,7 @@ func TestPlaceholdersResolve(t *testing.T) {
 	r := httptest.NewRequest("GET", "/v1/models", nil)
 	repl := caddyhttp.NewTestReplacer(r)
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	x := m.dialect("unit").begin(httptest.NewRecorder(), r, zap.NewNop())
+	x := m.dialect("unit").begin(&Handler{log: zap.NewNop()}, httptest.NewRecorder(), r)
 	for _, p := range placeholders {
 		if _, ok := repl.Get(strings.Trim(p, "{}")); !ok {
 			t.Errorf("%s is unknown", p)
@@ -167,7 +170,7 @@ func TestPlaceholdersResolve(t *testing.T) {
 	if _, ok := repl.Get("http.agentgate.nonsense"); ok {
 		t.Error("an unknown agentgate placeholder resolved")
 	}
-	x.principal = &adapters.Principal{Tenant: "t1", KeyID: "k1", Tier: "pro"}
+	x.Principal = &adapters.Principal{Tenant: "t1", KeyID: "k1", Tier: "pro"}
 	x.WriteHeader(http.StatusTooManyRequests)
 	x.end()
 	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0,
@@ -186,7 +189,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 		b.Run(fmt.Sprintf("tenant_label=%v", tenant), func(b *testing.B) {
 			dm := (&metrics{tenant: tenant}).dialect("bench")
 			p := &adapters.Principal{Tenant: "bench-tenant", KeyID: "k"}
-			snap := models.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+			snap := exchange.Totals{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
 				Usage:     adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8},
 				FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
 			b.ReportAllocs()
@@ -200,7 +203,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 	// For comparison: the same without the series cache, looking each
 	// child up by its label values.
 	b.Run("uncached", func(b *testing.B) {
-		snap := models.MeterSnapshot{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
+		snap := exchange.Totals{AgentID: "bench-agent", Model: "bench-model", Provider: "bench-provider", Calls: 1,
 			Usage: adapters.Usage{InputTokens: 120, OutputTokens: 48, ReasoningTokens: 8}, FirstByte: 80 * time.Millisecond, Upstream: 900 * time.Millisecond}
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -222,10 +225,11 @@ func BenchmarkMetricsObserve(b *testing.B) {
 // route: the response writer wrapper, the placeholders' registration,
 // the status and stream bookkeeping and the export at the end. The
 // baseline does what happens for every request anyway (a replacer in the
-// request's context, the runtime's meter); the difference is the metrics'
-// cost.
+// request's context, the request's exchange); the difference is the
+// metrics' cost.
 func BenchmarkExchange(b *testing.B) {
 	dm := (&metrics{}).dialect("bench")
+	h := &Handler{log: zap.NewNop()}
 	r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
 	for _, metered := range []bool{false, true} {
 		name := "baseline"
@@ -241,14 +245,13 @@ func BenchmarkExchange(b *testing.B) {
 					repl := caddy.NewReplacer()
 					rr := r.WithContext(context.WithValue(context.Background(), caddy.ReplacerCtxKey, repl))
 					if !metered {
-						_, _ = models.WithMeter(rr.Context())
+						exchangeSink = &exchange.Exchange{Principal: p}
 						w.Header().Set("Content-Type", "application/json")
 						w.WriteHeader(http.StatusOK)
 						continue
 					}
-					x := dm.begin(w, rr, zap.NewNop())
-					x.principal = p
-					_, _ = x.withMeter(rr.Context())
+					x := dm.begin(h, w, rr)
+					x.Principal = p
 					x.Header().Set("Content-Type", "application/json")
 					x.WriteHeader(http.StatusOK)
 					x.end()
@@ -291,13 +294,13 @@ func TestCostCounter(t *testing.T) {
 	}
 	dm := (&metrics{}).dialect("unit-cost")
 	for range 3 {
-		snap := models.MeterSnapshot{AgentID: "a", Model: "unit-cost-priced", Provider: "p", Calls: 2, Unpriced: 1, Cost: 1_234_567}
+		snap := exchange.Totals{AgentID: "a", Model: "unit-cost-priced", Provider: "p", Calls: 2, Unpriced: 1, Cost: 1_234_567}
 		dm.observe(&snap, nil, outcomeOK, 1)
 	}
 	if v := value("unit-cost-priced"); v < 3.703700 || v > 3.703702 {
 		t.Errorf("cost = %v, want 3.703701", v)
 	}
-	snap := models.MeterSnapshot{AgentID: "a", Model: "unit-cost-unpriced", Provider: "p", Calls: 1, Unpriced: 1}
+	snap := exchange.Totals{AgentID: "a", Model: "unit-cost-unpriced", Provider: "p", Calls: 1, Unpriced: 1}
 	dm.observe(&snap, nil, outcomeOK, 1)
 	if has("unit-cost-unpriced") {
 		t.Error("an unpriced request exported a cost series")

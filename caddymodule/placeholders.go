@@ -33,7 +33,7 @@ var placeholders = []string{
 
 // placeholder resolves the {http.agentgate.*} placeholders of x's request.
 // Values are typed (numbers, booleans) so JSON logs keep their types.
-func (x *exchange) placeholder(key string) (any, bool) {
+func (x *httpExchange) placeholder(key string) (any, bool) {
 	if len(key) <= len(placeholderPrefix) || key[:len(placeholderPrefix)] != placeholderPrefix {
 		return nil, false
 	}
@@ -42,7 +42,7 @@ func (x *exchange) placeholder(key string) (any, bool) {
 	case "dialect":
 		return x.dm.name, true
 	case "tenant", "key_id", "tier":
-		p := x.principal
+		p := x.Principal
 		if p == nil {
 			return "", true
 		}
@@ -63,7 +63,7 @@ func (x *exchange) placeholder(key string) (any, bool) {
 	case "error":
 		return x.errorText(), true
 	}
-	snap := x.meter.Snapshot()
+	snap := x.Totals()
 	switch name {
 	case "agent":
 		return snap.AgentID, true

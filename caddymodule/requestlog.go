@@ -1,9 +1,7 @@
 package caddymodule
 
 import (
-	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -29,39 +27,9 @@ type callFailure struct {
 	latency         time.Duration
 }
 
-// attemptLog follows the upstream attempts of one request.
-type attemptLog struct {
-	mu       sync.Mutex
-	attempts int
-	failed   callFailure
-}
-
-// begin counts an attempt and returns its number (1-based).
-func (l *attemptLog) begin() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.attempts++
-	return l.attempts
-}
-
-func (l *attemptLog) fail(f callFailure) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.failed = f
-}
-
-func (l *attemptLog) snapshot() (int, callFailure) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.attempts, l.failed
-}
-
-// logAttemptFailure logs one failed upstream attempt at DEBUG. A caller
-// that went away is no upstream failure and is not logged.
-func logAttemptFailure(log *zap.Logger, ctx context.Context, f callFailure) {
-	if ctx.Err() != nil {
-		return
-	}
+// logAttemptFailure logs one failed upstream attempt at DEBUG (a caller
+// that went away is no upstream failure: callObserver leaves it out).
+func logAttemptFailure(log *zap.Logger, f callFailure) {
 	ce := log.Check(zapcore.DebugLevel, "upstream attempt failed")
 	if ce == nil {
 		return
@@ -86,30 +54,30 @@ func levelOf(o outcome) (zapcore.Level, bool) {
 }
 
 // logOutcome writes x's request line, if its outcome calls for one.
-func (x *exchange) logOutcome() {
-	if x.log == nil || x.logged {
+func (x *httpExchange) logOutcome() {
+	if x.Log == nil || x.logged {
 		return
 	}
 	lvl, ok := levelOf(x.result)
 	if !ok {
 		return
 	}
-	ce := x.log.Check(lvl, "request failed")
+	ce := x.Log.Check(lvl, "request failed")
 	if ce == nil {
 		return
 	}
-	snap := x.meter.Snapshot()
-	attempts, failed := x.attempts.snapshot()
+	snap := x.Totals()
+	failed, _ := x.LastFailure()
 	err := x.failure()
 	model, provider := snap.Model, snap.Provider
-	if failed.err != nil && errors.Is(err, failed.err) {
-		model, provider = failed.model, failed.provider
+	if failed.Err != nil && errors.Is(err, failed.Err) {
+		model, provider = failed.Model, failed.Provider
 	}
 	fields := []zap.Field{
 		zap.String("dialect", x.dm.name), zap.String("method", x.method), zap.String("path", x.path),
 		zap.Int("status", x.status), zap.String("outcome", x.result.String()),
 	}
-	if p := x.principal; p != nil {
+	if p := x.Principal; p != nil {
 		fields = append(fields, zap.String("tenant", p.Tenant), zap.String("key_id", p.KeyID))
 	}
 	if snap.AgentID != "" {
@@ -118,7 +86,7 @@ func (x *exchange) logOutcome() {
 	if model != "" || provider != "" {
 		fields = append(fields, zap.String("model", model), zap.String("provider", provider))
 	}
-	fields = append(fields, zap.Int("attempts", attempts), zap.Duration("latency", x.elapsed),
+	fields = append(fields, zap.Int("attempts", snap.Calls), zap.Duration("latency", x.elapsed),
 		zap.Duration("upstream", snap.Upstream))
 	ce.Write(append(fields, errorFields(err)...)...)
 }
@@ -126,17 +94,17 @@ func (x *exchange) logOutcome() {
 // failure is the error x's request failed with: the one it was answered
 // with, else (a stream that reported its failure in-band) its last failed
 // upstream attempt's.
-func (x *exchange) failure() error {
-	if x.err != nil {
-		return x.err
+func (x *httpExchange) failure() error {
+	if err := x.Answered(); err != nil {
+		return err
 	}
-	_, failed := x.attempts.snapshot()
-	return failed.err
+	failed, _ := x.LastFailure()
+	return failed.Err
 }
 
 // errorText is {http.agentgate.error}: the error x's request failed with
 // and its cause, or "" for a request that did not fail.
-func (x *exchange) errorText() string {
+func (x *httpExchange) errorText() string {
 	if !x.ended || x.result == outcomeOK {
 		return ""
 	}

@@ -12,17 +12,13 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 )
-
-// failingProvider fails every call with err.
-type failingProvider struct{ err error }
-
-func (p failingProvider) Chat(context.Context, *adapters.Request, adapters.Emit) error { return p.err }
 
 // TestRequestLog: a failed request is logged once, when it ends, at the
 // level its outcome calls for, with the error's cause and the attempt
@@ -62,15 +58,23 @@ func TestRequestLog(t *testing.T) {
 			log := zap.New(core)
 			r := httptest.NewRequest("POST", "/v1/chat/completions?key=secret-in-query", nil)
 			r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
-			x := (&metrics{}).dialect("openai").begin(httptest.NewRecorder(), r, log)
-			x.principal = &adapters.Principal{Tenant: "t1", KeyID: "k1"}
-			ctx, _ := x.withMeter(r.Context())
-			p := meterProvider("up", failingProvider{tt.upstream}, log, time.Now, nil)
+			x := (&metrics{}).dialect("openai").begin(&Handler{log: log}, httptest.NewRecorder(), r)
+			x.Principal = &adapters.Principal{Tenant: "t1", KeyID: "k1"}
+			x.Admitter = nil // admitted without limits
+			if err := x.Admit(r.Context(), exchange.Estimate{}); err != nil {
+				t.Fatal(err)
+			}
+			// Each model call as the accountant reports it: to the
+			// request's exchange, then to the call observer.
+			obs := callObserver{log: log}
 			for range tt.calls {
-				_ = p.Chat(ctx, &adapters.Request{Model: "m-1"}, func(adapters.Event) error { return nil })
+				call := &exchange.Report{Model: "m-1", Provider: "up", Status: adapters.AsError(tt.upstream).CodeOrDefault(),
+					Err: tt.upstream, Latency: time.Millisecond, At: time.Now()}
+				x.Account(call)
+				obs.ObserveCall(&x.Exchange, call)
 			}
 			if tt.answered != nil {
-				x.fail(tt.answered)
+				x.Fail(tt.answered)
 				x.WriteHeader(adapters.AsError(tt.answered).Status())
 			} else {
 				x.WriteHeader(http.StatusOK)

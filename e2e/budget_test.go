@@ -43,10 +43,12 @@ func budgetBlock(up *fakeupstream.OpenAI, tierBody string) string {
 }
 
 // budgetEstimate is what admission reserves for chatBody(maxTokens): its
-// token estimate at gpt-test's prices.
+// token estimate (its decoded call's prompt, and max_tokens) at
+// gpt-test's prices.
 func budgetEstimate(maxTokens int) (string, int64) {
-	body, _ := chatBody(maxTokens)
-	return body, int64(len(body)+3)/4*budgetIn + int64(maxTokens)*budgetOut
+	body, tokens := chatBody(maxTokens)
+	prompt := tokens - int64(maxTokens)
+	return body, prompt*budgetIn + int64(maxTokens)*budgetOut
 }
 
 // micros reads a JSON number of dollars as micro-dollars.
@@ -312,7 +314,7 @@ func TestBudgetUnpricedModel(t *testing.T) {
 		{"anthropic", "/v1/messages", `{"model":"free-model","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}`, "free-model", "error.message"},
 		{"gemini", "/v1beta/models/free-model:generateContent", `{"contents":[{"parts":[{"text":"Hi"}]}]}`, "free-model", "error.message"},
 		{"an agent's fallback", "/v1/chat/completions", `{"model":"careful","messages":[{"role":"user","content":"Hi"}]}`, "free-fallback", "error.message"},
-		{"v2 chat's model instead of the agent's", "/v2/agents/assistant/chat", `{"message":"Hi","model":"free-model","stream":false}`, "free-model", "detail"},
+		{"v2 chat's model instead of the agent's", "/v2/agents/assistant/chat", `{"message":"Hi","model":"free-model","stream":false,"user_id":"u-1","session_id":"s-1","timezone":"UTC","locale":"en-US"}`, "free-model", "detail"},
 	} {
 		status, body, _ := g.Do("POST", tc.path, testgate.KeyA, tc.body)
 		msg := gjson.GetBytes(body, tc.message).Str

@@ -15,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/knowledge"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/agentgate/agentgate/state"
@@ -88,7 +89,7 @@ func guardRuntime(t *testing.T, store state.Store, up *fakeupstream.OpenAI) *eng
 // embedded through the upstream.
 func addGuardHandbook(t *testing.T, rt *engine.Engine) {
 	t.Helper()
-	d, err := rt.Knowledge().AddDocument(context.Background(), guardTenantA, knowledge.DocumentInput{ID: "doc_handbook", Source: "handbook",
+	d, err := rt.Knowledge().AddDocument(context.Background(), &exchange.Exchange{Principal: guardTenantA, Dialect: "test"}, knowledge.DocumentInput{ID: "doc_handbook", Source: "handbook",
 		Text: guardHandbook, Format: "markdown", EmbeddingModel: ragEmbeddingModel})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestGuardrailsAndRAGRuntime(t *testing.T) {
 
 	t.Run("guardrail block", func(t *testing.T) {
 		before := len(up.Requests())
-		_, err := rt.Run(ctx, &adapters.Call{Principal: guardTenantA, Dialect: "e2e", Agent: guardedAgent(),
+		_, err := rt.Run(ctx, nil, &adapters.Call{Principal: guardTenantA, Dialect: "e2e", Agent: guardedAgent(),
 			Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "What is the admin password?")}},
 			func(adapters.Event) error { return nil })
 		e := adapters.AsError(err)
@@ -128,7 +129,7 @@ func TestGuardrailsAndRAGRuntime(t *testing.T) {
 
 	t.Run("redaction in a streamed answer", func(t *testing.T) {
 		var deltas []string
-		res, err := rt.Run(ctx, &adapters.Call{Principal: guardTenantA, Dialect: "e2e", Agent: guardedAgent(), Stream: true,
+		res, err := rt.Run(ctx, nil, &adapters.Call{Principal: guardTenantA, Dialect: "e2e", Agent: guardedAgent(), Stream: true,
 			Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "How do I reach you? I am ann@example.com.")}},
 			func(ev adapters.Event) error {
 				if ev.Type == adapters.EventDelta {
@@ -156,7 +157,7 @@ func TestGuardrailsAndRAGRuntime(t *testing.T) {
 	})
 
 	t.Run("RAG answer citing its chunk", func(t *testing.T) {
-		res, err := rt.Run(ctx, &adapters.Call{Principal: guardTenantA, Dialect: "e2e", Agent: ragHelperAgent(),
+		res, err := rt.Run(ctx, nil, &adapters.Call{Principal: guardTenantA, Dialect: "e2e", Agent: ragHelperAgent(),
 			Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "How long do refunds take?")}},
 			func(adapters.Event) error { return nil })
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/pgtest"
 	"github.com/agentgate/agentgate/internal/procgate"
@@ -203,10 +205,12 @@ func count(t *testing.T, answers []answer, refusalCode string) (ok, refused int)
 }
 
 // chatBody is a small chat naming max_tokens, and the tokens admission
-// estimates for it.
+// estimates for it: its decoded call's prompt (the agent has no system
+// prompt) and its max_tokens.
 func chatBody(maxTokens int) (string, int64) {
 	body := `{"model":"assistant","max_tokens":` + strconv.Itoa(maxTokens) + `,"messages":[{"role":"user","content":"hi"}]}`
-	return body, int64(len(body)+3)/4 + int64(maxTokens)
+	prompt := models.EstimateRequestTokens(&adapters.Request{Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "hi")}})
+	return body, int64(prompt + maxTokens)
 }
 
 // tierKeyUsage is key's monthly usage as instance g's admin API shows

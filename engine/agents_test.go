@@ -230,7 +230,7 @@ func TestNewAcceptsPinnedAgent(t *testing.T) {
 	if err != nil || got != a {
 		t.Fatalf("Agent(a) = %v, %v", got, err)
 	}
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: got}, func(adapters.Event) error { return nil })
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: got}, func(adapters.Event) error { return nil })
 	if err != nil || res.Provider != "local" || res.Model != "llama3" {
 		t.Errorf("Run = %+v, %v; want local/llama3", res, err)
 	}

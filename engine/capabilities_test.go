@@ -35,7 +35,7 @@ func TestCapabilitiesRefuseOrDrop(t *testing.T) {
 		if call.Messages == nil {
 			call.Messages = []adapters.Message{userMsg("hi")}
 		}
-		_, err := rt.Run(context.Background(), &call, func(adapters.Event) error { return nil })
+		_, err := rt.Run(context.Background(), nil, &call, func(adapters.Event) error { return nil })
 		if c.param != "" {
 			wantError(t, err, adapters.KindInvalidRequest, "unsupported_"+c.param, c.param)
 			if len(prov.Requests()) != 0 {

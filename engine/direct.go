@@ -5,6 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Calling a model directly, for clients that name an upstream model
@@ -26,8 +27,10 @@ func (e *Engine) Passthrough(p *adapters.Principal, model string) (*adapters.Age
 }
 
 // Embed computes embeddings of inputs with model, which must be routed
-// explicitly and allowed by p's tier, and accounts the usage to p.
-func (e *Engine) Embed(ctx context.Context, p *adapters.Principal, dialect, model string, inputs []string) ([][]float32, adapters.Usage, error) {
+// explicitly and allowed by the tier of x's caller, for x's request,
+// which it admits first (the inputs' tokens at model's prices).
+func (e *Engine) Embed(ctx context.Context, x *exchange.Exchange, model string, inputs []string) ([][]float32, adapters.Usage, error) {
+	p := x.Principal
 	if _, _, ok := e.models.Router().Match(model); !ok {
 		return nil, adapters.Usage{}, &adapters.Error{Kind: adapters.KindNotFound, Code: "model_not_found", Param: "model",
 			Message: "no provider serves embedding model " + adapters.Quote(model)}
@@ -35,7 +38,10 @@ func (e *Engine) Embed(ctx context.Context, p *adapters.Principal, dialect, mode
 	if err := e.tiers.CheckModel(p, model); err != nil {
 		return nil, adapters.Usage{}, err
 	}
-	return e.models.Embed(ctx, &models.Embedding{Account: models.Account{Principal: p, Dialect: dialect}, Model: model,
+	if err := x.Admit(ctx, models.EstimateEmbedding(model, inputs)); err != nil {
+		return nil, adapters.Usage{}, err
+	}
+	return e.models.Embed(ctx, &models.Embedding{Account: models.Account{Principal: p, Dialect: x.Dialect}, X: x, Model: model,
 		Inputs: inputs, Direct: true})
 }
 

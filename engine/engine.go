@@ -2,33 +2,38 @@
 // composition root over its parts, which sit along a request's path:
 //
 //   - engine (this package): Run and Resume, the entry points dialects
-//     call with a decoded canonical Call; a turn's context assembly
-//     (system prompt, placeholders, session history, knowledge and
-//     memory), its guardrail hooks (input rules before any model call,
-//     output rules on the way back), orchestration of sub-agents,
-//     passthrough of routed models and embeddings.
+//     call with a decoded canonical Call and the request's exchange; a
+//     turn's admission, context assembly (system prompt, placeholders,
+//     session history, knowledge and memory), its guardrail hooks (input
+//     rules before any model call, output rules on the way back),
+//     orchestration of sub-agents, passthrough of routed models and
+//     embeddings.
 //   - engine/agents: the agent registry (declared and stored agents, an
 //     index by id and name per tenant, versions).
 //   - engine/toolloop: the tool loop, pause and resume, paused runs.
 //   - engine/models: model calls (routing, pools, retries and fallbacks,
 //     capabilities, embeddings, the listing of routed models, the
-//     upstreams of passed-through OpenAI endpoints) and the one point
-//     where each call's usage is priced and reported (models/report.go).
+//     upstreams of passed-through OpenAI endpoints), the estimates
+//     admission reserves, and the accountant: the one point where each
+//     call's usage is priced and reported (models/report.go).
 //   - engine/knowledge: long-term memory and RAG retrieval.
 //   - engine/tools, engine/guard, engine/tiers: toolkits, compiled
 //     guardrails, and the service levels keys are on.
 //
-// Where the rest of a request lives: the HTTP handler, authentication
-// and admission (the tier's limits, caddymodule/limits.go, before the
-// dialect runs) are caddymodule's; a dialect (adapters/dialects/<name>)
-// decodes the body into a Call and encodes the engine's canonical events;
-// providers
+// Where the rest of a request lives: the HTTP handler and authentication
+// are caddymodule's; a dialect (adapters/dialects/<name>) decodes the body
+// once into a Call and encodes the engine's canonical events; providers
 // (adapters/providers) speak the upstream wire formats. The request's
-// exchange is caddymodule/exchange.go, reaching the engine as the Meter
-// its context carries until issue 16 passes it explicitly; accounting is
-// models/report.go; the raw OpenAI-to-OpenAI passthrough lane (issue 16,
-// not built) is to sit in adapters/dialects/openai over engine/models.
-// The engine never parses HTTP.
+// exchange (package exchange) comes down from the handler through the
+// dialect as a parameter of every entry point here and reaches the model
+// calls in engine/models, which account each call to it. Every entry
+// point that calls a model admits the request first
+// (exchange.Exchange.Admit, once per request, with the decoded call's
+// estimate; the tier's rules are caddymodule/limits.go); a nil exchange
+// is a run no request made (nothing is admitted, and its calls are
+// accounted by their usage records only). The raw OpenAI-to-OpenAI
+// passthrough lane (issue 16) is to sit in adapters/dialects/openai over
+// engine/models and the same exchange. The engine never parses HTTP.
 package engine
 
 import (
@@ -37,6 +42,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -69,6 +75,13 @@ type Config struct {
 	Recorder *models.Recorder
 	// UsageFlushInterval bounds how long a usage record waits in memory.
 	UsageFlushInterval time.Duration
+	// CallObserver is told of every model call (the gateway's metrics,
+	// the providers' health); nil: nothing is.
+	CallObserver models.CallObserver
+	// ProviderTraceAttributes are what traces say of each provider
+	// instance's calls, by name (gen_ai.provider.name, server.address…),
+	// which the engine cannot know from the instance.
+	ProviderTraceAttributes map[string][]attribute.KeyValue
 	// Tools are the operator-declared toolkits agents may use.
 	Tools *tools.Registry
 	// PausedRunTTL is how long a paused run waits for its commit;
@@ -220,7 +233,8 @@ func New(cfg Config) (*Engine, error) {
 	if e.recorder == nil {
 		e.recorder, e.ownRecorder = models.NewRecorder(cfg.Store, log, cfg.UsageFlushInterval), true
 	}
-	e.models, err = models.New(models.Config{Router: router, Retry: cfg.Retry, Recorder: e.recorder, Prices: cfg.Prices,
+	e.models, err = models.New(models.Config{Router: router, Retry: cfg.Retry, Recorder: e.recorder, Observer: cfg.CallObserver,
+		TraceAttributes: cfg.ProviderTraceAttributes, Prices: cfg.Prices,
 		Passthrough: cfg.Passthrough, Logger: log, Now: now, Sleep: cfg.Sleep})
 	if err != nil {
 		e.agents.Close()

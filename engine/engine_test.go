@@ -27,7 +27,7 @@ func TestRuntimeUsesSharedRecorder(t *testing.T) {
 	if rt.Models().Recorder() != shared {
 		t.Fatal("runtime does not use the configured recorder")
 	}
-	if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
+	if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
 		func(adapters.Event) error { return nil }); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -51,7 +51,7 @@ func TestRuntimeCloseCommitsOwnRecorder(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	for range 3 {
-		if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
+		if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
 			func(adapters.Event) error { return nil }); err != nil {
 			t.Fatalf("Run: %v", err)
 		}

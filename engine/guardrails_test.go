@@ -98,7 +98,7 @@ func TestGuardrailsInput(t *testing.T) {
 			call.Principal, call.Agent = tenantA, guardedAgent(rules)
 			orig, _ := json.Marshal(call.Messages)
 			var c collect
-			_, err := rt.Run(context.Background(), &call, c.emit)
+			_, err := rt.Run(context.Background(), nil, &call, c.emit)
 			if tc.wantErr != "" {
 				wantError(t, err, adapters.KindInvalidRequest, "guardrail_blocked", "input")
 				if err.Error() != "input: "+tc.wantErr {
@@ -127,7 +127,7 @@ func TestGuardrailsInputRedactsSession(t *testing.T) {
 	rt, store := singleRuntime(t, prov)
 	call := &adapters.Call{Principal: tenantA, Agent: guardedAgent(adapters.Guardrails{RedactPII: []string{"email"}}),
 		SessionID: "conv_1", Messages: []adapters.Message{userMsg("mail ann@example.com")}}
-	if _, err := rt.Run(context.Background(), call, (&collect{}).emit); err != nil {
+	if _, err := rt.Run(context.Background(), nil, call, (&collect{}).emit); err != nil {
 		t.Fatal(err)
 	}
 	turns, err := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "conv_1"), 5)
@@ -150,7 +150,7 @@ func TestGuardrailsStreamRedaction(t *testing.T) {
 	agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email", "phone", "card"},
 		RedactPatterns: []adapters.GuardRule{{Name: "api_key", Pattern: `sk-[A-Za-z0-9]{20,48}`}}})
 	var c collect
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_s", Stream: true,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_s", Stream: true,
 		Messages: []adapters.Message{userMsg("contact?")}}, c.emit)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestGuardrailsOutputDeny(t *testing.T) {
 	agent := guardedAgent(adapters.Guardrails{DenyPatterns: []adapters.GuardRule{
 		{Name: "codename", Pattern: `(?i)project\s+phoenix`, AppliesTo: adapters.GuardOutput}}})
 	var c collect
-	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_d", Stream: true,
+	_, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_d", Stream: true,
 		Messages: []adapters.Message{userMsg("codename?")}}, c.emit)
 	wantError(t, err, adapters.KindInvalidRequest, "guardrail_blocked", "output")
 	if err.Error() != "output: blocked by guardrail 'codename'" {
@@ -218,7 +218,7 @@ func TestGuardrailsOutputDeny(t *testing.T) {
 	// Not streamed, the same.
 	prov2 := newFake(reply("It is project phoenix.")...)
 	rt2, _ := singleRuntime(t, prov2)
-	_, err = rt2.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("?")}},
+	_, err = rt2.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("?")}},
 		func(adapters.Event) error { return nil })
 	wantError(t, err, adapters.KindInvalidRequest, "guardrail_blocked", "output")
 }
@@ -239,7 +239,7 @@ func TestGuardrailsToolLoopAndThinking(t *testing.T) {
 	agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email"},
 		DenyPatterns: []adapters.GuardRule{{Name: "never", Pattern: "I should", AppliesTo: adapters.GuardOutput}}})
 	var c collect
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Stream: true,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Stream: true,
 		ClientTools: []adapters.Tool{{Name: "client_lookup"}}, Messages: []adapters.Message{userMsg("who am I?")}}, c.emit)
 	if err != nil {
 		t.Fatal(err) // deny rules do not apply to thinking
@@ -291,7 +291,7 @@ func TestGuardrailsJSONSchema(t *testing.T) {
 			rt, store := singleRuntime(t, prov)
 			agent := guardedAgent(adapters.Guardrails{OutputJSONSchema: json.RawMessage(orderSchema), RedactPII: []string{"email"}})
 			var c collect
-			res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_j", Stream: true,
+			res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_j", Stream: true,
 				Messages: []adapters.Message{userMsg("order two teas")}}, c.emit)
 			reqs := prov.Requests()
 			if len(reqs) != tc.calls {
@@ -350,7 +350,7 @@ func TestGuardrailsInvalidConfig(t *testing.T) {
 	prov := newFake(reply("ok")...)
 	rt, _ := singleRuntime(t, prov)
 	agent := guardedAgent(adapters.Guardrails{DenyPatterns: []adapters.GuardRule{{Name: "bad", Pattern: "(unclosed"}}})
-	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("hi")}},
+	_, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("hi")}},
 		(&collect{}).emit)
 	wantError(t, err, adapters.KindInvalidRequest, "invalid_guardrails", "guardrails.deny_patterns[0].pattern")
 	if len(prov.Requests()) != 0 {

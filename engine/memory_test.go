@@ -60,13 +60,13 @@ func TestRunRecallsAndRemembers(t *testing.T) {
 		Memory: memory.Options{EmbeddingModel: "emb"}})
 	agent := &adapters.Agent{ID: "ag", Model: "m", SystemPrompt: "You help.",
 		Memory: adapters.MemoryConfig{Semantic: true, Episodic: true, Procedural: true}}
-	first, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Dialect: "test", Agent: agent, SessionID: "s1", UserID: "ada",
+	first, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Dialect: "test", Agent: agent, SessionID: "s1", UserID: "ada",
 		Messages: []adapters.Message{userMsg("I'm Ada; my favourite colour is teal. Answer in French.")}}, (&collect{}).emit)
 	if err != nil || len(first.MemoryAccessed) != 0 {
 		t.Fatalf("first run: %+v %v", first, err)
 	}
 	flushMemory(t, rt)
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Dialect: "test", Agent: agent, SessionID: "s2", UserID: "ada",
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Dialect: "test", Agent: agent, SessionID: "s2", UserID: "ada",
 		Messages: []adapters.Message{userMsg("What is my favourite colour?")}}, (&collect{}).emit)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestRunRecallsAndRemembers(t *testing.T) {
 	}
 	// Another user of the same agent recalls nothing of Ada's.
 	prov.Then(reply("I don't know.")...)
-	bob, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s3", UserID: "bob",
+	bob, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s3", UserID: "bob",
 		Messages: []adapters.Message{userMsg("What is my favourite colour?")}}, (&collect{}).emit)
 	if err != nil || len(bob.MemoryAccessed) != 0 || strings.Contains(prov.LastRequest(t).System, "teal") {
 		t.Fatalf("bob recalled %v: %s (%v)", bob.MemoryAccessed, prov.LastRequest(t).System, err)
@@ -127,7 +127,7 @@ func TestRunWithoutMemory(t *testing.T) {
 	rt, _ := singleRuntime(t, prov)
 	agent := &adapters.Agent{ID: "ag", Model: "m", SystemPrompt: "S"}
 	for range 2 {
-		if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s", UserID: "u",
+		if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s", UserID: "u",
 			Messages: []adapters.Message{userMsg("hello")}}, (&collect{}).emit); err != nil {
 			t.Fatal(err)
 		}

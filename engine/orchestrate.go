@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 	"go.uber.org/zap"
 )
 
@@ -43,15 +45,6 @@ type SubAgentResult struct {
 	// Status is set when the sub-agent did not complete (max_iterations,
 	// paused).
 	Status string `json:"status,omitempty"`
-}
-
-type depthKey struct{}
-
-// orchestrationDepth is the depth of the sub-agent a context runs for:
-// 0 for the agent a client called.
-func orchestrationDepth(ctx context.Context) int {
-	d, _ := ctx.Value(depthKey{}).(int)
-	return d
 }
 
 // Orchestrate runs an agent with an orchestration pattern (Run calls it
@@ -85,15 +78,15 @@ func orchestrationDepth(ctx context.Context) int {
 // once all are done); the answer's events follow. A sub-agent that fails
 // fails the orchestration (parallel siblings are cancelled); one that
 // hits its iteration bound passes on what it has, with its status.
-func (e *Engine) Orchestrate(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*toolloop.Result, error) {
+func (e *Engine) Orchestrate(ctx context.Context, x *exchange.Exchange, call *adapters.Call, emit adapters.Emit) (*toolloop.Result, error) {
 	agent := call.Agent
 	if !agent.Orchestrates() {
-		return e.run(ctx, call, emit, nil)
+		return e.run(ctx, x, call, emit, nil)
 	}
 	if !agent.Active() {
 		return nil, adapters.NotActive(agent, "agent")
 	}
-	depth := orchestrationDepth(ctx) + 1
+	depth := call.Depth + 1
 	if depth > MaxOrchestrationDepth {
 		return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "orchestration_too_deep", Param: "sub_agents",
 			Message: "agent " + adapters.Quote(agent.ID) + " nests sub-agents deeper than " + strconv.Itoa(MaxOrchestrationDepth) + " levels"}
@@ -108,12 +101,14 @@ func (e *Engine) Orchestrate(ctx context.Context, call *adapters.Call, emit adap
 	if err != nil {
 		return nil, err
 	}
+	if err := x.Admit(ctx, orchestrationEstimate(call, subs)); err != nil {
+		return nil, err
+	}
 	c := *call
 	if c.RunID == "" {
 		c.RunID = adapters.NewID("run-")
 	}
-	ctx = context.WithValue(ctx, depthKey{}, depth)
-	o := &orchestration{e: e, call: &c, subs: subs, emit: emit}
+	o := &orchestration{e: e, x: x, call: &c, subs: subs, emit: emit, depth: depth}
 	switch agent.Pattern {
 	case adapters.PatternSequential:
 		return o.sequential(ctx)
@@ -150,12 +145,32 @@ func (e *Engine) subAgents(ctx context.Context, call *adapters.Call) ([]*adapter
 	return out, nil
 }
 
-// orchestration is one orchestrated run in progress.
+// orchestrationEstimate is what admission reserves for an orchestrated
+// run of call: the client's messages under the orchestrator's prompt and
+// its maximum output, at the prices of every model that may answer (the
+// orchestrator's and its sub-agents'). The sub-agents' own runs and the
+// answer's synthesis settle what they really use.
+func orchestrationEstimate(call *adapters.Call, subs []*adapters.Agent) exchange.Estimate {
+	agent := call.Agent
+	req := &adapters.Request{System: agent.SystemPrompt, Messages: call.Messages, Tools: call.ClientTools,
+		Sampling: agent.Sampling.Merge(call.Sampling)}
+	est := models.EstimateCall(call, req)
+	for _, a := range subs {
+		est.Models = append(est.Models, a.Model)
+	}
+	return est
+}
+
+// orchestration is one orchestrated run in progress, for the request
+// of exchange x, which its sub-agents' runs report into.
 type orchestration struct {
 	e    *Engine
+	x    *exchange.Exchange
 	call *adapters.Call
 	subs []*adapters.Agent
 	emit adapters.Emit
+	// depth is the sub-agents' orchestration depth (adapters.Call.Depth).
+	depth int
 
 	started bool
 	mu      sync.Mutex
@@ -195,11 +210,11 @@ func (o *orchestration) runSub(ctx context.Context, a *adapters.Agent, tc adapte
 	call := o.call
 	sub := &adapters.Call{Principal: call.Principal, Dialect: call.Dialect, Agent: a, Project: call.Project,
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, input)},
-		RunID:    adapters.NewID("run-"), ParentRunID: call.RunID}
+		RunID:    adapters.NewID("run-"), ParentRunID: call.RunID, Depth: o.depth}
 	step := toolloop.Step{Call: tc, Toolkit: SubAgentToolkit}
 	o.e.log.Info("sub-agent run", zap.String("parent_run_id", call.RunID), zap.String("run_id", sub.RunID),
 		zap.String("agent", call.Agent.ID), zap.String("pattern", call.Agent.Pattern), zap.String("sub_agent", a.ID))
-	res, err := o.e.Run(ctx, sub, func(adapters.Event) error { return ctx.Err() })
+	res, err := o.e.Run(ctx, o.x, sub, func(adapters.Event) error { return ctx.Err() })
 	if res != nil {
 		o.mu.Lock()
 		o.usage.Add(res.Usage)
@@ -342,7 +357,7 @@ func (o *orchestration) synthesise(ctx context.Context, steps []toolloop.Step, s
 	}
 	system += section
 	call.SystemPrompt = &system
-	res, err := o.e.run(ctx, &call, o.wrapEmit(), nil)
+	res, err := o.e.run(ctx, o.x, &call, o.wrapEmit(), nil)
 	return o.merge(res, steps), err
 }
 
@@ -417,7 +432,7 @@ func (o *orchestration) hierarchical(ctx context.Context) (*toolloop.Result, err
 			},
 		}
 	}
-	res, err := o.e.run(ctx, o.call, o.wrapEmit(), extra)
+	res, err := o.e.run(ctx, o.x, o.call, o.wrapEmit(), extra)
 	if res != nil {
 		o.mu.Lock()
 		res.Usage.Add(o.usage)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 )
@@ -136,7 +138,7 @@ func TestSequentialChainsSubAgentsThenTheParentAnswers(t *testing.T) {
 	call := subAgentCall(parent, "plan a trip")
 	call.SessionID = "s1"
 	var c collect
-	res, err := rt.Run(context.Background(), call, c.emit)
+	res, err := rt.Run(context.Background(), nil, call, c.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +245,7 @@ func TestParallelRunsSubAgentsConcurrentlyThenSynthesises(t *testing.T) {
 		&adapters.Agent{ID: "s2", Name: "Two", SystemPrompt: "Sub2 prompt", Project: "proj"},
 		&adapters.Agent{ID: "s3", Name: "Three", SystemPrompt: "Sub3 prompt"})
 	var c collect
-	res, err := rt.Run(context.Background(), subAgentCall(parent, "compare"), c.emit)
+	res, err := rt.Run(context.Background(), nil, subAgentCall(parent, "compare"), c.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +268,52 @@ func TestParallelRunsSubAgentsConcurrentlyThenSynthesises(t *testing.T) {
 	}
 }
 
+// countingAdmitter admits every request, counting how often it is asked
+// and keeping the estimate.
+type countingAdmitter struct {
+	mu    sync.Mutex
+	calls int
+	est   exchange.Estimate
+}
+
+func (a *countingAdmitter) Admit(_ context.Context, _ *exchange.Exchange, est exchange.Estimate) (*limits.Lease, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls++
+	a.est = est
+	return nil, nil
+}
+
+// TestOrchestrationReportsIntoTheParentsExchange: an orchestrated request
+// is admitted once, before any sub-agent runs, at the prices of every
+// model that may answer it; its sub-agents, running in parallel, and the
+// synthesis account their calls to the request's one exchange.
+func TestOrchestrationReportsIntoTheParentsExchange(t *testing.T) {
+	prov := &echoProvider{}
+	parent := &adapters.Agent{ID: "boss", Name: "Boss", SystemPrompt: "Boss prompt", Project: "proj", Model: "boss-model",
+		Pattern: adapters.PatternParallel, SubAgents: []string{"s1", "s2", "s3"}}
+	rt, _ := orchestrationRuntime(t, prov, parent,
+		&adapters.Agent{ID: "s1", Name: "One", SystemPrompt: "Sub1 prompt", Model: "m1"},
+		&adapters.Agent{ID: "s2", Name: "Two", SystemPrompt: "Sub2 prompt", Model: "m2"},
+		&adapters.Agent{ID: "s3", Name: "Three", SystemPrompt: "Sub3 prompt", Model: "m3"})
+	adm := &countingAdmitter{}
+	x := &exchange.Exchange{Principal: tenantA, Dialect: "test", Admitter: adm}
+	res, err := rt.Run(context.Background(), x, subAgentCall(parent, "compare"), func(adapters.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adm.calls != 1 || !slices.Equal(adm.est.Models, []string{"boss-model", "m1", "m2", "m3"}) || adm.est.Input == 0 || adm.est.Output != 1024 {
+		t.Errorf("admitted %d times, with %+v", adm.calls, adm.est)
+	}
+	tot := x.Totals()
+	if tot.Calls != 4 || tot.Usage.Total() != res.Usage.Total() || tot.Usage.Total() != 44 || tot.AgentID == "" {
+		t.Errorf("exchange totals %+v, want the 4 calls of the run (44 tokens)", tot)
+	}
+	if sp := x.Spent(); len(sp) != 1 || sp[0].Cost.Tokens != 44 {
+		t.Errorf("spent %+v, want 44 tokens", sp)
+	}
+}
+
 func TestParallelFailureCancelsSiblings(t *testing.T) {
 	cancelled := make(chan struct{})
 	prov := &echoProvider{answer: func(ctx context.Context, req *adapters.Request) []adapters.Event {
@@ -285,7 +333,7 @@ func TestParallelFailureCancelsSiblings(t *testing.T) {
 	parent := &adapters.Agent{ID: "boss", SystemPrompt: "Boss", Pattern: adapters.PatternParallel, SubAgents: []string{"bad", "slow"}}
 	rt, _ := orchestrationRuntime(t, prov, parent,
 		&adapters.Agent{ID: "bad", SystemPrompt: "Bad"}, &adapters.Agent{ID: "slow", SystemPrompt: "Slow"})
-	_, err := rt.Run(context.Background(), subAgentCall(parent, "go"), func(adapters.Event) error { return nil })
+	_, err := rt.Run(context.Background(), nil, subAgentCall(parent, "go"), func(adapters.Event) error { return nil })
 	wantError(t, err, adapters.KindUnavailable, "", "")
 	select {
 	case <-cancelled:
@@ -317,7 +365,7 @@ func TestHierarchicalDelegatesThroughSubAgentTools(t *testing.T) {
 	rt, _ := orchestrationRuntime(t, prov, parent,
 		&adapters.Agent{ID: "worker", Name: "Worker", Description: "checks orders", SystemPrompt: "Worker prompt"})
 	var c collect
-	res, err := rt.Run(context.Background(), subAgentCall(parent, "where is my order?"), c.emit)
+	res, err := rt.Run(context.Background(), nil, subAgentCall(parent, "where is my order?"), c.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +405,7 @@ func TestHierarchicalIsBoundedByMaxIterations(t *testing.T) {
 	rt, _ := orchestrationRuntime(t, prov, parent, &adapters.Agent{ID: "worker", SystemPrompt: "Worker"})
 	call := subAgentCall(parent, "loop")
 	call.MaxIterations = 3
-	res, err := rt.Run(context.Background(), call, func(adapters.Event) error { return nil })
+	res, err := rt.Run(context.Background(), nil, call, func(adapters.Event) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +430,7 @@ func TestOrchestrationIsCancelledWithTheClient(t *testing.T) {
 	go func() { <-started; cancel() }()
 	done := make(chan error, 1)
 	go func() {
-		_, err := rt.Run(ctx, subAgentCall(parent, "x"), func(adapters.Event) error { return nil })
+		_, err := rt.Run(ctx, nil, subAgentCall(parent, "x"), func(adapters.Event) error { return nil })
 		done <- err
 	}()
 	select {
@@ -417,20 +465,20 @@ func TestOrchestrationErrors(t *testing.T) {
 	}
 	rt, _ := orchestrationRuntime(t, prov, deep...)
 	noop := func(adapters.Event) error { return nil }
-	_, err := rt.Run(context.Background(), subAgentCall(deep[0], "x"), noop)
+	_, err := rt.Run(context.Background(), nil, subAgentCall(deep[0], "x"), noop)
 	wantError(t, err, adapters.KindInvalidRequest, "orchestration_too_deep", "sub_agents")
 	if n := len(prov.Requests()); n != 0 {
 		t.Errorf("%d model calls before the depth error", n)
 	}
-	_, err = rt.Run(context.Background(), subAgentCall(deep[1], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[1], "x"), noop)
 	if err != nil {
 		t.Errorf("three levels: %v", err)
 	}
-	_, err = rt.Run(context.Background(), subAgentCall(deep[5], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[5], "x"), noop)
 	wantError(t, err, adapters.KindNotFound, "agent_not_found", "sub_agents")
-	_, err = rt.Run(context.Background(), subAgentCall(deep[6], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[6], "x"), noop)
 	wantError(t, err, adapters.KindNotFound, "agent_not_found", "sub_agents")
-	_, err = rt.Run(context.Background(), subAgentCall(deep[8], "x"), noop)
+	_, err = rt.Run(context.Background(), nil, subAgentCall(deep[8], "x"), noop)
 	wantError(t, err, adapters.KindInvalidRequest, "no_sub_agents", "sub_agents")
 }
 
@@ -529,13 +577,13 @@ func TestProjectScoping(t *testing.T) {
 	// starts a conversation of its own there.
 	shared, _ := rt.Agents().Get(ctx, tenantA, "shared")
 	call := &adapters.Call{Principal: tenantA, Agent: shared, SessionID: "conv", Project: "proj-a", Messages: []adapters.Message{userMsg("hi")}}
-	if _, err := rt.Run(ctx, call, func(adapters.Event) error { return nil }); err != nil {
+	if _, err := rt.Run(ctx, nil, call, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	other := *call
 	other.Project = "proj-b"
 	other.Messages = []adapters.Message{userMsg("hello b")}
-	if _, err := rt.Run(ctx, &other, func(adapters.Event) error { return nil }); err != nil {
+	if _, err := rt.Run(ctx, nil, &other, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	reqs := prov.Requests()

@@ -44,7 +44,7 @@ func TestRunRendersPromptVarsAndTakesRunID(t *testing.T) {
 	override := "Override for {{user}}"
 	agent := &adapters.Agent{ID: "a", Model: "m", SystemPrompt: "You help {{user}} at {{time}}; {{other}} stays"}
 	id := adapters.NewID("run-")
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, RunID: id,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, RunID: id,
 		PromptVars: map[string]string{"user": "Jane", "time": "10:00"}, Messages: []adapters.Message{userMsg("hi")}},
 		func(adapters.Event) error { return nil })
 	if err != nil || res.RunID != id {
@@ -53,14 +53,14 @@ func TestRunRendersPromptVarsAndTakesRunID(t *testing.T) {
 	if got := prov.LastRequest(t).System; got != "You help Jane at 10:00; {{other}} stays" {
 		t.Errorf("system = %q", got)
 	}
-	_, _ = rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SystemPrompt: &override,
+	_, _ = rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SystemPrompt: &override,
 		PromptVars: map[string]string{"user": "Ada"}, Messages: []adapters.Message{userMsg("hi")}},
 		func(adapters.Event) error { return nil })
 	if got := prov.LastRequest(t).System; got != "Override for Ada" {
 		t.Errorf("override = %q", got)
 	}
 	// Without vars nothing is rendered (other dialects' prompts).
-	_, _ = rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("hi")}},
+	_, _ = rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Messages: []adapters.Message{userMsg("hi")}},
 		func(adapters.Event) error { return nil })
 	if got := prov.LastRequest(t).System; got != agent.SystemPrompt {
 		t.Errorf("without vars = %q", got)
@@ -72,7 +72,7 @@ func TestNoHistoryReplaysNothingButKeepsTurns(t *testing.T) {
 	rt, store := singleRuntime(t, prov)
 	agent := &adapters.Agent{ID: "a", Model: "m", NoHistory: true}
 	for _, text := range []string{"one", "two"} {
-		if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s",
+		if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s",
 			Messages: []adapters.Message{userMsg(text)}}, func(adapters.Event) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestRequestModelRoutedAwayFromAgentsPin(t *testing.T) {
 	agent := &adapters.Agent{ID: "a", Model: "m", Provider: "pinned"}
 	run := func(model string) {
 		t.Helper()
-		if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Model: model,
+		if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Model: model,
 			Messages: []adapters.Message{userMsg("hi")}}, func(adapters.Event) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestReasoningStepsNativeOrExplicit(t *testing.T) {
 	agent := &adapters.Agent{ID: "a", Model: "new-1", SystemPrompt: "Be careful.", Reasoning: true, ReasoningEffort: "low",
 		ReasoningMinSteps: 2, ReasoningMaxSteps: 4}
 	call := func(model string) *adapters.Request {
-		if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Model: model,
+		if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Model: model,
 			Messages: []adapters.Message{userMsg("why")}}, func(adapters.Event) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func TestReasoningStepsNativeOrExplicit(t *testing.T) {
 	}
 	// Without step bounds a model that cannot reason still refuses.
 	agent.ReasoningMinSteps, agent.ReasoningMaxSteps = 0, 0
-	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, Model: "old-1",
+	_, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Model: "old-1",
 		Messages: []adapters.Message{userMsg("why")}}, func(adapters.Event) error { return nil })
 	wantError(t, err, adapters.KindInvalidRequest, "unsupported_reasoning", "reasoning")
 	if got := models.ReasoningStepsInstruction(3, 3); !strings.Contains(got, "exactly 3 numbered steps") {
@@ -189,12 +189,12 @@ func TestResumeKeepsReasoningAndToolOrder(t *testing.T) {
 		callTool(adapters.ToolCall{ID: "c1", Name: "alpha", Arguments: `{}`}), reply("done")}}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Tools: reg, PausedRunTTL: time.Hour})
 	agent := &adapters.Agent{ID: "a", Model: "m", Tools: []string{"K"}, Reasoning: true}
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent,
 		Messages: []adapters.Message{userMsg("go")}}, func(adapters.Event) error { return nil })
 	if err != nil || res.Status != toolloop.StatusPaused {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if _, err := rt.Resume(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent}, res.RunID,
+	if _, err := rt.Resume(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent}, res.RunID,
 		[]toolloop.Decision{{ToolCallID: "c1", Confirmed: true}}, func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}

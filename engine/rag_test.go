@@ -15,6 +15,7 @@ import (
 	"github.com/agentgate/agentgate/engine/knowledge"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
 )
@@ -105,11 +106,11 @@ func TestDocumentsAPI(t *testing.T) {
 		{knowledge.DocumentInput{Source: "kb", ID: strings.Repeat("i", 200), Text: "x"}, adapters.KindInvalidRequest, "id", "invalid_document"},
 		{knowledge.DocumentInput{Source: "kb", Text: "x", EmbeddingModel: "nope"}, adapters.KindNotFound, "embedding_model", "model_not_found"},
 	} {
-		_, err := rt.Knowledge().AddDocument(ctx, tenantA, tc.in)
+		_, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantA, Dialect: "test"}, tc.in)
 		wantError(t, err, tc.kind, tc.code, tc.param)
 	}
 
-	d, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"})
+	d, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantA, Dialect: "test"}, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestDocumentsAPI(t *testing.T) {
 	}
 
 	// Replacing by id keeps the creation time.
-	d2, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{ID: d.ID, Source: "handbook", Title: "v2", Text: "Only this now."})
+	d2, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantA, Dialect: "test"}, knowledge.DocumentInput{ID: d.ID, Source: "handbook", Title: "v2", Text: "Only this now."})
 	if err != nil || d2.Chunks != 1 || !d2.Created.Equal(d.Created) || d2.Title != "v2" || d2.Format != state.FormatText {
 		t.Errorf("replaced = %+v, %v", d2, err)
 	}
@@ -180,12 +181,12 @@ func TestRAGKeywordRetrieval(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: &fakeProvider{}}
 	rt, _ := ragRuntime(t, prov, knowledge.RAGConfig{})
 	ctx := context.Background()
-	if _, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"}); err != nil {
+	if _, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantA, Dialect: "test"}, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"}); err != nil {
 		t.Fatal(err)
 	}
 	refunds := chunkOf(t, rt, tenantA, "handbook", "Refunds are issued")
 	prov.Script = [][]adapters.Event{reply("You have 30 days [" + refunds + "].")}
-	res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook", "missing"}, TopK: 2}),
+	res, err := rt.Run(ctx, nil, &adapters.Call{Principal: tenantA, Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook", "missing"}, TopK: 2}),
 		Messages: []adapters.Message{userMsg("How long do I have to get a refund?")}}, (&collect{}).emit)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +216,7 @@ func TestRAGKeywordRetrieval(t *testing.T) {
 	// A message sharing no word with the knowledge retrieves nothing and
 	// leaves the prompt alone.
 	prov.Script = [][]adapters.Event{reply("Hi!")}
-	res, err = rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook"}}),
+	res, err = rt.Run(ctx, nil, &adapters.Call{Principal: tenantA, Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook"}}),
 		Messages: []adapters.Message{userMsg("zebra quokka")}}, (&collect{}).emit)
 	if err != nil || len(res.Sources) != 0 || prov.LastRequest(t).System != "You are Acme's helper." {
 		t.Errorf("unrelated message: sources %+v, system %q, %v", res.Sources, prov.LastRequest(t).System, err)
@@ -226,7 +227,7 @@ func TestRAGEmbeddingRetrieval(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: &fakeProvider{}}
 	rt, store := ragRuntime(t, prov, knowledge.RAGConfig{EmbeddingModel: "emb"})
 	ctx := context.Background()
-	d, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown", Dialect: "test"})
+	d, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantA, Dialect: "test"}, knowledge.DocumentInput{Source: "handbook", Text: handbook, Format: "markdown"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestRAGEmbeddingRetrieval(t *testing.T) {
 	prov.Script = [][]adapters.Event{reply("Two business days [" + shipping + "].")}
 	call := &adapters.Call{Principal: tenantA, Dialect: "test", Agent: knowledgeAgent(adapters.Knowledge{Sources: []string{"handbook"}, TopK: 1}),
 		Messages: []adapters.Message{userMsg("When do orders ship?")}}
-	res, err := rt.Run(ctx, call, (&collect{}).emit)
+	res, err := rt.Run(ctx, nil, call, (&collect{}).emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestRAGEmbeddingRetrieval(t *testing.T) {
 	prov.mu.Lock()
 	prov.err = errors.New("embedder down")
 	prov.mu.Unlock()
-	res, err = rt.Run(ctx, call, (&collect{}).emit)
+	res, err = rt.Run(ctx, nil, call, (&collect{}).emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,14 +310,14 @@ func TestRAGIndexFreshness(t *testing.T) {
 	if got := search("walrus"); len(got) != 0 {
 		t.Fatalf("empty source: %v", got)
 	}
-	d, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{ID: "doc_w", Source: "kb", Text: "The walrus lives in the Arctic."})
+	d, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantA, Dialect: "test"}, knowledge.DocumentInput{ID: "doc_w", Source: "kb", Text: "The walrus lives in the Arctic."})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := search("walrus"); len(got) != 1 || got[0] != d.ID {
 		t.Fatalf("after add: %v", got)
 	}
-	if _, err := rt.Knowledge().AddDocument(ctx, tenantA, knowledge.DocumentInput{ID: "doc_w", Source: "kb", Text: "Penguins live in the Antarctic."}); err != nil {
+	if _, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantA, Dialect: "test"}, knowledge.DocumentInput{ID: "doc_w", Source: "kb", Text: "Penguins live in the Antarctic."}); err != nil {
 		t.Fatal(err)
 	}
 	if got := search("walrus"); len(got) != 0 {
@@ -332,7 +333,7 @@ func TestRAGIndexFreshness(t *testing.T) {
 		t.Errorf("after delete: %v", got)
 	}
 	// Another tenant's source of the same name is another source.
-	if _, err := rt.Knowledge().AddDocument(ctx, tenantB, knowledge.DocumentInput{Source: "kb", Text: "Penguins of tenant B."}); err != nil {
+	if _, err := rt.Knowledge().AddDocument(ctx, &exchange.Exchange{Principal: tenantB, Dialect: "test"}, knowledge.DocumentInput{Source: "kb", Text: "Penguins of tenant B."}); err != nil {
 		t.Fatal(err)
 	}
 	if got := search("penguin"); len(got) != 0 {
@@ -475,7 +476,7 @@ func TestRAGSharesMemoryEmbeddingModel(t *testing.T) {
 	prov := &fakeEmbedder{fakeProvider: newFake(reply("ok")...)}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov, "other": newFake()},
 		Routes: []models.Route{{Pattern: "emb", Provider: "p"}}, Memory: memory.Options{EmbeddingModel: "emb"}})
-	d, err := rt.Knowledge().AddDocument(context.Background(), tenantA, knowledge.DocumentInput{Source: "kb", Text: "Walruses are large."})
+	d, err := rt.Knowledge().AddDocument(context.Background(), &exchange.Exchange{Principal: tenantA, Dialect: "test"}, knowledge.DocumentInput{Source: "kb", Text: "Walruses are large."})
 	if err != nil {
 		t.Fatal(err)
 	}

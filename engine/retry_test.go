@@ -96,7 +96,7 @@ func TestRetryDeadline(t *testing.T) {
 				Sleep:     clock.sleep,
 			})
 			agent := &adapters.Agent{ID: "agent-1", Model: "gpt-primary", Fallbacks: []string{"gpt-fallback"}}
-			res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent,
+			res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent,
 				Messages: []adapters.Message{userMsg("hi")}}, func(adapters.Event) error { return nil })
 			if primary.calls != tt.primary || fallback.calls != tt.fallback {
 				t.Errorf("calls: primary %d, fallback %d; want %d, %d", primary.calls, fallback.calls, tt.primary, tt.fallback)

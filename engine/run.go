@@ -8,6 +8,7 @@ import (
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -23,30 +24,37 @@ import (
 // An agent with an orchestration pattern runs its sub-agents as the
 // pattern says (Orchestrate, orchestrate.go).
 //
+// x is the request's exchange, which every model call of the run is
+// accounted to. The run admits x's request (Exchange.Admit) once its
+// prompt is known (the agent's system prompt, the session's history, the
+// client's messages, the tools offered) and before its first model call:
+// a refusal is returned before anything else happens.
+//
 // When the request is traced, the run is a span of its own
 // ("invoke_agent {agent}", tracing.go) with its model calls, tools,
 // memory recall, retrieval and sub-agents below it.
-func (e *Engine) Run(ctx context.Context, call *adapters.Call, emit adapters.Emit) (res *toolloop.Result, err error) {
+func (e *Engine) Run(ctx context.Context, x *exchange.Exchange, call *adapters.Call, emit adapters.Emit) (res *toolloop.Result, err error) {
 	ctx, span := startRun(ctx, call)
 	defer func() { endRun(ctx, span, res, err) }()
 	if call.Agent.Orchestrates() {
-		return e.Orchestrate(ctx, call, emit)
+		return e.Orchestrate(ctx, x, call, emit)
 	}
-	return e.run(ctx, call, emit, nil)
+	return e.run(ctx, x, call, emit, nil)
 }
 
 // Resume commits a paused run (toolloop.Loop.Resume): confirmed calls
 // run, rejected ones are reported to the model as declined, and the run
-// continues to its end.
-func (e *Engine) Resume(ctx context.Context, call *adapters.Call, runID string, decisions []toolloop.Decision, emit adapters.Emit) (res *toolloop.Result, err error) {
+// continues to its end. It admits x's request before the run is claimed
+// (toolloop.Loop.Resume).
+func (e *Engine) Resume(ctx context.Context, x *exchange.Exchange, call *adapters.Call, runID string, decisions []toolloop.Decision, emit adapters.Emit) (res *toolloop.Result, err error) {
 	ctx, span := startRun(ctx, call)
 	defer func() { endRun(ctx, span, res, err) }()
-	return e.loop.Resume(ctx, call, runID, decisions, emit)
+	return e.loop.Resume(ctx, x, call, runID, decisions, emit)
 }
 
 // run is Run for one agent's own tool loop; extra are tools the run
 // offers besides the operator's (an orchestrator's sub-agents).
-func (e *Engine) run(ctx context.Context, call *adapters.Call, emit adapters.Emit, extra map[string]*tools.Method) (*toolloop.Result, error) {
+func (e *Engine) run(ctx context.Context, x *exchange.Exchange, call *adapters.Call, emit adapters.Emit, extra map[string]*tools.Method) (*toolloop.Result, error) {
 	start := e.now()
 	agent := call.Agent
 	if !agent.Active() {
@@ -71,15 +79,20 @@ func (e *Engine) run(ctx context.Context, call *adapters.Call, emit adapters.Emi
 		methods[n] = m
 	}
 	req.Tools = toolloop.AppendTools(req.Tools, methods)
+	// Admission, before knowledge and memory (whose lookups may call an
+	// embedding model) and the run's first model call.
+	if err := x.Admit(ctx, models.EstimateCall(call, req)); err != nil {
+		return nil, err
+	}
 	runID := call.RunID
 	if runID == "" {
 		runID = adapters.NewID("run-")
 	}
-	sources, err := e.augmentRequest(ctx, call, req, runID)
+	sources, err := e.augmentRequest(ctx, x, call, req, runID)
 	if err != nil {
 		return nil, err
 	}
-	st := toolloop.NewState(call, req, methods, &toolloop.Result{RunID: runID, SessionID: call.SessionID, Sources: sources},
+	st := toolloop.NewState(x, call, req, methods, &toolloop.Result{RunID: runID, SessionID: call.SessionID, Sources: sources},
 		append([]adapters.Message(nil), call.Messages...), emit)
 	mem := e.recallMemory(ctx, st)
 	err = e.loop.Run(ctx, st)
@@ -123,8 +136,8 @@ func (e *Engine) buildRequest(ctx context.Context, call *adapters.Call) (*adapte
 // configuration contributes beyond its prompt: the knowledge section
 // (the chunks retrieved for the caller's last message, which it returns)
 // and the output schema's instruction.
-func (e *Engine) augmentRequest(ctx context.Context, call *adapters.Call, req *adapters.Request, runID string) ([]adapters.Source, error) {
-	section, sources, err := e.knowledge.Retrieve(ctx, call, runID)
+func (e *Engine) augmentRequest(ctx context.Context, x *exchange.Exchange, call *adapters.Call, req *adapters.Request, runID string) ([]adapters.Source, error) {
+	section, sources, err := e.knowledge.Retrieve(ctx, x, call, runID)
 	if err != nil {
 		return nil, err
 	}

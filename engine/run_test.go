@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
@@ -162,7 +163,7 @@ func TestRunBuildsRequest(t *testing.T) {
 			}
 			call := tc.call
 			call.Principal, call.Agent = tenantA, &agent
-			res, err := rt.Run(context.Background(), &call, func(adapters.Event) error { return nil })
+			res, err := rt.Run(context.Background(), nil, &call, func(adapters.Event) error { return nil })
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -216,7 +217,7 @@ func TestRunReasoning(t *testing.T) {
 			agent := &adapters.Agent{ID: "thinker", Model: "m", Reasoning: tc.agentOn, ReasoningEffort: tc.agentEffort}
 			call := &adapters.Call{Principal: tenantA, Agent: agent, Reasoning: tc.callOn, ReasoningEffort: tc.callEffort,
 				Messages: []adapters.Message{userMsg("think")}}
-			if _, err := rt.Run(context.Background(), call, func(adapters.Event) error { return nil }); err != nil {
+			if _, err := rt.Run(context.Background(), nil, call, func(adapters.Event) error { return nil }); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 			got := prov.LastRequest(t).Reasoning
@@ -256,9 +257,9 @@ func TestRunRejects(t *testing.T) {
 			})
 			agent := tc.agent
 			agent.ID = "agent-1"
-			ctx, meter := models.WithMeter(context.Background())
+			ctx, meter := context.Background(), &exchange.Exchange{Principal: tenantA}
 			var c collect
-			res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: &agent, Model: tc.model,
+			res, err := rt.Run(ctx, meter, &adapters.Call{Principal: tenantA, Agent: &agent, Model: tc.model,
 				Messages: []adapters.Message{userMsg("hi")}}, c.emit)
 			if err == nil {
 				t.Fatalf("Run = %+v, nil; want error", res)
@@ -270,7 +271,7 @@ func TestRunRejects(t *testing.T) {
 			if len(c.events) != 0 {
 				t.Errorf("emitted %v, want nothing", c.types())
 			}
-			if s := meter.Snapshot(); s.Calls != 0 {
+			if s := meter.Totals(); s.Calls != 0 {
 				t.Errorf("meter counted %d calls, want 0", s.Calls)
 			}
 			if recs := usageOf(t, rt, tenantA.Tenant); len(recs) != 0 {
@@ -303,9 +304,9 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 	}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Prices: prices})
 	agent := &adapters.Agent{ID: "agent-1", Model: "gpt-4o"}
-	ctx, meter := models.WithMeter(context.Background())
+	ctx, meter := context.Background(), &exchange.Exchange{Principal: tenantA}
 	var c collect
-	res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Dialect: "openai", Agent: agent, SessionID: "sess-1",
+	res, err := rt.Run(ctx, meter, &adapters.Call{Principal: tenantA, Dialect: "openai", Agent: agent, SessionID: "sess-1",
 		Messages: []adapters.Message{userMsg("hi")}}, c.emit)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -333,12 +334,12 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 		t.Errorf("toolloop.Result = %+v\nwant %+v", *res, want)
 	}
 
-	snap := meter.Snapshot()
+	snap := meter.Totals()
 	// The dated snapshot the upstream reported has no price of its own:
 	// the call is priced as the gpt-4o it was asked as (default table:
 	// $2.50 input, $1.25 cached, $10 output per million tokens), reasoning
 	// inside output: 7 × 2.5 + 3 × 1.25 + 5 × 10 = 71.25 µ$, rounded.
-	wantSnap := models.MeterSnapshot{AgentID: "agent-1", Model: "gpt-4o-2024-08-06", Provider: "p", Usage: want.Usage, Cost: 71, Calls: 1}
+	wantSnap := exchange.Totals{AgentID: "agent-1", Model: "gpt-4o-2024-08-06", Provider: "p", Usage: want.Usage, Cost: 71, Calls: 1}
 	if !reflect.DeepEqual(snap, wantSnap) {
 		t.Errorf("meter = %+v, want %+v", snap, wantSnap)
 	}
@@ -364,7 +365,7 @@ func TestRunModelWithoutStartModel(t *testing.T) {
 		Providers: map[string]adapters.Provider{"openai": prov, "other": newFake()},
 		Routes:    []models.Route{{Pattern: "openai/*", Provider: "openai"}},
 	})
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA,
 		Agent: &adapters.Agent{ID: "a", Model: "openai/gpt-4o"}}, func(adapters.Event) error { return nil })
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -384,7 +385,7 @@ func TestRunSumsUsageEvents(t *testing.T) {
 	)
 	rt, _ := singleRuntime(t, prov)
 	var c collect
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}}, c.emit)
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}}, c.emit)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -432,8 +433,8 @@ func TestRunEstimatesMissingUsage(t *testing.T) {
 			prov := newFake(tc.events...)
 			rt, _ := singleRuntime(t, prov)
 			var c collect
-			ctx, meter := models.WithMeter(context.Background())
-			res, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m", SystemPrompt: "You help."},
+			ctx, meter := context.Background(), &exchange.Exchange{Principal: tenantA}
+			res, err := rt.Run(ctx, meter, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m", SystemPrompt: "You help."},
 				Messages: []adapters.Message{userMsg("What is the answer?")}}, c.emit)
 			if err != nil {
 				t.Fatalf("Run: %v", err)
@@ -468,7 +469,7 @@ func TestRunEstimatesMissingUsage(t *testing.T) {
 			if res.Usage != wantUsage {
 				t.Errorf("Result.Usage = %+v, want %+v", res.Usage, wantUsage)
 			}
-			if s := meter.Snapshot(); s.Usage != wantUsage {
+			if s := meter.Totals(); s.Usage != wantUsage {
 				t.Errorf("meter usage = %+v, want %+v", s.Usage, wantUsage)
 			}
 			recs := usageOf(t, rt, tenantA.Tenant)
@@ -581,7 +582,7 @@ func TestRunFailures(t *testing.T) {
 			prov := newFake(tc.events...)
 			prov.Err = tc.err
 			rt, store := singleRuntime(t, prov)
-			ctx, meter := models.WithMeter(context.Background())
+			ctx, meter := context.Background(), &exchange.Exchange{Principal: tenantA}
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			n := 0
@@ -597,7 +598,7 @@ func TestRunFailures(t *testing.T) {
 			}
 			call := &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}, SessionID: "sess-fail",
 				Messages: []adapters.Message{userMsg("Tell me something long.")}}
-			res, err := rt.Run(ctx, call, emit)
+			res, err := rt.Run(ctx, meter, call, emit)
 			if err == nil {
 				t.Fatalf("Run = %+v, nil; want error", res)
 			}
@@ -662,13 +663,16 @@ func TestRunFailures(t *testing.T) {
 				t.Errorf("record = %+v", r)
 			}
 
-			snap := meter.Snapshot()
-			wantErr := tc.wantStatus
-			if wantErr == "ok" {
-				wantErr = ""
+			snap := meter.Totals()
+			if snap.Calls != 1 || snap.Usage != want {
+				t.Errorf("exchange totals = %+v, want 1 call, usage %+v", snap, want)
 			}
-			if snap.Calls != 1 || snap.ErrCode != wantErr || snap.Usage != want {
-				t.Errorf("meter = %+v, want 1 call, err %q, usage %+v", snap, tc.wantStatus, want)
+			wantLast := tc.wantIs
+			if tc.wantStatus == "ok" {
+				wantLast = nil // the model call ended well; the client failed after it
+			}
+			if lastErr, closed := meter.LastCall(); !errors.Is(lastErr, wantLast) || closed != (tc.wantStatus == "client_closed") {
+				t.Errorf("exchange's last call = %v (client closed %v), want %v (%s)", lastErr, closed, wantLast, tc.wantStatus)
 			}
 
 			if _, err := store.GetSession(context.Background(), sessKey(tenantA, "a", "sess-fail")); !errors.Is(err, state.ErrNotFound) {
@@ -700,16 +704,16 @@ func TestRunMeterAccumulatesCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Prices: prices})
-	ctx, meter := models.WithMeter(context.Background())
+	ctx, meter := context.Background(), &exchange.Exchange{Principal: tenantA}
 	for _, id := range []string{"first", "second"} {
-		if _, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: id, Model: "m"}},
+		if _, err := rt.Run(ctx, meter, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: id, Model: "m"}},
 			func(adapters.Event) error { return nil }); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 	}
-	s := meter.Snapshot()
+	s := meter.Totals()
 	// The agent is the first call's; the model the last that answered.
-	want := models.MeterSnapshot{AgentID: "first", Model: "second-model", Provider: "p",
+	want := exchange.Totals{AgentID: "first", Model: "second-model", Provider: "p",
 		Usage: adapters.Usage{InputTokens: 7, OutputTokens: 3}, Cost: 3*1 + 1*2, Unpriced: 1, Calls: 2}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("meter = %+v, want %+v", s, want)
@@ -727,10 +731,10 @@ func TestRunMeterAccumulatesCalls(t *testing.T) {
 	}
 }
 
-func TestRunWithoutMeter(t *testing.T) {
+func TestRunWithoutExchange(t *testing.T) {
 	rt, _ := singleRuntime(t, newFake(reply("ok")...))
-	if _, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
+	if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m"}},
 		func(adapters.Event) error { return nil }); err != nil {
-		t.Fatalf("Run without a meter in its context: %v", err)
+		t.Fatalf("Run without an exchange: %v", err)
 	}
 }

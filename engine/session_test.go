@@ -21,7 +21,7 @@ func sessKey(p *adapters.Principal, agent, id string) state.SessionKey {
 // the test on error.
 func runTurn(t *testing.T, rt *Engine, p *adapters.Principal, agent *adapters.Agent, session, text string) *toolloop.Result {
 	t.Helper()
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: p, Agent: agent, SessionID: session,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: p, Agent: agent, SessionID: session,
 		Messages: []adapters.Message{userMsg(text)}}, func(adapters.Event) error { return nil })
 	if err != nil {
 		t.Fatalf("Run(%q): %v", text, err)
@@ -50,7 +50,7 @@ func TestSessionTurns(t *testing.T) {
 
 	// Turn 1 is stored before Done reaches the client.
 	var storedAtDone bool
-	_, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-1",
+	_, err := rt.Run(ctx, nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-1",
 		Messages: []adapters.Message{userMsg("hi")}}, func(ev adapters.Event) error {
 		if ev.Type == adapters.EventDone {
 			_, err := store.GetSession(ctx, sessKey(tenantA, "agent-1", "sess-1"))
@@ -209,7 +209,7 @@ func TestSessionNotStoredOnFailure(t *testing.T) {
 
 	// A new session whose first turn fails is not created.
 	prov.Err = &adapters.Error{Kind: adapters.KindUpstream, Message: "boom"}
-	if _, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-new",
+	if _, err := rt.Run(ctx, nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-new",
 		Messages: []adapters.Message{userMsg("hi")}}, func(adapters.Event) error { return nil }); err == nil {
 		t.Fatal("Run succeeded, want the provider's error")
 	}
@@ -225,7 +225,7 @@ func TestSessionNotStoredOnFailure(t *testing.T) {
 		{Type: adapters.EventDelta, Text: "half an ans"},
 		{Type: adapters.EventError, Err: &adapters.Error{Kind: adapters.KindUpstream, Message: "cut"}},
 	})
-	if _, err := rt.Run(ctx, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-old",
+	if _, err := rt.Run(ctx, nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess-old",
 		Messages: []adapters.Message{userMsg("two")}}, func(adapters.Event) error { return nil }); err == nil {
 		t.Fatal("Run succeeded, want the provider's error")
 	}
@@ -258,7 +258,7 @@ func TestCallHistory(t *testing.T) {
 	rt, store := singleRuntime(t, prov)
 	agent := &adapters.Agent{ID: "agent-1", Model: "m"}
 	history := []adapters.Message{userMsg("I live in Paris."), adapters.TextMessage(adapters.RoleAssistant, "Noted.")}
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, History: history,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, History: history,
 		Messages: []adapters.Message{userMsg("Where do I live?")}}, func(adapters.Event) error { return nil })
 	if err != nil {
 		t.Fatal(err)

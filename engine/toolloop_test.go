@@ -81,7 +81,7 @@ func TestToolLoopRunsToolsAndFeedsResultsBack(t *testing.T) {
 	rt, store := toolRuntime(t, prov, &toolKit{}, nil)
 	agent := &adapters.Agent{ID: "a", Model: "m", Tools: []string{"builtin", "Broken"}}
 	var c collect
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s1",
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s1",
 		Messages: []adapters.Message{userMsg("compute")}}, c.emit)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestToolCallDeltasReachTheClient(t *testing.T) {
 	prov := &fakeProvider{Script: [][]adapters.Event{first, second}}
 	rt, _ := toolRuntime(t, prov, &toolKit{}, nil)
 	var c collect
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m", Tools: []string{"builtin"}},
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "a", Model: "m", Tools: []string{"builtin"}},
 		ClientTools: []adapters.Tool{{Name: "lookup"}}, Messages: []adapters.Message{userMsg("go")}}, c.emit)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestToolLoopRunsIndependentCallsConcurrently(t *testing.T) {
 	prov := &fakeProvider{Script: [][]adapters.Event{
 		callTool(adapters.ToolCall{ID: "1", Name: "a"}, adapters.ToolCall{ID: "2", Name: "b"}), reply("done")}}
 	rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, Tools: reg})
-	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "x", Model: "m", Tools: []string{"K"}}},
+	_, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: &adapters.Agent{ID: "x", Model: "m", Tools: []string{"K"}}},
 		func(adapters.Event) error { return nil })
 	if err != nil || peak.Load() != 2 {
 		t.Fatalf("peak concurrency %d, err %v", peak.Load(), err)
@@ -198,7 +198,7 @@ func TestToolLoopStopsAtMaxIterations(t *testing.T) {
 	prov := &fakeProvider{Script: [][]adapters.Event{callTool(adapters.ToolCall{ID: "c", Name: "current_time"})}}
 	rt, _ := toolRuntime(t, prov, &toolKit{}, nil)
 	var c collect
-	res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, MaxIterations: 3,
+	res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, MaxIterations: 3,
 		Agent: &adapters.Agent{ID: "a", Model: "m", Tools: []string{"current_time"}}}, c.emit)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestToolLoopStopsAtMaxIterations(t *testing.T) {
 
 func TestRequestToolsMustBeDeclared(t *testing.T) {
 	rt, _ := toolRuntime(t, newFake(reply("x")...), &toolKit{}, nil)
-	_, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Tools: []string{"http://evil.example"},
+	_, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Tools: []string{"http://evil.example"},
 		Agent: &adapters.Agent{ID: "a", Model: "m"}}, func(adapters.Event) error { return nil })
 	wantError(t, err, adapters.KindInvalidRequest, "unknown_tool", "tools")
 }
@@ -227,7 +227,7 @@ func TestPausedRunCommit(t *testing.T) {
 		kit := &toolKit{}
 		rt, _ := toolRuntime(t, prov, kit, &clock)
 		var c collect
-		res, err := rt.Run(context.Background(), &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess",
+		res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "sess",
 			Dialect: "agentsv2", Messages: []adapters.Message{userMsg("reset my password")}}, c.emit)
 		if err != nil {
 			t.Fatal(err)
@@ -247,7 +247,7 @@ func TestPausedRunCommit(t *testing.T) {
 	}
 	commit := func(rt *Engine, p *adapters.Principal, runID string, ds ...toolloop.Decision) (*toolloop.Result, []adapters.Event, error) {
 		var c collect
-		res, err := rt.Resume(context.Background(), &adapters.Call{Principal: p, Agent: agent, Dialect: "agentsv2"}, runID, ds, c.emit)
+		res, err := rt.Resume(context.Background(), nil, &adapters.Call{Principal: p, Agent: agent, Dialect: "agentsv2"}, runID, ds, c.emit)
 		return res, c.events, err
 	}
 

@@ -19,12 +19,10 @@ import (
 	"github.com/agentgate/agentgate/internal/tracing"
 )
 
-// describedProvider is a provider that tells traces what it is, as the
-// gateway's providers do.
-type describedProvider struct{ *fakeProvider }
-
-func (describedProvider) TraceAttributes() []attribute.KeyValue {
-	return []attribute.KeyValue{tracing.ProviderKey.String("openai"), tracing.ServerAddressKey.String("upstream.test")}
+// providerTraceAttributes say what provider instance "p" is, as the
+// gateway's configuration does.
+var providerTraceAttributes = map[string][]attribute.KeyValue{
+	"p": {tracing.ProviderKey.String("openai"), tracing.ServerAddressKey.String("upstream.test")},
 }
 
 // spanTree indexes exported spans by id.
@@ -106,7 +104,7 @@ func TestRunSpans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": describedProvider{prov}}, Tools: reg,
+		rt, _ := newTestRuntime(t, Config{Providers: map[string]adapters.Provider{"p": prov}, ProviderTraceAttributes: providerTraceAttributes, Tools: reg,
 			Retry: models.RetryPolicy{Backoff: time.Millisecond, MaxBackoff: time.Millisecond},
 			Sleep: func(context.Context, time.Duration) error { return nil }})
 
@@ -117,7 +115,7 @@ func TestRunSpans(t *testing.T) {
 		call := &adapters.Call{Principal: tenantA, SessionID: "s1",
 			Agent:    &adapters.Agent{ID: "helper", Name: "Helper", Model: "m", Tools: []string{"lookup"}, SystemPrompt: "SYSTEM-MARKER"},
 			Messages: []adapters.Message{userMsg("Find PROMPT-MARKER")}}
-		if _, err := rt.Run(ctx, call, func(adapters.Event) error { return nil }); err != nil {
+		if _, err := rt.Run(ctx, nil, call, func(adapters.Event) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		root.End()
@@ -209,7 +207,7 @@ func TestSubAgentSpans(t *testing.T) {
 		&adapters.Agent{ID: "alpha", Name: "Alpha", SystemPrompt: "Alpha prompt", Project: "proj"},
 		&adapters.Agent{ID: "beta", Name: "Beta", SystemPrompt: "Beta prompt"})
 	ctx, root := tp.Tracer("caddy").Start(context.Background(), "request")
-	if _, err := rt.Run(ctx, subAgentCall(parent, "plan a trip"), func(adapters.Event) error { return nil }); err != nil {
+	if _, err := rt.Run(ctx, nil, subAgentCall(parent, "plan a trip"), func(adapters.Event) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	root.End()

@@ -1,8 +1,17 @@
 // Package dialects is the frame every inbound API dialect plugs into: a
 // dialect is a set of routes and an error shape, registered by name, and
-// built over the agent runtime. The Caddy handler mounts the routes,
-// authenticates callers and admits requests before a dialect sees them, so
-// dialect code holds none of that.
+// built over the engine. The Caddy handler mounts the routes,
+// authenticates callers and hands each request's exchange (package
+// exchange) to the route's handler, so dialect code holds none of that.
+//
+// A handler decodes its request's body once, into a canonical call, and
+// passes the call with the exchange to the engine, which admits the
+// request against its key's limits with the cost the call is estimated
+// at (exchange.Exchange.Admit), once it knows the call's agent, model and
+// prompt and before the first model call. Routes that call no model are
+// admitted by the frame before their handler runs (their request limits
+// only). A request refused by its own bad input is answered before
+// admission and takes nothing from its limits.
 package dialects
 
 import (
@@ -13,7 +22,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine"
-	"github.com/tidwall/gjson"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Dialect is one inbound API.
@@ -24,19 +33,22 @@ type Dialect interface {
 	WriteError(w http.ResponseWriter, err *adapters.Error)
 }
 
-// HandlerFunc serves one route for an authenticated caller. It returns an
-// error only if it has written nothing; the frame then answers with the
-// dialect's error shape. Once a handler has started a response (a stream),
-// it reports failures in that response itself.
-type HandlerFunc func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error
+// HandlerFunc serves one route for the request of exchange x, whose
+// caller (x.Principal) is authenticated. It returns an error only if it
+// has written nothing; the frame then answers with the dialect's error
+// shape. Once a handler has started a response (a stream), it reports
+// failures in that response itself.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error
 
 // Route is one endpoint: a net/http ServeMux pattern ("POST /v1/chat",
 // "GET /v2/agents/{id}") and its handler.
 type Route struct {
 	Pattern string
 	Handler HandlerFunc
-	// CallsModel marks routes that invoke a model: token rate limits and
-	// monthly quotas apply to them (request limits apply to every route).
+	// CallsModel marks routes that invoke a model: the engine admits their
+	// requests once it has their decoded call, and token rate limits and
+	// monthly quotas apply to them. The frame admits the requests of
+	// other routes before their handler runs, with request limits only.
 	CallsModel bool
 	// When, if set, restricts the route to the requests it accepts, so
 	// two dialects can serve one pattern: GET /v1/models is Anthropic's
@@ -47,35 +59,6 @@ type Route struct {
 	// authentication, on every request to the pattern: keep it a header
 	// lookup.
 	When func(*http.Request) bool
-	// Target, on a route that calls a model, names what a request calls,
-	// read before the dialect decodes it, so that admission can price the
-	// request's estimate for the key's budgets. body is the request's
-	// JSON body (nil when it has none, or is not JSON). Without a Target,
-	// or with an empty one, the model is not known until the request runs.
-	Target func(r *http.Request, body []byte) Target
-}
-
-// Target is what a request calls, as its route reads it before decoding.
-type Target struct {
-	// Name is the agent (by id or name) the request addresses or,
-	// failing that, a routed model it calls directly (as ResolveModel
-	// finds it).
-	Name string
-	// Model, when set, is the model the request asks the agent to call
-	// instead of its own.
-	Model string
-}
-
-// TargetField is a Target read from the JSON body's field (a gjson
-// path): "model", "agent_id".
-func TargetField(field string) func(*http.Request, []byte) Target {
-	return func(_ *http.Request, body []byte) Target { return Target{Name: gjson.GetBytes(body, field).Str} }
-}
-
-// TargetPath is a Target read from the route pattern's wildcard: the
-// agent of /v2/agents/{id}/chat.
-func TargetPath(wildcard string) func(*http.Request, []byte) Target {
-	return func(r *http.Request, _ []byte) Target { return Target{Name: r.PathValue(wildcard)} }
 }
 
 // HasHeader is a When that accepts requests carrying header name.

@@ -33,31 +33,23 @@ func WriteRawJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// BufferedBody is a request body already read in full (by admission,
-// which estimates tokens from it), so ReadBody need not copy it again.
-type BufferedBody struct {
-	*bytes.Reader
-	data []byte
-}
-
-// NewBufferedBody wraps a complete body.
-func NewBufferedBody(data []byte) *BufferedBody {
-	return &BufferedBody{Reader: bytes.NewReader(data), data: data}
-}
-
-// Close implements io.Closer.
-func (*BufferedBody) Close() error { return nil }
-
-// ReadBody reads r's body up to limit bytes; a larger body is a 413.
+// ReadBody reads r's body up to limit bytes; a larger body is a 413. It
+// is the one read of a request's body: the dialect decodes what it reads,
+// and admission estimates from the decoded call, not from the bytes.
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = 8 << 20
 	}
-	if bb, ok := r.Body.(*BufferedBody); ok && int64(len(bb.data)) <= limit {
-		return bb.data, nil
-	}
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
+	}
+	if r.ContentLength >= 0 {
+		// The server delivers exactly ContentLength bytes: one allocation.
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, BodyError(err)
+		}
+		return body, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {

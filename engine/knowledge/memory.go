@@ -9,6 +9,8 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/state"
 )
 
 // Long-term memory (package memory) in a run: recall before the first
@@ -22,6 +24,26 @@ import (
 // Memory is the long-term memory, for dialects that let clients list,
 // add and clear what agents remember.
 func (kn *Knowledge) Memory() *memory.Manager { return kn.memory }
+
+// AddMemories adds items to agent's memory for the request of exchange x
+// (memory.Manager.Add), which it admits first: the items' tokens at the
+// embedding model's prices, as memory embeds them (accounted by their
+// usage records, as memory's own calls are); as a request that calls no
+// model when the agent's memories are not embedded.
+func (kn *Knowledge) AddMemories(ctx context.Context, x *exchange.Exchange, agent *adapters.Agent, items []memory.NewItem) ([]*state.Memory, error) {
+	var est exchange.Estimate
+	if model := kn.memory.EmbeddingModel(agent); model != "" {
+		texts := make([]string, len(items))
+		for i := range items {
+			texts[i] = items[i].Content
+		}
+		est = models.EstimateEmbedding(model, texts)
+	}
+	if err := x.Admit(ctx, est); err != nil {
+		return nil, err
+	}
+	return kn.memory.Add(ctx, x.Principal, agent, items)
+}
 
 // Recollection is what a run's recall found: the system prompt section
 // and the items' ids, and what its write-back needs.
@@ -83,7 +105,8 @@ func lastUserText(msgs []adapters.Message) string {
 }
 
 // memoryModels routes memory's model calls through Models, accounted as
-// calls of dialect "memory" outside the request's meter.
+// calls of dialect "memory" by their usage records only: no request's
+// exchange counts them.
 type memoryModels struct{ m *models.Models }
 
 func account(c memory.CallInfo) models.Account {
@@ -92,7 +115,7 @@ func account(c memory.CallInfo) models.Account {
 
 // Embed implements memory.Models.
 func (mm memoryModels) Embed(ctx context.Context, c memory.CallInfo, model string, inputs []string) ([][]float32, error) {
-	vecs, _, err := mm.m.Embed(ctx, &models.Embedding{Account: account(c), Model: model, Inputs: inputs, Unmetered: true})
+	vecs, _, err := mm.m.Embed(ctx, &models.Embedding{Account: account(c), Model: model, Inputs: inputs})
 	return vecs, err
 }
 
@@ -103,5 +126,5 @@ func (mm memoryModels) Complete(ctx context.Context, c memory.CallInfo, req *ada
 	if req.Model == c.Agent.Model {
 		pinned = c.Agent.Provider
 	}
-	return mm.m.CompleteText(ctx, &models.TextCall{Account: account(c), Request: req, Provider: pinned, Unmetered: true})
+	return mm.m.CompleteText(ctx, &models.TextCall{Account: account(c), Request: req, Provider: pinned})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/knowledge/rag"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -77,8 +78,6 @@ type DocumentInput struct {
 	// of the configured one (it must be one the caller's tier may call).
 	EmbeddingModel string
 	Metadata       map[string]string
-	// Dialect names the API the document came through, for usage records.
-	Dialect string
 }
 
 // ragState is the knowledge retrieval of a Knowledge: its settings and the
@@ -229,8 +228,12 @@ func nameProblem(s string) string {
 // into chunks, embedded (with in.EmbeddingModel, else the configured
 // model, else not at all) and stored; agents attaching the source
 // retrieve from it from the next call on. A document with in.ID replaces
-// the tenant's document of that id.
-func (k *Knowledge) AddDocument(ctx context.Context, p *adapters.Principal, in DocumentInput) (*state.Document, error) {
+// the tenant's document of that id. It is added for the request of
+// exchange x, whose caller's tenant owns it, and which it admits once
+// the document is cut (the chunks' tokens at the embedding model's
+// prices; as a request that calls no model when it is not embedded).
+func (k *Knowledge) AddDocument(ctx context.Context, x *exchange.Exchange, in DocumentInput) (*state.Document, error) {
+	p := x.Principal
 	if err := checkName("source", in.Source); err != nil {
 		return nil, err
 	}
@@ -274,6 +277,17 @@ func (k *Knowledge) AddDocument(ctx context.Context, p *adapters.Principal, in D
 			title = title[:i]
 		}
 	}
+	var est exchange.Estimate
+	if model != "" {
+		texts := make([]string, len(pieces))
+		for i, pc := range pieces {
+			texts[i] = pc.Text
+		}
+		est = models.EstimateEmbedding(model, texts)
+	}
+	if err := x.Admit(ctx, est); err != nil {
+		return nil, err
+	}
 	now := k.now()
 	id := in.ID
 	created := now
@@ -297,8 +311,8 @@ func (k *Knowledge) AddDocument(ctx context.Context, p *adapters.Principal, in D
 			for i := range batch {
 				inputs[i] = indexText(batch[i].Title, batch[i].Heading, batch[i].Text)
 			}
-			vecs, _, err := k.models.Embed(ctx, &models.Embedding{Account: models.Account{Principal: p, Dialect: in.Dialect},
-				Model: model, Inputs: inputs})
+			vecs, _, err := k.models.Embed(ctx, &models.Embedding{Account: models.Account{Principal: p, Dialect: x.Dialect},
+				X: x, Model: model, Inputs: inputs})
 			if err != nil {
 				return nil, err
 			}
@@ -384,16 +398,18 @@ func (kn *Knowledge) Sources(ctx context.Context, p *adapters.Principal) ([]stat
 }
 
 // Search returns the chunks of p's tenant's sources k names that best
-// match query, best first, as a run would retrieve them.
+// match query, best first, as a run would retrieve them; outside any
+// request (the query's embedding is accounted by its usage record only).
 func (kn *Knowledge) Search(ctx context.Context, p *adapters.Principal, dialect string, k *adapters.Knowledge, query string) ([]adapters.Source, error) {
-	return kn.retrieve(ctx, p, dialect, "", "", k, query)
+	return kn.retrieve(ctx, nil, p, dialect, "", "", k, query)
 }
 
 // retrieve ranks the chunks of k's sources for query. The query is
 // embedded with k's model, else the model most of the sources' chunks
 // were embedded with; when embedding fails, retrieval falls back to
-// keywords rather than failing the run.
-func (kn *Knowledge) retrieve(ctx context.Context, p *adapters.Principal, dialect, agentID, runID string, k *adapters.Knowledge, query string) ([]adapters.Source, error) {
+// keywords rather than failing the run. The embedding is accounted to
+// x's request.
+func (kn *Knowledge) retrieve(ctx context.Context, x *exchange.Exchange, p *adapters.Principal, dialect, agentID, runID string, k *adapters.Knowledge, query string) ([]adapters.Source, error) {
 	topK := k.TopK
 	if topK <= 0 {
 		topK = kn.rag.cfg.TopK
@@ -433,7 +449,7 @@ func (kn *Knowledge) retrieve(ctx context.Context, p *adapters.Principal, dialec
 	if model != "" {
 		ectx, cancel := context.WithTimeout(ctx, kn.rag.cfg.EmbedTimeout)
 		vecs, _, err := kn.models.Embed(ectx, &models.Embedding{Account: models.Account{Principal: p, Dialect: dialect, AgentID: agentID,
-			ParentID: runID}, Model: model, Inputs: []string{query}})
+			ParentID: runID}, X: x, Model: model, Inputs: []string{query}})
 		cancel()
 		switch {
 		case err != nil:
@@ -491,8 +507,9 @@ func (kn *Knowledge) retrieve(ctx context.Context, p *adapters.Principal, dialec
 // Retrieve returns the knowledge section of call's system prompt (the
 // chunks of its agent's sources retrieved for the caller's last message)
 // and the chunks it holds; nothing when the agent attaches no source or
-// the message has no text.
-func (kn *Knowledge) Retrieve(ctx context.Context, call *adapters.Call, runID string) (string, []adapters.Source, error) {
+// the message has no text. The query's embedding is accounted to x's
+// request.
+func (kn *Knowledge) Retrieve(ctx context.Context, x *exchange.Exchange, call *adapters.Call, runID string) (string, []adapters.Source, error) {
 	k := call.Agent.Knowledge
 	if k == nil || len(k.Sources) == 0 {
 		return "", nil, nil
@@ -502,7 +519,7 @@ func (kn *Knowledge) Retrieve(ctx context.Context, call *adapters.Call, runID st
 		return "", nil, nil
 	}
 	ctx, span := startRetrieval(ctx, k.Sources)
-	hits, err := kn.retrieve(ctx, call.Principal, call.Dialect, call.Agent.ID, runID, k, query)
+	hits, err := kn.retrieve(ctx, x, call.Principal, call.Dialect, call.Agent.ID, runID, k, query)
 	if err != nil {
 		endFound(span, 0, err)
 		return "", nil, err

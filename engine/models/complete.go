@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/agentgate/agentgate/adapters"
-	"github.com/agentgate/agentgate/internal/tracing"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Answer is what one attempt of a model call produced so far; Complete
@@ -59,11 +59,13 @@ func (a *Answer) Message() adapters.Message {
 }
 
 // Run is what the model calls of one agent run share: the call they
-// serve, where their events go, whether the run's Start went out, and how
-// many attempts the run made (their usage records are the run's id, then
-// id.1, id.2, …).
+// serve, the exchange of the request they are made for, where their
+// events go, whether the run's Start went out, and how many attempts the
+// run made (their usage records are the run's id, then id.1, id.2, …).
 type Run struct {
 	Call *adapters.Call
+	// X is the request's exchange: every attempt is accounted there.
+	X *exchange.Exchange
 	// ID is the run's id.
 	ID string
 	// Emit receives the events the client sees.
@@ -91,7 +93,7 @@ func (r *Run) executes(name string) bool { return r.Executes != nil && r.Execute
 // Complete makes one model call of run r with req, trying the
 // candidates' models in order (the call's, then the agent's fallbacks),
 // retrying each per the retry policy while nothing of this call has
-// reached the client. Every attempt is reported (usage record and meter).
+// reached the client. Every attempt is reported (report.go).
 // Usage and Done are not forwarded: the run emits them once, when it
 // ends. A traced call is a span with one below it per attempt
 // (tracing.go).
@@ -142,7 +144,7 @@ func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (a
 		}
 		p := m.router.Provider(provider)
 		if span.IsRecording() {
-			providerAttrs = tracing.ProviderAttributes(p)
+			providerAttrs = m.traceAttrs[provider]
 		}
 		for try := 0; ; try++ {
 			a := &Answer{Model: upstream, Provider: provider}
@@ -272,7 +274,7 @@ func (m *Models) reportAttempt(ctx context.Context, r *Run, req *adapters.Reques
 	if id != r.ID {
 		parent = r.ID
 	}
-	m.report(ctx, &report{
+	m.report(ctx, r.X, &report{
 		Account: Account{Principal: call.Principal, Dialect: call.Dialect, AgentID: call.Agent.ID, SessionID: call.SessionID, ParentID: parent},
 		id:      id, model: a.Model, provider: a.Provider, usage: a.Usage, firstByte: a.firstByte, latency: latency,
 		at: m.now(), err: err, emitErr: a.emitErr, asked: req.Model, images: imagesIn(req.Messages),

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/internal/tracing"
 )
 
@@ -12,6 +13,10 @@ import (
 // behalf it is made.
 type Embedding struct {
 	Account
+	// X is the exchange of the request the call is made for; nil for a
+	// call no request made (memory's own, accounted by its usage record
+	// only).
+	X      *exchange.Exchange
 	Model  string
 	Inputs []string
 	// Direct marks a model the client named (the embeddings API): it must
@@ -22,9 +27,6 @@ type Embedding struct {
 	Direct bool
 	// ID prefixes the usage record's id; empty means "emb-".
 	IDPrefix string
-	// Unmetered leaves the call out of the request's Meter (memory's own
-	// calls).
-	Unmetered bool
 }
 
 // Embed computes an embedding of each input with e.Model, routed like any
@@ -47,7 +49,7 @@ func (m *Models) Embed(ctx context.Context, e *Embedding) ([][]float32, adapters
 		return nil, adapters.Usage{}, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "embeddings_not_supported", Param: param,
 			Message: "provider " + adapters.Quote(provider) + " of model " + adapters.Quote(e.Model) + " does not compute embeddings"}
 	}
-	ctx, span := startEmbeddings(ctx, provider, upstream, emb)
+	ctx, span := startEmbeddings(ctx, provider, upstream, m.traceAttrs[provider])
 	t0 := m.now()
 	vecs, usage, err := emb.Embed(ctx, upstream, e.Inputs)
 	if err == nil && len(vecs) != len(e.Inputs) && !e.Direct {
@@ -60,8 +62,8 @@ func (m *Models) Embed(ctx context.Context, e *Embedding) ([][]float32, adapters
 	if prefix == "" {
 		prefix = "emb-"
 	}
-	m.report(ctx, &report{Account: e.Account, id: adapters.NewID(prefix), model: upstream, provider: provider,
-		usage: usage, latency: at.Sub(t0), at: at, err: err, unmetered: e.Unmetered})
+	m.report(ctx, e.X, &report{Account: e.Account, id: adapters.NewID(prefix), model: upstream, provider: provider,
+		usage: usage, latency: at.Sub(t0), at: at, err: err})
 	if span.IsRecording() {
 		span.SetAttributes(tracing.InputTokensKey.Int(usage.InputTokens))
 	}

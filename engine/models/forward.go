@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // PassthroughConfig says whether the OpenAI endpoints the gateway does
@@ -93,11 +94,12 @@ func (m *Models) UpstreamNamed(name string) (*Upstream, bool) {
 	return &Upstream{Provider: name, Forwarder: fw}, true
 }
 
-// RecordForwarded accounts one passed-through call of p that named model
-// or reported usage, at the one point every model call's usage is
-// reported (report.go). status is "ok" or the call's error code.
-func (m *Models) RecordForwarded(ctx context.Context, p *adapters.Principal, dialect, provider, model string, u adapters.Usage, latency time.Duration, status string) {
+// RecordForwarded accounts one call passed upstream as it came (by the
+// OpenAI passthrough, or a raw lane) for x's request, that named model or
+// reported usage, at the one point every model call's usage is reported
+// (report.go). status is "ok" or the call's error code.
+func (m *Models) RecordForwarded(ctx context.Context, x *exchange.Exchange, provider, model string, u adapters.Usage, latency time.Duration, status string) {
 	at := m.now()
-	m.report(ctx, &report{Account: Account{Principal: p, Dialect: dialect}, id: adapters.NewID("fwd-"), model: model,
+	m.report(ctx, x, &report{Account: Account{Principal: x.Principal, Dialect: x.Dialect}, id: adapters.NewID("fwd-"), model: model,
 		provider: provider, usage: u, latency: latency, at: at, status: status})
 }

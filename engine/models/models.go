@@ -3,9 +3,12 @@
 // provider's calls over several keys or base URLs), fits the request to
 // what the model can take, retries failed attempts with backoff and then
 // tries the agent's fallbacks, computes embeddings (one lookup for every
-// caller: dialects, knowledge, memory), and reports every call's usage at
-// one point, report.go: its usage record (Recorder) and the request's
-// Meter. It knows nothing of agents' tool loops, sessions or HTTP.
+// caller: dialects, knowledge, memory), estimates what a call will cost
+// for admission (estimate.go), and reports every call's usage at one
+// point, the accountant (report.go): its usage record (Recorder), the
+// per-call metrics (CallObserver) and the exchange of the request it was
+// made for (package exchange), which every call takes as a parameter. It
+// knows nothing of agents' tool loops, sessions or HTTP.
 package models
 
 import (
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/pricing"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 )
 
@@ -23,6 +27,11 @@ type Config struct {
 	Retry RetryPolicy
 	// Recorder takes the usage record of every call.
 	Recorder *Recorder
+	// Observer is told of every call; nil: nothing is.
+	Observer CallObserver
+	// TraceAttributes are what traces say of each provider instance's
+	// calls, by name.
+	TraceAttributes map[string][]attribute.KeyValue
 	// Prices price each call when its usage record is written; nil
 	// leaves every cost unknown.
 	Prices *pricing.Table
@@ -41,10 +50,13 @@ type Models struct {
 	router   *Router
 	retry    RetryPolicy
 	recorder *Recorder
-	prices   *pricing.Table
-	log      *zap.Logger
-	now      func() time.Time
-	sleep    func(context.Context, time.Duration) error
+	observer CallObserver
+	// traceAttrs are Config.TraceAttributes.
+	traceAttrs map[string][]attribute.KeyValue
+	prices     *pricing.Table
+	log        *zap.Logger
+	now        func() time.Time
+	sleep      func(context.Context, time.Duration) error
 	// catalog caches the upstreams' model lists; loaded is when the
 	// configuration was, the creation time of models no upstream dates.
 	catalog *modelCatalog
@@ -57,7 +69,7 @@ type Models struct {
 
 // New returns Models over cfg's router and recorder.
 func New(cfg Config) (*Models, error) {
-	m := &Models{router: cfg.Router, retry: cfg.Retry.withDefaults(), recorder: cfg.Recorder, prices: cfg.Prices,
+	m := &Models{router: cfg.Router, retry: cfg.Retry.withDefaults(), recorder: cfg.Recorder, observer: cfg.Observer, traceAttrs: cfg.TraceAttributes, prices: cfg.Prices,
 		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep}
 	if m.log == nil {
 		m.log = zap.NewNop()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -46,17 +47,26 @@ type report struct {
 	// the call.
 	asked  string
 	images int
-	// unmetered leaves the call out of the request's Meter: memory's own
-	// calls, which have always been accounted by their usage record only.
-	unmetered bool
 }
 
-// report is the one point where a model call's usage is reported: it
-// prices the call, writes its usage record and adds it to the request's
-// Meter (the quota settlement, metrics and placeholders read it there).
-// Every model call the engine makes or passes through comes here exactly
-// once.
-func (m *Models) report(ctx context.Context, r *report) {
+// CallObserver is told of every model call the accountant takes, made
+// for a request or not (memory's own calls): the gateway's per-call
+// metrics (failed upstream calls by provider).
+type CallObserver interface {
+	// ObserveCall is told of r, which x's request made (x nil: a call no
+	// request made), once x has accounted it.
+	ObserveCall(x *exchange.Exchange, r *exchange.Report)
+}
+
+// report is the accountant: the one point where a model call's usage is
+// reported. It prices the call, writes its usage record (from which the
+// store's counters count), tells the CallObserver, and adds the call to
+// the exchange x of the request it was made for, whose figures settle
+// the request's limits and feed its metrics, placeholders and log line.
+// x is nil for calls no request made (memory's own, accounted by their
+// usage record only). Every model call the engine makes or passes
+// through comes here exactly once.
+func (m *Models) report(ctx context.Context, x *exchange.Exchange, r *report) {
 	status, errText := r.status, ""
 	switch {
 	case status != "":
@@ -78,14 +88,13 @@ func (m *Models) report(ctx context.Context, r *report) {
 		ReasoningTokens: r.usage.ReasoningTokens, CachedTokens: r.usage.CachedTokens,
 		Estimated: r.usage.Estimated, LatencyMs: r.latency.Milliseconds(), Status: status, Cost: cost, Error: errText,
 	})
-	if r.unmetered {
-		return
+	call := exchange.Report{AgentID: r.AgentID, Model: r.model, Provider: r.provider, Usage: r.usage, Cost: cost,
+		FirstByte: r.firstByte, Latency: r.latency, At: r.at, Status: status, Err: r.err,
+		ClientClosed: r.err != nil && (ctx.Err() != nil || r.emitErr != nil)}
+	x.Account(&call)
+	if m.observer != nil {
+		m.observer.ObserveCall(x, &call)
 	}
-	errCode := ""
-	if status != "ok" {
-		errCode = status
-	}
-	MeterFrom(ctx).recordCall(r.AgentID, r.model, r.provider, r.usage, cost, r.firstByte, r.latency, errCode, r.at)
 }
 
 // errorCode names how a call ended for logs and metrics: client_closed

@@ -7,17 +7,16 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 )
 
-// TextCall is one plain model call outside an agent run (the memory
-// manager's): req.Model is the model to route, pinned to Provider when
-// set; the answer's text is all that matters.
+// TextCall is one plain model call outside an agent run and outside any
+// request (the memory manager's): req.Model is the model to route, pinned
+// to Provider when set; the answer's text is all that matters. It is
+// accounted by its usage record only.
 type TextCall struct {
 	Account
 	Request  *adapters.Request
 	Provider string
 	// IDPrefix prefixes the usage record's id; empty means "run-".
 	IDPrefix string
-	// Unmetered leaves the call out of the request's Meter.
-	Unmetered bool
 }
 
 // CompleteText makes one model call, not retried, and returns the
@@ -59,7 +58,7 @@ func (m *Models) CompleteText(ctx context.Context, c *TextCall) (string, error) 
 	if prefix == "" {
 		prefix = "run-"
 	}
-	m.report(ctx, &report{Account: c.Account, id: adapters.NewID(prefix), model: upstream, provider: provider, usage: usage,
-		latency: at.Sub(t0), at: at, err: err, unmetered: c.Unmetered, asked: r.Model, images: imagesIn(r.Messages)})
+	m.report(ctx, nil, &report{Account: c.Account, id: adapters.NewID(prefix), model: upstream, provider: provider, usage: usage,
+		latency: at.Sub(t0), at: at, err: err, asked: r.Model, images: imagesIn(r.Messages)})
 	return text.String(), err
 }

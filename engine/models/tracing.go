@@ -15,7 +15,7 @@ import (
 // with a client span per attempt below it, "chat {upstream model}",
 // numbered by agentgate.attempt. Both carry the GenAI attributes of what
 // they asked for and got; the provider's own (gen_ai.provider.name,
-// server.address) come from it (tracing.Described).
+// server.address) come from the configuration (Config.TraceAttributes).
 
 // startChat starts the span of a model call for model.
 func startChat(ctx context.Context, model string, req *adapters.Request) (context.Context, trace.Span) {
@@ -76,12 +76,13 @@ func answerAttributes(a *Answer) []attribute.KeyValue {
 }
 
 // startEmbeddings starts the client span of an embedding call to
-// upstream model of provider instance provider, p.
-func startEmbeddings(ctx context.Context, provider, upstream string, p adapters.Embedder) (context.Context, trace.Span) {
+// upstream model of provider instance provider, whose trace attributes
+// are providerAttrs.
+func startEmbeddings(ctx context.Context, provider, upstream string, providerAttrs []attribute.KeyValue) (context.Context, trace.Span) {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return ctx, trace.SpanFromContext(ctx)
 	}
 	attrs := append([]attribute.KeyValue{tracing.OperationKey.String(tracing.OpEmbeddings), tracing.RequestModelKey.String(upstream),
-		tracing.ProviderInstanceKey.String(provider)}, tracing.ProviderAttributes(p)...)
+		tracing.ProviderInstanceKey.String(provider)}, providerAttrs...)
 	return tracing.Start(ctx, tracing.OpEmbeddings+" "+upstream, trace.SpanKindClient, attrs...)
 }

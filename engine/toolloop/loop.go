@@ -18,6 +18,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"go.uber.org/zap"
 )
@@ -113,13 +114,13 @@ type State struct {
 	guarded bool
 }
 
-// NewState returns the state of a run of call sending req, executing
-// methods itself, reporting into res and emitting to emit; turn is what
-// its session gains so far.
-func NewState(call *adapters.Call, req *adapters.Request, methods map[string]*tools.Method, res *Result,
+// NewState returns the state of a run of call for the request of
+// exchange x, sending req, executing methods itself, reporting into res
+// and emitting to emit; turn is what its session gains so far.
+func NewState(x *exchange.Exchange, call *adapters.Call, req *adapters.Request, methods map[string]*tools.Method, res *Result,
 	turn []adapters.Message, emit adapters.Emit) *State {
 	return &State{Call: call, Request: req, Result: res, Methods: methods, Turn: turn,
-		Model: &models.Run{Call: call, ID: res.RunID, Emit: emit, Executes: func(name string) bool {
+		Model: &models.Run{Call: call, X: x, ID: res.RunID, Emit: emit, Executes: func(name string) bool {
 			_, ok := methods[name]
 			return ok
 		}}}

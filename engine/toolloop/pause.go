@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"go.uber.org/zap"
 )
@@ -62,8 +63,12 @@ type Decision struct {
 // as cancelled with CancelledText. A run is committed once: unknown,
 // expired, already committed or another tenant's runs are 4xx errors.
 // call carries the principal, the dialect, the agent and streaming; the
-// model and session are the paused run's.
-func (l *Loop) Resume(ctx context.Context, call *adapters.Call, runID string, decisions []Decision, emit adapters.Emit) (*Result, error) {
+// model and session are the paused run's. x's request is admitted once
+// the decisions are checked and before the run is claimed, so a refused
+// commit leaves the run paused: with the paused conversation's tokens
+// when a call runs, as one that calls no model when every call is
+// rejected.
+func (l *Loop) Resume(ctx context.Context, x *exchange.Exchange, call *adapters.Call, runID string, decisions []Decision, emit adapters.Emit) (*Result, error) {
 	start := l.now()
 	p := call.Principal
 	run, err := l.store.GetRun(ctx, p.Tenant, runID)
@@ -121,6 +126,20 @@ func (l *Loop) Resume(ctx context.Context, call *adapters.Call, runID string, de
 	if confirmedAny && !call.Agent.Active() {
 		return nil, adapters.NotActive(call.Agent, "agent")
 	}
+	var est exchange.Estimate
+	if confirmedAny {
+		model := run.Model
+		if call.Model != "" {
+			model = call.Model
+		}
+		paused := *call
+		paused.Model = model
+		est = models.EstimateCall(&paused, &adapters.Request{System: run.System, Messages: run.Messages,
+			Sampling: call.Agent.Sampling.Merge(call.Sampling)})
+	}
+	if err := x.Admit(ctx, est); err != nil {
+		return nil, err
+	}
 	claimed, err := l.store.ClaimRun(ctx, p.Tenant, runID, state.RunResuming)
 	if errors.Is(err, state.ErrConflict) || errors.Is(err, state.ErrNotFound) {
 		return nil, &adapters.Error{Kind: adapters.KindConflict, Code: "run_not_paused", Param: "run_id",
@@ -147,7 +166,7 @@ func (l *Loop) Resume(ctx context.Context, call *adapters.Call, runID string, de
 	req := &adapters.Request{System: run.System, Messages: run.Messages, Stream: call.Stream,
 		Sampling: call.Agent.Sampling.Merge(call.Sampling), Reasoning: models.Reasoning(call)}
 	req.Tools = AppendTools(req.Tools, methods)
-	st := NewState(&resumed, req, methods, &Result{RunID: run.ID, SessionID: run.SessionID, Usage: run.Usage, Iterations: run.Iterations},
+	st := NewState(x, &resumed, req, methods, &Result{RunID: run.ID, SessionID: run.SessionID, Usage: run.Usage, Iterations: run.Iterations},
 		run.Turn, emit)
 
 	if !confirmedAny {

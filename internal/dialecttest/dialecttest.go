@@ -24,6 +24,7 @@ import (
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 	"github.com/agentgate/agentgate/state/bbolt"
@@ -194,8 +195,7 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 			if req.Header.Get("X-Test-Tenant") == "b" {
 				p = TenantB
 			}
-			ctx, _ := models.WithMeter(req.Context())
-			if err := fn(w, req.WithContext(ctx), p); err != nil {
+			if err := fn(w, req, &exchange.Exchange{Principal: p, Dialect: name}); err != nil {
 				d.WriteError(w, adapters.AsError(err))
 			}
 		})

@@ -54,22 +54,6 @@ const (
 	ToolkitKey          = attribute.Key("agentgate.toolkit")
 )
 
-// Described is implemented by providers that tell traces what they are:
-// the attributes of each call to them (gen_ai.provider.name,
-// server.address…), which the engine cannot know from a provider
-// instance's name.
-type Described interface {
-	TraceAttributes() []attribute.KeyValue
-}
-
-// ProviderAttributes returns p's attributes when it is Described.
-func ProviderAttributes(p any) []attribute.KeyValue {
-	if d, ok := p.(Described); ok {
-		return d.TraceAttributes()
-	}
-	return nil
-}
-
 // FinishReasons returns gen_ai.response.finish_reasons of an answer that
 // ended for reason, when it gave one.
 func FinishReasons(reason string) []attribute.KeyValue {

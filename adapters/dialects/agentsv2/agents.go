@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // The documented defaults and bounds of AgentConfigRequest.
@@ -80,7 +81,8 @@ func view(a *adapters.Agent) agentView {
 
 // list answers GET /v2/agents: declared agents first, in configuration
 // order, then the tenant's own by creation time.
-func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) list(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
@@ -93,7 +95,8 @@ func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	return nil
 }
 
-func (d *Dialect) get(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) get(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	a, err := d.agent(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -104,7 +107,8 @@ func (d *Dialect) get(w http.ResponseWriter, r *http.Request, p *adapters.Princi
 
 // batch answers POST /v2/agents/batch with the agents among agent_ids the
 // caller may use, in the order asked, each once; unknown ids are left out.
-func (d *Dialect) batch(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) batch(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -155,7 +159,8 @@ type createResponse struct {
 }
 
 // create answers POST /v2/agents: the agent belongs to the caller's tenant.
-func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) create(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -406,7 +411,8 @@ func (d *Dialect) workerTools(errs *invalid, wc *object) []string {
 }
 
 // delete answers DELETE /v2/agents/{id}: a soft delete.
-func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	if err := d.env.Engine.Agents().Delete(r.Context(), p, id); err != nil {
 		e := adapters.AsError(err)

@@ -9,11 +9,13 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
 // chat answers POST /v2/agents/{id}/chat.
-func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -52,7 +54,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	}
 	out := &answer{d: d, agentID: agent.ID, sessionID: req.sessionID, model: model, runID: call.RunID}
 	return out.serve(w, req.stream, func(emit adapters.Emit) (*toolloop.Result, error) {
-		return d.env.Engine.Run(ctx, call, emit)
+		return d.env.Engine.Run(ctx, x, call, emit)
 	})
 }
 
@@ -73,7 +75,8 @@ func (d *Dialect) checkModel(errs *invalid, agent *adapters.Agent, model string)
 // commit answers POST /v2/agents/{id}/chat/commit: the paused run resumes
 // with the person's decisions and streams (or answers) like a chat; a
 // commit that rejects every call and names no stream answers JSON.
-func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -132,7 +135,7 @@ func (d *Dialect) commit(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	out := &answer{d: d, agentID: agent.ID, sessionID: run.SessionID, model: model, runID: run.ID,
 		cancelling: cancelling}
 	return out.serve(w, stream, func(emit adapters.Emit) (*toolloop.Result, error) {
-		return d.env.Engine.Resume(ctx, call, req.runID, req.decisions, emit)
+		return d.env.Engine.Resume(ctx, x, call, req.runID, req.decisions, emit)
 	})
 }
 

@@ -82,7 +82,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/tidwall/gjson"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Name is the dialect's registered name, as usage records show it.
@@ -104,7 +104,7 @@ type Dialect struct {
 	env *dialects.Env
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error
+type handler func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error
 
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
@@ -114,23 +114,17 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "POST /v2/agents/batch", Handler: wrap(d.batch)},
 		{Pattern: "GET /v2/agents/{id}", Handler: wrap(d.get)},
 		{Pattern: "DELETE /v2/agents/{id}", Handler: wrap(d.delete)},
-		{Pattern: "POST /v2/agents/{id}/chat", Handler: wrap(d.chat), CallsModel: true, Target: target},
-		{Pattern: "POST /v2/agents/{id}/chat/commit", Handler: wrap(d.commit), CallsModel: true, Target: target},
+		{Pattern: "POST /v2/agents/{id}/chat", Handler: wrap(d.chat), CallsModel: true},
+		{Pattern: "POST /v2/agents/{id}/chat/commit", Handler: wrap(d.commit), CallsModel: true},
 		{Pattern: "GET /v2/agents/{id}/toolkit/run", Handler: wrap(d.toolkitRun)},
 	}
-}
-
-// target is what a chat (or its commit) calls: the path's agent, or the
-// model the body names instead of the agent's.
-func target(r *http.Request, body []byte) dialects.Target {
-	return dialects.Target{Name: r.PathValue("id"), Model: gjson.GetBytes(body, "model").Str}
 }
 
 // wrap answers validation failures (every invalid field at once) itself;
 // other errors go to the frame, which answers them with WriteError.
 func wrap(h handler) dialects.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-		err := h(w, r, p)
+	return func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+		err := h(w, r, x)
 		var v *invalid
 		if errors.As(err, &v) {
 			writeDetails(w, v.details)

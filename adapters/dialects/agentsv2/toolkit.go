@@ -14,6 +14,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // toolkitRun answers GET /v2/agents/{id}/toolkit/run: it runs one method
@@ -26,7 +27,8 @@ import (
 // The answer is {"status": "success", "message", "result": <the method's
 // JSON>}, or, when the method fails, {"status": "error", "message":
 // "<what went wrong>", "result": null} with 502 (504 when it timed out).
-func (d *Dialect) toolkitRun(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) toolkitRun(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	q := r.URL.Query()
 	errs := &invalid{}
 	toolkit, method := q.Get("toolkit_name"), q.Get("method_name")

@@ -7,10 +7,12 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // messages serves POST /v1/messages.
-func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	if err := checkVersion(r); err != nil {
 		return err
 	}
@@ -32,7 +34,7 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.P
 	setRequestID(w)
 	enc := newEncoder(adapters.NewID("msg_"), req.model, nil)
 	if !call.Stream {
-		if _, err := d.env.Engine.Run(ctx, call, enc.emit); err != nil {
+		if _, err := d.env.Engine.Run(ctx, x, call, enc.emit); err != nil {
 			return err
 		}
 		dialects.WriteRawJSON(w, http.StatusOK, enc.appendMessage(nil))
@@ -40,7 +42,7 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.P
 	}
 	sse := dialects.NewSSE(w)
 	enc.send = sse.Event
-	_, err = d.env.Engine.Run(ctx, call, enc.emit)
+	_, err = d.env.Engine.Run(ctx, x, call, enc.emit)
 	if err != nil && !sse.Started() {
 		return err
 	}
@@ -57,7 +59,8 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, p *adapters.P
 // prompt, its session history and tools, the system, the messages and the
 // client's tools), estimated by the gateway's tokenizer-free rule (four
 // bytes a token) since not every upstream can count.
-func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	if err := checkVersion(r); err != nil {
 		return err
 	}
@@ -75,7 +78,7 @@ func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapter
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
-	n, err := d.env.Engine.CountTokens(r.Context(), call)
+	n, err := d.env.Engine.CountTokens(r.Context(), x, call)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Page sizes of GET /v1/models, as Anthropic's.
@@ -18,7 +19,8 @@ const (
 // listModels serves GET /v1/models: the caller's active agents as model
 // objects, in Anthropic's page shape (data, has_more, first_id, last_id),
 // with its limit, after_id and before_id parameters.
-func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	q := r.URL.Query()
 	limit := defaultModelsLimit
 	if s := q.Get("limit"); s != "" {
@@ -91,7 +93,8 @@ func appendID(b []byte, page []*adapters.Agent, i int) []byte {
 }
 
 // getModel serves GET /v1/models/{id}.
-func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	a, err := d.env.Engine.Agents().Get(r.Context(), p, id)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 )
@@ -41,7 +42,8 @@ type agentView struct {
 
 // listAgents answers GET /v1/agents with a JSON array of the agents the
 // caller's tenant can use: shared ones, then the tenant's own.
-func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
 		return err
@@ -88,7 +90,8 @@ type profileView struct {
 	ResetAt                   string          `json:"reset_at"`
 }
 
-func (d *Dialect) profile(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) profile(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	ctx := r.Context()
 	rt := d.env.Engine
 	// Commit the usage of requests already answered, so the figures count
@@ -162,7 +165,8 @@ type logView struct {
 // (one fsync per batch, not per request): a clean shutdown loses none, a
 // crash at most the last interval's. Flushing first makes the chats
 // already answered show here.
-func (d *Dialect) logs(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) logs(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	limit := defaultLogLimit
 	if q := r.URL.Query(); q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))

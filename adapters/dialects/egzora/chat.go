@@ -7,6 +7,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // The thinking block. When reasoning is on for a request and the model
@@ -28,7 +29,8 @@ const (
 	ThinkingSeparator = "\n\n---\n\n"
 )
 
-func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -52,7 +54,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	if !call.Stream {
 		var text []byte
 		a := answer{showThinking: reasoning, out: func(s string) error { text = append(text, s...); return nil }}
-		res, err := d.env.Engine.Run(ctx, call, a.event)
+		res, err := d.env.Engine.Run(ctx, x, call, a.event)
 		if err != nil {
 			return egzoraError(err, req.agentID)
 		}
@@ -77,7 +79,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		}
 		return a.event(ev)
 	}
-	res, err := d.env.Engine.Run(ctx, call, emit)
+	res, err := d.env.Engine.Run(ctx, x, call, emit)
 	if err != nil {
 		err = egzoraError(err, req.agentID)
 		if !sse.Started() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -103,7 +104,8 @@ func statsView(s state.AgentStats) *statistics {
 	return out
 }
 
-func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) list(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	page, err := queryInt(r, "page", 1, 1)
 	if err != nil {
 		return err
@@ -145,7 +147,8 @@ func (d *Dialect) agent(ctx context.Context, p *adapters.Principal, id string) (
 	return a, nil
 }
 
-func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) create(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -267,7 +270,8 @@ func (d *Dialect) checkTools(names []string) error {
 	return &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "unknown_tool", Param: "tools", Message: msg}
 }
 
-func (d *Dialect) get(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) get(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	a, err := d.agent(r.Context(), p, r.PathValue("agent_id"))
 	if err != nil {
 		return err
@@ -289,7 +293,8 @@ type updateResponse struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-func (d *Dialect) update(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) update(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("agent_id")
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
@@ -320,7 +325,8 @@ type deleteResponse struct {
 // conversations are kept) and, with delete_memory=true, everything it
 // remembers. Without it the memories stay in the store, readable by an
 // operator, and return if an agent with the same id is created again.
-func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("agent_id")
 	deleteMemory := false
 	if s := r.URL.Query().Get("delete_memory"); s != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // A message id is the run's id under this dialect's prefix: "msg_X" is
@@ -60,12 +61,13 @@ func accessed(res *toolloop.Result) []string {
 	return res.MemoryAccessed
 }
 
-func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	call, err := d.prepare(r, p, false)
 	if err != nil {
 		return err
 	}
-	res, err := d.env.Engine.Run(r.Context(), call, func(adapters.Event) error { return nil })
+	res, err := d.env.Engine.Run(r.Context(), x, call, func(adapters.Event) error { return nil })
 	if err != nil {
 		return agentError(err)
 	}
@@ -78,7 +80,8 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 // per delta, then end with the totals; a failure after the start ends the
 // stream with an error event instead (before it, the client gets a plain
 // error response with its status).
-func (d *Dialect) chatStream(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) chatStream(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	call, err := d.prepare(r, p, true)
 	if err != nil {
 		return err
@@ -110,7 +113,7 @@ func (d *Dialect) chatStream(w http.ResponseWriter, r *http.Request, p *adapters
 		}
 		return nil
 	}
-	res, err := d.env.Engine.Run(r.Context(), call, emit)
+	res, err := d.env.Engine.Run(r.Context(), x, call, emit)
 	if err != nil {
 		err = agentError(err)
 		if !sse.Started() {
@@ -142,7 +145,8 @@ type feedbackResponse struct {
 // feedback records an end user's thumbs up or down on one of the agent's
 // answers; it feeds statistics.satisfaction_rate. A later vote on the
 // same message replaces the earlier one.
-func (d *Dialect) feedback(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) feedback(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err

@@ -90,6 +90,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Name is the dialect's registered name, as usage records show it.
@@ -113,8 +114,8 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET " + agent, Handler: d.tenanted(d.get)},
 		{Pattern: "PUT " + agent, Handler: d.tenanted(d.update)},
 		{Pattern: "DELETE " + agent, Handler: d.tenanted(d.delete)},
-		{Pattern: "POST " + agent + "/chat", Handler: d.tenanted(d.chat), CallsModel: true, Target: dialects.TargetPath("agent_id")},
-		{Pattern: "POST " + agent + "/chat/stream", Handler: d.tenanted(d.chatStream), CallsModel: true, Target: dialects.TargetPath("agent_id")},
+		{Pattern: "POST " + agent + "/chat", Handler: d.tenanted(d.chat), CallsModel: true},
+		{Pattern: "POST " + agent + "/chat/stream", Handler: d.tenanted(d.chatStream), CallsModel: true},
 		{Pattern: "GET " + agent + "/memory", Handler: d.tenanted(d.listMemory)},
 		// Adding memory may embed it: a model call.
 		{Pattern: "POST " + agent + "/memory", Handler: d.tenanted(d.addMemory), CallsModel: true},
@@ -126,12 +127,12 @@ func (d *Dialect) Routes() []dialects.Route {
 // tenanted checks the tenant_id query parameter before h: absent or
 // empty means the key's tenant, the key's tenant passes, another is 403.
 func (d *Dialect) tenanted(h dialects.HandlerFunc) dialects.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-		if t := r.URL.Query().Get("tenant_id"); t != "" && t != p.Tenant {
+	return func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+		if t := r.URL.Query().Get("tenant_id"); t != "" && t != x.Principal.Tenant {
 			return &adapters.Error{Kind: adapters.KindForbidden, Code: "tenant_forbidden", Param: "tenant_id",
 				Message: "tenant_id " + quote(t) + " is not the tenant of this API key"}
 		}
-		return h(w, r, p)
+		return h(w, r, x)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/knowledge/memory"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -58,7 +59,8 @@ func memoryFilter(r *http.Request) (memory.Filter, error) {
 	return f, nil
 }
 
-func (d *Dialect) listMemory(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listMemory(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	f, err := memoryFilter(r)
 	if err != nil {
 		return err
@@ -88,7 +90,8 @@ func (d *Dialect) listMemory(w http.ResponseWriter, r *http.Request, p *adapters
 // (procedural) or episodes to an agent's memory: one item, answered with
 // it, or {"items": [...]}, answered with them. They are stored when the
 // answer comes.
-func (d *Dialect) addMemory(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) addMemory(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -105,7 +108,7 @@ func (d *Dialect) addMemory(w http.ResponseWriter, r *http.Request, p *adapters.
 	for i, it := range items {
 		in[i] = memory.NewItem{ID: it.id, Kind: it.kind, Content: it.content, UserID: it.userID, Metadata: it.metadata}
 	}
-	added, err := d.env.Engine.Knowledge().Memory().Add(r.Context(), p, a, in)
+	added, err := d.env.Engine.Knowledge().AddMemories(r.Context(), x, a, in)
 	if err != nil {
 		return err
 	}
@@ -130,7 +133,8 @@ type clearResponse struct {
 // clearMemory forgets an agent's memories of one type (all without it),
 // of one end user with user_id. Exchanges that ended before the clear do
 // not bring them back when their write-back finishes later.
-func (d *Dialect) clearMemory(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) clearMemory(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	f, err := memoryFilter(r)
 	if err != nil {
 		return err

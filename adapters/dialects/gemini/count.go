@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // decodeCountTokens reads a countTokens body: contents alone (what the
@@ -34,7 +35,8 @@ func decodeCountTokens(body []byte, limits dialects.Limits) (*generateRequest, e
 // countTokens answers the gateway's estimate of the prompt tokens of a
 // request to the model (see engine.Engine.CountTokens): the agent's system
 // prompt and tools count, as they would be sent.
-func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapters.Principal, model string) error {
+func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, model string) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -49,7 +51,7 @@ func (d *Dialect) countTokens(w http.ResponseWriter, r *http.Request, p *adapter
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
-	n, err := d.env.Engine.CountTokens(r.Context(), call)
+	n, err := d.env.Engine.CountTokens(r.Context(), x, call)
 	if err != nil {
 		return err
 	}

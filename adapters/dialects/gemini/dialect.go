@@ -28,6 +28,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Name is the dialect's registered name, as metrics and usage logs show
@@ -49,8 +50,8 @@ type Dialect struct {
 // a slash ("openai/gpt-4o") works too.
 func (d *Dialect) Routes() []dialects.Route {
 	return []dialects.Route{
-		{Pattern: "POST /v1beta/models/{model_method...}", Handler: d.modelMethod, CallsModel: true, Target: target},
-		{Pattern: "POST /v1/models/{model_method...}", Handler: d.modelMethod, CallsModel: true, Target: target},
+		{Pattern: "POST /v1beta/models/{model_method...}", Handler: d.modelMethod, CallsModel: true},
+		{Pattern: "POST /v1/models/{model_method...}", Handler: d.modelMethod, CallsModel: true},
 		{Pattern: "GET /v1beta/models", Handler: d.listModels},
 		{Pattern: "GET /v1beta/models/{model...}", Handler: d.getModel},
 		// /v1/models is the OpenAI dialect's, and Anthropic's with
@@ -60,16 +61,6 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET /v1/models", Handler: d.listModels, When: googleClient},
 		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel, When: googleClient},
 	}
-}
-
-// target is what a call of …/models/{model}:{method} calls: the model
-// (or agent) of its path.
-func target(r *http.Request, _ []byte) dialects.Target {
-	mm := r.PathValue("model_method")
-	if i := strings.LastIndexByte(mm, ':'); i > 0 {
-		mm = mm[:i]
-	}
-	return dialects.Target{Name: mm}
 }
 
 // googleClient reports whether a request comes from a Gemini client: its
@@ -82,7 +73,7 @@ func googleClient(r *http.Request) bool {
 }
 
 // modelMethod dispatches POST …/models/{model}:{method}.
-func (d *Dialect) modelMethod(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) modelMethod(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 	mm := r.PathValue("model_method")
 	i := strings.LastIndexByte(mm, ':')
 	if i <= 0 {
@@ -92,15 +83,15 @@ func (d *Dialect) modelMethod(w http.ResponseWriter, r *http.Request, p *adapter
 	model, method := mm[:i], mm[i+1:]
 	switch method {
 	case "generateContent":
-		return d.generate(w, r, p, model, false)
+		return d.generate(w, r, x, model, false)
 	case "streamGenerateContent":
-		return d.generate(w, r, p, model, true)
+		return d.generate(w, r, x, model, true)
 	case "countTokens":
-		return d.countTokens(w, r, p, model)
+		return d.countTokens(w, r, x, model)
 	case "embedContent":
-		return d.embedContent(w, r, p, model)
+		return d.embedContent(w, r, x, model)
 	case "batchEmbedContents":
-		return d.batchEmbedContents(w, r, p, model)
+		return d.batchEmbedContents(w, r, x, model)
 	}
 	return &adapters.Error{Kind: adapters.KindNotFound, Code: "method_not_found",
 		Message: "method " + quote(method) + " is not supported by the gateway: use generateContent, streamGenerateContent, countTokens, embedContent or batchEmbedContents"}

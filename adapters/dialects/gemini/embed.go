@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/tidwall/gjson"
 )
 
@@ -108,7 +109,7 @@ func decodeBatchEmbed(body []byte, model string) ([]string, error) {
 	return inputs, nil
 }
 
-func (d *Dialect) embedContent(w http.ResponseWriter, r *http.Request, p *adapters.Principal, model string) error {
+func (d *Dialect) embedContent(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, model string) error {
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -117,7 +118,7 @@ func (d *Dialect) embedContent(w http.ResponseWriter, r *http.Request, p *adapte
 	if err != nil {
 		return err
 	}
-	vecs, _, err := d.env.Engine.Embed(r.Context(), p, Name, model, []string{input})
+	vecs, _, err := d.env.Engine.Embed(r.Context(), x, model, []string{input})
 	if err != nil {
 		return embedError(model, err)
 	}
@@ -126,7 +127,7 @@ func (d *Dialect) embedContent(w http.ResponseWriter, r *http.Request, p *adapte
 	return nil
 }
 
-func (d *Dialect) batchEmbedContents(w http.ResponseWriter, r *http.Request, p *adapters.Principal, model string) error {
+func (d *Dialect) batchEmbedContents(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, model string) error {
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -135,7 +136,7 @@ func (d *Dialect) batchEmbedContents(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	vecs, _, err := d.env.Engine.Embed(r.Context(), p, Name, model, inputs)
+	vecs, _, err := d.env.Engine.Embed(r.Context(), x, model, inputs)
 	if err != nil {
 		return embedError(model, err)
 	}

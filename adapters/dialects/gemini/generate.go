@@ -5,10 +5,12 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // generate serves :generateContent and :streamGenerateContent.
-func (d *Dialect) generate(w http.ResponseWriter, r *http.Request, p *adapters.Principal, model string, stream bool) error {
+func (d *Dialect) generate(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, model string, stream bool) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -30,7 +32,7 @@ func (d *Dialect) generate(w http.ResponseWriter, r *http.Request, p *adapters.P
 	a := &answer{showThoughts: req.showThoughts, merge: !stream}
 
 	if !stream {
-		_, err := d.env.Engine.Run(ctx, call, func(ev adapters.Event) error {
+		_, err := d.env.Engine.Run(ctx, x, call, func(ev adapters.Event) error {
 			a.add(ev)
 			return nil
 		})
@@ -45,7 +47,7 @@ func (d *Dialect) generate(w http.ResponseWriter, r *http.Request, p *adapters.P
 		f = sseFraming{dialects.NewSSE(w)}
 	}
 	var buf []byte
-	_, err = d.env.Engine.Run(ctx, call, func(ev adapters.Event) error {
+	_, err = d.env.Engine.Run(ctx, x, call, func(ev adapters.Event) error {
 		if ev.Type == adapters.EventStart {
 			a.add(ev)
 			return f.start() // headers go out with the upstream's first byte

@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Page sizes of GET /v1beta/models, as Gemini's.
@@ -16,7 +17,8 @@ const (
 
 // listModels lists the caller's active agents as Gemini models, a page at
 // a time; the page token is the offset of the next page.
-func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	q := r.URL.Query()
 	size := defaultPageSize
 	if s := q.Get("pageSize"); s != "" {
@@ -64,7 +66,8 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters
 }
 
 // getModel describes an agent, or a routed model the caller may call.
-func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	model := r.PathValue("model")
 	if model == "" {
 		model = r.PathValue("id") // GET /v1/models/{id...}

@@ -7,9 +7,11 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 )
 
-func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -29,7 +31,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 	created := d.env.Engine.Now().Unix()
 
 	if !call.Stream {
-		res, err := d.env.Engine.Run(ctx, call, func(adapters.Event) error { return nil })
+		res, err := d.env.Engine.Run(ctx, x, call, func(adapters.Event) error { return nil })
 		if err != nil {
 			return err
 		}
@@ -37,7 +39,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 		return nil
 	}
 	enc := newChunkEncoder(dialects.NewSSE(w), id, req.model, created, req.includeUsage)
-	_, err = d.env.Engine.Run(ctx, call, enc.emit)
+	_, err = d.env.Engine.Run(ctx, x, call, enc.emit)
 	if err != nil && !enc.sse.Started() {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 type embeddingsRequest struct {
@@ -66,7 +67,7 @@ func decodeEmbeddings(body []byte) (*embeddingsRequest, []string, error) {
 	return &req, inputs, nil
 }
 
-func (d *Dialect) embeddings(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) embeddings(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func (d *Dialect) embeddings(w http.ResponseWriter, r *http.Request, p *adapters
 	if err != nil {
 		return err
 	}
-	vecs, usage, err := d.env.Engine.Embed(r.Context(), p, Name, req.Model, inputs)
+	vecs, usage, err := d.env.Engine.Embed(r.Context(), x, req.Model, inputs)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -38,14 +39,20 @@ import (
 //     fine-tuning jobs, …) belong to the tenant that made them: their ids
 //     are recorded, paths and bodies naming another tenant's (or an
 //     unknown) id are a 404, and lists show only the tenant's own;
+//   - a POST is admitted (exchange.Exchange.Admit) once its upstream is
+//     chosen, with the estimate its JSON body gives (models.EstimateBody:
+//     the body read once, for its model and objects, is what estimates
+//     it); other methods manage objects and the frame admits them with
+//     the request limits only;
 //   - usage the upstream reports (JSON usage, or in an event stream) is
-//     metered: a usage record, the request's quota settlement, metrics.
+//     accounted once (models.Models.RecordForwarded): a usage record, the
+//     request's quota settlement, metrics.
 
 // forwardRoutes are the passthrough's routes: POSTs may call a model, so
-// token limits and quotas admit them; other methods manage objects.
+// token limits and quotas apply to them; other methods manage objects.
 func (d *Dialect) forwardRoutes() []dialects.Route {
 	return []dialects.Route{
-		{Pattern: "POST /v1/", Handler: d.forward, CallsModel: true, Target: dialects.TargetField("model")},
+		{Pattern: "POST /v1/", Handler: d.forward, CallsModel: true},
 		{Pattern: "/v1/", Handler: d.forward},
 	}
 }
@@ -61,7 +68,8 @@ const maxErrorText = 1 << 10
 // maxListPages bounds the upstream pages one filtered list reads.
 const maxListPages = 10
 
-func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	rt := d.env.Engine
 	ctx := r.Context()
 	rel := strings.TrimPrefix(r.URL.Path, "/v1/")
@@ -81,6 +89,11 @@ func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 	if err != nil {
 		return err
 	}
+	if r.Method == http.MethodPost {
+		if err := x.Admit(ctx, models.EstimateBody(body.json, body.model)); err != nil {
+			return err
+		}
+	}
 	if up.Model != "" {
 		if err := body.withModel(up.Model); err != nil {
 			return err
@@ -97,7 +110,7 @@ func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 			req.Header[h] = v
 		}
 	}
-	acct := &forwardAccount{rt: rt, p: p, up: up, named: body.model != "", start: rt.Now()}
+	acct := &forwardAccount{rt: rt, x: x, up: up, named: body.model != "", start: rt.Now()}
 	resp, err := up.Forward(req)
 	if err != nil {
 		acct.done(ctx, adapters.AsError(err).CodeOrDefault())
@@ -411,10 +424,11 @@ func (d *Dialect) nextPage(ctx context.Context, req *http.Request, up *models.Up
 	return data, true, nil
 }
 
-// forwardAccount meters one passed-through call.
+// forwardAccount accounts one passed-through call to its request's
+// exchange.
 type forwardAccount struct {
 	rt       *engine.Engine
-	p        *adapters.Principal
+	x        *exchange.Exchange
 	up       *models.Upstream
 	named    bool // the request named a model
 	start    time.Time
@@ -432,7 +446,7 @@ func (a *forwardAccount) done(ctx context.Context, status string) {
 	if model == "" {
 		model = "-"
 	}
-	a.rt.Models().RecordForwarded(ctx, a.p, Name, a.up.Provider, model, a.usage, a.rt.Now().Sub(a.start), status)
+	a.rt.Models().RecordForwarded(ctx, a.x, a.up.Provider, model, a.usage, a.rt.Now().Sub(a.start), status)
 }
 
 // statusCode is the usage record status of an upstream answer.

@@ -9,16 +9,19 @@ import (
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // agentOwner is the owned_by of agents in model lists.
 const agentOwner = "agentgate"
 
-func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	return ListModels(w, r, p, d.env.Engine)
 }
 
-func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	return GetModel(w, r, p, d.env.Engine, modelNotFound)
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/adapters/dialects/openai"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // agentView is an agent as the document shows it. The key is the
@@ -47,7 +48,8 @@ func viewAgent(a *adapters.Agent) agentView {
 }
 
 // listAgents answers GET /agents, optionally filtered by status.
-func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	status := r.URL.Query().Get("status")
 	switch status {
 	case "", adapters.StatusActive, adapters.StatusInactive, adapters.StatusDraft:
@@ -72,7 +74,8 @@ func (d *Dialect) listAgents(w http.ResponseWriter, r *http.Request, p *adapters
 }
 
 // getAgent answers GET /agents/{agentKey}.
-func (d *Dialect) getAgent(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getAgent(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	a, err := d.agent(r, p)
 	if err != nil {
 		return err
@@ -99,13 +102,15 @@ func (d *Dialect) agent(r *http.Request, p *adapters.Principal) (*adapters.Agent
 
 // listModels answers GET /models with the agents that can be invoked and
 // the upstream models the key may call directly, in OpenAI's list format.
-func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	return openai.ListModels(w, r, p, d.env.Engine)
 }
 
 // getModel answers GET /models/{id}: an agent that can be invoked, or an
 // upstream model the key may call directly.
-func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getModel(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	return openai.GetModel(w, r, p, d.env.Engine, modelNotFound)
 }
 

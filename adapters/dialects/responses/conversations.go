@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -109,7 +110,8 @@ func appendConversation(b []byte, c *state.Conversation) []byte {
 	return append(b, '}')
 }
 
-func (d *Dialect) createConversation(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) createConversation(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	var req conversationBody
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
@@ -138,7 +140,8 @@ func (d *Dialect) createConversation(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
-func (d *Dialect) getConversation(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getConversation(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	c, err := d.env.Engine.Store().GetConversation(r.Context(), p.Tenant, id)
 	if err != nil {
@@ -148,7 +151,8 @@ func (d *Dialect) getConversation(w http.ResponseWriter, r *http.Request, p *ada
 	return nil
 }
 
-func (d *Dialect) updateConversation(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) updateConversation(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	var req conversationBody
 	if _, err := dialects.DecodeJSON(r, d.env.Limits.MaxBodyBytes, &req); err != nil {
@@ -168,7 +172,8 @@ func (d *Dialect) updateConversation(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
-func (d *Dialect) deleteConversation(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) deleteConversation(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	if err := d.env.Engine.Store().DeleteConversation(r.Context(), p.Tenant, id); err != nil {
 		return notFoundAs(err, conversationNotFound(id))
@@ -178,7 +183,8 @@ func (d *Dialect) deleteConversation(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
-func (d *Dialect) listConversationItems(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listConversationItems(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	page, err := decodeListPage(r.URL.Query(), true)
 	if err != nil {
@@ -200,7 +206,8 @@ func (d *Dialect) listConversationItems(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-func (d *Dialect) addConversationItems(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) addConversationItems(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	if err := checkIncludeQuery(r.URL.Query()); err != nil {
 		return err
@@ -230,7 +237,8 @@ func itemNotFound(id string) *adapters.Error {
 		Message: "Item with id " + q(id) + " not found."}
 }
 
-func (d *Dialect) getConversationItem(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getConversationItem(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id, itemID := r.PathValue("id"), r.PathValue("item_id")
 	store := d.env.Engine.Store()
 	if _, err := store.GetConversation(r.Context(), p.Tenant, id); err != nil {
@@ -244,7 +252,8 @@ func (d *Dialect) getConversationItem(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
-func (d *Dialect) deleteConversationItem(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) deleteConversationItem(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id, itemID := r.PathValue("id"), r.PathValue("item_id")
 	store := d.env.Engine.Store()
 	c, err := store.GetConversation(r.Context(), p.Tenant, id)

@@ -6,6 +6,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/knowledge"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -61,14 +62,13 @@ type sourceView struct {
 }
 
 // addDocument answers POST /knowledge/{source}/documents.
-func (d *Dialect) addDocument(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) addDocument(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 	var req documentRequest
 	if _, err := dialects.DecodeJSON(r, d.env.Limits.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	doc, err := d.env.Engine.Knowledge().AddDocument(r.Context(), p, knowledge.DocumentInput{ID: req.ID, Source: r.PathValue("source"),
-		Title: req.Title, Text: req.Text, Format: req.Format, EmbeddingModel: req.EmbeddingModel, Metadata: req.Metadata,
-		Dialect: Name})
+	doc, err := d.env.Engine.Knowledge().AddDocument(r.Context(), x, knowledge.DocumentInput{ID: req.ID, Source: r.PathValue("source"),
+		Title: req.Title, Text: req.Text, Format: req.Format, EmbeddingModel: req.EmbeddingModel, Metadata: req.Metadata})
 	if err != nil {
 		return err
 	}
@@ -80,21 +80,22 @@ func (d *Dialect) addDocument(w http.ResponseWriter, r *http.Request, p *adapter
 // /knowledge/{source}/documents. The document path wins where both match:
 // GET /knowledge/documents/documents fetches the document "documents", so
 // a source named "documents" cannot be listed this way.
-func (d *Dialect) getKnowledge(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getKnowledge(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 	a, b := r.PathValue("a"), r.PathValue("b")
 	switch {
 	case a == "documents":
 		r.SetPathValue("id", b)
-		return d.getDocument(w, r, p)
+		return d.getDocument(w, r, x)
 	case b == "documents":
 		r.SetPathValue("source", a)
-		return d.listDocuments(w, r, p)
+		return d.listDocuments(w, r, x)
 	}
 	return &adapters.Error{Kind: adapters.KindNotFound, Code: "not_found", Message: "no such endpoint: " + r.URL.Path}
 }
 
 // listDocuments answers GET /knowledge/{source}/documents.
-func (d *Dialect) listDocuments(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listDocuments(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	docs, err := d.env.Engine.Knowledge().ListDocuments(r.Context(), p, r.PathValue("source"))
 	if err != nil {
 		return err
@@ -111,7 +112,8 @@ func (d *Dialect) listDocuments(w http.ResponseWriter, r *http.Request, p *adapt
 }
 
 // getDocument answers GET /knowledge/documents/{id}.
-func (d *Dialect) getDocument(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getDocument(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	doc, err := d.env.Engine.Knowledge().GetDocument(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -121,7 +123,8 @@ func (d *Dialect) getDocument(w http.ResponseWriter, r *http.Request, p *adapter
 }
 
 // deleteDocument answers DELETE /knowledge/documents/{id}.
-func (d *Dialect) deleteDocument(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) deleteDocument(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	id := r.PathValue("id")
 	if err := d.env.Engine.Knowledge().DeleteDocument(r.Context(), p, id); err != nil {
 		return err
@@ -136,7 +139,8 @@ func (d *Dialect) deleteDocument(w http.ResponseWriter, r *http.Request, p *adap
 
 // listSources answers GET /knowledge with the tenant's sources that hold
 // documents.
-func (d *Dialect) listSources(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listSources(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	sources, err := d.env.Engine.Knowledge().Sources(r.Context(), p)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -19,7 +20,8 @@ import (
 const idPrefix = "resp_"
 
 // create answers POST /responses (and /agents/responses, /v1/responses).
-func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) create(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -98,15 +100,16 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Pri
 	}
 	b := newBuilder(h, req.summary, sse, func() int64 { return rt.Now().Unix() })
 
-	res, err := rt.Run(ctx, call, b.emit)
+	res, err := rt.Run(ctx, x, call, b.emit)
 	if err == nil {
 		err = b.end(res)
 	}
 	if err != nil {
 		e := docError(adapters.AsError(err))
 		failed := b.render("failed", "", e)
-		if req.store {
-			// A failed response is kept as such: fetching it says so.
+		if req.store && !x.Refused() {
+			// A failed response is kept as such: fetching it says so (a
+			// request its limits refused made none).
 			_ = d.keep(context.WithoutCancel(ctx), node, &from, req, nil, failed)
 		}
 		if sse == nil || !sse.Started() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
 )
@@ -34,7 +35,8 @@ func (d *Dialect) stored(r *http.Request, p *adapters.Principal) (*state.StoredR
 // retrieve answers GET /responses/{id}: that response, as it was
 // answered. Streaming it again is for background responses, which the
 // gateway does not make.
-func (d *Dialect) retrieve(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) retrieve(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	q := r.URL.Query()
 	if s := q.Get("stream"); s != "" && s != "false" {
 		return adapters.BadField("stream", "only background responses can be streamed again, and the gateway makes none")
@@ -52,7 +54,8 @@ func (d *Dialect) retrieve(w http.ResponseWriter, r *http.Request, p *adapters.P
 
 // deleteResponse answers DELETE /responses/{id}. Responses that continue
 // the deleted one keep their own turns; their context ends where it was.
-func (d *Dialect) deleteResponse(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) deleteResponse(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	rec, err := d.stored(r, p)
 	if err != nil {
 		return err
@@ -68,7 +71,8 @@ func (d *Dialect) deleteResponse(w http.ResponseWriter, r *http.Request, p *adap
 // inputItems answers GET /responses/{id}/input_items: the items the
 // response was generated from (its context, then its input), in OpenAI's
 // list shape, paged with after, before, limit and order.
-func (d *Dialect) inputItems(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) inputItems(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	page, err := decodeListPage(r.URL.Query(), true)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -34,7 +35,8 @@ func viewVersion(v *state.AgentVersion) versionView {
 		Config: configView{ModelKey: a.Model, Temperature: a.Sampling.Temperature, TopP: a.Sampling.TopP, MaxTokens: a.Sampling.MaxTokens}}
 }
 
-func (d *Dialect) publishVersion(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) publishVersion(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -58,7 +60,8 @@ func (d *Dialect) publishVersion(w http.ResponseWriter, r *http.Request, p *adap
 	return nil
 }
 
-func (d *Dialect) listVersions(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) listVersions(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	a, err := d.agent(r, p)
 	if err != nil {
 		return err
@@ -77,7 +80,8 @@ func (d *Dialect) listVersions(w http.ResponseWriter, r *http.Request, p *adapte
 	return nil
 }
 
-func (d *Dialect) getVersion(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
+func (d *Dialect) getVersion(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+	p := x.Principal
 	a, err := d.agent(r, p)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // agentView is one agent with every setting (GET /agent/agents/{id}).
@@ -89,7 +90,8 @@ func (d *Dialect) countExecution(ctx context.Context, p *adapters.Principal, pro
 
 // list answers GET /agent/agents: the agents usable in the project
 // (declared ones first, then the tenant's by creation time).
-func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) list(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	ctx := r.Context()
 	agents, err := d.env.Engine.Agents().List(ctx, p)
 	if err != nil {
@@ -112,7 +114,8 @@ func (d *Dialect) list(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 }
 
 // get answers GET /agent/agents/{id}.
-func (d *Dialect) get(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) get(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	ctx := r.Context()
 	a, err := d.agent(ctx, p, project, r.PathValue("id"))
 	if err != nil {
@@ -127,7 +130,8 @@ func (d *Dialect) get(w http.ResponseWriter, r *http.Request, p *adapters.Princi
 }
 
 // create answers POST /agent/agents with 200 (Google-style APIs, whose error shape Tenzro uses, answer creates with 200) and the new agent's id.
-func (d *Dialect) create(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) create(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -266,7 +270,8 @@ func (d *Dialect) managed(ctx context.Context, p *adapters.Principal, project, i
 }
 
 // patch answers PATCH /agent/agents/{id}: the fields given change.
-func (d *Dialect) patch(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) patch(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -306,7 +311,8 @@ func (d *Dialect) patch(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 // delete answers DELETE /agent/agents/{id}: a soft delete (conversations
 // are kept), refused while another agent of the project runs it as a
 // sub-agent.
-func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) delete(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	ctx := r.Context()
 	id := r.PathValue("id")
 	if _, err := d.managed(ctx, p, project, id); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -39,7 +40,8 @@ type chatResponse struct {
 }
 
 // chat answers POST /agent/agents/{id}/chat.
-func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -65,7 +67,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 		call.SystemPrompt = &system
 	}
 	if !req.stream {
-		res, err := d.env.Engine.Run(ctx, call, func(adapters.Event) error { return nil })
+		res, err := d.env.Engine.Run(ctx, x, call, func(adapters.Event) error { return nil })
 		if err == nil {
 			err = paused(res)
 		}
@@ -79,7 +81,7 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, p *adapters.Princ
 	}
 	w.Header().Set(ConversationHeader, convID)
 	s := &stream{sse: dialects.NewSSE(w)}
-	res, err := d.env.Engine.Run(ctx, call, s.event)
+	res, err := d.env.Engine.Run(ctx, x, call, s.event)
 	if err == nil {
 		err = paused(res)
 	}
@@ -228,7 +230,8 @@ type conversationResponse struct {
 // conversation answers GET /agent/agents/{id}/conversations/{conversation_id}:
 // the user's messages and the agent's answers, oldest first (tool calls
 // and their results are left out).
-func (d *Dialect) conversation(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) conversation(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	ctx := r.Context()
 	agent, err := d.agent(ctx, p, project, r.PathValue("id"))
 	if err != nil {

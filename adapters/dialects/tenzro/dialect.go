@@ -87,6 +87,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Name is the dialect's registered name, as usage records show it.
@@ -116,7 +117,7 @@ type Dialect struct {
 }
 
 // handler serves one route for a caller in a project it may use.
-type handler func(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error
+type handler func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error
 
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
@@ -126,20 +127,20 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET /agent/agents/{id}", Handler: d.scoped(d.get)},
 		{Pattern: "PATCH /agent/agents/{id}", Handler: d.scoped(d.patch)},
 		{Pattern: "DELETE /agent/agents/{id}", Handler: d.scoped(d.delete)},
-		{Pattern: "POST /agent/agents/{id}/chat", Handler: d.scoped(d.chat), CallsModel: true, Target: dialects.TargetPath("id")},
-		{Pattern: "POST /agent/agents/{id}/execute", Handler: d.scoped(d.execute), CallsModel: true, Target: dialects.TargetPath("id")},
+		{Pattern: "POST /agent/agents/{id}/chat", Handler: d.scoped(d.chat), CallsModel: true},
+		{Pattern: "POST /agent/agents/{id}/execute", Handler: d.scoped(d.execute), CallsModel: true},
 		{Pattern: "GET /agent/agents/{id}/conversations/{conversation_id}", Handler: d.scoped(d.conversation)},
 	}
 }
 
 // scoped checks the request's project before h runs.
 func (d *Dialect) scoped(h handler) dialects.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, p *adapters.Principal) error {
-		project, err := projectOf(r, p)
+	return func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
+		project, err := projectOf(r, x.Principal)
 		if err != nil {
 			return err
 		}
-		return h(w, r, p, project)
+		return h(w, r, x, project)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/toolloop"
+	"github.com/agentgate/agentgate/exchange"
 )
 
 // Execution statuses.
@@ -49,7 +50,8 @@ type executeResponse struct {
 }
 
 // execute answers POST /agent/agents/{id}/execute.
-func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, p *adapters.Principal, project string) error {
+func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, x *exchange.Exchange, project string) error {
+	p := x.Principal
 	body, err := dialects.ReadBody(r, d.env.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -64,9 +66,6 @@ func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 		return err
 	}
 	execID := adapters.NewID("exec_")
-	if err := d.countExecution(ctx, p, project, agent.ID); err != nil {
-		return err
-	}
 	system := agent.SystemPrompt
 	if system != "" {
 		system += "\n\n"
@@ -84,7 +83,13 @@ func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 		// providers refuse JSON mode together with function calling.
 		call.Sampling.ResponseFormat = jsonObject
 	}
-	res, err := d.env.Engine.Run(ctx, call, func(adapters.Event) error { return nil })
+	res, err := d.env.Engine.Run(ctx, x, call, func(adapters.Event) error { return nil })
+	if !x.Refused() {
+		// Every execution the gateway admitted counts, whatever its end.
+		if cerr := d.countExecution(context.WithoutCancel(ctx), p, project, agent.ID); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -101,7 +106,7 @@ func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, p *adapters.Pr
 	default:
 		obj, perr := parseResult(res.Text)
 		if perr != nil {
-			obj, perr, err = d.repair(ctx, call, res.Text, perr)
+			obj, perr, err = d.repair(ctx, x, call, res.Text, perr)
 			if err != nil {
 				return err
 			}
@@ -133,7 +138,7 @@ func answersWithoutTools(a *adapters.Agent) bool {
 // repair makes the one attempt to get a JSON object from an answer that
 // was not one: a model call with no tools, shown its answer and the parse
 // error, in JSON mode. It is metered as part of the execution.
-func (d *Dialect) repair(ctx context.Context, call *adapters.Call, answer string, perr error) (json.RawMessage, error, error) {
+func (d *Dialect) repair(ctx context.Context, x *exchange.Exchange, call *adapters.Call, answer string, perr error) (json.RawMessage, error, error) {
 	agent := *call.Agent
 	agent.Tools, agent.Pattern, agent.SubAgents, agent.MaxIterations = nil, adapters.PatternSingle, nil, 1
 	fix := *call
@@ -146,7 +151,7 @@ func (d *Dialect) repair(ctx context.Context, call *adapters.Call, answer string
 		adapters.TextMessage(adapters.RoleUser, "Your answer is not a valid JSON object ("+perr.Error()+
 			"). Answer again with only the JSON object holding the task's result."),
 	}
-	res, err := d.env.Engine.Run(ctx, &fix, func(adapters.Event) error { return nil })
+	res, err := d.env.Engine.Run(ctx, x, &fix, func(adapters.Event) error { return nil })
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
-	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/tools"
+	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/internal/dialecttest"
 )
 
@@ -197,8 +197,7 @@ func newHarness(t *testing.T, scripts []string) *harness {
 			case "pa":
 				p = limitedA
 			}
-			ctx, _ := models.WithMeter(req.Context())
-			if err := fn(w, req.WithContext(ctx), p); err != nil {
+			if err := fn(w, req, &exchange.Exchange{Principal: p, Dialect: Name}); err != nil {
 				d.WriteError(w, adapters.AsError(err))
 			}
 		})
