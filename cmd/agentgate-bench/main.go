@@ -226,9 +226,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	facts := machineFacts(o)
-	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s (pid %d)\n", env.upstreamURL, env.upstream.pid(), env.caddyURL, env.plain.pid())
+	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s (pid %d, admin %s)\n", env.upstreamURL, env.upstream.pid(), env.caddyURL, env.plain.pid(), env.plainAdmin)
 	for _, g := range env.gates {
-		fmt.Fprintf(stderr, "agentgate on %s: %s (Caddy pid %d)\n", g.backends(), g.url, g.caddy.pid())
+		fmt.Fprintf(stderr, "agentgate on %s: %s (Caddy pid %d, admin %s)\n", g.backends(), g.url, g.caddy.pid(), g.admin)
 	}
 	var results []result
 	var idle []idleResult

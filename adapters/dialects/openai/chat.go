@@ -23,6 +23,9 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 	if err != nil {
 		return err
 	}
+	if route, ok := d.env.Engine.RawLane(agent); ok {
+		return d.lane(w, ctx, p, req, agent, route, body)
+	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent
 	id := "chatcmpl-" + adapters.NewID("")
