@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/agentgate/agentgate/internal/fakeupstream"
+	"github.com/agentgate/agentgate/internal/testgate"
+	"github.com/openai/openai-go/v3"
+	"github.com/tidwall/gjson"
+)
+
+// laneBlock declares, besides openaiBlock's agents (assistant: a system
+// prompt, on the raw lane), agents the lane does not take, a routed
+// model, a pool, and tiers to limit.
+func laneBlock(up *fakeupstream.OpenAI) string {
+	return openaiBlock(up) + `
+		provider pool openai {
+			base_url ` + up.URL + `
+			api_key sk-one sk-two
+		}
+		route gpt-* up
+		route pooled-* pool
+		agent tempered {
+			model gpt-test
+			provider up
+			temperature 0.5
+		}
+		agent guarded {
+			model gpt-test
+			provider up
+			guardrails {
+				max_input_chars 1000
+			}
+		}
+		tier free {
+			rpm 1
+		}
+`
+}
+
+// onLane reports whether a completion came through the raw lane: it
+// carries the upstream's own id, where the canonical path makes one.
+func onLane(id string) bool { return id == "chatcmpl-fake" }
+
+// TestRawLane: an OpenAI client calling an agent that needs only its
+// prompt, or a routed model, gets the upstream's answer through the raw
+// lane, limited, metered and accounted like any call; agents with
+// features to run, and tenants without access, do not.
+func TestRawLane(t *testing.T) {
+	up := (&fakeupstream.OpenAI{Reply: "Hello from the lane."}).Start()
+	defer up.Close()
+	g := testgate.Start(t, testgate.Config{Block: laneBlock(up)})
+	client := sdk(g, testgate.KeyA)
+	ctx := context.Background()
+	hi := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")}
+
+	t.Run("agent, whole answer", func(t *testing.T) {
+		resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "assistant", Messages: hi})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !onLane(resp.ID) || resp.Model != "assistant" || resp.Choices[0].Message.Content != "Hello from the lane." {
+			t.Fatalf("answer: id %s model %s %q", resp.ID, resp.Model, resp.Choices[0].Message.Content)
+		}
+		sent := up.LastRequest()
+		if sent.Get("model").Str != "gpt-test" || sent.Get("messages.0.content").Str != "You are the agent prompt." ||
+			sent.Get("messages.1.content").Str != "Hi" {
+			t.Fatalf("upstream got %s", sent.Raw)
+		}
+	})
+
+	t.Run("agent, stream without usage asked", func(t *testing.T) {
+		status, out, hdr := g.Do("POST", "/v1/chat/completions", testgate.KeyA,
+			`{"model":"Assistant","stream":true,"messages":[{"role":"user","content":"Hi"}]}`)
+		if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") ||
+			!strings.Contains(string(out), `"id":"chatcmpl-fake"`) || !strings.HasSuffix(string(out), "data: [DONE]\n\n") {
+			t.Fatalf("stream: %d %s", status, out)
+		}
+		if strings.Contains(string(out), `"usage":{`) || strings.Contains(string(out), `"model":"gpt-test"`) {
+			t.Fatalf("the client got the usage it did not ask for, or the upstream's model name: %s", out)
+		}
+		if !up.LastRequest().Get("stream_options.include_usage").Bool() {
+			t.Fatalf("the upstream was not asked for usage: %s", up.LastRequest().Raw)
+		}
+	})
+
+	t.Run("routed model and pool", func(t *testing.T) {
+		for _, model := range []string{"gpt-4o-mini", "pooled-mini"} {
+			resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: model, Messages: hi})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !onLane(resp.ID) || resp.Model != model || up.LastRequest().Get("model").Str != model {
+				t.Fatalf("%s: id %s model %s, upstream got %s", model, resp.ID, resp.Model, up.LastRequest().Raw)
+			}
+		}
+	})
+
+	t.Run("agents the lane does not take", func(t *testing.T) {
+		for _, agent := range []string{"tempered", "guarded"} {
+			resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: agent, Messages: hi})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if onLane(resp.ID) || resp.Choices[0].Message.Content != "Hello from the lane." {
+				t.Fatalf("%s: id %s %q", agent, resp.ID, resp.Choices[0].Message.Content)
+			}
+		}
+	})
+
+	t.Run("bad input never goes upstream", func(t *testing.T) {
+		before := len(up.Requests())
+		status, out, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA,
+			`{"model":"assistant","messages":[{"role":"wizard","content":"hi"}]}`)
+		if status != 400 || gjson.GetBytes(out, "error.param").Str != "messages[0].role" || len(up.Requests()) != before {
+			t.Fatalf("bad role: %d %s", status, out)
+		}
+	})
+
+	t.Run("tenants", func(t *testing.T) {
+		status, out, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyB,
+			`{"model":"secret-a","messages":[{"role":"user","content":"hi"}]}`)
+		if status != 404 || gjson.GetBytes(out, "error.code").Str != "model_not_found" {
+			t.Fatalf("another tenant's agent: %d %s", status, out)
+		}
+		if s, out, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA,
+			`{"model":"secret-a","messages":[{"role":"user","content":"hi"}]}`); s != 200 || !onLane(gjson.GetBytes(out, "id").Str) {
+			t.Fatalf("the tenant's own agent: %d %s", s, out)
+		}
+	})
+
+	t.Run("accounted", func(t *testing.T) {
+		exp := g.WaitMetric(t, 1, "agentgate_requests_total", "dialect", "openai", "agent", "secret-a", "outcome", "ok")
+		in := exp.Get("agentgate_tokens_total", "type", "input", "agent", "secret-a")
+		if in != float64(fakeupstream.PromptTokens(1)) {
+			t.Errorf("input tokens of secret-a's call: %v, want %d", in, fakeupstream.PromptTokens(1))
+		}
+		recs, _ := costRecords(t, g, "tenant=tenant-a")
+		var mine []gjson.Result
+		for _, r := range recs {
+			if r.Get("agent_id").Str == "secret-a" {
+				mine = append(mine, r)
+			}
+		}
+		if len(mine) != 1 {
+			t.Fatalf("usage records of secret-a: %v", mine)
+		}
+		r := mine[0]
+		if r.Get("model_id").Str != "gpt-test" || r.Get("provider").Str != "up" || r.Get("dialect").Str != "openai" ||
+			r.Get("input_tokens").Int() != int64(fakeupstream.PromptTokens(1)) || r.Get("output_tokens").Int() != 4 ||
+			r.Get("status").Str != "ok" || r.Get("estimated").Bool() || !strings.HasPrefix(r.Get("id").Str, "run-") {
+			t.Fatalf("usage record: %s", r.Raw)
+		}
+	})
+}
+
+// TestRawLaneLimitsAndRetries: the lane is limited like any request, and
+// retries an upstream that fails before answering.
+func TestRawLaneLimitsAndRetries(t *testing.T) {
+	up := (&fakeupstream.OpenAI{}).Start()
+	defer up.Close()
+	const freeKey = "agk_lane_free_key_00000000000000"
+	g := testgate.Start(t, testgate.Config{Block: laneBlock(up) + `
+		key ` + freeKey + ` {
+			tenant tenant-c
+			tier free
+		}
+`})
+	chat := `{"model":"assistant","messages":[{"role":"user","content":"hi"}]}`
+	if s, out, _ := g.Do("POST", "/v1/chat/completions", freeKey, chat); s != 200 {
+		t.Fatalf("first request: %d %s", s, out)
+	}
+	s, out, hdr := g.Do("POST", "/v1/chat/completions", freeKey, chat)
+	if s != 429 || gjson.GetBytes(out, "error.code").Str != "rate_limit_exceeded" || hdr.Get("Retry-After") == "" {
+		t.Fatalf("second request on a tier of 1 rpm: %d %s", s, out)
+	}
+
+	up.Status = http.StatusServiceUnavailable
+	before := len(up.Requests())
+	s, out, _ = g.Do("POST", "/v1/chat/completions", testgate.KeyA, chat)
+	if s != 503 || gjson.GetBytes(out, "error.code").Str != "upstream_unavailable" {
+		t.Fatalf("an upstream down: %d %s", s, out)
+	}
+	if n := len(up.Requests()) - before; n != 3 {
+		t.Fatalf("the upstream was tried %d times, want 3 (two retries)", n)
+	}
+}
