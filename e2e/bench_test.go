@@ -18,12 +18,12 @@ import (
 // are the same in every lane); run with -cpuprofile to see the gateway's
 // share. ./xcaddy.sh bench gives the cross-process comparison.
 //
-//   - lane, lane/stream: the agent "assistant" (a system prompt only) on
+//   - lane, lane_stream: the agent "assistant" (a system prompt only) on
 //     the raw passthrough lane, whole and streamed;
 //   - passthrough: a routed model named directly, on the lane too;
-//   - canonical, canonical/stream: the agent "tempered" (a sampling
+//   - canonical, canonical_stream: the agent "tempered" (a sampling
 //     default) on the canonical path;
-//   - agent/session: an Egzora turn of a session (the agent path: history
+//   - agent_session: an Egzora turn of a session (the agent path: history
 //     read, the turn stored).
 func BenchmarkChatCompletions(b *testing.B) {
 	up := (&fakeupstream.OpenAI{}).Start()
@@ -55,11 +55,11 @@ func BenchmarkChatCompletions(b *testing.B) {
 		request func() (path, body string)
 	}{
 		{"lane", chat("assistant", "")},
-		{"lane/stream", chat("assistant", stream)},
+		{"lane_stream", chat("assistant", stream)},
 		{"passthrough", chat("gpt-4o-mini", "")},
 		{"canonical", chat("tempered", "")},
-		{"canonical/stream", chat("tempered", stream)},
-		{"agent/session", func() (string, string) {
+		{"canonical_stream", chat("tempered", stream)},
+		{"agent_session", func() (string, string) {
 			n := turn.Add(1)
 			return "/v1/chat", fmt.Sprintf(`{"agent_id":"assistant","message":"Hello there, turn %d","session_id":"bench-%d"}`, n, n%64)
 		}},

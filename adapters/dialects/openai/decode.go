@@ -81,7 +81,14 @@ type decodedChat struct {
 	model        string
 	includeUsage bool
 	call         adapters.Call
+	// Where the values of the top-level fields the raw lane patches are
+	// in the body (lane.go).
+	modelAt, messagesAt, streamOptionsAt span
 }
+
+// span is where a value is in a body: its offset and length; a zero
+// span (length 0) is a field the body lacks.
+type span struct{ at, n int }
 
 // decodeChat parses and validates a Chat Completions body. Every failure
 // is an *adapters.Error naming the field at fault.
@@ -144,7 +151,7 @@ func decodeChat(body []byte) (*decodedChat, error) {
 		on := true
 		c.Reasoning, c.ReasoningEffort = &on, req.ReasoningEffort
 	}
-	c.Extra = extraFields(body)
+	c.Extra = topFields(body, out)
 	return out, nil
 }
 
@@ -258,11 +265,20 @@ func nonNull(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-// extraFields collects the top-level fields agentgate does not interpret,
-// to pass them upstream as they came.
-func extraFields(body []byte) map[string]json.RawMessage {
+// topFields collects the top-level fields agentgate does not interpret,
+// to pass them upstream as they came, and notes where the values of
+// those the raw lane patches are.
+func topFields(body []byte, out *decodedChat) map[string]json.RawMessage {
 	var extra map[string]json.RawMessage
 	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "model":
+			out.modelAt = span{v.Index, len(v.Raw)}
+		case "messages":
+			out.messagesAt = span{v.Index, len(v.Raw)}
+		case "stream_options":
+			out.streamOptionsAt = span{v.Index, len(v.Raw)}
+		}
 		if !interpreted[k.Str] {
 			if extra == nil {
 				extra = map[string]json.RawMessage{}

@@ -1,8 +1,10 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -79,39 +81,89 @@ func (d *Dialect) lane(w http.ResponseWriter, ctx context.Context, p *adapters.P
 }
 
 // laneBody is the body the upstream gets: the client's, with model, a
-// system prompt before its messages, and stream usage asked for.
+// system prompt before its messages, and stream usage asked for. It is
+// built in one copy, from where decodeChat found the fields.
 func laneBody(body []byte, req *decodedChat, system, model string) ([]byte, error) {
-	out := body
-	var err error
+	var edits [3]edit
+	n := 0
 	if req.model != model {
-		if out, err = sjson.SetBytes(out, "model", model); err != nil {
-			return nil, err
-		}
+		edits[n] = edit{at: req.modelAt.at, del: req.modelAt.n, ins: dialects.AppendString(nil, model)}
+		n++
 	}
 	if system != "" {
-		msgs := gjson.GetBytes(out, "messages")
-		if !msgs.IsArray() || msgs.Index <= 0 || out[msgs.Index] != '[' {
+		if m := req.messagesAt; m.n == 0 || body[m.at] != '[' {
 			return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot place the system prompt"} // decodeChat saw an array
 		}
-		i := msgs.Index + 1
-		patched := make([]byte, 0, len(out)+len(system)+48)
-		patched = append(patched, out[:i]...)
-		patched = append(patched, `{"role":"system","content":`...)
-		patched = dialects.AppendString(patched, system)
-		patched = append(patched, "},"...)
-		out = append(patched, out[i:]...)
+		ins := append([]byte(nil), `{"role":"system","content":`...)
+		ins = append(dialects.AppendString(ins, system), "},"...)
+		edits[n] = edit{at: req.messagesAt.at + 1, ins: ins}
+		n++
 	}
 	if req.call.Stream && !req.includeUsage {
-		path := "stream_options.include_usage"
-		if so := gjson.GetBytes(out, "stream_options"); so.Exists() && !so.IsObject() {
-			path = "stream_options" // null: replaced by an object
-			out, err = sjson.SetRawBytes(out, path, []byte(`{"include_usage":true}`))
-		} else {
-			out, err = sjson.SetBytes(out, path, true)
+		e, ok := askUsage(body, req.streamOptionsAt)
+		if !ok {
+			// stream_options has an include_usage that is not true: sjson
+			// sets it in place, the rest of the body edited first.
+			out, err := applyEdits(body, edits[:n])
+			if err != nil {
+				return nil, err
+			}
+			return sjson.SetBytes(out, "stream_options.include_usage", true)
 		}
-		if err != nil {
-			return nil, err
-		}
+		edits[n] = e
+		n++
 	}
-	return out, nil
+	return applyEdits(body, edits[:n])
+}
+
+// edit replaces del bytes at at with ins.
+type edit struct {
+	at, del int
+	ins     []byte
+}
+
+// askUsage is the edit that sets stream_options.include_usage in body,
+// whose stream_options value is at so: a new field when there is none, an
+// object for null, a first member for an object without include_usage.
+// false means the object has an include_usage already.
+func askUsage(body []byte, so span) (edit, bool) {
+	const usage = `"include_usage":true`
+	if so.n == 0 {
+		end := bytes.LastIndexByte(body, '}') // decodeChat saw one object
+		return edit{at: end, ins: []byte(`,"stream_options":{` + usage + `}`)}, true
+	}
+	v := body[so.at : so.at+so.n]
+	if v[0] != '{' {
+		return edit{at: so.at, del: so.n, ins: []byte(`{` + usage + `}`)}, true
+	}
+	if gjson.GetBytes(v, "include_usage").Exists() {
+		return edit{}, false
+	}
+	if len(bytes.TrimSpace(v[1:len(v)-1])) == 0 {
+		return edit{at: so.at, del: so.n, ins: []byte(`{` + usage + `}`)}, true
+	}
+	return edit{at: so.at + 1, ins: []byte(usage + `,`)}, true
+}
+
+// applyEdits returns body with edits, which do not overlap, made.
+func applyEdits(body []byte, edits []edit) ([]byte, error) {
+	if len(edits) == 0 {
+		return body, nil
+	}
+	slices.SortFunc(edits, func(a, b edit) int { return a.at - b.at })
+	size := len(body)
+	for _, e := range edits {
+		size += len(e.ins) - e.del
+	}
+	out := make([]byte, 0, size)
+	last := 0
+	for _, e := range edits {
+		if e.at < last || e.at+e.del > len(body) {
+			return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot patch the request body"}
+		}
+		out = append(out, body[last:e.at]...)
+		out = append(out, e.ins...)
+		last = e.at + e.del
+	}
+	return append(out, body[last:]...), nil
 }

@@ -200,7 +200,7 @@ func TestLaneGolden(t *testing.T) {
 			laneHarness(t, upCanon, true).ServeHTTP(canon, httptest.NewRequest("POST", "/v1/chat/completions", bytes.NewReader(body)))
 
 			sentLane, sentCanon := upLane.last(t), upCanon.last(t)
-			dialecttest.Golden(t, filepath.Join(dir, "lane.upstream.json"), dialecttest.Indent(sentLane))
+			dialecttest.Golden(t, filepath.Join(dir, "lane.upstream.json"), dialecttest.Indent(bytes.TrimSpace(sentLane)))
 			if !bytes.Contains(differs, []byte("upstream:")) && !jsonEqual(sentLane, sentCanon) {
 				t.Errorf("upstream bodies differ:\n lane:      %s\n canonical: %s", sentLane, sentCanon)
 			}
@@ -233,4 +233,47 @@ func TestLaneGolden(t *testing.T) {
 func jsonEqual(a, b []byte) bool {
 	var x, y any
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
+}
+
+// TestLaneBody: what the upstream gets is the client's body with only the
+// model, the system prompt and stream usage changed, whatever shape its
+// stream_options has.
+func TestLaneBody(t *testing.T) {
+	for _, c := range []struct {
+		name, body, system, model, want string
+	}{
+		{"nothing to do", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","messages":[{"role":"user","content":"hi"}]}`},
+		{"model and prompt", ` { "messages" : [ {"role":"user","content":"hi"} ], "model" : "agent" } `, "Be \"kind\".", "gpt-x",
+			`{"messages":[{"role":"system","content":"Be \"kind\"."},{"role":"user","content":"hi"}],"model":"gpt-x"}`},
+		{"stream without options", `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`},
+		{"stream options null", `{"model":"m","stream":true,"stream_options":null,"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+		{"stream options empty", `{"model":"m","stream":true,"stream_options":{ },"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+		{"stream options other", `{"model":"m","stream":true,"stream_options":{"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`},
+		{"usage refused", `{"model":"a","stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"hi"}]}`, "S", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]}`},
+		{"usage asked", `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := decodeChat([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := laneBody([]byte(c.body), req, c.system, c.model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !json.Valid(got) || !jsonEqual(got, []byte(c.want)) {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+			if c.system == "" && c.model == req.model && !req.call.Stream && string(got) != c.body {
+				t.Errorf("an unchanged body was rewritten: %s", got)
+			}
+		})
+	}
 }
