@@ -1,9 +1,12 @@
 package adapters
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -71,6 +74,10 @@ type Error struct {
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// UpstreamStatus is the HTTP status the upstream answered with.
 	UpstreamStatus int `json:"upstream_status,omitempty"`
+	// Cause is what went wrong underneath: the connection error, the
+	// upstream's own words about a 5xx. It is for the gateway's logs
+	// (Unwrap), never for clients, whose answer is Message.
+	Cause error `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -78,6 +85,45 @@ func (e *Error) Error() string {
 		return e.Param + ": " + e.Message
 	}
 	return e.Message
+}
+
+// Unwrap returns e's cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Format prints e as Error does, except for %+v, which adds the cause:
+// that is how zap logs an error (its errorVerbose field), so every log
+// line of an *Error tells what went wrong underneath.
+func (e *Error) Format(s fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && s.Flag('+') && e.Cause != nil:
+		fmt.Fprintf(s, "%s: %+v", e.Error(), e.Cause)
+	case verb == 'q':
+		fmt.Fprintf(s, "%q", e.Error())
+	default:
+		_, _ = io.WriteString(s, e.Error())
+	}
+}
+
+// Describe splits err into what the client was told and the cause
+// underneath, for the gateway's logs and records. An error that is not an
+// *Error (a bug, a store failure) is its own cause: the client was told
+// "internal error"; a caller that went away is said to have.
+func Describe(err error) (msg, cause string) {
+	var e *Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) {
+			return "client closed the request", ""
+		}
+		return AsError(err).Message, err.Error()
+	}
+	if e.Cause != nil {
+		cause = e.Cause.Error()
+	}
+	msg = e.Message
+	if e.Param != "" && !strings.HasPrefix(msg, e.Param) {
+		msg = e.Param + ": " + msg
+	}
+	return msg, cause
 }
 
 // Status is the HTTP status for e.

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,14 +27,16 @@ func init() {
 //
 //	POST   /agentgate/keys         {"tenant","tier","email","projects"} → {"id","key",…}
 //	GET    /agentgate/keys         → [{"id","tenant","tier","email","prefix","created_at"}]
-//	GET    /agentgate/keys/{id}    → the key and its monthly usage
+//	GET    /agentgate/keys/{id}    → the key and its monthly usage: tokens and spend, against its quota and budget
 //	PATCH  /agentgate/keys/{id}    {"tier"} moves the key to another tier
 //	DELETE /agentgate/keys/{id}
 //	GET    /agentgate/tiers        → [{"name","monthly_tokens","tenant_monthly_tokens","rpm","tpm","concurrent"}]
-//	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent","monthly_budget_usd",…} creates or updates
+//	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent","monthly_budget_usd","unpriced",…} creates or updates
 //	DELETE /agentgate/tiers/{name} drops a tier set here (the configuration's, if any, applies again)
 //	GET    /agentgate/memories?tenant=&agent=[&type=] → the agent's long-term memories, kept
 //	       even after the agent was deleted with delete_memory=false
+//	GET    /agentgate/status       → versions, uptime, store and limits health, providers'
+//	       last errors and cooldowns, counts of agents, keys and sessions (status.go)
 //	GET    /agentgate/spend?tenant=&key=&group_by=model|agent|key|tenant|day&from=&to= → calls,
 //	       tokens and cost by group (spend.go)
 //	GET    /agentgate/usage?tenant=[&key=][&run=][&limit=] → usage records with their cost
@@ -55,6 +58,7 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/agentgate/memories", Handler: caddy.AdminHandlerFunc(handleMemories)},
 		{Pattern: "/agentgate/tiers", Handler: caddy.AdminHandlerFunc(handleTiers)},
 		{Pattern: "/agentgate/tiers/", Handler: caddy.AdminHandlerFunc(handleTiers)},
+		{Pattern: "/agentgate/status", Handler: caddy.AdminHandlerFunc(handleStatus)},
 		{Pattern: "/agentgate/spend", Handler: caddy.AdminHandlerFunc(handleSpend)},
 		{Pattern: "/agentgate/usage", Handler: caddy.AdminHandlerFunc(handleUsage)},
 	}
@@ -91,9 +95,11 @@ type keyUsage struct {
 	Reserved int64  `json:"reserved_tokens"`
 	Limit    int64  `json:"total_monthly_tokens"`
 	// Spent is the known cost of the key's calls this month, in dollars;
-	// Budget its tier's monthly budget, null when it has none.
-	Spent  pricing.Micros  `json:"spent_monthly_usd"`
-	Budget *pricing.Micros `json:"monthly_budget_usd"`
+	// Budget its tier's monthly budget, and ReservedUSD what requests in
+	// flight hold of it: null when it has none.
+	Spent       pricing.Micros  `json:"spent_monthly_usd"`
+	Budget      *pricing.Micros `json:"monthly_budget_usd"`
+	ReservedUSD *pricing.Micros `json:"reserved_usd"`
 }
 
 func viewOf(k *state.APIKey, declared bool) keyView {
@@ -166,30 +172,9 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		tier, _ := app.engine.Tiers().Get(k.Tier)
-		// A key without a quota still has its month's figures (a
-		// maximum every backend counts exactly: 2^53).
-		quota := limits.Rule{Scope: "key:" + k.ID, Kind: limits.MonthlyTokens, Max: 1 << 53}
-		if tier.MonthlyTokens > 0 {
-			quota.Max = tier.MonthlyTokens
-		}
-		d, err := app.limiter.Peek(ctx, []limits.Rule{quota})
-		if err != nil {
-			return err
-		}
-		q := d.States[0]
-		// The spend counters are written with the usage records: commit
-		// those of requests already answered first.
-		if err := app.engine.Models().Recorder().Flush(ctx); err != nil {
-			return err
-		}
-		spent, err := app.backend.store.MonthlySpend(ctx, "key:"+k.ID, d.Now)
-		if err != nil {
-			return err
-		}
 		v := viewOf(k, declared)
-		v.Usage = &keyUsage{Month: state.MonthKey(d.Now), Used: q.Used, Reserved: q.Reserved, Limit: tier.MonthlyTokens, Spent: spent}
-		if tier.MonthlyBudgetUSD > 0 {
-			v.Usage.Budget = &tier.MonthlyBudgetUSD
+		if v.Usage, err = app.keyUsage(ctx, k.ID, tier); err != nil {
+			return err
 		}
 		return writeAdminJSON(w, http.StatusOK, v)
 	case http.MethodPatch:
@@ -234,6 +219,57 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
 }
 
+// keyUsage is key id's figures this month: those of the limits its tier
+// has from the limits backend (what admission counts: used, and held by
+// requests in flight), the others from the store's counters (a backend
+// keeps no figure of a limit no admission counts).
+func (app *App) keyUsage(ctx context.Context, id string, tier state.Tier) (*keyUsage, error) {
+	// The counters are written with the usage records: commit those of
+	// requests already answered first.
+	if err := app.engine.Models().Recorder().Flush(ctx); err != nil {
+		return nil, err
+	}
+	scope := "key:" + id
+	var rules []limits.Rule
+	if tier.MonthlyTokens > 0 {
+		rules = append(rules, limits.Rule{Scope: scope, Kind: limits.MonthlyTokens, Max: tier.MonthlyTokens})
+	}
+	if tier.MonthlyBudgetUSD > 0 {
+		rules = append(rules, limits.Rule{Scope: scope, Kind: limits.MonthlyMicroUSD, Max: int64(tier.MonthlyBudgetUSD)})
+	}
+	now := app.clock.Now()
+	u := &keyUsage{Limit: tier.MonthlyTokens}
+	if len(rules) > 0 {
+		d, err := app.limiter.Peek(ctx, rules)
+		if err != nil {
+			return nil, err
+		}
+		now = d.Now
+		for i, r := range rules {
+			st := d.States[i]
+			if r.Kind == limits.MonthlyTokens {
+				u.Used, u.Reserved = st.Used, st.Reserved
+				continue
+			}
+			budget, reserved := tier.MonthlyBudgetUSD, pricing.Micros(st.Reserved)
+			u.Spent, u.Budget, u.ReservedUSD = pricing.Micros(st.Used), &budget, &reserved
+		}
+	}
+	u.Month = state.MonthKey(now)
+	var err error
+	if tier.MonthlyTokens == 0 {
+		if u.Used, err = app.backend.store.MonthlyTokens(ctx, scope, now); err != nil {
+			return nil, err
+		}
+	}
+	if tier.MonthlyBudgetUSD == 0 {
+		if u.Spent, err = app.backend.store.MonthlySpend(ctx, scope, now); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
 func handleTiers(w http.ResponseWriter, r *http.Request) error {
 	app, err := activeApp()
 	if err != nil {
@@ -265,8 +301,8 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 		if t.Name != "" && t.Name != name {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("name %q in the body differs from the tier %q of the path", t.Name, name)}
 		}
-		if t.MonthlyTokens < 0 || t.TenantMonthlyTokens < 0 || t.RPM < 0 || t.TPM < 0 || t.Concurrent < 0 {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("limits must not be negative (0 means unlimited)")}
+		if err := t.Check(); err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 		}
 		t.Name = name
 		if err := tiers.Put(r.Context(), app.backend.store, t); err != nil {

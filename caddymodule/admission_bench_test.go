@@ -55,8 +55,11 @@ func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 		b.Fatal(err)
 	}
 	const secret = "agk_benchmark_key_000000000000000"
-	keys, err := newKeyring(be.store, []KeyConfig{{Key: secret, Tenant: "t", Tier: "pro"}}, caddy.NewReplacer(), zap.NewNop(), rt.Now())
+	keys, err := newKeyring([]KeyConfig{{Key: secret, Tenant: "t", Tier: "pro"}}, caddy.NewReplacer(), zap.NewNop())
 	if err != nil {
+		b.Fatal(err)
+	}
+	if err := keys.open(context.Background(), be.store, rt.Now()); err != nil {
 		b.Fatal(err)
 	}
 	clk := clock.Real{}
@@ -73,7 +76,7 @@ func benchmarkAdmission(b *testing.B, lo limits.Opener) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			adm, err := h.admit(w, r, p, true)
+			adm, err := h.admit(w, r, p, true, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,7 +5,6 @@
 package caddymodule
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +81,8 @@ type App struct {
 	PausedRunTTL caddy.Duration `json:"paused_run_ttl,omitempty"`
 	// Metrics tunes the agentgate_* Prometheus metrics.
 	Metrics *MetricsConfig `json:"metrics,omitempty"`
+	// Tracing tunes the spans agentgate adds to traced requests.
+	Tracing *TracingConfig `json:"tracing,omitempty"`
 	// EmbeddingModel embeds agents' long-term memories and recall queries
 	// (routed like any model) for agents that name none; without one,
 	// memory is recalled by keywords (BM25).
@@ -96,14 +97,37 @@ type App struct {
 	clock         clock.Clock
 	backend       *backend
 	storeLocation string
+	// storeBackend names the storage module (bbolt, postgres); loaded is
+	// when this config was provisioned; providerInfos describe the
+	// providers for the status.
+	storeBackend  string
+	loaded        time.Time
+	providerInfos []providerInfo
 	limiter       *limits.Limiter
 	limitsKey     string
-	tools         *toolset
-	engine        *engine.Engine
-	keys          *keyring
-	env           *dialects.Env
-	metrics       *metrics
-	log           *zap.Logger
+	// limitsBackend names the limits module (memory, redis) and
+	// limitsLocation where it keeps its state, for the status.
+	limitsBackend, limitsLocation string
+	tools                         *toolset
+	engine                        *engine.Engine
+	// prices are the configuration's price table: the engine prices
+	// usage records with it, admission estimates budgets with it.
+	prices  *pricing.Table
+	keys    *keyring
+	env     *dialects.Env
+	metrics *metrics
+	log     *zap.Logger
+
+	// What Provision prepares and Start opens (lifecycle.go): the
+	// storage and limits modules, and the engine's configuration, checked.
+	storeOpener  state.Opener
+	limitsOpener limits.Opener
+	engineConfig engine.Config
+	// ctx is the config's context, done when Caddy lets go of the config;
+	// ready is closed when Start has run, startErr says how it went.
+	ctx      caddy.Context
+	ready    chan struct{}
+	startErr error
 }
 
 // testClock, set only by this package's tests (export_test.go), replaces
@@ -205,14 +229,20 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "agentgate", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision opens the store (shared with the previous config across a
-// reload), builds the providers and the runtime.
+// Provision checks the configuration and builds what opens nothing: the
+// providers, routes, agents, tools and the engine's checked
+// configuration. The store, the limits backend, the engine and the MCP
+// connections are opened by Start (lifecycle.go), so `caddy validate`,
+// which provisions, has no side effects.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.log = ctx.Logger()
+	a.ctx, a.ready = ctx, make(chan struct{})
 	a.clock = clock.Real{}
 	if testClock != nil {
 		a.clock = testClock
 	}
+	a.loaded = a.clock.Now()
+	firstProvision.once.Do(func() { firstProvision.at = a.loaded })
 	var err error
 	if a.metrics, err = newMetrics(ctx, a.Metrics); err != nil {
 		return err
@@ -222,19 +252,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.storeLocation = opener.Location()
-	be, err := acquireBackend(opener, time.Duration(a.UsageFlushInterval), a.clock, a.log)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+	a.storeOpener, a.storeLocation = opener, opener.Location()
+	if m, ok := opener.(caddy.Module); ok {
+		a.storeBackend = m.CaddyModule().ID.Name()
 	}
-	a.backend = be
-	store := be.store
 	lo, err := a.limits(ctx)
 	if err != nil {
 		return err
 	}
-	if a.limiter, a.limitsKey, err = acquireLimiter(lo, be, a.storeLocation, a.clock, a.log); err != nil {
-		return fmt.Errorf("limits: %w", err)
+	a.limitsOpener, a.limitsLocation = lo, lo.Location()
+	if m, ok := lo.(caddy.Module); ok {
+		a.limitsBackend = m.CaddyModule().ID.Name()
 	}
 
 	providers := make(map[string]adapters.Provider, len(a.Providers))
@@ -250,7 +278,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}
-		providers[pc.Name] = meterProvider(pc.Name, p)
+		providers[pc.Name] = meterProvider(pc.Name, p, a.log, a.clock.Now, pc.traceAttributes(repl))
+		a.providerInfos = append(a.providerInfos, pc.info(p, repl))
 		for _, m := range pc.Models {
 			routes = append(routes, models.Route{Pattern: m, Provider: pc.Name})
 		}
@@ -270,8 +299,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if t.Name == "" {
 			return fmt.Errorf("tiers[%d]: name is required", i)
 		}
+		if err := t.Check(); err != nil {
+			return fmt.Errorf("tier %q: %w", t.Name, err)
+		}
 	}
-	prices, err := a.priceTable()
+	a.prices, err = a.priceTable()
 	if err != nil {
 		return err
 	}
@@ -282,21 +314,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.checkAgentTools(agents); err != nil {
 		return err
 	}
-	a.engine, err = engine.New(engine.Config{
-		Store: store, Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
-		Tiers: tiers.New(a.Tiers...), Recorder: be.recorder, Tools: a.tools.registry,
+	// The store, its recorder and memory state are set when Start opens
+	// them.
+	a.engineConfig = engine.Config{
+		Providers: providers, Routes: routes, Agents: agents, Logger: a.log,
+		Tiers: tiers.New(a.Tiers...), Tools: a.tools.registry,
 		Retry: a.Retries.policy(), PausedRunTTL: time.Duration(a.PausedRunTTL),
-		Memory:       memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
-		SharedMemory: be.memory,
-		Prices:       prices,
-		Now:          a.clock.Now,
-		Passthrough:  a.Passthrough.config(),
-	})
+		Memory:      memory.Options{EmbeddingModel: repl.ReplaceAll(a.EmbeddingModel, "")},
+		Prices:      a.prices,
+		Now:         a.clock.Now,
+		Passthrough: a.Passthrough.config(),
+	}
+	checked, err := engine.Check(a.engineConfig)
 	if err != nil {
 		return err
 	}
-	a.keys, err = newKeyring(store, a.Keys, repl, a.log, a.engine.Now())
-	if err != nil {
+	if a.keys, err = newKeyring(a.Keys, repl, a.log); err != nil {
 		return err
 	}
 	if a.MaxBodyBytes == 0 {
@@ -305,7 +338,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxImageBytes == 0 {
 		a.MaxImageBytes = 5 << 20
 	}
-	a.env = &dialects.Env{Engine: a.engine, Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes}}
+	a.env = &dialects.Env{Limits: dialects.Limits{MaxBodyBytes: a.MaxBodyBytes, MaxImageBytes: a.MaxImageBytes},
+		Passthrough: checked.Passthrough}
 	return nil
 }
 
@@ -398,48 +432,6 @@ func (a *App) Validate() error {
 		return fmt.Errorf("max_body_bytes must be at least 1024, got %d", a.MaxBodyBytes)
 	}
 	return nil
-}
-
-// Start implements caddy.App; the runtime's background work started in
-// Provision so handlers provisioned with it can serve at once.
-func (a *App) Start() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.limiter.Check(ctx); err != nil {
-		a.log.Warn("the limits backend cannot be reached yet: on_error decides until it can", zap.Error(err))
-	}
-	if a.keys.empty() {
-		a.log.Warn("no API keys exist yet: every request will be rejected with 401. " +
-			"Set AGENTGATE_API_KEY before starting, or create one with `caddy agentgate key create --tenant default`")
-	}
-	return nil
-}
-
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
-
-// Cleanup stops the runtime (committing queued usage records) and releases
-// this config's hold on the store; the last holder closes it. It copes
-// with a Provision that failed half way.
-func (a *App) Cleanup() error {
-	a.tools.close()
-	if a.engine != nil {
-		a.engine.Close()
-	}
-	var errs []error
-	// The limiter stays set: requests of this config still in flight on
-	// kept-alive connections (a reload) admit through it, and the pool
-	// keeps it open while the next config holds it.
-	if a.limitsKey != "" {
-		key := a.limitsKey
-		a.limitsKey = ""
-		errs = append(errs, releaseLimiter(key))
-	}
-	if a.backend != nil {
-		a.backend = nil
-		errs = append(errs, releaseStore(a.storeLocation))
-	}
-	return errors.Join(errs...)
 }
 
 // Interface guards.

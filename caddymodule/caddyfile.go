@@ -39,6 +39,9 @@ func init() {
 //	    metrics {
 //	        tenant_label on|off     # per-tenant labels and quota gauges; default off
 //	    }
+//	    tracing {
+//	        record_content on|off   # prompts and completions on the spans; default off
+//	    }
 //	    provider <name> <type> {
 //	        base_url <url...>        # several: a pool
 //	        api_key <key...>         # several: a pool
@@ -90,8 +93,10 @@ func init() {
 //	        tpm <n>                     # tokens per minute per key
 //	        concurrent <n>              # requests in flight per key
 //	        models <model|prefix*...>   # models keys may call directly (default: any routed)
-//	        monthly_budget_usd <dollars>        # per key; shown beside the month's spend
+//	        monthly_budget_usd <dollars>        # per key, per month: the estimated cost is reserved, the real one settled
 //	        tenant_monthly_budget_usd <dollars> # all of a tenant's keys on this tier
+//	        unpriced allow|deny                 # under a budget, a model without a price: deny (default) is a 403
+//	                                            # naming it; allow lets it through outside the budgets
 //	    }
 //	    price <model|prefix*> { input … output … }   # see parsePrice
 //	    key <secret> {
@@ -148,6 +153,8 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = durationArg(d, &app.PausedRunTTL)
 		case "metrics":
 			err = parseMetrics(d, app)
+		case "tracing":
+			err = parseTracing(d, app)
 		case "embedding_model":
 			err = oneArg(d, &app.EmbeddingModel)
 		case "price":
@@ -481,6 +488,14 @@ func parseTier(d *caddyfile.Dispenser, app *App) error {
 				t.MonthlyBudgetUSD = m
 			} else {
 				t.TenantMonthlyBudgetUSD = m
+			}
+			continue
+		case "unpriced":
+			if err := oneArg(d, &t.Unpriced); err != nil {
+				return err
+			}
+			if t.Unpriced != state.UnpricedAllow && t.Unpriced != state.UnpricedDeny {
+				return d.Errf("tier %s: unpriced must be allow or deny, got %q", t.Name, t.Unpriced)
 			}
 			continue
 		case "monthly_tokens":

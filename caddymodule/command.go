@@ -18,8 +18,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "agentgate",
-		Usage: "key create|list|revoke [flags] | spend [flags] | store copy --from <store> --to <store>",
-		Short: "Manages agentgate API keys of a running Caddy, reports spend, and copies stores",
+		Usage: "key create|list|revoke [flags] | spend [flags] | status [--json] | store copy --from <store> --to <store>",
+		Short: "Manages agentgate API keys of a running Caddy, reports spend and status, and copies stores",
 		Long: `
 Manages agentgate API keys and reports spend through the admin API of a
 running Caddy (the store is locked by that process, so the CLI never opens
@@ -30,9 +30,13 @@ it directly).
   caddy agentgate key revoke <id>
   caddy agentgate spend [--tenant acme] [--key <id>] [--group-by model|agent|key|tenant|day]
                         [--from 2026-01-01] [--to 2026-02-01]
+  caddy agentgate status [--json]
 
 --address selects the admin endpoint (default: $AGENTGATE_ADMIN, else localhost:2019).
-A created key is printed once; only its hash is stored.
+A created key is printed once; only its hash is stored. status shows
+versions, uptime, whether the store and the limits backend answer, each
+provider's state, last error and cooldowns, and the counts of agents, keys
+and sessions (--json: the admin API's answer as it is).
 
 Copies every object of one store into another, empty one, offline (stop
 the gateway first), and says what it copied:
@@ -88,7 +92,7 @@ appear on the command line.
 					return nil
 				}}
 			key.AddCommand(create, list, revoke)
-			cmd.AddCommand(key, spendCommand())
+			cmd.AddCommand(key, spendCommand(), statusCommand())
 			store := &cobra.Command{Use: "store", Short: "Copies a gateway's state between stores"}
 			storeCopy := &cobra.Command{Use: "copy", Short: "Copies every object of a store into an empty one, offline", Args: cobra.NoArgs,
 				RunE: func(c *cobra.Command, _ []string) error {

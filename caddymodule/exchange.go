@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
 
 // exchange follows one request through a dialect route: it wraps the
@@ -25,6 +26,17 @@ type exchange struct {
 
 	principal *adapters.Principal
 	meter     *models.Meter
+	// log is the handler's logger, for the request's line when it fails
+	// (requestlog.go); method and path (never the query, which may hold
+	// a key) say which request it was.
+	log          *zap.Logger
+	method, path string
+	// logged: the request's failure was already logged (a panic, with
+	// its stack).
+	logged bool
+	// attempts follows the request's upstream attempts.
+	attempts attemptLog
+	elapsed  time.Duration
 	// err is the error the request was answered with, if any.
 	err    error
 	status int
@@ -63,9 +75,9 @@ func (x *exchange) noteCall(ctx context.Context, err, emitErr error) {
 	x.lastCall.Store(uint32(o) + 1)
 }
 
-// begin starts following r.
-func (dm *dialectMetrics) begin(w http.ResponseWriter, r *http.Request) *exchange {
-	x := &exchange{w: w, dm: dm, ctx: r.Context(), start: time.Now()}
+// begin starts following r; log is where its failure is logged.
+func (dm *dialectMetrics) begin(w http.ResponseWriter, r *http.Request, log *zap.Logger) *exchange {
+	x := &exchange{w: w, dm: dm, ctx: r.Context(), start: time.Now(), log: log, method: r.Method, path: r.URL.Path}
 	if repl, ok := x.ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Map(x.placeholder)
 	}
@@ -75,7 +87,7 @@ func (dm *dialectMetrics) begin(w http.ResponseWriter, r *http.Request) *exchang
 // fail records the error the request is answered with.
 func (x *exchange) fail(err error) { x.err = err }
 
-// end exports the request's metrics, once.
+// end exports the request's metrics and logs its failure, once.
 func (x *exchange) end() {
 	if x.ended {
 		return
@@ -86,10 +98,12 @@ func (x *exchange) end() {
 	snap := x.meter.Snapshot()
 	x.result = x.classify()
 	x.ended = true
-	x.dm.observe(&snap, x.principal, x.result, time.Since(x.start).Seconds())
+	x.elapsed = time.Since(x.start)
+	x.dm.observe(&snap, x.principal, x.result, x.elapsed.Seconds())
 	if x.result == outcomeRateLimited || x.result == outcomeQuotaExceeded {
 		countRefusal(x.result, x.err)
 	}
+	x.logOutcome()
 }
 
 // classify decides the request's outcome: by the error it was answered

@@ -2,12 +2,12 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -42,7 +42,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.agentgate", New: func() caddy.Module { return new(Handler) }}
 }
 
-// Provision builds the route table over the agentgate app's runtime.
+// Provision builds the route table of the dialects; they reach the
+// agentgate app's engine, which its Start builds, only to serve.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.log = ctx.Logger()
 	appIface, err := ctx.App("agentgate")
@@ -73,7 +74,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 				sets[rt.Pattern] = set
 				patterns = append(patterns, rt.Pattern)
 			}
-			if err := set.add(&route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, metrics: dm}, rt.When); err != nil {
+			if err := set.add(&route{h: h, dialect: name, d: d, fn: rt.Handler, callsModel: rt.CallsModel, target: rt.Target, metrics: dm}, rt.When); err != nil {
 				return fmt.Errorf("%s: %w", rt.Pattern, err)
 			}
 		}
@@ -178,13 +179,15 @@ type route struct {
 	d          dialects.Dialect
 	fn         dialects.HandlerFunc
 	callsModel bool
-	metrics    *dialectMetrics
+	// target names what a request calls, for its budgets.
+	target  func(*http.Request, []byte) dialects.Target
+	metrics *dialectMetrics
 }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// x sees the response (status, stream), sets the placeholders and
 	// exports the request's metrics when it ends.
-	x := rt.metrics.begin(w, r)
+	x := rt.metrics.begin(w, r, rt.h.log)
 	w = x
 	defer func() {
 		// A bug in one request must not take the connection down with a
@@ -196,42 +199,47 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				x.end()
 				panic(v)
 			}
-			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.Any("panic", v), zap.Stack("stack"))
+			rt.h.log.Error("panic serving request", zap.String("dialect", rt.dialect), zap.String("path", r.URL.Path),
+				zap.Any("panic", v), zap.Stack("stack"))
 			e := &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"}
 			x.fail(e)
+			x.logged = true
 			rt.d.WriteError(w, e)
 		}
 		x.end()
 	}()
+	// A request Caddy accepted before the app's Start ran waits for it.
+	if err := rt.h.app.waitStarted(r.Context()); err != nil {
+		rt.fail(x, err)
+		return
+	}
 	p, err := rt.h.app.keys.authenticate(r)
 	if err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 		return
 	}
 	x.principal = p
-	adm, err := rt.h.admit(w, r, p, rt.callsModel)
+	adm, err := rt.h.admit(w, r, p, rt.callsModel, rt.target)
 	if err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 		return
 	}
 	ctx, meter := x.withMeter(r.Context())
+	if rt.h.app.Tracing.recordsContent() {
+		ctx = tracing.WithContent(ctx)
+	}
 	defer func() { adm.done(ctx, meter.Spent()) }()
 	if err := rt.fn(w, r.WithContext(ctx), p); err != nil {
-		rt.fail(x, r, err)
+		rt.fail(x, err)
 	}
 }
 
 // fail answers with err in the dialect's shape; errors that are not
-// *adapters.Error are bugs or store failures: logged, and answered with a
-// generic 500 that leaks nothing.
-func (rt *route) fail(x *exchange, r *http.Request, err error) {
+// *adapters.Error are bugs or store failures, answered with a generic 500
+// that leaks nothing. The exchange logs the failure when the request ends.
+func (rt *route) fail(x *exchange, err error) {
 	x.fail(err)
-	var e *adapters.Error
-	if !errors.As(err, &e) {
-		rt.h.log.Error("request failed", zap.String("dialect", rt.dialect), zap.String("uri", r.RequestURI), zap.Error(err))
-		e = adapters.AsError(err)
-	}
-	rt.d.WriteError(x, e)
+	rt.d.WriteError(x, adapters.AsError(err))
 }
 
 // Interface guards.

@@ -34,11 +34,10 @@ type keyring struct {
 	declared map[[32]byte]*state.APIKey
 }
 
-// newKeyring builds the keyring of the configuration's keys cfg. A
-// declared key's creation time is when the store first saw it declared
-// (now, for a key new to it).
-func newKeyring(store state.Store, cfg []KeyConfig, repl *caddy.Replacer, log *zap.Logger, now time.Time) (*keyring, error) {
-	k := &keyring{store: store, declared: map[[32]byte]*state.APIKey{}}
+// newKeyring builds the keyring of the configuration's keys cfg; it reads
+// the store's keys once open gives it the store.
+func newKeyring(cfg []KeyConfig, repl *caddy.Replacer, log *zap.Logger) (*keyring, error) {
+	k := &keyring{declared: map[[32]byte]*state.APIKey{}}
 	for i, kc := range cfg {
 		secret := repl.ReplaceAll(kc.Key, "")
 		if secret == "" {
@@ -59,20 +58,29 @@ func newKeyring(store state.Store, cfg []KeyConfig, repl *caddy.Replacer, log *z
 		k.declared[h] = &state.APIKey{ID: "cfg_" + hex.EncodeToString(h[:6]), Hash: h, Tenant: tenant, Tier: tier,
 			Email: kc.Email, Projects: kc.Projects, Prefix: prefixOf(secret)}
 	}
-	if len(k.declared) > 0 {
-		ids := make([]string, 0, len(k.declared))
-		for _, key := range k.declared {
-			ids = append(ids, key.ID)
-		}
-		seen, err := store.DeclaredKeysSeen(context.Background(), ids, now)
-		if err != nil {
-			return nil, fmt.Errorf("keys: recording the configuration's keys: %w", err)
-		}
-		for _, key := range k.declared {
-			key.Created = seen[key.ID]
-		}
-	}
 	return k, nil
+}
+
+// open gives k the store and records the declared keys in it: a declared
+// key's creation time is when the store first saw it declared (now, for
+// a key new to it).
+func (k *keyring) open(ctx context.Context, store state.Store, now time.Time) error {
+	k.store = store
+	if len(k.declared) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(k.declared))
+	for _, key := range k.declared {
+		ids = append(ids, key.ID)
+	}
+	seen, err := store.DeclaredKeysSeen(ctx, ids, now)
+	if err != nil {
+		return fmt.Errorf("keys: recording the configuration's keys: %w", err)
+	}
+	for _, key := range k.declared {
+		key.Created = seen[key.ID]
+	}
+	return nil
 }
 
 func (k *keyring) empty() bool {

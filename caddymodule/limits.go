@@ -7,15 +7,16 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/limits"
+	"github.com/agentgate/agentgate/pricing"
 	"github.com/agentgate/agentgate/state"
 	"github.com/tidwall/gjson"
-	"go.uber.org/zap"
 )
 
 const (
@@ -43,6 +44,8 @@ var tierRules = [...]struct {
 	{limits.TokensPerMinute, func(t state.Tier) int64 { return t.TPM }, keyScope, true},
 	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.MonthlyTokens }, keyScope, true},
 	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.TenantMonthlyTokens }, tenantScope, true},
+	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.MonthlyBudgetUSD) }, keyScope, true},
+	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.TenantMonthlyBudgetUSD) }, tenantScope, true},
 }
 
 // The scopes of rules: the scopes of the store's monthly counters.
@@ -62,21 +65,29 @@ func tenantScope(p *adapters.Principal) string { return "tenant:" + p.Tenant }
 //   - monthly quotas (per key and, where the tier says so, per tenant):
 //     the estimate is reserved before the upstream call and replaced by
 //     the real usage after it. A request whose reservation does not fit
-//     is refused before any upstream call.
+//     is refused before any upstream call;
+//   - monthly budgets (per key and per tenant) are quotas of money: the
+//     estimate is the token estimate at the prices of the model the
+//     request calls (budget.go), the real usage the known cost of its
+//     usage records.
 //
 // Overspend bound: at any time used + reserved <= quota in the limits
 // backend, shared by every instance on limits redis, and each request's
 // reservation is replaced by its real usage, so the settled total can
 // exceed the quota only by what in-flight requests use beyond their own
 // estimates: sum over them of max(0, actual - estimate). With a
-// max_tokens in every request and no session history that is zero.
+// max_tokens in every request and no session history that is zero; so it
+// is for budgets when the request's calls are those of its model (no
+// tool loop, sub-agents or memory steps beyond the first call).
 type admission struct {
 	lease *limits.Lease
 }
 
 // admit applies p's tier to r. It sets the x-ratelimit-* headers OpenAI
 // clients read and returns an *adapters.Error when the request is refused.
-func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Principal, callsModel bool) (*admission, error) {
+// target, when set, names the model the request calls, for its budgets.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Principal, callsModel bool,
+	target func(*http.Request, []byte) dialects.Target) (*admission, error) {
 	tiers := h.app.engine.Tiers()
 	if tiers.Empty() {
 		return nil, nil
@@ -86,11 +97,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		return nil, &adapters.Error{Kind: adapters.KindForbidden, Code: "unknown_tier",
 			Message: "this key's tier " + strconv.Quote(p.Tier) + " is not configured; ask the operator to define it or move the key to another tier"}
 	}
-	if callsModel {
-		h.exportTenantBudget(r.Context(), p, tier, h.app.clock.Now())
-	}
 	rules := make([]limits.Rule, 0, len(tierRules))
-	counted := false
+	counted, budgeted := false, false
 	for _, tr := range tierRules {
 		if tr.model && !callsModel {
 			continue
@@ -98,6 +106,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 		if m := tr.max(tier); m > 0 {
 			rules = append(rules, limits.Rule{Scope: tr.scope(p), Kind: tr.kind, Max: m})
 			counted = counted || tr.model
+			budgeted = budgeted || tr.kind == limits.MonthlyMicroUSD
 		}
 	}
 	if len(rules) == 0 {
@@ -105,9 +114,26 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 	}
 	var cost limits.Cost
 	if counted {
-		var err error
-		if cost.Tokens, err = estimateTokens(r, h.app.MaxBodyBytes); err != nil {
+		body, err := readJSONBody(r, h.app.MaxBodyBytes)
+		if err != nil {
 			return nil, err
+		}
+		est := estimateTokens(body)
+		cost.Tokens = est.input + est.output
+		if budgeted {
+			micros, model, ok := h.budgetCost(r.Context(), r, p, target, body, est)
+			switch {
+			case ok:
+				cost.MicroUSD = micros
+			case tier.Unpriced == state.UnpricedAllow:
+				// Outside the budgets: its cost is unknown.
+				rules = slices.DeleteFunc(rules, func(r limits.Rule) bool { return r.Kind == limits.MonthlyMicroUSD })
+				if len(rules) == 0 {
+					return nil, nil
+				}
+			default:
+				return nil, h.app.unpricedRefusal(model, tier)
+			}
 		}
 	}
 	d, err := h.app.limiter.Admit(r.Context(), rules, cost)
@@ -132,6 +158,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, p *adapters.Prin
 			setLimitHeaders(hdr, "tokens", rule.Max, st)
 		case rule.Kind == limits.MonthlyTokens && rule.Scope == tenantScope(p):
 			h.app.metrics.tenantQuota(p.Tenant, st.Used, rule.Max)
+		case rule.Kind == limits.MonthlyMicroUSD && rule.Scope == tenantScope(p):
+			h.app.metrics.tenantBudget(p.Tenant, pricing.Micros(st.Used), pricing.Micros(rule.Max))
 		}
 	}
 	if !d.Admitted {
@@ -162,36 +190,27 @@ func refusal(hdr http.Header, rule limits.Rule, st limits.State, tier state.Tier
 		}
 		return &adapters.Error{Kind: adapters.KindRateLimited, Reason: "tokens", Code: "rate_limit_exceeded", RetryAfter: st.RetryAfter, Message: msg}
 	}
-	// A monthly quota.
+	// A monthly quota or budget.
 	scope, who := "key", "this key"
 	if rule.Scope == tenantScope(p) {
 		scope, who = "tenant", "tenant "+strconv.Quote(p.Tenant)
 	}
 	hdr.Set("x-should-retry", "false")
+	if rule.Kind == limits.MonthlyMicroUSD {
+		return &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: scope + "_budget",
+			Message: "monthly budget of $" + pricing.Micros(rule.Max).String() + " for " + who + " (tier " + strconv.Quote(tier.Name) +
+				") cannot cover this request: $" + pricing.Micros(st.Used).String() + " spent and $" + pricing.Micros(st.Reserved).String() +
+				" reserved by requests in flight, and this request may cost up to $" + pricing.Micros(cost.MicroUSD).String() +
+				"; the budget resets at " + state.MonthEnd(now).Format(time.RFC3339)}
+	}
 	return &adapters.Error{Kind: adapters.KindQuotaExceeded, Code: "insufficient_quota", Reason: scope,
 		Message: "monthly token quota exhausted for " + who + ": " + strconv.FormatInt(st.Used, 10) + " of " + limit +
 			" tokens used (" + strconv.FormatInt(st.Reserved, 10) + " reserved by requests in flight), this request needs about " +
 			estimate + "; the quota resets at " + state.MonthEnd(now).Format(time.RFC3339)}
 }
 
-// exportTenantBudget sets the tenant budget gauges (with tenant labels on,
-// for a tier with a tenant budget) to the month's spend the store has
-// recorded so far. Budgets are not enforced by admission yet; when they
-// are, the gauges will follow its figures as the quota gauges do.
-func (h *Handler) exportTenantBudget(ctx context.Context, p *adapters.Principal, tier state.Tier, now time.Time) {
-	if tier.TenantMonthlyBudgetUSD == 0 || !h.app.metrics.tenant {
-		return
-	}
-	spent, err := h.app.backend.store.MonthlySpend(ctx, "tenant:"+p.Tenant, now)
-	if err != nil {
-		h.log.Warn("reading a tenant's monthly spend for its budget gauge", zap.String("tenant", p.Tenant), zap.Error(err))
-		return
-	}
-	h.app.metrics.tenantBudget(p.Tenant, spent, tier.TenantMonthlyBudgetUSD)
-}
-
-// done settles the request with the tokens it really spent. Each model
-// call's tokens count in the quota month of its usage record, stamped
+// done settles the request with the tokens it really spent and their
+// known cost. Each model call's usage counts in the quota month of its usage record, stamped
 // when the call ended: a call reserved before midnight at the end of a
 // month and answered after it is billed to the new month, as the store's
 // counters, which a backend that lost its figures reads, bill it.
@@ -201,7 +220,7 @@ func (a *admission) done(ctx context.Context, spent []state.Spend) {
 	}
 	s := make([]limits.Spend, len(spent))
 	for i, sp := range spent {
-		s[i] = limits.Spend{At: sp.At, Cost: limits.Cost{Tokens: sp.Tokens}}
+		s[i] = limits.Spend{At: sp.At, Cost: limits.Cost{Tokens: sp.Tokens, MicroUSD: int64(sp.Cost)}}
 	}
 	// A client that left is billed all the same; a settlement the
 	// backend could not take is kept and retried by the Limiter.
@@ -215,38 +234,48 @@ func setLimitHeaders(h http.Header, kind string, limit int64, st limits.State) {
 	h.Set("x-ratelimit-reset-"+kind, st.Reset.Round(time.Millisecond).String())
 }
 
-// estimateTokens approximates what a request will cost before it runs:
-// its body's bytes / 4 for the prompt, plus the maximum output it names.
-// It reads the body and puts it back for the dialect; a body that is not
-// JSON (an upload, passed through as it streams) is not read. A body that
-// cannot be read (the server's read timeout passed, the client broke
-// off) is a 400, answered before the request takes anything from its
-// limits.
-func estimateTokens(r *http.Request, limit int64) (int64, error) {
+// tokenEstimate is what a request is expected to use before it runs:
+// its prompt (input) and the most it may generate (output).
+type tokenEstimate struct{ input, output int64 }
+
+// readJSONBody reads a request's JSON body and puts it back for the
+// dialect. It returns nil for a body that is not JSON (an upload, passed
+// through as it streams) or is larger than limit (the dialect answers
+// for it: 413). A body that cannot be read (the server's read timeout
+// passed, the client broke off) is a 400, answered before the request
+// takes anything from its limits.
+func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength > limit || !jsonOrUntyped(r.Header.Get("Content-Type")) {
-		return defaultOutputReserve, nil
+		return nil, nil
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 512)))
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return 0, dialects.BodyError(err)
+		return nil, dialects.BodyError(err)
 	}
 	body := buf.Bytes()
 	if int64(len(body)) > limit {
 		// Let the dialect see the whole body and answer for it (413).
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-		return defaultOutputReserve, nil
+		return nil, nil
 	}
 	r.Body = dialects.NewBufferedBody(body)
-	out := int64(defaultOutputReserve)
+	return body, nil
+}
+
+// estimateTokens approximates what a request will use before it runs:
+// its JSON body's bytes / 4 for the prompt, and the maximum output it
+// names (else defaultOutputReserve, at most maxOutputReserve).
+func estimateTokens(body []byte) tokenEstimate {
+	est := tokenEstimate{input: int64(len(body)+3) / 4, output: defaultOutputReserve}
 	for _, f := range [...]string{"max_completion_tokens", "max_tokens", "max_output_tokens",
 		"generationConfig.maxOutputTokens", "generation_config.max_output_tokens"} {
 		if v := gjson.GetBytes(body, f); v.Type == gjson.Number && v.Int() > 0 {
-			out = min(v.Int(), maxOutputReserve)
+			est.output = min(v.Int(), maxOutputReserve)
 			break
 		}
 	}
-	return int64(len(body)+3)/4 + out, nil
+	return est
 }
 
 // jsonOrUntyped reports whether a request's Content-Type says JSON, or

@@ -54,7 +54,7 @@ func releaseLimiter(location string) error {
 }
 
 // usageSeeder reads a quota's month from the store's counters, which the
-// usage records add up to: the durable truth a limits backend starts
+// usage records add up to (tokens, or the known cost for a budget): the durable truth a limits backend starts
 // from when it has no figure for a scope's month (its first use of it,
 // or it lost its state). This instance's queued records are committed
 // first; other instances' queued records (at most usage_flush_interval
@@ -62,11 +62,15 @@ func releaseLimiter(location string) error {
 type usageSeeder struct{ be *backend }
 
 func (s usageSeeder) Used(ctx context.Context, scope string, kind limits.Kind, at time.Time) (int64, error) {
-	if kind != limits.MonthlyTokens {
+	if kind != limits.MonthlyTokens && kind != limits.MonthlyMicroUSD {
 		return 0, fmt.Errorf("no usage records count %s", kind)
 	}
 	if err := s.be.recorder.Flush(ctx); err != nil {
 		return 0, err
+	}
+	if kind == limits.MonthlyMicroUSD {
+		spent, err := s.be.store.MonthlySpend(ctx, scope, at)
+		return int64(spent), err
 	}
 	return s.be.store.MonthlyTokens(ctx, scope, at)
 }

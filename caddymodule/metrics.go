@@ -7,13 +7,17 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/agentgate/agentgate/pricing"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.uber.org/zap"
 )
 
 // MetricsConfig tunes agentgate's Prometheus metrics. The metrics
@@ -100,6 +104,12 @@ var tokenTypeNames = [numTokenTypes]string{"input", "output", "reasoning", "cach
 
 // The collectors are package-level so their values survive config reloads;
 // every App Provision registers them into that config's registry.
+//
+// Requests, tokens and cost are always counted per tenant, whatever
+// tenant_label says: with it on the tenant vectors are exported as
+// counted, with it off summed over tenants (tenantFamily). A reload that
+// turns the option on or off thus changes how the same counts are shown,
+// and no series loses its value.
 var (
 	requestLabels = []string{"dialect", "agent", "model", "provider", "outcome"}
 	tokenLabels   = []string{"type", "model", "provider", "agent"}
@@ -109,10 +119,10 @@ var (
 	tokensOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "tokens_total",
 		Help: "Tokens used, as the upstream reported them (estimated when it reported none), by type (input, output, reasoning, cached), model, provider and agent. Reasoning is part of output and cached part of input."}
 
-	requestsVec       = prometheus.NewCounterVec(requestsOpts, requestLabels)
-	requestsTenantVec = prometheus.NewCounterVec(requestsOpts, append(requestLabels[:len(requestLabels):len(requestLabels)], "tenant"))
-	tokensVec         = prometheus.NewCounterVec(tokensOpts, tokenLabels)
-	tokensTenantVec   = prometheus.NewCounterVec(tokensOpts, append(tokenLabels[:len(tokenLabels):len(tokenLabels)], "tenant"))
+	requestsTenantVec = prometheus.NewCounterVec(requestsOpts, withTenant(requestLabels))
+	tokensTenantVec   = prometheus.NewCounterVec(tokensOpts, withTenant(tokenLabels))
+	requestsSummed    = sumTenants(requestsTenantVec, requestsOpts, requestLabels)
+	tokensSummed      = sumTenants(tokensTenantVec, tokensOpts, tokenLabels)
 
 	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "agentgate", Name: "request_duration_seconds",
 		Help:    "Time from a dialect request's arrival to the end of its answer (the whole stream for streams), by dialect, model and provider.",
@@ -128,7 +138,7 @@ var (
 	rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "rate_limited_requests_total",
 		Help: "Requests refused by the gateway's rate limits, by reason: requests (per minute), tokens (per minute) or concurrency."}, []string{"reason"})
 	quotaRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "quota_rejected_requests_total",
-		Help: "Requests refused because a monthly token quota would be exceeded, by scope: key or tenant."}, []string{"scope"})
+		Help: "Requests refused because a monthly token quota or budget would be exceeded, by scope: key or tenant (token quotas), key_budget or tenant_budget (budgets)."}, []string{"scope"})
 	upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "upstream_errors_total",
 		Help: "Failed upstream model calls, by provider and status: the upstream's HTTP status, or timeout, network (unreachable, or the connection broke), stream (a 2xx answer cut off or malformed) or error."}, []string{"provider", "status"})
 	limitsUnavailable = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "agentgate", Name: "limits_unavailable_requests_total",
@@ -141,11 +151,11 @@ var (
 	costOpts = prometheus.CounterOpts{Namespace: "agentgate", Name: "cost_usd_total",
 		Help: "What model calls cost in US dollars at the configured prices, by model, provider and agent; calls of models without a price are not counted."}
 	costLabels    = []string{"model", "provider", "agent"}
-	costVec       = prometheus.NewCounterVec(costOpts, costLabels)
-	costTenantVec = prometheus.NewCounterVec(costOpts, append(costLabels[:len(costLabels):len(costLabels)], "tenant"))
+	costTenantVec = prometheus.NewCounterVec(costOpts, withTenant(costLabels))
+	costSummed    = sumTenants(costTenantVec, costOpts, costLabels)
 
 	tenantBudgetUsed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_used_usd",
-		Help: "US dollars a tenant has spent this calendar month (UTC), as of its latest admitted request (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
+		Help: "US dollars a tenant has spent this calendar month (UTC), as the limits backend counted it at its latest admission (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
 	tenantBudgetLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "agentgate", Name: "tenant_budget_limit_usd",
 		Help: "A tenant's monthly budget in US dollars (with tenant_label on, for tiers with tenant_monthly_budget_usd)."}, []string{"tenant"})
 )
@@ -166,6 +176,7 @@ var (
 	}
 	quotaRejectedBy = map[string]prometheus.Counter{
 		"key": quotaRejected.WithLabelValues("key"), "tenant": quotaRejected.WithLabelValues("tenant"),
+		"key_budget": quotaRejected.WithLabelValues("key_budget"), "tenant_budget": quotaRejected.WithLabelValues("tenant_budget"),
 	}
 )
 
@@ -187,7 +198,7 @@ func newMetrics(ctx caddy.Context, cfg *MetricsConfig) (*metrics, error) {
 	if m.tenant {
 		cs = append(cs, requestsTenantVec, tokensTenantVec, costTenantVec, tenantQuotaUsed, tenantQuotaLimit, tenantBudgetUsed, tenantBudgetLimit)
 	} else {
-		cs = append(cs, requestsVec, tokensVec, costVec)
+		cs = append(cs, requestsSummed, tokensSummed, costSummed)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -236,7 +247,7 @@ func (m *metrics) tenantBudget(tenant string, spent, budget pricing.Micros) {
 // observe records one finished request.
 func (dm *dialectMetrics) observe(snap *models.MeterSnapshot, p *adapters.Principal, o outcome, seconds float64) {
 	tenant := ""
-	if dm.m.tenant && p != nil {
+	if p != nil {
 		tenant = p.Tenant
 	}
 	s := dm.m.series(dm.name, snap.AgentID, snap.Model, snap.Provider, tenant)
@@ -258,11 +269,9 @@ func (dm *dialectMetrics) observe(snap *models.MeterSnapshot, p *adapters.Princi
 	}
 }
 
-// seriesKey is a request's raw label values; tenanted tells the two
-// families of requests and tokens apart.
+// seriesKey is a request's raw label values.
 type seriesKey struct {
 	dialect, agent, model, provider, tenant string
-	tenanted                                bool
 }
 
 // series holds the collector children of one label tuple, so a request
@@ -270,7 +279,6 @@ type seriesKey struct {
 type series struct {
 	// dialect, agent, model, provider, tenant after bounding.
 	dialect, agent, model, provider, tenant string
-	tenanted                                bool
 
 	duration prometheus.Observer
 	outcomes [numOutcomes]atomic.Pointer[prometheus.Counter]
@@ -293,11 +301,7 @@ type usageSeries struct {
 func (u *usageSeries) cost() prometheus.Counter {
 	u.costOnce.Do(func() {
 		s := u.s
-		if s.tenanted {
-			u.costSeries = costTenantVec.WithLabelValues(s.model, s.provider, s.agent, s.tenant)
-		} else {
-			u.costSeries = costVec.WithLabelValues(s.model, s.provider, s.agent)
-		}
+		u.costSeries = costTenantVec.WithLabelValues(s.model, s.provider, s.agent, s.tenant)
 	})
 	return u.costSeries
 }
@@ -306,12 +310,7 @@ func (s *series) requests(o outcome) prometheus.Counter {
 	if c := s.outcomes[o].Load(); c != nil {
 		return *c
 	}
-	var c prometheus.Counter
-	if s.tenanted {
-		c = requestsTenantVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String(), s.tenant)
-	} else {
-		c = requestsVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String())
-	}
+	c := requestsTenantVec.WithLabelValues(s.dialect, s.agent, s.model, s.provider, o.String(), s.tenant)
 	s.outcomes[o].Store(&c) // a racing request stores the same child
 	return c
 }
@@ -324,11 +323,7 @@ func (s *series) usage() *usageSeries {
 			ttft:     timeToFirstToken.WithLabelValues(s.model, s.provider),
 		}
 		for i, typ := range tokenTypeNames {
-			if s.tenanted {
-				u.tokens[i] = tokensTenantVec.WithLabelValues(typ, s.model, s.provider, s.agent, s.tenant)
-			} else {
-				u.tokens[i] = tokensVec.WithLabelValues(typ, s.model, s.provider, s.agent)
-			}
+			u.tokens[i] = tokensTenantVec.WithLabelValues(typ, s.model, s.provider, s.agent, s.tenant)
 		}
 		s.usageSeries = u
 	})
@@ -342,7 +337,7 @@ type seriesCache struct {
 }
 
 func (m *metrics) series(dialect, agent, model, provider, tenant string) *series {
-	k := seriesKey{dialect: dialect, agent: agent, model: model, provider: provider, tenant: tenant, tenanted: m.tenant}
+	k := seriesKey{dialect: dialect, agent: agent, model: model, provider: provider, tenant: tenant}
 	c := &m.cache
 	c.mu.RLock()
 	s, ok := c.m[k]
@@ -368,10 +363,7 @@ func (m *metrics) series(dialect, agent, model, provider, tenant string) *series
 func newSeries(k seriesKey) *series {
 	s := &series{
 		dialect: k.dialect, agent: agentValues.get(k.agent), model: modelValues.get(k.model),
-		provider: providerValues.get(k.provider), tenanted: k.tenanted,
-	}
-	if k.tenanted {
-		s.tenant = tenantValues.get(k.tenant)
+		provider: providerValues.get(k.provider), tenant: tenantValues.get(k.tenant),
 	}
 	s.duration = requestDuration.WithLabelValues(s.dialect, s.model, s.provider)
 	return s
@@ -417,11 +409,11 @@ func (b *boundedValues) get(v string) string {
 // outcomeOf classifies the error a request failed with. Rate limits the
 // upstream imposed on the gateway are upstream errors, not the gateway's.
 func outcomeOf(err error) outcome {
-	if errors.Is(err, context.Canceled) {
-		return outcomeClientClosed
-	}
 	var e *adapters.Error
 	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) {
+			return outcomeClientClosed
+		}
 		return outcomeInternalError
 	}
 	switch e.Kind {
@@ -487,11 +479,18 @@ func countRefusal(o outcome, err error) {
 func countLimitsUnavailable(action string) { limitsUnavailable.WithLabelValues(action).Inc() }
 
 // meteredProvider counts a provider's failed calls in
-// agentgate_upstream_errors_total. It forwards adapters.Embedder; any
-// optional provider interface added later must be forwarded here too.
+// agentgate_upstream_errors_total, logs each at DEBUG and keeps the
+// provider's latest success and failure for the status. It forwards
+// adapters.Embedder; any optional provider interface added later must be
+// forwarded here too.
 type meteredProvider struct {
 	adapters.Provider
-	name string
+	name  string
+	log   *zap.Logger
+	now   func() time.Time
+	state *providerState
+	// traceAttrs tell traces what the provider is (TraceAttributes).
+	traceAttrs []attribute.KeyValue
 }
 
 type meteredEmbedder struct {
@@ -499,9 +498,11 @@ type meteredEmbedder struct {
 	e adapters.Embedder
 }
 
-// meterProvider wraps p, named name in the configuration.
-func meterProvider(name string, p adapters.Provider) adapters.Provider {
-	mp := &meteredProvider{Provider: p, name: name}
+// meterProvider wraps p, named name in the configuration; log is where
+// its failed calls are logged, now the clock their times are read from,
+// traceAttrs what traces say of its calls.
+func meterProvider(name string, p adapters.Provider, log *zap.Logger, now func() time.Time, traceAttrs []attribute.KeyValue) adapters.Provider {
+	mp := &meteredProvider{Provider: p, name: name, log: log, now: now, state: stateOf(name), traceAttrs: traceAttrs}
 	if e, ok := p.(adapters.Embedder); ok {
 		return &meteredEmbedder{meteredProvider: mp, e: e}
 	}
@@ -511,17 +512,18 @@ func meterProvider(name string, p adapters.Provider) adapters.Provider {
 // Unwrap returns the wrapped provider.
 func (p *meteredProvider) Unwrap() adapters.Provider { return p.Provider }
 
+// TraceAttributes implements tracing.Described.
+func (p *meteredProvider) TraceAttributes() []attribute.KeyValue { return p.traceAttrs }
+
 // Chat implements adapters.Provider. It also reports how the call ended
 // to the request's exchange, if the call is made for one.
 func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit adapters.Emit) error {
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
-	if x == nil {
-		err := p.Provider.Chat(ctx, req, emit)
-		if err != nil {
-			countUpstreamError(ctx, p.name, err)
-		}
-		return err
+	attempt := 1
+	if x != nil {
+		attempt = x.attempts.begin()
 	}
+	start := p.now()
 	var emitErr error
 	err := p.Provider.Chat(ctx, req, func(ev adapters.Event) error {
 		err := emit(ev)
@@ -530,20 +532,58 @@ func (p *meteredProvider) Chat(ctx context.Context, req *adapters.Request, emit 
 		}
 		return err
 	})
-	if err != nil && emitErr == nil {
-		countUpstreamError(ctx, p.name, err)
+	if emitErr == nil {
+		p.done(ctx, x, req.Model, attempt, start, err)
 	}
-	x.noteCall(ctx, err, emitErr)
+	if x != nil {
+		x.noteCall(ctx, err, emitErr)
+	}
 	return err
 }
 
 // Embed implements adapters.Embedder.
 func (p *meteredEmbedder) Embed(ctx context.Context, model string, inputs []string) ([][]float32, adapters.Usage, error) {
+	start := p.now()
 	v, u, err := p.e.Embed(ctx, model, inputs)
-	if err != nil {
-		countUpstreamError(ctx, p.name, err)
-	}
+	p.done(ctx, nil, model, 1, start, err)
 	return v, u, err
+}
+
+// done accounts one call that started at start and ended with err, for
+// x's request if x is not nil (nil: a call no request made, or an
+// embedding).
+func (p *meteredProvider) done(ctx context.Context, x *exchange, model string, attempt int, start time.Time, err error) {
+	end := p.now()
+	if err == nil {
+		p.state.succeeded(end)
+		return
+	}
+	countUpstreamError(ctx, p.name, err)
+	if ctx.Err() == nil && providerFault(err) {
+		p.state.failed(end, model, err)
+	}
+	f := callFailure{err: err, provider: p.name, model: model, attempt: attempt, latency: end.Sub(start)}
+	if x != nil {
+		x.attempts.fail(f)
+	}
+	logAttemptFailure(p.log, ctx, f)
+}
+
+// providerFault reports whether err says the upstream is in trouble: it
+// failed, timed out, could not be reached or rate-limited the gateway;
+// not a request it refused as invalid.
+func providerFault(err error) bool {
+	var e *adapters.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Kind {
+	case adapters.KindUpstream, adapters.KindUnavailable, adapters.KindTimeout:
+		return true
+	case adapters.KindRateLimited:
+		return e.UpstreamStatus != 0
+	}
+	return false
 }
 
 // countUpstreamError counts err if the upstream caused it: an HTTP error
@@ -582,4 +622,5 @@ func countUpstreamError(ctx context.Context, provider string, err error) {
 var (
 	_ adapters.Provider = (*meteredProvider)(nil)
 	_ adapters.Embedder = (*meteredEmbedder)(nil)
+	_ tracing.Described = (*meteredProvider)(nil)
 )

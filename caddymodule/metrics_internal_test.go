@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
 )
 
 func TestBoundedValues(t *testing.T) {
@@ -121,8 +122,8 @@ func TestMetricsLint(t *testing.T) {
 	rateLimitedBy["requests"].Add(0)
 	quotaRejectedBy["key"].Add(0)
 	upstreamErrors.WithLabelValues("lint", "500").Add(0)
-	for _, c := range []prometheus.Collector{requestsVec, tokensVec, requestDuration, upstreamDuration, timeToFirstToken,
-		activeStreams, rateLimited, quotaRejected, upstreamErrors, tenantQuotaUsed, tenantQuotaLimit, costVec, tenantBudgetUsed, tenantBudgetLimit} {
+	for _, c := range []prometheus.Collector{requestsSummed, tokensSummed, requestDuration, upstreamDuration, timeToFirstToken,
+		activeStreams, rateLimited, quotaRejected, upstreamErrors, tenantQuotaUsed, tenantQuotaLimit, costSummed, tenantBudgetUsed, tenantBudgetLimit} {
 		if err := reg.Register(c); err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +140,7 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 	// The tenant variants lint the same; they cannot share a registry
-	// with the plain ones.
+	// with the sums.
 	reg = prometheus.NewPedanticRegistry()
 	reg.MustRegister(requestsTenantVec, tokensTenantVec, costTenantVec)
 	if mfs, err = reg.Gather(); err != nil {
@@ -157,7 +158,7 @@ func TestPlaceholdersResolve(t *testing.T) {
 	r := httptest.NewRequest("GET", "/v1/models", nil)
 	repl := caddyhttp.NewTestReplacer(r)
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	x := m.dialect("unit").begin(httptest.NewRecorder(), r)
+	x := m.dialect("unit").begin(httptest.NewRecorder(), r, zap.NewNop())
 	for _, p := range placeholders {
 		if _, ok := repl.Get(strings.Trim(p, "{}")); !ok {
 			t.Errorf("%s is unknown", p)
@@ -169,7 +170,8 @@ func TestPlaceholdersResolve(t *testing.T) {
 	x.principal = &adapters.Principal{Tenant: "t1", KeyID: "k1", Tier: "pro"}
 	x.WriteHeader(http.StatusTooManyRequests)
 	x.end()
-	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0} {
+	for k, want := range map[string]any{"tenant": "t1", "key_id": "k1", "tier": "pro", "dialect": "unit", "outcome": "rate_limited", "stream": false, "input_tokens": 0,
+		"error": "rate_limited"} {
 		if got, _ := repl.Get("http.agentgate." + k); got != want {
 			t.Errorf("%s = %#v, want %#v", k, got, want)
 		}
@@ -204,10 +206,10 @@ func BenchmarkMetricsObserve(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				a, m, p := agentValues.get(snap.AgentID), modelValues.get(snap.Model), providerValues.get(snap.Provider)
-				requestsVec.WithLabelValues("bench", a, m, p, "ok").Inc()
+				requestsTenantVec.WithLabelValues("bench", a, m, p, "ok", "bench-tenant").Inc()
 				requestDuration.WithLabelValues("bench", m, p).Observe(0.95)
 				for i, typ := range tokenTypeNames {
-					tokensVec.WithLabelValues(typ, m, p, a).Add(float64(i))
+					tokensTenantVec.WithLabelValues(typ, m, p, a, "bench-tenant").Add(float64(i))
 				}
 				upstreamDuration.WithLabelValues(m, p).Observe(snap.Upstream.Seconds())
 				timeToFirstToken.WithLabelValues(m, p).Observe(snap.FirstByte.Seconds())
@@ -244,7 +246,7 @@ func BenchmarkExchange(b *testing.B) {
 						w.WriteHeader(http.StatusOK)
 						continue
 					}
-					x := dm.begin(w, rr)
+					x := dm.begin(w, rr, zap.NewNop())
 					x.principal = p
 					_, _ = x.withMeter(rr.Context())
 					x.Header().Set("Content-Type", "application/json")
@@ -261,7 +263,7 @@ func BenchmarkExchange(b *testing.B) {
 // series (no "$0" for a model without a price).
 func TestCostCounter(t *testing.T) {
 	value := func(model string) float64 {
-		c, err := costVec.GetMetricWithLabelValues(model, "p", "a")
+		c, err := costTenantVec.GetMetricWithLabelValues(model, "p", "a", noneLabel)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +276,7 @@ func TestCostCounter(t *testing.T) {
 	has := func(model string) bool {
 		n := 0
 		ch := make(chan prometheus.Metric, 1024)
-		costVec.Collect(ch)
+		costSummed.Collect(ch)
 		close(ch)
 		for mt := range ch {
 			var d dto.Metric

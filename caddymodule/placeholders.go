@@ -28,6 +28,7 @@ var placeholders = []string{
 	"{http.agentgate.upstream_ms}",      // time spent in upstream calls, ms
 	"{http.agentgate.stream}",           // true for a streamed answer (SSE, or a streamed JSON array)
 	"{http.agentgate.outcome}",          // ok, client_error, rate_limited… as in agentgate_requests_total
+	"{http.agentgate.error}",            // why it failed: the error and its cause ("" when it did not)
 }
 
 // placeholder resolves the {http.agentgate.*} placeholders of x's request.
@@ -59,6 +60,8 @@ func (x *exchange) placeholder(key string) (any, bool) {
 			return "", true
 		}
 		return x.result.String(), true
+	case "error":
+		return x.errorText(), true
 	}
 	snap := x.meter.Snapshot()
 	switch name {

@@ -3,11 +3,15 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/caddyserver/caddy/v2"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // build makes the provider a config declares: one upstream, or a pool of
@@ -43,6 +47,39 @@ func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) 
 		return members[0].Provider, nil
 	}
 	return models.NewPool(members, nil), nil
+}
+
+// info describes p, built from pc, for the status.
+func (pc ProviderConfig) info(p adapters.Provider, repl *caddy.Replacer) providerInfo {
+	info := providerInfo{name: pc.Name, typ: pc.Type, members: 1}
+	for _, u := range expandAll(repl, append([]string{pc.BaseURL}, pc.BaseURLs...)) {
+		info.baseURLs = append(info.baseURLs, publicURL(u))
+	}
+	if pool, ok := p.(*models.Pool); ok {
+		info.cooldowns = pool.Cooldowns
+		info.members = len(pool.Cooldowns())
+	}
+	return info
+}
+
+// traceAttributes are what traces say of pc's calls: the kind of
+// provider (gen_ai.provider.name) and, for one base URL, its host and
+// port (server.address, server.port); a pool's calls go to several.
+func (pc ProviderConfig) traceAttributes(repl *caddy.Replacer) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{tracing.ProviderKey.String(tracing.ProviderName(pc.Type))}
+	urls := expandAll(repl, append([]string{pc.BaseURL}, pc.BaseURLs...))
+	if len(urls) != 1 {
+		return attrs
+	}
+	u, err := url.Parse(urls[0])
+	if err != nil || u.Hostname() == "" {
+		return attrs
+	}
+	attrs = append(attrs, tracing.ServerAddressKey.String(u.Hostname()))
+	if port, err := strconv.Atoi(u.Port()); err == nil {
+		attrs = append(attrs, tracing.ServerPortKey.Int(port))
+	}
+	return attrs
 }
 
 // expandAll expands placeholders and drops what expands to nothing (an

@@ -14,8 +14,8 @@ import (
 )
 
 // stores holds each open store by location (a file's path, a database).
-// Caddy provisions a new config before it cleans up the old one, so
-// during a reload both hold the same store: bbolt locks its file, so
+// Caddy starts a new config before it cleans up the old one, so during a
+// reload both hold the same store: bbolt locks its file, so
 // opening it twice would block, and a database pool opened twice would
 // hold twice the connections.
 var stores = caddy.NewUsagePool()

@@ -49,22 +49,25 @@ type MCPConfig struct {
 }
 
 // toolset is a config's provisioned tools: the registry, and the MCP
-// sessions to close with the config.
+// sessions to close with the config (ctx ends their connection attempts).
 type toolset struct {
 	registry *tools.Registry
+	ctx      context.Context
 	cancel   context.CancelFunc
 	mu       sync.Mutex
 	closers  []io.Closer
 }
 
-// provisionTools builds the registry: the built-ins, the HTTP toolkits,
-// and the MCP servers, which connect in the background (a server that is
-// down must not keep Caddy from starting; its tools appear when it
-// answers, and agents naming them meanwhile run without them).
+// provisionTools builds the registry: the built-ins and the HTTP
+// toolkits; the MCP servers' tools join it when they connect (connect,
+// called when the app starts).
 func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 	repl := caddy.NewReplacer()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}}
 	kits := []*tools.Toolkit{tools.Builtins(a.clock.Now)}
+	// notConfigured are the webhooks whose URL is empty (an unset
+	// {env.…}): a normal state for the example's tools, told once.
+	var notConfigured []string
 	for i, tk := range a.Toolkits {
 		var methods []tools.HTTPMethodConfig
 		var unconfigured []*tools.Method
@@ -72,8 +75,7 @@ func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 			url := repl.ReplaceAll(m.URL, "")
 			if url == "" {
 				unconfigured = append(unconfigured, unconfiguredMethod(m))
-				log.Warn("tool webhook URL is empty; the tool answers that it is not configured",
-					zap.String("toolkit", tk.Name), zap.String("method", m.Name), zap.String("url", m.URL))
+				notConfigured = append(notConfigured, tk.Name+"."+m.Name)
 				continue
 			}
 			headers := make(map[string]string, len(m.Headers))
@@ -94,20 +96,30 @@ func (a *App) provisionTools(log *zap.Logger) (*toolset, error) {
 		kit.Methods = append(kit.Methods, unconfigured...)
 		kits = append(kits, kit)
 	}
+	if len(notConfigured) > 0 {
+		log.Info("tools without a webhook URL answer the model that they are not configured; set their URLs to use them",
+			zap.Strings("tools", notConfigured))
+	}
 	reg, err := tools.NewRegistry(kits...)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &toolset{registry: reg, cancel: cancel}
-	for _, mc := range a.MCPServers {
+	return &toolset{registry: reg, ctx: ctx, cancel: cancel}, nil
+}
+
+// connect connects the MCP servers of servers, in the background (a
+// server that is down must not keep Caddy from starting; its tools appear
+// when it answers, and agents naming them meanwhile run without them).
+func (ts *toolset) connect(servers []MCPConfig, log *zap.Logger) {
+	repl := caddy.NewReplacer()
+	for _, mc := range servers {
 		headers := make(map[string]string, len(mc.Headers))
 		for k, v := range mc.Headers {
 			headers[k] = repl.ReplaceAll(v, "")
 		}
-		go ts.connectMCP(ctx, mc, repl.ReplaceAll(mc.Endpoint, ""), headers, log)
+		go ts.connectMCP(ts.ctx, mc, repl.ReplaceAll(mc.Endpoint, ""), headers, log)
 	}
-	return ts, nil
 }
 
 // unconfiguredMethod stands for a webhook whose URL is not set: the model

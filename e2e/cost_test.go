@@ -509,18 +509,18 @@ func TestPriceChangeOnReload(t *testing.T) {
 }
 
 // TestTierBudgets: a tier's monthly budgets are set in the Caddyfile or
-// through the admin API (a bad amount is a 400 naming the field), and
-// shown beside the month's spend by the profile and the admin key view.
-// Admission does not refuse requests for them.
+// through the admin API (a bad amount is a 400 naming the field); the
+// profile and the admin key view show the month's spend against the
+// budget, and a request the rest of the budget cannot cover is refused.
 func TestTierBudgets(t *testing.T) {
 	g := testgate.Start(t, testgate.Config{Block: costUpstreams(t) + `
 		tier capped {
-			monthly_budget_usd 0.000100
+			monthly_budget_usd 0.01
 			tenant_monthly_budget_usd 5
 		}
 `})
 	if status, body := adminDo(t, g, "GET", "/agentgate/tiers/capped", ""); status != 200 ||
-		gjson.Get(body, "monthly_budget_usd").Raw != "0.0001" || gjson.Get(body, "tenant_monthly_budget_usd").Raw != "5" {
+		gjson.Get(body, "monthly_budget_usd").Raw != "0.01" || gjson.Get(body, "tenant_monthly_budget_usd").Raw != "5" {
 		t.Fatalf("the Caddyfile's tier: %d %s", status, body)
 	}
 	if status, body := adminDo(t, g, "PUT", "/agentgate/tiers/gold", `{"monthly_budget_usd":12.5,"tenant_monthly_budget_usd":100}`); status != 200 ||
@@ -541,7 +541,8 @@ func TestTierBudgets(t *testing.T) {
 	}
 	// Calls of 10 input tokens (6 cached) and 7 output tokens at
 	// gpt-cost's prices: 4 × 0.15 + 6 × 0.075 + 7 × 0.6 = 5.25 µ$, 5 each.
-	// Twenty of them go over the $0.0001 budget: none is refused.
+	// Each reserves its estimate (up to 4096 output tokens at the
+	// reasoning price, about $0.0049) while it runs: they fit one by one.
 	each := gptCost.micros(10, 6, 0, int64(len(strings.Fields(costReply))), 0)
 	for range 20 {
 		costChat(t, g, secret[1], "gpt-cost", false, false)
@@ -549,16 +550,31 @@ func TestTierBudgets(t *testing.T) {
 	spent := usd(20 * each)
 	status, body, _ := g.Do("GET", "/v1/auth/profile", secret[1], nil)
 	p := gjson.ParseBytes(body)
-	if status != 200 || each != 5 || p.Get("spent_monthly_usd").Float() != spent || p.Get("monthly_budget_usd").Float() != 0.0001 ||
-		p.Get("remaining_monthly_budget_usd").Float() != 0 {
-		t.Errorf("profile: %d %s, want spent %v of a $0.0001 budget", status, body, spent)
+	if status != 200 || each != 5 || p.Get("spent_monthly_usd").Float() != spent || p.Get("monthly_budget_usd").Float() != 0.01 ||
+		p.Get("remaining_monthly_budget_usd").Float() != usd(10_000-20*each) {
+		t.Errorf("profile: %d %s, want spent %v of a $0.01 budget", status, body, spent)
 	}
 	s, b := adminDo(t, g, "GET", "/agentgate/keys/"+id[1], "")
-	if s != 200 || gjson.Get(b, "usage.spent_monthly_usd").Float() != spent || gjson.Get(b, "usage.monthly_budget_usd").Float() != 0.0001 {
+	if u := gjson.Get(b, "usage"); s != 200 || u.Get("spent_monthly_usd").Float() != spent || u.Get("monthly_budget_usd").Float() != 0.01 ||
+		u.Get("reserved_usd").Float() != 0 {
 		t.Errorf("admin key view: %d %s", s, b)
 	}
+	// A request whose estimate (32768 output tokens at $1.2 a million:
+	// about $0.039) the rest of the budget cannot cover is refused, and
+	// the views are unchanged.
+	status, body, hdr := g.Do("POST", "/v1/chat/completions", secret[1],
+		`{"model":"gpt-cost","max_tokens":32768,"messages":[{"role":"user","content":"What does it cost?"}]}`)
+	if msg := gjson.GetBytes(body, "error.message").Str; status != 429 || gjson.GetBytes(body, "error.code").Str != "insufficient_quota" ||
+		hdr.Get("x-should-retry") != "false" || !strings.Contains(msg, "monthly budget of $0.01 for this key") ||
+		!strings.Contains(msg, "$"+strconv.FormatFloat(spent, 'f', -1, 64)+" spent") {
+		t.Errorf("a request over the budget: %d %s", status, body)
+	}
+	if s, b := adminDo(t, g, "GET", "/agentgate/keys/"+id[1], ""); gjson.Get(b, "usage.spent_monthly_usd").Float() != spent {
+		t.Errorf("admin key view after the refusal: %d %s", s, b)
+	}
 	// Keys of a tier without a budget show null.
-	if s, b := adminDo(t, g, "GET", "/agentgate/keys/"+keyID(t, g, "tenant-a"), ""); s != 200 || gjson.Get(b, "usage.monthly_budget_usd").Type != gjson.Null {
+	if s, b := adminDo(t, g, "GET", "/agentgate/keys/"+keyID(t, g, "tenant-a"), ""); s != 200 || gjson.Get(b, "usage.monthly_budget_usd").Type != gjson.Null ||
+		gjson.Get(b, "usage.reserved_usd").Type != gjson.Null {
 		t.Errorf("key without a budget: %d %s", s, b)
 	}
 }

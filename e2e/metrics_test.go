@@ -76,6 +76,7 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 			monthly_tokens 1000000
 			tenant_monthly_tokens 5000000
 			tenant_monthly_budget_usd 100
+			unpriced allow
 		}
 		price gpt-dash {
 			input 2.5

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/models"
 )
 
@@ -176,7 +177,46 @@ func TestNewRejectsBadAgents(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("error = %q, want it to contain %q", err, tc.wantErr)
 			}
+			// Check finds the same without a store.
+			if _, err := Check(Config{Providers: providers, Routes: routes, Agents: tc.agents}); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Check: %v, want an error containing %q", err, tc.wantErr)
+			}
 		})
+	}
+}
+
+// TestCheckWithoutStore: Check finds what New would refuse, and what the
+// dialects need before the engine exists, with no store at all.
+func TestCheckWithoutStore(t *testing.T) {
+	// Two providers: with one, every model falls back to it.
+	providers := map[string]adapters.Provider{"openai": newFake(), "local": newFake()}
+	routes := []models.Route{{Pattern: "gpt-*", Provider: "openai"}}
+	ok := []*adapters.Agent{{ID: "a", Model: "gpt-4o"}}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"valid", Config{Providers: providers, Routes: routes, Agents: ok}, ""},
+		{"route to nowhere", Config{Providers: providers, Routes: []models.Route{{Pattern: "x-*", Provider: "azure"}}}, "azure"},
+		{"memory model", Config{Providers: providers, Routes: routes, Memory: memory.Options{EmbeddingModel: "embed-x"}},
+			`embedding_model: no provider serves model "embed-x"`},
+		{"bad guardrail", Config{Providers: providers, Routes: routes, Agents: []*adapters.Agent{{ID: "g", Model: "gpt-4o",
+			Guardrails: &adapters.Guardrails{DenyPatterns: []adapters.GuardRule{{Name: "x", Pattern: "("}}}}}}, `agent "g"`},
+	} {
+		checked, err := Check(tc.cfg)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: Check = %+v, %v; want an error containing %q", tc.name, checked, err, tc.wantErr)
+		}
+	}
+	if ok[0].Declared || !ok[0].CreatedAt.IsZero() {
+		t.Error("Check changed the declared agents")
 	}
 }
 

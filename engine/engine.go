@@ -117,11 +117,65 @@ type Engine struct {
 	guards *lru.Cache[string, *guard.Guard]
 }
 
-// New builds an engine and starts its usage recorder and memory manager;
-// Close stops them.
+// Checked is what Check learnt of a configuration.
+type Checked struct {
+	// Passthrough tells whether the OpenAI endpoints the gateway does not
+	// translate go upstream (models.Models.PassthroughEnabled): dialects
+	// register their routes before the engine is built.
+	Passthrough bool
+}
+
+// Check reports what is wrong with cfg without reading or writing its
+// store, which it does not use: the routes, the declared agents (their
+// models, guardrails and knowledge), passthrough, and the memory and
+// knowledge models. A gateway checks its configuration when Caddy
+// provisions it (`caddy validate` does too, beside the running gateway
+// that holds the store) and builds the engine with New when it starts.
+func Check(cfg Config) (Checked, error) {
+	router, err := models.NewRouter(cfg.Providers, cfg.Routes)
+	if err != nil {
+		return Checked{}, err
+	}
+	if err := checkAgents(cfg.Agents, router); err != nil {
+		return Checked{}, err
+	}
+	m, err := models.New(models.Config{Router: router, Passthrough: cfg.Passthrough})
+	if err != nil {
+		return Checked{}, err
+	}
+	if err := knowledge.Check(knowledge.Config{Models: m, Memory: cfg.Memory, RAG: cfg.RAG}); err != nil {
+		return Checked{}, err
+	}
+	return Checked{Passthrough: m.PassthroughEnabled()}, nil
+}
+
+// checkAgents checks the declared agents: ids unique, models routed,
+// guardrails and knowledge valid.
+func checkAgents(declared []*adapters.Agent, router *models.Router) error {
+	seen := map[string]bool{}
+	for _, a := range declared {
+		if seen[a.ID] {
+			return fmt.Errorf("agent %q declared twice", a.ID)
+		}
+		if _, _, ok := router.Resolve(a.Model, a.Provider); !ok {
+			return fmt.Errorf("agent %q: no provider serves model %q", a.ID, a.Model)
+		}
+		if err := validateAgent(a, router); err != nil {
+			return fmt.Errorf("agent %q: %w", a.ID, err)
+		}
+		seen[a.ID] = true
+	}
+	return nil
+}
+
+// New builds an engine over cfg's store and starts its usage recorder
+// and memory manager; Close stops them. It checks cfg as Check does.
 func New(cfg Config) (*Engine, error) {
 	router, err := models.NewRouter(cfg.Providers, cfg.Routes)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAgents(cfg.Agents, router); err != nil {
 		return nil, err
 	}
 	log := cfg.Logger
@@ -152,23 +206,12 @@ func New(cfg Config) (*Engine, error) {
 	if e.guards, err = lru.New[string, *guard.Guard](guardCacheSize); err != nil {
 		return nil, err
 	}
-	declared := map[string]bool{}
 	for _, a := range cfg.Agents {
-		if declared[a.ID] {
-			return nil, fmt.Errorf("agent %q declared twice", a.ID)
-		}
-		if _, _, ok := router.Resolve(a.Model, a.Provider); !ok {
-			return nil, fmt.Errorf("agent %q: no provider serves model %q", a.ID, a.Model)
-		}
-		if err := validateAgent(a, router); err != nil {
-			return nil, fmt.Errorf("agent %q: %w", a.ID, err)
-		}
 		a.Declared = true
 		if a.CreatedAt.IsZero() {
 			// Declared agents exist from the moment their config loads.
 			a.CreatedAt, a.UpdatedAt = now(), now()
 		}
-		declared[a.ID] = true
 	}
 	if e.agents, err = agents.New(agents.Config{Store: cfg.Store, Declared: cfg.Agents, Now: now}); err != nil {
 		return nil, err

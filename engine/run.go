@@ -22,7 +22,13 @@ import (
 //
 // An agent with an orchestration pattern runs its sub-agents as the
 // pattern says (Orchestrate, orchestrate.go).
-func (e *Engine) Run(ctx context.Context, call *adapters.Call, emit adapters.Emit) (*toolloop.Result, error) {
+//
+// When the request is traced, the run is a span of its own
+// ("invoke_agent {agent}", tracing.go) with its model calls, tools,
+// memory recall, retrieval and sub-agents below it.
+func (e *Engine) Run(ctx context.Context, call *adapters.Call, emit adapters.Emit) (res *toolloop.Result, err error) {
+	ctx, span := startRun(ctx, call)
+	defer func() { endRun(ctx, span, res, err) }()
 	if call.Agent.Orchestrates() {
 		return e.Orchestrate(ctx, call, emit)
 	}
@@ -32,7 +38,9 @@ func (e *Engine) Run(ctx context.Context, call *adapters.Call, emit adapters.Emi
 // Resume commits a paused run (toolloop.Loop.Resume): confirmed calls
 // run, rejected ones are reported to the model as declined, and the run
 // continues to its end.
-func (e *Engine) Resume(ctx context.Context, call *adapters.Call, runID string, decisions []toolloop.Decision, emit adapters.Emit) (*toolloop.Result, error) {
+func (e *Engine) Resume(ctx context.Context, call *adapters.Call, runID string, decisions []toolloop.Decision, emit adapters.Emit) (res *toolloop.Result, err error) {
+	ctx, span := startRun(ctx, call)
+	defer func() { endRun(ctx, span, res, err) }()
 	return e.loop.Resume(ctx, call, runID, decisions, emit)
 }
 

@@ -488,7 +488,8 @@ var errBrokenPipe = errors.New("write: broken pipe")
 
 func TestRunFailures(t *testing.T) {
 	// Errors no retry may cure, so each run makes exactly one call.
-	upstream := &adapters.Error{Kind: adapters.KindUpstream, Message: "bad request upstream", UpstreamStatus: 400}
+	upstream := &adapters.Error{Kind: adapters.KindUpstream, Message: "bad request upstream", UpstreamStatus: 400,
+		Cause: errors.New("upstream said: no such field")}
 	tooLong := &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "context_length_exceeded", Message: "too long"}
 	tests := []struct {
 		name string
@@ -636,6 +637,21 @@ func TestRunFailures(t *testing.T) {
 			r := recs[0]
 			if r.Status != tc.wantStatus {
 				t.Errorf("record status = %q, want %q", r.Status, tc.wantStatus)
+			}
+			// The record says why a failed call failed: the error and
+			// its cause.
+			wantErrText := ""
+			switch {
+			case r.Status == "ok":
+			case errors.Is(err, upstream):
+				wantErrText = "bad request upstream: upstream said: no such field"
+			case errors.Is(err, tooLong):
+				wantErrText = "too long"
+			default:
+				wantErrText = r.Error // the client's leaving, in its own words
+			}
+			if r.Error != wantErrText || (r.Status != "ok") != (r.Error != "") {
+				t.Errorf("record error = %q, want %q", r.Error, wantErrText)
 			}
 			got := adapters.Usage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
 				ReasoningTokens: r.ReasoningTokens, CachedTokens: r.CachedTokens, Estimated: r.Estimated}

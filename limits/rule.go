@@ -40,6 +40,9 @@ const (
 	// request reserves its estimate, and its settlement replaces the
 	// reservation with its real usage.
 	MonthlyTokens
+	// MonthlyMicroUSD caps the money spent per calendar month (UTC), in
+	// micro-dollars: a quota like MonthlyTokens counting Cost.MicroUSD.
+	MonthlyMicroUSD
 )
 
 // Class is how a kind of rule behaves; backends implement classes, not
@@ -66,10 +69,12 @@ var kinds = [...]struct {
 	RequestsPerMinute: {"rpm", Bucket, one},
 	TokensPerMinute:   {"tpm", Bucket, tokens},
 	MonthlyTokens:     {"monthly_tokens", Quota, tokens},
+	MonthlyMicroUSD:   {"monthly_micro_usd", Quota, microUSD},
 }
 
-func one(Cost) int64      { return 1 }
-func tokens(c Cost) int64 { return c.Tokens }
+func one(Cost) int64        { return 1 }
+func tokens(c Cost) int64   { return c.Tokens }
+func microUSD(c Cost) int64 { return c.MicroUSD }
 
 func (k Kind) valid() bool { return k > 0 && int(k) < len(kinds) }
 
@@ -115,11 +120,15 @@ func (r Rule) String() string { return fmt.Sprintf("%s %s ≤ %d", r.Scope, r.Ki
 // (when it settles). Each kind of rule counts one part of it (Amount).
 type Cost struct {
 	Tokens int64
+	// MicroUSD is the money, in millionths of a US dollar: the known
+	// cost of the request's model calls (a call of a model without a
+	// price counts nothing).
+	MicroUSD int64
 }
 
 // Add is c and o together: every part of a cost is added here.
 func (c Cost) Add(o Cost) Cost {
-	return Cost{Tokens: c.Tokens + o.Tokens}
+	return Cost{Tokens: c.Tokens + o.Tokens, MicroUSD: c.MicroUSD + o.MicroUSD}
 }
 
 // Spend is part of what a request spent, and when: its tokens count in

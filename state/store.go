@@ -1,7 +1,7 @@
 // Package state defines the contract of the store that keeps agentgate's
 // durable objects (agents and their versions, API keys, tiers, sessions,
 // paused runs, usage records and counters, memories, documents, stored
-// responses, statistics), one interface per role. Backends implement
+// responses, statistics, totals), one interface per role. Backends implement
 // every role: state/bbolt (one embedded file, the default) and
 // state/postgres (shared by several gateway instances); state/cache wraps
 // any of them with a read cache; state/storetest is the contract suite
@@ -40,6 +40,7 @@ type Store interface {
 	Objects
 	Changes
 	Snapshots
+	Totals
 	// Close releases the backend; every call afterwards fails with
 	// ErrClosed.
 	io.Closer

@@ -2,7 +2,9 @@ package state
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/pricing"
 )
@@ -62,6 +64,32 @@ type UsageRecord struct {
 	// Cost is what the call cost at the prices in force when its record
 	// was written; nil when unknown (the model has no price).
 	Cost *pricing.Micros `json:"cost_usd,omitempty"`
+	// Error says why a failed call failed: the error and its cause, at
+	// most MaxUsageError bytes (UsageError); empty for a call that did not
+	// fail.
+	Error string `json:"error,omitempty"`
+}
+
+// MaxUsageError bounds a usage record's Error.
+const MaxUsageError = 300
+
+// UsageError is the Error of a record of a call that failed with msg
+// (what the client was told) because of cause: "msg: cause", cut to
+// MaxUsageError bytes on a rune boundary, valid UTF-8 without NUL.
+func UsageError(msg, cause string) string {
+	s := msg
+	if cause != "" {
+		s += ": " + cause
+	}
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "?")
+	if len(s) <= MaxUsageError {
+		return s
+	}
+	cut := MaxUsageError - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // CheckUsage reports why r cannot be stored, if it cannot.
@@ -72,7 +100,7 @@ func CheckUsage(r *UsageRecord) error {
 	case !ValidName(r.KeyID):
 		return InvalidID("key id", r.KeyID)
 	}
-	for _, s := range []string{r.ID, r.Dialect, r.AgentID, r.Model, r.Provider, r.SessionID, r.ParentID, r.Status} {
+	for _, s := range []string{r.ID, r.Dialect, r.AgentID, r.Model, r.Provider, r.SessionID, r.ParentID, r.Status, r.Error} {
 		if !ValidName(s) {
 			return InvalidID("usage field", s)
 		}
@@ -95,10 +123,13 @@ type Counts interface {
 	CountsWithPrefix(ctx context.Context, tenant, prefix string) (map[string]int64, error)
 }
 
-// Spend is tokens a request's model calls used, and the time their usage
-// records were stamped: when the calls ended. Its tokens count in the
-// quota month of that time, as the records do.
+// Spend is tokens a request's model calls used and what they cost, and
+// the time their usage records were stamped: when the calls ended. It
+// counts in the quota month of that time, as the records do.
 type Spend struct {
 	At     time.Time
 	Tokens int64
+	// Cost is the sum of the calls' known costs (calls of models without
+	// a price count nothing), as the spend counters add them up.
+	Cost pricing.Micros
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine"
+	"github.com/tidwall/gjson"
 )
 
 // Dialect is one inbound API.
@@ -46,6 +47,35 @@ type Route struct {
 	// authentication, on every request to the pattern: keep it a header
 	// lookup.
 	When func(*http.Request) bool
+	// Target, on a route that calls a model, names what a request calls,
+	// read before the dialect decodes it, so that admission can price the
+	// request's estimate for the key's budgets. body is the request's
+	// JSON body (nil when it has none, or is not JSON). Without a Target,
+	// or with an empty one, the model is not known until the request runs.
+	Target func(r *http.Request, body []byte) Target
+}
+
+// Target is what a request calls, as its route reads it before decoding.
+type Target struct {
+	// Name is the agent (by id or name) the request addresses or,
+	// failing that, a routed model it calls directly (as ResolveModel
+	// finds it).
+	Name string
+	// Model, when set, is the model the request asks the agent to call
+	// instead of its own.
+	Model string
+}
+
+// TargetField is a Target read from the JSON body's field (a gjson
+// path): "model", "agent_id".
+func TargetField(field string) func(*http.Request, []byte) Target {
+	return func(_ *http.Request, body []byte) Target { return Target{Name: gjson.GetBytes(body, field).Str} }
+}
+
+// TargetPath is a Target read from the route pattern's wildcard: the
+// agent of /v2/agents/{id}/chat.
+func TargetPath(wildcard string) func(*http.Request, []byte) Target {
+	return func(r *http.Request, _ []byte) Target { return Target{Name: r.PathValue(wildcard)} }
 }
 
 // HasHeader is a When that accepts requests carrying header name.
@@ -62,10 +92,16 @@ type Limits struct {
 	MaxImageBytes int64
 }
 
-// Env is what dialects are built over.
+// Env is what dialects are built over. Dialects register their routes
+// before the engine is built (a gateway builds it when it starts, and
+// `caddy validate` never does): they read Engine only to serve a
+// request.
 type Env struct {
 	Engine *engine.Engine
 	Limits Limits
+	// Passthrough tells whether the OpenAI endpoints the gateway does not
+	// translate go upstream (engine.Checked.Passthrough).
+	Passthrough bool
 }
 
 // Factory builds a dialect over env.

@@ -62,9 +62,8 @@ func New(cfg Config) (*Knowledge, error) {
 	if kn.now == nil {
 		kn.now = time.Now
 	}
-	router := cfg.Models.Router()
 	var err error
-	if kn.rag, err = newRAGState(&cfg, router); err != nil {
+	if kn.rag, err = check(&cfg); err != nil {
 		return nil, err
 	}
 	opts := cfg.Memory
@@ -74,13 +73,6 @@ func New(cfg Config) (*Knowledge, error) {
 	if opts.Now == nil {
 		opts.Now = kn.now
 	}
-	for what, model := range map[string]string{"embedding_model": opts.EmbeddingModel, "memory model": opts.Model} {
-		if model != "" {
-			if _, _, ok := router.Resolve(model, ""); !ok {
-				return nil, fmt.Errorf("%s: no provider serves model %q", what, model)
-			}
-		}
-	}
 	shared := cfg.SharedMemory
 	if shared == nil {
 		shared = memory.OpenShared(cfg.Store, opts)
@@ -88,6 +80,26 @@ func New(cfg Config) (*Knowledge, error) {
 	}
 	kn.memory = memory.New(shared, memoryModels{cfg.Models}, opts)
 	return kn, nil
+}
+
+// Check checks cfg's models (memory's, knowledge's embedding model) and
+// retrieval settings, without its store.
+func Check(cfg Config) error {
+	_, err := check(&cfg)
+	return err
+}
+
+// check is Check, returning the retrieval state cfg makes.
+func check(cfg *Config) (*ragState, error) {
+	router := cfg.Models.Router()
+	for what, model := range map[string]string{"embedding_model": cfg.Memory.EmbeddingModel, "memory model": cfg.Memory.Model} {
+		if model != "" {
+			if _, _, ok := router.Resolve(model, ""); !ok {
+				return nil, fmt.Errorf("%s: no provider serves model %q", what, model)
+			}
+		}
+	}
+	return newRAGState(cfg, router)
 }
 
 // Close stops the memory manager's background work, committing what it

@@ -42,15 +42,14 @@ func (kn *Knowledge) Recall(ctx context.Context, call *adapters.Call, runID stri
 		return nil
 	}
 	rc := &Recollection{asked: lastUserText(call.Messages)}
+	ctx, span := startRecall(ctx, call.Agent.ID)
 	rec, err := kn.memory.Recall(ctx, memoryTurn(call, runID, rc, false))
-	if err != nil {
-		if ctx.Err() == nil {
-			kn.log.Warn("recalling memory failed; the run goes on without it", zap.String("agent", call.Agent.ID), zap.Error(err))
-		}
-		return rc
-	}
-	if rec != nil {
+	if rec != nil && err == nil {
 		rc.Section, rc.IDs = rec.Section, rec.IDs()
+	}
+	endFound(span, len(rc.IDs), err)
+	if err != nil && ctx.Err() == nil {
+		kn.log.Warn("recalling memory failed; the run goes on without it", zap.String("agent", call.Agent.ID), zap.Error(err))
 	}
 	return rc
 }

@@ -501,8 +501,10 @@ func (kn *Knowledge) Retrieve(ctx context.Context, call *adapters.Call, runID st
 	if query == "" {
 		return "", nil, nil
 	}
+	ctx, span := startRetrieval(ctx, k.Sources)
 	hits, err := kn.retrieve(ctx, call.Principal, call.Dialect, call.Agent.ID, runID, k, query)
 	if err != nil {
+		endFound(span, 0, err)
 		return "", nil, err
 	}
 	excerpts := make([]rag.Excerpt, len(hits))
@@ -510,6 +512,7 @@ func (kn *Knowledge) Retrieve(ctx context.Context, call *adapters.Call, runID st
 		excerpts[i] = rag.Excerpt{ID: h.ChunkID, Title: h.Title, Heading: h.Heading, Text: h.Text}
 	}
 	section, n := rag.Section(excerpts, kn.rag.cfg.MaxContextChars)
+	endFound(span, n, nil)
 	return section, hits[:n], nil
 }
 

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agentgate/agentgate/adapters"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/tracing"
 )
 
 // Answer is what one attempt of a model call produced so far; Complete
@@ -90,8 +93,9 @@ func (r *Run) executes(name string) bool { return r.Executes != nil && r.Execute
 // retrying each per the retry policy while nothing of this call has
 // reached the client. Every attempt is reported (usage record and meter).
 // Usage and Done are not forwarded: the run emits them once, when it
-// ends.
-func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (*Answer, error) {
+// ends. A traced call is a span with one below it per attempt
+// (tracing.go).
+func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (answer *Answer, err error) {
 	call := r.Call
 	started := m.now()
 	deadline := started.Add(m.retry.Deadline)
@@ -100,9 +104,13 @@ func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (*
 		models[0] = call.Agent.Model
 	}
 	var (
-		last    *Answer
-		lastErr error
+		last          *Answer
+		lastErr       error
+		attempts      int
+		providerAttrs []attribute.KeyValue
 	)
+	ctx, span := startChat(ctx, models[0], req)
+	defer func() { endChat(ctx, span, answer, attempts, providerAttrs, err) }()
 	for mi, model := range models {
 		pinned := ""
 		if mi == 0 {
@@ -132,13 +140,20 @@ func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (*
 			}
 			continue // a fallback that cannot take the request is no fallback
 		}
+		p := m.router.Provider(provider)
+		if span.IsRecording() {
+			providerAttrs = tracing.ProviderAttributes(p)
+		}
 		for try := 0; ; try++ {
 			a := &Answer{Model: upstream, Provider: provider}
+			attempts++
+			actx, aspan := startAttempt(ctx, provider, upstream, attempts, providerAttrs)
 			t0 := m.now()
-			err := m.router.Provider(provider).Chat(ctx, &fitted, m.forwarder(a, r, t0))
+			err := p.Chat(actx, &fitted, m.forwarder(a, r, t0))
 			if err == nil && !a.gotUsage {
 				a.Usage, a.gotUsage = a.estimate(&fitted), true
 			}
+			endAttempt(aspan, a, err)
 			id := r.ID
 			if r.attempts > 0 {
 				id += "." + strconv.Itoa(r.attempts)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/tracing"
 )
 
 // Embedding is one embedding call: its inputs, the model, and on whose
@@ -46,6 +47,7 @@ func (m *Models) Embed(ctx context.Context, e *Embedding) ([][]float32, adapters
 		return nil, adapters.Usage{}, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "embeddings_not_supported", Param: param,
 			Message: "provider " + adapters.Quote(provider) + " of model " + adapters.Quote(e.Model) + " does not compute embeddings"}
 	}
+	ctx, span := startEmbeddings(ctx, provider, upstream, emb)
 	t0 := m.now()
 	vecs, usage, err := emb.Embed(ctx, upstream, e.Inputs)
 	if err == nil && len(vecs) != len(e.Inputs) && !e.Direct {
@@ -60,5 +62,9 @@ func (m *Models) Embed(ctx context.Context, e *Embedding) ([][]float32, adapters
 	}
 	m.report(ctx, &report{Account: e.Account, id: adapters.NewID(prefix), model: upstream, provider: provider,
 		usage: usage, latency: at.Sub(t0), at: at, err: err, unmetered: e.Unmetered})
+	if span.IsRecording() {
+		span.SetAttributes(tracing.InputTokensKey.Int(usage.InputTokens))
+	}
+	tracing.End(span, err)
 	return vecs, usage, err
 }

@@ -53,10 +53,13 @@ func (m *Meter) recordCall(agentID, model, provider string, u adapters.Usage, co
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if n := len(m.spent); n > 0 && state.MonthKey(m.spent[n-1].At) == state.MonthKey(at) {
-		m.spent[n-1].Tokens += int64(u.Total())
-	} else {
-		m.spent = append(m.spent, state.Spend{At: at, Tokens: int64(u.Total())})
+	if n := len(m.spent); n == 0 || state.MonthKey(m.spent[n-1].At) != state.MonthKey(at) {
+		m.spent = append(m.spent, state.Spend{At: at})
+	}
+	sp := &m.spent[len(m.spent)-1]
+	sp.Tokens += int64(u.Total())
+	if cost != nil {
+		sp.Cost += *cost
 	}
 	if m.calls == 0 {
 		m.agentID, m.firstByte = agentID, firstByte
@@ -106,9 +109,9 @@ func (m *Meter) Snapshot() MeterSnapshot {
 		Cost: m.cost, Unpriced: m.unpriced, Calls: m.calls, FirstByte: m.firstByte, Upstream: m.upstream, ErrCode: m.errCode}
 }
 
-// Spent is the request's usage so far by quota month: the tokens of its
-// model calls whose usage records fall in each month, with the time of
-// one of them.
+// Spent is the request's usage so far by quota month: the tokens and
+// known cost of its model calls whose usage records fall in each month,
+// with the time of one of them.
 func (m *Meter) Spent() []state.Spend {
 	if m == nil {
 		return nil

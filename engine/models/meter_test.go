@@ -114,37 +114,42 @@ func TestMeterConcurrent(t *testing.T) {
 	}
 }
 
-// TestMeterSpent: a request's tokens are kept by the quota month of each
-// call's usage record, so a request whose calls straddle midnight at the
-// end of a month settles each part in its own month.
+// TestMeterSpent: a request's tokens and known cost are kept by the
+// quota month of each call's usage record, so a request whose calls
+// straddle midnight at the end of a month settles each part in its own
+// month; a call without a price adds its tokens and no money.
 func TestMeterSpent(t *testing.T) {
 	nov := time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC)
 	dec := time.Date(2026, 12, 1, 0, 0, 1, 0, time.UTC)
-	u := func(in, out int) adapters.Usage { return adapters.Usage{InputTokens: in, OutputTokens: out} }
+	type call struct {
+		at      time.Time
+		in, out int
+		cost    *pricing.Micros
+	}
 	tests := []struct {
 		name  string
-		calls []time.Time
-		usage []adapters.Usage
+		calls []call
 		want  []state.Spend
 	}{
-		{"no calls", nil, nil, nil},
-		{"one month", []time.Time{nov, nov.Add(time.Millisecond)}, []adapters.Usage{u(3, 4), u(1, 1)},
-			[]state.Spend{{At: nov, Tokens: 9}}},
-		{"across midnight", []time.Time{nov, dec, dec}, []adapters.Usage{u(3, 4), u(10, 0), u(0, 5)},
-			[]state.Spend{{At: nov, Tokens: 7}, {At: dec, Tokens: 15}}},
+		{"no calls", nil, nil},
+		{"one month", []call{{nov, 3, 4, usd(70)}, {nov.Add(time.Millisecond), 1, 1, usd(5)}},
+			[]state.Spend{{At: nov, Tokens: 9, Cost: 75}}},
+		{"across midnight", []call{{nov, 3, 4, usd(70)}, {dec, 10, 0, nil}, {dec, 0, 5, usd(12)}},
+			[]state.Spend{{At: nov, Tokens: 7, Cost: 70}, {At: dec, Tokens: 15, Cost: 12}}},
+		{"unpriced", []call{{nov, 3, 4, nil}}, []state.Spend{{At: nov, Tokens: 7}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, m := WithMeter(context.Background())
-			for i, at := range tc.calls {
-				m.recordCall("a", "m", "p", tc.usage[i], nil, 0, 0, "", at)
+			for _, c := range tc.calls {
+				m.recordCall("a", "m", "p", adapters.Usage{InputTokens: c.in, OutputTokens: c.out}, c.cost, 0, 0, "", c.at)
 			}
 			got := m.Spent()
 			if len(got) != len(tc.want) {
 				t.Fatalf("Spent = %+v, want %+v", got, tc.want)
 			}
 			for i := range got {
-				if state.MonthKey(got[i].At) != state.MonthKey(tc.want[i].At) || got[i].Tokens != tc.want[i].Tokens {
+				if state.MonthKey(got[i].At) != state.MonthKey(tc.want[i].At) || got[i].Tokens != tc.want[i].Tokens || got[i].Cost != tc.want[i].Cost {
 					t.Errorf("Spent = %+v, want %+v", got, tc.want)
 				}
 			}

@@ -152,6 +152,19 @@ func (p *Pool) Embed(ctx context.Context, model string, inputs []string) ([][]fl
 	}
 }
 
+// Cooldowns returns, for each member in order, when it is usable again
+// after a 429: a time not after now for a member that is not cooling
+// down.
+func (p *Pool) Cooldowns() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]time.Time, len(p.members))
+	for i, m := range p.members {
+		out[i] = m.coolUntil
+	}
+	return out
+}
+
 // Member returns one of the pool's members: all are the same kind of
 // upstream, so it tells which optional interfaces the pool serves
 // (adapters.As).

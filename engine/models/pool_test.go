@@ -23,6 +23,9 @@ func TestPoolMovesAwayFromARateLimitedKey(t *testing.T) {
 	if n := len(limited.Requests()); n != 1 {
 		t.Fatalf("limited key called %d times during its cooldown", n)
 	}
+	if cd := pool.Cooldowns(); len(cd) != 2 || !cd[0].Equal(now.Add(5*time.Second)) || !cd[1].IsZero() {
+		t.Fatalf("Cooldowns = %v", cd)
+	}
 	if n := len(healthy.Requests()); n != 3 {
 		t.Fatalf("healthy key served %d of 3", n)
 	}

@@ -57,11 +57,12 @@ type report struct {
 // Every model call the engine makes or passes through comes here exactly
 // once.
 func (m *Models) report(ctx context.Context, r *report) {
-	status := r.status
+	status, errText := r.status, ""
 	switch {
 	case status != "":
 	case r.err != nil:
 		status = errorCode(ctx, r.err, r.emitErr)
+		errText = state.UsageError(adapters.Describe(r.err))
 	default:
 		status = "ok"
 	}
@@ -75,7 +76,7 @@ func (m *Models) report(ctx context.Context, r *report) {
 		AgentID: r.AgentID, Model: r.model, Provider: r.provider, SessionID: r.SessionID,
 		InputTokens: r.usage.InputTokens, OutputTokens: r.usage.OutputTokens,
 		ReasoningTokens: r.usage.ReasoningTokens, CachedTokens: r.usage.CachedTokens,
-		Estimated: r.usage.Estimated, LatencyMs: r.latency.Milliseconds(), Status: status, Cost: cost,
+		Estimated: r.usage.Estimated, LatencyMs: r.latency.Milliseconds(), Status: status, Cost: cost, Error: errText,
 	})
 	if r.unmetered {
 		return
@@ -90,13 +91,18 @@ func (m *Models) report(ctx context.Context, r *report) {
 // errorCode names how a call ended for logs and metrics: client_closed
 // when the client went away (its context ended or writing to it failed),
 // the error's code for gateway and upstream errors, internal_error else.
+// An *adapters.Error is classified by itself, not by its cause: an
+// upstream's own cancellation underneath is no client leaving.
 func errorCode(ctx context.Context, err, emitErr error) string {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) || (emitErr != nil && errors.Is(err, emitErr)) {
+	if ctx.Err() != nil || (emitErr != nil && errors.Is(err, emitErr)) {
 		return "client_closed"
 	}
 	var e *adapters.Error
 	if errors.As(err, &e) {
 		return e.CodeOrDefault()
+	}
+	if errors.Is(err, context.Canceled) {
+		return "client_closed"
 	}
 	return "internal_error"
 }

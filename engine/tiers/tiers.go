@@ -23,6 +23,10 @@ type Set struct {
 	mu        sync.RWMutex
 	declared  map[string]state.Tier
 	overrides map[string]state.Tier
+	// changes counts this set's own changes (Put, Delete), so that a Load
+	// that read the store before one of them does not undo it: the
+	// change's own notification loads again.
+	changes uint64
 }
 
 // New returns a set holding the configuration's tiers.
@@ -34,8 +38,13 @@ func New(tiers ...state.Tier) *Set {
 	return t
 }
 
-// Load reads the run-time tiers from store, replacing those it had.
+// Load reads the run-time tiers from store, replacing those it had,
+// unless the set changed a tier meanwhile (what it read may predate the
+// change; the store's notification of the change loads again).
 func (t *Set) Load(ctx context.Context, store state.Store) error {
+	t.mu.RLock()
+	changes := t.changes
+	t.mu.RUnlock()
 	list, err := store.ListTiers(ctx)
 	if err != nil {
 		return err
@@ -45,8 +54,10 @@ func (t *Set) Load(ctx context.Context, store state.Store) error {
 		overrides[tr.Name] = *tr
 	}
 	t.mu.Lock()
-	t.overrides = overrides
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	if t.changes == changes {
+		t.overrides = overrides
+	}
 	return nil
 }
 
@@ -95,6 +106,7 @@ func (t *Set) Put(ctx context.Context, store state.Store, tr state.Tier) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.changes++
 	t.overrides[tr.Name] = tr
 	return nil
 }
@@ -124,6 +136,7 @@ func (t *Set) Delete(ctx context.Context, store state.Store, name string) error 
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.changes++
 	delete(t.overrides, name)
 	return nil
 }

@@ -145,3 +145,53 @@ func TestTiersPutFailureChangesNothing(t *testing.T) {
 		t.Errorf("List after failed Put = %q", got)
 	}
 }
+
+// slowList is a store whose ListTiers, once armed, reads the tiers and
+// then waits for release before answering: a Load that read the store
+// before a change and answers after it.
+type slowList struct {
+	state.Store
+	armed   bool
+	read    chan struct{}
+	release chan struct{}
+}
+
+func (s *slowList) ListTiers(ctx context.Context) ([]*state.Tier, error) {
+	list, err := s.Store.ListTiers(ctx)
+	if s.armed {
+		close(s.read)
+		<-s.release
+	}
+	return list, err
+}
+
+// TestTiersLoadDoesNotUndoAChange: a Load (a notification of another
+// instance's change) that read the store before this set's Put answers
+// after it: the tier put stays, and the Put's own notification loads it
+// with the rest.
+func TestTiersLoadDoesNotUndoAChange(t *testing.T) {
+	ctx := context.Background()
+	store := &slowList{Store: enginetest.OpenStore(t), armed: true, read: make(chan struct{}), release: make(chan struct{})}
+	tiers := New(tierPro)
+	loaded := make(chan error)
+	go func() { loaded <- tiers.Load(ctx, store) }()
+	<-store.read
+	override := state.Tier{Name: "pro", MonthlyTokens: 5, Models: []string{"gpt-4o-mini"}}
+	if err := tiers.Put(ctx, store, override); err != nil {
+		t.Fatal(err)
+	}
+	close(store.release)
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tiers.Get("pro"); !reflect.DeepEqual(got, override) {
+		t.Fatalf("after a Load that read the store before the Put: %+v, want %+v", got, override)
+	}
+	store.armed = false
+	if err := tiers.Load(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tiers.Get("pro"); !reflect.DeepEqual(got, override) {
+		t.Fatalf("after the Put's own Load: %+v, want %+v", got, override)
+	}
+}

@@ -337,7 +337,9 @@ func (l *Loop) execute(ctx context.Context, st *State, calls []state.PendingCall
 		wg.Add(1)
 		go func(i int, m *tools.Method) {
 			defer wg.Done()
-			steps[i].Result, steps[i].Failed = tools.Run(ctx, m, json.RawMessage(steps[i].Call.Arguments))
+			tctx, span := startTool(ctx, m, steps[i].Call)
+			steps[i].Result, steps[i].Failed = tools.Run(tctx, m, json.RawMessage(steps[i].Call.Arguments))
+			endTool(tctx, span, &steps[i])
 		}(i, st.Methods[pc.Name])
 	}
 	wg.Wait()

@@ -187,7 +187,8 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 		t.Fatal(err)
 	}
 	t.Cleanup(rt.Close)
-	env := &dialects.Env{Engine: rt, Limits: dialects.Limits{MaxBodyBytes: 1 << 20, MaxImageBytes: 64 << 10}}
+	env := &dialects.Env{Engine: rt, Limits: dialects.Limits{MaxBodyBytes: 1 << 20, MaxImageBytes: 64 << 10},
+		Passthrough: rt.Models().PassthroughEnabled()}
 	d, err := dialects.New(name, env)
 	if err != nil {
 		t.Fatal(err)

@@ -97,13 +97,56 @@ func Start(t testing.TB, name string, cfg testgate.Config) *Instance {
 	}
 	i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}), port: port, adminAddr: adminAddr,
 		Gateway: testgate.Attach(t, fmt.Sprintf("http://127.0.0.1:%d", port), adminAddr, dataDir)}
+	i.run(bin, caddyfile, environ())
+	return i
+}
+
+// StartCaddyfile runs an instance of the binary with the Caddyfile at
+// path, in a working directory of its own, with the test process's
+// environment (agentgate's variables removed) plus env, and stops it when
+// the test ends: for a Caddyfile of the repository, whose addresses and
+// data directory come from env. It serves its site at url and its admin
+// API at admin.
+func StartCaddyfile(t testing.TB, name, path string, env map[string]string, url, admin, dataDir string) *Instance {
+	t.Helper()
+	bin := Binary(t)
+	dir := t.TempDir()
+	port := 0
+	if _, err := fmt.Sscanf(url[strings.LastIndexByte(url, ':')+1:], "%d", &port); err != nil {
+		t.Fatalf("url %q has no port: %v", url, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}), port: port, adminAddr: admin,
+		Gateway: testgate.Attach(t, url, admin, dataDir)}
+	i.run(bin, abs, Environ(env))
+	return i
+}
+
+// Environ is the test process's environment without agentgate's own
+// variables, plus env.
+func Environ(env map[string]string) []string {
+	out := environ()
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// run starts the binary on caddyfile with environment env and waits until
+// it listens on the instance's port.
+func (i *Instance) run(bin, caddyfile string, env []string) {
+	i.t.Helper()
+	t, name, dir := i.t, i.Name, i.Dir
 	log, err := os.Create(filepath.Join(dir, "log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	i.cmd = exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
 	i.cmd.Dir, i.cmd.Stdout, i.cmd.Stderr = dir, log, log
-	i.cmd.Env = environ()
+	i.cmd.Env = env
 	if err := i.cmd.Start(); err != nil {
 		log.Close()
 		t.Fatalf("starting %s: %v", name, err)
@@ -119,10 +162,9 @@ func Start(t testing.TB, name string, cfg testgate.Config) *Instance {
 			t.Logf("log of %s:\n%s", name, i.Log())
 		}
 	})
-	if err := i.waitListening(port, 60*time.Second); err != nil {
+	if err := i.waitListening(i.port, 60*time.Second); err != nil {
 		t.Fatalf("%s: %v\n%s", name, err, i.Log())
 	}
-	return i
 }
 
 // Reload replaces the instance's Caddyfile with cfg's and runs `caddy
@@ -221,8 +263,14 @@ func (i *Instance) Log() string {
 // combined output.
 func Run(t testing.TB, dir string, args ...string) (string, error) {
 	t.Helper()
+	return RunEnv(t, dir, nil, args...)
+}
+
+// RunEnv is Run with env added to the environment (Environ).
+func RunEnv(t testing.TB, dir string, env map[string]string, args ...string) (string, error) {
+	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Dir, cmd.Env = dir, environ()
+	cmd.Dir, cmd.Env = dir, Environ(env)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -194,6 +194,9 @@ func (g *Gateway) TryLoad(cfg Config) error {
 	if err := caddy.Load(js, true); err != nil {
 		return err
 	}
+	// The replaced server closes its idle keep-alive connections: a
+	// request sent on one as it does would fail with EOF.
+	forgetConnections()
 	return waitListening(g.port)
 }
 
@@ -207,6 +210,13 @@ func (g *Gateway) TryLoad(cfg Config) error {
 // only, and only errors are logged. Restart and Load do not apply to the
 // Gateway it returns.
 func StartCaddyfile(t testing.TB, src []byte, url, admin, dataDir string) *Gateway {
+	t.Helper()
+	return StartCaddyfileLogged(t, src, url, admin, dataDir, nil)
+}
+
+// StartCaddyfileLogged is StartCaddyfile logging as `caddy run` does (INFO
+// and above) into logs, when it is not nil.
+func StartCaddyfileLogged(t testing.TB, src []byte, url, admin, dataDir string, logs *LogCapture) *Gateway {
 	t.Helper()
 	g := &Gateway{URL: url, Admin: admin, DataDir: dataDir, t: t}
 	if _, err := fmt.Sscanf(url[strings.LastIndexByte(url, ':')+1:], "%d", &g.port); err != nil {
@@ -230,6 +240,10 @@ func StartCaddyfile(t testing.TB, src []byte, url, admin, dataDir string) *Gatew
 	}
 	admCfg["config"] = map[string]any{"persist": false}
 	cfg["logging"] = map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}}
+	if logs != nil {
+		cfg["logging"] = map[string]any{"logs": map[string]any{"default": map[string]any{"level": "INFO",
+			"writer": map[string]any{"output": "file", "filename": logs.Path}, "encoder": map[string]any{"format": "json"}}}}
+	}
 	apps, _ := cfg["apps"].(map[string]any)
 	httpApp, _ := apps["http"].(map[string]any)
 	servers, _ := httpApp["servers"].(map[string]any)

@@ -9,6 +9,7 @@ package limitstest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 		{"AllOrNothing", testAllOrNothing},
 		{"QuotaRace", testQuotaRace},
 		{"KeyAndTenantQuotas", testKeyAndTenantQuotas},
+		{"BudgetRaceCountsMoney", testBudgetRace},
 		{"LeaseExpiresAfterCrash", testLeaseExpiry},
 		{"RenewedLeaseHolds", testRenewal},
 		{"SettleAfterExpiry", testSettleAfterExpiry},
@@ -90,7 +92,8 @@ func (s *suite) instance() *limits.Limiter {
 // seeder answers what the usage records say, and remembers what it was
 // asked.
 type seeder struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// used is by scope, or by scope and kind ("key:k monthly_micro_usd").
 	used  map[string]int64
 	asked []string
 }
@@ -99,13 +102,22 @@ func (s *seeder) Used(_ context.Context, scope string, kind limits.Kind, at time
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.asked = append(s.asked, scope+" "+kind.String()+" "+state.MonthKey(at))
+	if used, ok := s.used[scope+" "+kind.String()]; ok {
+		return used, nil
+	}
 	return s.used[scope], nil
 }
 
+// set makes scope's records say used, of every kind.
 func (s *seeder) set(scope string, used int64) {
 	s.mu.Lock()
 	s.used[scope] = used
 	s.mu.Unlock()
+}
+
+// setKind makes scope's records say used of kind.
+func (s *seeder) setKind(scope string, kind limits.Kind, used int64) {
+	s.set(scope+" "+kind.String(), used)
 }
 
 func (s *seeder) questions() []string {
@@ -359,6 +371,60 @@ func testKeyAndTenantQuotas(t *testing.T, s *suite) {
 	wg.Wait()
 	if total.Load() != 15 {
 		t.Fatalf("tenant quota for 15: %d admitted", total.Load())
+	}
+}
+
+// testBudgetRace: a money quota (MonthlyMicroUSD) of 1000 µ$ with 100
+// spent already, beside a token quota on the same scope, 50 requests at
+// once from two instances, each estimated at 100 µ$ and 500 tokens:
+// exactly nine reserve, each quota its own part of the cost. Settled at
+// 80 µ$ and 400 tokens each (one of them a call of a model without a
+// price: tokens, no money), each quota has what its part adds up to.
+func testBudgetRace(t *testing.T, s *suite) {
+	a, b := s.instance(), s.instance()
+	s.seeder.setKind("key:budget", limits.MonthlyMicroUSD, 100)
+	s.seeder.setKind("key:budget", limits.MonthlyTokens, 7)
+	budget := limits.Rule{Scope: "key:budget", Kind: limits.MonthlyMicroUSD, Max: 1000}
+	quota := limits.Rule{Scope: "key:budget", Kind: limits.MonthlyTokens, Max: 1_000_000}
+	rules := []limits.Rule{quota, budget}
+	admitted := s.race([]*limits.Limiter{a, b}, 50, rules, limits.Cost{Tokens: 500, MicroUSD: 100})
+	if len(admitted) != 9 {
+		t.Fatalf("budget 1000 µ$, 100 spent: %d requests of 100 µ$ reserved, want 9", len(admitted))
+	}
+	d, err := a.Peek(ctx, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, m := d.States[0], d.States[1]; q.Used != 7 || q.Reserved != 9*500 || m.Used != 100 || m.Reserved != 900 || m.Remaining != 0 {
+		t.Fatalf("while they run: tokens %+v, money %+v", q, m)
+	}
+	refused := s.admit(b, rules, limits.Cost{Tokens: 1, MicroUSD: 1})
+	if refused.Admitted || refused.Refused != 1 || refused.RetryAfter() != state.MonthEnd(refused.Now).Sub(refused.Now) {
+		t.Fatalf("a tenth: %+v", refused)
+	}
+	var wg sync.WaitGroup
+	for i, d := range admitted {
+		cost := limits.Cost{Tokens: 400, MicroUSD: 80}
+		if i == 0 {
+			cost.MicroUSD = 0
+		}
+		wg.Go(func() {
+			if err := d.Lease.Settle(ctx, []limits.Spend{{At: d.Now, Cost: cost}}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	d, err = b.Peek(ctx, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, m := d.States[0], d.States[1]; q.Used != 7+9*400 || q.Reserved != 0 || m.Used != 100+8*80 || m.Reserved != 0 || m.Remaining != 1000-740 {
+		t.Fatalf("settled: tokens %+v (want %d used), money %+v (want 740 used)", q, 7+9*400, m)
+	}
+	want := "key:budget monthly_micro_usd " + state.MonthKey(d.Now)
+	if !slices.Contains(s.seeder.questions(), want) {
+		t.Fatalf("seeder asked %v, not %q", s.seeder.questions(), want)
 	}
 }
 

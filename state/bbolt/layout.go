@@ -8,7 +8,7 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// The on-disk layout of schema version 3. Every name below is a bucket at
+// The on-disk layout of schema version 4. Every name below is a bucket at
 // the root of the bbolt file; values are JSON unless noted. (Stores of an
 // older version are migrated when opened: migrate.go.)
 //
@@ -18,7 +18,7 @@ import (
 //	keyhash   sha256 (32 bytes) → id
 //	agentsessions tenant \0 agent \0 project \0 id → state.Session
 //	agentturns    tenant \0 agent \0 project \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
-//	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → state.UsageRecord (binary, usagecodec.go)
+//	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → state.UsageRecord (binary, usagecodec.go; version 3 since schema 4)
 //	usageids  record id → usage key (records already stored: a retried batch adds nothing twice)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
 //	spend     scope \0 YYYY-MM → micro-dollars of the records with a known cost (8-byte BE int64)
@@ -75,7 +75,7 @@ var (
 
 // schemaVersion is the layout version this build writes and reads; it
 // opens stores of older versions by migrating them (migrate.go).
-const schemaVersion = 3
+const schemaVersion = 4
 
 // join returns a \0 b as a fresh key.
 func join(a, b string) []byte {

@@ -18,7 +18,16 @@ import (
 var migrations = [schemaVersion - 1]func(tx *bolt.Tx) error{
 	migrateSessionsPerAgent, // 1 → 2
 	migrateCosts,            // 2 → 3
+	migrateUsageErrors,      // 3 → 4
 }
+
+// migrateUsageErrors makes a store of schema 3 one of schema 4: usage
+// records gain the error text of a failed call (codec version 3; records
+// written before read back without one). Nothing is rewritten; the
+// version is raised so that an older agentgate, which cannot read
+// version 3 records, refuses the file instead of failing on its usage
+// log.
+func migrateUsageErrors(*bolt.Tx) error { return nil }
 
 // migrateCosts makes a store of schema 2 one of schema 3: usage records
 // gain a cost (codec version 2; records of version 1 read back with an

@@ -15,11 +15,14 @@ import (
 // as a varint, in the order below. It takes about a third of the JSON's
 // pages, and pages are what a commit writes. Version 2 adds the cost:
 // after the estimated flag, a byte saying whether it is known, then (if
-// so) its micro-dollars as a varint. Version 1 records (written before
-// costs existed) read back with an unknown cost.
+// so) its micro-dollars as a varint. Version 3 adds the error text of a
+// failed call, a string after the cost. Version 1 records (written before
+// costs existed) read back with an unknown cost, and records before
+// version 3 with no error text.
 const (
 	usageCodecV1 = 1
 	usageCodecV2 = 2
+	usageCodecV3 = 3
 )
 
 func encodeUsage(r *state.UsageRecord) []byte {
@@ -27,8 +30,9 @@ func encodeUsage(r *state.UsageRecord) []byte {
 	for _, s := range usageStrings(r) {
 		n += binary.MaxVarintLen64 + len(*s)
 	}
+	n += binary.MaxVarintLen64 + len(r.Error)
 	b := make([]byte, 0, n)
-	b = append(b, usageCodecV2)
+	b = append(b, usageCodecV3)
 	b = binary.AppendVarint(b, r.Time.UnixNano())
 	for _, s := range usageStrings(r) {
 		b = binary.AppendUvarint(b, uint64(len(*s)))
@@ -39,9 +43,12 @@ func encodeUsage(r *state.UsageRecord) []byte {
 	}
 	b = append(b, byte(boolInt(r.Estimated)))
 	if r.Cost == nil {
-		return append(b, 0)
+		b = append(b, 0)
+	} else {
+		b = binary.AppendVarint(append(b, 1), int64(*r.Cost))
 	}
-	return binary.AppendVarint(append(b, 1), int64(*r.Cost))
+	b = binary.AppendUvarint(b, uint64(len(r.Error)))
+	return append(b, r.Error...)
 }
 
 // strings lists the record's string fields in codec order.
@@ -52,7 +59,7 @@ func usageStrings(r *state.UsageRecord) [10]*string {
 var errUsageCodec = errors.New("malformed usage record")
 
 func decodeUsage(b []byte, r *state.UsageRecord) error {
-	if len(b) == 0 || (b[0] != usageCodecV1 && b[0] != usageCodecV2) {
+	if len(b) == 0 || b[0] < usageCodecV1 || b[0] > usageCodecV3 {
 		return errUsageCodec
 	}
 	version := b[0]
@@ -84,28 +91,37 @@ func decodeUsage(b []byte, r *state.UsageRecord) error {
 		return errUsageCodec
 	}
 	r.Estimated, b = b[0] == 1, b[1:]
-	r.Cost = nil
+	r.Cost, r.Error = nil, ""
 	if version == usageCodecV1 {
-		if len(b) != 0 {
-			return errUsageCodec
-		}
-		return nil
+		return endOfUsage(b)
 	}
 	if len(b) < 1 {
 		return errUsageCodec
 	}
 	known, b := b[0], b[1:]
-	if known == 0 {
-		if len(b) != 0 {
+	if known != 0 {
+		cost, n := binary.Varint(b)
+		if n <= 0 {
 			return errUsageCodec
 		}
-		return nil
+		c := pricing.Micros(cost)
+		r.Cost, b = &c, b[n:]
 	}
-	cost, n := binary.Varint(b)
-	if n <= 0 || n != len(b) {
+	if version == usageCodecV2 {
+		return endOfUsage(b)
+	}
+	l, n := binary.Uvarint(b)
+	if n <= 0 || uint64(len(b)-n) != l {
 		return errUsageCodec
 	}
-	c := pricing.Micros(cost)
-	r.Cost = &c
+	r.Error = string(b[n:])
+	return nil
+}
+
+// endOfUsage checks that nothing follows a record's last field.
+func endOfUsage(rest []byte) error {
+	if len(rest) != 0 {
+		return errUsageCodec
+	}
 	return nil
 }

@@ -18,6 +18,8 @@ func TestUsageCodecRoundTrip(t *testing.T) {
 			ReasoningTokens: 3, CachedTokens: 2, Estimated: true, LatencyMs: 1234, Status: "ok", Cost: cost(123456)},
 		{Tenant: "ünïcode ✓", InputTokens: -1, Time: time.Unix(0, 0).UTC()},
 		{ID: "zero", Cost: cost(0)},
+		{ID: "failed", Status: "upstream_unavailable", Error: "upstream unreachable: dial tcp: connection refused"},
+		{ID: "failed-priced", Cost: cost(7), Error: "ünïcode ✓"},
 	}
 	for i, r := range recs {
 		var got state.UsageRecord
@@ -33,21 +35,37 @@ func TestUsageCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// TestUsageCodecV1: records written before costs existed read back with
-// an unknown cost; trailing or missing bytes are refused.
-func TestUsageCodecV1(t *testing.T) {
+// TestUsageCodecOlderVersions: records written before costs existed (v1)
+// read back with an unknown cost, those written before error texts (v2)
+// with none; trailing or missing bytes are refused.
+func TestUsageCodecOlderVersions(t *testing.T) {
 	r := state.UsageRecord{ID: "old", Tenant: "t", Status: "ok", InputTokens: 5, Time: time.Unix(5, 0).UTC()}
-	v2 := encodeUsage(&r)
-	v1 := append([]byte{usageCodecV1}, v2[1:len(v2)-1]...) // v1 ends with the estimated flag
-	var got state.UsageRecord
-	got.Cost = cost(9)
-	if err := decodeUsage(v1, &got); err != nil {
-		t.Fatal(err)
+	v3 := encodeUsage(&r)                                  // … estimated, cost unknown (0), error length (0)
+	v2 := append([]byte{usageCodecV2}, v3[1:len(v3)-1]...) // v2 ends with the cost
+	v1 := append([]byte{usageCodecV1}, v3[1:len(v3)-2]...) // v1 with the estimated flag
+	priced := r
+	priced.Cost = cost(42)
+	v3priced := encodeUsage(&priced)
+	v2priced := append([]byte{usageCodecV2}, v3priced[1:len(v3priced)-1]...)
+	for _, c := range []struct {
+		b    []byte
+		want state.UsageRecord
+	}{{v1, r}, {v2, r}, {v2priced, priced}} {
+		var got state.UsageRecord
+		got.Cost, got.Error = cost(9), "stale"
+		if err := decodeUsage(c.b, &got); err != nil {
+			t.Fatalf("% x: %v", c.b, err)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Fatalf("% x: got %+v\nwant %+v", c.b, got, c.want)
+		}
 	}
-	if !reflect.DeepEqual(got, r) {
-		t.Fatalf("got %+v\nwant %+v", got, r)
-	}
-	for _, bad := range [][]byte{append(bytes.Clone(v1), 0), v2[:len(v2)-1], append(bytes.Clone(v2), 0)} {
+	failed := r
+	failed.Error = "boom"
+	v3failed := encodeUsage(&failed)
+	for _, bad := range [][]byte{append(bytes.Clone(v1), 0), append(bytes.Clone(v2), 0), v3[:len(v3)-1], append(bytes.Clone(v3), 0),
+		v3failed[:len(v3failed)-1], append(bytes.Clone(v3failed), 0)} {
+		var got state.UsageRecord
 		if err := decodeUsage(bad, &got); err == nil {
 			t.Errorf("% x decoded", bad)
 		}
@@ -60,6 +78,7 @@ func FuzzDecodeUsage(f *testing.F) {
 	f.Add(encodeUsage(&state.UsageRecord{ID: "a", Status: "ok", InputTokens: 3}))
 	f.Add([]byte{1})
 	f.Add(encodeUsage(&state.UsageRecord{ID: "b", Cost: cost(42)}))
+	f.Add(encodeUsage(&state.UsageRecord{ID: "c", Error: "upstream unreachable"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r state.UsageRecord
 		_ = decodeUsage(b, &r)

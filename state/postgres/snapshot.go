@@ -409,11 +409,11 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 			cost = &n
 		}
 		b.Queue(`INSERT INTO usage (id, at, tenant, key_id, dialect, agent_id, model, provider, session_id, parent_id,
-			input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 			ON CONFLICT (id) WHERE id <> '' DO NOTHING`,
 			u.ID, u.Time, u.Tenant, u.KeyID, u.Dialect, u.AgentID, u.Model, u.Provider, u.SessionID, u.ParentID,
-			u.InputTokens, u.OutputTokens, u.ReasoningTokens, u.CachedTokens, u.Estimated, u.LatencyMs, u.Status, cost)
+			u.InputTokens, u.OutputTokens, u.ReasoningTokens, u.CachedTokens, u.Estimated, u.LatencyMs, u.Status, cost, u.Error)
 	case r.Counter != nil:
 		c := r.Counter
 		b.Queue(`INSERT INTO counters (scope, month, tokens, spend_micros) VALUES ($1, $2, $3, $4)

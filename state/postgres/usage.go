@@ -23,14 +23,14 @@ import (
 const appendUsageSQL = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 		$9::text[], $10::text[], $11::int[], $12::int[], $13::int[], $14::int[], $15::bool[], $16::bigint[], $17::text[], $18::int[],
-		$19::bigint[])
+		$19::bigint[], $20::text[])
 	AS r(id, at, tenant, key_id, dialect, agent_id, model, provider, session_id, parent_id,
-		input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, ord, cost_micros)
+		input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, ord, cost_micros, error)
 ), ins AS (
 	INSERT INTO usage (id, at, tenant, key_id, dialect, agent_id, model, provider, session_id, parent_id,
-		input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros)
+		input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros, error)
 	SELECT id, at, tenant, key_id, dialect, agent_id, model, provider, session_id, parent_id,
-		input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros
+		input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros, error
 	FROM input ORDER BY ord
 	ON CONFLICT (id) WHERE id <> '' DO NOTHING
 	RETURNING at, tenant, key_id, input_tokens::bigint + output_tokens AS tokens, coalesce(cost_micros, 0) AS spend
@@ -47,11 +47,11 @@ ON CONFLICT (scope, month) DO UPDATE SET tokens = counters.tokens + excluded.tok
 
 // usageColumns are a batch of records as appendUsageSQL's arrays.
 type usageColumns struct {
-	id, tenant, keyID, dialect, agentID, model, provider, sessionID, parentID, status []string
-	at                                                                                []time.Time
-	input, output, reasoning, cached, ord                                             []int32
-	estimated                                                                         []bool
-	latency                                                                           []int64
+	id, tenant, keyID, dialect, agentID, model, provider, sessionID, parentID, status, errText []string
+	at                                                                                         []time.Time
+	input, output, reasoning, cached, ord                                                      []int32
+	estimated                                                                                  []bool
+	latency                                                                                    []int64
 	// cost holds each record's micro-dollars, nil when unknown.
 	cost []*int64
 }
@@ -81,11 +81,12 @@ func (c *usageColumns) add(r *state.UsageRecord, ord int) {
 		cost = &n
 	}
 	c.cost = append(c.cost, cost)
+	c.errText = append(c.errText, r.Error)
 }
 
 func (c *usageColumns) args() []any {
 	return []any{c.id, c.at, c.tenant, c.keyID, c.dialect, c.agentID, c.model, c.provider, c.sessionID, c.parentID,
-		c.input, c.output, c.reasoning, c.cached, c.estimated, c.latency, c.status, c.ord, c.cost}
+		c.input, c.output, c.reasoning, c.cached, c.estimated, c.latency, c.status, c.ord, c.cost, c.errText}
 }
 
 // AppendUsage stores usage records and adds them to the monthly counters
@@ -109,13 +110,13 @@ func (s *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error
 }
 
 const usageSelect = `SELECT id, at, tenant, key_id, dialect, agent_id, model, provider, session_id, parent_id,
-	input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros FROM usage`
+	input_tokens, output_tokens, reasoning_tokens, cached_tokens, estimated, latency_ms, status, cost_micros, error FROM usage`
 
 func scanUsage(row pgx.CollectableRow) (state.UsageRecord, error) {
 	var r state.UsageRecord
 	var cost *int64
 	err := row.Scan(&r.ID, &r.Time, &r.Tenant, &r.KeyID, &r.Dialect, &r.AgentID, &r.Model, &r.Provider, &r.SessionID, &r.ParentID,
-		&r.InputTokens, &r.OutputTokens, &r.ReasoningTokens, &r.CachedTokens, &r.Estimated, &r.LatencyMs, &r.Status, &cost)
+		&r.InputTokens, &r.OutputTokens, &r.ReasoningTokens, &r.CachedTokens, &r.Estimated, &r.LatencyMs, &r.Status, &cost, &r.Error)
 	r.Time = r.Time.UTC()
 	if cost != nil {
 		c := pricing.Micros(*cost)

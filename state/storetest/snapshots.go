@@ -151,6 +151,7 @@ func Fill(t testing.TB, s state.Store) {
 		Usage:   adapters.Usage{InputTokens: 3}, Iterations: 1, Created: day, Expires: day.Add(24 * time.Hour)}))
 	u1, u3 := usage("u1", "t1", "k1", day, 10, 5), usage("u3", "t2", "k2", day.Add(-40*24*time.Hour), 7, 7)
 	u1.Cost, u3.Cost = usd(100), usd(7) // u2's cost is unknown
+	u1.Status, u1.Error = "upstream_unavailable", "upstream unavailable (HTTP 503): upstream said: overloaded"
 	must(t, s.AppendUsage(ctx, []state.UsageRecord{u1, usage("u2", "t1", "k1", day.Add(time.Second), 1, 2), u3}))
 	_, err = s.AddCount(ctx, "t1", "exec/p/ag", 3)
 	must(t, err)
@@ -208,7 +209,7 @@ func CheckFilled(t testing.TB, s state.Store) {
 		t.Errorf("MonthlyTokens of another month = %d, %v", n, err)
 	}
 	if recs, err := s.ListUsage(ctx, "t1", 10); err != nil || len(recs) != 2 || recs[0].ID != "u2" || recs[0].Cost != nil ||
-		recs[1].Cost == nil || *recs[1].Cost != 100 {
+		recs[1].Cost == nil || *recs[1].Cost != 100 || recs[0].Error != "" || recs[1].Error != "upstream unavailable (HTTP 503): upstream said: overloaded" {
 		t.Errorf("usage: %+v %v", recs, err)
 	}
 	for _, tc := range []struct {

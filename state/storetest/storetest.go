@@ -75,6 +75,7 @@ func Suites() []Suite {
 		{"Objects", objectTests},
 		{"Changes", changeTests},
 		{"Snapshots", snapshotTests},
+		{"Totals", totalsTests},
 		{"Lifecycle", lifecycleTests},
 	}
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,26 @@ var usageTests = []Test{
 	single("MonthlySpend", testMonthlySpend),
 	single("SumUsage", testSumUsage),
 	{Name: "SpendConcurrentWriters", Fn: testSpendConcurrentWriters},
+	single("ErrorText", testUsageErrorText),
+}
+
+// testUsageErrorText: a failed call's record keeps why it failed, any
+// text UsageError makes included; one that did not fail has none.
+func testUsageErrorText(t *testing.T, s state.Store) {
+	failed := usage("failed", "t", "k", day, 0, 0)
+	failed.Status = "upstream_unavailable"
+	failed.Error = state.UsageError("upstream unreachable", "dial tcp 127.0.0.1:1: connect: connection refused")
+	long := usage("long", "t", "k", day.Add(time.Second), 0, 0)
+	long.Status = "upstream_error"
+	long.Error = state.UsageError("upstream error (HTTP 500)", "upstream said: "+strings.Repeat("ü", 400)+"\x00\xff")
+	ok := usage("ok", "t", "k", day.Add(2*time.Second), 1, 1)
+	must(t, s.AppendUsage(ctx, []state.UsageRecord{failed, long, ok}))
+	got, err := s.ListUsage(ctx, "t", 10)
+	must(t, err)
+	equalJSON(t, "ListUsage", got, []state.UsageRecord{ok, long, failed})
+	if n := len(got[1].Error); n > state.MaxUsageError || !strings.HasSuffix(got[1].Error, "…") {
+		t.Errorf("a long error text is kept as %d bytes: %q", n, got[1].Error)
+	}
 }
 
 var countTests = []Test{{Name: "AddUp", Fn: testCounts}}

@@ -82,6 +82,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/tidwall/gjson"
 )
 
 // Name is the dialect's registered name, as usage records show it.
@@ -113,10 +114,16 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "POST /v2/agents/batch", Handler: wrap(d.batch)},
 		{Pattern: "GET /v2/agents/{id}", Handler: wrap(d.get)},
 		{Pattern: "DELETE /v2/agents/{id}", Handler: wrap(d.delete)},
-		{Pattern: "POST /v2/agents/{id}/chat", Handler: wrap(d.chat), CallsModel: true},
-		{Pattern: "POST /v2/agents/{id}/chat/commit", Handler: wrap(d.commit), CallsModel: true},
+		{Pattern: "POST /v2/agents/{id}/chat", Handler: wrap(d.chat), CallsModel: true, Target: target},
+		{Pattern: "POST /v2/agents/{id}/chat/commit", Handler: wrap(d.commit), CallsModel: true, Target: target},
 		{Pattern: "GET /v2/agents/{id}/toolkit/run", Handler: wrap(d.toolkitRun)},
 	}
+}
+
+// target is what a chat (or its commit) calls: the path's agent, or the
+// model the body names instead of the agent's.
+func target(r *http.Request, body []byte) dialects.Target {
+	return dialects.Target{Name: r.PathValue("id"), Model: gjson.GetBytes(body, "model").Str}
 }
 
 // wrap answers validation failures (every invalid field at once) itself;

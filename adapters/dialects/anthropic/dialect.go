@@ -38,7 +38,7 @@ var versioned = dialects.HasHeader("Anthropic-Version")
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
 	return []dialects.Route{
-		{Pattern: "POST /v1/messages", Handler: d.messages, CallsModel: true},
+		{Pattern: "POST /v1/messages", Handler: d.messages, CallsModel: true, Target: dialects.TargetField("model")},
 		{Pattern: "POST /v1/messages/count_tokens", Handler: d.countTokens},
 		{Pattern: "GET /v1/models", Handler: d.listModels, When: versioned},
 		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel, When: versioned},

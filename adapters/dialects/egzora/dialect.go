@@ -57,7 +57,7 @@ type Dialect struct {
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
 	return []dialects.Route{
-		{Pattern: "POST /v1/chat", Handler: d.chat, CallsModel: true},
+		{Pattern: "POST /v1/chat", Handler: d.chat, CallsModel: true, Target: dialects.TargetField("agent_id")},
 		{Pattern: "GET /v1/agents", Handler: d.listAgents},
 		{Pattern: "GET /v1/auth/profile", Handler: d.profile},
 		{Pattern: "GET /v1/logs", Handler: d.logs},

@@ -113,8 +113,8 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET " + agent, Handler: d.tenanted(d.get)},
 		{Pattern: "PUT " + agent, Handler: d.tenanted(d.update)},
 		{Pattern: "DELETE " + agent, Handler: d.tenanted(d.delete)},
-		{Pattern: "POST " + agent + "/chat", Handler: d.tenanted(d.chat), CallsModel: true},
-		{Pattern: "POST " + agent + "/chat/stream", Handler: d.tenanted(d.chatStream), CallsModel: true},
+		{Pattern: "POST " + agent + "/chat", Handler: d.tenanted(d.chat), CallsModel: true, Target: dialects.TargetPath("agent_id")},
+		{Pattern: "POST " + agent + "/chat/stream", Handler: d.tenanted(d.chatStream), CallsModel: true, Target: dialects.TargetPath("agent_id")},
 		{Pattern: "GET " + agent + "/memory", Handler: d.tenanted(d.listMemory)},
 		// Adding memory may embed it: a model call.
 		{Pattern: "POST " + agent + "/memory", Handler: d.tenanted(d.addMemory), CallsModel: true},

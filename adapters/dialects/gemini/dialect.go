@@ -49,8 +49,8 @@ type Dialect struct {
 // a slash ("openai/gpt-4o") works too.
 func (d *Dialect) Routes() []dialects.Route {
 	return []dialects.Route{
-		{Pattern: "POST /v1beta/models/{model_method...}", Handler: d.modelMethod, CallsModel: true},
-		{Pattern: "POST /v1/models/{model_method...}", Handler: d.modelMethod, CallsModel: true},
+		{Pattern: "POST /v1beta/models/{model_method...}", Handler: d.modelMethod, CallsModel: true, Target: target},
+		{Pattern: "POST /v1/models/{model_method...}", Handler: d.modelMethod, CallsModel: true, Target: target},
 		{Pattern: "GET /v1beta/models", Handler: d.listModels},
 		{Pattern: "GET /v1beta/models/{model...}", Handler: d.getModel},
 		// /v1/models is the OpenAI dialect's, and Anthropic's with
@@ -60,6 +60,16 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET /v1/models", Handler: d.listModels, When: googleClient},
 		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel, When: googleClient},
 	}
+}
+
+// target is what a call of …/models/{model}:{method} calls: the model
+// (or agent) of its path.
+func target(r *http.Request, _ []byte) dialects.Target {
+	mm := r.PathValue("model_method")
+	if i := strings.LastIndexByte(mm, ':'); i > 0 {
+		mm = mm[:i]
+	}
+	return dialects.Target{Name: mm}
 }
 
 // googleClient reports whether a request comes from a Gemini client: its

@@ -26,12 +26,12 @@ type Dialect struct {
 // Routes implements dialects.Dialect.
 func (d *Dialect) Routes() []dialects.Route {
 	routes := []dialects.Route{
-		{Pattern: "POST /v1/chat/completions", Handler: d.chatCompletions, CallsModel: true},
+		{Pattern: "POST /v1/chat/completions", Handler: d.chatCompletions, CallsModel: true, Target: dialects.TargetField("model")},
 		{Pattern: "GET /v1/models", Handler: d.listModels},
 		{Pattern: "GET /v1/models/{id...}", Handler: d.getModel},
-		{Pattern: "POST /v1/embeddings", Handler: d.embeddings, CallsModel: true},
+		{Pattern: "POST /v1/embeddings", Handler: d.embeddings, CallsModel: true, Target: dialects.TargetField("model")},
 	}
-	if d.env.Engine.Models().PassthroughEnabled() {
+	if d.env.Passthrough {
 		routes = append(routes, d.forwardRoutes()...)
 	}
 	return routes

@@ -45,7 +45,7 @@ import (
 // token limits and quotas admit them; other methods manage objects.
 func (d *Dialect) forwardRoutes() []dialects.Route {
 	return []dialects.Route{
-		{Pattern: "POST /v1/", Handler: d.forward, CallsModel: true},
+		{Pattern: "POST /v1/", Handler: d.forward, CallsModel: true, Target: dialects.TargetField("model")},
 		{Pattern: "/v1/", Handler: d.forward},
 	}
 }

@@ -126,8 +126,8 @@ func (d *Dialect) Routes() []dialects.Route {
 		{Pattern: "GET /agent/agents/{id}", Handler: d.scoped(d.get)},
 		{Pattern: "PATCH /agent/agents/{id}", Handler: d.scoped(d.patch)},
 		{Pattern: "DELETE /agent/agents/{id}", Handler: d.scoped(d.delete)},
-		{Pattern: "POST /agent/agents/{id}/chat", Handler: d.scoped(d.chat), CallsModel: true},
-		{Pattern: "POST /agent/agents/{id}/execute", Handler: d.scoped(d.execute), CallsModel: true},
+		{Pattern: "POST /agent/agents/{id}/chat", Handler: d.scoped(d.chat), CallsModel: true, Target: dialects.TargetPath("id")},
+		{Pattern: "POST /agent/agents/{id}/execute", Handler: d.scoped(d.execute), CallsModel: true, Target: dialects.TargetPath("id")},
 		{Pattern: "GET /agent/agents/{id}/conversations/{conversation_id}", Handler: d.scoped(d.conversation)},
 	}
 }

@@ -46,7 +46,7 @@ const StatusOverloaded = 529
 func MapStatus(status int, header http.Header, body []byte) *adapters.Error {
 	typ, msg := errorDetails(body)
 	if typ == "overloaded_error" || status == StatusOverloaded {
-		return &adapters.Error{Kind: adapters.KindUnavailable, UpstreamStatus: status,
+		return &adapters.Error{Kind: adapters.KindUnavailable, UpstreamStatus: status, Cause: wire.Said(msg),
 			Message:    fmt.Sprintf("upstream overloaded (HTTP %d)", status),
 			RetryAfter: wire.RetryAfter(header, time.Now(), maxRetryAfterMs)}
 	}
@@ -81,6 +81,9 @@ func streamError(ev gjson.Result, status int) *adapters.Error {
 		} else {
 			e.Message = "upstream error: " + msg
 		}
+	}
+	if typ != "authentication_error" && typ != "permission_error" && !strings.Contains(e.Message, msg) {
+		e.Cause = wire.Said(msg)
 	}
 	return e
 }

@@ -84,6 +84,7 @@ func fromAPIError(apiErr genai.APIError, status int, header http.Header) *adapte
 	case gs == "UNAUTHENTICATED" || gs == "PERMISSION_DENIED" || keyRefused(apiErr):
 		e.Kind = adapters.KindUpstream
 		e.Message = "upstream rejected the gateway's credentials (" + label + ")"
+		return e // what Google says about the key is not repeated, even in logs
 	case gs == "INVALID_ARGUMENT" || gs == "OUT_OF_RANGE":
 		e.Kind = adapters.KindInvalidRequest
 		e.Message = wire.OrDefault(msg, "upstream rejected the request ("+label+")")
@@ -106,6 +107,9 @@ func fromAPIError(apiErr genai.APIError, status int, header http.Header) *adapte
 	default:
 		e.Kind = adapters.KindUpstream
 		e.Message = "upstream error (" + label + ")"
+	}
+	if e.Message != msg {
+		e.Cause = wire.Said(msg)
 	}
 	return e
 }

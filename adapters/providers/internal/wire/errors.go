@@ -25,14 +25,37 @@ func OrDefault(s, def string) string {
 	return s
 }
 
-// Redact replaces the provider's key in e's message (a message the
-// upstream wrote) with "[redacted]". Keys under 8 bytes are left alone:
-// they would match ordinary words.
+// Redact replaces the provider's key in e's message and in the
+// upstream's words of its cause (both written by the upstream) with
+// "[redacted]". Keys under 8 bytes are left alone: they would match
+// ordinary words.
 func Redact(e *adapters.Error, key string) *adapters.Error {
-	if len(key) >= 8 && strings.Contains(e.Message, key) {
+	if len(key) < 8 {
+		return e
+	}
+	if strings.Contains(e.Message, key) {
 		e.Message = strings.ReplaceAll(e.Message, key, "[redacted]")
 	}
+	if words, ok := e.Cause.(UpstreamSaid); ok && strings.Contains(string(words), key) {
+		e.Cause = UpstreamSaid(strings.ReplaceAll(string(words), key, "[redacted]"))
+	}
 	return e
+}
+
+// UpstreamSaid is the cause of an error the upstream answered with: its
+// own message, which the client's message leaves out (a 503's reason),
+// for the gateway's logs.
+type UpstreamSaid string
+
+func (s UpstreamSaid) Error() string { return "upstream said: " + string(s) }
+
+// Said is the cause of an answer whose message the upstream wrote, or nil
+// when it wrote none.
+func Said(msg string) error {
+	if msg == "" {
+		return nil
+	}
+	return UpstreamSaid(msg)
 }
 
 // StatusDetails is what a provider read from the body of a non-2xx answer.
@@ -50,7 +73,9 @@ type StatusDetails struct {
 // on param "model" when d.ModelNotFound, an upstream error otherwise;
 // 408 → timeout; 413 → too large; 429 → rate limited and 502/503/504 →
 // unavailable, with RetryAfter (see RetryAfter for retryMsLimit); any other
-// status → upstream error. UpstreamStatus is always set.
+// status → upstream error. UpstreamStatus is always set, and the
+// upstream's message, where the client's leaves it out, is the cause
+// (never what it says about the gateway's credentials).
 func MapHTTPStatus(status int, header http.Header, d StatusDetails, retryMsLimit float64) *adapters.Error {
 	e := &adapters.Error{UpstreamStatus: status}
 	switch {
@@ -62,6 +87,7 @@ func MapHTTPStatus(status int, header http.Header, d StatusDetails, retryMsLimit
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		e.Kind = adapters.KindUpstream
 		e.Message = fmt.Sprintf("upstream rejected the gateway's credentials (HTTP %d)", status)
+		return e
 	case status == http.StatusNotFound:
 		if d.ModelNotFound {
 			e.Kind = adapters.KindNotFound
@@ -89,6 +115,9 @@ func MapHTTPStatus(status int, header http.Header, d StatusDetails, retryMsLimit
 	default:
 		e.Kind = adapters.KindUpstream
 		e.Message = fmt.Sprintf("upstream error (HTTP %d)", status)
+	}
+	if e.Message != d.Message {
+		e.Cause = Said(d.Message)
 	}
 	return e
 }
@@ -130,35 +159,39 @@ func RetryAfterSeconds(h http.Header, now time.Time) time.Duration {
 // TransportError classifies a failure to reach or read the upstream. ctx
 // is the call's context, whose deadline (timeout) was set with cause
 // callTimeout (see Client.WithTimeout). It returns ctx's error unchanged
-// when the caller cancelled, and an *adapters.Error otherwise: a stalled
-// stream (*StallError) is a timeout that says which bound it passed.
+// when the caller cancelled, and an *adapters.Error otherwise, whose
+// cause is err: a stalled stream (*StallError) is a timeout that says
+// which bound it passed.
 func TransportError(ctx context.Context, err error, timeout time.Duration, callTimeout error) error {
+	fail := func(k adapters.ErrorKind, msg string) error {
+		return &adapters.Error{Kind: k, Message: msg, Cause: err}
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(context.Cause(ctx), callTimeout) {
-			return &adapters.Error{Kind: adapters.KindTimeout, Message: fmt.Sprintf("upstream did not finish within %s", timeout)}
+			return fail(adapters.KindTimeout, fmt.Sprintf("upstream did not finish within %s", timeout))
 		}
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &adapters.Error{Kind: adapters.KindTimeout, Message: "upstream did not finish before the request deadline"}
+			return fail(adapters.KindTimeout, "upstream did not finish before the request deadline")
 		}
 		return ctxErr
 	}
 	var stall *StallError
 	if errors.As(err, &stall) {
-		return &adapters.Error{Kind: adapters.KindTimeout, Message: stall.Error()}
+		return fail(adapters.KindTimeout, stall.Error())
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream unreachable"}
+		return fail(adapters.KindUnavailable, "upstream unreachable")
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream unreachable (DNS)"}
+		return fail(adapters.KindUnavailable, "upstream unreachable (DNS)")
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) && nerr.Timeout() {
-		return &adapters.Error{Kind: adapters.KindTimeout, Message: "upstream timed out"}
+		return fail(adapters.KindTimeout, "upstream timed out")
 	}
-	return &adapters.Error{Kind: adapters.KindUnavailable, Message: "upstream connection failed"}
+	return fail(adapters.KindUnavailable, "upstream connection failed")
 }
 
 // StreamError is TransportError for a stream that broke after its 2xx
@@ -166,7 +199,7 @@ func TransportError(ctx context.Context, err error, timeout time.Duration, callT
 // oversized event (ErrEventTooLarge) is an upstream error.
 func StreamError(ctx context.Context, err error, timeout time.Duration, callTimeout error, status int) error {
 	if errors.Is(err, ErrEventTooLarge) {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent an oversized stream event", UpstreamStatus: status}
+		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent an oversized stream event", UpstreamStatus: status, Cause: err}
 	}
 	te := TransportError(ctx, err, timeout, callTimeout)
 	if ae, ok := te.(*adapters.Error); ok {

@@ -85,6 +85,30 @@ func TestMapHTTPStatus(t *testing.T) {
 			t.Errorf("%d: RetryAfter %v", tt.status, e.RetryAfter)
 		}
 	}
+	// The upstream's words are the cause where the client's message
+	// leaves them out, never about the gateway's credentials.
+	for _, tt := range []struct {
+		status int
+		msg    string
+		cause  string
+	}{
+		{503, "overloaded, try later", "upstream said: overloaded, try later"},
+		{500, "boom", "upstream said: boom"},
+		{404, "no route", "upstream said: no route"},
+		{400, "bad field", ""},
+		{401, "key sk-123 refused", ""},
+		{403, "forbidden for sk-123", ""},
+		{503, "", ""},
+	} {
+		e := MapHTTPStatus(tt.status, nil, StatusDetails{Message: tt.msg}, 0)
+		got := ""
+		if e.Cause != nil {
+			got = e.Cause.Error()
+		}
+		if got != tt.cause || errors.Unwrap(e) != e.Cause {
+			t.Errorf("%d %q: cause %q, want %q", tt.status, tt.msg, got, tt.cause)
+		}
+	}
 	if e := MapHTTPStatus(400, nil, StatusDetails{Param: "p", Code: "c"}, 0); e.Param != "p" || e.Code != "c" {
 		t.Errorf("400 lost param and code: %+v", e)
 	}
@@ -107,6 +131,10 @@ func TestRedact(t *testing.T) {
 	e := Redact(&adapters.Error{Message: "key sk-12345678 is bad, sk-12345678"}, "sk-12345678")
 	if e.Message != "key [redacted] is bad, [redacted]" {
 		t.Errorf("got %q", e.Message)
+	}
+	e = Redact(&adapters.Error{Message: "m", Cause: UpstreamSaid("echo sk-12345678")}, "sk-12345678")
+	if e.Cause.Error() != "upstream said: echo [redacted]" {
+		t.Errorf("cause not redacted: %q", e.Cause)
 	}
 	if e := Redact(&adapters.Error{Message: "a short key"}, "short"); e.Message != "a short key" {
 		t.Errorf("short keys are left alone: %q", e.Message)
@@ -147,6 +175,9 @@ func TestTransportError(t *testing.T) {
 		var ae *adapters.Error
 		if !errors.As(err, &ae) || ae.Kind != tt.kind || ae.Message != tt.msg {
 			t.Errorf("%s: got %v", tt.name, err)
+		}
+		if ae != nil && !errors.Is(err, tt.err) {
+			t.Errorf("%s: the cause %v is lost: %v", tt.name, tt.err, ae.Cause)
 		}
 	}
 	if err := TransportError(cancelled, dial, time.Minute, errTestTimeout); err != context.Canceled {

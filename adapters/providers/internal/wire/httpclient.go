@@ -85,7 +85,22 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, c.mapStatus(resp.StatusCode, resp.Header, msg)
+	return nil, redactCredentials(c.mapStatus(resp.StatusCode, resp.Header, msg), c.headers)
+}
+
+// credentialHeaders are the headers providers send their keys in.
+var credentialHeaders = []string{"Authorization", "X-Api-Key", "Api-Key", "X-Goog-Api-Key"}
+
+// redactCredentials redacts the keys among h's credential headers from
+// e's message and cause: an upstream that repeats the key it was sent
+// must not put it in a client's answer or the gateway's logs.
+func redactCredentials(e *adapters.Error, h http.Header) *adapters.Error {
+	for _, name := range credentialHeaders {
+		for _, v := range h.Values(name) {
+			Redact(e, strings.TrimPrefix(v, "Bearer "))
+		}
+	}
+	return e
 }
 
 // ReadBody reads a non-streamed answer, up to MaxResponseBody.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,34 @@ func TestCall(t *testing.T) {
 	var ae *adapters.Error
 	if !errors.As(err, &ae) || ae.UpstreamStatus != http.StatusTeapot || ae.Message != "no" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// An upstream that repeats the key it was sent in its error body gets it
+// redacted from the client's message and from the cause the gateway logs.
+func TestPostRedactsCredentials(t *testing.T) {
+	const key = "sk-secret-key-12345"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "overloaded; your key "+r.Header.Get("X-Api-Key")+" waits")
+	}))
+	defer srv.Close()
+	o := NewOptions("test", adapters.ProviderConfig{}, time.Second)
+	o.Headers.Set("X-Api-Key", key)
+	c := o.Client(time.Minute, errTestTimeout, func(status int, h http.Header, body []byte) *adapters.Error {
+		e := MapHTTPStatus(status, h, StatusDetails{Message: string(body)}, 0)
+		e.Message += ": " + string(body)
+		return e
+	})
+	defer c.CloseIdleConnections()
+	_, err := c.Post(context.Background(), srv.URL, []byte("{}"), false)
+	var e *adapters.Error
+	if !errors.As(err, &e) || e.Cause == nil {
+		t.Fatalf("got %v", err)
+	}
+	for _, s := range []string{e.Message, e.Cause.Error()} {
+		if strings.Contains(s, key) || !strings.Contains(s, "[redacted]") {
+			t.Errorf("not redacted: %q", s)
+		}
 	}
 }

@@ -1,0 +1,41 @@
+package adapters
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// TestErrorCause: an Error unwraps to its cause, prints as its message,
+// and with %+v (what zap's errorVerbose field shows) with its cause.
+func TestErrorCause(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	e := &Error{Kind: KindUnavailable, Message: "upstream unreachable", Cause: refused}
+	if !errors.Is(e, refused) || errors.Unwrap(e) != refused {
+		t.Error("the cause is not unwrapped")
+	}
+	wrapped := fmt.Errorf("calling gpt: %w", e)
+	for _, c := range []struct{ got, want string }{
+		{e.Error(), "upstream unreachable"},
+		{fmt.Sprint(e), "upstream unreachable"},
+		{fmt.Sprintf("%q", e), `"upstream unreachable"`},
+		{fmt.Sprintf("%+v", e), "upstream unreachable: dial tcp 127.0.0.1:1: connect: connection refused"},
+		{fmt.Sprintf("%+v", &Error{Message: "no cause"}), "no cause"},
+		{wrapped.Error(), "calling gpt: upstream unreachable"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
+	zap.New(core).Warn("call failed", zap.Error(e))
+	f := logs.All()[0].ContextMap()
+	if f["error"] != "upstream unreachable" || !strings.Contains(fmt.Sprint(f["errorVerbose"]), "connection refused") {
+		t.Errorf("zap fields %v", f)
+	}
+}
