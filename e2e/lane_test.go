@@ -2,11 +2,17 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
+	"github.com/agentgate/agentgate/internal/otlptest"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/openai/openai-go/v3"
 	"github.com/tidwall/gjson"
@@ -186,5 +192,110 @@ func TestRawLaneLimitsAndRetries(t *testing.T) {
 	}
 	if n := len(up.Requests()) - before; n != 3 {
 		t.Fatalf("the upstream was tried %d times, want 3 (two retries)", n)
+	}
+}
+
+// TestTracedLane: a traced request on the raw lane has the spans of a
+// canonical run around its model call (the run, the call, an attempt per
+// try with the answer's model, usage and finish reason); with content
+// recording on, the request takes the canonical path, which decodes the
+// answer it records.
+func TestTracedLane(t *testing.T) {
+	for _, content := range []bool{false, true} {
+		rcv := otlptest.Start(t)
+		for k, v := range rcv.Env() {
+			t.Setenv(k, v)
+		}
+		model := (&fakeupstream.OpenAI{Reply: "Traced."}).Start()
+		t.Cleanup(model.Close)
+		// The upstream answers its first call with a 503, then as the fake.
+		target, _ := url.Parse(model.Server.URL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		var calls atomic.Int32
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprint(w, `{"error":{"message":"overloaded","type":"server_error"}}`)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(up.Close)
+		record := "off"
+		if content {
+			record = "on"
+		}
+		g := testgate.Start(t, testgate.Config{Site: "tracing {\n\t\tspan agentgate\n\t}", Block: `
+		tracing {
+			record_content ` + record + `
+		}
+		provider up openai {
+			base_url ` + up.URL + `/v1
+		}
+		retries {
+			backoff 1ms
+			max_backoff 2ms
+		}
+		agent assistant {
+			name Assistant
+			system_prompt "Be brief."
+			model gpt-traced
+			provider up
+		}`})
+		status, body, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA,
+			`{"model":"assistant","stream":true,"messages":[{"role":"user","content":"Hi"}]}`)
+		if status != 200 || !strings.Contains(string(body), "Traced.") {
+			t.Fatalf("chat: %d %s", status, body)
+		}
+		if lane := strings.Contains(string(body), `"id":"chatcmpl-fake"`); lane == content {
+			t.Fatalf("record_content %s: on the lane %v: %s", record, lane, body)
+		}
+		if content {
+			continue
+		}
+		spans := rcv.WaitFor(t, func(s []otlptest.Span) bool {
+			for _, sp := range s {
+				if sp.Name == "agentgate" {
+					return true
+				}
+			}
+			return false
+		})
+		below := func(parent otlptest.Span, name string) []otlptest.Span {
+			var out []otlptest.Span
+			for _, sp := range spans {
+				if sp.ParentID == parent.SpanID && sp.Name == name {
+					out = append(out, sp)
+				}
+			}
+			return out
+		}
+		var request otlptest.Span
+		for _, sp := range spans {
+			if sp.Name == "agentgate" {
+				request = sp
+			}
+		}
+		runs := below(request, "invoke_agent Assistant")
+		if len(runs) != 1 || runs[0].Attr("gen_ai.agent.id") != "assistant" || fmt.Sprint(runs[0].Attrs["gen_ai.response.finish_reasons"]) != "[stop]" ||
+			!strings.HasPrefix(runs[0].Attr("agentgate.run_id"), "run-") {
+			t.Fatalf("runs: %+v", runs)
+		}
+		chats := below(runs[0], "chat gpt-traced")
+		if len(chats) != 1 || fmt.Sprint(chats[0].Attrs["agentgate.attempts"]) != "2" || chats[0].Attr("gen_ai.provider.name") != "openai" ||
+			fmt.Sprint(chats[0].Attrs["gen_ai.usage.output_tokens"]) != "1" {
+			t.Fatalf("model calls: %+v", chats)
+		}
+		attempts := below(chats[0], "chat gpt-traced")
+		if len(attempts) != 2 {
+			t.Fatalf("%d attempts, want 2", len(attempts))
+		}
+		for _, a := range attempts {
+			failed := fmt.Sprint(a.Attrs["agentgate.attempt"]) == "1"
+			if a.Failed != failed || (a.Attr("gen_ai.response.model") == "gpt-traced") == failed {
+				t.Errorf("attempt %v: failed %v, %v", a.Attrs["agentgate.attempt"], a.Failed, a.Attrs)
+			}
+		}
 	}
 }

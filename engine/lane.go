@@ -1,11 +1,15 @@
 package engine
 
 import (
-	"time"
+	"context"
+	"net/http"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/knowledge"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/internal/tracing"
 )
 
 // RawLane returns where a call to agent can go on the raw passthrough
@@ -48,9 +52,34 @@ func rawAgent(a *adapters.Agent) bool {
 		a.ReasoningMinSteps == 0 && a.ReasoningMaxSteps == 0
 }
 
-// RawTurnDone tells the engine that a call to agent on the raw lane
-// completed in latency: what the canonical path records of a completed
-// run without memory (the agent's statistics), it records.
-func (e *Engine) RawTurnDone(call *adapters.Call, runID string, latency time.Duration) {
-	e.knowledge.Remember(call, runID, &knowledge.Recollection{}, "", latency, false)
+// RunRaw runs call on the raw lane: its one model call goes by route
+// with body, the client's request as the upstream gets it, and relay
+// writes the upstream's answer to the client (models.Models.Relay). The
+// run is what a canonical run of such an agent is around its model call:
+// traced as an "invoke_agent" span (when the request is traced, without
+// content: a trace that records prompts and completions needs the
+// canonical path, which has them decoded), and, once it completed, told
+// to the agent's statistics. It returns the run's error.
+func (e *Engine) RunRaw(ctx context.Context, call *adapters.Call, route *models.RawRoute, body []byte,
+	relay func(*http.Response, *models.RawAnswer) error) (err error) {
+	start := e.now()
+	runID := adapters.NewID("run-")
+	ctx, span := startRun(ctx, call)
+	var answer *models.RawAnswer
+	defer func() { endRawRun(span, runID, answer, err) }()
+	answer, err = e.models.Relay(ctx, &models.RawCall{
+		Account: models.Account{Principal: call.Principal, Dialect: call.Dialect, AgentID: call.Agent.ID},
+		Route:   route, Model: call.Agent.Model, Sampling: call.Sampling, Body: body, Stream: call.Stream, ID: runID,
+	}, relay)
+	if err == nil {
+		e.knowledge.Remember(call, runID, &knowledge.Recollection{}, "", e.now().Sub(start), false)
+	}
+	return err
+}
+
+// RecordsContent reports whether ctx's request is traced with its
+// content (prompts, completions): the raw lane does not decode answers,
+// so such a request takes the canonical path.
+func RecordsContent(ctx context.Context) bool {
+	return tracing.RecordsContent(ctx, trace.SpanFromContext(ctx))
 }

@@ -6,7 +6,10 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/tracing"
 )
 
 // The raw passthrough lane's model calls: a client's OpenAI Chat
@@ -47,6 +50,11 @@ func (m *Models) RawRoute(model, pinned string) (*RawRoute, bool) {
 type RawCall struct {
 	Account
 	Route *RawRoute
+	// Model is the model the call asks for, before routing (the agent's,
+	// or the one a client named); Sampling its sampling as decoded. They
+	// describe the call in its trace.
+	Model    string
+	Sampling adapters.Sampling
 	// Body is the request body as the upstream gets it.
 	Body   []byte
 	Stream bool
@@ -59,8 +67,10 @@ type RawCall struct {
 // it: the attempt is reported with it.
 type RawAnswer struct {
 	// Model is the model the upstream says answered; empty means the one
-	// asked for.
-	Model string
+	// asked for. Provider is the provider instance that answered.
+	Model, Provider string
+	// Finish is the finish reason the upstream gave, if it did.
+	Finish string
 	// Usage is what the upstream reported, when HasUsage.
 	Usage    adapters.Usage
 	HasUsage bool
@@ -97,34 +107,58 @@ func (a *RawAnswer) Committed() bool { return a.committed }
 // relay, which writes it to the client, calling Commit before the first
 // byte. A failure before the commit (no answer, a non-2xx one, an answer
 // that broke before its first byte went out) is retried per the retry
-// policy when another try may cure it; every attempt is reported. It
-// returns the last attempt's error.
-func (m *Models) Relay(ctx context.Context, c *RawCall, relay func(*http.Response, *RawAnswer) error) error {
+// policy when another try may cure it; every attempt is reported, and,
+// in a traced request, is a span below the call's, as on the canonical
+// path (tracing.go). It returns the last attempt's answer and error.
+func (m *Models) Relay(ctx context.Context, c *RawCall, relay func(*http.Response, *RawAnswer) error) (a *RawAnswer, err error) {
+	ctx, span := startRawChat(ctx, c.Model, c.Sampling)
+	var providerAttrs []attribute.KeyValue
+	if span.IsRecording() {
+		providerAttrs = tracing.ProviderAttributes(m.router.Provider(c.Route.Provider))
+	}
+	attempts := 0
+	defer func() { endRawChat(span, a, attempts, providerAttrs, err) }()
 	deadline := m.now().Add(m.retry.Deadline)
 	for try := 0; ; try++ {
-		a := NewRawAnswer(m.now)
-		t0 := a.t0
-		resp, err := c.Route.relayer.RelayChat(ctx, c.Body, c.Stream)
+		attempts++
+		actx, aspan := startAttempt(ctx, c.Route.Provider, c.Route.Model, attempts, providerAttrs)
+		a = NewRawAnswer(m.now)
+		a.Provider = c.Route.Provider
+		resp, err := c.Route.relayer.RelayChat(actx, c.Body, c.Stream)
 		if err == nil {
 			err = relay(resp, a)
 			resp.Body.Close()
 		}
+		endRawAttempt(aspan, a, err)
 		id := c.ID
 		if try > 0 {
 			id += "." + strconv.Itoa(try)
 		}
-		m.reportRaw(ctx, c, a, id, m.now().Sub(t0), err)
+		m.reportRaw(ctx, c, a, id, m.now().Sub(a.t0), err)
 		if err == nil || a.committed || ctx.Err() != nil || !retryable(err) || try >= m.retry.Max {
-			return err
+			return a, err
 		}
 		wait := m.retry.wait(try, err)
 		if m.now().Add(wait).After(deadline) {
-			return err
+			return a, err
 		}
 		if err := m.sleep(ctx, wait); err != nil {
-			return err
+			return a, err
 		}
 	}
+}
+
+// Attributes are the trace attributes of what the answer said: the
+// model and provider instance that answered, its usage and finish reason.
+func (a *RawAnswer) Attributes() []attribute.KeyValue {
+	attrs := []attribute.KeyValue{tracing.ProviderInstanceKey.String(a.Provider)}
+	if a.Model != "" {
+		attrs = append(attrs, tracing.ResponseModelKey.String(a.Model))
+	}
+	if a.HasUsage {
+		attrs = append(attrs, tracing.Usage(a.Usage)...)
+	}
+	return append(attrs, tracing.FinishReasons(a.Finish)...)
 }
 
 // reportRaw reports one attempt of a raw call. As on the canonical path,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/toolloop"
 )
 
@@ -23,7 +24,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, p *ada
 	if err != nil {
 		return err
 	}
-	if route, ok := d.env.Engine.RawLane(agent); ok {
+	if route, ok := d.env.Engine.RawLane(agent); ok && !engine.RecordsContent(ctx) {
 		return d.lane(w, ctx, p, req, agent, route, body)
 	}
 	call := &req.call

@@ -50,34 +50,24 @@ func (d *Dialect) lane(w http.ResponseWriter, ctx context.Context, p *adapters.P
 	if err != nil {
 		return err
 	}
-	start := d.env.Engine.Now()
-	call := &models.RawCall{Account: models.Account{Principal: p, Dialect: Name, AgentID: agent.ID}, Route: route,
-		Body: up, Stream: req.call.Stream, ID: adapters.NewID("run-")}
+	call := &req.call
+	call.Principal, call.Dialect, call.Agent = p, Name, agent
 	model := dialects.AppendString(nil, req.model)
-	var relay func(http.ResponseWriter, *http.Response, *models.RawAnswer, []byte) error
-	if req.call.Stream {
-		relay = func(w http.ResponseWriter, resp *http.Response, a *models.RawAnswer, model []byte) error {
-			return relayStream(w, resp, a, model, !req.includeUsage)
-		}
-	} else {
-		relay = relayCompletion
-	}
 	var committed bool
-	err = d.env.Engine.Models().Relay(ctx, call, func(resp *http.Response, a *models.RawAnswer) error {
-		err := relay(w, resp, a, model)
+	err = d.env.Engine.RunRaw(ctx, call, route, up, func(resp *http.Response, a *models.RawAnswer) error {
+		var err error
+		if req.call.Stream {
+			err = relayStream(w, resp, a, model, !req.includeUsage)
+		} else {
+			err = relayCompletion(w, resp, a, model)
+		}
 		committed = a.Committed()
 		return err
 	})
-	if err != nil {
-		if committed {
-			return nil // the stream told the client, in-band
-		}
-		return err
+	if err != nil && committed {
+		return nil // the stream told the client, in-band
 	}
-	if agent.ID != "" {
-		d.env.Engine.RawTurnDone(&adapters.Call{Principal: p, Dialect: Name, Agent: agent}, call.ID, d.env.Engine.Now().Sub(start))
-	}
-	return nil
+	return err
 }
 
 // laneBody is the body the upstream gets: the client's, with model, a

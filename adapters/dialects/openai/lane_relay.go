@@ -31,6 +31,7 @@ func relayCompletion(w http.ResponseWriter, resp *http.Response, a *models.RawAn
 		a.Model = m.Str
 		b = withModel(b, m, model)
 	}
+	a.Finish = gjson.GetBytes(b, "choices.0.finish_reason").Str
 	if u, ok := jsonUsage(gjson.GetBytes(b, "usage")); ok {
 		a.Usage, a.HasUsage = u, true
 	} else {
@@ -233,6 +234,9 @@ func (r *eventRelay) data(line, eol []byte) error {
 	r.a.OutputBytes += generatedBytes(payload)
 	if valueFollows(payload, `"finish_reason"`, '"') {
 		r.finished = true
+		if i, j := stringValue(payload, `"finish_reason"`); i >= 0 {
+			r.a.Finish = gjson.ParseBytes(payload[i:j]).Str
+		}
 	}
 	if valueFollows(payload, `"usage"`, '{') {
 		if u, ok := jsonUsage(gjson.GetBytes(payload, "usage")); ok {
