@@ -50,7 +50,8 @@ type ChatRelayer interface {
 	// stalled stream, a broken connection), or ctx's error. When no 2xx
 	// answer came, the error is what Chat would have returned: an *Error
 	// (a non-2xx status mapped as Chat maps it), or ctx's error when the
-	// caller gave up.
+	// caller gave up. A non-streamed answer is read and checked first, as
+	// Chat checks it: its body is in memory, ContentLength its length.
 	RelayChat(ctx context.Context, body []byte, stream bool) (*http.Response, error)
 }
 

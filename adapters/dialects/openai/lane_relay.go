@@ -19,14 +19,11 @@ func relayCompletion(w http.ResponseWriter, resp *http.Response, a *models.RawAn
 	if isEventStream(resp.Header) {
 		return errFraming(resp.StatusCode)
 	}
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 {
-		buf.Grow(int(n))
-	}
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
+	// The provider read the answer whole: its length is known.
+	b := make([]byte, max(resp.ContentLength, 0))
+	if _, err := io.ReadFull(resp.Body, b); err != nil {
 		return err
 	}
-	b := buf.Bytes()
 	if m := gjson.GetBytes(b, "model"); m.Type == gjson.String {
 		a.Model = m.Str
 		b = withModel(b, m, model)
