@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -205,8 +206,8 @@ func decodeContent(field string, raw json.RawMessage, images bool) ([]adapters.P
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return nil, adapters.BadField(field, "is not a valid string")
 		}
 		return []adapters.Part{{Type: adapters.PartText, Text: s}}, nil
@@ -237,6 +238,18 @@ func decodeContent(field string, raw json.RawMessage, images bool) ([]adapters.P
 		}
 	}
 	return out, nil
+}
+
+// jsonString decodes a JSON string of a body the decoder has validated:
+// one without escapes is its bytes as they are (what encoding/json would
+// make of it, valid UTF-8 given), others go through encoding/json.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 func decodeStop(raw json.RawMessage) ([]string, error) {
