@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrorKind classifies a failure independently of any wire format; each
@@ -152,6 +153,34 @@ func Errorf(k ErrorKind, format string, args ...any) *Error {
 // BadField builds an invalid-request Error naming field.
 func BadField(field, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalidRequest, Param: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+}
+
+// maxQuoted bounds how much of an upstream's message the gateway repeats.
+const maxQuoted = 1000
+
+// Clip shortens an upstream's message to at most 1000 bytes (on a rune
+// boundary), marking the cut with "…".
+func Clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// UpstreamReported is the error of a 2xx answer that reports one in its
+// body (an {"error":…} object in a JSON answer or in a stream's event):
+// message is the upstream's ("" when it gave none), status the answer's.
+func UpstreamReported(message string, status int) *Error {
+	if message == "" {
+		message = "upstream reported an error"
+	} else {
+		message = "upstream error: " + Clip(message)
+	}
+	return &Error{Kind: KindUpstream, Message: message, UpstreamStatus: status}
 }
 
 // ErrStoreUnavailable marks errors of a store that cannot be reached (a

@@ -39,6 +39,12 @@ type Sampling struct {
 	TopK *int `json:"top_k,omitempty"`
 }
 
+// IsZero reports whether s sets nothing: every upstream default applies.
+func (s Sampling) IsZero() bool {
+	return s.Temperature == nil && s.TopP == nil && s.MaxTokens == nil && len(s.Stop) == 0 && s.Seed == nil &&
+		len(s.ResponseFormat) == 0 && s.TopK == nil
+}
+
 // Merge returns s with every field that o sets taken from o.
 func (s Sampling) Merge(o Sampling) Sampling {
 	if o.Temperature != nil {

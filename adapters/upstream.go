@@ -37,6 +37,24 @@ type Forwarder interface {
 	Forward(req *http.Request) (*http.Response, error)
 }
 
+// ChatRelayer is implemented by providers that speak OpenAI's Chat
+// Completions API themselves: the raw passthrough lane hands them a
+// client's request body, already in that format (its model patched), and
+// relays the bytes of their answer to the client as they arrive, with no
+// canonical form in between.
+type ChatRelayer interface {
+	// RelayChat posts body to the upstream's chat completions with the
+	// provider's credentials and headers, and returns its 2xx answer; the
+	// caller reads and closes its body. Reading it fails with the *Error
+	// the provider's Chat would have reported for the same failure (a
+	// stalled stream, a broken connection), or ctx's error. When no 2xx
+	// answer came, the error is what Chat would have returned: an *Error
+	// (a non-2xx status mapped as Chat maps it), or ctx's error when the
+	// caller gave up. A non-streamed answer is read and checked first, as
+	// Chat checks it: its body is in memory, ContentLength its length.
+	RelayChat(ctx context.Context, body []byte, stream bool) (*http.Response, error)
+}
+
 // As finds the T that p implements, looking through wrappers that expose
 // what they wrap with Unwrap (metering). A pool of several upstreams
 // implements every optional interface and serves it through its members,

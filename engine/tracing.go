@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/internal/tracing"
 )
@@ -59,6 +60,18 @@ func endRun(ctx context.Context, span trace.Span, res *toolloop.Result, err erro
 			answer := adapters.TextMessage(adapters.RoleAssistant, res.Text)
 			answer.Reasoning, answer.ToolCalls = res.Reasoning, res.ToolCalls
 			span.SetAttributes(tracing.OutputMessages(answer, res.FinishReason))
+		}
+	}
+	tracing.End(span, err)
+}
+
+// endRawRun ends the span of a run on the raw lane with what its answer
+// said (a; nil when no attempt was made).
+func endRawRun(span trace.Span, runID string, a *models.RawAnswer, err error) {
+	if span.IsRecording() {
+		span.SetAttributes(tracing.RunIDKey.String(runID))
+		if a != nil {
+			span.SetAttributes(a.Attributes()...)
 		}
 	}
 	tracing.End(span, err)

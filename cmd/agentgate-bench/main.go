@@ -27,8 +27,14 @@
 //	-workers n        concurrent workers (default 32)
 //	-token-delay d    upstream pause before each streamed token (default 5ms)
 //	-tokens n         words in the upstream's answer (default 10)
-//	-scenarios list   comma-separated: nonstream,passthrough,stream,agent
-//	                  (default all)
+//	-scenarios list   comma-separated: idle,nonstream,passthrough,stream,
+//	                  stream-fast,agent (default all)
+//	-sessions n       sessions of 10 turns stored for the agent scenario
+//	                  (default 100000)
+//	-agent-rate n     the agent scenario's requests/s, open loop; 0 = as
+//	                  -rate says (default 1000)
+//	-idle-streams n   streams the idle scenario holds open through each
+//	                  proxy (default 5000)
 //	-storage list     comma-separated storage backends agentgate runs on,
 //	                  one Caddy process each: bbolt,postgres (default bbolt)
 //	-postgres-dsn s   the database of -storage postgres (default: a
@@ -43,23 +49,31 @@
 //
 // Child processes are started, so that their CPU time does not mix: the
 // fake upstream (this binary re-executed with the hidden flag
-// -serve-upstream; it runs internal/fakeupstream.OpenAI on 127.0.0.1:0) and
-// one `<binary> run` per storage backend serving agentgate (the first
-// also plain reverse_proxy) from a generated Caddyfile (admin on loopback,
-// persist_config off, auto_https off, log level ERROR, no access logs,
-// every file in a temporary directory). The load generator (vegeta, as a
-// library) runs in this process. Nothing leaves loopback.
+// -serve-upstream; it runs internal/fakeupstream.OpenAI on 127.0.0.1:0),
+// one `<binary> run` serving plain reverse_proxy, and one per storage and
+// limits backend serving agentgate, each from a generated Caddyfile
+// (admin on loopback, persist_config off, auto_https off, log level
+// ERROR, no access logs, every file in a temporary directory). The load
+// generator (vegeta, as a library) runs in this process. Nothing leaves
+// loopback.
 //
-// Scenarios: a small POST /v1/chat/completions to the agent "bench",
-// non-streaming ("nonstream") and streaming
-// ("stream":true with usage; the upstream waits -token-delay before each
-// of -tokens words, so time to first byte means something); the same
-// non-streaming request naming the upstream's model (routed to it, no
-// agent: "passthrough"); and the agent
-// path: an Egzora POST /v1/chat turn of a session that holds 10 turns
-// already (64 sessions, filled before the runs), so each request reads the
-// session's history, replays it to the model and stores the new turn;
-// direct and plain Caddy get the same conversation inline, for scale.
+// Scenarios: a small POST /v1/chat/completions to the agent "bench" (a
+// name, a model and a provider: nothing of the agent runtime applies, so
+// agentgate serves it on its raw passthrough lane), non-streaming
+// ("nonstream") and streaming ("stream":true with usage; the upstream
+// waits -token-delay before each of -tokens words, so time to first byte
+// means something); the same non-streaming request naming the upstream's
+// model (routed to it, no agent: "passthrough", the lane too); a streamed
+// request naming a model the upstream streams without pauses
+// ("stream-fast": what streams cost a proxy, in requests/s); the agent
+// path ("agent"): an Egzora POST /v1/chat turn of a session that holds 10
+// turns already, spread over -sessions sessions stored before the
+// processes start, at -agent-rate requests/s, so each request reads the
+// session's history, replays it to the model and stores the new turn
+// (direct and plain Caddy get the same conversation inline, for scale);
+// and idle streams ("idle"): -idle-streams streams held open at once
+// through each proxy (the upstream sends the first chunk and then nothing),
+// with the proxy's resident memory per stream.
 //
 // Measures, per scenario and target:
 //
@@ -80,6 +94,12 @@
 //     measured run, divided by the requests of the run. Caddy serves only
 //     the current target, so on the direct rows it shows its idle cost;
 //   - upstream CPU µs/request: the same for the fake upstream process;
+//   - idle streams: the proxy's resident set size (VmRSS of
+//     /proc/<pid>/status) with every stream open and its first chunk
+//     received, less the same just before they opened, over the streams;
+//     and the Go heap and stacks in use (Caddy's admin /metrics) the same
+//     way, which memory the runtime keeps from earlier scenarios cannot
+//     blur;
 //   - Redis calls per request (agentgate on -limits redis): the script
 //     calls (EVALSHA, EVAL) Redis counted in INFO commandstats over the
 //     measured run, divided by its requests: an admission and a
@@ -90,21 +110,18 @@
 // CPU per request, agentgate − plain Caddy p99, and for streams agentgate −
 // direct TTFB) go to stdout at the end. The exit status is 1 when any run
 // has more than 1% errors, 2 on a setup failure, 130 when interrupted.
-// With the defaults a whole run takes about a minute.
+// With the defaults a whole run takes about two minutes.
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -125,6 +142,12 @@ type options struct {
 	// limits are the limits backends agentgate runs on.
 	limits   []string
 	redisURL string
+	// sessions are stored for the agent scenario before the run (0
+	// without it); agentRate is its open-loop rate.
+	sessions  int
+	agentRate int
+	// idleStreams is how many streams the idle scenario holds open.
+	idleStreams int
 
 	serveUpstream bool
 }
@@ -142,7 +165,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.workers, "workers", 32, "concurrent workers")
 	fs.DurationVar(&o.tokenDelay, "token-delay", 5*time.Millisecond, "upstream pause before each streamed token")
 	fs.IntVar(&o.tokens, "tokens", 10, "words in the upstream's answer")
-	fs.StringVar(&o.scenarios, "scenarios", "nonstream,passthrough,stream,agent", "comma-separated scenarios: nonstream,passthrough,stream,agent")
+	fs.StringVar(&o.scenarios, "scenarios", "idle,nonstream,passthrough,stream,stream-fast,agent", "comma-separated scenarios: idle,nonstream,passthrough,stream,stream-fast,agent")
+	fs.IntVar(&o.sessions, "sessions", 100_000, "sessions of 10 turns stored for the agent scenario, which spreads its turns over them")
+	fs.IntVar(&o.agentRate, "agent-rate", 1000, "the agent scenario's requests/s (open loop); 0 = as -rate says")
+	fs.IntVar(&o.idleStreams, "idle-streams", 5000, "streams the idle scenario holds open through each proxy")
 	storage := fs.String("storage", "bbolt", "comma-separated storage backends agentgate runs on, one Caddy each: bbolt,postgres")
 	fs.StringVar(&o.postgresDSN, "postgres-dsn", "", "the database of -storage postgres; empty: a throwaway PostgreSQL server started for the run")
 	lim := fs.String("limits", "memory", "comma-separated limits backends, one Caddy per storage and limits backend: memory,redis")
@@ -176,9 +202,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "agentgate-bench:", err)
 		return 2
 	}
-	if o.workers < 1 || o.rate < 0 || o.duration <= 0 || o.tokens < 1 {
-		fmt.Fprintln(stderr, "agentgate-bench: need -workers ≥ 1, -rate ≥ 0, -duration > 0, -tokens ≥ 1")
+	if o.workers < 1 || o.rate < 0 || o.agentRate < 0 || o.duration <= 0 || o.tokens < 1 || o.sessions < 1 || o.idleStreams < 1 {
+		fmt.Fprintln(stderr, "agentgate-bench: need -workers ≥ 1, -rate ≥ 0, -agent-rate ≥ 0, -duration > 0, -tokens ≥ 1, -sessions ≥ 1, -idle-streams ≥ 1")
 		return 2
+	}
+	if !containsScenario(scen, scenarioAgent) {
+		o.sessions = 0 // nothing to seed
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -197,18 +226,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	facts := machineFacts(o)
-	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s\n", env.upstreamURL, env.upstream.pid(), env.caddyURL)
+	fmt.Fprintf(stderr, "upstream %s (pid %d), plain Caddy %s (pid %d, admin %s)\n", env.upstreamURL, env.upstream.pid(), env.caddyURL, env.plain.pid(), env.plainAdmin)
 	for _, g := range env.gates {
-		fmt.Fprintf(stderr, "agentgate on %s: %s (Caddy pid %d)\n", g.backends(), g.url, g.caddy.pid())
-	}
-	if containsScenario(scen, scenarioAgent) {
-		if err := seedSessions(ctx, env); err != nil {
-			fmt.Fprintln(stderr, "agentgate-bench: seeding the agent scenario's sessions:", err)
-			return 2
-		}
+		fmt.Fprintf(stderr, "agentgate on %s: %s (Caddy pid %d, admin %s)\n", g.backends(), g.url, g.caddy.pid(), g.admin)
 	}
 	var results []result
+	var idle []idleResult
 	for _, sc := range scen {
+		if sc == scenarioIdle {
+			for _, tg := range env.targets() {
+				if tg.name == targetDirect {
+					continue // no proxy: nothing to weigh
+				}
+				r, err := measureIdle(ctx, o, tg, stderr)
+				if ctx.Err() != nil {
+					fmt.Fprintln(stderr, "agentgate-bench: interrupted")
+					return 130
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "agentgate-bench: idle streams through %s: %v\n", tg.name, err)
+					return 1
+				}
+				fmt.Fprintln(stderr, "  "+r.progressLine())
+				idle = append(idle, r)
+			}
+			continue
+		}
 		for _, tg := range env.targets() {
 			if ctx.Err() != nil {
 				fmt.Fprintln(stderr, "agentgate-bench: interrupted")
@@ -227,11 +270,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 130
 	}
 
-	fmt.Fprint(stdout, report(facts, results))
+	fmt.Fprint(stdout, report(facts, results, idle))
 	for _, r := range results {
 		if r.errorRate() > 0.01 {
 			fmt.Fprintf(stderr, "agentgate-bench: %s %s: %d errors in %d requests (first: %s)\n",
 				r.scenario, r.target, r.errors, r.requests, r.firstError)
+			fmt.Fprintf(stderr, "Caddy log (plain): %s\n", env.plainLog)
 			for _, g := range env.gates {
 				fmt.Fprintf(stderr, "Caddy log (%s): %s\n", g.backends(), g.log)
 			}
@@ -252,11 +296,15 @@ func parseScenarios(s string) ([]scenario, error) {
 			out = append(out, scenarioPassthrough)
 		case "stream":
 			out = append(out, scenarioStream)
+		case "stream-fast":
+			out = append(out, scenarioStreamFast)
 		case "agent":
 			out = append(out, scenarioAgent)
+		case "idle":
+			out = append(out, scenarioIdle)
 		case "":
 		default:
-			return nil, fmt.Errorf("unknown scenario %q (want nonstream, passthrough, stream, agent)", name)
+			return nil, fmt.Errorf("unknown scenario %q (want idle, nonstream, passthrough, stream, stream-fast, agent)", name)
 		}
 	}
 	if len(out) == 0 {
@@ -284,54 +332,4 @@ func parseList(flag, s string, known ...string) ([]string, error) {
 		return nil, fmt.Errorf("no %s in %q", flag, s)
 	}
 	return out, nil
-}
-
-// seedSessions gives every session of the agent scenario historyTurns
-// turns on each agentgate, so measured turns read a full history.
-func seedSessions(ctx context.Context, e *env) error {
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}}
-	defer client.CloseIdleConnections()
-	for _, tg := range e.targets() {
-		if tg.gate == nil {
-			continue
-		}
-		sem := make(chan struct{}, 16)
-		errs := make(chan error, sessions*historyTurns)
-		var wg sync.WaitGroup
-		for turn := range historyTurns {
-			for s := range sessions {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				sem <- struct{}{}
-				wg.Go(func() {
-					defer func() { <-sem }()
-					path, body := agentRequest(tg, uint64(s))
-					req, err := http.NewRequestWithContext(ctx, http.MethodPost, tg.baseURL+path, bytes.NewReader(body))
-					if err != nil {
-						errs <- err
-						return
-					}
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("Authorization", "Bearer "+tg.key)
-					resp, err := client.Do(req)
-					if err != nil {
-						errs <- err
-						return
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						errs <- fmt.Errorf("%s turn %d: status %d", tg.name, turn, resp.StatusCode)
-					}
-				})
-			}
-			wg.Wait() // turns of one session in order
-		}
-		close(errs)
-		if err := <-errs; err != nil {
-			return err
-		}
-	}
-	return nil
 }

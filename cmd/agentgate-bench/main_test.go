@@ -105,7 +105,11 @@ func TestReport(t *testing.T) {
 	}
 	rs = append(rs, result{scenario: scenarioAgent, target: targetCaddy, requests: 500, elapsed: time.Second, p99: 4 * ms, caddyCPU: 50 * ms, cpuOK: true},
 		result{scenario: scenarioAgent, target: targetAgentgate + " (postgres)", requests: 250, elapsed: time.Second, p99: 9 * ms, caddyCPU: 100 * ms, cpuOK: true})
-	out := report([]string{"machine: test"}, rs)
+	idle := []idleResult{
+		{target: targetCaddy, streams: 1000, rssBefore: 50 << 20, rssWith: 50<<20 + 90*1024*1000, heapBefore: 10 << 20, heapWith: 10<<20 + 40*1024*1000, heapOK: true},
+		{target: targetAgentgate, streams: 1000, rssBefore: 60 << 20, rssWith: 60<<20 + 45*1024*1000, heapBefore: 20 << 20, heapWith: 20<<20 + 30*1024*1000, heapOK: true},
+	}
+	out := report([]string{"machine: test"}, rs, idle)
 	for _, want := range []string{
 		"| non-streaming | agentgate | 450 | 0µs | 5.00ms | – | – | – | – | 0 / 450 | 120 | 0 |",
 		"| streaming | agentgate | 450 | 0µs | 5.00ms | 2.00ms | 3.00ms | 0µs | 0µs | 0 / 450 | 120 | 0 |",
@@ -116,6 +120,9 @@ func TestReport(t *testing.T) {
 		"agentgate TTFB − direct TTFB: p50 +1.00ms, p99 +2.00ms",
 		"agentgate (postgres) CPU/req ÷ plain Caddy CPU/req: 4.00× (400 µs vs 100 µs)",
 		"agentgate (postgres) p99 − plain Caddy p99: +5.00ms",
+		"| idle streams | plain Caddy | 1000 | 0µs | 50.0 MB | 137.9 MB | 90.0 | 40.0 |",
+		"agentgate RSS/stream ÷ plain Caddy RSS/stream: 0.50× (45.0 KB vs 90.0 KB)",
+		"agentgate Go heap+stacks/stream ÷ plain Caddy's: 0.75× (30.0 KB vs 40.0 KB)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -162,19 +169,52 @@ func TestParseList(t *testing.T) {
 }
 
 // TestAgentRequest: the agent scenario's turns go to agentgate as Egzora
-// turns of the pool's sessions, and to the others as the same
+// turns of the stored sessions, and to the others as the same
 // conversation inline.
 func TestAgentRequest(t *testing.T) {
-	path, body := agentRequest(target{model: agentModel, gate: &gate{}}, 65)
-	if path != "/chat" || !strings.Contains(string(body), `"session_id":"bench-session-001"`) || !strings.Contains(string(body), `"agent_id":"bench"`) {
+	path, body := agentRequest(target{model: agentModel, gate: &gate{}, sessions: 100}, 3)
+	if path != "/chat" || !strings.Contains(string(body), `"session_id":"bench-session-000057"`) || !strings.Contains(string(body), `"agent_id":"bench"`) {
 		t.Errorf("agentgate: %s %s", path, body)
 	}
-	path, body = agentRequest(target{model: upstreamModel}, 3)
+	path, body = agentRequest(target{model: upstreamModel, sessions: 100}, 3)
 	var req struct {
 		Messages []struct{ Role, Content string } `json:"messages"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || path != "/chat/completions" || len(req.Messages) != 2*historyTurns+1 {
 		t.Errorf("inline: %s %s %v", path, body, err)
+	}
+}
+
+// TestSessionOf: consecutive turns visit every session once before any
+// comes back, also when n shares a factor with the step.
+func TestSessionOf(t *testing.T) {
+	for _, n := range []int{1, 7, 100, 7919 * 2} {
+		seen := map[int]bool{}
+		for seq := range uint64(n) {
+			s := sessionOf(seq, n)
+			if s < 0 || s >= n || seen[s] {
+				t.Fatalf("n=%d: turn %d goes to session %d (seen: %v)", n, seq, s, seen[s])
+			}
+			seen[s] = true
+		}
+	}
+}
+
+func TestParseMemory(t *testing.T) {
+	rss, err := parseVmRSS("Name:\tcaddy\nVmPeak:\t 900 kB\nVmRSS:\t  123456 kB\nThreads:\t9\n")
+	if err != nil || rss != 123456*1024 {
+		t.Errorf("VmRSS = %d, %v", rss, err)
+	}
+	if _, err := parseVmRSS("Name:\tcaddy\n"); err == nil {
+		t.Error("no VmRSS: no error")
+	}
+	mem, ok := parseGoMemory("# HELP go_memstats_heap_inuse_bytes x\ngo_memstats_heap_inuse_bytes 1.048576e+06\n" +
+		"go_memstats_stack_inuse_bytes 65536\ngo_memstats_heap_inuse_bytes_total 9\n")
+	if !ok || mem != 1048576+65536 {
+		t.Errorf("Go memory = %d, %v", mem, ok)
+	}
+	if _, ok := parseGoMemory("go_memstats_heap_inuse_bytes 1\n"); ok {
+		t.Error("no stack figure: ok")
 	}
 }
 
@@ -226,16 +266,25 @@ func TestTTFBTransportTagsBySequence(t *testing.T) {
 }
 
 func TestCaddyfile(t *testing.T) {
-	cf := caddyfile(caddyfileParams{Admin: 1, PlainPort: 2, GatePort: 3, UpstreamHost: "127.0.0.1:4",
+	cf := caddyfile(caddyfileParams{Admin: 1, GatePort: 3,
 		UpstreamURL: "http://127.0.0.1:4/v1", DataDir: "/tmp/d", StorageDir: "/tmp/s", Key: "agk_x"})
 	for _, want := range []string{
 		"admin 127.0.0.1:1", "persist_config off", "auto_https off", "level ERROR",
-		"base_url http://127.0.0.1:4/v1", "agent bench {", "key agk_x {", "tier bench {\n\t\t\tconcurrent", "models gpt-bench",
-		"http://127.0.0.1:2 {\n\treverse_proxy 127.0.0.1:4\n}", "http://127.0.0.1:3 {\n\tagentgate",
+		"base_url http://127.0.0.1:4/v1", "agent bench {", "key agk_x {", "tenant " + benchTenant, "tier bench {\n\t\t\tconcurrent",
+		"models gpt-bench gpt-bench-idle", "http://127.0.0.1:3 {\n\tagentgate",
 	} {
 		if !strings.Contains(cf, want) {
 			t.Errorf("Caddyfile lacks %q:\n%s", want, cf)
 		}
+	}
+	plain := plainCaddyfile(5, 2, "/tmp/p", "127.0.0.1:4")
+	for _, want := range []string{"admin 127.0.0.1:5", "persist_config off", "http://127.0.0.1:2 {\n\treverse_proxy 127.0.0.1:4\n}"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("plain Caddyfile lacks %q:\n%s", want, plain)
+		}
+	}
+	if strings.Contains(plain, "agentgate") {
+		t.Errorf("plain Caddyfile configures agentgate:\n%s", plain)
 	}
 }
 

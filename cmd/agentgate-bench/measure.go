@@ -28,19 +28,21 @@ const (
 	// upstream's model: routed to it, no agent.
 	scenarioPassthrough scenario = "passthrough"
 	scenarioStream      scenario = "streaming"
+	// scenarioStreamFast streams without the upstream's pauses, naming
+	// its model (routed, no agent): what a proxy's streams cost.
+	scenarioStreamFast scenario = "streaming, unpaced"
 	// scenarioAgent is the agent path: an Egzora /v1/chat turn of a
 	// session that has historyTurns turns already (read, replayed to
 	// the model, and the new turn stored). Direct and plain Caddy are
 	// sent the same conversation inline, for scale.
 	scenarioAgent scenario = "agent"
+	// scenarioIdle holds many streams open at once and weighs them.
+	scenarioIdle scenario = "idle streams"
 )
 
 // historyTurns is the length of the agent scenario's sessions (the
-// agents' default history), and sessions how many the load spreads over.
-const (
-	historyTurns = 10
-	sessions     = 64
-)
+// agents' default history).
+const historyTurns = 10
 
 const (
 	targetDirect    = "direct"
@@ -51,28 +53,33 @@ const (
 // target is one way of reaching the upstream.
 type target struct {
 	name, baseURL, model, key string
-	// proc is the Caddy whose CPU the row shows (the first on the direct
-	// rows: its idle cost).
-	proc *child
+	// proc is the Caddy whose CPU the row shows (plain Caddy's on the
+	// direct rows: its idle cost); admin is its admin endpoint.
+	proc  *child
+	admin string
 	// gate is set for the agentgate targets.
 	gate *gate
+	// sessions is how many sessions the agent scenario spreads over.
+	sessions int
 }
 
 // targets are direct, plain Caddy, and agentgate on each storage and
 // limits backend: named "agentgate" when there is one, "agentgate
 // (<storage>, <limits>)" else.
 func (e *env) targets() []target {
-	first := e.gates[0].caddy
 	out := []target{
-		{name: targetDirect, baseURL: e.upstreamURL, model: upstreamModel, key: upstreamKey, proc: first},
-		{name: targetCaddy, baseURL: e.caddyURL + "/v1", model: upstreamModel, key: upstreamKey, proc: first},
+		{name: targetDirect, baseURL: e.upstreamURL, model: upstreamModel, key: upstreamKey, proc: e.plain, admin: e.plainAdmin},
+		{name: targetCaddy, baseURL: e.caddyURL + "/v1", model: upstreamModel, key: upstreamKey, proc: e.plain, admin: e.plainAdmin},
 	}
 	for _, g := range e.gates {
 		name := targetAgentgate
 		if len(e.gates) > 1 {
 			name += " (" + g.backends() + ")"
 		}
-		out = append(out, target{name: name, baseURL: g.url + "/v1", model: agentModel, key: e.key, proc: g.caddy, gate: g})
+		out = append(out, target{name: name, baseURL: g.url + "/v1", model: agentModel, key: e.key, proc: g.caddy, admin: g.admin, gate: g})
+	}
+	for i := range out {
+		out[i].sessions = e.sessions
 	}
 	return out
 }
@@ -80,15 +87,35 @@ func (e *env) targets() []target {
 // isAgentgate reports whether a row's target is an agentgate one.
 func isAgentgate(name string) bool { return strings.HasPrefix(name, targetAgentgate) }
 
-// sessionID names session i of the agent scenario.
-func sessionID(i int) string { return fmt.Sprintf("bench-session-%03d", i%sessions) }
+// sessionName names stored session i of the agent scenario.
+func sessionName(i int) string { return fmt.Sprintf("bench-session-%06d", i) }
+
+// sessionOf is the session turn seq of the agent scenario continues, of
+// n: consecutive turns go to sessions far apart in the store (seq times a
+// step prime to n, modulo n), as unrelated users' would, and each session
+// comes back only after all the others.
+func sessionOf(seq uint64, n int) int {
+	step := uint64(7919)
+	if gcd(step, uint64(n)) != 1 {
+		step = 1
+	}
+	return int(seq * step % uint64(n))
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
 
 // agentRequest is the agent scenario's request to tg, turn seq: an Egzora
-// turn of a session through agentgate; the same conversation, history
-// inline, as a chat completion elsewhere.
+// turn of a stored session through agentgate; the same conversation,
+// history inline, as a chat completion elsewhere.
 func agentRequest(tg target, seq uint64) (path string, body []byte) {
 	if tg.gate != nil {
-		return "/chat", fmt.Appendf(nil, `{"agent_id":%q,"message":"Say hello in a few words, turn %d.","session_id":%q}`, tg.model, seq, sessionID(int(seq)))
+		return "/chat", fmt.Appendf(nil, `{"agent_id":%q,"message":"Say hello in a few words, turn %d.","session_id":%q}`,
+			tg.model, seq, sessionName(sessionOf(seq, tg.sessions)))
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"model":%q,"max_tokens":32,"messages":[`, tg.model)
@@ -102,16 +129,22 @@ func agentRequest(tg target, seq uint64) (path string, body []byte) {
 // modelFor is the model tg is asked for in sc: agentgate's passthrough
 // names the upstream's model.
 func (tg target) modelFor(sc scenario) string {
-	if sc == scenarioPassthrough {
+	switch sc {
+	case scenarioPassthrough:
 		return upstreamModel
+	case scenarioStreamFast:
+		return fastModel
 	}
 	return tg.model
 }
 
+// streams reports whether sc's requests are streamed.
+func (sc scenario) streams() bool { return sc == scenarioStream || sc == scenarioStreamFast }
+
 // requestBody is the chat completion every target is sent.
 func requestBody(sc scenario, model string) []byte {
 	stream := ""
-	if sc == scenarioStream {
+	if sc.streams() {
 		stream = `,"stream":true,"stream_options":{"include_usage":true}`
 	}
 	return []byte(`{"model":"` + model + `","messages":[{"role":"user","content":"Say hello in a few words."}],"max_tokens":32` + stream + `}`)
@@ -121,7 +154,7 @@ func requestBody(sc scenario, model string) []byte {
 // or a stream that ran to its end.
 func validBody(sc scenario, tg target, body []byte) bool {
 	switch {
-	case sc == scenarioStream:
+	case sc.streams():
 		return bytes.Contains(body, []byte("data: [DONE]"))
 	case sc == scenarioAgent && tg.gate != nil:
 		return bytes.HasPrefix(body, []byte(`{"response":`))
@@ -174,7 +207,7 @@ func (r result) cpuPerRequest(cpu time.Duration) (float64, bool) {
 
 func (r result) progressLine() string {
 	s := fmt.Sprintf("%-13s %-11s %8.0f req/s  p50 %s  p99 %s", r.scenario, r.target, r.rps(), fmtDur(r.p50), fmtDur(r.p99))
-	if r.scenario == scenarioStream {
+	if r.scenario.streams() {
 		s += fmt.Sprintf("  TTFB p50 %s p99 %s  TTFT p50 %s p99 %s", fmtDur(r.ttfb50), fmtDur(r.ttfb99), fmtDur(r.ttft50), fmtDur(r.ttft99))
 	}
 	if c, ok := r.cpuPerRequest(r.caddyCPU); ok {
@@ -239,8 +272,12 @@ func attack(ctx context.Context, o options, sc scenario, tg target, du time.Dura
 
 	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(uint64(o.workers))}
 	pacer := vegeta.Pacer(vegeta.ConstantPacer{}) // zero: no pause between hits
-	if o.rate > 0 {
-		pacer = vegeta.ConstantPacer{Freq: o.rate, Per: time.Second}
+	rate := o.rate
+	if sc == scenarioAgent && o.agentRate > 0 {
+		rate = o.agentRate
+	}
+	if rate > 0 {
+		pacer = vegeta.ConstantPacer{Freq: rate, Per: time.Second}
 		opts = append(opts, vegeta.MaxWorkers(10000))
 	} else {
 		// Closed loop: exactly -workers requests in flight.

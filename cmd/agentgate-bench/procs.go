@@ -24,6 +24,7 @@ import (
 	"github.com/agentgate/agentgate/internal/pgtest"
 	"github.com/agentgate/agentgate/internal/redistest"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/tidwall/gjson"
 )
 
 // Model names: what the upstream is asked for directly and through plain
@@ -33,17 +34,22 @@ const (
 	upstreamModel = "gpt-bench"
 	agentModel    = "bench"
 	upstreamKey   = "sk-bench-upstream"
+	// idleModel is what the idle streams ask for; fastModel streams
+	// without pauses.
+	idleModel = "gpt-bench-idle"
+	fastModel = "gpt-bench-fast"
 )
 
 // serveUpstream is the -serve-upstream child: it serves the fake upstream
 // on loopback, prints its base URL (…/v1) on stdout, and runs until its
 // stdin closes (the parent went away) or it is signalled.
 func serveUpstream(o options) int {
-	words := make([]string, o.tokens)
-	for i := range words {
-		words[i] = fmt.Sprintf("word%d", i+1)
-	}
-	up := (&fakeupstream.OpenAI{Reply: strings.Join(words, " "), TokenDelay: o.tokenDelay}).Start()
+	up := (&fakeupstream.OpenAI{Reply: upstreamReply(o.tokens), Idle: isIdle, Delay: func(req gjson.Result) time.Duration {
+		if req.Get("model").String() == fastModel {
+			return 0
+		}
+		return o.tokenDelay
+	}}).Start()
 	fmt.Println(up.URL)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -60,6 +66,19 @@ func serveUpstream(o options) int {
 	}
 	return 0
 }
+
+// upstreamReply is the upstream's answer: n words.
+func upstreamReply(n int) string {
+	words := make([]string, n)
+	for i := range words {
+		words[i] = fmt.Sprintf("word%d", i+1)
+	}
+	return strings.Join(words, " ")
+}
+
+// isIdle tells the idle streams' requests: they ask for idleModel, which
+// the upstream answers with its first chunk and then nothing.
+func isIdle(req gjson.Result) bool { return req.Get("model").String() == idleModel }
 
 // child is a started child process.
 type child struct {
@@ -110,22 +129,29 @@ func (c *child) stop(grace time.Duration) {
 	}
 }
 
-// env is the running setup: the upstream, one Caddy per storage backend
-// under test (the first also serves plain reverse_proxy), and their URLs.
+// env is the running setup: the upstream, plain Caddy, one Caddy per
+// storage and limits backend under test, and their URLs.
 type env struct {
 	dir        string
 	keep       bool
 	upstream   *child
 	upstreamIn io.Closer // the upstream's stdin: closing it ends the upstream
+	// plain is the Caddy serving plain reverse_proxy: a process of its
+	// own, so its CPU and memory are its own.
+	plain      *child
+	plainLog   string
+	plainAdmin string // its admin endpoint
 	gates      []*gate
-	key        string
-	postgres   *pgtest.Server    // started for -storage postgres without -postgres-dsn
-	redis      *redistest.Server // started for -limits redis without -redis-url
+	// sessions are the agent scenario's sessions stored in each gate.
+	sessions int
+	key      string
+	postgres *pgtest.Server    // started for -storage postgres without -postgres-dsn
+	redis    *redistest.Server // started for -limits redis without -redis-url
 	// redisClient reads the Redis server's command statistics.
 	redisClient *goredis.Client
 
 	upstreamURL string // base URL with /v1
-	caddyURL    string // plain reverse_proxy site (on gates[0]'s Caddy)
+	caddyURL    string // plain reverse_proxy site
 }
 
 // gate is one Caddy process serving agentgate on one storage backend
@@ -135,6 +161,7 @@ type gate struct {
 	limits  string // memory or redis
 	caddy   *child
 	url     string // agentgate site
+	admin   string // its Caddy's admin endpoint
 	log     string
 }
 
@@ -147,6 +174,7 @@ func (e *env) close() {
 	for _, g := range e.gates {
 		g.caddy.stop(10 * time.Second)
 	}
+	e.plain.stop(10 * time.Second)
 	if e.redisClient != nil {
 		_ = e.redisClient.Close()
 	}
@@ -185,7 +213,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir, keep: o.keep}
+	e := &env{dir: dir, keep: o.keep, sessions: o.sessions}
 
 	// The upstream: this very binary, re-executed.
 	self, err := os.Executable()
@@ -236,8 +264,25 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		return e, err
 	}
 	e.key = "agk_bench_" + hex.EncodeToString(secret)
+
+	// Plain Caddy.
+	ports, err := freePorts(2)
+	if err != nil {
+		return e, err
+	}
+	sub := filepath.Join(dir, "plain")
+	e.caddyURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	e.plainLog = filepath.Join(dir, "caddy-plain.log")
+	e.plainAdmin = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	if e.plain, err = startCaddy(bin, sub, e.plainLog, plainCaddyfile(ports[0], ports[1], filepath.Join(sub, "caddy"), u.Host)); err != nil {
+		return e, err
+	}
+	if err := waitListening(ctx, e.plain, ports[1], time.Now().Add(60*time.Second)); err != nil {
+		return e, fmt.Errorf("%v\n--- %s:\n%s", err, e.plainLog, tail(e.plainLog, 30))
+	}
+
 	// One Caddy per storage and limits backend, so each row's CPU is its
-	// own; the first also serves plain reverse_proxy.
+	// own.
 	type backends struct{ storage, limits string }
 	var all []backends
 	for _, storage := range o.storages {
@@ -247,7 +292,7 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 	}
 	for i, bk := range all {
 		storage := bk.storage
-		line, err := e.storageLine(ctx, o, storage)
+		line, dsn, err := e.storageLine(ctx, o, storage)
 		if err != nil {
 			return e, err
 		}
@@ -257,83 +302,83 @@ func setup(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		}
 		line += "\n\t\t" + limitsLine
 		name := storage + "-" + bk.limits
-		ports, err := freePorts(3)
+		ports, err := freePorts(2)
 		if err != nil {
 			return e, err
 		}
-		admin, plainPort, gatePort := ports[0], ports[1], ports[2]
-		g := &gate{storage: storage, limits: bk.limits, url: fmt.Sprintf("http://127.0.0.1:%d", gatePort), log: filepath.Join(dir, "caddy-"+name+".log")}
+		admin, gatePort := ports[0], ports[1]
+		g := &gate{storage: storage, limits: bk.limits, url: fmt.Sprintf("http://127.0.0.1:%d", gatePort),
+			admin: fmt.Sprintf("http://127.0.0.1:%d", admin), log: filepath.Join(dir, "caddy-"+name+".log")}
 		sub := filepath.Join(dir, name)
 		p := caddyfileParams{
-			Admin: admin, GatePort: gatePort, UpstreamHost: u.Host, UpstreamURL: e.upstreamURL,
+			Admin: admin, GatePort: gatePort, UpstreamURL: e.upstreamURL,
 			DataDir: filepath.Join(sub, "data"), StorageDir: filepath.Join(sub, "caddy"), Storage: line, Key: e.key,
 		}
-		if i == 0 {
-			p.PlainPort = plainPort
-			e.caddyURL = fmt.Sprintf("http://127.0.0.1:%d", plainPort)
-		}
-		if err := os.MkdirAll(sub, 0o700); err != nil {
-			return e, err
-		}
-		cfPath := filepath.Join(sub, "Caddyfile")
-		if err := os.WriteFile(cfPath, []byte(caddyfile(p)), 0o600); err != nil {
-			return e, err
-		}
-		logf, err := os.Create(g.log)
-		if err != nil {
-			return e, err
-		}
-		cmd = exec.Command(bin, "run", "--config", cfPath, "--adapter", "caddyfile")
-		cmd.Dir = sub
-		cmd.Stdout, cmd.Stderr = logf, logf
-		// Keep Caddy's autosave, certificates and locks in the temp directory.
-		cmd.Env = append(os.Environ(),
-			"XDG_CONFIG_HOME="+filepath.Join(sub, "config"),
-			"XDG_DATA_HOME="+filepath.Join(sub, "share"))
-		g.caddy, err = startChild("caddy ("+g.backends()+")", cmd)
-		logf.Close()
-		if err != nil {
-			return e, err
-		}
-		e.gates = append(e.gates, g)
-		deadline := time.Now().Add(60 * time.Second)
-		listen := []int{gatePort}
-		if i == 0 {
-			listen = append(listen, plainPort)
-		}
-		for _, port := range listen {
-			if err := waitListening(ctx, g.caddy, port, deadline); err != nil {
-				return e, fmt.Errorf("%v\n--- %s:\n%s", err, g.log, tail(g.log, 30))
+		if o.sessions > 0 {
+			if err := seedSessions(ctx, storage, p.DataDir, dsn, o.sessions, upstreamReply(o.tokens), stderr); err != nil {
+				return e, err
 			}
+		}
+		if g.caddy, err = startCaddy(bin, sub, g.log, caddyfile(p)); err != nil {
+			return e, err
+		}
+		g.caddy.name = "caddy (" + g.backends() + ")"
+		e.gates = append(e.gates, g)
+		if err := waitListening(ctx, g.caddy, gatePort, time.Now().Add(60*time.Second)); err != nil {
+			return e, fmt.Errorf("%v\n--- %s:\n%s", err, g.log, tail(g.log, 30))
 		}
 	}
 	return e, nil
 }
 
+// startCaddy starts `bin run` on the Caddyfile cf in the directory sub,
+// logging to logPath.
+func startCaddy(bin, sub, logPath, cf string) (*child, error) {
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		return nil, err
+	}
+	cfPath := filepath.Join(sub, "Caddyfile")
+	if err := os.WriteFile(cfPath, []byte(cf), 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "run", "--config", cfPath, "--adapter", "caddyfile")
+	cmd.Dir = sub
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Keep Caddy's autosave, certificates and locks in the temp directory.
+	cmd.Env = append(os.Environ(),
+		"XDG_CONFIG_HOME="+filepath.Join(sub, "config"),
+		"XDG_DATA_HOME="+filepath.Join(sub, "share"))
+	return startChild("caddy", cmd)
+}
+
 // storageLine is the `storage` line of the Caddyfile for storage:
-// bbolt in the data directory, or a PostgreSQL database: -postgres-dsn's,
-// else a new one on a throwaway server started for the run.
-func (e *env) storageLine(ctx context.Context, o options, storage string) (string, error) {
+// bbolt in the data directory, or a PostgreSQL database (whose DSN it
+// returns too): -postgres-dsn's, else a new one on a throwaway server
+// started for the run.
+func (e *env) storageLine(ctx context.Context, o options, storage string) (line, dsn string, err error) {
 	switch storage {
 	case "bbolt":
-		return "", nil
+		return "", "", nil
 	case "postgres":
 		dsn := o.postgresDSN
 		if dsn == "" {
 			if e.postgres == nil {
-				var err error
 				if e.postgres, err = pgtest.New(); err != nil {
-					return "", fmt.Errorf("starting PostgreSQL for -storage postgres (or give -postgres-dsn): %w", err)
+					return "", "", fmt.Errorf("starting PostgreSQL for -storage postgres (or give -postgres-dsn): %w", err)
 				}
 			}
-			var err error
 			if dsn, err = e.postgres.CreateDatabase(ctx); err != nil {
-				return "", err
+				return "", "", err
 			}
 		}
-		return "storage postgres " + dsn, nil
+		return "storage postgres " + dsn, dsn, nil
 	}
-	return "", fmt.Errorf("unknown storage %q (want bbolt, postgres)", storage)
+	return "", "", fmt.Errorf("unknown storage %q (want bbolt, postgres)", storage)
 }
 
 // limitsLine is the `limits` line of the Caddyfile of gate i for limits:
@@ -392,24 +437,34 @@ func (e *env) redisScriptCalls(ctx context.Context) (int64, error) {
 	return calls, nil
 }
 
-type caddyfileParams struct {
-	// PlainPort, when set, adds the plain reverse_proxy site.
-	Admin, PlainPort, GatePort        int
-	UpstreamHost, UpstreamURL         string
-	DataDir, StorageDir, Storage, Key string
+// plainCaddyfile is the configuration of plain Caddy, the baseline
+// agentgate is compared with: the same global options, and one site
+// that reverse-proxies to the upstream.
+func plainCaddyfile(admin, port int, storageDir, upstreamHost string) string {
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	persist_config off
+	auto_https off
+	storage file_system %q
+	log {
+		level ERROR
+	}
 }
 
-// caddyfile is the configuration of a Caddy under test.
-func caddyfile(p caddyfileParams) string {
-	plain := ""
-	if p.PlainPort != 0 {
-		plain = fmt.Sprintf(`
-# Plain Caddy: the baseline agentgate is compared with.
 http://127.0.0.1:%d {
 	reverse_proxy %s
 }
-`, p.PlainPort, p.UpstreamHost)
-	}
+`, admin, storageDir, port, upstreamHost)
+}
+
+type caddyfileParams struct {
+	Admin, GatePort                   int
+	UpstreamURL                       string
+	DataDir, StorageDir, Storage, Key string
+}
+
+// caddyfile is the configuration of an agentgate under test.
+func caddyfile(p caddyfileParams) string {
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	persist_config off
@@ -424,7 +479,7 @@ http://127.0.0.1:%d {
 		provider up openai {
 			base_url %s
 			api_key %s
-			models %s
+			models %s %s %s
 		}
 		agent %s {
 			name "Bench"
@@ -446,13 +501,13 @@ http://127.0.0.1:%d {
 		}
 	}
 }
-%s
+
 http://127.0.0.1:%d {
 	agentgate
 	respond "agentgate: no such endpoint" 404
 }
-`, p.Admin, p.StorageDir, p.DataDir, p.Storage, p.UpstreamURL, upstreamKey, upstreamModel, agentModel, upstreamModel, p.Key,
-		plain, p.GatePort)
+`, p.Admin, p.StorageDir, p.DataDir, p.Storage, p.UpstreamURL, upstreamKey, upstreamModel, idleModel, fastModel, agentModel, upstreamModel, p.Key,
+		p.GatePort)
 }
 
 // freePorts returns n distinct loopback ports the kernel had free.

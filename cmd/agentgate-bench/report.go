@@ -64,8 +64,8 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// report renders the results as one Markdown table plus the ratios.
-func report(facts []string, results []result) string {
+// report renders the results as Markdown tables plus the ratios.
+func report(facts []string, results []result, idle []idleResult) string {
 	var b strings.Builder
 	b.WriteString("## agentgate-bench\n\n")
 	for _, f := range facts {
@@ -75,7 +75,7 @@ func report(facts []string, results []result) string {
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range results {
 		ttfb50, ttfb99, ttft50, ttft99 := "–", "–", "–", "–"
-		if r.scenario == scenarioStream {
+		if r.scenario.streams() {
 			ttfb50, ttfb99 = fmtDur(r.ttfb50), fmtDur(r.ttfb99)
 			ttft50, ttft99 = fmtDur(r.ttft50), fmtDur(r.ttft99)
 		}
@@ -118,7 +118,7 @@ func report(facts []string, results []result) string {
 				fmt.Fprintf(&b, "- %s Redis script calls per request: %.2f (%d over %d requests: an admission and a settlement each, and the renewals of leases in flight)\n",
 					name, float64(gate.redisCalls)/float64(gate.requests), gate.redisCalls, gate.requests)
 			}
-			if sc == scenarioStream {
+			if sc.streams() {
 				if okD {
 					fmt.Fprintf(&b, "- %s TTFB − direct TTFB: p50 %s, p99 %s\n", name,
 						fmtDelta(gate.ttfb50-direct.ttfb50), fmtDelta(gate.ttfb99-direct.ttfb99))
@@ -136,6 +136,48 @@ func report(facts []string, results []result) string {
 						fmtDelta(gate.ttft50-plain.ttft50), fmtDelta(gate.ttft99-plain.ttft99))
 				}
 			}
+		}
+	}
+	if len(idle) > 0 {
+		b.WriteString(idleReport(idle))
+	}
+	return b.String()
+}
+
+// idleReport is the idle streams' table and ratios.
+func idleReport(idle []idleResult) string {
+	var b strings.Builder
+	b.WriteString("\n| idle streams | target | streams | opened in | RSS before | RSS with streams | RSS KB/stream | Go heap+stacks KB/stream |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|\n")
+	var plain *idleResult
+	for i, r := range idle {
+		heap := "n/a"
+		if r.heapOK {
+			heap = fmt.Sprintf("%.1f", r.perStream(r.heapBefore, r.heapWith))
+		}
+		fmt.Fprintf(&b, "| idle streams | %s | %d | %s | %.1f MB | %.1f MB | %.1f | %s |\n", r.target, r.streams,
+			fmtDur(r.opening), float64(r.rssBefore)/(1<<20), float64(r.rssWith)/(1<<20), r.perStream(r.rssBefore, r.rssWith), heap)
+		if r.target == targetCaddy {
+			plain = &idle[i]
+		}
+	}
+	b.WriteString("\nRSS: the proxy's resident set (VmRSS) with every stream open, less the same just before; " +
+		"Go heap+stacks: go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes from its admin /metrics, the same way.\n")
+	if plain == nil {
+		return b.String()
+	}
+	for _, r := range idle {
+		if !isAgentgate(r.target) {
+			continue
+		}
+		fmt.Fprintf(&b, "\nidle streams, %s:\n", r.target)
+		fmt.Fprintf(&b, "- %s RSS/stream ÷ plain Caddy RSS/stream: %s (%.1f KB vs %.1f KB)\n", r.target,
+			fmtRatio(r.perStream(r.rssBefore, r.rssWith), plain.perStream(plain.rssBefore, plain.rssWith)),
+			r.perStream(r.rssBefore, r.rssWith), plain.perStream(plain.rssBefore, plain.rssWith))
+		if r.heapOK && plain.heapOK {
+			fmt.Fprintf(&b, "- %s Go heap+stacks/stream ÷ plain Caddy's: %s (%.1f KB vs %.1f KB)\n", r.target,
+				fmtRatio(r.perStream(r.heapBefore, r.heapWith), plain.perStream(plain.heapBefore, plain.heapWith)),
+				r.perStream(r.heapBefore, r.heapWith), plain.perStream(plain.heapBefore, plain.heapWith))
 		}
 	}
 	return b.String()

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -228,6 +229,57 @@ func (p *Pool) Forward(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// RelayChat implements adapters.ChatRelayer when the members do: the
+// least busy member takes the call, and keeps counting it in flight until
+// its answer's body is closed; one that answered 429 cools down while the
+// call moves to another member, as Chat does.
+func (p *Pool) RelayChat(ctx context.Context, body []byte, stream bool) (*http.Response, error) {
+	tried := map[*poolMember]bool{}
+	var lastErr error
+	for {
+		m, wait := p.pick(tried)
+		if m == nil {
+			if lastErr != nil {
+				return nil, lastErr
+			}
+			return nil, &adapters.Error{Kind: adapters.KindRateLimited, Code: "upstream_rate_limited", RetryAfter: wait,
+				Message: "every upstream key is cooling down after a 429"}
+		}
+		tried[m] = true
+		rl, ok := adapters.As[adapters.ChatRelayer](m.Provider)
+		if !ok {
+			p.done(m, nil)
+			return nil, &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "passthrough_not_supported",
+				Message: "this provider does not speak OpenAI's API"}
+		}
+		resp, err := rl.RelayChat(ctx, body, stream)
+		if err == nil {
+			resp.Body = &memberBody{ReadCloser: resp.Body, done: func() { p.done(m, nil) }}
+			return resp, nil
+		}
+		p.done(m, err)
+		var e *adapters.Error
+		if !errors.As(err, &e) || e.Kind != adapters.KindRateLimited {
+			return nil, err
+		}
+		lastErr = err // rate limited: try another member
+	}
+}
+
+// memberBody is an answer of a pool member: closing it ends the member's
+// call.
+type memberBody struct {
+	io.ReadCloser
+	done func()
+	once sync.Once
+}
+
+func (b *memberBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
 // retryAfter reads a Retry-After header given in seconds.
 func retryAfter(h http.Header) time.Duration {
 	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
@@ -238,6 +290,7 @@ func retryAfter(h http.Header) time.Duration {
 
 var (
 	_ adapters.Forwarder   = (*Pool)(nil)
+	_ adapters.ChatRelayer = (*Pool)(nil)
 	_ adapters.Provider    = (*Pool)(nil)
 	_ adapters.Embedder    = (*Pool)(nil)
 	_ adapters.ModelLister = (*Pool)(nil)

@@ -86,3 +86,35 @@ func startEmbeddings(ctx context.Context, provider, upstream string, providerAtt
 		tracing.ProviderInstanceKey.String(provider)}, providerAttrs...)
 	return tracing.Start(ctx, tracing.OpEmbeddings+" "+upstream, trace.SpanKindClient, attrs...)
 }
+
+// startRawChat starts the span of a model call on the raw lane for model:
+// the canonical call's span, without content (the lane decodes none).
+func startRawChat(ctx context.Context, model string, sampling adapters.Sampling) (context.Context, trace.Span) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	attrs := append([]attribute.KeyValue{tracing.OperationKey.String(tracing.OpChat), tracing.RequestModelKey.String(model)},
+		tracing.Sampling(sampling)...)
+	return tracing.Start(ctx, tracing.OpChat+" "+model, trace.SpanKindInternal, attrs...)
+}
+
+// endRawChat ends a raw call's span with its last answer (nil: none).
+func endRawChat(span trace.Span, a *RawAnswer, attempts int, providerAttrs []attribute.KeyValue, err error) {
+	if span.IsRecording() {
+		span.SetAttributes(tracing.AttemptsKey.Int(attempts))
+		if a != nil {
+			span.SetAttributes(a.Attributes()...)
+			span.SetAttributes(providerAttrs...)
+		}
+	}
+	tracing.End(span, err)
+}
+
+// endRawAttempt ends the span of an attempt of a raw call with what it
+// relayed: nothing, for one that failed before the upstream answered.
+func endRawAttempt(span trace.Span, a *RawAnswer, err error) {
+	if span.IsRecording() && (err == nil || a.committed || a.HasUsage) {
+		span.SetAttributes(a.Attributes()...)
+	}
+	tracing.End(span, err)
+}

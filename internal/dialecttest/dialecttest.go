@@ -129,6 +129,9 @@ type Options struct {
 	Memory *memory.Options
 	// Prices price the calls; nil means Prices.
 	Prices []pricing.Price
+	// Providers are more providers beside the script (an HTTP provider
+	// on a local upstream), by instance name.
+	Providers map[string]adapters.Provider
 }
 
 // Prices are the harness's default prices: the scripted gpt-test models
@@ -172,8 +175,12 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 	if err != nil {
 		t.Fatal(err)
 	}
+	providers := map[string]adapters.Provider{"script": script}
+	for name, p := range opts.Providers {
+		providers[name] = p
+	}
 	rt, err := engine.New(engine.Config{
-		Store: store, Providers: map[string]adapters.Provider{"script": script}, Agents: agents,
+		Store: store, Providers: providers, Agents: agents,
 		Now: now, UsageFlushInterval: time.Millisecond, Prices: table,
 		Tools: opts.Tools, Routes: opts.Routes, PausedRunTTL: opts.PausedRunTTL, Memory: mem,
 	})
@@ -202,6 +209,9 @@ func NewWith(t testing.TB, name string, script *Script, opts Options, agents ...
 	}
 	return h
 }
+
+// ServeHTTP serves a request as Do does, to a writer of the caller's.
+func (h *Harness) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // Do serves one request and returns the recorded response.
 func (h *Harness) Do(method, path string, body []byte, header ...string) *httptest.ResponseRecorder {

@@ -29,6 +29,13 @@ type OpenAI struct {
 	ReplyFunc func(req gjson.Result) string
 	// TokenDelay is the pause before each streamed word.
 	TokenDelay time.Duration
+	// Delay, when set, chooses the pause before each streamed word for
+	// each request (its parsed body) instead of TokenDelay.
+	Delay func(req gjson.Result) time.Duration
+	// Idle, when set and true for a streamed request (its parsed body),
+	// makes the stream send its first chunk and then nothing until the
+	// client goes away: an idle stream, as a slow model's.
+	Idle func(req gjson.Result) bool
 	// Reasoning is streamed as reasoning_content when the request asks
 	// for reasoning (reasoning_effort).
 	Reasoning string
@@ -252,6 +259,10 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		return false
 	}
 	left := len(reasoning) + len(words)
+	delay := o.TokenDelay
+	if o.Delay != nil {
+		delay = o.Delay(req)
+	}
 	wait := func() bool {
 		if left--; left == 0 && o.HoldLast != nil {
 			select {
@@ -260,11 +271,11 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 				return canceled()
 			}
 		}
-		if o.TokenDelay == 0 {
+		if delay == 0 {
 			return true
 		}
 		select {
-		case <-time.After(o.TokenDelay):
+		case <-time.After(delay):
 			return true
 		case <-r.Context().Done():
 			return canceled()
@@ -286,6 +297,11 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		return true
 	}
 	if !send(`{"role":"assistant","content":""}`, "") {
+		return
+	}
+	if o.Idle != nil && o.Idle(req) {
+		<-r.Context().Done()
+		canceled()
 		return
 	}
 	for _, t := range reasoning {

@@ -38,6 +38,8 @@ type Store struct {
 	path string
 	key  string // in openFiles
 	feed state.Feed
+	// commits groups the writes that may share a transaction (batch).
+	commits *committer
 	// life is held shared by every call in flight and exclusively by
 	// Close, which so waits for them.
 	life   sync.RWMutex
@@ -75,6 +77,7 @@ func Open(path string, opts Options) (*Store, error) {
 		releasePath(key)
 		return nil, err
 	}
+	b.commits = newCommitter(db, path)
 	return b, nil
 }
 
@@ -134,6 +137,7 @@ func (b *Store) Close() error {
 	}
 	b.closed = true
 	b.feed.Close()
+	b.commits.close() // no write is in flight: they hold life
 	defer releasePath(b.key)
 	return b.db.Close()
 }
@@ -179,8 +183,8 @@ func (b *Store) update(fn func(*bolt.Tx) error) (err error) {
 }
 
 // batch runs fn in a write transaction it may share with concurrent
-// callers (one fsync for all of them). fn may run more than once.
-func (b *Store) batch(fn func(*bolt.Tx) error) (err error) {
-	defer recoverCorrupt(b.path, &err)
-	return b.db.Batch(fn)
+// callers (one fsync for all of them), committed as soon as the store's
+// previous commit ended (commit.go). fn may run more than once.
+func (b *Store) batch(fn func(*bolt.Tx) error) error {
+	return b.commits.write(fn)
 }

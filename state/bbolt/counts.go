@@ -23,7 +23,7 @@ func (b *Store) AddCount(ctx context.Context, tenant, name string, delta int64) 
 	}
 	k := join(tenant, name)
 	var n int64
-	// Batch may run this more than once, each time in a new transaction:
+	// The commit may run this more than once, each time in a new transaction:
 	// n is set from the committed transaction's value.
 	err := b.batch(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketCounts)

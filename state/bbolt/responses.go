@@ -28,7 +28,7 @@ func (b *Store) PutResponse(ctx context.Context, r *state.StoredResponse) error 
 		return fmt.Errorf("state: encode response %q: %w", r.ID, err)
 	}
 	key := join(r.Tenant, r.ID)
-	// Batch may run this more than once, in a new transaction each time.
+	// The commit may run this more than once, in a new transaction each time.
 	return b.batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketResponses).Put(key, v) })
 }
 

@@ -39,8 +39,10 @@ func (b *Store) GetSession(ctx context.Context, k state.SessionKey) (*state.Sess
 // AppendTurn adds one turn's messages to the session s.Key() names,
 // creating it (created at s.Created unless zero) when it does not exist.
 // s.Updated is the turn's time: the store keeps no clock of its own.
-// Concurrent calls share one transaction and one fsync (bbolt's Batch: the first call of a group waits up to DB.MaxBatchDelay,
-// 10ms, for others to join). It is durable when it returns nil.
+// Concurrent calls share one transaction and one fsync: the calls that
+// arrive while the store commits form the next group, committed as soon
+// as that commit ends, with no wait on a timer (commit.go). It is durable
+// when it returns nil.
 func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapters.Message) error {
 	if err := b.enter(ctx); err != nil {
 		return err
@@ -60,7 +62,7 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 	if created.IsZero() {
 		created = now
 	}
-	// Batch may run this more than once, each time in a new transaction,
+	// The commit may run this more than once, each time in a new transaction,
 	// so it changes nothing outside the transaction but turns, which the
 	// run that commits sets last.
 	var turns int

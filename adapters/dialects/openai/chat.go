@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/engine"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/exchange"
 )
@@ -24,6 +25,9 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, x *exc
 	agent, err := d.resolve(ctx, p, req.model)
 	if err != nil {
 		return err
+	}
+	if route, ok := d.env.Engine.RawLane(agent); ok && !engine.RecordsContent(ctx) {
+		return d.lane(w, ctx, x, req, agent, route, body)
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = p, Name, agent

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -81,7 +82,14 @@ type decodedChat struct {
 	model        string
 	includeUsage bool
 	call         adapters.Call
+	// Where the values of the top-level fields the raw lane patches are
+	// in the body (lane.go).
+	modelAt, messagesAt, streamOptionsAt span
 }
+
+// span is where a value is in a body: its offset and length; a zero
+// span (length 0) is a field the body lacks.
+type span struct{ at, n int }
 
 // decodeChat parses and validates a Chat Completions body. Every failure
 // is an *adapters.Error naming the field at fault.
@@ -144,7 +152,7 @@ func decodeChat(body []byte) (*decodedChat, error) {
 		on := true
 		c.Reasoning, c.ReasoningEffort = &on, req.ReasoningEffort
 	}
-	c.Extra = extraFields(body)
+	c.Extra = topFields(body, out)
 	return out, nil
 }
 
@@ -198,8 +206,8 @@ func decodeContent(field string, raw json.RawMessage, images bool) ([]adapters.P
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return nil, adapters.BadField(field, "is not a valid string")
 		}
 		return []adapters.Part{{Type: adapters.PartText, Text: s}}, nil
@@ -232,6 +240,18 @@ func decodeContent(field string, raw json.RawMessage, images bool) ([]adapters.P
 	return out, nil
 }
 
+// jsonString decodes a JSON string of a body the decoder has validated:
+// one without escapes is its bytes as they are (what encoding/json would
+// make of it, valid UTF-8 given), others go through encoding/json.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
 func decodeStop(raw json.RawMessage) ([]string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
@@ -258,11 +278,20 @@ func nonNull(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-// extraFields collects the top-level fields agentgate does not interpret,
-// to pass them upstream as they came.
-func extraFields(body []byte) map[string]json.RawMessage {
+// topFields collects the top-level fields agentgate does not interpret,
+// to pass them upstream as they came, and notes where the values of
+// those the raw lane patches are.
+func topFields(body []byte, out *decodedChat) map[string]json.RawMessage {
 	var extra map[string]json.RawMessage
 	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "model":
+			out.modelAt = span{v.Index, len(v.Raw)}
+		case "messages":
+			out.messagesAt = span{v.Index, len(v.Raw)}
+		case "stream_options":
+			out.streamOptionsAt = span{v.Index, len(v.Raw)}
+		}
 		if !interpreted[k.Str] {
 			if extra == nil {
 				extra = map[string]json.RawMessage{}

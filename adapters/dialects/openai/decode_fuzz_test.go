@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -54,6 +55,36 @@ func FuzzDecodeEmbeddings(f *testing.F) {
 		var e *adapters.Error
 		if !errors.As(err, &e) || e.Status() >= 500 || e.Message == "" {
 			t.Fatalf("bad rejection %T %v", err, err)
+		}
+	})
+}
+
+// BenchmarkDecodeChat decodes a small request, as every Chat Completions
+// request is decoded once, on the raw lane too.
+func BenchmarkDecodeChat(b *testing.B) {
+	body := []byte(`{"model":"bench","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Say hello in a few words."}],"max_tokens":32}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeChat(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzJSONString: the decoder's fast path for strings decodes exactly as
+// encoding/json does.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"é ü"`, `"a\"b"`, `"\u00e9"`, "\"\xff\xfe\"", `""`, `"tab\there"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		if json.Unmarshal(raw, &want) != nil || len(raw) == 0 || raw[0] != '"' {
+			return // not a JSON string: the decoder never asks
+		}
+		got, err := jsonString(raw)
+		if err != nil || got != want {
+			t.Fatalf("jsonString(%q) = %q, %v; encoding/json: %q", raw, got, err, want)
 		}
 	})
 }

@@ -10,17 +10,11 @@ import (
 // problem with the body is found before the first event, so it is returned
 // as an *adapters.Error with nothing emitted.
 func readResponse(body string, reqModel string, status int, emit adapters.Emit) error {
-	if !gjson.Valid(body) {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an invalid response", UpstreamStatus: status}
-	}
-	doc := gjson.Parse(body)
-	if ev := doc.Get("error"); ev.Exists() && ev.Type != gjson.Null {
-		return upstreamError(ev, status)
+	doc, err := checkAnswer(body, status)
+	if err != nil {
+		return err
 	}
 	choice := doc.Get("choices.0")
-	if !choice.IsObject() {
-		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned no choices", UpstreamStatus: status}
-	}
 	msg := choice.Get("message")
 
 	s := events{Emitter: wire.NewEmitter(emit, reqModel)}
@@ -63,4 +57,20 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 	}
 	s.finish = choice.Get("finish_reason").String()
 	return s.end()
+}
+
+// checkAnswer parses a non-streamed chat completion, or returns the error
+// it is: not JSON, an {"error":…} object, no choices.
+func checkAnswer(body string, status int) (gjson.Result, error) {
+	if !gjson.Valid(body) {
+		return gjson.Result{}, &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an invalid response", UpstreamStatus: status}
+	}
+	doc := gjson.Parse(body)
+	if ev := doc.Get("error"); ev.Exists() && ev.Type != gjson.Null {
+		return doc, upstreamError(ev, status)
+	}
+	if !doc.Get("choices.0").IsObject() {
+		return doc, &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned no choices", UpstreamStatus: status}
+	}
+	return doc, nil
 }

@@ -117,12 +117,7 @@ func upstreamError(ev gjson.Result, status int) *adapters.Error {
 	if ev.IsObject() {
 		msg = ev.Get("message").String()
 	}
-	if msg == "" {
-		msg = "upstream reported an error"
-	} else {
-		msg = "upstream error: " + wire.Clip(msg)
-	}
-	return &adapters.Error{Kind: adapters.KindUpstream, Message: msg, UpstreamStatus: status}
+	return adapters.UpstreamReported(msg, status)
 }
 
 var errMalformedChunk = &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent a malformed stream chunk"}

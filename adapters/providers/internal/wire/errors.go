@@ -9,26 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 )
 
-// maxMessage bounds how much of an upstream's error message is repeated.
-const maxMessage = 1000
-
 // Clip shortens an upstream's message to at most 1000 bytes (on a rune
-// boundary), marking the cut with "…".
-func Clip(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// boundary), marking the cut with "…" (adapters.Clip).
+func Clip(s string) string { return adapters.Clip(s) }
 
 // OrDefault returns s, or def when s is empty.
 func OrDefault(s, def string) string {

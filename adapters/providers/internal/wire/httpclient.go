@@ -17,6 +17,13 @@ const MaxResponseBody = 64 << 20
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 64 << 10
 
+// Header values every call sends, shared by their requests.
+var (
+	jsonType        = []string{"application/json"}
+	eventStreamType = []string{"text/event-stream"}
+	userAgent       = []string{"agentgate"}
+)
+
 // Client posts JSON to an upstream for a provider that speaks HTTP itself.
 // It is safe for concurrent use; all calls share one connection pool.
 type Client struct {
@@ -63,19 +70,21 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 	if err != nil {
 		return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot build the upstream request"}
 	}
-	h := hreq.Header
+	// The values are shared, never written: the transport only reads them.
+	h := make(http.Header, len(c.headers)+3)
 	for k, v := range c.headers {
 		h[k] = v
 	}
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = jsonType
 	if stream {
-		h.Set("Accept", "text/event-stream")
+		h["Accept"] = eventStreamType
 	} else {
-		h.Set("Accept", "application/json")
+		h["Accept"] = jsonType
 	}
-	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", "agentgate")
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = userAgent
 	}
+	hreq.Header = h
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		return nil, c.TransportError(ctx, err)
