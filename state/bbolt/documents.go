@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -17,53 +16,17 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// chunkCodecV1 is the version byte of a stored chunk: then a uvarint
-// length and the JSON of its fields, then its vector as little-endian
-// float32s to the end of the value (a fifth of its JSON, decoded without
-// parsing: sources of many chunks load quickly).
+// chunkCodecV1 is the version byte of a stored chunk, whose vector
+// follows the JSON of its fields (vectorcodec.go).
 const chunkCodecV1 = 1
 
 var errChunkCodec = errors.New("malformed chunk")
 
-func encodeChunk(c *state.Chunk) ([]byte, error) {
-	meta, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(meta)+4*len(c.Vector))
-	b = append(b, chunkCodecV1)
-	b = binary.AppendUvarint(b, uint64(len(meta)))
-	b = append(b, meta...)
-	for _, f := range c.Vector {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
-	}
-	return b, nil
-}
+func encodeChunk(c *state.Chunk) ([]byte, error) { return encodeWithVector(chunkCodecV1, c, c.Vector) }
 
-func decodeChunk(b []byte, c *state.Chunk) error {
-	if len(b) == 0 || b[0] != chunkCodecV1 {
-		return errChunkCodec
-	}
-	l, n := binary.Uvarint(b[1:])
-	if n <= 0 || uint64(len(b)-1-n) < l {
-		return errChunkCodec
-	}
-	body := b[1+n:]
-	if err := json.Unmarshal(body[:l], c); err != nil {
-		return err
-	}
-	vec := body[l:]
-	if len(vec)%4 != 0 {
-		return errChunkCodec
-	}
-	c.Vector = nil
-	if len(vec) > 0 {
-		c.Vector = make([]float32, len(vec)/4)
-		for i := range c.Vector {
-			c.Vector[i] = math.Float32frombits(binary.LittleEndian.Uint32(vec[4*i:]))
-		}
-	}
-	return nil
+func decodeChunk(b []byte, c *state.Chunk) (err error) {
+	c.Vector, err = decodeWithVector(b, chunkCodecV1, c, errChunkCodec)
+	return err
 }
 
 // Key layout (see layout.go): docs tenant \0 id; chunks tenant \0 source \0
