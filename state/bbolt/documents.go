@@ -2,7 +2,6 @@ package bbolt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -83,7 +82,7 @@ func (b *Store) PutDocument(ctx context.Context, d *state.Document, chunks []sta
 			if err := decode(old, &prev, "document", d.ID); err != nil {
 				return err
 			}
-			if err := deletePrefix(cb, chunkDocPrefix(d.Tenant, prev.Source, prev.ID)); err != nil {
+			if _, err := deletePrefix(cb, chunkDocPrefix(d.Tenant, prev.Source, prev.ID)); err != nil {
 				return err
 			}
 			if err := bumpSource(tx, d.Tenant, prev.Source, -1, -prev.Chunks, now); err != nil {
@@ -125,20 +124,6 @@ func bumpSource(tx *bolt.Tx, tenant, source string, docs, chunks int, now time.T
 	return bk.Put(k, v)
 }
 
-func deletePrefix(bk *bolt.Bucket, prefix []byte) error {
-	var keys [][]byte
-	c := bk.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, append([]byte(nil), k...))
-	}
-	for _, k := range keys {
-		if err := bk.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // GetDocument returns tenant's document id, or state.ErrNotFound.
 func (b *Store) GetDocument(ctx context.Context, tenant, id string) (*state.Document, error) {
 	if err := b.enter(ctx); err != nil {
@@ -169,27 +154,18 @@ func (b *Store) ListDocuments(ctx context.Context, tenant, source string) ([]*st
 	if !state.ValidName(tenant) || !state.ValidName(source) {
 		return nil, nil
 	}
-	prefix := join(tenant, "")
 	var list []*state.Document
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketDocs).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			d := new(state.Document)
-			if err := decode(v, d, "document", string(k[len(prefix):])); err != nil {
-				return err
-			}
-			if source == "" || d.Source == source {
-				list = append(list, d)
-			}
-		}
-		return nil
+	err := b.view(func(tx *bolt.Tx) (err error) {
+		list, err = decodeAll[state.Document](tx.Bucket(bucketDocs), join(tenant, ""), "document")
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *state.Document) int {
-		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
-	})
+	if source != "" {
+		list = slices.DeleteFunc(list, func(d *state.Document) bool { return d.Source != source })
+	}
+	sortOldestFirst(list, func(d *state.Document) (time.Time, string) { return d.Created, d.ID })
 	return list, nil
 }
 
@@ -213,7 +189,7 @@ func (b *Store) DeleteDocument(ctx context.Context, tenant, id string, at time.T
 		if err := decode(v, &d, "document", id); err != nil {
 			return err
 		}
-		if err := deletePrefix(tx.Bucket(bucketChunks), chunkDocPrefix(tenant, d.Source, d.ID)); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bucketChunks), chunkDocPrefix(tenant, d.Source, d.ID)); err != nil {
 			return err
 		}
 		if err := docs.Delete(dk); err != nil {

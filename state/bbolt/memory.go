@@ -2,12 +2,11 @@ package bbolt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -158,9 +157,7 @@ func (b *Store) ListMemories(ctx context.Context, tenant, agentID string) ([]*st
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *state.Memory) int {
-		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
-	})
+	sortOldestFirst(list, func(m *state.Memory) (time.Time, string) { return m.Created, m.ID })
 	return list, nil
 }
 
@@ -181,19 +178,12 @@ func (b *Store) DeleteMemories(ctx context.Context, tenant, agentID string, ids 
 		n, removed = 0, nil
 		bk := tx.Bucket(bucketMemories)
 		if ids == nil {
-			var keys [][]byte
-			c := bk.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				keys = append(keys, append([]byte(nil), k...))
-			}
+			keys, err := deletePrefix(bk, prefix)
 			for _, k := range keys {
-				if err := bk.Delete(k); err != nil {
-					return err
-				}
 				removed = append(removed, string(k[len(prefix):]))
 			}
 			n = len(keys)
-			return nil
+			return err
 		}
 		for _, id := range ids {
 			if !state.ValidID(id) {
