@@ -72,12 +72,11 @@ type Anthropic struct {
 	Stall      Stall
 	StallCount int
 	stalls
+	streams
 
 	mu       sync.Mutex
 	requests [][]byte
 	headers  []http.Header
-	canceled int
-	sent     int
 
 	// Server is the running HTTP server; URL is its base URL, without /v1
 	// (as ANTHROPIC_BASE_URL and the SDKs expect).
@@ -129,21 +128,6 @@ func (a *Anthropic) LastHeader() http.Header {
 		return nil
 	}
 	return a.headers[len(a.headers)-1].Clone()
-}
-
-// Canceled reports how many streams ended because the client went away.
-func (a *Anthropic) Canceled() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.canceled
-}
-
-// Sent reports how many tokens (thinking and answer words) streams have
-// written and flushed so far.
-func (a *Anthropic) Sent() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.sent
 }
 
 func anthropicError(w http.ResponseWriter, status int, typ, msg string) {
@@ -281,39 +265,13 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		return err == nil
 	}
 	type obj = map[string]any
-	canceled := func() bool {
-		a.mu.Lock()
-		a.canceled++
-		a.mu.Unlock()
-		return false
-	}
-	left := len(reasoning) + len(words)
-	wait := func() bool {
-		if left--; left == 0 && a.HoldLast != nil {
-			select {
-			case <-a.HoldLast:
-			case <-r.Context().Done():
-				return canceled()
-			}
-		}
-		if a.TokenDelay == 0 {
-			return true
-		}
-		select {
-		case <-time.After(a.TokenDelay):
-			return true
-		case <-r.Context().Done():
-			return canceled()
-		}
-	}
+	wait := a.pace(r, len(reasoning)+len(words), a.TokenDelay, a.HoldLast)
 	tokens := 0
 	sendToken := func(index int, delta obj) bool {
 		if !wait() || !send("content_block_delta", obj{"type": "content_block_delta", "index": index, "delta": delta}) {
 			return false
 		}
-		a.mu.Lock()
-		a.sent++
-		a.mu.Unlock()
+		a.countSent()
 		tokens++
 		if stall == StallAfterFirstToken {
 			a.hang(r)

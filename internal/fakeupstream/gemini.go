@@ -68,13 +68,12 @@ type Gemini struct {
 	Stall      Stall
 	StallCount int
 	stalls
+	streams
 
 	mu       sync.Mutex
 	requests [][]byte
 	urls     []string
 	keys     []string
-	canceled int
-	sent     int
 
 	// Server is the running HTTP server; URL is its base URL (the API
 	// root, without /v1beta), what a Gemini client or provider is given.
@@ -125,21 +124,6 @@ func (g *Gemini) LastRequest() gjson.Result {
 		return gjson.Result{}
 	}
 	return gjson.ParseBytes(r[len(r)-1])
-}
-
-// Canceled reports how many streams ended because the client went away.
-func (g *Gemini) Canceled() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.canceled
-}
-
-// Sent reports how many tokens (thought and answer words) streams have
-// written and flushed so far.
-func (g *Gemini) Sent() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.sent
 }
 
 // googleStatus names the Google status of an HTTP status.
@@ -424,37 +408,11 @@ func (g *Gemini) generate(w http.ResponseWriter, r *http.Request, req gjson.Resu
 		}
 		return err == nil
 	}
-	canceled := func() bool {
-		g.mu.Lock()
-		g.canceled++
-		g.mu.Unlock()
-		return false
-	}
-	left := len(thoughts) + len(words)
-	wait := func() bool {
-		if left--; left == 0 && g.HoldLast != nil {
-			select {
-			case <-g.HoldLast:
-			case <-r.Context().Done():
-				return canceled()
-			}
-		}
-		if g.TokenDelay == 0 {
-			return true
-		}
-		select {
-		case <-time.After(g.TokenDelay):
-			return true
-		case <-r.Context().Done():
-			return canceled()
-		}
-	}
+	wait := g.pace(r, len(thoughts)+len(words), g.TokenDelay, g.HoldLast)
 	sendToken := func(part map[string]any) bool {
 		// Counted before the write, so Sent never lags what a client can
 		// already have read.
-		g.mu.Lock()
-		g.sent++
-		g.mu.Unlock()
+		g.countSent()
 		if !send(chunk([]any{part}, false)) {
 			return false
 		}

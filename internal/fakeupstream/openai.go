@@ -74,13 +74,12 @@ type OpenAI struct {
 	Stall      Stall
 	StallCount int
 	stalls
+	streams
 
 	mu          sync.Mutex
 	requests    [][]byte
 	apiRequests []APIRequest
 	store       apiStore
-	canceled    int
-	sent        int
 
 	// Server is the running HTTP server; URL is its base URL with /v1.
 	Server *httptest.Server
@@ -131,21 +130,6 @@ func (o *OpenAI) LastRequest() gjson.Result {
 		}
 	}
 	return gjson.Result{}
-}
-
-// Canceled reports how many streams ended because the client went away.
-func (o *OpenAI) Canceled() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.canceled
-}
-
-// Sent reports how many tokens (reasoning and answer words) streams have
-// begun to write so far: an upper bound of what clients can have seen.
-func (o *OpenAI) Sent() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.sent
 }
 
 func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
@@ -252,12 +236,7 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		return err == nil
 	}
-	canceled := func() bool {
-		o.mu.Lock()
-		o.canceled++
-		o.mu.Unlock()
-		return false
-	}
+	canceled := o.clientGone
 	left := len(reasoning) + len(words)
 	delay := o.TokenDelay
 	if o.Delay != nil {
@@ -284,9 +263,7 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	sendToken := func(delta string) bool {
 		// Counted before it is written, so Sent never lags what a client
 		// can have received.
-		o.mu.Lock()
-		o.sent++
-		o.mu.Unlock()
+		o.countSent()
 		if !send(delta, "") {
 			return false
 		}

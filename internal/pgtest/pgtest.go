@@ -3,7 +3,8 @@
 // password (SCRAM) authentication and fsync off, stopped and removed when
 // the test (or the test binary, for a shared server) ends. The server
 // comes from Debian's postgresql package (/usr/lib/postgresql/*/bin).
-// Where it is absent a test skips, loudly; under CI=true it fails.
+// Where it is absent a test skips, loudly; under CI=true it fails
+// (internal/servertest, which internal/redistest shares).
 //
 // Tests and CI run as root, which initdb refuses: the server then runs as
 // the postgres user the package creates (runuser), over a directory it
@@ -16,7 +17,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -25,12 +25,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentgate/agentgate/internal/servertest"
 )
 
 // User is the superuser every server is created with.
@@ -70,54 +71,24 @@ func (s *Server) Close() error {
 	return err
 }
 
+// postgres is the kind of server this package starts (Debian's
+// postgresql package installs it).
+var postgres = &servertest.Kind[*Server]{Name: "PostgreSQL", Package: "postgresql", ErrAbsent: ErrAbsent, Launch: start}
+
 // Start starts a server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := start()
-	if errors.Is(err, ErrAbsent) {
-		Absent(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("stopping PostgreSQL: %v", err)
-		}
-		s.remove()
-	})
-	return s
+	return postgres.Start(t)
 }
 
-// Absent skips t because err says PostgreSQL is not installed, or fails
-// it under CI=true, where its absence is a broken build machine.
-func Absent(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and %v", err)
-	}
-	t.Skipf("SKIPPING: %v (install Debian's postgresql package to run this test)", err)
-}
-
-var shared struct {
-	once sync.Once
-	s    *Server
-	err  error
-}
+var shared servertest.Shared[*Server]
 
 // Shared returns the test binary's shared server, starting it on first
 // use; a package using it runs Main from TestMain, which stops it. Each
 // test takes its own database with CreateDB.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	shared.once.Do(func() { shared.s, shared.err = start() })
-	if errors.Is(shared.err, ErrAbsent) {
-		Absent(t, shared.err)
-	}
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	return shared.s
+	return shared.Get(t, postgres)
 }
 
 // Main runs m's tests, then stops and removes the shared server if one
@@ -130,15 +101,7 @@ func Main(m *testing.M) int {
 
 // StopShared stops and removes the shared server, if one started: for a
 // TestMain that does more than Main.
-func StopShared() {
-	if s := shared.s; s != nil {
-		if err := s.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "pgtest: stopping the shared server:", err)
-		}
-		s.remove()
-		shared.s = nil
-	}
-}
+func StopShared() { shared.Stop(postgres) }
 
 // ErrAbsent is returned when the PostgreSQL server binaries are not
 // installed.
@@ -217,7 +180,7 @@ func prepare() (*Server, error) {
 		s.remove()
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	if s.Port, err = freePort(); err != nil {
+	if s.Port, err = servertest.FreePort(); err != nil {
 		s.remove()
 		return nil, err
 	}
@@ -313,15 +276,6 @@ func (s *Server) chown(path string) error {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return os.Chown(path, uid, gid)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(n int) string {

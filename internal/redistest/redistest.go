@@ -3,7 +3,8 @@
 // when the test (or the test binary, for a shared server) ends. The
 // server comes from Debian's redis-server package (or any redis-server
 // or valkey-server on PATH). Where it is absent a test skips, loudly;
-// under CI=true it fails.
+// under CI=true it fails (internal/servertest, which internal/pgtest
+// shares).
 package redistest
 
 import (
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/servertest"
 )
 
 // Server is a running Redis server.
@@ -48,64 +51,28 @@ func (s *Server) Close() error {
 	return err
 }
 
+// redis is the kind of server this package starts (Debian's
+// redis-server package installs it).
+var redis = &servertest.Kind[*Server]{Name: "Redis", Package: "redis-server", ErrAbsent: ErrAbsent, Launch: start}
+
 // Start starts a server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := start()
-	if errors.Is(err, ErrAbsent) {
-		Absent(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("stopping Redis: %v", err)
-		}
-	})
-	return s
+	return redis.Start(t)
 }
 
-// Absent skips t because err says Redis is not installed, or fails it
-// under CI=true, where its absence is a broken build machine.
-func Absent(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and %v", err)
-	}
-	t.Skipf("SKIPPING: %v (install Debian's redis-server package to run this test)", err)
-}
-
-var shared struct {
-	once sync.Once
-	s    *Server
-	err  error
-}
+var shared servertest.Shared[*Server]
 
 // Shared returns the test binary's shared server, starting it on first
 // use; a package using it calls StopShared from TestMain. Each test
 // takes its own key prefix with Prefix.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	shared.once.Do(func() { shared.s, shared.err = start() })
-	if errors.Is(shared.err, ErrAbsent) {
-		Absent(t, shared.err)
-	}
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	return shared.s
+	return shared.Get(t, redis)
 }
 
 // StopShared stops the shared server, if one started.
-func StopShared() {
-	if s := shared.s; s != nil {
-		if err := s.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "redistest: stopping the shared server:", err)
-		}
-		shared.s = nil
-	}
-}
+func StopShared() { shared.Stop(redis) }
 
 // Prefix returns a key prefix no other test of this server uses.
 func (s *Server) Prefix() string { return fmt.Sprintf("test%d:", s.prefixes.Add(1)) }
@@ -135,7 +102,7 @@ func start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{bin: bin, dir: dir}
-	if s.Port, err = freePort(); err != nil {
+	if s.Port, err = servertest.FreePort(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -240,13 +207,4 @@ func ping(addr string) error {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

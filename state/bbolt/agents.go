@@ -1,12 +1,10 @@
 package bbolt
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -110,24 +108,14 @@ func (b *Store) ListAgents(ctx context.Context, tenant string) ([]*adapters.Agen
 		return nil, nil
 	}
 	var list []*adapters.Agent
-	prefix := join(tenant, "")
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAgents).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			a := new(adapters.Agent)
-			if err := decode(v, a, "agent", string(k[len(prefix):])); err != nil {
-				return err
-			}
-			list = append(list, a)
-		}
-		return nil
+	err := b.view(func(tx *bolt.Tx) (err error) {
+		list, err = decodeAll[adapters.Agent](tx.Bucket(bucketAgents), join(tenant, ""), "agent")
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *adapters.Agent) int {
-		return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID))
-	})
+	sortOldestFirst(list, func(a *adapters.Agent) (time.Time, string) { return a.CreatedAt, a.ID })
 	return list, nil
 }
 

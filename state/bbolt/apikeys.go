@@ -2,11 +2,10 @@ package bbolt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -122,22 +121,14 @@ func (b *Store) ListKeys(ctx context.Context) ([]*state.APIKey, error) {
 	}
 	defer b.exit()
 	var list []*state.APIKey
-	err := b.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).ForEach(func(id, v []byte) error {
-			k := new(state.APIKey)
-			if err := decode(v, k, "key", string(id)); err != nil {
-				return err
-			}
-			list = append(list, k)
-			return nil
-		})
+	err := b.view(func(tx *bolt.Tx) (err error) {
+		list, err = decodeAll[state.APIKey](tx.Bucket(bucketKeys), nil, "key")
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *state.APIKey) int {
-		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
-	})
+	sortOldestFirst(list, func(k *state.APIKey) (time.Time, string) { return k.Created, k.ID })
 	return list, nil
 }
 

@@ -155,12 +155,8 @@ func (b *Store) DeleteConversation(ctx context.Context, tenant, id string) error
 		if tx.Bucket(bucketConversations).Get(key) == nil {
 			return state.ErrNotFound
 		}
-		prefix := convItemPrefix(tenant, id)
-		c := tx.Bucket(bucketConvItems).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-			if err := c.Delete(); err != nil {
-				return err
-			}
+		if _, err := deletePrefix(tx.Bucket(bucketConvItems), convItemPrefix(tenant, id)); err != nil {
+			return err
 		}
 		return tx.Bucket(bucketConversations).Delete(key)
 	})

@@ -2,13 +2,11 @@ package bbolt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -17,53 +15,17 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// chunkCodecV1 is the version byte of a stored chunk: then a uvarint
-// length and the JSON of its fields, then its vector as little-endian
-// float32s to the end of the value (a fifth of its JSON, decoded without
-// parsing: sources of many chunks load quickly).
+// chunkCodecV1 is the version byte of a stored chunk, whose vector
+// follows the JSON of its fields (vectorcodec.go).
 const chunkCodecV1 = 1
 
 var errChunkCodec = errors.New("malformed chunk")
 
-func encodeChunk(c *state.Chunk) ([]byte, error) {
-	meta, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(meta)+4*len(c.Vector))
-	b = append(b, chunkCodecV1)
-	b = binary.AppendUvarint(b, uint64(len(meta)))
-	b = append(b, meta...)
-	for _, f := range c.Vector {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
-	}
-	return b, nil
-}
+func encodeChunk(c *state.Chunk) ([]byte, error) { return encodeWithVector(chunkCodecV1, c, c.Vector) }
 
-func decodeChunk(b []byte, c *state.Chunk) error {
-	if len(b) == 0 || b[0] != chunkCodecV1 {
-		return errChunkCodec
-	}
-	l, n := binary.Uvarint(b[1:])
-	if n <= 0 || uint64(len(b)-1-n) < l {
-		return errChunkCodec
-	}
-	body := b[1+n:]
-	if err := json.Unmarshal(body[:l], c); err != nil {
-		return err
-	}
-	vec := body[l:]
-	if len(vec)%4 != 0 {
-		return errChunkCodec
-	}
-	c.Vector = nil
-	if len(vec) > 0 {
-		c.Vector = make([]float32, len(vec)/4)
-		for i := range c.Vector {
-			c.Vector[i] = math.Float32frombits(binary.LittleEndian.Uint32(vec[4*i:]))
-		}
-	}
-	return nil
+func decodeChunk(b []byte, c *state.Chunk) (err error) {
+	c.Vector, err = decodeWithVector(b, chunkCodecV1, c, errChunkCodec)
+	return err
 }
 
 // Key layout (see layout.go): docs tenant \0 id; chunks tenant \0 source \0
@@ -120,7 +82,7 @@ func (b *Store) PutDocument(ctx context.Context, d *state.Document, chunks []sta
 			if err := decode(old, &prev, "document", d.ID); err != nil {
 				return err
 			}
-			if err := deletePrefix(cb, chunkDocPrefix(d.Tenant, prev.Source, prev.ID)); err != nil {
+			if _, err := deletePrefix(cb, chunkDocPrefix(d.Tenant, prev.Source, prev.ID)); err != nil {
 				return err
 			}
 			if err := bumpSource(tx, d.Tenant, prev.Source, -1, -prev.Chunks, now); err != nil {
@@ -162,20 +124,6 @@ func bumpSource(tx *bolt.Tx, tenant, source string, docs, chunks int, now time.T
 	return bk.Put(k, v)
 }
 
-func deletePrefix(bk *bolt.Bucket, prefix []byte) error {
-	var keys [][]byte
-	c := bk.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, append([]byte(nil), k...))
-	}
-	for _, k := range keys {
-		if err := bk.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // GetDocument returns tenant's document id, or state.ErrNotFound.
 func (b *Store) GetDocument(ctx context.Context, tenant, id string) (*state.Document, error) {
 	if err := b.enter(ctx); err != nil {
@@ -206,27 +154,18 @@ func (b *Store) ListDocuments(ctx context.Context, tenant, source string) ([]*st
 	if !state.ValidName(tenant) || !state.ValidName(source) {
 		return nil, nil
 	}
-	prefix := join(tenant, "")
 	var list []*state.Document
-	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketDocs).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			d := new(state.Document)
-			if err := decode(v, d, "document", string(k[len(prefix):])); err != nil {
-				return err
-			}
-			if source == "" || d.Source == source {
-				list = append(list, d)
-			}
-		}
-		return nil
+	err := b.view(func(tx *bolt.Tx) (err error) {
+		list, err = decodeAll[state.Document](tx.Bucket(bucketDocs), join(tenant, ""), "document")
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *state.Document) int {
-		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
-	})
+	if source != "" {
+		list = slices.DeleteFunc(list, func(d *state.Document) bool { return d.Source != source })
+	}
+	sortOldestFirst(list, func(d *state.Document) (time.Time, string) { return d.Created, d.ID })
 	return list, nil
 }
 
@@ -250,7 +189,7 @@ func (b *Store) DeleteDocument(ctx context.Context, tenant, id string, at time.T
 		if err := decode(v, &d, "document", id); err != nil {
 			return err
 		}
-		if err := deletePrefix(tx.Bucket(bucketChunks), chunkDocPrefix(tenant, d.Source, d.ID)); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bucketChunks), chunkDocPrefix(tenant, d.Source, d.ID)); err != nil {
 			return err
 		}
 		if err := docs.Delete(dk); err != nil {

@@ -2,14 +2,11 @@ package bbolt
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -27,54 +24,19 @@ func init() {
 	dataBuckets = append(dataBuckets, bucketMemories, bucketAgentStats, bucketTurnRecords)
 }
 
-// memoryCodecV1 is the version byte of a stored memory: then a uvarint
-// length and the JSON of the item's fields, then its embedding as
-// little-endian float32s (4 bytes each, to the end of the value). Binary
-// embeddings are a fifth of their JSON and decode without parsing, which
-// matters when an agent's 100k memories load into the recall index.
+// memoryCodecV1 is the version byte of a stored memory, whose embedding
+// follows the JSON of its fields (vectorcodec.go).
 const memoryCodecV1 = 1
 
 var errMemoryCodec = errors.New("malformed memory item")
 
 func encodeMemory(m *state.Memory) ([]byte, error) {
-	meta, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(meta)+4*len(m.Embedding))
-	b = append(b, memoryCodecV1)
-	b = binary.AppendUvarint(b, uint64(len(meta)))
-	b = append(b, meta...)
-	for _, f := range m.Embedding {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
-	}
-	return b, nil
+	return encodeWithVector(memoryCodecV1, m, m.Embedding)
 }
 
-func decodeMemory(b []byte, m *state.Memory) error {
-	if len(b) == 0 || b[0] != memoryCodecV1 {
-		return errMemoryCodec
-	}
-	l, n := binary.Uvarint(b[1:])
-	if n <= 0 || uint64(len(b)-1-n) < l {
-		return errMemoryCodec
-	}
-	body := b[1+n:]
-	if err := json.Unmarshal(body[:l], m); err != nil {
-		return err
-	}
-	vec := body[l:]
-	if len(vec)%4 != 0 {
-		return errMemoryCodec
-	}
-	m.Embedding = nil
-	if len(vec) > 0 {
-		m.Embedding = make([]float32, len(vec)/4)
-		for i := range m.Embedding {
-			m.Embedding[i] = math.Float32frombits(binary.LittleEndian.Uint32(vec[4*i:]))
-		}
-	}
-	return nil
+func decodeMemory(b []byte, m *state.Memory) (err error) {
+	m.Embedding, err = decodeWithVector(b, memoryCodecV1, m, errMemoryCodec)
+	return err
 }
 
 // memoryPrefix is the key prefix of tenant's memories of agent.
@@ -195,9 +157,7 @@ func (b *Store) ListMemories(ctx context.Context, tenant, agentID string) ([]*st
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(list, func(x, y *state.Memory) int {
-		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
-	})
+	sortOldestFirst(list, func(m *state.Memory) (time.Time, string) { return m.Created, m.ID })
 	return list, nil
 }
 
@@ -218,19 +178,12 @@ func (b *Store) DeleteMemories(ctx context.Context, tenant, agentID string, ids 
 		n, removed = 0, nil
 		bk := tx.Bucket(bucketMemories)
 		if ids == nil {
-			var keys [][]byte
-			c := bk.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				keys = append(keys, append([]byte(nil), k...))
-			}
+			keys, err := deletePrefix(bk, prefix)
 			for _, k := range keys {
-				if err := bk.Delete(k); err != nil {
-					return err
-				}
 				removed = append(removed, string(k[len(prefix):]))
 			}
 			n = len(keys)
-			return nil
+			return err
 		}
 		for _, id := range ids {
 			if !state.ValidID(id) {

@@ -320,7 +320,7 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		}
 		prefix := chunkDocPrefix(d.Tenant, d.Source, d.ID)
 		cb := tx.Bucket(bucketChunks)
-		if err := deletePrefix(cb, prefix); err != nil {
+		if _, err := deletePrefix(cb, prefix); err != nil {
 			return err
 		}
 		for i := range d.Chunks {
@@ -343,7 +343,7 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 			return err
 		}
 		prefix := convItemPrefix(c.Tenant, c.ID)
-		if err := deletePrefix(tx.Bucket(bucketConvItems), prefix); err != nil {
+		if _, err := deletePrefix(tx.Bucket(bucketConvItems), prefix); err != nil {
 			return err
 		}
 		for _, it := range c.Items {

@@ -117,25 +117,21 @@ func (b *Store) ListUsage(ctx context.Context, tenant string, limit int) ([]stat
 // MonthlyTokens returns the tokens recorded for a counter scope ("key:<id>"
 // or "tenant:<name>") in the calendar month (UTC) of t.
 func (b *Store) MonthlyTokens(ctx context.Context, scope string, t time.Time) (int64, error) {
-	if err := b.enter(ctx); err != nil {
-		return 0, err
-	}
-	defer b.exit()
-	if !state.ValidName(scope) {
-		return 0, nil
-	}
-	var n int64
-	err := b.view(func(tx *bolt.Tx) error {
-		n = decodeInt64(tx.Bucket(bucketCounters).Get(counterKey(scope, t)))
-		return nil
-	})
-	return n, err
+	return b.monthCounter(ctx, bucketCounters, scope, t)
 }
 
 // MonthlySpend returns the micro-dollars of the records with a known cost
 // of a counter scope ("key:<id>" or "tenant:<name>") in the calendar month
 // (UTC) of t.
 func (b *Store) MonthlySpend(ctx context.Context, scope string, t time.Time) (pricing.Micros, error) {
+	n, err := b.monthCounter(ctx, bucketSpend, scope, t)
+	return pricing.Micros(n), err
+}
+
+// monthCounter reads scope's counter of t's month in bk: the token and
+// the spend counters are kept alike (counterKey), in buckets of their
+// own. A scope no write accepts has none.
+func (b *Store) monthCounter(ctx context.Context, bk []byte, scope string, t time.Time) (int64, error) {
 	if err := b.enter(ctx); err != nil {
 		return 0, err
 	}
@@ -145,10 +141,10 @@ func (b *Store) MonthlySpend(ctx context.Context, scope string, t time.Time) (pr
 	}
 	var n int64
 	err := b.view(func(tx *bolt.Tx) error {
-		n = decodeInt64(tx.Bucket(bucketSpend).Get(counterKey(scope, t)))
+		n = decodeInt64(tx.Bucket(bk).Get(counterKey(scope, t)))
 		return nil
 	})
-	return pricing.Micros(n), err
+	return n, err
 }
 
 // SumUsage adds up the records f selects, grouped by by. Records are kept

@@ -266,37 +266,32 @@ func testAgentStaleUpdate(t *testing.T, s, twin state.Store) {
 func testAgentConcurrentUpdates(t *testing.T, s, twin state.Store) {
 	must(t, s.CreateAgent(ctx, fullAgent("t", "counter", day)))
 	const workers, each = 8, 5
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	conflicts := 0
-	for w := range workers {
-		h := pick(w, s, twin)
-		wg.Go(func() {
-			for range each {
-				for {
-					a, err := h.GetAgent(ctx, "t", "counter")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					a.MaxIterations++
-					err = h.UpdateAgent(ctx, a)
-					if errors.Is(err, state.ErrConflict) {
-						mu.Lock()
-						conflicts++
-						mu.Unlock()
-						continue
-					}
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					break
+	concurrently(workers, s, twin, func(_ int, h state.Store) {
+		for range each {
+			for {
+				a, err := h.GetAgent(ctx, "t", "counter")
+				if err != nil {
+					t.Error(err)
+					return
 				}
+				a.MaxIterations++
+				err = h.UpdateAgent(ctx, a)
+				if errors.Is(err, state.ErrConflict) {
+					mu.Lock()
+					conflicts++
+					mu.Unlock()
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				break
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	got, err := s.GetAgent(ctx, "t", "counter")
 	must(t, err)
 	if got.MaxIterations != workers*each || got.Revision != workers*each+1 {
@@ -308,17 +303,12 @@ func testAgentConcurrentUpdates(t *testing.T, s, twin state.Store) {
 // instances, exactly one succeeds.
 func testAgentConcurrentCreate(t *testing.T, s, twin state.Store) {
 	const workers = 10
-	var wg sync.WaitGroup
 	results := make([]error, workers)
-	for w := range workers {
-		h := pick(w, s, twin)
-		wg.Go(func() {
-			a := fullAgent("t", "once", day)
-			a.Name = fmt.Sprint("writer ", w)
-			results[w] = h.CreateAgent(ctx, a)
-		})
-	}
-	wg.Wait()
+	concurrently(workers, s, twin, func(w int, h state.Store) {
+		a := fullAgent("t", "once", day)
+		a.Name = fmt.Sprint("writer ", w)
+		results[w] = h.CreateAgent(ctx, a)
+	})
 	ok := 0
 	for _, err := range results {
 		switch {

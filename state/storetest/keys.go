@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -171,19 +170,14 @@ func testDeclaredKeysSeen(t *testing.T, s, twin state.Store) {
 		t.Fatalf("no ids: %v, %v", seen, err)
 	}
 	// Instances starting at once agree on one first sighting.
-	var wg sync.WaitGroup
 	got := make([]time.Time, 10)
-	for i := range got {
-		h := pick(i, s, twin)
-		wg.Go(func() {
-			seen, err := h.DeclaredKeysSeen(ctx, []string{"cfg_race"}, later.Add(time.Duration(i)*time.Second))
-			if err != nil {
-				t.Error(err)
-			}
-			got[i] = seen["cfg_race"]
-		})
-	}
-	wg.Wait()
+	concurrently(len(got), s, twin, func(i int, h state.Store) {
+		seen, err := h.DeclaredKeysSeen(ctx, []string{"cfg_race"}, later.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			t.Error(err)
+		}
+		got[i] = seen["cfg_race"]
+	})
 	for _, g := range got {
 		if !g.Equal(got[0]) {
 			t.Fatalf("concurrent first sightings disagree: %v", got)

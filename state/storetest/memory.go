@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,16 +84,11 @@ func testMemories(t *testing.T, s, twin state.Store) {
 		t.Fatalf("a refused batch wrote %d items", len(list)-2)
 	}
 	// Concurrent puts on both instances are all kept.
-	var wg sync.WaitGroup
-	for i := range 20 {
-		s := pick(i, s, twin)
-		wg.Go(func() {
-			if err := s.PutMemories(ctx, []*state.Memory{memory("t", "busy", fmt.Sprintf("c%02d", i), day)}); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	concurrently(20, s, twin, func(i int, h state.Store) {
+		if err := h.PutMemories(ctx, []*state.Memory{memory("t", "busy", fmt.Sprintf("c%02d", i), day)}); err != nil {
+			t.Error(err)
+		}
+	})
 	if list, _ := twin.ListMemories(ctx, "t", "busy"); len(list) != 20 {
 		t.Fatalf("concurrent puts kept %d of 20", len(list))
 	}
@@ -223,38 +217,28 @@ func testMemoryGet(t *testing.T, s state.Store) {
 // up; a run recorded twice (a retried batch) counts once.
 func testStatsConcurrent(t *testing.T, s, twin state.Store) {
 	const workers, each = 8, 10
-	var wg sync.WaitGroup
-	for w := range workers {
-		h := pick(w, s, twin)
-		wg.Go(func() {
-			recs := make([]state.TurnRecord, each)
-			for i := range recs {
-				recs[i] = state.TurnRecord{Tenant: "t", AgentID: "ag", RunID: fmt.Sprintf("w%d-%d", w, i), NewSession: i == 0, LatencyMs: 10, Time: day}
-			}
-			if err := h.RecordTurns(ctx, recs); err != nil {
-				t.Error(err)
-			}
-			if err := h.RecordTurns(ctx, recs[:2]); err != nil { // retried
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	concurrently(workers, s, twin, func(w int, h state.Store) {
+		recs := make([]state.TurnRecord, each)
+		for i := range recs {
+			recs[i] = state.TurnRecord{Tenant: "t", AgentID: "ag", RunID: fmt.Sprintf("w%d-%d", w, i), NewSession: i == 0, LatencyMs: 10, Time: day}
+		}
+		if err := h.RecordTurns(ctx, recs); err != nil {
+			t.Error(err)
+		}
+		if err := h.RecordTurns(ctx, recs[:2]); err != nil { // retried
+			t.Error(err)
+		}
+	})
 	st, err := twin.AgentStats(ctx, "t", "ag")
 	must(t, err)
 	if want := (state.AgentStats{Conversations: workers, Responses: workers * each, ResponseMs: workers * each * 10}); st != want {
 		t.Fatalf("stats = %+v, want %+v", st, want)
 	}
-	var votes sync.WaitGroup
-	for w := range workers {
-		h := pick(w, s, twin)
-		votes.Go(func() {
-			if err := h.RateTurn(ctx, "t", "ag", fmt.Sprintf("w%d-0", w), "up"); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	votes.Wait()
+	concurrently(workers, s, twin, func(w int, h state.Store) {
+		if err := h.RateTurn(ctx, "t", "ag", fmt.Sprintf("w%d-0", w), "up"); err != nil {
+			t.Error(err)
+		}
+	})
 	if st, _ := s.AgentStats(ctx, "t", "ag"); st.Up != workers {
 		t.Fatalf("%d votes up, want %d", st.Up, workers)
 	}

@@ -35,26 +35,19 @@ func testRuns(t *testing.T, s, twin state.Store) {
 	// Fifty concurrent claims: exactly one wins.
 	var wins, conflicts int64
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		h := pick(i, s, twin)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := h.ClaimRun(ctx, "a", "run-1", state.RunResuming)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil && r.Status == state.RunPaused && r.Pending[0].Arguments == `{"to":"x"}`:
-				wins++
-			case errors.Is(err, state.ErrConflict):
-				conflicts++
-			default:
-				t.Errorf("claim: %+v %v", r, err)
-			}
-		}()
-	}
-	wg.Wait()
+	concurrently(50, s, twin, func(_ int, h state.Store) {
+		r, err := h.ClaimRun(ctx, "a", "run-1", state.RunResuming)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil && r.Status == state.RunPaused && r.Pending[0].Arguments == `{"to":"x"}`:
+			wins++
+		case errors.Is(err, state.ErrConflict):
+			conflicts++
+		default:
+			t.Errorf("claim: %+v %v", r, err)
+		}
+	})
 	if wins != 1 || conflicts != 49 {
 		t.Fatalf("wins %d conflicts %d", wins, conflicts)
 	}

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -164,28 +163,23 @@ func testSumUsage(t *testing.T, s state.Store) {
 // exact sums of the known costs, and a retried batch adds nothing.
 func testSpendConcurrentWriters(t *testing.T, s, twin state.Store) {
 	const workers, batches, per = 8, 4, 10
-	var wg sync.WaitGroup
-	for w := range workers {
-		h := pick(w, s, twin)
-		wg.Go(func() {
-			for b := range batches {
-				recs := make([]state.UsageRecord, per)
-				for i := range recs {
-					var cost *pricing.Micros
-					if i%5 != 0 { // every fifth call is unpriced
-						cost = usd(pricing.Micros(i))
-					}
-					recs[i] = priced(fmt.Sprintf("w%d-b%d-%d", w, b, i), "t", fmt.Sprint("k", i%2), "m", "a", day, 1, 1, cost)
+	concurrently(workers, s, twin, func(w int, h state.Store) {
+		for b := range batches {
+			recs := make([]state.UsageRecord, per)
+			for i := range recs {
+				var cost *pricing.Micros
+				if i%5 != 0 { // every fifth call is unpriced
+					cost = usd(pricing.Micros(i))
 				}
-				for range 1 + b%2 { // odd batches are written twice
-					if err := h.AppendUsage(ctx, recs); err != nil {
-						t.Error(err)
-					}
+				recs[i] = priced(fmt.Sprintf("w%d-b%d-%d", w, b, i), "t", fmt.Sprint("k", i%2), "m", "a", day, 1, 1, cost)
+			}
+			for range 1 + b%2 { // odd batches are written twice
+				if err := h.AppendUsage(ctx, recs); err != nil {
+					t.Error(err)
 				}
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	// Per batch: costs 1+2+3+4+6+7+8+9 = 40, 20 on each key.
 	want := pricing.Micros(workers * batches * 40)
 	if n, err := twin.MonthlySpend(ctx, "tenant:t", day); err != nil || n != want {

@@ -130,6 +130,18 @@ func pick(i int, s, twin state.Store) state.Store {
 	return twin
 }
 
+// concurrently runs fn(i, h) for every i below n at once, worker i on
+// one instance or the other (pick), and waits for them all: the shape of
+// every test of concurrent writers.
+func concurrently(n int, s, twin state.Store, fn func(i int, h state.Store)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		h := pick(i, s, twin)
+		wg.Go(func() { fn(i, h) })
+	}
+	wg.Wait()
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

@@ -3,7 +3,6 @@ package storetest
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -185,24 +184,19 @@ func testUsageRetriedBatch(t *testing.T, s state.Store) {
 // once lose and double nothing: the counters are the exact sums.
 func testUsageConcurrentWriters(t *testing.T, s, twin state.Store) {
 	const workers, batches, per = 8, 5, 20
-	var wg sync.WaitGroup
-	for w := range workers {
-		h := pick(w, s, twin)
-		wg.Go(func() {
-			for b := range batches {
-				recs := make([]state.UsageRecord, per)
-				for i := range recs {
-					// Two keys and two months, shared by every writer.
-					at := day.Add(time.Duration(i%2) * 31 * 24 * time.Hour)
-					recs[i] = usage(fmt.Sprintf("w%d-b%d-%d", w, b, i), "t", fmt.Sprint("k", i%3%2), at, 3, 4)
-				}
-				if err := h.AppendUsage(ctx, recs); err != nil {
-					t.Error(err)
-				}
+	concurrently(workers, s, twin, func(w int, h state.Store) {
+		for b := range batches {
+			recs := make([]state.UsageRecord, per)
+			for i := range recs {
+				// Two keys and two months, shared by every writer.
+				at := day.Add(time.Duration(i%2) * 31 * 24 * time.Hour)
+				recs[i] = usage(fmt.Sprintf("w%d-b%d-%d", w, b, i), "t", fmt.Sprint("k", i%3%2), at, 3, 4)
 			}
-		})
-	}
-	wg.Wait()
+			if err := h.AppendUsage(ctx, recs); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 	var total int64
 	for _, at := range []time.Time{day, day.Add(31 * 24 * time.Hour)} {
 		for _, k := range []string{"k0", "k1"} {
@@ -229,16 +223,11 @@ func testUsageConcurrentWriters(t *testing.T, s, twin state.Store) {
 // testCounts: concurrent additions on both instances add up; counts are
 // scoped by tenant and prefix.
 func testCounts(t *testing.T, s, twin state.Store) {
-	var wg sync.WaitGroup
-	for i := range 20 {
-		h := pick(i, s, twin)
-		wg.Go(func() {
-			if _, err := h.AddCount(ctx, "t1", "exec/p1/a", 1); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	concurrently(20, s, twin, func(_ int, h state.Store) {
+		if _, err := h.AddCount(ctx, "t1", "exec/p1/a", 1); err != nil {
+			t.Error(err)
+		}
+	})
 	if n, err := s.AddCount(ctx, "t1", "exec/p1/b", 2); err != nil || n != 2 {
 		t.Fatalf("AddCount = %d, %v", n, err)
 	}

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,20 +71,15 @@ func testVersions(t *testing.T, s state.Store) {
 // testVersionsConcurrent: concurrent publishes on both instances get
 // distinct numbers, 1 to n.
 func testVersionsConcurrent(t *testing.T, s, twin state.Store) {
-	var wg sync.WaitGroup
 	seen := make([]int, 20)
-	for i := range seen {
-		h := pick(i, s, twin)
-		wg.Go(func() {
-			v, err := h.PublishVersion(ctx, "t", &adapters.Agent{ID: "a"}, false, day)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			seen[i] = v.Version
-		})
-	}
-	wg.Wait()
+	concurrently(len(seen), s, twin, func(i int, h state.Store) {
+		v, err := h.PublishVersion(ctx, "t", &adapters.Agent{ID: "a"}, false, day)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		seen[i] = v.Version
+	})
 	got := map[int]bool{}
 	for _, n := range seen {
 		got[n] = true

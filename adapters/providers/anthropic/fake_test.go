@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 )
 
@@ -27,7 +28,7 @@ func startFake(t *testing.T, f *fakeupstream.Anthropic) (*fakeupstream.Anthropic
 func chat(t *testing.T, p *Provider, req *adapters.Request) ([]adapters.Event, error) {
 	t.Helper()
 	var evs []adapters.Event
-	err := p.Chat(context.Background(), req, collect(&evs))
+	err := p.Chat(context.Background(), req, providertest.Collect(&evs))
 	checkOrder(t, evs, err)
 	return evs, err
 }

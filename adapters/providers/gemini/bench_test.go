@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 )
 
 // Finished calls leave their connection in the pool: sequential calls,
@@ -46,7 +47,7 @@ func TestConnectionReuse(t *testing.T) {
 	defer srv.Close()
 	p := newTestProvider(t, srv.URL)
 	for i := range 6 {
-		if err := p.Chat(context.Background(), textRequest(i%2 == 0), collect(new([]adapters.Event))); err != nil {
+		if err := p.Chat(context.Background(), textRequest(i%2 == 0), providertest.Collect(new([]adapters.Event))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,7 +77,7 @@ func TestConcurrentCalls(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var evs []adapters.Event
-			err := p.Chat(context.Background(), textRequest(true), collect(&evs))
+			err := p.Chat(context.Background(), textRequest(true), providertest.Collect(&evs))
 			checkOrder(t, evs, err)
 			mu.Lock()
 			defer mu.Unlock()

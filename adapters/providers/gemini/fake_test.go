@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 )
 
@@ -23,7 +24,7 @@ func TestAgainstFakeUpstream(t *testing.T) {
 		req := &adapters.Request{Model: "gemini-3-flash-preview", Stream: stream, System: "Be brief.",
 			Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "hi")}, Reasoning: &adapters.Reasoning{Effort: "low"}}
 		var evs []adapters.Event
-		if err := p.Chat(context.Background(), req, collect(&evs)); err != nil {
+		if err := p.Chat(context.Background(), req, providertest.Collect(&evs)); err != nil {
 			t.Fatal(err)
 		}
 		checkOrder(t, evs, nil)
@@ -56,7 +57,7 @@ func TestAgainstFakeUpstream(t *testing.T) {
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "weather?")},
 		Tools:    []adapters.Tool{{Name: "get_weather", Parameters: json.RawMessage(`{"type":"object"}`)}}}
 	var evs []adapters.Event
-	if err := p.Chat(context.Background(), req, collect(&evs)); err != nil {
+	if err := p.Chat(context.Background(), req, providertest.Collect(&evs)); err != nil {
 		t.Fatal(err)
 	}
 	checkOrder(t, evs, nil)
@@ -74,7 +75,7 @@ func TestAgainstFakeUpstream(t *testing.T) {
 		adapters.Message{Role: adapters.RoleAssistant, ToolCalls: []adapters.ToolCall{*call}},
 		adapters.Message{Role: adapters.RoleTool, ToolCallID: call.ID, Parts: []adapters.Part{{Type: adapters.PartText, Text: `{"temp_c":21}`}}})
 	evs = nil
-	if err := p.Chat(context.Background(), req, collect(&evs)); err != nil {
+	if err := p.Chat(context.Background(), req, providertest.Collect(&evs)); err != nil {
 		t.Fatal(err)
 	}
 	if evs[1].Type != adapters.EventDelta || evs[len(evs)-2].Usage.InputTokens != fakeupstream.PromptTokens(3) {
@@ -94,14 +95,14 @@ func TestAgainstFakeUpstream(t *testing.T) {
 
 	// Errors.
 	g.Status = 429
-	err = p.Chat(context.Background(), &adapters.Request{Model: "m", Messages: req.Messages[:1]}, collect(new([]adapters.Event)))
+	err = p.Chat(context.Background(), &adapters.Request{Model: "m", Messages: req.Messages[:1]}, providertest.Collect(new([]adapters.Event)))
 	var ae *adapters.Error
 	if !errors.As(err, &ae) || ae.Kind != adapters.KindRateLimited || ae.RetryAfter != time.Second {
 		t.Fatalf("429: %v", err)
 	}
 	g.Status = 0
 	bad := newTestProvider(t, g.URL, func(c *adapters.ProviderConfig) { c.APIKey = "wrong-key-1234" })
-	err = bad.Chat(context.Background(), &adapters.Request{Model: "m", Messages: req.Messages[:1]}, collect(new([]adapters.Event)))
+	err = bad.Chat(context.Background(), &adapters.Request{Model: "m", Messages: req.Messages[:1]}, providertest.Collect(new([]adapters.Event)))
 	if !errors.As(err, &ae) || ae.Kind != adapters.KindUpstream || ae.UpstreamStatus != 400 {
 		t.Fatalf("bad key: %v", err)
 	}

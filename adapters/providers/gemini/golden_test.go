@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,27 +19,7 @@ import (
 	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const testKey = "AIzaSy-secret-test-key-0123456789"
-
-// checkGolden compares got with the golden file, or rewrites it with -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 // newTestProvider builds a provider for base whose generated call ids are
 // call_test_1, call_test_2, … so goldens are stable.
@@ -64,22 +43,6 @@ func newTestProvider(t testing.TB, base string, opts ...func(*adapters.ProviderC
 	}
 	t.Cleanup(p.CloseIdleConnections)
 	return p
-}
-
-// loadRequest decodes a canonical request fixture.
-func loadRequest(t *testing.T, path string) *adapters.Request {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var req adapters.Request
-	if err := dec.Decode(&req); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return &req
 }
 
 // captured is what a test upstream received.
@@ -138,13 +101,13 @@ func TestRequestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv, requests := okServer(t)
 			p := newTestProvider(t, srv.URL)
-			req := loadRequest(t, f)
-			if err := p.Chat(context.Background(), req, collect(new([]adapters.Event))); err != nil {
+			req := providertest.LoadRequest(t, f)
+			if err := p.Chat(context.Background(), req, providertest.Collect(new([]adapters.Event))); err != nil {
 				t.Fatal(err)
 			}
 			other := *req
 			other.Stream = !req.Stream
-			if err := p.Chat(context.Background(), &other, collect(new([]adapters.Event))); err != nil {
+			if err := p.Chat(context.Background(), &other, providertest.Collect(new([]adapters.Event))); err != nil {
 				t.Fatal(err)
 			}
 			got := requests()
@@ -177,7 +140,7 @@ func TestRequestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, strings.TrimSuffix(f, ".json")+".golden.json", append(out, '\n'))
+			providertest.CheckGolden(t, strings.TrimSuffix(f, ".json")+".golden.json", append(out, '\n'))
 		})
 	}
 	if n < 8 {
@@ -210,7 +173,7 @@ func toGoldenError(err error) *goldenError {
 	if !errors.As(err, &ae) {
 		return &goldenError{Message: "non-canonical error: " + err.Error()}
 	}
-	g := &goldenError{Kind: kindName(ae.Kind), Status: ae.Status(), Code: ae.Code, Param: ae.Param, Message: ae.Message, UpstreamStatus: ae.UpstreamStatus}
+	g := &goldenError{Kind: providertest.KindName(ae.Kind), Status: ae.Status(), Code: ae.Code, Param: ae.Param, Message: ae.Message, UpstreamStatus: ae.UpstreamStatus}
 	if ae.RetryAfter != 0 {
 		g.RetryAfter = ae.RetryAfter.String()
 	}
@@ -301,13 +264,6 @@ func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	}
 }
 
-func collect(evs *[]adapters.Event) adapters.Emit {
-	return func(ev adapters.Event) error {
-		*evs = append(*evs, ev)
-		return nil
-	}
-}
-
 // replayServer answers every call with raw, written chunk bytes at a time
 // with a flush after each write (0: all at once), as JSON or SSE.
 func replayServer(t testing.TB, raw []byte, sse bool, chunk int) *httptest.Server {
@@ -365,7 +321,7 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
 		srv := replayServer(t, raw, sse, chunk)
 		p := newTestProvider(t, srv.URL)
 		var evs []adapters.Event
-		err := p.Chat(context.Background(), textRequest(sse), collect(&evs))
+		err := p.Chat(context.Background(), textRequest(sse), providertest.Collect(&evs))
 		lines := eventLines(t, evs, err)
 		if i == 0 {
 			first, evs0, err0 = lines, evs, err
@@ -378,21 +334,9 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, error) {
 	return evs0, err0
 }
 
-func responseFixtures(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	for _, pat := range []string{"testdata/responses/*.json", "testdata/responses/*.sse"} {
-		files, err := filepath.Glob(pat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, files...)
-	}
-	if len(out) < 15 {
-		t.Fatalf("found %d response fixtures", len(out))
-	}
-	return out
-}
+// responseFixtures lists this provider's recorded responses, of which
+// there are at least 15.
+func responseFixtures(t *testing.T) []string { return providertest.ResponseFixtures(t, 15) }
 
 func TestResponseGolden(t *testing.T) {
 	for _, f := range responseFixtures(t) {
@@ -400,29 +344,7 @@ func TestResponseGolden(t *testing.T) {
 			evs, err := runFixture(t, f)
 			checkOrder(t, evs, err)
 			golden := strings.TrimSuffix(strings.TrimSuffix(f, ".json"), ".sse") + ".golden.jsonl"
-			checkGolden(t, golden, eventLines(t, evs, err))
+			providertest.CheckGolden(t, golden, eventLines(t, evs, err))
 		})
 	}
-}
-
-var kindNames = map[adapters.ErrorKind]string{
-	adapters.KindInvalidRequest:  "invalid_request",
-	adapters.KindUnauthenticated: "unauthenticated",
-	adapters.KindForbidden:       "forbidden",
-	adapters.KindNotFound:        "not_found",
-	adapters.KindConflict:        "conflict",
-	adapters.KindTooLarge:        "too_large",
-	adapters.KindRateLimited:     "rate_limited",
-	adapters.KindQuotaExceeded:   "quota_exceeded",
-	adapters.KindUpstream:        "upstream",
-	adapters.KindUnavailable:     "unavailable",
-	adapters.KindTimeout:         "timeout",
-	adapters.KindInternal:        "internal",
-}
-
-func kindName(k adapters.ErrorKind) string {
-	if n, ok := kindNames[k]; ok {
-		return n
-	}
-	return "kind_" + strconv.Itoa(int(k))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 	"github.com/tidwall/gjson"
 )
 
@@ -64,7 +64,7 @@ func TestNewConfig(t *testing.T) {
 		if err != nil || tt.wantPath == "" {
 			continue
 		}
-		if err := p.Chat(context.Background(), &adapters.Request{Model: "m", Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "x")}}, collect(new([]adapters.Event))); err != nil {
+		if err := p.Chat(context.Background(), &adapters.Request{Model: "m", Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "x")}}, providertest.Collect(new([]adapters.Event))); err != nil {
 			t.Errorf("%q: %v", tt.base, err)
 			continue
 		}
@@ -92,7 +92,7 @@ func TestHeaders(t *testing.T) {
 			c.APIKey = key
 			c.Options = map[string]string{"header.X-Title": "agentgate-test"}
 		})
-		err := p.Chat(context.Background(), textRequest(false), collect(new([]adapters.Event)))
+		err := p.Chat(context.Background(), textRequest(false), providertest.Collect(new([]adapters.Event)))
 		srv.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +165,7 @@ func TestErrorMapping(t *testing.T) {
 				defer srv.Close()
 				p := newTestProvider(t, srv.URL)
 				var evs []adapters.Event
-				err := p.Chat(context.Background(), textRequest(stream), collect(&evs))
+				err := p.Chat(context.Background(), textRequest(stream), providertest.Collect(&evs))
 				if len(evs) != 0 {
 					t.Fatalf("events emitted on an HTTP error: %+v", evs)
 				}
@@ -179,8 +179,8 @@ func TestErrorMapping(t *testing.T) {
 				if ae.Kind != tt.kind || ae.UpstreamStatus != tt.status || ae.Param != tt.param || ae.Code != tt.code ||
 					ae.Reason != tt.reason || ae.RetryAfter != tt.retryAfter {
 					t.Errorf("got kind %s status %d param %q code %q reason %q retry %v; want %s %d %q %q %q %v",
-						kindName(ae.Kind), ae.UpstreamStatus, ae.Param, ae.Code, ae.Reason, ae.RetryAfter,
-						kindName(tt.kind), tt.status, tt.param, tt.code, tt.reason, tt.retryAfter)
+						providertest.KindName(ae.Kind), ae.UpstreamStatus, ae.Param, ae.Code, ae.Reason, ae.RetryAfter,
+						providertest.KindName(tt.kind), tt.status, tt.param, tt.code, tt.reason, tt.retryAfter)
 				}
 				if !strings.Contains(strings.ToLower(ae.Message), strings.ToLower(tt.msg)) {
 					t.Errorf("message %q lacks %q", ae.Message, tt.msg)
@@ -222,16 +222,10 @@ func TestMapStatus(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := newTestProvider(t, "http://"+addr)
+	p := newTestProvider(t, "http://"+providertest.RefusedAddr(t))
 	for _, stream := range []bool{false, true} {
 		var evs []adapters.Event
-		err = p.Chat(context.Background(), textRequest(stream), collect(&evs))
+		err := p.Chat(context.Background(), textRequest(stream), providertest.Collect(&evs))
 		var ae *adapters.Error
 		if !errors.As(err, &ae) || ae.Kind != adapters.KindUnavailable || ae.UpstreamStatus != 0 || len(evs) != 0 {
 			t.Fatalf("stream %v: got %v %+v", stream, err, evs)
@@ -253,173 +247,37 @@ func TestNoHiddenRetries(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := newTestProvider(t, srv.URL)
-	err := p.Chat(context.Background(), textRequest(true), collect(new([]adapters.Event)))
+	err := p.Chat(context.Background(), textRequest(true), providertest.Collect(new([]adapters.Event)))
 	var ae *adapters.Error
 	if !errors.As(err, &ae) || ae.Kind != adapters.KindUpstream || calls.Load() != 1 {
 		t.Fatalf("got %v after %d calls", err, calls.Load())
 	}
 }
 
-// blockingServer answers headers (and one chunk when headersFirst) and then
-// waits for the client to go away, reporting it on done.
-func blockingServer(t *testing.T, headersFirst bool) (*httptest.Server, <-chan struct{}, <-chan struct{}) {
-	arrived, done := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Reading the body lets net/http watch the connection, as real
-		// servers do.
-		_, _ = io.ReadAll(r.Body)
-		close(arrived)
-		if headersFirst {
-			w.Header().Set("Content-Type", "text/event-stream")
-			_, _ = io.WriteString(w, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"first\"}],\"role\":\"model\"}}],\"modelVersion\":\"m\"}\n\n")
-			_ = http.NewResponseController(w).Flush()
-		}
-		select {
-		case <-r.Context().Done():
-			close(done)
-		case <-time.After(30 * time.Second):
-			t.Error("upstream request was not cancelled")
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, arrived, done
-}
-
-func waitFor(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("gave up waiting: %s", what)
-	}
+// transportTests describes this provider to the transport tests every
+// provider shares.
+var transportTests = &providertest.Transport{
+	New: func(t *testing.T, base string, opts ...func(*adapters.ProviderConfig)) adapters.Provider {
+		return newTestProvider(t, base, opts...)
+	},
+	Request:    textRequest,
+	FirstDelta: "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"first\"}],\"role\":\"model\"}}],\"modelVersion\":\"m\"}\n\n",
+	CheckOrder: checkOrder,
 }
 
 func TestCancelAbortsUpstream(t *testing.T) {
-	t.Run("mid-stream", func(t *testing.T) {
-		srv, _, done := blockingServer(t, true)
-		p := newTestProvider(t, srv.URL)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var evs []adapters.Event
-		err := p.Chat(ctx, textRequest(true), func(ev adapters.Event) error {
-			evs = append(evs, ev)
-			if ev.Type == adapters.EventDelta {
-				cancel()
-			}
-			return nil
-		})
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("got %v, want context.Canceled", err)
-		}
-		for _, ev := range evs {
-			if ev.Type == adapters.EventError || ev.Type == adapters.EventDone {
-				t.Errorf("unexpected %v after cancellation", ev.Type)
-			}
-		}
-		waitFor(t, done, "server to see the cancellation")
-	})
+	t.Run("mid-stream", transportTests.CancelMidStream)
+	// The SDK's streamed and non-streamed calls are two paths here.
 	for _, stream := range []bool{false, true} {
-		t.Run("before headers", func(t *testing.T) {
-			srv, arrived, done := blockingServer(t, false)
-			p := newTestProvider(t, srv.URL)
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				<-arrived
-				cancel()
-			}()
-			var evs []adapters.Event
-			err := p.Chat(ctx, textRequest(stream), collect(&evs))
-			if !errors.Is(err, context.Canceled) || len(evs) != 0 {
-				t.Fatalf("got %v %+v", err, evs)
-			}
-			waitFor(t, done, "server to see the cancellation")
-		})
+		t.Run("before headers", func(t *testing.T) { transportTests.CancelBeforeHeaders(t, stream) })
 	}
 }
 
-func TestTimeouts(t *testing.T) {
-	t.Run("provider timeout before headers", func(t *testing.T) {
-		srv, _, done := blockingServer(t, false)
-		p := newTestProvider(t, srv.URL, func(c *adapters.ProviderConfig) { c.Timeout = 50 * time.Millisecond })
-		var evs []adapters.Event
-		err := p.Chat(context.Background(), textRequest(false), collect(&evs))
-		var ae *adapters.Error
-		if !errors.As(err, &ae) || ae.Kind != adapters.KindTimeout || len(evs) != 0 {
-			t.Fatalf("got %v %+v", err, evs)
-		}
-		waitFor(t, done, "server to see the timeout")
-	})
-	t.Run("caller deadline mid-stream", func(t *testing.T) {
-		srv, _, done := blockingServer(t, true)
-		p := newTestProvider(t, srv.URL)
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		var evs []adapters.Event
-		err := p.Chat(ctx, textRequest(true), collect(&evs))
-		var ae *adapters.Error
-		if !errors.As(err, &ae) || ae.Kind != adapters.KindTimeout {
-			t.Fatalf("got %v", err)
-		}
-		checkOrder(t, evs, err)
-		waitFor(t, done, "server to see the deadline")
-	})
-	t.Run("stream stalls before its headers", func(t *testing.T) {
-		srv, _, done := blockingServer(t, false)
-		p := newTestProvider(t, srv.URL, func(c *adapters.ProviderConfig) { c.StreamHeaderTimeout = 50 * time.Millisecond })
-		var evs []adapters.Event
-		err := p.Chat(context.Background(), textRequest(true), collect(&evs))
-		var ae *adapters.Error
-		if !errors.As(err, &ae) || ae.Kind != adapters.KindTimeout || ae.Message != "upstream sent no response headers within 50ms" || len(evs) != 0 {
-			t.Fatalf("got %v %+v", err, evs)
-		}
-		waitFor(t, done, "server to see the stalled call go")
-	})
-	t.Run("stream stalls midway", func(t *testing.T) {
-		srv, _, done := blockingServer(t, true)
-		p := newTestProvider(t, srv.URL, func(c *adapters.ProviderConfig) { c.StreamIdleTimeout = 50 * time.Millisecond })
-		var evs []adapters.Event
-		err := p.Chat(context.Background(), textRequest(true), collect(&evs))
-		var ae *adapters.Error
-		if !errors.As(err, &ae) || ae.Kind != adapters.KindTimeout || ae.Message != "upstream stream was silent for 50ms" || ae.UpstreamStatus != 200 {
-			t.Fatalf("got %v", err)
-		}
-		checkOrder(t, evs, err)
-		if len(evs) != 3 || evs[1].Text != "first" {
-			t.Fatalf("events %+v, want Start, the first delta, Error", evs)
-		}
-		waitFor(t, done, "server to see the stalled call go")
-	})
-	t.Run("header timeout", func(t *testing.T) {
-		srv, _, _ := blockingServer(t, false)
-		p := newTestProvider(t, srv.URL, func(c *adapters.ProviderConfig) {
-			c.Options = map[string]string{"header_timeout": "50ms"}
-		})
-		err := p.Chat(context.Background(), textRequest(true), collect(new([]adapters.Event)))
-		var ae *adapters.Error
-		if !errors.As(err, &ae) || ae.Kind != adapters.KindTimeout {
-			t.Fatalf("got %v", err)
-		}
-	})
-}
+func TestTimeouts(t *testing.T) { transportTests.Timeouts(t) }
 
 func TestBrokenConnectionMidStream(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = io.WriteString(w, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"first\"}],\"role\":\"model\"}}]}\n\n")
-		_ = http.NewResponseController(w).Flush()
-		panic(http.ErrAbortHandler) // drops the connection
-	}))
-	defer srv.Close()
-	p := newTestProvider(t, srv.URL)
-	var evs []adapters.Event
-	err := p.Chat(context.Background(), textRequest(true), collect(&evs))
-	var ae *adapters.Error
-	if !errors.As(err, &ae) || ae.Kind != adapters.KindUnavailable || ae.UpstreamStatus != 200 {
-		t.Fatalf("got %v", err)
-	}
-	checkOrder(t, evs, err)
-	if len(evs) != 3 || evs[1].Text != "first" || evs[2].Type != adapters.EventError {
-		t.Fatalf("events %+v", evs)
+	if ae := transportTests.BrokenMidStream(t); ae.UpstreamStatus != 200 {
+		t.Fatalf("got %v", ae)
 	}
 }
 
@@ -475,7 +333,7 @@ func TestResponseTooLarge(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := newTestProvider(t, srv.URL)
-	err := p.Chat(context.Background(), textRequest(false), collect(new([]adapters.Event)))
+	err := p.Chat(context.Background(), textRequest(false), providertest.Collect(new([]adapters.Event)))
 	var ae *adapters.Error
 	if !errors.As(err, &ae) || ae.Kind != adapters.KindUpstream || !strings.Contains(ae.Message, "too large") {
 		t.Fatalf("got %v", err)
@@ -523,7 +381,7 @@ func TestRequestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var evs []adapters.Event
-			err := p.Chat(context.Background(), &tt.req, collect(&evs))
+			err := p.Chat(context.Background(), &tt.req, providertest.Collect(&evs))
 			var ae *adapters.Error
 			if !errors.As(err, &ae) || ae.Kind != adapters.KindInvalidRequest || ae.Param != tt.param || len(evs) != 0 {
 				t.Fatalf("got %#v, want invalid request on %s", err, tt.param)
@@ -562,7 +420,7 @@ func TestToolRoundTrip(t *testing.T) {
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, "Weather in Paris and Rome?")},
 		Tools:    []adapters.Tool{{Name: "get_weather", Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)}}}
 	var evs []adapters.Event
-	if err := p.Chat(context.Background(), req, collect(&evs)); err != nil {
+	if err := p.Chat(context.Background(), req, providertest.Collect(&evs)); err != nil {
 		t.Fatal(err)
 	}
 	checkOrder(t, evs, nil)
@@ -592,7 +450,7 @@ func TestToolRoundTrip(t *testing.T) {
 		adapters.Message{Role: adapters.RoleTool, ToolCallID: id1, Parts: []adapters.Part{{Type: adapters.PartText, Text: `{"sky":"sunny","temp_c":24}`}}},
 		adapters.Message{Role: adapters.RoleTool, ToolCallID: id0, Parts: []adapters.Part{{Type: adapters.PartText, Text: "sunny, 21°C"}}})
 	evs = nil
-	if err := p.Chat(context.Background(), req, collect(&evs)); err != nil {
+	if err := p.Chat(context.Background(), req, providertest.Collect(&evs)); err != nil {
 		t.Fatal(err)
 	}
 	checkOrder(t, evs, nil)

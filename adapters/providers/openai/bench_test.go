@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 )
 
 // Finished streams leave their connection in the pool: sequential calls
@@ -51,7 +52,7 @@ func TestConnectionReuse(t *testing.T) {
 }
 
 func BenchmarkBuildChatBody(b *testing.B) {
-	req := loadRequest(&testing.T{}, "testdata/requests/tools.json")
+	req := providertest.LoadRequest(&testing.T{}, "testdata/requests/tools.json")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := buildChatBody(make([]byte, 0, bodySize(req)), req); err != nil {

@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -17,42 +15,6 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/providertest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// checkGolden compares got with the golden file, or rewrites it with -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-// loadRequest decodes a canonical request fixture.
-func loadRequest(t *testing.T, path string) *adapters.Request {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var req adapters.Request
-	if err := dec.Decode(&req); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return &req
-}
 
 func TestRequestGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/requests/*.json")
@@ -67,34 +29,15 @@ func TestRequestGolden(t *testing.T) {
 		n++
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		t.Run(name, func(t *testing.T) {
-			req := loadRequest(t, f)
+			req := providertest.LoadRequest(t, f)
 			body, err := buildChatBody(nil, req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !json.Valid(body) {
-				t.Fatalf("invalid JSON body: %s", body)
-			}
-			var compact bytes.Buffer
-			if err := json.Compact(&compact, body); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(compact.Bytes(), body) {
-				t.Errorf("body is not compact:\n%s", body)
-			}
 			// Deterministic despite Extra being a map.
-			for range 20 {
-				again, err := buildChatBody(make([]byte, 0, bodySize(req)), req)
-				if err != nil || !bytes.Equal(again, body) {
-					t.Fatalf("body not deterministic:\n%s\n%s", body, again)
-				}
-			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, body, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			pretty.WriteByte('\n')
-			checkGolden(t, strings.TrimSuffix(f, ".json")+".golden.json", pretty.Bytes())
+			providertest.CheckRequestBody(t, strings.TrimSuffix(f, ".json")+".golden.json", body, func() ([]byte, error) {
+				return buildChatBody(make([]byte, 0, bodySize(req)), req)
+			})
 		})
 	}
 	if n < 6 {
@@ -158,7 +101,7 @@ func toGoldenError(err error) *goldenError {
 	if !errors.As(err, &ae) {
 		return &goldenError{Message: "non-canonical error: " + err.Error()}
 	}
-	return &goldenError{Kind: kindName(ae.Kind), Status: ae.Status(), Message: ae.Message, UpstreamStatus: ae.UpstreamStatus}
+	return &goldenError{Kind: providertest.KindName(ae.Kind), Status: ae.Status(), Message: ae.Message, UpstreamStatus: ae.UpstreamStatus}
 }
 
 // eventLines serialises events and the returned error, one JSON per line.
@@ -248,13 +191,6 @@ func checkOrder(t testing.TB, evs []adapters.Event, err error) {
 	}
 }
 
-func collect(evs *[]adapters.Event) adapters.Emit {
-	return func(ev adapters.Event) error {
-		*evs = append(*evs, ev)
-		return nil
-	}
-}
-
 // runFixture feeds a recorded response through the parser, whole and one
 // byte at a time, and requires identical events. For a stream it also
 // returns when each event left: the bytes read, one at a time, by then
@@ -267,12 +203,12 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, []byte, error) {
 	}
 	if strings.HasSuffix(path, ".json") {
 		var evs []adapters.Event
-		err := readResponse(string(raw), "req-model", 200, collect(&evs))
+		err := readResponse(string(raw), "req-model", 200, providertest.Collect(&evs))
 		return evs, nil, err
 	}
 	var whole, bytewise []adapters.Event
 	var read []int64
-	errWhole := readStream(context.Background(), bytes.NewReader(raw), "req-model", 200, DefaultTimeout, collect(&whole))
+	errWhole := readStream(context.Background(), bytes.NewReader(raw), "req-model", 200, DefaultTimeout, providertest.Collect(&whole))
 	oneByte := &providertest.Reader{R: iotest.OneByteReader(bytes.NewReader(raw))}
 	errByte := readStream(context.Background(), oneByte, "req-model", 200, DefaultTimeout, func(ev adapters.Event) error {
 		bytewise, read = append(bytewise, ev), append(read, oneByte.N)
@@ -284,28 +220,16 @@ func runFixture(t *testing.T, path string) ([]adapters.Event, []byte, error) {
 	}
 	// Half-split reads too (CRLF split across reads and the like).
 	var halves []adapters.Event
-	errHalves := readStream(context.Background(), iotest.HalfReader(bytes.NewReader(raw)), "req-model", 200, DefaultTimeout, collect(&halves))
+	errHalves := readStream(context.Background(), iotest.HalfReader(bytes.NewReader(raw)), "req-model", 200, DefaultTimeout, providertest.Collect(&halves))
 	if c := eventLines(t, halves, errHalves); !bytes.Equal(a, c) {
 		t.Fatalf("half reads differ:\n--- whole\n%s\n--- halves\n%s", a, c)
 	}
 	return whole, providertest.Arrivals(bytewise, read, int64(len(raw))), errWhole
 }
 
-func responseFixtures(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	for _, pat := range []string{"testdata/responses/*.json", "testdata/responses/*.sse"} {
-		files, err := filepath.Glob(pat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, files...)
-	}
-	if len(out) < 10 {
-		t.Fatalf("found %d response fixtures", len(out))
-	}
-	return out
-}
+// responseFixtures lists this provider's recorded responses, of which
+// there are at least 10.
+func responseFixtures(t *testing.T) []string { return providertest.ResponseFixtures(t, 10) }
 
 func TestResponseGolden(t *testing.T) {
 	for _, f := range responseFixtures(t) {
@@ -314,34 +238,12 @@ func TestResponseGolden(t *testing.T) {
 			evs, arrivals, err := runFixture(t, f)
 			checkOrder(t, evs, err)
 			base := strings.TrimSuffix(strings.TrimSuffix(f, ".json"), ".sse")
-			checkGolden(t, base+".golden.jsonl", eventLines(t, evs, err))
+			providertest.CheckGolden(t, base+".golden.jsonl", eventLines(t, evs, err))
 			if slices.ContainsFunc(evs, func(ev adapters.Event) bool { return ev.Type == adapters.EventToolCallDelta }) {
 				// Tool-call deltas leave as their bytes arrive, not at the
 				// end of the stream.
-				checkGolden(t, base+".arrival.golden", arrivals)
+				providertest.CheckGolden(t, base+".arrival.golden", arrivals)
 			}
 		})
 	}
-}
-
-var kindNames = map[adapters.ErrorKind]string{
-	adapters.KindInvalidRequest:  "invalid_request",
-	adapters.KindUnauthenticated: "unauthenticated",
-	adapters.KindForbidden:       "forbidden",
-	adapters.KindNotFound:        "not_found",
-	adapters.KindConflict:        "conflict",
-	adapters.KindTooLarge:        "too_large",
-	adapters.KindRateLimited:     "rate_limited",
-	adapters.KindQuotaExceeded:   "quota_exceeded",
-	adapters.KindUpstream:        "upstream",
-	adapters.KindUnavailable:     "unavailable",
-	adapters.KindTimeout:         "timeout",
-	adapters.KindInternal:        "internal",
-}
-
-func kindName(k adapters.ErrorKind) string {
-	if n, ok := kindNames[k]; ok {
-		return n
-	}
-	return "kind_" + strconv.Itoa(int(k))
 }
