@@ -236,30 +236,11 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		return err == nil
 	}
-	canceled := o.clientGone
-	left := len(reasoning) + len(words)
 	delay := o.TokenDelay
 	if o.Delay != nil {
 		delay = o.Delay(req)
 	}
-	wait := func() bool {
-		if left--; left == 0 && o.HoldLast != nil {
-			select {
-			case <-o.HoldLast:
-			case <-r.Context().Done():
-				return canceled()
-			}
-		}
-		if delay == 0 {
-			return true
-		}
-		select {
-		case <-time.After(delay):
-			return true
-		case <-r.Context().Done():
-			return canceled()
-		}
-	}
+	wait := o.pace(r, len(reasoning)+len(words), delay, o.HoldLast)
 	sendToken := func(delta string) bool {
 		// Counted before it is written, so Sent never lags what a client
 		// can have received.
@@ -278,7 +259,7 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.Idle != nil && o.Idle(req) {
 		<-r.Context().Done()
-		canceled()
+		o.clientGone()
 		return
 	}
 	for _, t := range reasoning {
@@ -304,7 +285,7 @@ func (o *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-o.HoldFinish:
 		case <-r.Context().Done():
-			canceled()
+			o.clientGone()
 			return
 		}
 	}
