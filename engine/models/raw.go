@@ -86,6 +86,9 @@ type RawAnswer struct {
 	t0        time.Time
 	firstByte time.Duration
 	committed bool
+	// report reports the attempt, once: by Complete, or by Relay once
+	// the relay returned.
+	report func(error)
 }
 
 // NewRawAnswer starts the answer of an attempt beginning now, on clock
@@ -98,6 +101,20 @@ func NewRawAnswer(now func() time.Time) *RawAnswer { return &RawAnswer{now: now,
 func (a *RawAnswer) Commit() {
 	if !a.committed {
 		a.committed, a.firstByte = true, a.now().Sub(a.t0)
+	}
+}
+
+// Complete notes that the answer was read whole and is about to be
+// written to the client: it commits the answer and reports the attempt
+// now, as the canonical path reports a call before writing its answer,
+// so that the request's figures (the {http.agentgate.*} placeholders of
+// deferred response headers) include it when the answer's headers go
+// out.
+func (a *RawAnswer) Complete() {
+	a.Commit()
+	if r := a.report; r != nil {
+		a.report = nil
+		r(nil)
 	}
 }
 
@@ -123,19 +140,24 @@ func (m *Models) Relay(ctx context.Context, x *exchange.Exchange, c *RawCall, re
 	for try := 0; ; try++ {
 		attempts++
 		actx, aspan := startAttempt(ctx, c.Route.Provider, c.Route.Model, attempts, providerAttrs)
-		a = NewRawAnswer(m.now)
-		a.Provider = c.Route.Provider
+		id := c.ID
+		if try > 0 {
+			id += "." + strconv.Itoa(try)
+		}
+		answer := NewRawAnswer(m.now)
+		answer.Provider = c.Route.Provider
+		answer.report = func(err error) { m.reportRaw(ctx, x, c, answer, id, m.now().Sub(answer.t0), err) }
+		a = answer
 		resp, err := c.Route.relayer.RelayChat(actx, c.Body, c.Stream)
 		if err == nil {
 			err = relay(resp, a)
 			resp.Body.Close()
 		}
 		endRawAttempt(aspan, a, err)
-		id := c.ID
-		if try > 0 {
-			id += "." + strconv.Itoa(try)
+		if r := a.report; r != nil {
+			a.report = nil
+			r(err)
 		}
-		m.reportRaw(ctx, x, c, a, id, m.now().Sub(a.t0), err)
 		if err == nil || a.committed || ctx.Err() != nil || !retryable(err) || try >= m.retry.Max {
 			return a, err
 		}

@@ -39,7 +39,7 @@ func relayCompletion(w http.ResponseWriter, resp *http.Response, a *models.RawAn
 			return true
 		})
 	}
-	a.Commit()
+	a.Complete()
 	dialects.WriteRawJSON(w, http.StatusOK, b)
 	return nil
 }
