@@ -59,6 +59,9 @@ func TestRawLane(t *testing.T) {
 	up := (&fakeupstream.OpenAI{Reply: "Hello from the lane."}).Start()
 	defer up.Close()
 	g := testgate.Start(t, testgate.Config{Block: laneBlock(up)})
+	// The process's metrics outlive a gateway (they are kept across
+	// reloads): other tests' calls to agents named secret-a count in them.
+	before := g.Scrape(t)
 	client := sdk(g, testgate.KeyA)
 	ctx := context.Background()
 	hi := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")}
@@ -139,8 +142,10 @@ func TestRawLane(t *testing.T) {
 	})
 
 	t.Run("accounted", func(t *testing.T) {
-		exp := g.WaitMetric(t, 1, "agentgate_requests_total", "dialect", "openai", "agent", "secret-a", "outcome", "ok")
-		in := exp.Get("agentgate_tokens_total", "type", "input", "agent", "secret-a")
+		exp := g.WaitMetric(t, before.Get("agentgate_requests_total", "dialect", "openai", "agent", "secret-a", "outcome", "ok")+1,
+			"agentgate_requests_total", "dialect", "openai", "agent", "secret-a", "outcome", "ok")
+		in := exp.Get("agentgate_tokens_total", "type", "input", "agent", "secret-a") -
+			before.Get("agentgate_tokens_total", "type", "input", "agent", "secret-a")
 		if in != float64(fakeupstream.PromptTokens(1)) {
 			t.Errorf("input tokens of secret-a's call: %v, want %d", in, fakeupstream.PromptTokens(1))
 		}
