@@ -2,9 +2,17 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
+
+// ErrNoAPIKey is what a provider's ListModels returns, without calling,
+// when it has no API key for its vendor's own API, which answers nothing
+// without one (a fresh checkout's example providers): the model catalog
+// lists nothing for it and does not warn about a call that could not
+// succeed.
+var ErrNoAPIKey = errors.New("no API key for the vendor's API")
 
 // ModelLister is implemented by providers whose upstream lists the models
 // it serves (OpenAI-compatible GET /models, Gemini's and Anthropic's model

@@ -296,7 +296,7 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 		// a body naming none is a mistake, not a request for no limits.
 		if !namesTierField(body) {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(
-				"name at least one of monthly_tokens, tenant_monthly_tokens, rpm, tpm, concurrent, models, monthly_budget_usd, tenant_monthly_budget_usd (0 or [] means unlimited)")}
+				"name at least one of monthly_tokens, tenant_monthly_tokens, rpm, tpm, concurrent, models, monthly_budget_usd, tenant_monthly_budget_usd (0 or [] means unlimited), unpriced (allow or deny)")}
 		}
 		if t.Name != "" && t.Name != name {
 			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("name %q in the body differs from the tier %q of the path", t.Name, name)}

@@ -82,12 +82,28 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	for _, p := range patterns {
 		set := sets[p]
+		var hd http.Handler = set
 		if len(set.guarded) == 0 {
-			h.mux.Handle(p, set.fallback) // the usual case: nothing to choose
-			continue
+			hd = set.fallback // the usual case: nothing to choose
 		}
-		h.mux.Handle(p, set)
+		if err := handle(h.mux, p, hd); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// handle registers pattern on mux. ServeMux panics on a pattern that
+// conflicts with one registered before it (two dialects claiming the
+// same requests with neither pattern more specific): that is a
+// configuration error of the dialects chosen, returned, not a crash.
+func handle(mux *http.ServeMux, pattern string, hd http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("dialect routes conflict: %v", r)
+		}
+	}()
+	mux.Handle(pattern, hd)
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package caddymodule
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -33,5 +35,22 @@ func TestRouteSet(t *testing.T) {
 	_ = guarded.add(anthropic, dialects.HasHeader("anthropic-version"))
 	if got := guarded.pick(httptest.NewRequest("GET", "/v1/models", nil)); got != nil {
 		t.Errorf("a request no route takes went to %v", got.dialect)
+	}
+}
+
+// TestConflictingRoutes: two patterns that claim the same requests,
+// neither more specific, are a provisioning error, not a panic.
+func TestConflictingRoutes(t *testing.T) {
+	mux := http.NewServeMux()
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	if err := handle(mux, "GET /v1/models/{id}", ok); err != nil {
+		t.Fatal(err)
+	}
+	if err := handle(mux, "GET /v1/models/{model...}", ok); err != nil {
+		t.Fatalf("a more general pattern beside a specific one: %v", err)
+	}
+	err := handle(mux, "GET /v1/{kind}/list", ok)
+	if err == nil || !strings.Contains(err.Error(), "dialect routes conflict") || !strings.Contains(err.Error(), `"GET /v1/{kind}/list" (registered at`) {
+		t.Fatalf("conflicting pattern: %v", err)
 	}
 }

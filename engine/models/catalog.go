@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -87,10 +88,13 @@ func (c *modelCatalog) fetch(name string, lister adapters.ModelLister, e *catalo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.fetched, e.failed = c.now(), err != nil
-	if err != nil {
+	switch {
+	case errors.Is(err, adapters.ErrNoAPIKey):
+		c.log.Debug("the provider has no API key: prefix routes to it list no models", zap.String("provider", name))
+	case err != nil:
 		c.log.Warn("listing the upstream's models failed; prefix routes to it list no models until it answers",
 			zap.String("provider", name), zap.Error(err))
-	} else {
+	default:
 		e.list, e.ok = list, true
 		e.models = make(map[string]adapters.ModelInfo, len(list))
 		for _, m := range list {

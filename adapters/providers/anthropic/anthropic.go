@@ -63,6 +63,8 @@ type Provider struct {
 	messagesURL string
 	reqOpts     requestOptions
 	client      *wire.Client // sends the key as x-api-key or a Bearer token
+	// keyless: no key for Anthropic's own API (ListModels does not call).
+	keyless bool
 }
 
 var _ adapters.Provider = (*Provider)(nil)
@@ -155,6 +157,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 		o.Headers.Set("X-Api-Key", cfg.APIKey)
 	}
 	p.client = o.Client(timeout, errCallTimeout, MapStatus)
+	p.keyless = wire.VendorWithoutKey(cfg.APIKey, base, DefaultBaseURL)
 	return p, nil
 }
 

@@ -19,6 +19,9 @@ const maxModelPages = 10
 // {"data":[{"type":"model","id","display_name","created_at"}],"has_more",
 // "last_id"}.
 func (p *Provider) ListModels(ctx context.Context) ([]adapters.ModelInfo, error) {
+	if p.keyless {
+		return nil, adapters.ErrNoAPIKey
+	}
 	listURL := strings.TrimSuffix(p.messagesURL, "/messages") + "/models?limit=1000"
 	var out []adapters.ModelInfo
 	after := ""

@@ -65,6 +65,9 @@ type Provider struct {
 	transport *http.Transport
 	// newCallID makes the id of a function call Gemini sent without one.
 	newCallID func() string
+	// keyless: no key for Google's own Gemini API (ListModels does not
+	// call).
+	keyless bool
 }
 
 var (
@@ -151,6 +154,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 		return nil, o.Errorf("%v", err)
 	}
 	p.client = client
+	p.keyless = wire.VendorWithoutKey(cfg.APIKey, base, DefaultBaseURL)
 	return p, nil
 }
 

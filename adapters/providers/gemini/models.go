@@ -19,6 +19,9 @@ const maxModelPages = 10
 // names lose their "models/" prefix, as requests name models. Gemini
 // gives no creation time.
 func (p *Provider) ListModels(ctx context.Context) ([]adapters.ModelInfo, error) {
+	if p.keyless {
+		return nil, adapters.ErrNoAPIKey
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errCallTimeout)
 	defer cancel()
 	rec := &exchange{}

@@ -14,6 +14,9 @@ var _ adapters.ModelLister = (*Provider)(nil)
 // "created",…}]}, the list OpenAI and most compatible servers (vLLM,
 // Ollama, llama.cpp, OpenRouter) serve.
 func (p *Provider) ListModels(ctx context.Context) ([]adapters.ModelInfo, error) {
+	if p.keyless {
+		return nil, adapters.ErrNoAPIKey
+	}
 	body, err := p.client.Get(ctx, p.base+"/models")
 	if err != nil {
 		return nil, err

@@ -37,6 +37,8 @@ type Provider struct {
 	chatURL  string
 	embedURL string
 	client   *wire.Client // sends the key as "Authorization: Bearer <key>"
+	// keyless: no key for OpenAI's own API (ListModels does not call).
+	keyless bool
 }
 
 var (
@@ -96,6 +98,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 		chatURL:  base + "/chat/completions",
 		embedURL: base + "/embeddings",
 		client:   o.Client(timeout, errCallTimeout, MapStatus),
+		keyless:  wire.VendorWithoutKey(cfg.APIKey, base, DefaultBaseURL),
 	}, nil
 }
 

@@ -47,6 +47,14 @@ func (o *Options) Errorf(format string, args ...any) error {
 	return fmt.Errorf("%s provider %q: %s", o.typ, o.name, fmt.Sprintf(format, args...))
 }
 
+// VendorWithoutKey reports whether a provider has no API key (options
+// cannot set a key header: Parse refuses them) while its base is def, the
+// vendor's own API, which refuses every call without one: such a
+// provider does not ask for its model list (adapters.ErrNoAPIKey).
+func VendorWithoutKey(apiKey, base, def string) bool {
+	return apiKey == "" && strings.TrimRight(base, "/") == strings.TrimRight(def, "/")
+}
+
 // TrimBaseURL returns raw, or def when it is blank, without surrounding
 // space and trailing slashes.
 func TrimBaseURL(raw, def string) string {
