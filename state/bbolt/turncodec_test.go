@@ -86,3 +86,32 @@ func FuzzDecodeTurn(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v []byte) { checkDecodeTurn(t, v) })
 }
+
+// BenchmarkDecodeTurn compares decodeTurn with encoding/json on a turn of
+// the bench's agent scenario (a question and a ten-word answer).
+func BenchmarkDecodeTurn(b *testing.B) {
+	v, err := json.Marshal([]adapters.Message{
+		adapters.TextMessage(adapters.RoleUser, "Say hello in a few words, turn 3."),
+		adapters.TextMessage(adapters.RoleAssistant, "word1 word2 word3 word4 word5 word6 word7 word8 word9 word10"),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decodeTurn", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeTurn(v, "s"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var msgs []adapters.Message
+			if err := json.Unmarshal(v, &msgs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
