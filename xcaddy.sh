@@ -31,12 +31,15 @@ run() {
 		fi
 		AGENTGATE_API_KEY="$(cat "$keyfile")"
 		export AGENTGATE_API_KEY
+		# Where the example Caddyfile serves: AGENTGATE_LISTEN, default :8000.
+		listen="${AGENTGATE_LISTEN:-:8000}"
+		case "$listen" in :*) listen="localhost$listen" ;; esac
 		cat >&2 <<MSG
 
   Your API key (tenant "default", tier "pro"): $AGENTGATE_API_KEY
   It is kept in $keyfile; set AGENTGATE_API_KEY to use your own instead.
   More keys:  $BIN agentgate key create --tenant <name>
-  Try it:     curl -s localhost:8000/v1/models -H "Authorization: Bearer \$(cat $keyfile)"
+  Try it:     curl -s $listen/v1/models -H "Authorization: Bearer \$(cat $keyfile)"
 
 MSG
 	fi

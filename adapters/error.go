@@ -81,7 +81,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Param != "" {
+	// BadField's messages name their field already.
+	if e.Param != "" && !strings.HasPrefix(e.Message, e.Param+": ") {
 		return e.Param + ": " + e.Message
 	}
 	return e.Message

@@ -39,3 +39,20 @@ func TestErrorCause(t *testing.T) {
 		t.Errorf("zap fields %v", f)
 	}
 }
+
+// TestErrorText: an error names its field once, whether or not its
+// message already does (BadField's do).
+func TestErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		err  *Error
+		want string
+	}{
+		{BadField("knowledge.embedding_model", "no provider serves model %s", Quote("m")), "knowledge.embedding_model: no provider serves model 'm'"},
+		{&Error{Param: "model", Message: "unknown model"}, "model: unknown model"},
+		{&Error{Message: "internal error"}, "internal error"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -352,14 +352,24 @@ func pvCheckRecord(t *testing.T, what string, rec gjson.Result, dialect string, 
 }
 
 // pvLastRecord checks the tenant's newest usage record against the call
-// it describes.
+// it describes. A call is accounted once its answer ended, which a client
+// reading a stream's last bytes can see before: the record is waited for
+// (a few seconds at most) before it is checked.
 func pvLastRecord(t *testing.T, g *testgate.Gateway, u *pvUpstream, dialect, what string, in, out, reasoning int) {
 	t.Helper()
-	logs := pvLogs(t, g, 1)
-	if len(logs) != 1 {
-		t.Fatalf("%s: no usage record", what)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		logs := pvLogs(t, g, 1)
+		if len(logs) == 1 && logs[0].Get("input_tokens").Int() == int64(in) && logs[0].Get("output_tokens").Int() == int64(out) ||
+			time.Now().After(deadline) {
+			if len(logs) != 1 {
+				t.Fatalf("%s: no usage record", what)
+			}
+			pvCheckRecord(t, what, logs[0], dialect, u, in, out, reasoning)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	pvCheckRecord(t, what, logs[0], dialect, u, in, out, reasoning)
 }
 
 // pvSent checks the last request u received: the model, the agent's

@@ -137,7 +137,6 @@ func (b *Store) Close() error {
 	}
 	b.closed = true
 	b.feed.Close()
-	b.commits.close() // no write is in flight: they hold life
 	defer releasePath(b.key)
 	return b.db.Close()
 }

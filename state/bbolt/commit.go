@@ -15,20 +15,22 @@ const maxGroup = 1000
 
 // committer groups concurrent writes into shared transactions without
 // waiting on a timer (bbolt's own Batch makes the first writer of a group
-// wait up to MaxBatchDelay, 10ms, for others). One goroutine commits: a
-// group is every write queued while the previous group's transaction and
-// fsync ran, so a lone write commits at once and a busy store commits
-// once per fsync, each caller answered when its group is durable.
+// wait up to MaxBatchDelay, 10ms, for others) and without a goroutine of
+// its own: a writer that finds no commit running leads, committing the
+// queue in its own goroutine, so a lone write costs no hand-off to another
+// goroutine and back. A group is every write queued while the previous
+// group's transaction and fsync ran; when the leader's own write is
+// durable and others are queued, it hands the lead to the first of them,
+// so a busy store commits once per fsync, each caller answered when its
+// group is durable.
 type committer struct {
 	db   *bolt.DB
 	path string
 
-	mu     sync.Mutex
-	queue  []*pendingWrite
-	spare  []*pendingWrite // the previous group's slice, reused
-	wake   chan struct{}   // buffered: one signal stands for any number
-	closed chan struct{}
-	done   chan struct{}
+	mu      sync.Mutex
+	queue   []*pendingWrite
+	spare   []*pendingWrite // the previous group's slice, reused
+	leading bool            // a writer is committing the queue
 }
 
 // pendingWrite is one caller's write waiting for its group's commit.
@@ -39,15 +41,17 @@ type pendingWrite struct {
 
 // errSolo tells a caller whose write failed in a group to run it in a
 // transaction of its own: its error is then its own, and the rest of the
-// group commits without it.
-var errSolo = errors.New("bbolt: run the write alone")
+// group commits without it. errLead tells a queued caller that it leads
+// now: the queue is its to commit.
+var (
+	errSolo = errors.New("bbolt: run the write alone")
+	errLead = errors.New("bbolt: lead the commits")
+)
 
 var pendingPool = sync.Pool{New: func() any { return &pendingWrite{err: make(chan error, 1)} }}
 
 func newCommitter(db *bolt.DB, path string) *committer {
-	c := &committer{db: db, path: path, wake: make(chan struct{}, 1), closed: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
-	return c
+	return &committer{db: db, path: path}
 }
 
 // write runs fn in a transaction it may share with concurrent writers and
@@ -59,12 +63,16 @@ func (c *committer) write(fn func(*bolt.Tx) error) error {
 	p.fn = fn
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
+	lead := !c.leading
+	c.leading = true
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default: // a signal is pending already; the committer takes us with it
+	var err error
+	if !lead {
+		err = <-p.err
 	}
-	err := <-p.err
+	if lead || err == errLead {
+		err = c.lead(p)
+	}
 	p.fn = nil
 	pendingPool.Put(p)
 	if err == errSolo {
@@ -73,47 +81,45 @@ func (c *committer) write(fn func(*bolt.Tx) error) error {
 	return err
 }
 
+// lead commits the queue, a group at a time, until own's group has
+// committed, and returns own's outcome. It then hands the lead to the
+// first write still queued, or gives it up when there is none.
+func (c *committer) lead(own *pendingWrite) error {
+	for {
+		// The queue and the spare swap slices: writers append to one
+		// while the other is committed.
+		c.mu.Lock()
+		group := c.queue
+		if len(group) > maxGroup {
+			group, c.queue = group[:maxGroup:maxGroup], append(c.spare[:0], group[maxGroup:]...)
+		} else {
+			c.queue = c.spare[:0]
+		}
+		c.spare = nil
+		c.mu.Unlock()
+		c.commit(group) // answers every write of the group, own's too if in it
+		clear(group)
+		c.mu.Lock()
+		c.spare = group[:0]
+		select {
+		case err := <-own.err:
+			if len(c.queue) == 0 {
+				c.leading = false
+			} else {
+				c.queue[0].err <- errLead
+			}
+			c.mu.Unlock()
+			return err
+		default: // own is in a later group (more than maxGroup were queued)
+			c.mu.Unlock()
+		}
+	}
+}
+
 // solo runs fn in a transaction of its own.
 func (c *committer) solo(fn func(*bolt.Tx) error) (err error) {
 	defer recoverCorrupt(c.path, &err)
 	return c.db.Update(fn)
-}
-
-// close stops the committer once every write has been answered: the
-// store's Close waits for its calls in flight before calling it.
-func (c *committer) close() {
-	close(c.closed)
-	<-c.done
-}
-
-func (c *committer) run() {
-	defer close(c.done)
-	for {
-		select {
-		case <-c.wake:
-		case <-c.closed:
-			return
-		}
-		for {
-			// The queue and the spare swap slices: writers append to one
-			// while the other is committed.
-			c.mu.Lock()
-			group := c.queue
-			if len(group) == 0 {
-				c.mu.Unlock()
-				break
-			}
-			if len(group) > maxGroup {
-				group, c.queue = group[:maxGroup:maxGroup], append(c.spare[:0], group[maxGroup:]...)
-			} else {
-				c.queue = c.spare[:0]
-			}
-			c.mu.Unlock()
-			c.commit(group)
-			clear(group)
-			c.spare = group[:0]
-		}
-	}
 }
 
 // commit runs the group's writes in one transaction. A write that fails

@@ -22,10 +22,7 @@ func openCommitter(t *testing.T) (*bolt.DB, *committer) {
 		t.Fatal(err)
 	}
 	c := newCommitter(db, path)
-	t.Cleanup(func() {
-		c.close()
-		db.Close()
-	})
+	t.Cleanup(func() { db.Close() })
 	return db, c
 }
 
@@ -143,4 +140,76 @@ func TestCommitterFailedWrite(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCommitterHandsOverTheLead: more writes than one group takes, queued
+// behind a running commit, commit in as many groups as they fill, each
+// led by a writer of its own; then no one leads, and a lone write leads
+// (and commits) at once.
+func TestCommitterHandsOverTheLead(t *testing.T) {
+	db, c := openCommitter(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- c.write(func(*bolt.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+	const n = maxGroup + 5
+	var (
+		mu  sync.Mutex
+		txs = map[int]int{}
+		wg  sync.WaitGroup
+	)
+	for i := range n {
+		wg.Go(func() {
+			err := c.write(func(tx *bolt.Tx) error {
+				mu.Lock()
+				txs[tx.ID()]++
+				mu.Unlock()
+				return tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "k%04d", i), []byte("v"))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for {
+		c.mu.Lock()
+		queued := len(c.queue)
+		c.mu.Unlock()
+		if queued == n {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if len(txs) != 2 {
+		t.Errorf("the %d queued writes took %d transactions (%v), want 2", n, len(txs), txs)
+	}
+	c.mu.Lock()
+	leading := c.leading
+	c.mu.Unlock()
+	if leading {
+		t.Fatal("a writer still leads with nothing queued")
+	}
+	if err := c.write(func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("last"), []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	err := db.View(func(tx *bolt.Tx) error {
+		if got := tx.Bucket([]byte("b")).Stats().KeyN; got != n+1 {
+			return fmt.Errorf("%d keys stored, want %d", got, n+1)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

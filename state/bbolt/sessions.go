@@ -112,8 +112,8 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 		c := tx.Bucket(bucketTurns).Cursor()
 		tk, v := seekLast(c, prefix)
 		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
-			var msgs []adapters.Message
-			if err := decode(v, &msgs, "turn of session", k.ID); err != nil {
+			msgs, err := decodeTurn(v, k.ID)
+			if err != nil {
 				return err
 			}
 			turns = append(turns, msgs)

@@ -87,8 +87,8 @@ func exportSessions(tx *bolt.Tx, fn func(*state.Record) error) error {
 		}
 		prefix := append(bytes.Clone(k), 0)
 		for tk, tv := turns.Seek(prefix); tk != nil && bytes.HasPrefix(tk, prefix); tk, tv = turns.Next() {
-			var msgs []adapters.Message
-			if err := decode(tv, &msgs, "turn of session", s.ID); err != nil {
+			msgs, err := decodeTurn(tv, s.ID)
+			if err != nil {
 				return err
 			}
 			s.Messages = append(s.Messages, msgs)

@@ -32,8 +32,11 @@ func (c *Client) Forward(base string, req *http.Request) (*http.Response, error)
 	}
 	resp, err := c.http.Do(out)
 	if err != nil {
+		// Classified before cancel: a cancelled ctx reads as the caller
+		// giving up.
+		err = c.TransportError(ctx, err)
 		cancel()
-		return nil, c.TransportError(ctx, err)
+		return nil, err
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
