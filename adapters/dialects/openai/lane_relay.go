@@ -82,7 +82,8 @@ func relayStream(w http.ResponseWriter, resp *http.Response, a *models.RawAnswer
 		return errFraming(resp.StatusCode)
 	}
 	bufs := relayBuffers.Get().(*relayBuf)
-	r := &eventRelay{w: w, a: a, model: model, stripUsage: stripUsage, status: resp.StatusCode, buf: bufs.in, out: bufs.out[:0]}
+	r := &eventRelay{w: w, rc: http.NewResponseController(w), a: a, model: model, stripUsage: stripUsage, status: resp.StatusCode,
+		buf: bufs.in, out: bufs.out[:0]}
 	err := r.run(resp.Body)
 	// What was written has been copied into the connection's buffer:
 	// the buffers serve the next stream, unless one grew past the usual.
@@ -107,6 +108,7 @@ var relayBuffers = sync.Pool{New: func() any { return &relayBuf{in: make([]byte,
 // eventRelay is one stream on its way to the client.
 type eventRelay struct {
 	w          http.ResponseWriter
+	rc         *http.ResponseController // flushes w after each read
 	a          *models.RawAnswer
 	model      []byte // the client's model, a JSON string
 	stripUsage bool   // the client did not ask for stream usage
@@ -423,7 +425,7 @@ func (r *eventRelay) flush() error {
 	_, err := r.w.Write(r.out)
 	r.out = r.out[:0]
 	if err == nil {
-		err = http.NewResponseController(r.w).Flush()
+		err = r.rc.Flush()
 	}
 	if err != nil {
 		r.a.EmitErr = err
