@@ -20,20 +20,22 @@ import (
 // kind of limit is a line here, its kind in package limits, its refusal
 // below and, for a quota, where usage records count it (usageSeeder).
 var tierRules = [...]struct {
-	kind  limits.Kind
-	max   func(state.Tier) int64
-	scope func(*adapters.Principal) string
+	kind limits.Kind
+	max  func(state.Tier) int64
+	// tenant: the rule's scope is the key's tenant (tenantScope), else
+	// the key (keyScope).
+	tenant bool
 	// model: the rule counts tokens, so only requests that call a model
 	// take from it.
 	model bool
 }{
-	{limits.Concurrent, func(t state.Tier) int64 { return t.Concurrent }, keyScope, false},
-	{limits.RequestsPerMinute, func(t state.Tier) int64 { return t.RPM }, keyScope, false},
-	{limits.TokensPerMinute, func(t state.Tier) int64 { return t.TPM }, keyScope, true},
-	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.MonthlyTokens }, keyScope, true},
-	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.TenantMonthlyTokens }, tenantScope, true},
-	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.MonthlyBudgetUSD) }, keyScope, true},
-	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.TenantMonthlyBudgetUSD) }, tenantScope, true},
+	{limits.Concurrent, func(t state.Tier) int64 { return t.Concurrent }, false, false},
+	{limits.RequestsPerMinute, func(t state.Tier) int64 { return t.RPM }, false, false},
+	{limits.TokensPerMinute, func(t state.Tier) int64 { return t.TPM }, false, true},
+	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.MonthlyTokens }, false, true},
+	{limits.MonthlyTokens, func(t state.Tier) int64 { return t.TenantMonthlyTokens }, true, true},
+	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.MonthlyBudgetUSD) }, false, true},
+	{limits.MonthlyMicroUSD, func(t state.Tier) int64 { return int64(t.TenantMonthlyBudgetUSD) }, true, true},
 }
 
 // The scopes of rules: the scopes of the store's monthly counters.
@@ -89,12 +91,25 @@ func (h *Handler) admit(ctx context.Context, hdr http.Header, p *adapters.Princi
 	callsModel := est.CallsModel()
 	rules := make([]limits.Rule, 0, len(tierRules))
 	budgeted := false
+	// Each scope is built once, however many rules share it.
+	var keyScoped, tenantScoped string
 	for _, tr := range tierRules {
 		if tr.model && !callsModel {
 			continue
 		}
 		if m := tr.max(tier); m > 0 {
-			rules = append(rules, limits.Rule{Scope: tr.scope(p), Kind: tr.kind, Max: m})
+			scope := &keyScoped
+			if tr.tenant {
+				scope = &tenantScoped
+			}
+			if *scope == "" {
+				if tr.tenant {
+					*scope = tenantScope(p)
+				} else {
+					*scope = keyScope(p)
+				}
+			}
+			rules = append(rules, limits.Rule{Scope: *scope, Kind: tr.kind, Max: m})
 			budgeted = budgeted || tr.kind == limits.MonthlyMicroUSD
 		}
 	}
@@ -136,9 +151,9 @@ func (h *Handler) admit(ctx context.Context, hdr http.Header, p *adapters.Princi
 			setLimitHeaders(hdr, "requests", rule.Max, st)
 		case rule.Kind == limits.TokensPerMinute:
 			setLimitHeaders(hdr, "tokens", rule.Max, st)
-		case rule.Kind == limits.MonthlyTokens && rule.Scope == tenantScope(p):
+		case rule.Kind == limits.MonthlyTokens && rule.Scope == tenantScoped:
 			h.app.metrics.tenantQuota(p.Tenant, st.Used, rule.Max)
-		case rule.Kind == limits.MonthlyMicroUSD && rule.Scope == tenantScope(p):
+		case rule.Kind == limits.MonthlyMicroUSD && rule.Scope == tenantScoped:
 			h.app.metrics.tenantBudget(p.Tenant, pricing.Micros(st.Used), pricing.Micros(rule.Max))
 		}
 	}

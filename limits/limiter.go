@@ -321,6 +321,9 @@ func newLease(l *Limiter, id string, rules []Rule, taken []int64) *Lease {
 	ls := &Lease{l: l, id: id, rules: rules, taken: taken, held: Held{Lease: id}}
 	for i, r := range rules {
 		if c := r.Kind.Class(); (c == Slots || c == Quota) && taken[i] > 0 {
+			if ls.held.Rules == nil {
+				ls.held.Rules = make([]Rule, 0, len(rules)-i)
+			}
 			ls.held.Rules = append(ls.held.Rules, r)
 		}
 	}

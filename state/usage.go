@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -109,7 +110,27 @@ func CheckUsage(r *UsageRecord) error {
 }
 
 // MonthKey formats the calendar month (UTC) of t as counters use it.
-func MonthKey(t time.Time) string { return t.UTC().Format("2006-01") }
+// Every admission and settlement of a quota asks for the current month:
+// the last one formatted is kept, so they format nothing.
+func MonthKey(t time.Time) string {
+	t = t.UTC()
+	y, m, _ := t.Date()
+	if c := lastMonthKey.Load(); c != nil && c.year == y && c.month == m {
+		return c.key
+	}
+	k := t.Format("2006-01")
+	lastMonthKey.Store(&monthKeyMemo{year: y, month: m, key: k})
+	return k
+}
+
+// monthKeyMemo is a month and its MonthKey.
+type monthKeyMemo struct {
+	year  int
+	month time.Month
+	key   string
+}
+
+var lastMonthKey atomic.Pointer[monthKeyMemo]
 
 // Counts keeps named per-tenant counters that never reset (how many
 // executions an agent ran in a project, …). Concurrent additions add up

@@ -23,6 +23,9 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	pending []state.UsageRecord
+	// spare is the last batch the store took, emptied: the next batch
+	// queues into it rather than growing a new slice record by record.
+	spare   []state.UsageRecord
 	flushes []chan struct{} // waiters for the next commit
 
 	kick chan struct{}
@@ -175,11 +178,16 @@ func (r *Recorder) drain() {
 func (r *Recorder) commit() {
 	r.mu.Lock()
 	batch, waiters := r.pending, r.flushes
-	r.pending, r.flushes = nil, nil
+	r.pending, r.spare, r.flushes = r.spare, nil, nil
 	r.mu.Unlock()
 	if len(batch) > 0 {
 		if err := r.store.AppendUsage(context.Background(), batch); err != nil {
 			r.retry(batch, err)
+		} else {
+			clear(batch) // the store keeps none of it
+			r.mu.Lock()
+			r.spare = batch[:0]
+			r.mu.Unlock()
 		}
 	}
 	for _, ch := range waiters {

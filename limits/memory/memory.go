@@ -21,8 +21,8 @@ type Backend struct {
 
 	mu sync.Mutex
 	// held are the leases holding each Slots and Quota rule.
-	held    map[string]*holders
-	buckets map[string]*bucket
+	held    map[ruleKey]*holders
+	buckets map[ruleKey]*bucket
 	// used is each quota's tokens settled per month, by key and month.
 	used map[monthKey]int64
 }
@@ -47,14 +47,24 @@ type bucket struct {
 	last   time.Time
 }
 
-type monthKey struct{ key, month string }
+type monthKey struct {
+	key   ruleKey
+	month string
+}
 
 // New returns an empty backend reading time from clk.
 func New(clk clock.Clock) *Backend {
-	return &Backend{clock: clk, held: map[string]*holders{}, buckets: map[string]*bucket{}, used: map[monthKey]int64{}}
+	return &Backend{clock: clk, held: map[ruleKey]*holders{}, buckets: map[ruleKey]*bucket{}, used: map[monthKey]int64{}}
 }
 
-func key(r limits.Rule) string { return r.Kind.String() + ":" + r.Scope }
+// ruleKey names a rule's state: its kind and scope, as a struct so that
+// looking it up on every request builds no string.
+type ruleKey struct {
+	kind  limits.Kind
+	scope string
+}
+
+func key(r limits.Rule) ruleKey { return ruleKey{r.Kind, r.Scope} }
 
 // sweep drops the leases expired at now.
 func (h *holders) sweep(now time.Time) {
@@ -100,20 +110,22 @@ func (h *holders) renew(id string, now, expires time.Time) {
 
 // holdersOf returns the holders of r, a Slots or Quota rule.
 func (m *Backend) holdersOf(r limits.Rule) *holders {
-	h := m.held[key(r)]
+	k := key(r)
+	h := m.held[k]
 	if h == nil {
 		h = &holders{}
-		m.held[key(r)] = h
+		m.held[k] = h
 	}
 	return h
 }
 
 // refill brings r's bucket up to now, creating it full.
 func (m *Backend) refill(r limits.Rule, now time.Time) *bucket {
-	b := m.buckets[key(r)]
+	k := key(r)
+	b := m.buckets[k]
 	if b == nil {
 		b = &bucket{tokens: float64(r.Max), last: now}
-		m.buckets[key(r)] = b
+		m.buckets[k] = b
 		return b
 	}
 	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {

@@ -95,8 +95,11 @@ type span struct{ at, n int }
 // is an *adapters.Error naming the field at fault.
 func decodeChat(body []byte) (*decodedChat, error) {
 	var req chatRequest
-	if err := dialects.Unmarshal(body, &req); err != nil {
-		return nil, err
+	if !fastChatRequest(body, &req) {
+		req = chatRequest{}
+		if err := dialects.Unmarshal(body, &req); err != nil {
+			return nil, err
+		}
 	}
 	if req.Model == "" {
 		return nil, adapters.BadField("model", "is required: an agent id or name from GET /v1/models")

@@ -54,7 +54,7 @@ func (d *Dialect) lane(w http.ResponseWriter, ctx context.Context, x *exchange.E
 	}
 	call := &req.call
 	call.Principal, call.Dialect, call.Agent = x.Principal, Name, agent
-	model := dialects.AppendString(nil, req.model)
+	model := quotedJSON(req.model)
 	var committed bool
 	err = d.env.Engine.RunRaw(ctx, x, call, route, up, func(resp *http.Response, a *models.RawAnswer) error {
 		var err error
@@ -79,15 +79,16 @@ func laneBody(body []byte, req *decodedChat, system, model string) ([]byte, erro
 	var edits [3]edit
 	n := 0
 	if req.model != model {
-		edits[n] = edit{at: req.modelAt.at, del: req.modelAt.n, ins: dialects.AppendString(nil, model)}
+		edits[n] = edit{at: req.modelAt.at, del: req.modelAt.n, ins: quotedJSON(model)}
 		n++
 	}
 	if system != "" {
 		if m := req.messagesAt; m.n == 0 || body[m.at] != '[' {
 			return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot place the system prompt"} // decodeChat saw an array
 		}
-		ins := append([]byte(nil), `{"role":"system","content":`...)
-		ins = append(dialects.AppendString(ins, system), "},"...)
+		const open, closing = `{"role":"system","content":`, "},"
+		ins := append(make([]byte, 0, len(open)+len(system)+2+len(closing)), open...)
+		ins = append(dialects.AppendString(ins, system), closing...)
 		edits[n] = edit{at: req.messagesAt.at + 1, ins: ins}
 		n++
 	}
@@ -107,6 +108,10 @@ func laneBody(body []byte, req *decodedChat, system, model string) ([]byte, erro
 	}
 	return applyEdits(body, edits[:n])
 }
+
+// quotedJSON is s as a JSON string, in one allocation when s needs no
+// escapes.
+func quotedJSON(s string) []byte { return dialects.AppendString(make([]byte, 0, len(s)+2), s) }
 
 // edit replaces del bytes at at with ins.
 type edit struct {

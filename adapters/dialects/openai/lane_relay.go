@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -80,13 +81,34 @@ func relayStream(w http.ResponseWriter, resp *http.Response, a *models.RawAnswer
 	if !isEventStream(resp.Header) {
 		return errFraming(resp.StatusCode)
 	}
-	r := &eventRelay{w: w, a: a, model: model, stripUsage: stripUsage, status: resp.StatusCode, buf: make([]byte, 4096)}
-	return r.run(resp.Body)
+	bufs := relayBuffers.Get().(*relayBuf)
+	r := &eventRelay{w: w, rc: http.NewResponseController(w), a: a, model: model, stripUsage: stripUsage, status: resp.StatusCode,
+		buf: bufs.in, out: bufs.out[:0]}
+	err := r.run(resp.Body)
+	// What was written has been copied into the connection's buffer:
+	// the buffers serve the next stream, unless one grew past the usual.
+	if len(r.buf) <= maxPooledRelayBuf && cap(r.out) <= maxPooledRelayBuf {
+		bufs.in, bufs.out = r.buf, r.out[:0]
+		relayBuffers.Put(bufs)
+	}
+	return err
 }
+
+// relayBuf is a stream relay's input and output buffers, reused from
+// stream to stream (relayBuffers): a fresh pair per stream was most of
+// what a relayed stream allocated.
+type relayBuf struct{ in, out []byte }
+
+// maxPooledRelayBuf bounds the buffers kept for reuse: those a huge
+// event grew are left to the collector.
+const maxPooledRelayBuf = 64 << 10
+
+var relayBuffers = sync.Pool{New: func() any { return &relayBuf{in: make([]byte, 4096), out: make([]byte, 0, 1024)} }}
 
 // eventRelay is one stream on its way to the client.
 type eventRelay struct {
 	w          http.ResponseWriter
+	rc         *http.ResponseController // flushes w after each read
 	a          *models.RawAnswer
 	model      []byte // the client's model, a JSON string
 	stripUsage bool   // the client did not ask for stream usage
@@ -403,7 +425,7 @@ func (r *eventRelay) flush() error {
 	_, err := r.w.Write(r.out)
 	r.out = r.out[:0]
 	if err == nil {
-		err = http.NewResponseController(r.w).Flush()
+		err = r.rc.Flush()
 	}
 	if err != nil {
 		r.a.EmitErr = err
