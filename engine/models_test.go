@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/engine/tiers"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -51,7 +52,7 @@ func (l *listingProvider) set(models []adapters.ModelInfo, err error) {
 
 var modelsCreated = time.Unix(1000, 0).UTC()
 
-func modelsRuntime(t *testing.T, now *time.Time) (*Engine, *listingProvider) {
+func modelsRuntime(t *testing.T, now *clock.Manual) (*Engine, *listingProvider) {
 	t.Helper()
 	up := &listingProvider{models: []adapters.ModelInfo{
 		{ID: "gpt-4o", Created: modelsCreated}, {ID: "gpt-4o-mini", Created: modelsCreated},
@@ -73,14 +74,14 @@ func modelsRuntime(t *testing.T, now *time.Time) (*Engine, *listingProvider) {
 			{Pattern: "plain-*", Provider: "plain"},
 		},
 		Tiers: tiers.New(state.Tier{Name: "limited", Models: []string{"gpt-4o*", "fast", "plain-*"}}),
-		Now:   func() time.Time { return *now },
+		Now:   now.Now,
 	})
 	return rt, up
 }
 
 func TestModelsList(t *testing.T) {
-	now := testClock
-	rt, up := modelsRuntime(t, &now)
+	now := clock.NewManual(testClock)
+	rt, up := modelsRuntime(t, now)
 	ctx := context.Background()
 	loaded := testClock
 	tests := []struct {
@@ -124,8 +125,8 @@ func TestModelsList(t *testing.T) {
 }
 
 func TestModelLookup(t *testing.T) {
-	now := testClock
-	rt, _ := modelsRuntime(t, &now)
+	now := clock.NewManual(testClock)
+	rt, _ := modelsRuntime(t, now)
 	limited := &adapters.Principal{Tenant: "t", Tier: "limited"}
 	tests := []struct {
 		name, id string
@@ -163,8 +164,8 @@ func TestModelLookup(t *testing.T) {
 // served while the next is fetched, and a failed fetch lists no prefix
 // models until one succeeds.
 func TestModelListCaching(t *testing.T) {
-	now := testClock
-	rt, up := modelsRuntime(t, &now)
+	now := clock.NewManual(testClock)
+	rt, up := modelsRuntime(t, now)
 	up.fetched = make(chan struct{}, 4)
 	up.set(nil, &adapters.Error{Kind: adapters.KindUpstream, Message: "down"})
 	ctx := context.Background()
@@ -193,7 +194,7 @@ func TestModelListCaching(t *testing.T) {
 		t.Fatal("a failed fetch was retried before its TTL")
 	default:
 	}
-	now = now.Add(models.ModelListFailureTTL)
+	now.Add(models.ModelListFailureTTL)
 	// The failure is stale: the next request starts a fetch and, having
 	// no list to serve, waits for it.
 	ids()
@@ -201,7 +202,7 @@ func TestModelListCaching(t *testing.T) {
 	if got := ids(); !slices.Equal(got, []string{"fast", "gpt-4o", "openai/gpt-4o"}) {
 		t.Errorf("after recovery: %v", got)
 	}
-	now = now.Add(models.ModelListTTL)
+	now.Add(models.ModelListTTL)
 	up.set([]adapters.ModelInfo{{ID: "gpt-4o"}, {ID: "gpt-4o-mini"}}, nil)
 	hold := make(chan struct{})
 	up.mu.Lock()
@@ -223,8 +224,8 @@ func TestModelListCaching(t *testing.T) {
 }
 
 func TestModelListWaitHonoursContext(t *testing.T) {
-	now := testClock
-	rt, up := modelsRuntime(t, &now)
+	now := clock.NewManual(testClock)
+	rt, up := modelsRuntime(t, now)
 	up.fetched = make(chan struct{}) // unbuffered: the fetch blocks until read
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
