@@ -259,29 +259,8 @@ func TestTracedLane(t *testing.T) {
 		if content {
 			continue
 		}
-		spans := rcv.WaitFor(t, func(s []otlptest.Span) bool {
-			for _, sp := range s {
-				if sp.Name == "agentgate" {
-					return true
-				}
-			}
-			return false
-		})
-		below := func(parent otlptest.Span, name string) []otlptest.Span {
-			var out []otlptest.Span
-			for _, sp := range spans {
-				if sp.ParentID == parent.SpanID && sp.Name == name {
-					out = append(out, sp)
-				}
-			}
-			return out
-		}
-		var request otlptest.Span
-		for _, sp := range spans {
-			if sp.Name == "agentgate" {
-				request = sp
-			}
-		}
+		request, spans := rcv.WaitForRequest(t)
+		below := func(parent otlptest.Span, name string) []otlptest.Span { return otlptest.Below(spans, parent, name) }
 		runs := below(request, "invoke_agent Assistant")
 		if len(runs) != 1 || runs[0].Attr("gen_ai.agent.id") != "assistant" || fmt.Sprint(runs[0].Attrs["gen_ai.response.finish_reasons"]) != "[stop]" ||
 			!strings.HasPrefix(runs[0].Attr("agentgate.run_id"), "run-") {

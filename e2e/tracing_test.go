@@ -80,23 +80,8 @@ func TestTracedChat(t *testing.T) {
 	}
 
 	// The request's span ends last: once it is in, so are its children.
-	spans := rcv.WaitFor(t, func(s []otlptest.Span) bool {
-		for _, sp := range s {
-			if sp.Name == "agentgate" {
-				return true
-			}
-		}
-		return false
-	})
-	find := func(parent otlptest.Span, name string) []otlptest.Span {
-		var out []otlptest.Span
-		for _, sp := range spans {
-			if sp.ParentID == parent.SpanID && sp.Name == name {
-				out = append(out, sp)
-			}
-		}
-		return out
-	}
+	request, spans := rcv.WaitForRequest(t)
+	find := func(parent otlptest.Span, name string) []otlptest.Span { return otlptest.Below(spans, parent, name) }
 	one := func(parent otlptest.Span, name string) otlptest.Span {
 		t.Helper()
 		got := find(parent, name)
@@ -115,12 +100,6 @@ func TestTracedChat(t *testing.T) {
 			if got := fmt.Sprint(sp.Attrs[k]); got != v {
 				t.Errorf("%s: %s = %q, want %q", sp.Name, k, got, v)
 			}
-		}
-	}
-	var request otlptest.Span
-	for _, sp := range spans {
-		if sp.Name == "agentgate" {
-			request = sp
 		}
 	}
 	run := one(request, "invoke_agent Helper")

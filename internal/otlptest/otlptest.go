@@ -192,5 +192,34 @@ func (r *Receiver) WaitFor(t testing.TB, done func([]Span) bool) []Span {
 	}
 }
 
+// WaitForRequest waits for a request's own span, "agentgate", which ends
+// after every span below it: once it is in, so are they. It returns the
+// latest request span received and every span received.
+func (r *Receiver) WaitForRequest(t testing.TB) (Span, []Span) {
+	t.Helper()
+	var request Span
+	spans := r.WaitFor(t, func(s []Span) bool {
+		found := false
+		for _, sp := range s {
+			if sp.Name == "agentgate" {
+				request, found = sp, true
+			}
+		}
+		return found
+	})
+	return request, spans
+}
+
+// Below returns the spans named name whose parent is parent.
+func Below(spans []Span, parent Span, name string) []Span {
+	var out []Span
+	for _, sp := range spans {
+		if sp.ParentID == parent.SpanID && sp.Name == name {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
 func formatInt(n int64) string     { return strconv.FormatInt(n, 10) }
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
