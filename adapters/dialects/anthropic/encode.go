@@ -5,6 +5,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -140,7 +141,7 @@ func (e *encoder) emit(ev adapters.Event) error {
 		}
 		tc := ev.ToolCall
 		input := tc.Arguments
-		if !gjson.Valid(input) || !gjson.Parse(input).IsObject() {
+		if !validjson.String(input) || !gjson.Parse(input).IsObject() {
 			input = "{}" // a model's malformed arguments: the client could not parse them either
 		}
 		if err := e.startBlock(outBlock{typ: blockToolUse, id: tc.ID, name: tc.Name, input: input}); err != nil {

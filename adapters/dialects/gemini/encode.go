@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -220,7 +221,7 @@ func appendArgs(b []byte, args string) []byte {
 	if t == "" {
 		return append(b, "{}"...)
 	}
-	if gjson.Valid(t) && gjson.Parse(t).IsObject() {
+	if validjson.String(t) && gjson.Parse(t).IsObject() {
 		return append(b, t...)
 	}
 	b = append(b, `{"arguments":`...)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -23,7 +24,7 @@ type object struct {
 
 // parseBody checks that body is one JSON object and returns it.
 func parseBody(body []byte) (object, error) {
-	if !gjson.ValidBytes(body) {
+	if !validjson.Bytes(body) {
 		var v json.RawMessage
 		if err := dialects.Unmarshal(body, &v); err != nil {
 			return object{}, err

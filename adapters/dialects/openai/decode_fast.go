@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -24,7 +25,7 @@ import (
 // the raw lane's own CPU.
 func fastChatRequest(body []byte, req *chatRequest) bool {
 	t := bytes.TrimLeft(body, " \t\r\n")
-	if len(t) == 0 || t[0] != '{' || !gjson.ValidBytes(body) {
+	if len(t) == 0 || t[0] != '{' || !validjson.Bytes(body) {
 		return false
 	}
 	var seen uint16

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -63,7 +64,7 @@ func readForwardBody(r *http.Request, limit int64, modelless bool) (*forwardBody
 		if err != nil {
 			return nil, err
 		}
-		if len(bytes.TrimSpace(body)) > 0 && !gjson.ValidBytes(body) {
+		if len(bytes.TrimSpace(body)) > 0 && !validjson.Bytes(body) {
 			return nil, adapters.BadField("body", "is not valid JSON")
 		}
 		fb.json, fb.length = body, int64(len(body))

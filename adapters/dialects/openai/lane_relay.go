@@ -11,6 +11,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -170,7 +171,7 @@ func (r *eventRelay) lines(atEnd bool) error {
 		if size == 0 {
 			// The input ended inside this line: a data line is an event
 			// if it is whole (Chat takes it so), lost if it is cut off.
-			if isData(line) && !gjson.ValidBytes(dataPayload(line)) && !isDone(dataPayload(line)) {
+			if isData(line) && !validjson.Bytes(dataPayload(line)) && !isDone(dataPayload(line)) {
 				return nil
 			}
 			eol = []byte("\n\n")

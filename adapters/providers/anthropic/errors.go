@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -95,7 +96,7 @@ func errorDetails(body []byte) (typ, msg string) {
 	if len(body) == 0 {
 		return "", ""
 	}
-	if gjson.ValidBytes(body) {
+	if validjson.Bytes(body) {
 		doc := gjson.ParseBytes(body)
 		if ev := doc.Get("error"); ev.Exists() {
 			if ev.Type == gjson.String {

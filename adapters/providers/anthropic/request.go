@@ -7,6 +7,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/agentgate/agentgate/internal/jsonx"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -46,7 +47,7 @@ func parseToolChoice(raw []byte) (toolChoice, error) {
 	if wire.IsNullOrEmpty(raw) {
 		return toolChoice{}, nil
 	}
-	if !gjson.ValidBytes(raw) {
+	if !validjson.Bytes(raw) {
 		return toolChoice{}, adapters.BadField("tool_choice", "not valid JSON")
 	}
 	v := gjson.ParseBytes(raw)
@@ -437,7 +438,7 @@ func appendSystemBlocks(b []byte, req *adapters.Request) []byte {
 // appendCacheControl writes a cache_control member when cc is a JSON
 // object (a prompt-cache breakpoint the client set).
 func appendCacheControl(b []byte, cc []byte) []byte {
-	if len(cc) == 0 || !gjson.ValidBytes(cc) || !gjson.ParseBytes(cc).IsObject() {
+	if len(cc) == 0 || !validjson.Bytes(cc) || !gjson.ParseBytes(cc).IsObject() {
 		return b
 	}
 	b = append(b, `,"cache_control":`...)
@@ -528,7 +529,7 @@ func sep(b []byte, n *int) []byte {
 // appendInput writes tool call arguments as the JSON object Anthropic
 // wants; arguments that are not one (invalid JSON from a model) become {}.
 func appendInput(b []byte, args string) []byte {
-	if !gjson.Valid(args) || !gjson.Parse(args).IsObject() {
+	if !validjson.String(args) || !gjson.Parse(args).IsObject() {
 		return append(b, "{}"...)
 	}
 	return wire.AppendRaw(b, []byte(args))
@@ -697,7 +698,7 @@ func appendTools(b []byte, tools []adapters.Tool) ([]byte, error) {
 		if wire.IsNullOrEmpty(t.Parameters) {
 			b = append(b, `{"type":"object"}`...)
 		} else {
-			if !gjson.ValidBytes(t.Parameters) {
+			if !validjson.Bytes(t.Parameters) {
 				return b, adapters.BadField("tools", "parameters of tool %q are not valid JSON", t.Name)
 			}
 			if !gjson.ParseBytes(t.Parameters).IsObject() {

@@ -3,6 +3,7 @@ package anthropic
 import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -14,7 +15,7 @@ import (
 // its signature; text blocks give Delta events and tool_use blocks
 // ToolCall events, in content order.
 func readResponse(body string, reqModel string, status int, emit adapters.Emit) error {
-	if !gjson.Valid(body) {
+	if !validjson.String(body) {
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an invalid response", UpstreamStatus: status}
 	}
 	doc := gjson.Parse(body)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -193,7 +194,7 @@ var errMalformedEvent = &adapters.Error{Kind: adapters.KindUpstream, Message: "u
 // event handles one SSE event. It returns the emit error, an
 // *adapters.Error for an error event, or errStop after message_stop.
 func (s *events) event(name, data []byte, status int) error {
-	if !gjson.ValidBytes(data) {
+	if !validjson.Bytes(data) {
 		e := *errMalformedEvent
 		e.UpstreamStatus = status
 		return &e
@@ -380,7 +381,7 @@ func readStream(ctx context.Context, body io.Reader, reqModel string, status int
 		if wire.IsBlank(data) {
 			continue
 		}
-		if sr.Unterminated() && !gjson.ValidBytes(data) {
+		if sr.Unterminated() && !validjson.Bytes(data) {
 			// An event cut off by EOF: a partial line is lost, not
 			// malformed; whether the answer is complete is decided below.
 			break

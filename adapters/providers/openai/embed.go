@@ -10,6 +10,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/agentgate/agentgate/internal/jsonx"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -50,7 +51,7 @@ func parseEmbeddings(body string, want, status int) ([][]float32, adapters.Usage
 	bad := func(msg string) ([][]float32, adapters.Usage, error) {
 		return nil, adapters.Usage{}, &adapters.Error{Kind: adapters.KindUpstream, Message: msg, UpstreamStatus: status}
 	}
-	if !gjson.Valid(body) {
+	if !validjson.String(body) {
 		return bad("upstream returned an invalid embeddings response")
 	}
 	doc := gjson.Parse(body)

@@ -7,7 +7,7 @@ import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
 	"github.com/agentgate/agentgate/internal/jsonx"
-	"github.com/tidwall/gjson"
+	"github.com/agentgate/agentgate/internal/validjson"
 )
 
 // defaultEffort is the reasoning_effort sent when a request asks for
@@ -72,7 +72,7 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 				b = jsonx.AppendStringJS(b, t.Description)
 			}
 			if !wire.IsNullOrEmpty(t.Parameters) {
-				if !gjson.ValidBytes(t.Parameters) {
+				if !validjson.Bytes(t.Parameters) {
 					return dst, adapters.BadField("tools", "parameters of tool %q are not valid JSON", t.Name)
 				}
 				b = append(b, `,"parameters":`...)
@@ -88,7 +88,7 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 		// tool_choice without tools is rejected by OpenAI, so it only goes
 		// with them.
 		if !wire.IsNullOrEmpty(req.ToolChoice) {
-			if !gjson.ValidBytes(req.ToolChoice) {
+			if !validjson.Bytes(req.ToolChoice) {
 				return dst, adapters.BadField("tool_choice", "not valid JSON")
 			}
 			b = append(b, `,"tool_choice":`...)
@@ -136,7 +136,7 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 		b = appendInt(b, *s.Seed)
 	}
 	if !wire.IsNullOrEmpty(s.ResponseFormat) {
-		if !gjson.ValidBytes(s.ResponseFormat) {
+		if !validjson.Bytes(s.ResponseFormat) {
 			return dst, adapters.BadField("response_format", "not valid JSON")
 		}
 		b = append(b, `,"response_format":`...)
@@ -217,7 +217,7 @@ func appendExtra(b []byte, req *adapters.Request) ([]byte, error) {
 				continue
 			}
 		}
-		if !gjson.ValidBytes(raw) {
+		if !validjson.Bytes(raw) {
 			return b, adapters.BadField(k, "not valid JSON")
 		}
 		b = append(b, ',')

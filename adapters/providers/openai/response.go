@@ -3,6 +3,7 @@ package openai
 import (
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -62,7 +63,7 @@ func readResponse(body string, reqModel string, status int, emit adapters.Emit) 
 // checkAnswer parses a non-streamed chat completion, or returns the error
 // it is: not JSON, an {"error":…} object, no choices.
 func checkAnswer(body string, status int) (gjson.Result, error) {
-	if !gjson.Valid(body) {
+	if !validjson.String(body) {
 		return gjson.Result{}, &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream returned an invalid response", UpstreamStatus: status}
 	}
 	doc := gjson.Parse(body)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/validjson"
 	"github.com/tidwall/gjson"
 )
 
@@ -125,7 +126,7 @@ var errMalformedChunk = &adapters.Error{Kind: adapters.KindUpstream, Message: "u
 // chunk handles one chat.completion.chunk. It returns the emit error or an
 // *adapters.Error for an error chunk.
 func (s *events) chunk(data []byte, status int) error {
-	if !gjson.ValidBytes(data) {
+	if !validjson.Bytes(data) {
 		e := *errMalformedChunk
 		e.UpstreamStatus = status
 		return &e
@@ -364,7 +365,7 @@ func readStream(ctx context.Context, body io.Reader, reqModel string, status int
 		if wire.IsBlank(data) {
 			continue
 		}
-		if sr.Unterminated() && !gjson.ValidBytes(data) {
+		if sr.Unterminated() && !validjson.Bytes(data) {
 			// An event cut off by EOF: a partial line is lost, not
 			// malformed; whether the answer is complete is decided below.
 			break
