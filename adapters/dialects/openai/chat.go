@@ -26,7 +26,7 @@ func (d *Dialect) chatCompletions(w http.ResponseWriter, r *http.Request, x *exc
 	if err != nil {
 		return err
 	}
-	if route, ok := d.env.Engine.RawLane(agent); ok && !engine.RecordsContent(ctx) {
+	if route, ok := d.env.Engine.RawLane(agent); ok && req.laneSafe && !engine.RecordsContent(ctx) {
 		return d.lane(w, ctx, x, req, agent, route, body)
 	}
 	call := &req.call

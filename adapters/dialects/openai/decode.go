@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -32,12 +33,13 @@ type chatRequest struct {
 	ReasoningEffort     string          `json:"reasoning_effort"`
 }
 
-// interpreted lists the fields chatRequest consumes; the rest are Extra.
-var interpreted = map[string]bool{
-	"model": true, "messages": true, "stream": true, "stream_options": true, "tools": true,
-	"tool_choice": true, "temperature": true, "top_p": true, "max_tokens": true,
-	"max_completion_tokens": true, "stop": true, "seed": true, "response_format": true,
-	"reasoning_effort": true,
+// interpreted lists the fields chatRequest consumes, each with a bit of
+// its own (topFields notes the ones a body names); the rest are Extra.
+var interpreted = map[string]uint16{
+	"model": 1 << 0, "messages": 1 << 1, "stream": 1 << 2, "stream_options": 1 << 3, "tools": 1 << 4,
+	"tool_choice": 1 << 5, "temperature": 1 << 6, "top_p": 1 << 7, "max_tokens": 1 << 8,
+	"max_completion_tokens": 1 << 9, "stop": 1 << 10, "seed": 1 << 11, "response_format": 1 << 12,
+	"reasoning_effort": 1 << 13,
 }
 
 type chatMessage struct {
@@ -85,6 +87,12 @@ type decodedChat struct {
 	// Where the values of the top-level fields the raw lane patches are
 	// in the body (lane.go).
 	modelAt, messagesAt, streamOptionsAt span
+	// laneSafe: the body names each interpreted field once and by its
+	// exact name, so an upstream reads the raw lane's body as agentgate
+	// decoded it. encoding/json matches names whatever their case and
+	// takes the last of duplicates; an upstream may do neither, and the
+	// lane would patch one value while the upstream read another.
+	laneSafe bool
 }
 
 // span is where a value is in a body: its offset and length; a zero
@@ -286,7 +294,17 @@ func nonNull(raw json.RawMessage) json.RawMessage {
 // those the raw lane patches are.
 func topFields(body []byte, out *decodedChat) map[string]json.RawMessage {
 	var extra map[string]json.RawMessage
+	var named uint16
+	out.laneSafe = true
 	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		if bit, ok := interpreted[k.Str]; ok {
+			if named&bit != 0 {
+				out.laneSafe = false
+			}
+			named |= bit
+		} else if foldsToInterpreted(k.Str) {
+			out.laneSafe = false
+		}
 		switch k.Str {
 		case "model":
 			out.modelAt = span{v.Index, len(v.Raw)}
@@ -295,7 +313,7 @@ func topFields(body []byte, out *decodedChat) map[string]json.RawMessage {
 		case "stream_options":
 			out.streamOptionsAt = span{v.Index, len(v.Raw)}
 		}
-		if !interpreted[k.Str] {
+		if _, ok := interpreted[k.Str]; !ok {
 			if extra == nil {
 				extra = map[string]json.RawMessage{}
 			}
@@ -304,4 +322,15 @@ func topFields(body []byte, out *decodedChat) map[string]json.RawMessage {
 		return true
 	})
 	return extra
+}
+
+// foldsToInterpreted reports whether name is an interpreted field's name
+// in another case, which encoding/json decodes as that field.
+func foldsToInterpreted(name string) bool {
+	for f := range interpreted {
+		if strings.EqualFold(name, f) {
+			return true
+		}
+	}
+	return false
 }
