@@ -15,9 +15,13 @@ import (
 // a prompt above a price's covered length likewise.
 func TestCostUnknownWarnsOnce(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
+	// A model is warned about once per process: names of this run's own
+	// keep the test repeatable (-count).
+	run := adapters.NewID("-")
+	unpriced, short := "cost-test-unpriced"+run, "cost-test-short"+run
 	prices, err := pricing.NewTable([]pricing.Price{
 		{Model: "cost-test-priced", Rates: pricing.Rates{Input: 2_000_000}},
-		{Model: "cost-test-short", Rates: pricing.Rates{Input: 1}, Above: &pricing.Above{Tokens: 10}},
+		{Model: short, Rates: pricing.Rates{Input: 1}, Above: &pricing.Above{Tokens: 10}},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -25,10 +29,10 @@ func TestCostUnknownWarnsOnce(t *testing.T) {
 	rt := &Models{prices: prices, log: zap.New(core)}
 	u := adapters.Usage{InputTokens: 100}
 	for range 3 {
-		if c := rt.cost(u, 0, "cost-test-unpriced"); c != nil {
+		if c := rt.cost(u, 0, unpriced); c != nil {
 			t.Fatalf("unpriced model cost %d", *c)
 		}
-		if c := rt.cost(u, 0, "cost-test-short"); c != nil {
+		if c := rt.cost(u, 0, short); c != nil {
 			t.Fatalf("a prompt above the priced length cost %d", *c)
 		}
 	}
@@ -39,7 +43,7 @@ func TestCostUnknownWarnsOnce(t *testing.T) {
 	for _, e := range logs.All() {
 		got[e.ContextMap()["model"].(string)]++
 	}
-	if len(got) != 2 || got["cost-test-unpriced"] != 1 || got["cost-test-short"] != 1 {
+	if len(got) != 2 || got[unpriced] != 1 || got[short] != 1 {
 		t.Fatalf("warnings: %v", got)
 	}
 	var nilPrices Models

@@ -52,6 +52,7 @@ func decodeTextTurn(v []byte) (msgs []adapters.Message, ok bool) {
 			return false
 		}
 		var msg adapters.Message
+		parts := false
 		m.ForEach(func(k, val gjson.Result) bool {
 			switch k.Raw {
 			case `"role"`:
@@ -59,6 +60,13 @@ func decodeTextTurn(v []byte) (msgs []adapters.Message, ok bool) {
 				role, ok = jsonString(val)
 				msg.Role = adapters.Role(role)
 			case `"parts"`:
+				// encoding/json decodes a second "parts" into the first's
+				// elements: that is its to do.
+				if parts {
+					ok = false
+					return false
+				}
+				parts = true
 				msg.Parts, ok = textParts(val)
 			default:
 				ok = false

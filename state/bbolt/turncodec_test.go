@@ -16,6 +16,7 @@ var turnSamples = []struct {
 	fast bool // decodeTextTurn reads it
 }{
 	{"text turn", `[{"role":"user","parts":[{"type":"text","text":"Hello"}]},{"role":"assistant","parts":[{"type":"text","text":"Hi there"}]}]`, true},
+	{"parts twice", `[{"role":"user","parts":[{"type":"text","text":"x"}],"parts":[{"type":"text"}]}]`, false},
 	{"escapes", `[{"role":"user","parts":[{"type":"text","text":"line\nbreak \"quoted\" \u00e9 \ud83d\ude00 \ud800 lone"}]}]`, true},
 	{"several parts", `[{"role":"user","parts":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]`, true},
 	{"empty", `[]`, true},
