@@ -133,7 +133,9 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 
 // DeclaredKeysSeen records the ids never seen before at at and returns
 // every id's first sighting, in one round trip; of instances recording
-// an id at once the first insert wins.
+// an id at once the first insert wins. The ids are inserted in order, so
+// instances starting together lock them in the same order (in the
+// configuration's order, two of them deadlocked: one failed to start).
 func (s *Store) DeclaredKeysSeen(ctx context.Context, ids []string, at time.Time) (map[string]time.Time, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -148,7 +150,7 @@ func (s *Store) DeclaredKeysSeen(ctx context.Context, ids []string, at time.Time
 		return out, nil
 	}
 	b := &pgx.Batch{}
-	b.Queue("INSERT INTO declared_keys (id, seen_ns) SELECT unnest($1::text[]), $2 ON CONFLICT (id) DO NOTHING", ids, at.UnixNano())
+	b.Queue("INSERT INTO declared_keys (id, seen_ns) SELECT id, $2 FROM unnest($1::text[]) AS id ORDER BY id ON CONFLICT (id) DO NOTHING", ids, at.UnixNano())
 	b.Queue("SELECT id, seen_ns FROM declared_keys WHERE id = ANY($1)", ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string

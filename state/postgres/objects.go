@@ -25,7 +25,7 @@ func (s *Store) ClaimObjects(ctx context.Context, tenant, provider string, ids [
 		return nil
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO objects (id, tenant, provider, created_at)
-		SELECT id, $2, $3, $4 FROM unnest($1::text[]) AS id ON CONFLICT (id) DO NOTHING`, ids, tenant, provider, at)
+		SELECT id, $2, $3, $4 FROM unnest($1::text[]) AS id ORDER BY id ON CONFLICT (id) DO NOTHING`, ids, tenant, provider, at)
 	return s.fail(err)
 }
 

@@ -3,7 +3,9 @@ package storetest
 import (
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -183,4 +185,18 @@ func testDeclaredKeysSeen(t *testing.T, s, twin state.Store) {
 			t.Fatalf("concurrent first sightings disagree: %v", got)
 		}
 	}
+	// Instances declaring many keys, each configuration in its own order,
+	// all start: no two lock the keys against each other (PostgreSQL
+	// found a deadlock between two and failed one's start).
+	ids := make([]string, 200)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("cfg_many_%03d", i)
+	}
+	concurrently(8, s, twin, func(i int, h state.Store) {
+		order := slices.Clone(ids)
+		rand.New(rand.NewPCG(uint64(i), 1)).Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		if seen, err := h.DeclaredKeysSeen(ctx, order, later); err != nil || len(seen) != len(ids) {
+			t.Errorf("declaring %d keys at once, in instance %d's order: %d seen, %v", len(ids), i, len(seen), err)
+		}
+	})
 }
