@@ -209,7 +209,10 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// A bug in one request must not take the connection down with a
 		// bare reset: log it with its stack and answer in the dialect's
-		// shape (if the response has not begun, the client sees a 500).
+		// shape if the response has not begun (the client sees a 500).
+		// Once it has, an error body would read as part of the answer (a
+		// stream's client would take what it got as complete): the
+		// response is aborted instead, which the client sees as broken.
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				x.Fail(context.Canceled)
@@ -221,6 +224,10 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			e := &adapters.Error{Kind: adapters.KindInternal, Message: "internal error"}
 			x.Fail(e)
 			x.logged = true
+			if x.status != 0 {
+				x.end()
+				panic(http.ErrAbortHandler)
+			}
 			rt.d.WriteError(w, e)
 		}
 		x.end()

@@ -300,6 +300,15 @@ func (o *orchestration) parallel(ctx context.Context) (*toolloop.Result, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Out of reach of the HTTP handler's recover: a panic here
+			// would end the process. It fails the orchestration.
+			defer func() {
+				if r := recover(); r != nil {
+					o.e.log.Error("a sub-agent's run panicked", zap.String("agent", a.ID), zap.Any("panic", r), zap.Stack("stack"))
+					errs[i] = &adapters.Error{Kind: adapters.KindInternal, Message: "a sub-agent's run failed with an internal error"}
+					cancel()
+				}
+			}()
 			steps[i], results[i], errs[i] = o.runSub(cctx, a, calls[i], task)
 			if errs[i] != nil {
 				cancel() // one failure fails the orchestration: stop the others

@@ -130,6 +130,14 @@ func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision
 		req.Amounts[i] = r.Kind.Amount(cost)
 	}
 	ans, err := l.evaluate(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		// The caller went away during admission: not an outage. What the
+		// backend may have taken under the lease is let go (slots and
+		// quota reservations are freed by lease; nothing is refunded to a
+		// bucket that may not have been charged).
+		_ = l.settle(context.WithoutCancel(ctx), &Settlement{Lease: req.Lease, Rules: rules, Taken: make([]int64, len(rules))})
+		return nil, ctx.Err()
+	}
 	if errors.Is(err, ErrUnavailable) && !l.deny.Load() {
 		return &Decision{Admitted: true, Refused: -1, Unchecked: true,
 			Lease: newLease(l, req.Lease, rules, make([]int64, len(rules)))}, nil
@@ -172,6 +180,9 @@ func (l *Limiter) Peek(ctx context.Context, rules []Rule) (*Decision, error) {
 func (l *Limiter) evaluate(ctx context.Context, req *Request) (Answer, error) {
 	for attempt := 0; ; attempt++ {
 		ans, err := l.b.Admit(ctx, req)
+		if err != nil && ctx.Err() != nil {
+			return Answer{}, err // the caller's cancellation, not an outage
+		}
 		if err != nil {
 			l.failed(err)
 			return Answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -338,6 +338,15 @@ func (l *Loop) execute(ctx context.Context, st *State, calls []state.PendingCall
 		wg.Add(1)
 		go func(i int, m *tools.Method) {
 			defer wg.Done()
+			// A tool runs out of reach of the HTTP handler's recover: a
+			// panic here would end the process. It is a failed call.
+			defer func() {
+				if r := recover(); r != nil {
+					l.log.Error("a tool panicked; its call fails", zap.String("tool", steps[i].Call.Name),
+						zap.Any("panic", r), zap.Stack("stack"))
+					steps[i].Result, steps[i].Failed = json.RawMessage(`{"error":"the tool failed with an internal error"}`), true
+				}
+			}()
 			tctx, span := startTool(ctx, m, steps[i].Call)
 			steps[i].Result, steps[i].Failed = tools.Run(tctx, m, json.RawMessage(steps[i].Call.Arguments))
 			endTool(tctx, span, &steps[i])

@@ -36,6 +36,10 @@ type forwardBody struct {
 	refs []objectRef
 	// spool holds what was read of a stream to find its model.
 	spool *spool
+	// rewritten is the reading end of a form rewritten part by part
+	// (withModel): closed when the request ends, so the goroutine
+	// copying into it ends too when the body was never sent.
+	rewritten *io.PipeReader
 }
 
 // objectRef is an object id a request body names in field.
@@ -137,7 +141,7 @@ func (fb *forwardBody) withModel(model string) error {
 	src := multipart.NewReader(fb.stream, fb.boundary)
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(copyForm(pw, src, fb.boundary, model)) }()
-	fb.stream, fb.length = pr, -1
+	fb.stream, fb.length, fb.rewritten = pr, -1, pr
 	return nil
 }
 
@@ -182,12 +186,18 @@ func (fb *forwardBody) reader() io.Reader {
 	return fb.stream
 }
 
-// close removes a spool file.
+// close ends a rewritten form's copy and removes a spool file.
 func (fb *forwardBody) close() {
+	if fb.rewritten != nil {
+		fb.rewritten.CloseWithError(errRequestEnded)
+	}
 	if fb.spool != nil {
 		fb.spool.close()
 	}
 }
+
+// errRequestEnded stops the copy of a rewritten form nobody will read.
+var errRequestEnded = errors.New("the request ended")
 
 // refFields are the body fields that name objects made upstream: a
 // request may only name its own tenant's.

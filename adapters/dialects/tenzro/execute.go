@@ -84,7 +84,7 @@ func (d *Dialect) execute(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 		call.Sampling.ResponseFormat = jsonObject
 	}
 	res, err := d.env.Engine.Run(ctx, x, call, func(adapters.Event) error { return nil })
-	if !x.Refused() {
+	if x.Admitted() {
 		// Every execution the gateway admitted counts, whatever its end.
 		if cerr := d.countExecution(context.WithoutCancel(ctx), p, project, agent.ID); cerr != nil && err == nil {
 			err = cerr
