@@ -20,8 +20,9 @@ import (
 
 // Guardrails are applied by the engine for every dialect:
 //
-//   - input: before any model call, the new messages (every role but the
-//     assistant's) and a request's system prompt are checked against the
+//   - input: before any model call, the new messages and the history a
+//     dialect keeps itself (every role but the assistant's) and a
+//     request's system prompt are checked against the
 //     deny rules (400 guardrail_blocked naming the rule), bounded by
 //     max_input_chars, and redacted (PII, redaction rules) — the model
 //     and the stored session see the redacted text only;
@@ -142,7 +143,6 @@ func (e *Engine) guardInput(call *adapters.Call) (*adapters.Call, error) {
 	copied := func() *adapters.Call {
 		if out == nil {
 			c := *call
-			c.Messages = slices.Clone(call.Messages)
 			out = &c
 		}
 		return out
@@ -156,8 +156,37 @@ func (e *Engine) guardInput(call *adapters.Call) (*adapters.Call, error) {
 			copied().SystemPrompt = &red
 		}
 	}
-	for i := range call.Messages {
-		m := &call.Messages[i]
+	// The history a dialect keeps itself (a Responses conversation, whose
+	// items a client may have written directly) is input the model is
+	// sent as much as the new messages are (max_input_chars bounds the
+	// request's own input only).
+	hist, err := guardMessages(g.Input, call.History)
+	if err != nil {
+		return nil, err
+	}
+	if hist != nil {
+		copied().History = hist
+	}
+	msgs, err := guardMessages(g.Input, call.Messages)
+	if err != nil {
+		return nil, err
+	}
+	if msgs != nil {
+		copied().Messages = msgs
+	}
+	if out == nil {
+		return call, nil
+	}
+	return out, nil
+}
+
+// guardMessages applies the input rules r to the text of msgs, every
+// role's but the assistant's: a redacted copy, or nil when nothing
+// changes.
+func guardMessages(r *guard.Rules, msgs []adapters.Message) ([]adapters.Message, error) {
+	var out []adapters.Message
+	for i := range msgs {
+		m := &msgs[i]
 		if m.Role == adapters.RoleAssistant {
 			continue
 		}
@@ -166,7 +195,7 @@ func (e *Engine) guardInput(call *adapters.Call) (*adapters.Call, error) {
 			if p.Type != adapters.PartText || p.Text == "" {
 				continue
 			}
-			red, denied := g.Input.Apply(p.Text)
+			red, denied := r.Apply(p.Text)
 			if denied != "" {
 				return nil, guardBlocked(denied, "input")
 			}
@@ -179,13 +208,29 @@ func (e *Engine) guardInput(call *adapters.Call) (*adapters.Call, error) {
 			parts[j].Text = red
 		}
 		if parts != nil {
-			copied().Messages[i].Parts = parts
+			if out == nil {
+				out = slices.Clone(msgs)
+			}
+			out[i].Parts = parts
 		}
 	}
-	if out == nil {
-		return call, nil
-	}
 	return out, nil
+}
+
+// RedactInput is call's new messages as its agent's input guardrails
+// let the model see them (what a dialect may store of a request): the
+// messages themselves when nothing changes, an error when a rule denies
+// them.
+func (e *Engine) RedactInput(call *adapters.Call) ([]adapters.Message, error) {
+	g, err := e.compileGuard(call.Agent.Guardrails)
+	if g == nil || g.Input == nil || err != nil {
+		return call.Messages, err
+	}
+	msgs, err := guardMessages(g.Input, call.Messages)
+	if msgs == nil && err == nil {
+		return call.Messages, nil
+	}
+	return msgs, err
 }
 
 // schemaInstruction asks for JSON matching the agent's output schema; it

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -107,9 +108,10 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, x *exchange.Exc
 	if err != nil {
 		e := docError(adapters.AsError(err))
 		failed := b.render("failed", "", e)
-		if req.store && !x.Refused() {
+		if req.store && x.Admitted() {
 			// A failed response is kept as such: fetching it says so (a
-			// request its limits refused made none).
+			// request its limits refused, or its guardrails denied, made
+			// none).
 			_ = d.keep(context.WithoutCancel(ctx), node, &from, req, nil, failed)
 		}
 		if sse == nil || !sse.Started() {
@@ -146,23 +148,32 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, x *exchange.Exc
 
 // keep stores the response as a node (its turn: the run's, or only the
 // input of a run that failed) and, in a conversation it joined, adds its
-// input and output items there.
+// input and output items there. What it keeps of the input is what the
+// model was sent: redacted by the agent's guardrails.
 func (d *Dialect) keep(ctx context.Context, node *state.StoredResponse, from *origin, req *decoded, res *toolloop.Result, obj []byte) error {
 	store := d.env.Engine.Store()
 	now := d.env.Engine.Now()
+	input, err := d.env.Engine.RedactInput(&req.call)
+	if err != nil {
+		return err
+	}
+	inputItems := req.inputItems
+	if !slices.EqualFunc(input, req.input, sameMessage) {
+		inputItems = messageItems(input, seededIDs(node.ID+"/input"))
+	}
 	node.Body, node.Created, node.Updated = obj, now, now
-	node.Turn = req.input
+	node.Turn = input
 	if res != nil && res.Turn != nil {
 		node.Turn = res.Turn
 	}
-	node.InputItems = joinItems(req.inputItems)
+	node.InputItems = joinItems(inputItems)
 	if err := store.PutResponse(ctx, node); err != nil {
 		return err
 	}
 	if !from.join {
 		return nil
 	}
-	items := append([]json.RawMessage(nil), req.inputItems...)
+	items := append([]json.RawMessage(nil), inputItems...)
 	for _, it := range gjson.GetBytes(obj, "output").Array() {
 		items = append(items, json.RawMessage(it.Raw))
 	}
@@ -170,8 +181,14 @@ func (d *Dialect) keep(ctx context.Context, node *state.StoredResponse, from *or
 	for i, it := range items {
 		add[i] = state.ConversationItem{ID: gjson.GetBytes(it, "id").Str, Item: it}
 	}
-	_, err := store.AppendConversationItems(ctx, node.Tenant, node.Conversation, add)
+	_, err = store.AppendConversationItems(ctx, node.Tenant, node.Conversation, add)
 	return err
+}
+
+// sameMessage reports whether the guardrails left a message as it was:
+// only the text of its parts may change.
+func sameMessage(a, b adapters.Message) bool {
+	return slices.EqualFunc(a.Parts, b.Parts, func(p, q adapters.Part) bool { return p.Text == q.Text })
 }
 
 // resolve finds the agent a request's model names: an agent's key (or
