@@ -25,8 +25,7 @@ func (panicProvider) Chat(_ context.Context, req *adapters.Request, emit adapter
 		if err := emit(adapters.Event{Type: adapters.EventDelta, Text: "Hel"}); err != nil {
 			return err
 		}
-		var m map[string]int
-		m["bug"]++
+		panic("a bug after the stream began")
 	}
 	if err := emit(adapters.Event{Type: adapters.EventDelta, Text: "ok"}); err != nil {
 		return err
