@@ -2,11 +2,17 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/openai/openai-go/v3"
 )
@@ -42,4 +48,25 @@ func wantAPIError(t *testing.T, err error, status int, code string) {
 	if apiErr.StatusCode != status || code != "" && apiErr.Code != code {
 		t.Errorf("error = %d %s (%s), want %d %s", apiErr.StatusCode, apiErr.Code, apiErr.Message, status, code)
 	}
+}
+
+// overloadedOnce fronts model with an upstream that answers its first call
+// with OpenAI's 503, then passes every call to model: one retried
+// attempt.
+func overloadedOnce(t *testing.T, model *fakeupstream.OpenAI) *httptest.Server {
+	t.Helper()
+	target, _ := url.Parse(model.Server.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var calls atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error":{"message":"overloaded","type":"server_error"}}`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(up.Close)
+	return up
 }

@@ -4,11 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
@@ -214,19 +210,7 @@ func TestTracedLane(t *testing.T) {
 		model := (&fakeupstream.OpenAI{Reply: "Traced."}).Start()
 		t.Cleanup(model.Close)
 		// The upstream answers its first call with a 503, then as the fake.
-		target, _ := url.Parse(model.Server.URL)
-		proxy := httputil.NewSingleHostReverseProxy(target)
-		var calls atomic.Int32
-		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if calls.Add(1) == 1 {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprint(w, `{"error":{"message":"overloaded","type":"server_error"}}`)
-				return
-			}
-			proxy.ServeHTTP(w, r)
-		}))
-		t.Cleanup(up.Close)
+		up := overloadedOnce(t, model)
 		record := "off"
 		if content {
 			record = "on"

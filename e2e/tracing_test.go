@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -34,19 +31,7 @@ func TestTracedChat(t *testing.T) {
 		ToolCallID: "call_lookup_1"}).Start()
 	t.Cleanup(model.Close)
 	// The upstream answers its first call with a 503, then as the fake.
-	target, _ := url.Parse(model.Server.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var calls atomic.Int32
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprint(w, `{"error":{"message":"overloaded","type":"server_error"}}`)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(up.Close)
+	up := overloadedOnce(t, model)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"in_stock":true}`)
