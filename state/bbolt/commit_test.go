@@ -60,15 +60,7 @@ func TestCommitterGroups(t *testing.T) {
 		})
 	}
 	// Every write is queued before the first commit ends.
-	for {
-		c.mu.Lock()
-		queued := len(c.queue)
-		c.mu.Unlock()
-		if queued == n {
-			break
-		}
-		runtime.Gosched()
-	}
+	waitQueued(c, n)
 	close(release)
 	if err := <-first; err != nil {
 		t.Fatal(err)
@@ -113,15 +105,7 @@ func TestCommitterFailedWrite(t *testing.T) {
 	for i, fn := range writes {
 		wg.Go(func() { errs[i] = c.write(fn) })
 	}
-	for {
-		c.mu.Lock()
-		queued := len(c.queue)
-		c.mu.Unlock()
-		if queued == len(writes) {
-			break
-		}
-		runtime.Gosched()
-	}
+	waitQueued(c, len(writes))
 	close(release)
 	wg.Wait()
 	if errs[0] != nil || errs[3] != nil {
@@ -177,15 +161,7 @@ func TestCommitterHandsOverTheLead(t *testing.T) {
 			}
 		})
 	}
-	for {
-		c.mu.Lock()
-		queued := len(c.queue)
-		c.mu.Unlock()
-		if queued == n {
-			break
-		}
-		runtime.Gosched()
-	}
+	waitQueued(c, n)
 	close(release)
 	if err := <-first; err != nil {
 		t.Fatal(err)
@@ -211,5 +187,18 @@ func TestCommitterHandsOverTheLead(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitQueued waits until n writes are queued behind c's running commit.
+func waitQueued(c *committer, n int) {
+	for {
+		c.mu.Lock()
+		queued := len(c.queue)
+		c.mu.Unlock()
+		if queued == n {
+			return
+		}
+		runtime.Gosched()
 	}
 }
