@@ -79,24 +79,9 @@ func costUpstreams(t *testing.T) string {
 	t.Cleanup(oa.Close)
 	t.Cleanup(gm.Close)
 	t.Cleanup(an.Close)
-	return fmt.Sprintf(`
-		provider openai openai {
-			base_url %s
-			api_key sk-oa
-		}
-		provider gemini gemini {
-			base_url %s
-			api_key gm-key
-		}
-		provider anthropic anthropic {
-			base_url %s
-			api_key an-key
-		}
-		route gpt-* openai
-		route gemini-* gemini
-		route claude-* anthropic
+	return threeProviders(oa.URL, gm.URL, an.URL) + `
 		route free-* openai
-`, oa.URL, gm.URL, an.URL) + costPrices
+` + costPrices
 }
 
 // costChat sends one chat completion and returns its run id.

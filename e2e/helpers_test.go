@@ -70,3 +70,26 @@ func overloadedOnce(t *testing.T, model *fakeupstream.OpenAI) *httptest.Server {
 	t.Cleanup(up.Close)
 	return up
 }
+
+// threeProviders declares an openai, a gemini and an anthropic provider at
+// the given base URLs, each with its own key, and routes gpt-*, gemini-*
+// and claude-* to them.
+func threeProviders(openaiURL, geminiURL, anthropicURL string) string {
+	return fmt.Sprintf(`
+		provider openai openai {
+			base_url %s
+			api_key sk-oa
+		}
+		provider gemini gemini {
+			base_url %s
+			api_key gm-key
+		}
+		provider anthropic anthropic {
+			base_url %s
+			api_key an-key
+		}
+		route gpt-* openai
+		route gemini-* gemini
+		route claude-* anthropic
+`, openaiURL, geminiURL, anthropicURL)
+}

@@ -289,23 +289,7 @@ func pvProviders(t *testing.T) ([]*pvUpstream, string) {
 		pvGeminiUpstream(gm, "gemini", "on-gemini", "gemini-suite"),
 		pvAnthropicUpstream(an, "anthropic", "on-anthropic", "claude-suite"),
 	}
-	block := fmt.Sprintf(`
-		provider openai openai {
-			base_url %s
-			api_key sk-oa
-		}
-		provider gemini gemini {
-			base_url %s
-			api_key gm-key
-		}
-		provider anthropic anthropic {
-			base_url %s
-			api_key an-key
-		}
-		route gpt-* openai
-		route gemini-* gemini
-		route claude-* anthropic
-`, oa.URL, gm.URL, an.URL)
+	block := threeProviders(oa.URL, gm.URL, an.URL)
 	for _, u := range ups {
 		block += fmt.Sprintf(`
 		agent %s {
