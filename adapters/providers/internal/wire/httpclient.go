@@ -3,9 +3,11 @@ package wire
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -114,13 +116,10 @@ func redactCredentials(e *adapters.Error, h http.Header) *adapters.Error {
 
 // ReadBody reads a non-streamed answer, up to MaxResponseBody.
 func (c *Client) ReadBody(ctx context.Context, resp *http.Response) (string, error) {
-	// bytes.Buffer reads straight into itself; io.Copy into a
-	// strings.Builder would allocate a 32 KiB copy buffer per call.
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 && n <= MaxResponseBody {
-		buf.Grow(int(n) + bytes.MinRead)
+	text, err := ReadText(resp.Body, resp.ContentLength)
+	if err == ErrTooLarge {
+		return "", &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
 	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxResponseBody+1))
 	if err != nil {
 		te := c.TransportError(ctx, err)
 		if ae, ok := te.(*adapters.Error); ok {
@@ -128,11 +127,64 @@ func (c *Client) ReadBody(ctx context.Context, resp *http.Response) (string, err
 		}
 		return "", te
 	}
+	return text, nil
+}
+
+// ErrTooLarge is ReadText's error for a body past MaxResponseBody.
+var ErrTooLarge = errors.New("upstream response too large")
+
+// textBuffers are the buffers ReadText reads through, reused: the answer's
+// one allocation is then its text.
+var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledText bounds the buffers kept for reuse: those a huge answer
+// grew are left to the collector.
+const maxPooledText = 64 << 10
+
+// ReadText reads body, an answer of size bytes (a Content-Length; -1 when
+// unknown), to its end: its text, or ErrTooLarge past MaxResponseBody,
+// or the error reading it returned. bytes.Buffer reads straight into
+// itself; io.Copy into a strings.Builder would allocate a 32 KiB copy
+// buffer per call.
+func ReadText(body io.Reader, size int64) (string, error) {
+	buf := textBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledText {
+			buf.Reset()
+			textBuffers.Put(buf)
+		}
+	}()
+	if size > 0 && size <= MaxResponseBody {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(body, MaxResponseBody+1))
+	if err != nil {
+		return "", err
+	}
 	if n > MaxResponseBody {
-		return "", &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
+		return "", ErrTooLarge
 	}
 	return buf.String(), nil
 }
+
+// TextBody is an answer's body read whole (adapters.TextBody).
+type TextBody struct {
+	strings.Reader
+	text string
+}
+
+// NewTextBody is a body of text.
+func NewTextBody(text string) *TextBody {
+	b := &TextBody{text: text}
+	b.Reset(text)
+	return b
+}
+
+// Text implements adapters.TextBody.
+func (b *TextBody) Text() string { return b.text }
+
+// Close implements io.Closer.
+func (b *TextBody) Close() error { return nil }
 
 // Call makes one call bounded by the call timeout (and by the stream
 // timeouts when stream is asked for): it posts body and hands a 2xx answer
