@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,7 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 		h["User-Agent"] = userAgent
 	}
 	hreq.Header = h
-	resp, err := c.http.Do(hreq)
+	resp, err := c.send(hreq)
 	if err != nil {
 		return nil, c.TransportError(ctx, err)
 	}
@@ -97,6 +98,37 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	return nil, redactCredentials(c.mapStatus(resp.StatusCode, resp.Header, msg), c.headers)
+}
+
+// send makes req's round trip as http.Client.Do would, without what Do
+// spends on every call for redirects it rarely follows (a copy of the
+// headers, and its bookkeeping): the transport answers, and an answer
+// that redirects goes to Do, which follows it from the start (the first
+// hop asked twice). Errors are Do's *url.Error.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if req.URL.User != nil {
+		return c.http.Do(req) // Do's errors hide the password
+	}
+	resp, err := c.http.Transport.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.String(), Err: err}
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if resp.Header.Get("Location") == "" {
+			return resp, nil // Do returns it as it is
+		}
+		resp.Body.Close()
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, &url.Error{Op: "Post", URL: req.URL.String(), Err: err}
+			}
+			req.Body = body
+		}
+		return c.http.Do(req)
+	}
+	return resp, nil
 }
 
 // credentialHeaders are the headers providers send their keys in.
