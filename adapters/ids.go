@@ -21,7 +21,7 @@ func NewID(prefix string) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
 	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails on supported platforms
-	var enc [26]byte // idEncoding.EncodedLen(16)
+	var enc [26]byte        // idEncoding.EncodedLen(16)
 	idEncoding.Encode(enc[:], b[:])
 	var sb strings.Builder
 	sb.Grow(len(prefix) + len(enc))
