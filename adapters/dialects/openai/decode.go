@@ -106,10 +106,13 @@ func decodeChat(body []byte) (*decodedChat, error) {
 	out := &decodedChat{}
 	extra, fast := fastChatRequest(body, &req, out)
 	if !fast {
-		req, *out = chatRequest{}, decodedChat{}
-		if err := dialects.Unmarshal(body, &req); err != nil {
+		// A variable of its own: encoding/json's takes it to the heap, and
+		// the fast path's stays on the stack.
+		var slow chatRequest
+		if err := dialects.Unmarshal(body, &slow); err != nil {
 			return nil, err
 		}
+		req, *out = slow, decodedChat{}
 	}
 	if req.Model == "" {
 		return nil, adapters.BadField("model", "is required: an agent id or name from GET /v1/models")
