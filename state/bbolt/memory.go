@@ -236,6 +236,7 @@ func (b *Store) RecordTurns(ctx context.Context, recs []state.TurnRecord) error 
 	}
 	return b.batch(func(tx *bolt.Tx) error {
 		stats, turns := tx.Bucket(bucketAgentStats), tx.Bucket(bucketTurnRecords)
+		turns.FillPercent = 1.0
 		deltas := map[string]*state.AgentStats{}
 		var order []string
 		for i := range recs {
