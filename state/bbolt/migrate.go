@@ -19,7 +19,15 @@ var migrations = [schemaVersion - 1]func(tx *bolt.Tx) error{
 	migrateSessionsPerAgent, // 1 → 2
 	migrateCosts,            // 2 → 3
 	migrateUsageErrors,      // 3 → 4
+	migrateTurnRecordCodec,  // 4 → 5
 }
+
+// migrateTurnRecordCodec makes a store of schema 4 one of schema 5: turn
+// records are written in a binary form (turnreccodec.go), and those
+// written before, in JSON, read as they are. Nothing is rewritten; the
+// version is raised so that an older agentgate, which reads turn records
+// as JSON only, refuses the file instead of failing on feedback.
+func migrateTurnRecordCodec(*bolt.Tx) error { return nil }
 
 // migrateUsageErrors makes a store of schema 3 one of schema 4: usage
 // records gain the error text of a failed call (codec version 3; records
