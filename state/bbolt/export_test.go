@@ -60,3 +60,10 @@ func SeedSessions(b *Store, tenant string, sessions, turnsEach int, id func(int)
 // Migrate runs the migration from schema version v on b's store again, in
 // a transaction of its own.
 func Migrate(b *Store, v int) error { return b.update(migrations[v-1]) }
+
+// PagesWritten is how many page writes (data, freelist and meta pages)
+// b's commits have made since it was opened.
+func PagesWritten(b *Store) int64 {
+	st := b.db.Stats()
+	return st.TxStats.GetWrite()
+}
