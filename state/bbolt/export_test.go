@@ -29,8 +29,8 @@ func SeedSessions(b *Store, tenant string, sessions, turnsEach int, id func(int)
 	const chunk = 20_000
 	for lo := 0; lo < sessions; lo += chunk {
 		err := b.update(func(tx *bolt.Tx) error {
-			sb, tb := tx.Bucket(bucketSessions), tx.Bucket(bucketTurns)
-			sb.FillPercent, tb.FillPercent = 0.9, 0.9
+			sb := tx.Bucket(bucketSessions)
+			sb.FillPercent = 0.9
 			for i := lo; i < min(lo+chunk, sessions); i++ {
 				sid := id(i)
 				sess := state.Session{ID: sid, Tenant: tenant, AgentID: SeedAgent, Turns: turnsEach, Created: now, Updated: now}
@@ -38,12 +38,17 @@ func SeedSessions(b *Store, tenant string, sessions, turnsEach int, id func(int)
 				if err != nil {
 					return err
 				}
+				if sb.Get(sessionKey(sess.Key())) == nil {
+					if err := countSession(sb); err != nil {
+						return err
+					}
+				}
 				if err := sb.Put(sessionKey(sess.Key()), meta); err != nil {
 					return err
 				}
 				prefix := turnPrefix(sess.Key())
 				for seq := 1; seq <= turnsEach; seq++ {
-					if err := tb.Put(turnKey(prefix, uint64(seq)), turn); err != nil {
+					if err := sb.Put(turnKey(prefix, uint64(seq)), turn); err != nil {
 						return err
 					}
 				}

@@ -64,7 +64,8 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 	}
 	// The commit may run this more than once, each time in a new transaction,
 	// so it changes nothing outside the transaction but turns, which the
-	// run that commits sets last.
+	// run that commits sets last. The metadata's key sorts just before the
+	// turns': both are written to one leaf, mostly, and one path to it.
 	var turns int
 	err = b.batch(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
@@ -74,6 +75,8 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 			if err := decode(v, &meta, "session", k.ID); err != nil {
 				return err
 			}
+		} else if err := countSession(sessions); err != nil {
+			return err
 		}
 		meta.Turns++
 		meta.Updated = now
@@ -82,7 +85,7 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketTurns).Put(turnKey(prefix, uint64(meta.Turns)), turn); err != nil {
+		if err := sessions.Put(turnKey(prefix, uint64(meta.Turns)), turn); err != nil {
 			return err
 		}
 		return sessions.Put(key, v)
@@ -109,7 +112,7 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 	var turns [][]adapters.Message
 	total := 0
 	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTurns).Cursor()
+		c := tx.Bucket(bucketSessions).Cursor()
 		tk, v := seekLast(c, prefix)
 		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
 			msgs, err := decodeTurn(v, k.ID)
@@ -130,3 +133,15 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 	}
 	return out, nil
 }
+
+// countSession counts a new session in the bucket's sequence, which is
+// the number of sessions it holds (Totals). The sequence is kept in the
+// bucket's header, which every commit to the bucket rewrites anyway.
+func countSession(sessions *bolt.Bucket) error {
+	return sessions.SetSequence(sessions.Sequence() + 1)
+}
+
+// isSessionKey reports whether k, a key of the sessions bucket, is a
+// session's metadata (tenant \0 agent \0 project \0 id) rather than one
+// of its turns (the same, then \0 and the turn's number).
+func isSessionKey(k []byte) bool { return bytes.Count(k, []byte{0}) == 3 }
