@@ -47,10 +47,10 @@ import (
 // session, and the same prefix ending in \x01 is its exclusive upper
 // bound.
 var (
-	bucketMeta     = []byte("meta")
-	bucketAgents   = []byte("agents")
-	bucketKeys     = []byte("keys")
-	bucketKeyHash  = []byte("keyhash")
+	bucketMeta    = []byte("meta")
+	bucketAgents  = []byte("agents")
+	bucketKeys    = []byte("keys")
+	bucketKeyHash = []byte("keyhash")
 	// bucketSessions holds the sessions' metadata and their turns (it
 	// kept the name of schema 2's bucket of turns).
 	bucketSessions = []byte("agentturns")
