@@ -2,6 +2,7 @@ package bbolt
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,4 +72,17 @@ func Migrate(b *Store, v int) error { return b.update(migrations[v-1]) }
 func PagesWritten(b *Store) int64 {
 	st := b.db.Stats()
 	return st.TxStats.GetWrite()
+}
+
+// Check runs bbolt's consistency check on b's file: every page reachable
+// once, none both reachable and free, keys in order.
+func Check(b *Store) error {
+	var errs []error
+	err := b.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
 }
