@@ -212,7 +212,7 @@ func TestBoltRejectsFiles(t *testing.T) {
 			writeBolt(t, path, agentgateMeta("somethingelse", 1))
 		}, bbolt.ErrNotStore},
 		{"newer schema", func(t *testing.T, path string) {
-			writeBolt(t, path, agentgateMeta("agentgate", 6))
+			writeBolt(t, path, agentgateMeta("agentgate", 7))
 		}, bbolt.ErrSchema},
 		{"corrupt freelist", func(t *testing.T, path string) {
 			s := openBolt(t, path, bbolt.Options{})

@@ -8,7 +8,7 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// The on-disk layout of schema version 5. Every name below is a bucket at
+// The on-disk layout of schema version 6. Every name below is a bucket at
 // the root of the bbolt file; values are JSON unless noted. (Stores of an
 // older version are migrated when opened: migrate.go.)
 //
@@ -18,7 +18,7 @@ import (
 //	keyhash   sha256 (32 bytes) → id
 //	agentturns    tenant \0 agent \0 project \0 id → state.Session, and
 //	              tenant \0 agent \0 project \0 id \0 seq (8-byte BE, 1-based) → []adapters.Message:
-//	              a session's metadata, then its turns (since schema 5; the
+//	              a session's metadata, then its turns (since schema 6; the
 //	              metadata was a bucket of its own, agentsessions, before), so
 //	              that a turn's commit rewrites one path of one tree; the
 //	              bucket's sequence is the number of sessions it holds
@@ -34,7 +34,7 @@ import (
 //	docsources tenant \0 source → state.SourceInfo (counts and revision of a knowledge source)
 //	memories  tenant \0 agent \0 id → state.Memory (binary: JSON fields, then float32 embedding; memory.go)
 //	agentstats tenant \0 agent → state.AgentStats (memory.go)
-//	turnrecs  tenant \0 agent \0 run id → state.TurnRecord (answers end users may rate; memory.go)
+//	turnrecs  tenant \0 agent \0 run id → state.TurnRecord (answers end users may rate; memory.go; binary since schema 5, turnreccodec.go)
 //	versions  tenant \0 agent id \0 n (8-byte BE, 1-based) → state.AgentVersion (made by the first publish)
 //	responses tenant \0 response node id (or, before nodes, session id) → state.StoredResponse (made by the first write)
 //	conversations tenant \0 id → state.Conversation (conversations.go)
@@ -80,7 +80,7 @@ var (
 
 // schemaVersion is the layout version this build writes and reads; it
 // opens stores of older versions by migrating them (migrate.go).
-const schemaVersion = 5
+const schemaVersion = 6
 
 // join returns a \0 b as a fresh key.
 func join(a, b string) []byte {

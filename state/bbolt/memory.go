@@ -223,52 +223,57 @@ func (b *Store) RecordTurns(ctx context.Context, recs []state.TurnRecord) error 
 	if len(recs) == 0 {
 		return nil
 	}
-	for _, r := range recs {
-		if !state.ValidName(r.Tenant) {
+	keys := make([][]byte, len(recs))
+	vals := make([][]byte, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		switch {
+		case !state.ValidName(r.Tenant):
 			return state.InvalidID("tenant", r.Tenant)
-		}
-		if !state.ValidID(r.AgentID) {
+		case !state.ValidID(r.AgentID):
 			return state.InvalidID("agent id", r.AgentID)
-		}
-		if r.RunID != "" && !state.ValidName(r.RunID) {
+		case r.RunID != "" && !state.ValidName(r.RunID):
 			return state.InvalidID("run id", r.RunID)
+		}
+		if r.RunID != "" { // a run without an id counts, and is not kept
+			keys[i], vals[i] = turnRecordKey(r.Tenant, r.AgentID, r.RunID), encodeTurnRecord(r)
 		}
 	}
 	return b.batch(func(tx *bolt.Tx) error {
 		stats, turns := tx.Bucket(bucketAgentStats), tx.Bucket(bucketTurnRecords)
-		deltas := map[string]*state.AgentStats{}
-		var order []string
-		for i := range recs {
+		turns.FillPercent = appendFill
+		type agent struct{ tenant, id string }
+		deltas := map[agent]*state.AgentStats{}
+		var order []agent
+		var last agent
+		var d *state.AgentStats
+		for i, stored := range storedKeys(turns, keys) {
 			r := &recs[i]
-			k := string(join(r.Tenant, r.AgentID))
-			d := deltas[k]
-			if d == nil {
-				d = new(state.AgentStats)
-				deltas[k] = d
-				order = append(order, k)
-			}
-			key := turnRecordKey(r.Tenant, r.AgentID, r.RunID)
-			if r.RunID != "" && turns.Get(key) != nil {
+			if stored {
 				continue // recorded already: a retried batch
+			}
+			if a := (agent{r.Tenant, r.AgentID}); d == nil || a != last {
+				if d = deltas[a]; d == nil {
+					d = new(state.AgentStats)
+					deltas[a] = d
+					order = append(order, a)
+				}
+				last = a
 			}
 			if r.NewSession {
 				d.Conversations++
 			}
 			d.Responses++
 			d.ResponseMs += max(r.LatencyMs, 0)
-			if r.RunID == "" {
+			if keys[i] == nil {
 				continue
 			}
-			v, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := turns.Put(key, v); err != nil {
+			if err := turns.Put(keys[i], vals[i]); err != nil {
 				return err
 			}
 		}
-		for _, k := range order {
-			if err := addStats(stats, []byte(k), *deltas[k]); err != nil {
+		for _, a := range order {
+			if err := addStats(stats, join(a.tenant, a.id), *deltas[a]); err != nil {
 				return err
 			}
 		}
@@ -336,8 +341,8 @@ func (b *Store) RateTurn(ctx context.Context, tenant, agentID, runID, rating str
 			return state.ErrNotFound
 		}
 		var r state.TurnRecord
-		if err := decode(v, &r, "turn record", runID); err != nil {
-			return err
+		if err := decodeTurnRecord(k, v, &r); err != nil {
+			return fmt.Errorf("state: decode turn record %q: %w", runID, err)
 		}
 		if r.Rating == rating {
 			return nil
@@ -355,11 +360,7 @@ func (b *Store) RateTurn(ctx context.Context, tenant, agentID, runID, rating str
 			d.Down++
 		}
 		r.Rating = rating
-		nv, err := json.Marshal(&r)
-		if err != nil {
-			return err
-		}
-		if err := turns.Put(k, nv); err != nil {
+		if err := turns.Put(k, encodeTurnRecord(&r)); err != nil {
 			return err
 		}
 		return addStats(tx.Bucket(bucketAgentStats), join(tenant, agentID), d)

@@ -19,20 +19,21 @@ var migrations = [schemaVersion - 1]func(tx *bolt.Tx) error{
 	migrateSessionsPerAgent,    // 1 → 2
 	migrateCosts,               // 2 → 3
 	migrateUsageErrors,         // 3 → 4
-	migrateSessionsBesideTurns, // 4 → 5
+	migrateTurnRecordCodec,     // 4 → 5
+	migrateSessionsBesideTurns, // 5 → 6
 }
 
-// Schema versions 2 to 4 kept the sessions' metadata in a bucket of its
+// Schema versions 2 to 5 kept the sessions' metadata in a bucket of its
 // own: tenant \0 agent \0 project \0 id → state.Session.
-var v4Sessions = []byte("agentsessions")
+var v5Sessions = []byte("agentsessions")
 
-// migrateSessionsBesideTurns makes a store of schema 4 one of schema 5:
+// migrateSessionsBesideTurns makes a store of schema 5 one of schema 6:
 // every session's metadata moves from its bucket to the bucket of turns,
 // under the same key, just before its turns, and that bucket's sequence
 // counts the sessions. The old bucket is removed once moved, so running
 // it again (or on a store without it) does nothing.
 func migrateSessionsBesideTurns(tx *bolt.Tx) error {
-	old := tx.Bucket(v4Sessions)
+	old := tx.Bucket(v5Sessions)
 	if old == nil {
 		return nil
 	}
@@ -58,8 +59,15 @@ func migrateSessionsBesideTurns(tx *bolt.Tx) error {
 	if err := sessions.SetSequence(n); err != nil {
 		return err
 	}
-	return tx.DeleteBucket(v4Sessions)
+	return tx.DeleteBucket(v5Sessions)
 }
+
+// migrateTurnRecordCodec makes a store of schema 4 one of schema 5: turn
+// records are written in a binary form (turnreccodec.go), and those
+// written before, in JSON, read as they are. Nothing is rewritten; the
+// version is raised so that an older agentgate, which reads turn records
+// as JSON only, refuses the file instead of failing on feedback.
+func migrateTurnRecordCodec(*bolt.Tx) error { return nil }
 
 // migrateUsageErrors makes a store of schema 3 one of schema 4: usage
 // records gain the error text of a failed call (codec version 3; records
@@ -111,9 +119,9 @@ func migrateSessionsPerAgent(tx *bolt.Tx) error {
 }
 
 // moveV1Sessions copies the sessions of old, and their turns, under their
-// schema 2 keys (in schema 2's buckets: the migration to 5 moves them on).
+// schema 2 keys (in schema 2's buckets: the migration to 6 moves them on).
 func moveV1Sessions(tx *bolt.Tx, old *bolt.Bucket) error {
-	sessions, err := tx.CreateBucketIfNotExists(v4Sessions)
+	sessions, err := tx.CreateBucketIfNotExists(v5Sessions)
 	if err != nil {
 		return err
 	}

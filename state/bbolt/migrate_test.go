@@ -93,7 +93,7 @@ func checkSessions(t *testing.T, s state.Store, extra map[state.SessionKey][2]st
 // TestBoltMigratesV1Sessions opens a store written by schema version 1:
 // its sessions are found under the agents (and projects) they recorded,
 // continue, and survive a reopen; the id of one agent's session is new to
-// another agent; the file is left at version 5 without the old buckets,
+// another agent; the file is left at version 6 without the old buckets,
 // and running the migration again changes nothing.
 func TestBoltMigratesV1Sessions(t *testing.T) {
 	path := copyV1Store(t)
@@ -130,8 +130,8 @@ func TestBoltMigratesV1Sessions(t *testing.T) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	must(t, err)
 	must(t, db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint64(v) != 5 {
-			t.Errorf("schema version after migration = %x, want 5", v)
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint64(v) != 6 {
+			t.Errorf("schema version after migration = %x, want 6", v)
 		}
 		if tx.Bucket([]byte("spend")) == nil {
 			t.Error("no spend bucket after migration")
@@ -254,7 +254,7 @@ func checkV4Sessions(t *testing.T, s state.Store, extra map[state.SessionKey][2]
 // TestBoltMigratesV4Sessions opens a store written by schema version 4:
 // its sessions keep their metadata and turns, are exported and counted,
 // continue, and survive a reopen; a new session is counted; the file is
-// left at version 5 without the old bucket, and running the migration
+// left at version 6 without the old bucket, and running the migration
 // again changes nothing.
 func TestBoltMigratesV4Sessions(t *testing.T) {
 	data, err := os.ReadFile(v4Store)
@@ -278,18 +278,18 @@ func TestBoltMigratesV4Sessions(t *testing.T) {
 	}
 	checkV4Sessions(t, s, extra, at)
 
-	must(t, bbolt.Migrate(s, 4))
+	must(t, bbolt.Migrate(s, 5))
 	checkV4Sessions(t, s, extra, at)
 	must(t, s.Close())
 
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	must(t, err)
 	must(t, db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint64(v) != 5 {
-			t.Errorf("schema version after migration = %x, want 5", v)
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); binary.BigEndian.Uint64(v) != 6 {
+			t.Errorf("schema version after migration = %x, want 6", v)
 		}
 		if tx.Bucket([]byte("agentsessions")) != nil {
-			t.Error(`bucket "agentsessions" of version 4 is still there`)
+			t.Error(`bucket "agentsessions" of versions 2 to 5 is still there`)
 		}
 		return nil
 	}))

@@ -36,7 +36,7 @@ func (b *Store) Export(ctx context.Context, fn func(*state.Record) error) error 
 			exportCounts,
 			exportMemories,
 			exportStats,
-			exportJSON(bucketTurnRecords, "turn record", func(r *state.Record) any { r.Turn = new(state.TurnRecord); return r.Turn }),
+			exportTurnRecords,
 			exportDocuments,
 			exportSources,
 			exportJSON(bucketResponses, "response", func(r *state.Record) any { r.Response = new(state.StoredResponse); return r.Response }),
@@ -105,6 +105,16 @@ func exportSessions(tx *bolt.Tx, fn func(*state.Record) error) error {
 		}
 	}
 	return nil
+}
+
+func exportTurnRecords(tx *bolt.Tx, fn func(*state.Record) error) error {
+	return tx.Bucket(bucketTurnRecords).ForEach(func(k, v []byte) error {
+		r := new(state.TurnRecord)
+		if err := decodeTurnRecord(k, v, r); err != nil {
+			return fmt.Errorf("state: turn record %q: %w", k, ErrCorrupt)
+		}
+		return fn(&state.Record{Turn: r})
+	})
 }
 
 func exportUsage(tx *bolt.Tx, fn func(*state.Record) error) error {
@@ -328,7 +338,7 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 	case r.Stats != nil:
 		return put(bucketAgentStats, join(r.Stats.Tenant, r.Stats.AgentID), &r.Stats.AgentStats)
 	case r.Turn != nil:
-		return put(bucketTurnRecords, turnRecordKey(r.Turn.Tenant, r.Turn.AgentID, r.Turn.RunID), r.Turn)
+		return tx.Bucket(bucketTurnRecords).Put(turnRecordKey(r.Turn.Tenant, r.Turn.AgentID, r.Turn.RunID), encodeTurnRecord(r.Turn))
 	case r.Document != nil:
 		d := r.Document
 		if err := put(bucketDocs, join(d.Tenant, d.ID), &d.Document); err != nil {

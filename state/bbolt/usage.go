@@ -26,20 +26,20 @@ func (b *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error
 		return nil
 	}
 	vals := make([][]byte, len(recs))
+	ids := make([]string, len(recs))
 	for i := range recs {
 		if err := state.CheckUsage(&recs[i]); err != nil {
 			return err
 		}
-		vals[i] = encodeUsage(&recs[i])
+		vals[i], ids[i] = encodeUsage(&recs[i]), recs[i].ID
 	}
 	return b.update(func(tx *bolt.Tx) error {
-		usage, ids, counters, spent := tx.Bucket(bucketUsage), tx.Bucket(bucketUsageIDs), tx.Bucket(bucketCounters), tx.Bucket(bucketSpend)
-		// A batch holds many records of few keys: sum each counter first
-		// and write it once.
-		sums, spend := map[string]int64{}, map[string]int64{}
-		for i := range recs {
+		usage, byID := tx.Bucket(bucketUsage), tx.Bucket(bucketUsageIDs)
+		usage.FillPercent, byID.FillPercent = appendFill, appendFill
+		var sums monthSums
+		for i, stored := range storedKeys(byID, ids) {
 			r := &recs[i]
-			if r.ID != "" && ids.Get([]byte(r.ID)) != nil {
+			if stored {
 				continue
 			}
 			seq, err := usage.NextSequence()
@@ -51,32 +51,96 @@ func (b *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error
 				return err
 			}
 			if r.ID != "" {
-				if err := ids.Put([]byte(r.ID), k); err != nil {
+				if err := byID.Put([]byte(r.ID), k); err != nil {
 					return err
 				}
 			}
-			tokens := int64(r.InputTokens) + int64(r.OutputTokens)
-			scopes := [2]string{"tenant:" + r.Tenant, "key:" + r.KeyID}
-			for _, scope := range scopes[:1+boolInt(r.KeyID != "")] {
-				k := string(counterKey(scope, r.Time))
-				sums[k] += tokens
-				if r.Cost != nil {
-					spend[k] += int64(*r.Cost)
-				}
-			}
+			sums.add(r)
 		}
-		for k, n := range sums {
-			if err := counters.Put([]byte(k), encodeInt64(decodeInt64(counters.Get([]byte(k)))+n)); err != nil {
-				return err
-			}
-		}
-		for k, n := range spend {
-			if err := spent.Put([]byte(k), encodeInt64(decodeInt64(spent.Get([]byte(k)))+n)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return sums.write(tx.Bucket(bucketCounters), tx.Bucket(bucketSpend))
 	})
+}
+
+// monthSums adds up a batch's records by counter (a batch holds many
+// records of few keys), so that each counter is written once.
+type monthSums struct {
+	sums map[monthScope]*monthSum
+	// last are the sums the previous record went to, and its scope:
+	// the next record is most often of the same key and month.
+	last      [2]*monthSum
+	lastScope monthScope
+}
+
+// monthScope is one counter: "tenant:"+tenant, or "key:"+key when key is
+// set, of a month.
+type monthScope struct {
+	tenant, key string
+	year        int
+	month       time.Month
+}
+
+type monthSum struct {
+	tokens, spend int64
+	// priced: a record with a known cost counts, so the spend counter
+	// is written.
+	priced bool
+}
+
+func (m *monthSums) add(r *state.UsageRecord) {
+	y, mo, _ := r.Time.UTC().Date()
+	sc := monthScope{tenant: r.Tenant, key: r.KeyID, year: y, month: mo}
+	if m.last[0] == nil || sc != m.lastScope {
+		m.last, m.lastScope = [2]*monthSum{m.sum(monthScope{tenant: r.Tenant, year: y, month: mo}), nil}, sc
+		if r.KeyID != "" {
+			m.last[1] = m.sum(monthScope{key: r.KeyID, year: y, month: mo})
+		}
+	}
+	tokens := int64(r.InputTokens) + int64(r.OutputTokens)
+	for _, s := range m.last {
+		if s == nil {
+			continue
+		}
+		s.tokens += tokens
+		if r.Cost != nil {
+			s.spend += int64(*r.Cost)
+			s.priced = true
+		}
+	}
+}
+
+// sum is the sum of sc, made on first use.
+func (m *monthSums) sum(sc monthScope) *monthSum {
+	if m.sums == nil {
+		m.sums = map[monthScope]*monthSum{}
+	}
+	s := m.sums[sc]
+	if s == nil {
+		s = new(monthSum)
+		m.sums[sc] = s
+	}
+	return s
+}
+
+// write adds the sums to their counters: tokens to counters, the known
+// costs to spent.
+func (m *monthSums) write(counters, spent *bolt.Bucket) error {
+	for sc, s := range m.sums {
+		scope := "tenant:" + sc.tenant
+		if sc.key != "" {
+			scope = "key:" + sc.key
+		}
+		k := counterKey(scope, time.Date(sc.year, sc.month, 1, 0, 0, 0, 0, time.UTC))
+		if err := counters.Put(k, encodeInt64(decodeInt64(counters.Get(k))+s.tokens)); err != nil {
+			return err
+		}
+		if !s.priced {
+			continue
+		}
+		if err := spent.Put(k, encodeInt64(decodeInt64(spent.Get(k))+s.spend)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func boolInt(b bool) int {
