@@ -3,7 +3,7 @@
 // (agentsessions) beside their turns (agentturns), for the test of the
 // migration that moves the metadata beside the turns
 // (TestBoltMigratesV4Sessions). It was run once against the code of
-// commit 4f48cc9 (the last of schema 4):
+// commit 4f48cc9 (of schema 4):
 //
 //	go run ./state/bbolt/testdata/genv4 state/bbolt/testdata/v4-sessions.db
 //
