@@ -212,11 +212,15 @@ func TestBoltRejectsFiles(t *testing.T) {
 			writeBolt(t, path, agentgateMeta("somethingelse", 1))
 		}, bbolt.ErrNotStore},
 		{"newer schema", func(t *testing.T, path string) {
-			writeBolt(t, path, agentgateMeta("agentgate", 6))
+			writeBolt(t, path, agentgateMeta("agentgate", 7))
 		}, bbolt.ErrSchema},
 		{"corrupt freelist", func(t *testing.T, path string) {
 			s := openBolt(t, path, bbolt.Options{})
 			must(t, s.Close())
+			// The store keeps no freelist page (bbolt rebuilds it at
+			// open); a bbolt file that has one, as stores written before
+			// did, is read from it.
+			writeBolt(t, path, func(tx *bolt.Tx) error { return nil })
 			corruptFreelist(t, path)
 		}, bbolt.ErrCorrupt},
 	} {
@@ -374,7 +378,9 @@ func TestBoltInvalidIDs(t *testing.T) {
 }
 
 // TestBoltKilledWriter kills a process in the middle of AppendTurn calls
-// and checks that the store opens and holds every acknowledged turn.
+// and checks that the store opens and holds every acknowledged turn, that
+// its file is consistent (bbolt rebuilds the freelist it does not keep),
+// and that it takes more turns and holds them through another reopen.
 func TestBoltKilledWriter(t *testing.T) {
 	if path := os.Getenv("AGENTGATE_STATE_WRITER"); path != "" {
 		killedWriter(path)
@@ -418,6 +424,24 @@ func TestBoltKilledWriter(t *testing.T) {
 		}
 	}
 	t.Logf("%d turns acknowledged before the kill, %d stored", len(acked), len(stored))
+	key := state.SessionKey{Tenant: "t", ID: "s"}
+	if sess, err := s.GetSession(ctx, key); err != nil || sess.Turns != len(msgs) {
+		t.Errorf("GetSession after the kill = %+v, %v; want %d turns", sess, err, len(msgs))
+	}
+	must(t, bbolt.Check(s))
+
+	for i := range 100 {
+		must(t, s.AppendTurn(ctx, &state.Session{ID: "s", Tenant: "t"}, []adapters.Message{adapters.TextMessage(adapters.RoleUser, strconv.Itoa(-1-i))}))
+	}
+	must(t, s.Close())
+	s = openBolt(t, path, bbolt.Options{})
+	defer s.Close()
+	must(t, bbolt.Check(s))
+	after, err := s.RecentTurns(ctx, key, 1<<20)
+	must(t, err)
+	if len(after) != len(msgs)+100 || after[len(after)-1].Text() != "-100" {
+		t.Errorf("after 100 more turns and a reopen: %d turns, want %d", len(after), len(msgs)+100)
+	}
 }
 
 // killedWriter appends turns from 16 goroutines until it is killed,

@@ -2,6 +2,7 @@ package bbolt
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,8 +30,8 @@ func SeedSessions(b *Store, tenant string, sessions, turnsEach int, id func(int)
 	const chunk = 20_000
 	for lo := 0; lo < sessions; lo += chunk {
 		err := b.update(func(tx *bolt.Tx) error {
-			sb, tb := tx.Bucket(bucketSessions), tx.Bucket(bucketTurns)
-			sb.FillPercent, tb.FillPercent = 0.9, 0.9
+			sb := tx.Bucket(bucketSessions)
+			sb.FillPercent = 0.9
 			for i := lo; i < min(lo+chunk, sessions); i++ {
 				sid := id(i)
 				sess := state.Session{ID: sid, Tenant: tenant, AgentID: SeedAgent, Turns: turnsEach, Created: now, Updated: now}
@@ -38,12 +39,17 @@ func SeedSessions(b *Store, tenant string, sessions, turnsEach int, id func(int)
 				if err != nil {
 					return err
 				}
+				if sb.Get(sessionKey(sess.Key())) == nil {
+					if err := countSession(sb); err != nil {
+						return err
+					}
+				}
 				if err := sb.Put(sessionKey(sess.Key()), meta); err != nil {
 					return err
 				}
 				prefix := turnPrefix(sess.Key())
 				for seq := 1; seq <= turnsEach; seq++ {
-					if err := tb.Put(turnKey(prefix, uint64(seq)), turn); err != nil {
+					if err := sb.Put(turnKey(prefix, uint64(seq)), turn); err != nil {
 						return err
 					}
 				}
@@ -60,3 +66,23 @@ func SeedSessions(b *Store, tenant string, sessions, turnsEach int, id func(int)
 // Migrate runs the migration from schema version v on b's store again, in
 // a transaction of its own.
 func Migrate(b *Store, v int) error { return b.update(migrations[v-1]) }
+
+// PagesWritten is how many page writes (data, freelist and meta pages)
+// b's commits have made since it was opened.
+func PagesWritten(b *Store) int64 {
+	st := b.db.Stats()
+	return st.TxStats.GetWrite()
+}
+
+// Check runs bbolt's consistency check on b's file: every page reachable
+// once, none both reachable and free, keys in order.
+func Check(b *Store) error {
+	var errs []error
+	err := b.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
+}

@@ -8,7 +8,7 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-// The on-disk layout of schema version 5. Every name below is a bucket at
+// The on-disk layout of schema version 6. Every name below is a bucket at
 // the root of the bbolt file; values are JSON unless noted. (Stores of an
 // older version are migrated when opened: migrate.go.)
 //
@@ -16,8 +16,12 @@ import (
 //	agents    tenant \0 id → adapters.Agent
 //	keys      id → state.APIKey
 //	keyhash   sha256 (32 bytes) → id
-//	agentsessions tenant \0 agent \0 project \0 id → state.Session
-//	agentturns    tenant \0 agent \0 project \0 session \0 seq (8-byte BE, 1-based) → []adapters.Message
+//	agentturns    tenant \0 agent \0 project \0 id → state.Session, and
+//	              tenant \0 agent \0 project \0 id \0 seq (8-byte BE, 1-based) → []adapters.Message:
+//	              a session's metadata, then its turns (since schema 6; the
+//	              metadata was a bucket of its own, agentsessions, before), so
+//	              that a turn's commit rewrites one path of one tree; the
+//	              bucket's sequence is the number of sessions it holds
 //	usage     tenant \0 unix-nanos (8-byte BE, sign bit flipped) seq (8-byte BE) → state.UsageRecord (binary, usagecodec.go; version 3 since schema 4)
 //	usageids  record id → usage key (records already stored: a retried batch adds nothing twice)
 //	counters  scope \0 YYYY-MM → tokens (8-byte BE int64)
@@ -43,12 +47,13 @@ import (
 // session, and the same prefix ending in \x01 is its exclusive upper
 // bound.
 var (
-	bucketMeta     = []byte("meta")
-	bucketAgents   = []byte("agents")
-	bucketKeys     = []byte("keys")
-	bucketKeyHash  = []byte("keyhash")
-	bucketSessions = []byte("agentsessions")
-	bucketTurns    = []byte("agentturns")
+	bucketMeta    = []byte("meta")
+	bucketAgents  = []byte("agents")
+	bucketKeys    = []byte("keys")
+	bucketKeyHash = []byte("keyhash")
+	// bucketSessions holds the sessions' metadata and their turns (it
+	// kept the name of schema 2's bucket of turns).
+	bucketSessions = []byte("agentturns")
 	bucketUsage    = []byte("usage")
 	bucketUsageIDs = []byte("usageids")
 	bucketCounters = []byte("counters")
@@ -66,7 +71,7 @@ var (
 	bucketResponses    = []byte("responses")
 	bucketDeclaredKeys = []byte("declaredkeys")
 
-	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketTurns, bucketUsage, bucketUsageIDs, bucketCounters, bucketSpend, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources, bucketVersions, bucketResponses, bucketDeclaredKeys}
+	dataBuckets = [][]byte{bucketAgents, bucketKeys, bucketKeyHash, bucketSessions, bucketUsage, bucketUsageIDs, bucketCounters, bucketSpend, bucketTiers, bucketRuns, bucketCounts, bucketDocs, bucketChunks, bucketDocSources, bucketVersions, bucketResponses, bucketDeclaredKeys}
 
 	metaMagicKey  = []byte("magic")
 	metaSchemaKey = []byte("schema")
@@ -75,7 +80,7 @@ var (
 
 // schemaVersion is the layout version this build writes and reads; it
 // opens stores of older versions by migrating them (migrate.go).
-const schemaVersion = 5
+const schemaVersion = 6
 
 // join returns a \0 b as a fresh key.
 func join(a, b string) []byte {

@@ -16,10 +16,50 @@ import (
 // array's length makes a new schemaVersion fail to compile until its
 // migration is written.
 var migrations = [schemaVersion - 1]func(tx *bolt.Tx) error{
-	migrateSessionsPerAgent, // 1 → 2
-	migrateCosts,            // 2 → 3
-	migrateUsageErrors,      // 3 → 4
-	migrateTurnRecordCodec,  // 4 → 5
+	migrateSessionsPerAgent,    // 1 → 2
+	migrateCosts,               // 2 → 3
+	migrateUsageErrors,         // 3 → 4
+	migrateTurnRecordCodec,     // 4 → 5
+	migrateSessionsBesideTurns, // 5 → 6
+}
+
+// Schema versions 2 to 5 kept the sessions' metadata in a bucket of its
+// own: tenant \0 agent \0 project \0 id → state.Session.
+var v5Sessions = []byte("agentsessions")
+
+// migrateSessionsBesideTurns makes a store of schema 5 one of schema 6:
+// every session's metadata moves from its bucket to the bucket of turns,
+// under the same key, just before its turns, and that bucket's sequence
+// counts the sessions. The old bucket is removed once moved, so running
+// it again (or on a store without it) does nothing.
+func migrateSessionsBesideTurns(tx *bolt.Tx) error {
+	old := tx.Bucket(v5Sessions)
+	if old == nil {
+		return nil
+	}
+	sessions, err := tx.CreateBucketIfNotExists(bucketSessions)
+	if err != nil {
+		return err
+	}
+	n := sessions.Sequence()
+	err = old.ForEach(func(k, v []byte) error {
+		if !isSessionKey(k) {
+			return fmt.Errorf("session key %q: %w", k, ErrCorrupt)
+		}
+		if sessions.Get(k) == nil {
+			n++
+		}
+		// Copies: values read in a write transaction stay valid only
+		// while their page is untouched.
+		return sessions.Put(bytes.Clone(k), bytes.Clone(v))
+	})
+	if err != nil {
+		return err
+	}
+	if err := sessions.SetSequence(n); err != nil {
+		return err
+	}
+	return tx.DeleteBucket(v5Sessions)
 }
 
 // migrateTurnRecordCodec makes a store of schema 4 one of schema 5: turn
@@ -79,13 +119,13 @@ func migrateSessionsPerAgent(tx *bolt.Tx) error {
 }
 
 // moveV1Sessions copies the sessions of old, and their turns, under their
-// schema 2 keys.
+// schema 2 keys (in schema 2's buckets: the migration to 6 moves them on).
 func moveV1Sessions(tx *bolt.Tx, old *bolt.Bucket) error {
-	sessions, err := tx.CreateBucketIfNotExists(bucketSessions)
+	sessions, err := tx.CreateBucketIfNotExists(v5Sessions)
 	if err != nil {
 		return err
 	}
-	turns, err := tx.CreateBucketIfNotExists(bucketTurns)
+	turns, err := tx.CreateBucketIfNotExists(bucketSessions)
 	if err != nil {
 		return err
 	}

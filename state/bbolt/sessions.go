@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -64,25 +68,38 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 	}
 	// The commit may run this more than once, each time in a new transaction,
 	// so it changes nothing outside the transaction but turns, which the
-	// run that commits sets last.
+	// run that commits sets last. The metadata's key sorts just before the
+	// turns': both are written to one leaf, mostly, and one path to it.
+	updated, err := now.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("state: turn of session %q: %w", s.ID, err)
+	}
 	var turns int
 	err = b.batch(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
-		meta := state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Project: k.Project, Created: created}
-		if v := sessions.Get(key); v != nil {
-			meta = state.Session{}
-			if err := decode(v, &meta, "session", k.ID); err != nil {
-				return err
-			}
-		}
-		meta.Turns++
-		meta.Updated = now
-		turns = meta.Turns
-		v, err := json.Marshal(meta)
+		v, n, err := nextTurn(sessions.Get(key), updated)
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketTurns).Put(turnKey(prefix, uint64(meta.Turns)), turn); err != nil {
+		if v == nil {
+			meta := state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Project: k.Project, Created: created}
+			if old := sessions.Get(key); old != nil {
+				meta = state.Session{}
+				if err := decode(old, &meta, "session", k.ID); err != nil {
+					return err
+				}
+			} else if err := countSession(sessions); err != nil {
+				return err
+			}
+			meta.Turns++
+			meta.Updated = now
+			if v, err = json.Marshal(meta); err != nil {
+				return err
+			}
+			n = meta.Turns
+		}
+		turns = n
+		if err := sessions.Put(turnKey(prefix, uint64(n)), turn); err != nil {
 			return err
 		}
 		return sessions.Put(key, v)
@@ -109,7 +126,7 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 	var turns [][]adapters.Message
 	total := 0
 	err := b.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTurns).Cursor()
+		c := tx.Bucket(bucketSessions).Cursor()
 		tk, v := seekLast(c, prefix)
 		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
 			msgs, err := decodeTurn(v, k.ID)
@@ -129,4 +146,42 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 		out = append(out, t...)
 	}
 	return out, nil
+}
+
+// countSession counts a new session in the bucket's sequence, which is
+// the number of sessions it holds (Totals). The sequence is kept in the
+// bucket's header, which every commit to the bucket rewrites anyway.
+func countSession(sessions *bolt.Bucket) error {
+	return sessions.SetSequence(sessions.Sequence() + 1)
+}
+
+// isSessionKey reports whether k, a key of the sessions bucket, is a
+// session's metadata (tenant \0 agent \0 project \0 id) rather than one
+// of its turns (the same, then \0 and the turn's number).
+func isSessionKey(k []byte) bool { return bytes.Count(k, []byte{0}) == 3 }
+
+// nextTurn returns a stored session's metadata with one more turn, last
+// updated at updated (a JSON time), and that turn's number, rewriting the
+// two fields in the stored JSON rather than decoding and encoding it all
+// (every agent turn does this, in the commit every writer waits on). It
+// returns nil, and no error, when meta is nil or not JSON with a
+// positive integer count of turns: the caller decodes it then.
+func nextTurn(meta, updated []byte) ([]byte, int, error) {
+	if meta == nil || !gjson.ValidBytes(meta) {
+		return nil, 0, nil
+	}
+	r := gjson.GetBytes(meta, "turns")
+	if r.Type != gjson.Number || r.Raw != strconv.FormatInt(r.Int(), 10) || r.Int() < 1 || r.Int() >= math.MaxInt32 {
+		return nil, 0, nil
+	}
+	n := int(r.Int()) + 1
+	// sjson copies: meta is bbolt's, read-only memory.
+	v, err := sjson.SetRawBytes(meta, "turns", strconv.AppendInt(nil, int64(n), 10))
+	if err != nil {
+		return nil, 0, err
+	}
+	if v, err = sjson.SetRawBytes(v, "updated_at", updated); err != nil {
+		return nil, 0, err
+	}
+	return v, n, nil
 }

@@ -78,23 +78,33 @@ func exportDeclaredKeys(tx *bolt.Tx, fn func(*state.Record) error) error {
 	})
 }
 
+// exportSessions exports each session with its turns, which follow its
+// metadata in the bucket.
 func exportSessions(tx *bolt.Tx, fn func(*state.Record) error) error {
-	turns := tx.Bucket(bucketTurns).Cursor()
-	return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+	c := tx.Bucket(bucketSessions).Cursor()
+	k, v := c.First()
+	for k != nil {
+		if !isSessionKey(k) { // a turn of no session (none are written)
+			k, v = c.Next()
+			continue
+		}
 		s := new(state.SessionRecord)
 		if err := decode(v, &s.Session, "session", string(k)); err != nil {
 			return err
 		}
 		prefix := append(bytes.Clone(k), 0)
-		for tk, tv := turns.Seek(prefix); tk != nil && bytes.HasPrefix(tk, prefix); tk, tv = turns.Next() {
-			msgs, err := decodeTurn(tv, s.ID)
+		for k, v = c.Next(); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			msgs, err := decodeTurn(v, s.ID)
 			if err != nil {
 				return err
 			}
 			s.Messages = append(s.Messages, msgs)
 		}
-		return fn(&state.Record{Session: s})
-	})
+		if err := fn(&state.Record{Session: s}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func exportTurnRecords(tx *bolt.Tx, fn func(*state.Record) error) error {
@@ -274,12 +284,18 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		s := r.Session
 		meta := s.Session
 		meta.Turns = len(s.Messages)
-		if err := put(bucketSessions, sessionKey(meta.Key()), &meta); err != nil {
+		key := sessionKey(meta.Key())
+		if tx.Bucket(bucketSessions).Get(key) == nil {
+			if err := countSession(tx.Bucket(bucketSessions)); err != nil {
+				return err
+			}
+		}
+		if err := put(bucketSessions, key, &meta); err != nil {
 			return err
 		}
 		prefix := turnPrefix(meta.Key())
 		for i, msgs := range s.Messages {
-			if err := put(bucketTurns, turnKey(prefix, uint64(i+1)), msgs); err != nil {
+			if err := put(bucketSessions, turnKey(prefix, uint64(i+1)), msgs); err != nil {
 				return err
 			}
 		}

@@ -45,7 +45,8 @@ func decodeTextTurn(v []byte) (msgs []adapters.Message, ok bool) {
 		return nil, false
 	}
 	ok = true
-	msgs = []adapters.Message{}
+	// Room for a turn's usual question and answer.
+	msgs = make([]adapters.Message, 0, 2)
 	r.ForEach(func(_, m gjson.Result) bool {
 		if !m.IsObject() {
 			ok = false
