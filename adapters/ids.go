@@ -21,10 +21,12 @@ func NewID(prefix string) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
 	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails on supported platforms
+	var enc [26]byte        // idEncoding.EncodedLen(16)
+	idEncoding.Encode(enc[:], b[:])
 	var sb strings.Builder
-	sb.Grow(len(prefix) + 26)
+	sb.Grow(len(prefix) + len(enc))
 	sb.WriteString(prefix)
-	sb.WriteString(idEncoding.EncodeToString(b[:]))
+	sb.Write(enc[:])
 	return sb.String()
 }
 

@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 )
@@ -59,8 +60,18 @@ type ChatRelayer interface {
 	// answer came, the error is what Chat would have returned: an *Error
 	// (a non-2xx status mapped as Chat maps it), or ctx's error when the
 	// caller gave up. A non-streamed answer is read and checked first, as
-	// Chat checks it: its body is in memory, ContentLength its length.
+	// Chat checks it: its body is in memory (a TextBody, when the
+	// provider can hand its text over without a copy), ContentLength its
+	// length.
 	RelayChat(ctx context.Context, body []byte, stream bool) (*http.Response, error)
+}
+
+// TextBody is the body of an answer a provider read whole, as a
+// ChatRelayer's non-streamed answer is: Text is all of it, which the
+// relay reads without copying it out.
+type TextBody interface {
+	io.ReadCloser
+	Text() string
 }
 
 // As finds the T that p implements, looking through wrappers that expose

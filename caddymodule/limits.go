@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -145,12 +146,13 @@ func (h *Handler) admit(ctx context.Context, hdr http.Header, p *adapters.Princi
 		countLimitsUnavailable("allowed")
 		return d.Lease, nil
 	}
+	var values []string // the headers' values, in one allocation
 	for i, rule := range rules {
 		switch st := d.States[i]; {
 		case rule.Kind == limits.RequestsPerMinute:
-			setLimitHeaders(hdr, "requests", rule.Max, st)
+			setLimitHeaders(hdr, &values, limitRequests, rule.Max, st)
 		case rule.Kind == limits.TokensPerMinute:
-			setLimitHeaders(hdr, "tokens", rule.Max, st)
+			setLimitHeaders(hdr, &values, limitTokens, rule.Max, st)
 		case rule.Kind == limits.MonthlyTokens && rule.Scope == tenantScoped:
 			h.app.metrics.tenantQuota(p.Tenant, st.Used, rule.Max)
 		case rule.Kind == limits.MonthlyMicroUSD && rule.Scope == tenantScoped:
@@ -204,18 +206,49 @@ func refusal(hdr http.Header, rule limits.Rule, st limits.State, tier state.Tier
 			estimate + "; the quota resets at " + state.MonthEnd(now).Format(time.RFC3339)}
 }
 
+// The kinds of OpenAI's x-ratelimit-* headers.
+const (
+	limitRequests = iota
+	limitTokens
+	numLimitKinds
+)
+
 // limitHeaderNames are OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>
 // headers, in canonical form, so setting them allocates no key.
-var limitHeaderNames = map[string][3]string{
-	"requests": {"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"},
-	"tokens":   {"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"},
+var limitHeaderNames = [numLimitKinds][3]string{
+	limitRequests: {"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"},
+	limitTokens:   {"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"},
 }
 
-// setLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>.
-func setLimitHeaders(h http.Header, kind string, limit int64, st limits.State) {
-	names := limitHeaderNames[kind]
-	v := []string{strconv.FormatInt(limit, 10), strconv.FormatInt(st.Remaining, 10), st.Reset.Round(time.Millisecond).String()}
-	for i, name := range names {
-		h[name] = v[i : i+1 : i+1]
+// limitTexts remembers the text of each kind's latest limit: a tier's
+// limit is the same request after request.
+var limitTexts [numLimitKinds]atomic.Pointer[limitText]
+
+type limitText struct {
+	limit int64
+	text  string
+}
+
+// setLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining,reset}-<kind>,
+// their values appended to values (the request's, which share one
+// allocation).
+func setLimitHeaders(h http.Header, values *[]string, kind int, limit int64, st limits.State) {
+	lt := limitTexts[kind].Load()
+	if lt == nil || lt.limit != limit {
+		lt = &limitText{limit: limit, text: strconv.FormatInt(limit, 10)}
+		limitTexts[kind].Store(lt)
+	}
+	reset := "0s" // a full bucket's: Duration.String allocates even this
+	if r := st.Reset.Round(time.Millisecond); r != 0 {
+		reset = r.String()
+	}
+	if *values == nil {
+		*values = make([]string, 0, 3*numLimitKinds)
+	}
+	n := len(*values)
+	v := append(*values, lt.text, strconv.FormatInt(st.Remaining, 10), reset)
+	*values = v
+	for i, name := range limitHeaderNames[kind] {
+		h[name] = v[n+i : n+i+1 : n+i+1]
 	}
 }

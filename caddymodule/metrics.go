@@ -488,7 +488,7 @@ type callObserver struct {
 }
 
 // ObserveCall implements models.CallObserver.
-func (o callObserver) ObserveCall(x *exchange.Exchange, r *exchange.Report) {
+func (o callObserver) ObserveCall(x *exchange.Exchange, r exchange.Report) {
 	if r.ClientClosed {
 		return
 	}

@@ -91,14 +91,14 @@ func TestCountUpstreamError(t *testing.T) {
 			status = "error"
 		}
 		before := base(status)
-		callObserver{log: zap.NewNop()}.ObserveCall(nil, &exchange.Report{Provider: "unit-up", Err: c.err})
+		callObserver{log: zap.NewNop()}.ObserveCall(nil, exchange.Report{Provider: "unit-up", Err: c.err})
 		grew := base(status) - before
 		if (grew == 1) != c.counts {
 			t.Errorf("case %d: %v counted %v times under %q", i, c.err, grew, status)
 		}
 	}
 	before := base("500")
-	callObserver{log: zap.NewNop()}.ObserveCall(nil, &exchange.Report{Provider: "unit-up", Err: &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500},
+	callObserver{log: zap.NewNop()}.ObserveCall(nil, exchange.Report{Provider: "unit-up", Err: &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: 500},
 		ClientClosed: true})
 	if base("500") != before {
 		t.Error("a call whose client left counted as an upstream error")

@@ -71,7 +71,7 @@ func TestRequestLog(t *testing.T) {
 				call := &exchange.Report{Model: "m-1", Provider: "up", Status: adapters.AsError(tt.upstream).CodeOrDefault(),
 					Err: tt.upstream, Latency: time.Millisecond, At: time.Now()}
 				x.Account(call)
-				obs.ObserveCall(&x.Exchange, call)
+				obs.ObserveCall(&x.Exchange, *call)
 			}
 			if tt.answered != nil {
 				x.Fail(tt.answered)

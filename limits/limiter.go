@@ -125,7 +125,13 @@ func (d *Decision) RetryAfter() time.Duration {
 // or with Options.Deny refused with an error wrapping ErrUnavailable; a
 // Seeder's error is returned as it is.
 func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision, error) {
-	req := &Request{Lease: newLeaseID(), TTL: time.Duration(l.ttl.Load()), Rules: rules, Amounts: make([]int64, len(rules))}
+	a := &admission{Request: Request{Lease: newLeaseID(), TTL: time.Duration(l.ttl.Load()), Rules: rules}}
+	req := &a.Request
+	if len(rules) <= len(a.amounts) {
+		req.Amounts = a.amounts[:len(rules):len(rules)]
+	} else {
+		req.Amounts = make([]int64, len(rules))
+	}
 	for i, r := range rules {
 		req.Amounts[i] = r.Kind.Amount(cost)
 	}
@@ -156,6 +162,13 @@ func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision
 		l.mu.Unlock()
 	}
 	return d, nil
+}
+
+// admission is an admission's request with room for its amounts, in one
+// allocation: a tier has a handful of rules.
+type admission struct {
+	Request
+	amounts [8]int64
 }
 
 // Check reaches the backend with an admission of no rules: whether it

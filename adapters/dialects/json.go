@@ -26,9 +26,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // WriteRawJSON answers with status and an encoded JSON body.
 func WriteRawJSON(w http.ResponseWriter, status int, body []byte) {
+	// One slice holds both values (the keys are canonical already): a
+	// header's value is never written in place, only replaced.
+	v := []string{"application/json", strconv.Itoa(len(body))}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"], h["Content-Length"] = v[:1:1], v[1:2:2]
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -86,9 +86,29 @@ type RawAnswer struct {
 	t0        time.Time
 	firstByte time.Duration
 	committed bool
-	// report reports the attempt, once: by Complete, or by Relay once
+	// attempt is what reporting the attempt needs, set by Relay: it is
+	// reported once (pending until then), by Complete, or by Relay once
 	// the relay returned.
-	report func(error)
+	attempt rawAttempt
+	pending bool
+}
+
+// rawAttempt is one attempt of a raw call, to report.
+type rawAttempt struct {
+	m   *Models
+	ctx context.Context
+	x   *exchange.Exchange
+	c   *RawCall
+	id  string
+}
+
+// report reports a's attempt with err, unless it was reported already.
+func (a *RawAnswer) report(err error) {
+	if a.pending {
+		a.pending = false
+		at := &a.attempt
+		at.m.reportRaw(at.ctx, at.x, at.c, a, at.id, err)
+	}
 }
 
 // NewRawAnswer starts the answer of an attempt beginning now, on clock
@@ -112,10 +132,7 @@ func (a *RawAnswer) Commit() {
 // out.
 func (a *RawAnswer) Complete() {
 	a.Commit()
-	if r := a.report; r != nil {
-		a.report = nil
-		r(nil)
-	}
+	a.report(nil)
 }
 
 // Committed reports whether the answer began to reach the client.
@@ -144,20 +161,15 @@ func (m *Models) Relay(ctx context.Context, x *exchange.Exchange, c *RawCall, re
 		if try > 0 {
 			id += "." + strconv.Itoa(try)
 		}
-		answer := NewRawAnswer(m.now)
-		answer.Provider = c.Route.Provider
-		answer.report = func(err error) { m.reportRaw(ctx, x, c, answer, id, m.now().Sub(answer.t0), err) }
-		a = answer
+		a = &RawAnswer{now: m.now, t0: m.now(), Provider: c.Route.Provider,
+			attempt: rawAttempt{m: m, ctx: ctx, x: x, c: c, id: id}, pending: true}
 		resp, err := c.Route.relayer.RelayChat(actx, c.Body, c.Stream)
 		if err == nil {
 			err = relay(resp, a)
 			resp.Body.Close()
 		}
 		endRawAttempt(aspan, a, err)
-		if r := a.report; r != nil {
-			a.report = nil
-			r(err)
-		}
+		a.report(err)
 		if err == nil || a.committed || ctx.Err() != nil || !retryable(err) || try >= m.retry.Max {
 			return a, err
 		}
@@ -188,7 +200,8 @@ func (a *RawAnswer) Attributes() []attribute.KeyValue {
 // an attempt that failed before producing anything costs nothing, and
 // usage the upstream did not report is estimated (marked so): the request
 // body's bytes for the input, the answer's text for the output.
-func (m *Models) reportRaw(ctx context.Context, x *exchange.Exchange, c *RawCall, a *RawAnswer, id string, latency time.Duration, err error) {
+func (m *Models) reportRaw(ctx context.Context, x *exchange.Exchange, c *RawCall, a *RawAnswer, id string, err error) {
+	at := m.now()
 	u := a.Usage
 	if !a.HasUsage && (err == nil || a.OutputBytes > 0) {
 		u = adapters.Usage{InputTokens: (len(c.Body) + 3) / 4, OutputTokens: (a.OutputBytes + 3) / 4, Estimated: true}
@@ -198,5 +211,5 @@ func (m *Models) reportRaw(ctx context.Context, x *exchange.Exchange, c *RawCall
 		model = c.Route.Model
 	}
 	m.report(ctx, x, &report{Account: c.Account, id: id, model: model, provider: c.Route.Provider, usage: u,
-		firstByte: a.firstByte, latency: latency, at: m.now(), err: err, emitErr: a.EmitErr, asked: c.Route.Model})
+		firstByte: a.firstByte, latency: at.Sub(a.t0), at: at, err: err, emitErr: a.EmitErr, asked: c.Route.Model})
 }

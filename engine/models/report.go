@@ -54,8 +54,9 @@ type report struct {
 // metrics (failed upstream calls by provider).
 type CallObserver interface {
 	// ObserveCall is told of r, which x's request made (x nil: a call no
-	// request made), once x has accounted it.
-	ObserveCall(x *exchange.Exchange, r *exchange.Report)
+	// request made), once x has accounted it. r comes by value: a pointer
+	// through the interface would take every call's report to the heap.
+	ObserveCall(x *exchange.Exchange, r exchange.Report)
 }
 
 // report is the accountant: the one point where a model call's usage is
@@ -93,7 +94,7 @@ func (m *Models) report(ctx context.Context, x *exchange.Exchange, r *report) {
 		ClientClosed: r.err != nil && (ctx.Err() != nil || r.emitErr != nil)}
 	x.Account(&call)
 	if m.observer != nil {
-		m.observer.ObserveCall(x, &call)
+		m.observer.ObserveCall(x, call)
 	}
 }
 

@@ -44,6 +44,9 @@ type Gateway struct {
 type Config struct {
 	Block string
 	Site  string
+	// Sites are further site blocks, beside the agentgate one (a plain
+	// reverse_proxy to compare with, say).
+	Sites string
 	// Global is extra global options.
 	Global string
 	// Storage is the `storage` line of the agentgate block; empty means
@@ -163,7 +166,8 @@ http://127.0.0.1:%d {
 	agentgate
 	%s
 }
-`, admin, level, cfg.Global, dataDir, store, KeyA, KeyB, cfg.Block, port, site)
+%s
+`, admin, level, cfg.Global, dataDir, store, KeyA, KeyB, cfg.Block, port, site, cfg.Sites)
 }
 
 // Attach returns a Gateway for sending requests to a gateway the test

@@ -103,11 +103,16 @@ type span struct{ at, n int }
 // is an *adapters.Error naming the field at fault.
 func decodeChat(body []byte) (*decodedChat, error) {
 	var req chatRequest
-	if !fastChatRequest(body, &req) {
-		req = chatRequest{}
-		if err := dialects.Unmarshal(body, &req); err != nil {
+	out := &decodedChat{}
+	extra, fast := fastChatRequest(body, &req, out)
+	if !fast {
+		// A variable of its own: encoding/json's takes it to the heap, and
+		// the fast path's stays on the stack.
+		var slow chatRequest
+		if err := dialects.Unmarshal(body, &slow); err != nil {
 			return nil, err
 		}
+		req, *out = slow, decodedChat{}
 	}
 	if req.Model == "" {
 		return nil, adapters.BadField("model", "is required: an agent id or name from GET /v1/models")
@@ -118,7 +123,7 @@ func decodeChat(body []byte) (*decodedChat, error) {
 	if len(req.Messages) == 0 {
 		return nil, adapters.BadField("messages", "must hold at least one message")
 	}
-	out := &decodedChat{model: req.Model}
+	out.model = req.Model
 	c := &out.call
 	c.Stream = req.Stream
 	out.includeUsage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
@@ -163,12 +168,19 @@ func decodeChat(body []byte) (*decodedChat, error) {
 		on := true
 		c.Reasoning, c.ReasoningEffort = &on, req.ReasoningEffort
 	}
-	c.Extra = topFields(body, out)
+	if fast {
+		c.Extra = extra
+	} else {
+		c.Extra = topFields(body, out)
+	}
 	return out, nil
 }
 
+// messageField names a field of the request's ith message; the names
+// are built only for the error that needs one.
+func messageField(i int, suffix string) string { return "messages[" + strconv.Itoa(i) + "]" + suffix }
+
 func decodeMessage(i int, m *chatMessage) (adapters.Message, error) {
-	field := "messages[" + strconv.Itoa(i) + "]"
 	var out adapters.Message
 	switch m.Role {
 	case "system", "developer":
@@ -180,16 +192,16 @@ func decodeMessage(i int, m *chatMessage) (adapters.Message, error) {
 	case "tool":
 		out.Role = adapters.RoleTool
 		if m.ToolCallID == "" {
-			return out, adapters.BadField(field+".tool_call_id", "is required for tool messages")
+			return out, adapters.BadField(messageField(i, ".tool_call_id"), "is required for tool messages")
 		}
 		out.ToolCallID = m.ToolCallID
 	case "":
-		return out, adapters.BadField(field+".role", "is required")
+		return out, adapters.BadField(messageField(i, ".role"), "is required")
 	default:
-		return out, adapters.BadField(field+".role", "must be system, developer, user, assistant or tool, got %q", m.Role)
+		return out, adapters.BadField(messageField(i, ".role"), "must be system, developer, user, assistant or tool, got %q", m.Role)
 	}
 	out.Name = m.Name
-	parts, err := decodeContent(field+".content", m.Content, out.Role == adapters.RoleUser)
+	parts, err := decodeContent(i, m.Content, out.Role == adapters.RoleUser)
 	if err != nil {
 		return out, err
 	}
@@ -197,20 +209,20 @@ func decodeMessage(i int, m *chatMessage) (adapters.Message, error) {
 	if out.Role == adapters.RoleAssistant {
 		for j, tc := range m.ToolCalls {
 			if tc.ID == "" || tc.Function.Name == "" {
-				return out, adapters.BadField(field+".tool_calls["+strconv.Itoa(j)+"]", "needs an id and a function name")
+				return out, adapters.BadField(messageField(i, ".tool_calls["+strconv.Itoa(j)+"]"), "needs an id and a function name")
 			}
 			out.ToolCalls = append(out.ToolCalls, adapters.ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
 		}
 	}
 	if len(out.Parts) == 0 && len(out.ToolCalls) == 0 && out.Role != adapters.RoleAssistant {
-		return out, adapters.BadField(field+".content", "is required")
+		return out, adapters.BadField(messageField(i, ".content"), "is required")
 	}
 	return out, nil
 }
 
 // decodeContent accepts a string, null, or an array of text (and, for user
-// messages, image_url) parts.
-func decodeContent(field string, raw json.RawMessage, images bool) ([]adapters.Part, error) {
+// messages, image_url) parts: the content of the ith message.
+func decodeContent(i int, raw json.RawMessage, images bool) ([]adapters.Part, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, nil
@@ -219,33 +231,33 @@ func decodeContent(field string, raw json.RawMessage, images bool) ([]adapters.P
 	case '"':
 		s, err := jsonString(raw)
 		if err != nil {
-			return nil, adapters.BadField(field, "is not a valid string")
+			return nil, adapters.BadField(messageField(i, ".content"), "is not a valid string")
 		}
 		return []adapters.Part{{Type: adapters.PartText, Text: s}}, nil
 	case '[':
 	default:
-		return nil, adapters.BadField(field, "must be a string or an array of content parts")
+		return nil, adapters.BadField(messageField(i, ".content"), "must be a string or an array of content parts")
 	}
 	var parts []contentPart
 	if err := json.Unmarshal(raw, &parts); err != nil {
-		return nil, adapters.BadField(field, "must be an array of content parts with a type each")
+		return nil, adapters.BadField(messageField(i, ".content"), "must be an array of content parts with a type each")
 	}
 	out := make([]adapters.Part, 0, len(parts))
 	for j, p := range parts {
-		pf := field + "[" + strconv.Itoa(j) + "]"
+		pf := func(suffix string) string { return messageField(i, ".content["+strconv.Itoa(j)+"]"+suffix) }
 		switch p.Type {
 		case "text", "refusal":
 			out = append(out, adapters.Part{Type: adapters.PartText, Text: p.Text})
 		case "image_url":
 			if !images {
-				return nil, adapters.BadField(pf+".type", "image parts are only allowed in user messages")
+				return nil, adapters.BadField(pf(".type"), "image parts are only allowed in user messages")
 			}
 			if p.ImageURL == nil || p.ImageURL.URL == "" {
-				return nil, adapters.BadField(pf+".image_url.url", "is required")
+				return nil, adapters.BadField(pf(".image_url.url"), "is required")
 			}
 			out = append(out, adapters.Part{Type: adapters.PartImage, ImageURL: p.ImageURL.URL, Detail: p.ImageURL.Detail})
 		default:
-			return nil, adapters.BadField(pf+".type", "unsupported content part type %q (supported: text, image_url)", p.Type)
+			return nil, adapters.BadField(pf(".type"), "unsupported content part type %q (supported: text, image_url)", p.Type)
 		}
 	}
 	return out, nil

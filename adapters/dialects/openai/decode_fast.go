@@ -23,18 +23,28 @@ import (
 // dialects.Unmarshal gives (FuzzFastChatRequest checks it). It is the
 // hot path's decode: encoding/json's reflection was the largest share of
 // the raw lane's own CPU.
-func fastChatRequest(body []byte, req *chatRequest) bool {
+//
+// When top is not nil, the same pass notes in it what topFields would
+// (the spans of the values the raw lane patches, laneSafe) and returns
+// the extra fields, so a request it takes is parsed once.
+func fastChatRequest(body []byte, req *chatRequest, top *decodedChat) (extra map[string]json.RawMessage, ok bool) {
 	t := bytes.TrimLeft(body, " \t\r\n")
 	if len(t) == 0 || t[0] != '{' || !validjson.Bytes(body) {
-		return false
+		return nil, false
 	}
 	var seen uint16
-	ok := true
-	gjson.ParseBytes(t).ForEach(func(k, v gjson.Result) bool {
+	ok = true
+	// body, not t: the values' offsets are topFields' (ParseBytes(body)).
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
 		name := k.Str
 		i := fieldIndex(name, chatFields[:])
 		if i < 0 {
-			ok = plainKey(k.Raw, name, chatFields[:])
+			if ok = plainKey(k.Raw, name, chatFields[:]); ok && top != nil {
+				if extra == nil {
+					extra = map[string]json.RawMessage{}
+				}
+				extra[name] = json.RawMessage(v.Raw)
+			}
 			return ok
 		}
 		if seen&(1<<i) != 0 || v.Type == gjson.Null {
@@ -45,12 +55,21 @@ func fastChatRequest(body []byte, req *chatRequest) bool {
 		switch name {
 		case "model":
 			req.Model, ok = plainString(v)
+			if top != nil {
+				top.modelAt = span{v.Index, len(v.Raw)}
+			}
 		case "messages":
 			req.Messages, ok = fastMessages(v)
+			if top != nil {
+				top.messagesAt = span{v.Index, len(v.Raw)}
+			}
 		case "stream":
 			req.Stream, ok = plainBool(v)
 		case "stream_options":
 			req.StreamOptions, ok = fastStreamOptions(v)
+			if top != nil {
+				top.streamOptionsAt = span{v.Index, len(v.Raw)}
+			}
 		case "tools":
 			ok = false // rare: encoding/json decodes them
 		case "tool_choice":
@@ -78,7 +97,15 @@ func fastChatRequest(body []byte, req *chatRequest) bool {
 		}
 		return ok
 	})
-	return ok
+	if !ok {
+		return nil, false
+	}
+	if top != nil {
+		// Each interpreted field at most once, by its exact name, and no
+		// key folding to one: what topFields calls lane-safe.
+		top.laneSafe = true
+	}
+	return extra, true
 }
 
 // chatFields are chatRequest's JSON names; messageFields chatMessage's.

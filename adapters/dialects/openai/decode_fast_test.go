@@ -46,7 +46,7 @@ func TestFastChatRequest(t *testing.T) {
 	for _, tc := range fastChatSeeds {
 		t.Run(tc.name, func(t *testing.T) {
 			var fast chatRequest
-			if got := fastChatRequest([]byte(tc.body), &fast); got != tc.fast {
+			if _, got := fastChatRequest([]byte(tc.body), &fast, nil); got != tc.fast {
 				t.Fatalf("fastChatRequest took it: %v, want %v", got, tc.fast)
 			}
 			checkFastChat(t, []byte(tc.body))
@@ -55,7 +55,8 @@ func TestFastChatRequest(t *testing.T) {
 }
 
 // FuzzFastChatRequest: whatever fastChatRequest takes, encoding/json
-// (dialects.Unmarshal) takes too, and decodes to the same request.
+// (dialects.Unmarshal) takes too, and decodes to the same request; and
+// what its pass notes of the top level is what topFields finds.
 func FuzzFastChatRequest(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/request.json")
 	for _, s := range seeds {
@@ -71,8 +72,15 @@ func FuzzFastChatRequest(f *testing.F) {
 
 func checkFastChat(t *testing.T, body []byte) {
 	var fast, slow chatRequest
-	if !fastChatRequest(body, &fast) {
+	var top decodedChat
+	extra, ok := fastChatRequest(body, &fast, &top)
+	if !ok {
 		return
+	}
+	var want decodedChat
+	wantExtra := topFields(body, &want)
+	if !reflect.DeepEqual(top, want) || !reflect.DeepEqual(extra, wantExtra) {
+		t.Fatalf("fastChatRequest noted the top level of %q as\n%#v %q\ntopFields as\n%#v %q", body, top, extra, want, wantExtra)
 	}
 	if err := dialects.Unmarshal(body, &slow); err != nil {
 		t.Fatalf("fastChatRequest took a body encoding/json refuses (%v): %q", err, body)

@@ -17,7 +17,7 @@ func TestDeepBodies(t *testing.T) {
 		"8 MiB of [": `{"model":"a","messages":[],"stop":` + strings.Repeat("[", 8<<20-64) + `}`,
 	} {
 		var fast chatRequest
-		if fastChatRequest([]byte(body), &fast) {
+		if _, ok := fastChatRequest([]byte(body), &fast, nil); ok {
 			t.Errorf("%s: the fast path took it", name)
 		}
 		_, err := decodeChat([]byte(body))

@@ -21,20 +21,33 @@ func relayCompletion(w http.ResponseWriter, resp *http.Response, a *models.RawAn
 	if isEventStream(resp.Header) {
 		return errFraming(resp.StatusCode)
 	}
-	// The provider read the answer whole: its length is known.
-	b := make([]byte, max(resp.ContentLength, 0))
-	if _, err := io.ReadFull(resp.Body, b); err != nil {
+	text, err := answerText(resp)
+	if err != nil {
 		return err
 	}
-	if m := gjson.GetBytes(b, "model"); m.Type == gjson.String {
+	// One pass over the top level finds what gjson.Get would (the first
+	// of each key).
+	var m, choices, usage gjson.Result
+	gjson.Parse(text).ForEach(func(k, v gjson.Result) bool {
+		switch {
+		case k.Str == "model" && !m.Exists():
+			m = v
+		case k.Str == "choices" && !choices.Exists():
+			choices = v
+		case k.Str == "usage" && !usage.Exists():
+			usage = v
+		}
+		return true
+	})
+	if m.Type == gjson.String {
 		a.Model = m.Str
-		b = withModel(b, m, model)
 	}
-	a.Finish = gjson.GetBytes(b, "choices.0.finish_reason").Str
-	if u, ok := jsonUsage(gjson.GetBytes(b, "usage")); ok {
+	choice := choices.Get("0")
+	a.Finish = choice.Get("finish_reason").Str
+	if u, ok := jsonUsage(usage); ok {
 		a.Usage, a.HasUsage = u, true
 	} else {
-		msg := gjson.GetBytes(b, "choices.0.message")
+		msg := choice.Get("message")
 		a.OutputBytes = len(msg.Get("content").Str) + len(msg.Get("reasoning_content").Str)
 		msg.Get("tool_calls.#.function.arguments").ForEach(func(_, v gjson.Result) bool {
 			a.OutputBytes += len(v.Str)
@@ -42,15 +55,30 @@ func relayCompletion(w http.ResponseWriter, resp *http.Response, a *models.RawAn
 		})
 	}
 	a.Complete()
-	dialects.WriteRawJSON(w, http.StatusOK, b)
+	dialects.WriteRawJSON(w, http.StatusOK, withModel(text, m, model))
 	return nil
 }
 
-// withModel returns json (an object) with its top-level model m, a
-// string, replaced by model (a JSON string) unless they are equal.
-func withModel(json []byte, m gjson.Result, model []byte) []byte {
-	if m.Raw == string(model) || m.Index <= 0 || m.Index+len(m.Raw) > len(json) {
-		return json
+// answerText is a non-streamed answer's text: the provider's own when it
+// hands it over (adapters.TextBody), else read from the body, whose
+// length the provider knows.
+func answerText(resp *http.Response) (string, error) {
+	if tb, ok := resp.Body.(adapters.TextBody); ok {
+		return tb.Text(), nil
+	}
+	b := make([]byte, max(resp.ContentLength, 0))
+	if _, err := io.ReadFull(resp.Body, b); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// withModel returns json (an object) with its top-level model m, when it
+// is a string, replaced by model (a JSON string) unless they are equal:
+// the bytes the client gets, in one allocation.
+func withModel(json string, m gjson.Result, model []byte) []byte {
+	if m.Type != gjson.String || m.Raw == string(model) || m.Index <= 0 || m.Index+len(m.Raw) > len(json) {
+		return []byte(json)
 	}
 	out := make([]byte, 0, len(json)-len(m.Raw)+len(model))
 	out = append(out, json[:m.Index]...)

@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -36,23 +35,21 @@ func (p *Provider) RelayChat(ctx context.Context, body []byte, stream bool) (*ht
 		return resp, nil
 	}
 	defer rb.Close()
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 && n <= wire.MaxResponseBody {
-		buf.Grow(int(n) + bytes.MinRead)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(rb, wire.MaxResponseBody+1))
+	text, err := wire.ReadText(rb, resp.ContentLength)
 	if err != nil {
+		if err == wire.ErrTooLarge {
+			return nil, &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
+		}
 		return nil, err
 	}
-	if n > wire.MaxResponseBody {
-		return nil, &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
-	}
-	if _, err := checkAnswer(buf.String(), resp.StatusCode); err != nil {
+	if _, err := checkAnswer(text, resp.StatusCode); err != nil {
 		return nil, err
 	}
-	resp.Body, resp.ContentLength = io.NopCloser(&buf), int64(buf.Len())
+	resp.Body, resp.ContentLength = wire.NewTextBody(text), int64(len(text))
 	return resp, nil
 }
+
+var _ adapters.TextBody = (*wire.TextBody)(nil)
 
 // drainLimit and drainTime bound what Close reads of an answer its reader
 // left unfinished, so the connection can serve another call.

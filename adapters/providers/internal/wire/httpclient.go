@@ -3,9 +3,12 @@ package wire
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -85,7 +88,7 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 		h["User-Agent"] = userAgent
 	}
 	hreq.Header = h
-	resp, err := c.http.Do(hreq)
+	resp, err := c.send(hreq)
 	if err != nil {
 		return nil, c.TransportError(ctx, err)
 	}
@@ -95,6 +98,37 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	return nil, redactCredentials(c.mapStatus(resp.StatusCode, resp.Header, msg), c.headers)
+}
+
+// send makes req's round trip as http.Client.Do would, without what Do
+// spends on every call for redirects it rarely follows (a copy of the
+// headers, and its bookkeeping): the transport answers, and an answer
+// that redirects goes to Do, which follows it from the start (the first
+// hop asked twice). Errors are Do's *url.Error.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if req.URL.User != nil {
+		return c.http.Do(req) // Do's errors hide the password
+	}
+	resp, err := c.http.Transport.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.String(), Err: err}
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if resp.Header.Get("Location") == "" {
+			return resp, nil // Do returns it as it is
+		}
+		resp.Body.Close()
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, &url.Error{Op: "Post", URL: req.URL.String(), Err: err}
+			}
+			req.Body = body
+		}
+		return c.http.Do(req)
+	}
+	return resp, nil
 }
 
 // credentialHeaders are the headers providers send their keys in.
@@ -114,13 +148,10 @@ func redactCredentials(e *adapters.Error, h http.Header) *adapters.Error {
 
 // ReadBody reads a non-streamed answer, up to MaxResponseBody.
 func (c *Client) ReadBody(ctx context.Context, resp *http.Response) (string, error) {
-	// bytes.Buffer reads straight into itself; io.Copy into a
-	// strings.Builder would allocate a 32 KiB copy buffer per call.
-	var buf bytes.Buffer
-	if n := resp.ContentLength; n > 0 && n <= MaxResponseBody {
-		buf.Grow(int(n) + bytes.MinRead)
+	text, err := ReadText(resp.Body, resp.ContentLength)
+	if err == ErrTooLarge {
+		return "", &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
 	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxResponseBody+1))
 	if err != nil {
 		te := c.TransportError(ctx, err)
 		if ae, ok := te.(*adapters.Error); ok {
@@ -128,11 +159,64 @@ func (c *Client) ReadBody(ctx context.Context, resp *http.Response) (string, err
 		}
 		return "", te
 	}
+	return text, nil
+}
+
+// ErrTooLarge is ReadText's error for a body past MaxResponseBody.
+var ErrTooLarge = errors.New("upstream response too large")
+
+// textBuffers are the buffers ReadText reads through, reused: the answer's
+// one allocation is then its text.
+var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledText bounds the buffers kept for reuse: those a huge answer
+// grew are left to the collector.
+const maxPooledText = 64 << 10
+
+// ReadText reads body, an answer of size bytes (a Content-Length; -1 when
+// unknown), to its end: its text, or ErrTooLarge past MaxResponseBody,
+// or the error reading it returned. bytes.Buffer reads straight into
+// itself; io.Copy into a strings.Builder would allocate a 32 KiB copy
+// buffer per call.
+func ReadText(body io.Reader, size int64) (string, error) {
+	buf := textBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledText {
+			buf.Reset()
+			textBuffers.Put(buf)
+		}
+	}()
+	if size > 0 && size <= MaxResponseBody {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(body, MaxResponseBody+1))
+	if err != nil {
+		return "", err
+	}
 	if n > MaxResponseBody {
-		return "", &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: resp.StatusCode}
+		return "", ErrTooLarge
 	}
 	return buf.String(), nil
 }
+
+// TextBody is an answer's body read whole (adapters.TextBody).
+type TextBody struct {
+	strings.Reader
+	text string
+}
+
+// NewTextBody is a body of text.
+func NewTextBody(text string) *TextBody {
+	b := &TextBody{text: text}
+	b.Reset(text)
+	return b
+}
+
+// Text implements adapters.TextBody.
+func (b *TextBody) Text() string { return b.text }
+
+// Close implements io.Closer.
+func (b *TextBody) Close() error { return nil }
 
 // Call makes one call bounded by the call timeout (and by the stream
 // timeouts when stream is asked for): it posts body and hands a 2xx answer

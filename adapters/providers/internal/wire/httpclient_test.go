@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,52 @@ func TestPostRedactsCredentials(t *testing.T) {
 		if strings.Contains(s, key) || !strings.Contains(s, "[redacted]") {
 			t.Errorf("not redacted: %q", s)
 		}
+	}
+}
+
+// TestPostRedirects: Post follows an upstream's redirects as http.Client
+// does (a 307 or 308 sends the body again), answers a redirect without a
+// Location as it came, and reports a connection failure as Do's
+// *url.Error.
+func TestPostRedirects(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/old":
+			http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
+		case "/moved":
+			http.Redirect(w, r, "/new", http.StatusPermanentRedirect)
+		case "/nowhere":
+			w.WriteHeader(http.StatusFound) // no Location
+		case "/new":
+			_, _ = io.WriteString(w, r.Method+" "+string(b))
+		}
+	}))
+	defer srv.Close()
+	o := NewOptions("test", adapters.ProviderConfig{}, time.Second)
+	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte) *adapters.Error {
+		return &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: status}
+	})
+	defer c.CloseIdleConnections()
+	for _, path := range []string{"/old", "/moved"} {
+		resp, err := c.Post(context.Background(), srv.URL+path, []byte(`{"a":1}`), false)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != `POST {"a":1}` {
+			t.Errorf("%s: the redirect's target got %q", path, b)
+		}
+	}
+	if _, err := c.Post(context.Background(), srv.URL+"/nowhere", []byte(`{}`), false); adapters.AsError(err).UpstreamStatus != http.StatusFound {
+		t.Errorf("a redirect without a Location: %v, want the 302 mapped", err)
+	}
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	_, err := c.Post(context.Background(), dead.URL+"/x", []byte(`{}`), false)
+	var ue *url.Error
+	if e := adapters.AsError(err); e.Kind != adapters.KindUnavailable || !errors.As(err, &ue) || ue.Op != "Post" || ue.URL != dead.URL+"/x" {
+		t.Errorf("an unreachable upstream: %v, want unavailable with Do's *url.Error as its cause", err)
 	}
 }
