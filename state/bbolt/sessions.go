@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -124,24 +123,35 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 	}
 	prefix := turnPrefix(k)
 	// The turns' values, newest first, copied out of the transaction
-	// (bbolt's bytes are valid only in it): the messages share them.
-	var turns []string
+	// (bbolt's bytes are valid only in it) into one buffer, ends[i] where
+	// the i-th ends: the messages share one copy of them.
+	var buf []byte
+	var ends []int
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSessions).Cursor()
 		tk, v := seekLast(c, prefix)
-		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
-			turns = append(turns, string(v))
+		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(ends) < n; tk, v = c.Prev() {
+			if buf == nil {
+				buf, ends = make([]byte, 0, len(v)*min(n, 16)), make([]int, 0, min(n, 16))
+			}
+			buf = append(buf, v...)
+			ends = append(ends, len(buf))
 		}
 		return nil
 	})
-	if err != nil || len(turns) == 0 {
+	if err != nil || len(ends) == 0 {
 		return nil, err
 	}
+	all := string(buf)
 	// Room for a question and an answer a turn, and for the new turn's
 	// message, which the engine appends to the history.
-	d := historyDecoder{msgs: make([]adapters.Message, 0, 2*len(turns)+1), parts: make([]adapters.Part, 0, 2*len(turns))}
-	for _, v := range slices.Backward(turns) {
-		if err := d.append(v, k.ID); err != nil {
+	d := historyDecoder{msgs: make([]adapters.Message, 0, 2*len(ends)+1), parts: make([]adapters.Part, 0, 2*len(ends))}
+	for i := len(ends) - 1; i >= 0; i-- {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		if err := d.append(all[start:ends[i]], k.ID); err != nil {
 			return nil, err
 		}
 	}
