@@ -101,7 +101,9 @@ func (m *Models) Complete(ctx context.Context, r *Run, req *adapters.Request) (a
 	call := r.Call
 	started := m.now()
 	deadline := started.Add(m.retry.Deadline)
-	models := append([]string{call.Model}, call.Agent.Fallbacks...)
+	// On the stack unless the agent has fallbacks.
+	var first [1]string
+	models := append(append(first[:0], call.Model), call.Agent.Fallbacks...)
 	if call.Model == "" {
 		models[0] = call.Agent.Model
 	}

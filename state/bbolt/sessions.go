@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -56,7 +55,7 @@ func (b *Store) AppendTurn(ctx context.Context, s *state.Session, msgs []adapter
 	if err := state.CheckSessionKey(k); err != nil {
 		return err
 	}
-	turn, err := json.Marshal(msgs)
+	turn, err := encodeTurn(msgs)
 	if err != nil {
 		return fmt.Errorf("state: encode turn of session %q: %w", s.ID, err)
 	}
@@ -123,29 +122,49 @@ func (b *Store) RecentTurns(ctx context.Context, k state.SessionKey, n int) ([]a
 		return nil, nil
 	}
 	prefix := turnPrefix(k)
-	var turns [][]adapters.Message
-	total := 0
+	// The turns' values, newest first, copied out of the transaction
+	// (bbolt's bytes are valid only in it) into one buffer, ends[i] where
+	// the i-th ends: the messages share one copy of them.
+	var buf []byte
+	var ends []int
 	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSessions).Cursor()
 		tk, v := seekLast(c, prefix)
-		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(turns) < n; tk, v = c.Prev() {
-			msgs, err := decodeTurn(v, k.ID)
-			if err != nil {
-				return err
+		for ; tk != nil && bytes.HasPrefix(tk, prefix) && len(ends) < n; tk, v = c.Prev() {
+			if buf == nil {
+				buf, ends = make([]byte, 0, len(v)*min(n, 16)), make([]int, 0, min(n, 16))
 			}
-			turns = append(turns, msgs)
-			total += len(msgs)
+			buf = append(buf, v...)
+			ends = append(ends, len(buf))
 		}
 		return nil
 	})
-	if err != nil || total == 0 {
+	if err != nil || len(ends) == 0 {
 		return nil, err
 	}
-	out := make([]adapters.Message, 0, total)
-	for _, t := range slices.Backward(turns) {
-		out = append(out, t...)
+	all := string(buf)
+	// Room for a question and an answer a turn, and for the new turn's
+	// message, which the engine appends to the history.
+	d := historyDecoder{msgs: make([]adapters.Message, 0, 2*len(ends)+1), parts: make([]adapters.Part, 0, 2*len(ends))}
+	for i := len(ends) - 1; i >= 0; i-- {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		if err := d.append(all[start:ends[i]], k.ID); err != nil {
+			return nil, err
+		}
 	}
-	return out, nil
+	if len(d.msgs) == 0 {
+		return nil, nil
+	}
+	return d.msgs, nil
+}
+
+// inPlace reports whether r, a value found in doc, is where its Index
+// says: a value nextTurn can replace by position.
+func inPlace(doc []byte, r gjson.Result) bool {
+	return r.Exists() && r.Index > 0 && r.Index+len(r.Raw) <= len(doc) && string(doc[r.Index:r.Index+len(r.Raw)]) == r.Raw
 }
 
 // countSession counts a new session in the bucket's sequence, which is
@@ -175,8 +194,24 @@ func nextTurn(meta, updated []byte) ([]byte, int, error) {
 		return nil, 0, nil
 	}
 	n := int(r.Int()) + 1
+	count := strconv.AppendInt(nil, int64(n), 10)
+	if u := gjson.GetBytes(meta, "updated_at"); inPlace(meta, r) && inPlace(meta, u) {
+		// Both values replaced in one copy (meta is bbolt's, read-only
+		// memory), without sjson parsing the document again for each.
+		first, second, firstNew, secondNew := r, u, count, updated
+		if u.Index < r.Index {
+			first, second, firstNew, secondNew = u, r, updated, count
+		}
+		v := make([]byte, 0, len(meta)+len(firstNew)+len(secondNew)-len(first.Raw)-len(second.Raw))
+		v = append(v, meta[:first.Index]...)
+		v = append(v, firstNew...)
+		v = append(v, meta[first.Index+len(first.Raw):second.Index]...)
+		v = append(v, secondNew...)
+		v = append(v, meta[second.Index+len(second.Raw):]...)
+		return v, n, nil
+	}
 	// sjson copies: meta is bbolt's, read-only memory.
-	v, err := sjson.SetRawBytes(meta, "turns", strconv.AppendInt(nil, int64(n), 10))
+	v, err := sjson.SetRawBytes(meta, "turns", count)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -116,3 +116,73 @@ func BenchmarkDecodeTurn(b *testing.B) {
 		}
 	})
 }
+
+// TestEncodeTurn: encodeTurn writes what json.Marshal writes, for text
+// turns (which it writes itself) and every other shape.
+func TestEncodeTurn(t *testing.T) {
+	raw := json.RawMessage(`{"type":"ephemeral"}`)
+	for _, c := range []struct {
+		name string
+		turn []adapters.Message
+	}{
+		{"text turn", []adapters.Message{adapters.TextMessage(adapters.RoleUser, "Hello"), adapters.TextMessage(adapters.RoleAssistant, "Hi")}},
+		{"escapes", []adapters.Message{adapters.TextMessage(adapters.RoleUser, "<b>2 & 2</b>\n\t\r\b\f\x01\x7f \"q\" \\ \u2028\u2029 é 😀 \xff\xfe")}},
+		{"empty", []adapters.Message{}},
+		{"nil", nil},
+		{"no parts", []adapters.Message{{Role: adapters.RoleAssistant}}},
+		{"empty parts", []adapters.Message{{Role: adapters.RoleAssistant, Parts: []adapters.Part{}}}},
+		{"empty text", []adapters.Message{{Role: adapters.RoleUser, Parts: []adapters.Part{{Type: adapters.PartText}}}}},
+		{"several parts", []adapters.Message{{Role: adapters.RoleUser, Parts: []adapters.Part{{Type: adapters.PartText, Text: "a"}, {Type: adapters.PartText, Text: "b"}}}}},
+		{"tool call", []adapters.Message{{Role: adapters.RoleAssistant, ToolCalls: []adapters.ToolCall{{ID: "c1", Name: "f", Arguments: "{}"}}}}},
+		{"tool result", []adapters.Message{{Role: adapters.RoleTool, ToolCallID: "c1", IsError: true, Parts: []adapters.Part{{Type: adapters.PartText, Text: "42"}}}}},
+		{"image", []adapters.Message{{Role: adapters.RoleUser, Parts: []adapters.Part{{Type: adapters.PartImage, ImageURL: "https://x/y.png", Detail: "low"}}}}},
+		{"cache control", []adapters.Message{{Role: adapters.RoleUser, Parts: []adapters.Part{{Type: adapters.PartText, Text: "a", CacheControl: raw}}}}},
+		{"reasoning", []adapters.Message{{Role: adapters.RoleAssistant, Reasoning: "hm", ReasoningSignature: "sig"}}},
+		{"name", []adapters.Message{{Role: adapters.RoleUser, Name: "n"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkEncodeTurn(t, c.turn) })
+	}
+}
+
+// FuzzEncodeTurn: for any texts and roles, encodeTurn writes json.Marshal's
+// bytes.
+func FuzzEncodeTurn(f *testing.F) {
+	f.Add("user", "Hello <there> & \u2028", "assistant", "\xff\x00")
+	f.Fuzz(func(t *testing.T, role1, text1, role2, text2 string) {
+		checkEncodeTurn(t, []adapters.Message{adapters.TextMessage(adapters.Role(role1), text1), adapters.TextMessage(adapters.Role(role2), text2)})
+	})
+}
+
+func checkEncodeTurn(t *testing.T, turn []adapters.Message) {
+	t.Helper()
+	want, err := json.Marshal(turn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := encodeTurn(turn)
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("encodeTurn = %s, %v\njson.Marshal: %s", got, err, want)
+	}
+}
+
+// TestScanTextTurn: what encodeTurn writes for a text turn is read in
+// one pass, as encoding/json reads it.
+func TestScanTextTurn(t *testing.T) {
+	for _, turn := range [][]adapters.Message{
+		{adapters.TextMessage(adapters.RoleUser, "Hello"), adapters.TextMessage(adapters.RoleAssistant, "Hi there")},
+		{adapters.TextMessage(adapters.RoleUser, "<b>2 & 2</b>\n\t\"q\" \\ \u2028 é 😀")},
+		{{Role: adapters.RoleAssistant}},
+		{{Role: adapters.RoleUser, Parts: []adapters.Part{{Type: adapters.PartText}, {Type: adapters.PartText, Text: "b"}}}},
+		{},
+	} {
+		v, err := encodeTurn(turn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := historyDecoder{msgs: []adapters.Message{}}
+		if !d.scanTextTurn(string(v)) {
+			t.Errorf("scanTextTurn(%s) did not read it", v)
+		}
+		checkDecodeTurn(t, v)
+	}
+}

@@ -58,7 +58,10 @@ func (d *Dialect) chat(w http.ResponseWriter, r *http.Request, x *exchange.Excha
 		if err != nil {
 			return egzoraError(err, req.agentID)
 		}
-		b := append([]byte(nil), `{"response":`...)
+		// One allocation: the answer, a little for its escapes, and the
+		// summary's keys and values.
+		b := make([]byte, 0, len(text)+len(text)/16+256+len(res.SessionID)+len(agent.ID)+len(res.Model)+len(res.RunID))
+		b = append(b, `{"response":`...)
 		b = dialects.AppendString(b, string(text))
 		b = appendSummary(b, agent.ID, res)
 		dialects.WriteRawJSON(w, http.StatusOK, append(b, '}'))
