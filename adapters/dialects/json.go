@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/internal/jsonx"
@@ -26,13 +27,53 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // WriteRawJSON answers with status and an encoded JSON body.
 func WriteRawJSON(w http.ResponseWriter, status int, body []byte) {
-	// One slice holds both values (the keys are canonical already): a
-	// header's value is never written in place, only replaced.
-	v := []string{"application/json", strconv.Itoa(len(body))}
-	h := w.Header()
-	h["Content-Type"], h["Content-Length"] = v[:1:1], v[1:2:2]
+	setJSONHeaders(w.Header(), len(body))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// WriteJSONText answers with status and a JSON body made of parts, in
+// order, written as they are: an answer relayed with an edit in its
+// middle (a model name) goes out without being copied whole first.
+func WriteJSONText(w http.ResponseWriter, status int, parts ...string) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	setJSONHeaders(w.Header(), n)
+	w.WriteHeader(status)
+	for _, p := range parts {
+		if p != "" {
+			// io.Writer neither keeps nor modifies what it is given.
+			_, _ = w.Write(unsafe.Slice(unsafe.StringData(p), len(p)))
+		}
+	}
+}
+
+// autoLengthMax is the largest body net/http sends with a Content-Length
+// of its own: a handler's writes that fit its 2 KiB response buffer, with
+// no Flush, are counted when the handler returns (http.ResponseWriter's
+// Write: "If the total size of all written data is under a few KB and
+// there are no Flush calls, the Content-Length header is added
+// automatically"; HTTP/2 does the same).
+const autoLengthMax = 2048
+
+// setJSONHeaders sets a JSON answer's Content-Type, and its
+// Content-Length unless net/http will (autoLengthMax). Leaving it to
+// net/http keeps a response with Caddy's Server header and the six
+// rate-limit headers at eight entries, which Go keeps in one small map
+// group: a ninth grows the map, and net/http's copy of it at WriteHeader,
+// on every such request.
+func setJSONHeaders(h http.Header, size int) {
+	// The keys are canonical already. The values are the request's own
+	// (a header operation may rewrite a value in place); both share one
+	// slice.
+	if size <= autoLengthMax {
+		h["Content-Type"] = []string{"application/json"}
+		return
+	}
+	v := []string{"application/json", strconv.Itoa(size)}
+	h["Content-Type"], h["Content-Length"] = v[:1:1], v[1:2:2]
 }
 
 // ReadBody reads r's body up to limit bytes; a larger body is a 413. It

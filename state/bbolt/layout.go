@@ -122,12 +122,19 @@ func turnKey(prefix []byte, seq uint64) []byte {
 // usageKey is the key of a usage record of tenant at t; seq breaks ties
 // between records of the same instant.
 func usageKey(tenant string, t time.Time, seq uint64) []byte {
-	k := make([]byte, 0, len(tenant)+1+16)
-	k = append(k, tenant...)
-	k = append(k, 0)
-	k = binary.BigEndian.AppendUint64(k, sortableNanos(t))
-	return binary.BigEndian.AppendUint64(k, seq)
+	return appendUsageKey(make([]byte, 0, usageKeySize(tenant)), tenant, t, seq)
 }
+
+// appendUsageKey appends usageKey(tenant, t, seq) to dst.
+func appendUsageKey(dst []byte, tenant string, t time.Time, seq uint64) []byte {
+	dst = append(dst, tenant...)
+	dst = append(dst, 0)
+	dst = binary.BigEndian.AppendUint64(dst, sortableNanos(t))
+	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+// usageKeySize is the length of a usage key of tenant.
+func usageKeySize(tenant string) int { return len(tenant) + 1 + 16 }
 
 // sortableNanos maps t to a uint64 whose byte order is t's order: Unix
 // nanoseconds, clamped to the int64 range (zero times included), with the

@@ -209,8 +209,18 @@ func (b *Store) DeleteMemories(ctx context.Context, tenant, agentID string, ids 
 
 // turnKey of tenant's agent's run.
 func turnRecordKey(tenant, agent, run string) []byte {
-	return append(append(join(tenant, agent), 0), run...)
+	return appendTurnRecordKey(make([]byte, 0, turnRecordKeySize(tenant, agent, run)), tenant, agent, run)
 }
+
+// appendTurnRecordKey appends turnRecordKey(tenant, agent, run) to dst.
+func appendTurnRecordKey(dst []byte, tenant, agent, run string) []byte {
+	dst = append(append(dst, tenant...), 0)
+	dst = append(append(dst, agent...), 0)
+	return append(dst, run...)
+}
+
+// turnRecordKeySize is the length of turnRecordKey(tenant, agent, run).
+func turnRecordKeySize(tenant, agent, run string) int { return len(tenant) + len(agent) + len(run) + 2 }
 
 // RecordTurns adds answered runs to their agents' statistics and keeps
 // each run's record (for feedback), in one transaction shared with
@@ -225,6 +235,7 @@ func (b *Store) RecordTurns(ctx context.Context, recs []state.TurnRecord) error 
 	}
 	keys := make([][]byte, len(recs))
 	vals := make([][]byte, len(recs))
+	keySize := 0
 	for i := range recs {
 		r := &recs[i]
 		switch {
@@ -235,8 +246,18 @@ func (b *Store) RecordTurns(ctx context.Context, recs []state.TurnRecord) error 
 		case r.RunID != "" && !state.ValidName(r.RunID):
 			return state.InvalidID("run id", r.RunID)
 		}
-		if r.RunID != "" { // a run without an id counts, and is not kept
-			keys[i], vals[i] = turnRecordKey(r.Tenant, r.AgentID, r.RunID), encodeTurnRecord(r)
+		if r.RunID != "" {
+			keySize += turnRecordKeySize(r.Tenant, r.AgentID, r.RunID)
+		}
+	}
+	// The batch's keys share one allocation (bbolt copies the keys it
+	// is given).
+	slab := make([]byte, 0, keySize)
+	for i := range recs {
+		if r := &recs[i]; r.RunID != "" { // a run without an id counts, and is not kept
+			start := len(slab)
+			slab = appendTurnRecordKey(slab, r.Tenant, r.AgentID, r.RunID)
+			keys[i], vals[i] = slab[start:len(slab):len(slab)], encodeTurnRecord(r)
 		}
 	}
 	return b.batch(func(tx *bolt.Tx) error {

@@ -27,16 +27,23 @@ func (b *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error
 	}
 	vals := make([][]byte, len(recs))
 	ids := make([]string, len(recs))
+	keySize := 0
 	for i := range recs {
 		if err := state.CheckUsage(&recs[i]); err != nil {
 			return err
 		}
 		vals[i], ids[i] = encodeUsage(&recs[i]), recs[i].ID
+		keySize += usageKeySize(recs[i].Tenant)
 	}
 	return b.update(func(tx *bolt.Tx) error {
 		usage, byID := tx.Bucket(bucketUsage), tx.Bucket(bucketUsageIDs)
 		usage.FillPercent, byID.FillPercent = appendFill, appendFill
 		var sums monthSums
+		// The batch's keys share one allocation: bbolt copies a key it
+		// is given but keeps a value (a key is usageids' value) until
+		// the commit. id is a scratch key.
+		keys := make([]byte, 0, keySize)
+		var id []byte
 		for i, stored := range storedKeys(byID, ids) {
 			r := &recs[i]
 			if stored {
@@ -46,12 +53,15 @@ func (b *Store) AppendUsage(ctx context.Context, recs []state.UsageRecord) error
 			if err != nil {
 				return err
 			}
-			k := usageKey(r.Tenant, r.Time, seq)
+			start := len(keys)
+			keys = appendUsageKey(keys, r.Tenant, r.Time, seq)
+			k := keys[start:len(keys):len(keys)]
 			if err := usage.Put(k, vals[i]); err != nil {
 				return err
 			}
 			if r.ID != "" {
-				if err := byID.Put([]byte(r.ID), k); err != nil {
+				id = append(id[:0], r.ID...)
+				if err := byID.Put(id, k); err != nil {
 					return err
 				}
 			}

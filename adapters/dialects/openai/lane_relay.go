@@ -55,7 +55,11 @@ func relayCompletion(w http.ResponseWriter, resp *http.Response, a *models.RawAn
 		})
 	}
 	a.Complete()
-	dialects.WriteRawJSON(w, http.StatusOK, withModel(text, m, model))
+	if head, tail, ok := aroundModel(text, m, model); ok {
+		dialects.WriteJSONText(w, http.StatusOK, head, string(model), tail)
+	} else {
+		dialects.WriteJSONText(w, http.StatusOK, text)
+	}
 	return nil
 }
 
@@ -73,17 +77,15 @@ func answerText(resp *http.Response) (string, error) {
 	return string(b), nil
 }
 
-// withModel returns json (an object) with its top-level model m, when it
-// is a string, replaced by model (a JSON string) unless they are equal:
-// the bytes the client gets, in one allocation.
-func withModel(json string, m gjson.Result, model []byte) []byte {
+// aroundModel returns json (an object) split around its top-level model
+// m, the parts the client gets before and after model (a JSON string),
+// when m is a string other than model: the answer is relayed without a
+// copy made to edit it.
+func aroundModel(json string, m gjson.Result, model []byte) (head, tail string, ok bool) {
 	if m.Type != gjson.String || m.Raw == string(model) || m.Index <= 0 || m.Index+len(m.Raw) > len(json) {
-		return []byte(json)
+		return "", "", false
 	}
-	out := make([]byte, 0, len(json)-len(m.Raw)+len(model))
-	out = append(out, json[:m.Index]...)
-	out = append(out, model...)
-	return append(out, json[m.Index+len(m.Raw):]...)
+	return json[:m.Index], json[m.Index+len(m.Raw):], true
 }
 
 // isEventStream reports whether an answer is an event stream.
