@@ -166,10 +166,16 @@ func (m *Models) Relay(ctx context.Context, x *exchange.Exchange, c *RawCall, re
 		resp, err := c.Route.relayer.RelayChat(actx, c.Body, c.Stream)
 		if err == nil {
 			err = relay(resp, a)
-			resp.Body.Close()
 		}
+		// Reported as the relay ended, the client having all it was
+		// given: not after the body's close, which may wait (drain) for an
+		// upstream that lingers after its last event. The client may send
+		// its next request at once; its call must not be stamped first.
 		endRawAttempt(aspan, a, err)
 		a.report(err)
+		if resp != nil {
+			resp.Body.Close()
+		}
 		if err == nil || a.committed || ctx.Err() != nil || !retryable(err) || try >= m.retry.Max {
 			return a, err
 		}
