@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-var samples = []string{"", "plain", "q\"b\\s/", "\x00\x01\x1f\x7f", "<>&", "\u2028\u2029", "ü😀", "bad\xffutf8", "\t\r\n", "a\u2028b"}
+var samples = []string{"", "plain", "q\"b\\s/", "\x00\x01\x1f\x7f", "<>&", "\u2028\u2029", "ü😀", "bad\xffutf8", "\t\r\n", "a\u2028b", "\b\f"}
 
 func TestAppendString(t *testing.T) {
-	for _, appendFn := range []func([]byte, string) []byte{AppendString, AppendStringJS} {
+	for _, appendFn := range []func([]byte, string) []byte{AppendString, AppendStringJS, AppendStringGo} {
 		for _, s := range samples {
 			got := appendFn(nil, s)
 			var back string
@@ -50,11 +50,15 @@ func FuzzAppendString(f *testing.F) {
 			sb.WriteRune(r)
 		}
 		want := sb.String()
-		for _, b := range [][]byte{AppendString(nil, s), AppendStringJS(nil, s)} {
+		for _, b := range [][]byte{AppendString(nil, s), AppendStringJS(nil, s), AppendStringGo(nil, s)} {
 			var back string
 			if err := json.Unmarshal(b, &back); err != nil || back != want {
 				t.Fatalf("%q -> %s -> %q %v", s, b, back, err)
 			}
+		}
+		// AppendStringGo writes json.Marshal's bytes.
+		if want, _ := json.Marshal(s); string(AppendStringGo(nil, s)) != string(want) {
+			t.Fatalf("AppendStringGo(%q) = %s, json.Marshal %s", s, AppendStringGo(nil, s), want)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/jsonx"
 )
 
 // decodeTurn decodes a stored turn: the JSON array of messages AppendTurn
@@ -304,7 +305,7 @@ func encodeTurn(msgs []adapters.Message) ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"role":`...)
-		b = appendJSONString(b, string(m.Role))
+		b = jsonx.AppendStringGo(b, string(m.Role))
 		if len(m.Parts) > 0 {
 			b = append(b, `,"parts":[`...)
 			for j := range m.Parts {
@@ -313,10 +314,10 @@ func encodeTurn(msgs []adapters.Message) ([]byte, error) {
 					b = append(b, ',')
 				}
 				b = append(b, `{"type":`...)
-				b = appendJSONString(b, string(p.Type))
+				b = jsonx.AppendStringGo(b, string(p.Type))
 				if p.Text != "" {
 					b = append(b, `,"text":`...)
-					b = appendJSONString(b, p.Text)
+					b = jsonx.AppendStringGo(b, p.Text)
 				}
 				b = append(b, '}')
 			}
@@ -342,59 +343,4 @@ func isTextMessage(m *adapters.Message) bool {
 		}
 	}
 	return true
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as encoding/json writes a string: <, > and &
-// escaped for HTML, \b and \f short, other control characters as \u00XX,
-// invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
