@@ -10,7 +10,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,7 +138,8 @@ func Environ(env map[string]string) []string {
 }
 
 // run starts the binary on caddyfile with environment env and waits until
-// it listens on the instance's port.
+// it listens on the instance's port and its admin API serves the agentgate
+// app.
 func (i *Instance) run(bin, caddyfile string, env []string) {
 	i.t.Helper()
 	t, name, dir := i.t, i.Name, i.Dir
@@ -163,6 +166,9 @@ func (i *Instance) run(bin, caddyfile string, env []string) {
 		}
 	})
 	if err := i.waitListening(i.port, 60*time.Second); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, i.Log())
+	}
+	if err := i.waitActive(60 * time.Second); err != nil {
 		t.Fatalf("%s: %v\n%s", name, err, i.Log())
 	}
 }
@@ -211,6 +217,34 @@ func (i *Instance) waitListening(port int, limit time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("not listening on port %d after %v", port, limit)
+}
+
+// waitActive waits until the instance's admin API answers for the agentgate
+// app, or the instance has exited. Listening is not enough: Caddy starts its
+// apps in no fixed order and makes the config current only after all have
+// started, and until then the admin API answers 503 "not running".
+func (i *Instance) waitActive(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	client := &http.Client{Timeout: 5 * time.Second}
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		if i.Exited() {
+			return fmt.Errorf("exited while starting: %v", i.err)
+		}
+		resp, err := client.Get("http://" + i.adminAddr + "/agentgate/status")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("admin API at %s not serving agentgate after %v: %s", i.adminAddr, limit, last)
 }
 
 // Exited reports whether the process has ended.
