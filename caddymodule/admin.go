@@ -28,9 +28,10 @@ func init() {
 //	POST   /agentgate/keys         {"tenant","tier","email","projects"} → {"id","key",…}
 //	GET    /agentgate/keys         → [{"id","tenant","tier","email","prefix","created_at"}]
 //	GET    /agentgate/keys/{id}    → the key and its monthly usage: tokens and spend, against its quota and budget
-//	PATCH  /agentgate/keys/{id}    {"tier"} moves the key to another tier
+//	PATCH  /agentgate/keys/{id}    {"tier"} moves the key to another tier (one that exists)
 //	DELETE /agentgate/keys/{id}
 //	GET    /agentgate/tiers        → [{"name","monthly_tokens","tenant_monthly_tokens","rpm","tpm","concurrent"}]
+//	GET    /agentgate/tiers/{name} → the tier
 //	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent","monthly_budget_usd","unpriced",…} creates or updates
 //	DELETE /agentgate/tiers/{name} drops a tier set here (the configuration's, if any, applies again)
 //	GET    /agentgate/memories?tenant=&agent=[&type=] → the agent's long-term memories, kept
