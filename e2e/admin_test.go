@@ -188,6 +188,17 @@ func TestAdminKeyBodies(t *testing.T) {
 	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error()+out.String(), "tier") {
 		t.Errorf("key create --tier platinum: %v\n%s", err, out.String())
 	}
+
+	// A key of the configuration is held to the same rule.
+	err := g.TryLoad(testgate.Config{Block: mockBlock + `
+		key agk_declared_key_with_projects_0 {
+			tenant acme
+			projects proj-a "proj b"
+		}
+`})
+	if err == nil || !strings.Contains(err.Error(), "projects[1]") {
+		t.Errorf("a declared key of project \"proj b\": %v", err)
+	}
 }
 
 // TestAdminMemoriesQuery: GET /agentgate/memories takes tenant, agent
