@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/clock"
 )
 
 // MaxResponseBody bounds a non-streamed response.
@@ -35,17 +36,23 @@ type Client struct {
 	headers     http.Header
 	timeout     time.Duration
 	callTimeout error
-	mapStatus   func(status int, header http.Header, body []byte) *adapters.Error
+	clock       clock.Clock
+	mapStatus   MapStatus
 }
+
+// MapStatus turns a provider's non-2xx answer into the gateway's error;
+// now is the time it arrived, on the gateway's clock (a Retry-After date
+// is counted from it).
+type MapStatus func(status int, header http.Header, body []byte, now time.Time) *adapters.Error
 
 // Client returns a client that sends o.Headers with every request, bounds
 // every call by timeout with cause callTimeout (a provider's own sentinel),
 // streamed calls also by o.Stream, and turns non-2xx answers into errors
-// with mapStatus.
-func (o *Options) Client(timeout time.Duration, callTimeout error, mapStatus func(int, http.Header, []byte) *adapters.Error) *Client {
+// with mapStatus at the time of o.Clock.
+func (o *Options) Client(timeout time.Duration, callTimeout error, mapStatus MapStatus) *Client {
 	t := o.Transport()
 	return &Client{http: &http.Client{Transport: o.StreamGuard(t)}, transport: t, headers: o.Headers,
-		timeout: timeout, callTimeout: callTimeout, mapStatus: mapStatus}
+		timeout: timeout, callTimeout: callTimeout, clock: o.Clock, mapStatus: mapStatus}
 }
 
 // Timeout is the bound on one whole call, streams included (which the
@@ -97,7 +104,7 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, redactCredentials(c.mapStatus(resp.StatusCode, resp.Header, msg), c.headers)
+	return nil, redactCredentials(c.mapStatus(resp.StatusCode, resp.Header, msg, c.clock.Now()), c.headers)
 }
 
 // send makes req's round trip as http.Client.Do would, without what Do

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/clock"
 )
 
 func TestCall(t *testing.T) {
@@ -34,7 +35,7 @@ func TestCall(t *testing.T) {
 	o := NewOptions("test", adapters.ProviderConfig{}, time.Second)
 	o.Headers.Set("Authorization", "Bearer k")
 	o.Headers.Set("Content-Type", "text/plain") // the client's own wins
-	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte) *adapters.Error {
+	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte, _ time.Time) *adapters.Error {
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: string(body), UpstreamStatus: status}
 	})
 	defer c.CloseIdleConnections()
@@ -83,8 +84,8 @@ func TestPostRedactsCredentials(t *testing.T) {
 	defer srv.Close()
 	o := NewOptions("test", adapters.ProviderConfig{}, time.Second)
 	o.Headers.Set("X-Api-Key", key)
-	c := o.Client(time.Minute, errTestTimeout, func(status int, h http.Header, body []byte) *adapters.Error {
-		e := MapHTTPStatus(status, h, StatusDetails{Message: string(body)}, 0)
+	c := o.Client(time.Minute, errTestTimeout, func(status int, h http.Header, body []byte, now time.Time) *adapters.Error {
+		e := MapHTTPStatus(status, h, now, StatusDetails{Message: string(body)}, 0)
 		e.Message += ": " + string(body)
 		return e
 	})
@@ -98,6 +99,26 @@ func TestPostRedactsCredentials(t *testing.T) {
 		if strings.Contains(s, key) || !strings.Contains(s, "[redacted]") {
 			t.Errorf("not redacted: %q", s)
 		}
+	}
+}
+
+// TestPostRetryAfterDate: an upstream's Retry-After date is counted from
+// the gateway's clock (adapters.ProviderConfig.Clock), not the machine's.
+func TestPostRetryAfterDate(t *testing.T) {
+	clk := clock.NewManual(time.Date(2031, 7, 14, 9, 30, 0, 0, time.UTC))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", clk.Now().Add(90*time.Second).Format(http.TimeFormat))
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	c := NewOptions("test", adapters.ProviderConfig{Clock: clk}, time.Second).Client(time.Minute, errTestTimeout,
+		func(status int, h http.Header, body []byte, now time.Time) *adapters.Error {
+			return MapHTTPStatus(status, h, now, StatusDetails{Message: string(body)}, 0)
+		})
+	defer c.CloseIdleConnections()
+	_, err := c.Post(context.Background(), srv.URL, []byte("{}"), false)
+	if e := adapters.AsError(err); e.Kind != adapters.KindRateLimited || e.RetryAfter != 90*time.Second {
+		t.Errorf("got %v (retry after %v), want rate limited for the 90s the date is ahead of the gateway's clock", err, e.RetryAfter)
 	}
 }
 
@@ -121,7 +142,7 @@ func TestPostRedirects(t *testing.T) {
 	}))
 	defer srv.Close()
 	o := NewOptions("test", adapters.ProviderConfig{}, time.Second)
-	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte) *adapters.Error {
+	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte, _ time.Time) *adapters.Error {
 		return &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: status}
 	})
 	defer c.CloseIdleConnections()
