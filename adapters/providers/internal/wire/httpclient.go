@@ -109,9 +109,12 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 
 // send makes req's round trip as http.Client.Do would, without what Do
 // spends on every call for redirects it rarely follows (a copy of the
-// headers, and its bookkeeping): the transport answers, and an answer
-// that redirects goes to Do, which follows it from the start (the first
-// hop asked twice). Errors are Do's *url.Error.
+// headers, and its bookkeeping): the transport answers, and only an
+// answer that redirects goes to Do, which follows it by its rules (a 307
+// or 308 sends the body again, a 301, 302 or 303 turns a POST into a GET
+// without one, credentials stay off another host; a 3xx without a
+// Location comes back as it is) from that answer, so that each hop is
+// sent once. Errors are Do's *url.Error.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if req.URL.User != nil {
 		return c.http.Do(req) // Do's errors hide the password
@@ -122,18 +125,29 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		if resp.Header.Get("Location") == "" {
-			return resp, nil // Do returns it as it is
-		}
-		resp.Body.Close()
-		if req.GetBody != nil {
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, &url.Error{Op: "Post", URL: req.URL.String(), Err: err}
-			}
-			req.Body = body
-		}
-		return c.http.Do(req)
+		follow := &http.Client{Transport: &answered{resp: resp, next: c.http.Transport}}
+		return follow.Do(req)
+	}
+	return resp, nil
+}
+
+// answered is a transport whose first round trip was already made: its
+// answer is resp, and the hops after it go to next. Do, given it, follows
+// a redirect from an answer in hand. It serves one call.
+type answered struct {
+	resp *http.Response
+	next http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (a *answered) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp := a.resp
+	if resp == nil {
+		return a.next.RoundTrip(req)
+	}
+	a.resp = nil
+	if req.Body != nil {
+		_ = req.Body.Close() // a RoundTripper closes the body it was given; the first hop sent it
 	}
 	return resp, nil
 }
