@@ -168,7 +168,7 @@ func decodeMessages(body []byte, limits dialects.Limits, counting bool) (*decode
 		}
 	}
 	if req.Metadata != nil && req.Metadata.UserID != nil {
-		c.UserID = *req.Metadata.UserID
+		c.UserID, c.UpstreamUser = *req.Metadata.UserID, *req.Metadata.UserID
 	}
 	if t := req.Thinking; t != nil {
 		switch t.Type {

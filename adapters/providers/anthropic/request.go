@@ -222,7 +222,7 @@ func turnRole(m *adapters.Message) string {
 // buildBody encodes req as a Messages API request body, appending to dst.
 // Keys are written in a fixed order (model, max_tokens, system, messages,
 // tools, tool_choice, temperature, top_p, top_k, stop_sequences, thinking,
-// output_config, stream) so equal requests give equal bytes.
+// output_config, metadata, stream) so equal requests give equal bytes.
 //
 // Seed, ResponseFormat and Extra have no Messages API equivalent and are
 // not sent, except Extra's parallel_tool_calls:false, which becomes
@@ -344,6 +344,11 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 	case p.thinking:
 		b = append(b, `,"thinking":{"type":"enabled","budget_tokens":`...)
 		b = strconv.AppendInt(b, int64(p.budget), 10)
+		b = append(b, '}')
+	}
+	if req.User != "" {
+		b = append(b, `,"metadata":{"user_id":`...)
+		b = jsonx.AppendStringJS(b, req.User)
 		b = append(b, '}')
 	}
 	if req.Stream {
@@ -783,7 +788,7 @@ func appendTools(b []byte, tools []adapters.Tool) ([]byte, error) {
 // bodySize estimates the encoded size of req so the body is built with one
 // allocation.
 func bodySize(req *adapters.Request) int {
-	n := 256 + len(req.Model) + len(req.System)
+	n := 256 + len(req.Model) + len(req.System) + len(req.User)
 	for i := range req.Messages {
 		m := &req.Messages[i]
 		n += 64 + len(m.Reasoning) + len(m.ReasoningSignature) + len(m.ToolCallID)
