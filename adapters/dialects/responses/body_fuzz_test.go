@@ -11,13 +11,15 @@ import (
 )
 
 // clientAnswer fails t unless rec is a success (want) or a 4xx in
-// OpenAI's error shape with a message naming what is wrong.
+// OpenAI's error shape with a message naming what is wrong: the field
+// (param), or, for a body that is not JSON at all, the body.
 func clientAnswer(t *testing.T, what string, body []byte, rec *httptest.ResponseRecorder, want int) gjson.Result {
 	t.Helper()
 	res := gjson.ParseBytes(rec.Body.Bytes())
+	named := res.Get("error.param").Str != "" || res.Get("error.code").Str == "invalid_json"
 	switch {
 	case rec.Code == want:
-	case rec.Code >= 400 && rec.Code < 500 && res.Get("error.message").Str != "" && res.Get("error.type").Str != "":
+	case rec.Code >= 400 && rec.Code < 500 && res.Get("error.message").Str != "" && res.Get("error.type").Str != "" && named:
 	default:
 		t.Fatalf("%s %q: %d %s", what, body, rec.Code, rec.Body)
 	}
