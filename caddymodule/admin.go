@@ -28,9 +28,10 @@ func init() {
 //	POST   /agentgate/keys         {"tenant","tier","email","projects"} → {"id","key",…}
 //	GET    /agentgate/keys         → [{"id","tenant","tier","email","prefix","created_at"}]
 //	GET    /agentgate/keys/{id}    → the key and its monthly usage: tokens and spend, against its quota and budget
-//	PATCH  /agentgate/keys/{id}    {"tier"} moves the key to another tier
+//	PATCH  /agentgate/keys/{id}    {"tier"} moves the key to another tier (one that exists)
 //	DELETE /agentgate/keys/{id}
 //	GET    /agentgate/tiers        → [{"name","monthly_tokens","tenant_monthly_tokens","rpm","tpm","concurrent"}]
+//	GET    /agentgate/tiers/{name} → the tier
 //	PUT    /agentgate/tiers/{name} {"monthly_tokens","rpm","tpm","concurrent","monthly_budget_usd","unpriced",…} creates or updates
 //	DELETE /agentgate/tiers/{name} drops a tier set here (the configuration's, if any, applies again)
 //	GET    /agentgate/memories?tenant=&agent=[&type=] → the agent's long-term memories, kept
@@ -134,15 +135,9 @@ func handleKeys(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeAdminJSON(w, http.StatusOK, out)
 	case http.MethodPost:
-		var req createKeyRequest
-		if _, err := decodeAdmin(r, &req); err != nil {
+		req, err := decodeCreateKey(r, app.tierExists)
+		if err != nil {
 			return err
-		}
-		if req.Tenant == "" {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("tenant is required")}
-		}
-		if req.Tier == "" {
-			req.Tier = "free"
 		}
 		secret, rec, err := app.keys.createKey(r.Context(), req.Tenant, req.Tier, req.Email, req.Projects, app.clock.Now())
 		if err != nil {
@@ -153,6 +148,66 @@ func handleKeys(w http.ResponseWriter, r *http.Request) error {
 		return writeAdminJSON(w, http.StatusCreated, v)
 	}
 	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+}
+
+// decodeCreateKey reads a POST /agentgate/keys body: a tenant, a tier
+// that exists (default free: a key of a tier that does not would be
+// refused on every request), projects a request can name; else a 400
+// naming the field.
+func decodeCreateKey(r *http.Request, tierExists func(string) bool) (createKeyRequest, error) {
+	var req createKeyRequest
+	if _, err := decodeAdmin(r, &req); err != nil {
+		return req, err
+	}
+	if req.Tenant == "" {
+		return req, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("tenant is required")}
+	}
+	if req.Tier == "" {
+		req.Tier = "free"
+	}
+	if err := checkTier(req.Tier, tierExists); err != nil {
+		return req, err
+	}
+	for i, p := range req.Projects {
+		if !adapters.ValidProject(p) {
+			return req, badParam(fmt.Sprintf("projects[%d]", i), "must be %s, got %q", adapters.ProjectRule, p)
+		}
+	}
+	return req, nil
+}
+
+// patchKeyRequest is a PATCH /agentgate/keys/{id} body.
+type patchKeyRequest struct {
+	Tier string `json:"tier"`
+}
+
+// decodePatchKey reads a PATCH /agentgate/keys/{id} body: the tier to
+// move the key to, which must exist.
+func decodePatchKey(r *http.Request, tierExists func(string) bool) (patchKeyRequest, error) {
+	var req patchKeyRequest
+	if _, err := decodeAdmin(r, &req); err != nil {
+		return req, err
+	}
+	return req, checkTier(req.Tier, tierExists)
+}
+
+func checkTier(name string, exists func(string) bool) error {
+	if name == "" {
+		return badParam("tier", "is required")
+	}
+	if !exists(name) {
+		return badParam("tier", "%q does not exist", name)
+	}
+	return nil
+}
+
+// tierExists reports whether a key may be given the tier name: one
+// configured or set through the admin API. With no tier at all there are
+// no limits, admission reads no key's tier, and any name will do.
+func (app *App) tierExists(name string) bool {
+	tiers := app.engine.Tiers()
+	_, ok := tiers.Get(name)
+	return ok || tiers.Empty()
 }
 
 func handleKey(w http.ResponseWriter, r *http.Request) error {
@@ -181,14 +236,9 @@ func handleKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeAdminJSON(w, http.StatusOK, v)
 	case http.MethodPatch:
-		var req struct {
-			Tier string `json:"tier"`
-		}
-		if _, err := decodeAdmin(r, &req); err != nil {
+		req, err := decodePatchKey(r, app.tierExists)
+		if err != nil {
 			return err
-		}
-		if _, ok := app.engine.Tiers().Get(req.Tier); !ok {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("tier %q does not exist", req.Tier)}
 		}
 		k, declared, err := app.keys.get(ctx, id)
 		if errors.Is(err, state.ErrNotFound) {
@@ -290,22 +340,9 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeAdminJSON(w, http.StatusOK, t)
 	case name != "" && r.Method == http.MethodPut:
-		var t state.Tier
-		body, err := decodeAdmin(r, &t)
+		t, err := decodeTier(r, name)
 		if err != nil {
 			return err
-		}
-		// PUT replaces the tier, and a limit it leaves out is unlimited:
-		// a body naming none is a mistake, not a request for no limits.
-		if !namesTierField(body) {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(
-				"name at least one of monthly_tokens, tenant_monthly_tokens, rpm, tpm, concurrent, models, monthly_budget_usd, tenant_monthly_budget_usd (0 or [] means unlimited), unpriced (allow or deny)")}
-		}
-		if t.Name != "" && t.Name != name {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("name %q in the body differs from the tier %q of the path", t.Name, name)}
-		}
-		if err := t.Check(); err != nil {
-			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 		}
 		t.Name = name
 		if err := tiers.Put(r.Context(), app.backend.store, t); err != nil {
@@ -324,6 +361,29 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
+}
+
+// decodeTier reads a PUT /agentgate/tiers/{name} body: a tier naming at
+// least one limit, whose values are valid; else a 400 saying which.
+func decodeTier(r *http.Request, name string) (state.Tier, error) {
+	var t state.Tier
+	body, err := decodeAdmin(r, &t)
+	if err != nil {
+		return t, err
+	}
+	// PUT replaces the tier, and a limit it leaves out is unlimited:
+	// a body naming none is a mistake, not a request for no limits.
+	if !namesTierField(body) {
+		return t, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(
+			"name at least one of monthly_tokens, tenant_monthly_tokens, rpm, tpm, concurrent, models, monthly_budget_usd, tenant_monthly_budget_usd (0 or [] means unlimited), unpriced (allow or deny)")}
+	}
+	if t.Name != "" && t.Name != name {
+		return t, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("name %q in the body differs from the tier %q of the path", t.Name, name)}
+	}
+	if err := t.Check(); err != nil {
+		return t, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+	}
+	return t, nil
 }
 
 // memoryView is a memory as the admin API shows it, without its vector.
@@ -346,10 +406,18 @@ func handleMemories(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	tenant, agent, kind := q.Get("tenant"), q.Get("agent"), q.Get("type")
-	if tenant == "" || agent == "" {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("tenant and agent are required")}
+	q, err := adminQuery(r.URL, "tenant", "agent", "type")
+	if err != nil {
+		return err
+	}
+	tenant, agent, kind := q["tenant"], q["agent"], q["type"]
+	for _, p := range []struct{ name, val string }{{"tenant", tenant}, {"agent", agent}} {
+		if p.val == "" {
+			return badParam(p.name, "is required")
+		}
+	}
+	if _, ok := q["type"]; ok && !state.ValidMemoryKind(kind) {
+		return badParam("type", "must be one of %s, %s, %s; got %q", state.MemorySemantic, state.MemoryEpisodic, state.MemoryProcedural, kind)
 	}
 	mems, err := app.backend.store.ListMemories(r.Context(), tenant, agent)
 	if err != nil {

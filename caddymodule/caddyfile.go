@@ -309,8 +309,8 @@ func parseAgent(d *caddyfile.Dispenser, app *App) error {
 // parseGuardrails parses an agent's guardrails block:
 //
 //	guardrails {
-//	    deny <name> <regexp> [input|output]
-//	    redact <name> <regexp> [input|output]
+//	    deny <name> <regexp> [input|output|both]     # default both
+//	    redact <name> <regexp> [input|output|both]
 //	    redact_pii email phone card
 //	    max_input_chars <n>
 //	    output_json_schema <json>
@@ -325,7 +325,7 @@ func parseGuardrails(d *caddyfile.Dispenser, g *adapters.Guardrails) error {
 		case "deny", "redact":
 			args := d.RemainingArgs()
 			if len(args) < 2 || len(args) > 3 {
-				return d.Errf("%s: want <name> <regexp> [input|output]", opt)
+				return d.Errf("%s: want <name> <regexp> [input|output|both]", opt)
 			}
 			rule := adapters.GuardRule{Name: args[0], Pattern: args[1]}
 			if len(args) == 3 {
@@ -334,7 +334,7 @@ func parseGuardrails(d *caddyfile.Dispenser, g *adapters.Guardrails) error {
 					rule.AppliesTo = args[2]
 				case "both":
 				default:
-					return d.Errf("%s %s: applies to input or output, got %q", opt, args[0], args[2])
+					return d.Errf("%s %s: applies to input, output or both, got %q", opt, args[0], args[2])
 				}
 			}
 			if opt == "deny" {

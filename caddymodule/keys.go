@@ -47,6 +47,11 @@ func newKeyring(cfg []KeyConfig, repl *caddy.Replacer, log *zap.Logger) (*keyrin
 		if len(secret) < 16 {
 			return nil, errors.New("keys: a configured API key must be at least 16 characters")
 		}
+		for j, p := range kc.Projects {
+			if !adapters.ValidProject(p) {
+				return nil, fmt.Errorf("keys[%d]: projects[%d]: must be %s, got %q", i, j, adapters.ProjectRule, p)
+			}
+		}
 		h := sha256.Sum256([]byte(secret))
 		tenant, tier := kc.Tenant, kc.Tier
 		if tenant == "" {

@@ -39,31 +39,9 @@ func handleSpend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := adminQuery(r.URL, "tenant", "key", "group_by", "from", "to")
+	v, err := parseSpendQuery(r.URL, app.clock.Now())
 	if err != nil {
 		return err
-	}
-	v := spendView{Tenant: q["tenant"], Key: q["key"], GroupBy: state.GroupModel}
-	if g, ok := q["group_by"]; ok {
-		v.GroupBy = state.UsageGroup(g)
-		if !slices.Contains(state.UsageGroups, v.GroupBy) {
-			return badParam("group_by", "must be one of model, agent, key, tenant, day; got %q", g)
-		}
-	}
-	now := app.clock.Now()
-	v.From, v.To = state.MonthStart(now), state.MonthEnd(now)
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &v.From}, {"to", &v.To}} {
-		if s, ok := q[p.name]; ok {
-			if *p.dst, err = parseAdminTime(s); err != nil {
-				return badParam(p.name, "%v", err)
-			}
-		}
-	}
-	if !v.From.Before(v.To) {
-		return badParam("to", "must be after from (%s), got %s", v.From.Format(time.RFC3339), v.To.Format(time.RFC3339))
 	}
 	ctx := r.Context()
 	// Commit the usage of requests already answered, so they are counted.
@@ -87,6 +65,38 @@ func handleSpend(w http.ResponseWriter, r *http.Request) error {
 		v.Total.Unpriced += g.Unpriced
 	}
 	return writeAdminJSON(w, http.StatusOK, v)
+}
+
+// parseSpendQuery reads GET /agentgate/spend's parameters into the view
+// they ask for (its groups not yet filled); the period defaults to now's
+// calendar month.
+func parseSpendQuery(u *url.URL, now time.Time) (spendView, error) {
+	q, err := adminQuery(u, "tenant", "key", "group_by", "from", "to")
+	if err != nil {
+		return spendView{}, err
+	}
+	v := spendView{Tenant: q["tenant"], Key: q["key"], GroupBy: state.GroupModel}
+	if g, ok := q["group_by"]; ok {
+		v.GroupBy = state.UsageGroup(g)
+		if !slices.Contains(state.UsageGroups, v.GroupBy) {
+			return spendView{}, badParam("group_by", "must be one of model, agent, key, tenant, day; got %q", g)
+		}
+	}
+	v.From, v.To = state.MonthStart(now), state.MonthEnd(now)
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &v.From}, {"to", &v.To}} {
+		if s, ok := q[p.name]; ok {
+			if *p.dst, err = parseAdminTime(s); err != nil {
+				return spendView{}, badParam(p.name, "%v", err)
+			}
+		}
+	}
+	if !v.From.Before(v.To) {
+		return spendView{}, badParam("to", "must be after from (%s), got %s", v.From.Format(time.RFC3339), v.To.Format(time.RFC3339))
+	}
+	return v, nil
 }
 
 // usageRecordView is a usage record as the admin API shows it: its cost

@@ -150,7 +150,9 @@ func (ts *toolset) connectMCP(ctx context.Context, mc MCPConfig, endpoint string
 			log.Info("MCP server connected", zap.String("mcp", mc.Name), zap.Int("tools", len(kit.Methods)))
 			return
 		}
-		log.Warn("MCP server not reachable yet; retrying", zap.String("mcp", mc.Name), zap.String("endpoint", endpoint),
+		// The endpoint may carry a token: the log shows its scheme and
+		// host, and MCPToolkit's errors never quote it.
+		log.Warn("MCP server not reachable yet; retrying", zap.String("mcp", mc.Name), zap.String("endpoint", tools.RedactURL(endpoint)),
 			zap.Duration("retry_in", wait), zap.Error(err))
 		select {
 		case <-ctx.Done():

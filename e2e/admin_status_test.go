@@ -65,7 +65,7 @@ func TestAdminStatus(t *testing.T) {
 	chat("gpt-up", 200)
 	chat("gpt-down", 503)
 	chat("gpt-pooled", 200) // the busy member first (both idle), then the other
-	if status, body := adminDo(t, g, "POST", "/agentgate/keys", `{"tenant":"tenant-c"}`); status != 201 {
+	if status, body := adminDo(t, g, "POST", "/agentgate/keys", `{"tenant":"tenant-c","tier":"pro"}`); status != 201 {
 		t.Fatalf("creating a key: %d %s", status, body)
 	}
 	engMust(t, g, "POST", "/api/v1/agents", testgate.KeyA, `{"id":"stored-one","name":"Stored","model":"gpt-up"}`, 201)

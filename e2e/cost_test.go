@@ -407,6 +407,14 @@ func TestSpendReportAndCLI(t *testing.T) {
 	if recs, _ := costRecords(t, g, "tenant=tenant-b"); len(recs) != 2 || recs[0].Get("tenant").String() != "tenant-b" || recs[1].Get("tenant").String() != "tenant-b" {
 		t.Errorf("usage of tenant-b: %v", recs)
 	}
+	// A key of another tenant selects nothing in a tenant's view; the
+	// same key does in its own tenant's.
+	if recs, _ := costRecords(t, g, "tenant=tenant-a&key="+keyA); len(recs) == 0 {
+		t.Errorf("usage of tenant-a's key in tenant-a: none")
+	}
+	if recs, _ := costRecords(t, g, "tenant=tenant-b&key="+keyA); len(recs) != 0 {
+		t.Errorf("usage of tenant-a's key in tenant-b: %v", recs)
+	}
 
 	// The CLI prints the same as a table, with the total.
 	table := cli(t, g, "spend", "--group-by", "model")

@@ -116,22 +116,81 @@ func HTTPToolkit(name string, methods []HTTPMethodConfig, client *http.Client) (
 	return tk, nil
 }
 
-// webhookURL accepts only absolute http and https URLs with a host.
+// webhookURL accepts only absolute http and https URLs with a host. Its
+// errors never quote the URL: a webhook's or MCP endpoint's URL may carry
+// a token (in its user info, path or query), and the errors are logged.
 func webhookURL(raw string) (string, error) {
 	if raw == "" {
 		return "", errors.New("a URL is required")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("invalid URL: %w", err)
+		return "", errors.New("invalid URL: " + parseProblem(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("URL %q must be absolute http or https", raw)
+		return "", errors.New("the URL must be absolute http or https")
 	}
 	if u.Fragment != "" {
-		return "", fmt.Errorf("URL %q must not have a fragment", raw)
+		return "", errors.New("the URL must not have a fragment")
 	}
 	return u.String(), nil
+}
+
+// parseProblem says what url.Parse found wrong without the part of the
+// URL it quotes (`invalid port ":…" after host` becomes "invalid port").
+func parseProblem(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg, _, _ := strings.Cut(err.Error(), `"`)
+	if msg = strings.TrimSpace(strings.TrimPrefix(msg, "net/url: ")); msg == "" {
+		return "cannot be parsed"
+	}
+	return msg
+}
+
+// RedactURL is raw as logs may show it: its scheme and host only, since
+// the user info, path and query may each carry a credential (a token
+// parameter, a webhook secret in the path). Unparsable, it is "".
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+}
+
+// scrubURL removes raw and its secret-bearing parts (user info, path,
+// query, fragment) from msg, a third party's error text that may quote
+// the URL in any form (as given, re-encoded, with the password masked).
+func scrubURL(msg, raw string) string {
+	if raw == "" {
+		return msg
+	}
+	redacted := RedactURL(raw)
+	if redacted == "" {
+		redacted = "the URL"
+	}
+	msg = strings.ReplaceAll(msg, raw, redacted)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return msg
+	}
+	for _, s := range []string{u.String(), u.Redacted()} {
+		msg = strings.ReplaceAll(msg, s, redacted)
+	}
+	parts := []string{u.RawQuery, u.EscapedPath(), u.Path, u.EscapedFragment()}
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		parts = append(parts, u.User.String(), u.User.Username(), pw)
+	}
+	for _, p := range parts {
+		if len(p) > 1 { // "/" alone is no secret, and is everywhere
+			msg = strings.ReplaceAll(msg, p, "…")
+		}
+	}
+	return msg
 }
 
 // objectSchema checks that a parameters schema is a JSON object whose

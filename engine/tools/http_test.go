@@ -249,3 +249,53 @@ func TestHTTPToolkitConfig(t *testing.T) {
 		t.Errorf("compacted parameters = %s", p)
 	}
 }
+
+// TestURLErrorsNameNoSecret: a webhook's or MCP endpoint's URL may carry
+// a token (user info, path, query); the errors of a bad or unreachable
+// one, which are logged, never quote it, and RedactURL keeps only the
+// scheme and host.
+func TestURLErrorsNameNoSecret(t *testing.T) {
+	// A port nothing listens on: held, then closed.
+	held := httptest.NewServer(http.NotFoundHandler())
+	refused := strings.TrimPrefix(held.URL, "http://")
+	held.Close()
+	for _, c := range []struct{ url, want string }{
+		{"http://h.example:SECRET/x", "invalid URL: invalid port"},
+		{"http://SECRET host/x", "invalid URL: invalid character"},
+		{"http://h.example/%zzSECRET", "invalid URL"},
+		{"ftp://user:SECRET@h.example/x?token=SECRET", "absolute http or https"},
+		{"SECRET", "absolute http or https"},
+		{"https://h.example/x?token=SECRET#SECRET", "fragment"},
+	} {
+		_, err := HTTPToolkit("Hooks", []HTTPMethodConfig{{Name: "hook", URL: c.url}}, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("webhook %s: %v; want %q without the secret", c.url, err, c.want)
+		}
+		_, _, err = MCPToolkit(context.Background(), "Docs", c.url, MCPOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("MCP endpoint %s: %v; want %q without the secret", c.url, err, c.want)
+		}
+	}
+	for _, endpoint := range []string{
+		"http://" + refused + "/mcp?token=SECRET",
+		"http://user:SECRET@" + refused + "/mcp",
+		"http://" + refused + "/SECRET/mcp",
+	} {
+		_, _, err := MCPToolkit(context.Background(), "Docs", endpoint, MCPOptions{})
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("MCP endpoint %s refused: %v; want an error without the secret", endpoint, err)
+		}
+	}
+	for raw, want := range map[string]string{
+		"https://user:SECRET@h.example:8443/SECRET/x?token=SECRET#SECRET": "https://h.example:8443",
+		"http://h.example":   "http://h.example",
+		"http://h.example:x": "",
+	} {
+		if got := RedactURL(raw); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	if got := scrubURL(`Post "http://user:***@h.example/SECRET?token=SECRET": refused`, "http://user:SECRET@h.example/SECRET?token=SECRET"); strings.Contains(got, "SECRET") {
+		t.Errorf("scrubURL left the secret: %s", got)
+	}
+}

@@ -97,8 +97,9 @@ func MCPToolkit(ctx context.Context, name, endpoint string, opts MCPOptions) (*T
 		version = MCPProtocolVersion
 	}
 	conn := &mcpConn{
-		toolkit: name,
-		client:  mcp.NewClient(&mcp.Implementation{Name: "agentgate", Version: "v0.1.0"}, nil),
+		toolkit:  name,
+		endpoint: endpoint,
+		client:   mcp.NewClient(&mcp.Implementation{Name: "agentgate", Version: "v0.1.0"}, nil),
 		transport: &mcp.StreamableClientTransport{
 			Endpoint:             endpoint,
 			HTTPClient:           hc,
@@ -190,6 +191,7 @@ func (c *mcpConn) listToolkit(ctx context.Context, opts MCPOptions) (*Toolkit, e
 // mcpConn is a toolkit's client session, made again when it is lost.
 type mcpConn struct {
 	toolkit   string
+	endpoint  string // for scrubbing from the SDK's error texts
 	client    *mcp.Client
 	transport mcp.Transport
 	options   *mcp.ClientSessionOptions
@@ -312,7 +314,9 @@ func (c *mcpConn) describe(err error) error {
 	case errors.Is(err, mcp.ErrConnectionClosed):
 		return errors.New("the connection to the MCP server was closed")
 	}
-	return errors.New("the MCP server call failed: " + excerpt([]byte(err.Error()), errorExcerptBytes))
+	// The SDK's text may quote the endpoint (a *url.Error wrapped with
+	// %v is not found by errors.As above).
+	return errors.New("the MCP server call failed: " + excerpt([]byte(scrubURL(err.Error(), c.endpoint)), errorExcerptBytes))
 }
 
 // toolResult is a call's result as JSON for the model: the structured

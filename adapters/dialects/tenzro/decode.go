@@ -398,7 +398,7 @@ func scalar(raw json.RawMessage) string {
 }
 
 // validConversation reports whether id can be a conversation id.
-func validConversation(id string) bool { return validProject(id) }
+func validConversation(id string) bool { return adapters.ValidProject(id) }
 
 // executeRequest is a decoded execute request.
 type executeRequest struct {

@@ -166,28 +166,15 @@ func projectOf(r *http.Request, p *adapters.Principal) (string, error) {
 			Message: "send one " + ProjectHeader + " header, not " + strconv.Itoa(len(vals))}
 	}
 	project := strings.TrimSpace(vals[0])
-	if !validProject(project) {
+	if !adapters.ValidProject(project) {
 		return "", &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "validation_error", Param: ProjectHeader,
-			Message: ProjectHeader + " must be 1 to 128 letters, digits, '_', '-', '.' or ':', not " + quote(project)}
+			Message: ProjectHeader + " must be " + adapters.ProjectRule + ", not " + quote(project)}
 	}
 	if !p.AllowsProject(project) {
 		return "", &adapters.Error{Kind: adapters.KindForbidden, Code: "project_forbidden", Param: ProjectHeader,
 			Message: "this API key may not use project " + quote(project)}
 	}
 	return project, nil
-}
-
-func validProject(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
 }
 
 // WriteError implements dialects.Dialect: {"error": {"code", "message",
