@@ -22,6 +22,14 @@ build() {
 run() {
 	build
 	export AGENTGATE_DATA="${AGENTGATE_DATA:-./data}"
+	# A host in AGENTGATE_LISTEN (127.0.0.1:8000) is where to listen too,
+	# unless AGENTGATE_BIND says otherwise.
+	if [ -z "${AGENTGATE_BIND+set}" ]; then
+		case "${AGENTGATE_LISTEN:-}" in
+		"" | :*) ;;
+		*) AGENTGATE_BIND="${AGENTGATE_LISTEN%:*}" && AGENTGATE_BIND="${AGENTGATE_BIND#[}" && export AGENTGATE_BIND="${AGENTGATE_BIND%]}" ;;
+		esac
+	fi
 	if [ -z "${AGENTGATE_API_KEY:-}" ]; then
 		keyfile="$AGENTGATE_DATA/bootstrap.key"
 		mkdir -p "$AGENTGATE_DATA"

@@ -17,6 +17,12 @@ var idEncoding = base32.NewEncoding("234567abcdefghijklmnopqrstuvwxyz").WithPadd
 // prefix, sort by creation time, so stores keyed by them (runs, turn
 // records, sessions) append to the end of their B-trees instead of
 // touching a random page per insert.
+//
+// The timestamp is the machine's, not the gateway's clock
+// (internal/clock): it is an ordering device nothing reads back as a
+// date, and under a test's manual clock, which stands still, every id
+// would share one timestamp and ids made one after the other would sort
+// at random.
 func NewID(prefix string) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/clock"
 )
 
 // Provider sends canonical requests to one upstream.
@@ -40,6 +42,9 @@ type ProviderConfig struct {
 	StreamHeaderTimeout, StreamIdleTimeout time.Duration
 	// Options carry provider-specific settings (mock: delay).
 	Options map[string]string
+	// Clock is the gateway's clock, which an upstream's Retry-After date
+	// is counted from; nil means the machine's (clock.Real).
+	Clock clock.Clock
 }
 
 // ProviderFactory builds a Provider from its configuration.

@@ -64,10 +64,13 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 	}
 }
 
+// activeApp is the agentgate app of Caddy's current config. A config
+// becomes current only once all of its apps have started, so a request in
+// that window, at first start, gets the 503 too; its message says so.
 func activeApp() (*App, error) {
 	v, err := caddy.ActiveContext().AppIfConfigured("agentgate")
 	if err != nil {
-		return nil, caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("agentgate is not running in the current config")}
+		return nil, caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("agentgate is not running in the current config (while Caddy is still starting it, retry in a moment)")}
 	}
 	return v.(*App), nil
 }

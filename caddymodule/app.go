@@ -276,7 +276,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if _, dup := providers[pc.Name]; dup {
 			return fmt.Errorf("provider %q declared twice", pc.Name)
 		}
-		p, err := pc.build(repl)
+		p, err := pc.build(repl, a.clock)
 		if err != nil {
 			return fmt.Errorf("provider %q: %v", pc.Name, err)
 		}

@@ -22,10 +22,12 @@ import (
 // route returned, when Caddy writes the access log.
 type httpExchange struct {
 	exchange.Exchange
-	w     http.ResponseWriter
-	h     *Handler
-	dm    *dialectMetrics
-	ctx   context.Context
+	w   http.ResponseWriter
+	h   *Handler
+	dm  *dialectMetrics
+	ctx context.Context
+	// start is when the request began, on the app's clock: its latency
+	// (logged, and exported as a metric) is read from the same clock.
 	start time.Time
 
 	// method and path (never the query, which may hold a key) say which
@@ -45,7 +47,7 @@ type httpExchange struct {
 
 // begin starts following r for h.
 func (dm *dialectMetrics) begin(h *Handler, w http.ResponseWriter, r *http.Request) *httpExchange {
-	x := &httpExchange{w: w, h: h, dm: dm, ctx: r.Context(), start: time.Now(), method: r.Method, path: r.URL.Path}
+	x := &httpExchange{w: w, h: h, dm: dm, ctx: r.Context(), start: h.app.clock.Now(), method: r.Method, path: r.URL.Path}
 	x.Dialect, x.Log, x.Admitter = dm.name, h.log, admission{x}
 	if repl, ok := x.ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Map(x.placeholder)
@@ -76,7 +78,7 @@ func (x *httpExchange) end() {
 	totals := x.Totals()
 	x.result = x.classify()
 	x.ended = true
-	x.elapsed = time.Since(x.start)
+	x.elapsed = x.h.app.clock.Now().Sub(x.start)
 	x.dm.observe(&totals, x.Principal, x.result, x.elapsed.Seconds())
 	if x.result == outcomeRateLimited || x.result == outcomeQuotaExceeded {
 		countRefusal(x.result, x.Answered())

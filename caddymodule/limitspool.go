@@ -35,7 +35,7 @@ func acquireLimiter(opener limits.Opener, be *backend, storeLocation string, clk
 			return nil, err
 		}
 		o := opener.LimiterOptions()
-		o.Seeder, o.Log = usageSeeder{be}, log
+		o.Seeder, o.Clock, o.Log = usageSeeder{be}, clk, log
 		return pooledLimiter{limits.New(b, o)}, nil
 	})
 	if err != nil {

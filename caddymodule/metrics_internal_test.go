@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -161,7 +162,7 @@ func TestPlaceholdersResolve(t *testing.T) {
 	r := httptest.NewRequest("GET", "/v1/models", nil)
 	repl := caddyhttp.NewTestReplacer(r)
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	x := m.dialect("unit").begin(&Handler{log: zap.NewNop()}, httptest.NewRecorder(), r)
+	x := m.dialect("unit").begin(&Handler{log: zap.NewNop(), app: &App{clock: clock.Real{}}}, httptest.NewRecorder(), r)
 	for _, p := range placeholders {
 		if _, ok := repl.Get(strings.Trim(p, "{}")); !ok {
 			t.Errorf("%s is unknown", p)
@@ -229,7 +230,7 @@ func BenchmarkMetricsObserve(b *testing.B) {
 // metrics' cost.
 func BenchmarkExchange(b *testing.B) {
 	dm := (&metrics{}).dialect("bench")
-	h := &Handler{log: zap.NewNop()}
+	h := &Handler{log: zap.NewNop(), app: &App{clock: clock.Real{}}}
 	r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
 	for _, metered := range []bool{false, true} {
 		name := "baseline"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/engine/models"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/tracing"
 	"github.com/caddyserver/caddy/v2"
 	"go.opentelemetry.io/otel/attribute"
@@ -16,7 +17,7 @@ import (
 
 // build makes the provider a config declares: one upstream, or a pool of
 // one upstream per base URL and key when several are given.
-func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) {
+func (pc ProviderConfig) build(repl *caddy.Replacer, clk clock.Clock) (adapters.Provider, error) {
 	opts := make(map[string]string, len(pc.Options))
 	for k, v := range pc.Options {
 		opts[k] = repl.ReplaceAll(v, "")
@@ -36,7 +37,7 @@ func (pc ProviderConfig) build(repl *caddy.Replacer) (adapters.Provider, error) 
 				Timeout:             time.Duration(pc.Timeout),
 				StreamHeaderTimeout: time.Duration(pc.StreamHeaderTimeout),
 				StreamIdleTimeout:   time.Duration(pc.StreamIdleTimeout),
-				Options:             opts})
+				Options:             opts, Clock: clk})
 			if err != nil {
 				return nil, err
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -58,7 +59,8 @@ func TestRequestLog(t *testing.T) {
 			log := zap.New(core)
 			r := httptest.NewRequest("POST", "/v1/chat/completions?key=secret-in-query", nil)
 			r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
-			x := (&metrics{}).dialect("openai").begin(&Handler{log: log}, httptest.NewRecorder(), r)
+			clk := clock.NewManual(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+			x := (&metrics{}).dialect("openai").begin(&Handler{log: log, app: &App{clock: clk}}, httptest.NewRecorder(), r)
 			x.Principal = &adapters.Principal{Tenant: "t1", KeyID: "k1"}
 			x.Admitter = nil // admitted without limits
 			if err := x.Admit(r.Context(), exchange.Estimate{}); err != nil {
@@ -69,7 +71,7 @@ func TestRequestLog(t *testing.T) {
 			obs := callObserver{log: log}
 			for range tt.calls {
 				call := &exchange.Report{Model: "m-1", Provider: "up", Status: adapters.AsError(tt.upstream).CodeOrDefault(),
-					Err: tt.upstream, Latency: time.Millisecond, At: time.Now()}
+					Err: tt.upstream, Latency: time.Millisecond, At: clk.Now()}
 				x.Account(call)
 				obs.ObserveCall(&x.Exchange, *call)
 			}
@@ -79,6 +81,8 @@ func TestRequestLog(t *testing.T) {
 			} else {
 				x.WriteHeader(http.StatusOK)
 			}
+			// The request's latency is read from the app's clock.
+			clk.Add(1500 * time.Millisecond)
 			x.end()
 			x.end() // once only
 
@@ -110,7 +114,10 @@ func TestRequestLog(t *testing.T) {
 					t.Errorf("%s = %#v, want %#v", k, got[k], want)
 				}
 			}
-			for _, k := range []string{"dialect", "path", "latency", "tenant", "key_id"} {
+			if got["latency"] != 1500*time.Millisecond {
+				t.Errorf("latency = %v, want the 1.5s the app's clock moved", got["latency"])
+			}
+			for _, k := range []string{"dialect", "path", "tenant", "key_id"} {
 				if _, ok := got[k]; !ok {
 					t.Errorf("no %s field: %v", k, got)
 				}

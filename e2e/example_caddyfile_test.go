@@ -72,7 +72,7 @@ func startExample(t *testing.T) *exampleGate {
 
 	port, admin, data := testgate.FreePort(t), testgate.FreePort(t), t.TempDir()
 	env := map[string]string{
-		"AGENTGATE_LISTEN": "127.0.0.1:" + strconv.Itoa(port), "AGENTGATE_ADMIN": "127.0.0.1:" + strconv.Itoa(admin),
+		"AGENTGATE_LISTEN": "127.0.0.1:" + strconv.Itoa(port), "AGENTGATE_BIND": "127.0.0.1", "AGENTGATE_ADMIN": "127.0.0.1:" + strconv.Itoa(admin),
 		"AGENTGATE_DATA": data, "AGENTGATE_API_KEY": testgate.KeyA,
 		"OPENAI_BASE_URL": e.openai.URL, "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "gpt-4o-mini",
 		"GEMINI_BASE_URL": e.gemini.URL, "GEMINI_API_KEY": "gm-test",

@@ -16,6 +16,7 @@ import (
 func TestExampleFirstStartQuiet(t *testing.T) {
 	port, admin, data := testgate.FreePort(t), testgate.FreePort(t), t.TempDir()
 	t.Setenv("AGENTGATE_LISTEN", "127.0.0.1:"+strconv.Itoa(port))
+	t.Setenv("AGENTGATE_BIND", "127.0.0.1")
 	t.Setenv("AGENTGATE_ADMIN", "127.0.0.1:"+strconv.Itoa(admin))
 	t.Setenv("AGENTGATE_DATA", data)
 	t.Setenv("AGENTGATE_API_KEY", testgate.KeyA)

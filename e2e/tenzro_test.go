@@ -499,10 +499,9 @@ func TestTenzroDocumentExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The headers as the document writes them: X-Project-ID only where
+		// it shows one.
 		req.Header = ex.header.Clone()
-		if req.Header.Get("X-Project-ID") == "" {
-			req.Header.Set("X-Project-ID", "proj_xyz")
-		}
 		req.Header.Set("Authorization", "Bearer "+testgate.KeyA)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

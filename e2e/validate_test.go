@@ -18,7 +18,7 @@ import (
 func TestValidateBesideARunningGateway(t *testing.T) {
 	port, admin, data, home := testgate.FreePort(t), testgate.FreePort(t), t.TempDir(), t.TempDir()
 	env := map[string]string{
-		"AGENTGATE_LISTEN": "127.0.0.1:" + strconv.Itoa(port), "AGENTGATE_ADMIN": "127.0.0.1:" + strconv.Itoa(admin),
+		"AGENTGATE_LISTEN": "127.0.0.1:" + strconv.Itoa(port), "AGENTGATE_BIND": "127.0.0.1", "AGENTGATE_ADMIN": "127.0.0.1:" + strconv.Itoa(admin),
 		"AGENTGATE_DATA": data, "AGENTGATE_API_KEY": testgate.KeyA,
 		// Caddy's own files (autosaved config, certificates) stay in the test's.
 		"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "config"), "XDG_DATA_HOME": filepath.Join(home, "data"),

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/state"
 )
 
@@ -39,7 +40,10 @@ type Options struct {
 	Deny bool
 	// Seeder reads quota months the backend has no figure for.
 	Seeder Seeder
-	Log    *zap.Logger
+	// Clock times the backend's outages (the gateway's clock, which the
+	// backend reads too); nil means clock.Real.
+	Clock clock.Clock
+	Log   *zap.Logger
 }
 
 // Limiter admits requests against a Backend and keeps the leases of the
@@ -48,6 +52,7 @@ type Options struct {
 type Limiter struct {
 	b      Backend
 	seeder Seeder
+	clock  clock.Clock
 	log    *zap.Logger
 	// ttl and every (durations) and deny are Options' LeaseTTL,
 	// RenewEvery and Deny, which Apply changes.
@@ -74,8 +79,11 @@ func New(b Backend, o Options) *Limiter {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &Limiter{b: b, seeder: o.Seeder, log: o.Log, stop: cancel, done: make(chan struct{}), live: map[string]*Lease{}}
+	l := &Limiter{b: b, seeder: o.Seeder, clock: o.Clock, log: o.Log, stop: cancel, done: make(chan struct{}), live: map[string]*Lease{}}
 	l.Apply(o)
 	go l.renew(ctx)
 	return l
@@ -425,7 +433,7 @@ func (l *Limiter) failed(err error) {
 	defer l.mu.Unlock()
 	l.down.Store(true)
 	l.failures++
-	now := time.Now()
+	now := l.clock.Now()
 	action := "admitting requests unchecked (on_error allow)"
 	if l.deny.Load() {
 		action = "refusing requests with 503 (on_error deny)"
@@ -450,6 +458,6 @@ func (l *Limiter) reached() {
 	if !l.down.Swap(false) {
 		return
 	}
-	l.log.Warn("limits backend reachable again", zap.Duration("after", time.Since(l.since)), zap.Int("failed_calls", l.failures))
+	l.log.Warn("limits backend reachable again", zap.Duration("after", l.clock.Now().Sub(l.since)), zap.Int("failed_calls", l.failures))
 	l.since, l.failures = time.Time{}, 0
 }

@@ -1,11 +1,17 @@
-// Package clock is agentgate's one source of business time: quota
-// months, rate-limit buckets, usage stamps, session and agent times,
-// paused-run expiry. The agentgate app owns one Clock and hands it to
-// every component, so a test that sets the time sets it everywhere.
+// Package clock is agentgate's one source of time: quota months,
+// rate-limit buckets, usage stamps, session and agent times, paused-run
+// expiry, a request's latency, a limits outage's length, the wait an
+// upstream's Retry-After date asks for. The agentgate app owns one Clock
+// and hands it to every component, so a test that sets the time sets it
+// everywhere. Every reading of the time goes through it.
 //
-// Network deadlines and latency measurement may read the monotonic real
-// clock directly; nothing that decides what is billed, kept or refused
-// may.
+// Waits stay on the machine's timers: a network deadline, a tool's
+// timeout, a stream's idle bound (context.WithTimeout, time.NewTimer,
+// time.AfterFunc) is a real wait for something that happens outside
+// the process, not a reading of the date, and a manual clock that never
+// moves would make it wait forever. The timestamp inside a generated id
+// (adapters.NewID) is the machine's too: it only orders ids by their
+// creation, which a clock that stands still would not.
 package clock
 
 import (

@@ -2,6 +2,11 @@
 // gateway process, in its memory, at the time of the gateway's one clock
 // (internal/clock). Several instances each keep their own: use
 // limits/redis to share limits across a tier.
+//
+// It keeps only what a limit still needs: at most once per pruneEvery
+// of its clock, an admission first drops the state of every scope gone
+// idle (see Backend.prune), so the memory a gateway's keys take stays
+// bounded by those active lately, not by every key it ever saw.
 package memory
 
 import (
@@ -25,7 +30,13 @@ type Backend struct {
 	buckets map[ruleKey]*bucket
 	// used is each quota's tokens settled per month, by key and month.
 	used map[monthKey]int64
+	// pruned is when the idle state was last dropped.
+	pruned time.Time
 }
+
+// pruneEvery is how often, at most, the idle state is dropped: one
+// bucket period, the longest a full bucket may have waited to be idle.
+const pruneEvery = limits.BucketPeriod
 
 // holders are the leases holding a rule's slots or reservations, with
 // their expiry and amount.
@@ -45,6 +56,9 @@ type holding struct {
 type bucket struct {
 	tokens float64
 	last   time.Time
+	// max is the rule's Max at the last refill, which the bucket fills
+	// up to.
+	max int64
 }
 
 type monthKey struct {
@@ -124,10 +138,11 @@ func (m *Backend) refill(r limits.Rule, now time.Time) *bucket {
 	k := key(r)
 	b := m.buckets[k]
 	if b == nil {
-		b = &bucket{tokens: float64(r.Max), last: now}
+		b = &bucket{tokens: float64(r.Max), last: now, max: r.Max}
 		m.buckets[k] = b
 		return b
 	}
+	b.max = r.Max
 	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
 		b.tokens += elapsed * rate(r)
 		b.last = now
@@ -145,11 +160,58 @@ func seconds(s float64) time.Duration {
 	return time.Duration(math.Ceil(s * float64(time.Second)))
 }
 
+// prune drops, once per pruneEvery (or when the clock was set back), the
+// state that is as good as none at now, so that forgetting it changes no
+// answer:
+//   - a rule's holders once every lease expired or was released (a lease
+//     still held, renewed or not yet expired, keeps them);
+//   - a bucket idle for a whole bucket period and refilled to its Max
+//     (a fresh one starts full, whatever the rule's Max is then);
+//   - a quota's months other than now's: only now's month is admitted
+//     against, and a month the clock comes back to is seeded again from
+//     the durable usage records, as a month the backend never saw is.
+//     Now's month is kept for every scope: its figure includes the
+//     settlements the store's counters may not have yet.
+func (m *Backend) prune(now time.Time) {
+	if !m.pruned.IsZero() && now.Sub(m.pruned) < pruneEvery && !now.Before(m.pruned) {
+		return
+	}
+	m.pruned = now
+	for k, h := range m.held {
+		h.sweep(now)
+		if len(h.leases) == 0 {
+			delete(m.held, k)
+		}
+	}
+	for k, b := range m.buckets {
+		if b.idle(now) {
+			delete(m.buckets, k)
+		}
+	}
+	month := state.MonthKey(now)
+	for k := range m.used {
+		if k.month != month {
+			delete(m.used, k)
+		}
+	}
+}
+
+// idle reports whether b has been left alone for a bucket period and
+// is full at now: a bucket made afresh at now would be the same.
+func (b *bucket) idle(now time.Time) bool {
+	elapsed := now.Sub(b.last)
+	if elapsed < limits.BucketPeriod {
+		return false
+	}
+	return b.tokens+elapsed.Seconds()*float64(b.max)/limits.BucketPeriod.Seconds() >= float64(b.max)
+}
+
 // Admit implements limits.Backend.
 func (m *Backend) Admit(_ context.Context, req *limits.Request) (limits.Answer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock.Now()
+	m.prune(now)
 	month := state.MonthKey(now)
 	ans := limits.Answer{Now: now, Refused: -1, States: make([]limits.State, len(req.Rules))}
 	for _, s := range req.Seeds {
@@ -224,7 +286,9 @@ func (m *Backend) Renew(_ context.Context, leases []limits.Held, ttl time.Durati
 	now := m.clock.Now()
 	for _, l := range leases {
 		for _, r := range l.Rules {
-			m.holdersOf(r).renew(l.Lease, now, now.Add(ttl))
+			if h := m.held[key(r)]; h != nil {
+				h.renew(l.Lease, now, now.Add(ttl))
+			}
 		}
 	}
 	return nil
@@ -238,14 +302,18 @@ func (m *Backend) Settle(_ context.Context, s *limits.Settlement) error {
 	for i, r := range s.Rules {
 		switch r.Kind.Class() {
 		case limits.Slots:
-			m.holdersOf(r).release(s.Lease)
+			if h := m.held[key(r)]; h != nil {
+				h.release(s.Lease)
+			}
 		case limits.Bucket:
 			if d := s.Refund(i); d != 0 {
 				b := m.refill(r, now)
 				b.tokens = math.Min(float64(r.Max), b.tokens+float64(d))
 			}
 		case limits.Quota:
-			m.holdersOf(r).release(s.Lease)
+			if h := m.held[key(r)]; h != nil {
+				h.release(s.Lease)
+			}
 			for _, ma := range s.Months(i) {
 				mk := monthKey{key(r), ma.Month}
 				if used, ok := m.used[mk]; ok {

@@ -284,6 +284,9 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		s := r.Session
 		meta := s.Session
 		meta.Turns = len(s.Messages)
+		if err := state.CheckSessionKey(meta.Key()); err != nil {
+			return err
+		}
 		key := sessionKey(meta.Key())
 		if tx.Bucket(bucketSessions).Get(key) == nil {
 			if err := countSession(tx.Bucket(bucketSessions)); err != nil {
@@ -293,7 +296,14 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		if err := put(bucketSessions, key, &meta); err != nil {
 			return err
 		}
+		// The imported turns replace the stored ones, however many there were.
 		prefix := turnPrefix(meta.Key())
+		c := tx.Bucket(bucketSessions).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
 		for i, msgs := range s.Messages {
 			if err := put(bucketSessions, turnKey(prefix, uint64(i+1)), msgs); err != nil {
 				return err

@@ -13,7 +13,38 @@ import (
 	"github.com/agentgate/agentgate/state"
 )
 
-var snapshotTests = []Test{{Name: "RoundTrip", withBackend: testSnapshotRoundTrip}}
+var snapshotTests = []Test{
+	{Name: "RoundTrip", withBackend: testSnapshotRoundTrip},
+	single("ImportSession", testSnapshotImportSession),
+}
+
+// testSnapshotImportSession: an imported session replaces the stored one,
+// turns included, and one whose key a write would refuse is refused.
+func testSnapshotImportSession(t *testing.T, s state.Store) {
+	k := state.SessionKey{Tenant: "t", AgentID: "ag1", ID: "s1"}
+	for i := 1; i <= 3; i++ {
+		must(t, s.AppendTurn(ctx, &state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Updated: day}, turn("old", i)))
+	}
+	rec := &state.SessionRecord{Session: state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Created: day, Updated: day.Add(time.Hour)},
+		Messages: [][]adapters.Message{turn("new", 1)}}
+	must(t, s.Import(ctx, []*state.Record{{Session: rec}}))
+	got, err := s.GetSession(ctx, k)
+	must(t, err)
+	if got.Turns != 1 {
+		t.Fatalf("session after importing one turn over three: Turns = %d", got.Turns)
+	}
+	msgs, err := s.RecentTurns(ctx, k, 10)
+	must(t, err)
+	if len(msgs) != 2 || msgs[0].Text() != "new q1" {
+		t.Fatalf("turns after importing one turn over three: %+v", msgs)
+	}
+
+	for _, bad := range []state.SessionKey{{Tenant: "t", AgentID: "ag1", ID: ""}, {Tenant: "t", AgentID: "ag1", ID: "s\xff"}, {Tenant: "t", AgentID: "a\x00b", ID: "s2"}} {
+		rec := &state.SessionRecord{Session: state.Session{ID: bad.ID, Tenant: bad.Tenant, AgentID: bad.AgentID, Created: day, Updated: day},
+			Messages: [][]adapters.Message{turn("bad", 1)}}
+		wantErr(t, fmt.Sprintf("Import of session %+v", bad), s.Import(ctx, []*state.Record{{Session: rec}}), state.ErrInvalidID)
+	}
+}
 
 // testSnapshotRoundTrip: a store filled through every role, exported and
 // imported into another, exports the same objects and answers the same

@@ -134,6 +134,13 @@ func registry(t testing.TB, k *webhooks) *tools.Registry {
 			method("explode", false, ``, func(json.RawMessage) (json.RawMessage, error) {
 				return nil, errors.New("the webhook answered 500 Internal Server Error")
 			}),
+			// hang answers only when its call's context ends: its
+			// timeout (a real wait, a millisecond) always passes first.
+			{Name: "hang", Description: "The hang method.", Timeout: time.Millisecond,
+				Call: func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+					<-ctx.Done()
+					return nil, ctx.Err()
+				}},
 		}},
 		&tools.Toolkit{Name: "docs", Kind: tools.KindMCP, Methods: []*tools.Method{
 			method("search_docs", false, `{"type":"object","properties":{"query":{"type":"string"}}}`, static(`{"hits":[]}`)),
@@ -458,6 +465,7 @@ var goldenCases = []goldenCase{
 		get("/v2/agents/assistant/toolkit/run?toolkit_name=Typed&method_name=typed"),
 		get("/v2/agents/assistant/toolkit/run?toolkit_name=builtin&method_name=calculator&expression=sqrt(144)%2B56"),
 		get("/v2/agents/assistant/toolkit/run?toolkit_name=Broken&method_name=explode"),
+		get("/v2/agents/assistant/toolkit/run?toolkit_name=Broken&method_name=hang"),
 		get("/v2/agents/assistant/toolkit/run?toolkit_name=EmailToolkit&method_name=send_email&to=jane@acme.com"),
 		get("/v2/agents/assistant/toolkit/run?toolkit_name=Nope&method_name=x"),
 		get("/v2/agents/assistant/toolkit/run?toolkit_name=CalendarToolkit&method_name=send_email"),

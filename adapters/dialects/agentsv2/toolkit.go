@@ -2,14 +2,15 @@ package agentsv2
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -73,15 +74,20 @@ func (d *Dialect) toolkitRun(w http.ResponseWriter, r *http.Request, x *exchange
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	res, failed := tools.Run(r.Context(), m, argsJSON)
+	// The method's timeout bounds the call here too, so that its end
+	// tells a timeout (504) from a failure (502) without reading the
+	// time: tools.Run's own deadline is this one (a context keeps its
+	// parent's earlier deadline).
+	timeout := m.Timeout
+	if timeout <= 0 {
+		timeout = tools.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	res, failed := tools.Run(ctx, m, argsJSON)
 	if failed {
 		status := http.StatusBadGateway
-		timeout := m.Timeout
-		if timeout <= 0 {
-			timeout = tools.DefaultTimeout
-		}
-		if time.Since(start) >= timeout {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			status = http.StatusGatewayTimeout
 		}
 		var e struct {

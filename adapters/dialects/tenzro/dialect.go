@@ -10,10 +10,16 @@
 //	POST   /agent/agents/{id}/execute                         run a task to a JSON result
 //	GET    /agent/agents/{id}/conversations/{conversation_id} a conversation's messages
 //
-// Projects. Every request names its project in X-Project-ID (letters,
-// digits, "_", "-", "." and ":", at most 128): missing or malformed, it is
-// a 400; a key limited to some projects (the Caddyfile's key { projects … })
-// gets a 403 "project_forbidden" for any other. Agents made here belong to
+// Projects. A request names its project in X-Project-ID (letters, digits,
+// "_", "-", "." and ":", at most 128): malformed, it is a 400; a key limited
+// to some projects (the Caddyfile's key { projects … }) gets a 403
+// "project_forbidden" for any other. Creating and listing agents need it
+// (missing, a 400), as the document's examples send it; the routes that
+// name an agent may leave it out, as the document's chat, history, PATCH
+// and DELETE examples do, and then work in the agent's own project (an
+// agent of no project: in none, unless the key is limited to projects,
+// which must then name one; an agent of a project the key may not use is
+// not found). Agents made here belong to
 // the caller's tenant and project; agents of no project (operator-declared
 // ones, and those other dialects made for the tenant) are usable in every
 // project. Conversations are scoped to tenant, project and agent, and an
@@ -137,6 +143,9 @@ func (d *Dialect) Routes() []dialects.Route {
 func (d *Dialect) scoped(h handler) dialects.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 		project, err := projectOf(r, x.Principal)
+		if id := r.PathValue("id"); id != "" && len(r.Header.Values(ProjectHeader)) == 0 {
+			project, err = d.agentProject(r.Context(), x.Principal, id)
+		}
 		if err != nil {
 			return err
 		}
@@ -246,6 +255,25 @@ func errorCode(err *adapters.Error) string {
 func notFound(id string) *adapters.Error {
 	return &adapters.Error{Kind: adapters.KindNotFound, Code: "agent_not_found", Param: "agent",
 		Message: "Agent " + quote(id) + " not found"}
+}
+
+// agentProject is the project of a request that names agent id and no
+// project: the agent's own. The registry finds no agent of a project the
+// key may not use, so such a request is a 404, as from another project.
+func (d *Dialect) agentProject(ctx context.Context, p *adapters.Principal, id string) (string, error) {
+	a, err := d.env.Engine.Agents().Get(ctx, p, id)
+	var e *adapters.Error
+	if errors.As(err, &e) && e.Kind == adapters.KindNotFound || err == nil && a.ID != id {
+		return "", notFound(id)
+	}
+	if err != nil {
+		return "", err
+	}
+	if a.Project == "" && len(p.Projects) > 0 {
+		return "", &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "validation_error", Param: ProjectHeader,
+			Message: "the " + ProjectHeader + " header is required: this API key is limited to projects and agent " + quote(id) + " belongs to none"}
+	}
+	return a.Project, nil
 }
 
 // agent returns the agent id, by id, that p may use in project.

@@ -43,15 +43,15 @@ const StatusOverloaded = 529
 //   - 500 api_error and anything else → upstream error.
 //
 // An overloaded_error body makes any status unavailable. UpstreamStatus is
-// always set.
-func MapStatus(status int, header http.Header, body []byte) *adapters.Error {
+// always set; a Retry-After date counts from now.
+func MapStatus(status int, header http.Header, body []byte, now time.Time) *adapters.Error {
 	typ, msg := errorDetails(body)
 	if typ == "overloaded_error" || status == StatusOverloaded {
 		return &adapters.Error{Kind: adapters.KindUnavailable, UpstreamStatus: status, Cause: wire.Said(msg),
 			Message:    fmt.Sprintf("upstream overloaded (HTTP %d)", status),
-			RetryAfter: wire.RetryAfter(header, time.Now(), maxRetryAfterMs)}
+			RetryAfter: wire.RetryAfter(header, now, maxRetryAfterMs)}
 	}
-	return wire.MapHTTPStatus(status, header, wire.StatusDetails{
+	return wire.MapHTTPStatus(status, header, now, wire.StatusDetails{
 		Message: msg, ModelNotFound: typ == "not_found_error",
 	}, maxRetryAfterMs)
 }

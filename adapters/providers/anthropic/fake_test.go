@@ -224,7 +224,7 @@ func TestFakeRejectsWhatAnthropicRejects(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if e := MapStatus(resp.StatusCode, resp.Header, b); resp.StatusCode != 400 || e.Kind != adapters.KindInvalidRequest {
+		if e := MapStatus(resp.StatusCode, resp.Header, b, time.Time{}); resp.StatusCode != 400 || e.Kind != adapters.KindInvalidRequest {
 			t.Errorf("%s: %d %s", tt.name, resp.StatusCode, b)
 		}
 	}

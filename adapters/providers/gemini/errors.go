@@ -36,8 +36,9 @@ var errCallTimeout = errors.New("gemini: upstream call timed out")
 //   - 413 → too large; anything else (INTERNAL, FAILED_PRECONDITION, …) →
 //     upstream error.
 //
-// UpstreamStatus is always the HTTP status.
-func MapStatus(status int, header http.Header, body []byte) *adapters.Error {
+// UpstreamStatus is always the HTTP status; a Retry-After date counts from
+// now.
+func MapStatus(status int, header http.Header, body []byte, now time.Time) *adapters.Error {
 	var doc struct {
 		Error *genai.APIError `json:"error"`
 	}
@@ -45,12 +46,13 @@ func MapStatus(status int, header http.Header, body []byte) *adapters.Error {
 	if json.Unmarshal(body, &doc) == nil && doc.Error != nil {
 		apiErr = *doc.Error
 	}
-	return fromAPIError(apiErr, status, header)
+	return fromAPIError(apiErr, status, header, now)
 }
 
 // fromAPIError maps a Google error. status and header are those of the
-// HTTP answer when known (0 and nil for an error inside a stream).
-func fromAPIError(apiErr genai.APIError, status int, header http.Header) *adapters.Error {
+// HTTP answer when known (0 and nil for an error inside a stream); now is
+// when it arrived, on the gateway's clock.
+func fromAPIError(apiErr genai.APIError, status int, header http.Header, now time.Time) *adapters.Error {
 	gs := apiErr.Status
 	if !isGoogleStatus(gs) {
 		gs = "" // a bare HTTP status line ("503 Service Unavailable")
@@ -75,12 +77,12 @@ func fromAPIError(apiErr genai.APIError, status int, header http.Header) *adapte
 	case gs == "RESOURCE_EXHAUSTED":
 		e.Kind = adapters.KindRateLimited
 		e.Message = "upstream rate limit reached, retry later"
-		e.RetryAfter = retryDelay(apiErr.Details, header, time.Now())
+		e.RetryAfter = retryDelay(apiErr.Details, header, now)
 		e.Reason = quotaReason(apiErr.Details)
 	case gs == "UNAVAILABLE":
 		e.Kind = adapters.KindUnavailable
 		e.Message = "upstream unavailable (" + label + ")"
-		e.RetryAfter = retryDelay(apiErr.Details, header, time.Now())
+		e.RetryAfter = retryDelay(apiErr.Details, header, now)
 	case gs == "UNAUTHENTICATED" || gs == "PERMISSION_DENIED" || keyRefused(apiErr):
 		e.Kind = adapters.KindUpstream
 		e.Message = "upstream rejected the gateway's credentials (" + label + ")"

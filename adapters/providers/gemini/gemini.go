@@ -37,6 +37,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/internal/wire"
+	"github.com/agentgate/agentgate/internal/clock"
 	"google.golang.org/genai"
 )
 
@@ -61,6 +62,7 @@ var maxResponseBody int64 = 64 << 20
 type Provider struct {
 	apiKey    string
 	timeout   time.Duration
+	clock     clock.Clock
 	client    *genai.Client
 	transport *http.Transport
 	// newCallID makes the id of a function call Gemini sent without one.
@@ -115,6 +117,7 @@ func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
 	p := &Provider{
 		apiKey:    cfg.APIKey,
 		timeout:   timeout,
+		clock:     o.Clock,
 		newCallID: randomCallID,
 	}
 	for k, v := range cfg.Options {
@@ -313,11 +316,11 @@ func (p *Provider) callError(ctx context.Context, err error, rec *exchange) erro
 	if apiErr, ok := asAPIError(err); ok {
 		if rec.status >= 200 && rec.status < 300 {
 			// An error event at the start of a 200 stream.
-			e := fromAPIError(apiErr, 0, nil)
+			e := fromAPIError(apiErr, 0, nil, p.clock.Now())
 			e.UpstreamStatus = inbandStatus(apiErr.Code, rec.status)
 			return wire.Redact(e, p.apiKey)
 		}
-		return wire.Redact(fromAPIError(apiErr, rec.status, rec.header), p.apiKey)
+		return wire.Redact(fromAPIError(apiErr, rec.status, rec.header, p.clock.Now()), p.apiKey)
 	}
 	if ctx.Err() == nil && errors.Is(err, errTooLarge) {
 		return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream response too large", UpstreamStatus: rec.status}
@@ -345,7 +348,7 @@ func (p *Provider) streamError(ctx context.Context, err error, rec *exchange, st
 	}
 	if apiErr, ok := asAPIError(err); ok {
 		// An error event inside a 200 stream.
-		e := wire.Redact(fromAPIError(apiErr, 0, nil), p.apiKey)
+		e := wire.Redact(fromAPIError(apiErr, 0, nil, p.clock.Now()), p.apiKey)
 		e.UpstreamStatus = inbandStatus(apiErr.Code, rec.status)
 		return e
 	}

@@ -197,15 +197,15 @@ func TestErrorMapping(t *testing.T) {
 
 // MapStatus is the same mapping for callers holding a raw answer.
 func TestMapStatus(t *testing.T) {
-	e := MapStatus(429, http.Header{}, []byte(`{"error":{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"5s"}]}}`))
+	e := MapStatus(429, http.Header{}, []byte(`{"error":{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"5s"}]}}`), time.Time{})
 	if e.Kind != adapters.KindRateLimited || e.RetryAfter != 5*time.Second || e.UpstreamStatus != 429 {
 		t.Errorf("got %+v", e)
 	}
-	e = MapStatus(503, nil, []byte("overloaded"))
+	e = MapStatus(503, nil, []byte("overloaded"), time.Time{})
 	if e.Kind != adapters.KindUnavailable || e.UpstreamStatus != 503 {
 		t.Errorf("got %+v", e)
 	}
-	e = MapStatus(400, nil, []byte(`{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}`))
+	e = MapStatus(400, nil, []byte(`{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}`), time.Time{})
 	if e.Kind != adapters.KindInvalidRequest || e.Message != "Invalid JSON payload received." {
 		t.Errorf("got %+v", e)
 	}

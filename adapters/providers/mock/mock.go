@@ -34,6 +34,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/providers/openai"
+	"github.com/agentgate/agentgate/internal/clock"
 )
 
 func init() {
@@ -55,6 +56,7 @@ const (
 type Provider struct {
 	delay time.Duration
 	reply string
+	clock clock.Clock
 }
 
 var (
@@ -71,7 +73,10 @@ func New(cfg adapters.ProviderConfig) (adapters.Provider, error) {
 
 // NewProvider is New with the concrete type.
 func NewProvider(cfg adapters.ProviderConfig) (*Provider, error) {
-	p := &Provider{delay: DefaultStreamDelay, reply: cfg.Options["reply"]}
+	p := &Provider{delay: DefaultStreamDelay, reply: cfg.Options["reply"], clock: cfg.Clock}
+	if p.clock == nil {
+		p.clock = clock.Real{}
+	}
 	if v, ok := cfg.Options["delay"]; ok && v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -91,7 +96,7 @@ func (p *Provider) Chat(ctx context.Context, req *adapters.Request, emit adapter
 		return err
 	}
 	userText := lastUserText(req.Messages)
-	if e := errorTrigger(userText, req.Model); e != nil {
+	if e := errorTrigger(userText, req.Model, p.clock); e != nil {
 		return e
 	}
 	model := req.Model
@@ -370,8 +375,8 @@ func truncate(s string, n int) string {
 }
 
 // errorTrigger returns the error asked for by "[mock:error NNN]", mapped as
-// the openai provider maps an upstream HTTP NNN.
-func errorTrigger(text, model string) *adapters.Error {
+// the openai provider maps an upstream HTTP NNN arriving at clk's time.
+func errorTrigger(text, model string, clk clock.Clock) *adapters.Error {
 	const marker = "[mock:error "
 	i := strings.Index(text, marker)
 	if i < 0 {
@@ -397,7 +402,7 @@ func errorTrigger(text, model string) *adapters.Error {
 	default:
 		body = `{"error":{"message":"mock error ` + strconv.Itoa(status) + `"}}`
 	}
-	return openai.MapStatus(status, header, []byte(body))
+	return openai.MapStatus(status, header, []byte(body), clk.Now())
 }
 
 // Embed returns, for each input, a 64-dimension bag of hashed words,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -26,14 +27,14 @@ var maxRetryAfterMs = math.Inf(1)
 // upstream error otherwise, 408 → timeout, 413 → too large, 429 → rate
 // limited with RetryAfter from retry-after-ms or retry-after, 502/503/504 →
 // unavailable and any other status → upstream error. UpstreamStatus is
-// always set. Messages never repeat what an upstream says about the
+// always set; a Retry-After date counts from now. Messages never repeat what an upstream says about the
 // gateway's own key or account.
 //
 // It is exported so other providers (the mock among them) report statuses
 // exactly as this one does.
-func MapStatus(status int, header http.Header, body []byte) *adapters.Error {
+func MapStatus(status int, header http.Header, body []byte, now time.Time) *adapters.Error {
 	msg, code, param := errorDetails(body)
-	return wire.MapHTTPStatus(status, header, wire.StatusDetails{
+	return wire.MapHTTPStatus(status, header, now, wire.StatusDetails{
 		Message: msg, Code: code, Param: param, ModelNotFound: status == http.StatusNotFound && isModelNotFound(msg, code),
 	}, maxRetryAfterMs)
 }

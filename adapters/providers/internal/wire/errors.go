@@ -73,10 +73,11 @@ type StatusDetails struct {
 // on param "model" when d.ModelNotFound, an upstream error otherwise;
 // 408 → timeout; 413 → too large; 429 → rate limited and 502/503/504 →
 // unavailable, with RetryAfter (see RetryAfter for retryMsLimit); any other
-// status → upstream error. UpstreamStatus is always set, and the
+// status → upstream error; a Retry-After date counts from now.
+// UpstreamStatus is always set, and the
 // upstream's message, where the client's leaves it out, is the cause
 // (never what it says about the gateway's credentials).
-func MapHTTPStatus(status int, header http.Header, d StatusDetails, retryMsLimit float64) *adapters.Error {
+func MapHTTPStatus(status int, header http.Header, now time.Time, d StatusDetails, retryMsLimit float64) *adapters.Error {
 	e := &adapters.Error{UpstreamStatus: status}
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
@@ -107,11 +108,11 @@ func MapHTTPStatus(status int, header http.Header, d StatusDetails, retryMsLimit
 	case status == http.StatusTooManyRequests:
 		e.Kind = adapters.KindRateLimited
 		e.Message = "upstream rate limit reached, retry later"
-		e.RetryAfter = RetryAfter(header, time.Now(), retryMsLimit)
+		e.RetryAfter = RetryAfter(header, now, retryMsLimit)
 	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
 		e.Kind = adapters.KindUnavailable
 		e.Message = fmt.Sprintf("upstream unavailable (HTTP %d)", status)
-		e.RetryAfter = RetryAfter(header, time.Now(), retryMsLimit)
+		e.RetryAfter = RetryAfter(header, now, retryMsLimit)
 	default:
 		e.Kind = adapters.KindUpstream
 		e.Message = fmt.Sprintf("upstream error (HTTP %d)", status)

@@ -77,7 +77,7 @@ func TestMapHTTPStatus(t *testing.T) {
 	}
 	h := http.Header{"Retry-After": {"3"}}
 	for _, tt := range tests {
-		e := MapHTTPStatus(tt.status, h, tt.d, math.Inf(1))
+		e := MapHTTPStatus(tt.status, h, time.Time{}, tt.d, math.Inf(1))
 		if e.Kind != tt.kind || e.Message != tt.msg || e.UpstreamStatus != tt.status {
 			t.Errorf("%d %+v: got %+v", tt.status, tt.d, e)
 		}
@@ -100,7 +100,7 @@ func TestMapHTTPStatus(t *testing.T) {
 		{403, "forbidden for sk-123", ""},
 		{503, "", ""},
 	} {
-		e := MapHTTPStatus(tt.status, nil, StatusDetails{Message: tt.msg}, 0)
+		e := MapHTTPStatus(tt.status, nil, time.Time{}, StatusDetails{Message: tt.msg}, 0)
 		got := ""
 		if e.Cause != nil {
 			got = e.Cause.Error()
@@ -109,10 +109,10 @@ func TestMapHTTPStatus(t *testing.T) {
 			t.Errorf("%d %q: cause %q, want %q", tt.status, tt.msg, got, tt.cause)
 		}
 	}
-	if e := MapHTTPStatus(400, nil, StatusDetails{Param: "p", Code: "c"}, 0); e.Param != "p" || e.Code != "c" {
+	if e := MapHTTPStatus(400, nil, time.Time{}, StatusDetails{Param: "p", Code: "c"}, 0); e.Param != "p" || e.Code != "c" {
 		t.Errorf("400 lost param and code: %+v", e)
 	}
-	if e := MapHTTPStatus(404, nil, StatusDetails{ModelNotFound: true}, 0); e.Param != "model" || e.Code != "model_not_found" || e.Message != "model not found" {
+	if e := MapHTTPStatus(404, nil, time.Time{}, StatusDetails{ModelNotFound: true}, 0); e.Param != "model" || e.Code != "model_not_found" || e.Message != "model not found" {
 		t.Errorf("404: %+v", e)
 	}
 }

@@ -32,7 +32,7 @@ func (c *Client) Get(ctx context.Context, target string) (string, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return "", c.mapStatus(resp.StatusCode, resp.Header, msg)
+		return "", c.mapStatus(resp.StatusCode, resp.Header, msg, c.clock.Now())
 	}
 	return c.ReadBody(ctx, resp)
 }

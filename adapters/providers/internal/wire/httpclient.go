@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/clock"
 )
 
 // MaxResponseBody bounds a non-streamed response.
@@ -35,17 +36,23 @@ type Client struct {
 	headers     http.Header
 	timeout     time.Duration
 	callTimeout error
-	mapStatus   func(status int, header http.Header, body []byte) *adapters.Error
+	clock       clock.Clock
+	mapStatus   MapStatus
 }
+
+// MapStatus turns a provider's non-2xx answer into the gateway's error;
+// now is the time it arrived, on the gateway's clock (a Retry-After date
+// is counted from it).
+type MapStatus func(status int, header http.Header, body []byte, now time.Time) *adapters.Error
 
 // Client returns a client that sends o.Headers with every request, bounds
 // every call by timeout with cause callTimeout (a provider's own sentinel),
 // streamed calls also by o.Stream, and turns non-2xx answers into errors
-// with mapStatus.
-func (o *Options) Client(timeout time.Duration, callTimeout error, mapStatus func(int, http.Header, []byte) *adapters.Error) *Client {
+// with mapStatus at the time of o.Clock.
+func (o *Options) Client(timeout time.Duration, callTimeout error, mapStatus MapStatus) *Client {
 	t := o.Transport()
 	return &Client{http: &http.Client{Transport: o.StreamGuard(t)}, transport: t, headers: o.Headers,
-		timeout: timeout, callTimeout: callTimeout, mapStatus: mapStatus}
+		timeout: timeout, callTimeout: callTimeout, clock: o.Clock, mapStatus: mapStatus}
 }
 
 // Timeout is the bound on one whole call, streams included (which the
@@ -97,14 +104,17 @@ func (c *Client) Post(ctx context.Context, target string, body []byte, stream bo
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return nil, redactCredentials(c.mapStatus(resp.StatusCode, resp.Header, msg), c.headers)
+	return nil, redactCredentials(c.mapStatus(resp.StatusCode, resp.Header, msg, c.clock.Now()), c.headers)
 }
 
 // send makes req's round trip as http.Client.Do would, without what Do
 // spends on every call for redirects it rarely follows (a copy of the
-// headers, and its bookkeeping): the transport answers, and an answer
-// that redirects goes to Do, which follows it from the start (the first
-// hop asked twice). Errors are Do's *url.Error.
+// headers, and its bookkeeping): the transport answers, and only an
+// answer that redirects goes to Do, which follows it by its rules (a 307
+// or 308 sends the body again, a 301, 302 or 303 turns a POST into a GET
+// without one, credentials stay off another host; a 3xx without a
+// Location comes back as it is) from that answer, so that each hop is
+// sent once. Errors are Do's *url.Error.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if req.URL.User != nil {
 		return c.http.Do(req) // Do's errors hide the password
@@ -115,18 +125,29 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		if resp.Header.Get("Location") == "" {
-			return resp, nil // Do returns it as it is
-		}
-		resp.Body.Close()
-		if req.GetBody != nil {
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, &url.Error{Op: "Post", URL: req.URL.String(), Err: err}
-			}
-			req.Body = body
-		}
-		return c.http.Do(req)
+		follow := &http.Client{Transport: &answered{resp: resp, next: c.http.Transport}}
+		return follow.Do(req)
+	}
+	return resp, nil
+}
+
+// answered is a transport whose first round trip was already made: its
+// answer is resp, and the hops after it go to next. Do, given it, follows
+// a redirect from an answer in hand. It serves one call.
+type answered struct {
+	resp *http.Response
+	next http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (a *answered) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp := a.resp
+	if resp == nil {
+		return a.next.RoundTrip(req)
+	}
+	a.resp = nil
+	if req.Body != nil {
+		_ = req.Body.Close() // a RoundTripper closes the body it was given; the first hop sent it
 	}
 	return resp, nil
 }

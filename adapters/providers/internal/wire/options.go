@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/internal/clock"
 )
 
 // Options reads what every provider reads the same way from its
@@ -27,14 +28,21 @@ type Options struct {
 	HeaderTimeout time.Duration // 0: only the call timeout bounds it
 	// Stream bounds the silences of streamed calls (see StreamGuard).
 	Stream StreamTimeouts
+	// Clock is the gateway's clock (adapters.ProviderConfig.Clock, or
+	// clock.Real): what an upstream's Retry-After date is counted from.
+	Clock clock.Clock
 }
 
 // NewOptions starts reading cfg for a provider of type typ ("openai").
 // keyHeaders are the headers that carry the key, which header.<Name> may
 // not set (Authorization always among them).
 func NewOptions(typ string, cfg adapters.ProviderConfig, dialTimeout time.Duration, keyHeaders ...string) *Options {
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
 	return &Options{typ: typ, name: cfg.Name, baseURL: cfg.BaseURL, keyHeaders: keyHeaders,
-		Headers: http.Header{}, DialTimeout: dialTimeout,
+		Headers: http.Header{}, DialTimeout: dialTimeout, Clock: clk,
 		Stream: StreamTimeouts{
 			Header: streamTimeout(cfg.StreamHeaderTimeout, DefaultStreamHeaderTimeout),
 			Idle:   streamTimeout(cfg.StreamIdleTimeout, DefaultStreamIdleTimeout),

@@ -67,7 +67,7 @@ func stallServer(t *testing.T) (*httptest.Server, <-chan string) {
 func TestStreamTimeouts(t *testing.T) {
 	srv, gone := stallServer(t)
 	o := NewOptions("test", adapters.ProviderConfig{StreamHeaderTimeout: 200 * time.Millisecond, StreamIdleTimeout: 500 * time.Millisecond}, time.Second)
-	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte) *adapters.Error {
+	c := o.Client(time.Minute, errTestTimeout, func(status int, _ http.Header, body []byte, _ time.Time) *adapters.Error {
 		return &adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: status}
 	})
 	defer c.CloseIdleConnections()
