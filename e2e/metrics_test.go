@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
+	"github.com/agentgate/agentgate/internal/servertest"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/tidwall/gjson"
 )
@@ -315,9 +317,29 @@ scrape_configs:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for attempt := 1; ; attempt++ {
+		p, err := launchPrometheus(t, bin, cfg, filepath.Join(dir, fmt.Sprint("data", attempt)))
+		if err == nil {
+			// The target must be scraped successfully.
+			p.waitFor(t, `up{job="agentgate"}`, 1)
+			return p
+		}
+		// The port was free when chosen, not reserved: a test binary of
+		// another package may have bound it first.
+		if attempt == servertest.BindAttempts || !servertest.AddrInUse(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// launchPrometheus runs Prometheus with the config file cfg and its
+// storage in data, on a free loopback port, stopped when the test ends,
+// and waits until it is ready; an error says it exited or never was.
+func launchPrometheus(t *testing.T, bin, cfg, data string) (*promServer, error) {
+	t.Helper()
 	addr := promFreeAddr(t)
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data,
 		"--web.listen-address="+addr, "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -345,22 +367,19 @@ scrape_configs:
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return p, nil
 			}
 		}
 		select {
 		case <-exited:
-			t.Fatalf("prometheus exited:\n%s", logs.String())
+			return nil, fmt.Errorf("prometheus exited:\n%s", logs.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s:\n%s", logs.String())
+			return nil, errors.New("prometheus not ready after 30s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// The target must be scraped successfully.
-	p.waitFor(t, `up{job="agentgate"}`, 1)
-	return p
 }
 
 // query evaluates expr now and returns its result vector; an error
