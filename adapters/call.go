@@ -65,7 +65,12 @@ type Call struct {
 	// v2 user_id): long-term memory is kept and recalled per end user of
 	// an agent. Empty means no particular user.
 	UserID string
-	Stream bool
+	// UpstreamUser is the end-user id the client gave for the upstream's
+	// abuse monitoring (Anthropic metadata.user_id), sent as
+	// Request.User. UserID is not: it may name people, and only scopes
+	// memory.
+	UpstreamUser string
+	Stream       bool
 	// Extra carries client fields passed verbatim to compatible upstreams.
 	Extra map[string]json.RawMessage
 }

@@ -60,9 +60,12 @@ type Event struct {
 	// Text is the text of a Thinking or Delta event.
 	Text string `json:"text,omitempty"`
 	// Signature accompanies Thinking when the provider signs its thoughts.
+	// It ends its thinking block: the thinking after it is a new block,
+	// with a signature of its own (Anthropic's interleaved thinking).
 	Signature string `json:"signature,omitempty"`
 	// Redacted, on a Thinking event, is a block of encrypted thoughts
-	// (Anthropic redacted_thinking data): opaque, to be replayed as is.
+	// (Anthropic redacted_thinking data): opaque, to be replayed as is, a
+	// block of its own after the event's text, if any.
 	Redacted string `json:"redacted,omitempty"`
 	// ToolCall is set on ToolCall events (a complete call), ToolCallDelta
 	// events (a piece of one) and ToolResult events (the call the result

@@ -71,11 +71,66 @@ type Message struct {
 	// RedactedReasoning are opaque encrypted thoughts (Anthropic
 	// redacted_thinking data) to replay after Reasoning.
 	RedactedReasoning []string `json:"redacted_reasoning,omitempty"`
+	// ReasoningBlocks are the message's thinking blocks one by one, each
+	// with its own signature and place, for when the fields above cannot
+	// say them exactly: several signed thinking blocks (Anthropic's
+	// interleaved thinking), a redacted block before a thinking one, or
+	// thinking after text or a tool call. Anthropic upstreams replay them
+	// in place of the fields above, which still hold their sum (the
+	// thoughts joined, the last signature, every redacted block) for the
+	// providers that take reasoning whole. Empty in the common case of
+	// one thinking block first: SetReasoning decides.
+	ReasoningBlocks []ReasoningBlock `json:"reasoning_blocks,omitempty"`
 	// IsError marks a RoleTool message that reports the tool's failure.
 	IsError bool `json:"is_error,omitempty"`
 	// CacheControl is a prompt-cache breakpoint on a RoleTool message's
 	// result (see Part.CacheControl).
 	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+}
+
+// ReasoningBlock is one thinking block of an assistant message: signed
+// thoughts (Text, Signature) or, with Redacted set, a redacted one.
+type ReasoningBlock struct {
+	Text      string `json:"text,omitempty"`
+	Signature string `json:"signature,omitempty"`
+	// Redacted is a redacted_thinking block's opaque data.
+	Redacted string `json:"redacted,omitempty"`
+	// At is the block's place: how many of the message's parts and tool
+	// calls, counted in that order, come before it.
+	At int `json:"at,omitempty"`
+}
+
+// SetReasoning sets m's reasoning from its thinking blocks in order:
+// Reasoning, ReasoningSignature and RedactedReasoning always, and
+// ReasoningBlocks only when those cannot replay blocks exactly (see
+// ReasoningBlocks), so a message with one thinking block is what it was
+// before blocks were kept.
+func (m *Message) SetReasoning(blocks []ReasoningBlock) {
+	m.Reasoning, m.ReasoningSignature, m.RedactedReasoning, m.ReasoningBlocks = "", "", nil, nil
+	var thoughts int
+	exact := true
+	for i := range blocks {
+		rb := &blocks[i]
+		if rb.At != 0 {
+			exact = false
+		}
+		if rb.Redacted != "" {
+			m.RedactedReasoning = append(m.RedactedReasoning, rb.Redacted)
+			continue
+		}
+		// The single-block form replays thinking before every redacted
+		// block, and one signature only.
+		if thoughts++; thoughts > 1 || len(m.RedactedReasoning) > 0 {
+			exact = false
+		}
+		m.Reasoning += rb.Text
+		if rb.Signature != "" {
+			m.ReasoningSignature = rb.Signature
+		}
+	}
+	if !exact {
+		m.ReasoningBlocks = blocks
+	}
 }
 
 // Text returns the concatenated text parts of m.

@@ -22,6 +22,10 @@ type Request struct {
 	// Extra holds client fields with no canonical meaning, passed verbatim
 	// to providers that speak the client's format (OpenAI-compatible).
 	Extra map[string]json.RawMessage
+	// User is the end user the call is for (Call.UpstreamUser), sent as the
+	// upstream's end-user field: metadata.user_id to Anthropic, user to
+	// OpenAI-compatible upstreams; Gemini's API has none.
+	User string `json:"User,omitempty"`
 }
 
 // Sampling holds generation parameters. Nil pointers mean "not set": the

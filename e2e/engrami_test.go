@@ -257,15 +257,22 @@ func TestEngramiMemoryAcrossConversations(t *testing.T) {
 		{"GET", "/api/v1/agents/" + id + "/memory?type=semantic"},
 		{"DELETE", "/api/v1/agents/" + id + "/memory?type=semantic"},
 		{"POST", "/api/v1/agents/" + id + "/chat"},
+		// A JSON 404, not an event stream.
+		{"POST", "/api/v1/agents/" + id + "/chat/stream"},
 		{"GET", "/api/v1/agents/" + id},
 	} {
 		var body any
 		if r.method == "POST" {
-			body = map[string]any{"message": question, "context": map[string]string{"user_id": "ada"}}
+			body = map[string]any{"message": "tenant-b probe: " + question, "context": map[string]string{"user_id": "ada"}}
 		}
 		status, out := engDo(t, g, r.method, r.path, b, body)
 		if status != 404 || out.Get("error.code").String() != "agent_not_found" {
 			t.Fatalf("tenant B %s %s: %d %s", r.method, r.path, status, out.Raw)
+		}
+	}
+	for _, req := range up.Requests() {
+		if strings.Contains(string(req), "tenant-b probe") {
+			t.Fatalf("tenant B's chat reached the upstream: %s", req)
 		}
 	}
 	status, out := engDo(t, g, "GET", "/api/v1/agents/"+id+"/memory?tenant_id=tenant-b", a, nil)

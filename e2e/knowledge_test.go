@@ -100,6 +100,52 @@ func TestKnowledgeThroughCaddy(t *testing.T) {
 		}
 	})
 
+	t.Run("tenant isolation of adding", func(t *testing.T) {
+		// Tenant B adds a document to a source of the same name, under
+		// tenant A's document id: it is B's own, and A's list, document
+		// and agent's retrieval stay as they were.
+		_, listA, _ := g.Do("GET", kb+"/handbook/documents", testgate.KeyA, nil)
+		_, docA, _ := g.Do("GET", kb+"/documents/"+kbDocID, testgate.KeyA, nil)
+		const textB = "# Returns\n\nTenant B never accepts returns: zebra-quokka.\n"
+		for _, body := range []map[string]any{
+			{"id": kbDocID, "title": "B's policy", "text": textB, "format": "markdown", "embedding_model": "text-embedding-3-small"},
+			{"title": "B's other policy", "text": textB, "format": "markdown", "embedding_model": "text-embedding-3-small"},
+		} {
+			status, out, _ := g.Do("POST", kb+"/handbook/documents", testgate.KeyB, body)
+			if status != 201 || gjson.GetBytes(out, "source").String() != "handbook" {
+				t.Fatalf("tenant B adds: %d %s", status, out)
+			}
+		}
+		if _, got, _ := g.Do("GET", kb+"/handbook/documents", testgate.KeyA, nil); string(got) != string(listA) {
+			t.Errorf("tenant A's list changed:\n%s\nnow\n%s", listA, got)
+		}
+		if _, got, _ := g.Do("GET", kb+"/documents/"+kbDocID, testgate.KeyA, nil); string(got) != string(docA) {
+			t.Errorf("tenant A's document changed:\n%s\nnow\n%s", docA, got)
+		}
+		if _, got, _ := g.Do("GET", kb+"/documents/"+kbDocID, testgate.KeyB, nil); gjson.GetBytes(got, "title").String() != "B's policy" {
+			t.Errorf("tenant B's document: %s", got)
+		}
+		// Each tenant's agent retrieves from its own documents only.
+		for _, c := range []struct{ key, want, not string }{
+			{testgate.KeyA, "within 14 days", "zebra-quokka"},
+			{testgate.KeyB, "zebra-quokka", "within 14 days"},
+		} {
+			status, out, _ := g.Do("POST", "/v1/responses", c.key, map[string]any{"model": "support", "input": "What is the returns policy?"})
+			if status != 200 {
+				t.Fatalf("responses: %d %s", status, out)
+			}
+			var system string
+			for _, raw := range up.Requests() {
+				if r := gjson.ParseBytes(raw); r.Get("messages").Exists() {
+					system = r.Get("messages.0.content").String()
+				}
+			}
+			if !strings.Contains(system, c.want) || strings.Contains(system, c.not) {
+				t.Errorf("retrieval wants %q and not %q:\n%s", c.want, c.not, system)
+			}
+		}
+	})
+
 	t.Run("answer citing the chunk", func(t *testing.T) {
 		status, body, _ := g.Do("POST", "/v1/responses", testgate.KeyA, map[string]any{"model": "support", "input": "How long do I have to return an order?"})
 		if status != 200 {

@@ -965,6 +965,30 @@ func TestTenzroProjectIsolation(t *testing.T) {
 		t.Errorf("tenant-b lists %s", ids)
 	}
 	tzJSON(t, g, "GET", "/agent/agents/"+inB, testgate.KeyB, "proj_b", "", 404)
+	// Nor can it change, run or read it: a JSON 404 (not a stream), in the
+	// same project as the agent.
+	viewB := tzJSON(t, g, "GET", "/agent/agents/"+inB, testgate.KeyA, "proj_b", "", 200).Raw
+	convB := tzJSON(t, g, "GET", "/agent/agents/"+inB+"/conversations/conv_b", testgate.KeyA, "proj_b", "", 200).Raw
+	for _, c := range []struct{ method, path, body string }{
+		{"PATCH", "/agent/agents/" + inB, `{"name":"stolen","system_prompt":"Obey tenant-b."}`},
+		{"DELETE", "/agent/agents/" + inB, ""},
+		{"POST", "/agent/agents/" + inB + "/chat", `{"message":"secret?"}`},
+		{"POST", "/agent/agents/" + inB + "/chat", `{"message":"secret?","conversation_id":"conv_b"}`},
+		{"POST", "/agent/agents/" + inB + "/chat", `{"message":"secret?","stream":true}`},
+		{"POST", "/agent/agents/" + inB + "/execute", `{"task":"secret?"}`},
+		{"GET", "/agent/agents/" + inB + "/conversations/conv_b", ""},
+	} {
+		res := tzJSON(t, g, c.method, c.path, testgate.KeyB, "proj_b", c.body, 404)
+		if res.Get("error.code").String() != "agent_not_found" || res.Get("error.status").Int() != 404 {
+			t.Errorf("tenant-b %s %s: %s", c.method, c.path, res.Raw)
+		}
+	}
+	if got := tzJSON(t, g, "GET", "/agent/agents/"+inB, testgate.KeyA, "proj_b", "", 200).Raw; got != viewB {
+		t.Errorf("tenant-b changed proj_b's agent: %s, was %s", got, viewB)
+	}
+	if got := tzJSON(t, g, "GET", "/agent/agents/"+inB+"/conversations/conv_b", testgate.KeyA, "proj_b", "", 200).Raw; got != convB {
+		t.Errorf("tenant-b changed proj_b's conversation: %s, was %s", got, convB)
+	}
 	// Nothing of proj_b reached the model on the limited key's behalf.
 	for _, r := range m.requests() {
 		if tzSystem(r) != "B" && strings.Contains(tzLastUser(r), "secret") {

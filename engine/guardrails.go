@@ -282,8 +282,20 @@ func (o *outputGuard) emit(ev adapters.Event) error {
 	case adapters.EventStart:
 		return o.next(ev)
 	case adapters.EventThinking:
+		if ev.Redacted != "" {
+			// A block of its own: the thinking before it ends first.
+			if err := o.endThinking(); err != nil {
+				return err
+			}
+		}
 		out, _ := o.thinking.Write(ev.Text)
-		if out == "" && ev.Signature == "" {
+		if ev.Signature != "" {
+			// The signature ends its block: what the filter holds back
+			// is this block's, not the next one's.
+			rest, _ := o.thinking.Flush()
+			out += rest
+		}
+		if out == "" && ev.Signature == "" && ev.Redacted == "" {
 			return nil
 		}
 		ev.Text = out

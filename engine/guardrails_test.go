@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -380,5 +381,49 @@ func TestGuardrailsInvalidConfig(t *testing.T) {
 		Agents: []*adapters.Agent{{ID: "declared", Model: "m", Guardrails: &adapters.Guardrails{MaxInputChars: -5}}}})
 	if err == nil || !strings.Contains(err.Error(), `agent "declared"`) || !strings.Contains(err.Error(), "max_input_chars") {
 		t.Errorf("New with a declared agent's bad guardrails = %v", err)
+	}
+}
+
+// Output redaction keeps thinking blocks apart: what it holds back of a
+// block goes out before the signature that ends it, and a redacted block
+// passes in its place.
+func TestGuardrailsThinkingBlocks(t *testing.T) {
+	prov := &fakeProvider{Script: [][]adapters.Event{{
+		{Type: adapters.EventStart},
+		{Type: adapters.EventThinking, Text: "Mail ann@"},
+		{Type: adapters.EventThinking, Text: "example.com", Signature: "s1"},
+		{Type: adapters.EventThinking, Redacted: "R"},
+		{Type: adapters.EventThinking, Text: "Then bob@example.com"},
+		{Type: adapters.EventThinking, Signature: "s2"},
+		{Type: adapters.EventDelta, Text: "ok"},
+		{Type: adapters.EventDone, FinishReason: "stop"},
+	}}}
+	rt, _ := singleRuntime(t, prov)
+	agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email"}})
+	var c collect
+	if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Stream: true,
+		Messages: []adapters.Message{userMsg("hi")}}, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	// The blocks as a client folds them: a signature ends one, a
+	// redacted block is one.
+	var blocks []string
+	var open strings.Builder
+	for _, ev := range c.events {
+		if ev.Type != adapters.EventThinking {
+			continue
+		}
+		if ev.Redacted != "" {
+			blocks = append(blocks, "redacted:"+ev.Redacted)
+		}
+		open.WriteString(ev.Text)
+		if ev.Signature != "" {
+			blocks = append(blocks, open.String()+"|"+ev.Signature)
+			open.Reset()
+		}
+	}
+	want := []string{"Mail [REDACTED_EMAIL]|s1", "redacted:R", "Then [REDACTED_EMAIL]|s2"}
+	if !slices.Equal(blocks, want) || open.Len() > 0 {
+		t.Errorf("thinking blocks %q (then %q), want %q", blocks, open.String(), want)
 	}
 }

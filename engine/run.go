@@ -113,6 +113,7 @@ func (e *Engine) buildRequest(ctx context.Context, call *adapters.Call) (*adapte
 		Stream:     call.Stream,
 		Sampling:   agent.Sampling.Merge(call.Sampling),
 		Extra:      call.Extra,
+		User:       call.UpstreamUser,
 	}
 	if call.SystemPrompt != nil {
 		req.System = *call.SystemPrompt

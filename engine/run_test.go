@@ -285,8 +285,8 @@ func TestRunForwardsEventsAndResult(t *testing.T) {
 	toolCall := &adapters.ToolCall{ID: "call_1", Name: "lookup", Arguments: `{"q":"x"}`}
 	events := []adapters.Event{
 		{Type: adapters.EventStart, Model: "gpt-4o-2024-08-06"},
-		{Type: adapters.EventThinking, Text: "let me ", Signature: "sig"},
-		{Type: adapters.EventThinking, Text: "think"},
+		{Type: adapters.EventThinking, Text: "let me "},
+		{Type: adapters.EventThinking, Text: "think", Signature: "sig"}, // the signature ends the block
 		{Type: adapters.EventDelta, Text: "Hel"},
 		{Type: adapters.EventDelta, Text: "lo"},
 		{Type: adapters.EventToolCall, ToolCall: toolCall},

@@ -48,9 +48,6 @@ var defaults = sync.OnceValues(func() (*DefaultTable, error) {
 	return d, nil
 })
 
-// Defaults returns the embedded default price table.
-func Defaults() (*DefaultTable, error) { return defaults() }
-
 // DefaultPrices returns the prices of the default table.
 func DefaultPrices() ([]Price, error) {
 	d, err := defaults()

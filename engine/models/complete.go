@@ -30,7 +30,12 @@ type Answer struct {
 	Finish       string
 	StopSequence string
 	// Redacted are the encrypted thoughts the provider sent.
-	Redacted  []string
+	Redacted []string
+	// thoughts are the thinking blocks one by one, in their places
+	// (Message.SetReasoning); thinking is whether the last one is still
+	// taking text (a signature or a redacted block ends it).
+	thoughts  []thought
+	thinking  bool
 	gotUsage  bool
 	firstByte time.Duration
 	committed bool
@@ -53,9 +58,61 @@ func (a *Answer) estimate(req *adapters.Request) adapters.Usage {
 // Message is the assistant message the answer makes.
 func (a *Answer) Message() adapters.Message {
 	m := adapters.TextMessage(adapters.RoleAssistant, a.Text.String())
-	m.Reasoning, m.ReasoningSignature, m.ToolCalls = a.Thinking.String(), a.Signature, a.ToolCalls
-	m.RedactedReasoning = a.Redacted
+	m.ToolCalls = a.ToolCalls
+	if a.Signature == "" {
+		// Unsigned thoughts are replayed whole or not at all, and output
+		// redaction may have rewritten them (Thinking).
+		m.Reasoning, m.RedactedReasoning = a.Thinking.String(), a.Redacted
+		return m
+	}
+	all := a.Thinking.String()
+	blocks := make([]adapters.ReasoningBlock, len(a.thoughts))
+	for i := range a.thoughts {
+		t := &a.thoughts[i]
+		blocks[i] = t.block
+		if t.start <= t.end && t.end <= len(all) {
+			blocks[i].Text = all[t.start:t.end]
+		}
+	}
+	m.SetReasoning(blocks)
 	return m
+}
+
+// thought is one thinking block of an answer; its text is
+// Thinking[start:end].
+type thought struct {
+	block      adapters.ReasoningBlock
+	start, end int
+}
+
+// think records a Thinking event: its text continues the open thinking
+// block or starts one, its signature ends it, and a redacted block is one
+// of its own. A block's place counts the message's one text part (once
+// text or a call came) and the calls before it.
+func (a *Answer) think(ev *adapters.Event) {
+	at := 0
+	if a.Text.Len() > 0 || len(a.ToolCalls) > 0 {
+		at = 1 + len(a.ToolCalls)
+	}
+	if ev.Redacted != "" {
+		a.Redacted = append(a.Redacted, ev.Redacted)
+		a.thoughts = append(a.thoughts, thought{block: adapters.ReasoningBlock{Redacted: ev.Redacted, At: at}})
+		a.thinking = false
+	}
+	if ev.Text == "" && ev.Signature == "" {
+		return
+	}
+	if !a.thinking {
+		n := a.Thinking.Len()
+		a.thoughts = append(a.thoughts, thought{block: adapters.ReasoningBlock{At: at}, start: n, end: n})
+		a.thinking = true
+	}
+	t := &a.thoughts[len(a.thoughts)-1]
+	a.Thinking.WriteString(ev.Text)
+	t.end = a.Thinking.Len()
+	if ev.Signature != "" {
+		a.Signature, t.block.Signature, a.thinking = ev.Signature, ev.Signature, false
+	}
 }
 
 // Run is what the model calls of one agent run share: the call they
@@ -221,13 +278,7 @@ func (m *Models) forwarder(a *Answer, r *Run, t0 time.Time) adapters.Emit {
 			r.started, a.committed = true, true
 			return emit(ev)
 		case adapters.EventThinking:
-			a.Thinking.WriteString(ev.Text)
-			if ev.Signature != "" {
-				a.Signature = ev.Signature
-			}
-			if ev.Redacted != "" {
-				a.Redacted = append(a.Redacted, ev.Redacted)
-			}
+			a.think(&ev)
 		case adapters.EventDelta:
 			a.Text.WriteString(ev.Text)
 		case adapters.EventToolCallDelta:

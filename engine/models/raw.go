@@ -112,7 +112,8 @@ func (a *RawAnswer) report(err error) {
 }
 
 // NewRawAnswer starts the answer of an attempt beginning now, on clock
-// now (Relay makes one per attempt).
+// now: Relay makes one per attempt (and a test of a relay function one
+// of its own, with nothing to report).
 func NewRawAnswer(now func() time.Time) *RawAnswer { return &RawAnswer{now: now, t0: now()} }
 
 // Commit notes that the answer begins to reach the client: from then on
@@ -161,8 +162,8 @@ func (m *Models) Relay(ctx context.Context, x *exchange.Exchange, c *RawCall, re
 		if try > 0 {
 			id += "." + strconv.Itoa(try)
 		}
-		a = &RawAnswer{now: m.now, t0: m.now(), Provider: c.Route.Provider,
-			attempt: rawAttempt{m: m, ctx: ctx, x: x, c: c, id: id}, pending: true}
+		a = NewRawAnswer(m.now)
+		a.Provider, a.attempt, a.pending = c.Route.Provider, rawAttempt{m: m, ctx: ctx, x: x, c: c, id: id}, true
 		resp, err := c.Route.relayer.RelayChat(actx, c.Body, c.Stream)
 		if err == nil {
 			err = relay(resp, a)

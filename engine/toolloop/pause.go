@@ -164,7 +164,7 @@ func (l *Loop) Resume(ctx context.Context, x *exchange.Exchange, call *adapters.
 		return nil, err
 	}
 	req := &adapters.Request{System: run.System, Messages: run.Messages, Stream: call.Stream,
-		Sampling: call.Agent.Sampling.Merge(call.Sampling), Reasoning: models.Reasoning(call)}
+		Sampling: call.Agent.Sampling.Merge(call.Sampling), Reasoning: models.Reasoning(call), User: call.UpstreamUser}
 	req.Tools = AppendTools(req.Tools, methods)
 	st := NewState(x, &resumed, req, methods, &Result{RunID: run.ID, SessionID: run.SessionID, Usage: run.Usage, Iterations: run.Iterations},
 		run.Turn, emit)

@@ -332,7 +332,7 @@ func encodeTurn(msgs []adapters.Message) ([]byte, error) {
 // with a type and text: what encodeTurn writes itself.
 func isTextMessage(m *adapters.Message) bool {
 	if m.Name != "" || m.ToolCalls != nil || m.ToolCallID != "" || m.Reasoning != "" || m.ReasoningSignature != "" ||
-		m.RedactedReasoning != nil || m.IsError || m.CacheControl != nil {
+		m.RedactedReasoning != nil || m.ReasoningBlocks != nil || m.IsError || m.CacheControl != nil {
 		return false
 	}
 	for i := range m.Parts {

@@ -20,15 +20,19 @@ var sessionTests = []Test{
 }
 
 func turn(tag string, i int) []adapters.Message {
-	return []adapters.Message{
-		adapters.TextMessage(adapters.RoleUser, fmt.Sprintf("%s q%d", tag, i)),
-		{
-			Role:      adapters.RoleAssistant,
-			Parts:     []adapters.Part{{Type: adapters.PartText, Text: fmt.Sprintf("%s a%d", tag, i)}},
-			ToolCalls: []adapters.ToolCall{{ID: "call" + fmt.Sprint(i), Name: "calc", Arguments: `{"x":1}`}},
-			Reasoning: "thought", ReasoningSignature: "sig",
-		},
+	answer := adapters.Message{
+		Role:      adapters.RoleAssistant,
+		Parts:     []adapters.Part{{Type: adapters.PartText, Text: fmt.Sprintf("%s a%d", tag, i)}},
+		ToolCalls: []adapters.ToolCall{{ID: "call" + fmt.Sprint(i), Name: "calc", Arguments: `{"x":1}`}},
 	}
+	if i%2 == 0 {
+		// Interleaved thinking: blocks kept one by one.
+		answer.SetReasoning([]adapters.ReasoningBlock{{Text: "first", Signature: "sig1"},
+			{Redacted: "opaque"}, {Text: "second", Signature: "sig2", At: 1}})
+	} else {
+		answer.Reasoning, answer.ReasoningSignature = "thought", "sig"
+	}
+	return []adapters.Message{adapters.TextMessage(adapters.RoleUser, fmt.Sprintf("%s q%d", tag, i)), answer}
 }
 
 func turns(tag string, from, to int) []adapters.Message {

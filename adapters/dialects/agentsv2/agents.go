@@ -113,16 +113,8 @@ func (d *Dialect) batch(w http.ResponseWriter, r *http.Request, x *exchange.Exch
 	if err != nil {
 		return err
 	}
-	errs := &invalid{}
-	o, ok := decodeBody(body, errs)
-	if !ok {
-		return errs
-	}
-	ids, _ := o.strings("agent_ids", true)
-	if len(ids) > maxBatch {
-		errs.add([]any{"body", "agent_ids"}, "too_long", "List should have at most 1000 items after validation, not "+itoa(len(ids)))
-	}
-	if err := errs.err(); err != nil {
+	ids, err := decodeBatch(body)
+	if err != nil {
 		return err
 	}
 	out := make([]agentView, 0, len(ids))
@@ -189,6 +181,24 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, x *exchange.Exc
 	}
 	dialects.WriteRawJSON(w, http.StatusCreated, marshal(resp))
 	return nil
+}
+
+// decodeBatch validates a batch request: agent_ids, a list of at most
+// maxBatch strings.
+func decodeBatch(body []byte) ([]string, error) {
+	errs := &invalid{}
+	o, ok := decodeBody(body, errs)
+	if !ok {
+		return nil, errs
+	}
+	ids, _ := o.strings("agent_ids", true)
+	if len(ids) > maxBatch {
+		errs.add([]any{"body", "agent_ids"}, "too_long", "List should have at most 1000 items after validation, not "+itoa(len(ids)))
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // decodeCreate validates a CreateAgentRequest and makes the canonical

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/dialecttest"
 )
 
 // checkFailure checks a decoder's failure: a validation error listing at
@@ -142,6 +143,62 @@ func FuzzToolkitArgs(f *testing.F) {
 		}
 		if _, ok := args["i"].(float64); !ok {
 			t.Fatalf("required i missing or not a number: %s", out)
+		}
+	})
+}
+
+// FuzzCreateRequest feeds arbitrary bodies to the CreateAgentRequest
+// decoder: it never panics, every failure is a 422 listing what is wrong,
+// and an accepted agent has its required fields, a known status, declared
+// tools and step bounds in order.
+func FuzzCreateRequest(f *testing.F) {
+	seeds := []string{
+		docCreate,
+		`{"id":"a","name":"A","template":"t","status":"draft","model":"gpt-test","tags":["x"],"tools":["EmailToolkit","send_email"]}`,
+		`{"id":"a","name":"A","template":"t","config":{"enable_memory":false,"enable_history":false,"enable_reasoning":true,"num_history_runs":3,"reasoning_min_steps":4,"reasoning_max_steps":2}}`,
+		`{"id":"a","name":"A","template":"t","config":{"reasoning_min_steps":9,"worker_config":{"tools":["CalendarToolkit"],"mcp_servers":[{"url":"x"}]}}}`,
+		`{"id":"a b","name":"","template":"","status":"gone","model":"nope","tools":["Nope",1],"config":{"num_history_runs":1e400}}`,
+		`{"id":null,"name":[],"template":{},"tags":"x","config":[]}`,
+		`{}`, `[]`, `null`, `""`, `{`, ``, "\xff\xfe", `{"id":"a"} trailing`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	h := dialecttest.NewWith(f, Name, &dialecttest.Script{}, dialecttest.Options{Tools: registry(f, &webhooks{})})
+	d := &Dialect{env: h.Env}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, err := d.decodeCreate(body)
+		if err != nil {
+			checkFailure(t, err)
+			return
+		}
+		if !agentID.MatchString(a.ID) || a.Name == "" || a.SystemPrompt == "" || !adapters.ValidStatus(a.Status) || a.Model == "" {
+			t.Fatalf("accepted an agent missing a required field: %+v", a)
+		}
+		if a.ReasoningMinSteps > a.ReasoningMaxSteps || a.HistoryTurns < 1 {
+			t.Fatalf("bounds out of order: %+v", a)
+		}
+		if _, err := h.Engine.Tools().Resolve(a.Tools); err != nil {
+			t.Fatalf("accepted unknown tools %v: %v", a.Tools, err)
+		}
+	})
+}
+
+// FuzzBatchRequest feeds arbitrary bodies to the batch decoder: no panic,
+// failures are 422s, and an accepted list is at most maxBatch ids.
+func FuzzBatchRequest(f *testing.F) {
+	for _, s := range []string{`{"agent_ids":["a","b","a"]}`, `{"agent_ids":[]}`, `{"agent_ids":[1,null]}`, `{"agent_ids":"a"}`,
+		`{"agent_ids":[` + strings.Repeat(`"x",`, maxBatch) + `"x"]}`, `{}`, `[]`, `null`, `{`, ``, "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ids, err := decodeBatch(body)
+		if err != nil {
+			checkFailure(t, err)
+			return
+		}
+		if len(ids) > maxBatch {
+			t.Fatalf("accepted %d ids", len(ids))
 		}
 	})
 }

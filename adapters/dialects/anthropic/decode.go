@@ -168,7 +168,7 @@ func decodeMessages(body []byte, limits dialects.Limits, counting bool) (*decode
 		}
 	}
 	if req.Metadata != nil && req.Metadata.UserID != nil {
-		c.UserID = *req.Metadata.UserID
+		c.UserID, c.UpstreamUser = *req.Metadata.UserID, *req.Metadata.UserID
 	}
 	if t := req.Thinking; t != nil {
 		switch t.Type {
@@ -282,7 +282,9 @@ type messageDecoder struct {
 // message appends the canonical form of one turn to out. A user turn's
 // tool_result blocks become RoleTool messages, in order, followed by one
 // user message with its other blocks; an assistant turn becomes one
-// assistant message (thinking, text, tool calls).
+// assistant message (thinking, text, tool calls), whose thinking blocks
+// keep their order, signatures and places (Message.SetReasoning) so an
+// Anthropic upstream verifies them as it sent them.
 func (d *messageDecoder) message(out []adapters.Message, i int, m *message) ([]adapters.Message, error) {
 	field := "messages." + strconv.Itoa(i)
 	var role adapters.Role
@@ -315,7 +317,8 @@ func (d *messageDecoder) message(out []adapters.Message, i int, m *message) ([]a
 		return nil, adapters.BadField(field+".content", "must not be empty")
 	}
 	msg := adapters.Message{Role: role}
-	var thinking strings.Builder
+	// thoughts are the thinking blocks, each in its place.
+	var thoughts []adapters.ReasoningBlock
 	for j := range blocks {
 		b := &blocks[j]
 		bf := field + ".content." + strconv.Itoa(j)
@@ -373,10 +376,8 @@ func (d *messageDecoder) message(out []adapters.Message, i int, m *message) ([]a
 			if b.Thinking == nil || b.Signature == nil {
 				return nil, adapters.BadField(bf, "a thinking block needs thinking and signature")
 			}
-			thinking.WriteString(*b.Thinking)
-			if *b.Signature != "" {
-				msg.ReasoningSignature = *b.Signature
-			}
+			thoughts = append(thoughts, adapters.ReasoningBlock{Text: *b.Thinking, Signature: *b.Signature,
+				At: len(msg.Parts) + len(msg.ToolCalls)})
 		case "redacted_thinking":
 			if role != adapters.RoleAssistant {
 				return nil, adapters.BadField(bf+".type", "redacted_thinking blocks are only allowed in assistant messages")
@@ -384,14 +385,14 @@ func (d *messageDecoder) message(out []adapters.Message, i int, m *message) ([]a
 			if b.Data == "" {
 				return nil, adapters.BadField(bf+".data", "Field required")
 			}
-			msg.RedactedReasoning = append(msg.RedactedReasoning, b.Data)
+			thoughts = append(thoughts, adapters.ReasoningBlock{Redacted: b.Data, At: len(msg.Parts) + len(msg.ToolCalls)})
 		case "":
 			return nil, adapters.BadField(bf+".type", "Field required")
 		default:
 			return nil, adapters.BadField(bf+".type", "unsupported content block type %q (supported: text, image, document, tool_use, tool_result, thinking, redacted_thinking)", b.Type)
 		}
 	}
-	msg.Reasoning = thinking.String()
+	msg.SetReasoning(thoughts)
 	if role == adapters.RoleUser && len(msg.Parts) == 0 {
 		return out, nil // only tool results
 	}

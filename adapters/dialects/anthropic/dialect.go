@@ -14,6 +14,7 @@ package anthropic
 import (
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -23,12 +24,17 @@ import (
 const Name = "anthropic"
 
 func init() {
-	dialects.Register(Name, func(env *dialects.Env) dialects.Dialect { return &Dialect{env: env} })
+	dialects.Register(Name, func(env *dialects.Env) dialects.Dialect {
+		return &Dialect{env: env, pingInterval: DefaultPingInterval}
+	})
 }
 
 // Dialect is the Anthropic Messages API.
 type Dialect struct {
 	env *dialects.Env
+	// pingInterval is the silence after which a stream gets a ping
+	// (keepalive).
+	pingInterval time.Duration
 }
 
 // versioned picks Anthropic's models routes: the SDKs send

@@ -42,7 +42,9 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, x *exchange.E
 	}
 	sse := dialects.NewSSE(w)
 	enc.send = sse.Event
-	_, err = d.env.Engine.Run(ctx, x, call, enc.emit)
+	k := startKeepalive(enc, d.pingInterval)
+	_, err = d.env.Engine.Run(ctx, x, call, k.emit)
+	k.stop()
 	if err != nil && !sse.Started() {
 		return err
 	}

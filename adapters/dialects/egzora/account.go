@@ -2,6 +2,7 @@ package egzora
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -167,13 +168,9 @@ type logView struct {
 // already answered show here.
 func (d *Dialect) logs(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 	p := x.Principal
-	limit := defaultLogLimit
-	if q := r.URL.Query(); q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n <= 0 {
-			return adapters.BadField("limit", "must be a positive integer (values over %d are capped), got %s", maxLogLimit, quote(q.Get("limit")))
-		}
-		limit = min(n, maxLogLimit)
+	limit, err := logLimit(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	if err := d.env.Engine.Models().Recorder().Flush(ctx); err != nil {
@@ -189,6 +186,19 @@ func (d *Dialect) logs(w http.ResponseWriter, r *http.Request, x *exchange.Excha
 	}
 	dialects.WriteRawJSON(w, http.StatusOK, marshal(out))
 	return nil
+}
+
+// logLimit reads GET /v1/logs?limit=N: absent is the default, more than
+// the maximum is the maximum.
+func logLimit(q url.Values) (int, error) {
+	if !q.Has("limit") {
+		return defaultLogLimit, nil
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || n <= 0 {
+		return 0, adapters.BadField("limit", "must be a positive integer (values over %d are capped), got %s", maxLogLimit, quote(q.Get("limit")))
+	}
+	return min(n, maxLogLimit), nil
 }
 
 func toLogView(rec *state.UsageRecord) logView {

@@ -2,6 +2,7 @@ package egzora
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -60,6 +61,32 @@ func FuzzChatRequest(f *testing.F) {
 			if p.Type != adapters.PartImage || !strings.HasPrefix(strings.ToLower(p.ImageURL), "data:image/") {
 				t.Fatalf("bad image part: %+v", p)
 			}
+		}
+	})
+}
+
+// FuzzLogLimit feeds arbitrary query strings to GET /v1/logs?limit=: an
+// accepted limit is within 1 and the maximum; a rejection is a 4xx naming
+// limit.
+func FuzzLogLimit(f *testing.F) {
+	for _, s := range []string{"", "limit=5", "limit=0", "limit=-1", "limit=1001", "limit=x", "limit=", "limit=9223372036854775808", "limit=%2B3", "limit=1&limit=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		n, err := logLimit(q)
+		if err != nil {
+			var e *adapters.Error
+			if !errors.As(err, &e) || e.Status() < 400 || e.Status() > 499 || e.Param != "limit" || !strings.Contains(e.Message, "limit") {
+				t.Fatalf("%q: %v is not a 4xx naming limit", query, err)
+			}
+			return
+		}
+		if n < 1 || n > maxLogLimit || (!q.Has("limit") && n != defaultLogLimit) {
+			t.Fatalf("%q: limit %d", query, n)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package engrami
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -133,6 +134,46 @@ func FuzzFeedbackRequest(f *testing.F) {
 		}
 		if r != "up" && r != "down" {
 			t.Fatalf("rating %q", r)
+		}
+	})
+}
+
+// FuzzQuery feeds arbitrary query strings to the query parsers of the
+// list routes (page, per_page, limit; the memory filter's type and
+// user_id): accepted values are within their bounds, rejections are a 4xx
+// naming the parameter.
+func FuzzQuery(f *testing.F) {
+	for _, s := range []string{"", "page=2&per_page=10", "page=0", "per_page=-1", "limit=x", "limit=9223372036854775808",
+		"type=semantic&user_id=u", "type=nope", "user_id=", "type=" + strings.Repeat("x", 100), "page=%2B1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		r := httptest.NewRequest("GET", "/api/v1/agents", nil)
+		r.URL.RawQuery = query
+		q := r.URL.Query()
+		for _, name := range []string{"page", "per_page", "limit"} {
+			n, err := queryInt(r, name, 7, 1)
+			if err != nil {
+				checkError(t, err)
+				if !strings.Contains(err.Error(), name) {
+					t.Fatalf("%q: %v does not name %s", query, err, name)
+				}
+				continue
+			}
+			if n < 1 || (q.Get(name) == "" && n != 7) {
+				t.Fatalf("%q: %s = %d", query, name, n)
+			}
+		}
+		filter, err := memoryFilter(r)
+		if err != nil {
+			checkError(t, err)
+			if !strings.Contains(err.Error(), "type") {
+				t.Fatalf("%q: %v does not name type", query, err)
+			}
+			return
+		}
+		if (filter.Kind != "" && !state.ValidMemoryKind(filter.Kind)) || filter.ByUser != q.Has("user_id") || filter.User != q.Get("user_id") {
+			t.Fatalf("%q: filter %+v", query, filter)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -126,6 +127,49 @@ func TestGoogleClient(t *testing.T) {
 		}
 		if got := googleClient(r); got != c.want {
 			t.Errorf("%s with %q: %v, want %v", c.target, c.header, got, c.want)
+		}
+	}
+}
+
+// TestListModelsPageToken: a page token the gateway did not give — past
+// the list, negative, not a number, or big enough to wrap offset+size — is
+// a 400 naming pageToken in Gemini's shape, never a page whose
+// nextPageToken the SDK pager cannot send back.
+func TestListModelsPageToken(t *testing.T) {
+	agents := []*adapters.Agent{agent(), {ID: "b-agent", Name: "B", Model: "m"}, {ID: "c-agent", Name: "C", Model: "m"}}
+	h := dialecttest.New(t, Name, &dialecttest.Script{Events: textEvents()}, agents...)
+	for _, c := range []struct {
+		query string
+		code  int
+		names int
+		next  string
+	}{
+		{"pageSize=2&pageToken=1", 200, 2, ""},
+		{"pageSize=1&pageToken=1", 200, 1, "2"},
+		{"pageToken=3", 200, 0, ""},
+		{"pageSize=1000&pageToken=2", 200, 1, ""},
+		{"pageToken=4", 400, 0, ""},
+		{"pageToken=9223372036854775807", 400, 0, ""},
+		{"pageSize=1000&pageToken=9223372036854775807", 400, 0, ""},
+		{"pageToken=9223372036854775808", 400, 0, ""},
+		{"pageToken=-1", 400, 0, ""},
+		{"pageToken=abc", 400, 0, ""},
+		{"pageToken=1.0", 400, 0, ""},
+	} {
+		rec := h.Do("GET", "/v1beta/models?"+c.query, nil)
+		res := gjson.ParseBytes(rec.Body.Bytes())
+		if rec.Code != c.code {
+			t.Errorf("%s: %d %s, want %d", c.query, rec.Code, rec.Body, c.code)
+			continue
+		}
+		if c.code == 400 {
+			if res.Get("error.status").Str != "INVALID_ARGUMENT" || !strings.Contains(res.Get("error.message").Str, "pageToken") {
+				t.Errorf("%s: %s, want INVALID_ARGUMENT naming pageToken", c.query, rec.Body)
+			}
+			continue
+		}
+		if n := len(res.Get("models").Array()); n != c.names || res.Get("nextPageToken").Str != c.next {
+			t.Errorf("%s: %d models, nextPageToken %q; want %d, %q", c.query, n, res.Get("nextPageToken").Str, c.names, c.next)
 		}
 	}
 }

@@ -2,8 +2,11 @@ package gemini
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -83,6 +86,44 @@ func FuzzSignature(f *testing.F) {
 		got := readSignature(wireSignature(packed{Signature: sig, Thinking: hidden, Reasoning: reasoning}))
 		if got.Signature != sig || got.Thinking != hidden || got.Reasoning != reasoning {
 			t.Fatalf("round trip of %q/%q/%v gave %+v", sig, hidden, reasoning, got)
+		}
+	})
+}
+
+// FuzzListModelsQuery: any pageSize and pageToken either page inside the
+// list (an end the list can slice, and a next token that reads back) or
+// are a 4xx naming the parameter.
+func FuzzListModelsQuery(f *testing.F) {
+	for _, s := range []string{"pageSize=2&pageToken=1", "pageToken=9223372036854775807", "pageSize=1000&pageToken=9223372036854775807",
+		"pageSize=-1", "pageToken=x", "pageSize=0", "pageSize=99999999999999999999", "pageToken=%2B3", "pageToken=", "pageSize=1&pageSize=x"} {
+		f.Add(s, 3)
+	}
+	f.Fuzz(func(t *testing.T, query string, n int) {
+		q, err := url.ParseQuery(query)
+		if err != nil || n < 0 {
+			return
+		}
+		size, offset, err := pageQuery(q)
+		if err != nil {
+			clientError(t, err)
+			return
+		}
+		end, err := pageEnd(offset, size, n)
+		if err != nil {
+			clientError(t, err)
+			if !strings.Contains(err.Error(), "pageToken") {
+				t.Fatalf("%q: %v does not name pageToken", query, err)
+			}
+			return
+		}
+		if size < 1 || size > maxPageSize || offset < 0 || end < offset || end > n || end-offset > size {
+			t.Fatalf("%q over %d: size %d, offset %d, end %d", query, n, size, offset, end)
+		}
+		if end < n {
+			q := url.Values{"pageToken": {strconv.Itoa(end)}}
+			if _, next, err := pageQuery(q); err != nil || next != end {
+				t.Fatalf("next token %d reads back as %d, %v", end, next, err)
+			}
 		}
 	})
 }

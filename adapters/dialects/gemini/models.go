@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/agentgate/agentgate/adapters"
@@ -20,23 +21,9 @@ const (
 func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, x *exchange.Exchange) error {
 	p := x.Principal
 	q := r.URL.Query()
-	size := defaultPageSize
-	if s := q.Get("pageSize"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return adapters.BadField("pageSize", "must be a non-negative integer")
-		}
-		if n > 0 {
-			size = min(n, maxPageSize)
-		}
-	}
-	offset := 0
-	if s := q.Get("pageToken"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return adapters.BadField("pageToken", "is not a page token this gateway gave")
-		}
-		offset = n
+	size, offset, err := pageQuery(q)
+	if err != nil {
+		return err
 	}
 	agents, err := d.env.Engine.Agents().List(r.Context(), p)
 	if err != nil {
@@ -48,8 +35,11 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, x *exchange
 			active = append(active, a)
 		}
 	}
+	end, err := pageEnd(offset, size, len(active))
+	if err != nil {
+		return err
+	}
 	b := []byte(`{"models":[`)
-	end := min(offset+size, len(active))
 	for i := offset; i < end; i++ {
 		if i > offset {
 			b = append(b, ',')
@@ -63,6 +53,44 @@ func (d *Dialect) listModels(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 	dialects.WriteRawJSON(w, http.StatusOK, append(b, '}'))
 	return nil
+}
+
+// pageQuery reads pageSize and pageToken: the size of the page (0 asks for
+// the default, more than the maximum is the maximum, as Gemini's) and the
+// offset the token stands for.
+func pageQuery(q url.Values) (size, offset int, err error) {
+	size = defaultPageSize
+	if s := q.Get("pageSize"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, 0, adapters.BadField("pageSize", "must be a non-negative integer")
+		}
+		if n > 0 {
+			size = min(n, maxPageSize)
+		}
+	}
+	if s := q.Get("pageToken"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, 0, badPageToken()
+		}
+		offset = n
+	}
+	return size, offset, nil
+}
+
+// pageEnd is the end of the page at offset of a list of n: a token past
+// the list is not one this gateway gave (it only gives offsets inside the
+// list), and offset+size is never computed, so a huge token cannot wrap.
+func pageEnd(offset, size, n int) (int, error) {
+	if offset > n {
+		return 0, badPageToken()
+	}
+	return offset + min(size, n-offset), nil
+}
+
+func badPageToken() error {
+	return adapters.BadField("pageToken", "is not a page token this gateway gave")
 }
 
 // getModel describes an agent, or a routed model the caller may call.

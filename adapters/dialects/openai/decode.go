@@ -70,8 +70,11 @@ type chatTool struct {
 }
 
 type contentPart struct {
-	Type     string `json:"type"`
-	Text     string `json:"text"`
+	Type string `json:"type"`
+	Text string `json:"text"`
+	// Refusal is the text of a refusal part (an assistant's earlier
+	// refusal sent back as history).
+	Refusal  string `json:"refusal"`
 	ImageURL *struct {
 		URL    string `json:"url"`
 		Detail string `json:"detail"`
@@ -246,8 +249,10 @@ func decodeContent(i int, raw json.RawMessage, images bool) ([]adapters.Part, er
 	for j, p := range parts {
 		pf := func(suffix string) string { return messageField(i, ".content["+strconv.Itoa(j)+"]"+suffix) }
 		switch p.Type {
-		case "text", "refusal":
+		case "text":
 			out = append(out, adapters.Part{Type: adapters.PartText, Text: p.Text})
+		case "refusal":
+			out = append(out, adapters.Part{Type: adapters.PartText, Text: p.Refusal})
 		case "image_url":
 			if !images {
 				return nil, adapters.BadField(pf(".type"), "image parts are only allowed in user messages")

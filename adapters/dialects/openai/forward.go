@@ -132,6 +132,7 @@ func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 		w.Header().Set("Cache-Control", "no-cache, no-transform")
 		w.WriteHeader(resp.StatusCode)
 		err = relay(w, resp.Body, true, tap.observe)
+		tap.finish()
 		acct.usage, acct.reported = tap.usage, tap.found
 	case resp.StatusCode == http.StatusUnauthorized:
 		// The provider refused the gateway's key, not the client's: say

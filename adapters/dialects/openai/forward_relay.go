@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -61,50 +60,6 @@ func jsonUsage(u gjson.Result) (adapters.Usage, bool) {
 		out.InputTokens = first("total_tokens")
 	}
 	return out, true
-}
-
-// sseUsage watches an event stream go by for the usage its events report
-// (the last one wins: OpenAI sends it in the final chunk).
-type sseUsage struct {
-	line  []byte
-	usage adapters.Usage
-	found bool
-}
-
-// maxSSELine bounds the line sseUsage keeps; a longer one is skipped.
-const maxSSELine = 1 << 20
-
-func (s *sseUsage) observe(p []byte) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			if len(s.line)+len(p) <= maxSSELine {
-				s.line = append(s.line, p...)
-			} else {
-				s.line = s.line[:0]
-			}
-			return
-		}
-		if len(s.line)+i <= maxSSELine {
-			s.line = append(s.line, p[:i]...)
-			s.event(s.line)
-		}
-		s.line = s.line[:0]
-		p = p[i+1:]
-	}
-}
-
-func (s *sseUsage) event(line []byte) {
-	data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
-	if !ok || !bytes.Contains(data, []byte(`"usage"`)) {
-		return
-	}
-	for _, path := range [...]string{"usage", "response.usage"} {
-		if u, ok := jsonUsage(gjson.GetBytes(data, path)); ok {
-			s.usage, s.found = u, true
-			return
-		}
-	}
 }
 
 // relay copies body to w as it arrives, flushing after each read when

@@ -128,10 +128,11 @@ func (d *Dialect) createConversation(w http.ResponseWriter, r *http.Request, x *
 	}
 	c := &state.Conversation{ID: adapters.NewID("conv_"), Tenant: p.Tenant, Created: d.env.Engine.Now()}
 	if !isNull(req.Metadata) {
-		if err := checkMetadata(req.Metadata); err != nil {
+		md, err := decodeMetadata(req.Metadata)
+		if err != nil {
 			return err
 		}
-		c.Metadata = compact(req.Metadata)
+		c.Metadata = md
 	}
 	if err := d.env.Engine.Store().CreateConversation(r.Context(), c, items); err != nil {
 		return err
@@ -161,10 +162,11 @@ func (d *Dialect) updateConversation(w http.ResponseWriter, r *http.Request, x *
 	if isNull(req.Metadata) {
 		return missing("metadata", "is required: the conversation's new metadata")
 	}
-	if err := checkMetadata(req.Metadata); err != nil {
+	md, err := decodeMetadata(req.Metadata)
+	if err != nil {
 		return err
 	}
-	c, err := d.env.Engine.Store().SetConversationMetadata(r.Context(), p.Tenant, id, compact(req.Metadata))
+	c, err := d.env.Engine.Store().SetConversationMetadata(r.Context(), p.Tenant, id, md)
 	if err != nil {
 		return notFoundAs(err, conversationNotFound(id))
 	}

@@ -187,10 +187,11 @@ func decodeRequest(body []byte, limits dialects.Limits) (*decoded, error) {
 		return nil, err
 	}
 	if !isNull(req.Metadata) {
-		if err := checkMetadata(req.Metadata); err != nil {
+		md, err := decodeMetadata(req.Metadata)
+		if err != nil {
 			return nil, err
 		}
-		e.metadata = compact(req.Metadata)
+		e.metadata = md
 	}
 	if err := decodeInput(out, req.Input, limits); err != nil {
 		return nil, err
@@ -251,25 +252,55 @@ func decodeInclude(raw json.RawMessage) error {
 	return nil
 }
 
-// checkMetadata checks metadata as OpenAI does: at most 16 string
-// values, keys up to 64 characters, values up to 512.
-func checkMetadata(raw json.RawMessage) error {
+// decodeMetadata checks metadata as OpenAI does (at most 16 string
+// values, keys up to 64 characters, values up to 512) and returns it
+// compact, as it is stored and shown: a key given twice is kept once, at
+// its first place, with its last value — what any JSON reader makes of
+// it — so what is shown, what is stored and what was counted agree.
+func decodeMetadata(raw json.RawMessage) (json.RawMessage, error) {
 	var m map[string]string
 	if json.Unmarshal(raw, &m) != nil {
-		return adapters.BadField("metadata", "must be an object of string values")
+		return nil, adapters.BadField("metadata", "must be an object of string values")
 	}
 	if len(m) > 16 {
-		return adapters.BadField("metadata", "may hold at most 16 keys, got %d", len(m))
+		return nil, adapters.BadField("metadata", "may hold at most 16 keys, got %d", len(m))
 	}
 	for k, v := range m {
 		if len(k) > 64 {
-			return adapters.BadField("metadata", "key %q is longer than 64 characters", clip(k))
+			return nil, adapters.BadField("metadata", "key %q is longer than 64 characters", clip(k))
 		}
 		if len(v) > 512 {
-			return adapters.BadField("metadata."+clip(k), "is longer than 512 characters")
+			return nil, adapters.BadField("metadata."+clip(k), "is longer than 512 characters")
 		}
 	}
-	return nil
+	// The keys in their order, read as Unmarshal read them.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	out := []byte{'{'}
+	seen := make(map[string]bool, len(m))
+	if _, err := dec.Token(); err != nil {
+		return nil, adapters.BadField("metadata", "must be an object of string values")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		k, ok := tok.(string)
+		if err != nil || !ok {
+			return nil, adapters.BadField("metadata", "must be an object of string values")
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, adapters.BadField("metadata", "must be an object of string values")
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = dialects.AppendString(out, k)
+		out = append(out, ':')
+		out = dialects.AppendString(out, m[k])
+	}
+	return append(out, '}'), nil
 }
 
 // decodeVersion reads version: absent or null means none; otherwise a

@@ -56,7 +56,7 @@ func TestRequestGolden(t *testing.T) {
 // whatever the fixture: max_tokens set, roles alternate between user and
 // assistant, no empty content or text blocks, tool_result blocks first in
 // their message and answering a tool_use of the message before, thinking
-// first in its message, no temperature with thinking.
+// in assistant messages only, no temperature with thinking.
 func checkWireRules(t *testing.T, body []byte) {
 	t.Helper()
 	var b struct {
@@ -113,8 +113,10 @@ func checkWireRules(t *testing.T, body []byte) {
 					t.Errorf("message %d block %d: misplaced tool_result for %q", i, j, c.ToolUseID)
 				}
 				continue
-			case "thinking":
-				if j != 0 || m.Role != "assistant" {
+			case "thinking", "redacted_thinking":
+				// First, or (interleaved thinking) in its place after
+				// the text or tool_use it followed.
+				if m.Role != "assistant" {
 					t.Errorf("message %d block %d: misplaced thinking", i, j)
 				}
 			case "tool_use":

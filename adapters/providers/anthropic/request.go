@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -206,7 +207,7 @@ func turnRole(m *adapters.Message) string {
 	case adapters.RoleTool:
 		return "user"
 	case adapters.RoleAssistant:
-		if m.ReasoningSignature != "" || len(m.RedactedReasoning) > 0 || len(m.ToolCalls) > 0 {
+		if m.ReasoningSignature != "" || len(m.RedactedReasoning) > 0 || len(m.ReasoningBlocks) > 0 || len(m.ToolCalls) > 0 {
 			return "assistant"
 		}
 		for i := range m.Parts {
@@ -221,7 +222,7 @@ func turnRole(m *adapters.Message) string {
 // buildBody encodes req as a Messages API request body, appending to dst.
 // Keys are written in a fixed order (model, max_tokens, system, messages,
 // tools, tool_choice, temperature, top_p, top_k, stop_sequences, thinking,
-// output_config, stream) so equal requests give equal bytes.
+// output_config, metadata, stream) so equal requests give equal bytes.
 //
 // Seed, ResponseFormat and Extra have no Messages API equivalent and are
 // not sent, except Extra's parallel_tool_calls:false, which becomes
@@ -343,6 +344,11 @@ func buildBody(dst []byte, req *adapters.Request, o requestOptions) ([]byte, err
 	case p.thinking:
 		b = append(b, `,"thinking":{"type":"enabled","budget_tokens":`...)
 		b = strconv.AppendInt(b, int64(p.budget), 10)
+		b = append(b, '}')
+	}
+	if req.User != "" {
+		b = append(b, `,"metadata":{"user_id":`...)
+		b = jsonx.AppendStringJS(b, req.User)
 		b = append(b, '}')
 	}
 	if req.Stream {
@@ -472,24 +478,17 @@ func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) 
 		}
 		return append(b, "]}"...), nil
 	}
+	if blocksKept(msgs) {
+		for i := range msgs {
+			if m := &msgs[i]; m.Role == adapters.RoleAssistant {
+				b = appendAssistantInPlace(b, &n, m)
+			}
+		}
+		return append(b, "]}"...), nil
+	}
 	for i := range msgs {
-		m := &msgs[i]
-		if m.Role != adapters.RoleAssistant {
-			continue
-		}
-		if m.ReasoningSignature != "" {
-			b = sep(b, &n)
-			b = append(b, `{"type":"thinking","thinking":`...)
-			b = jsonx.AppendStringJS(b, m.Reasoning)
-			b = append(b, `,"signature":`...)
-			b = jsonx.AppendStringJS(b, m.ReasoningSignature)
-			b = append(b, '}')
-		}
-		for _, data := range m.RedactedReasoning {
-			b = sep(b, &n)
-			b = append(b, `{"type":"redacted_thinking","data":`...)
-			b = jsonx.AppendStringJS(b, data)
-			b = append(b, '}')
+		if m := &msgs[i]; m.Role == adapters.RoleAssistant {
+			b = appendThinking(b, &n, m)
 		}
 	}
 	for i := range msgs {
@@ -497,24 +496,98 @@ func appendTurn(b []byte, role string, msgs []adapters.Message) ([]byte, error) 
 		if m.Role != adapters.RoleAssistant {
 			continue
 		}
-		// Assistant messages cannot hold images.
-		if b, err = appendParts(b, &n, m.Parts, false); err != nil {
-			return b, err
-		}
+		// Assistant messages cannot hold images (nor fail without them).
+		b, _ = appendParts(b, &n, m.Parts, false)
 		for j := range m.ToolCalls {
-			tc := &m.ToolCalls[j]
-			b = sep(b, &n)
-			b = append(b, `{"type":"tool_use","id":`...)
-			b = jsonx.AppendStringJS(b, tc.ID)
-			b = append(b, `,"name":`...)
-			b = jsonx.AppendStringJS(b, tc.Name)
-			b = append(b, `,"input":`...)
-			b = appendInput(b, tc.Arguments)
-			b = appendCacheControl(b, tc.CacheControl)
-			b = append(b, '}')
+			b = appendToolUse(b, &n, &m.ToolCalls[j])
 		}
 	}
 	return append(b, "]}"...), nil
+}
+
+// blocksKept reports whether a message of msgs keeps its thinking blocks
+// one by one (Message.ReasoningBlocks).
+func blocksKept(msgs []adapters.Message) bool {
+	for i := range msgs {
+		if len(msgs[i].ReasoningBlocks) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// appendThinking writes an assistant message's thinking as one signed
+// thinking block and its redacted blocks. Thinking without a signature is
+// not sent: Anthropic would reject it, and other upstreams' thoughts are
+// not Anthropic's to verify.
+func appendThinking(b []byte, n *int, m *adapters.Message) []byte {
+	if m.ReasoningSignature != "" {
+		b = appendThinkingBlock(b, n, m.Reasoning, m.ReasoningSignature)
+	}
+	for _, data := range m.RedactedReasoning {
+		b = appendRedacted(b, n, data)
+	}
+	return b
+}
+
+// appendAssistantInPlace writes an assistant message's content with each
+// of its thinking blocks where it came (ReasoningBlock.At) among its text
+// and tool_use blocks; a message without ReasoningBlocks has its thinking
+// first.
+func appendAssistantInPlace(b []byte, n *int, m *adapters.Message) []byte {
+	if len(m.ReasoningBlocks) == 0 {
+		b = appendThinking(b, n, m)
+	}
+	next := 0 // the next reasoning block
+	thoughtsAt := func(at int) {
+		for ; next < len(m.ReasoningBlocks) && m.ReasoningBlocks[next].At <= at; next++ {
+			rb := &m.ReasoningBlocks[next]
+			switch {
+			case rb.Redacted != "":
+				b = appendRedacted(b, n, rb.Redacted)
+			case rb.Signature != "":
+				b = appendThinkingBlock(b, n, rb.Text, rb.Signature)
+			}
+		}
+	}
+	for k := range m.Parts {
+		thoughtsAt(k)
+		b, _ = appendParts(b, n, m.Parts[k:k+1], false)
+	}
+	for k := range m.ToolCalls {
+		thoughtsAt(len(m.Parts) + k)
+		b = appendToolUse(b, n, &m.ToolCalls[k])
+	}
+	thoughtsAt(math.MaxInt)
+	return b
+}
+
+func appendThinkingBlock(b []byte, n *int, thinking, signature string) []byte {
+	b = sep(b, n)
+	b = append(b, `{"type":"thinking","thinking":`...)
+	b = jsonx.AppendStringJS(b, thinking)
+	b = append(b, `,"signature":`...)
+	b = jsonx.AppendStringJS(b, signature)
+	return append(b, '}')
+}
+
+func appendRedacted(b []byte, n *int, data string) []byte {
+	b = sep(b, n)
+	b = append(b, `{"type":"redacted_thinking","data":`...)
+	b = jsonx.AppendStringJS(b, data)
+	return append(b, '}')
+}
+
+func appendToolUse(b []byte, n *int, tc *adapters.ToolCall) []byte {
+	b = sep(b, n)
+	b = append(b, `{"type":"tool_use","id":`...)
+	b = jsonx.AppendStringJS(b, tc.ID)
+	b = append(b, `,"name":`...)
+	b = jsonx.AppendStringJS(b, tc.Name)
+	b = append(b, `,"input":`...)
+	b = appendInput(b, tc.Arguments)
+	b = appendCacheControl(b, tc.CacheControl)
+	return append(b, '}')
 }
 
 // sep writes the comma before every block but the first.
@@ -715,10 +788,13 @@ func appendTools(b []byte, tools []adapters.Tool) ([]byte, error) {
 // bodySize estimates the encoded size of req so the body is built with one
 // allocation.
 func bodySize(req *adapters.Request) int {
-	n := 256 + len(req.Model) + len(req.System)
+	n := 256 + len(req.Model) + len(req.System) + len(req.User)
 	for i := range req.Messages {
 		m := &req.Messages[i]
 		n += 64 + len(m.Reasoning) + len(m.ReasoningSignature) + len(m.ToolCallID)
+		for j := range m.ReasoningBlocks {
+			n += len(m.ReasoningBlocks[j].Signature) + len(m.ReasoningBlocks[j].Redacted) + 64
+		}
 		for j := range m.Parts {
 			n += len(m.Parts[j].Text) + len(m.Parts[j].ImageURL) + 64
 		}

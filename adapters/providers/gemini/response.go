@@ -116,6 +116,11 @@ func (s *events) part(p *genai.Part) error {
 			return nil
 		}
 		fc := p.FunctionCall
+		if fc.Name == "" {
+			// No client can run a call without a name: the answer is
+			// unusable, as a MALFORMED_FUNCTION_CALL one is.
+			return &adapters.Error{Kind: adapters.KindUpstream, Message: "upstream sent a function call without a name", UpstreamStatus: s.status}
+		}
 		id := fc.ID
 		if id == "" {
 			id = s.newCallID()
@@ -131,7 +136,7 @@ func (s *events) part(p *genai.Part) error {
 			args = strings.TrimSuffix(b.String(), "\n")
 		}
 		s.calls = append(s.calls, adapters.ToolCall{ID: id, Name: fc.Name, Arguments: args, Signature: sig})
-		if s.streaming && fc.Name != "" {
+		if s.streaming {
 			return s.Send(adapters.Event{Type: adapters.EventToolCallDelta, ToolCall: &adapters.ToolCall{ID: id, Name: fc.Name, Arguments: args}})
 		}
 		return nil

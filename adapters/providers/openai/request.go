@@ -27,9 +27,9 @@ var reservedExtra = map[string]bool{
 
 // buildChatBody encodes req as an OpenAI Chat Completions request body,
 // appending to dst. Keys are written in a fixed order (model, messages,
-// tools, tool_choice, sampling, reasoning_effort, stream, stream_options)
-// followed by req.Extra in sorted key order, so equal requests give equal
-// bytes.
+// tools, tool_choice, sampling, reasoning_effort, stream, stream_options,
+// user) followed by req.Extra in sorted key order, so equal requests give
+// equal bytes.
 func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 	b := dst
 	b = append(b, `{"model":`...)
@@ -153,6 +153,13 @@ func buildChatBody(dst []byte, req *adapters.Request) ([]byte, error) {
 	if req.Stream {
 		b = append(b, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
+	if req.User != "" {
+		// OpenAI now prefers safety_identifier, but user is what both
+		// its Chat Completions (deprecated, still accepted) and the
+		// OpenAI-compatible servers that copy its API take.
+		b = append(b, `,"user":`...)
+		b = jsonx.AppendStringJS(b, req.User)
+	}
 
 	if len(req.Extra) > 0 {
 		var err error
@@ -178,6 +185,10 @@ func appendExtra(b []byte, req *adapters.Request) ([]byte, error) {
 			continue
 		}
 		switch k {
+		case "user":
+			if req.User != "" {
+				continue
+			}
 		case "tools":
 			if len(req.Tools) > 0 {
 				continue
@@ -355,7 +366,7 @@ func appendInt(b []byte, v int64) []byte {
 // bodySize estimates the encoded size of req so the body is built with one
 // allocation.
 func bodySize(req *adapters.Request) int {
-	n := 256 + len(req.Model) + len(req.System)
+	n := 256 + len(req.Model) + len(req.System) + len(req.User)
 	for i := range req.Messages {
 		m := &req.Messages[i]
 		n += 64

@@ -1,0 +1,164 @@
+package anthropic
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
+	"github.com/tidwall/gjson"
+
+	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/exchange"
+	"github.com/agentgate/agentgate/internal/dialecttest"
+)
+
+// gatedProvider emits before, then waits for its gate to open (an
+// upstream slow to answer, or to go on), then emits after.
+type gatedProvider struct {
+	before, after []adapters.Event
+	gate          chan struct{}
+}
+
+func (g *gatedProvider) Chat(ctx context.Context, _ *adapters.Request, emit adapters.Emit) error {
+	for _, ev := range g.before {
+		if err := emit(ev); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for _, ev := range g.after {
+		if err := emit(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A silent stream gets ping events: before the answer began (message_start
+// then goes first) and in the middle of it. Pings are whole events of
+// their own, and none follows message_stop. The interval is short and the
+// silence is a closed gate, so nothing depends on how fast the machine is.
+func TestKeepalivePings(t *testing.T) {
+	start := adapters.Event{Type: adapters.EventStart, Model: "gpt-test"}
+	done := []adapters.Event{{Type: adapters.EventUsage, Usage: &adapters.Usage{InputTokens: 3, OutputTokens: 2}},
+		{Type: adapters.EventDone, FinishReason: "stop"}}
+	tests := []struct {
+		name          string
+		before, after []adapters.Event
+		// want are the events the client gets, pings left out; silentAfter
+		// is how many of them come before the silence.
+		want        []string
+		silentAfter int
+	}{
+		{"slow first token", nil, append([]adapters.Event{start, {Type: adapters.EventDelta, Text: "Hello"}}, done...),
+			[]string{"message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"}, 1},
+		{"silent mid-answer", []adapters.Event{start, {Type: adapters.EventDelta, Text: "Hel"}}, append([]adapters.Event{{Type: adapters.EventDelta, Text: "lo"}}, done...),
+			[]string{"message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &gatedProvider{before: tt.before, after: tt.after, gate: make(chan struct{})}
+			a := agent()
+			a.Provider = "gated"
+			h := dialecttest.NewWith(t, Name, &dialecttest.Script{}, dialecttest.Options{
+				Providers: map[string]adapters.Provider{"gated": g}}, a)
+			d := &Dialect{env: h.Env, pingInterval: time.Millisecond}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := d.messages(w, r, &exchange.Exchange{Principal: dialecttest.TenantA, Dialect: Name}); err != nil {
+					d.WriteError(w, adapters.AsError(err))
+				}
+			}))
+			defer srv.Close()
+			body := `{"model":"assistant","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+			// Without pings the gate never opens: the deadline turns the
+			// hang into a failure (it measures nothing).
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, strings.NewReader(body))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var raw bytes.Buffer
+			r := bufio.NewReader(io.TeeReader(res.Body, &raw))
+			var got []string
+			opened, pingsInSilence := false, 0
+			for {
+				name, ok := nextEvent(t, r)
+				if !ok {
+					break
+				}
+				if name != "ping" {
+					got = append(got, name)
+					continue
+				}
+				if !opened && len(got) == tt.silentAfter {
+					// Two pings in the silence show they repeat; then the
+					// upstream goes on.
+					if pingsInSilence++; pingsInSilence == 2 {
+						opened = true
+						close(g.gate)
+					}
+				}
+				if slices.Contains(got, "message_stop") {
+					t.Fatalf("ping after message_stop")
+				}
+			}
+			if !opened {
+				t.Fatalf("no two pings in the silence after %v; stream:\n%s", tt.want[:tt.silentAfter], raw.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("events (pings left out) %v, want %v", got, tt.want)
+			}
+			// The official SDK reads the stream, pings and all, to the answer.
+			sres := &http.Response{StatusCode: 200, Header: res.Header, Body: io.NopCloser(bytes.NewReader(raw.Bytes())),
+				Request: httptest.NewRequest("POST", "/v1/messages", nil)}
+			stream := ssestream.NewStream[sdk.MessageStreamEventUnion](ssestream.NewDecoder(sres), nil)
+			var acc sdk.Message
+			for stream.Next() {
+				if err := acc.Accumulate(stream.Current()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := stream.Err(); err != nil || len(acc.Content) != 1 || acc.Content[0].Text != "Hello" || acc.StopReason != "end_turn" {
+				t.Fatalf("SDK read %+v, %v", acc, err)
+			}
+		})
+	}
+}
+
+// nextEvent reads one SSE event and checks it is whole: an event line,
+// then a data line holding JSON of the same type. ok is false at the end
+// of the stream.
+func nextEvent(t *testing.T, r *bufio.Reader) (name string, ok bool) {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err == io.EOF && line == "" {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, found := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "event: ")
+	data, _ := r.ReadString('\n')
+	blank, _ := r.ReadString('\n')
+	payload, isData := strings.CutPrefix(strings.TrimSuffix(data, "\n"), "data: ")
+	if !found || !isData || blank != "\n" || gjson.Get(payload, "type").String() != name {
+		t.Fatalf("not a whole event: %q %q %q", line, data, blank)
+	}
+	return name, true
+}
