@@ -230,17 +230,19 @@ func stream(t *testing.T, g *testgate.Gateway, started *sync.WaitGroup) string {
 // keyUsage reads a key's monthly usage from the admin API once every
 // request has settled: a client can read its answer a moment before the
 // handler's deferred settlement runs, so reservations still in flight are
-// waited out.
+// waited out (up to a failure bound: a reservation never released is
+// returned for the caller to report).
 func keyUsage(t *testing.T, g *testgate.Gateway, keyID string) (used, reserved int64) {
 	t.Helper()
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		status, body := admin(t, g, http.MethodGet, "/agentgate/keys/"+keyID, "")
 		u := gjson.Get(body, "usage")
 		if status != 200 || !u.Exists() {
 			t.Fatalf("GET key %s: %d %s", keyID, status, body)
 		}
 		used, reserved = u.Get("used_monthly_tokens").Int(), u.Get("reserved_tokens").Int()
-		if reserved == 0 || i == 200 {
+		if reserved == 0 || time.Now().After(deadline) {
 			return used, reserved
 		}
 		time.Sleep(5 * time.Millisecond)

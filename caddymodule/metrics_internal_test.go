@@ -294,12 +294,15 @@ func TestCostCounter(t *testing.T) {
 		return n > 0
 	}
 	dm := (&metrics{}).dialect("unit-cost")
+	// The counter is process-wide: measure what this run adds (go test
+	// -count=2 runs the test twice in one process).
+	before := value("unit-cost-priced")
 	for range 3 {
 		snap := exchange.Totals{AgentID: "a", Model: "unit-cost-priced", Provider: "p", Calls: 2, Unpriced: 1, Cost: 1_234_567}
 		dm.observe(&snap, nil, outcomeOK, 1)
 	}
-	if v := value("unit-cost-priced"); v < 3.703700 || v > 3.703702 {
-		t.Errorf("cost = %v, want 3.703701", v)
+	if v := value("unit-cost-priced") - before; v < 3.703700 || v > 3.703702 {
+		t.Errorf("cost added = %v, want 3.703701", v)
 	}
 	snap := exchange.Totals{AgentID: "a", Model: "unit-cost-unpriced", Provider: "p", Calls: 1, Unpriced: 1}
 	dm.observe(&snap, nil, outcomeOK, 1)

@@ -382,16 +382,14 @@ func TestMetricsSurviveReload(t *testing.T) {
 	defer up.Close()
 	cfg := metricsBlock(up, "")
 	g := testgate.Start(t, cfg)
+	// The collectors are process-wide: earlier tests (and runs, under
+	// -count) counted requests of this agent too.
+	kv := []string{"agent", "metered", "outcome", "ok"}
+	n := g.Scrape(t).Get("agentgate_requests_total", kv...) + 1
 	if status, _, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA, `{"model":"metered","messages":[{"role":"user","content":"hi"}]}`); status != 200 {
 		t.Fatal(status)
 	}
-	kv := []string{"agent", "metered", "outcome", "ok"}
-	e := g.Scrape(t)
-	n := e.Get("agentgate_requests_total", kv...)
-	if n == 0 {
-		g.WaitMetric(t, 1, "agentgate_requests_total", kv...)
-		n = 1
-	}
+	g.WaitMetric(t, n, "agentgate_requests_total", kv...)
 	g.Load(cfg)
 	if got := g.Scrape(t).Get("agentgate_requests_total", kv...); got != n {
 		t.Fatalf("after reload: %v, want %v", got, n)

@@ -360,12 +360,11 @@ func TestEngramiDeleteMemory(t *testing.T) {
 	// extracted fact is written in a batch, so it may take a moment)…
 	var status int
 	var body string
-	for i := 0; i < 200; i++ {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		status, body = adminDo(t, g, "GET", "/agentgate/memories?tenant=tenant-a&agent="+ids[false]+"&type=semantic", "")
 		if strings.Contains(body, "The user lives in Lisbon.") {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if status != 200 || !strings.Contains(body, "The user lives in Lisbon.") || !strings.Contains(body, "refund") {
 		t.Errorf("admin memories of the kept agent: %d %s", status, body)

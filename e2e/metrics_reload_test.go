@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
@@ -14,6 +16,10 @@ import (
 func TestMetricsKeepValuesAcrossTenantLabel(t *testing.T) {
 	up := (&fakeupstream.OpenAI{Reply: "counted"}).Start()
 	defer up.Close()
+	// The collectors are process-wide and the test reads absolute
+	// counts: a model of this run's own, as go test -count=2 runs it
+	// again in the same process.
+	model := fmt.Sprint("gpt-relabel-", relabelRuns.Add(1))
 	cfg := func(tenantLabel string) testgate.Config {
 		return testgate.Config{Block: `
 		metrics {
@@ -22,8 +28,8 @@ func TestMetricsKeepValuesAcrossTenantLabel(t *testing.T) {
 		provider relabel openai {
 			base_url ` + up.URL + `
 		}
-		route gpt-relabel relabel
-		price gpt-relabel {
+		route ` + model + ` relabel
+		price ` + model + ` {
 			input 1
 			output 2
 		}`}
@@ -31,15 +37,15 @@ func TestMetricsKeepValuesAcrossTenantLabel(t *testing.T) {
 	g := testgate.Start(t, cfg("off"))
 	chat := func(key string) {
 		t.Helper()
-		if status, body, _ := g.Do("POST", "/v1/chat/completions", key, `{"model":"gpt-relabel","messages":[{"role":"user","content":"hi"}]}`); status != 200 {
+		if status, body, _ := g.Do("POST", "/v1/chat/completions", key, `{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`); status != 200 {
 			t.Fatalf("chat: %d %s", status, body)
 		}
 	}
-	series := []string{"model", "gpt-relabel", "outcome", "ok"}
+	series := []string{"model", model, "outcome", "ok"}
 	counts := func(e testgate.Exposition) [3]float64 {
 		return [3]float64{e.Get("agentgate_requests_total", series...),
-			e.Get("agentgate_tokens_total", "model", "gpt-relabel", "type", "input"),
-			e.Get("agentgate_cost_usd_total", "model", "gpt-relabel")}
+			e.Get("agentgate_tokens_total", "model", model, "type", "input"),
+			e.Get("agentgate_cost_usd_total", "model", model)}
 	}
 	tenantLabelled := func(e testgate.Exposition, on bool) {
 		t.Helper()
@@ -80,3 +86,7 @@ func TestMetricsKeepValuesAcrossTenantLabel(t *testing.T) {
 		t.Errorf("after turning tenant_label off: %v requests, want 4", got)
 	}
 }
+
+// relabelRuns numbers the runs of TestMetricsKeepValuesAcrossTenantLabel
+// in this process.
+var relabelRuns atomic.Int64

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/internal/fakeupstream"
+	"github.com/agentgate/agentgate/internal/servertest"
 	"github.com/agentgate/agentgate/internal/testgate"
 	"github.com/tidwall/gjson"
 )
@@ -111,11 +113,14 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 	// Two rounds of traffic, each seen by a scrape, so rates and
 	// quantiles have samples to work on.
 	for round := 1; round <= 2; round++ {
-		dashTraffic(t, g, round, limitedKey, poorKey)
-		want := promScrapeTotal(t, g)
+		before := promRequestsTotal(t, g)
+		sent := dashTraffic(t, g, round, limitedKey, poorKey)
+		want := promWaitRequestsTotal(t, g, before+float64(sent))
 		prom.waitFor(t, "sum(agentgate_requests_total)", want)
 	}
-	time.Sleep(2500 * time.Millisecond) // two more scrapes: every series has samples to rate
+	// Two more scrapes: every series, those round 2 created too, has
+	// samples to rate.
+	prom.waitScrapes(t, prom.scrapes(t)+2)
 
 	evaluated := 0
 	for _, d := range dashboards {
@@ -160,11 +165,13 @@ func dashDialects() []string {
 }
 
 // dashTraffic sends chats through each dialect, streamed and not, with
-// and without reasoning, and one request per failure and refusal.
-func dashTraffic(t *testing.T, g *testgate.Gateway, round int, limitedKey, poorKey string) {
+// and without reasoning, and one request per failure and refusal, and
+// returns how many requests it sent.
+func dashTraffic(t *testing.T, g *testgate.Gateway, round int, limitedKey, poorKey string) (sent int) {
 	t.Helper()
 	expect := func(want int, method, path, key string, body any) []byte {
 		t.Helper()
+		sent++
 		status, out, _ := g.Do(method, path, key, body)
 		if status != want {
 			t.Fatalf("round %d: %s %s: %d, want %d: %s", round, method, path, status, want, out)
@@ -205,31 +212,42 @@ func dashTraffic(t *testing.T, g *testgate.Gateway, round int, limitedKey, poorK
 	}
 	expect(429, "POST", "/v1/chat/completions", limitedKey, `{"model":"assistant","messages":[{"role":"user","content":"hi"}]}`)
 	expect(429, "POST", "/v1/chat/completions", poorKey, `{"model":"assistant","messages":[{"role":"user","content":"hi"}]}`)
+	return sent
 }
 
-// promScrapeTotal reads sum(agentgate_requests_total) from the admin
-// endpoint once every request of the round has been exported.
-func promScrapeTotal(t *testing.T, g *testgate.Gateway) float64 {
+// promRequestsTotal reads sum(agentgate_requests_total) from the admin
+// endpoint. The collectors are process-wide: earlier tests' requests
+// are in it.
+func promRequestsTotal(t *testing.T, g *testgate.Gateway) float64 {
 	t.Helper()
-	var last float64 = -1
-	for i := 0; ; i++ {
-		total := 0.0
-		for _, line := range strings.Split(promExposition(t, g), "\n") {
-			if strings.HasPrefix(line, "agentgate_requests_total{") {
-				var v float64
-				if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-					total += v
-				}
+	total := 0.0
+	for _, line := range strings.Split(promExposition(t, g), "\n") {
+		if strings.HasPrefix(line, "agentgate_requests_total{") {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				total += v
 			}
 		}
-		if total == last {
-			return total
+	}
+	return total
+}
+
+// promWaitRequestsTotal polls the admin endpoint until
+// sum(agentgate_requests_total) is want, and returns it: a request is
+// exported when its handler returns, which can be after the client read
+// its answer.
+func promWaitRequestsTotal(t *testing.T, g *testgate.Gateway, want float64) float64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := promRequestsTotal(t, g)
+		if got == want {
+			return got
 		}
-		if i > 100 {
-			t.Fatal("agentgate_requests_total does not settle")
+		if time.Now().After(deadline) {
+			t.Fatalf("sum(agentgate_requests_total) = %v after 30s, want %v", got, want)
 		}
-		last = total
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -256,10 +274,11 @@ func promCheckExposition(t *testing.T, g *testgate.Gateway) {
 		t.Error("prometheus is installed but promtool is not")
 		return
 	}
+	before := promRequestsTotal(t, g)
 	if status, out, _ := g.Do("POST", "/v1/chat/completions", testgate.KeyA, `{"model":"assistant","messages":[{"role":"user","content":"hi"}]}`); status != 200 {
 		t.Fatalf("chat: %d %s", status, out)
 	}
-	promScrapeTotal(t, g)
+	promWaitRequestsTotal(t, g, before+1)
 	exp := promExposition(t, g)
 	for _, family := range []string{"agentgate_requests_total", "agentgate_tokens_total", "agentgate_cost_usd_total", "agentgate_request_duration_seconds",
 		"agentgate_upstream_duration_seconds", "agentgate_time_to_first_token_seconds", "agentgate_active_streams",
@@ -298,9 +317,29 @@ scrape_configs:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for attempt := 1; ; attempt++ {
+		p, err := launchPrometheus(t, bin, cfg, filepath.Join(dir, fmt.Sprint("data", attempt)))
+		if err == nil {
+			// The target must be scraped successfully.
+			p.waitFor(t, `up{job="agentgate"}`, 1)
+			return p
+		}
+		// The port was free when chosen, not reserved: a test binary of
+		// another package may have bound it first.
+		if attempt == servertest.BindAttempts || !servertest.AddrInUse(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// launchPrometheus runs Prometheus with the config file cfg and its
+// storage in data, on a free loopback port, stopped when the test ends,
+// and waits until it is ready; an error says it exited or never was.
+func launchPrometheus(t *testing.T, bin, cfg, data string) (*promServer, error) {
+	t.Helper()
 	addr := promFreeAddr(t)
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data,
 		"--web.listen-address="+addr, "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -328,22 +367,19 @@ scrape_configs:
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return p, nil
 			}
 		}
 		select {
 		case <-exited:
-			t.Fatalf("prometheus exited:\n%s", logs.String())
+			return nil, fmt.Errorf("prometheus exited:\n%s", logs.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s:\n%s", logs.String())
+			return nil, errors.New("prometheus not ready after 30s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// The target must be scraped successfully.
-	p.waitFor(t, `up{job="agentgate"}`, 1)
-	return p
 }
 
 // query evaluates expr now and returns its result vector; an error
@@ -383,6 +419,28 @@ func (p *promServer) waitFor(t *testing.T, expr string, want float64) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("prometheus: %s = %v, want %v", expr, got, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// scrapes is how many scrapes of the gateway Prometheus has stored.
+func (p *promServer) scrapes(t *testing.T) float64 {
+	t.Helper()
+	res := p.query(t, `count_over_time(up{job="agentgate"}[1h])`)
+	if len(res) != 1 {
+		return 0
+	}
+	return res[0].Get("value.1").Float()
+}
+
+// waitScrapes polls until Prometheus has stored n scrapes of the gateway.
+func (p *promServer) waitScrapes(t *testing.T, n float64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for p.scrapes(t) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus: %v scrapes of the gateway after 30s, want %v", p.scrapes(t), n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -94,12 +94,14 @@ func (b *blockingProvider) active() int {
 	return b.n
 }
 
+// waitFor polls cond until it holds; the bound only ends a test that
+// would otherwise hang (the goroutine it waits for may be slow to run on a
+// loaded machine).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for i := 0; i < 500 && !cond(); i++ {
-		time.Sleep(2 * time.Millisecond)
-	}
-	if !cond() {
-		t.Fatal("condition not reached")
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10s")
+		}
 	}
 }

@@ -138,12 +138,25 @@ func start() (*Server, error) {
 	return s, nil
 }
 
+// startOrRemove starts the server, on another free port if the one
+// prepare found was taken meanwhile, or removes it.
 func (s *Server) startOrRemove() error {
-	if err := s.Restart(); err != nil {
-		s.remove()
-		return err
+	for attempt := 1; ; attempt++ {
+		err := s.Restart()
+		if err == nil {
+			return nil
+		}
+		if attempt == servertest.BindAttempts || !servertest.AddrInUse(err) {
+			s.remove()
+			return err
+		}
+		if s.Port, err = servertest.FreePort(); err != nil {
+			s.remove()
+			return err
+		}
+		// The next attempt's log shows its own failure only.
+		_ = os.Remove(filepath.Join(s.dir, "log"))
 	}
-	return nil
 }
 
 // prepare creates a server's data directory (initdb) on a free port.

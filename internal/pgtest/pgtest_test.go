@@ -2,12 +2,14 @@ package pgtest_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentgate/agentgate/internal/pgtest"
+	"github.com/agentgate/agentgate/internal/servertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -50,5 +52,30 @@ func TestServer(t *testing.T) {
 	if c, err := pgx.Connect(ctx, bad); err == nil {
 		c.Close(ctx)
 		t.Fatal("a wrong password was accepted")
+	}
+}
+
+// TestPortTaken: a server whose port another process bound since
+// FreePort released it fails to start with an error AddrInUse
+// recognises, on which its start tries another port.
+func TestPortTaken(t *testing.T) {
+	s := pgtest.Shared(t)
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := s.Port
+	s.Port = l.Addr().(*net.TCPAddr).Port
+	err = s.Restart()
+	s.Port = port
+	if !servertest.AddrInUse(err) {
+		t.Errorf("start on a taken port: %v, want an error AddrInUse recognises", err)
+	}
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentgate/agentgate/internal/servertest"
 	"github.com/agentgate/agentgate/internal/testgate"
 )
 
@@ -81,6 +82,9 @@ type Instance struct {
 	// port and adminAddr are where it serves, for Reload.
 	port      int
 	adminAddr string
+	// retried: this process could not bind its ports and another
+	// instance replaced it; its log is not the test's to show.
+	retried bool
 }
 
 // Start runs an instance of the binary with the test gateway Caddyfile of
@@ -90,17 +94,29 @@ func Start(t testing.TB, name string, cfg testgate.Config) *Instance {
 	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
-	port, admin := testgate.FreePort(t), testgate.FreePort(t)
-	adminAddr := fmt.Sprintf("127.0.0.1:%d", admin)
 	dataDir := filepath.Join(dir, "data")
 	caddyfile := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(caddyfile, []byte(testgate.Render(adminAddr, port, dataDir, cfg)), 0o600); err != nil {
-		t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		port, admin := testgate.FreePort(t), testgate.FreePort(t)
+		adminAddr := fmt.Sprintf("127.0.0.1:%d", admin)
+		if err := os.WriteFile(caddyfile, []byte(testgate.Render(adminAddr, port, dataDir, cfg)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}), port: port, adminAddr: adminAddr,
+			Gateway: testgate.Attach(t, fmt.Sprintf("http://127.0.0.1:%d", port), adminAddr, dataDir)}
+		err := i.run(bin, caddyfile, environ())
+		if err == nil {
+			return i
+		}
+		// The ports were free when chosen, not reserved: a test binary of
+		// another package may have bound one first, and the process
+		// exited saying so. Another pair of ports, then.
+		log := i.Log()
+		if attempt == servertest.BindAttempts || !i.Exited() || !servertest.AddrInUse(errors.New(log)) {
+			t.Fatalf("%s: %v\n%s", name, err, log)
+		}
+		i.retried = true
 	}
-	i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}), port: port, adminAddr: adminAddr,
-		Gateway: testgate.Attach(t, fmt.Sprintf("http://127.0.0.1:%d", port), adminAddr, dataDir)}
-	i.run(bin, caddyfile, environ())
-	return i
 }
 
 // StartCaddyfile runs an instance of the binary with the Caddyfile at
@@ -123,7 +139,9 @@ func StartCaddyfile(t testing.TB, name, path string, env map[string]string, url,
 	}
 	i := &Instance{Name: name, Dir: dir, t: t, done: make(chan struct{}), port: port, adminAddr: admin,
 		Gateway: testgate.Attach(t, url, admin, dataDir)}
-	i.run(bin, abs, Environ(env))
+	if err := i.run(bin, abs, Environ(env)); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, i.Log())
+	}
 	return i
 }
 
@@ -139,8 +157,8 @@ func Environ(env map[string]string) []string {
 
 // run starts the binary on caddyfile with environment env and waits until
 // it listens on the instance's port and its admin API serves the agentgate
-// app.
-func (i *Instance) run(bin, caddyfile string, env []string) {
+// app; an error says it did not (it may have exited).
+func (i *Instance) run(bin, caddyfile string, env []string) error {
 	i.t.Helper()
 	t, name, dir := i.t, i.Name, i.Dir
 	log, err := os.Create(filepath.Join(dir, "log"))
@@ -161,16 +179,14 @@ func (i *Instance) run(bin, caddyfile string, env []string) {
 	}()
 	t.Cleanup(func() {
 		i.Stop()
-		if t.Failed() {
+		if t.Failed() && !i.retried {
 			t.Logf("log of %s:\n%s", name, i.Log())
 		}
 	})
 	if err := i.waitListening(i.port, 60*time.Second); err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, i.Log())
+		return err
 	}
-	if err := i.waitActive(60 * time.Second); err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, i.Log())
-	}
+	return i.waitActive(60 * time.Second)
 }
 
 // Reload replaces the instance's Caddyfile with cfg's and runs `caddy

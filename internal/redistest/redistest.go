@@ -11,9 +11,11 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,15 +104,21 @@ func start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{bin: bin, dir: dir}
-	if s.Port, err = servertest.FreePort(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		if s.Port, err = servertest.FreePort(); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		// The port may have been taken since FreePort released it.
+		err = s.Restart()
+		if err == nil {
+			return s, nil
+		}
+		if attempt == servertest.BindAttempts || !servertest.AddrInUse(err) {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
 	}
-	if err := s.Restart(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	return s, nil
 }
 
 // Restart starts the server again on its port after Stop: empty, as a
@@ -149,7 +157,10 @@ func (s *Server) Restart() error {
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ping(s.Addr()) == nil {
+		// Ready when the server answering on the port is this one: a
+		// server another test binary started on it (FreePort released
+		// it) answers too, until this one exits failing to bind.
+		if pid, err := serverPID(s.Addr()); err == nil && pid == cmd.Process.Pid {
 			break
 		}
 		select {
@@ -162,7 +173,7 @@ func (s *Server) Restart() error {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-done
-			return fmt.Errorf("redis-server did not answer PING on port %d within 30s", s.Port)
+			return fmt.Errorf("redis-server did not answer INFO on port %d within 30s", s.Port)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -189,22 +200,35 @@ func (s *Server) Stop() error {
 	return nil
 }
 
-func ping(addr string) error {
+// serverPID asks the Redis server at addr for its process id (INFO
+// server).
+func serverPID(addr string) (int, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return 0, err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", line)
+	var n int
+	if _, err := fmt.Sscanf(head, "$%d", &n); err != nil {
+		return 0, fmt.Errorf("INFO answered %q", head)
 	}
-	return nil
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("INFO server has no process_id")
 }

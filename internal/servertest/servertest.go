@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -104,7 +106,11 @@ func (sh *Shared[S]) Stop(k *Kind[S]) {
 	sh.s, sh.running = none, false
 }
 
-// FreePort returns a loopback TCP port no one listens on now.
+// FreePort returns a loopback TCP port no one listens on now. It is
+// released before the server binds it, and another process (a test binary
+// of another package, running meanwhile) may take it in between: a
+// harness whose server could not bind it (AddrInUse) starts it again on
+// another, up to BindAttempts times.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -112,4 +118,14 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// BindAttempts is how many free ports a harness tries for one server.
+const BindAttempts = 5
+
+// AddrInUse reports whether err, or the server output it quotes, says the
+// port was taken ("address already in use", as Go, Caddy, PostgreSQL and
+// Redis word it).
+func AddrInUse(err error) bool {
+	return err != nil && (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(strings.ToLower(err.Error()), "address already in use"))
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/pgtest"
+	"github.com/agentgate/agentgate/internal/servertest"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
@@ -89,10 +90,22 @@ func Start(t testing.TB, cfg Config) *Gateway {
 // filled (with a store an older agentgate wrote, say).
 func StartIn(t testing.TB, dataDir string, cfg Config) *Gateway {
 	t.Helper()
-	g := &Gateway{DataDir: dataDir, port: freePort(t), adminPort: freePort(t), t: t}
-	g.URL = fmt.Sprintf("http://127.0.0.1:%d", g.port)
-	g.Admin = fmt.Sprintf("127.0.0.1:%d", g.adminPort)
-	g.Load(cfg)
+	g := &Gateway{DataDir: dataDir, t: t}
+	for attempt := 1; ; attempt++ {
+		g.port, g.adminPort = freePort(t), freePort(t)
+		g.URL = fmt.Sprintf("http://127.0.0.1:%d", g.port)
+		g.Admin = fmt.Sprintf("127.0.0.1:%d", g.adminPort)
+		// The ports are free when chosen, not reserved: a test binary of
+		// another package may bind one first. Caddy then keeps no part
+		// of the config it could not start.
+		err := g.TryLoad(cfg)
+		if err == nil {
+			break
+		}
+		if attempt == servertest.BindAttempts || !servertest.AddrInUse(err) {
+			t.Fatalf("loading config: %v\n%s", err, g.Caddyfile(cfg))
+		}
+	}
 	t.Cleanup(func() {
 		if err := caddy.Stop(); err != nil {
 			t.Logf("stopping caddy: %v", err)
