@@ -26,7 +26,7 @@ type Recorder struct {
 	// spare is the last batch the store took, emptied: the next batch
 	// queues into it rather than growing a new slice record by record.
 	spare   []state.UsageRecord
-	flushes []chan struct{} // waiters for the next commit
+	flushes []chan error // waiters for the next commit, told how it went
 
 	kick chan struct{}
 	stop chan struct{}
@@ -74,16 +74,19 @@ func (r *Recorder) poke() {
 }
 
 // Flush commits everything queued so far and waits for it, so reads that
-// follow (logs, profile) see every record of requests already answered.
+// follow (logs, profile, quota seeds) see every record of requests already
+// answered. When the store refused the commit, it returns the store's
+// error: the records stay queued for the next one, and a read now would
+// miss them.
 func (r *Recorder) Flush(ctx context.Context) error {
-	ch := make(chan struct{})
+	ch := make(chan error, 1)
 	r.mu.Lock()
 	r.flushes = append(r.flushes, ch)
 	r.mu.Unlock()
 	r.poke()
 	select {
-	case <-ch:
-		return nil
+	case err := <-ch:
+		return err
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
@@ -94,16 +97,18 @@ func (r *Recorder) Flush(ctx context.Context) error {
 // retry handles a batch the store refused. A record the store can never
 // take (an invalid id) must not hold back the others, so the batch is
 // written record by record and such records are dropped with a log line;
-// anything else (a full disk) is kept for the next commit.
-func (r *Recorder) retry(batch []state.UsageRecord, err error) {
+// anything else (a full disk) is kept for the next commit. It returns the
+// error of the records kept, nil when none is.
+func (r *Recorder) retry(batch []state.UsageRecord, err error) error {
 	if !errors.Is(err, state.ErrInvalidID) {
 		r.log.Error("writing usage records; will retry", zap.Int("records", len(batch)), zap.Error(err))
 		r.mu.Lock()
 		r.pending = append(batch, r.pending...)
 		r.mu.Unlock()
-		return
+		return err
 	}
 	var keep []state.UsageRecord
+	var keptErr error
 	for _, rec := range batch {
 		err := r.store.AppendUsage(context.Background(), []state.UsageRecord{rec})
 		switch {
@@ -111,14 +116,16 @@ func (r *Recorder) retry(batch []state.UsageRecord, err error) {
 		case errors.Is(err, state.ErrInvalidID):
 			r.log.Error("dropping a usage record the store cannot take", zap.String("id", rec.ID), zap.Error(err))
 		default:
-			keep = append(keep, rec)
+			keep, keptErr = append(keep, rec), err
 		}
 	}
 	if len(keep) > 0 {
+		r.log.Error("writing usage records; will retry", zap.Int("records", len(keep)), zap.Error(keptErr))
 		r.mu.Lock()
 		r.pending = append(keep, r.pending...)
 		r.mu.Unlock()
 	}
+	return keptErr
 }
 
 // Close commits what is queued and stops the recorder.
@@ -180,9 +187,10 @@ func (r *Recorder) commit() {
 	batch, waiters := r.pending, r.flushes
 	r.pending, r.spare, r.flushes = r.spare, nil, nil
 	r.mu.Unlock()
+	var err error
 	if len(batch) > 0 {
-		if err := r.store.AppendUsage(context.Background(), batch); err != nil {
-			r.retry(batch, err)
+		if err = r.store.AppendUsage(context.Background(), batch); err != nil {
+			err = r.retry(batch, err)
 		} else {
 			clear(batch) // the store keeps none of it
 			r.mu.Lock()
@@ -191,6 +199,6 @@ func (r *Recorder) commit() {
 		}
 	}
 	for _, ch := range waiters {
-		close(ch)
+		ch <- err
 	}
 }

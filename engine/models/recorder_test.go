@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -214,16 +215,39 @@ func (s *awayStore) AppendUsage(ctx context.Context, recs []state.UsageRecord) e
 // because it could not be reached are written when it is back, even when
 // the recorder is closing meanwhile.
 func TestRecorderKeepsRecordsWhileStoreIsAway(t *testing.T) {
-	store := &awayStore{Store: openStore(t), refusals: 3}
+	ctx := context.Background()
+	store := &awayStore{Store: openStore(t), refusals: 2}
 	r := NewRecorder(store, zap.NewNop(), time.Hour)
 	for i := range 5 {
 		r.Record(usageRecord("tenant-a", i))
 	}
-	if err := r.Flush(context.Background()); err != nil {
-		t.Fatal(err)
+	// A flush the store refused says so: a read now would miss the records.
+	for i := range 2 {
+		if err := r.Flush(ctx); !errors.Is(err, state.ErrUnavailable) {
+			t.Fatalf("flush %d while the store is away: %v, want ErrUnavailable", i+1, err)
+		}
 	}
-	r.Close() // commits what the refusals left queued
+	if recs := listUsage(t, store, "tenant-a"); len(recs) != 0 {
+		t.Fatalf("%d records written while the store was away", len(recs))
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatalf("flush once the store is back: %v", err)
+	}
 	if recs := listUsage(t, store, "tenant-a"); len(recs) != 5 {
 		t.Fatalf("%d of 5 records written after the store came back", len(recs))
+	}
+	// Close commits what refusals left queued.
+	store.mu.Lock()
+	store.refusals = 3
+	store.mu.Unlock()
+	for i := 5; i < 8; i++ {
+		r.Record(usageRecord("tenant-a", i))
+	}
+	if err := r.Flush(ctx); err == nil {
+		t.Fatal("flush while the store is away again: nil error")
+	}
+	r.Close()
+	if recs := listUsage(t, store, "tenant-a"); len(recs) != 8 {
+		t.Fatalf("%d of 8 records written by Close after the store came back", len(recs))
 	}
 }
