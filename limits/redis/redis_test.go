@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/redistest"
 	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/limits/limitstest"
@@ -168,15 +169,16 @@ func (zeroSeeder) Used(context.Context, string, limits.Kind, time.Time) (int64, 
 // meanwhile are delivered when it is back; back empty (a restart loses
 // its state and its scripts), limits apply again without a restart of
 // the gateway, the quota's month figure seeded again from the usage
-// records.
+// records, once the breaker's open period has passed.
 func TestServerAway(t *testing.T) {
 	s := redistest.Start(t)
+	clk := clock.NewManual(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 	seed := &fixedSeeder{}
 	seed.used.Store(500)
 	newLimiter := func(deny bool) *limits.Limiter {
 		b := redis.New(goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second,
 			ReadTimeout: time.Second, WriteTimeout: time.Second}), "away:")
-		l := limits.New(b, limits.Options{Seeder: seed, Deny: deny, RenewEvery: time.Hour})
+		l := limits.New(b, limits.Options{Seeder: seed, Deny: deny, RenewEvery: time.Hour, Clock: clk})
 		t.Cleanup(func() { _ = l.Close() })
 		return l
 	}
@@ -203,6 +205,7 @@ func TestServerAway(t *testing.T) {
 	if err := s.Restart(); err != nil {
 		t.Fatal(err)
 	}
+	clk.Add(limits.BreakerOpen)
 	// Back, empty: the month's figure comes from the usage records again
 	// (which would hold the 70 the request used: the seeder says 570).
 	seed.used.Store(570)
