@@ -453,7 +453,7 @@ type outage struct {
 	// failures are the calls that failed, heldBackCalls those the breaker
 	// held back, and last the latest failure's cause.
 	failures, heldBackCalls int
-	last               error
+	last                    error
 }
 
 const outageLogEvery = 10 * time.Second
