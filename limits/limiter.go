@@ -36,12 +36,15 @@ type Options struct {
 	// still running are renewed, all in one call; default LeaseTTL/3.
 	LeaseTTL, RenewEvery time.Duration
 	// Deny makes a backend that cannot be reached refuse requests
-	// (ErrUnavailable); by default they are admitted unchecked.
+	// (ErrUnavailable); by default they are admitted unchecked. After a
+	// call that failed, calls are held back for BreakerOpen and the
+	// requests take this fallback at once.
 	Deny bool
 	// Seeder reads quota months the backend has no figure for.
 	Seeder Seeder
-	// Clock times the backend's outages (the gateway's clock, which the
-	// backend reads too); nil means clock.Real.
+	// Clock times the backend's outages and the breaker's open period
+	// (the gateway's clock, which the backend reads too); nil means
+	// clock.Real.
 	Clock clock.Clock
 	Log   *zap.Logger
 }
@@ -69,6 +72,7 @@ type Limiter struct {
 	// every renewal.
 	retry []*Settlement
 	outage
+	breaker breaker
 }
 
 // maxRetries bounds the settlements kept for a backend that is away.
@@ -144,7 +148,7 @@ func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision
 		req.Amounts[i] = r.Kind.Amount(cost)
 	}
 	ans, err := l.evaluate(ctx, req)
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, errBreakerOpen) {
 		// The caller went away during admission: not an outage. What the
 		// backend may have taken under the lease is let go (slots and
 		// quota reservations are freed by lease; nothing is refunded to a
@@ -180,10 +184,39 @@ type admission struct {
 }
 
 // Check reaches the backend with an admission of no rules: whether it
-// can be reached now (a server learns the admission script).
+// can be reached now (a server learns the admission script). While the
+// breaker holds calls back, it says so without a call.
 func (l *Limiter) Check(ctx context.Context) error {
-	_, err := l.b.Admit(ctx, &Request{Peek: true})
-	return err
+	return l.call(ctx, func() error {
+		_, err := l.b.Admit(ctx, &Request{Peek: true})
+		return err
+	})
+}
+
+// call runs f, one call to the backend, through the breaker: held back
+// while it is open (an error wrapping ErrUnavailable and
+// errBreakerOpen); otherwise f's outcome opens or closes it and is
+// logged as the outage's. An error of the caller's cancellation is
+// returned as it is, and neither.
+func (l *Limiter) call(ctx context.Context, f func() error) error {
+	ok, probe := l.breaker.allow(l.clock.Now())
+	if !ok {
+		l.heldBack()
+		return fmt.Errorf("%w: %w", ErrUnavailable, errBreakerOpen)
+	}
+	err := f()
+	switch {
+	case err == nil:
+		l.breaker.succeeded()
+		l.reached()
+		return nil
+	case ctx.Err() != nil:
+		l.breaker.abandoned(probe)
+		return err
+	}
+	l.breaker.failed(l.clock.Now())
+	l.failed(err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // Peek evaluates rules without taking anything: their figures now.
@@ -200,15 +233,14 @@ func (l *Limiter) Peek(ctx context.Context, rules []Rule) (*Decision, error) {
 // allowed.
 func (l *Limiter) evaluate(ctx context.Context, req *Request) (Answer, error) {
 	for attempt := 0; ; attempt++ {
-		ans, err := l.b.Admit(ctx, req)
-		if err != nil && ctx.Err() != nil {
-			return Answer{}, err // the caller's cancellation, not an outage
-		}
+		var ans Answer
+		err := l.call(ctx, func() (err error) {
+			ans, err = l.b.Admit(ctx, req)
+			return err
+		})
 		if err != nil {
-			l.failed(err)
-			return Answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return Answer{}, err
 		}
-		l.reached()
 		if len(ans.Unseeded) == 0 {
 			return ans, nil
 		}
@@ -255,6 +287,9 @@ func (l *Limiter) Close() error {
 	<-l.done
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// One last try even while the breaker holds calls back: the backend
+	// may be back, and these settlements' only chance is now.
+	l.breaker.succeeded()
 	l.retrySettlements(ctx)
 	if n := len(l.retry); n > 0 {
 		l.log.Warn("limits: settlements not delivered at shutdown; their reservations expire by themselves and their usage stays in the usage records",
@@ -281,7 +316,9 @@ func (l *Limiter) renew(ctx context.Context) {
 
 // Renew delivers the settlements still waiting for the backend, then
 // renews the leases of the requests still running, all in one call. The
-// Limiter calls it every RenewEvery.
+// Limiter calls it every RenewEvery. While the breaker holds calls back,
+// it calls nothing: the settlements wait for the next renewal, and the
+// leases expire by themselves if the outage outlasts them.
 func (l *Limiter) Renew(ctx context.Context) error {
 	l.retrySettlements(ctx)
 	l.mu.Lock()
@@ -293,14 +330,7 @@ func (l *Limiter) Renew(ctx context.Context) error {
 	if len(held) == 0 {
 		return nil
 	}
-	if err := l.b.Renew(ctx, held, time.Duration(l.ttl.Load())); err != nil {
-		if ctx.Err() == nil {
-			l.failed(err)
-		}
-		return err
-	}
-	l.reached()
-	return nil
+	return l.call(ctx, func() error { return l.b.Renew(ctx, held, time.Duration(l.ttl.Load())) })
 }
 
 func (l *Limiter) retrySettlements(ctx context.Context) {
@@ -309,25 +339,22 @@ func (l *Limiter) retrySettlements(ctx context.Context) {
 	l.retry = nil
 	l.mu.Unlock()
 	for i, s := range pending {
-		if err := l.b.Settle(ctx, s); err != nil {
-			l.failed(err)
+		if err := l.call(ctx, func() error { return l.b.Settle(ctx, s) }); err != nil {
 			l.mu.Lock()
 			l.retry = append(pending[i:], l.retry...)
 			l.mu.Unlock()
 			return
 		}
-		l.reached()
 	}
 }
 
-// settle delivers s, or keeps it for a retry when the backend is away.
+// settle delivers s, or keeps it for a retry when the backend is away
+// (or the breaker holds calls back). ctx is never cancelled.
 func (l *Limiter) settle(ctx context.Context, s *Settlement) error {
-	err := l.b.Settle(ctx, s)
+	err := l.call(ctx, func() error { return l.b.Settle(ctx, s) })
 	if err == nil {
-		l.reached()
 		return nil
 	}
-	l.failed(err)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.retry) >= maxRetries {
@@ -335,7 +362,7 @@ func (l *Limiter) settle(ctx context.Context, s *Settlement) error {
 		l.retry = l.retry[1:]
 	}
 	l.retry = append(l.retry, s)
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	return err
 }
 
 // Lease is what an admitted request holds.
@@ -423,7 +450,10 @@ func newLeaseID() string {
 type outage struct {
 	down          atomic.Bool
 	since, logged time.Time
-	failures      int
+	// failures are the calls that failed, heldBackCalls those the breaker
+	// held back, and last the latest failure's cause.
+	failures, heldBackCalls int
+	last                    error
 }
 
 const outageLogEvery = 10 * time.Second
@@ -433,20 +463,42 @@ func (l *Limiter) failed(err error) {
 	defer l.mu.Unlock()
 	l.down.Store(true)
 	l.failures++
-	now := l.clock.Now()
-	action := "admitting requests unchecked (on_error allow)"
-	if l.deny.Load() {
-		action = "refusing requests with 503 (on_error deny)"
-	}
-	switch {
-	case l.since.IsZero():
+	l.last = err
+	if l.since.IsZero() {
+		now := l.clock.Now()
 		l.since, l.logged = now, now
-		l.log.Warn("limits backend unreachable: "+action+" until it is back", zap.Error(err))
-	case now.Sub(l.logged) >= outageLogEvery:
-		l.logged = now
-		l.log.Warn("limits backend still unreachable: "+action, zap.Duration("for", now.Sub(l.since)),
-			zap.Int("failed_calls", l.failures), zap.Error(err))
+		l.log.Warn("limits backend unreachable: "+l.fallback()+" until it is back", zap.Error(err),
+			zap.Duration("probe_every", BreakerOpen))
+		return
 	}
+	l.stillDown()
+}
+
+// heldBack counts a call the breaker held back.
+func (l *Limiter) heldBack() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.heldBackCalls++
+	l.stillDown()
+}
+
+// stillDown logs that the outage goes on, once every outageLogEvery.
+func (l *Limiter) stillDown() {
+	now := l.clock.Now()
+	if l.since.IsZero() || now.Sub(l.logged) < outageLogEvery {
+		return
+	}
+	l.logged = now
+	l.log.Warn("limits backend still unreachable: "+l.fallback(), zap.Duration("for", now.Sub(l.since)),
+		zap.Int("failed_calls", l.failures), zap.Int("held_back_calls", l.heldBackCalls), zap.Error(l.last))
+}
+
+// fallback says what requests get during an outage.
+func (l *Limiter) fallback() string {
+	if l.deny.Load() {
+		return "refusing requests with 503 (on_error deny)"
+	}
+	return "admitting requests unchecked (on_error allow)"
 }
 
 func (l *Limiter) reached() {
@@ -458,6 +510,7 @@ func (l *Limiter) reached() {
 	if !l.down.Swap(false) {
 		return
 	}
-	l.log.Warn("limits backend reachable again", zap.Duration("after", l.clock.Now().Sub(l.since)), zap.Int("failed_calls", l.failures))
-	l.since, l.failures = time.Time{}, 0
+	l.log.Warn("limits backend reachable again", zap.Duration("after", l.clock.Now().Sub(l.since)),
+		zap.Int("failed_calls", l.failures), zap.Int("held_back_calls", l.heldBackCalls))
+	l.since, l.failures, l.heldBackCalls, l.last = time.Time{}, 0, 0, nil
 }

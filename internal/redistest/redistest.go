@@ -190,6 +190,7 @@ func (s *Server) Stop() error {
 		return nil
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server's SIGTERM waits for it
 	select {
 	case <-s.done:
 	case <-time.After(10 * time.Second):
@@ -198,6 +199,25 @@ func (s *Server) Stop() error {
 	}
 	s.cmd = nil
 	return nil
+}
+
+// Pause stops the server's process (SIGSTOP) without closing anything:
+// a Redis that swallows packets, as behind a dead host or a firewall.
+// Connections are still accepted by the kernel and what is sent is
+// buffered, but nothing answers until Resume.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT): it then serves what
+// was sent meanwhile.
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("redis-server is not running")
+	}
+	return s.cmd.Process.Signal(sig)
 }
 
 // serverPID asks the Redis server at addr for its process id (INFO

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/agentgate/agentgate/internal/clock"
 	"github.com/agentgate/agentgate/internal/redistest"
 	"github.com/agentgate/agentgate/limits"
 	"github.com/agentgate/agentgate/limits/limitstest"
@@ -168,15 +170,16 @@ func (zeroSeeder) Used(context.Context, string, limits.Kind, time.Time) (int64, 
 // meanwhile are delivered when it is back; back empty (a restart loses
 // its state and its scripts), limits apply again without a restart of
 // the gateway, the quota's month figure seeded again from the usage
-// records.
+// records, once the breaker's open period has passed.
 func TestServerAway(t *testing.T) {
 	s := redistest.Start(t)
+	clk := clock.NewManual(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 	seed := &fixedSeeder{}
 	seed.used.Store(500)
 	newLimiter := func(deny bool) *limits.Limiter {
 		b := redis.New(goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second,
 			ReadTimeout: time.Second, WriteTimeout: time.Second}), "away:")
-		l := limits.New(b, limits.Options{Seeder: seed, Deny: deny, RenewEvery: time.Hour})
+		l := limits.New(b, limits.Options{Seeder: seed, Deny: deny, RenewEvery: time.Hour, Clock: clk})
 		t.Cleanup(func() { _ = l.Close() })
 		return l
 	}
@@ -203,6 +206,7 @@ func TestServerAway(t *testing.T) {
 	if err := s.Restart(); err != nil {
 		t.Fatal(err)
 	}
+	clk.Add(limits.BreakerOpen)
 	// Back, empty: the month's figure comes from the usage records again
 	// (which would hold the 70 the request used: the seeder says 570).
 	seed.used.Store(570)
@@ -236,4 +240,98 @@ type fixedSeeder struct{ used atomic.Int64 }
 
 func (f *fixedSeeder) Used(context.Context, string, limits.Kind, time.Time) (int64, error) {
 	return f.used.Load(), nil
+}
+
+// TestServerSwallowsPackets: a Redis that accepts connections but
+// answers nothing (its process stopped: as a dead host or a firewall
+// that drops packets) costs the first admission the client's timeout;
+// the breaker then holds the next admissions, settlements and renewals
+// back, which take on_error without a command sent to Redis. Back, and
+// the breaker's open period passed on the gateway's clock, the next
+// admission probes it, and limits are enforced again.
+func TestServerSwallowsPackets(t *testing.T) {
+	s := redistest.Start(t) // its own: the test stops it
+	for _, deny := range []bool{false, true} {
+		var n counter
+		clk := clock.NewManual(time.Date(2026, 12, 5, 4, 0, 0, 0, time.UTC))
+		c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+			ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+		c.AddHook(&n)
+		l := limits.New(redis.New(c, s.Prefix()), limits.Options{Deny: deny, Clock: clk, RenewEvery: time.Hour})
+		rules := []limits.Rule{{Scope: "key:k", Kind: limits.RequestsPerMinute, Max: 4}, {Scope: "key:k", Kind: limits.Concurrent, Max: 10}}
+		fallback := func(what string) {
+			t.Helper()
+			d, err := l.Admit(ctx, rules, limits.Cost{})
+			if deny && !errors.Is(err, limits.ErrUnavailable) || !deny && (err != nil || !d.Admitted || !d.Unchecked) {
+				t.Fatalf("deny %v, %s: %+v, %v; want on_error's answer", deny, what, d, err)
+			}
+		}
+		// Two requests before: one ends during the outage, one runs on
+		// (its lease renewed).
+		held, err := l.Admit(ctx, rules, limits.Cost{})
+		if err != nil || !held.Admitted || held.Unchecked {
+			t.Fatalf("deny %v, before: %v %+v", deny, err, held)
+		}
+		if d, err := l.Admit(ctx, rules, limits.Cost{}); err != nil || !d.Admitted || d.Unchecked {
+			t.Fatalf("deny %v, before: %v %+v", deny, err, d)
+		}
+		if err := s.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		paused := true
+		resume := func() {
+			if paused {
+				paused = false
+				if err := s.Resume(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		t.Cleanup(resume)
+		fallback("the admission that timed out")
+		if n.calls.Load() == 0 {
+			t.Fatal("no command reached the client")
+		}
+		sent := n.calls.Load()
+		for i := range 20 {
+			fallback(fmt.Sprintf("admission %d while the breaker is open", i))
+		}
+		if err := held.Lease.Settle(ctx, nil); !errors.Is(err, limits.ErrUnavailable) {
+			t.Fatalf("deny %v: settling while the breaker is open: %v", deny, err)
+		}
+		if err := l.Renew(ctx); !errors.Is(err, limits.ErrUnavailable) {
+			t.Fatalf("deny %v: renewing while the breaker is open: %v", deny, err)
+		}
+		if got := n.calls.Load() - sent; got != 0 {
+			t.Fatalf("deny %v: %d commands sent to the paused Redis after the first timed out", deny, got)
+		}
+
+		resume()
+		clk.Add(limits.BreakerOpen)
+		// Enforced again: rpm 4, of which the requests before took two, and
+		// the admission that timed out one more if Redis ran it when it
+		// woke (its reply was lost, not its command).
+		admitted := 0
+		for i := 0; ; i++ {
+			d, err := l.Admit(ctx, rules, limits.Cost{})
+			if err != nil || d.Unchecked {
+				t.Fatalf("deny %v, admission %d after Redis is back: %+v, %v", deny, i, d, err)
+			}
+			if !d.Admitted {
+				break
+			}
+			admitted++
+			if admitted > 2 {
+				t.Fatalf("deny %v: %d admissions after Redis is back, beyond rpm 4 with two taken before", deny, admitted)
+			}
+		}
+		if admitted == 0 {
+			t.Fatalf("deny %v: no admission after Redis is back", deny)
+		}
+		// The settlement kept meanwhile is delivered at the next renewal.
+		if err := l.Renew(ctx); err != nil {
+			t.Fatalf("deny %v: renewing after Redis is back: %v", deny, err)
+		}
+		_ = l.Close()
+	}
 }
