@@ -17,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/tidwall/gjson"
+	"google.golang.org/genai"
 
 	"github.com/agentgate/agentgate/internal/fakeupstream"
 	"github.com/agentgate/agentgate/internal/testgate"
@@ -325,6 +326,90 @@ func TestAnthropicInterleavedThinkingGuarded(t *testing.T) {
 			if c.Type != want.Type || got != redact(want.Text) {
 				t.Errorf("%s: block %d is %s %q, want %s %q", what, i, c.Type, got, want.Type, redact(want.Text))
 			}
+		}
+	}
+}
+
+// TestGeminiSDKInterleavedThinking: a Gen AI SDK chat with a Claude model
+// through the gateway, thoughts shown or not, streamed or not: the model
+// thinks before calling a function, the function's response comes back,
+// the answer thinks twice between its texts, and the next turn sends the
+// whole chat history back — the Anthropic upstream gets every thinking
+// block in its place with its own signature (and would refuse any other).
+func TestGeminiSDKInterleavedThinking(t *testing.T) {
+	g, up := thkGateway(t)
+	client := gmClient(t, g, testgate.KeyA)
+	ctx := t.Context()
+	calculator := &genai.Tool{FunctionDeclarations: []*genai.FunctionDeclaration{{Name: "calculator", Description: "Evaluates arithmetic",
+		Parameters: &genai.Schema{Type: genai.TypeObject, Properties: map[string]*genai.Schema{"expression": {Type: genai.TypeString}}}}}}
+	for _, show := range []bool{true, false} {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("show=%v/stream=%v", show, stream), func(t *testing.T) {
+				chat, err := client.Chats.Create(ctx, "claude-think", &genai.GenerateContentConfig{Tools: []*genai.Tool{calculator},
+					ThinkingConfig: &genai.ThinkingConfig{IncludeThoughts: show, ThinkingBudget: genai.Ptr[int32](2048)}}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				send := func(part genai.Part) *gmAnswer {
+					t.Helper()
+					a := &gmAnswer{}
+					if !stream {
+						resp, err := chat.SendMessage(ctx, part)
+						if err != nil {
+							t.Fatal(err)
+						}
+						gmTake(a, resp)
+						return a
+					}
+					for resp, err := range chat.SendMessageStream(ctx, part) {
+						if err != nil {
+							t.Fatal(err)
+						}
+						gmTake(a, resp)
+					}
+					return a
+				}
+				first := send(genai.Part{Text: "What is 6*7?"})
+				var call *genai.FunctionCall
+				for _, p := range first.content.Parts {
+					if p.FunctionCall != nil {
+						call = p.FunctionCall
+					}
+				}
+				if call == nil || call.Name != "calculator" {
+					t.Fatalf("no call of the calculator: %+v", first.content.Parts)
+				}
+				answer := send(genai.Part{FunctionResponse: &genai.FunctionResponse{ID: call.ID, Name: call.Name,
+					Response: map[string]any{"result": 42}}})
+				wantThoughts, wantText := "", thkBlocks[1].Text+thkBlocks[3].Text
+				if show {
+					wantThoughts = thkBlocks[0].Text + thkBlocks[2].Text
+				}
+				if answer.text != wantText || answer.thoughts != wantThoughts {
+					t.Errorf("answer %q thinking %q, want %q thinking %q", answer.text, answer.thoughts, wantText, wantThoughts)
+				}
+				send(genai.Part{Text: "Thanks."})
+				var types []string
+				var thoughts []string
+				for _, m := range up.LastRequest().Get("messages").Array() {
+					if m.Get("role").Str != "assistant" {
+						continue
+					}
+					types = append(types, thkTypes(m.Get("content")))
+					for _, b := range thkThinkingBlocks(m.Get("content")) {
+						text, _ := b["thinking"].(string)
+						if b["signature"] != fakeupstream.AnthropicSignature(text) {
+							t.Errorf("thinking %q went back signed %v", text, b["signature"])
+						}
+						thoughts = append(thoughts, text)
+					}
+				}
+				wantTypes := []string{"thinking,tool_use", "thinking,text,thinking,text"}
+				if want := []string{thkToolThought, thkBlocks[0].Text, thkBlocks[2].Text}; !reflect.DeepEqual(types, wantTypes) || !reflect.DeepEqual(thoughts, want) {
+					t.Errorf("history went upstream as %q thinking %q, want %q thinking %q: %s", types, thoughts, wantTypes, want,
+						up.LastRequest().Get("messages").Raw)
+				}
+			})
 		}
 	}
 }

@@ -193,6 +193,9 @@ type contentDecoder struct {
 	thoughts []adapters.ReasoningBlock
 	open     strings.Builder
 	openAt   int
+	// texting: the model turn's last part was text, which the next text
+	// part continues (a streamed answer comes back a chunk a content).
+	texting bool
 }
 
 func (d *contentDecoder) content(co object) error {
@@ -512,6 +515,12 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 			return err
 		}
 		at := len(m.Parts) + len(m.ToolCalls)
+		text := p.get("text")
+		if thought || wire != "" || p.get("functionCall").Exists() {
+			// Thoughts, calls and signatures end a text block (an empty
+			// text part does not).
+			d.texting = false
+		}
 		if fc, ok, err := p.obj("functionCall"); err != nil {
 			return err
 		} else if ok {
@@ -527,7 +536,6 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 			m.ToolCalls = append(m.ToolCalls, tc)
 			continue
 		}
-		text := p.get("text")
 		switch {
 		case text.Exists() && text.Type != gjson.String:
 			return adapters.BadField(p.at("text"), "must be a string")
@@ -562,7 +570,12 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 				// thoughts were not shown.
 				d.sign(sig, at)
 			}
+			if d.texting && wire == "" {
+				m.Parts[len(m.Parts)-1].Text += text.Str
+				continue
+			}
 			m.Parts = append(m.Parts, adapters.Part{Type: adapters.PartText, Text: text.Str})
+			d.texting = true
 			continue
 		}
 		if wire != "" {
@@ -593,7 +606,7 @@ func (d *contentDecoder) endModel() {
 	if !d.inModel {
 		return
 	}
-	d.inModel = false
+	d.inModel, d.texting = false, false
 	if d.open.Len() > 0 {
 		d.thoughts = append(d.thoughts, adapters.ReasoningBlock{Text: d.open.String(), At: d.openAt})
 		d.open.Reset()
