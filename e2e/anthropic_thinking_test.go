@@ -15,6 +15,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
+	oaOption "github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/tidwall/gjson"
 	"google.golang.org/genai"
@@ -412,4 +413,84 @@ func TestGeminiSDKInterleavedThinking(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestInterleavedThinkingOtherDialects: clients of dialects without
+// Anthropic's blocks talk to an agent on the Anthropic upstream whose
+// runs think before a tool call and twice in their answers, and send the
+// conversation back on the next turn: a Gen AI SDK chat replays every
+// thinking block signed (the upstream refuses any other), a Chat
+// Completions client its texts; nothing fails.
+func TestInterleavedThinkingOtherDialects(t *testing.T) {
+	g, up := thkGateway(t)
+	ctx := t.Context()
+	answer := thkBlocks[1].Text + thkBlocks[3].Text
+
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gemini/stream=%v", stream), func(t *testing.T) {
+			chat, err := gmClient(t, g, testgate.KeyA).Chats.Create(ctx, "claude-thinker", &genai.GenerateContentConfig{
+				ThinkingConfig: &genai.ThinkingConfig{IncludeThoughts: true}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for turn, msg := range []string{"What is 6*7?", "And tomorrow?"} {
+				a := &gmAnswer{}
+				if stream {
+					for resp, err := range chat.SendMessageStream(ctx, genai.Part{Text: msg}) {
+						if err != nil {
+							t.Fatal(err)
+						}
+						gmTake(a, resp)
+					}
+				} else {
+					resp, err := chat.SendMessage(ctx, genai.Part{Text: msg})
+					if err != nil {
+						t.Fatal(err)
+					}
+					gmTake(a, resp)
+				}
+				if a.text != answer || a.thoughts != thkToolThought+thkBlocks[0].Text+thkBlocks[2].Text {
+					t.Errorf("turn %d: answer %q thinking %q", turn, a.text, a.thoughts)
+				}
+			}
+			// The second run's first call: the first run's answer as the
+			// client kept it (the call the gateway ran is not the
+			// client's), every thinking block signed in its place.
+			reqs := up.Requests()
+			sent := gjson.ParseBytes(reqs[len(reqs)-2]).Get("messages")
+			prev := sent.Get("1.content")
+			if sent.Get("#").Int() != 3 || thkTypes(prev) != "thinking,thinking,text,thinking,text" {
+				t.Fatalf("second turn went upstream as %s", sent.Raw)
+			}
+			for i, want := range []string{thkToolThought, thkBlocks[0].Text, thkBlocks[2].Text} {
+				b := thkThinkingBlocks(prev)[i]
+				if b["thinking"] != want || b["signature"] != fakeupstream.AnthropicSignature(want) {
+					t.Errorf("thinking block %d went back as %v, want %q signed", i, b, want)
+				}
+			}
+			if prev.Get("2.text").Str != thkBlocks[1].Text || prev.Get("4.text").Str != thkBlocks[3].Text {
+				t.Errorf("the answer's texts went back as %s", prev.Raw)
+			}
+		})
+	}
+
+	t.Run("chat completions", func(t *testing.T) {
+		client := openai.NewClient(oaOption.WithBaseURL(g.URL+"/v1"), oaOption.WithAPIKey(testgate.KeyA), oaOption.WithMaxRetries(0))
+		messages := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("What is 6*7?")}
+		for turn := range 2 {
+			res, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "claude-thinker", Messages: messages})
+			if err != nil {
+				t.Fatalf("turn %d: %v", turn, err)
+			}
+			if got := res.Choices[0].Message.Content; got != answer {
+				t.Errorf("turn %d: answer %q, want %q", turn, got, answer)
+			}
+			messages = append(messages, res.Choices[0].Message.ToParam(), openai.UserMessage("And tomorrow?"))
+		}
+		reqs := up.Requests()
+		sent := gjson.ParseBytes(reqs[len(reqs)-2]).Get("messages")
+		if prev := sent.Get("1.content"); thkTypes(prev) != "text" || prev.Get("0.text").Str != answer {
+			t.Errorf("the first answer went back as %s", sent.Raw)
+		}
+	})
 }
