@@ -74,3 +74,23 @@ func TestAnswerMessageReasoning(t *testing.T) {
 		})
 	}
 }
+
+// EditText rewrites each text part on its own and keeps the thinking
+// blocks between the rewritten parts.
+func TestAnswerEditText(t *testing.T) {
+	a := &Answer{}
+	for _, ev := range []adapters.Event{{Type: adapters.EventThinking, Text: "a", Signature: "s1"}, {Type: adapters.EventDelta, Text: "mail ann@x.org"},
+		{Type: adapters.EventThinking, Text: "b", Signature: "s2"}, {Type: adapters.EventDelta, Text: "bye"}} {
+		if ev.Type == adapters.EventThinking {
+			a.think(&ev)
+		} else {
+			a.Text.WriteString(ev.Text)
+		}
+	}
+	a.EditText(func(s string) string { return strings.ReplaceAll(s, "ann@x.org", "[EMAIL]") })
+	m := a.Message()
+	if len(m.Parts) != 2 || m.Parts[0].Text != "mail [EMAIL]" || m.Parts[1].Text != "bye" || a.Text.String() != "mail [EMAIL]bye" ||
+		len(m.ReasoningBlocks) != 2 || m.ReasoningBlocks[1].At != 1 {
+		t.Errorf("edited answer %+v", m)
+	}
+}
