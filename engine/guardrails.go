@@ -282,6 +282,13 @@ func (o *outputGuard) emit(ev adapters.Event) error {
 	case adapters.EventStart:
 		return o.next(ev)
 	case adapters.EventThinking:
+		if !o.holdJSON {
+			// A thinking block ends the text before it: what the filter
+			// holds back of it goes out first, in its own block.
+			if err := o.writeText("", true); err != nil {
+				return err
+			}
+		}
 		if ev.Redacted != "" {
 			// A block of its own: the thinking before it ends first.
 			if err := o.endThinking(); err != nil {
@@ -387,11 +394,14 @@ func (o *outputGuard) discard() {
 // filterAnswer applies the output rules to what an answer keeps (its
 // text and, unless signed for replay, its thinking), as the stream did.
 func (o *outputGuard) filterAnswer(a *models.Answer) error {
-	text, denied := o.g.Output.Apply(a.Text.String())
-	if denied != "" {
+	if _, denied := o.g.Output.Apply(a.Text.String()); denied != "" {
 		return guardBlocked(denied, "output")
 	}
-	setBuilder(&a.Text, text)
+	// Part by part: the text between thinking blocks stays between them.
+	a.EditText(func(text string) string {
+		out, _ := o.g.Output.Apply(text)
+		return out
+	})
 	if a.Signature == "" && o.g.OutputRedact != nil {
 		thinking, _ := o.g.OutputRedact.Apply(a.Thinking.String())
 		setBuilder(&a.Thinking, thinking)

@@ -427,3 +427,42 @@ func TestGuardrailsThinkingBlocks(t *testing.T) {
 		t.Errorf("thinking blocks %q (then %q), want %q", blocks, open.String(), want)
 	}
 }
+
+// Output redaction keeps text blocks apart too: what it holds back of
+// the text before a thinking block goes out before that block, and the
+// text the run keeps is redacted part by part.
+func TestGuardrailsTextBeforeThinking(t *testing.T) {
+	prov := &fakeProvider{Script: [][]adapters.Event{{
+		{Type: adapters.EventStart},
+		{Type: adapters.EventThinking, Text: "a", Signature: "s1"},
+		{Type: adapters.EventDelta, Text: "Mail ann@"},
+		{Type: adapters.EventDelta, Text: "example.com"},
+		{Type: adapters.EventThinking, Text: "b", Signature: "s2"},
+		{Type: adapters.EventDelta, Text: "Or bob@example.com"},
+		{Type: adapters.EventDone, FinishReason: "stop"},
+	}}}
+	rt, _ := singleRuntime(t, prov)
+	agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email"}})
+	var c collect
+	if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Stream: true,
+		Messages: []adapters.Message{userMsg("hi")}}, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	// The texts as a client folds them: a thinking block ends one.
+	var texts []string
+	var open strings.Builder
+	for _, ev := range c.events {
+		switch ev.Type {
+		case adapters.EventDelta:
+			open.WriteString(ev.Text)
+		case adapters.EventThinking, adapters.EventDone:
+			if open.Len() > 0 {
+				texts = append(texts, open.String())
+				open.Reset()
+			}
+		}
+	}
+	if want := []string{"Mail [REDACTED_EMAIL]", "Or [REDACTED_EMAIL]"}; !slices.Equal(texts, want) {
+		t.Errorf("text blocks %q, want %q", texts, want)
+	}
+}

@@ -34,8 +34,12 @@ type Answer struct {
 	// thoughts are the thinking blocks one by one, in their places
 	// (Message.SetReasoning); thinking is whether the last one is still
 	// taking text (a signature or a redacted block ends it).
-	thoughts  []thought
-	thinking  bool
+	thoughts []thought
+	thinking bool
+	// cuts are where Text splits into the message's text parts: a
+	// thinking block after text ends the text part before it, so the
+	// blocks replay between the texts they came between.
+	cuts      []int
 	gotUsage  bool
 	firstByte time.Duration
 	committed bool
@@ -65,6 +69,7 @@ func (a *Answer) Message() adapters.Message {
 		m.Reasoning, m.RedactedReasoning = a.Thinking.String(), a.Redacted
 		return m
 	}
+	m.Parts = a.textParts()
 	all := a.Thinking.String()
 	blocks := make([]adapters.ReasoningBlock, len(a.thoughts))
 	for i := range a.thoughts {
@@ -78,6 +83,38 @@ func (a *Answer) Message() adapters.Message {
 	return m
 }
 
+// textParts are the answer's text parts, Text cut where thinking blocks
+// came between them; one part, maybe empty, without cuts (TextMessage).
+func (a *Answer) textParts() []adapters.Part {
+	text := a.Text.String()
+	parts := make([]adapters.Part, 0, len(a.cuts)+1)
+	from := 0
+	for _, cut := range a.cuts {
+		parts = append(parts, adapters.Part{Type: adapters.PartText, Text: text[from:cut]})
+		from = cut
+	}
+	if from < len(text) || len(parts) == 0 {
+		parts = append(parts, adapters.Part{Type: adapters.PartText, Text: text[from:]})
+	}
+	return parts
+}
+
+// EditText rewrites the answer's text part by part (the parts its
+// thinking blocks cut it into, see textParts), keeping the cuts between
+// the rewritten parts.
+func (a *Answer) EditText(edit func(string) string) {
+	parts := a.textParts()
+	var b strings.Builder
+	cuts := a.cuts[:0]
+	for i := range parts {
+		b.WriteString(edit(parts[i].Text))
+		if i < len(a.cuts) {
+			cuts = append(cuts, b.Len())
+		}
+	}
+	a.Text, a.cuts = b, cuts
+}
+
 // thought is one thinking block of an answer; its text is
 // Thinking[start:end].
 type thought struct {
@@ -87,12 +124,17 @@ type thought struct {
 
 // think records a Thinking event: its text continues the open thinking
 // block or starts one, its signature ends it, and a redacted block is one
-// of its own. A block's place counts the message's one text part (once
-// text or a call came) and the calls before it.
+// of its own. A block that starts after text cuts the text there; its
+// place counts the text parts before it (at least the message's one, once
+// text or a call came) and the calls.
 func (a *Answer) think(ev *adapters.Event) {
+	if n := a.Text.Len(); n > 0 && (ev.Redacted != "" || !a.thinking && (ev.Text != "" || ev.Signature != "")) &&
+		(len(a.cuts) == 0 || a.cuts[len(a.cuts)-1] < n) {
+		a.cuts = append(a.cuts, n)
+	}
 	at := 0
 	if a.Text.Len() > 0 || len(a.ToolCalls) > 0 {
-		at = 1 + len(a.ToolCalls)
+		at = max(len(a.cuts), 1) + len(a.ToolCalls)
 	}
 	if ev.Redacted != "" {
 		a.Redacted = append(a.Redacted, ev.Redacted)

@@ -43,6 +43,12 @@ type Anthropic struct {
 	// Reasoning is sent as a signed thinking block when the request turns
 	// thinking on ({"type":"enabled"} or {"type":"adaptive"}).
 	Reasoning string
+	// Blocks, when set, is an answer's content in place of Reasoning and
+	// Reply, block by block in order (interleaved thinking): thinking
+	// blocks, each signed on its own, are sent only when the request
+	// turns thinking on, like redacted_thinking blocks (Data). A tool call
+	// still answers with Reasoning and the call.
+	Blocks []AnthropicBlock
 	// ToolName, when set and the request offers that tool and its last
 	// message holds no tool_result, makes the model call it with ToolArgs
 	// (a JSON object) instead of answering.
@@ -82,6 +88,14 @@ type Anthropic struct {
 	// (as ANTHROPIC_BASE_URL and the SDKs expect).
 	Server *httptest.Server
 	URL    string
+}
+
+// AnthropicBlock is one content block of a scripted answer
+// (Anthropic.Blocks): Type is "thinking", "redacted_thinking" or "text";
+// Text is a thinking or text block's words, Data a redacted block's
+// opaque data.
+type AnthropicBlock struct {
+	Type, Text, Data string
 }
 
 // AnthropicSignature is the signature the fake gives a thinking block, and
@@ -205,10 +219,29 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		reasoning = strings.SplitAfter(a.Reasoning, " ")
 	}
 	toolCall := a.ToolName != "" && offersAnthropicTool(req, a.ToolName) && !anthropicHasToolResult(msgs[len(msgs)-1])
-	outTokens := len(words) + len(reasoning)
+	// blocks are the answer's content blocks but a tool call, in order.
+	var blocks []answerBlock
+	if len(a.Blocks) > 0 && !toolCall {
+		for _, b := range a.Blocks {
+			if b.Type != "text" && len(reasoning) == 0 {
+				continue // thinking is off
+			}
+			blocks = append(blocks, answerBlock{typ: b.Type, words: strings.SplitAfter(b.Text, " "), data: b.Data})
+		}
+	} else {
+		if len(reasoning) > 0 {
+			blocks = append(blocks, answerBlock{typ: "thinking", words: reasoning})
+		}
+		if !toolCall {
+			blocks = append(blocks, answerBlock{typ: "text", words: words})
+		}
+	}
+	outTokens := 0
+	for _, b := range blocks {
+		outTokens += len(b.tokens())
+	}
 	stop := "end_turn"
 	if toolCall {
-		words = nil
 		outTokens = 5
 		stop = "tool_use"
 	}
@@ -221,12 +254,8 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 
 	if !req.Get("stream").Bool() {
 		var content []any
-		if len(reasoning) > 0 {
-			t := strings.Join(reasoning, "")
-			content = append(content, map[string]any{"type": "thinking", "thinking": t, "signature": AnthropicSignature(t)})
-		}
-		if len(words) > 0 {
-			content = append(content, map[string]any{"type": "text", "text": strings.Join(words, "")})
+		for _, b := range blocks {
+			content = append(content, b.whole())
 		}
 		if toolCall {
 			content = append(content, map[string]any{"type": "tool_use", "id": "toolu_fake_1", "name": a.ToolName, "input": json.RawMessage(args)})
@@ -265,7 +294,13 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		return err == nil
 	}
 	type obj = map[string]any
-	wait := a.pace(r, len(reasoning)+len(words), a.TokenDelay, a.HoldLast)
+	ntokens := 0
+	for _, b := range blocks {
+		if b.typ != "redacted_thinking" {
+			ntokens += len(b.tokens())
+		}
+	}
+	wait := a.pace(r, ntokens, a.TokenDelay, a.HoldLast)
 	tokens := 0
 	sendToken := func(index int, delta obj) bool {
 		if !wait() || !send("content_block_delta", obj{"type": "content_block_delta", "index": index, "delta": delta}) {
@@ -293,33 +328,25 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	index := 0
-	if len(reasoning) > 0 {
-		if !send("content_block_start", obj{"type": "content_block_start", "index": index, "content_block": obj{"type": "thinking", "thinking": "", "signature": ""}}) {
+	for _, b := range blocks {
+		tokens := b.tokens()
+		if len(tokens) == 0 && b.typ != "redacted_thinking" {
+			continue
+		}
+		if !send("content_block_start", obj{"type": "content_block_start", "index": index, "content_block": b.start()}) {
 			return
 		}
-		for _, t := range reasoning {
-			if !sendToken(index, obj{"type": "thinking_delta", "thinking": t}) {
+		for i, t := range tokens {
+			if !sendToken(index, b.delta(t)) {
+				return
+			}
+			if b.typ == "text" && i == 0 && !send("ping", obj{"type": "ping"}) {
 				return
 			}
 		}
-		sig := AnthropicSignature(strings.Join(reasoning, ""))
-		if !send("content_block_delta", obj{"type": "content_block_delta", "index": index, "delta": obj{"type": "signature_delta", "signature": sig}}) ||
-			!send("content_block_stop", obj{"type": "content_block_stop", "index": index}) {
+		if b.typ == "thinking" && !send("content_block_delta", obj{"type": "content_block_delta", "index": index,
+			"delta": obj{"type": "signature_delta", "signature": AnthropicSignature(strings.Join(tokens, ""))}}) {
 			return
-		}
-		index++
-	}
-	if len(words) > 0 {
-		if !send("content_block_start", obj{"type": "content_block_start", "index": index, "content_block": obj{"type": "text", "text": ""}}) {
-			return
-		}
-		for i, t := range words {
-			if !sendToken(index, obj{"type": "text_delta", "text": t}) {
-				return
-			}
-			if i == 0 && !send("ping", obj{"type": "ping"}) {
-				return
-			}
 		}
 		if !send("content_block_stop", obj{"type": "content_block_stop", "index": index}) {
 			return
@@ -343,6 +370,54 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 	if send("message_delta", md) {
 		send("message_stop", obj{"type": "message_stop"})
 	}
+}
+
+// answerBlock is one content block of an answer: its words, streamed one
+// delta each, or a redacted block's data, sent whole.
+type answerBlock struct {
+	typ   string
+	words []string
+	data  string
+}
+
+// tokens are the block's deltas; a redacted block has none and counts
+// none.
+func (b answerBlock) tokens() []string {
+	if b.typ == "redacted_thinking" || strings.Join(b.words, "") == "" {
+		return nil
+	}
+	return b.words
+}
+
+// whole is the block in a message object.
+func (b answerBlock) whole() map[string]any {
+	t := strings.Join(b.words, "")
+	switch b.typ {
+	case "thinking":
+		return map[string]any{"type": "thinking", "thinking": t, "signature": AnthropicSignature(t)}
+	case "redacted_thinking":
+		return map[string]any{"type": "redacted_thinking", "data": b.data}
+	}
+	return map[string]any{"type": "text", "text": t}
+}
+
+// start is the block's content_block_start.
+func (b answerBlock) start() map[string]any {
+	switch b.typ {
+	case "thinking":
+		return map[string]any{"type": "thinking", "thinking": "", "signature": ""}
+	case "redacted_thinking":
+		return b.whole()
+	}
+	return map[string]any{"type": "text", "text": ""}
+}
+
+// delta is a content_block_delta's delta carrying one token.
+func (b answerBlock) delta(token string) map[string]any {
+	if b.typ == "thinking" {
+		return map[string]any{"type": "thinking_delta", "thinking": token}
+	}
+	return map[string]any{"type": "text_delta", "text": token}
 }
 
 func offersAnthropicTool(req gjson.Result, name string) bool {

@@ -187,6 +187,15 @@ type contentDecoder struct {
 	// inModel: the last content was a model turn, whose message is the
 	// last of msgs.
 	inModel bool
+	// thoughts are the model turn's thinking blocks so far, in their
+	// places; open is shown reasoning no signature ended yet, since its
+	// place openAt.
+	thoughts []adapters.ReasoningBlock
+	open     strings.Builder
+	openAt   int
+	// texting: the model turn's last part was text, which the next text
+	// part continues (a streamed answer comes back a chunk a content).
+	texting bool
 }
 
 func (d *contentDecoder) content(co object) error {
@@ -207,7 +216,7 @@ func (d *contentDecoder) content(co object) error {
 		if len(parts) == 0 {
 			return adapters.BadField(co.at("parts"), "must hold at least one part")
 		}
-		d.inModel = false
+		d.endModel()
 		return d.userContent(parts)
 	case "model":
 		if !d.inModel {
@@ -222,6 +231,7 @@ func (d *contentDecoder) content(co object) error {
 // messages returns the decoded messages without empty model turns (an
 // SDK's record of an empty answer).
 func (d *contentDecoder) messages() []adapters.Message {
+	d.endModel()
 	out := d.msgs[:0]
 	for _, m := range d.msgs {
 		if m.Role == adapters.RoleAssistant && len(m.Parts) == 0 && len(m.ToolCalls) == 0 && m.Reasoning == "" && m.ReasoningSignature == "" {
@@ -485,7 +495,8 @@ func (d *contentDecoder) answer(id, name string) *pendingCall {
 // modelContent reads a model content into m, its turn's message: thought
 // parts are its reasoning, text parts its answer, function calls its
 // tool calls; thought signatures go back where they came from (see
-// signature.go).
+// signature.go), each ending its thinking block in its place, so an
+// Anthropic upstream gets every block back as it signed it.
 func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error {
 	for j, p := range parts {
 		if err := p.check(partFields); err != nil {
@@ -503,6 +514,13 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 		if err != nil {
 			return err
 		}
+		at := len(m.Parts) + len(m.ToolCalls)
+		text := p.get("text")
+		if thought || wire != "" || p.get("functionCall").Exists() {
+			// Thoughts, calls and signatures end a text block (an empty
+			// text part does not).
+			d.texting = false
+		}
 		if fc, ok, err := p.obj("functionCall"); err != nil {
 			return err
 		} else if ok {
@@ -510,15 +528,14 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 			if err != nil {
 				return err
 			}
-			if sig.Reasoning || len(sig.Redacted) > 0 {
-				signReasoning(m, sig)
+			if sig.Reasoning || len(sig.Redacted) > 0 || len(sig.Blocks) > 0 {
+				d.sign(sig, at)
 			} else {
 				tc.Signature = sig.Signature
 			}
 			m.ToolCalls = append(m.ToolCalls, tc)
 			continue
 		}
-		text := p.get("text")
 		switch {
 		case text.Exists() && text.Type != gjson.String:
 			return adapters.BadField(p.at("text"), "must be a string")
@@ -527,29 +544,77 @@ func (d *contentDecoder) modelContent(m *adapters.Message, parts []object) error
 		case p.get("inlineData").Exists() || p.get("fileData").Exists():
 			return adapters.BadField(p.path, "media in a model turn are not supported by the gateway")
 		case thought:
-			m.Reasoning += text.Str
+			// A thought part's signature is its own (Gemini's; Anthropic's
+			// when one event brought text and signature) and ends the
+			// block with the part's text, unless it signs the thoughts
+			// before the part (Before, or encrypted thoughts that waited
+			// for a part).
+			own := wire != "" && !sig.Before && len(sig.Redacted) == 0 && len(sig.Blocks) == 0 && sig.Thinking == ""
+			if wire != "" && !own {
+				d.sign(sig, at)
+			}
+			if text.Str != "" {
+				if d.open.Len() == 0 {
+					d.openAt = at
+				}
+				d.open.WriteString(text.Str)
+			}
+			if own {
+				d.sign(sig, at)
+			}
+			continue
 		case text.Str != "":
+			if wire != "" {
+				// The signature of the reasoning before the text: on a
+				// thought part's next part, or on a text part when the
+				// thoughts were not shown.
+				d.sign(sig, at)
+			}
+			if d.texting && wire == "" {
+				m.Parts[len(m.Parts)-1].Text += text.Str
+				continue
+			}
 			m.Parts = append(m.Parts, adapters.Part{Type: adapters.PartText, Text: text.Str})
+			d.texting = true
+			continue
 		}
-		if sig.Signature != "" || len(sig.Redacted) > 0 {
-			// The signature of the turn's reasoning: on a thought part, or
-			// on a text part when the thoughts were not shown.
-			signReasoning(m, sig)
+		if wire != "" {
+			d.sign(sig, at)
 		}
 	}
 	return nil
 }
 
-// signReasoning sets the signature of m's reasoning, and the reasoning it
-// signs when the client did not see it.
-func signReasoning(m *adapters.Message, sig packed) {
-	if sig.Signature != "" {
-		m.ReasoningSignature = sig.Signature
+// sign ends thinking blocks at place at with the blocks sig carries: a
+// signed block signs the shown reasoning not yet signed (its place where
+// that began) unless it carries its own hidden text.
+func (d *contentDecoder) sign(sig packed, at int) {
+	for _, b := range sig.blocks() {
+		if b.Redacted == "" && b.Text == "" && d.open.Len() > 0 {
+			b.Text, at = d.open.String(), d.openAt
+			d.open.Reset()
+		}
+		b.At = at
+		d.thoughts = append(d.thoughts, b)
 	}
-	if m.Reasoning == "" {
-		m.Reasoning = sig.Thinking
+}
+
+// endModel ends the model turn being read: its thinking blocks become its
+// message's reasoning (Message.SetReasoning), shown reasoning no
+// signature ended a block of its own.
+func (d *contentDecoder) endModel() {
+	if !d.inModel {
+		return
 	}
-	m.RedactedReasoning = append(m.RedactedReasoning, sig.Redacted...)
+	d.inModel, d.texting = false, false
+	if d.open.Len() > 0 {
+		d.thoughts = append(d.thoughts, adapters.ReasoningBlock{Text: d.open.String(), At: d.openAt})
+		d.open.Reset()
+	}
+	if len(d.thoughts) > 0 {
+		d.msgs[len(d.msgs)-1].SetReasoning(d.thoughts)
+	}
+	d.thoughts = nil
 }
 
 // functionCall reads a function call of model part j.

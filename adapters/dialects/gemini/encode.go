@@ -44,9 +44,10 @@ type answer struct {
 	merge  bool
 	parts  []part
 	hidden strings.Builder
-	// pending is reasoning a signature (or encrypted thoughts) signed,
-	// waiting for a part to ride on.
-	pending packed
+	// pending are thinking blocks ended (signed, or encrypted thoughts)
+	// and waiting, in order, for a part to ride on; a signed block's Text
+	// is its hidden reasoning.
+	pending []adapters.ReasoningBlock
 	usage   adapters.Usage
 	model   string
 	finish  string
@@ -79,10 +80,9 @@ func (a *answer) add(ev adapters.Event) bool {
 		}
 		if a.waiting() {
 			if p.sig == "" {
-				a.pending.Reasoning = true
-				p.sig = a.takePending()
+				p.sig = a.takePending(true, false)
 			} else {
-				a.parts = append(a.parts, part{kind: partText, sig: a.takePending()})
+				a.parts = append(a.parts, part{kind: partText, sig: a.takePending(false, false)})
 			}
 		}
 		a.parts = append(a.parts, p)
@@ -95,7 +95,7 @@ func (a *answer) add(ev adapters.Event) bool {
 		}
 		a.finish = ev.FinishReason
 		if a.waiting() {
-			a.parts = append(a.parts, part{kind: partText, sig: a.takePending()})
+			a.parts = append(a.parts, part{kind: partText, sig: a.takePending(false, false)})
 		}
 		return true
 	}
@@ -103,13 +103,16 @@ func (a *answer) add(ev adapters.Event) bool {
 }
 
 // waiting reports whether a reasoning signature waits for a part.
-func (a *answer) waiting() bool { return a.pending.Signature != "" || len(a.pending.Redacted) > 0 }
+func (a *answer) waiting() bool { return len(a.pending) > 0 }
 
-// takePending returns the waiting signature as sent, and clears it.
-func (a *answer) takePending() string {
-	s := wireSignature(a.pending)
-	a.pending = packed{}
-	return s
+// takePending returns the waiting blocks' signature as sent, and clears
+// them: on a function call part, marked as the message's reasoning; on
+// a thought part, marked as signing the thoughts before it.
+func (a *answer) takePending(reasoning, before bool) string {
+	p := packBlocks(a.pending)
+	p.Reasoning, p.Before = reasoning, before
+	a.pending = nil
+	return wireSignature(p)
 }
 
 // thinking folds reasoning text, its signature and encrypted thoughts in.
@@ -124,17 +127,17 @@ func (a *answer) thinking(ev adapters.Event) bool {
 		}
 	}
 	if ev.Redacted != "" {
-		a.pending.Redacted = append(a.pending.Redacted, ev.Redacted)
+		a.pending = append(a.pending, adapters.ReasoningBlock{Redacted: ev.Redacted})
 	}
 	if ev.Signature == "" {
 		return added
 	}
-	if added && a.parts[len(a.parts)-1].sig == "" && len(a.pending.Redacted) == 0 {
+	if added && a.parts[len(a.parts)-1].sig == "" && !a.waiting() {
 		// Text and signature in one event: the thought part carries it.
 		a.parts[len(a.parts)-1].sig = wireSignature(packed{Signature: ev.Signature})
 		return true
 	}
-	a.pending.Signature, a.pending.Thinking = ev.Signature, a.hidden.String()
+	a.pending = append(a.pending, adapters.ReasoningBlock{Text: a.hidden.String(), Signature: ev.Signature})
 	a.hidden.Reset()
 	return added
 }
@@ -149,7 +152,7 @@ func (a *answer) text(kind partKind, s string) {
 	}
 	p := part{kind: kind, text: []byte(s)}
 	if a.waiting() {
-		p.sig = a.takePending()
+		p.sig = a.takePending(false, kind == partThought)
 	}
 	a.parts = append(a.parts, p)
 }

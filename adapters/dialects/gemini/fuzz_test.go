@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,6 +87,14 @@ func FuzzSignature(f *testing.F) {
 		got := readSignature(wireSignature(packed{Signature: sig, Thinking: hidden, Reasoning: reasoning}))
 		if got.Signature != sig || got.Thinking != hidden || got.Reasoning != reasoning {
 			t.Fatalf("round trip of %q/%q/%v gave %+v", sig, hidden, reasoning, got)
+		}
+		// Several blocks that ended together come back in order.
+		blocks := []adapters.ReasoningBlock{{Text: hidden, Signature: sig}, {Redacted: sig}, {Text: sig, Signature: hidden + "2"}}
+		p := packBlocks(blocks)
+		p.Reasoning, p.Before = reasoning, !reasoning
+		got = readSignature(wireSignature(p))
+		if !reflect.DeepEqual(got.blocks(), blocks) || got.Reasoning != reasoning || got.Before == reasoning {
+			t.Fatalf("round trip of blocks %+v gave %+v", blocks, got)
 		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+
+	"github.com/agentgate/agentgate/adapters"
 )
 
 // Thought signatures on the wire. Gemini's thoughtSignature is opaque
@@ -36,6 +38,65 @@ type packed struct {
 	// Redacted are encrypted thoughts (Anthropic redacted_thinking) to
 	// replay with the reasoning.
 	Redacted []string `json:"d,omitempty"`
+	// Before marks a signature on a thought part that signs the thoughts
+	// before that part, whose own text starts the next thinking block.
+	Before bool `json:"b,omitempty"`
+	// Blocks are thinking blocks that ended together, in order, where the
+	// fields above cannot say them (one signed block, then encrypted
+	// thoughts): two signed blocks whose thoughts the client did not
+	// see, encrypted thoughts before signed ones. Anthropic verifies each
+	// block on its own.
+	Blocks []packedBlock `json:"k,omitempty"`
+}
+
+// packedBlock is one thinking block of packed.Blocks: signed reasoning
+// (its text when the client did not see it) or encrypted thoughts.
+type packedBlock struct {
+	Signature string `json:"s,omitempty"`
+	Thinking  string `json:"t,omitempty"`
+	Redacted  string `json:"d,omitempty"`
+}
+
+// packBlocks packs thinking blocks that ended together, in order: one
+// signed block first and encrypted thoughts after it in packed's own
+// fields (the form older clients hold), anything else as Blocks.
+func packBlocks(blocks []adapters.ReasoningBlock) packed {
+	var p packed
+	for i, b := range blocks {
+		if b.Redacted != "" {
+			p.Redacted = append(p.Redacted, b.Redacted)
+			continue
+		}
+		if i > 0 {
+			p = packed{Blocks: make([]packedBlock, len(blocks))}
+			for j, b := range blocks {
+				p.Blocks[j] = packedBlock{Signature: b.Signature, Thinking: b.Text, Redacted: b.Redacted}
+			}
+			return p
+		}
+		p.Signature, p.Thinking = b.Signature, b.Text
+	}
+	return p
+}
+
+// blocks are the thinking blocks p carries, in order; a signed block's
+// Text is its hidden reasoning ("" when the client saw it).
+func (p packed) blocks() []adapters.ReasoningBlock {
+	if len(p.Blocks) > 0 {
+		out := make([]adapters.ReasoningBlock, len(p.Blocks))
+		for i, b := range p.Blocks {
+			out[i] = adapters.ReasoningBlock{Text: b.Thinking, Signature: b.Signature, Redacted: b.Redacted}
+		}
+		return out
+	}
+	var out []adapters.ReasoningBlock
+	if p.Signature != "" || p.Thinking != "" {
+		out = append(out, adapters.ReasoningBlock{Text: p.Thinking, Signature: p.Signature})
+	}
+	for _, d := range p.Redacted {
+		out = append(out, adapters.ReasoningBlock{Redacted: d})
+	}
+	return out
 }
 
 // plainSignature reports whether s can go out as it is: standard, padded
@@ -56,7 +117,7 @@ func plainSignature(s string) bool {
 // reasoning's (a function call part, whose own signature it would
 // otherwise pass for).
 func wireSignature(p packed) string {
-	if p.Thinking == "" && !p.Reasoning && len(p.Redacted) == 0 && plainSignature(p.Signature) {
+	if p.Thinking == "" && !p.Reasoning && len(p.Redacted) == 0 && !p.Before && len(p.Blocks) == 0 && plainSignature(p.Signature) {
 		return p.Signature
 	}
 	js, _ := json.Marshal(p)
@@ -75,7 +136,7 @@ func readSignature(wire string) packed {
 	}
 	if err == nil && bytes.HasPrefix(b, []byte(packMagic)) {
 		var p packed
-		if json.Unmarshal(b[len(packMagic):], &p) == nil && (p.Signature != "" || len(p.Redacted) > 0) {
+		if json.Unmarshal(b[len(packMagic):], &p) == nil && (p.Signature != "" || len(p.Redacted) > 0 || len(p.Blocks) > 0) {
 			return p
 		}
 	}
