@@ -475,6 +475,22 @@ func TestTierRedisAway(t *testing.T) {
 		}
 		return ""
 	})
+	// Each instance's breaker closes on its own probe, at most BreakerOpen
+	// after its own last failure: B can be back at once (a call it had in
+	// flight when Redis returned succeeded) while A still holds calls back.
+	// The load goes on until both said so.
+	for _, g := range []*procgate.Instance{a, b} {
+		eventually(t, g.Name+" logging Redis back", func() string {
+			whole, err := os.ReadFile(filepath.Join(g.Dir, "log"))
+			if err != nil {
+				return err.Error()
+			}
+			if !strings.Contains(string(whole), "limits backend reachable again") {
+				return "not yet"
+			}
+			return ""
+		})
+	}
 	close(stop)
 	wg.Wait()
 	for name, answers := range seen {
