@@ -248,6 +248,9 @@ type outputGuard struct {
 	g              *guard.Guard
 	next           adapters.Emit
 	text, thinking *guard.Stream
+	// blocks follows the thinking blocks of the model call's answer as
+	// its models.Answer does (Check starts each call's afresh).
+	blocks models.ThinkingBlocks
 	// holdJSON holds the answer's text until it is validated.
 	holdJSON bool
 	held     strings.Builder
@@ -282,9 +285,11 @@ func (o *outputGuard) emit(ev adapters.Event) error {
 	case adapters.EventStart:
 		return o.next(ev)
 	case adapters.EventThinking:
-		if !o.holdJSON {
-			// A thinking block ends the text before it: what the filter
-			// holds back of it goes out first, in its own block.
+		if o.blocks.Starts(&ev) && !o.holdJSON {
+			// A thinking block ends the text before it (the answer's
+			// text part): what the filter holds back of it goes out
+			// first, in its own block. Thoughts that continue a block do
+			// not: the answer redacts the text around them as one.
 			if err := o.writeText("", true); err != nil {
 				return err
 			}
@@ -403,23 +408,27 @@ func (o *outputGuard) filterAnswer(a *models.Answer) error {
 		return out
 	})
 	if a.Signature == "" && o.g.OutputRedact != nil {
-		thinking, _ := o.g.OutputRedact.Apply(a.Thinking.String())
-		setBuilder(&a.Thinking, thinking)
+		a.EditThinking(func(thinking string) string {
+			out, _ := o.g.OutputRedact.Apply(thinking)
+			return out
+		})
 	}
 	return nil
 }
 
-func setBuilder(b *strings.Builder, s string) {
-	if b.String() != s {
-		b.Reset()
-		b.WriteString(s)
-	}
+// nextAnswer starts following the thinking blocks of the next model
+// call's answer.
+func (o *outputGuard) nextAnswer() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.blocks = models.ThinkingBlocks{}
 }
 
 // Check applies the output rules to a model call's result: the deny
 // error its stream hit, the redaction of what the run keeps, and for a
 // final answer the JSON schema, with one repair call.
 func (og *outputGuard) Check(ctx context.Context, st *toolloop.State, a *models.Answer, err error) (*models.Answer, error) {
+	og.nextAnswer()
 	if berr := og.err(); berr != nil {
 		return a, berr
 	}
@@ -434,7 +443,7 @@ func (og *outputGuard) Check(ctx context.Context, st *toolloop.State, a *models.
 	}
 	doc, verr := og.g.CheckJSON(a.Text.String())
 	if verr == nil {
-		setBuilder(&a.Text, doc)
+		a.SetText(doc)
 		return a, og.release(doc)
 	}
 	og.log.Debug("answer does not match the output schema; asking for a repair")
@@ -444,6 +453,7 @@ func (og *outputGuard) Check(ctx context.Context, st *toolloop.State, a *models.
 		"Your answer does not match the required JSON Schema: "+verr.Error()+
 			". Answer again with only the corrected JSON value, without any other text."))
 	a2, err := og.models.Complete(ctx, st.Model, st.Request)
+	og.nextAnswer()
 	st.Request.Messages = msgs
 	if a2 == nil {
 		return a, err
@@ -467,6 +477,6 @@ func (og *outputGuard) Check(ctx context.Context, st *toolloop.State, a *models.
 		return a2, &adapters.Error{Kind: adapters.KindUpstream, Code: "guardrail_output_invalid", Param: "output",
 			Message: "the model's answer does not match the agent's output JSON schema after one repair attempt: " + verr.Error()}
 	}
-	setBuilder(&a2.Text, doc)
+	a2.SetText(doc)
 	return a2, og.release(doc)
 }

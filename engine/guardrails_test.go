@@ -466,3 +466,110 @@ func TestGuardrailsTextBeforeThinking(t *testing.T) {
 		t.Errorf("text blocks %q, want %q", texts, want)
 	}
 }
+
+// A validated JSON answer replaces the text its thinking blocks cut: the
+// run keeps it as one text part after them, where the client got it (the
+// held answer goes out when validated).
+func TestGuardrailsJSONSchemaAfterThinking(t *testing.T) {
+	answer := func(a, b, doc string) []adapters.Event {
+		return []adapters.Event{{Type: adapters.EventStart, Model: "m"},
+			{Type: adapters.EventThinking, Text: a, Signature: "sig_" + a},
+			{Type: adapters.EventDelta, Text: "```json\n"},
+			{Type: adapters.EventThinking, Text: b, Signature: "sig_" + b},
+			{Type: adapters.EventDelta, Text: doc + "\n```"},
+			{Type: adapters.EventUsage, Usage: &adapters.Usage{InputTokens: 10, OutputTokens: 5}},
+			{Type: adapters.EventDone, FinishReason: "stop"}}
+	}
+	for _, tc := range []struct {
+		name    string
+		answers [][]adapters.Event
+		// thinking is the client's thinking, then the kept answer's
+		// blocks.
+		thinking, blocks string
+	}{
+		{"valid at once", [][]adapters.Event{answer("a", "b", "3")}, "ab",
+			`[{"text":"a","signature":"sig_a"},{"text":"b","signature":"sig_b"}]`},
+		{"one repair", [][]adapters.Event{answer("a", "b", `"three"`), answer("c", "d", "3")}, "abcd",
+			`[{"text":"c","signature":"sig_c"},{"text":"d","signature":"sig_d"}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, store := singleRuntime(t, &fakeProvider{Script: tc.answers})
+			agent := guardedAgent(adapters.Guardrails{OutputJSONSchema: json.RawMessage(`{"type":"integer"}`)})
+			var c collect
+			res, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "conv_j", Stream: true,
+				Messages: []adapters.Message{userMsg("how many?")}}, c.emit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var thinking strings.Builder
+			for _, ev := range c.events {
+				thinking.WriteString(ev.Text)
+				if ev.Type == adapters.EventDelta {
+					thinking.Reset()
+				}
+			}
+			if c.text() != "3" || res.Text != "3" || thinking.String() != "" {
+				t.Errorf("streamed %q (thinking %q after it), result %q", c.text(), thinking.String(), res.Text)
+			}
+			turns, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "conv_j"), 1)
+			if len(turns) != 2 {
+				t.Fatalf("stored %q", describe(turns))
+			}
+			m := turns[1]
+			blocks, _ := json.Marshal(m.ReasoningBlocks)
+			if len(m.Parts) != 1 || m.Parts[0].Text != "3" || string(blocks) != tc.blocks {
+				t.Errorf("stored parts %+v, blocks %s; want %s", m.Parts, blocks, tc.blocks)
+			}
+		})
+	}
+}
+
+// The output guard ends the text it holds back where the answer's text
+// part ends: at a thinking block, not at thoughts or a signature that
+// continue the block open before the text (Gemini signs thoughts on the
+// text part after them). The client gets the text redacted as the run
+// keeps it; a thinking block that does cut the text parts it for both.
+func TestGuardrailsTextAcrossThinking(t *testing.T) {
+	think := func(text, sig string) adapters.Event {
+		return adapters.Event{Type: adapters.EventThinking, Text: text, Signature: sig}
+	}
+	text := func(s string) adapters.Event { return adapters.Event{Type: adapters.EventDelta, Text: s} }
+	start := adapters.Event{Type: adapters.EventStart, Model: "m"}
+	done := adapters.Event{Type: adapters.EventDone, FinishReason: "stop"}
+	call := adapters.Event{Type: adapters.EventToolCall, ToolCall: &adapters.ToolCall{ID: "c1", Name: "calculator", Arguments: `{"expression":"1+1"}`}}
+	for _, tc := range []struct {
+		name    string
+		answers [][]adapters.Event
+		want    string // the client's text and the kept one, its parts joined by "|"
+	}{
+		{"a signature on the text", [][]adapters.Event{{start, think("thoughts", ""), text("mail ann@exa"), think("", "c2ln"), text("mple.com now"), done}},
+			"mail [REDACTED_EMAIL] now"},
+		{"thoughts continue", [][]adapters.Event{{start, think("thoughts", ""), text("mail ann@exa"), think(" more", ""), text("mple.com now"), done}},
+			"mail [REDACTED_EMAIL] now"},
+		// Each model call's answer starts with no block open: the first
+		// leaves its thoughts open.
+		{"a block after a tool call's", [][]adapters.Event{
+			{start, think("plan", ""), call, done},
+			{start, text("mail ann@exa"), think("x", "sig_x"), text("mple.com now"), done}},
+			"mail ann@exa|mple.com now"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, store := toolRuntime(t, &fakeProvider{Script: tc.answers}, &toolKit{}, nil)
+			agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email"}})
+			agent.Tools = []string{"builtin"}
+			var c collect
+			if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, SessionID: "s", Stream: true,
+				Messages: []adapters.Message{userMsg("hi")}}, c.emit); err != nil {
+				t.Fatal(err)
+			}
+			turns, _ := store.RecentTurns(context.Background(), sessKey(tenantA, "guarded", "s"), 1)
+			var kept []string
+			for _, p := range turns[len(turns)-1].Parts {
+				kept = append(kept, p.Text)
+			}
+			if want := strings.ReplaceAll(tc.want, "|", ""); c.text() != want || strings.Join(kept, "|") != tc.want {
+				t.Errorf("streamed %q, kept %q; want %q", c.text(), kept, tc.want)
+			}
+		})
+	}
+}

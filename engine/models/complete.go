@@ -32,10 +32,10 @@ type Answer struct {
 	// Redacted are the encrypted thoughts the provider sent.
 	Redacted []string
 	// thoughts are the thinking blocks one by one, in their places
-	// (Message.SetReasoning); thinking is whether the last one is still
-	// taking text (a signature or a redacted block ends it).
+	// (Message.SetReasoning); blocks tells whether the last one is still
+	// taking text.
 	thoughts []thought
-	thinking bool
+	blocks   ThinkingBlocks
 	// cuts are where Text splits into the message's text parts: a
 	// thinking block after text ends the text part before it, so the
 	// blocks replay between the texts they came between.
@@ -63,21 +63,20 @@ func (a *Answer) estimate(req *adapters.Request) adapters.Usage {
 func (a *Answer) Message() adapters.Message {
 	m := adapters.TextMessage(adapters.RoleAssistant, a.Text.String())
 	m.ToolCalls = a.ToolCalls
-	if a.Signature == "" {
-		// Unsigned thoughts are replayed whole or not at all, and output
-		// redaction may have rewritten them (Thinking).
-		m.Reasoning, m.RedactedReasoning = a.Thinking.String(), a.Redacted
+	if a.Signature == "" && len(a.Redacted) == 0 {
+		// Unsigned thoughts are replayed whole or not at all.
+		m.Reasoning = a.Thinking.String()
 		return m
 	}
+	// Signed and redacted blocks are replayed one by one, each in its
+	// place among the text parts and calls.
 	m.Parts = a.textParts()
 	all := a.Thinking.String()
 	blocks := make([]adapters.ReasoningBlock, len(a.thoughts))
 	for i := range a.thoughts {
 		t := &a.thoughts[i]
 		blocks[i] = t.block
-		if t.start <= t.end && t.end <= len(all) {
-			blocks[i].Text = all[t.start:t.end]
-		}
+		blocks[i].Text = all[t.start:t.end]
 	}
 	m.SetReasoning(blocks)
 	return m
@@ -115,11 +114,69 @@ func (a *Answer) EditText(edit func(string) string) {
 	a.Text, a.cuts = b, cuts
 }
 
+// SetText replaces the answer's text with s, one text part. The part
+// goes after the thinking blocks that came among the old text: the
+// output guard sets the text of an answer it held back whole, and
+// releases it after the thinking that streamed meanwhile, so the message
+// keeps the order the client saw. Blocks after tool calls stay after
+// them.
+func (a *Answer) SetText(s string) {
+	parts := len(a.textParts())
+	for i := range a.thoughts {
+		if b := &a.thoughts[i].block; b.At <= parts {
+			b.At = 0
+		} else {
+			b.At -= parts - 1
+		}
+	}
+	a.Text.Reset()
+	a.Text.WriteString(s)
+	a.cuts = nil
+}
+
+// EditThinking rewrites the answer's thoughts block by block, keeping
+// each block's text its own.
+func (a *Answer) EditThinking(edit func(string) string) {
+	all := a.Thinking.String()
+	var b strings.Builder
+	for i := range a.thoughts {
+		if t := &a.thoughts[i]; t.block.Redacted == "" {
+			text := edit(all[t.start:t.end])
+			t.start = b.Len()
+			b.WriteString(text)
+			t.end = b.Len()
+		}
+	}
+	a.Thinking = b
+}
+
 // thought is one thinking block of an answer; its text is
 // Thinking[start:end].
 type thought struct {
 	block      adapters.ReasoningBlock
 	start, end int
+}
+
+// ThinkingBlocks follows where a stream's Thinking events start thinking
+// blocks: a redacted block is one of its own; thoughts and a signature
+// continue the open block of thoughts or start one, and a signature ends
+// it. Answer keeps its blocks so; the output guard follows the same
+// events with one of its own, so that the text it holds back ends where
+// the answer's text parts do.
+type ThinkingBlocks struct{ open bool }
+
+// Starts reports whether Thinking event ev starts a block, and follows
+// it.
+func (b *ThinkingBlocks) Starts(ev *adapters.Event) bool {
+	thoughts := ev.Text != "" || ev.Signature != ""
+	starts := ev.Redacted != "" || thoughts && !b.open
+	if ev.Redacted != "" {
+		b.open = false
+	}
+	if thoughts {
+		b.open = ev.Signature == ""
+	}
+	return starts
 }
 
 // think records a Thinking event: its text continues the open thinking
@@ -128,8 +185,8 @@ type thought struct {
 // place counts the text parts before it (at least the message's one, once
 // text or a call came) and the calls.
 func (a *Answer) think(ev *adapters.Event) {
-	if n := a.Text.Len(); n > 0 && (ev.Redacted != "" || !a.thinking && (ev.Text != "" || ev.Signature != "")) &&
-		(len(a.cuts) == 0 || a.cuts[len(a.cuts)-1] < n) {
+	continues := a.blocks.open && ev.Redacted == ""
+	if n := a.Text.Len(); a.blocks.Starts(ev) && n > 0 && (len(a.cuts) == 0 || a.cuts[len(a.cuts)-1] < n) {
 		a.cuts = append(a.cuts, n)
 	}
 	at := 0
@@ -139,21 +196,19 @@ func (a *Answer) think(ev *adapters.Event) {
 	if ev.Redacted != "" {
 		a.Redacted = append(a.Redacted, ev.Redacted)
 		a.thoughts = append(a.thoughts, thought{block: adapters.ReasoningBlock{Redacted: ev.Redacted, At: at}})
-		a.thinking = false
 	}
 	if ev.Text == "" && ev.Signature == "" {
 		return
 	}
-	if !a.thinking {
+	if !continues {
 		n := a.Thinking.Len()
 		a.thoughts = append(a.thoughts, thought{block: adapters.ReasoningBlock{At: at}, start: n, end: n})
-		a.thinking = true
 	}
 	t := &a.thoughts[len(a.thoughts)-1]
 	a.Thinking.WriteString(ev.Text)
 	t.end = a.Thinking.Len()
 	if ev.Signature != "" {
-		a.Signature, t.block.Signature, a.thinking = ev.Signature, ev.Signature, false
+		a.Signature, t.block.Signature = ev.Signature, ev.Signature
 	}
 }
 

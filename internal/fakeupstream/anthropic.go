@@ -46,8 +46,9 @@ type Anthropic struct {
 	// Blocks, when set, is an answer's content in place of Reasoning and
 	// Reply, block by block in order (interleaved thinking): thinking
 	// blocks, each signed on its own, are sent only when the request
-	// turns thinking on, like redacted_thinking blocks (Data). A tool call
-	// still answers with Reasoning and the call.
+	// turns thinking on, like redacted_thinking blocks (Data); an empty
+	// text block is left out. A tool call still answers with Reasoning and
+	// the call.
 	Blocks []AnthropicBlock
 	// ToolName, when set and the request offers that tool and its last
 	// message holds no tool_result, makes the model call it with ToolArgs
@@ -226,6 +227,9 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 			if b.Type != "text" && len(reasoning) == 0 {
 				continue // thinking is off
 			}
+			if b.Type == "text" && b.Text == "" {
+				continue // Anthropic sends no empty text block; an empty thinking block is signed
+			}
 			blocks = append(blocks, answerBlock{typ: b.Type, words: strings.SplitAfter(b.Text, " "), data: b.Data})
 		}
 	} else {
@@ -330,9 +334,6 @@ func (a *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 	index := 0
 	for _, b := range blocks {
 		tokens := b.tokens()
-		if len(tokens) == 0 && b.typ != "redacted_thinking" {
-			continue
-		}
 		if !send("content_block_start", obj{"type": "content_block_start", "index": index, "content_block": b.start()}) {
 			return
 		}

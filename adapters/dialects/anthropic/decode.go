@@ -317,8 +317,10 @@ func (d *messageDecoder) message(out []adapters.Message, i int, m *message) ([]a
 		return nil, adapters.BadField(field+".content", "must not be empty")
 	}
 	msg := adapters.Message{Role: role}
-	// thoughts are the thinking blocks, each in its place.
+	// thoughts are the thinking blocks, each at the text parts before it;
+	// callsBefore counts the tool_use blocks before each.
 	var thoughts []adapters.ReasoningBlock
+	var callsBefore []int
 	for j := range blocks {
 		b := &blocks[j]
 		bf := field + ".content." + strconv.Itoa(j)
@@ -376,8 +378,8 @@ func (d *messageDecoder) message(out []adapters.Message, i int, m *message) ([]a
 			if b.Thinking == nil || b.Signature == nil {
 				return nil, adapters.BadField(bf, "a thinking block needs thinking and signature")
 			}
-			thoughts = append(thoughts, adapters.ReasoningBlock{Text: *b.Thinking, Signature: *b.Signature,
-				At: len(msg.Parts) + len(msg.ToolCalls)})
+			thoughts = append(thoughts, adapters.ReasoningBlock{Text: *b.Thinking, Signature: *b.Signature, At: len(msg.Parts)})
+			callsBefore = append(callsBefore, len(msg.ToolCalls))
 		case "redacted_thinking":
 			if role != adapters.RoleAssistant {
 				return nil, adapters.BadField(bf+".type", "redacted_thinking blocks are only allowed in assistant messages")
@@ -385,11 +387,20 @@ func (d *messageDecoder) message(out []adapters.Message, i int, m *message) ([]a
 			if b.Data == "" {
 				return nil, adapters.BadField(bf+".data", "Field required")
 			}
-			thoughts = append(thoughts, adapters.ReasoningBlock{Redacted: b.Data, At: len(msg.Parts) + len(msg.ToolCalls)})
+			thoughts = append(thoughts, adapters.ReasoningBlock{Redacted: b.Data, At: len(msg.Parts)})
+			callsBefore = append(callsBefore, len(msg.ToolCalls))
 		case "":
 			return nil, adapters.BadField(bf+".type", "Field required")
 		default:
 			return nil, adapters.BadField(bf+".type", "unsupported content block type %q (supported: text, image, document, tool_use, tool_result, thinking, redacted_thinking)", b.Type)
+		}
+	}
+	// A place counts the message's text parts, then its calls: the turn
+	// goes back upstream so, text after a tool_use before it. A block
+	// after a tool_use stays after it, behind all the text.
+	for k, calls := range callsBefore {
+		if calls > 0 {
+			thoughts[k].At = len(msg.Parts) + calls
 		}
 	}
 	msg.SetReasoning(thoughts)

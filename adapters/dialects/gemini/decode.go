@@ -229,12 +229,14 @@ func (d *contentDecoder) content(co object) error {
 }
 
 // messages returns the decoded messages without empty model turns (an
-// SDK's record of an empty answer).
+// SDK's record of an empty answer); a turn of encrypted thoughts only is
+// not empty: Anthropic verifies them.
 func (d *contentDecoder) messages() []adapters.Message {
 	d.endModel()
 	out := d.msgs[:0]
 	for _, m := range d.msgs {
-		if m.Role == adapters.RoleAssistant && len(m.Parts) == 0 && len(m.ToolCalls) == 0 && m.Reasoning == "" && m.ReasoningSignature == "" {
+		if m.Role == adapters.RoleAssistant && len(m.Parts) == 0 && len(m.ToolCalls) == 0 && m.Reasoning == "" && m.ReasoningSignature == "" &&
+			len(m.RedactedReasoning) == 0 {
 			continue
 		}
 		out = append(out, m)

@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/url"
 	"os"
@@ -73,16 +74,30 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzSignature: any thoughtSignature a client sends back decodes, and
-// every signature the gateway sends comes back as it was.
+// FuzzSignature: any thoughtSignature a client sends back decodes into
+// whole thinking blocks, each signed or encrypted, that the gateway sends
+// back as they came; and every signature the gateway sends comes back as
+// it was.
 func FuzzSignature(f *testing.F) {
 	f.Add("fakesig_0123", "thinking", true)
 	f.Add("c2ln", "", false)
 	f.Add("", "", false)
+	for _, js := range []string{`{"k":[{}]}`, `{"k":[{"s":"x","d":"y"}]}`, `{"s":"sigA","k":[{"d":"R"}]}`, `{"t":"hidden"}`,
+		`{"d":[""]}`, `{"k":[{"t":"a","d":"R"}]}`, `{"s":"","k":[{"s":"a"},{"d":"R"}],"b":true}`} {
+		f.Add(packedWire(js), "", false)
+	}
 	f.Fuzz(func(t *testing.T, sig, hidden string, reasoning bool) {
-		_ = readSignature(sig)
+		read := readSignature(sig)
+		for _, b := range read.blocks() {
+			if (b.Signature == "") == (b.Redacted == "") || b.Redacted != "" && b.Text != "" {
+				t.Fatalf("%q gave the block %+v", sig, b)
+			}
+		}
 		if sig == "" || !utf8.ValidString(sig) || !utf8.ValidString(hidden) {
 			return // canonical signatures and thinking come from JSON: valid UTF-8
+		}
+		if again := readSignature(wireSignature(read)); !reflect.DeepEqual(again, read) {
+			t.Fatalf("%q read %+v, sent and read back %+v", sig, read, again)
 		}
 		got := readSignature(wireSignature(packed{Signature: sig, Thinking: hidden, Reasoning: reasoning}))
 		if got.Signature != sig || got.Thinking != hidden || got.Reasoning != reasoning {
@@ -97,6 +112,11 @@ func FuzzSignature(f *testing.F) {
 			t.Fatalf("round trip of blocks %+v gave %+v", blocks, got)
 		}
 	})
+}
+
+// packedWire packs js as wireSignature does, whatever it holds.
+func packedWire(js string) string {
+	return base64.StdEncoding.EncodeToString(append([]byte(packMagic), js...))
 }
 
 // FuzzListModelsQuery: any pageSize and pageToken either page inside the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 
 	"github.com/agentgate/agentgate/adapters"
 )
@@ -127,8 +128,9 @@ func wireSignature(p packed) string {
 // readSignature turns a client's thoughtSignature back into what
 // wireSignature packed: the canonical signature, hidden reasoning and
 // whether it signs the message's reasoning. A signature agentgate did not
-// pack (Gemini's own, relayed by another gateway, …) is canonical as it
-// is.
+// pack (Gemini's own, relayed by another gateway, …), and one that only
+// looks packed, is canonical as it is: the upstream that signed it judges
+// it.
 func readSignature(wire string) packed {
 	b, err := base64.StdEncoding.DecodeString(wire)
 	if err != nil {
@@ -136,9 +138,31 @@ func readSignature(wire string) packed {
 	}
 	if err == nil && bytes.HasPrefix(b, []byte(packMagic)) {
 		var p packed
-		if json.Unmarshal(b[len(packMagic):], &p) == nil && (p.Signature != "" || len(p.Redacted) > 0 || len(p.Blocks) > 0) {
+		if json.Unmarshal(b[len(packMagic):], &p) == nil && p.wellFormed() {
 			return p
 		}
 	}
 	return packed{Signature: wire}
+}
+
+// wellFormed reports whether p is one wireSignature packs: Blocks alone,
+// each a signature (with its hidden reasoning) or encrypted thoughts; or
+// without Blocks, a signature, encrypted thoughts or both. Anything else
+// would lose or make up a block.
+func (p *packed) wellFormed() bool {
+	if len(p.Blocks) > 0 {
+		if p.Signature != "" || p.Thinking != "" || len(p.Redacted) > 0 {
+			return false
+		}
+		for _, b := range p.Blocks {
+			if (b.Signature == "") == (b.Redacted == "") || b.Redacted != "" && b.Thinking != "" {
+				return false
+			}
+		}
+		return true
+	}
+	if p.Signature == "" && (p.Thinking != "" || len(p.Redacted) == 0) {
+		return false
+	}
+	return !slices.Contains(p.Redacted, "")
 }
