@@ -272,10 +272,13 @@ func TestMCPToolkitServerErrors(t *testing.T) {
 	if n := s.sessions(); n != 2 {
 		t.Errorf("%d sessions after a 400, want 2", n)
 	}
-	// The server is gone: the error says so, naming no address.
+	// The server is gone: the error says so, naming no address. Why it
+	// could not be reached depends on a race the test does not control:
+	// a new connection is refused, but a kept-alive one the closing
+	// server shut down may fail first ("server closed idle connection").
 	s.Close()
 	res, failed := Run(context.Background(), add, json.RawMessage(`{"a":1,"b":2}`))
-	if !failed || !strings.Contains(string(res), "could not be reached (connection refused)") || strings.Contains(string(res), "127.0.0.1") {
+	if !failed || !strings.Contains(string(res), "the MCP server could not be reached (") || strings.Contains(string(res), "127.0.0.1") {
 		t.Errorf("add with the server gone = %s, failed %v", res, failed)
 	}
 }
