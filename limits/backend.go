@@ -38,6 +38,18 @@ type Backend interface {
 // then admits or refuses as its OnError says.
 var ErrUnavailable = errors.New("limits backend unavailable")
 
+// ErrRejected marks the error of a call the backend answered but could
+// not carry out because of the call itself (a key of the wrong type, a
+// script's runtime error, a reply that cannot be read, a rule it cannot
+// hold): the same call would fail again, and the backend is reachable.
+// A backend wraps such errors with it; every other error says the
+// backend could not be reached, including answers about the backend's
+// own state (loading, busy, read-only, out of memory), which pass.
+// A Limiter does not hold calls back after a rejected one, admits or
+// refuses the request as its OnError says, and does not retry a
+// rejected settlement.
+var ErrRejected = errors.New("limits backend rejected the call")
+
 // Request is one admission.
 type Request struct {
 	// Lease names what the admission holds; TTL is how long it holds it

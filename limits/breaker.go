@@ -17,6 +17,8 @@ import (
 // on_error still decides after it returns. It does not scale with the
 // backend's timeout: a probe costs one waiting call whatever the
 // timeout, and the period only bounds how late a recovery is seen.
+// Renewals, which no request waits for, do not wait for it (see
+// breaker.allowEarly).
 const BreakerOpen = 5 * time.Second
 
 // errBreakerOpen is the cause of the ErrUnavailable of a call the
@@ -27,38 +29,63 @@ var errBreakerOpen = errors.New("not called: it failed to answer moments ago (ci
 // call goes through. A call that fails (not the caller's cancellation)
 // opens it: calls are held back until BreakerOpen has passed on the
 // clock, then one call goes through as a probe (half-open) while the
-// others are still held back. The probe's success closes it, its
-// failure opens it again, and a probe its caller abandoned lets the
-// next call probe.
+// others are still held back; a renewal may probe sooner. An answer
+// closes it; the probe's failure opens it again, and a probe its caller
+// abandoned lets the next call probe. At most one probe is out at a
+// time: the outcome of a call that is not the probe out (one sent
+// before the breaker opened, or an earlier probe) does not count as
+// the probe's.
 type breaker struct {
 	// open is set while calls are held back or a probe is out: the
 	// closed breaker's path is one atomic load.
-	open    atomic.Bool
-	mu      sync.Mutex
-	until   time.Time // when the next probe may go
-	probing bool
+	open atomic.Bool
+	mu   sync.Mutex
+	// until is when the next probe may go.
+	until time.Time
+	// probe numbers the probe out (0: none); probes counts those sent,
+	// so that each has its own number.
+	probe, probes uint64
+	// early says the probe out went before until (allowEarly).
+	early bool
 }
 
-// allow reports whether a call may go to the backend at now, and
-// whether it is the probe (allowed while open), whose outcome the caller
-// reports.
-func (b *breaker) allow(now time.Time) (ok, probe bool) {
+// pass is the breaker's answer to a call: whether it may go, and the
+// probe's number when it goes as the probe (0 otherwise), with which
+// its outcome is reported.
+type pass struct {
+	ok    bool
+	probe uint64
+}
+
+// allow says whether a call may go to the backend at now.
+func (b *breaker) allow(now time.Time) pass { return b.admit(now, false) }
+
+// allowEarly is allow for a lease renewal: while no probe is out, it
+// probes even before until. A renewal held back for BreakerOpen would
+// let every lease shorter than that expire after a single failed call;
+// nobody waits for a renewal, so its probe costs no request a wait.
+func (b *breaker) allowEarly(now time.Time) pass { return b.admit(now, true) }
+
+func (b *breaker) admit(now time.Time, early bool) pass {
 	if !b.open.Load() {
-		return true, false
+		return pass{ok: true}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.open.Load() {
-		return true, false
+		return pass{ok: true}
 	}
-	if b.probing || now.Before(b.until) {
-		return false, false
+	before := now.Before(b.until)
+	if b.probe != 0 || before && !early {
+		return pass{}
 	}
-	b.probing = true
-	return true, true
+	b.probes++
+	b.probe, b.early = b.probes, before
+	return pass{ok: true, probe: b.probe}
 }
 
-// succeeded closes the breaker: the backend answered.
+// succeeded closes the breaker: the backend answered (any call: an
+// answer is news that it is back).
 func (b *breaker) succeeded() {
 	if !b.open.Load() {
 		return
@@ -66,25 +93,43 @@ func (b *breaker) succeeded() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.open.Store(false)
-	b.probing = false
+	b.probe = 0
 }
 
-// failed opens the breaker until BreakerOpen after now.
-func (b *breaker) failed(now time.Time) {
+// failed reports a call of pass p that failed at now. Closed, it opens
+// the breaker until BreakerOpen after now. Open, only the probe out's
+// failure counts: it opens it again for another period (an early
+// probe's leaves the period as it was, so that requests still probe on
+// time); the failure of another call is older news than the one that
+// opened the breaker (the call was sent before), which neither delays
+// the next probe nor lets a second one go while the probe waits.
+func (b *breaker) failed(now time.Time, p pass) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.open.Store(true)
-	b.probing = false
-	b.until = now.Add(BreakerOpen)
+	if !b.open.Load() {
+		b.open.Store(true)
+		b.until = now.Add(BreakerOpen)
+		return
+	}
+	if p.probe == 0 || p.probe != b.probe {
+		return
+	}
+	b.probe = 0
+	if !b.early {
+		b.until = now.Add(BreakerOpen)
+	}
 }
 
-// abandoned says a call's caller went away before the backend answered:
-// nothing was learnt, so a probe's place goes to the next call.
-func (b *breaker) abandoned(probe bool) {
-	if !probe {
+// abandoned says the caller of a call of pass p went away before the
+// backend answered: nothing was learnt, so a probe's place goes to the
+// next call.
+func (b *breaker) abandoned(p pass) {
+	if p.probe == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.probing = false
+	if p.probe == b.probe {
+		b.probe = 0
+	}
 }

@@ -38,7 +38,8 @@ type Options struct {
 	// Deny makes a backend that cannot be reached refuse requests
 	// (ErrUnavailable); by default they are admitted unchecked. After a
 	// call that failed, calls are held back for BreakerOpen and the
-	// requests take this fallback at once.
+	// requests take this fallback at once. A request whose admission the
+	// backend rejects (ErrRejected) takes it too, alone.
 	Deny bool
 	// Seeder reads quota months the backend has no figure for.
 	Seeder Seeder
@@ -68,8 +69,8 @@ type Limiter struct {
 	// live are the leases holding slots or reservations, renewed until
 	// they settle.
 	live map[string]*Lease
-	// retry are settlements the backend could not take, tried again at
-	// every renewal.
+	// retry are settlements that did not reach the backend, tried again
+	// at every renewal.
 	retry []*Settlement
 	outage
 	breaker breaker
@@ -133,9 +134,10 @@ func (d *Decision) RetryAfter() time.Duration {
 
 // Admit evaluates rules for a request expected to cost cost: all or
 // nothing. An admitted request's Lease must be settled when it ends.
-// When the backend cannot be reached, the request is admitted unchecked,
-// or with Options.Deny refused with an error wrapping ErrUnavailable; a
-// Seeder's error is returned as it is.
+// When the backend cannot be reached, or rejects the admission
+// (ErrRejected), the request is admitted unchecked, or with Options.Deny
+// refused with an error wrapping ErrUnavailable; a Seeder's error is
+// returned as it is.
 func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision, error) {
 	a := &admission{Request: Request{Lease: newLeaseID(), TTL: time.Duration(l.ttl.Load()), Rules: rules}}
 	req := &a.Request
@@ -155,6 +157,12 @@ func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision
 		// bucket that may not have been charged).
 		_ = l.settle(context.WithoutCancel(ctx), &Settlement{Lease: req.Lease, Rules: rules, Taken: make([]int64, len(rules))})
 		return nil, ctx.Err()
+	}
+	if errors.Is(err, ErrRejected) {
+		// These rules cannot be checked, as when the backend is away;
+		// other requests' can, so the breaker stays closed.
+		l.log.Error("limits backend rejected an admission: "+l.fallback()+" for it", zap.Stringers("rules", rules), zap.Error(err))
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if errors.Is(err, ErrUnavailable) && !l.deny.Load() {
 		return &Decision{Admitted: true, Refused: -1, Unchecked: true,
@@ -196,25 +204,32 @@ func (l *Limiter) Check(ctx context.Context) error {
 // call runs f, one call to the backend, through the breaker: held back
 // while it is open (an error wrapping ErrUnavailable and
 // errBreakerOpen); otherwise f's outcome opens or closes it and is
-// logged as the outage's. An error of the caller's cancellation is
-// returned as it is, and neither.
+// logged as the outage's.
 func (l *Limiter) call(ctx context.Context, f func() error) error {
-	ok, probe := l.breaker.allow(l.clock.Now())
-	if !ok {
+	return l.through(ctx, l.breaker.allow(l.clock.Now()), f)
+}
+
+// through runs f if p lets it go, and reports its outcome to the
+// breaker and the outage log. A failure is returned wrapping
+// ErrUnavailable. An answer, even one rejecting the call (ErrRejected,
+// returned as it is), says the backend is reachable; an error of the
+// caller's cancellation is returned as it is, and says nothing.
+func (l *Limiter) through(ctx context.Context, p pass, f func() error) error {
+	if !p.ok {
 		l.heldBack()
 		return fmt.Errorf("%w: %w", ErrUnavailable, errBreakerOpen)
 	}
 	err := f()
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, ErrRejected):
 		l.breaker.succeeded()
 		l.reached()
-		return nil
+		return err
 	case ctx.Err() != nil:
-		l.breaker.abandoned(probe)
+		l.breaker.abandoned(p)
 		return err
 	}
-	l.breaker.failed(l.clock.Now())
+	l.breaker.failed(l.clock.Now(), p)
 	l.failed(err)
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
@@ -287,11 +302,11 @@ func (l *Limiter) Close() error {
 	<-l.done
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// One last try even while the breaker holds calls back: the backend
-	// may be back, and these settlements' only chance is now.
-	l.breaker.succeeded()
-	l.retrySettlements(ctx)
-	if n := len(l.retry); n > 0 {
+	l.retrySettlements(ctx, true)
+	l.mu.Lock()
+	n := len(l.retry)
+	l.mu.Unlock()
+	if n > 0 {
 		l.log.Warn("limits: settlements not delivered at shutdown; their reservations expire by themselves and their usage stays in the usage records",
 			zap.Int("settlements", n))
 	}
@@ -314,32 +329,56 @@ func (l *Limiter) renew(ctx context.Context) {
 	}
 }
 
-// Renew delivers the settlements still waiting for the backend, then
-// renews the leases of the requests still running, all in one call. The
+// Renew renews the leases of the requests still running, all in one
+// call, then delivers the settlements still waiting for the backend. The
 // Limiter calls it every RenewEvery. While the breaker holds calls back,
-// it calls nothing: the settlements wait for the next renewal, and the
-// leases expire by themselves if the outage outlasts them.
+// the renewal still probes the backend, unless another call is probing
+// it (breaker.allowEarly): one failed call would otherwise let every
+// lease shorter than BreakerOpen expire. The settlements go when the
+// breaker lets them; the leases expire by themselves if an outage
+// outlasts them.
 func (l *Limiter) Renew(ctx context.Context) error {
-	l.retrySettlements(ctx)
 	l.mu.Lock()
 	held := make([]Held, 0, len(l.live))
 	for _, ls := range l.live {
 		held = append(held, ls.held)
 	}
 	l.mu.Unlock()
-	if len(held) == 0 {
-		return nil
+	var err error
+	if len(held) > 0 {
+		err = l.through(ctx, l.breaker.allowEarly(l.clock.Now()), func() error {
+			return l.b.Renew(ctx, held, time.Duration(l.ttl.Load()))
+		})
+		if errors.Is(err, ErrRejected) {
+			l.log.Error("limits backend rejected a renewal: the leases it did not renew expire by themselves",
+				zap.Int("leases", len(held)), zap.Error(err))
+		}
 	}
-	return l.call(ctx, func() error { return l.b.Renew(ctx, held, time.Duration(l.ttl.Load())) })
+	l.retrySettlements(ctx, false)
+	return err
 }
 
-func (l *Limiter) retrySettlements(ctx context.Context) {
+// retrySettlements delivers the settlements kept for a retry, in order,
+// until one does not reach the backend: it and those after it wait for
+// the next try. One the backend rejects is dropped. The last try
+// (Close) calls whether or not the breaker holds calls back: the
+// backend may be back, and it is these settlements' only chance.
+func (l *Limiter) retrySettlements(ctx context.Context, last bool) {
 	l.mu.Lock()
 	pending := l.retry
 	l.retry = nil
 	l.mu.Unlock()
 	for i, s := range pending {
-		if err := l.call(ctx, func() error { return l.b.Settle(ctx, s) }); err != nil {
+		p := pass{ok: true}
+		if !last {
+			p = l.breaker.allow(l.clock.Now())
+		}
+		err := l.through(ctx, p, func() error { return l.b.Settle(ctx, s) })
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrRejected):
+			l.dropRejected(s, err)
+		default:
 			l.mu.Lock()
 			l.retry = append(pending[i:], l.retry...)
 			l.mu.Unlock()
@@ -348,12 +387,25 @@ func (l *Limiter) retrySettlements(ctx context.Context) {
 	}
 }
 
+// dropRejected logs and forgets s, a settlement the backend rejected:
+// it would be rejected again, and kept it would hold the settlements
+// behind it back forever.
+func (l *Limiter) dropRejected(s *Settlement, err error) {
+	l.log.Error("limits backend rejected a settlement; dropped: its slots and reservations expire by themselves, its usage stays in the usage records",
+		zap.String("lease", s.Lease), zap.Stringers("rules", s.Rules), zap.Error(err))
+}
+
 // settle delivers s, or keeps it for a retry when the backend is away
-// (or the breaker holds calls back). ctx is never cancelled.
+// (or the breaker holds calls back); one the backend rejects is
+// dropped. ctx is never cancelled.
 func (l *Limiter) settle(ctx context.Context, s *Settlement) error {
 	err := l.call(ctx, func() error { return l.b.Settle(ctx, s) })
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, ErrRejected) {
+		l.dropRejected(s, err)
+		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -397,8 +449,9 @@ func (ls *Lease) ID() string { return ls.id }
 // beyond its real usage (or charged what it used beyond), and quotas
 // charged the real usage, each Spend in its month. Settling after the
 // lease expired still charges the usage, and frees nothing twice. A
-// settlement the backend could not take is retried until it is; the
-// error says so. Settling again does nothing.
+// settlement that did not reach the backend is retried until it does;
+// one the backend rejected (ErrRejected) is dropped, its usage staying
+// in the usage records. The error says so. Settling again does nothing.
 func (ls *Lease) Settle(ctx context.Context, spent []Spend) error {
 	if ls == nil {
 		return nil

@@ -116,6 +116,19 @@ type Rule struct {
 
 func (r Rule) String() string { return fmt.Sprintf("%s %s ≤ %d", r.Scope, r.Kind, r.Max) }
 
+// CheckRules returns an error wrapping ErrRejected for the first of
+// rules no backend can hold (an unknown kind, a max that is not
+// positive): every backend checks its admissions' and settlements'
+// rules with it, so that they all reject the same.
+func CheckRules(rules []Rule) error {
+	for _, r := range rules {
+		if !r.Kind.valid() || r.Max <= 0 {
+			return fmt.Errorf("%w: rule %s: a known kind and a positive max are needed", ErrRejected, r)
+		}
+	}
+	return nil
+}
+
 // Cost is what a request is expected to spend (when admitted) or spent
 // (when it settles). Each kind of rule counts one part of it (Amount).
 type Cost struct {

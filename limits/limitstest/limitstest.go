@@ -3,11 +3,13 @@
 // rate limits and concurrency caps under concurrent admissions from two
 // instances, all-or-nothing admission, quota races, leases that expire
 // when their instance stops renewing them (a crash) and are kept while it
-// does, settlement after expiry, and time from the backend.
+// does, settlement after expiry, time from the backend, and the calls
+// every backend rejects.
 package limitstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -61,6 +63,7 @@ func Run(t *testing.T, h Harness) {
 		{"SettleOnce", testSettleOnce},
 		{"ClockFromBackend", testClock},
 		{"MonthTurns", testMonthTurns},
+		{"RejectedRuleIsNoOutage", testRejectedRule},
 	} {
 		if tc.name == "MonthTurns" && !settable {
 			// A server's clock cannot be set: its month comes from
@@ -584,5 +587,29 @@ func testMonthTurns(t *testing.T, s *suite) {
 	want := []string{"key:month monthly_tokens 2026-03", "key:month monthly_tokens 2026-04"}
 	if q := s.seeder.questions(); fmt.Sprint(q) != fmt.Sprint(want) {
 		t.Fatalf("seeder asked %v, want %v", q, want)
+	}
+}
+
+// testRejectedRule: a rule no backend can hold (max 0) is rejected
+// (limits.ErrRejected) by every backend, not taken for the backend
+// being away: its admission alone takes on_error's answer, and the
+// next admission is checked.
+func testRejectedRule(t *testing.T, s *suite) {
+	bad := []limits.Rule{{Scope: "key:bad", Kind: limits.Concurrent, Max: 0}}
+	b := s.env.Open()
+	defer b.Close()
+	if _, err := b.Admit(ctx, &limits.Request{Lease: "bad", TTL: LeaseTTL, Rules: bad, Amounts: []int64{1}}); !errors.Is(err, limits.ErrRejected) {
+		t.Fatalf("admitting under a rule of max 0: %v, want limits.ErrRejected", err)
+	}
+	if err := b.Settle(ctx, &limits.Settlement{Lease: "bad", Rules: bad, Taken: []int64{1}}); !errors.Is(err, limits.ErrRejected) {
+		t.Fatalf("settling under a rule of max 0: %v, want limits.ErrRejected", err)
+	}
+	l := s.instance()
+	if d := s.admit(l, bad, tokens(1)); !d.Unchecked {
+		t.Fatalf("a rejected admission: %+v, want it admitted unchecked (on_error allow)", d)
+	}
+	good := []limits.Rule{{Scope: "key:good", Kind: limits.Concurrent, Max: 1}}
+	if d := s.admit(l, good, tokens(1)); !d.Admitted || d.Unchecked {
+		t.Fatalf("the next admission: %+v, want it checked", d)
 	}
 }

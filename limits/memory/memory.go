@@ -208,6 +208,9 @@ func (b *bucket) idle(now time.Time) bool {
 
 // Admit implements limits.Backend.
 func (m *Backend) Admit(_ context.Context, req *limits.Request) (limits.Answer, error) {
+	if err := limits.CheckRules(req.Rules); err != nil {
+		return limits.Answer{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock.Now()
@@ -296,6 +299,9 @@ func (m *Backend) Renew(_ context.Context, leases []limits.Held, ttl time.Durati
 
 // Settle implements limits.Backend.
 func (m *Backend) Settle(_ context.Context, s *limits.Settlement) error {
+	if err := limits.CheckRules(s.Rules); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock.Now()

@@ -25,7 +25,8 @@ func init() {
 //	    on_error allow|deny      # Redis unreachable: admit unchecked (default) or refuse with 503
 //	    lease_time <duration>    # how long a slot or reservation is held without a renewal; default 30s
 //	    timeout <duration>       # one call (connecting, sending, reading); default 1s;
-//	                             # after one failed, calls pause for limits.BreakerOpen (5s)
+//	                             # after one failed, calls pause for limits.BreakerOpen (5s),
+//	                             # lease renewals excepted
 //	    key_prefix <prefix>      # default "agentgate:"
 //	}
 //

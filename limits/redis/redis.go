@@ -13,6 +13,12 @@
 // absent. Scripts build a month's key from the server's time, so the
 // backend wants one server (a primary, with replicas or Sentinel), not a
 // Redis Cluster. Lua counts in doubles: figures are exact up to 2^53.
+//
+// An error reply about the call itself (a key of the wrong type, a
+// script's runtime error) or a reply that cannot be read is returned
+// wrapping limits.ErrRejected; any other error, replies about the
+// server's state included (see serverState), says Redis could not be
+// reached.
 package redis
 
 import (
@@ -82,6 +88,9 @@ func class(r limits.Rule) string {
 
 // Admit implements limits.Backend.
 func (b *Backend) Admit(ctx context.Context, req *limits.Request) (limits.Answer, error) {
+	if err := limits.CheckRules(req.Rules); err != nil {
+		return limits.Answer{}, err
+	}
 	keys := make([]string, len(req.Rules))
 	args := make([]any, 0, 3+4*len(req.Rules))
 	peek := "0"
@@ -90,9 +99,6 @@ func (b *Backend) Admit(ctx context.Context, req *limits.Request) (limits.Answer
 	}
 	args = append(args, req.Lease, req.TTL.Milliseconds(), peek)
 	for i, r := range req.Rules {
-		if r.Max <= 0 {
-			return limits.Answer{}, fmt.Errorf("rule %s: max must be positive", r)
-		}
 		keys[i] = b.key(r)
 		seed := ""
 		for _, s := range req.Seeds {
@@ -102,18 +108,21 @@ func (b *Backend) Admit(ctx context.Context, req *limits.Request) (limits.Answer
 		}
 		args = append(args, class(r), r.Max, req.Amounts[i], seed)
 	}
-	reply, err := admitScript.Run(ctx, b.client, keys, args...).Int64Slice()
+	cmd := admitScript.Run(ctx, b.client, keys, args...)
+	if err := cmd.Err(); err != nil {
+		return limits.Answer{}, classify(err)
+	}
+	reply, err := cmd.Int64Slice()
 	if err != nil {
-		return limits.Answer{}, err
+		return limits.Answer{}, fmt.Errorf("%w: reading the admission reply: %w", limits.ErrRejected, err)
 	}
 	return decode(reply, len(req.Rules))
 }
 
 // decode reads admit.lua's reply.
 func decode(v []int64, rules int) (limits.Answer, error) {
-	bad := fmt.Errorf("limits: unexpected admission reply %v", v)
 	if len(v) < 4 || v[3] < 0 || len(v) != 4+int(v[3])+5*rules {
-		return limits.Answer{}, bad
+		return limits.Answer{}, fmt.Errorf("%w: unexpected admission reply %v", limits.ErrRejected, v)
 	}
 	ans := limits.Answer{Admitted: v[0] == 1, Now: time.UnixMilli(v[1]).UTC(), Refused: int(v[2]), States: make([]limits.State, rules)}
 	v = v[4:]
@@ -132,9 +141,12 @@ func decode(v []int64, rules int) (limits.Answer, error) {
 // renewBatch bounds the leases one renewal call carries.
 const renewBatch = 500
 
-// Renew implements limits.Backend: one call per renewBatch leases.
+// Renew implements limits.Backend: one call per renewBatch leases. A
+// batch that does not reach the server ends the renewal, as the next
+// ones would wait as long: against a server that swallows packets, a
+// renewal costs one timeout. One the server rejects does not.
 func (b *Backend) Renew(ctx context.Context, leases []limits.Held, ttl time.Duration) error {
-	var errs []error
+	var rejected []error
 	for len(leases) > 0 {
 		batch := leases[:min(len(leases), renewBatch)]
 		leases = leases[len(batch):]
@@ -146,15 +158,21 @@ func (b *Backend) Renew(ctx context.Context, leases []limits.Held, ttl time.Dura
 				args = append(args, class(r), l.Lease)
 			}
 		}
-		if err := renewScript.Run(ctx, b.client, keys, args...).Err(); err != nil {
-			errs = append(errs, err)
+		if err := classify(renewScript.Run(ctx, b.client, keys, args...).Err()); err != nil {
+			if !errors.Is(err, limits.ErrRejected) {
+				return err
+			}
+			rejected = append(rejected, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(rejected...)
 }
 
 // Settle implements limits.Backend.
 func (b *Backend) Settle(ctx context.Context, s *limits.Settlement) error {
+	if err := limits.CheckRules(s.Rules); err != nil {
+		return err
+	}
 	keys := make([]string, len(s.Rules))
 	args := make([]any, 0, 1+4*len(s.Rules))
 	args = append(args, s.Lease)
@@ -173,7 +191,34 @@ func (b *Backend) Settle(ctx context.Context, s *limits.Settlement) error {
 			args = append(args, m.Month, m.Amount)
 		}
 	}
-	return settleScript.Run(ctx, b.client, keys, args...).Err()
+	return classify(settleScript.Run(ctx, b.client, keys, args...).Err())
+}
+
+// classify returns err, a call's error, wrapping limits.ErrRejected when
+// it is the server's error reply about the call itself: the same call
+// would fail again, and the server is reachable.
+func classify(err error) error {
+	var reply goredis.Error
+	if err == nil || !errors.As(err, &reply) || serverState(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", limits.ErrRejected, err)
+}
+
+// serverState reports whether err is an error reply about the server's
+// state rather than the call: it is loading its data, running a script
+// too long, a replica, out of memory, unable to persist, without a
+// primary or a cluster, full of clients, refusing the credentials, or
+// without the URL's database (a new connection's SELECT). A later call
+// may succeed (a restart's load, a failover, an operator); until then,
+// Redis cannot take calls, as when it cannot be reached.
+func serverState(err error) bool {
+	return goredis.IsLoadingError(err) || goredis.IsReadOnlyError(err) || goredis.IsOOMError(err) ||
+		goredis.IsMasterDownError(err) || goredis.IsTryAgainError(err) || goredis.IsClusterDownError(err) ||
+		goredis.IsNoReplicasError(err) || goredis.IsMaxClientsError(err) || goredis.IsAuthError(err) ||
+		// go-redis has no type for these: their replies' prefixes.
+		goredis.HasErrorPrefix(err, "BUSY ") || goredis.HasErrorPrefix(err, "MISCONF ") ||
+		goredis.HasErrorPrefix(err, "DB index is out of range")
 }
 
 // Close implements limits.Backend.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -99,16 +100,20 @@ func TestMonthOfMatchesGo(t *testing.T) {
 	}
 }
 
-// counter counts the commands a client sends, scripts by name.
+// counter counts the commands a client sends, scripts by name, and the
+// scripts alone (not a new connection's handshake).
 type counter struct {
-	calls atomic.Int64
-	names atomic.Value
+	calls, scripts atomic.Int64
+	names          atomic.Value
 }
 
 func (c *counter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 func (c *counter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		c.calls.Add(1)
+		if strings.HasPrefix(cmd.Name(), "eval") {
+			c.scripts.Add(1)
+		}
 		names, _ := c.names.Load().(string)
 		c.names.Store(names + cmd.Name() + " ")
 		return next(ctx, cmd)
@@ -242,22 +247,69 @@ func (f *fixedSeeder) Used(context.Context, string, limits.Kind, time.Time) (int
 	return f.used.Load(), nil
 }
 
+// cutter dials connections whose reads the test can cut: once cut, a
+// read fails at once with a timeout, as the client's read timeout would
+// end it, however long that timeout. The calls a paused server never
+// answers then cost no wait, and every other call keeps a generous
+// timeout, which a loaded machine does not run out of.
+type cutter struct{ cut atomic.Bool }
+
+func (c *cutter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &cutConn{Conn: conn, c: c}, nil
+}
+
+// cutConn is a cutter's connection. The client sets a read deadline
+// before each read, and cut sets one in the past instead.
+type cutConn struct {
+	net.Conn
+	c *cutter
+}
+
+func (cc *cutConn) deadline(t time.Time) time.Time {
+	if cc.c.cut.Load() {
+		return time.Unix(1, 0)
+	}
+	return t
+}
+
+func (cc *cutConn) SetReadDeadline(t time.Time) error { return cc.Conn.SetReadDeadline(cc.deadline(t)) }
+func (cc *cutConn) SetDeadline(t time.Time) error {
+	if err := cc.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return cc.SetReadDeadline(t)
+}
+
+// cutClient is a client of s whose reads cut cuts, with generous
+// timeouts otherwise, counting its commands in n.
+func cutClient(t *testing.T, s *redistest.Server, cut *cutter, n *counter) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, Dialer: cut.dial,
+		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
+	c.AddHook(n)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // TestServerSwallowsPackets: a Redis that accepts connections but
 // answers nothing (its process stopped: as a dead host or a firewall
-// that drops packets) costs the first admission the client's timeout;
-// the breaker then holds the next admissions, settlements and renewals
-// back, which take on_error without a command sent to Redis. Back, and
-// the breaker's open period passed on the gateway's clock, the next
-// admission probes it, and limits are enforced again.
+// that drops packets) costs the first admission the client's timeout
+// (here cut short: cutter); the breaker then holds the next admissions
+// and settlements back, which take on_error without a command sent to
+// Redis, while a renewal, which no request waits for, probes it once.
+// Back, and the breaker's open period passed on the gateway's clock,
+// the next admission probes it, and limits are enforced again.
 func TestServerSwallowsPackets(t *testing.T) {
 	s := redistest.Start(t) // its own: the test stops it
 	for _, deny := range []bool{false, true} {
 		var n counter
+		var cut cutter
 		clk := clock.NewManual(time.Date(2026, 12, 5, 4, 0, 0, 0, time.UTC))
-		c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
-			ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
-		c.AddHook(&n)
-		l := limits.New(redis.New(c, s.Prefix()), limits.Options{Deny: deny, Clock: clk, RenewEvery: time.Hour})
+		l := limits.New(redis.New(cutClient(t, s, &cut, &n), s.Prefix()), limits.Options{Deny: deny, Clock: clk, RenewEvery: time.Hour})
 		rules := []limits.Rule{{Scope: "key:k", Kind: limits.RequestsPerMinute, Max: 4}, {Scope: "key:k", Kind: limits.Concurrent, Max: 10}}
 		fallback := func(what string) {
 			t.Helper()
@@ -278,32 +330,39 @@ func TestServerSwallowsPackets(t *testing.T) {
 		if err := s.Pause(); err != nil {
 			t.Fatal(err)
 		}
+		cut.cut.Store(true)
 		paused := true
 		resume := func() {
 			if paused {
 				paused = false
+				cut.cut.Store(false)
 				if err := s.Resume(); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 		t.Cleanup(resume)
+		sent := n.scripts.Load()
 		fallback("the admission that timed out")
-		if n.calls.Load() == 0 {
-			t.Fatal("no command reached the client")
+		if got := n.scripts.Load() - sent; got != 1 {
+			t.Fatalf("deny %v: the admission that timed out sent %d scripts, want 1", deny, got)
 		}
-		sent := n.calls.Load()
+		sent = n.scripts.Load()
 		for i := range 20 {
 			fallback(fmt.Sprintf("admission %d while the breaker is open", i))
 		}
 		if err := held.Lease.Settle(ctx, nil); !errors.Is(err, limits.ErrUnavailable) {
 			t.Fatalf("deny %v: settling while the breaker is open: %v", deny, err)
 		}
-		if err := l.Renew(ctx); !errors.Is(err, limits.ErrUnavailable) {
-			t.Fatalf("deny %v: renewing while the breaker is open: %v", deny, err)
+		if got := n.scripts.Load() - sent; got != 0 {
+			t.Fatalf("deny %v: %d scripts sent to the paused Redis by calls the breaker holds back", deny, got)
 		}
-		if got := n.calls.Load() - sent; got != 0 {
-			t.Fatalf("deny %v: %d commands sent to the paused Redis after the first timed out", deny, got)
+		if err := l.Renew(ctx); !errors.Is(err, limits.ErrUnavailable) {
+			t.Fatalf("deny %v: renewing while Redis is paused: %v", deny, err)
+		}
+		fallback("an admission after the renewal timed out")
+		if got := n.scripts.Load() - sent; got != 1 {
+			t.Fatalf("deny %v: %d scripts sent after the renewal's probe, want its 1", deny, got)
 		}
 
 		resume()
@@ -333,5 +392,202 @@ func TestServerSwallowsPackets(t *testing.T) {
 			t.Fatalf("deny %v: renewing after Redis is back: %v", deny, err)
 		}
 		_ = l.Close()
+	}
+}
+
+// TestRenewBatches: a renewal is one call per 500 leases; the first
+// batch that does not reach the server ends it (against a server that
+// swallows packets, one timeout, not one per batch), while one the
+// server rejects does not.
+func TestRenewBatches(t *testing.T) {
+	s := redistest.Shared(t)
+	for _, tc := range []struct {
+		name string
+		// swallow cuts the replies; poison makes the first lease's key a
+		// string, which the renewal script cannot read.
+		swallow, poison bool
+		wantSent        int64
+		wantRejected    bool
+	}{
+		{name: "answered", wantSent: 3},
+		{name: "server swallows packets", swallow: true, wantSent: 1},
+		{name: "first batch rejected", poison: true, wantSent: 3, wantRejected: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n counter
+			var cut cutter
+			prefix := s.Prefix()
+			b := redis.New(cutClient(t, s, &cut, &n), prefix)
+			if err := b.Load(ctx); err != nil {
+				t.Fatal(err)
+			}
+			leases := make([]limits.Held, 1200)
+			for i := range leases {
+				leases[i] = limits.Held{Lease: fmt.Sprint("lease", i), Rules: []limits.Rule{{Scope: fmt.Sprint("key:", i), Kind: limits.Concurrent, Max: 1}}}
+			}
+			if tc.poison {
+				if err := client(t, s).Set(ctx, prefix+"concurrent:key:0", "x", 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cut.cut.Store(tc.swallow)
+			sent := n.scripts.Load()
+			err := b.Renew(ctx, leases, time.Minute)
+			if got := n.scripts.Load() - sent; got != tc.wantSent {
+				t.Errorf("%d scripts sent, want %d", got, tc.wantSent)
+			}
+			switch {
+			case tc.wantRejected:
+				if !errors.Is(err, limits.ErrRejected) {
+					t.Errorf("renewal: %v, want the rejection", err)
+				}
+			case tc.swallow:
+				if err == nil || errors.Is(err, limits.ErrRejected) {
+					t.Errorf("renewal: %v, want an unreachable server's error", err)
+				}
+			case err != nil:
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestErrorReplies: Redis's error replies about the call itself (a key
+// of the wrong type, a script's runtime error) reject it
+// (limits.ErrRejected); those about the server's state (out of memory,
+// busy with a script, a read-only replica, credentials wanted, a
+// database it lacks) say it cannot take calls, as when it cannot be
+// reached. Each reply comes from
+// a real server put in that state.
+func TestErrorReplies(t *testing.T) {
+	s := redistest.Start(t)      // its own: the test reconfigures it
+	admin := client(t, s).Conn() // one connection: it stays authenticated under requirepass
+	t.Cleanup(func() { _ = admin.Close() })
+	do := func(t *testing.T, args ...any) {
+		t.Helper()
+		if err := admin.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	prefix := s.Prefix()
+	// admit admits under an rpm rule of scope: the script's first write
+	// stores its bucket (a server out of memory refuses a script's first
+	// write, and lets the next ones finish what it began).
+	admit := func(b *redis.Backend, scope string) error {
+		_, err := b.Admit(ctx, &limits.Request{Lease: "l", TTL: time.Minute, Amounts: []int64{1},
+			Rules: []limits.Rule{{Scope: scope, Kind: limits.RequestsPerMinute, Max: 10}}})
+		return err
+	}
+	prefixed := func(p string) func(error) bool { return func(err error) bool { return goredis.HasErrorPrefix(err, p) } }
+	for _, tc := range []struct {
+		name string
+		// setup puts the server in the state and returns what undoes it.
+		setup func(t *testing.T) func()
+		call  func(b *redis.Backend) error
+		// reply recognizes the server's error reply.
+		reply    func(error) bool
+		rejected bool
+	}{
+		{
+			name: "wrong type",
+			setup: func(t *testing.T) func() {
+				do(t, "SET", prefix+"rpm:key:wrongtype", "x")
+				return func() {}
+			},
+			call:     func(b *redis.Backend) error { return admit(b, "key:wrongtype") },
+			reply:    prefixed("WRONGTYPE "),
+			rejected: true,
+		},
+		{
+			name: "script runtime error",
+			setup: func(t *testing.T) func() {
+				// A reservation that is not a number: settle.lua's
+				// arithmetic on it fails.
+				do(t, "HSET", prefix+"monthly_tokens:key:lua", "l", "abc")
+				return func() {}
+			},
+			call: func(b *redis.Backend) error {
+				return b.Settle(ctx, &limits.Settlement{Lease: "l", Taken: []int64{1},
+					Rules: []limits.Rule{{Scope: "key:lua", Kind: limits.MonthlyTokens, Max: 10}}})
+			},
+			reply:    prefixed("user_script:"),
+			rejected: true,
+		},
+		{
+			name: "out of memory",
+			setup: func(t *testing.T) func() {
+				do(t, "CONFIG", "SET", "maxmemory", "1")
+				return func() { do(t, "CONFIG", "SET", "maxmemory", "0") }
+			},
+			call:  func(b *redis.Backend) error { return admit(b, "key:oom") },
+			reply: prefixed("OOM "),
+		},
+		{
+			name: "busy with a script",
+			setup: func(t *testing.T) func() {
+				do(t, "CONFIG", "SET", "busy-reply-threshold", "10")
+				looping := make(chan error)
+				loop := goredis.NewClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, ReadTimeout: -1})
+				t.Cleanup(func() { _ = loop.Close() })
+				go func() { looping <- loop.Eval(ctx, "while true do end", nil).Err() }()
+				// Busy once the script has run past the threshold.
+				for !goredis.HasErrorPrefix(admin.Ping(ctx).Err(), "BUSY ") {
+					select {
+					case err := <-looping:
+						t.Fatalf("the looping script ended: %v", err)
+					default:
+					}
+				}
+				return func() {
+					do(t, "SCRIPT", "KILL")
+					<-looping
+					do(t, "CONFIG", "SET", "busy-reply-threshold", "5000")
+				}
+			},
+			call:  func(b *redis.Backend) error { return admit(b, "key:busy") },
+			reply: prefixed("BUSY "),
+		},
+		{
+			name: "read-only replica",
+			setup: func(t *testing.T) func() {
+				do(t, "REPLICAOF", "127.0.0.1", "1") // a primary it never reaches
+				return func() { do(t, "REPLICAOF", "NO", "ONE") }
+			},
+			call:  func(b *redis.Backend) error { return admit(b, "key:replica") },
+			reply: prefixed("READONLY "),
+		},
+		{
+			name: "credentials wanted",
+			setup: func(t *testing.T) func() {
+				do(t, "CONFIG", "SET", "requirepass", "secret")
+				return func() { do(t, "CONFIG", "SET", "requirepass", "") }
+			},
+			call: func(b *redis.Backend) error { return admit(b, "key:auth") },
+			// NOAUTH, or the protocol error of a command too long for a
+			// client not authenticated.
+			reply: goredis.IsAuthError,
+		},
+		{
+			name:  "no such database",
+			setup: func(*testing.T) func() { return func() {} },
+			call: func(*redis.Backend) error {
+				c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), DB: 1000, MaxRetries: -1})
+				defer c.Close()
+				return admit(redis.New(c, prefix), "key:db")
+			},
+			reply: prefixed("DB index is out of range"),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			undo := tc.setup(t)
+			err := tc.call(redis.New(client(t, s), prefix))
+			undo()
+			if !tc.reply(err) {
+				t.Fatalf("got %v, want the server's reply of that state", err)
+			}
+			if errors.Is(err, limits.ErrRejected) != tc.rejected {
+				t.Fatalf("%v: rejected %v, want %v", err, !tc.rejected, tc.rejected)
+			}
+		})
 	}
 }
