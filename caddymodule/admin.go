@@ -160,7 +160,10 @@ func decodeCreateKey(r *http.Request, tierExists func(string) bool) (createKeyRe
 		return req, err
 	}
 	if req.Tenant == "" {
-		return req, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("tenant is required")}
+		return req, badParam("tenant", "is required")
+	}
+	if err := checkName("tenant", req.Tenant); err != nil {
+		return req, err
 	}
 	if req.Tier == "" {
 		req.Tier = "free"
@@ -194,6 +197,9 @@ func decodePatchKey(r *http.Request, tierExists func(string) bool) (patchKeyRequ
 func checkTier(name string, exists func(string) bool) error {
 	if name == "" {
 		return badParam("tier", "is required")
+	}
+	if err := checkName("tier", name); err != nil {
+		return err
 	}
 	if !exists(name) {
 		return badParam("tier", "%q does not exist", name)
@@ -367,6 +373,9 @@ func handleTiers(w http.ResponseWriter, r *http.Request) error {
 // least one limit, whose values are valid; else a 400 saying which.
 func decodeTier(r *http.Request, name string) (state.Tier, error) {
 	var t state.Tier
+	if err := checkName("tier", name); err != nil {
+		return t, err
+	}
 	body, err := decodeAdmin(r, &t)
 	if err != nil {
 		return t, err
@@ -457,6 +466,15 @@ func decodeAdmin(r *http.Request, v any) ([]byte, error) {
 		return nil, caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 	}
 	return body, nil
+}
+
+// checkName is a 400 naming param unless s is a name the store can hold
+// (its refusal would be a 500).
+func checkName(param, s string) error {
+	if state.ValidName(s) {
+		return nil
+	}
+	return badParam(param, "must be UTF-8 text without NUL, got %q", s)
 }
 
 // namesTierField reports whether a decoded tier body names a limit.

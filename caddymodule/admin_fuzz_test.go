@@ -58,6 +58,8 @@ func FuzzDecodeTier(f *testing.F) {
 		{"gold", `{"rpm":1} {}`},
 		{"gold", `null`},
 		{"", `{"rpm":"1"}`},
+		{"a\x00b", `{"rpm":1}`},
+		{"a\xffb", `{"rpm":1}`},
 	} {
 		f.Add(seed.name, seed.body)
 	}
@@ -73,6 +75,9 @@ func FuzzDecodeTier(f *testing.F) {
 		if tier.Name != "" && tier.Name != name {
 			t.Fatalf("accepted a body naming %q for the tier %q", tier.Name, name)
 		}
+		if !state.ValidName(name) {
+			t.Fatalf("accepted the tier %q, which no store holds", name)
+		}
 	})
 }
 
@@ -86,35 +91,40 @@ func FuzzDecodeKeyBodies(f *testing.F) {
 		`{"tenant":"acme","projects":"x"}`,
 		`{"tenant":"acme","unknown":1}`,
 		`[]`,
+		`{"tenant":"a\u0000b"}`,
+		`{"tenant":"acme","tier":"g\u0000"}`,
 	} {
 		f.Add(body)
 	}
-	exists := func(name string) bool { return name == "free" || name == "gold" }
+	// With no tier configured, any tier name exists.
+	tierSets := []func(string) bool{func(name string) bool { return name == "free" || name == "gold" }, func(string) bool { return true }}
 	f.Fuzz(func(t *testing.T, body string) {
-		req, err := decodeCreateKey(adminRequest(body), exists)
-		if err != nil {
-			adminBodyError(t, err)
-		} else {
-			if req.Tenant == "" || !exists(req.Tier) {
-				t.Fatalf("created a key of tenant %q, tier %q", req.Tenant, req.Tier)
-			}
-			for _, p := range req.Projects {
-				if !adapters.ValidProject(p) {
-					t.Fatalf("created a key of project %q", p)
+		for _, exists := range tierSets {
+			req, err := decodeCreateKey(adminRequest(body), exists)
+			if err != nil {
+				adminBodyError(t, err)
+			} else {
+				if req.Tenant == "" || !exists(req.Tier) || !state.ValidName(req.Tenant) || !state.ValidName(req.Tier) {
+					t.Fatalf("created a key of tenant %q, tier %q", req.Tenant, req.Tier)
+				}
+				for _, p := range req.Projects {
+					if !adapters.ValidProject(p) {
+						t.Fatalf("created a key of project %q", p)
+					}
 				}
 			}
-		}
-		patch, err := decodePatchKey(adminRequest(body), exists)
-		if err != nil {
-			adminBodyError(t, err)
-		} else if !exists(patch.Tier) {
-			t.Fatalf("moved a key to tier %q", patch.Tier)
+			patch, err := decodePatchKey(adminRequest(body), exists)
+			if err != nil {
+				adminBodyError(t, err)
+			} else if !exists(patch.Tier) || !state.ValidName(patch.Tier) {
+				t.Fatalf("moved a key to tier %q", patch.Tier)
+			}
 		}
 	})
 }
 
 func FuzzAdminQuery(f *testing.F) {
-	for _, q := range []string{"", "tenant=a&agent=b", "tenant=a&tenant=b", "x=1", "tenant=%zz", "type=semantic;x", "&&=", "tenant"} {
+	for _, q := range []string{"", "tenant=a&agent=b", "tenant=a&tenant=b", "x=1", "tenant=%zz", "type=semantic;x", "&&=", "tenant", "tenant=a%00b", "agent=%FF"} {
 		f.Add(q)
 	}
 	allowed := []string{"tenant", "agent", "type"}
@@ -134,7 +144,7 @@ func FuzzAdminQuery(f *testing.F) {
 			t.Fatalf("accepted a query url.ParseQuery refuses: %v", err)
 		}
 		for name, v := range got {
-			if !slices.Contains(allowed, name) || !slices.Equal(want[name], []string{v}) {
+			if !slices.Contains(allowed, name) || !slices.Equal(want[name], []string{v}) || !state.ValidName(v) {
 				t.Fatalf("parameter %s=%q, want one of %q given once (%q)", name, v, allowed, want[name])
 			}
 		}

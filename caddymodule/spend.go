@@ -200,8 +200,9 @@ func runRecords(recs []state.UsageRecord, run string) []state.UsageRecord {
 	return out
 }
 
-// adminQuery returns u's query parameters, refusing any not in allowed
-// and any given twice with a 400 naming it.
+// adminQuery returns u's query parameters, refusing any not in allowed,
+// given twice or whose value no store can hold (checkName) with a 400
+// naming it.
 func adminQuery(u *url.URL, allowed ...string) (map[string]string, error) {
 	vals, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
@@ -214,6 +215,9 @@ func adminQuery(u *url.URL, allowed ...string) (map[string]string, error) {
 		}
 		if len(vs) > 1 {
 			return nil, badParam(name, "given %d times; give it once", len(vs))
+		}
+		if err := checkName(name, vs[0]); err != nil {
+			return nil, err
 		}
 		out[name] = vs[0]
 	}

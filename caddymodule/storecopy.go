@@ -81,13 +81,19 @@ func copyStore(ctx context.Context, out io.Writer, from, to string) error {
 // openStorage opens the store spec names through its agentgate.storage
 // module, as a Caddyfile's `storage` would. A source must exist.
 func openStorage(spec string, source bool) (state.Store, string, error) {
+	// Neither spec nor the part before ':' is quoted in an error: a
+	// mistyped spec may be a DSN, password included.
 	name, arg, ok := strings.Cut(spec, ":")
 	if !ok || name == "" || arg == "" {
-		return nil, "", fmt.Errorf("%q is not <module>:<argument>, e.g. bbolt:./data or postgres:postgres://user@host/db", spec)
+		return nil, "", errors.New("expected <module>:<argument>, e.g. bbolt:./data or postgres:postgres://user@host/db")
 	}
 	info, err := caddy.GetModule("agentgate.storage." + name)
 	if err != nil {
-		return nil, "", fmt.Errorf("no storage module %q: %w", name, err)
+		var names []string
+		for _, m := range caddy.GetModules("agentgate.storage") {
+			names = append(names, m.ID.Name())
+		}
+		return nil, "", fmt.Errorf("expected <module>:<argument>, the module before ':' one of %s", strings.Join(names, ", "))
 	}
 	mod := info.New()
 	unm, ok := mod.(caddyfile.Unmarshaler)

@@ -63,13 +63,16 @@ func TestTenzroAgentRoutesWithoutProject(t *testing.T) {
 		t.Errorf("%d model calls, want %d: refused requests reached the model", n, calls)
 	}
 
-	// An agent of no project (made through another dialect) is used in
-	// none by an unlimited key; a limited key must name its project.
+	// An agent of no project (made through another dialect) has no
+	// project to work in: any key must name one (in none, its
+	// conversations would be other dialects' project-less ones).
 	noProject := tzJSON(t, g, "POST", "/api/v1/agents", testgate.KeyA, "", `{"name":"shared","model":"gemini-2.5-flash","system_prompt":"S"}`, 201).Get("id").String()
-	tzJSON(t, g, "POST", "/agent/agents/"+noProject+"/chat", testgate.KeyA, "", `{"message":"hi"}`, 200)
-	if res := tzJSON(t, g, "POST", "/agent/agents/"+noProject+"/chat", tzKeyA, "", `{"message":"hi"}`, 400); !strings.Contains(res.Get("error.message").String(), "X-Project-ID") {
-		t.Errorf("limited key, agent of no project, no header: %s", res.Raw)
+	for _, key := range []string{testgate.KeyA, tzKeyA} {
+		if res := tzJSON(t, g, "POST", "/agent/agents/"+noProject+"/chat", key, "", `{"message":"hi"}`, 400); !strings.Contains(res.Get("error.message").String(), "X-Project-ID") {
+			t.Errorf("agent of no project, no header: %s", res.Raw)
+		}
 	}
+	tzJSON(t, g, "POST", "/agent/agents/"+noProject+"/chat", testgate.KeyA, "proj_b", `{"message":"hi"}`, 200)
 	tzJSON(t, g, "POST", "/agent/agents/"+noProject+"/chat", tzKeyA, "proj_a", `{"message":"hi"}`, 200)
 
 	// Creating and listing name their project.

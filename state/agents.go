@@ -32,6 +32,18 @@ type Agents interface {
 	DeleteAgent(ctx context.Context, tenant, id string) error
 }
 
+// CheckAgent reports which part of a's key cannot be stored, if one
+// cannot.
+func CheckAgent(a *adapters.Agent) error {
+	if !ValidName(a.Tenant) {
+		return InvalidID("tenant", a.Tenant)
+	}
+	if !ValidID(a.ID) {
+		return InvalidID("agent id", a.ID)
+	}
+	return nil
+}
+
 // Versions keeps published agent versions: immutable, numbered snapshots
 // of an agent's configuration. Versions of one tenant's agent are
 // numbered 1, 2, … without gaps; concurrent publishers get distinct

@@ -22,7 +22,9 @@ type Snapshots interface {
 	// sources are kept, nothing is counted again (usage records do not
 	// add to counters, turn records not to statistics; the counter and
 	// statistics records that follow set them). An object that exists
-	// already is replaced.
+	// already is replaced. A record with a key part its kind's writes
+	// refuse (CheckRecord) fails the import with ErrInvalidID, and none
+	// of recs is written.
 	Import(ctx context.Context, recs []*Record) error
 }
 
@@ -153,4 +155,82 @@ func (r *Record) Kind() string {
 		return "object"
 	}
 	return ""
+}
+
+// CheckRecord reports which part of r's key its kind's writes would
+// refuse, if one: a snapshot is client input to Import, and a key part
+// with a NUL would read as another tenant's in a key-value backend.
+func CheckRecord(r *Record) error {
+	names := func(kvs ...string) error { // kind, value, kind, value…; a value must be a ValidName
+		for i := 0; i < len(kvs); i += 2 {
+			if !ValidName(kvs[i+1]) {
+				return InvalidID(kvs[i], kvs[i+1])
+			}
+		}
+		return nil
+	}
+	ids := func(kvs ...string) error { // as names, each a ValidID
+		for i := 0; i < len(kvs); i += 2 {
+			if !ValidID(kvs[i+1]) {
+				return InvalidID(kvs[i], kvs[i+1])
+			}
+		}
+		return nil
+	}
+	first := func(errs ...error) error {
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch {
+	case r.Agent != nil:
+		return CheckAgent(r.Agent)
+	case r.Version != nil:
+		return first(names("tenant", r.Version.Tenant), ids("agent id", r.Version.AgentID))
+	case r.Key != nil:
+		return first(ids("key id", r.Key.ID), names("tenant", r.Key.Tenant))
+	case r.Declared != nil:
+		return ids("key id", r.Declared.ID)
+	case r.Tier != nil:
+		return ids("tier", r.Tier.Name)
+	case r.Session != nil:
+		return CheckSessionKey(r.Session.Key())
+	case r.Run != nil:
+		return first(names("tenant", r.Run.Tenant), ids("run id", r.Run.ID))
+	case r.Usage != nil:
+		return CheckUsage(r.Usage)
+	case r.Counter != nil:
+		return names("counter scope", r.Counter.Scope, "counter month", r.Counter.Month)
+	case r.Count != nil:
+		return first(names("tenant", r.Count.Tenant), ids("counter", r.Count.Name))
+	case r.Memory != nil:
+		return CheckMemory(r.Memory)
+	case r.Stats != nil:
+		return first(names("tenant", r.Stats.Tenant), ids("agent id", r.Stats.AgentID))
+	case r.Turn != nil:
+		return first(names("tenant", r.Turn.Tenant, "run id", r.Turn.RunID), ids("agent id", r.Turn.AgentID))
+	case r.Document != nil:
+		return first(names("tenant", r.Document.Tenant), ids("document id", r.Document.ID, "knowledge source", r.Document.Source))
+	case r.Source != nil:
+		return first(names("tenant", r.Source.Tenant), ids("knowledge source", r.Source.Name))
+	case r.Response != nil:
+		return first(names("tenant", r.Response.Tenant), ids("response id", r.Response.ID))
+	case r.Conversation != nil:
+		c := r.Conversation
+		if err := first(names("tenant", c.Tenant), ids("conversation id", c.ID)); err != nil {
+			return err
+		}
+		for _, it := range c.Items {
+			if err := ids("conversation item id", it.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	case r.Object != nil:
+		return first(names("tenant", r.Object.Tenant), ids("object id", r.Object.ID))
+	}
+	return nil
 }

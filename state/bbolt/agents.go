@@ -30,11 +30,8 @@ func (b *Store) writeAgent(ctx context.Context, a *adapters.Agent, create bool) 
 		return err
 	}
 	defer b.exit()
-	if !state.ValidName(a.Tenant) {
-		return state.InvalidID("tenant", a.Tenant)
-	}
-	if !state.ValidID(a.ID) {
-		return state.InvalidID("agent id", a.ID)
+	if err := state.CheckAgent(a); err != nil {
+		return err
 	}
 	from := a.Revision
 	if create {

@@ -243,6 +243,9 @@ func (b *Store) Import(ctx context.Context, recs []*state.Record) error {
 	defer b.exit()
 	err := b.update(func(tx *bolt.Tx) error {
 		for _, r := range recs {
+			if err := state.CheckRecord(r); err != nil {
+				return fmt.Errorf("state: import %s: %w", r.Kind(), err)
+			}
 			if err := importRecord(tx, r); err != nil {
 				return fmt.Errorf("state: import %s: %w", r.Kind(), err)
 			}
@@ -284,9 +287,6 @@ func importRecord(tx *bolt.Tx, r *state.Record) error {
 		s := r.Session
 		meta := s.Session
 		meta.Turns = len(s.Messages)
-		if err := state.CheckSessionKey(meta.Key()); err != nil {
-			return err
-		}
 		key := sessionKey(meta.Key())
 		if tx.Bucket(bucketSessions).Get(key) == nil {
 			if err := countSession(tx.Bucket(bucketSessions)); err != nil {

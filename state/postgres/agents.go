@@ -30,22 +30,12 @@ var (
 	deleteAgentSQL = withNotify(`DELETE FROM agents WHERE tenant = $1 AND id = $2 RETURNING id`, "w.id", 2)
 )
 
-func checkAgent(a *adapters.Agent) error {
-	if !state.ValidName(a.Tenant) {
-		return state.InvalidID("tenant", a.Tenant)
-	}
-	if !state.ValidID(a.ID) {
-		return state.InvalidID("agent id", a.ID)
-	}
-	return nil
-}
-
 // CreateAgent stores a new agent at revision 1.
 func (s *Store) CreateAgent(ctx context.Context, a *adapters.Agent) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	if err := checkAgent(a); err != nil {
+	if err := state.CheckAgent(a); err != nil {
 		return err
 	}
 	next := *a
@@ -73,7 +63,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a *adapters.Agent) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	if err := checkAgent(a); err != nil {
+	if err := state.CheckAgent(a); err != nil {
 		return err
 	}
 	next := *a

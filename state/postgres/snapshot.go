@@ -321,6 +321,9 @@ func (s *Store) Import(ctx context.Context, recs []*state.Record) error {
 	}
 	b := &pgx.Batch{}
 	for _, r := range recs {
+		if err := state.CheckRecord(r); err != nil {
+			return fmt.Errorf("state: import %s: %w", r.Kind(), err)
+		}
 		if err := queueImport(b, r); err != nil {
 			return fmt.Errorf("state: import %s: %w", r.Kind(), err)
 		}
@@ -342,9 +345,6 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 	switch {
 	case r.Agent != nil:
 		a := r.Agent
-		if err := checkAgent(a); err != nil {
-			return err
-		}
 		body, err := js(a)
 		b.Queue(`INSERT INTO agents (tenant, id, revision, created_at, body) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (tenant, id) DO UPDATE SET revision = excluded.revision, created_at = excluded.created_at, body = excluded.body`,
@@ -373,9 +373,6 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 	case r.Session != nil:
 		sr := r.Session
 		k := sr.Key()
-		if err := state.CheckSessionKey(k); err != nil {
-			return err
-		}
 		b.Queue(`INSERT INTO sessions (tenant, agent_id, project, id, turns, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (tenant, agent_id, project, id) DO UPDATE SET turns = excluded.turns, created_at = excluded.created_at, updated_at = excluded.updated_at`,
 			k.Tenant, k.AgentID, k.Project, k.ID, len(sr.Messages), sr.Created, sr.Updated)
@@ -400,9 +397,6 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 		return err
 	case r.Usage != nil:
 		u := r.Usage
-		if err := state.CheckUsage(u); err != nil {
-			return err
-		}
 		var cost *int64
 		if u.Cost != nil {
 			n := int64(*u.Cost)
@@ -424,9 +418,6 @@ func queueImport(b *pgx.Batch, r *state.Record) error {
 		b.Queue(`INSERT INTO counts (tenant, name, n) VALUES ($1, $2, $3) ON CONFLICT (tenant, name) DO UPDATE SET n = excluded.n`, c.Tenant, c.Name, c.N)
 	case r.Memory != nil:
 		m := r.Memory
-		if err := state.CheckMemory(m); err != nil {
-			return err
-		}
 		body, err := js(m)
 		b.Queue(`INSERT INTO memories (tenant, agent_id, id, user_id, created_at, body, embedding) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (tenant, agent_id, id) DO UPDATE SET user_id = excluded.user_id, created_at = excluded.created_at,

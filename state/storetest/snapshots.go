@@ -16,6 +16,7 @@ import (
 var snapshotTests = []Test{
 	{Name: "RoundTrip", withBackend: testSnapshotRoundTrip},
 	single("ImportSession", testSnapshotImportSession),
+	single("ImportRefusesBadKeys", testSnapshotImportRefusesBadKeys),
 }
 
 // testSnapshotImportSession: an imported session replaces the stored one,
@@ -43,6 +44,59 @@ func testSnapshotImportSession(t *testing.T, s state.Store) {
 		rec := &state.SessionRecord{Session: state.Session{ID: bad.ID, Tenant: bad.Tenant, AgentID: bad.AgentID, Created: day, Updated: day},
 			Messages: [][]adapters.Message{turn("bad", 1)}}
 		wantErr(t, fmt.Sprintf("Import of session %+v", bad), s.Import(ctx, []*state.Record{{Session: rec}}), state.ErrInvalidID)
+	}
+}
+
+// testSnapshotImportRefusesBadKeys: a snapshot is client input, so a
+// record whose key a write would refuse fails the whole import (the
+// session record before it is not written either), whatever its kind.
+// A tenant with a NUL would otherwise read as the tenant before the NUL
+// in a backend that joins key parts with NULs.
+func testSnapshotImportRefusesBadKeys(t *testing.T, s state.Store) {
+	k := state.SessionKey{Tenant: "t", AgentID: "ag1", ID: "s1"}
+	for i := 1; i <= 3; i++ {
+		must(t, s.AppendTurn(ctx, &state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Updated: day}, turn("old", i)))
+	}
+	session := &state.Record{Session: &state.SessionRecord{Session: state.Session{ID: k.ID, Tenant: k.Tenant, AgentID: k.AgentID, Created: day, Updated: day},
+		Messages: [][]adapters.Message{turn("new", 1)}}}
+	for _, tc := range []struct {
+		name string
+		bad  state.Record
+	}{
+		{"agent of tenant with NUL", state.Record{Agent: &adapters.Agent{Tenant: "t\x00x", ID: "y", CreatedAt: day}}},
+		{"agent without id", state.Record{Agent: &adapters.Agent{Tenant: "t", CreatedAt: day}}},
+		{"usage of tenant with NUL", state.Record{Usage: &state.UsageRecord{ID: "u1", Time: day, Tenant: "t\x00x", Model: "m"}}},
+		{"usage of key id not UTF-8", state.Record{Usage: &state.UsageRecord{ID: "u2", Time: day, Tenant: "t", KeyID: "k\xff"}}},
+		{"memory of tenant with NUL", state.Record{Memory: &state.Memory{Tenant: "t\x00x", AgentID: "ag1", ID: "m1", Kind: state.MemorySemantic, Created: day}}},
+		{"memory without id", state.Record{Memory: &state.Memory{Tenant: "t", AgentID: "ag1", Kind: state.MemorySemantic, Created: day}}},
+		{"version of tenant with NUL", state.Record{Version: &state.AgentVersion{Version: 1, Tenant: "t\x00x", AgentID: "ag1"}}},
+		{"run of tenant with NUL", state.Record{Run: &state.Run{ID: "r1", Tenant: "t\x00x"}}},
+		{"count of tenant with NUL", state.Record{Count: &state.CountRecord{Tenant: "t\x00x", Name: "n", N: 1}}},
+		{"stats of tenant with NUL", state.Record{Stats: &state.StatsRecord{Tenant: "t\x00x", AgentID: "ag1"}}},
+		{"turn of tenant with NUL", state.Record{Turn: &state.TurnRecord{Tenant: "t\x00x", AgentID: "ag1", RunID: "r1"}}},
+		{"document of tenant with NUL", state.Record{Document: &state.DocumentRecord{Document: state.Document{Tenant: "t\x00x", ID: "d1", Source: "src"}}}},
+		{"source of tenant with NUL", state.Record{Source: &state.SourceRecord{Tenant: "t\x00x", SourceInfo: state.SourceInfo{Name: "src"}}}},
+		{"response of tenant with NUL", state.Record{Response: &state.StoredResponse{Tenant: "t\x00x", ID: "r1"}}},
+		{"conversation item without id", state.Record{Conversation: &state.ConversationRecord{Conversation: state.Conversation{Tenant: "t", ID: "c1"},
+			Items: []state.ConversationItem{{Seq: 1}}}}},
+		{"object of tenant with NUL", state.Record{Object: &state.ObjectRecord{ID: "o1", ObjectOwner: state.ObjectOwner{Tenant: "t\x00x"}}}},
+	} {
+		wantErr(t, "Import of "+tc.name, s.Import(ctx, []*state.Record{session, &tc.bad}), state.ErrInvalidID)
+		got, err := s.GetSession(ctx, k)
+		must(t, err)
+		if got.Turns != 3 {
+			t.Fatalf("after a refused import of %s: session has %d turns, want the 3 it had", tc.name, got.Turns)
+		}
+	}
+	agents, err := s.ListAgents(ctx, "t")
+	must(t, err)
+	if len(agents) != 0 {
+		t.Fatalf("tenant t's agents after refused imports: %+v", agents)
+	}
+	usage, err := s.ListUsage(ctx, "t", 10)
+	must(t, err)
+	if len(usage) != 0 {
+		t.Fatalf("tenant t's usage after refused imports: %+v", usage)
 	}
 }
 

@@ -17,13 +17,14 @@
 // (missing, a 400), as the document's examples send it; the routes that
 // name an agent may leave it out, as the document's chat, history, PATCH
 // and DELETE examples do, and then work in the agent's own project (an
-// agent of no project: in none, unless the key is limited to projects,
-// which must then name one; an agent of a project the key may not use is
-// not found). Agents made here belong to
-// the caller's tenant and project; agents of no project (operator-declared
-// ones, and those other dialects made for the tenant) are usable in every
-// project. Conversations are scoped to tenant, project and agent, and an
-// agent's "executions" are counted per project.
+// agent of a project the key may not use is not found). An agent of no
+// project has none to work in, so those requests must name one (missing,
+// a 400): its conversations would otherwise be those of the project-less
+// space other dialects use. Agents made here belong to the caller's
+// tenant and project; agents of no project (operator-declared ones, and
+// those other dialects made for the tenant) are usable in every project.
+// Conversations are scoped to tenant, project and agent, and an agent's
+// "executions" are counted per project.
 //
 // Agents. ai_model defaults to DefaultModel and must be served by the
 // gateway's routes; tools must be operator-declared tools or toolkits
@@ -245,8 +246,9 @@ func notFound(id string) *adapters.Error {
 }
 
 // agentProject is the project of a request that names agent id and no
-// project: the agent's own. The registry finds no agent of a project the
-// key may not use, so such a request is a 404, as from another project.
+// project: the agent's own, which an agent of no project lacks (a 400).
+// The registry finds no agent of a project the key may not use, so such a
+// request is a 404, as from another project.
 func (d *Dialect) agentProject(ctx context.Context, p *adapters.Principal, id string) (string, error) {
 	a, err := d.env.Engine.Agents().Get(ctx, p, id)
 	var e *adapters.Error
@@ -256,9 +258,11 @@ func (d *Dialect) agentProject(ctx context.Context, p *adapters.Principal, id st
 	if err != nil {
 		return "", err
 	}
-	if a.Project == "" && len(p.Projects) > 0 {
+	// Without a project, the agent's conversations would be those of the
+	// space no project names, which other dialects' requests share.
+	if a.Project == "" {
 		return "", &adapters.Error{Kind: adapters.KindInvalidRequest, Code: "validation_error", Param: ProjectHeader,
-			Message: "the " + ProjectHeader + " header is required: this API key is limited to projects and agent " + quote(id) + " belongs to none"}
+			Message: "the " + ProjectHeader + " header is required: agent " + quote(id) + " belongs to no project, so name the one the request is in"}
 	}
 	return a.Project, nil
 }
