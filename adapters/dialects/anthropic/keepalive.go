@@ -26,9 +26,10 @@ type keepalive struct {
 	enc  *encoder
 	send func(name string, data []byte) error
 	// wrote tells whether the stream sent an event since the last tick.
-	wrote bool
-	quit  chan struct{}
-	done  chan struct{}
+	wrote   bool
+	quit    chan struct{}
+	done    chan struct{}
+	stopped sync.Once
 }
 
 // startKeepalive starts pinging enc's stream every interval of silence
@@ -94,8 +95,11 @@ func (k *keepalive) ping() bool {
 	return err == nil
 }
 
-// stop ends the pings and waits for the last one to be written.
+// stop ends the pings and waits for the last one to be written; only
+// the first call does anything.
 func (k *keepalive) stop() {
-	close(k.quit)
-	<-k.done
+	k.stopped.Do(func() {
+		close(k.quit)
+		<-k.done
+	})
 }

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,4 +163,74 @@ func nextEvent(t *testing.T, r *bufio.Reader) (name string, ok bool) {
 		t.Fatalf("not a whole event: %q %q %q", line, data, blank)
 	}
 	return name, true
+}
+
+// panicProvider is a bug in the run: it panics once the stream has begun.
+type panicProvider struct{}
+
+func (panicProvider) Chat(_ context.Context, _ *adapters.Request, emit adapters.Emit) error {
+	if err := emit(adapters.Event{Type: adapters.EventStart, Model: "gpt-test"}); err != nil {
+		return err
+	}
+	panic("bug")
+}
+
+// lateWriter counts the writes made after the handler returned.
+type lateWriter struct {
+	http.ResponseWriter
+	returned atomic.Bool
+	late     atomic.Int32
+}
+
+func (w *lateWriter) Write(b []byte) (int, error) {
+	if w.returned.Load() {
+		w.late.Add(1)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *lateWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// A panic in the run (recovered by caddymodule, which then ends the
+// response) stops the pings before it leaves the handler: nothing writes
+// to the response afterwards. Unfixed, the pinger runs on for good, which
+// the wait for it to end turns into a failure (the deadline only bounds a
+// hang); -race also sees its writes racing the read of the body.
+func TestKeepaliveStopsOnPanic(t *testing.T) {
+	a := agent()
+	a.Provider = "panics"
+	h := dialecttest.NewWith(t, Name, &dialecttest.Script{}, dialecttest.Options{
+		Providers: map[string]adapters.Provider{"panics": panicProvider{}}}, a)
+	d := &Dialect{env: h.Env, pingInterval: time.Nanosecond}
+	rec := httptest.NewRecorder()
+	w := &lateWriter{ResponseWriter: rec}
+	body := `{"model":"assistant","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	r := httptest.NewRequest("POST", "/v1/messages", strings.NewReader(body))
+	func() {
+		defer func() {
+			if v := recover(); v != "bug" {
+				t.Fatalf("recovered %v, want the provider's panic", v)
+			}
+		}()
+		_ = d.messages(w, r, &exchange.Exchange{Principal: dialecttest.TenantA, Dialect: Name})
+	}()
+	w.returned.Store(true)
+	if !strings.HasPrefix(rec.Body.String(), "event: message_start\n") {
+		t.Fatalf("the stream did not begin: %q", rec.Body.String())
+	}
+	for deadline := time.Now().Add(time.Minute); pinging(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the pings go on after the handler returned")
+		}
+		runtime.Gosched()
+	}
+	if n := w.late.Load(); n > 0 {
+		t.Fatalf("%d writes after the handler returned", n)
+	}
+}
+
+// pinging tells whether a keepalive's pinger is running.
+func pinging() bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), ".(*keepalive).run(")
 }
