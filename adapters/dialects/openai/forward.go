@@ -46,7 +46,9 @@ import (
 //     the request limits only;
 //   - usage the upstream reports (JSON usage, or in an event stream) is
 //     accounted once (models.Models.RecordForwarded): a usage record, the
-//     request's quota settlement, metrics.
+//     request's quota settlement, metrics. A stream that reports it only
+//     when asked (legacy completions) is asked, whatever the client
+//     asked (forwardBody.askStreamUsage).
 
 // forwardRoutes are the passthrough's routes: POSTs may call a model, so
 // token limits and quotas apply to them; other methods manage objects.

@@ -141,7 +141,7 @@ type eventRelay struct {
 	w          http.ResponseWriter
 	rc         *http.ResponseController // flushes w after each read
 	a          *models.RawAnswer
-	model      []byte // the client's model, a JSON string
+	model      []byte // the client's model, a JSON string; nil leaves the upstream's
 	stripUsage bool   // the client did not ask for stream usage
 	status     int
 
@@ -312,7 +312,7 @@ func (r *eventRelay) data(line, eol []byte) error {
 			r.a.Model = m.Str
 		}
 	}
-	if bytes.Equal(payload[i:j], r.model) {
+	if r.model == nil || bytes.Equal(payload[i:j], r.model) {
 		r.out = append(append(r.out, line...), eol...)
 		return nil
 	}

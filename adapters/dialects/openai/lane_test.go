@@ -237,38 +237,48 @@ func jsonEqual(a, b []byte) bool {
 
 // TestLaneBody: what the upstream gets is the client's body with only the
 // model, the system prompt and stream usage changed, whatever shape its
-// stream_options has.
+// stream_options has; stream usage is asked with one include_usage that
+// every upstream reads as true.
 func TestLaneBody(t *testing.T) {
 	for _, c := range []struct {
 		name, body, system, model, want string
+		// strip: the client did not ask for the usage chunk it gets.
+		strip bool
 	}{
 		{"nothing to do", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","messages":[{"role":"user","content":"hi"}]}`, false},
 		{"model and prompt", ` { "messages" : [ {"role":"user","content":"hi"} ], "model" : "agent" } `, "Be \"kind\".", "gpt-x",
-			`{"messages":[{"role":"system","content":"Be \"kind\"."},{"role":"user","content":"hi"}],"model":"gpt-x"}`},
+			`{"messages":[{"role":"system","content":"Be \"kind\"."},{"role":"user","content":"hi"}],"model":"gpt-x"}`, false},
 		{"stream without options", `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`},
+			`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`, true},
 		{"stream options null", `{"model":"m","stream":true,"stream_options":null,"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, true},
 		{"stream options empty", `{"model":"m","stream":true,"stream_options":{ },"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, true},
 		{"stream options other", `{"model":"m","stream":true,"stream_options":{"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`, true},
 		{"usage refused", `{"model":"a","stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"hi"}]}`, "S", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]}`, true},
 		{"usage asked", `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, false},
+		{"usage asked twice", `{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_usage":false},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, true},
+		{"usage asked in another case", `{"model":"m","stream":true,"stream_options":{"x":1,"Include_Usage":true},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true,"x":1},"messages":[{"role":"user","content":"hi"}]}`, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req, err := decodeChat([]byte(c.body))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := laneBody([]byte(c.body), req, c.system, c.model)
+			got, strip, err := laneBody([]byte(c.body), req, c.system, c.model)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !json.Valid(got) || !jsonEqual(got, []byte(c.want)) {
+			if strip != c.strip {
+				t.Errorf("strip %v, want %v", strip, c.strip)
+			}
+			if !json.Valid(got) || !jsonEqual(got, []byte(c.want)) || bytes.Count(bytes.ToLower(got), []byte("include_usage")) > 1 {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
 			if c.system == "" && c.model == req.model && !req.call.Stream && string(got) != c.body {
