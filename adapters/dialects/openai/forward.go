@@ -91,6 +91,12 @@ func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	if err != nil {
 		return err
 	}
+	var metered, stripUsage bool
+	if r.Method == http.MethodPost && streamUsageEndpoints[rel] && body.json != nil {
+		if metered, stripUsage, err = body.askStreamUsage(); err != nil {
+			return err
+		}
+	}
 	if r.Method == http.MethodPost {
 		if err := x.Admit(ctx, models.EstimateBody(body.json, body.model)); err != nil {
 			return err
@@ -128,6 +134,15 @@ func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	switch {
 	case ok && isJSON(ct):
 		err = d.relayJSON(w, req, resp, p, up, acct, listing)
+	case ok && metered && isEventStream(resp.Header):
+		// A stream asked for its usage (askStreamUsage) goes event by
+		// event, as on the raw lane, to drop the usage chunk the client
+		// did not ask for; the upstream's model is left as it is.
+		copyResponseHeaders(w.Header(), resp.Header)
+		w.Header().Del("Content-Length")
+		a := models.NewRawAnswer(rt.Now)
+		err = relayStream(w, resp, a, nil, stripUsage)
+		acct.usage, acct.reported = a.Usage, a.HasUsage
 	case ok && strings.HasPrefix(ct, "text/event-stream"):
 		var tap sseUsage
 		copyResponseHeaders(w.Header(), resp.Header)
