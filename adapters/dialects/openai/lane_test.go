@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	openaiprovider "github.com/agentgate/agentgate/adapters/providers/openai"
@@ -283,6 +285,71 @@ func TestLaneBody(t *testing.T) {
 			}
 			if c.system == "" && c.model == req.model && !req.call.Stream && string(got) != c.body {
 				t.Errorf("an unchanged body was rewritten: %s", got)
+			}
+		})
+	}
+}
+
+// commentStream is an upstream's stream of n keep-alive comments, then
+// tail, made as it is read; read counts the comments' bytes read.
+type commentStream struct {
+	n, read int
+	tail    io.Reader
+}
+
+const keepAlive = ": OPENROUTER PROCESSING\n\n"
+
+func (c *commentStream) Read(p []byte) (int, error) {
+	if c.read == c.n*len(keepAlive) {
+		return c.tail.Read(p)
+	}
+	k := 0
+	for k < len(p) && c.read < c.n*len(keepAlive) {
+		at := c.read % len(keepAlive)
+		m := copy(p[k:], keepAlive[at:])
+		k += m
+		c.read += m
+	}
+	return k, nil
+}
+
+// What a stream sends before its first data event is held (it may still
+// be retried) but bounded: the comments of an upstream that is merely
+// slow go out with its first event; one that sends more than maxPreData
+// without an event fails the attempt before anything reached the client
+// (so it can be retried), having read little more than the bound.
+func TestLaneRelayBoundsWhatPrecedesTheFirstEvent(t *testing.T) {
+	const data = `data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n"
+	for _, tc := range []struct {
+		name     string
+		comments int
+		fails    bool
+	}{
+		{"a slow upstream's comments", 2000, false},
+		{"comments without end", 2_000_000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			body := &commentStream{n: tc.comments, tail: strings.NewReader(data)}
+			resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: io.NopCloser(body)}
+			a := models.NewRawAnswer(func() time.Time { return time.Time{} })
+			err := relayStream(rec, resp, a, []byte(`"m"`), false)
+			if !tc.fails {
+				want := strings.Repeat(keepAlive, tc.comments) + data
+				if err != nil || rec.Body.String() != want {
+					t.Fatalf("%v; the client got %d bytes, want the %d sent", err, rec.Body.Len(), len(want))
+				}
+				return
+			}
+			var e *adapters.Error
+			if !errors.As(err, &e) || e.Kind != adapters.KindUpstream {
+				t.Fatalf("error %v, want the upstream's failure", err)
+			}
+			if a.Committed() || rec.Body.Len() != 0 || rec.Code != 200 || len(rec.Header()) != 0 {
+				t.Fatalf("the response began (%d bytes, headers %v): no retry possible", rec.Body.Len(), rec.Header())
+			}
+			if body.read > 2*maxPreData {
+				t.Fatalf("read %d bytes of comments before failing", body.read)
 			}
 		})
 	}
