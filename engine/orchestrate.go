@@ -208,7 +208,10 @@ func delegation(name, input string) adapters.ToolCall {
 // returns its result as a step.
 func (o *orchestration) runSub(ctx context.Context, a *adapters.Agent, tc adapters.ToolCall, input string) (toolloop.Step, *toolloop.Result, error) {
 	call := o.call
+	// The sub-agent works for the orchestration's end user: it recalls
+	// that user's memories, and its upstream is told who the user is.
 	sub := &adapters.Call{Principal: call.Principal, Dialect: call.Dialect, Agent: a, Project: call.Project,
+		UserID: call.UserID, UpstreamUser: call.UpstreamUser,
 		Messages: []adapters.Message{adapters.TextMessage(adapters.RoleUser, input)},
 		RunID:    adapters.NewID("run-"), ParentRunID: call.RunID, Depth: o.depth}
 	step := toolloop.Step{Call: tc, Toolkit: SubAgentToolkit}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/adapters"
+	"github.com/agentgate/agentgate/engine/knowledge/memory"
 	"github.com/agentgate/agentgate/engine/toolloop"
 	"github.com/agentgate/agentgate/exchange"
 	"github.com/agentgate/agentgate/limits"
@@ -595,5 +596,38 @@ func TestProjectScoping(t *testing.T) {
 		if s, err := store.GetSession(ctx, k); err != nil || s.Turns != 1 {
 			t.Errorf("session in %s = %+v, %v; want 1 turn", project, s, err)
 		}
+	}
+}
+
+// A sub-agent runs for the orchestration's end user: it recalls that
+// user's memories (Call.UserID) and its upstream is told who the user is
+// (Call.UpstreamUser), as when the user calls the sub-agent itself.
+func TestSubAgentsRunForTheEndUser(t *testing.T) {
+	prov := &echoProvider{}
+	parent := &adapters.Agent{ID: "boss", SystemPrompt: "Boss prompt", Project: "proj",
+		Pattern: adapters.PatternSequential, SubAgents: []string{"alpha"}}
+	alpha := &adapters.Agent{ID: "alpha", SystemPrompt: "Alpha prompt", Project: "proj",
+		Memory: adapters.MemoryConfig{Procedural: true}}
+	rt, _ := orchestrationRuntime(t, prov, parent, alpha)
+	ctx := context.Background()
+	if _, err := rt.Knowledge().Memory().Add(ctx, tenantA, alpha, []memory.NewItem{
+		{Kind: state.MemoryProcedural, Content: "Call the user Ada.", UserID: "ada"}}); err != nil {
+		t.Fatal(err)
+	}
+	call := subAgentCall(parent, "plan a trip")
+	call.UserID, call.UpstreamUser = "ada", "user-hash-1"
+	if _, err := rt.Run(ctx, nil, call, (&collect{}).emit); err != nil {
+		t.Fatal(err)
+	}
+	flushMemory(t, rt)
+	reqs := prov.bySystem("Alpha")
+	if len(reqs) != 1 {
+		t.Fatalf("%d calls of alpha", len(reqs))
+	}
+	if !strings.Contains(reqs[0].System, "Call the user Ada.") {
+		t.Errorf("alpha did not recall its user's memory:\n%s", reqs[0].System)
+	}
+	if reqs[0].User != "user-hash-1" {
+		t.Errorf("alpha's upstream was told the user %q", reqs[0].User)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -168,7 +170,11 @@ func decodeMessages(body []byte, limits dialects.Limits, counting bool) (*decode
 		}
 	}
 	if req.Metadata != nil && req.Metadata.UserID != nil {
-		c.UserID, c.UpstreamUser = *req.Metadata.UserID, *req.Metadata.UserID
+		id := *req.Metadata.UserID
+		if err := checkUserID(id); err != nil {
+			return nil, err
+		}
+		c.UserID, c.UpstreamUser = id, id
 	}
 	if t := req.Thinking; t != nil {
 		switch t.Type {
@@ -628,6 +634,25 @@ func decodeToolChoice(c *adapters.Call, tc *toolChoice) error {
 	}
 	if tc.DisableParallelToolUse && tc.Type != "none" {
 		c.Extra = map[string]json.RawMessage{"parallel_tool_calls": json.RawMessage("false")}
+	}
+	return nil
+}
+
+// maxUserIDChars bounds metadata.user_id, as Anthropic bounds it.
+const maxUserIDChars = 256
+
+// checkUserID accepts a metadata.user_id Anthropic would: at most 256
+// characters, and printable, since it is kept as it came (it names the
+// end user whose memories an agent keeps, and goes to the upstream's
+// user field).
+func checkUserID(id string) error {
+	if n := utf8.RuneCountInString(id); n > maxUserIDChars {
+		return adapters.BadField("metadata.user_id", "must be at most %d characters, not %d", maxUserIDChars, n)
+	}
+	for i, r := range id {
+		if !unicode.IsPrint(r) {
+			return adapters.BadField("metadata.user_id", "must be printable text (%U at byte %d is not)", r, i)
+		}
 	}
 	return nil
 }

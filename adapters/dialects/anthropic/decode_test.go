@@ -4,6 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/agentgate/agentgate/adapters/dialects"
+	"github.com/agentgate/agentgate/internal/dialecttest"
 )
 
 // An assistant turn's thinking blocks keep their places as the provider
@@ -38,6 +43,50 @@ func TestAssistantThinkingPlaces(t *testing.T) {
 			}
 			if got, _ := json.Marshal(out[0].ReasoningBlocks); string(got) != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// metadata.user_id is kept as sent when Anthropic would take it (a string
+// of at most 256 printable characters, or null); anything else is a 400
+// in Anthropic's shape naming it.
+func TestMetadataUserID(t *testing.T) {
+	long := strings.Repeat("é", 256)
+	tests := []struct {
+		name, metadata string
+		want           string // the call's user
+		bad            bool   // a 400
+	}{
+		{"absent", `{}`, "", false},
+		{"null", `{"user_id":null}`, "", false},
+		{"uuid", `{"user_id":"5f0c7c1e-4bb8-4c9c-9c3e-2a4f0a1b2c3d"}`, "5f0c7c1e-4bb8-4c9c-9c3e-2a4f0a1b2c3d", false},
+		{"Claude Code's JSON", `{"user_id":"{\"device_id\":\"d1\",\"session_id\":\"s 1\"}"}`, `{"device_id":"d1","session_id":"s 1"}`, false},
+		{"256 characters", `{"user_id":"` + long + `"}`, long, false},
+		{"257 characters", `{"user_id":"` + long + `x"}`, "", true},
+		{"a newline", `{"user_id":"alice\nINFO forged"}`, "", true},
+		{"a NUL", `{"user_id":"a\u0000b"}`, "", true},
+		{"a bidi override", `{"user_id":"a\u202eb"}`, "", true},
+		{"a number", `{"user_id":42}`, "", true},
+		{"an object", `{"user_id":{"id":"a"}}`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"model":"assistant","max_tokens":10,"metadata":` + tt.metadata + `,"messages":[{"role":"user","content":"hi"}]}`
+			if !tt.bad {
+				req, err := decodeMessages([]byte(body), dialects.Limits{}, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if req.call.UserID != tt.want || req.call.UpstreamUser != tt.want {
+					t.Fatalf("user %q, upstream user %q, want %q", req.call.UserID, req.call.UpstreamUser, tt.want)
+				}
+				return
+			}
+			rec := harness(t, &dialecttest.Script{}).Do("POST", "/v1/messages", []byte(body), "Anthropic-Version", "2023-06-01")
+			if msg := gjson.Get(rec.Body.String(), "error.message").Str; rec.Code != 400 ||
+				gjson.Get(rec.Body.String(), "error.type").Str != "invalid_request_error" || !strings.HasPrefix(msg, "metadata.user_id") {
+				t.Fatalf("%d %s, want a 400 naming metadata.user_id", rec.Code, rec.Body)
 			}
 		})
 	}

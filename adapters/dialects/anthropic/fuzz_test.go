@@ -1,10 +1,14 @@
 package anthropic
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
@@ -42,6 +46,33 @@ func FuzzDecodeMessages(f *testing.F) {
 			if e.Message == "" {
 				t.Fatal("empty error message")
 			}
+		}
+	})
+}
+
+// FuzzMetadataUserID: any metadata.user_id is either kept exactly as sent
+// (at most 256 characters, all printable) or a 400 naming it.
+func FuzzMetadataUserID(f *testing.F) {
+	f.Add("user-1")
+	f.Add("a\nb")
+	f.Add(strings.Repeat("ü", 257))
+	f.Add("\xff")
+	f.Fuzz(func(t *testing.T, id string) {
+		v, _ := json.Marshal(id)
+		body := `{"model":"a","max_tokens":1,"metadata":{"user_id":` + string(v) + `},"messages":[{"role":"user","content":"x"}]}`
+		req, err := decodeMessages([]byte(body), dialects.Limits{}, false)
+		var sent string // what the JSON carries: invalid UTF-8 replaced
+		_ = json.Unmarshal(v, &sent)
+		ok := utf8.RuneCountInString(sent) <= 256 && !strings.ContainsFunc(sent, func(r rune) bool { return !unicode.IsPrint(r) })
+		if err != nil {
+			var e *adapters.Error
+			if ok || !errors.As(err, &e) || e.Status() != 400 || !strings.HasPrefix(e.Message, "metadata.user_id") {
+				t.Fatalf("%q: %v", id, err)
+			}
+			return
+		}
+		if !ok || req.call.UserID != sent || req.call.UpstreamUser != sent {
+			t.Fatalf("%q accepted as %q / %q", id, req.call.UserID, req.call.UpstreamUser)
 		}
 	})
 }

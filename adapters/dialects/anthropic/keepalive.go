@@ -22,13 +22,27 @@ const DefaultPingInterval = 15 * time.Second
 // event and the encoder is never used by both at once; the pings end
 // with the answer (message_stop) or with stop, whichever comes first.
 type keepalive struct {
-	mu   sync.Mutex
-	enc  *encoder
-	send func(name string, data []byte) error
-	// wrote tells whether the stream sent an event since the last tick.
-	wrote bool
-	quit  chan struct{}
-	done  chan struct{}
+	mu       sync.Mutex
+	enc      *encoder
+	send     func(name string, data []byte) error
+	interval time.Duration
+	// timer fires an interval after the last event: every event restarts
+	// it, so no silence outlasts the interval (a tick that only looked
+	// back one interval let one last almost two).
+	timer pingTimer
+	// stale tells that an event restarted the timer after it fired but
+	// before the pinger took the lock: the silence that fire measured is
+	// over.
+	stale   bool
+	quit    chan struct{}
+	done    chan struct{}
+	stopped sync.Once
+}
+
+// pingTimer is the wait for a silence: a *time.Timer, or a test's.
+type pingTimer interface {
+	Stop() bool
+	Reset(d time.Duration) bool
 }
 
 // startKeepalive starts pinging enc's stream every interval of silence
@@ -36,15 +50,28 @@ type keepalive struct {
 // event; stop ends the pings before the caller writes to the stream
 // again.
 func startKeepalive(enc *encoder, interval time.Duration) *keepalive {
-	k := &keepalive{enc: enc, send: enc.send, quit: make(chan struct{}), done: make(chan struct{})}
-	enc.send = k.sent
-	go k.run(interval)
+	t := time.NewTimer(interval)
+	k := newKeepalive(enc, interval, t)
+	go k.run(t.C)
 	return k
 }
 
-// sent sends an event and notes it; the caller holds mu.
+// newKeepalive makes enc send through a keepalive whose silence ends
+// when t fires (t is running); its pinger is not started.
+func newKeepalive(enc *encoder, interval time.Duration, t pingTimer) *keepalive {
+	k := &keepalive{enc: enc, send: enc.send, interval: interval, timer: t, quit: make(chan struct{}), done: make(chan struct{})}
+	enc.send = k.sent
+	return k
+}
+
+// sent sends an event and restarts the silence; the caller holds mu.
 func (k *keepalive) sent(name string, data []byte) error {
-	k.wrote = true
+	// A timer's Stop reports false only once its fire was received (since
+	// Go 1.23 a fire not yet received is dropped): the pinger holds it.
+	if !k.timer.Stop() {
+		k.stale = true
+	}
+	k.timer.Reset(k.interval)
 	return k.send(name, data)
 }
 
@@ -55,15 +82,14 @@ func (k *keepalive) emit(ev adapters.Event) error {
 	return k.enc.emit(ev)
 }
 
-func (k *keepalive) run(interval time.Duration) {
+// run pings at each fire of the timer whose channel is fired.
+func (k *keepalive) run(fired <-chan time.Time) {
 	defer close(k.done)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
 	for {
 		select {
 		case <-k.quit:
 			return
-		case <-tick.C:
+		case <-fired:
 			if !k.ping() {
 				return
 			}
@@ -71,8 +97,8 @@ func (k *keepalive) run(interval time.Duration) {
 	}
 }
 
-// ping sends a ping if the last interval was silent; false means the
-// stream is over (answered, or the client is gone).
+// ping sends a ping for a fire of the timer unless an event came since;
+// false means the stream is over (answered, or the client is gone).
 func (k *keepalive) ping() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -80,8 +106,8 @@ func (k *keepalive) ping() bool {
 	if e.done {
 		return false
 	}
-	if k.wrote {
-		k.wrote = false
+	if k.stale {
+		k.stale = false
 		return true
 	}
 	if !e.started {
@@ -90,12 +116,17 @@ func (k *keepalive) ping() bool {
 		}
 	}
 	err := e.event("ping", append(e.buf[:0], `{"type":"ping"}`...))
-	k.wrote = false
+	// The ping restarted the timer after its fire was received: that
+	// is no stale fire.
+	k.stale = false
 	return err == nil
 }
 
-// stop ends the pings and waits for the last one to be written.
+// stop ends the pings and waits for the last one to be written; only
+// the first call does anything.
 func (k *keepalive) stop() {
-	close(k.quit)
-	<-k.done
+	k.stopped.Do(func() {
+		close(k.quit)
+		<-k.done
+	})
 }

@@ -43,6 +43,9 @@ func (d *Dialect) messages(w http.ResponseWriter, r *http.Request, x *exchange.E
 	sse := dialects.NewSSE(w)
 	enc.send = sse.Event
 	k := startKeepalive(enc, d.pingInterval)
+	// Deferred too: a panic in the run must not leave the pings writing
+	// to a response the panic's recovery (caddymodule) has ended.
+	defer k.stop()
 	_, err = d.env.Engine.Run(ctx, x, call, k.emit)
 	k.stop()
 	if err != nil && !sse.Started() {

@@ -46,7 +46,9 @@ import (
 //     the request limits only;
 //   - usage the upstream reports (JSON usage, or in an event stream) is
 //     accounted once (models.Models.RecordForwarded): a usage record, the
-//     request's quota settlement, metrics.
+//     request's quota settlement, metrics. A stream that reports it only
+//     when asked (legacy completions) is asked, whatever the client
+//     asked (forwardBody.askStreamUsage).
 
 // forwardRoutes are the passthrough's routes: POSTs may call a model, so
 // token limits and quotas apply to them; other methods manage objects.
@@ -89,6 +91,12 @@ func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	if err != nil {
 		return err
 	}
+	var metered, stripUsage bool
+	if r.Method == http.MethodPost && streamUsageEndpoints[rel] && body.json != nil {
+		if metered, stripUsage, err = body.askStreamUsage(); err != nil {
+			return err
+		}
+	}
 	if r.Method == http.MethodPost {
 		if err := x.Admit(ctx, models.EstimateBody(body.json, body.model)); err != nil {
 			return err
@@ -126,6 +134,15 @@ func (d *Dialect) forward(w http.ResponseWriter, r *http.Request, x *exchange.Ex
 	switch {
 	case ok && isJSON(ct):
 		err = d.relayJSON(w, req, resp, p, up, acct, listing)
+	case ok && metered && isEventStream(resp.Header):
+		// A stream asked for its usage (askStreamUsage) goes event by
+		// event, as on the raw lane, to drop the usage chunk the client
+		// did not ask for; the upstream's model is left as it is.
+		copyResponseHeaders(w.Header(), resp.Header)
+		w.Header().Del("Content-Length")
+		a := models.NewRawAnswer(rt.Now)
+		err = relayStream(w, resp, a, nil, stripUsage)
+		acct.usage, acct.reported = a.Usage, a.HasUsage
 	case ok && strings.HasPrefix(ct, "text/event-stream"):
 		var tap sseUsage
 		copyResponseHeaders(w.Header(), resp.Header)

@@ -175,6 +175,65 @@ func copyForm(w io.Writer, src *multipart.Reader, boundary, model string) error 
 	}
 }
 
+// streamUsageEndpoints are the passthrough's endpoints whose streams
+// report usage only when asked (stream_options.include_usage): the
+// legacy completions. The others' streams report it unasked (responses,
+// audio, images), and refuse a stream_options they do not know.
+var streamUsageEndpoints = map[string]bool{"completions": true}
+
+// askStreamUsage makes a streamed JSON body ask for its stream's usage,
+// as the raw lane does (askUsage), so that the stream is metered whether
+// the client asked or not: streamed tells that the body asks for a
+// stream, strip that the client did not ask for the usage chunk, which
+// is then dropped on the way back. A body naming stream or
+// stream_options twice, or in another case, is refused: an upstream
+// might read another of them than the gateway did (the last, or one
+// folded to the name), and stream unmetered.
+func (fb *forwardBody) askStreamUsage() (streamed, strip bool, err error) {
+	var stream, so gjson.Result
+	gjson.ParseBytes(fb.json).ForEach(func(k, v gjson.Result) bool {
+		for _, f := range [...]struct {
+			name string
+			v    *gjson.Result
+		}{{"stream", &stream}, {"stream_options", &so}} {
+			if !strings.EqualFold(k.Str, f.name) {
+				continue
+			}
+			if k.Str != f.name || f.v.Exists() {
+				err = adapters.BadField(f.name, "must be given once, as %q", f.name)
+				return false
+			}
+			*f.v = v
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return false, false, err
+	case stream.Type == gjson.True:
+	case !stream.Exists() || stream.Type == gjson.False || stream.Type == gjson.Null:
+		return false, false, nil
+	default:
+		return false, false, adapters.BadField("stream", "must be a boolean")
+	}
+	at := span{}
+	if so.Exists() {
+		if !so.IsObject() && so.Type != gjson.Null {
+			return false, false, adapters.BadField("stream_options", "must be an object")
+		}
+		at = span{so.Index, len(so.Raw)}
+	}
+	e, asked := askUsage(fb.json, at)
+	if asked {
+		return true, false, nil
+	}
+	if fb.json, err = applyEdits(fb.json, []edit{e}); err != nil {
+		return false, false, err
+	}
+	fb.length = int64(len(fb.json))
+	return true, true, nil
+}
+
 // reader returns the body to send upstream.
 func (fb *forwardBody) reader() io.Reader {
 	if fb.json != nil {

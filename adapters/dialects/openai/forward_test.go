@@ -14,6 +14,8 @@ import (
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/internal/dialecttest"
+	"github.com/agentgate/agentgate/internal/validjson"
+	"github.com/tidwall/gjson"
 )
 
 func TestPathIDs(t *testing.T) {
@@ -222,6 +224,105 @@ func FuzzForwardBody(f *testing.F) {
 			// before its end, and never panics.
 			_ = fb.withModel("other")
 			_, _ = io.Copy(io.Discard, fb.reader())
+		}
+	})
+}
+
+// TestAskStreamUsage: a streamed completions body goes upstream asking
+// for its usage in one include_usage every upstream reads as true, the
+// rest of its bytes as they came; strip tells the client did not ask. A
+// body an upstream might read as a stream the gateway did not see is a
+// 400 naming the field.
+func TestAskStreamUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+		streamed, strip  bool
+		param            string // of the 400, if any
+	}{
+		{"not streamed", `{"model":"m","prompt":"x"}`, `{"model":"m","prompt":"x"}`, false, false, ""},
+		{"stream false", `{"model":"m","stream":false,"stream_options":null}`, `{"model":"m","stream":false,"stream_options":null}`, false, false, ""},
+		{"stream null", `{"model":"m","stream":null}`, `{"model":"m","stream":null}`, false, false, ""},
+		{"no options", `{"model":"m", "stream" : true }`, `{"model":"m", "stream" : true ,"stream_options":{"include_usage":true}}`, true, true, ""},
+		{"options null", `{"stream":true,"stream_options":null,"prompt":"x"}`, `{"stream":true,"stream_options":{"include_usage":true},"prompt":"x"}`, true, true, ""},
+		{"usage false", `{"stream":true,"stream_options":{"include_usage":false}}`, `{"stream":true,"stream_options":{"include_usage":true}}`, true, true, ""},
+		{"usage null, other options kept", `{"stream":true,"stream_options":{"a":[1, 2],"include_usage":null}}`, `{"stream":true,"stream_options":{"include_usage":true,"a":[1, 2]}}`, true, true, ""},
+		{"usage twice", `{"stream":true,"stream_options":{"include_usage":true,"include_usage":false}}`, `{"stream":true,"stream_options":{"include_usage":true}}`, true, true, ""},
+		{"usage in another case", `{"stream":true,"stream_options":{"Include_usage":true}}`, `{"stream":true,"stream_options":{"include_usage":true}}`, true, true, ""},
+		{"usage asked", `{"stream":true,"stream_options":{ "include_usage" : true }}`, `{"stream":true,"stream_options":{ "include_usage" : true }}`, true, false, ""},
+		{"escaped key", `{"str\u0065am":true}`, `{"str\u0065am":true,"stream_options":{"include_usage":true}}`, true, true, ""},
+		{"an array", `[{"stream":true}]`, `[{"stream":true}]`, false, false, ""},
+		{"stream twice", `{"stream":false,"stream":true}`, "", false, false, "stream"},
+		{"stream in another case", `{"stream":false,"Stream":true}`, "", false, false, "stream"},
+		{"stream a string", `{"stream":"true"}`, "", false, false, "stream"},
+		{"stream a number", `{"stream":1}`, "", false, false, "stream"},
+		{"options twice", `{"stream":true,"stream_options":{"include_usage":true},"stream_options":{}}`, "", false, false, "stream_options"},
+		{"options a string", `{"stream":true,"stream_options":"usage"}`, "", false, false, "stream_options"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fb := &forwardBody{json: []byte(tc.body), length: int64(len(tc.body))}
+			streamed, strip, err := fb.askStreamUsage()
+			if tc.param != "" {
+				var e *adapters.Error
+				if !errors.As(err, &e) || e.Status() != 400 || e.Param != tc.param {
+					t.Fatalf("error %v, want a 400 naming %s", err, tc.param)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if streamed != tc.streamed || strip != tc.strip {
+				t.Errorf("streamed %v strip %v, want %v %v", streamed, strip, tc.streamed, tc.strip)
+			}
+			if got := string(upstreamBody(t, fb)); got != tc.want || fb.length != int64(len(got)) {
+				t.Errorf("upstream body %s (length %d)\nwant %s", got, fb.length, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzAskStreamUsage: whatever JSON body a client sends, asking for
+// stream usage never panics, refuses only with a 400, and a streamed
+// body leaves valid JSON whose one include_usage (in any case) is true.
+func FuzzAskStreamUsage(f *testing.F) {
+	f.Add([]byte(`{"stream":true,"stream_options":{"include_usage":false,"x":{}}}`))
+	f.Add([]byte(`{"stream":true}`))
+	f.Add([]byte(` { "stream" : true , "stream_options" : null } `))
+	f.Add([]byte(`{"stream":true,"stream_options":{"INCLUDE_USAGE":1,"include_usage":true}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !validjson.Bytes(body) {
+			return
+		}
+		fb := &forwardBody{json: body}
+		streamed, _, err := fb.askStreamUsage()
+		if err != nil {
+			var e *adapters.Error
+			if !errors.As(err, &e) || e.Status() != 400 || e.Param == "" {
+				t.Fatalf("bad rejection %v", err)
+			}
+			return
+		}
+		if !streamed {
+			if !bytes.Equal(fb.json, body) {
+				t.Fatalf("an unstreamed body was rewritten: %s", fb.json)
+			}
+			return
+		}
+		if !validjson.Bytes(fb.json) {
+			t.Fatalf("invalid JSON upstream: %s", fb.json)
+		}
+		n := 0
+		gjson.GetBytes(fb.json, "stream_options").ForEach(func(k, v gjson.Result) bool {
+			if strings.EqualFold(k.Str, "include_usage") {
+				n++
+				if k.Str != "include_usage" || v.Type != gjson.True {
+					n = 2
+				}
+			}
+			return true
+		})
+		if n != 1 {
+			t.Fatalf("stream usage not asked once, as true: %s", fb.json)
 		}
 	})
 }

@@ -5,13 +5,13 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/agentgate/agentgate/adapters"
 	"github.com/agentgate/agentgate/adapters/dialects"
 	"github.com/agentgate/agentgate/engine/models"
 	"github.com/agentgate/agentgate/exchange"
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 // The raw passthrough lane, as Envoy AI Gateway's openai→openai
@@ -48,7 +48,7 @@ import (
 // lane serves a decoded Chat Completions request on the raw lane.
 func (d *Dialect) lane(w http.ResponseWriter, ctx context.Context, x *exchange.Exchange, req *decodedChat,
 	agent *adapters.Agent, route *models.RawRoute, body []byte) error {
-	up, err := laneBody(body, req, agent.SystemPrompt, route.Model)
+	up, stripUsage, err := laneBody(body, req, agent.SystemPrompt, route.Model)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (d *Dialect) lane(w http.ResponseWriter, ctx context.Context, x *exchange.E
 	err = d.env.Engine.RunRaw(ctx, x, call, route, up, func(resp *http.Response, a *models.RawAnswer) error {
 		var err error
 		if req.call.Stream {
-			err = relayStream(w, resp, a, model, !req.includeUsage)
+			err = relayStream(w, resp, a, model, stripUsage)
 		} else {
 			err = relayCompletion(w, resp, a, model)
 		}
@@ -73,9 +73,10 @@ func (d *Dialect) lane(w http.ResponseWriter, ctx context.Context, x *exchange.E
 }
 
 // laneBody is the body the upstream gets: the client's, with model, a
-// system prompt before its messages, and stream usage asked for. It is
-// built in one copy, from where decodeChat found the fields.
-func laneBody(body []byte, req *decodedChat, system, model string) ([]byte, error) {
+// system prompt before its messages, and stream usage asked for
+// (stripUsage: the client did not ask, its usage chunk is to be dropped).
+// It is built in one copy, from where decodeChat found the fields.
+func laneBody(body []byte, req *decodedChat, system, model string) (_ []byte, stripUsage bool, err error) {
 	var edits [3]edit
 	n := 0
 	if req.model != model {
@@ -84,7 +85,7 @@ func laneBody(body []byte, req *decodedChat, system, model string) ([]byte, erro
 	}
 	if system != "" {
 		if m := req.messagesAt; m.n == 0 || body[m.at] != '[' {
-			return nil, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot place the system prompt"} // decodeChat saw an array
+			return nil, false, &adapters.Error{Kind: adapters.KindInternal, Message: "cannot place the system prompt"} // decodeChat saw an array
 		}
 		const open, closing = `{"role":"system","content":`, "},"
 		ins := append(make([]byte, 0, len(open)+len(system)+2+len(closing)), open...)
@@ -92,21 +93,16 @@ func laneBody(body []byte, req *decodedChat, system, model string) ([]byte, erro
 		edits[n] = edit{at: req.messagesAt.at + 1, ins: ins}
 		n++
 	}
-	if req.call.Stream && !req.includeUsage {
-		e, ok := askUsage(body, req.streamOptionsAt)
-		if !ok {
-			// stream_options has an include_usage that is not true: sjson
-			// sets it in place, the rest of the body edited first.
-			out, err := applyEdits(body, edits[:n])
-			if err != nil {
-				return nil, err
-			}
-			return sjson.SetBytes(out, "stream_options.include_usage", true)
+	if req.call.Stream {
+		e, asked := askUsage(body, req.streamOptionsAt)
+		if !asked {
+			edits[n] = e
+			n++
 		}
-		edits[n] = e
-		n++
+		stripUsage = !asked
 	}
-	return applyEdits(body, edits[:n])
+	out, err := applyEdits(body, edits[:n])
+	return out, stripUsage, err
 }
 
 // quotedJSON is s as a JSON string, in one allocation when s needs no
@@ -119,27 +115,38 @@ type edit struct {
 	ins     []byte
 }
 
-// askUsage is the edit that sets stream_options.include_usage in body,
-// whose stream_options value is at so: a new field when there is none, an
-// object for null, a first member for an object without include_usage.
-// false means the object has an include_usage already.
-func askUsage(body []byte, so span) (edit, bool) {
+// askUsage is the edit that makes body, a JSON object whose
+// stream_options value is at so (n is 0 when it has none), ask for a
+// stream's usage, so that the stream can be metered; asked tells that the
+// client asked itself, with one include_usage that is true, and nothing
+// is to be edited. Any other stream_options (null, an object without
+// include_usage, with a false one, with two, or with a differently cased
+// one, which upstreams read differently: some take the last of
+// duplicates, some fold case) becomes an object with the one
+// include_usage, true, its other members kept.
+func askUsage(body []byte, so span) (e edit, asked bool) {
 	const usage = `"include_usage":true`
 	if so.n == 0 {
-		end := bytes.LastIndexByte(body, '}') // decodeChat saw one object
-		return edit{at: end, ins: []byte(`,"stream_options":{` + usage + `}`)}, true
+		end := bytes.LastIndexByte(body, '}')
+		return edit{at: end, ins: []byte(`,"stream_options":{` + usage + `}`)}, false
 	}
-	v := body[so.at : so.at+so.n]
-	if v[0] != '{' {
-		return edit{at: so.at, del: so.n, ins: []byte(`{` + usage + `}`)}, true
+	ins := []byte(`{` + usage)
+	n := 0
+	if v := gjson.ParseBytes(body[so.at : so.at+so.n]); v.IsObject() {
+		v.ForEach(func(k, v gjson.Result) bool {
+			if strings.EqualFold(k.Str, "include_usage") {
+				n++
+				asked = k.Str == "include_usage" && v.Type == gjson.True
+				return true
+			}
+			ins = append(append(append(append(ins, ','), k.Raw...), ':'), v.Raw...)
+			return true
+		})
 	}
-	if gjson.GetBytes(v, "include_usage").Exists() {
-		return edit{}, false
+	if n == 1 && asked {
+		return edit{}, true
 	}
-	if len(bytes.TrimSpace(v[1:len(v)-1])) == 0 {
-		return edit{at: so.at, del: so.n, ins: []byte(`{` + usage + `}`)}, true
-	}
-	return edit{at: so.at + 1, ins: []byte(usage + `,`)}, true
+	return edit{at: so.at, del: so.n, ins: append(ins, '}')}, false
 }
 
 // applyEdits returns body with edits, which do not overlap, made.

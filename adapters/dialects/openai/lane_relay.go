@@ -141,7 +141,7 @@ type eventRelay struct {
 	w          http.ResponseWriter
 	rc         *http.ResponseController // flushes w after each read
 	a          *models.RawAnswer
-	model      []byte // the client's model, a JSON string
+	model      []byte // the client's model, a JSON string; nil leaves the upstream's
 	stripUsage bool   // the client did not ask for stream usage
 	status     int
 
@@ -246,6 +246,14 @@ func lineEnd(b []byte, atEnd bool) (int, int) {
 	return -1, 0
 }
 
+// maxPreData bounds what the relay holds before the first data event
+// (comments, an event's other fields), which nothing may go out before.
+// An upstream that sends more is failing, not slow: a keep-alive comment
+// every few seconds reaches it after hours. Failing the attempt rather
+// than dropping lines keeps the first event whole and, the response not
+// having begun, lets the call be retried.
+const maxPreData = 64 << 10
+
 // line deals with one line and its terminator.
 func (r *eventRelay) line(line, eol []byte) error {
 	switch {
@@ -258,6 +266,10 @@ func (r *eventRelay) line(line, eol []byte) error {
 		return r.data(line, eol)
 	}
 	r.out = append(append(r.out, line...), eol...)
+	if !r.wrote && !r.outData && len(r.out) > maxPreData {
+		return r.fail(&adapters.Error{Kind: adapters.KindUpstream, UpstreamStatus: r.status,
+			Message: "upstream sent more than 64 KiB before its first event"})
+	}
 	return nil
 }
 
@@ -312,7 +324,7 @@ func (r *eventRelay) data(line, eol []byte) error {
 			r.a.Model = m.Str
 		}
 	}
-	if bytes.Equal(payload[i:j], r.model) {
+	if r.model == nil || bytes.Equal(payload[i:j], r.model) {
 		r.out = append(append(r.out, line...), eol...)
 		return nil
 	}

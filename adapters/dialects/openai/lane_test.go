@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/agentgate/agentgate/adapters"
 	openaiprovider "github.com/agentgate/agentgate/adapters/providers/openai"
@@ -237,42 +239,117 @@ func jsonEqual(a, b []byte) bool {
 
 // TestLaneBody: what the upstream gets is the client's body with only the
 // model, the system prompt and stream usage changed, whatever shape its
-// stream_options has.
+// stream_options has; stream usage is asked with one include_usage that
+// every upstream reads as true.
 func TestLaneBody(t *testing.T) {
 	for _, c := range []struct {
 		name, body, system, model, want string
+		// strip: the client did not ask for the usage chunk it gets.
+		strip bool
 	}{
 		{"nothing to do", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","messages":[{"role":"user","content":"hi"}]}`, false},
 		{"model and prompt", ` { "messages" : [ {"role":"user","content":"hi"} ], "model" : "agent" } `, "Be \"kind\".", "gpt-x",
-			`{"messages":[{"role":"system","content":"Be \"kind\"."},{"role":"user","content":"hi"}],"model":"gpt-x"}`},
+			`{"messages":[{"role":"system","content":"Be \"kind\"."},{"role":"user","content":"hi"}],"model":"gpt-x"}`, false},
 		{"stream without options", `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`},
+			`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}`, true},
 		{"stream options null", `{"model":"m","stream":true,"stream_options":null,"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, true},
 		{"stream options empty", `{"model":"m","stream":true,"stream_options":{ },"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, true},
 		{"stream options other", `{"model":"m","stream":true,"stream_options":{"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false},"messages":[{"role":"user","content":"hi"}]}`, true},
 		{"usage refused", `{"model":"a","stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"hi"}]}`, "S", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]}`, true},
 		{"usage asked", `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
-			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`},
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, false},
+		{"usage asked twice", `{"model":"m","stream":true,"stream_options":{"include_usage":true,"include_usage":false},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, true},
+		{"usage asked in another case", `{"model":"m","stream":true,"stream_options":{"x":1,"Include_Usage":true},"messages":[{"role":"user","content":"hi"}]}`, "", "m",
+			`{"model":"m","stream":true,"stream_options":{"include_usage":true,"x":1},"messages":[{"role":"user","content":"hi"}]}`, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req, err := decodeChat([]byte(c.body))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := laneBody([]byte(c.body), req, c.system, c.model)
+			got, strip, err := laneBody([]byte(c.body), req, c.system, c.model)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !json.Valid(got) || !jsonEqual(got, []byte(c.want)) {
+			if strip != c.strip {
+				t.Errorf("strip %v, want %v", strip, c.strip)
+			}
+			if !json.Valid(got) || !jsonEqual(got, []byte(c.want)) || bytes.Count(bytes.ToLower(got), []byte("include_usage")) > 1 {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
 			if c.system == "" && c.model == req.model && !req.call.Stream && string(got) != c.body {
 				t.Errorf("an unchanged body was rewritten: %s", got)
+			}
+		})
+	}
+}
+
+// commentStream is an upstream's stream of n keep-alive comments, then
+// tail, made as it is read; read counts the comments' bytes read.
+type commentStream struct {
+	n, read int
+	tail    io.Reader
+}
+
+const keepAlive = ": OPENROUTER PROCESSING\n\n"
+
+func (c *commentStream) Read(p []byte) (int, error) {
+	if c.read == c.n*len(keepAlive) {
+		return c.tail.Read(p)
+	}
+	k := 0
+	for k < len(p) && c.read < c.n*len(keepAlive) {
+		at := c.read % len(keepAlive)
+		m := copy(p[k:], keepAlive[at:])
+		k += m
+		c.read += m
+	}
+	return k, nil
+}
+
+// What a stream sends before its first data event is held (it may still
+// be retried) but bounded: the comments of an upstream that is merely
+// slow go out with its first event; one that sends more than maxPreData
+// without an event fails the attempt before anything reached the client
+// (so it can be retried), having read little more than the bound.
+func TestLaneRelayBoundsWhatPrecedesTheFirstEvent(t *testing.T) {
+	const data = `data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n"
+	for _, tc := range []struct {
+		name     string
+		comments int
+		fails    bool
+	}{
+		{"a slow upstream's comments", 2000, false},
+		{"comments without end", 2_000_000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			body := &commentStream{n: tc.comments, tail: strings.NewReader(data)}
+			resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: io.NopCloser(body)}
+			a := models.NewRawAnswer(func() time.Time { return time.Time{} })
+			err := relayStream(rec, resp, a, []byte(`"m"`), false)
+			if !tc.fails {
+				want := strings.Repeat(keepAlive, tc.comments) + data
+				if err != nil || rec.Body.String() != want {
+					t.Fatalf("%v; the client got %d bytes, want the %d sent", err, rec.Body.Len(), len(want))
+				}
+				return
+			}
+			var e *adapters.Error
+			if !errors.As(err, &e) || e.Kind != adapters.KindUpstream {
+				t.Fatalf("error %v, want the upstream's failure", err)
+			}
+			if a.Committed() || rec.Body.Len() != 0 || rec.Code != 200 || len(rec.Header()) != 0 {
+				t.Fatalf("the response began (%d bytes, headers %v): no retry possible", rec.Body.Len(), rec.Header())
+			}
+			if body.read > 2*maxPreData {
+				t.Fatalf("read %d bytes of comments before failing", body.read)
 			}
 		})
 	}
