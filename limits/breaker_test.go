@@ -59,11 +59,14 @@ func (b *gateBackend) set(m mode) { b.mode.Store(int32(m)) }
 
 func (b *gateBackend) do(ctx context.Context) error {
 	b.calls.Add(1)
+	// The mode is read before entered is signalled: a test that changes
+	// it once a call entered means the calls after that one.
+	m := mode(b.mode.Load())
 	select {
 	case b.entered <- struct{}{}:
 	default: // nobody is waiting for this many
 	}
-	switch mode(b.mode.Load()) {
+	switch m {
 	case failing:
 		return errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 	case rejecting:
