@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -787,4 +788,36 @@ func TestCloseWhileSettling(t *testing.T) {
 	}
 	_ = r.l.Close()
 	wg.Wait()
+}
+
+// TestRejectedAdmissionsLoggedSparingly: admissions the backend keeps
+// rejecting (one corrupted key, met by every request of its tenant) are
+// logged once, then once every outageLogEvery with how many were
+// rejected since, not once a request.
+func TestRejectedAdmissionsLoggedSparingly(t *testing.T) {
+	r := newBreakerRig(t, false)
+	r.b.set(rejecting)
+	logged := func() []int64 {
+		var counts []int64
+		for _, e := range r.logs.FilterMessageSnippet("rejected an admission").All() {
+			counts = append(counts, e.ContextMap()["rejected_since_last_logged"].(int64))
+		}
+		return counts
+	}
+	for range 5 {
+		_ = rejectedAdmission(r)
+	}
+	if got := logged(); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("after 5 rejections in an instant: logged %v, want one line counting 1", got)
+	}
+	r.clk.Add(outageLogEvery - time.Nanosecond)
+	_ = rejectedAdmission(r)
+	if got := logged(); len(got) != 1 {
+		t.Fatalf("within %v of the last line: logged %v, want no new line", outageLogEvery, got)
+	}
+	r.clk.Add(time.Nanosecond)
+	_ = rejectedAdmission(r)
+	if got := logged(); !slices.Equal(got, []int64{1, 6}) {
+		t.Fatalf("%v after the first line: logged %v, want a second line counting the 6 since", outageLogEvery, got)
+	}
 }

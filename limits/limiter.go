@@ -161,7 +161,7 @@ func (l *Limiter) Admit(ctx context.Context, rules []Rule, cost Cost) (*Decision
 	if errors.Is(err, ErrRejected) {
 		// These rules cannot be checked, as when the backend is away;
 		// other requests' can, so the breaker stays closed.
-		l.log.Error("limits backend rejected an admission: "+l.fallback()+" for it", zap.Stringers("rules", rules), zap.Error(err))
+		l.rejectedAdmission(rules, err)
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if errors.Is(err, ErrUnavailable) && !l.deny.Load() {
@@ -387,6 +387,24 @@ func (l *Limiter) retrySettlements(ctx context.Context, last bool) {
 	}
 }
 
+// rejectedAdmission logs an admission the backend rejected: the first
+// at once, then at most one line every outageLogEvery with how many were
+// rejected since, so that one corrupted key, met by every request of its
+// tenant, does not flood the log.
+func (l *Limiter) rejectedAdmission(rules []Rule, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	l.admissionsRejected++
+	if !l.rejectionLogged.IsZero() && now.Sub(l.rejectionLogged) < outageLogEvery {
+		return
+	}
+	l.rejectionLogged = now
+	l.log.Error("limits backend rejected an admission: "+l.fallback()+" for it", zap.Stringers("rules", rules), zap.Error(err),
+		zap.Int("rejected_since_last_logged", l.admissionsRejected))
+	l.admissionsRejected = 0
+}
+
 // dropRejected logs and forgets s, a settlement the backend rejected:
 // it would be rejected again, and kept it would hold the settlements
 // behind it back forever.
@@ -507,6 +525,10 @@ type outage struct {
 	// held back, and last the latest failure's cause.
 	failures, heldBackCalls int
 	last                    error
+	// admissionsRejected counts the admissions the backend rejected
+	// since rejectionLogged, when one was last logged.
+	admissionsRejected int
+	rejectionLogged    time.Time
 }
 
 const outageLogEvery = 10 * time.Second
