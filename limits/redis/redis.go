@@ -144,7 +144,8 @@ const renewBatch = 500
 // Renew implements limits.Backend: one call per renewBatch leases. A
 // batch that does not reach the server ends the renewal, as the next
 // ones would wait as long: against a server that swallows packets, a
-// renewal costs one timeout. One the server rejects does not.
+// renewal costs one timeout. One the server rejects does not, nor does
+// a key of another type, which the script skips (and counts).
 func (b *Backend) Renew(ctx context.Context, leases []limits.Held, ttl time.Duration) error {
 	var rejected []error
 	for len(leases) > 0 {
@@ -158,11 +159,14 @@ func (b *Backend) Renew(ctx context.Context, leases []limits.Held, ttl time.Dura
 				args = append(args, class(r), l.Lease)
 			}
 		}
-		if err := classify(renewScript.Run(ctx, b.client, keys, args...).Err()); err != nil {
+		skipped, err := renewScript.Run(ctx, b.client, keys, args...).Int()
+		if err := classify(err); err != nil {
 			if !errors.Is(err, limits.ErrRejected) {
 				return err
 			}
 			rejected = append(rejected, err)
+		} else if skipped > 0 {
+			rejected = append(rejected, fmt.Errorf("%w: %d of the batch's keys hold another type than a sorted set; their leases were not renewed, the batch's others were", limits.ErrRejected, skipped))
 		}
 	}
 	return errors.Join(rejected...)
