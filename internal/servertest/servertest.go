@@ -9,7 +9,6 @@ package servertest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -104,20 +103,6 @@ func (sh *Shared[S]) Stop(k *Kind[S]) {
 	}
 	var none S
 	sh.s, sh.running = none, false
-}
-
-// FreePort returns a loopback TCP port no one listens on now. It is
-// released before the server binds it, and another process (a test binary
-// of another package, running meanwhile) may take it in between: a
-// harness whose server could not bind it (AddrInUse) starts it again on
-// another, up to BindAttempts times.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // BindAttempts is how many free ports a harness tries for one server.

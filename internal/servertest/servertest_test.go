@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -112,14 +116,31 @@ func TestShared(t *testing.T) {
 	}
 }
 
-func TestFreePort(t *testing.T) {
-	port, err := FreePort()
+// TestClaims: a claimed port is free, and no other claim, in this
+// process or another, gets it until it is released.
+func TestClaims(t *testing.T) {
+	c, err := ClaimFree()
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", c.Port))
 	if err != nil {
-		t.Fatalf("port %d is not free: %v", port, err)
+		t.Fatalf("port %d is not free: %v", c.Port, err)
 	}
 	l.Close()
+	lock := func() error {
+		f, err := os.Open(filepath.Join(claimDir, strconv.Itoa(c.Port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err := lock(); !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Fatalf("the claimed port's lock taken again: %v", err)
+	}
+	c.Release()
+	if err := lock(); err != nil {
+		t.Fatalf("after Release: %v", err)
+	}
 }

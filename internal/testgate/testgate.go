@@ -338,14 +338,7 @@ func forgetConnections() {
 	http.DefaultClient.CloseIdleConnections()
 }
 
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return servertest.ClaimPort(t) }
 
 func waitListening(port int) error {
 	deadline := time.Now().Add(5 * time.Second)
