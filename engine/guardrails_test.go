@@ -388,7 +388,7 @@ func TestGuardrailsInvalidConfig(t *testing.T) {
 // block goes out before the signature that ends it, and a redacted block
 // passes in its place.
 func TestGuardrailsThinkingBlocks(t *testing.T) {
-	prov := &fakeProvider{Script: [][]adapters.Event{{
+	events := streamRedactingEmails(t, []adapters.Event{
 		{Type: adapters.EventStart},
 		{Type: adapters.EventThinking, Text: "Mail ann@"},
 		{Type: adapters.EventThinking, Text: "example.com", Signature: "s1"},
@@ -397,19 +397,12 @@ func TestGuardrailsThinkingBlocks(t *testing.T) {
 		{Type: adapters.EventThinking, Signature: "s2"},
 		{Type: adapters.EventDelta, Text: "ok"},
 		{Type: adapters.EventDone, FinishReason: "stop"},
-	}}}
-	rt, _ := singleRuntime(t, prov)
-	agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email"}})
-	var c collect
-	if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Stream: true,
-		Messages: []adapters.Message{userMsg("hi")}}, c.emit); err != nil {
-		t.Fatal(err)
-	}
+	})
 	// The blocks as a client folds them: a signature ends one, a
 	// redacted block is one.
 	var blocks []string
 	var open strings.Builder
-	for _, ev := range c.events {
+	for _, ev := range events {
 		if ev.Type != adapters.EventThinking {
 			continue
 		}
@@ -428,11 +421,25 @@ func TestGuardrailsThinkingBlocks(t *testing.T) {
 	}
 }
 
+// streamRedactingEmails streams the answer a model gives through an agent
+// redacting emails and returns the events its client gets.
+func streamRedactingEmails(t *testing.T, answer []adapters.Event) []adapters.Event {
+	t.Helper()
+	rt, _ := singleRuntime(t, &fakeProvider{Script: [][]adapters.Event{answer}})
+	agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email"}})
+	var c collect
+	if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Stream: true,
+		Messages: []adapters.Message{userMsg("hi")}}, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	return c.events
+}
+
 // Output redaction keeps text blocks apart too: what it holds back of
 // the text before a thinking block goes out before that block, and the
 // text the run keeps is redacted part by part.
 func TestGuardrailsTextBeforeThinking(t *testing.T) {
-	prov := &fakeProvider{Script: [][]adapters.Event{{
+	events := streamRedactingEmails(t, []adapters.Event{
 		{Type: adapters.EventStart},
 		{Type: adapters.EventThinking, Text: "a", Signature: "s1"},
 		{Type: adapters.EventDelta, Text: "Mail ann@"},
@@ -440,18 +447,11 @@ func TestGuardrailsTextBeforeThinking(t *testing.T) {
 		{Type: adapters.EventThinking, Text: "b", Signature: "s2"},
 		{Type: adapters.EventDelta, Text: "Or bob@example.com"},
 		{Type: adapters.EventDone, FinishReason: "stop"},
-	}}}
-	rt, _ := singleRuntime(t, prov)
-	agent := guardedAgent(adapters.Guardrails{RedactPII: []string{"email"}})
-	var c collect
-	if _, err := rt.Run(context.Background(), nil, &adapters.Call{Principal: tenantA, Agent: agent, Stream: true,
-		Messages: []adapters.Message{userMsg("hi")}}, c.emit); err != nil {
-		t.Fatal(err)
-	}
+	})
 	// The texts as a client folds them: a thinking block ends one.
 	var texts []string
 	var open strings.Builder
-	for _, ev := range c.events {
+	for _, ev := range events {
 		switch ev.Type {
 		case adapters.EventDelta:
 			open.WriteString(ev.Text)
